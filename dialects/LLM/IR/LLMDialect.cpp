@@ -1,0 +1,40 @@
+//===- LLMDialect.cpp - The llm dialect -----------------------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+using namespace mlir;
+using namespace midllama::llm;
+
+#include "midllama/Dialect/LLM/IR/LLMDialect.cpp.inc"
+
+void LLMDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "midllama/Dialect/LLM/IR/LLMOps.cpp.inc"
+      >();
+  registerTypes();
+  registerAttributes();
+}
+
+LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (attr.getName() == kParamFileAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << kParamFileAttrName
+                             << "' is only valid on a builtin.module";
+    auto path = dyn_cast<StringAttr>(attr.getValue());
+    if (!path || path.getValue().empty())
+      return op->emitError() << "'" << kParamFileAttrName
+                             << "' must be a non-empty string (the parameter file path)";
+    return success();
+  }
+  return op->emitError() << "unknown llm dialect attribute '"
+                         << attr.getName().getValue() << "'";
+}

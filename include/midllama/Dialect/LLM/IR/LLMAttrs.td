@@ -1,0 +1,129 @@
+//===- LLMAttrs.td - Weight storage formats ----------------*- tablegen -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The attributes that say how the bytes of an `!llm.weight` encode it. A weight has at most
+// one quantization format and at most one sparsity pattern; no format means dense storage in
+// the weight's element type. The byte layout each implies is in docs/weights.md and
+// dialects/LLM/IR/WeightLayout.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_DIALECT_LLM_IR_LLMATTRS_TD
+#define MIDLLAMA_DIALECT_LLM_IR_LLMATTRS_TD
+
+include "midllama/Dialect/LLM/IR/LLMDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+
+class LLM_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<LLM_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization formats
+//===----------------------------------------------------------------------===//
+
+def LLM_AffineQuantAttr : LLM_Attr<"AffineQuant", "affine"> {
+  let summary = "Affine integer quantization in groups of input columns (RTN, GPTQ, AWQ)";
+  let description = [{
+    Each output row is split into groups of `group_size` consecutive input columns (the last
+    group may be shorter when `group_size` does not divide K). A group has a scale in the
+    weight's element type and, unless `symmetric`, an integer zero point; a weight is
+    `(q - zero) * scale` with `q` in `[0, 2^bits)`. Symmetric groups use the implicit zero
+    `2^(bits-1)`. With `act_order`, column `k` belongs to group `g_idx[k]` (GPTQ's
+    activation-order quantization) and the parameter file holds a `g_idx` table.
+
+    ```mlir
+    llm.param @w : !llm.weight<4096x11008xf16, #llm.affine<bits = 4, group_size = 128>>
+    llm.param @v : !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>>
+    ```
+  }];
+  let parameters = (ins
+    "unsigned":$bits,
+    "int64_t":$group_size,
+    DefaultValuedParameter<"bool", "false">:$symmetric,
+    DefaultValuedParameter<"bool", "false">:$act_order);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def LLM_NF4Attr : LLM_Attr<"NF4", "nf4"> {
+  let summary = "4-bit NormalFloat blocks (QLoRA), optionally with double-quantized absmax";
+  let description = [{
+    The row-major weight is cut into blocks of `block_size` values; each block stores one
+    absmax and each value the index of the nearest of the 16 NF4 codes to `w / absmax`, two
+    codes per byte. With `double_quant`, the fp32 absmax values have their mean subtracted and
+    are quantized to 8 bits in blocks of `dq_block_size`, one fp32 scale per block
+    (Dettmers et al. 2023, as bitsandbytes does it).
+
+    ```mlir
+    llm.param @w : !llm.weight<172x64xf16, #llm.nf4<block_size = 64, double_quant = true>>
+    ```
+  }];
+  let parameters = (ins
+    DefaultValuedParameter<"int64_t", "64">:$block_size,
+    DefaultValuedParameter<"bool", "false">:$double_quant,
+    DefaultValuedParameter<"int64_t", "256">:$dq_block_size);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def LLM_Int8OutliersAttr : LLM_Attr<"Int8Outliers", "int8_outliers"> {
+  let summary = "LLM.int8(): int8 rows with a set of input columns kept in fp16";
+  let description = [{
+    Vector-wise int8 weights (one absmax scale per output row) except for the input columns in
+    `columns`, the outlier features found at calibration (Dettmers et al. 2022), whose weights
+    are kept in fp16 and multiplied with the matching activation columns in fp16. `columns`
+    is sorted, unique and within `[0, K)`.
+
+    ```mlir
+    llm.param @w : !llm.weight<64x64xf16, #llm.int8_outliers<columns = [3, 17]>>
+    ```
+  }];
+  let parameters = (ins "::mlir::DenseI64ArrayAttr":$columns);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Sparsity patterns
+//===----------------------------------------------------------------------===//
+
+def LLM_NMSparsityAttr : LLM_Attr<"NMSparsity", "n_m"> {
+  let summary = "N:M structured sparsity along the input dimension";
+  let description = [{
+    At most `n` of every `m` consecutive input columns of a row are non-zero (2:4 is the
+    pattern sparse tensor cores execute). Stored compressed: the kept values (quantized if the
+    weight has a format) plus ceil(log2(m))-bit indices per kept value. K must be a multiple
+    of `m`.
+
+    ```mlir
+    llm.param @w : !llm.weight<172x64xf16, #llm.n_m<2:4>>
+    ```
+  }];
+  let parameters = (ins "int64_t":$n, "int64_t":$m);
+  // Printed `<2:4>` as people write it (the declarative form would print `<2 : 4>`).
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+def LLM_UnstructuredSparsityAttr : LLM_Attr<"UnstructuredSparsity", "unstructured"> {
+  let summary = "Unstructured sparsity with `nnz` kept weights";
+  let description = [{
+    Any subset of `nnz` weights is non-zero. The weight is stored compressed (a row bitmask,
+    row offsets and the kept values) when that takes fewer bytes than dense storage with
+    explicit zeros, and dense otherwise; the choice follows from the type alone, so byte
+    counts are exact without reading the parameter file.
+
+    ```mlir
+    llm.param @w : !llm.weight<172x64xf32, #llm.unstructured<nnz = 5504>>
+    ```
+  }];
+  let parameters = (ins "int64_t":$nnz);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // MIDLLAMA_DIALECT_LLM_IR_LLMATTRS_TD

@@ -1,0 +1,23 @@
+//===- LLMDialect.h - The llm dialect, its types and attributes -*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_H
+#define MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+
+#include "midllama/Dialect/LLM/IR/LLMDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "midllama/Dialect/LLM/IR/LLMAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "midllama/Dialect/LLM/IR/LLMTypes.h.inc"
+
+#endif // MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_H

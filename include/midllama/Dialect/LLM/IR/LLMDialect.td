@@ -1,0 +1,50 @@
+//===- LLMDialect.td - The llm dialect ---------------------*- tablegen -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_TD
+#define MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def LLM_Dialect : Dialect {
+  let name = "llm";
+  let summary = "LLaMA-family decoder at the level where it is compressed";
+  let description = [{
+    The `llm` dialect describes a LLaMA-family decoder-only transformer with one op per
+    building block a compression method reasons about: token embedding, RMSNorm, linear,
+    rotary embedding, causal grouped-query attention with a KV cache, SwiGLU, residual add and
+    the language-model head, plus the few elementwise and shape ops an importer needs for
+    what it cannot raise.
+
+    Weights are not SSA constants. A weight is a named parameter declared once per module
+    with `llm.param`; its bytes live in an external, mmap-able parameter file named by the
+    module attribute `llm.param_file`. The `!llm.weight` type of a parameter says how those
+    bytes encode it: dense fp32/fp16/bf16, affine integer groups (`#llm.affine`), NF4
+    (`#llm.nf4`), int8 with fp16 outlier columns (`#llm.int8_outliers`), optionally pruned
+    (`#llm.n_m`, `#llm.unstructured`). Passes rewrite a weight by changing its type and the
+    parameter file together. See docs/weights.md for the rationale and the byte layout.
+
+    Activations are ranked tensors of f32/f16/bf16; dynamic batch and sequence dimensions are
+    allowed (`tensor<?x?x64xf32>`). Attention inputs use the [batch, seq, heads, head_dim]
+    layout; the KV cache uses [batch, kv_heads, cached_len, head_dim].
+  }];
+  let cppNamespace = "::midllama::llm";
+  let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Module attribute naming the parameter file that holds the module's weights.
+    static constexpr ::llvm::StringLiteral kParamFileAttrName = "llm.param_file";
+
+  private:
+    void registerTypes();
+    void registerAttributes();
+
+  public:
+  }];
+}
+
+#endif // MIDLLAMA_DIALECT_LLM_IR_LLMDIALECT_TD

@@ -1,0 +1,27 @@
+//===- InitAll.cpp - Register every dialect and pass midllama uses --------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/InitAll.h"
+
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void midllama::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<llm::LLMDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::tensor::TensorDialect>();
+}
+
+void midllama::registerAllPasses() {
+  // Upstream cleanups our pipelines use: canonicalize, cse, symbol-dce, inline, ...
+  mlir::registerTransformsPasses();
+  midllama::registerMidllamaPasses();
+}

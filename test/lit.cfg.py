@@ -1,0 +1,27 @@
+# lit configuration of the midllama test suite (test/, mirroring the source tree).
+import os
+import shutil
+
+import lit.formats
+import lit.util
+
+config.name = "midllama"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.midllama_obj_root, "test")
+# unittests/ is its own suite (GoogleTest format); Inputs/ hold data, not tests.
+config.excludes = ["unittests", "Inputs", "CMakeLists.txt", "lit.cfg.py", "README.md"]
+
+config.substitutions.append(("%midllama_src", config.midllama_src_root))
+config.substitutions.append(("%midllama_obj", config.midllama_obj_root))
+config.environment["PATH"] = os.pathsep.join(
+    [config.midllama_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
+)
+# FileCheck, not, count come from LLVM's tools directory (Debian: /usr/lib/llvm-22/bin).
+for tool in ["FileCheck", "not", "count"]:
+    if not shutil.which(tool, path=config.environment["PATH"]):
+        lit_config.fatal(f"{tool} not found in {config.llvm_tools_dir}")
+
+if config.have_cuda:
+    config.available_features.add("cuda-build")
