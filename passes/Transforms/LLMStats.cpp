@@ -185,7 +185,7 @@ struct LLMStatsPass : public midllama::impl::LLMStatsBase<LLMStatsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (format != "table" && format != "json") {
-      module.emitError() << "llm-stats: unknown format '" << format
+      mlir::emitError(module.getLoc()) << "llm-stats: unknown format '" << format
                          << "'; expected 'table' or 'json'";
       return signalPassFailure();
     }
@@ -242,7 +242,7 @@ struct LLMStatsPass : public midllama::impl::LLMStatsBase<LLMStatsPass> {
           out << report;
           return llvm::Error::success();
         })) {
-      module.emitError() << "llm-stats: cannot write '" << output
+      mlir::emitError(module.getLoc()) << "llm-stats: cannot write '" << output
                          << "': " << llvm::toString(std::move(err));
       return signalPassFailure();
     }

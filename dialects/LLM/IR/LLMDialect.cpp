@@ -38,3 +38,24 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
   return op->emitError() << "unknown llm dialect attribute '"
                          << attr.getName().getValue() << "'";
 }
+
+static LogicalResult verifyValueName(Operation *op, NamedAttribute attr) {
+  if (attr.getName() != LLMDialect::kNameAttrName)
+    return op->emitError() << "unknown llm dialect argument/result attribute '"
+                           << attr.getName().getValue() << "'";
+  auto name = dyn_cast<StringAttr>(attr.getValue());
+  if (!name || name.getValue().empty())
+    return op->emitError() << "'" << LLMDialect::kNameAttrName
+                           << "' must be a non-empty string";
+  return success();
+}
+
+LogicalResult LLMDialect::verifyRegionArgAttribute(Operation *op, unsigned, unsigned,
+                                                   NamedAttribute attr) {
+  return verifyValueName(op, attr);
+}
+
+LogicalResult LLMDialect::verifyRegionResultAttribute(Operation *op, unsigned, unsigned,
+                                                      NamedAttribute attr) {
+  return verifyValueName(op, attr);
+}

@@ -309,14 +309,30 @@ LogicalResult ReshapeOp::verify() {
   auto result = cast<RankedTensorType>(getResult().getType());
   if (failed(expectSameElementType(*this, getInput(), getResult(), "result")))
     return failure();
-  if (input.getNumDynamicDims() > 1 || result.getNumDynamicDims() > 1)
-    return emitOpError() << "at most one dynamic dimension on each side";
-  if (input.hasStaticShape() && result.hasStaticShape() &&
-      input.getNumElements() != result.getNumElements())
-    return emitOpError() << "cannot reshape " << input.getNumElements()
-                         << " elements into " << result.getNumElements();
-  if (input.hasStaticShape() != result.hasStaticShape())
-    return emitOpError() << "a dynamic dimension must stay dynamic on both sides";
+  // Dynamic dimensions (batch, sequence) and every dimension before them are kept as they
+  // are; the static dimensions after the last dynamic one must hold the same element count.
+  auto prefixEnd = [](RankedTensorType t) {
+    int64_t end = 0;
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      if (t.isDynamicDim(i))
+        end = i + 1;
+    return end;
+  };
+  int64_t prefix = prefixEnd(input);
+  if (prefixEnd(result) != prefix ||
+      input.getShape().take_front(prefix) != result.getShape().take_front(prefix))
+    return emitOpError() << "dynamic dimensions, and the dimensions before them, must be "
+                            "the same in input and result";
+  auto staticCount = [&](RankedTensorType t) {
+    int64_t n = 1;
+    for (int64_t d : t.getShape().drop_front(prefix))
+      n *= d;
+    return n;
+  };
+  if (staticCount(input) != staticCount(result))
+    return emitOpError() << "cannot reshape " << staticCount(input) << " elements into "
+                         << staticCount(result)
+                         << (prefix ? " (per leading dynamic index)" : "");
   return success();
 }
 

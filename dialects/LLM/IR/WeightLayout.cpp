@@ -16,6 +16,7 @@
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
+using namespace midllama;
 using namespace midllama::llm;
 
 namespace {
@@ -25,12 +26,12 @@ constexpr int64_t kMaxWeightElements = int64_t(1) << 40;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-StorageDType toStorageDType(Type type) {
+rt::DType toDType(Type type) {
   if (type.isF16())
-    return StorageDType::F16;
+    return rt::DType::F16;
   if (type.isBF16())
-    return StorageDType::BF16;
-  return StorageDType::F32;
+    return rt::DType::BF16;
+  return rt::DType::F32;
 }
 
 /// Which values of the weight are stored, and how they are indexed.
@@ -52,14 +53,14 @@ ValueStream getValueStream(WeightType type, bool compressUnstructured) {
     s.perRow = k / nm.getM() * nm.getN();
     s.total = s.rows * s.perRow;
     int64_t indexBits = llvm::Log2_64_Ceil(nm.getM());
-    s.index.push_back({".indices", StorageDType::U8,
+    s.index.push_back({".indices", rt::DType::U8,
                        {s.rows, ceilDiv(s.perRow * indexBits, 8)}});
   } else if (auto us = dyn_cast_or_null<UnstructuredSparsityAttr>(type.getSparsity());
              us && compressUnstructured) {
     s.total = us.getNnz();
     s.rowAligned = false;
-    s.index.push_back({".mask", StorageDType::U8, {s.rows, ceilDiv(k, 8)}});
-    s.index.push_back({".row_ptr", StorageDType::I32, {s.rows + 1}});
+    s.index.push_back({".mask", rt::DType::U8, {s.rows, ceilDiv(k, 8)}});
+    s.index.push_back({".row_ptr", rt::DType::I32, {s.rows + 1}});
   }
   return s;
 }
@@ -67,8 +68,8 @@ ValueStream getValueStream(WeightType type, bool compressUnstructured) {
 /// A packed stream of `bitsPerValue`-bit codes: one byte-aligned row each when the stream is
 /// row-aligned, else one flat array.
 WeightComponent packedValues(StringRef suffix, const ValueStream &s,
-                             int64_t bitsPerValue, StorageDType dtype = StorageDType::U8) {
-  int64_t elemBits = getStorageDTypeSize(dtype) * 8;
+                             int64_t bitsPerValue, rt::DType dtype = rt::DType::U8) {
+  int64_t elemBits = rt::dtypeSize(dtype) * 8;
   if (s.rowAligned)
     return {suffix.str(), dtype, {s.rows, ceilDiv(s.perRow * bitsPerValue, elemBits)}};
   return {suffix.str(), dtype, {ceilDiv(s.total * bitsPerValue, elemBits)}};
@@ -77,7 +78,7 @@ WeightComponent packedValues(StringRef suffix, const ValueStream &s,
 WeightLayout layoutWith(WeightType type, bool compressUnstructured) {
   WeightLayout layout;
   ValueStream s = getValueStream(type, compressUnstructured);
-  StorageDType elem = toStorageDType(type.getElementType());
+  rt::DType elem = toDType(type.getElementType());
   int64_t k = type.getNumColumns();
   bool stored_sparse = !s.index.empty();
 
@@ -91,31 +92,31 @@ WeightLayout layoutWith(WeightType type, bool compressUnstructured) {
         layout.components.push_back(packedValues(".qweight", s, a.getBits()));
         layout.components.push_back({".scales", elem, {s.rows, groups}});
         if (!a.getSymmetric())
-          layout.components.push_back({".zeros", StorageDType::U8, {s.rows, groups}});
+          layout.components.push_back({".zeros", rt::DType::U8, {s.rows, groups}});
         if (a.getActOrder())
-          layout.components.push_back({".g_idx", StorageDType::I32, {k}});
+          layout.components.push_back({".g_idx", rt::DType::I32, {k}});
       })
       .Case([&](NF4Attr a) {
         // NF4 blocks run over the flattened value stream, as in bitsandbytes.
         int64_t blocks = ceilDiv(s.total, a.getBlockSize());
-        layout.components.push_back({".qweight", StorageDType::U8, {ceilDiv(s.total, 2)}});
+        layout.components.push_back({".qweight", rt::DType::U8, {ceilDiv(s.total, 2)}});
         if (a.getDoubleQuant()) {
-          layout.components.push_back({".absmax", StorageDType::U8, {blocks}});
+          layout.components.push_back({".absmax", rt::DType::U8, {blocks}});
           layout.components.push_back(
-              {".absmax_scale", StorageDType::F32, {ceilDiv(blocks, a.getDqBlockSize())}});
-          layout.components.push_back({".absmax_offset", StorageDType::F32, {1}});
+              {".absmax_scale", rt::DType::F32, {ceilDiv(blocks, a.getDqBlockSize())}});
+          layout.components.push_back({".absmax_offset", rt::DType::F32, {1}});
         } else {
-          layout.components.push_back({".absmax", StorageDType::F32, {blocks}});
+          layout.components.push_back({".absmax", rt::DType::F32, {blocks}});
         }
       })
       .Case([&](Int8OutliersAttr a) {
         // Outlier columns stay in the int8 matrix as zeros: the kernel then streams one
         // dense int8 matrix and adds the small fp16 product of the outlier columns.
-        layout.components.push_back(packedValues(".qweight", s, 8, StorageDType::I8));
-        layout.components.push_back({".row_scale", StorageDType::F32, {s.rows}});
+        layout.components.push_back(packedValues(".qweight", s, 8, rt::DType::I8));
+        layout.components.push_back({".row_scale", rt::DType::F32, {s.rows}});
         int64_t numCols = a.getColumns().size();
         if (numCols > 0)
-          layout.components.push_back({".outliers", StorageDType::F16, {s.rows, numCols}});
+          layout.components.push_back({".outliers", rt::DType::F16, {s.rows, numCols}});
       })
       .Default([&](Attribute) {
         if (!stored_sparse) {
@@ -124,45 +125,12 @@ WeightLayout layoutWith(WeightType type, bool compressUnstructured) {
           return;
         }
         layout.components.push_back(
-            packedValues(".values", s, getStorageDTypeSize(elem) * 8, elem));
+            packedValues(".values", s, rt::dtypeSize(elem) * 8, elem));
       });
   layout.components.append(s.index.begin(), s.index.end());
   return layout;
 }
 } // namespace
-
-int64_t midllama::llm::getStorageDTypeSize(StorageDType dtype) {
-  switch (dtype) {
-  case StorageDType::F32:
-  case StorageDType::I32:
-    return 4;
-  case StorageDType::F16:
-  case StorageDType::BF16:
-    return 2;
-  case StorageDType::U8:
-  case StorageDType::I8:
-    return 1;
-  }
-  llvm_unreachable("unknown storage dtype");
-}
-
-StringRef midllama::llm::getStorageDTypeName(StorageDType dtype) {
-  switch (dtype) {
-  case StorageDType::F32:
-    return "F32";
-  case StorageDType::F16:
-    return "F16";
-  case StorageDType::BF16:
-    return "BF16";
-  case StorageDType::U8:
-    return "U8";
-  case StorageDType::I8:
-    return "I8";
-  case StorageDType::I32:
-    return "I32";
-  }
-  llvm_unreachable("unknown storage dtype");
-}
 
 int64_t WeightComponent::getNumElements() const {
   int64_t n = 1;
@@ -172,7 +140,7 @@ int64_t WeightComponent::getNumElements() const {
 }
 
 int64_t WeightComponent::getNumBytes() const {
-  return getNumElements() * getStorageDTypeSize(dtype);
+  return getNumElements() * rt::dtypeSize(dtype);
 }
 
 int64_t WeightLayout::getNumBytes() const {

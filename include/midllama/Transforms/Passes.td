@@ -38,4 +38,25 @@ def LLMStats : Pass<"llm-stats", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMVerifyParams : Pass<"llm-verify-params", "::mlir::ModuleOp"> {
+  let summary = "Check the parameter file holds every declared weight, as its type says";
+  let description = [{
+    Opens the module's parameter file (`llm.param_file`, relative to the directory of the IR
+    file, or the `param-file` option) and checks that every `llm.param` without an inline
+    value has each of its component tensors (docs/weights.md) with the dtype and shape its
+    `!llm.weight` type implies. Fails with one error per problem, naming the parameter, the
+    tensor and the file: a missing or truncated file, a missing tensor, a wrong dtype or
+    shape. Tensors in the file that no parameter declares are reported as a warning.
+
+    ```
+    midllama-opt --llm-verify-params model.mlir -o /dev/null
+    ```
+  }];
+  let options = [
+    Option<"paramFile", "param-file", "std::string", /*default=*/"\"\"",
+           "Parameter file to check instead of the module's llm.param_file">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD

@@ -301,6 +301,22 @@ func.func @reshape_count(%x: tensor<4x64xf32>) -> tensor<4x8x7xf32> {
 
 // -----
 
+func.func @reshape_dynamic(%x: tensor<?x64xf32>) -> tensor<4x?x16xf32> {
+  // expected-error @+1 {{dynamic dimensions, and the dimensions before them, must be the same in input and result}}
+  %y = llm.reshape %x : tensor<?x64xf32> -> tensor<4x?x16xf32>
+  return %y : tensor<4x?x16xf32>
+}
+
+// -----
+
+func.func @reshape_dynamic_count(%x: tensor<?x?x64xf32>) -> tensor<?x?x8x4xf32> {
+  // expected-error @+1 {{cannot reshape 64 elements into 32 (per leading dynamic index)}}
+  %y = llm.reshape %x : tensor<?x?x64xf32> -> tensor<?x?x8x4xf32>
+  return %y : tensor<?x?x8x4xf32>
+}
+
+// -----
+
 func.func @transpose_perm(%x: tensor<2x3x4xf32>) -> tensor<2x4x3xf32> {
   // expected-error @+1 {{permutation must contain each of 0..2 once}}
   %y = llm.transpose %x {permutation = array<i64: 0, 2, 2>} : tensor<2x3x4xf32> -> tensor<2x4x3xf32>

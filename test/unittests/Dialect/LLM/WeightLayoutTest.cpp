@@ -39,7 +39,7 @@ protected:
   std::string describe(const WeightLayout &layout) {
     std::string s;
     for (const WeightComponent &c : layout.components) {
-      s += c.suffix + ":" + getStorageDTypeName(c.dtype).str() + "[";
+      s += c.suffix + ":" + std::string(midllama::rt::dtypeName(c.dtype)) + "[";
       for (size_t i = 0; i < c.shape.size(); ++i)
         s += (i ? "x" : "") + std::to_string(c.shape[i]);
       s += "] ";

@@ -35,9 +35,15 @@ def LLM_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
-    /// Module attribute naming the parameter file that holds the module's weights.
+    /// Module attribute naming the parameter file that holds the module's weights, relative
+    /// to the directory of the IR file.
     static constexpr ::llvm::StringLiteral kParamFileAttrName = "llm.param_file";
+    /// Argument/result attribute naming a model input or output (`tokens`, `logits`,
+    /// `past_key.0`, ...), by which the runtime binds them.
+    static constexpr ::llvm::StringLiteral kNameAttrName = "llm.name";
 
   private:
     void registerTypes();

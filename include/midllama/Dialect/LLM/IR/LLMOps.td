@@ -307,8 +307,9 @@ def LLM_CastOp : LLM_Op<"cast", [Pure, SameOperandsAndResultShape]> {
 def LLM_ReshapeOp : LLM_Op<"reshape", [Pure]> {
   let summary = "Reinterprets a tensor with another shape of the same element count";
   let description = [{
-    Row-major reshape. At most one dynamic dimension on each side, and static element
-    counts must agree (`?` stands for the same product on both sides).
+    Row-major reshape. Dynamic dimensions (batch, sequence), and every dimension before
+    them, are kept as they are; the static dimensions after the last dynamic one must hold
+    the same number of elements on both sides.
 
     ```mlir
     %heads = llm.reshape %q : tensor<1x?x64xf32> -> tensor<1x?x8x8xf32>

@@ -15,6 +15,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "mlir/IR/Diagnostics.h"
+#include "runtime/params/DType.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -27,16 +28,10 @@ namespace midllama::llm {
 /// the runtime can mmap the file and hand kernels aligned pointers.
 constexpr int64_t kParamAlignment = 64;
 
-/// Element types of stored component tensors (named as safetensors names them).
-enum class StorageDType { F32, F16, BF16, U8, I8, I32 };
-
-int64_t getStorageDTypeSize(StorageDType dtype);
-llvm::StringRef getStorageDTypeName(StorageDType dtype);
-
 /// One tensor of the parameter file: `<param name><suffix>`.
 struct WeightComponent {
   std::string suffix; // "" for a plain dense weight, else ".qweight", ".scales", ...
-  StorageDType dtype;
+  rt::DType dtype;
   llvm::SmallVector<int64_t, 2> shape;
 
   int64_t getNumElements() const;
