@@ -21,6 +21,10 @@ count() {
 passed=$(count Passed)
 failed=$(( $(count Failed) + $(count Unresolved) + $(count "Timed Out") + $(count "Unexpectedly Passed") ))
 skipped=$(( $(count Skipped) + $(count Unsupported) ))
+# Say why GPU tests were skipped, so a skip is never silent.
+gpu=$("$BUILD/test/unittests/MidllamaRuntimeTests" \
+        --gtest_filter=DeviceProbeTest.UsableGpuRunsOurKernel 2>&1 | grep -m1 "no usable GPU" || true)
+[ -n "$gpu" ] && echo "GPU tests skipped: ${gpu#*no usable GPU: }"
 echo "midllama: ${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   exit 1

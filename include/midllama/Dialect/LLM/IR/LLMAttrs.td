@@ -41,10 +41,11 @@ def LLM_AffineQuantAttr : LLM_Attr<"AffineQuant", "affine"> {
     ```
   }];
   let parameters = (ins
-    "unsigned":$bits,
-    "int64_t":$group_size,
-    DefaultValuedParameter<"bool", "false">:$symmetric,
-    DefaultValuedParameter<"bool", "false">:$act_order);
+    AttrParameter<"unsigned", "bits per weight, 2 to 8">:$bits,
+    AttrParameter<"int64_t", "input columns per group, 1 to K">:$group_size,
+    DefaultValuedParameter<"bool", "false", "implicit zero point 2^(bits-1)">:$symmetric,
+    DefaultValuedParameter<"bool", "false", "GPTQ activation order: a g_idx table maps "
+                           "columns to groups">:$act_order);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
@@ -63,9 +64,11 @@ def LLM_NF4Attr : LLM_Attr<"NF4", "nf4"> {
     ```
   }];
   let parameters = (ins
-    DefaultValuedParameter<"int64_t", "64">:$block_size,
-    DefaultValuedParameter<"bool", "false">:$double_quant,
-    DefaultValuedParameter<"int64_t", "256">:$dq_block_size);
+    DefaultValuedParameter<"int64_t", "64", "values per absmax block, a power of two in "
+                           "[32, 4096]">:$block_size,
+    DefaultValuedParameter<"bool", "false", "absmax values quantized to 8 bits">:$double_quant,
+    DefaultValuedParameter<"int64_t", "256", "absmax values per fp32 scale when "
+                           "double-quantized">:$dq_block_size);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
@@ -82,7 +85,8 @@ def LLM_Int8OutliersAttr : LLM_Attr<"Int8Outliers", "int8_outliers"> {
     llm.param @w : !llm.weight<64x64xf16, #llm.int8_outliers<columns = [3, 17]>>
     ```
   }];
-  let parameters = (ins "::mlir::DenseI64ArrayAttr":$columns);
+  let parameters = (ins
+    AttrParameter<"::mlir::DenseI64ArrayAttr", "input columns kept in fp16, sorted">:$columns);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
@@ -103,7 +107,9 @@ def LLM_NMSparsityAttr : LLM_Attr<"NMSparsity", "n_m"> {
     llm.param @w : !llm.weight<172x64xf16, #llm.n_m<2:4>>
     ```
   }];
-  let parameters = (ins "int64_t":$n, "int64_t":$m);
+  let parameters = (ins
+    AttrParameter<"int64_t", "values kept in each run of M">:$n,
+    AttrParameter<"int64_t", "run length along the input dimension">:$m);
   // Printed `<2:4>` as people write it (the declarative form would print `<2 : 4>`).
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
@@ -121,7 +127,7 @@ def LLM_UnstructuredSparsityAttr : LLM_Attr<"UnstructuredSparsity", "unstructure
     llm.param @w : !llm.weight<172x64xf32, #llm.unstructured<nnz = 5504>>
     ```
   }];
-  let parameters = (ins "int64_t":$nnz);
+  let parameters = (ins AttrParameter<"int64_t", "number of kept (non-zero) weights">:$nnz);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

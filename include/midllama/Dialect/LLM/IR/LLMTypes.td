@@ -29,10 +29,10 @@ def LLM_WeightType : TypeDef<LLM_Dialect, "Weight"> {
     ```
   }];
   let parameters = (ins
-    ArrayRefParameter<"int64_t">:$shape,
-    "::mlir::Type":$elementType,
-    "::mlir::Attribute":$format,
-    "::mlir::Attribute":$sparsity);
+    ArrayRefParameter<"int64_t", "logical shape, [out, in] for linears">:$shape,
+    AttrParameter<"::mlir::Type", "f32, f16 or bf16: dense storage, or scale type">:$elementType,
+    AttrParameter<"::mlir::Attribute", "storage format (null: dense)">:$format,
+    AttrParameter<"::mlir::Attribute", "sparsity pattern (null: dense)">:$sparsity);
   let builders = [
     TypeBuilder<(ins "::llvm::ArrayRef<int64_t>":$shape, "::mlir::Type":$elementType), [{
       return $_get($_ctxt, shape, elementType, ::mlir::Attribute(), ::mlir::Attribute());
