@@ -16,7 +16,7 @@ GpuProbe probeGpu() { return probeCudaDevice(); }
 bool builtWithCuda() { return false; }
 GpuProbe probeGpu() {
   GpuProbe probe;
-  probe.reason = "midllama was built without CUDA (no nvcc at configure time)";
+  probe.reason = "midllama was built without CUDA (no nvcc, or MIDLLAMA_ENABLE_CUDA=OFF)";
   return probe;
 }
 #endif
