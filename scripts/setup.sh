@@ -10,7 +10,8 @@ BUILD=${MIDLLAMA_BUILD_DIR:-$ROOT/build}
 # /usr/local/cuda/bin/nvcc exists the .cu kernels are compiled too.
 APT_PACKAGES=(build-essential cmake ninja-build ccache
   llvm-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools lld-22
-  libonnx-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+  libonnx-dev libprotobuf-dev protobuf-compiler libgtest-dev
+  clang-14 libclang-rt-14-dev)  # clang-14: the libFuzzer target
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -24,5 +24,15 @@ for tool in ["FileCheck", "not", "count"]:
     if not shutil.which(tool, path=config.environment["PATH"]):
         lit_config.fatal(f"{tool} not found in {config.llvm_tools_dir}")
 
+# The libFuzzer target is built when Debian's clang and its fuzzer runtime are installed.
+if config.onnx_fuzzer:
+    config.available_features.add("libfuzzer")
+    config.substitutions.append(("%onnx_fuzzer", config.onnx_fuzzer))
+    config.substitutions.append(
+        ("%fuzz_seconds", os.environ.get("MIDLLAMA_FUZZ_SECONDS", "30"))
+    )
+else:
+    lit_config.note("libFuzzer not available (clang-14, libclang-rt-14-dev): fuzz tests skip")
+
 if config.have_cuda:
     config.available_features.add("cuda-build")

@@ -72,23 +72,35 @@ OnnxModel::OnnxModel() = default;
 OnnxModel::~OnnxModel() = default;
 
 std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path, std::string &error) {
-  auto fail = [&](const std::string &what) -> std::unique_ptr<OnnxModel> {
-    error = quoted(path) + ": " + what;
-    return nullptr;
-  };
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return fail(buffer.getError().message());
-  if ((*buffer)->getBufferSize() > size_t(INT_MAX))
+  if (!buffer) {
+    error = quoted(path) + ": " + buffer.getError().message();
+    return nullptr;
+  }
+  llvm::SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  return loadFromMemory((*buffer)->getBuffer(), path, dir, error);
+}
+
+std::unique_ptr<OnnxModel> OnnxModel::loadFromMemory(llvm::StringRef bytes,
+                                                     llvm::StringRef displayName,
+                                                     llvm::StringRef directory,
+                                                     std::string &error) {
+  auto fail = [&](const std::string &what) -> std::unique_ptr<OnnxModel> {
+    error = quoted(displayName) + ": " + what;
+    return nullptr;
+  };
+  if (bytes.size() > size_t(INT_MAX))
     return fail("the protobuf is over 2 GiB; an ONNX model that large must keep its weights "
                 "as external data");
 
   std::unique_ptr<OnnxModel> model(new OnnxModel());
-  model->path_ = path.str();
+  model->path_ = displayName.str();
   model->proto_ = std::make_unique<onnx::ModelProto>();
-  if (!model->proto_->ParseFromArray((*buffer)->getBufferStart(),
-                                     int((*buffer)->getBufferSize())))
+  if (!model->proto_->ParseFromArray(bytes.data(), int(bytes.size())))
     return fail("not an ONNX model: the protobuf does not parse (truncated or corrupt?)");
   const onnx::ModelProto &proto = *model->proto_;
   if (proto.ir_version() <= 0 || !proto.has_graph())
@@ -102,12 +114,8 @@ std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path, std::string &er
                 std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
 
   // External data is resolved against the model's real folder, symlinks resolved.
-  llvm::SmallString<256> dir(path);
-  llvm::sys::path::remove_filename(dir);
-  if (dir.empty())
-    dir = ".";
   llvm::SmallString<256> realDir;
-  if (std::error_code ec = llvm::sys::fs::real_path(dir, realDir))
+  if (std::error_code ec = llvm::sys::fs::real_path(directory, realDir))
     return fail("cannot resolve the model's folder: " + ec.message());
   model->directory_ = std::string(realDir);
 
@@ -116,7 +124,7 @@ std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path, std::string &er
   for (const onnx::TensorProto &tensor : graph.initializer()) {
     OnnxTensor decoded;
     if (!model->decode(tensor, /*allowExternal=*/true, decoded, error)) {
-      error = quoted(path) + ": " + error;
+      error = quoted(displayName) + ": " + error;
       return nullptr;
     }
     if (!model->initializerIndex_.try_emplace(decoded.name, model->initializers_.size())
@@ -124,7 +132,7 @@ std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path, std::string &er
       return fail("initializer " + quoted(decoded.name) + " is defined twice");
     model->initializers_.push_back(std::move(decoded));
   }
-  // The protobuf is parsed; raw_data spans point into it, not into the file buffer.
+  // raw_data spans point into the parsed protobuf, which the model owns.
   return model;
 }
 
@@ -193,13 +201,24 @@ bool OnnxModel::decode(const onnx::TensorProto &tensor, bool allowExternal, Onnx
   }
 
   // Typed fields: ONNX stores 8- and 16-bit types one per int32, unsigned 32/64-bit ones in
-  // uint64_data.
+  // uint64_data. The value count is checked before anything is allocated: the dims of a
+  // hostile file may promise terabytes.
+  OnnxDType type = OnnxDType(out.dataType);
+  int64_t count = type == OnnxDType::Float    ? tensor.float_data_size()
+                  : type == OnnxDType::Double ? tensor.double_data_size()
+                  : type == OnnxDType::Int64  ? tensor.int64_data_size()
+                  : (type == OnnxDType::UInt32 || type == OnnxDType::UInt64)
+                      ? tensor.uint64_data_size()
+                      : tensor.int32_data_size();
+  if (count != numElements) {
+    error = what + " holds " + std::to_string(count) + " values but its dims need " +
+            std::to_string(numElements);
+    return false;
+  }
   std::vector<uint8_t> bytes;
   bytes.reserve(expected);
-  int64_t count = -1;
-  switch (OnnxDType(out.dataType)) {
+  switch (type) {
   case OnnxDType::Float:
-    count = tensor.float_data_size();
     for (float v : tensor.float_data()) {
       uint32_t bits;
       std::memcpy(&bits, &v, 4);
@@ -207,7 +226,6 @@ bool OnnxModel::decode(const onnx::TensorProto &tensor, bool allowExternal, Onnx
     }
     break;
   case OnnxDType::Double:
-    count = tensor.double_data_size();
     for (double v : tensor.double_data()) {
       uint64_t bits;
       std::memcpy(&bits, &v, 8);
@@ -215,26 +233,18 @@ bool OnnxModel::decode(const onnx::TensorProto &tensor, bool allowExternal, Onnx
     }
     break;
   case OnnxDType::Int64:
-    count = tensor.int64_data_size();
     for (int64_t v : tensor.int64_data())
       appendLE(bytes, v, 8);
     break;
   case OnnxDType::UInt32:
   case OnnxDType::UInt64:
-    count = tensor.uint64_data_size();
     for (uint64_t v : tensor.uint64_data())
       appendLE(bytes, v, *elemSize);
     break;
   default: // int32_data carries Int32, Int16/UInt16, Int8/UInt8, Bool, Float16, BFloat16
-    count = tensor.int32_data_size();
     for (int32_t v : tensor.int32_data())
       appendLE(bytes, v, *elemSize);
     break;
-  }
-  if (count != numElements) {
-    error = what + " holds " + std::to_string(count) + " values but its dims need " +
-            std::to_string(numElements);
-    return false;
   }
   ownedData_.push_back(std::move(bytes));
   out.bytes = ownedData_.back();

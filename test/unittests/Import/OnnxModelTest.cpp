@@ -221,6 +221,13 @@ TEST_F(OnnxModelTest, ChecksSizesBeforeReading) {
   EXPECT_NE(loadError(m).find("tensor 'w' holds 1 values but its dims need 3"),
             std::string::npos);
 
+  // Dims that promise 2^39 floats with one value given: refused before any allocation (the
+  // fuzzer found the loader reserving first).
+  t->clear_dims();
+  t->add_dims(int64_t(1) << 39);
+  EXPECT_NE(loadError(m).find("tensor 'w' holds 1 values but its dims need 549755813888"),
+            std::string::npos);
+
   t->set_data_type(onnx::TensorProto_DataType_STRING);
   EXPECT_NE(loadError(m).find("element type midllama does not read (STRING)"),
             std::string::npos);

@@ -59,6 +59,12 @@ public:
   /// Loads `path`. On failure returns null and sets `error` to one line naming the file and,
   /// where there is one, the tensor or node at fault.
   static std::unique_ptr<OnnxModel> load(llvm::StringRef path, std::string &error);
+  /// The same for a model already in memory (`bytes`, copied), named `displayName` in
+  /// errors, whose external data is looked up in `directory`. The fuzz target enters here.
+  static std::unique_ptr<OnnxModel> loadFromMemory(llvm::StringRef bytes,
+                                                   llvm::StringRef displayName,
+                                                   llvm::StringRef directory,
+                                                   std::string &error);
   ~OnnxModel();
 
   const onnx::ModelProto &proto() const { return *proto_; }
