@@ -78,8 +78,10 @@ public:
   /// External data is only allowed for graph initializers.
   bool decodeInline(const onnx::TensorProto &tensor, OnnxTensor &out, std::string &error);
 
-  /// Default-domain opsets this importer accepts.
-  static constexpr int64_t kMinOpset = 13, kMaxOpset = 21;
+  /// Default-domain opsets this importer accepts: 13 to 21 as specified, and 22, which
+  /// onnxruntime-genai 0.18 writes and which only widened type constraints (bf16) of the ops
+  /// we read. Opset 23's standard Attention/RotaryEmbedding/RMSNormalization ops are not.
+  static constexpr int64_t kMinOpset = 13, kMaxOpset = 22;
 
 private:
   OnnxModel();

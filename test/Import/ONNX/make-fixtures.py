@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Regenerates the ONNX fixtures in test/Import/ONNX/Inputs/ from the embedded stories260K
+model, with the tools users export with:
+
+ 1. converts the llama2.c checkpoint (models/stories260K/stories260K.bin) to a Hugging Face
+    transformers LlamaForCausalLM checkpoint, permuting the q/k rows from llama2.c's
+    interleaved rotary pairs to Hugging Face's half-split ones, and checks that the converted
+    model still produces models/stories260K/greedy_from_bos_256.tokens greedily from BOS;
+ 2. exports it with torch.onnx.export (decomposed graph, fp32, no KV cache);
+ 3. exports it with onnxruntime-genai's model builder (com.microsoft contrib ops, KV cache)
+    in fp32, fp16 and int4 (MatMulNBits).
+
+Writes Inputs/VERSIONS.txt with the package versions used. Not part of CI: the fixtures are
+committed. Run it in a virtual environment with: torch transformers onnx onnxruntime
+onnxscript onnxruntime-genai safetensors numpy.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import transformers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+MODEL_DIR = os.path.join(ROOT, "models", "stories260K")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "Inputs")
+
+
+def read_llama2c(path):
+    """Returns (config dict, dict of numpy arrays in Hugging Face names)."""
+    with open(path, "rb") as f:
+        dim, hidden, layers, heads, kv_heads, vocab, seq_len = struct.unpack("7i", f.read(28))
+        data = np.frombuffer(f.read(), dtype=np.float32)
+    shared = vocab > 0
+    vocab = abs(vocab)
+    head_dim = dim // heads
+    pos = 0
+
+    def take(*shape):
+        nonlocal pos
+        n = int(np.prod(shape))
+        arr = data[pos:pos + n].reshape(shape)
+        pos += n
+        return arr
+
+    w = {"model.embed_tokens.weight": take(vocab, dim)}
+    kinds = [("input_layernorm", (dim,)), ("self_attn.q_proj", (heads * head_dim, dim)),
+             ("self_attn.k_proj", (kv_heads * head_dim, dim)),
+             ("self_attn.v_proj", (kv_heads * head_dim, dim)),
+             ("self_attn.o_proj", (dim, heads * head_dim)),
+             ("post_attention_layernorm", (dim,)), ("mlp.gate_proj", (hidden, dim)),
+             ("mlp.down_proj", (dim, hidden)), ("mlp.up_proj", (hidden, dim))]
+    for kind, shape in kinds:
+        for layer in range(layers):
+            w[f"model.layers.{layer}.{kind}.weight"] = take(*shape)
+    w["model.norm.weight"] = take(dim)
+    take(seq_len * head_dim)  # rotary tables, recomputed by transformers
+    if not shared:
+        w["lm_head.weight"] = take(vocab, dim)
+    assert pos == data.size, "checkpoint size does not match its header"
+    config = dict(hidden_size=dim, intermediate_size=hidden, num_hidden_layers=layers,
+                  num_attention_heads=heads, num_key_value_heads=kv_heads, vocab_size=vocab,
+                  max_position_embeddings=seq_len, rms_norm_eps=1e-5, rope_theta=10000.0,
+                  tie_word_embeddings=shared, head_dim=head_dim, bos_token_id=1,
+                  eos_token_id=2, hidden_act="silu", attention_bias=False, mlp_bias=False)
+    return config, w
+
+
+def interleaved_to_half_split(w, heads):
+    """llama2.c rotates pairs (2i, 2i+1) of each head; transformers rotates (i, i + d/2)."""
+    rows, cols = w.shape
+    return w.reshape(heads, rows // heads // 2, 2, cols).transpose(0, 2, 1, 3).reshape(rows, cols)
+
+
+def write_tokenizer(hf_dir):
+    """tok512.bin (llama2.c: SentencePiece BPE pieces with scores, spaces as ' ') as a
+    Hugging Face `tokenizers` BPE with byte fallback, the form LlamaTokenizerFast uses. Merges
+    are recovered from the vocabulary the standard way: every split of a piece into two pieces,
+    ordered by the merged piece's score. The exports carry this tokenizer.json along."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    with open(os.path.join(MODEL_DIR, "tok512.bin"), "rb") as f:
+        struct.unpack("i", f.read(4))
+        pieces = []
+        for _ in range(512):
+            score, n = struct.unpack("fi", f.read(8))
+            pieces.append((f.read(n).decode("utf-8"), score))
+    vocab = {}
+    for i, (piece, _) in enumerate(pieces):
+        if i == 1:
+            piece = "<s>"
+        elif i == 2:
+            piece = "</s>"
+        elif not piece.startswith("<0x"):
+            piece = piece.replace(" ", "\u2581")
+        vocab[piece] = i
+    merges = []
+    for piece, rank in sorted(vocab.items(), key=lambda kv: kv[1]):
+        if rank < 259 or len(piece) < 2:
+            continue
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in vocab and right in vocab:
+                merges.append((vocab[piece], vocab[left], vocab[right], left, right))
+    merges.sort()
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[(l, r) for _, _, _, l, r in merges],
+                               unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"),
+                                           normalizers.Replace(" ", "\u2581")])
+    tok.pre_tokenizer = None
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>",
+                                                eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(hf_dir)
+    # Round trip on the reference text, as a check of the conversion.
+    with open(os.path.join(MODEL_DIR, "greedy_from_bos_256.txt")) as f:
+        text = f.read()
+    ids = fast.encode(text, add_special_tokens=False)
+    assert fast.decode(ids) == text, "tokenizer round trip failed"
+    print(f"tokenizer.json: {len(vocab)} pieces, {len(merges)} merges, round trip ok")
+
+
+def build_hf(hf_dir):
+    cfg, weights = read_llama2c(os.path.join(MODEL_DIR, "stories260K.bin"))
+    for name in list(weights):
+        if name.endswith("q_proj.weight"):
+            weights[name] = interleaved_to_half_split(weights[name], cfg["num_attention_heads"])
+        elif name.endswith("k_proj.weight"):
+            weights[name] = interleaved_to_half_split(weights[name], cfg["num_key_value_heads"])
+    config = transformers.LlamaConfig(**cfg)
+    model = transformers.LlamaForCausalLM(config)
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()}
+    if cfg["tie_word_embeddings"]:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
+    model.eval()
+
+    # The conversion is right only if greedy decoding still matches the reference text.
+    with open(os.path.join(MODEL_DIR, "greedy_from_bos_256.tokens")) as f:
+        expected = [int(t) for t in f.read().split()]
+    with torch.no_grad():
+        out = model.generate(torch.tensor([[1]]), max_new_tokens=len(expected) - 1,
+                             do_sample=False, eos_token_id=None, pad_token_id=0)
+    got = out[0].tolist()
+    assert got == expected[:len(got)], f"greedy tokens differ at {next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)}"
+    print(f"converted checkpoint reproduces the {len(got)} greedy reference tokens")
+    model.save_pretrained(hf_dir, safe_serialization=True)
+    write_tokenizer(hf_dir)
+    return model
+
+
+def export_torch(model, out_dir):
+    """transformers LlamaForCausalLM through torch.onnx.export, no KV cache, fp32."""
+    os.makedirs(out_dir, exist_ok=True)
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids):
+            return self.m(input_ids=input_ids, use_cache=False).logits
+
+    ids = torch.tensor([[1, 403, 407, 261, 378, 432, 383, 286]])
+    path = os.path.join(out_dir, "model.onnx")
+    torch.onnx.export(LogitsOnly(model), (ids,), path, input_names=["input_ids"],
+                      output_names=["logits"], opset_version=18,
+                      dynamic_shapes={"input_ids": {0: "batch", 1: "sequence"}},
+                      external_data=True)
+    # The export must compute what transformers computes.
+    import onnxruntime
+    got = onnxruntime.InferenceSession(path).run(None, {"input_ids": ids.numpy()})[0]
+    with torch.no_grad():
+        want = model(input_ids=ids, use_cache=False).logits.numpy()
+    err = float(np.abs(got - want).max())
+    assert err < 1e-4, f"torch export differs from transformers by {err}"
+    print("wrote", path, f"(ONNX Runtime vs transformers: max |diff| {err:.2e})")
+
+
+def export_genai(hf_dir, out_dir, precision):
+    """onnxruntime-genai's model builder: contrib ops, KV cache."""
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as cache:
+        subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-m", hf_dir,
+                        "-i", hf_dir, "-o", out_dir, "-p", precision, "-e", "cpu",
+                        "-c", cache], check=True)
+    print("wrote", out_dir)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        hf_dir = os.path.join(tmp, "hf")
+        model = build_hf(hf_dir)
+        export_torch(model, os.path.join(OUT, "stories260K-torch-fp32"))
+        for precision in ["fp32", "fp16", "int4"]:
+            export_genai(hf_dir, os.path.join(OUT, f"stories260K-genai-{precision}"), precision)
+    import onnx, onnxruntime, onnxruntime_genai, onnxscript
+    with open(os.path.join(OUT, "VERSIONS.txt"), "w") as f:
+        f.write("Generated by test/Import/ONNX/make-fixtures.py with:\n")
+        for mod in [torch, transformers, onnx, onnxruntime, onnxruntime_genai, onnxscript, np]:
+            f.write(f"{mod.__name__} {mod.__version__}\n")
+        f.write(f"python {sys.version.split()[0]}\n")
+
+
+if __name__ == "__main__":
+    main()
