@@ -6,7 +6,8 @@ model, with the tools users export with:
     transformers LlamaForCausalLM checkpoint, permuting the q/k rows from llama2.c's
     interleaved rotary pairs to Hugging Face's half-split ones, and checks that the converted
     model still produces models/stories260K/greedy_from_bos_256.tokens greedily from BOS;
- 2. exports it with torch.onnx.export (decomposed graph, fp32, no KV cache);
+ 2. exports it with torch.onnx.export (decomposed graph): fp32 without a KV cache, and fp32
+    and fp16 with one (past_key_values.N.* inputs, present.N.* outputs);
  3. exports it with onnxruntime-genai's model builder (com.microsoft contrib ops, KV cache)
     in fp32, fp16 and int4 (MatMulNBits).
 
@@ -168,7 +169,7 @@ def export_torch(model, out_dir):
 
     ids = torch.tensor([[1, 403, 407, 261, 378, 432, 383, 286]])
     path = os.path.join(out_dir, "model.onnx")
-    torch.onnx.export(LogitsOnly(model), (ids,), path, input_names=["input_ids"],
+    torch.onnx.export(LogitsOnly(model).eval(), (ids,), path, input_names=["input_ids"],
                       output_names=["logits"], opset_version=18,
                       dynamic_shapes={"input_ids": {0: "batch", 1: "sequence"}},
                       external_data=True)
@@ -180,6 +181,69 @@ def export_torch(model, out_dir):
     err = float(np.abs(got - want).max())
     assert err < 1e-4, f"torch export differs from transformers by {err}"
     print("wrote", path, f"(ONNX Runtime vs transformers: max |diff| {err:.2e})")
+
+
+def export_torch_kv(model, out_dir, dtype):
+    """The same exporter with a KV cache: inputs input_ids, position_ids and
+    past_key_values.N.key/value ([batch, kv_heads, past, head_dim]); outputs logits and
+    present.N.key/value. transformers 5 keeps the cache in a DynamicCache object, so a
+    wrapper rebuilds it from the flat tensors that ONNX graphs take."""
+    from transformers import DynamicCache
+    os.makedirs(out_dir, exist_ok=True)
+    model = model.to(dtype)
+    layers = model.config.num_hidden_layers
+
+    class WithCache(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, position_ids, past):
+            cache = DynamicCache(config=self.m.config)
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            out = self.m(input_ids=input_ids, position_ids=position_ids, past_key_values=cache,
+                         use_cache=True)
+            presents = []
+            for layer in out.past_key_values.layers[:layers]:
+                presents += [layer.keys, layer.values]
+            return (out.logits, *presents)
+
+    wrapper = WithCache(model).eval()
+    with torch.no_grad():  # a real cache of 3 positions to trace with
+        prefix = model(input_ids=torch.tensor([[1, 403, 407]]), use_cache=True).past_key_values
+    past = tuple(t.contiguous() for layer in prefix.layers[:layers]
+                 for t in (layer.keys, layer.values))
+    ids = torch.tensor([[261, 378, 432, 383, 286]])
+    pos = torch.arange(3, 8)[None]
+    names = ["input_ids", "position_ids"] + [f"past_key_values.{i}.{kv}" for i in range(layers)
+                                             for kv in ("key", "value")]
+    outs = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    batch, seq, past_len = (torch.export.Dim("batch"), torch.export.Dim("sequence"),
+                            torch.export.Dim("past_sequence"))
+    dynamic = ({0: batch, 1: seq}, {0: batch, 1: seq},
+               tuple({0: batch, 2: past_len} for _ in range(2 * layers)))
+    path = os.path.join(out_dir, "model.onnx")
+    torch.onnx.export(wrapper, (ids, pos, past), path, input_names=names, output_names=outs,
+                      opset_version=18, dynamic_shapes=dynamic, external_data=True)
+    # Check against transformers for several cache lengths, including an empty cache.
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path)
+    worst = 0.0
+    for cached in [0, 1, 3, 7]:
+        cache = [np.full((1, model.config.num_key_value_heads, cached, model.config.head_dim), 0.1,
+                         dtype=np.float16 if dtype == torch.float16 else np.float32)
+                 for _ in range(2 * layers)]
+        positions = np.arange(cached, cached + 5, dtype=np.int64)[None]
+        got = session.run(None, dict(zip(names, [ids.numpy(), positions] + cache)))[0]
+        with torch.no_grad():
+            want = wrapper(ids, torch.from_numpy(positions),
+                           tuple(torch.from_numpy(c) for c in cache))[0].float().numpy()
+        worst = max(worst, float(np.abs(got.astype(np.float32) - want).max()))
+    limit = 1e-4 if dtype == torch.float32 else 5e-2
+    assert worst < limit, f"KV-cache export differs from transformers by {worst}"
+    print("wrote", path, f"(ONNX Runtime vs transformers, caches of 0-7: max |diff| {worst:.2e})")
+    model.to(torch.float32)
 
 
 def export_genai(hf_dir, out_dir, precision):
@@ -234,6 +298,8 @@ def main():
         hf_dir = os.path.join(tmp, "hf")
         model = build_hf(hf_dir)
         export_torch(model, os.path.join(OUT, "stories260K-torch-fp32"))
+        export_torch_kv(model, os.path.join(OUT, "stories260K-torch-kv-fp32"), torch.float32)
+        export_torch_kv(model, os.path.join(OUT, "stories260K-torch-kv-fp16"), torch.float16)
         for precision in ["fp32", "fp16", "int4"]:
             export_genai(hf_dir, os.path.join(OUT, f"stories260K-genai-{precision}"), precision)
 

@@ -172,6 +172,8 @@ TEST_F(OnnxModelTest, ReadsEveryCommittedFixture) {
     int64_t opset;
     bool contrib;
   } fixtures[] = {{"stories260K-torch-fp32", 18, false},
+                  {"stories260K-torch-kv-fp32", 18, false},
+                  {"stories260K-torch-kv-fp16", 18, false},
                   {"stories260K-genai-fp32", 22, true},
                   {"stories260K-genai-fp16", 22, true},
                   {"stories260K-genai-int4", 22, true},
