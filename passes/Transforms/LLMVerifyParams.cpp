@@ -9,12 +9,11 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Transforms/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/params/ParamFile.h"
 
-#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/Support/Path.h"
 
 namespace midllama {
 #define GEN_PASS_DEF_LLMVERIFYPARAMS
@@ -34,50 +33,22 @@ std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// The directory of the file the module was parsed from, if its location says.
-std::string moduleDirectory(ModuleOp module) {
-  if (auto loc = dyn_cast<FileLineColLoc>(module.getLoc())) {
-    llvm::SmallString<256> dir(loc.getFilename().getValue());
-    llvm::sys::path::remove_filename(dir);
-    return std::string(dir);
-  }
-  return "";
-}
-
 struct LLMVerifyParamsPass
     : public midllama::impl::LLMVerifyParamsBase<LLMVerifyParamsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    std::string path = paramFile;
-    if (path.empty()) {
-      auto attr = module->getAttrOfType<StringAttr>(LLMDialect::kParamFileAttrName);
-      if (!attr) {
-        bool external = llvm::any_of(module.getOps<ParamOp>(),
-                                     [](ParamOp p) { return !p.getValue(); });
-        if (!external)
-          return; // every weight is inline: nothing to check
-        mlir::emitError(module.getLoc()) << "llm-verify-params: the module has external parameters but "
-                              "no '"
-                           << LLMDialect::kParamFileAttrName
-                           << "' attribute (or pass param-file=PATH)";
-        return signalPassFailure();
-      }
-      path = attr.getValue().str();
-      if (!llvm::sys::path::is_absolute(path)) {
-        llvm::SmallString<256> full(moduleDirectory(module));
-        llvm::sys::path::append(full, path);
-        path = std::string(full);
-      }
-    }
-
+    if (paramFile.empty() && !module->hasAttr(LLMDialect::kParamFileAttrName) &&
+        llvm::none_of(module.getOps<ParamOp>(), [](ParamOp p) { return !p.getValue(); }))
+      return; // every weight is inline: nothing to check
     std::string error;
-    auto file = rt::ParamFile::open(path, error);
+    auto file = openModuleParams(module, paramFile, error);
     if (!file) {
       mlir::emitError(module.getLoc()) << "llm-verify-params: " << error;
       return signalPassFailure();
     }
+    const std::string &path = file->path();
 
     bool ok = true;
     llvm::StringSet<> expected;

@@ -489,7 +489,7 @@ bool ParamFileWriter::addBorrowed(std::string name, DType dtype, std::vector<int
     return false;
   names_[name] = entries_.size();
   Entry e{std::move(name), dtype, std::move(shape), static_cast<const uint8_t *>(data), {},
-          numBytes};
+          numBytes, nullptr};
   entries_.push_back(std::move(e));
   return true;
 }
@@ -500,7 +500,18 @@ bool ParamFileWriter::addOwned(std::string name, DType dtype, std::vector<int64_
   if (!checkNew(name, dtype, shape, numBytes, error))
     return false;
   names_[name] = entries_.size();
-  Entry e{std::move(name), dtype, std::move(shape), nullptr, std::move(bytes), numBytes};
+  Entry e{std::move(name), dtype, std::move(shape), nullptr, std::move(bytes), numBytes,
+          nullptr};
+  entries_.push_back(std::move(e));
+  return true;
+}
+
+bool ParamFileWriter::addGenerated(std::string name, DType dtype, std::vector<int64_t> shape,
+                                   int64_t numBytes, Filler fill, std::string &error) {
+  if (!checkNew(name, dtype, shape, numBytes, error))
+    return false;
+  names_[name] = entries_.size();
+  Entry e{std::move(name), dtype, std::move(shape), nullptr, {}, numBytes, std::move(fill)};
   entries_.push_back(std::move(e));
   return true;
 }
@@ -591,10 +602,20 @@ bool ParamFileWriter::commit(const std::string &path, std::string &error) const 
   put(header.data(), header.size());
   static const uint8_t zeros[kParamFileAlignment] = {};
   int64_t cursor = 0;
-  for (size_t i = 0; i < entries_.size(); ++i) {
+  std::string fillError;
+  for (size_t i = 0; i < entries_.size() && ok; ++i) {
     put(zeros, offsets[i] - cursor);
     const Entry &e = entries_[i];
-    put(e.borrowed ? e.borrowed : e.owned.data(), e.numBytes);
+    if (e.fill) {
+      std::vector<uint8_t> buffer(e.numBytes, 0);
+      if (!e.fill(buffer.data(), fillError)) {
+        ok = false;
+        break;
+      }
+      put(buffer.data(), e.numBytes);
+    } else {
+      put(e.borrowed ? e.borrowed : e.owned.data(), e.numBytes);
+    }
     cursor = offsets[i] + e.numBytes;
   }
   if (out) {
@@ -604,7 +625,7 @@ bool ParamFileWriter::commit(const std::string &path, std::string &error) const 
     ::close(fd);
   }
   if (!ok) {
-    error = "cannot write '" + path + "': " + std::strerror(errno);
+    error = "cannot write '" + path + "': " + (fillError.empty() ? std::strerror(errno) : fillError);
     ::unlink(tmp.c_str());
     return false;
   }

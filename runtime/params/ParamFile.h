@@ -19,6 +19,7 @@
 #include "runtime/params/DType.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +80,12 @@ public:
                    const void *data, int64_t numBytes, std::string &error);
   bool addOwned(std::string name, DType dtype, std::vector<int64_t> shape,
                 std::vector<uint8_t> bytes, std::string &error);
+  /// Adds a tensor whose bytes `fill` writes into a zeroed buffer of `numBytes` at commit
+  /// time, one tensor at a time, so rewriting a model never holds all of it in memory.
+  /// `fill` returns false (with `error` set) to abort the commit.
+  using Filler = std::function<bool(uint8_t *dst, std::string &error)>;
+  bool addGenerated(std::string name, DType dtype, std::vector<int64_t> shape,
+                    int64_t numBytes, Filler fill, std::string &error);
   void setMetadata(const std::string &key, const std::string &value);
 
   /// Writes the file atomically (temporary file + rename). Returns false and sets `error`
@@ -96,6 +103,7 @@ private:
     const uint8_t *borrowed = nullptr;
     std::vector<uint8_t> owned;
     int64_t numBytes = 0;
+    Filler fill;
   };
   bool checkNew(const std::string &name, DType dtype, const std::vector<int64_t> &shape,
                 int64_t numBytes, std::string &error);

@@ -93,6 +93,45 @@ LogicalResult WeightOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
+static LogicalResult verifyDenseTransform(Operation *op, WeightType in, WeightType out) {
+  if (!in.isDense() || in.getSparsity() || !out.isDense() || out.getSparsity())
+    return op->emitOpError() << "works on dense weights only";
+  if (in.getElementType() != out.getElementType())
+    return op->emitOpError() << "result element type " << out.getElementType()
+                              << " differs from " << in.getElementType();
+  return success();
+}
+
+LogicalResult WeightTransposeOp::verify() {
+  WeightType in = getInput().getType(), out = getResult().getType();
+  if (failed(verifyDenseTransform(*this, in, out)))
+    return failure();
+  if (in.getRank() != 2 || out.getRank() != 2 || in.getShape()[0] != out.getShape()[1] ||
+      in.getShape()[1] != out.getShape()[0])
+    return emitOpError() << "result " << out << " is not the transpose of " << in;
+  return success();
+}
+
+LogicalResult WeightSliceOp::verify() {
+  WeightType in = getInput().getType(), out = getResult().getType();
+  if (failed(verifyDenseTransform(*this, in, out)))
+    return failure();
+  int64_t axis = getAxisAttr().getInt(), offset = getOffsetAttr().getInt();
+  if (in.getRank() != 2 || out.getRank() != 2)
+    return emitOpError() << "slices rank-2 weights";
+  if (axis != 0 && axis != 1)
+    return emitOpError() << "axis must be 0 (rows) or 1 (columns), got " << axis;
+  int64_t size = out.getShape()[axis];
+  if (out.getShape()[1 - axis] != in.getShape()[1 - axis])
+    return emitOpError() << "result " << out << " must keep dimension " << 1 - axis
+                         << " of " << in;
+  if (offset < 0 || offset + size > in.getShape()[axis])
+    return emitOpError() << "range [" << offset << ", " << offset + size
+                         << ") is outside dimension " << axis << " (size "
+                         << in.getShape()[axis] << ")";
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // DecoderLayerOp
 //===----------------------------------------------------------------------===//

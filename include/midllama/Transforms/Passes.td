@@ -59,4 +59,26 @@ def LLMVerifyParams : Pass<"llm-verify-params", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMMaterializeWeights : Pass<"llm-materialize-weights", "::mlir::ModuleOp"> {
+  let summary = "Fold weight transforms into parameters and write a new parameter file";
+  let description = [{
+    Every `llm.weight_transpose` / `llm.weight_slice` chain that ends in a use by another op
+    becomes a new `llm.param` (named by the last transform's `name`, else after its source
+    with a `.t` / `.rows_A_B` / `.cols_A_B` suffix) whose bytes are computed when the new
+    parameter file is written, one tensor at a time. Parameters that only fed transforms
+    are dropped; all others are copied as they are. The new file is written atomically to
+    `output` (relative to the IR file's directory, like `llm.param_file`, which is updated
+    to it); it may not be the file the module reads.
+
+    ```
+    midllama-opt --llm-materialize-weights=output=model.v2.safetensors model.mlir -o model.v2.mlir
+    ```
+  }];
+  let options = [
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD

@@ -377,3 +377,43 @@ func.func @layer_arguments(%h: tensor<1x4x64xf32>) -> tensor<1x4x64xf32> {
   }
   return %y : tensor<1x4x64xf32>
 }
+
+// -----
+
+func.func @transpose_shape(%w: !llm.weight<4x8xf32>) -> !llm.weight<4x8xf32> {
+  // expected-error @+1 {{result '!llm.weight<4x8xf32>' is not the transpose of '!llm.weight<4x8xf32>'}}
+  %t = llm.weight_transpose %w : !llm.weight<4x8xf32> -> !llm.weight<4x8xf32>
+  return %t : !llm.weight<4x8xf32>
+}
+
+// -----
+
+func.func @transpose_quantized(%w: !llm.weight<4x8xf16, #llm.nf4<block_size = 32>>) -> !llm.weight<8x4xf16> {
+  // expected-error @+1 {{works on dense weights only}}
+  %t = llm.weight_transpose %w : !llm.weight<4x8xf16, #llm.nf4<block_size = 32>> -> !llm.weight<8x4xf16>
+  return %t : !llm.weight<8x4xf16>
+}
+
+// -----
+
+func.func @slice_range(%w: !llm.weight<128x64xf32>) -> !llm.weight<32x64xf32> {
+  // expected-error @+1 {{range [112, 144) is outside dimension 0 (size 128)}}
+  %s = llm.weight_slice %w {axis = 0 : i64, offset = 112 : i64} : !llm.weight<128x64xf32> -> !llm.weight<32x64xf32>
+  return %s : !llm.weight<32x64xf32>
+}
+
+// -----
+
+func.func @slice_axis(%w: !llm.weight<128x64xf32>) -> !llm.weight<32x64xf32> {
+  // expected-error @+1 {{axis must be 0 (rows) or 1 (columns), got 2}}
+  %s = llm.weight_slice %w {axis = 2 : i64, offset = 0 : i64} : !llm.weight<128x64xf32> -> !llm.weight<32x64xf32>
+  return %s : !llm.weight<32x64xf32>
+}
+
+// -----
+
+func.func @slice_other_dim(%w: !llm.weight<128x64xf32>) -> !llm.weight<32x60xf32> {
+  // expected-error @+1 {{result '!llm.weight<32x60xf32>' must keep dimension 1 of '!llm.weight<128x64xf32>'}}
+  %s = llm.weight_slice %w {axis = 0 : i64, offset = 0 : i64} : !llm.weight<128x64xf32> -> !llm.weight<32x60xf32>
+  return %s : !llm.weight<32x60xf32>
+}

@@ -138,4 +138,17 @@ module attributes {llm.param_file = "tiny.safetensors"} {
     return %c, %l : tensor<2x8x4xf16>, tensor<2x2xf32>
   }
   llm.param @sq : !llm.weight<2x2xf32> = dense<[[1.0, 0.0], [0.0, 1.0]]> : tensor<2x2xf32>
+
+  // Weight layout transforms, as importers emit them before --llm-materialize-weights.
+  // CHECK-LABEL: func.func @weight_transforms
+  func.func @weight_transforms(%x: tensor<3x64xf32>) -> tensor<3x32xf32> {
+    %w = llm.weight @tok_embeddings : !llm.weight<512x64xf32>
+    // CHECK: %[[T:.+]] = llm.weight_transpose %{{.+}} {name = "emb.t"} : !llm.weight<512x64xf32> -> !llm.weight<64x512xf32>
+    %t = llm.weight_transpose %w {name = "emb.t"} : !llm.weight<512x64xf32> -> !llm.weight<64x512xf32>
+    // CHECK: llm.weight_slice %[[T]] {axis = 1 : i64, offset = 32 : i64} : !llm.weight<64x512xf32> -> !llm.weight<64x64xf32>
+    %s = llm.weight_slice %t {axis = 1 : i64, offset = 32 : i64} : !llm.weight<64x512xf32> -> !llm.weight<64x64xf32>
+    %k = llm.weight_slice %s {axis = 0 : i64, offset = 16 : i64, name = "k"} : !llm.weight<64x64xf32> -> !llm.weight<32x64xf32>
+    %y = llm.linear %x, %k : tensor<3x64xf32>, !llm.weight<32x64xf32> -> tensor<3x32xf32>
+    return %y : tensor<3x32xf32>
+  }
 }

@@ -73,6 +73,41 @@ def LLM_WeightOp : LLM_Op<"weight",
   }];
 }
 
+def LLM_WeightTransposeOp : LLM_Op<"weight_transpose", [Pure]> {
+  let summary = "A dense rank-2 weight with its dimensions swapped";
+  let description = [{
+    Importers use it where a source stores a weight `[in, out]` (ONNX MatMul's B operand)
+    and the `llm` ops want `[out, in]`. `--llm-materialize-weights` folds it into a new
+    parameter, named `name` when given.
+
+    ```mlir
+    %wt = llm.weight_transpose %w {name = "model.layers.0.mlp.up_proj.weight"} : !llm.weight<64x172xf32> -> !llm.weight<172x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_WeightType:$input, OptionalAttr<StrAttr>:$name);
+  let results = (outs LLM_WeightType:$result);
+  let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
+def LLM_WeightSliceOp : LLM_Op<"weight_slice", [Pure]> {
+  let summary = "A contiguous range of rows or columns of a dense weight";
+  let description = [{
+    Rows (`axis = 0`) or columns (`axis = 1`) `[offset, offset + size)` of a dense weight;
+    importers use it to split fused projections (one QKV weight into q, k and v).
+    `--llm-materialize-weights` folds it into a new parameter, named `name` when given.
+
+    ```mlir
+    %wk = llm.weight_slice %qkv {axis = 0 : i64, offset = 64 : i64, name = "model.layers.0.self_attn.k_proj.weight"} : !llm.weight<128x64xf32> -> !llm.weight<32x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_WeightType:$input, I64Attr:$axis, I64Attr:$offset,
+                       OptionalAttr<StrAttr>:$name);
+  let results = (outs LLM_WeightType:$result);
+  let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Structure
 //===----------------------------------------------------------------------===//

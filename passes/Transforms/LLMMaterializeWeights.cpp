@@ -1,0 +1,337 @@
+//===- LLMMaterializeWeights.cpp - Fold weight transforms into parameters -===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Importers express layout changes of weights (ONNX's [in, out] MatMul operands, fused QKV
+// projections) as llm.weight_transpose / llm.weight_slice ops, so the raising stays a pure
+// IR rewrite with lit tests. This pass turns them into stored parameters. New tensors are
+// computed when the file is written, from the mmapped old file, one at a time: peak memory
+// is a few times the largest weight, not the model.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cstring>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMMATERIALIZEWEIGHTS
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+bool isTransform(Operation *op) { return isa<WeightTransposeOp, WeightSliceOp>(op); }
+
+int64_t elementBytes(WeightType type) {
+  return rt::dtypeSize(getWeightLayout(type).components.front().dtype);
+}
+
+/// How to compute a new parameter, independent of the IR (which is rewritten before the
+/// file is written): a source parameter and the transforms applied to it, in order.
+struct Recipe {
+  struct Step {
+    bool transpose = false; // else a slice
+    int64_t axis = 0, offset = 0;
+    int64_t rows = 0, cols = 0; // shape after the step
+  };
+  std::string source;
+  int64_t rows = 0, cols = 0, elem = 0; // the source's shape and element size
+  std::vector<uint8_t> inlineBytes;     // the source's value, when given inline
+  std::vector<Step> steps;
+};
+
+bool buildRecipe(Value value, SymbolTable &symbols, Recipe &recipe, std::string &error) {
+  SmallVector<Operation *> chain;
+  Value v = value;
+  while (Operation *def = v.getDefiningOp()) {
+    if (!isTransform(def))
+      break;
+    chain.push_back(def);
+    v = def->getOperand(0);
+  }
+  auto read = dyn_cast_or_null<WeightOp>(v.getDefiningOp());
+  if (!read) {
+    error = "a weight transform does not start from an llm.weight";
+    return false;
+  }
+  WeightType type = read.getWeightType();
+  recipe.source = read.getName().str();
+  recipe.rows = type.getNumRows();
+  recipe.cols = type.getNumColumns();
+  recipe.elem = elementBytes(type);
+  auto param = symbols.lookup<ParamOp>(read.getName());
+  if (param && param.getValue()) {
+    auto dense = dyn_cast<DenseElementsAttr>(*param.getValue());
+    if (!dense) {
+      error = "parameter @" + recipe.source + " has a non-dense inline value";
+      return false;
+    }
+    ArrayRef<char> raw = dense.getRawData();
+    int64_t numBytes = recipe.rows * recipe.cols * recipe.elem;
+    recipe.inlineBytes.resize(numBytes);
+    for (int64_t i = 0; i < numBytes; i += recipe.elem) // a splat holds one element
+      std::memcpy(&recipe.inlineBytes[i], raw.data() + (dense.isSplat() ? 0 : i), recipe.elem);
+  }
+  for (Operation *op : llvm::reverse(chain)) {
+    Recipe::Step step;
+    auto out = cast<WeightType>(op->getResult(0).getType());
+    step.rows = out.getNumRows();
+    step.cols = out.getNumColumns();
+    if (auto slice = dyn_cast<WeightSliceOp>(op)) {
+      step.axis = slice.getAxisAttr().getInt();
+      step.offset = slice.getOffsetAttr().getInt();
+    } else {
+      step.transpose = true;
+    }
+    recipe.steps.push_back(step);
+  }
+  return true;
+}
+
+/// Runs `recipe` into `dst` (the final tensor's bytes), reading the source from `file`.
+bool runRecipe(const Recipe &recipe, const rt::ParamFile *file, uint8_t *dst,
+               std::string &error) {
+  int64_t rows = recipe.rows, cols = recipe.cols, elem = recipe.elem;
+  std::vector<uint8_t> cur;
+  if (!recipe.inlineBytes.empty()) {
+    cur = recipe.inlineBytes;
+  } else {
+    const rt::TensorView *t = file ? file->find(recipe.source) : nullptr;
+    if (!t || t->numBytes != rows * cols * elem) {
+      error = "tensor '" + recipe.source + "' is missing from the parameter file or has the "
+              "wrong size";
+      return false;
+    }
+    cur.assign(t->data, t->data + t->numBytes);
+  }
+  for (const Recipe::Step &step : recipe.steps) {
+    std::vector<uint8_t> next(step.rows * step.cols * elem);
+    if (step.transpose) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          std::memcpy(&next[(c * rows + r) * elem], &cur[(r * cols + c) * elem], elem);
+    } else {
+      bool byRows = step.axis == 0;
+      for (int64_t r = 0; r < step.rows; ++r)
+        std::memcpy(&next[r * step.cols * elem],
+                    &cur[((byRows ? r + step.offset : r) * cols + (byRows ? 0 : step.offset)) *
+                         elem],
+                    step.cols * elem);
+    }
+    cur.swap(next);
+    rows = step.rows;
+    cols = step.cols;
+  }
+  std::memcpy(dst, cur.data(), cur.size());
+  return true;
+}
+
+std::string derivedName(Operation *transform, StringRef source) {
+  if (auto t = dyn_cast<WeightTransposeOp>(transform))
+    return t.getName() ? t.getName()->str() : source.str() + ".t";
+  auto s = cast<WeightSliceOp>(transform);
+  if (s.getName())
+    return s.getName()->str();
+  int64_t axis = s.getAxisAttr().getInt(), offset = s.getOffsetAttr().getInt();
+  int64_t size = s.getResult().getType().getShape()[axis];
+  return source.str() + (axis == 0 ? ".rows_" : ".cols_") + std::to_string(offset) + "_" +
+         std::to_string(offset + size);
+}
+
+/// The name a derived parameter is named after: the nearest named transform before
+/// `transform` in its chain, else the parameter the chain starts from.
+std::string baseName(Operation *transform) {
+  Operation *op = transform->getOperand(0).getDefiningOp();
+  while (op && isTransform(op)) {
+    auto name = op->getAttrOfType<StringAttr>("name");
+    if (name)
+      return name.str();
+    op = op->getOperand(0).getDefiningOp();
+  }
+  auto read = dyn_cast_or_null<WeightOp>(op);
+  return read ? read.getName().str() : "weight";
+}
+
+/// The parameter a transform chain starts from.
+StringRef sourceName(Operation *transform) {
+  Operation *op = transform;
+  while (op && isTransform(op))
+    op = op->getOperand(0).getDefiningOp();
+  auto read = dyn_cast_or_null<WeightOp>(op);
+  return read ? read.getName() : StringRef();
+}
+
+struct LLMMaterializeWeightsPass
+    : public midllama::impl::LLMMaterializeWeightsBase<LLMMaterializeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (output.empty()) {
+      emitError(module.getLoc()) << "llm-materialize-weights: the 'output' option (the "
+                                    "parameter file to write) is required";
+      return signalPassFailure();
+    }
+    std::string outPath = resolveAgainstModule(module, output);
+
+    std::string error;
+    std::unique_ptr<rt::ParamFile> file;
+    bool external = llvm::any_of(module.getOps<ParamOp>(),
+                                 [](ParamOp p) { return !p.getValue(); });
+    if (external) {
+      file = openModuleParams(module, "", error);
+      if (!file) {
+        emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+        return signalPassFailure();
+      }
+      if (llvm::sys::fs::equivalent(file->path(), outPath)) {
+        emitError(module.getLoc()) << "llm-materialize-weights: output '" << output
+                                   << "' is the parameter file the module reads; write to "
+                                      "another file";
+        return signalPassFailure();
+      }
+    }
+
+    // Transforms whose result something other than a transform reads ("sinks").
+    SmallVector<Operation *> transforms, sinks;
+    module.walk([&](Operation *op) {
+      if (!isTransform(op))
+        return;
+      transforms.push_back(op);
+      if (llvm::any_of(op->getUsers(), [](Operation *u) { return !isTransform(u); }))
+        sinks.push_back(op);
+    });
+
+    // Parameters still read directly after the rewrite stay; the others fed only
+    // transforms and go.
+    llvm::StringSet<> keep;
+    module.walk([&](WeightOp read) {
+      if (llvm::any_of(read->getUsers(), [](Operation *u) { return !isTransform(u); }))
+        keep.insert(read.getName());
+    });
+    llvm::StringSet<> before;
+    SmallVector<ParamOp> dropped;
+    for (ParamOp param : module.getOps<ParamOp>()) {
+      before.insert(param.getSymName());
+      bool readByTransformsOnly = !keep.contains(param.getSymName()) &&
+                                  llvm::any_of(transforms, [&](Operation *t) {
+                                    return sourceName(t) == param.getSymName();
+                                  });
+      if (readByTransformsOnly)
+        dropped.push_back(param);
+    }
+    llvm::StringSet<> taken;
+    for (ParamOp param : module.getOps<ParamOp>())
+      if (!llvm::is_contained(dropped, param))
+        taken.insert(param.getSymName());
+
+    // Name each new parameter and record how to compute it; the bytes are computed when the
+    // file is written, one tensor at a time.
+    struct NewParam {
+      std::string name;
+      WeightType type;
+      Recipe recipe;
+    };
+    std::vector<NewParam> created;
+    SymbolTable symbols(module);
+    for (Operation *sink : sinks) {
+      std::string base = derivedName(sink, baseName(sink)), name = base;
+      for (int i = 1; taken.contains(name); ++i)
+        name = base + "." + std::to_string(i);
+      taken.insert(name);
+      NewParam p{name, cast<WeightType>(sink->getResult(0).getType()), {}};
+      if (!buildRecipe(sink->getResult(0), symbols, p.recipe, error)) {
+        emitError(sink->getLoc()) << "llm-materialize-weights: " << error;
+        return signalPassFailure();
+      }
+      created.push_back(std::move(p));
+    }
+
+    rt::ParamFileWriter writer;
+    if (file)
+      for (const auto &[key, value] : file->metadata())
+        if (key != "format" && key != "version" && key != "alignment")
+          writer.setMetadata(key, value);
+    const rt::ParamFile *source = file.get();
+    for (const NewParam &p : created) {
+      WeightComponent c = getWeightLayout(p.type).components.front();
+      const Recipe &recipe = p.recipe;
+      if (!writer.addGenerated(
+              p.name, c.dtype, std::vector<int64_t>(c.shape.begin(), c.shape.end()),
+              c.getNumBytes(),
+              [&recipe, source](uint8_t *dst, std::string &err) {
+                return runRecipe(recipe, source, dst, err);
+              },
+              error)) {
+        emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+        return signalPassFailure();
+      }
+    }
+
+    // Rewrite the IR: sinks become reads of the new parameters; dead transforms, reads and
+    // parameters go.
+    OpBuilder builder(module.getContext());
+    for (auto [sink, p] : llvm::zip(sinks, created)) {
+      builder.setInsertionPoint(sink);
+      Value read = WeightOp::create(builder, sink->getLoc(), p.type,
+                                    FlatSymbolRefAttr::get(builder.getContext(), p.name));
+      sink->getResult(0).replaceUsesWithIf(
+          read, [](OpOperand &use) { return !isTransform(use.getOwner()); });
+    }
+    for (Operation *t : llvm::reverse(transforms))
+      if (t->use_empty())
+        t->erase();
+    module.walk([&](WeightOp read) {
+      if (read->use_empty() && !keep.contains(read.getName()))
+        read->erase();
+    });
+    for (ParamOp param : dropped)
+      param->erase();
+    // New parameters go after the existing ones.
+    builder.setInsertionPointToStart(module.getBody());
+    for (ParamOp param : module.getOps<ParamOp>())
+      builder.setInsertionPointAfter(param);
+    for (NewParam &p : created)
+      ParamOp::create(builder, module.getLoc(), p.name, p.type, /*value=*/nullptr);
+
+    // Copy every surviving stored tensor as it is.
+    for (ParamOp param : module.getOps<ParamOp>()) {
+      if (param.getValue() || !before.contains(param.getSymName()))
+        continue;
+      for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
+        std::string name = param.getSymName().str() + c.suffix;
+        const rt::TensorView *t = file ? file->find(name) : nullptr;
+        if (!t) {
+          emitError(param.getLoc()) << "llm-materialize-weights: tensor '" << name
+                                    << "' is missing from the parameter file";
+          return signalPassFailure();
+        }
+        if (!writer.addBorrowed(name, t->dtype, t->shape, t->data, t->numBytes, error)) {
+          emitError(param.getLoc()) << "llm-materialize-weights: " << error;
+          return signalPassFailure();
+        }
+      }
+    }
+    if (!writer.commit(outPath, error)) {
+      emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+      return signalPassFailure();
+    }
+    module->setAttr(LLMDialect::kParamFileAttrName, builder.getStringAttr(output));
+  }
+};
+
+} // namespace
