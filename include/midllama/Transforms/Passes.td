@@ -81,4 +81,20 @@ def LLMMaterializeWeights : Pass<"llm-materialize-weights", "::mlir::ModuleOp"> 
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMOutlineDecoderLayers : Pass<"llm-outline-decoder-layers", "::mlir::ModuleOp"> {
+  let summary = "Group a flat decoder into llm.decoder_layer regions";
+  let description = [{
+    Importers that convert a graph op by op produce one flat function. This pass finds the
+    layers by structure, not by names: each `llm.attention` starts a layer whose input is
+    the residual stream entering the RMSNorm that feeds its queries; the layer ends where the
+    next layer's residual input (or, after the last layer, the final RMSNorm's input) is
+    computed. Everything computed from the layer input up to there (and the layer's KV
+    cache outputs) moves into an `llm.decoder_layer` numbered in order; values it reads
+    from outside (residual, positions, KV cache) become its inputs. `llm.weight` reads are
+    cloned into the layer that uses them, so tied weights stay shared. Functions that
+    already have layers are left alone.
+  }];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD
