@@ -8,17 +8,26 @@
 // renamed into place, parameters first (the IR refers to them). An existing output that
 // midllama did not write is not overwritten unless --force is given.
 //
-// Sources: llama2.c checkpoints (.bin). ONNX exports are the importer's next source.
+// Sources: llama2.c checkpoints (.bin) through the decoder builder; ONNX exports (.onnx)
+// converted op by op, then the registered cleanup passes: canonicalize (SwiGLU),
+// --llm-outline-decoder-layers and --llm-materialize-weights (which writes the final
+// parameter file from a temporary one holding the ONNX initializers as they are).
 //
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/Llama2C.h"
+#include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/Transforms/Passes.h"
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/InitAll.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -35,7 +44,7 @@ static cl::opt<std::string> paramsPath(
     "params", cl::desc("Output parameter file (default: the output path with .safetensors)"),
     cl::value_desc("file"));
 static cl::opt<std::string> inputFormat("format",
-                                   cl::desc("Input format: auto (by extension) or llama2c"),
+                                   cl::desc("Input format: auto (by extension), llama2c or onnx"),
                                    cl::init("auto"));
 static cl::opt<bool> force("force", cl::desc("Overwrite outputs midllama did not write"));
 
@@ -58,6 +67,47 @@ static bool mayOverwrite(StringRef path, bool isParamFile) {
   }
   auto buffer = MemoryBuffer::getFile(path);
   return buffer && (*buffer)->getBuffer().starts_with(kIRBanner);
+}
+
+/// The IR's name for its parameter file: relative to the IR's directory when inside it.
+static std::string relativeToOutput(StringRef params) {
+  SmallString<256> outDir(outputPath), paramsAbs(params);
+  sys::fs::make_absolute(outDir);
+  sys::path::remove_filename(outDir);
+  sys::fs::make_absolute(paramsAbs);
+  std::string relative = std::string(paramsAbs);
+  if (StringRef(relative).starts_with(std::string(outDir) + "/"))
+    relative = relative.substr(outDir.size() + 1);
+  return relative;
+}
+
+static int writeIR(mlir::ModuleOp module, StringRef banner) {
+  if (Error err = writeToOutput(outputPath, [&](raw_ostream &os) {
+        os << kIRBanner << " from " << banner << ".\n";
+        mlir::OpPrintingFlags flags;
+        flags.enableDebugInfo(false);
+        module->print(os, flags);
+        return Error::success();
+      }))
+    return fail("cannot write '" + outputPath + "': " + toString(std::move(err)));
+  return 0;
+}
+
+/// ONNX: converted op by op, then the import pipeline writes the final parameter file.
+static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
+  std::string error;
+  std::vector<std::string> unused;
+  auto module = midllama::onnx_import::importOnnx(inputPath, outputPath, params, &context,
+                                                   unused, error);
+  // Inputs the model does not read (ONNX Runtime's attention_mask: sequences are taken to
+  // be contiguous, without padding) stay in the signature, and are reported.
+  for (const std::string &name : unused)
+    errs() << "midllama-import: warning: graph input '" << name
+           << "' is not used by the imported model (padding masks are not supported: each "
+              "sequence must be contiguous)\n";
+  if (!module)
+    return fail(error);
+  return writeIR(*module, sys::path::filename(inputPath).str() + " (ONNX)");
 }
 
 int main(int argc, char **argv) {
@@ -84,15 +134,19 @@ int main(int argc, char **argv) {
 
   std::string kind = inputFormat;
   if (kind == "auto")
-    kind = StringRef(inputPath).ends_with(".bin") ? "llama2c" : "";
-  if (kind != "llama2c")
+    kind = StringRef(inputPath).ends_with(".bin")    ? "llama2c"
+           : StringRef(inputPath).ends_with(".onnx") ? "onnx"
+                                                    : "";
+  if (kind != "llama2c" && kind != "onnx")
     return fail("'" + inputPath + "': unsupported model format" +
                 (inputFormat == "auto" ? std::string(" (by extension)") : " '" + inputFormat + "'") +
-                "; supported: llama2.c checkpoints (.bin, --format=llama2c)");
+                "; supported: llama2.c checkpoints (.bin, --format=llama2c) and ONNX (.onnx)");
 
   mlir::DialectRegistry registry;
   midllama::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
+  if (kind == "onnx")
+    return importOnnx(context, params);
 
   std::string error;
   auto checkpoint = midllama::Llama2CCheckpoint::open(inputPath, error);
@@ -105,13 +159,7 @@ int main(int argc, char **argv) {
     return fail("'" + inputPath + "': " + problem);
 
   // The IR names its parameter file relative to its own directory.
-  SmallString<256> outDir(outputPath), paramsAbs(params);
-  sys::fs::make_absolute(outDir);
-  sys::path::remove_filename(outDir);
-  sys::fs::make_absolute(paramsAbs);
-  std::string relative = std::string(paramsAbs);
-  if (StringRef(relative).starts_with(std::string(outDir) + "/"))
-    relative = relative.substr(outDir.size() + 1);
+  std::string relative = relativeToOutput(params);
 
   auto loc = mlir::FileLineColLoc::get(&context, inputPath, 0, 0);
   mlir::OwningOpRef<mlir::ModuleOp> module =
@@ -125,16 +173,10 @@ int main(int argc, char **argv) {
   if (!checkpoint->addWeights(writer, error) || !writer.commit(params, error))
     return fail(error);
 
-  if (Error err = writeToOutput(outputPath, [&](raw_ostream &os) {
-        os << kIRBanner << " from " << sys::path::filename(inputPath) << " ("
-           << config.numLayers << " layers, dim " << config.hiddenSize << ", "
-           << config.numHeads << " heads / " << config.numKvHeads << " kv heads, vocab "
-           << config.vocabSize << ").\n";
-        mlir::OpPrintingFlags flags;
-        flags.enableDebugInfo(false);
-        module->print(os, flags);
-        return Error::success();
-      }))
-    return fail("cannot write '" + outputPath + "': " + toString(std::move(err)));
-  return 0;
+  std::string banner;
+  raw_string_ostream(banner) << sys::path::filename(inputPath) << " (" << config.numLayers
+                             << " layers, dim " << config.hiddenSize << ", " << config.numHeads
+                             << " heads / " << config.numKvHeads << " kv heads, vocab "
+                             << config.vocabSize << ")";
+  return writeIR(*module, banner);
 }

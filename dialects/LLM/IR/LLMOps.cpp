@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -337,6 +338,21 @@ LogicalResult LMHeadOp::verify() {
                        "vocab")))
     return failure();
   return expectSameElementType(*this, getInput(), getResult(), "result");
+}
+
+void MulOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *) {
+  results.add(+[](MulOp op, PatternRewriter &rewriter) -> LogicalResult {
+    for (int i = 0; i < 2; ++i) {
+      auto silu = op->getOperand(i).getDefiningOp<SiLUOp>();
+      if (!silu || !silu->hasOneUse())
+        continue;
+      rewriter.replaceOpWithNewOp<SwiGLUOp>(op, op.getType(), silu.getInput(),
+                                            op->getOperand(1 - i));
+      rewriter.eraseOp(silu);
+      return success();
+    }
+    return failure();
+  });
 }
 
 //===----------------------------------------------------------------------===//

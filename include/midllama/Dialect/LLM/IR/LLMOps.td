@@ -313,7 +313,10 @@ class LLM_ElementwiseBinaryOp<string mnemonic, string what>
 }
 
 def LLM_AddOp : LLM_ElementwiseBinaryOp<"add", "addition (residual connections)">;
-def LLM_MulOp : LLM_ElementwiseBinaryOp<"mul", "multiplication">;
+def LLM_MulOp : LLM_ElementwiseBinaryOp<"mul", "multiplication"> {
+  // mul(silu(gate), up) -> swiglu(gate, up): importers see SwiGLU as separate ops.
+  let hasCanonicalizer = 1;
+}
 
 def LLM_SiLUOp : LLM_Op<"silu", [Pure, SameOperandsAndResultType]> {
   let summary = "Elementwise x * sigmoid(x)";

@@ -1,0 +1,656 @@
+//===- OnnxToLLM.cpp - Convert an ONNX graph to flat llm IR ---------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Import/ONNX/OnnxToLLM.h"
+
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Transforms/Passes.h"
+
+#include <onnx/onnx_pb.h>
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+using namespace midllama::onnx_import;
+
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else { // subnormal: renormalize
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Element `i` of a float tensor as fp32.
+float floatAt(const OnnxTensor &t, int64_t i) {
+  if (t.dataType == int32_t(OnnxDType::Float16)) {
+    uint16_t h;
+    std::memcpy(&h, t.bytes.data() + 2 * i, 2);
+    return halfToFloat(h);
+  }
+  float f;
+  std::memcpy(&f, t.bytes.data() + 4 * i, 4);
+  return f;
+}
+
+class Converter {
+public:
+  Converter(OnnxModel &model, MLIRContext *context, rt::ParamFileWriter &writer, Location loc)
+      : model(model), graph(model.proto().graph()), writer(writer), loc(loc), b(context) {}
+
+  OwningOpRef<ModuleOp> run(StringRef paramFile, std::string &error);
+
+private:
+  // Failure reporting: the first error wins.
+  Value fail(const std::string &message) {
+    if (error.empty())
+      error = message;
+    return {};
+  }
+  std::string where(const onnx::NodeProto &node) const {
+    std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
+    return "node '" + node.name() + "' (" + domain + "::" + node.op_type() + ") in graph '" +
+           graph.name() + "'";
+  }
+
+  Type elementType(int32_t onnxType);
+  Value input(const std::string &name);
+  Value weight(const std::string &name);
+  Value convertOutput(const onnx::NodeProto &node, int index);
+  const onnx::NodeProto *producer(const std::string &name) const {
+    auto it = producers.find(name);
+    return it == producers.end() ? nullptr : it->second.first;
+  }
+  const onnx::AttributeProto *attr(const onnx::NodeProto &node, StringRef name) const {
+    for (const onnx::AttributeProto &a : node.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  int64_t intAttr(const onnx::NodeProto &node, StringRef name, int64_t def) const {
+    const onnx::AttributeProto *a = attr(node, name);
+    return a ? a->i() : def;
+  }
+  float floatAttr(const onnx::NodeProto &node, StringRef name, float def) const {
+    const onnx::AttributeProto *a = attr(node, name);
+    return a ? a->f() : def;
+  }
+  RankedTensorType like(Value v, int64_t lastDim) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape.back() = lastDim;
+    return RankedTensorType::get(shape, t.getElementType());
+  }
+
+  bool convertNode(const onnx::NodeProto &node);
+  bool convertMatMul(const onnx::NodeProto &node);
+  bool convertGather(const onnx::NodeProto &node);
+  bool convertNorm(const onnx::NodeProto &node, bool skip);
+  bool convertMul(const onnx::NodeProto &node);
+  bool convertCast(const onnx::NodeProto &node);
+  bool convertGQA(const onnx::NodeProto &node);
+  bool rotaryTheta(const onnx::NodeProto &node, const std::string &cosName,
+                   const std::string &sinName, double &theta, int64_t &rotaryDim);
+  Value positions();
+  /// The [out, in] view of an [in, out] weight, one per weight so tied uses stay one
+  /// parameter after materialization.
+  Value transposed(Value w);
+  DenseMap<Value, Value> transposes;
+
+  OnnxModel &model;
+  const onnx::GraphProto &graph;
+  rt::ParamFileWriter &writer;
+  Location loc;
+  OpBuilder b;
+  std::string error;
+  ModuleOp module;
+  func::FuncOp func;
+  Block *entry = nullptr;
+  llvm::StringMap<std::pair<const onnx::NodeProto *, int>> producers; // value -> (node, output)
+  llvm::StringMap<Value> values;  // converted activations
+  llvm::StringMap<Value> weights; // converted weight reads
+  llvm::StringMap<bool> declared; // parameters declared
+  Value positionsArg;
+};
+
+Type Converter::elementType(int32_t onnxType) {
+  switch (OnnxDType(onnxType)) {
+  case OnnxDType::Float:
+    return b.getF32Type();
+  case OnnxDType::Float16:
+    return b.getF16Type();
+  case OnnxDType::BFloat16:
+    return b.getBF16Type();
+  case OnnxDType::Int64:
+    return b.getI64Type();
+  case OnnxDType::Int32:
+    return b.getI32Type();
+  default:
+    return {};
+  }
+}
+
+/// Positions of the new tokens, for rotary embeddings: the graph's `position_ids` input if
+/// it has one, else an input this importer adds (GroupQueryAttention derives positions from
+/// sequence lengths; llm.rotary takes them explicitly).
+Value Converter::positions() {
+  if (positionsArg)
+    return positionsArg;
+  for (const onnx::ValueInfoProto &in : graph.input())
+    if (in.name() == "position_ids")
+      return positionsArg = input("position_ids");
+  auto type = RankedTensorType::get({kDyn, kDyn}, b.getI64Type());
+  (void)func.insertArgument(func.getNumArguments(), type,
+                            b.getDictionaryAttr(b.getNamedAttr(
+                                LLMDialect::kNameAttrName, b.getStringAttr("position_ids"))),
+                            loc);
+  positionsArg = entry->getArguments().back();
+  return positionsArg;
+}
+
+Value Converter::transposed(Value w) {
+  if (Value t = transposes.lookup(w))
+    return t;
+  auto wt = cast<WeightType>(w.getType());
+  auto type = WeightType::get(b.getContext(), {wt.getShape()[1], wt.getShape()[0]},
+                              wt.getElementType());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfterValue(w);
+  Value t = WeightTransposeOp::create(b, loc, type, w, StringAttr());
+  transposes[w] = t;
+  return t;
+}
+
+Value Converter::input(const std::string &name) {
+  if (Value v = values.lookup(name))
+    return v;
+  if (model.initializer(name))
+    return fail("initializer '" + name + "' of graph '" + graph.name() +
+                "' is used as an activation operand (a decomposed op such as RMSNorm's "
+                "Mul by its weight); this export style is not raised yet");
+  const onnx::NodeProto *node = producer(name);
+  if (!node)
+    return fail("value '" + name + "' in graph '" + graph.name() +
+                "' is neither a graph input nor produced by a node");
+  if (!convertNode(*node))
+    return {};
+  Value v = values.lookup(name);
+  if (!v)
+    return fail("output '" + name + "' of " + where(*node) + " is not supported");
+  return v;
+}
+
+Value Converter::weight(const std::string &name) {
+  if (Value v = weights.lookup(name))
+    return v;
+  if (const onnx::NodeProto *node = producer(name)) {
+    // A transposed initializer (the GenAI builder's tied embedding table).
+    if (node->op_type() != "Transpose" || !node->domain().empty())
+      return fail("weight operand '" + name + "' comes from " + where(*node) +
+                  "; only initializers and their transposes are supported");
+    const onnx::AttributeProto *perm = attr(*node, "perm");
+    if (!perm || perm->ints_size() != 2 || perm->ints(0) != 1 || perm->ints(1) != 0)
+      return fail(where(*node) + ": only the 2-D transpose perm=[1, 0] of a weight is supported");
+    Value in = weight(node->input(0));
+    if (!in)
+      return {};
+    Value v = transposed(in);
+    weights[name] = v;
+    return v;
+  }
+  const OnnxTensor *init = model.initializer(name);
+  if (!init)
+    return fail("weight '" + name + "' is not an initializer of graph '" + graph.name() + "'");
+  Type elem = elementType(init->dataType);
+  if (!elem || !isa<FloatType>(elem) || init->dims.empty() || init->dims.size() > 2)
+    return fail("initializer '" + name + "' is not a rank-1 or rank-2 float weight (" +
+                onnxDTypeName(init->dataType).str() + ")");
+  auto type = WeightType::get(b.getContext(), init->dims, elem);
+  if (!declared.count(name)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(func);
+    ParamOp::create(b, loc, name, type, /*value=*/nullptr);
+    declared[name] = true;
+    rt::DType dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
+    std::string writeError;
+    if (!writer.addBorrowed(name, dtype, init->dims, init->bytes.data(), init->bytes.size(),
+                            writeError))
+      return fail(writeError);
+  }
+  Value v = WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(b.getContext(), name));
+  weights[name] = v;
+  return v;
+}
+
+bool Converter::convertNode(const onnx::NodeProto &node) {
+  StringRef domain = node.domain(), op = node.op_type();
+  bool standard = domain.empty() || domain == "ai.onnx";
+  bool microsoft = domain == "com.microsoft";
+  if (standard && op == "MatMul")
+    return convertMatMul(node);
+  if (standard && op == "Gather")
+    return convertGather(node);
+  if ((standard || microsoft) && op == "SimplifiedLayerNormalization")
+    return convertNorm(node, /*skip=*/false);
+  if (microsoft && op == "SkipSimplifiedLayerNormalization")
+    return convertNorm(node, /*skip=*/true);
+  if (standard && op == "Mul")
+    return convertMul(node);
+  if (standard && op == "Cast")
+    return convertCast(node);
+  if (microsoft && op == "GroupQueryAttention")
+    return convertGQA(node);
+  fail("unsupported op: " + where(node));
+  return false;
+}
+
+bool Converter::convertMatMul(const onnx::NodeProto &node) {
+  Value x = input(node.input(0));
+  Value w = x ? weight(node.input(1)) : Value();
+  if (!w)
+    return false;
+  auto wt = cast<WeightType>(w.getType());
+  if (wt.getRank() != 2)
+    return fail(where(node) + ": the weight must be 2-D"), false;
+  int64_t n = wt.getShape()[1];
+  values[node.output(0)] = LinearOp::create(b, loc, like(x, n), x, transposed(w), Value());
+  return true;
+}
+
+bool Converter::convertGather(const onnx::NodeProto &node) {
+  if (intAttr(node, "axis", 0) != 0)
+    return fail(where(node) + ": only axis-0 gathers (embedding lookups) are supported"), false;
+  Value table = weight(node.input(0));
+  Value ids = table ? input(node.input(1)) : Value();
+  if (!ids)
+    return false;
+  auto tt = cast<WeightType>(table.getType());
+  auto it = cast<RankedTensorType>(ids.getType());
+  SmallVector<int64_t> shape(it.getShape());
+  shape.push_back(tt.getShape()[1]);
+  values[node.output(0)] = EmbeddingOp::create(
+      b, loc, RankedTensorType::get(shape, tt.getElementType()), ids, table);
+  return true;
+}
+
+bool Converter::convertNorm(const onnx::NodeProto &node, bool skip) {
+  float eps = floatAttr(node, "epsilon", 1e-5f);
+  Value x = input(node.input(0));
+  if (!x)
+    return false;
+  int gammaIndex = 1;
+  if (skip) {
+    Value s = input(node.input(1));
+    if (!s)
+      return false;
+    if (node.input_size() > 3 && !node.input(3).empty())
+      return fail(where(node) + ": a bias input is not supported"), false;
+    x = AddOp::create(b, loc, x, s);
+    gammaIndex = 2;
+    if (node.output_size() > 3 && !node.output(3).empty())
+      values[node.output(3)] = x; // the residual sum
+  }
+  if (!skip && intAttr(node, "axis", -1) != -1 &&
+      intAttr(node, "axis", -1) != cast<RankedTensorType>(x.getType()).getRank() - 1)
+    return fail(where(node) + ": only normalization over the last axis is supported"), false;
+  Value w = weight(node.input(gammaIndex));
+  if (!w)
+    return false;
+  values[node.output(0)] = RMSNormOp::create(b, loc, x, w, b.getF32FloatAttr(eps));
+  return true;
+}
+
+bool Converter::convertMul(const onnx::NodeProto &node) {
+  // SiLU as exported: Mul(x, Sigmoid(x)), in either operand order.
+  for (int i = 0; i < 2; ++i) {
+    const onnx::NodeProto *sig = producer(node.input(i));
+    if (sig && sig->op_type() == "Sigmoid" && sig->domain().empty() &&
+        sig->input(0) == node.input(1 - i)) {
+      Value x = input(node.input(1 - i));
+      if (!x)
+        return false;
+      values[node.output(0)] = SiLUOp::create(b, loc, x);
+      return true;
+    }
+  }
+  Value l = input(node.input(0));
+  Value r = l ? input(node.input(1)) : Value();
+  if (!r)
+    return false;
+  if (l.getType() != r.getType())
+    return fail(where(node) + ": broadcasting multiplies are not supported (" +
+                std::to_string(node.input_size()) + " operands of different types)"),
+           false;
+  values[node.output(0)] = MulOp::create(b, loc, l, r);
+  return true;
+}
+
+bool Converter::convertCast(const onnx::NodeProto &node) {
+  Value x = input(node.input(0));
+  if (!x)
+    return false;
+  Type to = elementType(int32_t(intAttr(node, "to", 0)));
+  auto t = cast<RankedTensorType>(x.getType());
+  if (!to || !isa<FloatType>(to) || !isa<FloatType>(t.getElementType()))
+    return fail(where(node) + ": only casts between float types are supported"), false;
+  values[node.output(0)] = to == t.getElementType()
+                               ? x
+                               : CastOp::create(b, loc, RankedTensorType::get(t.getShape(), to), x)
+                                     .getResult();
+  return true;
+}
+
+/// Recovers theta from GroupQueryAttention's cos/sin caches ([max_pos, rotary_dim / 2]) and
+/// checks the whole table follows it: a model with scaled rotary frequencies is refused
+/// rather than imported wrong.
+bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosName,
+                            const std::string &sinName, double &theta, int64_t &rotaryDim) {
+  const OnnxTensor *cos = model.initializer(cosName), *sin = model.initializer(sinName);
+  auto isFloat = [](const OnnxTensor *t) {
+    return t && t->dims.size() == 2 && (t->dataType == int32_t(OnnxDType::Float) ||
+                                       t->dataType == int32_t(OnnxDType::Float16));
+  };
+  if (!isFloat(cos) || !isFloat(sin) || cos->dims != sin->dims || cos->dims[0] < 2 ||
+      cos->dims[1] < 2)
+    return fail(where(node) + ": cos/sin caches must be 2-D float initializers of at least "
+                              "2x2"),
+           false;
+  int64_t half = cos->dims[1];
+  rotaryDim = 2 * half;
+  // Angle at position 1 of pair 1 is theta^(-2/rotary_dim); atan2 keeps it accurate.
+  double inv1 = std::atan2(floatAt(*sin, half + 1), floatAt(*cos, half + 1));
+  if (!(inv1 > 0))
+    return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
+           false;
+  theta = std::exp(-std::log(inv1) * rotaryDim / 2.0);
+  // Bases are round numbers (10000, 500000); the estimate from one table entry is not.
+  if (std::abs(theta - std::round(theta)) < 1e-4 * theta)
+    theta = std::round(theta);
+  int64_t positionsChecked = std::min<int64_t>(cos->dims[0], 256);
+  double tolerance = cos->dataType == int32_t(OnnxDType::Float16) ? 4e-3 : 1e-4;
+  for (int64_t p = 0; p < positionsChecked; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      double angle = p * std::pow(theta, -2.0 * i / rotaryDim);
+      if (std::abs(floatAt(*cos, p * half + i) - std::cos(angle)) > tolerance ||
+          std::abs(floatAt(*sin, p * half + i) - std::sin(angle)) > tolerance)
+        return fail(where(node) + ": the cos/sin caches are not plain rotary tables of base " +
+                    std::to_string(theta) + " (scaled rotary embeddings are not supported)"),
+               false;
+    }
+  return true;
+}
+
+bool Converter::convertGQA(const onnx::NodeProto &node) {
+  int64_t heads = intAttr(node, "num_heads", 0), kvHeads = intAttr(node, "kv_num_heads", 0);
+  if (heads <= 0 || kvHeads <= 0)
+    return fail(where(node) + ": num_heads and kv_num_heads are required"), false;
+  if (intAttr(node, "local_window_size", -1) != -1)
+    return fail(where(node) + ": sliding-window attention is not supported"), false;
+  if (floatAttr(node, "softcap", 0.0f) != 0.0f)
+    return fail(where(node) + ": attention soft-capping is not supported"), false;
+  for (int i = 9; i < node.input_size(); ++i)
+    if (!node.input(i).empty())
+      return fail(where(node) + ": input #" + std::to_string(i) +
+                  " (position ids / attention bias / head sink) is not supported"),
+             false;
+  auto present = [&](int i) { return node.input_size() > i && !node.input(i).empty(); };
+
+  Value q, k, v;
+  int64_t headDim;
+  if (!present(1) && !present(2)) {
+    // Packed QKV from one projection: split its weight into three linears.
+    const onnx::NodeProto *proj = producer(node.input(0));
+    if (!proj || proj->op_type() != "MatMul" || !proj->domain().empty())
+      return fail(where(node) + ": packed QKV must come from a MatMul with a weight"), false;
+    Value x = input(proj->input(0));
+    Value w = x ? weight(proj->input(1)) : Value();
+    if (!w)
+      return false;
+    auto wt = cast<WeightType>(w.getType());
+    int64_t k0 = wt.getShape()[0], total = wt.getShape()[1];
+    if (total % (heads + 2 * kvHeads) != 0)
+      return fail(where(node) + ": packed QKV width " + std::to_string(total) +
+                  " is not a multiple of num_heads + 2 * kv_num_heads"),
+             false;
+    headDim = total / (heads + 2 * kvHeads);
+    Value t = transposed(w);
+    int64_t offset = 0;
+    auto part = [&](int64_t rows) {
+      auto type = WeightType::get(b.getContext(), {rows, k0}, wt.getElementType());
+      Value slice = WeightSliceOp::create(b, loc, type, t, b.getI64IntegerAttr(0),
+                                          b.getI64IntegerAttr(offset), StringAttr());
+      offset += rows;
+      return LinearOp::create(b, loc, like(x, rows), x, slice, Value()).getResult();
+    };
+    q = part(heads * headDim);
+    k = part(kvHeads * headDim);
+    v = part(kvHeads * headDim);
+  } else {
+    q = input(node.input(0));
+    k = q ? input(node.input(1)) : Value();
+    v = k ? input(node.input(2)) : Value();
+    if (!v)
+      return false;
+    int64_t width = cast<RankedTensorType>(q.getType()).getShape().back();
+    if (ShapedType::isDynamic(width) || width % heads != 0)
+      return fail(where(node) + ": query width must be a static multiple of num_heads"), false;
+    headDim = width / heads;
+  }
+
+  auto qt = cast<RankedTensorType>(q.getType());
+  if (qt.getRank() != 3)
+    return fail(where(node) + ": query must be [batch, seq, hidden]"), false;
+  Type elem = qt.getElementType();
+  auto heads4 = [&](Value x, int64_t n) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return ReshapeOp::create(
+               b, loc,
+               RankedTensorType::get({t.getDimSize(0), t.getDimSize(1), n, headDim}, elem), x)
+        .getResult();
+  };
+  Value q4 = heads4(q, heads), k4 = heads4(k, kvHeads), v4 = heads4(v, kvHeads);
+  if (intAttr(node, "do_rotary", 0)) {
+    if (!present(7) || !present(8))
+      return fail(where(node) + ": do_rotary needs cos_cache and sin_cache"), false;
+    double theta;
+    int64_t rotaryDim;
+    if (!rotaryTheta(node, node.input(7), node.input(8), theta, rotaryDim))
+      return false;
+    if (rotaryDim > headDim)
+      return fail(where(node) + ": rotary tables are wider than the head"), false;
+    Value pos = positions();
+    bool interleaved = intAttr(node, "rotary_interleaved", 0) != 0;
+    auto rope = [&](Value x) {
+      return RotaryOp::create(b, loc, x.getType(), x, pos, b.getF32FloatAttr(theta),
+                              b.getI64IntegerAttr(rotaryDim), b.getBoolAttr(interleaved))
+          .getResult();
+    };
+    q4 = rope(q4);
+    k4 = rope(k4);
+  }
+
+  SmallVector<Value> past;
+  SmallVector<Type> presentTypes;
+  if (present(3) || present(4)) {
+    Value pk = input(node.input(3));
+    Value pv = pk ? input(node.input(4)) : Value();
+    if (!pv)
+      return false;
+    past = {pk, pv};
+    auto ct = RankedTensorType::get({qt.getDimSize(0), kvHeads, kDyn, headDim}, elem);
+    presentTypes = {ct, ct};
+  }
+  float scale = floatAttr(node, "scale", 0.0f);
+  FloatAttr scaleAttr = scale != 0.0f ? b.getF32FloatAttr(scale) : FloatAttr();
+  auto attention = AttentionOp::create(b, loc, q4.getType(), presentTypes, q4, k4, v4, past,
+                                       b.getI64IntegerAttr(heads), b.getI64IntegerAttr(kvHeads),
+                                       scaleAttr);
+  values[node.output(0)] = ReshapeOp::create(
+      b, loc, RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim}, elem),
+      attention.getOutput());
+  for (int i = 1; i < 3 && i < node.output_size(); ++i)
+    if (!node.output(i).empty() && !presentTypes.empty())
+      values[node.output(i)] = attention.getPresent()[i - 1];
+  return true;
+}
+
+OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut) {
+  OwningOpRef<ModuleOp> owned = ModuleOp::create(loc);
+  module = *owned;
+  module->setAttr(LLMDialect::kParamFileAttrName, b.getStringAttr(paramFile));
+  for (const onnx::NodeProto &node : graph.node())
+    for (int i = 0; i < node.output_size(); ++i)
+      if (!node.output(i).empty())
+        producers[node.output(i)] = {&node, i};
+
+  // Graph inputs (initializers listed as inputs by old exporters are weights, not inputs).
+  SmallVector<Type> argTypes;
+  SmallVector<std::string> argNames;
+  for (const onnx::ValueInfoProto &in : graph.input()) {
+    if (model.initializer(in.name()))
+      continue;
+    const onnx::TypeProto_Tensor &tt = in.type().tensor_type();
+    Type elem = elementType(tt.elem_type());
+    if (!in.type().has_tensor_type() || !elem) {
+      errorOut = "graph input '" + in.name() + "' has an unsupported type (" +
+                 onnxDTypeName(tt.elem_type()).str() + ")";
+      return nullptr;
+    }
+    SmallVector<int64_t> shape;
+    for (const onnx::TensorShapeProto_Dimension &d : tt.shape().dim())
+      shape.push_back(d.has_dim_value() && d.dim_value() > 0 ? d.dim_value() : kDyn);
+    argTypes.push_back(RankedTensorType::get(shape, elem));
+    argNames.push_back(in.name());
+  }
+  b.setInsertionPointToEnd(module.getBody());
+  func = func::FuncOp::create(b, loc, "forward", b.getFunctionType(argTypes, {}));
+  entry = func.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(argNames)) {
+    func.setArgAttr(i, LLMDialect::kNameAttrName, b.getStringAttr(name));
+    values[name] = entry->getArgument(i);
+  }
+  b.setInsertionPointToEnd(entry);
+
+  SmallVector<Value> results;
+  SmallVector<std::string> resultNames;
+  for (const onnx::ValueInfoProto &out : graph.output()) {
+    Value v = input(out.name());
+    if (!v) {
+      errorOut = "'" + model.path().str() + "': " + error;
+      return nullptr;
+    }
+    results.push_back(v);
+    resultNames.push_back(out.name());
+  }
+  func::ReturnOp::create(b, loc, results);
+  func.setType(b.getFunctionType(entry->getArgumentTypes(), TypeRange(results)));
+  for (auto [i, name] : llvm::enumerate(resultNames))
+    func.setResultAttr(i, LLMDialect::kNameAttrName, b.getStringAttr(name));
+  return owned;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
+                                                          MLIRContext *context,
+                                                          rt::ParamFileWriter &writer,
+                                                          StringRef paramFile, Location loc,
+                                                          std::string &error) {
+  context->loadDialect<LLMDialect, func::FuncDialect>();
+  Converter converter(model, context, writer, loc);
+  return converter.run(paramFile, error);
+}
+
+/// `path` relative to the folder of `irPath` when it lies inside it.
+static std::string relativeTo(StringRef irPath, StringRef path) {
+  llvm::SmallString<256> dir(irPath), abs(path);
+  llvm::sys::fs::make_absolute(dir);
+  llvm::sys::path::remove_filename(dir);
+  llvm::sys::fs::make_absolute(abs);
+  std::string relative = std::string(abs);
+  if (StringRef(relative).starts_with(std::string(dir) + "/"))
+    relative = relative.substr(dir.size() + 1);
+  return relative;
+}
+
+OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, StringRef irPath,
+                                                        StringRef paramsPath,
+                                                        MLIRContext *context,
+                                                        std::vector<std::string> &unusedInputs,
+                                                        std::string &error) {
+  auto model = OnnxModel::load(modelPath, error);
+  if (!model)
+    return nullptr;
+  std::string raw = paramsPath.str() + ".onnx-initializers.tmp";
+  auto loc = FileLineColLoc::get(context, irPath, 0, 0);
+  rt::ParamFileWriter writer;
+  writer.setMetadata("source", llvm::sys::path::filename(modelPath).str());
+  writer.setMetadata("source_format", "onnx");
+  OwningOpRef<ModuleOp> module =
+      convertToLLM(*model, context, writer, relativeTo(irPath, raw), loc, error);
+  if (!module)
+    return nullptr;
+  if (failed(verify(*module))) {
+    error = "'" + modelPath.str() + "': the converted module does not verify";
+    return nullptr;
+  }
+  if (auto forward = module->lookupSymbol<func::FuncOp>("forward"))
+    for (BlockArgument arg : forward.getArguments())
+      if (arg.use_empty())
+        if (auto name = forward.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                             LLMDialect::kNameAttrName))
+          unusedInputs.push_back(name.str());
+  if (!writer.commit(raw, error))
+    return nullptr;
+
+  PassManager pm(context);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createLLMOutlineDecoderLayers());
+  LLMMaterializeWeightsOptions materialize;
+  materialize.output = relativeTo(irPath, paramsPath);
+  pm.addPass(createLLMMaterializeWeights(materialize));
+  bool ok = succeeded(pm.run(*module));
+  llvm::sys::fs::remove(raw);
+  if (!ok) {
+    error = "'" + modelPath.str() + "': the import pipeline failed (see the errors above)";
+    return nullptr;
+  }
+  return module;
+}
