@@ -244,7 +244,8 @@ struct LLMMaterializeWeightsPass
     struct NewParam {
       std::string name;
       WeightType type;
-      Recipe recipe;
+      Recipe recipe;          // dense weights
+      int64_t rowOffset = 0;  // encoded weights: rows [rowOffset, +N) of recipe.source
     };
     std::vector<NewParam> created;
     SymbolTable symbols(module);
@@ -253,7 +254,24 @@ struct LLMMaterializeWeightsPass
       for (int i = 1; taken.contains(name); ++i)
         name = base + "." + std::to_string(i);
       taken.insert(name);
-      NewParam p{name, cast<WeightType>(sink->getResult(0).getType()), {}};
+      NewParam p{name, cast<WeightType>(sink->getResult(0).getType()), {}, 0};
+      if (!p.type.isDense()) {
+        // Encoded weights: only row slices, which slice every per-row component.
+        Value v = sink->getResult(0);
+        while (auto slice = v.getDefiningOp<WeightSliceOp>()) {
+          p.rowOffset += slice.getOffsetAttr().getInt();
+          v = slice.getInput();
+        }
+        auto read = v.getDefiningOp<WeightOp>();
+        if (!read) {
+          emitError(sink->getLoc()) << "llm-materialize-weights: only row slices of an "
+                                       "encoded weight can be materialized";
+          return signalPassFailure();
+        }
+        p.recipe.source = read.getName().str();
+        created.push_back(std::move(p));
+        continue;
+      }
       if (!buildRecipe(sink->getResult(0), symbols, p.recipe, error)) {
         emitError(sink->getLoc()) << "llm-materialize-weights: " << error;
         return signalPassFailure();
@@ -268,6 +286,35 @@ struct LLMMaterializeWeightsPass
           writer.setMetadata(key, value);
     const rt::ParamFile *source = file.get();
     for (const NewParam &p : created) {
+      if (!p.type.isDense()) {
+        // Each component with one row per weight row is sliced; the others (g_idx) are
+        // shared by all rows and copied.
+        int64_t rows = p.type.getNumRows();
+        for (const WeightComponent &c : getWeightLayout(p.type).components) {
+          std::string from = p.recipe.source + c.suffix;
+          const rt::TensorView *t = source ? source->find(from) : nullptr;
+          if (!t) {
+            emitError(module.getLoc()) << "llm-materialize-weights: tensor '" << from
+                                       << "' is missing from the parameter file";
+            return signalPassFailure();
+          }
+          bool perRow = c.shape.size() == 2 && c.shape[0] == rows;
+          int64_t rowBytes = perRow ? c.shape[1] * rt::dtypeSize(c.dtype) : 0;
+          int64_t offset = perRow ? p.rowOffset * rowBytes : 0;
+          if (offset + c.getNumBytes() > t->numBytes) {
+            emitError(module.getLoc()) << "llm-materialize-weights: tensor '" << from
+                                       << "' is too small for the slice";
+            return signalPassFailure();
+          }
+          if (!writer.addBorrowed(p.name + c.suffix, c.dtype,
+                                  std::vector<int64_t>(c.shape.begin(), c.shape.end()),
+                                  t->data + offset, c.getNumBytes(), error)) {
+            emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+            return signalPassFailure();
+          }
+        }
+        continue;
+      }
       WeightComponent c = getWeightLayout(p.type).components.front();
       const Recipe &recipe = p.recipe;
       if (!writer.addGenerated(

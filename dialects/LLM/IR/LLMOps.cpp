@@ -115,9 +115,14 @@ LogicalResult WeightTransposeOp::verify() {
 
 LogicalResult WeightSliceOp::verify() {
   WeightType in = getInput().getType(), out = getResult().getType();
-  if (failed(verifyDenseTransform(*this, in, out)))
-    return failure();
   int64_t axis = getAxisAttr().getInt(), offset = getOffsetAttr().getInt();
+  // Rows of an affine-quantized weight are independent (codes, scales and zero points are
+  // per row), so they can be sliced too: that is how a packed QKV projection is split.
+  bool quantizedRows = isa_and_nonnull<AffineQuantAttr>(in.getFormat()) && axis == 0 &&
+                       in.getFormat() == out.getFormat() && !in.getSparsity() &&
+                       !out.getSparsity() && in.getElementType() == out.getElementType();
+  if (!quantizedRows && failed(verifyDenseTransform(*this, in, out)))
+    return failure();
   if (in.getRank() != 2 || out.getRank() != 2)
     return emitOpError() << "slices rank-2 weights";
   if (axis != 0 && axis != 1)

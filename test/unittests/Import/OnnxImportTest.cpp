@@ -98,4 +98,87 @@ TEST(OnnxImportTest, GenAIExportGivesBackTheOriginalWeights) {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+/// Dequantizes row `r` of a `#llm.affine<bits = 4, group_size = g, symmetric = true>` weight
+/// stored as `name.qweight` / `name.scales`: w = (q - 8) * scale, codes low nibble first.
+std::vector<float> dequantizeRow(const rt::ParamFile &f, const std::string &name, int64_t r,
+                                 int64_t k, int64_t g, std::vector<float> &rowScales) {
+  const rt::TensorView *q = f.find(name + ".qweight"), *s = f.find(name + ".scales");
+  EXPECT_TRUE(q && s) << name;
+  std::vector<float> out(k);
+  if (!q || !s)
+    return out;
+  int64_t rowBytes = q->shape[1], groups = s->shape[1];
+  const float *scales = reinterpret_cast<const float *>(s->data) + r * groups;
+  rowScales.assign(scales, scales + groups);
+  for (int64_t c = 0; c < k; ++c) {
+    uint8_t byte = q->data[r * rowBytes + c / 2];
+    int code = c % 2 ? byte >> 4 : byte & 0xf;
+    out[c] = (code - 8) * scales[c / g];
+  }
+  return out;
+}
+
+TEST(OnnxImportTest, MatMulNBitsWeightsStayQuantizedAndMatchTheOriginal) {
+  char tmpl[] = "/tmp/midllama-onnx-int4-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR;
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::vector<std::string> unused;
+  std::string error;
+  auto module = onnx_import::importOnnx(
+      src + "/test/Import/ONNX/Inputs/stories260K-genai-int4/model.onnx", dir + "/q.mlir",
+      dir + "/q.safetensors", &context, unused, error);
+  ASSERT_TRUE(module) << error;
+  auto ckpt = Llama2CCheckpoint::open(src + "/models/stories260K/stories260K.bin", error);
+  ASSERT_TRUE(ckpt) << error;
+  rt::ParamFileWriter writer;
+  ASSERT_TRUE(ckpt->addWeights(writer, error) && writer.commit(dir + "/l2c.safetensors", error))
+      << error;
+  auto q = rt::ParamFile::open(dir + "/q.safetensors", error);
+  auto l2c = rt::ParamFile::open(dir + "/l2c.safetensors", error);
+  ASSERT_TRUE(q && l2c) << error;
+
+  // 4-bit symmetric round-to-nearest with absmax scales: each weight within one step of
+  // its original, and most within half a step. A wrong nibble order or zero point would be
+  // off by many steps.
+  int64_t total = 0, withinHalf = 0;
+  auto check = [&](const std::string &qName, const std::string &origName, int64_t rowOffset,
+                   int64_t rows, int64_t k, bool permuted) {
+    const rt::TensorView *o = l2c->find(origName);
+    ASSERT_TRUE(o) << origName;
+    const float *orig = reinterpret_cast<const float *>(o->data);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> scales;
+      std::vector<float> deq = dequantizeRow(*q, qName, r, k, 32, scales);
+      int64_t d = 8, h = r / d, e = (r % d) / (d / 2), i = r % (d / 2);
+      int64_t origRow = permuted ? h * d + 2 * i + e : r;
+      for (int64_t c = 0; c < k; ++c) {
+        float step = std::abs(scales[c / 32]);
+        float diff = std::abs(deq[c] - orig[(rowOffset + origRow) * k + c]);
+        ASSERT_LE(diff, step * 1.001f + 1e-7f) << qName << " [" << r << ", " << c << "]";
+        ++total;
+        withinHalf += diff <= step * 0.5f + 1e-7f;
+      }
+    }
+  };
+  check("lm_head.MatMul.weight_Q4", "model.embed_tokens.weight", 0, 512, 64, false);
+  for (int l = 0; l < 5; ++l) {
+    std::string o = "model.layers." + std::to_string(l) + ".";
+    std::string qkv = o + "attn.qkv_proj.MatMul.weight_Q4";
+    check(qkv + ".rows_0_64", o + "self_attn.q_proj.weight", 0, 64, 64, true);
+    check(qkv + ".rows_64_96", o + "self_attn.k_proj.weight", 0, 32, 64, true);
+    check(qkv + ".rows_96_128", o + "self_attn.v_proj.weight", 0, 32, 64, false);
+    check(o + "attn.o_proj.MatMul.weight_Q4", o + "self_attn.o_proj.weight", 0, 64, 64, false);
+    check(o + "mlp.gate_proj.MatMul.weight_Q4", o + "mlp.gate_proj.weight", 0, 172, 64, false);
+    check(o + "mlp.up_proj.MatMul.weight_Q4", o + "mlp.up_proj.weight", 0, 172, 64, false);
+    // K = 172 is not a multiple of 32: the last group's padding was dropped.
+    check(o + "mlp.down_proj.MatMul.weight_Q4", o + "mlp.down_proj.weight", 0, 64, 172, false);
+  }
+  EXPECT_EQ(total, 260032 - 11 * 64); // every linear and the embedding, not the norms
+  EXPECT_GT(double(withinHalf) / total, 0.95);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 } // namespace

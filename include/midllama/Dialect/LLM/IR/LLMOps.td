@@ -93,7 +93,8 @@ def LLM_WeightTransposeOp : LLM_Op<"weight_transpose", [Pure]> {
 def LLM_WeightSliceOp : LLM_Op<"weight_slice", [Pure]> {
   let summary = "A contiguous range of rows or columns of a dense weight";
   let description = [{
-    Rows (`axis = 0`) or columns (`axis = 1`) `[offset, offset + size)` of a dense weight;
+    Rows (`axis = 0`) or columns (`axis = 1`) `[offset, offset + size)` of a dense weight,
+    or rows of an affine-quantized one (its codes, scales and zero points are per row);
     importers use it to split fused projections (one QKV weight into q, k and v).
     `--llm-materialize-weights` folds it into a new parameter, named `name` when given.
 
