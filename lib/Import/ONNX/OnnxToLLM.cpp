@@ -22,6 +22,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -127,6 +128,12 @@ private:
   bool convertCast(const onnx::NodeProto &node);
   bool convertGQA(const onnx::NodeProto &node);
   bool convertMatMulNBits(const onnx::NodeProto &node);
+  bool convertRotaryEmbedding(const onnx::NodeProto &node);
+  bool convertMHA(const onnx::NodeProto &node);
+  /// Builds llm.attention for 3-D [B, S, heads * D] q/k/v, with an optional KV cache.
+  bool emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v, int64_t heads,
+                     int64_t kvHeads, int64_t headDim, ValueRange past, float scale,
+                     int presentOutput);
   bool convertGatherBlockQuantized(const onnx::NodeProto &node);
   /// The affine-quantized weight of a MatMulNBits / GatherBlockQuantized node: codes from
   /// `codes` (possibly through a Reshape), scales and optional packed zero points.
@@ -286,6 +293,10 @@ bool Converter::convertNode(const onnx::NodeProto &node) {
     return convertCast(node);
   if (microsoft && op == "GroupQueryAttention")
     return convertGQA(node);
+  if (microsoft && op == "RotaryEmbedding")
+    return convertRotaryEmbedding(node);
+  if (microsoft && op == "MultiHeadAttention")
+    return convertMHA(node);
   if (microsoft && op == "MatMulNBits")
     return convertMatMulNBits(node);
   if (microsoft && op == "GatherBlockQuantized")
@@ -407,15 +418,36 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
            false;
   int64_t half = cos->dims[1];
   rotaryDim = 2 * half;
-  // Angle at position 1 of pair 1 is theta^(-2/rotary_dim); atan2 keeps it accurate.
-  double inv1 = std::atan2(floatAt(*sin, half + 1), floatAt(*cos, half + 1));
-  if (!(inv1 > 0))
+  // Pair i turns by f_i = theta^(-2i / rotary_dim) per position. Each f_i is measured at
+  // the largest position where the angle has not wrapped (so fp16 tables still give a
+  // precise value), and the estimates of log(theta) are averaged, weighted by precision.
+  auto angle = [&](int64_t p, int64_t i) {
+    return std::atan2(floatAt(*sin, p * half + i), floatAt(*cos, p * half + i));
+  };
+  double sumLog = 0, sumWeight = 0;
+  for (int64_t i = 1; i < half; ++i) {
+    double coarse = angle(1, i);
+    if (!(coarse > 0))
+      continue;
+    int64_t p = std::clamp<int64_t>(int64_t(2.5 / coarse), 1, cos->dims[0] - 1);
+    double f = angle(p, i) / p;
+    if (!(f > 0) || f >= 1)
+      continue;
+    double weight = 2.0 * i / rotaryDim * p;
+    sumLog += weight * (-std::log(f) * rotaryDim / (2.0 * i));
+    sumWeight += weight;
+  }
+  if (!(sumWeight > 0))
     return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
            false;
-  theta = std::exp(-std::log(inv1) * rotaryDim / 2.0);
-  // Bases are round numbers (10000, 500000); the estimate from one table entry is not.
-  if (std::abs(theta - std::round(theta)) < 1e-4 * theta)
-    theta = std::round(theta);
+  theta = std::exp(sumLog / sumWeight);
+  // Bases are round numbers (10000, 500000, 1e6); an estimate from fp16 tables is not
+  // quite. Take the number with two significant digits when it is that close; the table
+  // check below decides either way.
+  double magnitude = std::pow(10.0, std::floor(std::log10(theta)) - 1);
+  double round2 = std::round(theta / magnitude) * magnitude;
+  if (std::abs(round2 - theta) < 2e-3 * theta)
+    theta = round2;
   int64_t positionsChecked = std::min<int64_t>(cos->dims[0], 256);
   double tolerance = cos->dataType == int32_t(OnnxDType::Float16) ? 4e-3 : 1e-4;
   for (int64_t p = 0; p < positionsChecked; ++p)
@@ -581,6 +613,121 @@ Value Converter::quantizedWeight(const onnx::NodeProto &node, const std::string 
   Value v = WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(b.getContext(), name));
   weights[codes] = v;
   return v;
+}
+
+bool Converter::convertRotaryEmbedding(const onnx::NodeProto &node) {
+  // Inputs: x [B, S, heads * D] (or [B, S, heads, D]), position_ids [B, S], cos, sin.
+  Value x = input(node.input(0));
+  Value pos = x ? input(node.input(1)) : Value();
+  if (!pos)
+    return false;
+  double theta;
+  int64_t rotaryDim;
+  if (!rotaryTheta(node, node.input(2), node.input(3), theta, rotaryDim))
+    return false;
+  if (int64_t attrDim = intAttr(node, "rotary_embedding_dim", 0); attrDim && attrDim != rotaryDim)
+    return fail(where(node) + ": rotary_embedding_dim differs from the cos/sin caches"), false;
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto pt = cast<RankedTensorType>(pos.getType());
+  if (pt.getRank() != 2 || (xt.getRank() != 3 && xt.getRank() != 4))
+    return fail(where(node) + ": expects [batch, seq, hidden] input and [batch, seq] "
+                              "position ids"),
+           false;
+  int64_t numHeads = intAttr(node, "num_heads", 0);
+  int64_t headDim = xt.getRank() == 4 ? xt.getDimSize(3)
+                    : numHeads > 0    ? xt.getDimSize(2) / numHeads
+                                      : rotaryDim; // no num_heads: the whole head rotates
+  if (ShapedType::isDynamic(headDim) || headDim < rotaryDim ||
+      (xt.getRank() == 3 && xt.getDimSize(2) % headDim != 0))
+    return fail(where(node) + ": cannot infer the head size"), false;
+  Value x4 = x;
+  if (xt.getRank() == 3)
+    x4 = ReshapeOp::create(b, loc,
+                           RankedTensorType::get({xt.getDimSize(0), xt.getDimSize(1),
+                                                  xt.getDimSize(2) / headDim, headDim},
+                                                 xt.getElementType()),
+                           x);
+  Value r = RotaryOp::create(b, loc, x4.getType(), x4, pos, b.getF32FloatAttr(theta),
+                             b.getI64IntegerAttr(rotaryDim),
+                             b.getBoolAttr(intAttr(node, "interleaved", 0) != 0));
+  values[node.output(0)] = xt.getRank() == 3 ? ReshapeOp::create(b, loc, xt, r).getResult() : r;
+  return true;
+}
+
+bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v,
+                              int64_t heads, int64_t kvHeads, int64_t headDim, ValueRange past,
+                              float scale, int presentOutput) {
+  auto qt = cast<RankedTensorType>(q.getType());
+  Type elem = qt.getElementType();
+  auto heads4 = [&](Value x, int64_t n) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return ReshapeOp::create(
+               b, loc,
+               RankedTensorType::get({t.getDimSize(0), t.getDimSize(1), n, headDim}, elem), x)
+        .getResult();
+  };
+  Value q4 = heads4(q, heads), k4 = heads4(k, kvHeads), v4 = heads4(v, kvHeads);
+  SmallVector<Type> presentTypes;
+  if (!past.empty()) {
+    auto ct = RankedTensorType::get({qt.getDimSize(0), kvHeads, kDyn, headDim}, elem);
+    presentTypes = {ct, ct};
+  }
+  FloatAttr scaleAttr = scale != 0.0f ? b.getF32FloatAttr(scale) : FloatAttr();
+  auto attention = AttentionOp::create(b, loc, q4.getType(), presentTypes, q4, k4, v4, past,
+                                       b.getI64IntegerAttr(heads), b.getI64IntegerAttr(kvHeads),
+                                       scaleAttr);
+  values[node.output(0)] = ReshapeOp::create(
+      b, loc, RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim}, elem),
+      attention.getOutput());
+  for (int i = 0; i < 2; ++i)
+    if (node.output_size() > presentOutput + i && !node.output(presentOutput + i).empty()) {
+      if (presentTypes.empty())
+        return fail(where(node) + ": present outputs need past inputs"), false;
+      values[node.output(presentOutput + i)] = attention.getPresent()[i];
+    }
+  return true;
+}
+
+bool Converter::convertMHA(const onnx::NodeProto &node) {
+  // Inputs: query, key, value [B, S, heads * D], bias, key_padding_mask, attention_bias,
+  // past_key, past_value [B, heads, P, D]. The decoder's mask (attention_bias) is taken to
+  // be causal: llm.attention is.
+  int64_t heads = intAttr(node, "num_heads", 0);
+  if (heads <= 0)
+    return fail(where(node) + ": num_heads is required"), false;
+  auto present = [&](int i) { return node.input_size() > i && !node.input(i).empty(); };
+  if (present(3) || present(4))
+    return fail(where(node) + ": attention bias vectors and key padding masks are not "
+                              "supported"),
+           false;
+  Value q = input(node.input(0));
+  Value k = q && present(1) ? input(node.input(1)) : Value();
+  Value v = k && present(2) ? input(node.input(2)) : Value();
+  if (!v) {
+    if (error.empty())
+      fail(where(node) + ": packed or missing key/value inputs are not supported");
+    return false;
+  }
+  auto qt = cast<RankedTensorType>(q.getType()), kt = cast<RankedTensorType>(k.getType());
+  if (qt.getRank() != 3 || kt.getRank() != 3 || ShapedType::isDynamic(qt.getDimSize(2)) ||
+      qt.getDimSize(2) % heads != 0)
+    return fail(where(node) + ": expects 3-D query/key/value with a static width"), false;
+  int64_t headDim = qt.getDimSize(2) / heads;
+  if (ShapedType::isDynamic(kt.getDimSize(2)) || kt.getDimSize(2) % headDim != 0)
+    return fail(where(node) + ": key width is not a multiple of the head size"), false;
+  int64_t kvHeads = kt.getDimSize(2) / headDim;
+  if (heads % kvHeads != 0)
+    return fail(where(node) + ": key heads do not divide query heads"), false;
+  SmallVector<Value> past;
+  if (present(6) || present(7)) {
+    Value pk = input(node.input(6));
+    Value pv = pk ? input(node.input(7)) : Value();
+    if (!pv)
+      return false;
+    past = {pk, pv};
+  }
+  return emitAttention(node, q, k, v, heads, kvHeads, headDim, past,
+                       floatAttr(node, "scale", 0.0f), /*presentOutput=*/1);
 }
 
 bool Converter::convertGQA(const onnx::NodeProto &node) {
