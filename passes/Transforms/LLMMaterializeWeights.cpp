@@ -103,23 +103,32 @@ bool buildRecipe(Value value, SymbolTable &symbols, Recipe &recipe, std::string 
 }
 
 /// Runs `recipe` into `dst` (the final tensor's bytes), reading the source from `file`.
+/// The first step reads the mapped source directly and the last writes into `dst`, so a
+/// single transpose or slice of a weight needs no copy of it.
 bool runRecipe(const Recipe &recipe, const rt::ParamFile *file, uint8_t *dst,
                std::string &error) {
   int64_t rows = recipe.rows, cols = recipe.cols, elem = recipe.elem;
-  std::vector<uint8_t> cur;
-  if (!recipe.inlineBytes.empty()) {
-    cur = recipe.inlineBytes;
-  } else {
-    const rt::TensorView *t = file ? file->find(recipe.source) : nullptr;
+  const uint8_t *cur = recipe.inlineBytes.data();
+  const rt::TensorView *t = nullptr;
+  if (recipe.inlineBytes.empty()) {
+    t = file ? file->find(recipe.source) : nullptr;
     if (!t || t->numBytes != rows * cols * elem) {
       error = "tensor '" + recipe.source + "' is missing from the parameter file or has the "
               "wrong size";
       return false;
     }
-    cur.assign(t->data, t->data + t->numBytes);
+    cur = t->data;
   }
-  for (const Recipe::Step &step : recipe.steps) {
-    std::vector<uint8_t> next(step.rows * step.cols * elem);
+  if (recipe.steps.empty())
+    std::memcpy(dst, cur, rows * cols * elem);
+  std::vector<uint8_t> buffers[2];
+  for (size_t s = 0; s < recipe.steps.size(); ++s) {
+    const Recipe::Step &step = recipe.steps[s];
+    uint8_t *next = dst;
+    if (s + 1 < recipe.steps.size()) {
+      buffers[s % 2].resize(step.rows * step.cols * elem);
+      next = buffers[s % 2].data();
+    }
     if (step.transpose) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
@@ -132,11 +141,12 @@ bool runRecipe(const Recipe &recipe, const rt::ParamFile *file, uint8_t *dst,
                          elem],
                     step.cols * elem);
     }
-    cur.swap(next);
+    if (s == 0 && t)
+      file->evict(*t); // the source has been read
+    cur = next;
     rows = step.rows;
     cols = step.cols;
   }
-  std::memcpy(dst, cur.data(), cur.size());
   return true;
 }
 
@@ -308,7 +318,8 @@ struct LLMMaterializeWeightsPass
           }
           if (!writer.addBorrowed(p.name + c.suffix, c.dtype,
                                   std::vector<int64_t>(c.shape.begin(), c.shape.end()),
-                                  t->data + offset, c.getNumBytes(), error)) {
+                                  t->data + offset, c.getNumBytes(), error,
+                                  [source, t] { source->evict(*t); })) {
             emitError(module.getLoc()) << "llm-materialize-weights: " << error;
             return signalPassFailure();
           }
@@ -367,7 +378,9 @@ struct LLMMaterializeWeightsPass
                                     << "' is missing from the parameter file";
           return signalPassFailure();
         }
-        if (!writer.addBorrowed(name, t->dtype, t->shape, t->data, t->numBytes, error)) {
+        const rt::ParamFile *from = file.get();
+        if (!writer.addBorrowed(name, t->dtype, t->shape, t->data, t->numBytes, error,
+                                [from, t] { from->evict(*t); })) {
           emitError(param.getLoc()) << "llm-materialize-weights: " << error;
           return signalPassFailure();
         }

@@ -454,6 +454,16 @@ std::unique_ptr<ParamFile> ParamFile::open(const std::string &path, std::string 
   return file;
 }
 
+void ParamFile::evict(const TensorView &view) const {
+  // Whole pages inside the tensor only: neighbours may still be in use.
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t begin = reinterpret_cast<uintptr_t>(view.data);
+  uintptr_t first = (begin + page - 1) / page * page;
+  uintptr_t last = (begin + view.numBytes) / page * page;
+  if (last > first)
+    madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+}
+
 const TensorView *ParamFile::find(const std::string &name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &tensors_[it->second];
@@ -484,12 +494,13 @@ bool ParamFileWriter::checkNew(const std::string &name, DType dtype,
 }
 
 bool ParamFileWriter::addBorrowed(std::string name, DType dtype, std::vector<int64_t> shape,
-                                  const void *data, int64_t numBytes, std::string &error) {
+                                  const void *data, int64_t numBytes, std::string &error,
+                                  std::function<void()> afterWrite) {
   if (!checkNew(name, dtype, shape, numBytes, error))
     return false;
   names_[name] = entries_.size();
   Entry e{std::move(name), dtype, std::move(shape), static_cast<const uint8_t *>(data), {},
-          numBytes, nullptr};
+          numBytes, nullptr, std::move(afterWrite)};
   entries_.push_back(std::move(e));
   return true;
 }
@@ -501,7 +512,7 @@ bool ParamFileWriter::addOwned(std::string name, DType dtype, std::vector<int64_
     return false;
   names_[name] = entries_.size();
   Entry e{std::move(name), dtype, std::move(shape), nullptr, std::move(bytes), numBytes,
-          nullptr};
+          nullptr, nullptr};
   entries_.push_back(std::move(e));
   return true;
 }
@@ -511,7 +522,8 @@ bool ParamFileWriter::addGenerated(std::string name, DType dtype, std::vector<in
   if (!checkNew(name, dtype, shape, numBytes, error))
     return false;
   names_[name] = entries_.size();
-  Entry e{std::move(name), dtype, std::move(shape), nullptr, {}, numBytes, std::move(fill)};
+  Entry e{std::move(name), dtype, std::move(shape), nullptr, {}, numBytes, std::move(fill),
+          nullptr};
   entries_.push_back(std::move(e));
   return true;
 }
@@ -615,6 +627,8 @@ bool ParamFileWriter::commit(const std::string &path, std::string &error) const 
       put(buffer.data(), e.numBytes);
     } else {
       put(e.borrowed ? e.borrowed : e.owned.data(), e.numBytes);
+      if (e.afterWrite)
+        e.afterWrite();
     }
     cursor = offsets[i] + e.numBytes;
   }

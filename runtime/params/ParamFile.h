@@ -53,6 +53,9 @@ public:
   ParamFile &operator=(const ParamFile &) = delete;
 
   const TensorView *find(const std::string &name) const;
+  /// Drops the mapped pages of `view` from this process (they are re-read from the file if
+  /// touched again): streaming a model through memory then costs one tensor, not the file.
+  void evict(const TensorView &view) const;
   /// The tensors in file order, padding excluded.
   const std::vector<TensorView> &tensors() const { return tensors_; }
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
@@ -77,7 +80,8 @@ public:
   /// Adds a tensor whose bytes live at `data` until commit(). Returns false and sets
   /// `error` on a duplicate or reserved name, or a byte count that does not match the shape.
   bool addBorrowed(std::string name, DType dtype, std::vector<int64_t> shape,
-                   const void *data, int64_t numBytes, std::string &error);
+                   const void *data, int64_t numBytes, std::string &error,
+                   std::function<void()> afterWrite = nullptr);
   bool addOwned(std::string name, DType dtype, std::vector<int64_t> shape,
                 std::vector<uint8_t> bytes, std::string &error);
   /// Adds a tensor whose bytes `fill` writes into a zeroed buffer of `numBytes` at commit
@@ -104,6 +108,7 @@ private:
     std::vector<uint8_t> owned;
     int64_t numBytes = 0;
     Filler fill;
+    std::function<void()> afterWrite; // e.g. evict the borrowed bytes' pages
   };
   bool checkNew(const std::string &name, DType dtype, const std::vector<int64_t> &shape,
                 int64_t numBytes, std::string &error);

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace midllama::onnx_import;
 
@@ -134,6 +136,26 @@ std::unique_ptr<OnnxModel> OnnxModel::loadFromMemory(llvm::StringRef bytes,
   }
   // raw_data spans point into the parsed protobuf, which the model owns.
   return model;
+}
+
+void OnnxModel::evict(const OnnxTensor &tensor) const {
+  if (!tensor.external || tensor.bytes.empty())
+    return;
+  for (const auto &entry : externalFiles_) {
+    const llvm::MemoryBuffer &buffer = *entry.second;
+    const uint8_t *start = reinterpret_cast<const uint8_t *>(buffer.getBufferStart());
+    if (buffer.getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap ||
+        tensor.bytes.data() < start ||
+        tensor.bytes.data() + tensor.bytes.size() > start + buffer.getBufferSize())
+      continue;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t begin = reinterpret_cast<uintptr_t>(tensor.bytes.data());
+    uintptr_t first = (begin + page - 1) / page * page;
+    uintptr_t last = (begin + tensor.bytes.size()) / page * page;
+    if (last > first)
+      madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+    return;
+  }
 }
 
 std::optional<int64_t> OnnxModel::opsetVersion(llvm::StringRef domain) const {

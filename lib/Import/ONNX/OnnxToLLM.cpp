@@ -266,8 +266,9 @@ Value Converter::weight(const std::string &name) {
     declared[name] = true;
     rt::DType dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
     std::string writeError;
+    OnnxModel *source = &model;
     if (!writer.addBorrowed(name, dtype, init->dims, init->bytes.data(), init->bytes.size(),
-                            writeError))
+                            writeError, [source, init] { source->evict(*init); }))
       return fail(writeError);
   }
   Value v = WeightOp::create(b, loc, type, FlatSymbolRefAttr::get(b.getContext(), name));
@@ -570,8 +571,9 @@ Value Converter::quantizedWeight(const onnx::NodeProto &node, const std::string 
     std::string writeError;
     bool ok;
     if (packedRow == rowBytes) {
+      OnnxModel *source = &model;
       ok = writer.addBorrowed(name + ".qweight", rt::DType::U8, {n, packedRow}, q->bytes.data(),
-                              n * packedRow, writeError);
+                              n * packedRow, writeError, [source, q] { source->evict(*q); });
     } else {
       const uint8_t *src = q->bytes.data();
       int64_t tailBits = (k * bits) % 8;

@@ -74,6 +74,10 @@ public:
   const OnnxTensor *initializer(llvm::StringRef name) const;
   const std::vector<OnnxTensor> &initializers() const { return initializers_; }
 
+  /// Drops the pages of an external-data tensor from memory (re-read if touched again);
+  /// a no-op for data that is not in a mapped external file.
+  void evict(const OnnxTensor &tensor) const;
+
   /// Checks and decodes a tensor that lives in the protobuf itself (a Constant node's value).
   /// External data is only allowed for graph initializers.
   bool decodeInline(const onnx::TensorProto &tensor, OnnxTensor &out, std::string &error);
