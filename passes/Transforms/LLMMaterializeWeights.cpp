@@ -69,11 +69,11 @@ bool buildRecipe(Value value, SymbolTable &symbols, Recipe &recipe, std::string 
     return false;
   }
   WeightType type = read.getWeightType();
-  recipe.source = read.getName().str();
+  auto param = symbols.lookup<ParamOp>(read.getName());
+  recipe.source = param ? storedName(param) : read.getName().str();
   recipe.rows = type.getNumRows();
   recipe.cols = type.getNumColumns();
   recipe.elem = elementBytes(type);
-  auto param = symbols.lookup<ParamOp>(read.getName());
   if (param && param.getValue()) {
     auto dense = dyn_cast<DenseElementsAttr>(*param.getValue());
     if (!dense) {
@@ -278,7 +278,8 @@ struct LLMMaterializeWeightsPass
                                        "encoded weight can be materialized";
           return signalPassFailure();
         }
-        p.recipe.source = read.getName().str();
+        auto param = symbols.lookup<ParamOp>(read.getName());
+        p.recipe.source = param ? storedName(param) : read.getName().str();
         created.push_back(std::move(p));
         continue;
       }
@@ -371,10 +372,11 @@ struct LLMMaterializeWeightsPass
       if (param.getValue() || !before.contains(param.getSymName()))
         continue;
       for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
+        std::string stored = storedName(param) + c.suffix;
         std::string name = param.getSymName().str() + c.suffix;
-        const rt::TensorView *t = file ? file->find(name) : nullptr;
+        const rt::TensorView *t = file ? file->find(stored) : nullptr;
         if (!t) {
-          emitError(param.getLoc()) << "llm-materialize-weights: tensor '" << name
+          emitError(param.getLoc()) << "llm-materialize-weights: tensor '" << stored
                                     << "' is missing from the parameter file";
           return signalPassFailure();
         }
@@ -391,6 +393,9 @@ struct LLMMaterializeWeightsPass
       return signalPassFailure();
     }
     module->setAttr(LLMDialect::kParamFileAttrName, builder.getStringAttr(output));
+    // The new file stores every tensor under its parameter's name.
+    for (ParamOp param : module.getOps<ParamOp>())
+      param->removeAttr(LLMDialect::kStoredAsAttrName);
   }
 };
 

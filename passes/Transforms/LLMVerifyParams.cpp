@@ -56,7 +56,7 @@ struct LLMVerifyParamsPass
       if (param.getValue())
         continue;
       for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
-        std::string name = param.getSymName().str() + c.suffix;
+        std::string name = storedName(param) + c.suffix;
         expected.insert(name);
         const rt::TensorView *t = file->find(name);
         if (!t) {

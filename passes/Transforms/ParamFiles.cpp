@@ -7,6 +7,7 @@
 #include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
@@ -38,4 +39,10 @@ midllama::openModuleParams(ModuleOp module, llvm::StringRef override, std::strin
     path = resolveAgainstModule(module, attr.getValue());
   }
   return rt::ParamFile::open(path, error);
+}
+
+std::string midllama::storedName(mlir::Operation *param) {
+  if (auto stored = param->getAttrOfType<mlir::StringAttr>(llm::LLMDialect::kStoredAsAttrName))
+    return stored.str();
+  return mlir::SymbolTable::getSymbolName(param).str();
 }

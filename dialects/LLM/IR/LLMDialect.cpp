@@ -35,6 +35,13 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string (the parameter file path)";
     return success();
   }
+  if (attr.getName() == kStoredAsAttrName) {
+    auto name = dyn_cast<StringAttr>(attr.getValue());
+    if (!isa<ParamOp>(op) || !name || name.getValue().empty())
+      return op->emitError() << "'" << kStoredAsAttrName
+                             << "' must be a non-empty string on an llm.param";
+    return success();
+  }
   return op->emitError() << "unknown llm dialect attribute '"
                          << attr.getName().getValue() << "'";
 }

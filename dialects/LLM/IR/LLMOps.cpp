@@ -113,6 +113,14 @@ LogicalResult WeightTransposeOp::verify() {
   return success();
 }
 
+OpFoldResult WeightTransposeOp::fold(FoldAdaptor) {
+  if (getName())
+    return {};
+  if (auto inner = getInput().getDefiningOp<WeightTransposeOp>())
+    return inner.getInput();
+  return {};
+}
+
 LogicalResult WeightSliceOp::verify() {
   WeightType in = getInput().getType(), out = getResult().getType();
   int64_t axis = getAxisAttr().getInt(), offset = getOffsetAttr().getInt();

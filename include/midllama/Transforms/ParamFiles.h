@@ -29,6 +29,10 @@ std::unique_ptr<rt::ParamFile> openModuleParams(mlir::ModuleOp module,
                                                 llvm::StringRef override,
                                                 std::string &error);
 
+/// The name under which `param`'s tensors are stored in the module's parameter file: its
+/// `llm.stored_as` when it was renamed since (--llm-name-weights), else its own.
+std::string storedName(mlir::Operation *param);
+
 } // namespace midllama
 
 #endif // MIDLLAMA_TRANSFORMS_PARAMFILES_H

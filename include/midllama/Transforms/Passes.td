@@ -97,4 +97,28 @@ def LLMOutlineDecoderLayers : Pass<"llm-outline-decoder-layers", "::mlir::Module
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMNameWeights : Pass<"llm-name-weights", "::mlir::ModuleOp"> {
+  let summary = "Name every weight after its role, the way Hugging Face LLaMA checkpoints do";
+  let description = [{
+    Exports name weights their own way (`val_71` from torch.onnx, `attn.qkv_proj.MatMul.weight`
+    from ONNX Runtime GenAI), but recipes and reports select weights by name, so every
+    importer's output should use one convention. This pass reads each weight's role from the
+    structure of outlined decoder layers (not from any name): the linears feeding
+    `llm.attention`'s q/k/v (through reshapes, rotary and casts) are
+    `model.layers.N.self_attn.{q,k,v}_proj.weight`, the one reading its output `o_proj`,
+    SwiGLU's gate/up operands and the linear reading it `mlp.{gate,up,down}_proj.weight`,
+    the RMSNorm feeding the queries `input_layernorm.weight` and the one feeding the MLP
+    `post_attention_layernorm.weight`; outside the layers the embedding table is
+    `model.embed_tokens.weight`, the final RMSNorm `model.norm.weight` and the output
+    projection `lm_head.weight` (a tied head keeps the embedding's name).
+
+    A weight computed by a transform (`llm.weight_transpose`, `llm.weight_slice`) gets the
+    name as the transform's `name`, which --llm-materialize-weights gives the new
+    parameter. A parameter read directly is renamed, with `llm.stored_as` recording the
+    name its tensors still have in the parameter file until the next materialization.
+    A name already taken is left alone.
+  }];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD

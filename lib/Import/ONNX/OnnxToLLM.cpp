@@ -6,6 +6,8 @@
 
 #include "midllama/Import/ONNX/OnnxToLLM.h"
 
+#include "Converter.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/Passes.h"
 
@@ -31,11 +33,9 @@ using namespace midllama;
 using namespace midllama::llm;
 using namespace midllama::onnx_import;
 
-namespace {
+namespace midllama::onnx_import::detail {
 
-constexpr int64_t kDyn = ShapedType::kDynamic;
-
-float halfToFloat(uint16_t h) {
+static float halfToFloat(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   uint32_t bits;
   if (exp == 0) {
@@ -71,100 +71,6 @@ float floatAt(const OnnxTensor &t, int64_t i) {
   return f;
 }
 
-class Converter {
-public:
-  Converter(OnnxModel &model, MLIRContext *context, rt::ParamFileWriter &writer, Location loc)
-      : model(model), graph(model.proto().graph()), writer(writer), loc(loc), b(context) {}
-
-  OwningOpRef<ModuleOp> run(StringRef paramFile, std::string &error);
-
-private:
-  // Failure reporting: the first error wins.
-  Value fail(const std::string &message) {
-    if (error.empty())
-      error = message;
-    return {};
-  }
-  std::string where(const onnx::NodeProto &node) const {
-    std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
-    return "node '" + node.name() + "' (" + domain + "::" + node.op_type() + ") in graph '" +
-           graph.name() + "'";
-  }
-
-  Type elementType(int32_t onnxType);
-  Value input(const std::string &name);
-  Value weight(const std::string &name);
-  Value convertOutput(const onnx::NodeProto &node, int index);
-  const onnx::NodeProto *producer(const std::string &name) const {
-    auto it = producers.find(name);
-    return it == producers.end() ? nullptr : it->second.first;
-  }
-  const onnx::AttributeProto *attr(const onnx::NodeProto &node, StringRef name) const {
-    for (const onnx::AttributeProto &a : node.attribute())
-      if (a.name() == name)
-        return &a;
-    return nullptr;
-  }
-  int64_t intAttr(const onnx::NodeProto &node, StringRef name, int64_t def) const {
-    const onnx::AttributeProto *a = attr(node, name);
-    return a ? a->i() : def;
-  }
-  float floatAttr(const onnx::NodeProto &node, StringRef name, float def) const {
-    const onnx::AttributeProto *a = attr(node, name);
-    return a ? a->f() : def;
-  }
-  RankedTensorType like(Value v, int64_t lastDim) {
-    auto t = cast<RankedTensorType>(v.getType());
-    SmallVector<int64_t> shape(t.getShape());
-    shape.back() = lastDim;
-    return RankedTensorType::get(shape, t.getElementType());
-  }
-
-  bool convertNode(const onnx::NodeProto &node);
-  bool convertMatMul(const onnx::NodeProto &node);
-  bool convertGather(const onnx::NodeProto &node);
-  bool convertNorm(const onnx::NodeProto &node, bool skip);
-  bool convertMul(const onnx::NodeProto &node);
-  bool convertCast(const onnx::NodeProto &node);
-  bool convertGQA(const onnx::NodeProto &node);
-  bool convertMatMulNBits(const onnx::NodeProto &node);
-  bool convertRotaryEmbedding(const onnx::NodeProto &node);
-  bool convertMHA(const onnx::NodeProto &node);
-  /// Builds llm.attention for 3-D [B, S, heads * D] q/k/v, with an optional KV cache.
-  bool emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v, int64_t heads,
-                     int64_t kvHeads, int64_t headDim, ValueRange past, float scale,
-                     int presentOutput);
-  bool convertGatherBlockQuantized(const onnx::NodeProto &node);
-  /// The affine-quantized weight of a MatMulNBits / GatherBlockQuantized node: codes from
-  /// `codes` (possibly through a Reshape), scales and optional packed zero points.
-  Value quantizedWeight(const onnx::NodeProto &node, const std::string &codes,
-                        const std::string &scales, const std::string &zeroPoints, int64_t n,
-                        int64_t k, int64_t bits, int64_t blockSize);
-  /// The projection weight behind a MatMul or MatMulNBits node and its input activation.
-  bool projection(const onnx::NodeProto &node, Value &x, Value &weightOut);
-  bool rotaryTheta(const onnx::NodeProto &node, const std::string &cosName,
-                   const std::string &sinName, double &theta, int64_t &rotaryDim);
-  Value positions();
-  /// The [out, in] view of an [in, out] weight, one per weight so tied uses stay one
-  /// parameter after materialization.
-  Value transposed(Value w);
-  DenseMap<Value, Value> transposes;
-
-  OnnxModel &model;
-  const onnx::GraphProto &graph;
-  rt::ParamFileWriter &writer;
-  Location loc;
-  OpBuilder b;
-  std::string error;
-  ModuleOp module;
-  func::FuncOp func;
-  Block *entry = nullptr;
-  llvm::StringMap<std::pair<const onnx::NodeProto *, int>> producers; // value -> (node, output)
-  llvm::StringMap<Value> values;  // converted activations
-  llvm::StringMap<Value> weights; // converted weight reads
-  llvm::StringMap<bool> declared; // parameters declared
-  Value positionsArg;
-};
 
 Type Converter::elementType(int32_t onnxType) {
   switch (OnnxDType(onnxType)) {
@@ -225,7 +131,15 @@ Value Converter::input(const std::string &name) {
   if (!node)
     return fail("value '" + name + "' in graph '" + graph.name() +
                 "' is neither a graph input nor produced by a node");
-  if (!convertNode(*node))
+  // A graph is acyclic and its conversion depth bounded; a hostile file gets an error,
+  // not a stack overflow.
+  if (!converting.insert(node).second)
+    return fail(where(*node) + " depends on its own output (the graph has a cycle)");
+  if (converting.size() > 4096) // about 10 per decoder layer in real models
+    return fail(where(*node) + ": the graph is nested too deeply to convert");
+  bool converted = convertNode(*node);
+  converting.erase(node);
+  if (!converted)
     return {};
   Value v = values.lookup(name);
   if (!v)
@@ -290,6 +204,10 @@ bool Converter::convertNode(const onnx::NodeProto &node) {
     return convertNorm(node, /*skip=*/true);
   if (standard && op == "Mul")
     return convertMul(node);
+  if (standard && op == "Add")
+    return convertAdd(node);
+  if (standard && op == "Reshape")
+    return convertReshape(node);
   if (standard && op == "Cast")
     return convertCast(node);
   if (microsoft && op == "GroupQueryAttention")
@@ -375,6 +293,10 @@ bool Converter::convertMul(const onnx::NodeProto &node) {
       return true;
     }
   }
+  // RMSNorm as torch.onnx writes it ends in a Mul by the gamma vector.
+  for (int i = 0; i < 2; ++i)
+    if (const OnnxTensor *c = model.initializer(node.input(i)); c && c->dims.size() == 1)
+      return raiseRMSNorm(node, i);
   Value l = input(node.input(0));
   Value r = l ? input(node.input(1)) : Value();
   if (!r)
@@ -658,7 +580,8 @@ bool Converter::convertRotaryEmbedding(const onnx::NodeProto &node) {
 
 bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v,
                               int64_t heads, int64_t kvHeads, int64_t headDim, ValueRange past,
-                              float scale, int presentOutput) {
+                              float scale, int presentOutput,
+                              ArrayRef<std::string> presentNames) {
   auto qt = cast<RankedTensorType>(q.getType());
   Type elem = qt.getElementType();
   auto heads4 = [&](Value x, int64_t n) {
@@ -681,12 +604,16 @@ bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Val
   values[node.output(0)] = ReshapeOp::create(
       b, loc, RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim}, elem),
       attention.getOutput());
-  for (int i = 0; i < 2; ++i)
-    if (node.output_size() > presentOutput + i && !node.output(presentOutput + i).empty()) {
-      if (presentTypes.empty())
-        return fail(where(node) + ": present outputs need past inputs"), false;
-      values[node.output(presentOutput + i)] = attention.getPresent()[i];
-    }
+  for (int i = 0; i < 2; ++i) {
+    std::string name = i < int(presentNames.size()) ? presentNames[i]
+                       : node.output_size() > presentOutput + i ? node.output(presentOutput + i)
+                                                                 : std::string();
+    if (name.empty())
+      continue;
+    if (presentTypes.empty())
+      return fail(where(node) + ": present outputs need past inputs"), false;
+    values[name] = attention.getPresent()[i];
+  }
   return true;
 }
 
@@ -702,9 +629,46 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
     return fail(where(node) + ": attention bias vectors and key padding masks are not "
                               "supported"),
            false;
+  // The GenAI builder's fp16 graphs feed MultiHeadAttention keys and values that already
+  // went through the KV-cache Concat and repeat_kv (back to [B, T, heads * D]); take the new
+  // tokens' projections, the cache and the kv head count from that subgraph instead.
+  SmallVector<std::string, 2> presentNames;
+  SmallVector<Value> past;
+  int64_t cachedKvHeads = 0;
+  std::string freshK, freshV;
+  if (present(1) && present(2)) {
+    CacheChain kc, vc;
+    auto unrepeat = [&](const std::string &name, CacheChain &chain) {
+      const onnx::NodeProto *r = def(name, "Reshape");
+      const onnx::NodeProto *t = r ? def(r->input(0), "Transpose") : nullptr;
+      if (!t)
+        return false;
+      stripCache(t->input(0), chain);
+      return chain.concat != nullptr;
+    };
+    if (unrepeat(node.input(1), kc) && unrepeat(node.input(2), vc)) {
+      int64_t kh, kd, vh, vd;
+      std::string k3, v3;
+      if (!splitHeads(kc.fresh, kh, kd, &k3) || !splitHeads(vc.fresh, vh, vd, &v3))
+        return fail(where(node) + ": cannot follow the KV cache back to the key/value "
+                                  "projections: " + mismatchReason),
+               false;
+      if (kh != vh || kd != vd)
+        return fail(where(node) + ": key and value caches disagree on heads"), false;
+      Value pk = input(kc.past);
+      Value pv = pk ? input(vc.past) : Value();
+      if (!pv)
+        return false;
+      past = {pk, pv};
+      presentNames = {kc.concat->output(0), vc.concat->output(0)};
+      cachedKvHeads = kh;
+      freshK = k3;
+      freshV = v3;
+    }
+  }
   Value q = input(node.input(0));
-  Value k = q && present(1) ? input(node.input(1)) : Value();
-  Value v = k && present(2) ? input(node.input(2)) : Value();
+  Value k = q && present(1) ? input(freshK.empty() ? node.input(1) : freshK) : Value();
+  Value v = k && present(2) ? input(freshV.empty() ? node.input(2) : freshV) : Value();
   if (!v) {
     if (error.empty())
       fail(where(node) + ": packed or missing key/value inputs are not supported");
@@ -718,9 +682,12 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
   if (ShapedType::isDynamic(kt.getDimSize(2)) || kt.getDimSize(2) % headDim != 0)
     return fail(where(node) + ": key width is not a multiple of the head size"), false;
   int64_t kvHeads = kt.getDimSize(2) / headDim;
+  if (cachedKvHeads && cachedKvHeads != kvHeads)
+    return fail(where(node) + ": the key cache's head count differs from the key's"), false;
   if (heads % kvHeads != 0)
     return fail(where(node) + ": key heads do not divide query heads"), false;
-  SmallVector<Value> past;
+  if (!past.empty() && (present(6) || present(7)))
+    return fail(where(node) + ": both a past_key input and a concatenated cache"), false;
   if (present(6) || present(7)) {
     Value pk = input(node.input(6));
     Value pv = pk ? input(node.input(7)) : Value();
@@ -729,7 +696,7 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
     past = {pk, pv};
   }
   return emitAttention(node, q, k, v, heads, kvHeads, headDim, past,
-                       floatAttr(node, "scale", 0.0f), /*presentOutput=*/1);
+                       floatAttr(node, "scale", 0.0f), /*presentOutput=*/1, presentNames);
 }
 
 bool Converter::convertGQA(const onnx::NodeProto &node) {
@@ -846,14 +813,48 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
   return true;
 }
 
+/// The fewest inputs each op this converter looks into must have: model files are
+/// hostile, and the converters and pattern matchers index inputs directly.
+static int minimumInputs(const onnx::NodeProto &node) {
+  static const llvm::StringMap<int> standard = {
+      {"Add", 2},    {"Cast", 1},       {"Concat", 1},     {"Cos", 1},       {"Div", 2},
+      {"Expand", 2}, {"Gather", 2},     {"Identity", 1},   {"IsNaN", 1},     {"MatMul", 2},
+      {"Mul", 2},    {"Neg", 1},        {"Pow", 2},        {"Reciprocal", 1}, {"ReduceMean", 1},
+      {"Reshape", 2}, {"Sigmoid", 1},   {"Sin", 1},        {"Slice", 3},     {"Softmax", 1},
+      {"Sqrt", 1},   {"Transpose", 1},  {"Unsqueeze", 1},  {"Where", 3},
+      {"SimplifiedLayerNormalization", 2}};
+  static const llvm::StringMap<int> microsoft = {
+      {"SimplifiedLayerNormalization", 2}, {"SkipSimplifiedLayerNormalization", 3},
+      {"RotaryEmbedding", 4},              {"MatMulNBits", 3},
+      {"GatherBlockQuantized", 3},         {"GroupQueryAttention", 1},
+      {"MultiHeadAttention", 1}};
+  const llvm::StringMap<int> *table = node.domain().empty() || node.domain() == "ai.onnx"
+                                          ? &standard
+                                      : node.domain() == "com.microsoft" ? &microsoft
+                                                                          : nullptr;
+  if (!table)
+    return 0;
+  auto it = table->find(node.op_type());
+  return it == table->end() ? 0 : it->second;
+}
+
 OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut) {
   OwningOpRef<ModuleOp> owned = ModuleOp::create(loc);
   module = *owned;
   module->setAttr(LLMDialect::kParamFileAttrName, b.getStringAttr(paramFile));
-  for (const onnx::NodeProto &node : graph.node())
+  for (const onnx::NodeProto &node : graph.node()) {
+    int need = minimumInputs(node);
+    if (node.input_size() < need || node.output_size() < 1) {
+      errorOut = "'" + model.path().str() + "': " + where(node) + " has " +
+                 std::to_string(node.input_size()) + " inputs and " +
+                 std::to_string(node.output_size()) + " outputs; it needs at least " +
+                 std::to_string(need) + " inputs and one output";
+      return nullptr;
+    }
     for (int i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty())
         producers[node.output(i)] = {&node, i};
+  }
 
   // Graph inputs (initializers listed as inputs by old exporters are weights, not inputs).
   SmallVector<Type> argTypes;
@@ -883,15 +884,18 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
   }
   b.setInsertionPointToEnd(entry);
 
+  // Updated KV caches are made by the attention that reads them, so they are converted
+  // last, after the outputs that lead to those attentions.
   SmallVector<Value> results;
   SmallVector<std::string> resultNames;
+  for (bool caches : {false, true})
+    for (const onnx::ValueInfoProto &out : graph.output())
+      if (isCacheConcat(out.name()) == caches && !input(out.name())) {
+        errorOut = "'" + model.path().str() + "': " + error;
+        return nullptr;
+      }
   for (const onnx::ValueInfoProto &out : graph.output()) {
-    Value v = input(out.name());
-    if (!v) {
-      errorOut = "'" + model.path().str() + "': " + error;
-      return nullptr;
-    }
-    results.push_back(v);
+    results.push_back(values.lookup(out.name()));
     resultNames.push_back(out.name());
   }
   func::ReturnOp::create(b, loc, results);
@@ -901,7 +905,7 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
   return owned;
 }
 
-} // namespace
+} // namespace midllama::onnx_import::detail
 
 OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
                                                           MLIRContext *context,
@@ -909,7 +913,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
                                                           StringRef paramFile, Location loc,
                                                           std::string &error) {
   context->loadDialect<LLMDialect, func::FuncDialect>();
-  Converter converter(model, context, writer, loc);
+  detail::Converter converter(model, context, writer, loc);
   return converter.run(paramFile, error);
 }
 
@@ -958,6 +962,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, Str
   PassManager pm(context);
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createLLMOutlineDecoderLayers());
+  pm.addPass(createLLMNameWeights());
   LLMMaterializeWeightsOptions materialize;
   materialize.output = relativeTo(irPath, paramsPath);
   pm.addPass(createLLMMaterializeWeights(materialize));

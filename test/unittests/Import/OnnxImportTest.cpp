@@ -2,10 +2,12 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// test/Import/ONNX/Inputs/stories260K-genai-fp32 is the embedded llama2.c model exported
-// through transformers and the GenAI builder (fused QKV, [in, out] MatMul weights, q/k rows
-// permuted to half-split rotary). Importing it must give back the original fp32 weights bit
-// for bit, each in its [out, in] place: a value-level check of every transpose and split.
+// The fp32 fixtures in test/Import/ONNX/Inputs are the embedded llama2.c model exported
+// through transformers, then by the GenAI builder (fused QKV, contrib ops) and by
+// torch.onnx (decomposed ops, with and without a KV cache); [in, out] MatMul weights, q/k
+// rows permuted to half-split rotary. Importing any of them must give back the original
+// fp32 weights bit for bit, each in its [out, in] place and under its Hugging Face name: a
+// value-level check of every transpose, split, pattern and role name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,7 +28,9 @@ using namespace midllama;
 
 namespace {
 
-TEST(OnnxImportTest, GenAIExportGivesBackTheOriginalWeights) {
+class FP32ExportTest : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(FP32ExportTest, GivesBackTheOriginalWeights) {
   char tmpl[] = "/tmp/midllama-onnx-import-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR;
@@ -37,10 +41,9 @@ TEST(OnnxImportTest, GenAIExportGivesBackTheOriginalWeights) {
   std::vector<std::string> unused;
   std::string error;
   auto module = onnx_import::importOnnx(
-      src + "/test/Import/ONNX/Inputs/stories260K-genai-fp32/model.onnx", dir + "/onnx.mlir",
+      src + "/test/Import/ONNX/Inputs/" + GetParam() + "/model.onnx", dir + "/onnx.mlir",
       dir + "/onnx.safetensors", &context, unused, error);
   ASSERT_TRUE(module) << error;
-  EXPECT_EQ(unused, std::vector<std::string>{"attention_mask"});
 
   auto ckpt = Llama2CCheckpoint::open(src + "/models/stories260K/stories260K.bin", error);
   ASSERT_TRUE(ckpt) << error;
@@ -79,24 +82,32 @@ TEST(OnnxImportTest, GenAIExportGivesBackTheOriginalWeights) {
     }
   };
 
-  same("lm_head.MatMul.weight.t", "model.embed_tokens.weight");
-  same("model.layers.5.final_norm_layernorm.weight", "model.norm.weight");
+  same("model.embed_tokens.weight", "model.embed_tokens.weight");
+  same("model.norm.weight", "model.norm.weight");
   for (int l = 0; l < 5; ++l) {
     std::string o = "model.layers." + std::to_string(l) + ".";
-    same(o + "input_layernorm.weight", o + "input_layernorm.weight");
-    same(o + "post_attention_layernorm.weight", o + "post_attention_layernorm.weight");
-    permuted(o + "attn.qkv_proj.MatMul.weight.rows_0_64", o + "self_attn.q_proj.weight", 8);
-    permuted(o + "attn.qkv_proj.MatMul.weight.rows_64_96", o + "self_attn.k_proj.weight", 8);
-    same(o + "attn.qkv_proj.MatMul.weight.rows_96_128", o + "self_attn.v_proj.weight");
-    same(o + "attn.o_proj.MatMul.weight.t", o + "self_attn.o_proj.weight");
-    same(o + "mlp.gate_proj.MatMul.weight.t", o + "mlp.gate_proj.weight");
-    same(o + "mlp.up_proj.MatMul.weight.t", o + "mlp.up_proj.weight");
-    same(o + "mlp.down_proj.MatMul.weight.t", o + "mlp.down_proj.weight");
+    for (const char *role : {"input_layernorm", "post_attention_layernorm", "self_attn.v_proj",
+                             "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                             "mlp.down_proj"})
+      same(o + role + ".weight", o + role + ".weight");
+    permuted(o + "self_attn.q_proj.weight", o + "self_attn.q_proj.weight", 8);
+    permuted(o + "self_attn.k_proj.weight", o + "self_attn.k_proj.weight", 8);
   }
   // Nothing else: the original's 47 tensors, no leftover initializer.
   EXPECT_EQ(onnx->tensors().size(), l2c->tensors().size());
   std::system(("rm -rf '" + dir + "'").c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(Exports, FP32ExportTest,
+                         ::testing::Values("stories260K-genai-fp32", "stories260K-torch-fp32",
+                                           "stories260K-torch-kv-fp32"),
+                         [](const auto &info) {
+                           std::string name = info.param;
+                           for (char &c : name)
+                             if (!isalnum(c))
+                               c = '_';
+                           return name;
+                         });
 
 /// Dequantizes row `r` of a `#llm.affine<bits = 4, group_size = g, symmetric = true>` weight
 /// stored as `name.qweight` / `name.scales`: w = (q - 8) * scale, codes low nibble first.
@@ -163,18 +174,17 @@ TEST(OnnxImportTest, MatMulNBitsWeightsStayQuantizedAndMatchTheOriginal) {
       }
     }
   };
-  check("lm_head.MatMul.weight_Q4", "model.embed_tokens.weight", 0, 512, 64, false);
+  check("model.embed_tokens.weight", "model.embed_tokens.weight", 0, 512, 64, false);
   for (int l = 0; l < 5; ++l) {
     std::string o = "model.layers." + std::to_string(l) + ".";
-    std::string qkv = o + "attn.qkv_proj.MatMul.weight_Q4";
-    check(qkv + ".rows_0_64", o + "self_attn.q_proj.weight", 0, 64, 64, true);
-    check(qkv + ".rows_64_96", o + "self_attn.k_proj.weight", 0, 32, 64, true);
-    check(qkv + ".rows_96_128", o + "self_attn.v_proj.weight", 0, 32, 64, false);
-    check(o + "attn.o_proj.MatMul.weight_Q4", o + "self_attn.o_proj.weight", 0, 64, 64, false);
-    check(o + "mlp.gate_proj.MatMul.weight_Q4", o + "mlp.gate_proj.weight", 0, 172, 64, false);
-    check(o + "mlp.up_proj.MatMul.weight_Q4", o + "mlp.up_proj.weight", 0, 172, 64, false);
+    check(o + "self_attn.q_proj.weight", o + "self_attn.q_proj.weight", 0, 64, 64, true);
+    check(o + "self_attn.k_proj.weight", o + "self_attn.k_proj.weight", 0, 32, 64, true);
+    check(o + "self_attn.v_proj.weight", o + "self_attn.v_proj.weight", 0, 32, 64, false);
+    check(o + "self_attn.o_proj.weight", o + "self_attn.o_proj.weight", 0, 64, 64, false);
+    check(o + "mlp.gate_proj.weight", o + "mlp.gate_proj.weight", 0, 172, 64, false);
+    check(o + "mlp.up_proj.weight", o + "mlp.up_proj.weight", 0, 172, 64, false);
     // K = 172 is not a multiple of 32: the last group's padding was dropped.
-    check(o + "mlp.down_proj.MatMul.weight_Q4", o + "mlp.down_proj.weight", 0, 64, 172, false);
+    check(o + "mlp.down_proj.weight", o + "mlp.down_proj.weight", 0, 64, 172, false);
   }
   EXPECT_EQ(total, 260032 - 11 * 64); // every linear and the embedding, not the norms
   EXPECT_GT(double(withinHalf) / total, 0.95);

@@ -9,10 +9,11 @@
 // initializers, with layout changes as llm.weight_transpose / llm.weight_slice;
 // --llm-outline-decoder-layers and --llm-materialize-weights finish the job.
 //
-// Supported today: ONNX Runtime GenAI model-builder exports with GroupQueryAttention
-// (packed or separate QKV, rotary inside), SimplifiedLayerNormalization,
-// SkipSimplifiedLayerNormalization, MatMul, Gather embeddings, SiLU as Mul(x, Sigmoid(x)).
-// Anything else is refused with its domain, type, node name and graph.
+// Supported today: ONNX Runtime GenAI model-builder exports (GroupQueryAttention,
+// MultiHeadAttention, RotaryEmbedding, (Skip)SimplifiedLayerNormalization, MatMulNBits,
+// GatherBlockQuantized) and decomposed torch.onnx graphs, whose RMSNorm, rotary, repeat_kv,
+// KV-cache and attention subgraphs are raised by pattern (RaiseDecomposed.cpp). Anything
+// else is refused with its domain, type, node name and graph. docs/onnx-import.md.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,7 +40,7 @@ mlir::OwningOpRef<mlir::ModuleOp> convertToLLM(OnnxModel &model, mlir::MLIRConte
                                                std::string &error);
 
 /// The whole import: loads `modelPath`, converts it, runs canonicalize,
-/// --llm-outline-decoder-layers and --llm-materialize-weights, and writes the final
+/// --llm-outline-decoder-layers, --llm-name-weights and --llm-materialize-weights, and writes the final
 /// parameter file to `paramsPath` (via a temporary file of the raw initializers next to it).
 /// The module's locations carry `irPath`, against whose folder its `llm.param_file` is
 /// resolved. Inputs the result does not read are listed in `unusedInputs`.

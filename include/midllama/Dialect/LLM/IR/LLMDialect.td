@@ -44,6 +44,10 @@ def LLM_Dialect : Dialect {
     /// Argument/result attribute naming a model input or output (`tokens`, `logits`,
     /// `past_key.0`, ...), by which the runtime binds them.
     static constexpr ::llvm::StringLiteral kNameAttrName = "llm.name";
+    /// Attribute of an `llm.param` renamed since its parameter file was written: the name
+    /// its tensors have in that file. --llm-materialize-weights writes them under the
+    /// parameter's own name and drops it.
+    static constexpr ::llvm::StringLiteral kStoredAsAttrName = "llm.stored_as";
 
   private:
     void registerTypes();

@@ -78,7 +78,9 @@ def LLM_WeightTransposeOp : LLM_Op<"weight_transpose", [Pure]> {
   let description = [{
     Importers use it where a source stores a weight `[in, out]` (ONNX MatMul's B operand)
     and the `llm` ops want `[out, in]`. `--llm-materialize-weights` folds it into a new
-    parameter, named `name` when given.
+    parameter, named `name` when given. An unnamed transpose of a transpose folds to the
+    original weight (a tied embedding read as `Transpose` then as a MatMul operand), so
+    it never costs a second copy.
 
     ```mlir
     %wt = llm.weight_transpose %w {name = "model.layers.0.mlp.up_proj.weight"} : !llm.weight<64x172xf32> -> !llm.weight<172x64xf32>
@@ -88,6 +90,7 @@ def LLM_WeightTransposeOp : LLM_Op<"weight_transpose", [Pure]> {
   let results = (outs LLM_WeightType:$result);
   let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` qualified(type($result))";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def LLM_WeightSliceOp : LLM_Op<"weight_slice", [Pure]> {

@@ -1,0 +1,198 @@
+//===- Converter.h - The ONNX-to-llm converter's state --------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Private to lib/Import/ONNX. The converter is split by export style: OnnxToLLM.cpp holds
+// the driver, the standard ops and ONNX Runtime's contrib ops; RaiseDecomposed.cpp raises
+// the decomposed subgraphs torch.onnx writes (RMSNorm, rotary, softmax attention) by
+// pattern.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_LIB_IMPORT_ONNX_CONVERTER_H
+#define MIDLLAMA_LIB_IMPORT_ONNX_CONVERTER_H
+
+#include "midllama/Import/ONNX/OnnxModel.h"
+#include "runtime/params/ParamFile.h"
+
+#include <onnx/onnx_pb.h>
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+namespace midllama::onnx_import::detail {
+
+using namespace mlir;
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+/// Element `i` of a float tensor (fp32 or fp16) as fp32.
+float floatAt(const OnnxTensor &t, int64_t i);
+
+class Converter {
+public:
+  Converter(OnnxModel &model, MLIRContext *context, rt::ParamFileWriter &writer, Location loc)
+      : model(model), graph(model.proto().graph()), writer(writer), loc(loc), b(context) {}
+
+  OwningOpRef<ModuleOp> run(StringRef paramFile, std::string &error);
+
+private:
+  // Failure reporting: the first error wins.
+  Value fail(const std::string &message) {
+    if (error.empty())
+      error = message;
+    return {};
+  }
+  std::string where(const onnx::NodeProto &node) const {
+    std::string domain = node.domain().empty() ? "ai.onnx" : node.domain();
+    return "node '" + node.name() + "' (" + domain + "::" + node.op_type() + ") in graph '" +
+           graph.name() + "'";
+  }
+
+  Type elementType(int32_t onnxType);
+  Value input(const std::string &name);
+  Value weight(const std::string &name);
+  Value convertOutput(const onnx::NodeProto &node, int index);
+  const onnx::NodeProto *producer(const std::string &name) const {
+    auto it = producers.find(name);
+    return it == producers.end() ? nullptr : it->second.first;
+  }
+  const onnx::AttributeProto *attr(const onnx::NodeProto &node, StringRef name) const {
+    for (const onnx::AttributeProto &a : node.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  int64_t intAttr(const onnx::NodeProto &node, StringRef name, int64_t def) const {
+    const onnx::AttributeProto *a = attr(node, name);
+    return a ? a->i() : def;
+  }
+  float floatAttr(const onnx::NodeProto &node, StringRef name, float def) const {
+    const onnx::AttributeProto *a = attr(node, name);
+    return a ? a->f() : def;
+  }
+  RankedTensorType like(Value v, int64_t lastDim) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape.back() = lastDim;
+    return RankedTensorType::get(shape, t.getElementType());
+  }
+
+  bool convertNode(const onnx::NodeProto &node);
+  bool convertMatMul(const onnx::NodeProto &node);
+  bool convertGather(const onnx::NodeProto &node);
+  bool convertNorm(const onnx::NodeProto &node, bool skip);
+  bool convertMul(const onnx::NodeProto &node);
+  bool convertCast(const onnx::NodeProto &node);
+  bool convertGQA(const onnx::NodeProto &node);
+  bool convertMatMulNBits(const onnx::NodeProto &node);
+  bool convertRotaryEmbedding(const onnx::NodeProto &node);
+  bool convertMHA(const onnx::NodeProto &node);
+  /// Builds llm.attention for 3-D [B, S, heads * D] q/k/v, with an optional KV cache whose
+  /// updated tensors are the node's outputs from `presentOutput` on, or else the values
+  /// named in `presentNames`.
+  bool emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v, int64_t heads,
+                     int64_t kvHeads, int64_t headDim, ValueRange past, float scale,
+                     int presentOutput, ArrayRef<std::string> presentNames = {});
+  bool convertGatherBlockQuantized(const onnx::NodeProto &node);
+  /// The affine-quantized weight of a MatMulNBits / GatherBlockQuantized node: codes from
+  /// `codes` (possibly through a Reshape), scales and optional packed zero points.
+  Value quantizedWeight(const onnx::NodeProto &node, const std::string &codes,
+                        const std::string &scales, const std::string &zeroPoints, int64_t n,
+                        int64_t k, int64_t bits, int64_t blockSize);
+  /// The projection weight behind a MatMul or MatMulNBits node and its input activation.
+  bool projection(const onnx::NodeProto &node, Value &x, Value &weightOut);
+  bool rotaryTheta(const onnx::NodeProto &node, const std::string &cosName,
+                   const std::string &sinName, double &theta, int64_t &rotaryDim);
+  Value positions();
+  /// The [out, in] view of an [in, out] weight, one per weight so tied uses stay one
+  /// parameter after materialization.
+  Value transposed(Value w);
+  DenseMap<Value, Value> transposes;
+
+  // --- Decomposed torch.onnx subgraphs, raised by pattern (RaiseDecomposed.cpp) ---
+  bool convertAdd(const onnx::NodeProto &node);
+  bool convertReshape(const onnx::NodeProto &node);
+  /// Mul(gamma, x * rsqrt(mean(x^2) + eps)) and its variants -> llm.rms_norm.
+  bool raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand);
+  /// Reshape(Transpose(MatMul(Softmax(Q K^T * scale + mask), V))) -> llm.attention.
+  bool raiseAttention(const onnx::NodeProto &reshape);
+  /// [B, S, n, d] llm value of a [B, n, S, d] ONNX tensor made by splitting a projection
+  /// into heads (Reshape + Transpose [0, 2, 1, 3]); `x3` names the projection.
+  Value splitHeads(const std::string &name4, int64_t &n, int64_t &d, std::string *x3 = nullptr);
+  /// The same through an optional rotate-half rotary embedding (x*cos + rotate_half(x)*sin).
+  Value rotatedHeads(const std::string &name4, int64_t &n, int64_t &d);
+  /// Whether `name` is rotate_half(x) = Concat(-x[..., h:], x[..., :h]) on the last axis.
+  bool matchRotateHalf(const std::string &name, const std::string &x, int64_t &half);
+  /// The cos/sin operands of a rotary embedding -> base theta (from the inverse frequencies)
+  /// and the positions they were computed at.
+  bool rotaryAngles(const std::string &cosName, const std::string &sinName, int64_t rotaryDim,
+                    double &theta, Value &positions);
+  /// A key or value tensor [B, kvH, T, d] as attention reads it: strips repeat_kv
+  /// (Unsqueeze/Expand/Reshape) and the KV-cache Concat, leaving the new tokens' tensor.
+  struct CacheChain {
+    std::string fresh;                       // new tokens, [B, kvH, S, d]
+    std::string past;                        // graph input, empty without a cache
+    const onnx::NodeProto *concat = nullptr; // its output is the present tensor
+  };
+  void stripCache(const std::string &name4, CacheChain &chain);
+  bool isCacheConcat(const std::string &name) const;
+
+  // ONNX-level pattern helpers.
+  static bool isStandard(const onnx::NodeProto &node) {
+    return node.domain().empty() || node.domain() == "ai.onnx";
+  }
+  /// The producer of `name` if it is the standard op `opType`.
+  const onnx::NodeProto *def(const std::string &name, StringRef opType) const;
+  /// `name` seen through Identity and Cast nodes.
+  std::string skipCasts(const std::string &name) const;
+  /// An initializer or the value of a Constant node (seen through Identity).
+  const OnnxTensor *constant(const std::string &name);
+  /// A one-element numeric constant (seen through Cast), as double.
+  std::optional<double> scalar(const std::string &name);
+  /// An integer constant vector.
+  std::optional<SmallVector<int64_t>> ints(const std::string &name);
+  /// The last `count` entries of a shape tensor built by Concat from constants and
+  /// computed parts; entries that are not constant are kUnknown.
+  static constexpr int64_t kUnknown = INT64_MIN;
+  SmallVector<int64_t> trailingInts(const std::string &shape, int count);
+  /// Records why a pattern did not match (the first reason wins) and returns false.
+  bool mismatch(const std::string &why) {
+    if (mismatchReason.empty())
+      mismatchReason = why;
+    return false;
+  }
+  std::string mismatchReason;
+  std::deque<OnnxTensor> constantTensors;
+  std::deque<std::vector<uint8_t>> constantBytes;
+  llvm::StringMap<const OnnxTensor *> constantCache;
+
+  OnnxModel &model;
+  const onnx::GraphProto &graph;
+  rt::ParamFileWriter &writer;
+  Location loc;
+  OpBuilder b;
+  std::string error;
+  ModuleOp module;
+  func::FuncOp func;
+  Block *entry = nullptr;
+  llvm::StringMap<std::pair<const onnx::NodeProto *, int>> producers; // value -> (node, output)
+  llvm::DenseSet<const onnx::NodeProto *> converting; // on the conversion stack
+  llvm::StringMap<Value> values;  // converted activations
+  llvm::StringMap<Value> weights; // converted weight reads
+  llvm::StringMap<bool> declared; // parameters declared
+  Value positionsArg;
+};
+
+} // namespace midllama::onnx_import::detail
+
+#endif // MIDLLAMA_LIB_IMPORT_ONNX_CONVERTER_H
