@@ -1,0 +1,141 @@
+//===- Llama2CTokenizerTest.cpp - llama2.c tokenizer ---------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Decoding the reference greedy tokens must give the reference text byte for byte; encoding
+// must equal llama2.c's own algorithm (a straightforward quadratic re-statement below) and
+// round-trip text, including bytes outside the vocabulary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/tokenizer/Llama2CTokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace midllama::rt;
+
+namespace {
+
+std::string source(const std::string &relative) {
+  return std::string(MIDLLAMA_SOURCE_DIR) + "/" + relative;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::unique_ptr<Llama2CTokenizer> tok512() {
+  std::string error;
+  auto t = Llama2CTokenizer::load(source("models/stories260K/tok512.bin"), error);
+  EXPECT_TRUE(t) << error;
+  return t;
+}
+
+/// llama2.c's encode as it is written there: rescan all pairs after every merge.
+std::vector<int32_t> referenceEncode(const Llama2CTokenizer &t, const std::string &text) {
+  auto find = [&](const std::string &s) {
+    for (int32_t i = 0; i < t.vocabSize(); ++i)
+      if (t.piece(i) == s)
+        return i;
+    return -1;
+  };
+  std::vector<int32_t> ids = {Llama2CTokenizer::kBos};
+  if (!text.empty())
+    ids.push_back(find(" "));
+  for (size_t i = 0; i < text.size();) {
+    size_t len = 1;
+    while (len < 4 && i + len < text.size() && (uint8_t(text[i + len]) & 0xC0) == 0x80)
+      ++len;
+    int32_t id = find(text.substr(i, len));
+    if (id >= 0)
+      ids.push_back(id);
+    else
+      for (size_t k = 0; k < len; ++k)
+        ids.push_back(uint8_t(text[i + k]) + 3);
+    i += len;
+  }
+  while (true) {
+    float best = -1e10f;
+    int32_t bestId = -1, bestAt = -1;
+    for (size_t i = 1; i + 1 < ids.size(); ++i) {
+      int32_t id = find(t.piece(ids[i]) + t.piece(ids[i + 1]));
+      if (id >= 0 && t.score(id) > best) {
+        best = t.score(id);
+        bestId = id;
+        bestAt = int32_t(i);
+      }
+    }
+    if (bestAt < 0)
+      break;
+    ids[bestAt] = bestId;
+    ids.erase(ids.begin() + bestAt + 1);
+  }
+  return ids;
+}
+
+TEST(Llama2CTokenizerTest, DecodesTheGreedyReferenceExactly) {
+  auto t = tok512();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->vocabSize(), 512);
+  std::vector<int32_t> ids;
+  std::istringstream in(readFile(source("models/stories260K/greedy_from_bos_256.tokens")));
+  for (int32_t id; in >> id;)
+    ids.push_back(id);
+  ASSERT_EQ(ids.size(), 257u);
+  EXPECT_EQ(ids[0], Llama2CTokenizer::kBos);
+  EXPECT_EQ(t->decode(ids), readFile(source("models/stories260K/greedy_from_bos_256.txt")));
+}
+
+TEST(Llama2CTokenizerTest, EncodesLikeLlama2C) {
+  auto t = tok512();
+  ASSERT_TRUE(t);
+  std::string story = readFile(source("models/stories260K/greedy_from_bos_256.txt"));
+  for (const std::string &text :
+       {std::string("Once upon a time"), std::string("a  b\n\nc"), std::string(""),
+        std::string("naïve café – 日本 🙂"), std::string("\x01\xff tail"), story.substr(0, 600)}) {
+    std::vector<int32_t> ids = t->encode(text, /*bos=*/true, /*eos=*/false);
+    EXPECT_EQ(ids, referenceEncode(*t, text)) << text;
+    EXPECT_EQ(t->decode(ids), text);
+  }
+  std::vector<int32_t> withEos = t->encode("hi", true, true);
+  EXPECT_EQ(withEos.back(), Llama2CTokenizer::kEos);
+}
+
+TEST(Llama2CTokenizerTest, RoundTripsTheEvaluationText) {
+  std::string path = source("../shared/data/tinystories/eval.txt");
+  std::string text = readFile(path);
+  if (text.empty())
+    GTEST_SKIP() << "no " << path << " (../shared is not beside this checkout)";
+  auto t = tok512();
+  ASSERT_TRUE(t);
+  std::vector<int32_t> ids = t->encode(text, true, false);
+  EXPECT_EQ(t->decode(ids), text);
+  // BPE over 512 pieces compresses English text by about 3 characters per token.
+  EXPECT_LT(ids.size(), text.size() / 2);
+}
+
+TEST(Llama2CTokenizerTest, RefusesMalformedFiles) {
+  std::string error;
+  EXPECT_FALSE(Llama2CTokenizer::load("/nonexistent/tok.bin", error));
+  EXPECT_EQ(error, "cannot open tokenizer '/nonexistent/tok.bin'");
+
+  std::string bytes = readFile(source("models/stories260K/tok512.bin"));
+  EXPECT_FALSE(Llama2CTokenizer::fromBytes(bytes.substr(0, bytes.size() - 3), "t.bin", error));
+  EXPECT_EQ(error, "tokenizer 't.bin': token 511 runs past the end of the file (truncated?)");
+  std::string bad = bytes;
+  int32_t huge = 1 << 30;
+  std::memcpy(&bad[4 + 4], &huge, 4); // token 0's length
+  EXPECT_FALSE(Llama2CTokenizer::fromBytes(bad, "t.bin", error));
+  EXPECT_EQ(error, "tokenizer 't.bin': token 0 has a bad length 1073741824");
+  EXPECT_FALSE(Llama2CTokenizer::fromBytes(std::string_view("\0\0", 2), "t.bin", error));
+  EXPECT_EQ(error, "tokenizer 't.bin': not a llama2.c tokenizer (bad maximum piece length)");
+}
+
+} // namespace
