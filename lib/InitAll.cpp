@@ -6,6 +6,7 @@
 
 #include "midllama/InitAll.h"
 
+#include "midllama/Dialect/Kern/IR/KernDialect.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/Transforms/Passes.h"
 
@@ -16,7 +17,7 @@
 #include "mlir/Transforms/Passes.h"
 
 void midllama::registerAllDialects(mlir::DialectRegistry &registry) {
-  registry.insert<llm::LLMDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+  registry.insert<llm::LLMDialect, kern::KernDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
                   mlir::tensor::TensorDialect>();
 }
 
@@ -24,4 +25,5 @@ void midllama::registerAllPasses() {
   // Upstream cleanups our pipelines use: canonicalize, cse, symbol-dce, inline, ...
   mlir::registerTransformsPasses();
   midllama::registerMidllamaPasses();
+  midllama::registerMidllamaPipelines();
 }

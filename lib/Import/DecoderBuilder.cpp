@@ -133,6 +133,9 @@ OwningOpRef<ModuleOp> midllama::buildDecoderModule(MLIRContext *context,
   context->loadDialect<LLMDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   (*module)->setAttr(LLMDialect::kParamFileAttrName, StringAttr::get(context, paramFile));
+  if (c.maxPositions > 0)
+    (*module)->setAttr(LLMDialect::kMaxContextAttrName,
+                       IntegerAttr::get(IntegerType::get(context, 64), c.maxPositions));
   Emitter e(*module, c, loc);
   OpBuilder &b = e.b;
 

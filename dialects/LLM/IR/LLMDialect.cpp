@@ -35,6 +35,13 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string (the parameter file path)";
     return success();
   }
+  if (attr.getName() == kMaxContextAttrName) {
+    auto n = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !n || n.getInt() <= 0)
+      return op->emitError() << "'" << kMaxContextAttrName
+                             << "' must be a positive integer on a builtin.module";
+    return success();
+  }
   if (attr.getName() == kStoredAsAttrName) {
     auto name = dyn_cast<StringAttr>(attr.getValue());
     if (!isa<ParamOp>(op) || !name || name.getValue().empty())

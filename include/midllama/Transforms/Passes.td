@@ -121,4 +121,45 @@ def LLMNameWeights : Pass<"llm-name-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
+//===----------------------------------------------------------------------===//
+
+def ConvertLLMToKern : Pass<"convert-llm-to-kern", "::mlir::ModuleOp"> {
+  let summary = "Lower the llm decoder to kern ops, one per runtime kernel call";
+  let description = [{
+    Unrolls the `llm.decoder_layer` regions and rewrites each llm op as the kern op of the
+    kernel that will run it: projections become `kern.matmul`, the head-split reshapes,
+    rotary embeddings and `llm.attention` of a layer become one `kern.attention` on the flat
+    q/k/v projections (which rotates q and k, appends to the layer's KV cache and attends),
+    casts disappear (kern computes activations in fp32 whatever the weights' precision).
+    The KV cache becomes runtime state: past/present arguments and results are removed, so
+    `@forward` takes the tokens and their positions and returns the logits.
+  }];
+  let dependentDialects = ["::midllama::kern::KernDialect", "::midllama::llm::LLMDialect"];
+}
+
+def KernFuse : Pass<"kern-fuse", "::mlir::ModuleOp"> {
+  let summary = "Fuse kern ops that the runtime runs better as one kernel";
+  let description = [{
+    - `kern.add` + `kern.rms_norm` of the sum → `kern.add_rms_norm` (one pass over the
+      residual stream);
+    - `kern.matmul` gate and up projections of one input + `kern.swiglu` →
+      `kern.gate_up_swiglu` (the input is read once, gate and up never stored).
+  }];
+  let dependentDialects = ["::midllama::kern::KernDialect"];
+}
+
+def KernPlanBuffers : Pass<"kern-plan-buffers", "::mlir::ModuleOp"> {
+  let summary = "Assign every activation a reusable buffer slot";
+  let description = [{
+    Walks `@forward` in order and gives each kern result a slot (`kern.slots`), reusing a
+    slot of the same width once its last reader has run, never one an op reads (kernels do
+    not work in place). The slot widths go to the function's `kern.slot_widths`; the runtime
+    allocates each slot once for the longest batch it runs, so memory is planned at compile
+    time, and the stories260K plan needs a handful of slots for its ~80 kernel calls.
+  }];
+  let dependentDialects = ["::midllama::kern::KernDialect"];
+}
+
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD

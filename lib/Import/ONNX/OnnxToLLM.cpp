@@ -125,8 +125,8 @@ Value Converter::input(const std::string &name) {
     return v;
   if (model.initializer(name))
     return fail("initializer '" + name + "' of graph '" + graph.name() +
-                "' is used as an activation operand (a decomposed op such as RMSNorm's "
-                "Mul by its weight); this export style is not raised yet");
+                "' is used as an activation operand outside the patterns raised to llm ops "
+                "(RMSNorm, rotary, attention)");
   const onnx::NodeProto *node = producer(name);
   if (!node)
     return fail("value '" + name + "' in graph '" + graph.name() +

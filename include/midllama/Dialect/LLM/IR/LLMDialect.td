@@ -48,6 +48,9 @@ def LLM_Dialect : Dialect {
     /// its tensors have in that file. --llm-materialize-weights writes them under the
     /// parameter's own name and drops it.
     static constexpr ::llvm::StringLiteral kStoredAsAttrName = "llm.stored_as";
+    /// Module attribute: the context length the model was trained for (positions it
+    /// supports), when the source says; compilers size the KV cache from it.
+    static constexpr ::llvm::StringLiteral kMaxContextAttrName = "llm.max_context";
 
   private:
     void registerTypes();

@@ -1,0 +1,34 @@
+//===- Artifact.h - Serialize a planned kern program ------------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The last step of midllama-compile: a module lowered by the `midllama-lower-cpu`
+// pipeline (kern ops with buffer slots) becomes the artifact runtime/artifact/Program.h
+// describes, with the weights its kernels read copied from the module's parameter file
+// and the tokenizer embedded.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_TARGET_ARTIFACT_H
+#define MIDLLAMA_TARGET_ARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace midllama {
+
+struct ArtifactOptions {
+  std::string target = "cpu";
+  std::string tokenizerPath; // llama2.c tokenizer.bin / tok512.bin
+  int64_t maxContext = 0;    // 0: the module's llm.max_context, else 2048
+};
+
+/// Writes `module` (planned kern) as an artifact at `outPath`, atomically. Returns false and
+/// sets `error` (one line naming the op, weight or file at fault) when it cannot.
+bool writeArtifact(mlir::ModuleOp module, const std::string &outPath,
+                   const ArtifactOptions &options, std::string &error);
+
+} // namespace midllama
+
+#endif // MIDLLAMA_TARGET_ARTIFACT_H

@@ -1,0 +1,282 @@
+//===- ArtifactWriter.cpp - Serialize a planned kern program --------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Target/Artifact.h"
+
+#include "midllama/Dialect/Kern/IR/KernOps.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "runtime/artifact/Program.h"
+#include "runtime/params/ParamFile.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::kern;
+
+namespace {
+
+std::string describe(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << op->getName() << " at " << op->getLoc();
+  return s;
+}
+
+class Serializer {
+public:
+  Serializer(ModuleOp module, std::string &error) : module(module), symbols(module), error(error) {}
+
+  bool run(const std::string &outPath, const ArtifactOptions &options);
+
+private:
+  bool fail(const std::string &message) {
+    error = message;
+    return false;
+  }
+  /// The slot holding `v`, or -1 (with the error set) if it has none.
+  int64_t slot(Value v);
+  /// The index of the weight `v` reads in the program's weight table, adding it.
+  int64_t weight(Value v);
+
+  ModuleOp module;
+  SymbolTable symbols;
+  std::string &error;
+  rt::Program program;
+  std::map<std::string, int64_t> weightIndex;
+  std::vector<std::string> storedNames;
+  DenseMap<Value, int64_t> slots;
+};
+
+int64_t Serializer::slot(Value v) {
+  auto it = slots.find(v);
+  if (it != slots.end())
+    return it->second;
+  Operation *def = v.getDefiningOp();
+  error = "an activation read by the program has no buffer slot" +
+          (def ? " (made by " + describe(def) + ")" : std::string(" (a function argument)")) +
+          "; run --kern-plan-buffers";
+  return -1;
+}
+
+int64_t Serializer::weight(Value v) {
+  auto read = v.getDefiningOp<llm::WeightOp>();
+  auto param = read ? symbols.lookup<llm::ParamOp>(read.getName()) : nullptr;
+  if (!param) {
+    error = "a kernel reads a weight that is not an llm.weight of a declared llm.param";
+    return -1;
+  }
+  std::string name = param.getSymName().str();
+  if (auto it = weightIndex.find(name); it != weightIndex.end())
+    return it->second;
+  llm::WeightType type = param.getWeightType();
+  if (!type.isDense()) {
+    std::string t;
+    llvm::raw_string_ostream os(t);
+    os << type;
+    error = "weight '" + name + "' is stored as " + t +
+            ", which has no CPU kernel yet (dense f32/f16/bf16 only)";
+    return -1;
+  }
+  rt::WeightInfo info;
+  info.name = name;
+  Type elem = type.getElementType();
+  info.dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
+  info.shape.assign(type.getShape().begin(), type.getShape().end());
+  int64_t index = int64_t(program.weights.size());
+  program.weights.push_back(std::move(info));
+  storedNames.push_back(storedName(param));
+  weightIndex[name] = index;
+  return index;
+}
+
+bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
+  if (options.target != "cpu")
+    return fail("target '" + options.target +
+                "' is not built yet: the CUDA backend (sm_80/sm_86/sm_89/sm_90) comes with the "
+                "GPU issue; use --target=cpu");
+  auto func = module.lookupSymbol<func::FuncOp>("forward");
+  if (!func || !func.getBody().hasOneBlock())
+    return fail("the module has no single-block function @forward");
+  auto widths = func->getAttrOfType<DenseI64ArrayAttr>(KernDialect::kSlotWidthsAttrName);
+  if (!widths)
+    return fail("@forward has no buffer plan; run the midllama-lower-cpu pipeline first");
+  program.slotWidths.assign(widths.asArrayRef().begin(), widths.asArrayRef().end());
+  if (func.getNumArguments() < 1)
+    return fail("@forward takes no tokens");
+
+  int64_t layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, hidden = 0;
+  for (Operation &op : func.getBody().front()) {
+    if (isa<llm::WeightOp, func::ReturnOp>(op))
+      continue;
+    if (!isa<KernDialect>(op.getDialect()))
+      return fail("'" + describe(&op) + "' is not a kernel call; lower with midllama-lower-cpu");
+    auto planned = op.getAttrOfType<DenseI64ArrayAttr>(KernDialect::kSlotsAttrName);
+    if (!planned || planned.size() != int64_t(op.getNumResults()))
+      return fail("'" + describe(&op) + "' has no buffer slots; run --kern-plan-buffers");
+    for (auto [result, s] : llvm::zip(op.getResults(), planned.asArrayRef())) {
+      if (s < 0 || s >= int64_t(program.slotWidths.size()))
+        return fail("'" + describe(&op) + "' uses slot " + std::to_string(s) +
+                    " outside the plan");
+      slots[result] = s;
+    }
+    rt::Call call;
+    auto args = [&](std::initializer_list<int64_t> list) {
+      call.args.assign(list);
+      return llvm::all_of(call.args, [](int64_t a) { return a >= 0 || a == -2; });
+    };
+    bool ok = true;
+    if (auto e = dyn_cast<EmbedOp>(op)) {
+      if (e.getTokens() != func.getArgument(0))
+        return fail("kern.embed must read the tokens argument");
+      call.op = rt::OpCode::Embed;
+      ok = args({slot(e.getResult()), weight(e.getTable())});
+      auto t = cast<llm::WeightType>(e.getTable().getType());
+      vocab = t.getShape()[0];
+      hidden = t.getShape()[1];
+    } else if (auto n = dyn_cast<RMSNormOp>(op)) {
+      call.op = rt::OpCode::RMSNorm;
+      ok = args({slot(n.getInput()), slot(n.getResult()), weight(n.getWeight()),
+                 rt::floatBits(n.getEpsilon().convertToFloat())});
+    } else if (auto n = dyn_cast<AddRMSNormOp>(op)) {
+      call.op = rt::OpCode::AddRMSNorm;
+      ok = args({slot(n.getInput()), slot(n.getResidual()), slot(n.getSum()),
+                 slot(n.getResult()), weight(n.getWeight()),
+                 rt::floatBits(n.getEpsilon().convertToFloat())});
+    } else if (auto m = dyn_cast<MatMulOp>(op)) {
+      call.op = rt::OpCode::MatMul;
+      ok = args({slot(m.getInput()), slot(m.getResult()), weight(m.getWeight()),
+                 m.getLastTokenOnly() ? 1 : 0});
+    } else if (auto g = dyn_cast<GateUpSwiGLUOp>(op)) {
+      call.op = rt::OpCode::GateUpSwiGLU;
+      ok = args({slot(g.getInput()), slot(g.getResult()), weight(g.getGate()),
+                 weight(g.getUp())});
+    } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
+      call.op = rt::OpCode::SwiGLU;
+      ok = args({slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
+    } else if (auto a = dyn_cast<AddOp>(op)) {
+      call.op = rt::OpCode::Add;
+      ok = args({slot(a.getLhs()), slot(a.getRhs()), slot(a.getResult())});
+    } else if (auto m = dyn_cast<MulOp>(op)) {
+      call.op = rt::OpCode::Mul;
+      ok = args({slot(m.getLhs()), slot(m.getRhs()), slot(m.getResult())});
+    } else if (auto s = dyn_cast<SiLUOp>(op)) {
+      call.op = rt::OpCode::SiLU;
+      ok = args({slot(s.getInput()), slot(s.getResult())});
+    } else if (auto at = dyn_cast<AttentionOp>(op)) {
+      if (func.getNumArguments() < 2 || at.getPositions() != func.getArgument(1))
+        return fail("kern.attention must read the positions argument (@forward's second)");
+      call.op = rt::OpCode::Attention;
+      ok = args({slot(at.getQ()), slot(at.getK()), slot(at.getV()), slot(at.getResult()),
+                 int64_t(at.getLayer()), int64_t(at.getNumHeads()),
+                 int64_t(at.getNumKvHeads()), int64_t(at.getHeadDim()),
+                 rt::floatBits(at.getScale().convertToFloat()),
+                 rt::floatBits(at.getTheta().convertToFloat()), int64_t(at.getRotaryDim()),
+                 at.getInterleaved() ? 1 : 0});
+      if (int64_t(at.getLayer()) != layers)
+        return fail("'" + describe(&op) + "' is layer " + std::to_string(at.getLayer()) +
+                    "; layers must come in order from 0");
+      ++layers;
+      if ((heads && heads != int64_t(at.getNumHeads())) ||
+          (kvHeads && kvHeads != int64_t(at.getNumKvHeads())) ||
+          (headDim && headDim != int64_t(at.getHeadDim())))
+        return fail("layers with different head counts are not supported yet");
+      heads = at.getNumHeads();
+      kvHeads = at.getNumKvHeads();
+      headDim = at.getHeadDim();
+    } else {
+      return fail("'" + describe(&op) + "' has no CPU kernel");
+    }
+    if (!ok)
+      return false;
+    program.calls.push_back(std::move(call));
+  }
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  if (ret.getNumOperands() != 1)
+    return fail("@forward must return exactly the logits");
+  int64_t logits = slot(ret.getOperand(0));
+  if (logits < 0)
+    return false;
+  if (!vocab || !layers)
+    return fail("the program has no embedding or no attention layer");
+
+  int64_t maxContext = options.maxContext;
+  if (!maxContext)
+    if (auto attr = module->getAttrOfType<IntegerAttr>(llm::LLMDialect::kMaxContextAttrName))
+      maxContext = attr.getInt();
+  if (!maxContext)
+    maxContext = 2048;
+  program.config = {{"target", options.target},
+                    {"vocab_size", std::to_string(vocab)},
+                    {"hidden_size", std::to_string(hidden)},
+                    {"num_layers", std::to_string(layers)},
+                    {"num_heads", std::to_string(heads)},
+                    {"num_kv_heads", std::to_string(kvHeads)},
+                    {"head_dim", std::to_string(headDim)},
+                    {"max_context", std::to_string(maxContext)},
+                    {"logits_slot", std::to_string(logits)},
+                    {"tokenizer", options.tokenizerPath.empty() ? "none" : "llama2c"}};
+
+  // Weights, read from the module's parameter file and written as they are (dense).
+  std::unique_ptr<rt::ParamFile> params = openModuleParams(module, "", error);
+  if (!params)
+    return false;
+  rt::ParamFileWriter writer;
+  std::vector<std::pair<const uint8_t *, int64_t>> order; // bytes in file order
+  for (size_t i = 0; i < program.weights.size(); ++i) {
+    const rt::WeightInfo &info = program.weights[i];
+    const rt::TensorView *t = params->find(storedNames[i]);
+    if (!t)
+      return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
+    if (t->dtype != info.dtype || t->shape != info.shape)
+      return fail("weight '" + storedNames[i] + "' in " + params->path() +
+                  " does not have the type the IR declares");
+    if (!writer.addBorrowed(info.name, t->dtype, t->shape, t->data, t->numBytes, error))
+      return false;
+    order.push_back({t->data, t->numBytes});
+  }
+  std::vector<uint8_t> programBytes = program.encode();
+  std::vector<uint8_t> tokenizerBytes;
+  if (!options.tokenizerPath.empty()) {
+    auto buffer = llvm::MemoryBuffer::getFile(options.tokenizerPath);
+    if (!buffer)
+      return fail("cannot read tokenizer '" + options.tokenizerPath + "'");
+    tokenizerBytes.assign((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
+  }
+  order.push_back({programBytes.data(), int64_t(programBytes.size())});
+  if (!tokenizerBytes.empty())
+    order.push_back({tokenizerBytes.data(), int64_t(tokenizerBytes.size())});
+  uint64_t checksum = 0xcbf29ce484222325ull;
+  for (auto [data, size] : order)
+    checksum = rt::fnv1a(data, size_t(size), checksum);
+  int64_t programSize = int64_t(programBytes.size());
+  if (!writer.addOwned(rt::kProgramTensor, rt::DType::U8, {programSize}, std::move(programBytes),
+                       error))
+    return false;
+  if (!tokenizerBytes.empty()) {
+    int64_t n = int64_t(tokenizerBytes.size());
+    if (!writer.addOwned(rt::kTokenizerTensor, rt::DType::U8, {n}, std::move(tokenizerBytes),
+                         error))
+      return false;
+  }
+  writer.setMetadata("artifact", rt::kArtifactFormat);
+  writer.setMetadata("artifact_version", std::to_string(rt::kArtifactVersion));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
+  writer.setMetadata("checksum", hex);
+  return writer.commit(outPath, error);
+}
+
+} // namespace
+
+bool midllama::writeArtifact(ModuleOp module, const std::string &outPath,
+                             const ArtifactOptions &options, std::string &error) {
+  Serializer serializer(module, error);
+  return serializer.run(outPath, options);
+}

@@ -1,0 +1,228 @@
+//===- Model.cpp - A compiled model, loaded, and sessions running it ------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Model.h"
+
+#include <cstdio>
+#include <map>
+
+using namespace midllama::rt;
+
+std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = ParamFile::open(path, error);
+  if (!m->file_)
+    return nullptr;
+  auto fail = [&](const std::string &why) {
+    error = "artifact '" + path + "': " + why;
+    return nullptr;
+  };
+  const auto &meta = m->file_->metadata();
+  auto get = [&](const char *key) {
+    auto it = meta.find(key);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  if (get("artifact") != kArtifactFormat)
+    return fail("not a compiled midllama model (a parameter file?); compile it with "
+                "midllama-compile");
+  if (get("artifact_version") != std::to_string(kArtifactVersion))
+    return fail("artifact version " + get("artifact_version") + ", this runtime reads version " +
+                std::to_string(kArtifactVersion) + "; recompile it");
+  uint64_t checksum = 0xcbf29ce484222325ull;
+  for (const TensorView &t : m->file_->tensors())
+    checksum = fnv1a(t.data, size_t(t.numBytes), checksum);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
+  if (get("checksum") != hex)
+    return fail("checksum mismatch (the file was modified or damaged after compilation)");
+
+  const TensorView *code = m->file_->find(kProgramTensor);
+  if (!code)
+    return fail("no program");
+  Program &prog = m->program_;
+  if (!prog.decode(code->data, size_t(code->numBytes), error))
+    return fail(error);
+  m->tokenizer_ = m->file_->find(kTokenizerTensor);
+
+  for (const WeightInfo &info : prog.weights) {
+    const TensorView *t = m->file_->find(info.name);
+    if (!t || t->dtype != info.dtype || t->shape != info.shape)
+      return fail("weight '" + info.name + "' does not match the program's weight table");
+    if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16)
+      return fail("weight '" + info.name + "' has a type the CPU kernels do not read");
+    cpu::WeightRef ref;
+    ref.data = t->data;
+    ref.dtype = info.dtype;
+    ref.rows = info.shape.size() == 2 ? info.shape[0] : 1;
+    ref.cols = info.shape.back();
+    if (info.shape.size() > 2)
+      return fail("weight '" + info.name + "' is not a vector or a matrix");
+    m->weights_.push_back(ref);
+  }
+  m->vocab_ = prog.configInt("vocab_size", 0);
+  m->maxContext_ = prog.configInt("max_context", 0);
+  m->layers_ = prog.configInt("num_layers", 0);
+  m->kvWidth_ = prog.configInt("num_kv_heads", 0) * prog.configInt("head_dim", 0);
+  m->logitsSlot_ = prog.configInt("logits_slot", -1);
+  int64_t slots = int64_t(prog.slotWidths.size()), weights = int64_t(m->weights_.size());
+  if (m->vocab_ <= 0 || m->maxContext_ <= 0 || m->maxContext_ > (int64_t(1) << 24) ||
+      m->layers_ <= 0 || m->kvWidth_ <= 0 || m->logitsSlot_ < 0 || m->logitsSlot_ >= slots ||
+      prog.slotWidths[m->logitsSlot_] != m->vocab_)
+    return fail("inconsistent model configuration");
+
+  // Every call's slots and weights exist and have the widths its kernel assumes.
+  auto width = [&](int64_t s) { return s >= 0 && s < slots ? prog.slotWidths[s] : -1; };
+  auto w = [&](int64_t i) -> const cpu::WeightRef * {
+    return i >= 0 && i < weights ? &m->weights_[i] : nullptr;
+  };
+  std::vector<bool> embedded(1, false);
+  for (size_t i = 0; i < prog.calls.size(); ++i) {
+    const Call &c = prog.calls[i];
+    const std::vector<int64_t> &a = c.args;
+    bool ok = true;
+    switch (c.op) {
+    case OpCode::Embed:
+      ok = w(a[1]) && w(a[1])->rows == m->vocab_ && width(a[0]) == w(a[1])->cols;
+      break;
+    case OpCode::RMSNorm:
+      ok = w(a[2]) && width(a[0]) == w(a[2])->cols && width(a[1]) == width(a[0]);
+      break;
+    case OpCode::AddRMSNorm:
+      ok = w(a[4]) && width(a[0]) == w(a[4])->cols && width(a[1]) == width(a[0]) &&
+           width(a[2]) == width(a[0]) && width(a[3]) == width(a[0]);
+      break;
+    case OpCode::MatMul:
+      ok = w(a[2]) && width(a[0]) == w(a[2])->cols && width(a[1]) == w(a[2])->rows;
+      break;
+    case OpCode::GateUpSwiGLU:
+      ok = w(a[2]) && w(a[3]) && width(a[0]) == w(a[2])->cols &&
+           width(a[1]) == w(a[2])->rows && w(a[3])->rows == w(a[2])->rows &&
+           w(a[3])->cols == w(a[2])->cols;
+      break;
+    case OpCode::SwiGLU:
+    case OpCode::Add:
+    case OpCode::Mul:
+      ok = width(a[0]) > 0 && width(a[1]) == width(a[0]) && width(a[2]) == width(a[0]);
+      break;
+    case OpCode::SiLU:
+      ok = width(a[0]) > 0 && width(a[1]) == width(a[0]);
+      break;
+    case OpCode::Attention: {
+      int64_t heads = a[5], kvHeads = a[6], d = a[7], rot = a[10];
+      ok = a[4] >= 0 && a[4] < m->layers_ && heads > 0 && kvHeads > 0 && heads % kvHeads == 0 &&
+           d > 0 && kvHeads * d == m->kvWidth_ && width(a[0]) == heads * d &&
+           width(a[1]) == kvHeads * d && width(a[2]) == kvHeads * d &&
+           width(a[3]) == heads * d && rot >= 0 && rot <= d && rot % 2 == 0;
+      break;
+    }
+    }
+    if (!ok)
+      return fail("call " + std::to_string(i) + " (" + opName(c.op) +
+                  ") does not fit its slots and weights");
+  }
+  return m;
+}
+
+std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
+  std::map<std::string, int64_t> bytes;
+  for (const WeightInfo &info : program_.weights)
+    if (const TensorView *t = file_->find(info.name))
+      bytes[std::string(dtypeName(info.dtype))] += t->numBytes;
+  return {bytes.begin(), bytes.end()};
+}
+
+Session::Session(const Model &model, int64_t maxTokens)
+    : model_(model), maxTokens_(std::max<int64_t>(1, maxTokens)) {
+  for (int64_t width : model.program_.slotWidths)
+    slots_.emplace_back(size_t(maxTokens_ * width));
+  for (int64_t l = 0; l < model.layers_; ++l) {
+    kCache_.emplace_back(size_t(model.maxContext_ * model.kvWidth_));
+    vCache_.emplace_back(size_t(model.maxContext_ * model.kvWidth_));
+  }
+}
+
+int64_t Session::allocatedBytes() const {
+  int64_t n = 0;
+  for (const auto &s : slots_)
+    n += int64_t(s.size());
+  for (const auto &c : kCache_)
+    n += 2 * int64_t(c.size());
+  return n * int64_t(sizeof(float));
+}
+
+const float *Session::forward(const int32_t *tokens, int64_t count, int64_t start,
+                              bool lastOnly, std::string &error) {
+  if (count <= 0 || count > maxTokens_) {
+    error = "a forward step takes 1 to " + std::to_string(maxTokens_) + " tokens, not " +
+            std::to_string(count);
+    return nullptr;
+  }
+  if (start < 0 || start + count > model_.maxContext_) {
+    error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
+            " exceed the model's context of " + std::to_string(model_.maxContext_) + " tokens";
+    return nullptr;
+  }
+  tokens_.resize(count);
+  positions_.resize(count);
+  for (int64_t i = 0; i < count; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= model_.vocab_) {
+      error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
+              std::to_string(model_.vocab_);
+      return nullptr;
+    }
+    tokens_[i] = tokens[i];
+    positions_[i] = start + i;
+  }
+  auto s = [&](int64_t slot) { return slots_[slot].data(); };
+  auto w = [&](int64_t i) -> const cpu::WeightRef & { return model_.weights_[i]; };
+  const std::vector<int64_t> &widths = model_.program_.slotWidths;
+  for (const Call &c : model_.program_.calls) {
+    const std::vector<int64_t> &a = c.args;
+    switch (c.op) {
+    case OpCode::Embed:
+      cpu::embed(tokens_.data(), count, w(a[1]), s(a[0]));
+      break;
+    case OpCode::RMSNorm:
+      cpu::rmsNorm(s(a[0]), s(a[1]), count, widths[a[0]], w(a[2]), bitsFloat(a[3]));
+      break;
+    case OpCode::AddRMSNorm:
+      cpu::addRMSNorm(s(a[0]), s(a[1]), s(a[2]), s(a[3]), count, widths[a[0]], w(a[4]),
+                      bitsFloat(a[5]));
+      break;
+    case OpCode::MatMul:
+      if ((a[3] || (lastOnly && a[1] == model_.logitsSlot_)) && count > 1) {
+        // Only the last position is projected (the LM head while decoding).
+        cpu::matmul(s(a[0]) + (count - 1) * widths[a[0]], s(a[1]), 1, w(a[2]));
+      } else {
+        cpu::matmul(s(a[0]), s(a[1]), count, w(a[2]));
+      }
+      break;
+    case OpCode::GateUpSwiGLU:
+      cpu::gateUpSwiGLU(s(a[0]), s(a[1]), count, w(a[2]), w(a[3]));
+      break;
+    case OpCode::SwiGLU:
+      cpu::swiglu(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      break;
+    case OpCode::Add:
+      cpu::add(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      break;
+    case OpCode::Mul:
+      cpu::mul(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      break;
+    case OpCode::SiLU:
+      cpu::silu(s(a[0]), s(a[1]), count * widths[a[0]]);
+      break;
+    case OpCode::Attention: {
+      cpu::AttentionParams p{a[5], a[6], a[7], a[10], bitsFloat(a[8]), bitsFloat(a[9]),
+                             a[11] != 0};
+      cpu::attention(s(a[0]), s(a[1]), s(a[2]), s(a[3]), positions_.data(), count,
+                     kCache_[a[4]].data(), vCache_[a[4]].data(), p);
+      break;
+    }
+    }
+  }
+  return s(model_.logitsSlot_);
+}

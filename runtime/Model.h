@@ -1,0 +1,78 @@
+//===- Model.h - A compiled model, loaded, and sessions running it -*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Model::load maps an artifact (runtime/artifact/Program.h), checks its format, version
+// and checksum, decodes the program and checks every call against the weight table, the
+// slots and the file. A Session owns what running needs: one buffer per slot, sized for
+// the longest batch of tokens it is given, and the KV cache of every layer, sized from the
+// context length; it runs the program's kernel calls in order.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_RUNTIME_MODEL_H
+#define MIDLLAMA_RUNTIME_MODEL_H
+
+#include "runtime/artifact/Program.h"
+#include "runtime/cpu/Kernels.h"
+#include "runtime/params/ParamFile.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace midllama::rt {
+
+class Model {
+public:
+  /// Returns null and sets `error` (one line naming the file) if the artifact is missing,
+  /// truncated, tampered with, of another version or inconsistent.
+  static std::unique_ptr<Model> load(const std::string &path, std::string &error);
+
+  const Program &program() const { return program_; }
+  const ParamFile &file() const { return *file_; }
+  int64_t vocabSize() const { return vocab_; }
+  int64_t maxContext() const { return maxContext_; }
+  int64_t numLayers() const { return layers_; }
+  int64_t kvWidth() const { return kvWidth_; }
+  /// The embedded tokenizer's bytes (empty if none).
+  const uint8_t *tokenizerData() const { return tokenizer_ ? tokenizer_->data : nullptr; }
+  int64_t tokenizerSize() const { return tokenizer_ ? tokenizer_->numBytes : 0; }
+  const cpu::WeightRef &weight(int64_t i) const { return weights_[i]; }
+  /// Weight bytes by storage type ("F32", "F16", ...), for the report.
+  std::vector<std::pair<std::string, int64_t>> weightBytesByType() const;
+
+private:
+  Model() = default;
+  std::unique_ptr<ParamFile> file_;
+  Program program_;
+  std::vector<cpu::WeightRef> weights_;
+  const TensorView *tokenizer_ = nullptr;
+  int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;
+  friend class Session;
+};
+
+class Session {
+public:
+  /// `maxTokens`: the most tokens one forward() call takes (prefill chunk).
+  Session(const Model &model, int64_t maxTokens);
+
+  /// Runs `count` tokens at positions start..start+count-1 (after the ones already cached),
+  /// returning the logits of every token ([count, vocab]) or, with `lastOnly`, of the last.
+  /// Returns null and sets `error` when the context or the chunk size would be exceeded.
+  const float *forward(const int32_t *tokens, int64_t count, int64_t start, bool lastOnly,
+                       std::string &error);
+  /// Bytes of activation buffers and KV cache this session allocated.
+  int64_t allocatedBytes() const;
+
+private:
+  const Model &model_;
+  int64_t maxTokens_;
+  std::vector<std::vector<float>> slots_;
+  std::vector<std::vector<float>> kCache_, vCache_;
+  std::vector<int64_t> tokens_, positions_;
+};
+
+} // namespace midllama::rt
+
+#endif // MIDLLAMA_RUNTIME_MODEL_H

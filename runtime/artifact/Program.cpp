@@ -1,0 +1,225 @@
+//===- Program.cpp - The compiled model artifact's program ----------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/artifact/Program.h"
+
+#include <cstdlib>
+
+using namespace midllama::rt;
+
+namespace {
+
+constexpr char kMagic[6] = {'M', 'L', 'P', 'R', 'O', 'G'};
+constexpr uint16_t kProgramVersion = 1;
+
+class Writer {
+public:
+  void u16(uint16_t v) { raw(&v, 2); }
+  void u32(uint32_t v) { raw(&v, 4); }
+  void i64(int64_t v) { raw(&v, 8); }
+  void str(const std::string &s) {
+    u32(uint32_t(s.size()));
+    raw(s.data(), s.size());
+  }
+  void raw(const void *p, size_t n) {
+    const uint8_t *b = static_cast<const uint8_t *>(p);
+    out.insert(out.end(), b, b + n);
+  }
+  std::vector<uint8_t> out;
+};
+
+class Reader {
+public:
+  Reader(const uint8_t *p, size_t n) : p(p), end(p + n) {}
+  bool raw(void *dst, size_t n) {
+    if (size_t(end - p) < n)
+      return false;
+    std::memcpy(dst, p, n);
+    p += n;
+    return true;
+  }
+  bool u16(uint16_t &v) { return raw(&v, 2); }
+  bool u32(uint32_t &v) { return raw(&v, 4); }
+  bool i64(int64_t &v) { return raw(&v, 8); }
+  bool str(std::string &s) {
+    uint32_t n;
+    if (!u32(n) || size_t(end - p) < n)
+      return false;
+    s.assign(reinterpret_cast<const char *>(p), n);
+    p += n;
+    return true;
+  }
+  /// A count of items each at least `minBytes` long: bounded by what is left.
+  bool count(uint32_t &n, size_t minBytes) {
+    return u32(n) && size_t(n) * minBytes <= size_t(end - p);
+  }
+  bool atEnd() const { return p == end; }
+
+private:
+  const uint8_t *p, *end;
+};
+
+} // namespace
+
+int midllama::rt::opArgumentCount(OpCode op) {
+  switch (op) {
+  case OpCode::Embed:
+    return 2;
+  case OpCode::RMSNorm:
+    return 4;
+  case OpCode::AddRMSNorm:
+    return 6;
+  case OpCode::MatMul:
+    return 4;
+  case OpCode::GateUpSwiGLU:
+    return 4;
+  case OpCode::SwiGLU:
+  case OpCode::Add:
+  case OpCode::Mul:
+    return 3;
+  case OpCode::SiLU:
+    return 2;
+  case OpCode::Attention:
+    return 12;
+  }
+  return 0;
+}
+
+const char *midllama::rt::opName(OpCode op) {
+  switch (op) {
+  case OpCode::Embed:
+    return "embed";
+  case OpCode::RMSNorm:
+    return "rms_norm";
+  case OpCode::AddRMSNorm:
+    return "add_rms_norm";
+  case OpCode::MatMul:
+    return "matmul";
+  case OpCode::GateUpSwiGLU:
+    return "gate_up_swiglu";
+  case OpCode::SwiGLU:
+    return "swiglu";
+  case OpCode::Add:
+    return "add";
+  case OpCode::Mul:
+    return "mul";
+  case OpCode::SiLU:
+    return "silu";
+  case OpCode::Attention:
+    return "attention";
+  }
+  return "?";
+}
+
+std::vector<uint8_t> Program::encode() const {
+  Writer w;
+  w.raw(kMagic, sizeof kMagic);
+  w.u16(kProgramVersion);
+  w.u32(uint32_t(config.size()));
+  for (const auto &[k, v] : config) {
+    w.str(k);
+    w.str(v);
+  }
+  w.u32(uint32_t(slotWidths.size()));
+  for (int64_t width : slotWidths)
+    w.i64(width);
+  w.u32(uint32_t(weights.size()));
+  for (const WeightInfo &info : weights) {
+    w.str(info.name);
+    w.u32(uint32_t(info.dtype));
+    w.u32(uint32_t(info.shape.size()));
+    for (int64_t d : info.shape)
+      w.i64(d);
+  }
+  w.u32(uint32_t(calls.size()));
+  for (const Call &c : calls) {
+    w.u32(uint32_t(c.op));
+    w.u32(uint32_t(c.args.size()));
+    for (int64_t a : c.args)
+      w.i64(a);
+  }
+  return std::move(w.out);
+}
+
+bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
+  Reader r(data, size);
+  auto bad = [&](const std::string &why) {
+    error = "the program is malformed: " + why;
+    return false;
+  };
+  char magic[6];
+  uint16_t version;
+  if (!r.raw(magic, 6) || std::memcmp(magic, kMagic, 6) != 0)
+    return bad("no program header");
+  if (!r.u16(version) || version != kProgramVersion)
+    return bad("program version " + std::to_string(version) + ", this runtime reads " +
+               std::to_string(kProgramVersion));
+  uint32_t n;
+  if (!r.count(n, 8))
+    return bad("config");
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string k, v;
+    if (!r.str(k) || !r.str(v))
+      return bad("config entry " + std::to_string(i));
+    config[k] = v;
+  }
+  if (!r.count(n, 8))
+    return bad("slots");
+  slotWidths.resize(n);
+  for (int64_t &width : slotWidths)
+    if (!r.i64(width) || width <= 0 || width > (int64_t(1) << 24))
+      return bad("slot width");
+  if (!r.count(n, 12))
+    return bad("weights");
+  weights.resize(n);
+  for (WeightInfo &info : weights) {
+    uint32_t dtype, rank;
+    if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.count(rank, 8) ||
+        rank > 8)
+      return bad("weight table entry");
+    info.dtype = DType(dtype);
+    info.shape.resize(rank);
+    for (int64_t &d : info.shape)
+      if (!r.i64(d) || d <= 0)
+        return bad("shape of weight '" + info.name + "'");
+  }
+  if (!r.count(n, 8))
+    return bad("calls");
+  calls.resize(n);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Call &c = calls[i];
+    uint32_t op, count;
+    if (!r.u32(op) || !r.count(count, 8))
+      return bad("call " + std::to_string(i));
+    c.op = OpCode(op);
+    if (opArgumentCount(c.op) == 0 || int(count) != opArgumentCount(c.op))
+      return bad("call " + std::to_string(i) + " has op code " + std::to_string(op) + " with " +
+                 std::to_string(count) + " arguments");
+    c.args.resize(count);
+    for (int64_t &a : c.args)
+      r.i64(a);
+  }
+  if (!r.atEnd())
+    return bad("trailing bytes");
+  return true;
+}
+
+int64_t Program::configInt(const std::string &key, int64_t fallback) const {
+  auto it = config.find(key);
+  if (it == config.end() || it->second.empty())
+    return fallback;
+  char *end;
+  long long v = std::strtoll(it->second.c_str(), &end, 10);
+  return *end ? fallback : int64_t(v);
+}
+
+uint64_t midllama::rt::fnv1a(const uint8_t *data, size_t size, uint64_t hash) {
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= data[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}

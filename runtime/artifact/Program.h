@@ -1,0 +1,107 @@
+//===- Program.h - The compiled model artifact's program -------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// A compiled model (`.mlm`) is a parameter file (safetensors layout, 64-byte aligned,
+// mmapped: runtime/params/ParamFile.h) holding:
+//   - the weights, each packed for the kernel that reads it, under its parameter name;
+//   - `__program__`: this program (config, buffer slots, weight table, kernel calls);
+//   - `__tokenizer__`: the model's tokenizer file, verbatim;
+//   - later, per backend, its compiled code (`__cubin.sm_90__`, ...).
+// Its metadata says `artifact = midllama-artifact`, `artifact_version` and `checksum` (the
+// container's own `format` stays `midllama-params`, which keeps its alignment): a 64-bit FNV-1a
+// of every tensor's bytes in file order, so a tampered or truncated artifact is refused.
+// The weight table repeats each weight's name, type and shape, and loading checks them
+// against the file's header, which the checksum does not cover.
+//
+// The program encoding is little-endian, versioned and bounds-checked on decode:
+//   "MLPROG" u16 version
+//   config: u32 count, then count × (string key, string value)
+//   slots:  u32 count, then count × i64 width
+//   weights: u32 count, then count × (string name, u32 dtype, u32 rank, rank × i64 dim)
+//   calls:  u32 count, then count × (u32 opcode, u32 n, n × i64 argument)
+// where a string is u32 length + bytes. Float arguments are stored as their bit pattern.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
+#define MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
+
+#include "runtime/params/DType.h"
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace midllama::rt {
+
+constexpr const char *kArtifactFormat = "midllama-artifact";
+constexpr int kArtifactVersion = 1;
+constexpr const char *kProgramTensor = "__program__";
+constexpr const char *kTokenizerTensor = "__tokenizer__";
+
+/// One kernel call per op of the planned kern program. Arguments, in order:
+enum class OpCode : uint32_t {
+  Embed = 1,        // out, table
+  RMSNorm = 2,      // in, out, weight, eps
+  AddRMSNorm = 3,   // in, residual, sum, out, weight, eps
+  MatMul = 4,       // in, out, weight, last_token_only
+  GateUpSwiGLU = 5, // in, out, gate weight, up weight
+  SwiGLU = 6,       // gate, up, out
+  Add = 7,          // lhs, rhs, out
+  Mul = 8,          // lhs, rhs, out
+  SiLU = 9,         // in, out
+  Attention = 10,   // q, k, v, out, layer, heads, kv heads, head dim, scale, theta,
+                    // rotary dim, interleaved
+};
+
+/// The number of arguments each op code takes (0 for unknown codes).
+int opArgumentCount(OpCode op);
+const char *opName(OpCode op);
+
+struct Call {
+  OpCode op;
+  std::vector<int64_t> args;
+};
+
+struct WeightInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+};
+
+struct Program {
+  std::map<std::string, std::string> config;
+  std::vector<int64_t> slotWidths;
+  std::vector<WeightInfo> weights;
+  std::vector<Call> calls;
+
+  std::vector<uint8_t> encode() const;
+  /// Decodes and checks the structure: argument counts, slot and weight indices in range,
+  /// positive widths. Returns false and sets `error` otherwise.
+  bool decode(const uint8_t *data, size_t size, std::string &error);
+
+  /// A config value as an integer, or `fallback` when absent or not a number.
+  int64_t configInt(const std::string &key, int64_t fallback) const;
+};
+
+inline int64_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return int64_t(u);
+}
+inline float bitsFloat(int64_t bits) {
+  uint32_t u = uint32_t(bits);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// 64-bit FNV-1a, continued from `hash`.
+uint64_t fnv1a(const uint8_t *data, size_t size, uint64_t hash = 0xcbf29ce484222325ull);
+
+} // namespace midllama::rt
+
+#endif // MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H

@@ -1,0 +1,316 @@
+//===- Kernels.cpp - CPU kernels of the runtime ---------------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/Kernels.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace midllama::rt::cpu {
+
+//===----------------------------------------------------------------------===//
+// Threads: a persistent pool, so a kernel call costs a wake-up, not a thread start.
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+class Pool {
+public:
+  explicit Pool(int threads) {
+    for (int i = 1; i < threads; ++i)
+      workers.emplace_back([this, i] { loop(i); });
+    size = threads;
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stop = true;
+      ++generation;
+    }
+    cv.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+  }
+  int threads() const { return size; }
+
+  void run(int64_t n, const std::function<void(int64_t, int64_t)> &body) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      task = &body;
+      total = n;
+      pending = size - 1;
+      ++generation;
+    }
+    cv.notify_all();
+    work(0);
+    std::unique_lock<std::mutex> lock(m);
+    done.wait(lock, [this] { return pending == 0; });
+  }
+
+private:
+  void work(int index) {
+    int64_t chunk = (total + size - 1) / size;
+    int64_t begin = std::min<int64_t>(total, index * chunk);
+    int64_t end = std::min<int64_t>(total, begin + chunk);
+    if (begin < end)
+      (*task)(begin, end);
+  }
+  void loop(int index) {
+    uint64_t seen = 0;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return generation != seen; });
+        seen = generation;
+        if (stop)
+          return;
+      }
+      work(index);
+      std::lock_guard<std::mutex> lock(m);
+      if (--pending == 0)
+        done.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers;
+  std::mutex m;
+  std::condition_variable cv, done;
+  const std::function<void(int64_t, int64_t)> *task = nullptr;
+  int64_t total = 0;
+  int pending = 0, size = 1;
+  uint64_t generation = 0;
+  bool stop = false;
+};
+
+int requestedThreads = 0;
+std::unique_ptr<Pool> pool;
+
+Pool &getPool() {
+  int want = requestedThreads > 0 ? requestedThreads
+                                  : int(std::max(1u, std::thread::hardware_concurrency()));
+  if (!pool || pool->threads() != want)
+    pool = std::make_unique<Pool>(want);
+  return *pool;
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// Element `i` of a weight as fp32.
+inline float at(const WeightRef &w, int64_t i) {
+  switch (w.dtype) {
+  case DType::F32:
+    return static_cast<const float *>(w.data)[i];
+  case DType::F16:
+    return halfToFloat(static_cast<const uint16_t *>(w.data)[i]);
+  case DType::BF16: {
+    uint32_t bits = uint32_t(static_cast<const uint16_t *>(w.data)[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  default:
+    return 0.0f;
+  }
+}
+
+/// Row `n` of a [N, K] weight converted into `dst` (fp32 rows are used in place).
+inline const float *weightRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.dtype == DType::F32)
+    return static_cast<const float *>(w.data) + n * w.cols;
+  for (int64_t k = 0; k < w.cols; ++k)
+    dst[k] = at(w, n * w.cols + k);
+  return dst;
+}
+
+/// Dot product with 8 independent partial sums, which the compiler vectorizes.
+inline float dot(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[k + j] * b[k + j];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; k < n; ++k)
+    s += a[k] * b[k];
+  return s;
+}
+
+inline float siluOf(float x) { return x / (1.0f + std::exp(-x)); }
+
+} // namespace
+
+void setThreadCount(int threads) { requestedThreads = threads; }
+int threadCount() { return getPool().threads(); }
+
+void parallelFor(int64_t n, int64_t costPerItem,
+                 const std::function<void(int64_t, int64_t)> &body) {
+  constexpr int64_t kMinWorkPerThread = 1 << 16;
+  Pool &p = getPool();
+  if (p.threads() == 1 || n < 2 || n * costPerItem < kMinWorkPerThread * 2)
+    return body(0, n);
+  p.run(n, body);
+}
+
+void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < table.cols; ++c)
+      out[r * table.cols + c] = at(table, tokens[r] * table.cols + c);
+}
+
+void rmsNorm(const float *in, float *out, int64_t rows, int64_t width, const WeightRef &w,
+             float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = in + r * width;
+    float ss = 0.0f;
+    for (int64_t c = 0; c < width; ++c)
+      ss += x[c] * x[c];
+    float inv = 1.0f / std::sqrt(ss / float(width) + eps);
+    for (int64_t c = 0; c < width; ++c)
+      out[r * width + c] = at(w, c) * (x[c] * inv);
+  }
+}
+
+void addRMSNorm(const float *in, const float *residual, float *sum, float *out, int64_t rows,
+                int64_t width, const WeightRef &w, float eps) {
+  for (int64_t i = 0; i < rows * width; ++i)
+    sum[i] = in[i] + residual[i];
+  rmsNorm(sum, out, rows, width, w, eps);
+}
+
+void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
+  int64_t n = w.rows, k = w.cols;
+  parallelFor(n, rows * k, [&](int64_t begin, int64_t end) {
+    std::vector<float> buffer(w.dtype == DType::F32 ? 0 : k);
+    for (int64_t j = begin; j < end; ++j) {
+      const float *row = weightRow(w, j, buffer.data());
+      for (int64_t r = 0; r < rows; ++r)
+        out[r * n + j] = dot(in + r * k, row, k);
+    }
+  });
+}
+
+void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
+                  const WeightRef &up) {
+  int64_t n = gate.rows, k = gate.cols;
+  parallelFor(n, 2 * rows * k, [&](int64_t begin, int64_t end) {
+    std::vector<float> gb(gate.dtype == DType::F32 ? 0 : k), ub(up.dtype == DType::F32 ? 0 : k);
+    for (int64_t j = begin; j < end; ++j) {
+      const float *g = weightRow(gate, j, gb.data());
+      const float *u = weightRow(up, j, ub.data());
+      for (int64_t r = 0; r < rows; ++r)
+        out[r * n + j] = siluOf(dot(in + r * k, g, k)) * dot(in + r * k, u, k);
+    }
+  });
+}
+
+void swiglu(const float *gate, const float *up, float *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = siluOf(gate[i]) * up[i];
+}
+
+void add(const float *a, const float *b, float *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = a[i] + b[i];
+}
+
+void mul(const float *a, const float *b, float *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = a[i] * b[i];
+}
+
+void silu(const float *in, float *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = siluOf(in[i]);
+}
+
+/// Rotates the first `rotaryDim` features of each `headDim`-wide head of `x` (`heads`
+/// heads) by position `pos`, in fp32 as llama2.c and transformers compute it.
+static void rotate(float *x, int64_t heads, const AttentionParams &p, int64_t pos) {
+  int64_t half = p.rotaryDim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    float freq = 1.0f / std::pow(p.theta, float(2 * i) / float(p.rotaryDim));
+    float angle = float(pos) * freq;
+    float c = std::cos(angle), s = std::sin(angle);
+    for (int64_t h = 0; h < heads; ++h) {
+      float *head = x + h * p.headDim;
+      float &a = p.interleaved ? head[2 * i] : head[i];
+      float &b = p.interleaved ? head[2 * i + 1] : head[i + half];
+      float a0 = a, b0 = b;
+      a = a0 * c - b0 * s;
+      b = a0 * s + b0 * c;
+    }
+  }
+}
+
+void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
+               int64_t rows, float *kCache, float *vCache, const AttentionParams &p) {
+  int64_t kvWidth = p.kvHeads * p.headDim, qWidth = p.heads * p.headDim;
+  int64_t group = p.heads / p.kvHeads;
+  for (int64_t r = 0; r < rows; ++r) {
+    rotate(q + r * qWidth, p.heads, p, positions[r]);
+    rotate(k + r * kvWidth, p.kvHeads, p, positions[r]);
+    std::memcpy(kCache + positions[r] * kvWidth, k + r * kvWidth, kvWidth * sizeof(float));
+    std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
+  }
+  parallelFor(rows * p.heads, 2 * (positions[rows - 1] + 1) * p.headDim,
+              [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t r = task / p.heads, h = task % p.heads, kvh = h / group;
+      int64_t length = positions[r] + 1;
+      const float *qh = q + r * qWidth + h * p.headDim;
+      scores.resize(length);
+      float maxScore = -INFINITY;
+      for (int64_t t = 0; t < length; ++t) {
+        scores[t] = dot(qh, kCache + t * kvWidth + kvh * p.headDim, p.headDim) * p.scale;
+        maxScore = std::max(maxScore, scores[t]);
+      }
+      float total = 0.0f;
+      for (int64_t t = 0; t < length; ++t) {
+        scores[t] = std::exp(scores[t] - maxScore);
+        total += scores[t];
+      }
+      float *o = out + r * qWidth + h * p.headDim;
+      std::fill(o, o + p.headDim, 0.0f);
+      for (int64_t t = 0; t < length; ++t) {
+        float weight = scores[t] / total;
+        const float *vt = vCache + t * kvWidth + kvh * p.headDim;
+        for (int64_t d = 0; d < p.headDim; ++d)
+          o[d] += weight * vt[d];
+      }
+    }
+  });
+}
+
+} // namespace midllama::rt::cpu

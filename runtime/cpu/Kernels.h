@@ -1,0 +1,65 @@
+//===- Kernels.h - CPU kernels of the runtime -------------------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// One function per kern op. Activations are fp32 rows (`rows` tokens × `width`); weights
+// are read in their stored type (fp32, fp16, bf16) and converted per element inside the
+// kernel, never into a dequantized copy. Matrix products are split over output columns
+// across threads (a ThreadPool); everything else is memory-bound and single-pass.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_RUNTIME_CPU_KERNELS_H
+#define MIDLLAMA_RUNTIME_CPU_KERNELS_H
+
+#include "runtime/params/DType.h"
+
+#include <cstdint>
+#include <functional>
+
+namespace midllama::rt::cpu {
+
+/// A dense weight as the kernels read it.
+struct WeightRef {
+  const void *data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0; // [N, K] for matrices; cols = size for vectors
+};
+
+/// Runs `body(begin, end)` over [0, n) split into chunks across the runtime's threads, or
+/// inline when the work (`n` items of about `costPerItem` multiply-adds) is too small to
+/// repay waking them (a wake-up costs about as much as 50k multiply-adds).
+void parallelFor(int64_t n, int64_t costPerItem,
+                 const std::function<void(int64_t, int64_t)> &body);
+void setThreadCount(int threads);
+int threadCount();
+
+void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out);
+void rmsNorm(const float *in, float *out, int64_t rows, int64_t width, const WeightRef &w,
+             float eps);
+void addRMSNorm(const float *in, const float *residual, float *sum, float *out, int64_t rows,
+                int64_t width, const WeightRef &w, float eps);
+/// out[r, n] = sum_k in[r, k] * w[n, k].
+void matmul(const float *in, float *out, int64_t rows, const WeightRef &w);
+/// out[r, n] = silu(in · gate[n]) * (in · up[n]).
+void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
+                  const WeightRef &up);
+void swiglu(const float *gate, const float *up, float *out, int64_t count);
+void add(const float *a, const float *b, float *out, int64_t count);
+void mul(const float *a, const float *b, float *out, int64_t count);
+void silu(const float *in, float *out, int64_t count);
+
+struct AttentionParams {
+  int64_t heads, kvHeads, headDim, rotaryDim;
+  float scale, theta;
+  bool interleaved;
+};
+/// Rotates q and k of `rows` new tokens at `positions` (in place), writes k and v into
+/// the layer's cache at those positions (`kCache`, `vCache`: [max_context, kvHeads *
+/// headDim]) and computes causal attention of each query over cache positions 0..its own.
+void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
+               int64_t rows, float *kCache, float *vCache, const AttentionParams &p);
+
+} // namespace midllama::rt::cpu
+
+#endif // MIDLLAMA_RUNTIME_CPU_KERNELS_H

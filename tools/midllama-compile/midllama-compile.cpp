@@ -1,0 +1,118 @@
+//===- midllama-compile.cpp - Compile llm IR into a runnable artifact -----===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// midllama-compile IN.mlir --target=cpu -o MODEL.mlm [--tokenizer tok.bin] [--max-context N]
+//
+// Runs the registered `midllama-lower-cpu` pipeline (so `midllama-opt
+// --midllama-lower-cpu` shows exactly what is compiled) and serializes the planned kern
+// program, the weights its kernels read and the tokenizer into one mmap-able, checksummed
+// file, written atomically. Without --tokenizer, a llama2.c tokenizer (tok512.bin or
+// tokenizer.bin) beside the input IR or beside its parameter file is embedded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/InitAll.h"
+#include "midllama/Target/Artifact.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Transforms/Passes.h"
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+static cl::OptionCategory category("midllama-compile options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input.mlir>"), cl::Required,
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.mlm)"),
+                                       cl::value_desc("file"), cl::Required, cl::cat(category));
+static cl::opt<std::string> target("target",
+                                   cl::desc("cpu (sm_80/sm_86/sm_89/sm_90: the GPU issue)"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> tokenizer("tokenizer",
+                                      cl::desc("llama2.c tokenizer to embed (default: found "
+                                               "beside the input or its parameter file)"),
+                                      cl::value_desc("file"), cl::cat(category));
+static cl::opt<int64_t> maxContext("max-context",
+                                   cl::desc("Context length the KV cache is sized for "
+                                            "(default: the model's, else 2048)"),
+                                   cl::init(0), cl::cat(category));
+static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
+                                 cl::cat(category));
+
+static int fail(const Twine &message) {
+  errs() << "midllama-compile: " << message << "\n";
+  return 1;
+}
+
+/// A llama2.c tokenizer beside `path`'s folder, if there is one.
+static std::string tokenizerBeside(StringRef path) {
+  SmallString<256> dir(path);
+  sys::path::remove_filename(dir);
+  for (const char *name : {"tokenizer.bin", "tok512.bin"}) {
+    SmallString<256> candidate(dir);
+    sys::path::append(candidate, name);
+    if (sys::fs::exists(candidate))
+      return std::string(candidate);
+  }
+  return "";
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "midllama: compile llm IR into a runnable model\n");
+
+  if (maxContext < 0 || maxContext > (int64_t(1) << 24))
+    return fail("--max-context must be between 1 and 16777216");
+  if (sys::fs::exists(outputPath) && sys::fs::equivalent(inputPath, outputPath))
+    return fail("the output '" + outputPath + "' is the input");
+
+  mlir::DialectRegistry registry;
+  midllama::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  SourceMgr sources;
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(inputPath, sources, &context);
+  if (!module)
+    return fail("cannot parse '" + inputPath + "'");
+
+  midllama::ArtifactOptions options;
+  options.target = target;
+  options.maxContext = maxContext;
+  if (!noTokenizer) {
+    options.tokenizerPath = tokenizer;
+    if (options.tokenizerPath.empty())
+      options.tokenizerPath = tokenizerBeside(inputPath);
+    if (options.tokenizerPath.empty())
+      if (auto file = (*module)->getAttrOfType<mlir::StringAttr>(
+              midllama::llm::LLMDialect::kParamFileAttrName))
+        options.tokenizerPath =
+            tokenizerBeside(midllama::resolveAgainstModule(*module, file.getValue()));
+    if (options.tokenizerPath.empty())
+      errs() << "midllama-compile: warning: no tokenizer found beside '" << inputPath
+             << "'; the model will take token ids only (give --tokenizer)\n";
+  }
+  if (target != "cpu")
+    return fail("target '" + target +
+                "' is not built yet: the CUDA backend comes with the GPU issue; use "
+                "--target=cpu");
+
+  mlir::PassManager pm(&context);
+  midllama::buildLowerToCPUPipeline(pm);
+  if (failed(pm.run(*module)))
+    return fail("lowering '" + inputPath + "' failed (see the errors above)");
+  std::string error;
+  if (!midllama::writeArtifact(*module, outputPath, options, error))
+    return fail(error);
+  return 0;
+}

@@ -1,0 +1,420 @@
+//===- midllama-run.cpp - Run a compiled model and report -----------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T --seed S]
+//              [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]
+//              [--threads T] [--json FILE|-]
+//
+// Generation writes the text (and only the text) to stdout as it is produced; the report
+// (artifact size, weight bytes by storage type, peak RSS, time to first token, prefill and
+// decode tokens/s as the median of --repeat runs, perplexity with its protocol) goes to
+// stderr as a table and, with --json, as JSON. Needs nothing but the artifact: the
+// tokenizer is inside it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Model.h"
+#include "runtime/tokenizer/Llama2CTokenizer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <vector>
+
+using namespace midllama::rt;
+
+namespace {
+
+struct Options {
+  std::string model, prompt, perplexityFile, klBase, json;
+  bool havePrompt = false;
+  int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
+  double temperature = 0.0;
+};
+
+[[noreturn]] void die(const std::string &message) {
+  std::fprintf(stderr, "midllama-run: %s\n", message.c_str());
+  std::exit(1);
+}
+
+const char *kUsage =
+    "usage: midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T] [--seed S]\n"
+    "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
+    "                    [--threads T] [--json FILE|-]\n";
+
+int64_t parseInt(const std::string &flag, const char *value, int64_t lo, int64_t hi) {
+  char *end;
+  long long v = std::strtoll(value, &end, 10);
+  if (!*value || *end || v < lo || v > hi)
+    die("bad value '" + std::string(value) + "' for " + flag + " (an integer from " +
+        std::to_string(lo) + " to " + std::to_string(hi) + ")");
+  return v;
+}
+
+Options parse(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char * {
+      if (i + 1 >= argc)
+        die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--prompt") {
+      o.prompt = value();
+      o.havePrompt = true;
+    } else if (a == "--steps") {
+      o.steps = parseInt(a, value(), 0, int64_t(1) << 24);
+    } else if (a == "--temperature") {
+      char *end;
+      const char *v = value();
+      o.temperature = std::strtod(v, &end);
+      if (!*v || *end || !(o.temperature >= 0) || o.temperature > 100)
+        die("bad value '" + std::string(v) + "' for --temperature (0 for greedy, up to 100)");
+    } else if (a == "--seed") {
+      o.seed = parseInt(a, value(), 0, INT64_MAX);
+    } else if (a == "--perplexity") {
+      o.perplexityFile = value();
+    } else if (a == "--ctx") {
+      o.ctx = parseInt(a, value(), 2, int64_t(1) << 24);
+    } else if (a == "--kl-base") {
+      o.klBase = value();
+    } else if (a == "--repeat") {
+      o.repeat = parseInt(a, value(), 1, 1000);
+    } else if (a == "--threads") {
+      o.threads = parseInt(a, value(), 1, 1024);
+    } else if (a == "--json") {
+      o.json = value();
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (!a.empty() && a[0] == '-') {
+      die("unknown option '" + a + "'\n" + kUsage);
+    } else if (o.model.empty()) {
+      o.model = a;
+    } else {
+      die("more than one model given ('" + o.model + "', '" + a + "')");
+    }
+  }
+  if (o.model.empty())
+    die(std::string("no model given\n") + kUsage);
+  if (!o.perplexityFile.empty() && !o.ctx)
+    die("--perplexity needs --ctx N (the window length)");
+  if (!o.klBase.empty() && o.perplexityFile.empty())
+    die("--kl-base compares models on the --perplexity windows; give --perplexity too");
+  return o;
+}
+
+double seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t peakRSS() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return int64_t(u.ru_maxrss) * 1024;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    die("cannot open '" + path + "'");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::unique_ptr<Llama2CTokenizer> tokenizerOf(const Model &model) {
+  if (!model.tokenizerSize())
+    die("the artifact has no tokenizer; recompile with midllama-compile --tokenizer FILE");
+  std::string error;
+  auto t = Llama2CTokenizer::fromBytes(
+      std::string_view(reinterpret_cast<const char *>(model.tokenizerData()),
+                       size_t(model.tokenizerSize())),
+      "embedded tokenizer", error);
+  if (!t)
+    die(error);
+  if (t->vocabSize() != model.vocabSize())
+    die("the embedded tokenizer has " + std::to_string(t->vocabSize()) +
+        " tokens, the model " + std::to_string(model.vocabSize()));
+  return t;
+}
+
+/// log-softmax of `logits` at `target`, and the distribution (for KL) when `probs`.
+double logProb(const float *logits, int64_t vocab, int64_t target, std::vector<double> *probs) {
+  double maxLogit = logits[0];
+  for (int64_t v = 1; v < vocab; ++v)
+    maxLogit = std::max(maxLogit, double(logits[v]));
+  double total = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    total += std::exp(double(logits[v]) - maxLogit);
+  double logZ = maxLogit + std::log(total);
+  if (probs) {
+    probs->resize(vocab);
+    for (int64_t v = 0; v < vocab; ++v)
+      (*probs)[v] = double(logits[v]) - logZ; // log-probabilities
+  }
+  return double(logits[target]) - logZ;
+}
+
+int64_t argmax(const float *logits, int64_t vocab) {
+  return std::max_element(logits, logits + vocab) - logits;
+}
+
+struct Report {
+  std::vector<std::pair<std::string, std::string>> rows; // label, value (table)
+  std::vector<std::pair<std::string, std::string>> json; // key, JSON value
+  void add(const std::string &label, const std::string &value, const std::string &key,
+           const std::string &jsonValue) {
+    rows.push_back({label, value});
+    json.push_back({key, jsonValue});
+  }
+};
+
+/// `s` as a JSON string literal.
+std::string quote(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (uint8_t(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string fmt(const char *f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  if (o.threads)
+    cpu::setThreadCount(int(o.threads));
+  std::string error;
+  auto model = Model::load(o.model, error);
+  if (!model)
+    die(error);
+  Report report;
+  struct stat st;
+  int64_t fileBytes = stat(o.model.c_str(), &st) == 0 ? int64_t(st.st_size) : 0;
+  report.add("artifact", o.model, "artifact", quote(o.model));
+  report.add("artifact size", std::to_string(fileBytes) + " bytes", "artifact_bytes",
+             std::to_string(fileBytes));
+  for (auto &[type, bytes] : model->weightBytesByType())
+    report.add("weights " + type, std::to_string(bytes) + " bytes", "weight_bytes_" + type,
+               std::to_string(bytes));
+  report.add("threads", std::to_string(cpu::threadCount()), "threads",
+             std::to_string(cpu::threadCount()));
+  const int64_t vocab = model->vocabSize();
+
+  if (!o.perplexityFile.empty()) {
+    // The protocol of ../shared/docs/ALGORITHMS.md: the whole file tokenized once (no BOS),
+    // non-overlapping windows of ctx tokens, each from an empty cache, every token after
+    // the first of its window predicted; the tail shorter than a window is dropped.
+    if (o.ctx > model->maxContext())
+      die("--ctx " + std::to_string(o.ctx) + " exceeds the model's context of " +
+          std::to_string(model->maxContext()) + " tokens");
+    std::string text = readFile(o.perplexityFile);
+    if (text.empty())
+      die("'" + o.perplexityFile + "' is empty");
+    auto tok = tokenizerOf(*model);
+    std::vector<int32_t> ids = tok->encode(text, /*bos=*/false, /*eos=*/false);
+    int64_t windows = int64_t(ids.size()) / o.ctx;
+    if (windows == 0)
+      die("'" + o.perplexityFile + "' has " + std::to_string(ids.size()) +
+          " tokens, fewer than one window of " + std::to_string(o.ctx));
+    std::unique_ptr<Model> base;
+    if (!o.klBase.empty()) {
+      base = Model::load(o.klBase, error);
+      if (!base)
+        die(error);
+      if (base->vocabSize() != vocab)
+        die("--kl-base model has another vocabulary");
+      if (o.ctx > base->maxContext())
+        die("--ctx exceeds the --kl-base model's context");
+    }
+    Session session(*model, o.ctx);
+    std::unique_ptr<Session> baseSession = base ? std::make_unique<Session>(*base, o.ctx) : nullptr;
+    double nll = 0, kl = 0;
+    int64_t predicted = 0, agree = 0;
+    std::vector<double> lp, lq;
+    double start = seconds();
+    for (int64_t w = 0; w < windows; ++w) {
+      const int32_t *window = ids.data() + w * o.ctx;
+      const float *logits = session.forward(window, o.ctx, 0, false, error);
+      if (!logits)
+        die(error);
+      const float *baseLogits = nullptr;
+      if (baseSession && !(baseLogits = baseSession->forward(window, o.ctx, 0, false, error)))
+        die(error);
+      for (int64_t t = 0; t + 1 < o.ctx; ++t) {
+        const float *row = logits + t * vocab;
+        nll -= logProb(row, vocab, window[t + 1], baseLogits ? &lq : nullptr);
+        if (baseLogits) {
+          const float *baseRow = baseLogits + t * vocab;
+          logProb(baseRow, vocab, window[t + 1], &lp);
+          double d = 0; // KL(base || model) = sum p (log p - log q)
+          for (int64_t v = 0; v < vocab; ++v)
+            d += std::exp(lp[v]) * (lp[v] - lq[v]);
+          kl += d;
+          agree += argmax(row, vocab) == argmax(baseRow, vocab);
+        }
+        ++predicted;
+      }
+      std::fprintf(stderr, "\rperplexity: window %lld/%lld, running ppl %.4f",
+                   (long long)(w + 1), (long long)windows, std::exp(nll / predicted));
+    }
+    double elapsed = seconds() - start;
+    std::fprintf(stderr, "\n");
+    uint64_t hash = fnv1a(reinterpret_cast<const uint8_t *>(text.data()), text.size());
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+    double ppl = std::exp(nll / predicted);
+    report.add("perplexity", fmt("%.4f", ppl), "perplexity", fmt("%.6f", ppl));
+    report.add("protocol",
+               o.perplexityFile + " (fnv1a " + hex + ", joined as-is, no BOS), ctx " +
+                   std::to_string(o.ctx) + ", stride " + std::to_string(o.ctx) + ", " +
+                   std::to_string(windows) + " windows, " + std::to_string(predicted) +
+                   " predicted tokens of " + std::to_string(ids.size()),
+               "protocol",
+               "{\"file\": " + quote(o.perplexityFile) + ", \"fnv1a\": \"" + hex +
+                   "\", \"join\": \"as-is\", \"bos\": false, \"ctx\": " +
+                   std::to_string(o.ctx) + ", \"stride\": " + std::to_string(o.ctx) +
+                   ", \"windows\": " + std::to_string(windows) +
+                   ", \"predicted_tokens\": " + std::to_string(predicted) +
+                   ", \"file_tokens\": " + std::to_string(ids.size()) + "}");
+    if (base) {
+      report.add("KL(base || model)", fmt("%.6f", kl / predicted) + " nats/token", "kl",
+                 fmt("%.8f", kl / predicted));
+      report.add("top-1 agreement", fmt("%.4f", double(agree) / predicted), "top1_agreement",
+                 fmt("%.6f", double(agree) / predicted));
+    }
+    report.add("evaluation throughput", fmt("%.1f", predicted / elapsed) + " tokens/s",
+               "eval_tokens_per_s", fmt("%.3f", predicted / elapsed));
+  } else {
+    auto tok = tokenizerOf(*model);
+    std::vector<int32_t> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
+    if (int64_t(prompt.size()) + o.steps > model->maxContext())
+      die("the prompt (" + std::to_string(prompt.size()) + " tokens) and " +
+          std::to_string(o.steps) + " steps exceed the model's context of " +
+          std::to_string(model->maxContext()) + " tokens");
+    std::vector<double> ttft, prefill, decode;
+    int64_t generated = 0;
+    for (int64_t run = 0; run < o.repeat; ++run) {
+      Session session(*model, int64_t(prompt.size()));
+      std::mt19937_64 rng(uint64_t(o.seed));
+      double t0 = seconds();
+      const float *logits = session.forward(prompt.data(), int64_t(prompt.size()), 0, true, error);
+      if (!logits)
+        die(error);
+      double t1 = seconds();
+      int64_t pos = int64_t(prompt.size());
+      int32_t previous = prompt.back();
+      int64_t count = 0;
+      double decodeStart = seconds();
+      for (int64_t step = 0; step < o.steps; ++step) {
+        int32_t next;
+        if (o.temperature == 0) {
+          next = int32_t(argmax(logits, vocab));
+        } else {
+          std::vector<double> p(vocab);
+          double maxLogit = *std::max_element(logits, logits + vocab), total = 0;
+          for (int64_t v = 0; v < vocab; ++v)
+            total += p[v] = std::exp((logits[v] - maxLogit) / o.temperature);
+          double u = std::uniform_real_distribution<double>(0, total)(rng), acc = 0;
+          next = int32_t(vocab - 1);
+          for (int64_t v = 0; v < vocab; ++v)
+            if ((acc += p[v]) > u) {
+              next = int32_t(v);
+              break;
+            }
+        }
+        if (next == Llama2CTokenizer::kBos || next == Llama2CTokenizer::kEos)
+          break; // llama2.c's end of text
+        ++count;
+        if (run == 0 && o.json != "-") {
+          std::string piece = tok->decodePiece(previous, next);
+          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          std::fflush(stdout);
+        }
+        previous = next;
+        if (step + 1 == o.steps)
+          break;
+        if (!(logits = session.forward(&next, 1, pos++, true, error)))
+          die(error);
+      }
+      double t2 = seconds();
+      generated = count;
+      ttft.push_back(t1 - t0);
+      prefill.push_back(double(prompt.size()) / (t1 - t0));
+      if (count > 1)
+        decode.push_back(double(count - 1) / (t2 - decodeStart));
+    }
+    std::fprintf(stderr, "\n");
+    report.add("prompt tokens", std::to_string(prompt.size()), "prompt_tokens",
+               std::to_string(prompt.size()));
+    report.add("generated tokens", std::to_string(generated), "generated_tokens",
+               std::to_string(generated));
+    report.add("sampling", o.temperature == 0 ? "greedy" : fmt("temperature %.3g", o.temperature) +
+                   ", seed " + std::to_string(o.seed),
+               "temperature", fmt("%.6g", o.temperature));
+    report.add("time to first token", fmt("%.3f ms", median(ttft) * 1e3), "ttft_ms",
+               fmt("%.4f", median(ttft) * 1e3));
+    report.add("prefill", fmt("%.1f tokens/s", median(prefill)), "prefill_tokens_per_s",
+               fmt("%.3f", median(prefill)));
+    report.add("decode", fmt("%.1f tokens/s", median(decode)) + " (median of " +
+                             std::to_string(o.repeat) + " runs)",
+               "decode_tokens_per_s", fmt("%.3f", median(decode)));
+  }
+  report.add("peak RSS", fmt("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
+             std::to_string(peakRSS()));
+
+  std::fprintf(stderr, "midllama-run report\n");
+  for (auto &[label, value] : report.rows)
+    std::fprintf(stderr, "  %-24s %s\n", label.c_str(), value.c_str());
+  if (!o.json.empty()) {
+    std::string out = "{";
+    for (size_t i = 0; i < report.json.size(); ++i)
+      out += (i ? ", \"" : "\"") + report.json[i].first + "\": " + report.json[i].second;
+    out += "}\n";
+    if (o.json == "-") {
+      std::fputs(out.c_str(), stdout);
+    } else {
+      std::string tmp = o.json + ".tmp";
+      std::ofstream f(tmp, std::ios::binary);
+      f << out;
+      f.close();
+      if (!f || std::rename(tmp.c_str(), o.json.c_str()) != 0)
+        die("cannot write '" + o.json + "'");
+    }
+  }
+  return 0;
+}
