@@ -36,8 +36,9 @@ using namespace midllama::rt;
 namespace {
 
 struct Options {
-  std::string model, prompt, perplexityFile, klBase, json;
+  std::string model, prompt, perplexityFile, klBase, json, promptIds, logitsOut, expectLogits;
   bool havePrompt = false;
+  double atol = 1e-4;
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
 };
@@ -50,7 +51,9 @@ struct Options {
 const char *kUsage =
     "usage: midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T] [--seed S]\n"
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
-    "                    [--threads T] [--json FILE|-]\n";
+    "                    [--threads T] [--json FILE|-]\n"
+    "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
+    "                    [--expect-logits FILE [--atol X]]\n";
 
 int64_t parseInt(const std::string &flag, const char *value, int64_t lo, int64_t hi) {
   char *end;
@@ -73,6 +76,18 @@ Options parse(int argc, char **argv) {
     if (a == "--prompt") {
       o.prompt = value();
       o.havePrompt = true;
+    } else if (a == "--prompt-ids") {
+      o.promptIds = value();
+    } else if (a == "--logits-out") {
+      o.logitsOut = value();
+    } else if (a == "--expect-logits") {
+      o.expectLogits = value();
+    } else if (a == "--atol") {
+      char *end;
+      const char *v = value();
+      o.atol = std::strtod(v, &end);
+      if (!*v || *end || !(o.atol >= 0))
+        die("bad value '" + std::string(v) + "' for --atol (a non-negative number)");
     } else if (a == "--steps") {
       o.steps = parseInt(a, value(), 0, int64_t(1) << 24);
     } else if (a == "--temperature") {
@@ -108,6 +123,8 @@ Options parse(int argc, char **argv) {
   }
   if (o.model.empty())
     die(std::string("no model given\n") + kUsage);
+  if ((!o.logitsOut.empty() || !o.expectLogits.empty()) && o.promptIds.empty())
+    die("--logits-out and --expect-logits score the tokens of --prompt-ids");
   if (!o.perplexityFile.empty() && !o.ctx)
     die("--perplexity needs --ctx N (the window length)");
   if (!o.klBase.empty() && o.perplexityFile.empty())
@@ -234,6 +251,56 @@ int main(int argc, char **argv) {
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
   const int64_t vocab = model->vocabSize();
+
+  if (!o.promptIds.empty()) {
+    // Logits of every position of a token sequence, one forward pass from an empty cache:
+    // what reference implementations are compared on.
+    std::vector<int32_t> ids;
+    std::istringstream in(o.promptIds);
+    std::string word;
+    while (in >> word)
+      ids.push_back(int32_t(parseInt("--prompt-ids", word.c_str(), 0, vocab - 1)));
+    if (ids.empty())
+      die("--prompt-ids has no token ids");
+    if (int64_t(ids.size()) > model->maxContext())
+      die("--prompt-ids has " + std::to_string(ids.size()) +
+          " tokens, more than the model's context of " + std::to_string(model->maxContext()));
+    Session session(*model, int64_t(ids.size()));
+    const float *logits = session.forward(ids.data(), int64_t(ids.size()), 0, false, error);
+    if (!logits)
+      die(error);
+    size_t count = ids.size() * size_t(vocab);
+    if (!o.logitsOut.empty()) {
+      std::ofstream f(o.logitsOut, std::ios::binary);
+      f.write(reinterpret_cast<const char *>(logits), std::streamsize(count * sizeof(float)));
+      if (!f)
+        die("cannot write '" + o.logitsOut + "'");
+    }
+    if (!o.expectLogits.empty()) {
+      std::string golden = readFile(o.expectLogits);
+      if (golden.size() != count * sizeof(float))
+        die("'" + o.expectLogits + "' holds " + std::to_string(golden.size() / 4) +
+            " floats, not " + std::to_string(ids.size()) + " positions x " +
+            std::to_string(vocab) + " logits");
+      const float *ref = reinterpret_cast<const float *>(golden.data());
+      double maxDiff = 0;
+      size_t where = 0;
+      for (size_t i = 0; i < count; ++i) {
+        double d = std::fabs(double(logits[i]) - double(ref[i]));
+        if (!(d <= maxDiff)) { // NaN counts as a difference
+          maxDiff = std::isnan(d) ? INFINITY : d;
+          where = i;
+        }
+      }
+      std::fprintf(stdout, "max |logit - expected| = %.3g over %zu logits (position %zu, token %zu); "
+                           "tolerance %.3g: %s\n",
+                   maxDiff, count, where / size_t(vocab), where % size_t(vocab), o.atol,
+                   maxDiff <= o.atol ? "ok" : "FAILED");
+      if (!(maxDiff <= o.atol))
+        return 1;
+    }
+    return 0;
+  }
 
   if (!o.perplexityFile.empty()) {
     // The protocol of ../shared/docs/ALGORITHMS.md: the whole file tokenized once (no BOS),
