@@ -29,6 +29,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace midllama::rt;
@@ -37,8 +38,9 @@ namespace {
 
 struct Options {
   std::string model, prompt, perplexityFile, klBase, json, promptIds, logitsOut, expectLogits;
-  bool havePrompt = false;
+  bool havePrompt = false, ignoreEos = false;
   double atol = 1e-4;
+  int64_t maxWindows = 0;
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
 };
@@ -51,7 +53,7 @@ struct Options {
 const char *kUsage =
     "usage: midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T] [--seed S]\n"
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
-    "                    [--threads T] [--json FILE|-]\n"
+    "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n";
 
@@ -88,6 +90,10 @@ Options parse(int argc, char **argv) {
       o.atol = std::strtod(v, &end);
       if (!*v || *end || !(o.atol >= 0))
         die("bad value '" + std::string(v) + "' for --atol (a non-negative number)");
+    } else if (a == "--ignore-eos") {
+      o.ignoreEos = true;
+    } else if (a == "--max-windows") {
+      o.maxWindows = parseInt(a, value(), 1, INT64_MAX);
     } else if (a == "--steps") {
       o.steps = parseInt(a, value(), 0, int64_t(1) << 24);
     } else if (a == "--temperature") {
@@ -252,16 +258,21 @@ int main(int argc, char **argv) {
              std::to_string(cpu::threadCount()));
   const int64_t vocab = model->vocabSize();
 
+  // Token ids given directly: models compiled without a tokenizer, reference comparisons.
+  std::vector<int32_t> givenIds;
   if (!o.promptIds.empty()) {
-    // Logits of every position of a token sequence, one forward pass from an empty cache:
-    // what reference implementations are compared on.
-    std::vector<int32_t> ids;
     std::istringstream in(o.promptIds);
     std::string word;
     while (in >> word)
-      ids.push_back(int32_t(parseInt("--prompt-ids", word.c_str(), 0, vocab - 1)));
-    if (ids.empty())
+      givenIds.push_back(int32_t(parseInt("--prompt-ids", word.c_str(), 0, vocab - 1)));
+    if (givenIds.empty())
       die("--prompt-ids has no token ids");
+  }
+
+  if (!o.logitsOut.empty() || !o.expectLogits.empty()) {
+    // Logits of every position of a token sequence, one forward pass from an empty cache:
+    // what reference implementations are compared on.
+    const std::vector<int32_t> &ids = givenIds;
     if (int64_t(ids.size()) > model->maxContext())
       die("--prompt-ids has " + std::to_string(ids.size()) +
           " tokens, more than the model's context of " + std::to_string(model->maxContext()));
@@ -315,6 +326,8 @@ int main(int argc, char **argv) {
     auto tok = tokenizerOf(*model);
     std::vector<int32_t> ids = tok->encode(text, /*bos=*/false, /*eos=*/false);
     int64_t windows = int64_t(ids.size()) / o.ctx;
+    if (o.maxWindows && windows > o.maxWindows)
+      windows = o.maxWindows; // a quick estimate on the file's first windows
     if (windows == 0)
       die("'" + o.perplexityFile + "' has " + std::to_string(ids.size()) +
           " tokens, fewer than one window of " + std::to_string(o.ctx));
@@ -356,11 +369,17 @@ int main(int argc, char **argv) {
         }
         ++predicted;
       }
-      std::fprintf(stderr, "\rperplexity: window %lld/%lld, running ppl %.4f",
-                   (long long)(w + 1), (long long)windows, std::exp(nll / predicted));
+      // Progress: on a terminal a line rewritten in place, in logs one line per 10%.
+      bool tty = isatty(2);
+      int64_t every = std::max<int64_t>(1, windows / (tty ? 200 : 10));
+      if ((w + 1) % every == 0 || w + 1 == windows)
+        std::fprintf(stderr, "%sperplexity: window %lld/%lld, running ppl %.4f, %.0f s%s",
+                     tty ? "\r" : "", (long long)(w + 1), (long long)windows,
+                     std::exp(nll / predicted), seconds() - start, tty ? "" : "\n");
     }
     double elapsed = seconds() - start;
-    std::fprintf(stderr, "\n");
+    if (isatty(2))
+      std::fprintf(stderr, "\n");
     uint64_t hash = fnv1a(reinterpret_cast<const uint8_t *>(text.data()), text.size());
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
@@ -387,8 +406,14 @@ int main(int argc, char **argv) {
     report.add("evaluation throughput", fmt("%.1f", predicted / elapsed) + " tokens/s",
                "eval_tokens_per_s", fmt("%.3f", predicted / elapsed));
   } else {
-    auto tok = tokenizerOf(*model);
-    std::vector<int32_t> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
+    std::unique_ptr<Llama2CTokenizer> tok;
+    std::vector<int32_t> prompt = givenIds;
+    if (prompt.empty() || model->tokenizerSize())
+      tok = tokenizerOf(*model);
+    if (prompt.empty())
+      prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
+    if (o.havePrompt && !givenIds.empty())
+      die("give --prompt or --prompt-ids, not both");
     if (int64_t(prompt.size()) + o.steps > model->maxContext())
       die("the prompt (" + std::to_string(prompt.size()) + " tokens) and " +
           std::to_string(o.steps) + " steps exceed the model's context of " +
@@ -424,11 +449,12 @@ int main(int argc, char **argv) {
               break;
             }
         }
-        if (next == Llama2CTokenizer::kBos || next == Llama2CTokenizer::kEos)
+        if (!o.ignoreEos && (next == Llama2CTokenizer::kBos || next == Llama2CTokenizer::kEos))
           break; // llama2.c's end of text
         ++count;
         if (run == 0 && o.json != "-") {
-          std::string piece = tok->decodePiece(previous, next);
+          std::string piece = tok ? tok->decodePiece(previous, next)
+                                  : (count > 1 ? " " : "") + std::to_string(next);
           std::fwrite(piece.data(), 1, piece.size(), stdout);
           std::fflush(stdout);
         }

@@ -1,0 +1,217 @@
+//===- CPUKernelsTest.cpp - CPU kernels against straightforward code -------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Each kernel against a plain re-statement of its definition (double precision, no
+// threads, no fusion), on odd sizes, for every weight type the kernels read, and with the
+// thread pool both off and on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/Kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace midllama::rt;
+using namespace midllama::rt::cpu;
+
+namespace {
+
+std::vector<float> randomVector(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+uint16_t toHalf(float f) { // round to nearest even, normal range only (test values)
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  uint32_t sign = (bits >> 16) & 0x8000;
+  int32_t exp = int32_t((bits >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = bits & 0x7fffff;
+  if (exp <= 0)
+    return uint16_t(sign);
+  uint32_t h = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+    ++h;
+  return uint16_t(h);
+}
+
+float fromHalf(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits = exp == 0 ? sign : sign | ((exp + 112) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// A weight stored as `dtype`, and the fp32 values it holds.
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;
+  WeightRef ref;
+  TestWeight(int64_t rows, int64_t cols, DType dtype, uint64_t seed) {
+    std::vector<float> v = randomVector(size_t(rows * cols), seed, 0.3f);
+    values.resize(v.size());
+    bytes.resize(v.size() * size_t(dtypeSize(dtype)));
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (dtype == DType::F32) {
+        values[i] = v[i];
+        std::memcpy(&bytes[4 * i], &v[i], 4);
+      } else if (dtype == DType::F16) {
+        uint16_t h = toHalf(v[i]);
+        values[i] = fromHalf(h);
+        std::memcpy(&bytes[2 * i], &h, 2);
+      } else {
+        uint32_t bits;
+        std::memcpy(&bits, &v[i], 4);
+        uint16_t b = uint16_t(bits >> 16);
+        uint32_t back = uint32_t(b) << 16;
+        std::memcpy(&values[i], &back, 4);
+        std::memcpy(&bytes[2 * i], &b, 2);
+      }
+    }
+    ref = WeightRef{bytes.data(), dtype, rows, cols};
+  }
+};
+
+class CPUKernelsTest : public ::testing::TestWithParam<int> {
+protected:
+  void SetUp() override { setThreadCount(GetParam()); }
+  void TearDown() override { setThreadCount(0); }
+};
+
+TEST_P(CPUKernelsTest, MatMulEveryWeightType) {
+  const int64_t rows = 3, k = 67, n = 1031; // odd sizes; n large enough to use the threads
+  std::vector<float> x = randomVector(size_t(rows * k), 1);
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    TestWeight w(n, k, dtype, 2);
+    std::vector<float> y(size_t(rows * n));
+    matmul(x.data(), y.data(), rows, w.ref);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double expected = 0;
+        for (int64_t c = 0; c < k; ++c)
+          expected += double(x[r * k + c]) * w.values[j * k + c];
+        ASSERT_NEAR(y[r * n + j], expected, 1e-4) << dtypeName(dtype) << " [" << r << ", " << j << "]";
+      }
+  }
+}
+
+TEST_P(CPUKernelsTest, GateUpSwiGLUIsSiLUOfGateTimesUp) {
+  const int64_t rows = 2, k = 33, n = 517;
+  std::vector<float> x = randomVector(size_t(rows * k), 3);
+  TestWeight g(n, k, DType::F16, 4), u(n, k, DType::F16, 5);
+  std::vector<float> fused(size_t(rows * n)), gate(fused.size()), up(fused.size()),
+      separate(fused.size());
+  gateUpSwiGLU(x.data(), fused.data(), rows, g.ref, u.ref);
+  matmul(x.data(), gate.data(), rows, g.ref);
+  matmul(x.data(), up.data(), rows, u.ref);
+  swiglu(gate.data(), up.data(), separate.data(), int64_t(fused.size()));
+  for (size_t i = 0; i < fused.size(); ++i) {
+    double gv = gate[i];
+    ASSERT_NEAR(separate[i], gv / (1 + std::exp(-gv)) * up[i], 1e-5);
+    ASSERT_FLOAT_EQ(fused[i], separate[i]);
+  }
+}
+
+TEST_P(CPUKernelsTest, RMSNormAndFusedAdd) {
+  const int64_t rows = 3, width = 19;
+  std::vector<float> a = randomVector(size_t(rows * width), 6), b = randomVector(a.size(), 7);
+  TestWeight w(1, width, DType::F32, 8);
+  std::vector<float> sum(a.size()), out(a.size()), ref(a.size());
+  addRMSNorm(a.data(), b.data(), sum.data(), out.data(), rows, width, w.ref, 1e-5f);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t c = 0; c < width; ++c) {
+      double s = double(a[r * width + c]) + b[r * width + c];
+      ASSERT_FLOAT_EQ(sum[r * width + c], float(s));
+      ss += s * s;
+    }
+    double inv = 1 / std::sqrt(ss / width + 1e-5);
+    for (int64_t c = 0; c < width; ++c)
+      ASSERT_NEAR(out[r * width + c], sum[r * width + c] * inv * w.values[c], 1e-5);
+  }
+}
+
+/// Attention as defined: rotate (pairs by convention), causal softmax over all cached
+/// positions, grouped KV heads; prefill of `rows` tokens then one decode token.
+void checkAttention(bool interleaved, int64_t rotaryDim) {
+  AttentionParams p{4, 2, 8, rotaryDim, 0.3f, 10000.0f, interleaved};
+  const int64_t ctx = 16, kvw = p.kvHeads * p.headDim, qw = p.heads * p.headDim;
+  std::vector<float> kCache(size_t(ctx * kvw)), vCache(kCache.size());
+  const int64_t total = 6;
+  std::vector<float> qAll = randomVector(size_t(total * qw), 9),
+                     kAll = randomVector(size_t(total * kvw), 10),
+                     vAll = randomVector(size_t(total * kvw), 11);
+  // Reference: rotate all, then attend.
+  auto rotate = [&](std::vector<float> &x, int64_t width, int64_t heads, int64_t row, int64_t pos) {
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < rotaryDim / 2; ++i) {
+        double angle = pos * std::pow(10000.0, -2.0 * i / rotaryDim);
+        float *head = &x[row * width + h * p.headDim];
+        int64_t ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + rotaryDim / 2;
+        double a = head[ia], b = head[ib];
+        head[ia] = float(a * std::cos(angle) - b * std::sin(angle));
+        head[ib] = float(a * std::sin(angle) + b * std::cos(angle));
+      }
+  };
+  std::vector<float> qr = qAll, kr = kAll;
+  for (int64_t t = 0; t < total; ++t) {
+    rotate(qr, qw, p.heads, t, t);
+    rotate(kr, kvw, p.kvHeads, t, t);
+  }
+  auto reference = [&](int64_t t, int64_t h, int64_t d) {
+    int64_t kvh = h / (p.heads / p.kvHeads);
+    std::vector<double> s(size_t(t + 1));
+    double m = -1e300, z = 0, o = 0;
+    for (int64_t j = 0; j <= t; ++j) {
+      double dot = 0;
+      for (int64_t e = 0; e < p.headDim; ++e)
+        dot += double(qr[t * qw + h * p.headDim + e]) * kr[j * kvw + kvh * p.headDim + e];
+      s[j] = dot * p.scale;
+      m = std::max(m, s[j]);
+    }
+    for (int64_t j = 0; j <= t; ++j)
+      z += std::exp(s[j] - m);
+    for (int64_t j = 0; j <= t; ++j)
+      o += std::exp(s[j] - m) / z * vAll[j * kvw + kvh * p.headDim + d];
+    return o;
+  };
+  // Prefill 5 tokens, then decode the 6th against the cache.
+  for (auto [begin, count] : {std::pair<int64_t, int64_t>{0, 5}, {5, 1}}) {
+    std::vector<float> q(qAll.begin() + begin * qw, qAll.begin() + (begin + count) * qw);
+    std::vector<float> k(kAll.begin() + begin * kvw, kAll.begin() + (begin + count) * kvw);
+    std::vector<float> v(vAll.begin() + begin * kvw, vAll.begin() + (begin + count) * kvw);
+    std::vector<int64_t> pos(static_cast<size_t>(count), 0);
+    for (int64_t i = 0; i < count; ++i)
+      pos[i] = begin + i;
+    std::vector<float> out(size_t(count * qw));
+    attention(q.data(), k.data(), v.data(), out.data(), pos.data(), count, kCache.data(),
+              vCache.data(), p);
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t h = 0; h < p.heads; ++h)
+        for (int64_t d = 0; d < p.headDim; ++d)
+          ASSERT_NEAR(out[i * qw + h * p.headDim + d], reference(begin + i, h, d), 2e-5)
+              << "token " << begin + i << " head " << h << " dim " << d;
+  }
+}
+
+TEST_P(CPUKernelsTest, AttentionHalfSplitRotary) { checkAttention(false, 8); }
+TEST_P(CPUKernelsTest, AttentionInterleavedRotary) { checkAttention(true, 8); }
+TEST_P(CPUKernelsTest, AttentionPartialRotary) { checkAttention(false, 4); }
+TEST_P(CPUKernelsTest, AttentionWithoutRotary) { checkAttention(false, 0); }
+
+INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
+                         [](const auto &info) { return std::to_string(info.param) + "threads"; });
+
+} // namespace

@@ -1,0 +1,78 @@
+//===- ProgramTest.cpp - The artifact program's encoding -----------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/artifact/Program.h"
+
+#include <gtest/gtest.h>
+
+using namespace midllama::rt;
+
+namespace {
+
+Program sample() {
+  Program p;
+  p.config = {{"vocab_size", "512"}, {"target", "cpu"}};
+  p.slotWidths = {64, 512};
+  p.weights = {{"model.embed_tokens.weight", DType::F16, {512, 64}}};
+  p.calls = {{OpCode::Embed, {0, 0}}, {OpCode::MatMul, {0, 1, 0, 1}}};
+  return p;
+}
+
+TEST(ProgramTest, RoundTrips) {
+  std::vector<uint8_t> bytes = sample().encode();
+  Program back;
+  std::string error;
+  ASSERT_TRUE(back.decode(bytes.data(), bytes.size(), error)) << error;
+  EXPECT_EQ(back.config, sample().config);
+  EXPECT_EQ(back.slotWidths, sample().slotWidths);
+  ASSERT_EQ(back.weights.size(), 1u);
+  EXPECT_EQ(back.weights[0].name, "model.embed_tokens.weight");
+  EXPECT_EQ(back.weights[0].dtype, DType::F16);
+  EXPECT_EQ(back.weights[0].shape, (std::vector<int64_t>{512, 64}));
+  ASSERT_EQ(back.calls.size(), 2u);
+  EXPECT_EQ(back.calls[1].op, OpCode::MatMul);
+  EXPECT_EQ(back.calls[1].args, (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(back.configInt("vocab_size", 0), 512);
+  EXPECT_EQ(back.configInt("target", -1), -1);
+  EXPECT_FLOAT_EQ(bitsFloat(floatBits(0.35355339f)), 0.35355339f);
+}
+
+TEST(ProgramTest, EveryTruncationIsAnErrorNotACrash) {
+  std::vector<uint8_t> bytes = sample().encode();
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Program p;
+    std::string error;
+    EXPECT_FALSE(p.decode(bytes.data(), n, error)) << n;
+    EXPECT_EQ(error.rfind("the program is malformed: ", 0), 0u) << error;
+  }
+}
+
+TEST(ProgramTest, RefusesUnknownOpsAndWrongArity) {
+  Program p = sample();
+  p.calls.push_back({OpCode(99), {1}});
+  std::vector<uint8_t> bytes = p.encode();
+  Program back;
+  std::string error;
+  EXPECT_FALSE(back.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: call 2 has op code 99 with 1 arguments");
+  p = sample();
+  p.calls[0].args.push_back(7);
+  bytes = p.encode();
+  EXPECT_FALSE(back.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: call 0 has op code 1 with 3 arguments");
+}
+
+TEST(ProgramTest, HugeCountsDoNotAllocate) {
+  std::vector<uint8_t> bytes = sample().encode();
+  // The config count sits right after the 6-byte magic and the 2-byte version.
+  bytes[8] = bytes[9] = bytes[10] = bytes[11] = 0xff;
+  Program p;
+  std::string error;
+  EXPECT_FALSE(p.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: config");
+}
+
+} // namespace
