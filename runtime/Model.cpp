@@ -134,14 +134,27 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   return {bytes.begin(), bytes.end()};
 }
 
-Session::Session(const Model &model, int64_t maxTokens)
-    : model_(model), maxTokens_(std::max<int64_t>(1, maxTokens)) {
+static int64_t capacity(const Model &model, int64_t context) {
+  return context > 0 && context < model.maxContext() ? context : model.maxContext();
+}
+
+Session::Session(const Model &model, int64_t maxTokens, int64_t context)
+    : model_(model), maxTokens_(std::max<int64_t>(1, maxTokens)),
+      context_(capacity(model, context)) {
   for (int64_t width : model.program_.slotWidths)
     slots_.emplace_back(size_t(maxTokens_ * width));
   for (int64_t l = 0; l < model.layers_; ++l) {
-    kCache_.emplace_back(size_t(model.maxContext_ * model.kvWidth_));
-    vCache_.emplace_back(size_t(model.maxContext_ * model.kvWidth_));
+    kCache_.emplace_back(size_t(context_ * model.kvWidth_));
+    vCache_.emplace_back(size_t(context_ * model.kvWidth_));
   }
+}
+
+int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t context) {
+  int64_t floats = 0;
+  for (int64_t width : model.program_.slotWidths)
+    floats += std::max<int64_t>(1, maxTokens) * width;
+  floats += 2 * model.layers_ * capacity(model, context) * model.kvWidth_;
+  return floats * int64_t(sizeof(float));
 }
 
 int64_t Session::allocatedBytes() const {
@@ -160,9 +173,9 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
             std::to_string(count);
     return nullptr;
   }
-  if (start < 0 || start + count > model_.maxContext_) {
+  if (start < 0 || start + count > context_) {
     error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
-            " exceed the model's context of " + std::to_string(model_.maxContext_) + " tokens";
+            " exceed the session's context of " + std::to_string(context_) + " tokens";
     return nullptr;
   }
   tokens_.resize(count);

@@ -54,8 +54,14 @@ private:
 
 class Session {
 public:
-  /// `maxTokens`: the most tokens one forward() call takes (prefill chunk).
-  Session(const Model &model, int64_t maxTokens);
+  /// `maxTokens`: the most tokens one forward() call takes (prefill chunk); `context`: the
+  /// positions the KV cache holds (0 or more than the model's: the model's context).
+  /// Allocates plannedBytes(); throws std::bad_alloc when memory is short.
+  Session(const Model &model, int64_t maxTokens, int64_t context = 0);
+  /// Bytes a session needs: one buffer per slot for `maxTokens` tokens, and the fp32 KV
+  /// cache of every layer for `context` positions.
+  static int64_t plannedBytes(const Model &model, int64_t maxTokens, int64_t context = 0);
+  int64_t context() const { return context_; }
 
   /// Runs `count` tokens at positions start..start+count-1 (after the ones already cached),
   /// returning the logits of every token ([count, vocab]) or, with `lastOnly`, of the last.
@@ -67,7 +73,7 @@ public:
 
 private:
   const Model &model_;
-  int64_t maxTokens_;
+  int64_t maxTokens_, context_;
   std::vector<std::vector<float>> slots_;
   std::vector<std::vector<float>> kCache_, vCache_;
   std::vector<int64_t> tokens_, positions_;

@@ -8,7 +8,7 @@ and runs the artifact with --threads T. Measured:
   - decode: a P-token prompt, then N greedy steps of one token each with the KV cache;
     tokens/s over the N steps, median of R runs;
   - evaluation: W windows of C tokens each from an empty cache (the perplexity protocol's
-    shape); predicted tokens/s.
+    shape); predicted tokens/s, median of R runs.
 Prints a table with the ratio midllama / ONNX Runtime and writes JSON.
 
 Usage: bench.py --build BUILD --work DIR --out results.json [--threads T]
@@ -65,15 +65,18 @@ def ort_decode(session, prompt, steps, repeat):
     return statistics.median(rates)
 
 
-def ort_eval(session, vocab, ctx, windows):
+def ort_eval(session, vocab, ctx, windows, repeat):
     rng = np.random.default_rng(0)
     feeds = empty_past(session)
-    start = time.perf_counter()
-    for _ in range(windows):
-        feeds["input_ids"] = rng.integers(3, vocab, (1, ctx), dtype=np.int64)
-        feeds["position_ids"] = np.arange(ctx, dtype=np.int64)[None]
-        session.run(["logits"], feeds)
-    return windows * (ctx - 1) / (time.perf_counter() - start)
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(windows):
+            feeds["input_ids"] = rng.integers(3, vocab, (1, ctx), dtype=np.int64)
+            feeds["position_ids"] = np.arange(ctx, dtype=np.int64)[None]
+            session.run(["logits"], feeds)
+        rates.append(windows * (ctx - 1) / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 def run(cmd):
@@ -93,9 +96,11 @@ def midllama(build, work, name, onnx_path, tokenizer, threads, prompt, steps, re
                           " ".join(map(str, prompt)), "--steps", str(steps + 1), "--ignore-eos",
                           "--repeat", str(repeat), "--threads", str(threads),
                           "--json", "-"]).stdout)
-    ev = json.loads(run([os.path.join(build, "bin", "midllama-run"), mlm, "--perplexity", text,
-                         "--ctx", str(ctx), "--max-windows", str(windows), "--threads",
-                         str(threads), "--json", "-"]).stdout)
+    evals = [json.loads(run([os.path.join(build, "bin", "midllama-run"), mlm, "--perplexity",
+                             text, "--ctx", str(ctx), "--max-windows", str(windows),
+                             "--threads", str(threads), "--json", "-"]).stdout)
+             for _ in range(repeat)]
+    ev = {"eval_tokens_per_s": statistics.median(e["eval_tokens_per_s"] for e in evals)}
     return {"import_s": imported - start, "compile_s": compiled - imported,
             "artifact_bytes": gen["artifact_bytes"], "decode": gen["decode_tokens_per_s"],
             "eval": ev["eval_tokens_per_s"], "peak_rss_bytes": gen["peak_rss_bytes"]}
@@ -128,7 +133,7 @@ def main():
         print(f"{name}: ONNX Runtime ...", flush=True)
         s = ort_session(path, a.threads)
         ort_dec = ort_decode(s, prompt, steps, repeat)
-        ort_ev = ort_eval(s, vocab, ctx, windows)
+        ort_ev = ort_eval(s, vocab, ctx, windows, repeat)
         print(f"{name}: midllama ...", flush=True)
         ours = midllama(a.build, a.work, name, path, tokenizer, a.threads, prompt, steps, repeat,
                         a.text, ctx, windows)

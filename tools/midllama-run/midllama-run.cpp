@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <random>
 #include <sstream>
 #include <string>
@@ -212,6 +213,15 @@ struct Report {
   }
 };
 
+/// The whitespace-separated words of --prompt-ids (counted before the model is read).
+std::vector<std::string> givenIdsText(const Options &o) {
+  std::istringstream in(o.promptIds);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;)
+    words.push_back(w);
+  return words;
+}
+
 /// `s` as a JSON string literal.
 std::string quote(const std::string &s) {
   std::string out = "\"";
@@ -237,7 +247,19 @@ std::string fmt(const char *f, double v) {
 
 } // namespace
 
+int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    die("out of memory: the KV cache and activation buffers do not fit (they are sized from "
+        "the model's context; compile with a smaller midllama-compile --max-context, or use "
+        "a smaller --ctx)");
+  }
+}
+
+int run(int argc, char **argv) {
   Options o = parse(argc, argv);
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
@@ -254,6 +276,24 @@ int main(int argc, char **argv) {
   for (auto &[type, bytes] : model->weightBytesByType())
     report.add("weights " + type, std::to_string(bytes) + " bytes", "weight_bytes_" + type,
                std::to_string(bytes));
+  // Refuse up front what cannot fit in the memory this machine has available.
+  {
+    int64_t tokens = !o.perplexityFile.empty() ? o.ctx
+                     : !givenIdsText(o).empty()  ? int64_t(givenIdsText(o).size()) + o.steps
+                                                 : o.steps + 256;
+    int64_t need = Session::plannedBytes(*model, std::min(tokens, model->maxContext()), tokens);
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    int64_t kb = 0;
+    while (meminfo >> key >> kb)
+      if (key == "MemAvailable:")
+        break;
+    if (key == "MemAvailable:" && need > kb * 1024)
+      die("the session needs " + std::to_string(need / (1 << 20)) + " MiB (KV cache for " +
+          std::to_string(model->maxContext()) + " positions and activation buffers) but " +
+          std::to_string(kb / 1024) + " MiB are available; compile with a smaller "
+          "midllama-compile --max-context");
+  }
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
   const int64_t vocab = model->vocabSize();
@@ -276,7 +316,7 @@ int main(int argc, char **argv) {
     if (int64_t(ids.size()) > model->maxContext())
       die("--prompt-ids has " + std::to_string(ids.size()) +
           " tokens, more than the model's context of " + std::to_string(model->maxContext()));
-    Session session(*model, int64_t(ids.size()));
+    Session session(*model, int64_t(ids.size()), int64_t(ids.size()));
     const float *logits = session.forward(ids.data(), int64_t(ids.size()), 0, false, error);
     if (!logits)
       die(error);
@@ -341,8 +381,9 @@ int main(int argc, char **argv) {
       if (o.ctx > base->maxContext())
         die("--ctx exceeds the --kl-base model's context");
     }
-    Session session(*model, o.ctx);
-    std::unique_ptr<Session> baseSession = base ? std::make_unique<Session>(*base, o.ctx) : nullptr;
+    Session session(*model, o.ctx, o.ctx);
+    std::unique_ptr<Session> baseSession =
+        base ? std::make_unique<Session>(*base, o.ctx, o.ctx) : nullptr;
     double nll = 0, kl = 0;
     int64_t predicted = 0, agree = 0;
     std::vector<double> lp, lq;
@@ -421,7 +462,7 @@ int main(int argc, char **argv) {
     std::vector<double> ttft, prefill, decode;
     int64_t generated = 0;
     for (int64_t run = 0; run < o.repeat; ++run) {
-      Session session(*model, int64_t(prompt.size()));
+      Session session(*model, int64_t(prompt.size()), int64_t(prompt.size()) + o.steps);
       std::mt19937_64 rng(uint64_t(o.seed));
       double t0 = seconds();
       const float *logits = session.forward(prompt.data(), int64_t(prompt.size()), 0, true, error);
