@@ -40,8 +40,10 @@ static cl::opt<std::string> target("target",
                                    cl::desc("cpu (sm_80/sm_86/sm_89/sm_90: the GPU issue)"),
                                    cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string> tokenizer("tokenizer",
-                                      cl::desc("llama2.c tokenizer to embed (default: found "
-                                               "beside the input or its parameter file)"),
+                                      cl::desc("Tokenizer to embed: tokenizer.json, "
+                                               "tokenizer.model or llama2.c .bin (default: "
+                                               "found beside the input, its parameter file "
+                                               "or the imported model)"),
                                       cl::value_desc("file"), cl::cat(category));
 static cl::opt<int64_t> maxContext("max-context",
                                    cl::desc("Context length the KV cache is sized for "
@@ -55,11 +57,12 @@ static int fail(const Twine &message) {
   return 1;
 }
 
-/// A llama2.c tokenizer beside `path`'s folder, if there is one.
+/// A tokenizer in the folder of `path`, if there is one: Hugging Face tokenizer.json,
+/// SentencePiece tokenizer.model, or llama2.c's tokenizer.bin / tok512.bin.
 static std::string tokenizerBeside(StringRef path) {
   SmallString<256> dir(path);
   sys::path::remove_filename(dir);
-  for (const char *name : {"tokenizer.bin", "tok512.bin"}) {
+  for (const char *name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin", "tok512.bin"}) {
     SmallString<256> candidate(dir);
     sys::path::append(candidate, name);
     if (sys::fs::exists(candidate))
@@ -98,6 +101,13 @@ int main(int argc, char **argv) {
               midllama::llm::LLMDialect::kParamFileAttrName))
         options.tokenizerPath =
             tokenizerBeside(midllama::resolveAgainstModule(*module, file.getValue()));
+    // Beside the model the importer read (the ONNX file's folder, the checkpoint's).
+    if (options.tokenizerPath.empty())
+      if (auto source = (*module)->getAttrOfType<mlir::StringAttr>(
+              midllama::llm::LLMDialect::kSourceAttrName))
+        options.tokenizerPath = tokenizerBeside(source.getValue());
+    if (!options.tokenizerPath.empty())
+      outs() << "midllama-compile: tokenizer " << options.tokenizerPath << "\n";
     if (options.tokenizerPath.empty())
       errs() << "midllama-compile: warning: no tokenizer found beside '" << inputPath
              << "'; the model will take token ids only (give --tokenizer)\n";

@@ -15,7 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Model.h"
-#include "runtime/tokenizer/Llama2CTokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -166,11 +166,11 @@ std::string readFile(const std::string &path) {
   return s.str();
 }
 
-std::unique_ptr<Llama2CTokenizer> tokenizerOf(const Model &model) {
+std::unique_ptr<Tokenizer> tokenizerOf(const Model &model) {
   if (!model.tokenizerSize())
     die("the artifact has no tokenizer; recompile with midllama-compile --tokenizer FILE");
   std::string error;
-  auto t = Llama2CTokenizer::fromBytes(
+  auto t = Tokenizer::fromBytes(
       std::string_view(reinterpret_cast<const char *>(model.tokenizerData()),
                        size_t(model.tokenizerSize())),
       "embedded tokenizer", error);
@@ -447,7 +447,7 @@ int run(int argc, char **argv) {
     report.add("evaluation throughput", fmt("%.1f", predicted / elapsed) + " tokens/s",
                "eval_tokens_per_s", fmt("%.3f", predicted / elapsed));
   } else {
-    std::unique_ptr<Llama2CTokenizer> tok;
+    std::unique_ptr<Tokenizer> tok;
     std::vector<int32_t> prompt = givenIds;
     if (prompt.empty() || model->tokenizerSize())
       tok = tokenizerOf(*model);
@@ -490,7 +490,7 @@ int run(int argc, char **argv) {
               break;
             }
         }
-        if (!o.ignoreEos && (next == Llama2CTokenizer::kBos || next == Llama2CTokenizer::kEos))
+        if (!o.ignoreEos && (next == Tokenizer::kBos || next == Tokenizer::kEos))
           break; // llama2.c's end of text
         ++count;
         if (run == 0 && o.json != "-") {

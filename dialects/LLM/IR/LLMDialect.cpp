@@ -35,6 +35,13 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string (the parameter file path)";
     return success();
   }
+  if (attr.getName() == kSourceAttrName) {
+    auto path = dyn_cast<StringAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !path || path.getValue().empty())
+      return op->emitError() << "'" << kSourceAttrName
+                             << "' must be a non-empty string on a builtin.module";
+    return success();
+  }
   if (attr.getName() == kMaxContextAttrName) {
     auto n = dyn_cast<IntegerAttr>(attr.getValue());
     if (!isa<ModuleOp>(op) || !n || n.getInt() <= 0)

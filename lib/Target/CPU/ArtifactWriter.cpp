@@ -11,6 +11,7 @@
 #include "midllama/Transforms/ParamFiles.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/params/ParamFile.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -221,7 +222,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     {"head_dim", std::to_string(headDim)},
                     {"max_context", std::to_string(maxContext)},
                     {"logits_slot", std::to_string(logits)},
-                    {"tokenizer", options.tokenizerPath.empty() ? "none" : "llama2c"}};
+                    {"tokenizer", "none"}};
 
   // Weights, read from the module's parameter file and written as they are (dense).
   std::unique_ptr<rt::ParamFile> params = openModuleParams(module, "", error);
@@ -241,14 +242,27 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       return false;
     order.push_back({t->data, t->numBytes});
   }
-  std::vector<uint8_t> programBytes = program.encode();
   std::vector<uint8_t> tokenizerBytes;
   if (!options.tokenizerPath.empty()) {
     auto buffer = llvm::MemoryBuffer::getFile(options.tokenizerPath);
     if (!buffer)
       return fail("cannot read tokenizer '" + options.tokenizerPath + "'");
     tokenizerBytes.assign((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
+    // Checked now, with the runtime's own reader, rather than at the first run.
+    std::string tokError;
+    auto tok = rt::Tokenizer::fromBytes(
+        std::string_view(reinterpret_cast<const char *>(tokenizerBytes.data()),
+                         tokenizerBytes.size()),
+        options.tokenizerPath, tokError);
+    if (!tok)
+      return fail(tokError);
+    if (tok->vocabSize() != vocab)
+      return fail("tokenizer '" + options.tokenizerPath + "' has " +
+                  std::to_string(tok->vocabSize()) + " tokens, the model " +
+                  std::to_string(vocab));
+    program.config["tokenizer"] = tok->format();
   }
+  std::vector<uint8_t> programBytes = program.encode();
   order.push_back({programBytes.data(), int64_t(programBytes.size())});
   if (!tokenizerBytes.empty())
     order.push_back({tokenizerBytes.data(), int64_t(tokenizerBytes.size())});

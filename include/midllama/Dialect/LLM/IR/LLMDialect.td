@@ -51,6 +51,9 @@ def LLM_Dialect : Dialect {
     /// Module attribute: the context length the model was trained for (positions it
     /// supports), when the source says; compilers size the KV cache from it.
     static constexpr ::llvm::StringLiteral kMaxContextAttrName = "llm.max_context";
+    /// Module attribute: the model file an importer read (absolute path), so later tools
+    /// find what came beside it (the tokenizer).
+    static constexpr ::llvm::StringLiteral kSourceAttrName = "llm.source";
 
   private:
     void registerTypes();

@@ -1,4 +1,4 @@
-//===- Llama2CTokenizerTest.cpp - llama2.c tokenizer ---------------------===//
+//===- TokenizerTest.cpp - llama2.c tokenizer ---------------------===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/tokenizer/Llama2CTokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -31,22 +31,22 @@ std::string readFile(const std::string &path) {
   return s.str();
 }
 
-std::unique_ptr<Llama2CTokenizer> tok512() {
+std::unique_ptr<Tokenizer> tok512() {
   std::string error;
-  auto t = Llama2CTokenizer::load(source("models/stories260K/tok512.bin"), error);
+  auto t = Tokenizer::load(source("models/stories260K/tok512.bin"), error);
   EXPECT_TRUE(t) << error;
   return t;
 }
 
 /// llama2.c's encode as it is written there: rescan all pairs after every merge.
-std::vector<int32_t> referenceEncode(const Llama2CTokenizer &t, const std::string &text) {
+std::vector<int32_t> referenceEncode(const Tokenizer &t, const std::string &text) {
   auto find = [&](const std::string &s) {
     for (int32_t i = 0; i < t.vocabSize(); ++i)
       if (t.piece(i) == s)
         return i;
     return -1;
   };
-  std::vector<int32_t> ids = {Llama2CTokenizer::kBos};
+  std::vector<int32_t> ids = {Tokenizer::kBos};
   if (!text.empty())
     ids.push_back(find(" "));
   for (size_t i = 0; i < text.size();) {
@@ -80,7 +80,7 @@ std::vector<int32_t> referenceEncode(const Llama2CTokenizer &t, const std::strin
   return ids;
 }
 
-TEST(Llama2CTokenizerTest, DecodesTheGreedyReferenceExactly) {
+TEST(TokenizerTest, DecodesTheGreedyReferenceExactly) {
   auto t = tok512();
   ASSERT_TRUE(t);
   EXPECT_EQ(t->vocabSize(), 512);
@@ -89,11 +89,11 @@ TEST(Llama2CTokenizerTest, DecodesTheGreedyReferenceExactly) {
   for (int32_t id; in >> id;)
     ids.push_back(id);
   ASSERT_EQ(ids.size(), 257u);
-  EXPECT_EQ(ids[0], Llama2CTokenizer::kBos);
+  EXPECT_EQ(ids[0], Tokenizer::kBos);
   EXPECT_EQ(t->decode(ids), readFile(source("models/stories260K/greedy_from_bos_256.txt")));
 }
 
-TEST(Llama2CTokenizerTest, EncodesLikeLlama2C) {
+TEST(TokenizerTest, EncodesLikeLlama2C) {
   auto t = tok512();
   ASSERT_TRUE(t);
   std::string story = readFile(source("models/stories260K/greedy_from_bos_256.txt"));
@@ -105,10 +105,10 @@ TEST(Llama2CTokenizerTest, EncodesLikeLlama2C) {
     EXPECT_EQ(t->decode(ids), text);
   }
   std::vector<int32_t> withEos = t->encode("hi", true, true);
-  EXPECT_EQ(withEos.back(), Llama2CTokenizer::kEos);
+  EXPECT_EQ(withEos.back(), Tokenizer::kEos);
 }
 
-TEST(Llama2CTokenizerTest, RoundTripsTheEvaluationText) {
+TEST(TokenizerTest, RoundTripsTheEvaluationText) {
   std::string path = source("../shared/data/tinystories/eval.txt");
   std::string text = readFile(path);
   if (text.empty())
@@ -121,21 +121,84 @@ TEST(Llama2CTokenizerTest, RoundTripsTheEvaluationText) {
   EXPECT_LT(ids.size(), text.size() / 2);
 }
 
-TEST(Llama2CTokenizerTest, RefusesMalformedFiles) {
+TEST(TokenizerTest, RefusesMalformedFiles) {
   std::string error;
-  EXPECT_FALSE(Llama2CTokenizer::load("/nonexistent/tok.bin", error));
+  EXPECT_FALSE(Tokenizer::load("/nonexistent/tok.bin", error));
   EXPECT_EQ(error, "cannot open tokenizer '/nonexistent/tok.bin'");
 
   std::string bytes = readFile(source("models/stories260K/tok512.bin"));
-  EXPECT_FALSE(Llama2CTokenizer::fromBytes(bytes.substr(0, bytes.size() - 3), "t.bin", error));
+  EXPECT_FALSE(Tokenizer::fromBytes(bytes.substr(0, bytes.size() - 3), "t.bin", error));
   EXPECT_EQ(error, "tokenizer 't.bin': token 511 runs past the end of the file (truncated?)");
   std::string bad = bytes;
   int32_t huge = 1 << 30;
   std::memcpy(&bad[4 + 4], &huge, 4); // token 0's length
-  EXPECT_FALSE(Llama2CTokenizer::fromBytes(bad, "t.bin", error));
+  EXPECT_FALSE(Tokenizer::fromBytes(bad, "t.bin", error));
   EXPECT_EQ(error, "tokenizer 't.bin': token 0 has a bad length 1073741824");
-  EXPECT_FALSE(Llama2CTokenizer::fromBytes(std::string_view("\0\0", 2), "t.bin", error));
+  EXPECT_FALSE(Tokenizer::fromBytes(std::string_view("\0\0", 2), "t.bin", error));
   EXPECT_EQ(error, "tokenizer 't.bin': not a llama2.c tokenizer (bad maximum piece length)");
+}
+
+} // namespace
+
+namespace {
+
+std::string sharedPath(const std::string &relative) {
+  return std::string(MIDLLAMA_SOURCE_DIR) + "/../shared/" + relative;
+}
+
+/// Two tokenizers that must agree piece for piece and on every encoding.
+void expectSameTokenizer(const Tokenizer &a, const Tokenizer &b, const std::string &text) {
+  ASSERT_EQ(a.vocabSize(), b.vocabSize());
+  // Control tokens (0..2) are spelled differently per format (llama2.c writes "\n<s>\n");
+  // encoding never produces them.
+  for (int32_t i = 3; i < a.vocabSize(); ++i)
+    ASSERT_EQ(a.piece(i), b.piece(i)) << "token " << i;
+  for (size_t begin = 0; begin < text.size(); begin += text.size() / 7 + 1) {
+    std::string part = text.substr(begin, 4000);
+    std::vector<int32_t> ids = a.encode(part, true, false);
+    ASSERT_EQ(ids, b.encode(part, true, false)) << part.substr(0, 80);
+    ASSERT_EQ(b.decode(ids), part);
+  }
+}
+
+TEST(TokenizerTest, HuggingFaceJsonOfTheFixtureEqualsTok512) {
+  std::string error;
+  auto json = Tokenizer::load(
+      source("test/Import/ONNX/Inputs/stories260K-genai-fp32/tokenizer.json"), error);
+  ASSERT_TRUE(json) << error;
+  EXPECT_EQ(json->format(), "huggingface");
+  auto bin = tok512();
+  ASSERT_TRUE(bin);
+  EXPECT_EQ(bin->format(), "llama2c");
+  std::string story = readFile(source("models/stories260K/greedy_from_bos_256.txt"));
+  expectSameTokenizer(*json, *bin, story + " naïve café 日本 🙂 \x01\xff");
+}
+
+TEST(TokenizerTest, SentencePieceModelEqualsItsLlama2CExport) {
+  std::string model = sharedPath("models/llama2-tokenizer/tokenizer.model");
+  if (readFile(model).empty())
+    GTEST_SKIP() << "no " << model << " (../shared is not beside this checkout)";
+  std::string error;
+  auto sp = Tokenizer::load(model, error);
+  ASSERT_TRUE(sp) << error;
+  EXPECT_EQ(sp->format(), "sentencepiece");
+  EXPECT_EQ(sp->vocabSize(), 32000);
+  auto bin = Tokenizer::load(sharedPath("models/llama2-tokenizer/tokenizer.bin"), error);
+  ASSERT_TRUE(bin) << error;
+  std::string text = readFile(sharedPath("data/wikitext2/wiki.test.raw")).substr(0, 60000);
+  expectSameTokenizer(*sp, *bin, text + " naïve café 日本 🙂");
+}
+
+TEST(TokenizerTest, RefusesOtherKindsOfTokenizerJson) {
+  std::string error;
+  EXPECT_FALSE(Tokenizer::fromBytes(R"({"model": {"type": "WordPiece"}})", "t.json", error));
+  EXPECT_EQ(error, "tokenizer 't.json': only BPE tokenizer.json models are supported");
+  EXPECT_FALSE(Tokenizer::fromBytes(R"({"model": {"type": "BPE", "byte_fallback": false}})",
+                                    "t.json", error));
+  EXPECT_EQ(error, "tokenizer 't.json': only byte-fallback BPE (the LLaMA/SentencePiece kind) "
+                   "is supported");
+  EXPECT_FALSE(Tokenizer::fromBytes(R"({"model": )", "t.json", error));
+  EXPECT_EQ(error.rfind("tokenizer 't.json': ", 0), 0u) << error;
 }
 
 } // namespace
