@@ -49,7 +49,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
 
   for (const WeightInfo &info : prog.weights) {
     const TensorView *t = m->file_->find(info.name);
-    if (!t || t->dtype != info.dtype || t->shape != info.shape)
+    if (!t || t->dtype != info.dtype || t->shape != info.storedShape())
       return fail("weight '" + info.name + "' does not match the program's weight table");
     if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16)
       return fail("weight '" + info.name + "' has a type the CPU kernels do not read");
@@ -58,6 +58,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
     ref.dtype = info.dtype;
     ref.rows = info.shape.size() == 2 ? info.shape[0] : 1;
     ref.cols = info.shape.back();
+    ref.panels = info.layout == WeightLayout::Panel16;
     if (info.shape.size() > 2)
       return fail("weight '" + info.name + "' is not a vector or a matrix");
     m->weights_.push_back(ref);

@@ -13,7 +13,7 @@ using namespace midllama::rt;
 namespace {
 
 constexpr char kMagic[6] = {'M', 'L', 'P', 'R', 'O', 'G'};
-constexpr uint16_t kProgramVersion = 1;
+constexpr uint16_t kProgramVersion = 2; // 2: weight layouts
 
 class Writer {
 public:
@@ -130,6 +130,7 @@ std::vector<uint8_t> Program::encode() const {
   for (const WeightInfo &info : weights) {
     w.str(info.name);
     w.u32(uint32_t(info.dtype));
+    w.u32(uint32_t(info.layout));
     w.u32(uint32_t(info.shape.size()));
     for (int64_t d : info.shape)
       w.i64(d);
@@ -176,15 +177,18 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     return bad("weights");
   weights.resize(n);
   for (WeightInfo &info : weights) {
-    uint32_t dtype, rank;
-    if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.count(rank, 8) ||
-        rank > 8)
+    uint32_t dtype, layout, rank;
+    if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
+        layout > uint32_t(WeightLayout::Panel16) || !r.count(rank, 8) || rank > 8)
       return bad("weight table entry");
     info.dtype = DType(dtype);
+    info.layout = WeightLayout(layout);
     info.shape.resize(rank);
     for (int64_t &d : info.shape)
-      if (!r.i64(d) || d <= 0)
+      if (!r.i64(d) || d <= 0 || d > (int64_t(1) << 32))
         return bad("shape of weight '" + info.name + "'");
+    if (info.layout == WeightLayout::Panel16 && rank != 2)
+      return bad("weight '" + info.name + "' is packed in panels but is not a matrix");
   }
   if (!r.count(n, 8))
     return bad("calls");
@@ -222,4 +226,21 @@ uint64_t midllama::rt::fnv1a(const uint8_t *data, size_t size, uint64_t hash) {
     hash *= 0x100000001b3ull;
   }
   return hash;
+}
+
+std::vector<int64_t> WeightInfo::storedShape() const {
+  if (layout != WeightLayout::Panel16)
+    return shape;
+  return {(shape[0] + kPanelWidth - 1) / kPanelWidth, shape[1], kPanelWidth};
+}
+
+void midllama::rt::packPanel16(const uint8_t *src, int64_t n, int64_t k, int64_t elemSize,
+                               uint8_t *dst) {
+  int64_t panels = (n + kPanelWidth - 1) / kPanelWidth;
+  std::memset(dst, 0, size_t(panels * k * kPanelWidth * elemSize));
+  for (int64_t row = 0; row < n; ++row)
+    for (int64_t col = 0; col < k; ++col)
+      std::memcpy(dst + (((row / kPanelWidth) * k + col) * kPanelWidth + row % kPanelWidth) *
+                            elemSize,
+                  src + (row * k + col) * elemSize, size_t(elemSize));
 }

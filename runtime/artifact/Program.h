@@ -66,11 +66,26 @@ struct Call {
   std::vector<int64_t> args;
 };
 
+/// How a weight's elements are ordered in the artifact. Matrices read by the matmul
+/// kernels are packed at compile time into panels of 16 output rows, interleaved along K
+/// (element (n, k) at [n / 16][k][n % 16], the last panel zero-padded): a 16-wide vector
+/// load then feeds 16 outputs, and both decode (one input row) and prefill (many) stream
+/// each panel once, front to back.
+enum class WeightLayout : uint32_t { RowMajor = 0, Panel16 = 1 };
+constexpr int64_t kPanelWidth = 16;
+
 struct WeightInfo {
   std::string name;
   DType dtype = DType::F32;
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape; // logical: [N, K] or [N]
+  WeightLayout layout = WeightLayout::RowMajor;
+
+  /// The shape of the stored tensor: [ceil(N / 16), K, 16] for panels.
+  std::vector<int64_t> storedShape() const;
 };
+
+/// Packs a row-major [n, k] matrix of `elemSize`-byte elements into Panel16 order.
+void packPanel16(const uint8_t *src, int64_t n, int64_t k, int64_t elemSize, uint8_t *dst);
 
 struct Program {
   std::map<std::string, std::string> config;

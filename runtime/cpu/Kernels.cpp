@@ -16,6 +16,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace midllama::rt::cpu {
 
 //===----------------------------------------------------------------------===//
@@ -26,16 +30,15 @@ namespace {
 
 class Pool {
 public:
-  explicit Pool(int threads) {
+  explicit Pool(int threads) : size(threads) {
     for (int i = 1; i < threads; ++i)
       workers.emplace_back([this, i] { loop(i); });
-    size = threads;
   }
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(m);
       stop = true;
-      ++generation;
+      generation.fetch_add(1, std::memory_order_release);
     }
     cv.notify_all();
     for (std::thread &t : workers)
@@ -44,17 +47,20 @@ public:
   int threads() const { return size; }
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)> &body) {
+    task = &body;
+    total = n;
+    pending.store(size - 1, std::memory_order_relaxed);
     {
+      // Under the lock, so a worker about to sleep cannot miss the new generation.
       std::lock_guard<std::mutex> lock(m);
-      task = &body;
-      total = n;
-      pending = size - 1;
-      ++generation;
+      generation.fetch_add(1, std::memory_order_release);
     }
     cv.notify_all();
     work(0);
-    std::unique_lock<std::mutex> lock(m);
-    done.wait(lock, [this] { return pending == 0; });
+    // The others finish about now (the split is even): spin, then yield.
+    for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
+      if (spins > 4096)
+        std::this_thread::yield();
   }
 
 private:
@@ -68,27 +74,36 @@ private:
   void loop(int index) {
     uint64_t seen = 0;
     while (true) {
-      {
-        std::unique_lock<std::mutex> lock(m);
-        cv.wait(lock, [&] { return generation != seen; });
-        seen = generation;
-        if (stop)
-          return;
+      // Decode calls kernels back to back: a short spin catches the next call without the
+      // cost of a sleep and a wake-up; a longer pause sleeps.
+      uint64_t now = generation.load(std::memory_order_acquire);
+      for (int spins = 0; now == seen && spins < 20000; ++spins) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+        now = generation.load(std::memory_order_acquire);
       }
+      if (now == seen) {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return generation.load(std::memory_order_acquire) != seen; });
+        now = generation.load(std::memory_order_acquire);
+      }
+      seen = now;
+      if (stop)
+        return;
       work(index);
-      std::lock_guard<std::mutex> lock(m);
-      if (--pending == 0)
-        done.notify_one();
+      pending.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 
   std::vector<std::thread> workers;
   std::mutex m;
-  std::condition_variable cv, done;
+  std::condition_variable cv;
   const std::function<void(int64_t, int64_t)> *task = nullptr;
   int64_t total = 0;
-  int pending = 0, size = 1;
-  uint64_t generation = 0;
+  std::atomic<int> pending{0};
+  int size = 1;
+  std::atomic<uint64_t> generation{0};
   bool stop = false;
 };
 
@@ -189,8 +204,6 @@ void matmulColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
 __attribute__((target("avx2,fma,f16c"))) inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -315,10 +328,198 @@ void matmulColumnsAVX2(const float *, float *, int64_t, int64_t, const WeightRef
                        int64_t) {}
 #endif
 
+//===----------------------------------------------------------------------===//
+// Panel16 weights: 16 outputs per vector of weights, the input broadcast.
+//===----------------------------------------------------------------------===//
+
+/// Portable: columns [begin, end) (begin a multiple of 16) from panels.
+void panelColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end) {
+  int64_t k = w.cols;
+  for (int64_t p = begin / 16; p * 16 < end; ++p) {
+    int64_t lanes = std::min<int64_t>(16, end - p * 16);
+    for (int64_t r = 0; r < rows; ++r) {
+      float acc[16] = {};
+      for (int64_t i = 0; i < k; ++i) {
+        float x = in[r * k + i];
+        int64_t base = (p * k + i) * 16;
+        for (int l = 0; l < 16; ++l)
+          acc[l] += x * at(w, base + l);
+      }
+      for (int64_t l = 0; l < lanes; ++l)
+        out[r * ld + (p * 16 + l - begin)] = acc[l];
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+bool haveAVX512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && !std::getenv("MIDLLAMA_NO_AVX512");
+  return yes;
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
+                                                      const WeightRef &w, int64_t p,
+                                                      int panels, float *out, int64_t ld,
+                                                      int64_t col0, int64_t end) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const bool f16 = w.dtype == DType::F16;
+  for (int64_t i = 0; i < k; ++i) {
+    __m512 b[2];
+    for (int c = 0; c < panels; ++c) {
+      int64_t base = ((p + c) * k + i) * 16;
+      b[c] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                       static_cast<const uint16_t *>(w.data) + base)))
+                 : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 a = _mm512_set1_ps(x[r * k + i]);
+      acc[r][0] = _mm512_fmadd_ps(a, b[0], acc[r][0]);
+      if (panels == 2)
+        acc[r][1] = _mm512_fmadd_ps(a, b[1], acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < panels; ++c) {
+      int64_t first = (p + c) * 16, lanes = std::min<int64_t>(16, end - first);
+      if (lanes <= 0)
+        continue;
+      float tmp[16];
+      _mm512_storeu_ps(tmp, acc[r][c]);
+      std::memcpy(out + r * ld + (first - col0), tmp, size_t(lanes) * sizeof(float));
+    }
+}
+
+/// 16 weights of a panel as fp32.
+__attribute__((target("avx512f"))) inline __m512 loadPanel512(const WeightRef &w, bool f16,
+                                                              int64_t base) {
+  return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                   static_cast<const uint16_t *>(w.data) + base)))
+             : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
+}
+
+/// One input row (decode): the panel's K steps split over 4 independent accumulator
+/// chains per panel, so loads, not FMA latency, set the pace.
+__attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
+                                                     const WeightRef &w, int64_t p, int panels,
+                                                     float *out, int64_t col0, int64_t end) {
+  const bool f16 = w.dtype == DType::F16;
+  for (int c = 0; c < panels; ++c) {
+    int64_t panelBase = (p + c) * k * 16;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 4 <= k; i += 4) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), loadPanel512(w, f16, panelBase + (i + 1) * 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 2]), loadPanel512(w, f16, panelBase + (i + 2) * 16), a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 3]), loadPanel512(w, f16, panelBase + (i + 3) * 16), a3);
+    }
+    for (; i < k; ++i)
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    int64_t first = (p + c) * 16, lanes = std::min<int64_t>(16, end - first);
+    if (lanes <= 0)
+      continue;
+    float tmp[16];
+    _mm512_storeu_ps(tmp, acc);
+    std::memcpy(out + (first - col0), tmp, size_t(lanes) * sizeof(float));
+  }
+}
+
+__attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, float *out,
+                                                           int64_t ld, int64_t rows,
+                                                           const WeightRef &w, int64_t begin,
+                                                           int64_t end) {
+  int64_t k = w.cols, lastPanel = (end + 15) / 16;
+  for (int64_t p = begin / 16; p < lastPanel; p += 2) {
+    int panels = int(std::min<int64_t>(2, lastPanel - p));
+    if (rows == 1) {
+      panelGemv512(in, k, w, p, panels, out, begin, end);
+      continue;
+    }
+    int64_t r = 0;
+    for (; r + 6 <= rows; r += 6)
+      panelMicro512<6>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+    for (; r < rows; ++r)
+      panelMicro512<1>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+  }
+}
+
+template <int R>
+__attribute__((target("avx2,fma,f16c"))) void panelMicroAVX2(const float *x, int64_t k,
+                                                             const WeightRef &w, int64_t p,
+                                                             float *out, int64_t ld,
+                                                             int64_t col0, int64_t end) {
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  const bool f16 = w.dtype == DType::F16;
+  for (int64_t i = 0; i < k; ++i) {
+    int64_t base = (p * k + i) * 16;
+    __m256 b0, b1;
+    if (f16) {
+      const uint16_t *h = static_cast<const uint16_t *>(w.data) + base;
+      b0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h)));
+      b1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h + 8)));
+    } else {
+      const float *f = static_cast<const float *>(w.data) + base;
+      b0 = _mm256_loadu_ps(f);
+      b1 = _mm256_loadu_ps(f + 8);
+    }
+    for (int r = 0; r < R; ++r) {
+      __m256 a = _mm256_set1_ps(x[r * k + i]);
+      acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+  int64_t first = p * 16, lanes = std::min<int64_t>(16, end - first);
+  for (int r = 0; r < R; ++r) {
+    float tmp[16];
+    _mm256_storeu_ps(tmp, acc[r][0]);
+    _mm256_storeu_ps(tmp + 8, acc[r][1]);
+    std::memcpy(out + r * ld + (first - col0), tmp, size_t(lanes) * sizeof(float));
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void panelColumnsAVX2(const float *in, float *out,
+                                                                int64_t ld, int64_t rows,
+                                                                const WeightRef &w,
+                                                                int64_t begin, int64_t end) {
+  int64_t k = w.cols;
+  for (int64_t p = begin / 16; p * 16 < end; ++p) {
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+      panelMicroAVX2<4>(in + r * k, k, w, p, out + r * ld, ld, begin, end);
+    for (; r < rows; ++r)
+      panelMicroAVX2<1>(in + r * k, k, w, p, out + r * ld, ld, begin, end);
+  }
+}
+#else
+bool haveAVX512() { return false; }
+void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                        int64_t) {}
+void panelColumnsAVX2(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                      int64_t) {}
+#endif
+
 /// Columns [begin, end) of the product into out[r * ld + (j - begin)], by the fastest path
 /// this CPU has.
 void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                    int64_t begin, int64_t end) {
+  if (w.panels) {
+    if (w.dtype == DType::BF16)
+      panelColumnsGeneric(in, out, ld, rows, w, begin, end);
+    else if (haveAVX512())
+      panelColumnsAVX512(in, out, ld, rows, w, begin, end);
+    else if (haveAVX2())
+      panelColumnsAVX2(in, out, ld, rows, w, begin, end);
+    else
+      panelColumnsGeneric(in, out, ld, rows, w, begin, end);
+    return;
+  }
   if (haveAVX2() && w.dtype != DType::BF16)
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else
@@ -340,9 +541,13 @@ void parallelFor(int64_t n, int64_t costPerItem,
 }
 
 void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < table.cols; ++c)
-      out[r * table.cols + c] = at(table, tokens[r] * table.cols + c);
+  int64_t k = table.cols;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t t = tokens[r];
+    for (int64_t c = 0; c < k; ++c)
+      out[r * k + c] = table.panels ? at(table, ((t / 16) * k + c) * 16 + t % 16)
+                                    : at(table, t * k + c);
+  }
 }
 
 void rmsNorm(const float *in, float *out, int64_t rows, int64_t width, const WeightRef &w,
@@ -367,9 +572,11 @@ void addRMSNorm(const float *in, const float *residual, float *sum, float *out, 
 
 void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
   int64_t n = w.rows, k = w.cols;
-  // Threads split the columns in multiples of 4 (the register block).
-  parallelFor((n + 3) / 4, 4 * rows * k, [&](int64_t begin, int64_t end) {
-    matmulColumns(in, out + 4 * begin, n, rows, w, 4 * begin, std::min(n, 4 * end));
+  // Threads split the columns in whole register blocks: 32 columns (two panels) for
+  // packed weights, 4 for row-major ones.
+  int64_t unit = w.panels ? 32 : 4;
+  parallelFor((n + unit - 1) / unit, unit * rows * k, [&](int64_t begin, int64_t end) {
+    matmulColumns(in, out + unit * begin, n, rows, w, unit * begin, std::min(n, unit * end));
   });
 }
 

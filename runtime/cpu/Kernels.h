@@ -24,6 +24,9 @@ struct WeightRef {
   const void *data = nullptr;
   DType dtype = DType::F32;
   int64_t rows = 0, cols = 0; // [N, K] for matrices; cols = size for vectors
+  /// Row-major, or packed in panels of 16 rows interleaved along K (runtime/artifact/
+  /// Program.h): element (n, k) at [n / 16][k][n % 16].
+  bool panels = false;
 };
 
 /// Runs `body(begin, end)` over [0, n) split into chunks across the runtime's threads, or

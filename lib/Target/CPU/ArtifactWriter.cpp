@@ -43,8 +43,9 @@ private:
   }
   /// The slot holding `v`, or -1 (with the error set) if it has none.
   int64_t slot(Value v);
-  /// The index of the weight `v` reads in the program's weight table, adding it.
-  int64_t weight(Value v);
+  /// The index of the weight `v` reads in the program's weight table, adding it; a matrix
+  /// a matmul kernel reads (`packed`) is stored in panels.
+  int64_t weight(Value v, bool packed = false);
 
   ModuleOp module;
   SymbolTable symbols;
@@ -66,7 +67,7 @@ int64_t Serializer::slot(Value v) {
   return -1;
 }
 
-int64_t Serializer::weight(Value v) {
+int64_t Serializer::weight(Value v, bool packed) {
   auto read = v.getDefiningOp<llm::WeightOp>();
   auto param = read ? symbols.lookup<llm::ParamOp>(read.getName()) : nullptr;
   if (!param) {
@@ -74,8 +75,11 @@ int64_t Serializer::weight(Value v) {
     return -1;
   }
   std::string name = param.getSymName().str();
-  if (auto it = weightIndex.find(name); it != weightIndex.end())
+  if (auto it = weightIndex.find(name); it != weightIndex.end()) {
+    if (packed) // a tied embedding read by the LM head too: one copy, in panels
+      program.weights[it->second].layout = rt::WeightLayout::Panel16;
     return it->second;
+  }
   llm::WeightType type = param.getWeightType();
   if (!type.isDense()) {
     std::string t;
@@ -90,6 +94,8 @@ int64_t Serializer::weight(Value v) {
   Type elem = type.getElementType();
   info.dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
   info.shape.assign(type.getShape().begin(), type.getShape().end());
+  if (packed && info.shape.size() == 2)
+    info.layout = rt::WeightLayout::Panel16;
   int64_t index = int64_t(program.weights.size());
   program.weights.push_back(std::move(info));
   storedNames.push_back(storedName(param));
@@ -152,12 +158,12 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                  rt::floatBits(n.getEpsilon().convertToFloat())});
     } else if (auto m = dyn_cast<MatMulOp>(op)) {
       call.op = rt::OpCode::MatMul;
-      ok = args({slot(m.getInput()), slot(m.getResult()), weight(m.getWeight()),
+      ok = args({slot(m.getInput()), slot(m.getResult()), weight(m.getWeight(), true),
                  m.getLastTokenOnly() ? 1 : 0});
     } else if (auto g = dyn_cast<GateUpSwiGLUOp>(op)) {
       call.op = rt::OpCode::GateUpSwiGLU;
-      ok = args({slot(g.getInput()), slot(g.getResult()), weight(g.getGate()),
-                 weight(g.getUp())});
+      ok = args({slot(g.getInput()), slot(g.getResult()), weight(g.getGate(), true),
+                 weight(g.getUp(), true)});
     } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
       call.op = rt::OpCode::SwiGLU;
       ok = args({slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
@@ -229,7 +235,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   if (!params)
     return false;
   rt::ParamFileWriter writer;
-  std::vector<std::pair<const uint8_t *, int64_t>> order; // bytes in file order
+  uint64_t checksum = 0xcbf29ce484222325ull; // FNV-1a of the tensors' bytes in file order
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
     const rt::TensorView *t = params->find(storedNames[i]);
@@ -238,9 +244,28 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     if (t->dtype != info.dtype || t->shape != info.shape)
       return fail("weight '" + storedNames[i] + "' in " + params->path() +
                   " does not have the type the IR declares");
+    if (info.layout == rt::WeightLayout::Panel16) {
+      // Packed when the file is written, one tensor at a time; packed once more here, into
+      // a buffer of one tensor, for the checksum (which covers the bytes as stored).
+      int64_t n = info.shape[0], k = info.shape[1], elem = rt::dtypeSize(info.dtype);
+      std::vector<int64_t> stored = info.storedShape();
+      int64_t bytes = stored[0] * stored[1] * stored[2] * elem;
+      std::vector<uint8_t> packed(static_cast<size_t>(bytes));
+      rt::packPanel16(t->data, n, k, elem, packed.data());
+      checksum = rt::fnv1a(packed.data(), packed.size(), checksum);
+      const uint8_t *src = t->data;
+      if (!writer.addGenerated(info.name, info.dtype, stored, bytes,
+                               [=](uint8_t *dst, std::string &) {
+                                 rt::packPanel16(src, n, k, elem, dst);
+                                 return true;
+                               },
+                               error))
+        return false;
+      continue;
+    }
     if (!writer.addBorrowed(info.name, t->dtype, t->shape, t->data, t->numBytes, error))
       return false;
-    order.push_back({t->data, t->numBytes});
+    checksum = rt::fnv1a(t->data, size_t(t->numBytes), checksum);
   }
   std::vector<uint8_t> tokenizerBytes;
   if (!options.tokenizerPath.empty()) {
@@ -263,12 +288,9 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     program.config["tokenizer"] = tok->format();
   }
   std::vector<uint8_t> programBytes = program.encode();
-  order.push_back({programBytes.data(), int64_t(programBytes.size())});
+  checksum = rt::fnv1a(programBytes.data(), programBytes.size(), checksum);
   if (!tokenizerBytes.empty())
-    order.push_back({tokenizerBytes.data(), int64_t(tokenizerBytes.size())});
-  uint64_t checksum = 0xcbf29ce484222325ull;
-  for (auto [data, size] : order)
-    checksum = rt::fnv1a(data, size_t(size), checksum);
+    checksum = rt::fnv1a(tokenizerBytes.data(), tokenizerBytes.size(), checksum);
   int64_t programSize = int64_t(programBytes.size());
   if (!writer.addOwned(rt::kProgramTensor, rt::DType::U8, {programSize}, std::move(programBytes),
                        error))

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/Kernels.h"
+#include "runtime/artifact/Program.h"
 
 #include <gtest/gtest.h>
 
@@ -82,6 +83,15 @@ struct TestWeight {
     }
     ref = WeightRef{bytes.data(), dtype, rows, cols};
   }
+  /// Repacks the bytes into panels of 16 rows (the artifact's matmul layout).
+  void pack() {
+    int64_t elem = dtypeSize(ref.dtype), panels = (ref.rows + 15) / 16;
+    std::vector<uint8_t> packed(size_t(panels * 16 * ref.cols * elem));
+    packPanel16(bytes.data(), ref.rows, ref.cols, elem, packed.data());
+    bytes = std::move(packed);
+    ref.data = bytes.data();
+    ref.panels = true;
+  }
 };
 
 class CPUKernelsTest : public ::testing::TestWithParam<int> {
@@ -92,25 +102,47 @@ protected:
 
 TEST_P(CPUKernelsTest, MatMulEveryWeightType) {
   const int64_t rows = 3, k = 67, n = 1031; // odd sizes; n large enough to use the threads
-  std::vector<float> x = randomVector(size_t(rows * k), 1);
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
-    TestWeight w(n, k, dtype, 2);
-    std::vector<float> y(size_t(rows * n));
-    matmul(x.data(), y.data(), rows, w.ref);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        double expected = 0;
-        for (int64_t c = 0; c < k; ++c)
-          expected += double(x[r * k + c]) * w.values[j * k + c];
-        ASSERT_NEAR(y[r * n + j], expected, 1e-4) << dtypeName(dtype) << " [" << r << ", " << j << "]";
+  std::vector<float> x = randomVector(size_t(8 * k), 1);
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+    for (bool panels : {false, true})
+      for (int64_t rowCount : {int64_t(1), int64_t(7), rows}) { // decode, 6-row blocks + tail
+        TestWeight w(n, k, dtype, 2);
+        if (panels)
+          w.pack();
+        std::vector<float> y(size_t(rowCount * n));
+        matmul(x.data(), y.data(), rowCount, w.ref);
+        for (int64_t r = 0; r < rowCount; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            double expected = 0;
+            for (int64_t c = 0; c < k; ++c)
+              expected += double(x[r * k + c]) * w.values[j * k + c];
+            ASSERT_NEAR(y[r * n + j], expected, 1e-4)
+                << dtypeName(dtype) << (panels ? " panels" : "") << " rows " << rowCount
+                << " [" << r << ", " << j << "]";
+          }
       }
-  }
+}
+
+TEST_P(CPUKernelsTest, EmbeddingReadsBothLayouts) {
+  TestWeight table(37, 24, DType::F16, 12), packed(37, 24, DType::F16, 12);
+  packed.pack();
+  int64_t tokens[3] = {0, 36, 17};
+  std::vector<float> a(3 * 24), b(3 * 24);
+  embed(tokens, 3, table.ref, a.data());
+  embed(tokens, 3, packed.ref, b.data());
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 24; ++c) {
+      ASSERT_EQ(a[r * 24 + c], table.values[tokens[r] * 24 + c]);
+      ASSERT_EQ(b[r * 24 + c], a[r * 24 + c]);
+    }
 }
 
 TEST_P(CPUKernelsTest, GateUpSwiGLUIsSiLUOfGateTimesUp) {
-  const int64_t rows = 2, k = 33, n = 517;
+  const int64_t rows = 7, k = 33, n = 517;
   std::vector<float> x = randomVector(size_t(rows * k), 3);
   TestWeight g(n, k, DType::F16, 4), u(n, k, DType::F16, 5);
+  g.pack();
+  u.pack();
   std::vector<float> fused(size_t(rows * n)), gate(fused.size()), up(fused.size()),
       separate(fused.size());
   gateUpSwiGLU(x.data(), fused.data(), rows, g.ref, u.ref);
