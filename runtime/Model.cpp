@@ -6,6 +6,7 @@
 
 #include "runtime/Model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -139,22 +140,25 @@ static int64_t capacity(const Model &model, int64_t context) {
   return context > 0 && context < model.maxContext() ? context : model.maxContext();
 }
 
-Session::Session(const Model &model, int64_t maxTokens, int64_t context)
+Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t batch)
     : model_(model), maxTokens_(std::max<int64_t>(1, maxTokens)),
-      context_(capacity(model, context)) {
+      context_(capacity(model, context)), batch_(std::max<int64_t>(1, batch)) {
   for (int64_t width : model.program_.slotWidths)
-    slots_.emplace_back(size_t(maxTokens_ * width));
-  for (int64_t l = 0; l < model.layers_; ++l) {
+    slots_.emplace_back(size_t(batch_ * maxTokens_ * width));
+  // Cache of layer l, sequence b: kCache_[l * batch + b], [context, kv heads * head dim].
+  for (int64_t i = 0; i < model.layers_ * batch_; ++i) {
     kCache_.emplace_back(size_t(context_ * model.kvWidth_));
     vCache_.emplace_back(size_t(context_ * model.kvWidth_));
   }
 }
 
-int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t context) {
+int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t context,
+                              int64_t batch) {
+  batch = std::max<int64_t>(1, batch);
   int64_t floats = 0;
   for (int64_t width : model.program_.slotWidths)
-    floats += std::max<int64_t>(1, maxTokens) * width;
-  floats += 2 * model.layers_ * capacity(model, context) * model.kvWidth_;
+    floats += batch * std::max<int64_t>(1, maxTokens) * width;
+  floats += 2 * batch * model.layers_ * capacity(model, context) * model.kvWidth_;
   return floats * int64_t(sizeof(float));
 }
 
@@ -179,17 +183,19 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
             " exceed the session's context of " + std::to_string(context_) + " tokens";
     return nullptr;
   }
-  tokens_.resize(count);
+  int64_t rows = batch_ * count;
+  tokens_.resize(rows);
   positions_.resize(count);
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t i = 0; i < rows; ++i) {
     if (tokens[i] < 0 || tokens[i] >= model_.vocab_) {
       error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
               std::to_string(model_.vocab_);
       return nullptr;
     }
     tokens_[i] = tokens[i];
-    positions_[i] = start + i;
   }
+  for (int64_t i = 0; i < count; ++i)
+    positions_[i] = start + i;
   auto s = [&](int64_t slot) { return slots_[slot].data(); };
   auto w = [&](int64_t i) -> const cpu::WeightRef & { return model_.weights_[i]; };
   const std::vector<int64_t> &widths = model_.program_.slotWidths;
@@ -197,43 +203,52 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
     const std::vector<int64_t> &a = c.args;
     switch (c.op) {
     case OpCode::Embed:
-      cpu::embed(tokens_.data(), count, w(a[1]), s(a[0]));
+      cpu::embed(tokens_.data(), rows, w(a[1]), s(a[0]));
       break;
     case OpCode::RMSNorm:
-      cpu::rmsNorm(s(a[0]), s(a[1]), count, widths[a[0]], w(a[2]), bitsFloat(a[3]));
+      cpu::rmsNorm(s(a[0]), s(a[1]), rows, widths[a[0]], w(a[2]), bitsFloat(a[3]));
       break;
     case OpCode::AddRMSNorm:
-      cpu::addRMSNorm(s(a[0]), s(a[1]), s(a[2]), s(a[3]), count, widths[a[0]], w(a[4]),
+      cpu::addRMSNorm(s(a[0]), s(a[1]), s(a[2]), s(a[3]), rows, widths[a[0]], w(a[4]),
                       bitsFloat(a[5]));
       break;
     case OpCode::MatMul:
       if ((a[3] || (lastOnly && a[1] == model_.logitsSlot_)) && count > 1) {
-        // Only the last position is projected (the LM head while decoding).
-        cpu::matmul(s(a[0]) + (count - 1) * widths[a[0]], s(a[1]), 1, w(a[2]));
+        // Only each sequence's last position is projected (the LM head while decoding).
+        int64_t width = widths[a[0]];
+        lastRows_.resize(size_t(batch_ * width));
+        for (int64_t b = 0; b < batch_; ++b)
+          std::copy_n(s(a[0]) + ((b + 1) * count - 1) * width, width,
+                      lastRows_.data() + b * width);
+        cpu::matmul(lastRows_.data(), s(a[1]), batch_, w(a[2]));
       } else {
-        cpu::matmul(s(a[0]), s(a[1]), count, w(a[2]));
+        cpu::matmul(s(a[0]), s(a[1]), rows, w(a[2]));
       }
       break;
     case OpCode::GateUpSwiGLU:
-      cpu::gateUpSwiGLU(s(a[0]), s(a[1]), count, w(a[2]), w(a[3]));
+      cpu::gateUpSwiGLU(s(a[0]), s(a[1]), rows, w(a[2]), w(a[3]));
       break;
     case OpCode::SwiGLU:
-      cpu::swiglu(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      cpu::swiglu(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
       break;
     case OpCode::Add:
-      cpu::add(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      cpu::add(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
       break;
     case OpCode::Mul:
-      cpu::mul(s(a[0]), s(a[1]), s(a[2]), count * widths[a[0]]);
+      cpu::mul(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
       break;
     case OpCode::SiLU:
-      cpu::silu(s(a[0]), s(a[1]), count * widths[a[0]]);
+      cpu::silu(s(a[0]), s(a[1]), rows * widths[a[0]]);
       break;
     case OpCode::Attention: {
       cpu::AttentionParams p{a[5], a[6], a[7], a[10], bitsFloat(a[8]), bitsFloat(a[9]),
                              a[11] != 0};
-      cpu::attention(s(a[0]), s(a[1]), s(a[2]), s(a[3]), positions_.data(), count,
-                     kCache_[a[4]].data(), vCache_[a[4]].data(), p);
+      int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
+      for (int64_t b = 0; b < batch_; ++b) // each sequence against its own cache
+        cpu::attention(s(a[0]) + b * count * qw, s(a[1]) + b * count * kvw,
+                       s(a[2]) + b * count * kvw, s(a[3]) + b * count * qw, positions_.data(),
+                       count, kCache_[a[4] * batch_ + b].data(), vCache_[a[4] * batch_ + b].data(),
+                       p);
       break;
     }
     }

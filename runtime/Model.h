@@ -54,18 +54,24 @@ private:
 
 class Session {
 public:
-  /// `maxTokens`: the most tokens one forward() call takes (prefill chunk); `context`: the
-  /// positions the KV cache holds (0 or more than the model's: the model's context).
+  /// `maxTokens`: the most tokens one forward() call takes per sequence (prefill chunk);
+  /// `context`: the positions each sequence's KV cache holds (0 or more than the model's:
+  /// the model's context); `batch`: the sequences run together, each with its own cache.
   /// Allocates plannedBytes(); throws std::bad_alloc when memory is short.
-  Session(const Model &model, int64_t maxTokens, int64_t context = 0);
-  /// Bytes a session needs: one buffer per slot for `maxTokens` tokens, and the fp32 KV
-  /// cache of every layer for `context` positions.
-  static int64_t plannedBytes(const Model &model, int64_t maxTokens, int64_t context = 0);
+  Session(const Model &model, int64_t maxTokens, int64_t context = 0, int64_t batch = 1);
+  /// Bytes a session needs: one buffer per slot for `batch * maxTokens` tokens, and the
+  /// fp32 KV cache of every layer and sequence for `context` positions.
+  static int64_t plannedBytes(const Model &model, int64_t maxTokens, int64_t context = 0,
+                              int64_t batch = 1);
   int64_t context() const { return context_; }
+  int64_t batch() const { return batch_; }
 
-  /// Runs `count` tokens at positions start..start+count-1 (after the ones already cached),
-  /// returning the logits of every token ([count, vocab]) or, with `lastOnly`, of the last.
-  /// Returns null and sets `error` when the context or the chunk size would be exceeded.
+  /// Runs `count` tokens of each of the `batch()` sequences (`tokens`: [batch, count]) at
+  /// positions start..start+count-1 (after the ones already cached), returning the logits
+  /// of every token ([batch * count, vocab]) or, with `lastOnly`, of each sequence's last
+  /// ([batch, vocab]). Projections run over all the batch's rows at once, which is what
+  /// makes batching pay. Returns null and sets `error` when the context or the chunk size
+  /// would be exceeded.
   const float *forward(const int32_t *tokens, int64_t count, int64_t start, bool lastOnly,
                        std::string &error);
   /// Bytes of activation buffers and KV cache this session allocated.
@@ -73,7 +79,8 @@ public:
 
 private:
   const Model &model_;
-  int64_t maxTokens_, context_;
+  int64_t maxTokens_, context_, batch_;
+  std::vector<float> lastRows_; // each sequence's last row, for last-only projections
   std::vector<std::vector<float>> slots_;
   std::vector<std::vector<float>> kCache_, vCache_;
   std::vector<int64_t> tokens_, positions_;

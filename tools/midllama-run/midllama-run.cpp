@@ -41,7 +41,8 @@ struct Options {
   std::string model, prompt, perplexityFile, klBase, json, promptIds, logitsOut, expectLogits;
   bool havePrompt = false, ignoreEos = false;
   double atol = 1e-4;
-  int64_t maxWindows = 0;
+  int64_t maxWindows = 0, batch = 1;
+  std::string sequencesOut;
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
 };
@@ -55,6 +56,7 @@ const char *kUsage =
     "usage: midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T] [--seed S]\n"
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
+    "                    [--batch B [--sequences-out PREFIX]]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n";
 
@@ -91,6 +93,10 @@ Options parse(int argc, char **argv) {
       o.atol = std::strtod(v, &end);
       if (!*v || *end || !(o.atol >= 0))
         die("bad value '" + std::string(v) + "' for --atol (a non-negative number)");
+    } else if (a == "--batch") {
+      o.batch = parseInt(a, value(), 1, 4096);
+    } else if (a == "--sequences-out") {
+      o.sequencesOut = value();
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
     } else if (a == "--max-windows") {
@@ -461,58 +467,97 @@ int run(int argc, char **argv) {
           std::to_string(model->maxContext()) + " tokens");
     std::vector<double> ttft, prefill, decode;
     int64_t generated = 0;
+    const int64_t batch = o.batch;
+    std::vector<std::vector<int32_t>> outputs(static_cast<size_t>(batch));
     for (int64_t run = 0; run < o.repeat; ++run) {
-      Session session(*model, int64_t(prompt.size()), int64_t(prompt.size()) + o.steps);
-      std::mt19937_64 rng(uint64_t(o.seed));
+      // `batch` sequences from the same prompt, each with its own cache (and, when
+      // sampling, its own random stream: seed + its index).
+      Session session(*model, int64_t(prompt.size()), int64_t(prompt.size()) + o.steps, batch);
+      std::vector<std::mt19937_64> rngs;
+      for (int64_t b = 0; b < batch; ++b)
+        rngs.emplace_back(uint64_t(o.seed + b));
+      std::vector<int32_t> tokens;
+      for (int64_t b = 0; b < batch; ++b)
+        tokens.insert(tokens.end(), prompt.begin(), prompt.end());
       double t0 = seconds();
-      const float *logits = session.forward(prompt.data(), int64_t(prompt.size()), 0, true, error);
+      const float *logits = session.forward(tokens.data(), int64_t(prompt.size()), 0, true, error);
       if (!logits)
         die(error);
       double t1 = seconds();
-      int64_t pos = int64_t(prompt.size());
-      int32_t previous = prompt.back();
-      int64_t count = 0;
+      int64_t pos = int64_t(prompt.size()), active = batch, count = 0;
+      std::vector<int32_t> previous(static_cast<size_t>(batch), prompt.back());
+      std::vector<int32_t> next(static_cast<size_t>(batch), 0);
+      std::vector<bool> done(size_t(batch), false);
+      for (auto &out : outputs)
+        out.clear();
       double decodeStart = seconds();
-      for (int64_t step = 0; step < o.steps; ++step) {
-        int32_t next;
-        if (o.temperature == 0) {
-          next = int32_t(argmax(logits, vocab));
-        } else {
-          std::vector<double> p(vocab);
-          double maxLogit = *std::max_element(logits, logits + vocab), total = 0;
-          for (int64_t v = 0; v < vocab; ++v)
-            total += p[v] = std::exp((logits[v] - maxLogit) / o.temperature);
-          double u = std::uniform_real_distribution<double>(0, total)(rng), acc = 0;
-          next = int32_t(vocab - 1);
-          for (int64_t v = 0; v < vocab; ++v)
-            if ((acc += p[v]) > u) {
-              next = int32_t(v);
-              break;
-            }
+      for (int64_t step = 0; step < o.steps && active > 0; ++step) {
+        for (int64_t b = 0; b < batch; ++b) {
+          const float *row = logits + b * vocab;
+          if (o.temperature == 0) {
+            next[b] = int32_t(argmax(row, vocab));
+          } else {
+            std::vector<double> p(vocab);
+            double maxLogit = *std::max_element(row, row + vocab), total = 0;
+            for (int64_t v = 0; v < vocab; ++v)
+              total += p[v] = std::exp((row[v] - maxLogit) / o.temperature);
+            double u = std::uniform_real_distribution<double>(0, total)(rngs[b]), acc = 0;
+            next[b] = int32_t(vocab - 1);
+            for (int64_t v = 0; v < vocab; ++v)
+              if ((acc += p[v]) > u) {
+                next[b] = int32_t(v);
+                break;
+              }
+          }
+          if (done[b]) {
+            next[b] = previous[b]; // an ended sequence idles in the batch
+            continue;
+          }
+          if (!o.ignoreEos && (next[b] == Tokenizer::kBos || next[b] == Tokenizer::kEos)) {
+            done[b] = true; // llama2.c's end of text
+            --active;
+            next[b] = previous[b];
+            continue;
+          }
+          ++count;
+          outputs[b].push_back(next[b]);
+          if (run == 0 && b == 0 && o.json != "-") {
+            std::string piece = tok ? tok->decodePiece(previous[b], next[b])
+                                    : (outputs[b].size() > 1 ? " " : "") +
+                                          std::to_string(next[b]);
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+          }
+          previous[b] = next[b];
         }
-        if (!o.ignoreEos && (next == Tokenizer::kBos || next == Tokenizer::kEos))
-          break; // llama2.c's end of text
-        ++count;
-        if (run == 0 && o.json != "-") {
-          std::string piece = tok ? tok->decodePiece(previous, next)
-                                  : (count > 1 ? " " : "") + std::to_string(next);
-          std::fwrite(piece.data(), 1, piece.size(), stdout);
-          std::fflush(stdout);
-        }
-        previous = next;
-        if (step + 1 == o.steps)
+        if (step + 1 == o.steps || active == 0)
           break;
-        if (!(logits = session.forward(&next, 1, pos++, true, error)))
+        if (!(logits = session.forward(next.data(), 1, pos++, true, error)))
           die(error);
       }
       double t2 = seconds();
       generated = count;
       ttft.push_back(t1 - t0);
-      prefill.push_back(double(prompt.size()) / (t1 - t0));
-      if (count > 1)
-        decode.push_back(double(count - 1) / (t2 - decodeStart));
+      prefill.push_back(double(batch) * double(prompt.size()) / (t1 - t0));
+      // Tokens produced after the first step's (which came from the prefill), per second.
+      if (count > batch)
+        decode.push_back(double(count - batch) / (t2 - decodeStart));
     }
+    if (!o.sequencesOut.empty()) // each sequence's text in PREFIX.<index>.txt
+      for (int64_t b = 0; b < batch; ++b) {
+        std::string path = o.sequencesOut + "." + std::to_string(b) + ".txt";
+        std::ofstream f(path, std::ios::binary);
+        int32_t prev = prompt.back();
+        for (int32_t t : outputs[b]) {
+          f << (tok ? tok->decodePiece(prev, t) : std::to_string(t) + " ");
+          prev = t;
+        }
+        if (!f)
+          die("cannot write '" + path + "'");
+      }
     std::fprintf(stderr, "\n");
+    report.add("batch", std::to_string(batch) + " sequence" + (batch > 1 ? "s" : ""), "batch",
+               std::to_string(batch));
     report.add("prompt tokens", std::to_string(prompt.size()), "prompt_tokens",
                std::to_string(prompt.size()));
     report.add("generated tokens", std::to_string(generated), "generated_tokens",
