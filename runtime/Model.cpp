@@ -49,6 +49,34 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
   for (const WeightInfo &info : prog.weights) {
+    if (info.format == WeightFormat::Affine) {
+      // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups].
+      int64_t n = info.shape[0], k = info.shape.back();
+      int64_t groups = (k + info.groupSize - 1) / info.groupSize;
+      int64_t rowBytes = (k * info.bits + 7) / 8;
+      const TensorView *q = m->file_->find(info.name + ".qweight");
+      const TensorView *sc = m->file_->find(info.name + ".scales");
+      const TensorView *z = info.symmetric ? nullptr : m->file_->find(info.name + ".zeros");
+      if (info.shape.size() != 2 || !q || q->dtype != DType::U8 ||
+          q->shape != std::vector<int64_t>{n, rowBytes} || !sc || sc->dtype != info.dtype ||
+          sc->shape != std::vector<int64_t>{n, groups} ||
+          (!info.symmetric &&
+           (!z || z->dtype != DType::U8 || z->shape != std::vector<int64_t>{n, groups})))
+        return fail("affine weight '" + info.name + "' does not match its components");
+      cpu::WeightRef ref;
+      ref.dtype = info.dtype;
+      ref.rows = n;
+      ref.cols = k;
+      ref.bits = int(info.bits);
+      ref.groupSize = info.groupSize;
+      ref.groups = groups;
+      ref.codeRowBytes = rowBytes;
+      ref.codes = q->data;
+      ref.scales = sc->data;
+      ref.zeros = z ? z->data : nullptr;
+      m->weights_.push_back(ref);
+      continue;
+    }
     const TensorView *t = m->file_->find(info.name);
     if (!t || t->dtype != info.dtype || t->shape != info.storedShape())
       return fail("weight '" + info.name + "' does not match the program's weight table");
@@ -130,9 +158,18 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
 
 std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   std::map<std::string, int64_t> bytes;
-  for (const WeightInfo &info : program_.weights)
+  for (const WeightInfo &info : program_.weights) {
+    if (info.format == WeightFormat::Affine) {
+      std::string key = "int" + std::to_string(info.bits) + " g" +
+                        std::to_string(info.groupSize) + (info.symmetric ? " sym" : "");
+      for (const char *suffix : {".qweight", ".scales", ".zeros"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes[key] += t->numBytes;
+      continue;
+    }
     if (const TensorView *t = file_->find(info.name))
       bytes[std::string(dtypeName(info.dtype))] += t->numBytes;
+  }
   return {bytes.begin(), bytes.end()};
 }
 

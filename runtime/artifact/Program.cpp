@@ -13,7 +13,7 @@ using namespace midllama::rt;
 namespace {
 
 constexpr char kMagic[6] = {'M', 'L', 'P', 'R', 'O', 'G'};
-constexpr uint16_t kProgramVersion = 2; // 2: weight layouts
+constexpr uint16_t kProgramVersion = 3; // 2: weight layouts, 3: affine weights
 
 class Writer {
 public:
@@ -131,6 +131,10 @@ std::vector<uint8_t> Program::encode() const {
     w.str(info.name);
     w.u32(uint32_t(info.dtype));
     w.u32(uint32_t(info.layout));
+    w.u32(uint32_t(info.format));
+    w.i64(info.bits);
+    w.i64(info.groupSize);
+    w.u32(info.symmetric ? 1 : 0);
     w.u32(uint32_t(info.shape.size()));
     for (int64_t d : info.shape)
       w.i64(d);
@@ -157,7 +161,7 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     return bad("no program header");
   if (!r.u16(version) || version != kProgramVersion)
     return bad("program version " + std::to_string(version) + ", this runtime reads " +
-               std::to_string(kProgramVersion));
+               std::to_string(kProgramVersion) + " (compiled by another midllama; recompile)");
   uint32_t n;
   if (!r.count(n, 8))
     return bad("config");
@@ -177,12 +181,20 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     return bad("weights");
   weights.resize(n);
   for (WeightInfo &info : weights) {
-    uint32_t dtype, layout, rank;
+    uint32_t dtype, layout, rank, format, symmetric;
     if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
-        layout > uint32_t(WeightLayout::Panel16) || !r.count(rank, 8) || rank > 8)
+        layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) ||
+        format > uint32_t(WeightFormat::Affine) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
+        !r.u32(symmetric) || symmetric > 1 || !r.count(rank, 8) || rank > 8)
       return bad("weight table entry");
     info.dtype = DType(dtype);
     info.layout = WeightLayout(layout);
+    info.format = WeightFormat(format);
+    info.symmetric = symmetric != 0;
+    if (info.format == WeightFormat::Affine &&
+        (info.bits < 2 || info.bits > 8 || info.groupSize < 1 ||
+         info.layout != WeightLayout::RowMajor))
+      return bad("weight '" + info.name + "' has a bad affine encoding");
     info.shape.resize(rank);
     for (int64_t &d : info.shape)
       if (!r.i64(d) || d <= 0 || d > (int64_t(1) << 32))

@@ -74,11 +74,20 @@ struct Call {
 enum class WeightLayout : uint32_t { RowMajor = 0, Panel16 = 1 };
 constexpr int64_t kPanelWidth = 16;
 
+/// How a weight's values are encoded (docs/weights.md has the byte layout of each).
+enum class WeightFormat : uint32_t { Dense = 0, Affine = 1 };
+
 struct WeightInfo {
   std::string name;
-  DType dtype = DType::F32;
+  DType dtype = DType::F32;   // dense: the values'; affine: the scales'
   std::vector<int64_t> shape; // logical: [N, K] or [N]
   WeightLayout layout = WeightLayout::RowMajor;
+  WeightFormat format = WeightFormat::Dense;
+  // Affine integer groups: w = (q - zero) * scale per group of `groupSize` columns along a
+  // row, codes of `bits` bits packed little-endian along each row (tensor `name.qweight`),
+  // scales `name.scales`, zero points `name.zeros` unless symmetric (zero 2^(bits-1)).
+  int64_t bits = 0, groupSize = 0;
+  bool symmetric = false;
 
   /// The shape of the stored tensor: [ceil(N / 16), K, 16] for panels.
   std::vector<int64_t> storedShape() const;

@@ -160,8 +160,20 @@ inline float at(const WeightRef &w, int64_t i) {
   }
 }
 
+/// Scale `i` of an affine weight as fp32.
+inline float scaleAt(const WeightRef &w, int64_t i) {
+  WeightRef s;
+  s.data = w.scales;
+  s.dtype = w.dtype;
+  return at(s, i);
+}
+
 /// Row `n` of a [N, K] weight converted into `dst` (fp32 rows are used in place).
 inline const float *weightRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.bits) {
+    dequantizeRow(w, n, dst);
+    return dst;
+  }
   if (w.dtype == DType::F32)
     return static_cast<const float *>(w.data) + n * w.cols;
   for (int64_t k = 0; k < w.cols; ++k)
@@ -195,7 +207,7 @@ inline float siluOf(float x) { return x / (1.0f + std::exp(-x)); }
 void matmulColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
                           const WeightRef &w, int64_t begin, int64_t end) {
   int64_t k = w.cols;
-  std::vector<float> buffer(w.dtype == DType::F32 ? 0 : k);
+  std::vector<float> buffer(w.dtype == DType::F32 && !w.bits ? 0 : k);
   for (int64_t j = begin; j < end; ++j) {
     const float *row = weightRow(w, j, buffer.data());
     for (int64_t r = 0; r < rows; ++r)
@@ -246,6 +258,10 @@ __attribute__((target("avx2,fma,f16c"))) void micro(const float *x, int64_t k,
 
 __attribute__((target("avx2,fma,f16c"))) void convertRow(const WeightRef &w, int64_t row,
                                                           float *dst) {
+  if (w.bits) {
+    dequantizeRow(w, row, dst);
+    return;
+  }
   int64_t k = w.cols, i = 0;
   if (w.dtype == DType::F16) {
     const uint16_t *src = static_cast<const uint16_t *>(w.data) + row * k;
@@ -281,11 +297,12 @@ __attribute__((target("avx2,fma,f16c"))) void matmulColumnsAVX2(const float *in,
                                                                  const WeightRef &w,
                                                                  int64_t begin, int64_t end) {
   int64_t k = w.cols;
-  std::vector<float> buffer(w.dtype == DType::F32 ? 0 : kCols * k);
+  bool direct = w.dtype == DType::F32 && !w.bits; // rows usable in place
+  std::vector<float> buffer(direct ? 0 : kCols * k);
   if (rows < 4) { // too few rows to reuse a weight block: stream each row once
     for (int64_t j = begin; j < end; ++j) {
       const float *row = static_cast<const float *>(w.data) + j * k;
-      if (w.dtype != DType::F32) {
+      if (!direct) {
         convertRow(w, j, buffer.data());
         row = buffer.data();
       }
@@ -300,7 +317,7 @@ __attribute__((target("avx2,fma,f16c"))) void matmulColumnsAVX2(const float *in,
     int64_t cols = std::min<int64_t>(kCols, end - j);
     for (int c = 0; c < kCols; ++c) {
       int64_t row = j + std::min<int64_t>(c, cols - 1); // tail columns repeat the last row
-      if (w.dtype == DType::F32) {
+      if (direct) {
         wr[c] = static_cast<const float *>(w.data) + row * k;
       } else {
         convertRow(w, row, buffer.data() + c * k);
@@ -520,13 +537,36 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
-  if (haveAVX2() && w.dtype != DType::BF16)
+  if (haveAVX2() && (w.dtype != DType::BF16 || w.bits))
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else
     matmulColumnsGeneric(in, out, ld, rows, w, begin, end);
 }
 
 } // namespace
+
+void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  const uint8_t *codes = w.codes + n * w.codeRowBytes;
+  const uint32_t mask = (1u << w.bits) - 1;
+  const float implicitZero = float(1 << (w.bits - 1));
+  for (int64_t g = 0; g < w.groups; ++g) {
+    float scale = scaleAt(w, n * w.groups + g);
+    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : implicitZero;
+    int64_t end = std::min(w.cols, (g + 1) * w.groupSize);
+    if (w.bits == 4) { // the common case: two codes per byte, low nibble first
+      for (int64_t k = g * w.groupSize; k < end; ++k)
+        dst[k] = (float((codes[k >> 1] >> ((k & 1) * 4)) & 0xf) - zero) * scale;
+      continue;
+    }
+    for (int64_t k = g * w.groupSize; k < end; ++k) {
+      int64_t bit = k * w.bits;
+      uint32_t word = codes[bit >> 3];
+      if ((bit & 7) + w.bits > 8)
+        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+      dst[k] = (float((word >> (bit & 7)) & mask) - zero) * scale;
+    }
+  }
+}
 
 void setThreadCount(int threads) { requestedThreads = threads; }
 int threadCount() { return getPool().threads(); }
@@ -542,6 +582,11 @@ void parallelFor(int64_t n, int64_t costPerItem,
 
 void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out) {
   int64_t k = table.cols;
+  if (table.bits) {
+    for (int64_t r = 0; r < rows; ++r)
+      dequantizeRow(table, tokens[r], out + r * k);
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     int64_t t = tokens[r];
     for (int64_t c = 0; c < k; ++c)

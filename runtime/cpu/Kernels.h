@@ -27,7 +27,16 @@ struct WeightRef {
   /// Row-major, or packed in panels of 16 rows interleaved along K (runtime/artifact/
   /// Program.h): element (n, k) at [n / 16][k][n % 16].
   bool panels = false;
+  /// Affine integer groups (`bits` > 0): `data` is unused; row n's codes start at
+  /// codes + n * codeRowBytes, its scales (of `dtype`) and zero points at n * groups.
+  int bits = 0;
+  int64_t groupSize = 0, groups = 0, codeRowBytes = 0;
+  const uint8_t *codes = nullptr, *zeros = nullptr; // zeros null: symmetric, 2^(bits-1)
+  const void *scales = nullptr;
 };
+
+/// Row `n` of an affine weight as fp32 into `dst` (K values): w = (q - zero) * scale.
+void dequantizeRow(const WeightRef &w, int64_t n, float *dst);
 
 /// Runs `body(begin, end)` over [0, n) split into chunks across the runtime's threads, or
 /// inline when the work (`n` items of about `costPerItem` multiply-adds) is too small to

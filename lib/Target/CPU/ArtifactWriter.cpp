@@ -76,21 +76,32 @@ int64_t Serializer::weight(Value v, bool packed) {
   }
   std::string name = param.getSymName().str();
   if (auto it = weightIndex.find(name); it != weightIndex.end()) {
-    if (packed) // a tied embedding read by the LM head too: one copy, in panels
+    // A tied embedding read by the LM head too: one copy, in panels (dense only).
+    if (packed && program.weights[it->second].format == rt::WeightFormat::Dense)
       program.weights[it->second].layout = rt::WeightLayout::Panel16;
     return it->second;
   }
   llm::WeightType type = param.getWeightType();
-  if (!type.isDense()) {
+  auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
+  bool supported = type.isDense() || (affine && !affine.getActOrder() && type.getRank() == 2);
+  if (!supported || type.getSparsity()) {
     std::string t;
     llvm::raw_string_ostream os(t);
     os << type;
     error = "weight '" + name + "' is stored as " + t +
-            ", which has no CPU kernel yet (dense f32/f16/bf16 only)";
+            ", which has no CPU kernel yet (dense f32/f16/bf16, and affine integer groups "
+            "without act-order)";
     return -1;
   }
   rt::WeightInfo info;
   info.name = name;
+  if (affine) {
+    info.format = rt::WeightFormat::Affine;
+    info.bits = affine.getBits();
+    info.groupSize = affine.getGroupSize();
+    info.symmetric = affine.getSymmetric();
+    packed = false; // read row by row, dequantized in the kernel
+  }
   Type elem = type.getElementType();
   info.dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
   info.shape.assign(type.getShape().begin(), type.getShape().end());
@@ -238,12 +249,32 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   uint64_t checksum = 0xcbf29ce484222325ull; // FNV-1a of the tensors' bytes in file order
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    const rt::TensorView *t = params->find(storedNames[i]);
-    if (!t)
-      return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
-    if (t->dtype != info.dtype || t->shape != info.shape)
-      return fail("weight '" + storedNames[i] + "' in " + params->path() +
-                  " does not have the type the IR declares");
+    const rt::TensorView *t = info.format == rt::WeightFormat::Affine
+                                  ? nullptr
+                                  : params->find(storedNames[i]);
+    if (info.format == rt::WeightFormat::Dense) {
+      if (!t)
+        return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
+      if (t->dtype != info.dtype || t->shape != info.shape)
+        return fail("weight '" + storedNames[i] + "' in " + params->path() +
+                    " does not have the type the IR declares");
+    }
+    if (info.format == rt::WeightFormat::Affine) {
+      // The codes, scales and zero points as the compressing pass wrote them.
+      for (const char *suffix : {".qweight", ".scales", ".zeros"}) {
+        if (std::string(suffix) == ".zeros" && info.symmetric)
+          continue;
+        const rt::TensorView *c = params->find(storedNames[i] + suffix);
+        if (!c)
+          return fail("weight component '" + storedNames[i] + suffix + "' is missing from " +
+                      params->path());
+        if (!writer.addBorrowed(info.name + suffix, c->dtype, c->shape, c->data, c->numBytes,
+                                error))
+          return false;
+        checksum = rt::fnv1a(c->data, size_t(c->numBytes), checksum);
+      }
+      continue;
+    }
     if (info.layout == rt::WeightLayout::Panel16) {
       // Packed when the file is written, one tensor at a time; packed once more here, into
       // a buffer of one tensor, for the checksum (which covers the bytes as stored).

@@ -243,6 +243,66 @@ TEST_P(CPUKernelsTest, AttentionInterleavedRotary) { checkAttention(true, 8); }
 TEST_P(CPUKernelsTest, AttentionPartialRotary) { checkAttention(false, 4); }
 TEST_P(CPUKernelsTest, AttentionWithoutRotary) { checkAttention(false, 0); }
 
+/// Affine weights of every width, with zero points or symmetric, a short tail group:
+/// dequantization against w = (q - zero) * scale written out bit by bit.
+TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
+  const int64_t n = 37, k = 45, group = 16, groups = (k + group - 1) / group;
+  std::mt19937_64 rng(13);
+  for (int bits = 2; bits <= 8; ++bits)
+    for (bool symmetric : {false, true}) {
+      int64_t rowBytes = (k * bits + 7) / 8;
+      std::vector<uint8_t> codes(size_t(n * rowBytes), 0), zeros(size_t(n * groups));
+      std::vector<float> scales(size_t(n * groups)), dense(size_t(n * k));
+      std::vector<uint32_t> q(size_t(n * k));
+      for (int64_t i = 0; i < n * k; ++i)
+        q[i] = uint32_t(rng() % (1u << bits));
+      for (auto &z : zeros)
+        z = uint8_t(rng() % (1u << bits));
+      for (auto &sc : scales)
+        sc = 0.01f * float(1 + rng() % 100);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < k; ++c) {
+          for (int b = 0; b < bits; ++b) // little-endian bit stream along the row
+            if (q[r * k + c] >> b & 1) {
+              int64_t bit = c * bits + b;
+              codes[r * rowBytes + bit / 8] |= uint8_t(1u << (bit % 8));
+            }
+          int64_t g = c / group;
+          float zero = symmetric ? float(1 << (bits - 1)) : float(zeros[r * groups + g]);
+          dense[r * k + c] = (float(q[r * k + c]) - zero) * scales[r * groups + g];
+        }
+      WeightRef w;
+      w.dtype = DType::F32;
+      w.rows = n;
+      w.cols = k;
+      w.bits = bits;
+      w.groupSize = group;
+      w.groups = groups;
+      w.codeRowBytes = rowBytes;
+      w.codes = codes.data();
+      w.scales = scales.data();
+      w.zeros = symmetric ? nullptr : zeros.data();
+      std::vector<float> row(static_cast<size_t>(k));
+      for (int64_t r = 0; r < n; ++r) {
+        dequantizeRow(w, r, row.data());
+        for (int64_t c = 0; c < k; ++c)
+          ASSERT_EQ(row[c], dense[r * k + c]) << bits << " bits, [" << r << ", " << c << "]";
+      }
+      const int64_t rows = 5;
+      std::vector<float> x = randomVector(size_t(rows * k), 14), y(size_t(rows * n));
+      matmul(x.data(), y.data(), rows, w);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          double expected = 0, magnitude = 0; // fp32 rounding scales with the terms' sizes
+          for (int64_t c = 0; c < k; ++c) {
+            expected += double(x[r * k + c]) * dense[j * k + c];
+            magnitude += std::fabs(double(x[r * k + c]) * dense[j * k + c]);
+          }
+          ASSERT_NEAR(y[r * n + j], expected, 1e-6 * magnitude + 1e-6) << bits << " bits";
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
                          [](const auto &info) { return std::to_string(info.param) + "threads"; });
 
