@@ -34,7 +34,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
                 std::to_string(kArtifactVersion) + "; recompile it");
   uint64_t checksum = 0xcbf29ce484222325ull;
   for (const TensorView &t : m->file_->tensors())
-    checksum = fnv1a(t.data, size_t(t.numBytes), checksum);
+    checksum = contentHash(t.data, size_t(t.numBytes), checksum);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
   if (get("checksum") != hex)

@@ -256,3 +256,25 @@ void midllama::rt::packPanel16(const uint8_t *src, int64_t n, int64_t k, int64_t
                             elemSize,
                   src + (row * k + col) * elemSize, size_t(elemSize));
 }
+
+uint64_t midllama::rt::contentHash(const uint8_t *data, size_t size, uint64_t seed) {
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h[4] = {seed ^ 0x243F6A8885A308D3ull, seed ^ 0x13198A2E03707344ull,
+                   seed ^ 0xA4093822299F31D0ull, seed ^ 0x082EFA98EC4E6C89ull};
+  size_t i = 0;
+  for (; i + 32 <= size; i += 32)
+    for (int lane = 0; lane < 4; ++lane) {
+      uint64_t w;
+      std::memcpy(&w, data + i + 8 * lane, 8);
+      h[lane] = (h[lane] ^ w) * kMul;
+      h[lane] ^= h[lane] >> 32;
+    }
+  for (; i < size; ++i)
+    h[0] = (h[0] ^ data[i]) * kMul;
+  auto rotl = [](uint64_t v, int r) { return (v << r) | (v >> (64 - r)); };
+  uint64_t x = h[0] ^ rotl(h[1], 17) ^ rotl(h[2], 31) ^ rotl(h[3], 47) ^ uint64_t(size);
+  // splitmix64's finalizer: every input bit reaches every output bit.
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}

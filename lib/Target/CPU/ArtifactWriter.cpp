@@ -246,7 +246,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   if (!params)
     return false;
   rt::ParamFileWriter writer;
-  uint64_t checksum = 0xcbf29ce484222325ull; // FNV-1a of the tensors' bytes in file order
+  uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
     const rt::TensorView *t = info.format == rt::WeightFormat::Affine
@@ -271,7 +271,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
         if (!writer.addBorrowed(info.name + suffix, c->dtype, c->shape, c->data, c->numBytes,
                                 error))
           return false;
-        checksum = rt::fnv1a(c->data, size_t(c->numBytes), checksum);
+        checksum = rt::contentHash(c->data, size_t(c->numBytes), checksum);
       }
       continue;
     }
@@ -283,7 +283,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       int64_t bytes = stored[0] * stored[1] * stored[2] * elem;
       std::vector<uint8_t> packed(static_cast<size_t>(bytes));
       rt::packPanel16(t->data, n, k, elem, packed.data());
-      checksum = rt::fnv1a(packed.data(), packed.size(), checksum);
+      checksum = rt::contentHash(packed.data(), packed.size(), checksum);
       const uint8_t *src = t->data;
       if (!writer.addGenerated(info.name, info.dtype, stored, bytes,
                                [=](uint8_t *dst, std::string &) {
@@ -296,7 +296,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     }
     if (!writer.addBorrowed(info.name, t->dtype, t->shape, t->data, t->numBytes, error))
       return false;
-    checksum = rt::fnv1a(t->data, size_t(t->numBytes), checksum);
+    checksum = rt::contentHash(t->data, size_t(t->numBytes), checksum);
   }
   std::vector<uint8_t> tokenizerBytes;
   if (!options.tokenizerPath.empty()) {
@@ -319,9 +319,9 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     program.config["tokenizer"] = tok->format();
   }
   std::vector<uint8_t> programBytes = program.encode();
-  checksum = rt::fnv1a(programBytes.data(), programBytes.size(), checksum);
+  checksum = rt::contentHash(programBytes.data(), programBytes.size(), checksum);
   if (!tokenizerBytes.empty())
-    checksum = rt::fnv1a(tokenizerBytes.data(), tokenizerBytes.size(), checksum);
+    checksum = rt::contentHash(tokenizerBytes.data(), tokenizerBytes.size(), checksum);
   int64_t programSize = int64_t(programBytes.size());
   if (!writer.addOwned(rt::kProgramTensor, rt::DType::U8, {programSize}, std::move(programBytes),
                        error))
