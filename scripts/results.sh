@@ -3,7 +3,8 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Compression methods add their rows as they land (quantization, pruning issues).
+# Rows: fp32, and each compression method as it lands (RTN now; GPTQ, AWQ, NF4, int8
+# outliers and the pruning methods with their issues), KL and top-1 against fp32.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,24 @@ done
 "$BIN/midllama-run" "$OUT/fp32.mlm" --prompt "" --steps 256 --repeat 5 \
   --json "$OUT/fp32.generate.json" > /dev/null 2>&1
 
+# Compressed variants: "name pass-and-options" (compression time measured around the pass).
+VARIANTS=(
+  "rtn-w8g32 --llm-quantize-rtn=bits=8 group-size=32"
+  "rtn-w4g32 --llm-quantize-rtn=bits=4 group-size=32"
+  "rtn-w3g32 --llm-quantize-rtn=bits=3 group-size=32"
+)
+for v in "${VARIANTS[@]}"; do
+  name=${v%% *}; pass=${v#* }
+  start=$(date +%s.%N)
+  "$BIN/midllama-opt" "$pass output=$name.safetensors" "$OUT/fp32.mlir" -o "$OUT/$name.mlir" 2>/dev/null
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "{\"compress_s\": %.3f}\n", b - a }' > "$OUT/$name.compress.json"
+  "$BIN/midllama-compile" "$OUT/$name.mlir" --tokenizer "$ROOT/models/stories260K/tok512.bin" \
+    -o "$OUT/$name.mlm" > /dev/null
+  "$BIN/midllama-run" "$OUT/$name.mlm" --prompt "" --steps 256 --repeat 5 \
+    --json "$OUT/$name.generate.json" > /dev/null 2>&1
+done
+
 rows=()
 for data in tinystories wikitext2; do
   file=$SHARED/data/tinystories/eval.txt
@@ -33,26 +52,48 @@ for data in tinystories wikitext2; do
       --json "$OUT/fp32.$data.$ctx.json" 2> "$OUT/fp32.$data.$ctx.log"
     rows+=("fp32 $data $ctx $OUT/fp32.$data.$ctx.json")
   done
+  for v in "${VARIANTS[@]}"; do
+    name=${v%% *}
+    echo "results: $name, $data, ctx 256"
+    "$BIN/midllama-run" "$OUT/$name.mlm" --perplexity "$file" --ctx 256 \
+      --kl-base "$OUT/fp32.mlm" --json "$OUT/$name.$data.256.json" 2> "$OUT/$name.$data.256.log"
+    rows+=("$name $data 256 $OUT/$name.$data.256.json")
+  done
 done
 
 python3 - "$ROOT" "$OUT" "${rows[@]}" <<'PY'
 import json, sys, datetime, platform, os
 root, out, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
 gen = json.load(open(os.path.join(out, "fp32.generate.json")))
+size_rows = []
+for name in ["fp32", "rtn-w8g32", "rtn-w4g32", "rtn-w3g32"]:
+    g = json.load(open(os.path.join(out, name + ".generate.json")))
+    weights = " + ".join(f"{v} ({k[len('weight_bytes_'):]})" for k, v in g.items()
+                         if k.startswith("weight_bytes_"))
+    c = os.path.join(out, name + ".compress.json")
+    compress = f"{json.load(open(c))['compress_s']:.2f} s" if os.path.exists(c) else "-"
+    size_rows.append(f"| {name} | {g['artifact_bytes']} | {weights} | "
+                     f"{g['peak_rss_bytes'] / 1e6:.1f} MB | {g['ttft_ms']:.3f} ms | "
+                     f"{g['decode_tokens_per_s']:.0f} | {compress} |")
 results, lines = [], []
 for row in rows:
     model, data, ctx, path = row.split(" ", 3)
     r = json.load(open(path))
     p = r["protocol"]
     results.append({"model": model, "dataset": data, **r})
-    lines.append(f"| {model} | {data} | {ctx} | {r['perplexity']:.4f} | {p['windows']} | "
-                 f"{p['predicted_tokens']} | `{p['fnv1a']}` | {r['eval_tokens_per_s']:.0f} |")
+    kl = f"{r['kl']:.4f}" if "kl" in r else "-"
+    top1 = f"{r['top1_agreement']:.4f}" if "top1_agreement" in r else "-"
+    lines.append(f"| {model} | {data} | {ctx} | {r['perplexity']:.4f} | {kl} | {top1} | "
+                 f"{p['windows']} | {p['predicted_tokens']} | `{p['fnv1a']}` | "
+                 f"{r['eval_tokens_per_s']:.0f} |")
 date = datetime.date.today().isoformat()
 machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
 md = f"""# Results
 
 Accuracy, memory and speed of the embedded model, stories260K (260K parameters, vocabulary
-512), as compiled by `midllama-compile --target=cpu` and run by `midllama-run`. Reproduce
+512), uncompressed and compressed, as compiled by `midllama-compile --target=cpu` and run by
+`midllama-run`. RTN quantizes the 35 projections of the decoder layers; the tied
+embedding/LM head and the norms stay fp32. Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.
@@ -66,15 +107,21 @@ predicted; the tail shorter than a window is dropped. `fnv1a` identifies the fil
 WikiText-2 is far outside what a 260K-parameter TinyStories model knows (and its
 512-token vocabulary splits it finely): its perplexity is high by nature.
 
-| model | dataset | ctx | perplexity | windows | predicted tokens | file fnv1a | eval tokens/s |
-|---|---|---:|---:|---:|---:|---|---:|
+KL is KL(fp32 || model) per predicted token and top-1 the fraction of positions where the
+model's most likely next token is fp32's, on the same windows.
+
+| model | dataset | ctx | perplexity | KL vs fp32 | top-1 vs fp32 | windows | predicted tokens | file fnv1a | eval tokens/s |
+|---|---|---:|---:|---:|---:|---:|---:|---|---:|
 """ + "\n".join(lines) + f"""
 
-## Size, memory, speed (fp32)
+## Size, memory, speed
 
-| artifact bytes | weight bytes | peak RSS (generation) | time to first token | decode tokens/s (median of 5) |
-|---:|---:|---:|---:|---:|
-| {gen['artifact_bytes']} | {gen['weight_bytes_F32']} | {gen['peak_rss_bytes'] / 1e6:.1f} MB | {gen['ttft_ms']:.3f} ms | {gen['decode_tokens_per_s']:.0f} |
+Weight bytes as stored in the artifact, by storage type (fp32 matrices are padded to whole
+16-row panels for the matmul kernel; quantized ones count codes, scales and zero points).
+
+| model | artifact bytes | weight bytes | peak RSS (generation) | time to first token | decode tokens/s (median of 5) | compression time |
+|---|---:|---:|---:|---:|---:|---:|
+""" + "\n".join(size_rows) + f"""
 
 Greedy generation of 256 tokens from BOS reproduces `models/stories260K/greedy_from_bos_256.txt`
 exactly (tested in `test/tools/midllama-run/stories260K.test`).

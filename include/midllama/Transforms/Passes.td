@@ -122,6 +122,46 @@ def LLMNameWeights : Pass<"llm-name-weights", "::mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Compression
+//===----------------------------------------------------------------------===//
+
+def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
+  let summary = "Round-to-nearest affine quantization of linear weights in groups";
+  let description = [{
+    Quantizes each selected weight with round-to-nearest in groups of `group-size` input
+    columns (asymmetric min-max, or symmetric absmax; ../shared/docs/ALGORITHMS.md): its
+    type becomes `#llm.affine<bits, group_size, symmetric>` and a new parameter file
+    (`output`, relative to the IR file like `llm.param_file`, which is updated to it) holds
+    the codes, scales and zero points in place of its fp values. A group size larger than a
+    weight's K is K (one group per row); a shorter last group covers the remainder.
+
+    Selected: dense matrices read only as the weight of `llm.linear` / `llm.lm_head` (not
+    an embedding table) whose name matches `include` and not `exclude` (ECMAScript regular
+    expressions over the parameter names, which the importers make Hugging Face's: the
+    default takes the decoder layers' projections and keeps `lm_head` in full precision).
+    Progress, one line per weight with its time, goes to stderr.
+
+    ```
+    midllama-opt --llm-quantize-rtn="bits=4 group-size=128 output=model.w4g128.safetensors" model.mlir -o model.w4g128.mlir
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Input columns per group (at least 1)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric groups (implicit zero point 2^(bits-1))">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//
 
