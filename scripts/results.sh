@@ -108,7 +108,9 @@ WikiText-2 is far outside what a 260K-parameter TinyStories model knows (and its
 512-token vocabulary splits it finely): its perplexity is high by nature.
 
 KL is KL(fp32 || model) per predicted token and top-1 the fraction of positions where the
-model's most likely next token is fp32's, on the same windows.
+model's most likely next token is fp32's, on the same windows (those runs also run the fp32
+model, so their eval tokens/s count both). Quantized weights are dequantized row by row
+inside the CPU matmul kernel (scalar code for now), hence their lower decode speed here.
 
 | model | dataset | ctx | perplexity | KL vs fp32 | top-1 vs fp32 | windows | predicted tokens | file fnv1a | eval tokens/s |
 |---|---|---:|---:|---:|---:|---:|---:|---|---:|

@@ -8,7 +8,8 @@ and runs the artifact with --threads T. Measured:
   - decode: a P-token prompt, then N greedy steps of one token each with the KV cache;
     tokens/s over the N steps, median of R runs;
   - evaluation: W windows of C tokens each from an empty cache (the perplexity protocol's
-    shape); predicted tokens/s, median of R runs.
+    shape), each window's tokens scored (log-softmax at the targets, in float64 as
+    midllama-run does); predicted tokens/s, median of R runs.
 Prints a table with the ratio midllama / ONNX Runtime and writes JSON.
 
 Usage: bench.py --build BUILD --work DIR --out results.json [--threads T]
@@ -71,10 +72,16 @@ def ort_eval(session, vocab, ctx, windows, repeat):
     rates = []
     for _ in range(repeat):
         start = time.perf_counter()
+        nll = 0.0
         for _ in range(windows):
-            feeds["input_ids"] = rng.integers(3, vocab, (1, ctx), dtype=np.int64)
+            ids = rng.integers(3, vocab, (1, ctx), dtype=np.int64)
+            feeds["input_ids"] = ids
             feeds["position_ids"] = np.arange(ctx, dtype=np.int64)[None]
-            session.run(["logits"], feeds)
+            logits = session.run(["logits"], feeds)[0][0, :-1].astype(np.float64)
+            # Score the window as midllama-run --perplexity does: log-softmax at the targets.
+            top = logits.max(axis=1, keepdims=True)
+            logz = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+            nll -= (logits[np.arange(ctx - 1), ids[0, 1:]] - logz).sum()
         rates.append(windows * (ctx - 1) / (time.perf_counter() - start))
     return statistics.median(rates)
 

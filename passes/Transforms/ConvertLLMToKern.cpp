@@ -80,11 +80,13 @@ struct ConvertLLMToKernPass : midllama::impl::ConvertLLMToKernBase<ConvertLLMToK
     // kern.attention.
     DenseMap<Value, std::pair<Value, Rotary>> rotatedFlat;
     llvm::DenseSet<Value> caches;     // present KV cache results (runtime state now)
+    // Positions for attention without rotary embeddings: the argument the importer named so.
     Value funcPositions;
     for (BlockArgument arg : func.getArguments())
-      if (auto t = dyn_cast<RankedTensorType>(arg.getType());
-          t && t.getRank() == 2 && t.getElementType().isInteger(64) && arg.getArgNumber() > 0)
-        funcPositions = funcPositions ? funcPositions : arg;
+      if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                       llm::LLMDialect::kNameAttrName);
+          name && (name.getValue() == "position_ids" || name.getValue() == "positions"))
+        funcPositions = arg;
     int64_t layer = 0;
 
     auto fail = [&](Operation *op, const Twine &why) {

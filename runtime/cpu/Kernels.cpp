@@ -693,31 +693,43 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
     std::memcpy(kCache + positions[r] * kvWidth, k + r * kvWidth, kvWidth * sizeof(float));
     std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
   }
-  parallelFor(rows * p.heads, 2 * (positions[rows - 1] + 1) * p.headDim,
+  // One task per (token, KV head): the query heads that share a KV head read each cached
+  // key and value once for all of them (GQA's saving, in cache traffic too).
+  parallelFor(rows * p.kvHeads, 2 * group * (positions[rows - 1] + 1) * p.headDim,
               [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
+    std::vector<float> maxScore(static_cast<size_t>(group)), total(static_cast<size_t>(group));
     for (int64_t task = begin; task < end; ++task) {
-      int64_t r = task / p.heads, h = task % p.heads, kvh = h / group;
+      int64_t r = task / p.kvHeads, kvh = task % p.kvHeads;
       int64_t length = positions[r] + 1;
-      const float *qh = q + r * qWidth + h * p.headDim;
-      scores.resize(length);
-      float maxScore = -INFINITY;
+      const float *q0 = q + r * qWidth + kvh * group * p.headDim;
+      scores.resize(size_t(length * group));
+      std::fill(maxScore.begin(), maxScore.end(), -INFINITY);
       for (int64_t t = 0; t < length; ++t) {
-        scores[t] = dot(qh, kCache + t * kvWidth + kvh * p.headDim, p.headDim) * p.scale;
-        maxScore = std::max(maxScore, scores[t]);
+        const float *kt = kCache + t * kvWidth + kvh * p.headDim;
+        for (int64_t g = 0; g < group; ++g) {
+          float sc = dot(q0 + g * p.headDim, kt, p.headDim) * p.scale;
+          scores[t * group + g] = sc;
+          maxScore[g] = std::max(maxScore[g], sc);
+        }
       }
-      float total = 0.0f;
+      std::fill(total.begin(), total.end(), 0.0f);
+      for (int64_t t = 0; t < length; ++t)
+        for (int64_t g = 0; g < group; ++g) {
+          float e = std::exp(scores[t * group + g] - maxScore[g]);
+          scores[t * group + g] = e;
+          total[g] += e;
+        }
+      float *o0 = out + r * qWidth + kvh * group * p.headDim;
+      std::fill(o0, o0 + group * p.headDim, 0.0f);
       for (int64_t t = 0; t < length; ++t) {
-        scores[t] = std::exp(scores[t] - maxScore);
-        total += scores[t];
-      }
-      float *o = out + r * qWidth + h * p.headDim;
-      std::fill(o, o + p.headDim, 0.0f);
-      for (int64_t t = 0; t < length; ++t) {
-        float weight = scores[t] / total;
         const float *vt = vCache + t * kvWidth + kvh * p.headDim;
-        for (int64_t d = 0; d < p.headDim; ++d)
-          o[d] += weight * vt[d];
+        for (int64_t g = 0; g < group; ++g) {
+          float weight = scores[t * group + g] / total[g];
+          float *o = o0 + g * p.headDim;
+          for (int64_t d = 0; d < p.headDim; ++d)
+            o[d] += weight * vt[d];
+        }
       }
     }
   });

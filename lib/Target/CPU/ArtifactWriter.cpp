@@ -130,6 +130,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     return fail("@forward takes no tokens");
 
   int64_t layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, hidden = 0;
+  Value tokensArg, positionsArg;
   for (Operation &op : func.getBody().front()) {
     if (isa<llm::WeightOp, func::ReturnOp>(op))
       continue;
@@ -151,8 +152,13 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     };
     bool ok = true;
     if (auto e = dyn_cast<EmbedOp>(op)) {
-      if (e.getTokens() != func.getArgument(0))
-        return fail("kern.embed must read the tokens argument");
+      // The runtime feeds two inputs: the tokens (read by every embedding) and their
+      // positions (read by every attention); whichever arguments they are.
+      if (tokensArg && e.getTokens() != tokensArg)
+        return fail("every kern.embed must read the same tokens argument");
+      tokensArg = e.getTokens();
+      if (!isa<BlockArgument>(tokensArg))
+        return fail("kern.embed's tokens must be an argument of @forward");
       call.op = rt::OpCode::Embed;
       ok = args({slot(e.getResult()), weight(e.getTable())});
       auto t = cast<llm::WeightType>(e.getTable().getType());
@@ -188,8 +194,11 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       call.op = rt::OpCode::SiLU;
       ok = args({slot(s.getInput()), slot(s.getResult())});
     } else if (auto at = dyn_cast<AttentionOp>(op)) {
-      if (func.getNumArguments() < 2 || at.getPositions() != func.getArgument(1))
-        return fail("kern.attention must read the positions argument (@forward's second)");
+      if (positionsArg && at.getPositions() != positionsArg)
+        return fail("every kern.attention must read the same positions argument");
+      positionsArg = at.getPositions();
+      if (!isa<BlockArgument>(positionsArg))
+        return fail("kern.attention's positions must be an argument of @forward");
       call.op = rt::OpCode::Attention;
       ok = args({slot(at.getQ()), slot(at.getK()), slot(at.getV()), slot(at.getResult()),
                  int64_t(at.getLayer()), int64_t(at.getNumHeads()),
