@@ -402,9 +402,17 @@ int run(int argc, char **argv) {
       const float *baseLogits = nullptr;
       if (baseSession && !(baseLogits = baseSession->forward(window, o.ctx, 0, false, error)))
         die(error);
+      // Every position's log-probability of its target, on the runtime's threads (the
+      // positions are independent); summed in order, so the result does not depend on them.
+      std::vector<double> rowNll(size_t(o.ctx - 1));
+      if (!baseLogits)
+        cpu::parallelFor(o.ctx - 1, vocab, [&](int64_t begin, int64_t end) {
+          for (int64_t t = begin; t < end; ++t)
+            rowNll[t] = -logProb(logits + t * vocab, vocab, window[t + 1], nullptr);
+        });
       for (int64_t t = 0; t + 1 < o.ctx; ++t) {
         const float *row = logits + t * vocab;
-        nll -= logProb(row, vocab, window[t + 1], baseLogits ? &lq : nullptr);
+        nll += baseLogits ? -logProb(row, vocab, window[t + 1], &lq) : rowNll[t];
         if (baseLogits) {
           const float *baseRow = baseLogits + t * vocab;
           logProb(baseRow, vocab, window[t + 1], &lp);
