@@ -1,0 +1,199 @@
+//===- WeightRewriter.cpp - Re-encode selected weights of a module ---------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRewriter.h"
+
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "runtime/params/ParamFile.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstring>
+#include <regex>
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+} // namespace
+
+uint16_t midllama::floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = int32_t((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = x & 0x7fffff;
+  if (exp >= 31)
+    return uint16_t(sign | 0x7c00);
+  if (exp <= 0) {
+    if (exp < -10)
+      return uint16_t(sign);
+    mant |= 0x800000;
+    uint32_t shift = uint32_t(14 - exp);
+    uint32_t h = mant >> shift, rest = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1)))
+      ++h;
+    return uint16_t(sign | h);
+  }
+  uint32_t h = sign | (uint32_t(exp) << 10) | (mant >> 13), rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+    ++h;
+  return uint16_t(h);
+}
+
+
+bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
+                              const std::string &include, const std::string &exclude,
+                              const std::string &output, const WeightEncoder &encode,
+                              std::string &error) {
+  auto fail = [&](const std::string &message) {
+    error = passName + ": " + message;
+    return false;
+  };
+  if (output.empty())
+    return fail("output (the parameter file to write) is required");
+  std::regex includeRe, excludeRe;
+  try {
+    includeRe = std::regex(include, std::regex::ECMAScript);
+    if (!exclude.empty())
+      excludeRe = std::regex(exclude, std::regex::ECMAScript);
+  } catch (const std::regex_error &e) {
+    return fail(std::string("include/exclude is not a valid regular expression: ") + e.what());
+  }
+  std::string fileError;
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", fileError);
+  if (!file)
+    return fail(fileError);
+  std::string outPath = resolveAgainstModule(module, output);
+  if (llvm::sys::fs::exists(outPath) && llvm::sys::fs::equivalent(file->path(), outPath))
+    return fail("output '" + output + "' is the parameter file the module reads");
+
+  // Which parameters: read only as the weight of a linear or LM head.
+  llvm::StringMap<bool> onlyProjection;
+  module.walk([&](WeightOp read) {
+    bool projection = llvm::all_of(read->getUses(), [](OpOperand &use) {
+      Operation *user = use.getOwner();
+      return (isa<LinearOp>(user) || isa<LMHeadOp>(user)) && use.getOperandNumber() == 1;
+    });
+    auto [it, inserted] = onlyProjection.try_emplace(read.getName(), projection);
+    if (!inserted)
+      it->second = it->second && projection;
+  });
+
+  llvm::StringMap<EncodedWeight> encoded;
+  for (ParamOp param : module.getOps<ParamOp>()) {
+    std::string name = param.getSymName().str();
+    WeightType type = param.getWeightType();
+    if (!onlyProjection.lookup(name) || !type.isDense() || type.getRank() != 2 ||
+        !std::regex_search(name, includeRe) ||
+        (!exclude.empty() && std::regex_search(name, excludeRe)))
+      continue;
+    if (!type.getElementType().isF32() && !type.getElementType().isF16())
+      return fail("weight '" + name + "' is neither f32 nor f16");
+    const rt::TensorView *t = file->find(storedName(param));
+    int64_t n = type.getShape()[0], k = type.getShape()[1];
+    if (!t || t->numElements() != n * k)
+      return fail("weight '" + name + "' is missing from " + file->path());
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> values(size_t(n * k));
+    for (int64_t i = 0; i < n * k; ++i) {
+      if (t->dtype == rt::DType::F32) {
+        std::memcpy(&values[i], t->data + 4 * i, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, t->data + 2 * i, 2);
+        values[i] = halfToFloat(h);
+      }
+    }
+    EncodedWeight e;
+    std::string encodeError;
+    if (!encode(name, type, values, e, encodeError))
+      return fail("weight '" + name + "': " + encodeError);
+    file->evict(*t);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count();
+    llvm::errs() << passName << ": " << name << " [" << n << " x " << k << "] -> "
+                 << e.description << " in " << llvm::format("%.1f", ms) << " ms\n";
+    encoded[name] = std::move(e);
+  }
+  if (encoded.empty())
+    return fail("no weight matches include '" + include + "'" +
+                (exclude.empty() ? std::string() : " and not exclude '" + exclude + "'"));
+
+  // The new parameter file: encoded weights as their components, the rest as they are.
+  rt::ParamFileWriter writer;
+  for (const auto &[key, value] : file->metadata())
+    if (key != "format" && key != "version" && key != "alignment")
+      writer.setMetadata(key, value);
+  std::string writeError;
+  for (ParamOp param : module.getOps<ParamOp>()) {
+    std::string name = param.getSymName().str();
+    auto it = encoded.find(name);
+    if (it != encoded.end()) {
+      for (EncodedWeight::Component &c : it->second.components)
+        if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
+          return fail(writeError);
+      continue;
+    }
+    for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
+      std::string stored = storedName(param) + c.suffix;
+      const rt::TensorView *t = file->find(stored);
+      if (!t)
+        return fail("tensor '" + stored + "' is missing from " + file->path());
+      if (!writer.addBorrowed(name + c.suffix, t->dtype, t->shape, t->data, t->numBytes,
+                              writeError))
+        return fail(writeError);
+    }
+  }
+  if (!writer.commit(outPath, writeError))
+    return fail(writeError);
+
+  // The IR follows: new types on the parameters and their reads, the new file.
+  for (ParamOp param : module.getOps<ParamOp>())
+    if (auto it = encoded.find(param.getSymName()); it != encoded.end())
+      param.setTypeAttr(TypeAttr::get(it->second.type));
+  module.walk([&](WeightOp read) {
+    if (auto it = encoded.find(read.getName()); it != encoded.end())
+      read.getResult().setType(it->second.type);
+  });
+  for (ParamOp param : module.getOps<ParamOp>())
+    param->removeAttr(LLMDialect::kStoredAsAttrName);
+  module->setAttr(LLMDialect::kParamFileAttrName, StringAttr::get(module.getContext(), output));
+  return true;
+}

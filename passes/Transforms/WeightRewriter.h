@@ -1,0 +1,59 @@
+//===- WeightRewriter.h - Re-encode selected weights of a module -*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// What every weight-only compression pass does around its numerics: pick the weights (read
+// only as the weight of a linear / LM head, names matching `include` and not `exclude`),
+// read each as fp32 from the module's parameter file, hand it to the method, write a new
+// parameter file with the method's components in place of the fp values (the other tensors
+// copied), print progress, and retype the IR. RTN and NF4 use it; GPTQ and AWQ will, with
+// calibration statistics in their encoders.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_PASSES_TRANSFORMS_WEIGHTREWRITER_H
+#define MIDLLAMA_PASSES_TRANSFORMS_WEIGHTREWRITER_H
+
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "runtime/params/DType.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace midllama {
+
+struct EncodedWeight {
+  llm::WeightType type; // the new type (its format says how the components encode it)
+  struct Component {
+    std::string suffix; // ".qweight", ".scales", ...
+    rt::DType dtype;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Component> components;
+  std::string description; // for progress: "int4 g32", "nf4 b64 dq"
+};
+
+/// Encodes the [n, k] fp32 `values` of weight `name` (of `type`); false with `error` set
+/// to refuse.
+using WeightEncoder =
+    std::function<bool(const std::string &name, llm::WeightType type,
+                       const std::vector<float> &values, EncodedWeight &out, std::string &error)>;
+
+/// Runs `encode` over the selected weights of `module` and rewrites it and its parameter
+/// file (`output`, relative to the IR file). Returns false with `error` (one line) on bad
+/// options, a missing tensor, nothing selected or an encoder's refusal; the module is then
+/// unchanged and nothing is written.
+bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
+                    const std::string &include, const std::string &exclude,
+                    const std::string &output, const WeightEncoder &encode, std::string &error);
+
+/// fp32 to fp16, round to nearest even (scales of fp16 weights are stored in fp16).
+uint16_t floatToHalf(float f);
+
+} // namespace midllama
+
+#endif // MIDLLAMA_PASSES_TRANSFORMS_WEIGHTREWRITER_H
