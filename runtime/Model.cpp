@@ -7,6 +7,8 @@
 #include "runtime/Model.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <cstdio>
 #include <map>
 
@@ -48,7 +50,52 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
     return fail(error);
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
+  m->nf4Absmax_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
   for (const WeightInfo &info : prog.weights) {
+    if (info.format == WeightFormat::NF4) {
+      int64_t total = 1;
+      for (int64_t d : info.shape)
+        total *= d;
+      int64_t blocks = (total + info.groupSize - 1) / info.groupSize;
+      const TensorView *q = m->file_->find(info.name + ".qweight");
+      const TensorView *a = m->file_->find(info.name + ".absmax");
+      if (info.shape.size() != 2 || !q || q->dtype != DType::U8 ||
+          q->numBytes != (total + 1) / 2 || !a || a->numElements() != blocks)
+        return fail("NF4 weight '" + info.name + "' does not match its components");
+      std::vector<float> absmax(static_cast<size_t>(blocks));
+      if (!info.symmetric) { // plain fp32 absmax
+        if (a->dtype != DType::F32)
+          return fail("NF4 weight '" + info.name + "' has a bad absmax");
+        std::memcpy(absmax.data(), a->data, size_t(blocks) * 4);
+      } else { // double-quantized: code8[q] * scale[block / 256] + offset
+        const TensorView *sc = m->file_->find(info.name + ".absmax_scale");
+        const TensorView *off = m->file_->find(info.name + ".absmax_offset");
+        if (a->dtype != DType::U8 || !sc || sc->dtype != DType::F32 ||
+            sc->numElements() != (blocks + 255) / 256 || !off || off->dtype != DType::F32 ||
+            off->numElements() != 1)
+          return fail("NF4 weight '" + info.name + "' has a bad double-quantized absmax");
+        const std::array<float, 256> &code = rt::dynamicCode8();
+        float offset;
+        std::memcpy(&offset, off->data, 4);
+        for (int64_t b = 0; b < blocks; ++b) {
+          float scale;
+          std::memcpy(&scale, sc->data + 4 * (b / 256), 4);
+          absmax[b] = code[a->data[b]] * scale + offset;
+        }
+      }
+      m->nf4Absmax_.push_back(std::move(absmax));
+      cpu::WeightRef ref;
+      ref.dtype = DType::F32;
+      ref.rows = info.shape[0];
+      ref.cols = info.shape[1];
+      ref.bits = 4;
+      ref.nf4 = true;
+      ref.groupSize = info.groupSize;
+      ref.codes = q->data;
+      ref.scales = m->nf4Absmax_.back().data();
+      m->weights_.push_back(ref);
+      continue;
+    }
     if (info.format == WeightFormat::Affine) {
       // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups].
       int64_t n = info.shape[0], k = info.shape.back();
@@ -159,6 +206,13 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
 std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   std::map<std::string, int64_t> bytes;
   for (const WeightInfo &info : program_.weights) {
+    if (info.format == WeightFormat::NF4) {
+      std::string key = "nf4 b" + std::to_string(info.groupSize) + (info.symmetric ? " dq" : "");
+      for (const char *suffix : {".qweight", ".absmax", ".absmax_scale", ".absmax_offset"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes[key] += t->numBytes;
+      continue;
+    }
     if (info.format == WeightFormat::Affine) {
       std::string key = "int" + std::to_string(info.bits) + " g" +
                         std::to_string(info.groupSize) + (info.symmetric ? " sym" : "");

@@ -47,6 +47,7 @@ private:
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
+  std::vector<std::vector<float>> nf4Absmax_; // NF4 block scales, decoded at load (1/64 of the codes)
   const TensorView *tokenizer_ = nullptr;
   int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;
   friend class Session;

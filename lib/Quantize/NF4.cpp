@@ -5,49 +5,22 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Quantize/NF4.h"
+#include "runtime/artifact/Program.h"
 
 #include <algorithm>
 #include <cmath>
 
 using namespace midllama::quant;
 
-const std::array<float, 16> midllama::quant::kNF4Values = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+const std::array<float, 16> midllama::quant::kNF4Values = [] {
+  std::array<float, 16> v{};
+  for (int i = 0; i < 16; ++i)
+    v[i] = rt::kNF4Values[i]; // one table, the artifact format's
+  return v;
+}();
 
 const std::array<float, 256> &midllama::quant::dynamicCode8() {
-  // create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): for exponent i,
-  // 2^i values at 10^(i-6) times the midpoints of linspace(0.1, 1, 2^i + 1), both signs,
-  // plus 0 and 1, sorted. linspace as torch computes it in float32 (found by comparing
-  // every value): start + k * step with one rounding (a fused multiply-add) for the first
-  // half, end - (steps - 1 - k) * step for the second.
-  static const std::array<float, 256> code = [] {
-    std::vector<float> data;
-    for (int i = 0; i < 7; ++i) {
-      int items = (1 << i) + 1;
-      std::vector<float> bounds(static_cast<size_t>(items));
-      float step = (1.0f - 0.1f) / float(items - 1);
-      int half = items / 2;
-      for (int k = 0; k < items; ++k)
-        bounds[k] = k < half ? std::fma(float(k), step, 0.1f)
-                             : std::fma(-float(items - 1 - k), step, 1.0f);
-      float scale = float(std::pow(10.0, double(i - 6))); // Python 10 ** (i - 6), to float32
-      for (int k = 0; k + 1 < items; ++k) {
-        float mean = (bounds[k] + bounds[k + 1]) / 2.0f;
-        data.push_back(scale * mean);
-        data.push_back(-scale * mean);
-      }
-    }
-    data.push_back(0.0f);
-    data.push_back(1.0f);
-    std::sort(data.begin(), data.end());
-    std::array<float, 256> out{};
-    std::copy(data.begin(), data.end(), out.begin());
-    return out;
-  }();
-  return code;
+  return rt::dynamicCode8(); // the artifact format's table: the runtime decodes with it
 }
 
 namespace {

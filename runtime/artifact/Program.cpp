@@ -6,6 +6,8 @@
 
 #include "runtime/artifact/Program.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 using namespace midllama::rt;
@@ -184,7 +186,7 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     uint32_t dtype, layout, rank, format, symmetric;
     if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
         layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) ||
-        format > uint32_t(WeightFormat::Affine) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
+        format > uint32_t(WeightFormat::NF4) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
         !r.u32(symmetric) || symmetric > 1 || !r.count(rank, 8) || rank > 8)
       return bad("weight table entry");
     info.dtype = DType(dtype);
@@ -195,6 +197,9 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
         (info.bits < 2 || info.bits > 8 || info.groupSize < 1 ||
          info.layout != WeightLayout::RowMajor))
       return bad("weight '" + info.name + "' has a bad affine encoding");
+    if (info.format == WeightFormat::NF4 &&
+        (info.bits != 4 || info.groupSize < 1 || info.layout != WeightLayout::RowMajor))
+      return bad("weight '" + info.name + "' has a bad NF4 encoding");
     info.shape.resize(rank);
     for (int64_t &d : info.shape)
       if (!r.i64(d) || d <= 0 || d > (int64_t(1) << 32))
@@ -278,3 +283,37 @@ uint64_t midllama::rt::contentHash(const uint8_t *data, size_t size, uint64_t se
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+
+const std::array<float, 256> &midllama::rt::dynamicCode8() {
+  // create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): for exponent i,
+  // 2^i values at 10^(i-6) times the midpoints of linspace(0.1, 1, 2^i + 1), both signs,
+  // plus 0 and 1, sorted. linspace as torch computes it in float32 (found by comparing
+  // every value): start + k * step with one rounding (a fused multiply-add) for the first
+  // half, end - (steps - 1 - k) * step for the second.
+  static const std::array<float, 256> code = [] {
+    std::vector<float> data;
+    for (int i = 0; i < 7; ++i) {
+      int items = (1 << i) + 1;
+      std::vector<float> bounds(static_cast<size_t>(items));
+      float step = (1.0f - 0.1f) / float(items - 1);
+      int half = items / 2;
+      for (int k = 0; k < items; ++k)
+        bounds[k] = k < half ? std::fma(float(k), step, 0.1f)
+                             : std::fma(-float(items - 1 - k), step, 1.0f);
+      float scale = float(std::pow(10.0, double(i - 6))); // Python 10 ** (i - 6), to float32
+      for (int k = 0; k + 1 < items; ++k) {
+        float mean = (bounds[k] + bounds[k + 1]) / 2.0f;
+        data.push_back(scale * mean);
+        data.push_back(-scale * mean);
+      }
+    }
+    data.push_back(0.0f);
+    data.push_back(1.0f);
+    std::sort(data.begin(), data.end());
+    std::array<float, 256> out{};
+    std::copy(data.begin(), data.end(), out.begin());
+    return out;
+  }();
+  return code;
+}
+

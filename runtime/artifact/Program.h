@@ -29,6 +29,7 @@
 
 #include "runtime/params/DType.h"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -75,7 +76,18 @@ enum class WeightLayout : uint32_t { RowMajor = 0, Panel16 = 1 };
 constexpr int64_t kPanelWidth = 16;
 
 /// How a weight's values are encoded (docs/weights.md has the byte layout of each).
-enum class WeightFormat : uint32_t { Dense = 0, Affine = 1 };
+enum class WeightFormat : uint32_t { Dense = 0, Affine = 1, NF4 = 2 };
+
+/// The 16 NormalFloat4 values (QLoRA, Dettmers et al. 2023), in code order.
+inline constexpr float kNF4Values[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+/// bitsandbytes' signed 8-bit dynamic code (create_dynamic_map), which double-quantized
+/// NF4 absmax values index.
+const std::array<float, 256> &dynamicCode8();
 
 struct WeightInfo {
   std::string name;
@@ -86,6 +98,10 @@ struct WeightInfo {
   // Affine integer groups: w = (q - zero) * scale per group of `groupSize` columns along a
   // row, codes of `bits` bits packed little-endian along each row (tensor `name.qweight`),
   // scales `name.scales`, zero points `name.zeros` unless symmetric (zero 2^(bits-1)).
+  // NF4 (bits 4): blocks of `groupSize` values of the row-major stream, codes two per byte
+  // high nibble first (`name.qweight`), absmax F32 (`name.absmax`) or, when `symmetric` is
+  // set (double quantization), U8 codes of the dynamic 8-bit map with `name.absmax_scale`
+  // per 256 blocks and `name.absmax_offset`.
   int64_t bits = 0, groupSize = 0;
   bool symmetric = false;
 

@@ -6,6 +6,8 @@
 
 #include "runtime/cpu/Kernels.h"
 
+#include "runtime/artifact/Program.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -546,6 +548,15 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 } // namespace
 
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
+    const float *absmax = static_cast<const float *>(w.scales);
+    for (int64_t c = 0; c < w.cols; ++c) {
+      int64_t i = n * w.cols + c;
+      uint8_t byte = w.codes[i >> 1];
+      dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[i / w.groupSize];
+    }
+    return;
+  }
   const uint8_t *codes = w.codes + n * w.codeRowBytes;
   const uint32_t mask = (1u << w.bits) - 1;
   const float implicitZero = float(1 << (w.bits - 1));

@@ -33,6 +33,9 @@ struct WeightRef {
   int64_t groupSize = 0, groups = 0, codeRowBytes = 0;
   const uint8_t *codes = nullptr, *zeros = nullptr; // zeros null: symmetric, 2^(bits-1)
   const void *scales = nullptr;
+  /// NF4 (with `bits` = 4): `codes` is the packed stream, `scales` the fp32 absmax per
+  /// block of `groupSize` values (double quantization undone at load).
+  bool nf4 = false;
 };
 
 /// Row `n` of an affine weight as fp32 into `dst` (K values): w = (q - zero) * scale.

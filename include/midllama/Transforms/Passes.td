@@ -161,6 +161,34 @@ def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
+  let summary = "NormalFloat4 quantization of linear weights (QLoRA), bit-exact with bitsandbytes";
+  let description = [{
+    Quantizes each selected weight to NF4 in blocks of `block-size` values of its row-major
+    stream (one absmax each), optionally double-quantizing the absmax values (8-bit blocks
+    of 256 after subtracting their mean), exactly as bitsandbytes' `quantize_4bit`: its type
+    becomes `#llm.nf4<block_size, double_quant>` and a new parameter file (`output`) holds
+    the codes and absmax values. Selection as --llm-quantize-rtn (`include`, `exclude`).
+
+    ```
+    midllama-opt --llm-quantize-nf4="double-quant=true output=model.nf4.safetensors" model.mlir -o model.nf4.mlir
+    ```
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"64",
+           "Values per absmax block: a power of two from 32 to 4096">,
+    Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
+           "Quantize the absmax values to 8 bits (blocks of 256)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//

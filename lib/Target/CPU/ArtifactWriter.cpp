@@ -83,14 +83,17 @@ int64_t Serializer::weight(Value v, bool packed) {
   }
   llm::WeightType type = param.getWeightType();
   auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
-  bool supported = type.isDense() || (affine && !affine.getActOrder() && type.getRank() == 2);
+  auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
+  bool supported = type.isDense() || (affine && !affine.getActOrder() && type.getRank() == 2) ||
+                   (nf4 && type.getRank() == 2 && (!nf4.getDoubleQuant() ||
+                                                   nf4.getDqBlockSize() == 256));
   if (!supported || type.getSparsity()) {
     std::string t;
     llvm::raw_string_ostream os(t);
     os << type;
     error = "weight '" + name + "' is stored as " + t +
-            ", which has no CPU kernel yet (dense f32/f16/bf16, and affine integer groups "
-            "without act-order)";
+            ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
+            "without act-order, NF4)";
     return -1;
   }
   rt::WeightInfo info;
@@ -101,6 +104,13 @@ int64_t Serializer::weight(Value v, bool packed) {
     info.groupSize = affine.getGroupSize();
     info.symmetric = affine.getSymmetric();
     packed = false; // read row by row, dequantized in the kernel
+  }
+  if (nf4) {
+    info.format = rt::WeightFormat::NF4;
+    info.bits = 4;
+    info.groupSize = nf4.getBlockSize();
+    info.symmetric = nf4.getDoubleQuant(); // the flag says "double-quantized" for NF4
+    packed = false;
   }
   Type elem = type.getElementType();
   info.dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
@@ -258,7 +268,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    const rt::TensorView *t = info.format == rt::WeightFormat::Affine
+    const rt::TensorView *t = info.format != rt::WeightFormat::Dense
                                   ? nullptr
                                   : params->find(storedNames[i]);
     if (info.format == rt::WeightFormat::Dense) {
@@ -268,11 +278,17 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
         return fail("weight '" + storedNames[i] + "' in " + params->path() +
                     " does not have the type the IR declares");
     }
-    if (info.format == rt::WeightFormat::Affine) {
-      // The codes, scales and zero points as the compressing pass wrote them.
-      for (const char *suffix : {".qweight", ".scales", ".zeros"}) {
-        if (std::string(suffix) == ".zeros" && info.symmetric)
-          continue;
+    if (info.format != rt::WeightFormat::Dense) {
+      // The components as the compressing pass wrote them.
+      std::vector<std::string> suffixes =
+          info.format == rt::WeightFormat::Affine
+              ? std::vector<std::string>{".qweight", ".scales"}
+              : std::vector<std::string>{".qweight", ".absmax"};
+      if (info.format == rt::WeightFormat::Affine && !info.symmetric)
+        suffixes.push_back(".zeros");
+      if (info.format == rt::WeightFormat::NF4 && info.symmetric)
+        suffixes.insert(suffixes.end(), {".absmax_scale", ".absmax_offset"});
+      for (const std::string &suffix : suffixes) {
         const rt::TensorView *c = params->find(storedNames[i] + suffix);
         if (!c)
           return fail("weight component '" + storedNames[i] + suffix + "' is missing from " +

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Quantize/NF4.h"
+#include "runtime/cpu/Kernels.h"
 
 #include <gtest/gtest.h>
 
@@ -139,6 +140,37 @@ TEST(NF4Test, DequantizedValuesAreCodeTimesAbsmax) {
   EXPECT_EQ(nf4Value(t, absmax, 2, 4), 0.0f);
   EXPECT_EQ(nf4Value(t, absmax, 4, 4), 2.0f);
   EXPECT_FLOAT_EQ(nf4Value(t, absmax, 0, 4), 0.44070982933044434f); // 0.5 is nearer 0.4407 than 0.5626
+}
+
+} // namespace
+
+namespace {
+
+/// The CPU kernels read NF4 weights as the quantizer wrote them: every dequantized row
+/// value is code x absmax of the lib's own decoding, blocks crossing rows included.
+TEST(NF4Test, RuntimeDequantizationMatchesTheQuantizer) {
+  const int64_t n = 7, k = 45; // 315 values: blocks of 64 straddle rows, odd count
+  std::vector<float> w(size_t(n * k));
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = std::sin(float(i) * 0.37f) * (1.0f + float(i % 11));
+  for (bool dq : {false, true}) {
+    NF4Tensor t = quantizeNF4(w.data(), n * k, 64, dq);
+    std::vector<float> absmax = nf4Absmax(t);
+    midllama::rt::cpu::WeightRef ref;
+    ref.rows = n;
+    ref.cols = k;
+    ref.bits = 4;
+    ref.nf4 = true;
+    ref.groupSize = 64;
+    ref.codes = t.codes.data();
+    ref.scales = absmax.data();
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t r = 0; r < n; ++r) {
+      midllama::rt::cpu::dequantizeRow(ref, r, row.data());
+      for (int64_t c = 0; c < k; ++c)
+        ASSERT_EQ(row[c], nf4Value(t, absmax, r * k + c, 64)) << r << ", " << c;
+    }
+  }
 }
 
 } // namespace

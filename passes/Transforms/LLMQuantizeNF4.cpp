@@ -1,0 +1,73 @@
+//===- LLMQuantizeNF4.cpp - NormalFloat4 weight quantization --------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// QLoRA's 4-bit NormalFloat data type, data-free like RTN; numerics in lib/Quantize/NF4.cpp
+// (bit-exact with bitsandbytes), selection and the parameter file in WeightRewriter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRewriter.h"
+
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Quantize/NF4.h"
+#include "midllama/Transforms/Passes.h"
+
+#include <cstring>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMQUANTIZENF4
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+std::vector<uint8_t> floatBytes(const std::vector<float> &v) {
+  std::vector<uint8_t> out(v.size() * 4);
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+struct LLMQuantizeNF4Pass : midllama::impl::LLMQuantizeNF4Base<LLMQuantizeNF4Pass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError() << message;
+      signalPassFailure();
+    };
+    if (blockSize < 32 || blockSize > 4096 || (blockSize & (blockSize - 1)))
+      return fail("llm-quantize-nf4: block-size must be a power of two from 32 to 4096 (got " +
+                  Twine(int64_t(blockSize)) + ")");
+    auto encode = [&](const std::string &, WeightType type, const std::vector<float> &values,
+                      EncodedWeight &out, std::string &) {
+      int64_t total = int64_t(values.size());
+      quant::NF4Tensor t = quant::quantizeNF4(values.data(), total, blockSize, doubleQuant);
+      out.type = type.withFormat(NF4Attr::get(&getContext(), blockSize, doubleQuant, 256));
+      out.description = "nf4 b" + std::to_string(int64_t(blockSize)) + (doubleQuant ? " dq" : "");
+      int64_t blocks = (total + blockSize - 1) / blockSize;
+      out.components.push_back(
+          {".qweight", rt::DType::U8, {int64_t(t.codes.size())}, std::move(t.codes)});
+      if (doubleQuant) {
+        out.components.push_back({".absmax", rt::DType::U8, {blocks}, std::move(t.qabsmax)});
+        out.components.push_back({".absmax_scale", rt::DType::F32,
+                                  {int64_t(t.absmaxScale.size())}, floatBytes(t.absmaxScale)});
+        out.components.push_back(
+            {".absmax_offset", rt::DType::F32, {1}, floatBytes({t.absmaxOffset})});
+      } else {
+        out.components.push_back({".absmax", rt::DType::F32, {blocks}, floatBytes(t.absmax)});
+      }
+      return true;
+    };
+    std::string error;
+    if (!rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode, error))
+      return fail(error);
+  }
+};
+
+} // namespace
