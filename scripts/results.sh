@@ -3,7 +3,7 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Rows: fp32, and each compression method as it lands (RTN now; GPTQ, AWQ, NF4, int8
+# Rows: fp32, and each compression method as it lands (RTN and NF4 now; GPTQ, AWQ, int8
 # outliers and the pruning methods with their issues), KL and top-1 against fp32.
 set -euo pipefail
 
@@ -29,6 +29,8 @@ VARIANTS=(
   "rtn-w8g32 --llm-quantize-rtn=bits=8 group-size=32"
   "rtn-w4g32 --llm-quantize-rtn=bits=4 group-size=32"
   "rtn-w3g32 --llm-quantize-rtn=bits=3 group-size=32"
+  "nf4-b64 --llm-quantize-nf4=block-size=64"
+  "nf4-b64-dq --llm-quantize-nf4=block-size=64 double-quant=true"
 )
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}; pass=${v#* }
@@ -66,7 +68,7 @@ import json, sys, datetime, platform, os
 root, out, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
 gen = json.load(open(os.path.join(out, "fp32.generate.json")))
 size_rows = []
-for name in ["fp32", "rtn-w8g32", "rtn-w4g32", "rtn-w3g32"]:
+for name in ["fp32", "rtn-w8g32", "rtn-w4g32", "rtn-w3g32", "nf4-b64", "nf4-b64-dq"]:
     g = json.load(open(os.path.join(out, name + ".generate.json")))
     weights = " + ".join(f"{v} ({k[len('weight_bytes_'):]})" for k, v in g.items()
                          if k.startswith("weight_bytes_"))
@@ -92,7 +94,7 @@ md = f"""# Results
 
 Accuracy, memory and speed of the embedded model, stories260K (260K parameters, vocabulary
 512), uncompressed and compressed, as compiled by `midllama-compile --target=cpu` and run by
-`midllama-run`. RTN quantizes the 35 projections of the decoder layers; the tied
+`midllama-run`. RTN and NF4 quantize the 35 projections of the decoder layers; the tied
 embedding/LM head and the norms stay fp32. Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 

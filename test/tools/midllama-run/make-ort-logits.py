@@ -74,34 +74,33 @@ def main():
 
 
 def run_one(name, suffix, source, options):
-    if True:
-        session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        vocab = session.get_outputs()[0].shape[-1]
-        ids = prompt(vocab)
-        feeds = {}
-        for i in session.get_inputs():
-            dtype = TYPES[i.type]
-            if i.name == "input_ids":
-                feeds[i.name] = ids.astype(dtype)
-            elif i.name == "position_ids":
-                feeds[i.name] = np.arange(ids.shape[1], dtype=dtype)[None]
-            elif i.name == "attention_mask":
-                feeds[i.name] = np.ones(ids.shape, dtype=dtype)
-            elif i.name.startswith("past_key_values"):
-                # [batch, kv_heads, past_length, head_size]; the GenAI builder leaves the head
-                # size symbolic ("kv_cache_dim"): the model's own head size.
-                shape = [1, i.shape[1], 0, i.shape[3] if isinstance(i.shape[3], int) else
-                         HEAD_SIZE[name]]
-                feeds[i.name] = np.zeros(shape, dtype=dtype)
-            else:
-                raise SystemExit(f"{name}: unexpected input {i.name}")
-        logits = session.run(["logits"], feeds)[0].astype(np.float32)
-        assert logits.shape == (1, 64, vocab), logits.shape
-        out = os.path.join(OUT, name.replace("/", "-") + suffix + ".bin")
-        logits.tofile(out)
-        with open(os.path.join(OUT, name.replace("/", "-") + ".ids"), "w") as f:
-            f.write(" ".join(str(int(t)) for t in ids[0]) + "\n")
-        print(f"{name}{suffix}: logits {logits.shape}, |max| {np.abs(logits).max():.3f} -> {out}")
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    vocab = session.get_outputs()[0].shape[-1]
+    ids = prompt(vocab)
+    feeds = {}
+    for i in session.get_inputs():
+        dtype = TYPES[i.type]
+        if i.name == "input_ids":
+            feeds[i.name] = ids.astype(dtype)
+        elif i.name == "position_ids":
+            feeds[i.name] = np.arange(ids.shape[1], dtype=dtype)[None]
+        elif i.name == "attention_mask":
+            feeds[i.name] = np.ones(ids.shape, dtype=dtype)
+        elif i.name.startswith("past_key_values"):
+            # [batch, kv_heads, past_length, head_size]; the GenAI builder leaves the head
+            # size symbolic ("kv_cache_dim"): the model's own head size.
+            shape = [1, i.shape[1], 0, i.shape[3] if isinstance(i.shape[3], int) else
+                     HEAD_SIZE[name]]
+            feeds[i.name] = np.zeros(shape, dtype=dtype)
+        else:
+            raise SystemExit(f"{name}: unexpected input {i.name}")
+    logits = session.run(["logits"], feeds)[0].astype(np.float32)
+    assert logits.shape == (1, 64, vocab), logits.shape
+    out = os.path.join(OUT, name.replace("/", "-") + suffix + ".bin")
+    logits.tofile(out)
+    with open(os.path.join(OUT, name.replace("/", "-") + ".ids"), "w") as f:
+        f.write(" ".join(str(int(t)) for t in ids[0]) + "\n")
+    print(f"{name}{suffix}: logits {logits.shape}, |max| {np.abs(logits).max():.3f} -> {out}")
 
 
 if __name__ == "__main__":
