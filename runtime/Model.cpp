@@ -227,6 +227,31 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   return {bytes.begin(), bytes.end()};
 }
 
+int64_t Model::weightIndex(const std::string &name) const {
+  for (size_t i = 0; i < program_.weights.size(); ++i)
+    if (program_.weights[i].name == name)
+      return int64_t(i);
+  return -1;
+}
+
+bool Model::replaceWeight(int64_t index, const float *values, int64_t rows, int64_t cols) {
+  if (index < 0 || index >= int64_t(weights_.size()) || program_.weights[index].shape.size() != 2 ||
+      program_.weights[index].shape[0] != rows || program_.weights[index].shape[1] != cols)
+    return false;
+  std::vector<float> &panels = replaced_[index];
+  panels.assign(size_t((rows + kPanelWidth - 1) / kPanelWidth * kPanelWidth * cols), 0.0f);
+  packPanel16(reinterpret_cast<const uint8_t *>(values), rows, cols, sizeof(float),
+              reinterpret_cast<uint8_t *>(panels.data()));
+  cpu::WeightRef ref;
+  ref.data = panels.data();
+  ref.dtype = DType::F32;
+  ref.rows = rows;
+  ref.cols = cols;
+  ref.panels = true;
+  weights_[index] = ref;
+  return true;
+}
+
 static int64_t capacity(const Model &model, int64_t context) {
   return context > 0 && context < model.maxContext() ? context : model.maxContext();
 }
@@ -262,17 +287,17 @@ int64_t Session::allocatedBytes() const {
   return n * int64_t(sizeof(float));
 }
 
-const float *Session::forward(const int32_t *tokens, int64_t count, int64_t start,
-                              bool lastOnly, std::string &error) {
+bool Session::setInputs(const int32_t *tokens, int64_t count, int64_t start,
+                        std::string &error) {
   if (count <= 0 || count > maxTokens_) {
     error = "a forward step takes 1 to " + std::to_string(maxTokens_) + " tokens, not " +
             std::to_string(count);
-    return nullptr;
+    return false;
   }
   if (start < 0 || start + count > context_) {
     error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
             " exceed the session's context of " + std::to_string(context_) + " tokens";
-    return nullptr;
+    return false;
   }
   int64_t rows = batch_ * count;
   tokens_.resize(rows);
@@ -281,17 +306,35 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
     if (tokens[i] < 0 || tokens[i] >= model_.vocab_) {
       error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
               std::to_string(model_.vocab_);
-      return nullptr;
+      return false;
     }
     tokens_[i] = tokens[i];
   }
   for (int64_t i = 0; i < count; ++i)
     positions_[i] = start + i;
+  count_ = count;
+  return true;
+}
+
+const float *Session::forward(const int32_t *tokens, int64_t count, int64_t start,
+                              bool lastOnly, std::string &error) {
+  if (!setInputs(tokens, count, start, error))
+    return nullptr;
+  runCalls(0, model_.program_.calls.size(), lastOnly);
+  return slot(model_.logitsSlot_);
+}
+
+void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook &beforeMatMul) {
+  int64_t count = count_, rows = batch_ * count;
   auto s = [&](int64_t slot) { return slots_[slot].data(); };
   auto w = [&](int64_t i) -> const cpu::WeightRef & { return model_.weights_[i]; };
   const std::vector<int64_t> &widths = model_.program_.slotWidths;
-  for (const Call &c : model_.program_.calls) {
+  end = std::min(end, model_.program_.calls.size());
+  for (size_t ci = begin; ci < end; ++ci) {
+    const Call &c = model_.program_.calls[ci];
     const std::vector<int64_t> &a = c.args;
+    if (beforeMatMul && (c.op == OpCode::MatMul || c.op == OpCode::GateUpSwiGLU))
+      beforeMatMul(ci, s(a[0]), rows);
     switch (c.op) {
     case OpCode::Embed:
       cpu::embed(tokens_.data(), rows, w(a[1]), s(a[0]));
@@ -344,5 +387,4 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
     }
     }
   }
-  return s(model_.logitsSlot_);
 }

@@ -17,6 +17,8 @@
 #include "runtime/cpu/Kernels.h"
 #include "runtime/params/ParamFile.h"
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,12 +44,20 @@ public:
   /// Weight bytes by storage type ("F32", "F16", ...), for the report.
   std::vector<std::pair<std::string, int64_t>> weightBytesByType() const;
 
+  /// The index of weight `name` in the program's table, or -1.
+  int64_t weightIndex(const std::string &name) const;
+  /// Calibration (lib/Calibrate): replaces matrix weight `index` by the row-major fp32
+  /// [rows, cols] `values` (a compressed weight as the kernels would see it), held by the
+  /// model from now on. False if `index` is not a matrix of that shape.
+  bool replaceWeight(int64_t index, const float *values, int64_t rows, int64_t cols);
+
 private:
   Model() = default;
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> nf4Absmax_; // NF4 block scales, decoded at load (1/64 of the codes)
+  std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   const TensorView *tokenizer_ = nullptr;
   int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;
   friend class Session;
@@ -75,12 +85,25 @@ public:
   /// would be exceeded.
   const float *forward(const int32_t *tokens, int64_t count, int64_t start, bool lastOnly,
                        std::string &error);
+
+  /// The steps of forward(), for calibration, which runs a program one decoder layer at a
+  /// time: setInputs() takes the tokens and positions as forward() does; runCalls() runs
+  /// calls [begin, end) over them (all tokens of every sequence), first calling
+  /// `beforeMatMul(call, input, rows)` with the input rows of every MatMul and
+  /// GateUpSwiGLU call; slot() is a buffer of [batch * count, width] rows to save and
+  /// restore between layers.
+  using InputHook = std::function<void(size_t call, const float *input, int64_t rows)>;
+  bool setInputs(const int32_t *tokens, int64_t count, int64_t start, std::string &error);
+  void runCalls(size_t begin, size_t end, bool lastOnly, const InputHook &beforeMatMul = {});
+  float *slot(int64_t index) { return slots_[size_t(index)].data(); }
+  int64_t rows() const { return batch_ * count_; }
   /// Bytes of activation buffers and KV cache this session allocated.
   int64_t allocatedBytes() const;
 
 private:
   const Model &model_;
   int64_t maxTokens_, context_, batch_;
+  int64_t count_ = 0; // tokens per sequence of the current step
   std::vector<float> lastRows_; // each sequence's last row, for last-only projections
   std::vector<std::vector<float>> slots_;
   std::vector<std::vector<float>> kCache_, vCache_;

@@ -3,8 +3,9 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Rows: fp32, and each compression method as it lands (RTN and NF4 now; GPTQ, AWQ, int8
+# Rows: fp32, and each compression method as it lands (RTN, NF4 and GPTQ now; AWQ, int8
 # outliers and the pruning methods with their issues), KL and top-1 against fp32.
+# Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +15,8 @@ SHARED=${MIDLLAMA_SHARED_DIR:-$ROOT/../shared}
 "$ROOT/scripts/setup.sh" >/dev/null
 BIN=$BUILD/bin
 mkdir -p "$OUT"
-for f in "$SHARED/data/tinystories/eval.txt" "$SHARED/data/wikitext2/wiki.test.raw"; do
+CALIB=$SHARED/data/tinystories/calib.txt
+for f in "$SHARED/data/tinystories/eval.txt" "$SHARED/data/wikitext2/wiki.test.raw" "$CALIB"; do
   [ -f "$f" ] || { echo "results: $f is missing (../shared beside the checkout)"; exit 1; }
 done
 
@@ -31,6 +33,10 @@ VARIANTS=(
   "rtn-w3g32 --llm-quantize-rtn=bits=3 group-size=32"
   "nf4-b64 --llm-quantize-nf4=block-size=64"
   "nf4-b64-dq --llm-quantize-nf4=block-size=64 double-quant=true"
+  "gptq-w4g32 --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
+  "gptq-w3g32 --llm-quantize-gptq=bits=3 group-size=32 calib=$CALIB"
+  "gptq-w4g32-act --llm-quantize-gptq=bits=4 group-size=32 act-order=true calib=$CALIB"
+  "gptq-w3g32-act --llm-quantize-gptq=bits=3 group-size=32 act-order=true calib=$CALIB"
 )
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}; pass=${v#* }
@@ -68,7 +74,7 @@ import json, sys, datetime, platform, os
 root, out, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
 gen = json.load(open(os.path.join(out, "fp32.generate.json")))
 size_rows = []
-for name in ["fp32", "rtn-w8g32", "rtn-w4g32", "rtn-w3g32", "nf4-b64", "nf4-b64-dq"]:
+for name in dict.fromkeys(row.split(" ", 1)[0] for row in rows):
     g = json.load(open(os.path.join(out, name + ".generate.json")))
     weights = " + ".join(f"{v} ({k[len('weight_bytes_'):]})" for k, v in g.items()
                          if k.startswith("weight_bytes_"))
@@ -94,8 +100,11 @@ md = f"""# Results
 
 Accuracy, memory and speed of the embedded model, stories260K (260K parameters, vocabulary
 512), uncompressed and compressed, as compiled by `midllama-compile --target=cpu` and run by
-`midllama-run`. RTN and NF4 quantize the 35 projections of the decoder layers; the tied
-embedding/LM head and the norms stay fp32. Reproduce
+`midllama-run`. RTN, NF4 and GPTQ quantize the 35 projections of the decoder layers; the
+tied embedding/LM head and the norms stay fp32. GPTQ calibrates on 128 windows of 256
+tokens of `../shared/data/tinystories/calib.txt` (seed 0, damp 0.01, blocks of 128,
+true-sequential; `-act`: act-order with static groups), layer by layer on the CPU runtime;
+its compression time includes that calibration. Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.

@@ -16,8 +16,6 @@
 #include "midllama/Quantize/Affine.h"
 #include "midllama/Transforms/Passes.h"
 
-#include <cstring>
-
 namespace midllama {
 #define GEN_PASS_DEF_LLMQUANTIZERTN
 #include "midllama/Transforms/Passes.h.inc"
@@ -48,28 +46,9 @@ struct LLMQuantizeRTNPass : midllama::impl::LLMQuantizeRTNBase<LLMQuantizeRTNPas
       int64_t n = type.getShape()[0], k = type.getShape()[1];
       quant::AffineParams p{int(bits), std::min<int64_t>(groupSize, k), symmetric};
       quant::AffineMatrix m = quant::quantizeRTN(values.data(), n, k, p);
-      out.type = type.withFormat(AffineQuantAttr::get(&getContext(), unsigned(p.bits),
-                                                      p.groupSize, p.symmetric,
-                                                      /*act_order=*/false));
+      encodeAffine(type, m, p, out);
       out.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
                         (p.symmetric ? " sym" : "");
-      std::vector<int64_t> perGroup = {n, m.groups};
-      out.components.push_back({".qweight", rt::DType::U8, {n, m.rowBytes}, std::move(m.codes)});
-      std::vector<uint8_t> scales;
-      if (type.getElementType().isF16()) {
-        scales.resize(m.scales.size() * 2);
-        for (size_t i = 0; i < m.scales.size(); ++i) {
-          uint16_t h = floatToHalf(m.scales[i]);
-          std::memcpy(&scales[2 * i], &h, 2);
-        }
-        out.components.push_back({".scales", rt::DType::F16, perGroup, std::move(scales)});
-      } else {
-        scales.resize(m.scales.size() * 4);
-        std::memcpy(scales.data(), m.scales.data(), scales.size());
-        out.components.push_back({".scales", rt::DType::F32, perGroup, std::move(scales)});
-      }
-      if (!p.symmetric)
-        out.components.push_back({".zeros", rt::DType::U8, perGroup, std::move(m.zeros)});
       return true;
     };
     std::string error;

@@ -15,6 +15,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include <chrono>
 #include <cstring>
@@ -77,33 +78,36 @@ uint16_t midllama::floatToHalf(float f) {
 }
 
 
-bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
-                              const std::string &include, const std::string &exclude,
-                              const std::string &output, const WeightEncoder &encode,
-                              std::string &error) {
-  auto fail = [&](const std::string &message) {
-    error = passName + ": " + message;
-    return false;
-  };
-  if (output.empty())
-    return fail("output (the parameter file to write) is required");
-  std::regex includeRe, excludeRe;
-  try {
-    includeRe = std::regex(include, std::regex::ECMAScript);
-    if (!exclude.empty())
-      excludeRe = std::regex(exclude, std::regex::ECMAScript);
-  } catch (const std::regex_error &e) {
-    return fail(std::string("include/exclude is not a valid regular expression: ") + e.what());
+void midllama::encodeAffine(WeightType type, const quant::AffineMatrix &m,
+                            const quant::AffineParams &p, EncodedWeight &out) {
+  int64_t n = type.getShape()[0];
+  out.type = type.withFormat(AffineQuantAttr::get(type.getContext(), unsigned(p.bits),
+                                                  p.groupSize, p.symmetric,
+                                                  /*act_order=*/false));
+  std::vector<int64_t> perGroup = {n, m.groups};
+  out.components.clear();
+  out.components.push_back({".qweight", rt::DType::U8, {n, m.rowBytes}, m.codes});
+  std::vector<uint8_t> scales;
+  if (type.getElementType().isF16()) {
+    scales.resize(m.scales.size() * 2);
+    for (size_t i = 0; i < m.scales.size(); ++i) {
+      uint16_t h = floatToHalf(m.scales[i]);
+      std::memcpy(&scales[2 * i], &h, 2);
+    }
+    out.components.push_back({".scales", rt::DType::F16, perGroup, std::move(scales)});
+  } else {
+    scales.resize(m.scales.size() * 4);
+    std::memcpy(scales.data(), m.scales.data(), scales.size());
+    out.components.push_back({".scales", rt::DType::F32, perGroup, std::move(scales)});
   }
-  std::string fileError;
-  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", fileError);
-  if (!file)
-    return fail(fileError);
-  std::string outPath = resolveAgainstModule(module, output);
-  if (llvm::sys::fs::exists(outPath) && llvm::sys::fs::equivalent(file->path(), outPath))
-    return fail("output '" + output + "' is the parameter file the module reads");
+  if (!p.symmetric)
+    out.components.push_back({".zeros", rt::DType::U8, perGroup, m.zeros});
+}
 
-  // Which parameters: read only as the weight of a linear or LM head.
+namespace {
+
+/// Parameters read only as the weight of a linear or LM head.
+llvm::StringMap<bool> projectionOnly(ModuleOp module) {
   llvm::StringMap<bool> onlyProjection;
   module.walk([&](WeightOp read) {
     bool projection = llvm::all_of(read->getUses(), [](OpOperand &use) {
@@ -114,8 +118,58 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
     if (!inserted)
       it->second = it->second && projection;
   });
+  return onlyProjection;
+}
 
-  llvm::StringMap<EncodedWeight> encoded;
+bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &values,
+             std::string &error) {
+  WeightType type = param.getWeightType();
+  std::string name = param.getSymName().str();
+  if (!type.isDense() || (!type.getElementType().isF32() && !type.getElementType().isF16())) {
+    error = "weight '" + name + "' is neither f32 nor f16";
+    return false;
+  }
+  int64_t count = 1;
+  for (int64_t d : type.getShape())
+    count *= d;
+  const rt::TensorView *t = file.find(storedName(param));
+  if (!t || t->numElements() != count ||
+      (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16)) {
+    error = "weight '" + name + "' is missing from " + file.path();
+    return false;
+  }
+  values.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    if (t->dtype == rt::DType::F32) {
+      std::memcpy(&values[i], t->data + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, t->data + 2 * i, 2);
+      values[i] = halfToFloat(h);
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+bool midllama::selectWeights(ModuleOp module, const std::string &passName,
+                             const std::string &include, const std::string &exclude,
+                             std::vector<std::string> &names, std::string &error) {
+  auto fail = [&](const std::string &message) {
+    error = passName + ": " + message;
+    return false;
+  };
+  std::regex includeRe, excludeRe;
+  try {
+    includeRe = std::regex(include, std::regex::ECMAScript);
+    if (!exclude.empty())
+      excludeRe = std::regex(exclude, std::regex::ECMAScript);
+  } catch (const std::regex_error &e) {
+    return fail(std::string("include/exclude is not a valid regular expression: ") + e.what());
+  }
+  llvm::StringMap<bool> onlyProjection = projectionOnly(module);
+  names.clear();
   for (ParamOp param : module.getOps<ParamOp>()) {
     std::string name = param.getSymName().str();
     WeightType type = param.getWeightType();
@@ -125,36 +179,72 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
       continue;
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
       return fail("weight '" + name + "' is neither f32 nor f16");
-    const rt::TensorView *t = file->find(storedName(param));
+    names.push_back(name);
+  }
+  if (names.empty())
+    return fail("no weight matches include '" + include + "'" +
+                (exclude.empty() ? std::string() : " and not exclude '" + exclude + "'"));
+  return true;
+}
+
+bool midllama::readWeightF32(ModuleOp module, const std::string &name,
+                             std::vector<float> &values, std::string &error) {
+  auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+      module, StringAttr::get(module.getContext(), name));
+  if (!param) {
+    error = "no parameter '" + name + "'";
+    return false;
+  }
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
+  return file && readF32(*file, param, values, error);
+}
+
+bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
+                              const std::string &include, const std::string &exclude,
+                              const std::string &output, const WeightEncoder &encode,
+                              std::string &error) {
+  auto fail = [&](const std::string &message) {
+    error = passName + ": " + message;
+    return false;
+  };
+  if (output.empty())
+    return fail("output (the parameter file to write) is required");
+  std::vector<std::string> selected;
+  if (!selectWeights(module, passName, include, exclude, selected, error))
+    return false;
+  std::string fileError;
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", fileError);
+  if (!file)
+    return fail(fileError);
+  std::string outPath = resolveAgainstModule(module, output);
+  if (llvm::sys::fs::exists(outPath) && llvm::sys::fs::equivalent(file->path(), outPath))
+    return fail("output '" + output + "' is the parameter file the module reads");
+
+  llvm::StringMap<EncodedWeight> encoded;
+  SymbolTable symbols(module);
+  for (const std::string &name : selected) {
+    auto param = symbols.lookup<ParamOp>(name);
+    WeightType type = param.getWeightType();
     int64_t n = type.getShape()[0], k = type.getShape()[1];
-    if (!t || t->numElements() != n * k)
-      return fail("weight '" + name + "' is missing from " + file->path());
     auto start = std::chrono::steady_clock::now();
-    std::vector<float> values(size_t(n * k));
-    for (int64_t i = 0; i < n * k; ++i) {
-      if (t->dtype == rt::DType::F32) {
-        std::memcpy(&values[i], t->data + 4 * i, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, t->data + 2 * i, 2);
-        values[i] = halfToFloat(h);
-      }
-    }
+    std::vector<float> values;
+    std::string readError;
+    if (!readF32(*file, param, values, readError))
+      return fail(readError);
     EncodedWeight e;
     std::string encodeError;
     if (!encode(name, type, values, e, encodeError))
       return fail("weight '" + name + "': " + encodeError);
-    file->evict(*t);
-    double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
+    if (const rt::TensorView *t = file->find(storedName(param)))
+      file->evict(*t);
+    double ms = e.millis >= 0 ? e.millis
+                              : std::chrono::duration<double, std::milli>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
     llvm::errs() << passName << ": " << name << " [" << n << " x " << k << "] -> "
                  << e.description << " in " << llvm::format("%.1f", ms) << " ms\n";
     encoded[name] = std::move(e);
   }
-  if (encoded.empty())
-    return fail("no weight matches include '" + include + "'" +
-                (exclude.empty() ? std::string() : " and not exclude '" + exclude + "'"));
 
   // The new parameter file: encoded weights as their components, the rest as they are.
   rt::ParamFileWriter writer;

@@ -15,6 +15,7 @@
 #define MIDLLAMA_PASSES_TRANSFORMS_WEIGHTREWRITER_H
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "midllama/Quantize/Affine.h"
 #include "runtime/params/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -35,6 +36,7 @@ struct EncodedWeight {
   };
   std::vector<Component> components;
   std::string description; // for progress: "int4 g32", "nf4 b64 dq"
+  double millis = -1;      // time spent encoding, when done before rewriteWeights (calibrated)
 };
 
 /// Encodes the [n, k] fp32 `values` of weight `name` (of `type`); false with `error` set
@@ -50,6 +52,22 @@ using WeightEncoder =
 bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
                     const std::string &include, const std::string &exclude,
                     const std::string &output, const WeightEncoder &encode, std::string &error);
+
+/// The names of the weights rewriteWeights would hand to its encoder (dense f32/f16
+/// matrices read only as a linear / LM head weight, matching `include`, not `exclude`), in
+/// parameter order. False with `error` on a bad regular expression or when none matches.
+bool selectWeights(mlir::ModuleOp module, const std::string &passName,
+                   const std::string &include, const std::string &exclude,
+                   std::vector<std::string> &names, std::string &error);
+
+/// The fp32 values of dense parameter `name` read from the module's parameter file.
+bool readWeightF32(mlir::ModuleOp module, const std::string &name, std::vector<float> &values,
+                   std::string &error);
+
+/// `out`'s type (#llm.affine) and components for the affine-quantized `m` of a weight of
+/// `type`; its scales are stored in the weight's element type (fp16 for f16 weights).
+void encodeAffine(llm::WeightType type, const quant::AffineMatrix &m,
+                  const quant::AffineParams &p, EncodedWeight &out);
 
 /// fp32 to fp16, round to nearest even (scales of fp16 weights are stored in fp16).
 uint16_t floatToHalf(float f);

@@ -57,20 +57,6 @@ static int fail(const Twine &message) {
   return 1;
 }
 
-/// A tokenizer in the folder of `path`, if there is one: Hugging Face tokenizer.json,
-/// SentencePiece tokenizer.model, or llama2.c's tokenizer.bin / tok512.bin.
-static std::string tokenizerBeside(StringRef path) {
-  SmallString<256> dir(path);
-  sys::path::remove_filename(dir);
-  for (const char *name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin", "tok512.bin"}) {
-    SmallString<256> candidate(dir);
-    sys::path::append(candidate, name);
-    if (sys::fs::exists(candidate))
-      return std::string(candidate);
-  }
-  return "";
-}
-
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -95,17 +81,7 @@ int main(int argc, char **argv) {
   if (!noTokenizer) {
     options.tokenizerPath = tokenizer;
     if (options.tokenizerPath.empty())
-      options.tokenizerPath = tokenizerBeside(inputPath);
-    if (options.tokenizerPath.empty())
-      if (auto file = (*module)->getAttrOfType<mlir::StringAttr>(
-              midllama::llm::LLMDialect::kParamFileAttrName))
-        options.tokenizerPath =
-            tokenizerBeside(midllama::resolveAgainstModule(*module, file.getValue()));
-    // Beside the model the importer read (the ONNX file's folder, the checkpoint's).
-    if (options.tokenizerPath.empty())
-      if (auto source = (*module)->getAttrOfType<mlir::StringAttr>(
-              midllama::llm::LLMDialect::kSourceAttrName))
-        options.tokenizerPath = tokenizerBeside(source.getValue());
+      options.tokenizerPath = midllama::findTokenizerFor(*module, inputPath);
     if (!options.tokenizerPath.empty())
       outs() << "midllama-compile: tokenizer " << options.tokenizerPath << "\n";
     if (options.tokenizerPath.empty())

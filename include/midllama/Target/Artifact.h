@@ -24,6 +24,11 @@ struct ArtifactOptions {
   int64_t maxContext = 0;    // 0: the module's llm.max_context, else 2048
 };
 
+/// The tokenizer to embed for `module` read from `irPath` (may be empty): a tokenizer.json,
+/// tokenizer.model, tokenizer.bin or tok512.bin beside the IR file, beside its parameter
+/// file, or beside the model the importer read (`llm.source`); empty if none.
+std::string findTokenizerFor(mlir::ModuleOp module, llvm::StringRef irPath);
+
 /// Writes `module` (planned kern) as an artifact at `outPath`, atomically. Returns false and
 /// sets `error` (one line naming the op, weight or file at fault) when it cannot.
 bool writeArtifact(mlir::ModuleOp module, const std::string &outPath,

@@ -189,6 +189,60 @@ def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
+  let summary = "GPTQ: affine quantization that corrects each column's error on calibration data";
+  let description = [{
+    Quantizes each selected weight with GPTQ (Frantar et al. 2023; ../shared/docs/
+    ALGORITHMS.md) into the same `#llm.affine<bits, group_size, symmetric>` groups as
+    --llm-quantize-rtn, so the runtime reads both the same way. The Hessian of every linear
+    layer's input, H = 2/n Σ x xᵀ, comes from running the model on `calib` (a text file,
+    tokenized with the model's tokenizer, or a `.tokens` file of ids): `samples` windows of
+    `seq-len` tokens drawn with `seed`, decoder layer by decoder layer, each layer fed the
+    outputs of the already-quantized layers before it (lib/Calibrate). With
+    `true-sequential`, the groups inside a layer go one after the other too (q/k/v, o,
+    gate/up, down). `act-order` quantizes columns by decreasing H_jj with static groups (no
+    g_idx: the stored layout is unchanged). Selection, the new parameter file and progress
+    as --llm-quantize-rtn; progress also gives the time per layer.
+
+    ```
+    midllama-opt --llm-quantize-gptq="bits=4 group-size=128 calib=calib.txt output=model.gptq.safetensors" model.mlir -o model.gptq.mlir
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Input columns per group (at least 1)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric groups (implicit zero point 2^(bits-1))">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening λ: H += λ·mean(diag H)·I, in (0, 1]">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy-batch block (at least 1)">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "Quantize columns by decreasing Hessian diagonal (static groups)">,
+    Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
+           "Inside a layer, calibrate q/k/v, o, gate/up and down one after the other">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//

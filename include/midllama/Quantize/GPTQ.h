@@ -1,0 +1,53 @@
+//===- GPTQ.h - GPTQ weight quantization numerics ---------------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative
+// Pre-trained Transformers", ICLR 2023; ../shared/docs/ALGORITHMS.md): quantizes the
+// columns of W one at a time and moves each column's rounding error onto the columns not
+// yet quantized, weighted by the inverse Hessian of the layer's squared output error
+// H = 2/n Σ x xᵀ, so the layer's output WX changes as little as it can. The inverse is
+// taken once as the upper Cholesky factor of H⁻¹; columns go in blocks whose errors reach
+// the later columns in one product ("lazy batch" updates).
+//
+// Act-order quantizes columns by decreasing H_jj. Its groups are static: their scales come
+// from the weights before any update, in the original column order, so the stored layout
+// is the plain `#llm.affine` one (no g_idx) and every kernel reads it unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_QUANTIZE_GPTQ_H
+#define MIDLLAMA_QUANTIZE_GPTQ_H
+
+#include "midllama/Quantize/Affine.h"
+
+#include <string>
+#include <vector>
+
+namespace midllama::quant {
+
+struct GPTQOptions {
+  AffineParams affine;
+  double damp = 0.01;     // λ: H += λ · mean(diag H) · I
+  int64_t blockSize = 128; // columns per lazy-batch block
+  bool actOrder = false;
+};
+
+struct GPTQResult {
+  AffineMatrix matrix;           // codes, scales, zero points in the #llm.affine layout
+  std::vector<float> dequantized; // [n, k], what the runtime computes with
+  int64_t deadColumns = 0;       // inputs never active (H_jj = 0), their weights zeroed
+};
+
+/// Quantizes the row-major [n, k] `w` with the Hessian `h` ([k, k], symmetric). False with
+/// `error` set when H + damping is not positive definite (raise `damp`).
+bool quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *h,
+                  const GPTQOptions &options, GPTQResult &result, std::string &error);
+
+/// ‖(W − Q) X‖² / rows for the Hessian's X: the layer's output error, from H alone
+/// (tr(D H Dᵀ) / 2 with D = W − Q and H = 2/n XᵀX).
+double layerOutputError(const float *w, const float *q, int64_t n, int64_t k, const float *h);
+
+} // namespace midllama::quant
+
+#endif // MIDLLAMA_QUANTIZE_GPTQ_H

@@ -1,0 +1,78 @@
+//===- CalibrationData.cpp - Token samples for calibration ----------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Calibrate/CalibrationData.h"
+
+#include <fstream>
+#include <sstream>
+
+using namespace midllama;
+
+namespace {
+
+uint64_t splitMix64(uint64_t &state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+bool calib::sampleCalibrationTokens(const std::string &path, const rt::Tokenizer *tokenizer,
+                                    int64_t vocabSize, int64_t samples, int64_t length,
+                                    uint64_t seed, std::vector<std::vector<int32_t>> &out,
+                                    std::string &error) {
+  auto fail = [&](const std::string &why) {
+    error = "calibration data '" + path + "': " + why;
+    return false;
+  };
+  if (samples < 1 || length < 2)
+    return fail("needs at least one sample of at least 2 tokens");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return fail("cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    return fail("is empty");
+
+  std::vector<int32_t> tokens;
+  if (endsWith(path, ".tokens")) {
+    std::istringstream ids(text);
+    long long id;
+    while (ids >> id) {
+      if (id < 0 || id >= vocabSize)
+        return fail("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                    std::to_string(vocabSize));
+      tokens.push_back(int32_t(id));
+    }
+    if (!ids.eof())
+      return fail("a .tokens file holds token ids separated by white space");
+  } else {
+    if (!tokenizer)
+      return fail("is text, and the model has no tokenizer (give tokenizer=PATH, or a "
+                  ".tokens file)");
+    tokens = tokenizer->encode(text, /*bos=*/false, /*eos=*/false);
+  }
+  if (int64_t(tokens.size()) < length)
+    return fail("has " + std::to_string(tokens.size()) + " tokens, fewer than one sample of " +
+                std::to_string(length));
+
+  uint64_t state = seed;
+  uint64_t starts = uint64_t(int64_t(tokens.size()) - length + 1);
+  out.clear();
+  for (int64_t i = 0; i < samples; ++i) {
+    uint64_t start = splitMix64(state) % starts;
+    out.emplace_back(tokens.begin() + int64_t(start), tokens.begin() + int64_t(start) + length);
+  }
+  return true;
+}

@@ -1,0 +1,70 @@
+//===- InputStats.cpp - Statistics of a linear layer's inputs -------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Calibrate/InputStats.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace midllama::calib;
+
+InputStats::InputStats(int64_t k, bool hessian)
+    : k(k), hasHessian(hessian), sumAbs(size_t(k), 0.0), maxAbs(size_t(k), 0.0f) {
+  if (hessian)
+    xtx.assign(size_t(k * k), 0.0);
+}
+
+void InputStats::add(const float *x, int64_t count) {
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      float a = std::fabs(x[r * k + j]);
+      sumAbs[j] += a;
+      maxAbs[j] = std::max(maxAbs[j], a);
+    }
+  rows += count;
+  if (!hasHessian)
+    return;
+  // Σ x xᵀ in fp32 over blocks of rows (the inner loop vectorizes), each block's sum
+  // then added to the fp64 total so that hundreds of thousands of tokens lose nothing.
+  constexpr int64_t kBlock = 64;
+  std::vector<float> partial(size_t(k * k));
+  for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
+    int64_t r1 = std::min(count, r0 + kBlock);
+    std::fill(partial.begin(), partial.end(), 0.0f);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *row = x + r * k;
+      for (int64_t i = 0; i < k; ++i) {
+        float xi = row[i];
+        if (xi == 0.0f)
+          continue;
+        float *out = partial.data() + i * k;
+        for (int64_t j = i; j < k; ++j)
+          out[j] += xi * row[j];
+      }
+    }
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = i; j < k; ++j)
+        xtx[size_t(i * k + j)] += partial[size_t(i * k + j)];
+  }
+  for (int64_t i = 0; i < k; ++i) // mirror the upper triangle
+    for (int64_t j = 0; j < i; ++j)
+      xtx[size_t(i * k + j)] = xtx[size_t(j * k + i)];
+}
+
+std::vector<float> InputStats::hessian() const {
+  std::vector<float> h(xtx.size());
+  double scale = rows > 0 ? 2.0 / double(rows) : 0.0;
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = float(xtx[i] * scale);
+  return h;
+}
+
+std::vector<float> InputStats::meanAbs() const {
+  std::vector<float> m(sumAbs.size());
+  for (size_t i = 0; i < m.size(); ++i)
+    m[i] = rows > 0 ? float(sumAbs[i] / double(rows)) : 0.0f;
+  return m;
+}

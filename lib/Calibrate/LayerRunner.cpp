@@ -1,0 +1,235 @@
+//===- LayerRunner.cpp - Run a compiled model one decoder layer at a time -===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Calibrate/LayerRunner.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace midllama;
+using namespace midllama::calib;
+using rt::Call;
+using rt::OpCode;
+
+namespace {
+
+/// Argument positions of the slots a call reads and writes, and of the weights it reads.
+struct CallSlots {
+  std::vector<int> reads, writes, weights;
+};
+
+CallSlots slotsOf(OpCode op) {
+  switch (op) {
+  case OpCode::Embed:
+    return {{}, {0}, {1}};
+  case OpCode::RMSNorm:
+    return {{0}, {1}, {2}};
+  case OpCode::AddRMSNorm:
+    return {{0, 1}, {2, 3}, {4}};
+  case OpCode::MatMul:
+    return {{0}, {1}, {2}};
+  case OpCode::GateUpSwiGLU:
+    return {{0}, {1}, {2, 3}};
+  case OpCode::SwiGLU:
+  case OpCode::Add:
+  case OpCode::Mul:
+    return {{0, 1}, {2}, {}};
+  case OpCode::SiLU:
+    return {{0}, {1}, {}};
+  case OpCode::Attention:
+    return {{0, 1, 2}, {3}, {}};
+  }
+  return {};
+}
+
+bool isLinear(OpCode op) { return op == OpCode::MatMul || op == OpCode::GateUpSwiGLU; }
+
+} // namespace
+
+std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
+                                                 std::vector<std::vector<int32_t>> samples,
+                                                 const std::vector<int64_t> &layerOfWeight,
+                                                 int64_t batch, std::string &error) {
+  std::unique_ptr<LayerRunner> r(new LayerRunner(model));
+  if (samples.empty() || samples[0].empty()) {
+    error = "no calibration samples";
+    return nullptr;
+  }
+  r->length_ = int64_t(samples[0].size());
+  for (const auto &s : samples)
+    if (int64_t(s.size()) != r->length_) {
+      error = "calibration samples differ in length";
+      return nullptr;
+    }
+  r->samples_ = std::move(samples);
+  r->batch_ = std::clamp<int64_t>(batch, 1, int64_t(r->samples_.size()));
+
+  // Which layer each call belongs to: that of its weights, or of the KV cache it uses;
+  // weightless calls go with the call before them; calls reading only weights outside the
+  // layers go to the prologue before the first layer and to the epilogue after.
+  const rt::Program &prog = model.program();
+  int64_t layers = model.numLayers();
+  std::vector<int64_t> layerOfCall(prog.calls.size());
+  int64_t current = -1;
+  for (size_t i = 0; i < prog.calls.size(); ++i) {
+    const Call &c = prog.calls[i];
+    CallSlots cs = slotsOf(c.op);
+    int64_t layer = -2; // no information
+    if (c.op == OpCode::Attention)
+      layer = c.args[4];
+    bool outside = false;
+    for (int arg : cs.weights) {
+      int64_t w = c.args[size_t(arg)];
+      int64_t l = w < int64_t(layerOfWeight.size()) ? layerOfWeight[size_t(w)] : -1;
+      if (l >= 0)
+        layer = std::max(layer, l);
+      else
+        outside = true;
+    }
+    if (layer == -2 && outside)
+      layer = current < 0 ? -1 : layers;
+    if (layer == -2)
+      layer = current;
+    if (layer < current || layer > layers) {
+      error = "call " + std::to_string(i) + " (" + rt::opName(c.op) +
+              ") breaks the layer order of the program; it cannot be calibrated layer by layer";
+      return nullptr;
+    }
+    layerOfCall[i] = current = layer;
+  }
+  r->prologueEnd_ = 0;
+  while (r->prologueEnd_ < prog.calls.size() && layerOfCall[r->prologueEnd_] < 0)
+    ++r->prologueEnd_;
+  size_t at = r->prologueEnd_;
+  for (int64_t s = 0; s <= layers; ++s) {
+    Segment seg;
+    seg.begin = at;
+    while (at < prog.calls.size() && layerOfCall[at] == s)
+      ++at;
+    seg.end = at;
+    if (seg.begin == seg.end && s < layers) {
+      error = "decoder layer " + std::to_string(s) + " has no calls in the compiled program";
+      return nullptr;
+    }
+    r->segments_.push_back(std::move(seg));
+  }
+
+  // Input groups: linear calls reading the same version of the same slot.
+  for (Segment &seg : r->segments_) {
+    std::map<int64_t, int64_t> version;
+    std::map<std::pair<int64_t, int64_t>, int64_t> groupOf;
+    for (size_t i = seg.begin; i < seg.end; ++i) {
+      const Call &c = prog.calls[i];
+      int64_t group = -1;
+      if (isLinear(c.op)) {
+        std::pair<int64_t, int64_t> key{c.args[0], version[c.args[0]]};
+        auto [it, inserted] = groupOf.try_emplace(key, int64_t(seg.groups.size()));
+        if (inserted)
+          seg.groups.emplace_back();
+        group = it->second;
+        for (int arg : slotsOf(c.op).weights)
+          seg.groups[size_t(group)].push_back(c.args[size_t(arg)]);
+      }
+      seg.groupOfCall.push_back(group);
+      for (int arg : slotsOf(c.op).writes)
+        ++version[c.args[size_t(arg)]];
+    }
+  }
+  // Live slots at each cut: read at or after it before anything there writes them.
+  for (Segment &seg : r->segments_) {
+    std::set<int64_t> written, live;
+    for (size_t i = seg.begin; i < prog.calls.size(); ++i) {
+      CallSlots cs = slotsOf(prog.calls[i].op);
+      for (int arg : cs.reads)
+        if (!written.count(prog.calls[i].args[size_t(arg)]))
+          live.insert(prog.calls[i].args[size_t(arg)]);
+      for (int arg : cs.writes)
+        written.insert(prog.calls[i].args[size_t(arg)]);
+    }
+    seg.liveIn.assign(live.begin(), live.end());
+  }
+
+  try {
+    r->session_ = std::make_unique<rt::Session>(model, r->length_, r->length_, r->batch_);
+  } catch (const std::bad_alloc &) {
+    error = "out of memory for a calibration batch of " + std::to_string(r->batch_) + " x " +
+            std::to_string(r->length_) + " tokens";
+    return nullptr;
+  }
+  // The prologue, once: the first layer's input.
+  int64_t chunks = (int64_t(r->samples_.size()) + r->batch_ - 1) / r->batch_;
+  r->state_.resize(size_t(chunks));
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    r->restore(chunk, -1);
+    r->session_->runCalls(0, r->prologueEnd_, false);
+    int64_t rows = r->session_->rows();
+    for (int64_t slot : r->segments_[0].liveIn) {
+      const float *p = r->session_->slot(slot);
+      r->state_[size_t(chunk)].emplace_back(p, p + rows * prog.slotWidths[size_t(slot)]);
+    }
+  }
+  return r;
+}
+
+void LayerRunner::restore(int64_t chunk, int64_t s) {
+  // The chunk's samples, the last chunk padded with copies of its last sample (whose rows
+  // are not observed).
+  chunkTokens_.clear();
+  for (int64_t b = 0; b < batch_; ++b) {
+    int64_t i = std::min<int64_t>(chunk * batch_ + b, int64_t(samples_.size()) - 1);
+    chunkTokens_.insert(chunkTokens_.end(), samples_[size_t(i)].begin(), samples_[size_t(i)].end());
+  }
+  std::string error;
+  session_->setInputs(chunkTokens_.data(), length_, 0, error); // checked when sampled
+  if (s < 0)
+    return;
+  const std::vector<int64_t> &live = segments_[size_t(s)].liveIn;
+  for (size_t i = 0; i < live.size(); ++i)
+    std::copy(state_[size_t(chunk)][i].begin(), state_[size_t(chunk)][i].end(),
+              session_->slot(live[i]));
+}
+
+void LayerRunner::observe(int64_t s,
+                          const std::function<void(int64_t, const float *, int64_t)> &observe,
+                          int64_t untilGroup) {
+  const Segment &seg = segments_[size_t(s)];
+  size_t end = seg.end;
+  if (untilGroup >= 0)
+    for (size_t i = seg.begin; i < seg.end; ++i)
+      if (seg.groupOfCall[i - seg.begin] == untilGroup)
+        end = i + 1;
+  int64_t chunks = int64_t(state_.size());
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    restore(chunk, s);
+    int64_t real = std::min<int64_t>(batch_, int64_t(samples_.size()) - chunk * batch_);
+    std::vector<bool> seen(seg.groups.size(), false); // q, k and v read one input: once
+    session_->runCalls(seg.begin, end, false, [&](size_t call, const float *x, int64_t) {
+      int64_t g = seg.groupOfCall[call - seg.begin];
+      if (!seen[size_t(g)])
+        observe(g, x, real * length_);
+      seen[size_t(g)] = true;
+    });
+  }
+}
+
+void LayerRunner::advance(int64_t s) {
+  const Segment &seg = segments_[size_t(s)];
+  const rt::Program &prog = model_.program();
+  int64_t chunks = int64_t(state_.size());
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    restore(chunk, s);
+    session_->runCalls(seg.begin, seg.end, false);
+    state_[size_t(chunk)].clear();
+    if (s + 1 >= numSegments())
+      continue;
+    int64_t rows = session_->rows();
+    for (int64_t slot : segments_[size_t(s + 1)].liveIn) {
+      const float *p = session_->slot(slot);
+      state_[size_t(chunk)].emplace_back(p, p + rows * prog.slotWidths[size_t(slot)]);
+    }
+  }
+}

@@ -1,0 +1,208 @@
+//===- GPTQ.cpp - GPTQ weight quantization numerics -----------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Quantize/GPTQ.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+using namespace midllama::quant;
+
+namespace {
+
+/// In-place lower Cholesky factor of the symmetric [k, k] `a` (the upper triangle is left
+/// as it was). False if `a` is not positive definite.
+bool choleskyLower(std::vector<double> &a, int64_t k) {
+  for (int64_t j = 0; j < k; ++j) {
+    double d = a[size_t(j * k + j)];
+    for (int64_t p = 0; p < j; ++p)
+      d -= a[size_t(j * k + p)] * a[size_t(j * k + p)];
+    if (!(d > 0))
+      return false;
+    d = std::sqrt(d);
+    a[size_t(j * k + j)] = d;
+    for (int64_t i = j + 1; i < k; ++i) {
+      double s = a[size_t(i * k + j)];
+      for (int64_t p = 0; p < j; ++p)
+        s -= a[size_t(i * k + p)] * a[size_t(j * k + p)];
+      a[size_t(i * k + j)] = s / d;
+    }
+  }
+  return true;
+}
+
+/// The upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U) for the positive definite H.
+bool upperCholeskyOfInverse(std::vector<double> h, int64_t k, std::vector<double> &u) {
+  if (!choleskyLower(h, k))
+    return false;
+  // L⁻¹ by forward substitution (lower triangular), then H⁻¹ = L⁻ᵀ L⁻¹.
+  std::vector<double> li(size_t(k * k), 0.0);
+  for (int64_t j = 0; j < k; ++j) {
+    li[size_t(j * k + j)] = 1.0 / h[size_t(j * k + j)];
+    for (int64_t i = j + 1; i < k; ++i) {
+      double s = 0;
+      for (int64_t p = j; p < i; ++p)
+        s += h[size_t(i * k + p)] * li[size_t(p * k + j)];
+      li[size_t(i * k + j)] = -s / h[size_t(i * k + i)];
+    }
+  }
+  std::vector<double> inv(size_t(k * k), 0.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      double s = 0;
+      for (int64_t p = i; p < k; ++p) // (L⁻ᵀ L⁻¹)_ij = Σ_p L⁻¹_pi L⁻¹_pj, p ≥ max(i, j)
+        s += li[size_t(p * k + i)] * li[size_t(p * k + j)];
+      inv[size_t(i * k + j)] = inv[size_t(j * k + i)] = s;
+    }
+  if (!choleskyLower(inv, k))
+    return false;
+  u.assign(size_t(k * k), 0.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = i; j < k; ++j)
+      u[size_t(i * k + j)] = inv[size_t(j * k + i)]; // U = Lᵀ
+  return true;
+}
+
+} // namespace
+
+bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *hIn,
+                                   const GPTQOptions &o, GPTQResult &result,
+                                   std::string &error) {
+  const AffineParams &p = o.affine;
+  const int64_t gs = std::min<int64_t>(p.groupSize, k);
+  const int64_t groups = (k + gs - 1) / gs;
+  std::vector<float> W(w, w + n * k);
+  std::vector<double> H(hIn, hIn + k * k);
+
+  // Inputs that never fire carry no information: GPTQ zeroes their weights.
+  result.deadColumns = 0;
+  for (int64_t j = 0; j < k; ++j)
+    if (H[size_t(j * k + j)] == 0.0) {
+      H[size_t(j * k + j)] = 1.0;
+      for (int64_t r = 0; r < n; ++r)
+        W[size_t(r * k + j)] = 0.0f;
+      ++result.deadColumns;
+    }
+
+  // Group parameters: [row, group] in the original column order.
+  std::vector<float> scales(size_t(n * groups));
+  std::vector<int> zeros(size_t(n * groups));
+  auto findParams = [&](int64_t g) {
+    int64_t c0 = g * gs, c1 = std::min(k, c0 + gs);
+    for (int64_t r = 0; r < n; ++r)
+      groupScale(W.data() + r * k + c0, c1 - c0, p, scales[size_t(r * groups + g)],
+                 zeros[size_t(r * groups + g)]);
+  };
+  // Processing order: columns by decreasing H_jj with act-order (stable, so ties keep
+  // their order), else left to right.
+  std::vector<int64_t> perm(static_cast<size_t>(k));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (o.actOrder) {
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return H[size_t(a * k + a)] > H[size_t(b * k + b)];
+    });
+    for (int64_t g = 0; g < groups; ++g) // static groups, from the weights as given
+      findParams(g);
+  }
+
+  // Work in processing order: Wp[r][i] = W[r][perm[i]], Hp = P H Pᵀ.
+  std::vector<float> Wp(size_t(n * k));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < k; ++i)
+      Wp[size_t(r * k + i)] = W[size_t(r * k + perm[i])];
+  std::vector<double> Hp(size_t(k * k));
+  double meanDiag = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    for (int64_t j = 0; j < k; ++j)
+      Hp[size_t(i * k + j)] = H[size_t(perm[i] * k + perm[j])];
+    meanDiag += Hp[size_t(i * k + i)];
+  }
+  meanDiag /= double(k);
+  for (int64_t i = 0; i < k; ++i)
+    Hp[size_t(i * k + i)] += o.damp * meanDiag;
+  std::vector<double> U;
+  if (!upperCholeskyOfInverse(std::move(Hp), k, U)) {
+    error = "the Hessian is not positive definite with damp " + std::to_string(o.damp) +
+            " (raise damp)";
+    return false;
+  }
+
+  std::vector<int> codes(size_t(n * k)); // original column order
+  result.dequantized.assign(size_t(n * k), 0.0f);
+  const int64_t B = std::max<int64_t>(1, o.blockSize);
+  std::vector<float> err(size_t(n * B));
+  for (int64_t i1 = 0; i1 < k; i1 += B) {
+    int64_t i2 = std::min(k, i1 + B);
+    for (int64_t i = i1; i < i2; ++i) {
+      int64_t col = perm[size_t(i)], g = col / gs;
+      if (!o.actOrder && col % gs == 0) {
+        // A new group: its parameters from the current, error-updated weights.
+        int64_t c1 = std::min(k, col + gs);
+        for (int64_t r = 0; r < n; ++r)
+          groupScale(Wp.data() + r * k + i, c1 - col, p, scales[size_t(r * groups + g)],
+                     zeros[size_t(r * groups + g)]);
+      }
+      double d = U[size_t(i * k + i)];
+      for (int64_t r = 0; r < n; ++r) {
+        float x = Wp[size_t(r * k + i)];
+        float scale = scales[size_t(r * groups + g)];
+        int zero = zeros[size_t(r * groups + g)];
+        int q = quantizeValue(x, scale, zero, p.bits);
+        float deq = dequantizeValue(q, scale, zero);
+        codes[size_t(r * k + col)] = q;
+        result.dequantized[size_t(r * k + col)] = deq;
+        float e = float((double(x) - double(deq)) / d);
+        err[size_t(r * B + (i - i1))] = e;
+        float *row = Wp.data() + r * k;
+        const double *u = U.data() + i * k;
+        for (int64_t c = i + 1; c < i2; ++c)
+          row[c] -= float(e * u[c]);
+      }
+    }
+    // The block's errors reach every later column at once.
+    for (int64_t r = 0; r < n; ++r) {
+      float *row = Wp.data() + r * k;
+      for (int64_t i = i1; i < i2; ++i) {
+        double e = err[size_t(r * B + (i - i1))];
+        const double *u = U.data() + i * k;
+        for (int64_t c = i2; c < k; ++c)
+          row[c] -= float(e * u[c]);
+      }
+    }
+  }
+
+  AffineMatrix &m = result.matrix;
+  m.rowBytes = (k * p.bits + 7) / 8;
+  m.groups = groups;
+  m.codes.assign(size_t(n * m.rowBytes), 0);
+  m.scales = scales;
+  m.zeros.clear();
+  if (!p.symmetric)
+    for (int z : zeros)
+      m.zeros.push_back(uint8_t(z));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      packCode(m.codes.data() + r * m.rowBytes, c, p.bits, codes[size_t(r * k + c)]);
+  return true;
+}
+
+double midllama::quant::layerOutputError(const float *w, const float *q, int64_t n, int64_t k,
+                                         const float *h) {
+  double total = 0;
+  std::vector<double> d(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t j = 0; j < k; ++j)
+      d[size_t(j)] = double(w[r * k + j]) - double(q[r * k + j]);
+    for (int64_t i = 0; i < k; ++i) {
+      double s = 0;
+      for (int64_t j = 0; j < k; ++j)
+        s += double(h[i * k + j]) * d[size_t(j)];
+      total += d[size_t(i)] * s;
+    }
+  }
+  return total / 2.0;
+}

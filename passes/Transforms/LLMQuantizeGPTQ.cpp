@@ -1,0 +1,153 @@
+//===- LLMQuantizeGPTQ.cpp - GPTQ weight quantization ---------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Calibrates layer by layer (lib/Calibrate), quantizes every selected weight with GPTQ
+// from its input's Hessian (lib/Quantize/GPTQ) and hands the result to the shared weight
+// rewriter, which writes the #llm.affine layout RTN writes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRewriter.h"
+
+#include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Quantize/GPTQ.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <sstream>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMQUANTIZEGPTQ
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+constexpr const char *kPass = "llm-quantize-gptq";
+
+struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError() << message;
+      signalPassFailure();
+    };
+    std::string prefix = std::string(kPass) + ": ";
+    if (bits < 2 || bits > 8)
+      return fail(prefix + "bits must be 2 to 8 (got " + Twine(int(bits)) + ")");
+    if (groupSize < 1)
+      return fail(prefix + "group-size must be at least 1 (got " + Twine(int64_t(groupSize)) +
+                  ")");
+    if (!(damp > 0 && damp <= 1)) {
+      std::ostringstream value;
+      value << double(damp);
+      return fail(prefix + "damp must be in (0, 1] (got " + value.str() + ")");
+    }
+    if (blockSize < 1)
+      return fail(prefix + "block-size must be at least 1 (got " + Twine(int64_t(blockSize)) +
+                  ")");
+    if (calibBatch < 1)
+      return fail(prefix + "calib-batch must be at least 1 (got " +
+                  Twine(int64_t(calibBatch)) + ")");
+    if (output.empty())
+      return fail(prefix + "output (the parameter file to write) is required");
+
+    std::string error;
+    std::vector<std::string> selected;
+    if (!selectWeights(module, kPass, include, exclude, selected, error))
+      return fail(error);
+
+    calib::CalibrationOptions options;
+    options.data = calib;
+    options.samples = samples;
+    options.length = seqLen;
+    options.seed = seed;
+    options.batch = calibBatch;
+    options.tokenizer = tokenizer;
+    options.hessian = true;
+
+    llvm::StringMap<EncodedWeight> encoded;
+    auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
+                        std::vector<std::vector<float>> &compressed, std::string &why) {
+      std::vector<float> h = stats.hessian();
+      for (const std::string &name : names) {
+        auto start = std::chrono::steady_clock::now();
+        std::vector<float> w;
+        if (!readWeightF32(module, name, w, why))
+          return false;
+        int64_t k = stats.k, n = int64_t(w.size()) / k;
+        quant::GPTQOptions o;
+        o.affine = {int(bits), std::min<int64_t>(groupSize, k), symmetric};
+        o.damp = damp;
+        o.blockSize = blockSize;
+        o.actOrder = actOrder;
+        quant::GPTQResult r;
+        if (!quant::quantizeGPTQ(w.data(), n, k, h.data(), o, r, why)) {
+          why = "weight '" + name + "': " + why;
+          return false;
+        }
+        quant::AffineMatrix rtn = quant::quantizeRTN(w.data(), n, k, o.affine);
+        std::vector<float> rtnValues(w.size());
+        for (int64_t row = 0; row < n; ++row)
+          for (int64_t c = 0; c < k; ++c) {
+            int64_t g = row * rtn.groups + c / o.affine.groupSize;
+            int zero = o.affine.symmetric ? 1 << (o.affine.bits - 1) : rtn.zeros[size_t(g)];
+            rtnValues[size_t(row * k + c)] = quant::dequantizeValue(
+                quant::unpackCode(rtn.codes.data() + row * rtn.rowBytes, c, o.affine.bits),
+                rtn.scales[size_t(g)], zero);
+          }
+        double gptqError = quant::layerOutputError(w.data(), r.dequantized.data(), n, k, h.data());
+        double rtnError = quant::layerOutputError(w.data(), rtnValues.data(), n, k, h.data());
+        EncodedWeight e;
+        auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+            module, StringAttr::get(module.getContext(), name));
+        encodeAffine(param.getWeightType(), r.matrix, o.affine, e);
+        e.description = "int" + std::to_string(o.affine.bits) + " g" +
+                        std::to_string(o.affine.groupSize) + (o.affine.symmetric ? " sym" : "") +
+                        (actOrder ? " act-order" : "") + " gptq";
+        e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                             start)
+                       .count();
+        llvm::errs() << kPass << ": " << name << ": output error " << llvm::format("%.4g", gptqError)
+                     << " (RTN " << llvm::format("%.4g", rtnError) << ")"
+                     << (r.deadColumns ? ", " + std::to_string(r.deadColumns) + " dead inputs"
+                                       : std::string())
+                     << "\n";
+        encoded[name] = std::move(e);
+        compressed.push_back(std::move(r.dequantized));
+      }
+      return true;
+    };
+    if (!calib::calibrateLayerwise(module, options, selected, trueSequential, kPass, compress,
+                                   error))
+      return fail(error);
+
+    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
+                      EncodedWeight &out, std::string &why) {
+      auto it = encoded.find(name);
+      if (it == encoded.end()) {
+        why = "was not reached by calibration";
+        return false;
+      }
+      out = std::move(it->second);
+      return true;
+    };
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
+      return fail(error);
+  }
+};
+
+} // namespace
