@@ -235,19 +235,27 @@ int64_t Model::weightIndex(const std::string &name) const {
 }
 
 bool Model::replaceWeight(int64_t index, const float *values, int64_t rows, int64_t cols) {
-  if (index < 0 || index >= int64_t(weights_.size()) || program_.weights[index].shape.size() != 2 ||
-      program_.weights[index].shape[0] != rows || program_.weights[index].shape[1] != cols)
+  if (index < 0 || index >= int64_t(weights_.size()))
     return false;
-  std::vector<float> &panels = replaced_[index];
-  panels.assign(size_t((rows + kPanelWidth - 1) / kPanelWidth * kPanelWidth * cols), 0.0f);
-  packPanel16(reinterpret_cast<const uint8_t *>(values), rows, cols, sizeof(float),
-              reinterpret_cast<uint8_t *>(panels.data()));
+  const std::vector<int64_t> &shape = program_.weights[index].shape;
+  bool matrix = shape.size() == 2 && shape[0] == rows && shape[1] == cols;
+  bool vector = shape.size() == 1 && rows == 1 && shape[0] == cols;
+  if (!matrix && !vector)
+    return false;
+  std::vector<float> &stored = replaced_[index];
   cpu::WeightRef ref;
-  ref.data = panels.data();
   ref.dtype = DType::F32;
   ref.rows = rows;
   ref.cols = cols;
-  ref.panels = true;
+  if (matrix && program_.weights[index].layout == WeightLayout::Panel16) {
+    stored.assign(size_t((rows + kPanelWidth - 1) / kPanelWidth * kPanelWidth * cols), 0.0f);
+    packPanel16(reinterpret_cast<const uint8_t *>(values), rows, cols, sizeof(float),
+                reinterpret_cast<uint8_t *>(stored.data()));
+    ref.panels = true;
+  } else { // vectors, and matrices read row by row (the embedding table)
+    stored.assign(values, values + rows * cols);
+  }
+  ref.data = stored.data();
   weights_[index] = ref;
   return true;
 }

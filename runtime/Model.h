@@ -46,9 +46,9 @@ public:
 
   /// The index of weight `name` in the program's table, or -1.
   int64_t weightIndex(const std::string &name) const;
-  /// Calibration (lib/Calibrate): replaces matrix weight `index` by the row-major fp32
-  /// [rows, cols] `values` (a compressed weight as the kernels would see it), held by the
-  /// model from now on. False if `index` is not a matrix of that shape.
+  /// Calibration (lib/Calibrate): replaces weight `index` by the row-major fp32 [rows, cols]
+  /// `values` (a compressed or rescaled weight as the kernels would see it; rows = 1 for a
+  /// vector), held by the model from now on. False if the shape is not the weight's.
   bool replaceWeight(int64_t index, const float *values, int64_t rows, int64_t cols);
 
 private:

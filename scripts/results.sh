@@ -3,7 +3,7 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Rows: fp32, and each compression method as it lands (RTN, NF4 and GPTQ now; AWQ, int8
+# Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ and AWQ now; int8
 # outliers and the pruning methods with their issues), KL and top-1 against fp32.
 # Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
@@ -37,6 +37,8 @@ VARIANTS=(
   "gptq-w3g32 --llm-quantize-gptq=bits=3 group-size=32 calib=$CALIB"
   "gptq-w4g32-act --llm-quantize-gptq=bits=4 group-size=32 act-order=true calib=$CALIB"
   "gptq-w3g32-act --llm-quantize-gptq=bits=3 group-size=32 act-order=true calib=$CALIB"
+  "awq-w4g32 --llm-quantize-awq=bits=4 group-size=32 calib=$CALIB"
+  "awq-w3g32 --llm-quantize-awq=bits=3 group-size=32 calib=$CALIB"
 )
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}; pass=${v#* }
@@ -100,11 +102,14 @@ md = f"""# Results
 
 Accuracy, memory and speed of the embedded model, stories260K (260K parameters, vocabulary
 512), uncompressed and compressed, as compiled by `midllama-compile --target=cpu` and run by
-`midllama-run`. RTN, NF4 and GPTQ quantize the 35 projections of the decoder layers; the
-tied embedding/LM head and the norms stay fp32. GPTQ calibrates on 128 windows of 256
-tokens of `../shared/data/tinystories/calib.txt` (seed 0, damp 0.01, blocks of 128,
-true-sequential; `-act`: act-order with static groups), layer by layer on the CPU runtime;
-its compression time includes that calibration. Reproduce
+`midllama-run`. RTN, NF4, GPTQ and AWQ quantize the 35 projections of the decoder layers;
+the tied embedding/LM head and the norms stay fp32 (AWQ rescales the norms). GPTQ and AWQ
+calibrate on 128 windows of 256 tokens of `../shared/data/tinystories/calib.txt` (seed 0),
+layer by layer on the CPU runtime, each layer fed by the quantized layers before it; their
+compression time includes that calibration. GPTQ: damp 0.01, blocks of 128,
+true-sequential (`-act`: act-order with static groups). AWQ: α grid of 20 on the block
+output, clip search on 512 sampled rows, then RTN; o_proj is not scaled (stories260K has 4
+KV heads for 8 heads, so v cannot absorb o's scales). Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.

@@ -79,10 +79,9 @@ std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
   return model;
 }
 
-bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &options,
-                               const std::vector<std::string> &selected, bool trueSequential,
-                               const std::string &passName, const GroupCompressor &compress,
-                               std::string &error) {
+bool calib::openCalibration(ModuleOp module, const CalibrationOptions &options,
+                            const std::string &passName, CalibrationContext &context,
+                            std::string &error) {
   auto fail = [&](const std::string &why) {
     error = passName + ": " + why;
     return false;
@@ -93,34 +92,56 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
     return fail("samples must be at least 1 (got " + std::to_string(options.samples) + ")");
   if (options.length < 2)
     return fail("seq-len must be at least 2 (got " + std::to_string(options.length) + ")");
-  auto start = std::chrono::steady_clock::now();
 
   std::string tokenizerPath = options.tokenizer;
   if (tokenizerPath.empty())
     tokenizerPath = findTokenizerFor(module, "");
   std::vector<int64_t> layerOfWeight;
   std::string why;
-  std::unique_ptr<rt::Model> model =
-      compileForCalibration(module, tokenizerPath, layerOfWeight, why);
-  if (!model)
+  context.model = compileForCalibration(module, tokenizerPath, layerOfWeight, why);
+  if (!context.model)
     return fail(why);
-  if (options.length > model->maxContext())
+  rt::Model &model = *context.model;
+  if (options.length > model.maxContext())
     return fail("seq-len " + std::to_string(options.length) + " exceeds the model's context of " +
-                std::to_string(model->maxContext()) + " tokens");
+                std::to_string(model.maxContext()) + " tokens");
   std::unique_ptr<rt::Tokenizer> tokenizer;
-  if (model->tokenizerSize() > 0) {
+  if (model.tokenizerSize() > 0) {
     tokenizer = rt::Tokenizer::fromBytes(
-        std::string_view(reinterpret_cast<const char *>(model->tokenizerData()),
-                         size_t(model->tokenizerSize())),
+        std::string_view(reinterpret_cast<const char *>(model.tokenizerData()),
+                         size_t(model.tokenizerSize())),
         tokenizerPath, why);
     if (!tokenizer)
       return fail(why);
   }
   std::vector<std::vector<int32_t>> samples;
-  if (!sampleCalibrationTokens(options.data, tokenizer.get(), model->vocabSize(),
+  if (!sampleCalibrationTokens(options.data, tokenizer.get(), model.vocabSize(),
                                options.samples, options.length, options.seed, samples, why))
     return fail(why);
+  context.runner =
+      LayerRunner::create(model, std::move(samples), layerOfWeight, options.batch, why);
+  if (!context.runner)
+    return fail(why);
+  llvm::errs() << passName << ": calibrating on " << options.samples << " x " << options.length
+               << " tokens of " << options.data << " (seed " << options.seed << "), "
+               << context.runner->numSegments() - 1 << " layers\n";
+  return true;
+}
 
+bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &options,
+                               const std::vector<std::string> &selected, bool trueSequential,
+                               const std::string &passName, const GroupCompressor &compress,
+                               std::string &error) {
+  auto fail = [&](const std::string &why) {
+    error = passName + ": " + why;
+    return false;
+  };
+  auto start = std::chrono::steady_clock::now();
+  CalibrationContext context;
+  if (!openCalibration(module, options, passName, context, error))
+    return false;
+  rt::Model *model = context.model.get();
+  LayerRunner *runner = context.runner.get();
   const rt::Program &prog = model->program();
   std::set<int64_t> wanted;
   for (const std::string &name : selected) {
@@ -129,14 +150,6 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
       return fail("weight '" + name + "' is not in the compiled model");
     wanted.insert(index);
   }
-  std::unique_ptr<LayerRunner> runner =
-      LayerRunner::create(*model, std::move(samples), layerOfWeight, options.batch, why);
-  if (!runner)
-    return fail(why);
-  llvm::errs() << passName << ": calibrating on " << options.samples << " x " << options.length
-               << " tokens of " << options.data << " (seed " << options.seed << "), "
-               << runner->numSegments() - 1 << " layers\n";
-
   std::set<int64_t> done;
   for (int64_t s = 0; s < runner->numSegments(); ++s) {
     auto layerStart = std::chrono::steady_clock::now();

@@ -128,8 +128,11 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
       if (isLinear(c.op)) {
         std::pair<int64_t, int64_t> key{c.args[0], version[c.args[0]]};
         auto [it, inserted] = groupOf.try_emplace(key, int64_t(seg.groups.size()));
-        if (inserted)
+        if (inserted) {
           seg.groups.emplace_back();
+          int64_t producer = r->lastWriter(c.args[0], i);
+          seg.producers.push_back(producer >= int64_t(seg.begin) ? producer : -1);
+        }
         group = it->second;
         for (int arg : slotsOf(c.op).weights)
           seg.groups[size_t(group)].push_back(c.args[size_t(arg)]);
@@ -173,6 +176,15 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
     }
   }
   return r;
+}
+
+int64_t LayerRunner::lastWriter(int64_t slot, size_t before) const {
+  const rt::Program &prog = model_.program();
+  for (size_t i = std::min(before, prog.calls.size()); i-- > 0;)
+    for (int arg : slotsOf(prog.calls[i].op).writes)
+      if (prog.calls[i].args[size_t(arg)] == slot)
+        return int64_t(i);
+  return -1;
 }
 
 void LayerRunner::restore(int64_t chunk, int64_t s) {

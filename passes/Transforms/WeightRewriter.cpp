@@ -202,7 +202,8 @@ bool midllama::readWeightF32(ModuleOp module, const std::string &name,
 bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
                               const std::string &include, const std::string &exclude,
                               const std::string &output, const WeightEncoder &encode,
-                              std::string &error) {
+                              std::string &error,
+                              const std::map<std::string, std::vector<float>> *dense) {
   auto fail = [&](const std::string &message) {
     error = passName + ": " + message;
     return false;
@@ -259,6 +260,28 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
       for (EncodedWeight::Component &c : it->second.components)
         if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
           return fail(writeError);
+      continue;
+    }
+    if (dense && dense->count(name)) {
+      WeightType type = param.getWeightType();
+      const std::vector<float> &values = dense->at(name);
+      bool half = type.getElementType().isF16();
+      if (!type.isDense() || (!half && !type.getElementType().isF32()) ||
+          int64_t(values.size()) != type.getNumElements())
+        return fail("cannot rewrite '" + name + "' as a dense f32/f16 tensor");
+      std::vector<uint8_t> bytes(values.size() * (half ? 2 : 4));
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (half) {
+          uint16_t h = floatToHalf(values[i]);
+          std::memcpy(&bytes[2 * i], &h, 2);
+        } else {
+          std::memcpy(&bytes[4 * i], &values[i], 4);
+        }
+      }
+      std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+      if (!writer.addOwned(name, half ? rt::DType::F16 : rt::DType::F32, shape, std::move(bytes),
+                           writeError))
+        return fail(writeError);
       continue;
     }
     for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {

@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,12 @@ using WeightEncoder =
 /// file (`output`, relative to the IR file). Returns false with `error` (one line) on bad
 /// options, a missing tensor, nothing selected or an encoder's refusal; the module is then
 /// unchanged and nothing is written.
+/// `dense`, when given, holds new fp32 values for dense parameters that stay dense (AWQ's
+/// rescaled norms and projections), written in their own element type.
 bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
                     const std::string &include, const std::string &exclude,
-                    const std::string &output, const WeightEncoder &encode, std::string &error);
+                    const std::string &output, const WeightEncoder &encode, std::string &error,
+                    const std::map<std::string, std::vector<float>> *dense = nullptr);
 
 /// The names of the weights rewriteWeights would hand to its encoder (dense f32/f16
 /// matrices read only as a linear / LM head weight, matching `include`, not `exclude`), in

@@ -56,6 +56,13 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a non-empty string on an llm.param";
     return success();
   }
+  if (attr.getName() == kRescaledAttrName) {
+    auto note = dyn_cast<StringAttr>(attr.getValue());
+    if (!isa<ParamOp>(op) || !note || note.getValue().empty())
+      return op->emitError() << "'" << kRescaledAttrName
+                             << "' must be a non-empty string on an llm.param";
+    return success();
+  }
   return op->emitError() << "unknown llm dialect attribute '"
                          << attr.getName().getValue() << "'";
 }

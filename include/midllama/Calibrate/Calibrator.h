@@ -18,6 +18,7 @@
 #define MIDLLAMA_CALIBRATE_CALIBRATOR_H
 
 #include "midllama/Calibrate/InputStats.h"
+#include "midllama/Calibrate/LayerRunner.h"
 #include "runtime/Model.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -53,6 +54,19 @@ std::unique_ptr<rt::Model> compileForCalibration(mlir::ModuleOp module,
                                                  const std::string &tokenizer,
                                                  std::vector<int64_t> &layerOfWeight,
                                                  std::string &error);
+
+/// A compiled copy of the module and a runner over the sampled calibration data, for
+/// methods that drive the layers themselves (AWQ searches its scales by re-running blocks).
+struct CalibrationContext {
+  std::unique_ptr<rt::Model> model;
+  std::unique_ptr<LayerRunner> runner;
+};
+
+/// Checks the options, compiles the module, samples the data and runs the prologue. False
+/// with a one-line `error` (prefixed with `passName`) when it cannot.
+bool openCalibration(mlir::ModuleOp module, const CalibrationOptions &options,
+                     const std::string &passName, CalibrationContext &context,
+                     std::string &error);
 
 /// Runs `compress` over every selected weight (`selected`: parameter names, each read only
 /// as a linear layer's weight), layer by layer. Prints progress (time per layer) to stderr,

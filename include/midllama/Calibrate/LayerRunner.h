@@ -49,6 +49,16 @@ public:
     return segments_[size_t(s)].groups;
   }
 
+  /// The call that computes the input of group `g` of segment `s` (the RMSNorm, SwiGLU,
+  /// attention or projection before it), or -1 when it is not in the segment. AWQ folds its
+  /// scales into that call's weight.
+  int64_t inputProducer(int64_t s, int64_t g) const {
+    return segments_[size_t(s)].producers[size_t(g)];
+  }
+  /// The call that last wrote `slot` before call `before` (from the start of the program),
+  /// or -1.
+  int64_t lastWriter(int64_t slot, size_t before) const;
+
   /// Runs segment `s` from its input over every sample, up to the last call of group
   /// `untilGroup` (-1: the whole segment), calling `observe(group, x, rows)` with the input
   /// rows of every group's linear layers. The segment's input stays as it was.
@@ -67,6 +77,7 @@ private:
     size_t begin = 0, end = 0;
     std::vector<std::vector<int64_t>> groups;
     std::vector<int64_t> groupOfCall; // by call - begin; -1 for calls reading no weights
+    std::vector<int64_t> producers;   // by group: the call writing its input, or -1
     std::vector<int64_t> liveIn;      // slots read before being written, from here on
   };
   LayerRunner(rt::Model &model) : model_(model) {}

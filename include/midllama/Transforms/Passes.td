@@ -243,6 +243,62 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
+  let summary = "AWQ: activation-aware scaling and clipping, then affine quantization";
+  let description = [{
+    Activation-aware weight quantization (Lin et al. 2024; ../shared/docs/ALGORITHMS.md),
+    decoder layer by decoder layer on the calibration data (`calib`, `samples`, `seq-len`,
+    `seed`, as --llm-quantize-gptq), each layer fed by the already-quantized layers before
+    it. For each group of selected projections reading one input, s = (mean|x|)^α
+    (normalized) with α on a grid of `grid` values in [0, 1) chosen by the mean squared error
+    of the group's block output (q/k/v: the attention output; gate/up: the MLP output; any
+    other projection: its own output) with Q(W·diag(s))·diag(s)⁻¹ in place of W; α = 0 is
+    RTN. W·diag(s) is kept and 1/s folded into the op before: the RMSNorm weight, the up
+    projection before down, v before o (skipped, with a progress line, when the model has
+    fewer KV heads than heads). With `clip`, every row's groups then get the range
+    max|w|·(1 − i/20), i < 10, that minimizes their output error on `clip-tokens` sampled
+    input rows (q and k projections are not clipped). The scaled, clipped weights are
+    quantized with RTN into `#llm.affine`; rescaled norms (and rescaled projections that are
+    not selected) are written back dense. Selection, the new parameter file and progress as
+    --llm-quantize-rtn, with α and the block errors per group and the time per layer.
+
+    ```
+    midllama-opt --llm-quantize-awq="bits=4 group-size=128 calib=calib.txt output=model.awq.safetensors" model.mlir -o model.awq.mlir
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Input columns per group (at least 1)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric groups (implicit zero point 2^(bits-1))">,
+    Option<"grid", "grid", "int", /*default=*/"20",
+           "Points of the α grid (α = i / grid), 1 to 1000">,
+    Option<"clip", "clip", "bool", /*default=*/"true",
+           "Search a clip range per row and group (not for q/k projections)">,
+    Option<"clipTokens", "clip-tokens", "int64_t", /*default=*/"512",
+           "Input rows sampled for the clip search">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//

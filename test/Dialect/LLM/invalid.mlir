@@ -417,3 +417,16 @@ func.func @slice_other_dim(%w: !llm.weight<128x64xf32>) -> !llm.weight<32x60xf32
   %s = llm.weight_slice %w {axis = 0 : i64, offset = 0 : i64} : !llm.weight<128x64xf32> -> !llm.weight<32x60xf32>
   return %s : !llm.weight<32x60xf32>
 }
+
+// -----
+
+module {
+  // expected-error @+1 {{'llm.rescaled' must be a non-empty string on an llm.param}}
+  llm.param @w : !llm.weight<8x8xf32> {llm.rescaled = 1 : i64}
+}
+
+// -----
+
+// expected-error @+1 {{'llm.rescaled' must be a non-empty string on an llm.param}}
+module attributes {llm.rescaled = "awq"} {
+}

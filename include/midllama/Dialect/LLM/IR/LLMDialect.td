@@ -54,6 +54,10 @@ def LLM_Dialect : Dialect {
     /// Module attribute: the model file an importer read (absolute path), so later tools
     /// find what came beside it (the tokenizer).
     static constexpr ::llvm::StringLiteral kSourceAttrName = "llm.source";
+    /// Attribute of an `llm.param` whose values a compression pass rescaled without
+    /// changing what the model computes (AWQ's per-channel scales and the 1/s folded into
+    /// the op before): a note saying by what, for people and tests; nothing reads it.
+    static constexpr ::llvm::StringLiteral kRescaledAttrName = "llm.rescaled";
 
   private:
     void registerTypes();

@@ -1,0 +1,444 @@
+//===- LLMQuantizeAWQ.cpp - Activation-aware weight quantization ----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// AWQ as ../shared/docs/ALGORITHMS.md gives it, decoder layer by decoder layer on the CPU
+// runtime (lib/Calibrate), each layer fed by the already-quantized layers before it:
+//   1. one pass over the calibration samples with the layer in full precision gives, per
+//      group of projections reading one input, mean |x| per channel, a sample of input rows
+//      for the clip search, and the reference output of the group's block: the attention
+//      output for q/k/v, the MLP output for gate/up, the projection's own output otherwise;
+//   2. for each group whose input comes from an op that can absorb 1/s (an RMSNorm, the up
+//      projection before down, v before o when there are as many KV heads as heads), α is
+//      searched on the grid by the block's output error with Q(W·diag(s))·diag(s)⁻¹ in
+//      place of W (α = 0 is plain RTN, so the search never does worse on its data);
+//   3. the scales are applied (W·diag(s), 1/s folded into the producer), the clip range of
+//      every group of every row searched (q/k skipped), the weights quantized with RTN, and
+//      the layer re-run with them to feed the next.
+// Rescaled norms and projections that stay dense are written with their new values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRewriter.h"
+
+#include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Quantize/AWQ.h"
+#include "midllama/Transforms/Passes.h"
+#include "runtime/cpu/Kernels.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMQUANTIZEAWQ
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+using rt::OpCode;
+
+namespace {
+
+constexpr const char *kPass = "llm-quantize-awq";
+
+/// y = x wᵀ for [rows, k] x and [n, k] w, on the runtime's matmul kernel.
+std::vector<float> linearRows(const std::vector<float> &x, int64_t rows, const float *w,
+                              int64_t n, int64_t k) {
+  std::vector<float> panels(static_cast<size_t>((n + rt::kPanelWidth - 1) / rt::kPanelWidth *
+                                                rt::kPanelWidth * k));
+  rt::packPanel16(reinterpret_cast<const uint8_t *>(w), n, k, sizeof(float),
+                  reinterpret_cast<uint8_t *>(panels.data()));
+  rt::cpu::WeightRef ref;
+  ref.data = panels.data();
+  ref.rows = n;
+  ref.cols = k;
+  ref.panels = true;
+  std::vector<float> y(static_cast<size_t>(rows * n));
+  rt::cpu::matmul(x.data(), y.data(), rows, ref);
+  return y;
+}
+
+double meanSquaredDiff(const std::vector<float> &a, const std::vector<float> &b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double d = double(a[i]) - double(b[i]);
+    s += d * d;
+  }
+  return a.empty() ? 0 : s / double(a.size());
+}
+
+struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPass> {
+  using Base::Base;
+
+  // What a group's block is, for the scale search.
+  enum class Block { Attention, MLP, Linear };
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError() << message;
+      signalPassFailure();
+    };
+    std::string prefix = std::string(kPass) + ": ";
+    if (bits < 2 || bits > 8)
+      return fail(prefix + "bits must be 2 to 8 (got " + Twine(int(bits)) + ")");
+    if (groupSize < 1)
+      return fail(prefix + "group-size must be at least 1 (got " + Twine(int64_t(groupSize)) +
+                  ")");
+    if (grid < 1 || grid > 1000)
+      return fail(prefix + "grid must be 1 to 1000 (got " + Twine(int(grid)) + ")");
+    if (clipTokens < 0)
+      return fail(prefix + "clip-tokens must not be negative (got " +
+                  Twine(int64_t(clipTokens)) + ")");
+    if (calibBatch < 1)
+      return fail(prefix + "calib-batch must be at least 1 (got " +
+                  Twine(int64_t(calibBatch)) + ")");
+    if (output.empty())
+      return fail(prefix + "output (the parameter file to write) is required");
+    std::string error;
+    if (!run(module, error))
+      return fail(error);
+  }
+
+  bool run(ModuleOp module, std::string &error) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::string> selectedNames, projectionNames;
+    if (!selectWeights(module, kPass, include, exclude, selectedNames, error))
+      return false;
+    std::string ignored;
+    selectWeights(module, kPass, ".", "", projectionNames, ignored);
+    calib::CalibrationOptions options;
+    options.data = calib;
+    options.samples = samples;
+    options.length = seqLen;
+    options.seed = seed;
+    options.batch = calibBatch;
+    options.tokenizer = tokenizer;
+    options.hessian = false;
+    calib::CalibrationContext context;
+    if (!calib::openCalibration(module, options, kPass, context, error))
+      return false;
+    rt::Model &model = *context.model;
+    calib::LayerRunner &runner = *context.runner;
+    const rt::Program &prog = model.program();
+    auto nameOf = [&](int64_t w) { return prog.weights[size_t(w)].name; };
+    std::set<int64_t> selected, foldable; // program weight indices
+    for (const std::string &n : selectedNames)
+      selected.insert(model.weightIndex(n));
+    for (const std::string &n : projectionNames)
+      foldable.insert(model.weightIndex(n));
+    for (size_t i = 0; i < prog.weights.size(); ++i)
+      if (prog.weights[i].shape.size() == 1)
+        foldable.insert(int64_t(i)); // norm weights
+    selected.erase(-1);
+    foldable.erase(-1);
+
+    // The fp32 values of every weight this pass changes, by program index.
+    std::map<int64_t, std::vector<float>> current;
+    auto values = [&](int64_t w) -> std::vector<float> * {
+      auto it = current.find(w);
+      if (it != current.end())
+        return &it->second;
+      std::vector<float> v;
+      if (!readWeightF32(module, nameOf(w), v, error))
+        return nullptr;
+      return &(current[w] = std::move(v));
+    };
+    auto shapeOf = [&](int64_t w) { return prog.weights[size_t(w)].shape; };
+    auto push = [&](int64_t w) { // the model computes with current[w] from now on
+      const std::vector<int64_t> &sh = shapeOf(w);
+      int64_t rows = sh.size() == 2 ? sh[0] : 1;
+      model.replaceWeight(w, current[w].data(), rows, sh.back());
+    };
+    llvm::StringMap<EncodedWeight> encoded;
+    std::set<int64_t> done;
+    std::map<std::string, std::string> notes; // llm.rescaled, by parameter
+    auto note = [&](int64_t w, const std::string &what) {
+      std::string &n = notes[nameOf(w)];
+      n += (n.empty() ? "" : "; ") + what;
+    };
+
+    for (int64_t s = 0; s < runner.numSegments(); ++s) {
+      auto layerStart = std::chrono::steady_clock::now();
+      const std::vector<std::vector<int64_t>> &groups = runner.inputGroups(s);
+      std::vector<int64_t> todo;
+      for (size_t g = 0; g < groups.size(); ++g)
+        for (int64_t w : groups[g])
+          if (selected.count(w)) {
+            todo.push_back(int64_t(g));
+            break;
+          }
+      if (todo.empty()) {
+        if (s + 1 < runner.numSegments())
+          runner.advance(s);
+        continue;
+      }
+      std::string where = s + 1 < runner.numSegments() ? "layer " + std::to_string(s) : "head";
+
+      // 1. Statistics, clip samples and reference block outputs, in full precision.
+      int64_t total = runner.rows(), stride = std::max<int64_t>(1, total / std::max<int64_t>(1, clipTokens));
+      std::vector<calib::InputStats> stats;
+      std::vector<std::vector<float>> clipRows(groups.size()), inputs(groups.size());
+      std::vector<int64_t> seen(groups.size(), 0);
+      std::vector<Block> kind(groups.size(), Block::Linear);
+      std::set<int64_t> qk; // weights producing attention queries and keys: no clip search
+      for (size_t g = 0; g < groups.size(); ++g) {
+        stats.emplace_back(shapeOf(groups[g][0])[1], /*hessian=*/false);
+        if (g + 1 < groups.size()) {
+          int64_t p = runner.inputProducer(s, int64_t(g + 1));
+          if (p >= 0 && prog.calls[size_t(p)].op == OpCode::Attention) {
+            kind[g] = Block::Attention;
+            for (int arg : {0, 1}) {
+              int64_t writer = runner.lastWriter(prog.calls[size_t(p)].args[size_t(arg)], size_t(p));
+              if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
+                qk.insert(prog.calls[size_t(writer)].args[2]);
+            }
+          }
+          if (p >= 0 && (prog.calls[size_t(p)].op == OpCode::GateUpSwiGLU ||
+                         prog.calls[size_t(p)].op == OpCode::SwiGLU))
+            kind[g] = Block::MLP;
+        }
+      }
+      // Inputs kept whole: those a lone projection's output is computed from.
+      auto keepWhole = [&](size_t g) { return kind[g] == Block::Linear; };
+      runner.observe(s, [&](int64_t g, const float *x, int64_t rows) {
+        size_t gi = size_t(g);
+        int64_t k = stats[gi].k;
+        stats[gi].add(x, rows);
+        for (int64_t r = 0; r < rows; ++r, ++seen[gi])
+          if (seen[gi] % stride == 0 && int64_t(clipRows[gi].size()) < clipTokens * k)
+            clipRows[gi].insert(clipRows[gi].end(), x + r * k, x + (r + 1) * k);
+        if (keepWhole(gi))
+          inputs[gi].insert(inputs[gi].end(), x, x + rows * k);
+      });
+      // The block output of group g with the weights the model has now.
+      auto blockOutput = [&](size_t g, const std::vector<std::vector<float>> *candidate)
+          -> std::vector<float> {
+        if (kind[g] == Block::Linear) {
+          std::vector<float> out;
+          for (size_t i = 0; i < groups[g].size(); ++i) {
+            int64_t w = groups[g][i];
+            const std::vector<int64_t> &sh = shapeOf(w);
+            const float *wv = candidate ? (*candidate)[i].data() : values(w)->data();
+            std::vector<float> y = linearRows(inputs[g], stats[g].rows, wv, sh[0], sh[1]);
+            out.insert(out.end(), y.begin(), y.end());
+          }
+          return out;
+        }
+        std::vector<float> next;
+        runner.observe(
+            s,
+            [&](int64_t h, const float *x, int64_t rows) {
+              if (size_t(h) == g + 1)
+                next.insert(next.end(), x, x + rows * stats[g + 1].k);
+            },
+            int64_t(g + 1));
+        if (kind[g] == Block::Attention)
+          return next;
+        int64_t down = groups[g + 1][0]; // the MLP's output projection
+        return linearRows(next, stats[g + 1].rows, values(down)->data(), shapeOf(down)[0],
+                          shapeOf(down)[1]);
+      };
+
+      quant::AffineParams base{int(bits), int64_t(groupSize), symmetric};
+      auto paramsFor = [&](int64_t k) {
+        quant::AffineParams p = base;
+        p.groupSize = std::min<int64_t>(p.groupSize, k);
+        return p;
+      };
+      std::vector<std::vector<float>> scales(groups.size());
+      for (int64_t g : todo) {
+        size_t gi = size_t(g);
+        // 2. Where can 1/s go?
+        int64_t producer = runner.inputProducer(s, g);
+        std::vector<int64_t> folds; // weights absorbing 1/s: a norm vector or rows
+        std::string why;
+        if (producer < 0) {
+          why = "its input is computed in an earlier layer";
+        } else {
+          const rt::Call &c = prog.calls[size_t(producer)];
+          int64_t target = -1;
+          if (c.op == OpCode::RMSNorm)
+            target = c.args[2];
+          else if (c.op == OpCode::AddRMSNorm)
+            target = c.args[4];
+          else if (c.op == OpCode::GateUpSwiGLU)
+            target = c.args[3];
+          else if (c.op == OpCode::MatMul)
+            target = c.args[2];
+          else if (c.op == OpCode::SwiGLU || c.op == OpCode::Attention) {
+            int64_t slot = c.op == OpCode::SwiGLU ? c.args[1] : c.args[2];
+            int64_t writer = runner.lastWriter(slot, size_t(producer));
+            if (c.op == OpCode::Attention && c.args[5] != c.args[6])
+              why = "v and o differ in shape (grouped-query attention)";
+            else if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
+              target = prog.calls[size_t(writer)].args[2];
+          }
+          if (target >= 0 && foldable.count(target))
+            folds.push_back(target);
+          else if (why.empty())
+            why = std::string("its input comes from ") + rt::opName(c.op) +
+                  ", which cannot absorb a scale";
+        }
+        int64_t k = stats[gi].k;
+        std::vector<float> meanAbs = stats[gi].meanAbs();
+        if (folds.empty()) {
+          scales[gi].assign(size_t(k), 1.0f);
+          llvm::errs() << kPass << ": " << where << ", " << nameOf(groups[gi][0])
+                       << (groups[gi].size() > 1 ? " (+" + std::to_string(groups[gi].size() - 1) + ")" : "")
+                       << ": not scaled (" << why << ")\n";
+          continue;
+        }
+        // The search, with Q(W·diag(s))·diag(s)⁻¹ in the model for every α.
+        std::vector<float> reference = blockOutput(gi, nullptr);
+        double bestLoss = INFINITY, rtnLoss = 0, bestAlpha = 0;
+        for (double alpha : quant::awqAlphaGrid(grid)) {
+          std::vector<float> sAlpha = quant::awqScales(meanAbs, alpha);
+          std::vector<std::vector<float>> cand;
+          for (int64_t w : groups[gi]) {
+            const std::vector<int64_t> &sh = shapeOf(w);
+            cand.push_back(quant::quantizeScaled(values(w)->data(), sh[0], sh[1], sAlpha,
+                                                 paramsFor(k)));
+            model.replaceWeight(w, cand.back().data(), sh[0], sh[1]);
+          }
+          double loss = meanSquaredDiff(blockOutput(gi, &cand), reference);
+          if (alpha == 0)
+            rtnLoss = loss;
+          if (loss < bestLoss) {
+            bestLoss = loss;
+            bestAlpha = alpha;
+            scales[gi] = sAlpha;
+          }
+        }
+        for (int64_t w : groups[gi])
+          push(w); // back to full precision for the next group's search
+        llvm::errs() << kPass << ": " << where << ", " << nameOf(groups[gi][0])
+                     << (groups[gi].size() > 1 ? " (+" + std::to_string(groups[gi].size() - 1) + ")" : "")
+                     << ": alpha " << llvm::format("%.2f", bestAlpha) << ", block error "
+                     << llvm::format("%.4g", bestLoss) << " (RTN " << llvm::format("%.4g", rtnLoss)
+                     << "), 1/s into " << nameOf(folds[0]) << "\n";
+        // 3a. Apply: W·diag(s) on the group, 1/s into the producer's weight.
+        const std::vector<float> &sc = scales[gi];
+        std::string alphaText;
+        llvm::raw_string_ostream(alphaText) << llvm::format("%.2f", bestAlpha);
+        for (int64_t w : groups[gi])
+          note(w, "awq: input channels scaled by s, alpha " + alphaText);
+        note(folds[0], "awq: absorbs 1/s of " + nameOf(groups[gi][0]) +
+                           (groups[gi].size() > 1 ? " and its group" : "") + ", alpha " +
+                           alphaText);
+        for (int64_t w : groups[gi]) {
+          std::vector<float> *v = values(w);
+          if (!v)
+            return false;
+          for (size_t i = 0; i < v->size(); ++i)
+            (*v)[i] *= sc[i % size_t(k)];
+        }
+        std::vector<float> *f = values(folds[0]);
+        if (!f)
+          return false;
+        if (shapeOf(folds[0]).size() == 1) {
+          for (int64_t j = 0; j < k; ++j)
+            (*f)[size_t(j)] /= sc[size_t(j)];
+        } else { // rows of the producing projection
+          int64_t fk = shapeOf(folds[0])[1];
+          for (int64_t j = 0; j < k; ++j)
+            for (int64_t c = 0; c < fk; ++c)
+              (*f)[size_t(j * fk + c)] /= sc[size_t(j)];
+        }
+        for (int64_t w : groups[gi])
+          push(w);
+        push(folds[0]);
+      }
+
+      // 3b. Clip search and RTN on the scaled weights; the layer then runs with them.
+      for (int64_t g : todo) {
+        size_t gi = size_t(g);
+        int64_t k = stats[gi].k;
+        std::vector<float> x = clipRows[gi];
+        for (size_t i = 0; i < x.size(); ++i)
+          x[i] /= scales[gi][i % size_t(k)];
+        for (int64_t w : groups[gi]) {
+          if (!selected.count(w))
+            continue; // rescaled only: written dense
+          auto wStart = std::chrono::steady_clock::now();
+          std::vector<float> *v = values(w);
+          if (!v)
+            return false;
+          const std::vector<int64_t> &sh = shapeOf(w);
+          quant::AffineParams p = paramsFor(k);
+          int64_t clipped = 0;
+          if (clip && !qk.count(w))
+            clipped = quant::clipSearch(v->data(), sh[0], sh[1], x.data(),
+                                        int64_t(x.size()) / k, p);
+          quant::AffineMatrix m = quant::quantizeRTN(v->data(), sh[0], sh[1], p);
+          EncodedWeight e;
+          auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+              module, StringAttr::get(module.getContext(), nameOf(w)));
+          encodeAffine(param.getWeightType(), m, p, e);
+          e.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
+                          (p.symmetric ? " sym" : "") + " awq" +
+                          (clip && !qk.count(w) ? ", " + std::to_string(clipped) + " groups clipped" : "");
+          *v = quant::roundTrip(v->data(), sh[0], sh[1], p);
+          push(w);
+          e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                               wStart).count();
+          encoded[nameOf(w)] = std::move(e);
+          done.insert(w);
+        }
+      }
+      if (s + 1 < runner.numSegments())
+        runner.advance(s);
+      llvm::errs() << kPass << ": " << where << ": " << todo.size() << " input group"
+                   << (todo.size() == 1 ? "" : "s") << " searched and quantized in "
+                   << llvm::format("%.2f", std::chrono::duration<double>(
+                                               std::chrono::steady_clock::now() - layerStart)
+                                               .count())
+                   << " s\n";
+    }
+    if (done.size() != selected.size()) {
+      error = prefix() + "some selected weights are not read by any linear layer of the "
+                         "compiled model";
+      return false;
+    }
+    llvm::errs() << kPass << ": calibration done in "
+                 << llvm::format("%.2f", std::chrono::duration<double>(
+                                             std::chrono::steady_clock::now() - start)
+                                             .count())
+                 << " s\n";
+
+    // Weights rescaled but not quantized keep their new values, densely.
+    std::map<std::string, std::vector<float>> dense;
+    for (auto &[w, v] : current)
+      if (!encoded.count(nameOf(w)))
+        dense[nameOf(w)] = std::move(v);
+    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
+                      EncodedWeight &out, std::string &why) {
+      auto it = encoded.find(name);
+      if (it == encoded.end()) {
+        why = "was not reached by calibration";
+        return false;
+      }
+      out = std::move(it->second);
+      return true;
+    };
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error, &dense))
+      return false;
+    for (ParamOp param : module.getOps<ParamOp>())
+      if (auto it = notes.find(param.getSymName().str()); it != notes.end())
+        param->setAttr(LLMDialect::kRescaledAttrName,
+                       StringAttr::get(module.getContext(), it->second));
+    return true;
+  }
+
+  static std::string prefix() { return std::string(kPass) + ": "; }
+};
+
+} // namespace
