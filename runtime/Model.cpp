@@ -96,6 +96,42 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       m->weights_.push_back(ref);
       continue;
     }
+    if (info.format == WeightFormat::Int8Outliers) {
+      int64_t n = info.shape[0], k = info.shape.back();
+      const TensorView *q = m->file_->find(info.name + ".qweight");
+      const TensorView *sc = m->file_->find(info.name + ".row_scale");
+      const TensorView *cols = m->file_->find(info.name + ".outlier_columns");
+      const TensorView *out = m->file_->find(info.name + ".outliers");
+      int64_t c = cols ? cols->numElements() : 0;
+      bool ok = info.shape.size() == 2 && q && q->dtype == DType::I8 &&
+                q->shape == std::vector<int64_t>{n, k} && sc && sc->dtype == DType::F32 &&
+                sc->numElements() == n &&
+                (c == 0 ? !out
+                        : cols->dtype == DType::I32 && out && out->dtype == DType::F16 &&
+                              out->shape == std::vector<int64_t>{n, c});
+      for (int64_t i = 0; ok && i < c; ++i) { // sorted, unique, in range
+        int32_t col, prev = -1;
+        std::memcpy(&col, cols->data + 4 * i, 4);
+        if (i > 0)
+          std::memcpy(&prev, cols->data + 4 * (i - 1), 4);
+        ok = col > prev && col < k;
+      }
+      if (!ok)
+        return fail("int8 + outliers weight '" + info.name + "' does not match its components");
+      cpu::WeightRef ref;
+      ref.dtype = DType::F32;
+      ref.rows = n;
+      ref.cols = k;
+      ref.bits = 8;
+      ref.int8 = true;
+      ref.codes = q->data;
+      ref.scales = sc->data;
+      ref.numOutliers = c;
+      ref.outlierColumns = c ? reinterpret_cast<const int32_t *>(cols->data) : nullptr;
+      ref.outliers = c ? reinterpret_cast<const uint16_t *>(out->data) : nullptr;
+      m->weights_.push_back(ref);
+      continue;
+    }
     if (info.format == WeightFormat::Affine) {
       // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups].
       int64_t n = info.shape[0], k = info.shape.back();
@@ -211,6 +247,12 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
       for (const char *suffix : {".qweight", ".absmax", ".absmax_scale", ".absmax_offset"})
         if (const TensorView *t = file_->find(info.name + suffix))
           bytes[key] += t->numBytes;
+      continue;
+    }
+    if (info.format == WeightFormat::Int8Outliers) {
+      for (const char *suffix : {".qweight", ".row_scale", ".outlier_columns", ".outliers"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes["int8 + fp16 outliers"] += t->numBytes;
       continue;
     }
     if (info.format == WeightFormat::Affine) {

@@ -73,9 +73,6 @@ bool readWeightF32(mlir::ModuleOp module, const std::string &name, std::vector<f
 void encodeAffine(llm::WeightType type, const quant::AffineMatrix &m,
                   const quant::AffineParams &p, EncodedWeight &out);
 
-/// fp32 to fp16, round to nearest even (scales of fp16 weights are stored in fp16).
-uint16_t floatToHalf(float f);
-
 } // namespace midllama
 
 #endif // MIDLLAMA_PASSES_TRANSFORMS_WEIGHTREWRITER_H

@@ -186,7 +186,7 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     uint32_t dtype, layout, rank, format, symmetric;
     if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
         layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) ||
-        format > uint32_t(WeightFormat::NF4) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
+        format > uint32_t(WeightFormat::Int8Outliers) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
         !r.u32(symmetric) || symmetric > 1 || !r.count(rank, 8) || rank > 8)
       return bad("weight table entry");
     info.dtype = DType(dtype);
@@ -200,6 +200,9 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     if (info.format == WeightFormat::NF4 &&
         (info.bits != 4 || info.groupSize < 1 || info.layout != WeightLayout::RowMajor))
       return bad("weight '" + info.name + "' has a bad NF4 encoding");
+    if (info.format == WeightFormat::Int8Outliers &&
+        (info.bits != 8 || info.layout != WeightLayout::RowMajor))
+      return bad("weight '" + info.name + "' has a bad int8 + outliers encoding");
     info.shape.resize(rank);
     for (int64_t &d : info.shape)
       if (!r.i64(d) || d <= 0 || d > (int64_t(1) << 32))

@@ -76,7 +76,7 @@ enum class WeightLayout : uint32_t { RowMajor = 0, Panel16 = 1 };
 constexpr int64_t kPanelWidth = 16;
 
 /// How a weight's values are encoded (docs/weights.md has the byte layout of each).
-enum class WeightFormat : uint32_t { Dense = 0, Affine = 1, NF4 = 2 };
+enum class WeightFormat : uint32_t { Dense = 0, Affine = 1, NF4 = 2, Int8Outliers = 3 };
 
 /// The 16 NormalFloat4 values (QLoRA, Dettmers et al. 2023), in code order.
 inline constexpr float kNF4Values[16] = {
@@ -102,6 +102,9 @@ struct WeightInfo {
   // high nibble first (`name.qweight`), absmax F32 (`name.absmax`) or, when `symmetric` is
   // set (double quantization), U8 codes of the dynamic 8-bit map with `name.absmax_scale`
   // per 256 blocks and `name.absmax_offset`.
+  // Int8 + outliers (bits 8, LLM.int8()): `name.qweight` I8[N, K] (outlier columns 0),
+  // `name.row_scale` F32[N], `name.outlier_columns` I32[C] and `name.outliers` F16[N, C]
+  // (both absent when C = 0).
   int64_t bits = 0, groupSize = 0;
   bool symmetric = false;
 

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/Kernels.h"
+#include "runtime/params/Half.h"
 
 #include "runtime/artifact/Program.h"
 
@@ -120,29 +121,6 @@ Pool &getPool() {
   return *pool;
 }
 
-float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000 | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 /// Element `i` of a weight as fp32.
 inline float at(const WeightRef &w, int64_t i) {
@@ -548,6 +526,15 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 } // namespace
 
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.int8) { // q · row scale, outlier columns from fp16
+    const int8_t *q = reinterpret_cast<const int8_t *>(w.codes) + n * w.cols;
+    float scale = static_cast<const float *>(w.scales)[n];
+    for (int64_t c = 0; c < w.cols; ++c)
+      dst[c] = float(q[c]) * scale;
+    for (int64_t o = 0; o < w.numOutliers; ++o)
+      dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
+    return;
+  }
   if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
     const float *absmax = static_cast<const float *>(w.scales);
     for (int64_t c = 0; c < w.cols; ++c) {
@@ -626,7 +613,61 @@ void addRMSNorm(const float *in, const float *residual, float *sum, float *out, 
   rmsNorm(sum, out, rows, width, w, eps);
 }
 
+namespace {
+
+/// LLM.int8(): each input row quantized to int8 once per call (absmax of its non-outlier
+/// columns), int32 dot products with the int8 weight rows, rescaled by both scales; the
+/// outlier columns, rounded to fp16, times their fp16 weights. Matches quant::
+/// int8OutlierMatmulReference up to fp32 rounding of the rescale.
+void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
+  int64_t n = w.rows, k = w.cols, c = w.numOutliers;
+  std::vector<uint8_t> outlier(static_cast<size_t>(k), 0);
+  for (int64_t o = 0; o < c; ++o)
+    outlier[size_t(w.outlierColumns[o])] = 1;
+  std::vector<int8_t> xq(static_cast<size_t>(rows * k));
+  std::vector<float> sx(static_cast<size_t>(rows)), xo(static_cast<size_t>(rows * c));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = in + r * k;
+    float absmax = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (!outlier[size_t(j)])
+        absmax = std::max(absmax, std::fabs(x[j]));
+    float s = absmax / 127.0f;
+    sx[size_t(r)] = s;
+    for (int64_t j = 0; j < k; ++j)
+      xq[size_t(r * k + j)] = outlier[size_t(j)] || s == 0
+                                  ? 0
+                                  : int8_t(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
+    for (int64_t o = 0; o < c; ++o)
+      xo[size_t(r * c + o)] = halfToFloat(floatToHalf(x[w.outlierColumns[o]]));
+  }
+  const int8_t *wq = reinterpret_cast<const int8_t *>(w.codes);
+  const float *rowScale = static_cast<const float *>(w.scales);
+  parallelFor(n, rows * k, [&](int64_t begin, int64_t end) {
+    std::vector<float> wo(static_cast<size_t>(c));
+    for (int64_t j = begin; j < end; ++j) {
+      const int8_t *wr = wq + j * k;
+      for (int64_t o = 0; o < c; ++o)
+        wo[size_t(o)] = halfToFloat(w.outliers[j * c + o]);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int8_t *xr = xq.data() + r * k;
+        int32_t acc = 0;
+        for (int64_t i = 0; i < k; ++i)
+          acc += int32_t(xr[i]) * int32_t(wr[i]);
+        float y = float(acc) * (sx[size_t(r)] * rowScale[j]);
+        for (int64_t o = 0; o < c; ++o)
+          y += xo[size_t(r * c + o)] * wo[size_t(o)];
+        out[r * n + j] = y;
+      }
+    }
+  });
+}
+
+} // namespace
+
 void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
+  if (w.int8)
+    return matmulInt8(in, out, rows, w);
   int64_t n = w.rows, k = w.cols;
   // Threads split the columns in whole register blocks: 32 columns (two panels) for
   // packed weights, 4 for row-major ones.
@@ -639,6 +680,13 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
 void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
                   const WeightRef &up) {
   int64_t n = gate.rows, k = gate.cols;
+  if (gate.int8 || up.int8) { // the int8 kernel quantizes its input once: whole projections
+    std::vector<float> g(static_cast<size_t>(rows * n)), u(g.size());
+    matmul(in, g.data(), rows, gate);
+    matmul(in, u.data(), rows, up);
+    swiglu(g.data(), u.data(), out, rows * n);
+    return;
+  }
   // Column chunks of 64: gate and up of a chunk are computed by the matmul kernel into
   // small buffers and combined; the [rows, n] projections never exist.
   constexpr int64_t kChunk = 64;

@@ -36,6 +36,13 @@ struct WeightRef {
   /// NF4 (with `bits` = 4): `codes` is the packed stream, `scales` the fp32 absmax per
   /// block of `groupSize` values (double quantization undone at load).
   bool nf4 = false;
+  /// Int8 + outliers (LLM.int8(), with `bits` = 8): `codes` holds int8 [rows, cols] with
+  /// the outlier columns 0, `scales` the fp32 scale of each row; the `numOutliers` input
+  /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
+  bool int8 = false;
+  int64_t numOutliers = 0;
+  const int32_t *outlierColumns = nullptr;
+  const uint16_t *outliers = nullptr;
 };
 
 /// Row `n` of an affine weight as fp32 into `dst` (K values): w = (q - zero) * scale.

@@ -151,7 +151,7 @@ def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
            "Input columns per group (at least 1)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "Symmetric groups (implicit zero point 2^(bits-1))">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
            "Regular expression a weight's name must match">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
            "Regular expression a weight's name must not match (empty: none)">,
@@ -179,7 +179,7 @@ def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
            "Values per absmax block: a power of two from 32 to 4096">,
     Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
            "Quantize the absmax values to 8 bits (blocks of 256)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
            "Regular expression a weight's name must match">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
            "Regular expression a weight's name must not match (empty: none)">,
@@ -233,7 +233,7 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
            "Calibration windows run together">,
     Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
            "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
            "Regular expression a weight's name must match">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
            "Regular expression a weight's name must not match (empty: none)">,
@@ -289,7 +289,48 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
            "Calibration windows run together">,
     Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
            "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\.layers\\.\"",
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
+def LLMQuantizeInt8 : Pass<"llm-quantize-int8", "::mlir::ModuleOp"> {
+  let summary = "LLM.int8(): int8 weights with the outlier input columns in fp16";
+  let description = [{
+    LLM.int8() (Dettmers et al. 2022; ../shared/docs/ALGORITHMS.md) with the outlier
+    features found once, at calibration: an input column of a linear layer is an outlier
+    when any calibration activation reaches |x| >= `threshold` in it (calibration data as
+    --llm-quantize-gptq: `calib`, `samples`, `seq-len`, `seed`, layer by layer). The weight's
+    type becomes `#llm.int8_outliers<columns = [...]>`: its other columns int8 with one
+    absmax scale per output row, the outlier columns in fp16. The runtime quantizes each
+    activation row to int8 (absmax over its non-outlier columns), multiplies in int32, and
+    adds the fp16 product of the outlier columns. Selection, the new parameter file and
+    progress as --llm-quantize-rtn; progress also gives the outlier columns per input.
+
+    ```
+    midllama-opt --llm-quantize-int8="threshold=6.0 calib=calib.txt output=model.int8.safetensors" model.mlir -o model.int8.mlir
+    ```
+  }];
+  let options = [
+    Option<"threshold", "threshold", "double", /*default=*/"6.0",
+           "Outlier threshold on |x| (at least 0; 0 keeps every column in fp16)">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
            "Regular expression a weight's name must match">,
     Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
            "Regular expression a weight's name must not match (empty: none)">,

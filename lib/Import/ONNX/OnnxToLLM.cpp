@@ -10,6 +10,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/Passes.h"
+#include "runtime/params/Half.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -35,36 +36,13 @@ using namespace midllama::onnx_import;
 
 namespace midllama::onnx_import::detail {
 
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else { // subnormal: renormalize
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000 | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 /// Element `i` of a float tensor as fp32.
 float floatAt(const OnnxTensor &t, int64_t i) {
   if (t.dataType == int32_t(OnnxDType::Float16)) {
     uint16_t h;
     std::memcpy(&h, t.bytes.data() + 2 * i, 2);
-    return halfToFloat(h);
+    return rt::halfToFloat(h);
   }
   float f;
   std::memcpy(&f, t.bytes.data() + 4 * i, 4);

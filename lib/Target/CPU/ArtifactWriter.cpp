@@ -13,6 +13,8 @@
 #include "runtime/params/ParamFile.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
+#include <cstring>
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -53,6 +55,7 @@ private:
   rt::Program program;
   std::map<std::string, int64_t> weightIndex;
   std::vector<std::string> storedNames;
+  std::map<std::string, std::vector<int64_t>> outlierColumns; // int8 + outliers weights
   DenseMap<Value, int64_t> slots;
 };
 
@@ -84,7 +87,9 @@ int64_t Serializer::weight(Value v, bool packed) {
   llm::WeightType type = param.getWeightType();
   auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
   auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
+  auto int8 = dyn_cast_or_null<llm::Int8OutliersAttr>(type.getFormat());
   bool supported = type.isDense() || (affine && !affine.getActOrder() && type.getRank() == 2) ||
+                   (int8 && type.getRank() == 2) ||
                    (nf4 && type.getRank() == 2 && (!nf4.getDoubleQuant() ||
                                                    nf4.getDqBlockSize() == 256));
   if (!supported || type.getSparsity()) {
@@ -93,7 +98,7 @@ int64_t Serializer::weight(Value v, bool packed) {
     os << type;
     error = "weight '" + name + "' is stored as " + t +
             ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
-            "without act-order, NF4)";
+            "without act-order, NF4, int8 + outliers)";
     return -1;
   }
   rt::WeightInfo info;
@@ -104,6 +109,13 @@ int64_t Serializer::weight(Value v, bool packed) {
     info.groupSize = affine.getGroupSize();
     info.symmetric = affine.getSymmetric();
     packed = false; // read row by row, dequantized in the kernel
+  }
+  if (int8) {
+    info.format = rt::WeightFormat::Int8Outliers;
+    info.bits = 8;
+    packed = false;
+    outlierColumns[name] = std::vector<int64_t>(int8.getColumns().asArrayRef().begin(),
+                                                int8.getColumns().asArrayRef().end());
   }
   if (nf4) {
     info.format = rt::WeightFormat::NF4;
@@ -281,9 +293,12 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     if (info.format != rt::WeightFormat::Dense) {
       // The components as the compressing pass wrote them.
       std::vector<std::string> suffixes =
-          info.format == rt::WeightFormat::Affine
-              ? std::vector<std::string>{".qweight", ".scales"}
-              : std::vector<std::string>{".qweight", ".absmax"};
+          info.format == rt::WeightFormat::Affine ? std::vector<std::string>{".qweight", ".scales"}
+          : info.format == rt::WeightFormat::NF4  ? std::vector<std::string>{".qweight", ".absmax"}
+                                                  : std::vector<std::string>{".qweight", ".row_scale"};
+      const std::vector<int64_t> &columns = outlierColumns[info.name];
+      if (info.format == rt::WeightFormat::Int8Outliers && !columns.empty())
+        suffixes.push_back(".outliers");
       if (info.format == rt::WeightFormat::Affine && !info.symmetric)
         suffixes.push_back(".zeros");
       if (info.format == rt::WeightFormat::NF4 && info.symmetric)
@@ -297,6 +312,18 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                                 error))
           return false;
         checksum = rt::contentHash(c->data, size_t(c->numBytes), checksum);
+      }
+      if (info.format == rt::WeightFormat::Int8Outliers && !columns.empty()) {
+        // The outlier columns live in the IR type; the kernel needs them beside the weights.
+        std::vector<uint8_t> bytes(columns.size() * 4);
+        for (size_t j = 0; j < columns.size(); ++j) {
+          int32_t col = int32_t(columns[j]);
+          std::memcpy(&bytes[4 * j], &col, 4);
+        }
+        checksum = rt::contentHash(bytes.data(), bytes.size(), checksum);
+        if (!writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
+                             {int64_t(columns.size())}, std::move(bytes), error))
+          return false;
       }
       continue;
     }

@@ -1,0 +1,136 @@
+//===- LLMQuantizeInt8.cpp - LLM.int8() with calibrated outlier columns ----===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Finds each linear layer's outlier input columns on calibration data (lib/Calibrate:
+// the largest |x| per channel, layer by layer) and splits its weight into int8 rows and
+// fp16 outlier columns (lib/Quantize/Int8Outliers). The runtime then quantizes activations
+// per row to int8 as LLM.int8() does, with the outlier columns in fp16.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRewriter.h"
+
+#include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Quantize/Int8Outliers.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstring>
+#include <sstream>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMQUANTIZEINT8
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+constexpr const char *kPass = "llm-quantize-int8";
+
+struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8Pass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError() << message;
+      signalPassFailure();
+    };
+    std::string prefix = std::string(kPass) + ": ";
+    if (!(threshold >= 0)) {
+      std::ostringstream value;
+      value << double(threshold);
+      return fail(prefix + "threshold must not be negative (got " + value.str() + ")");
+    }
+    if (calibBatch < 1)
+      return fail(prefix + "calib-batch must be at least 1 (got " +
+                  Twine(int64_t(calibBatch)) + ")");
+    if (output.empty())
+      return fail(prefix + "output (the parameter file to write) is required");
+    std::string error;
+    std::vector<std::string> selected;
+    if (!selectWeights(module, kPass, include, exclude, selected, error))
+      return fail(error);
+
+    calib::CalibrationOptions options;
+    options.data = calib;
+    options.samples = samples;
+    options.length = seqLen;
+    options.seed = seed;
+    options.batch = calibBatch;
+    options.tokenizer = tokenizer;
+    options.hessian = false;
+
+    llvm::StringMap<EncodedWeight> encoded;
+    auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
+                        std::vector<std::vector<float>> &compressed, std::string &why) {
+      std::vector<int64_t> columns = quant::outlierColumns(stats.maxAbs, float(threshold));
+      float largest = 0;
+      for (float v : stats.maxAbs)
+        largest = std::max(largest, v);
+      llvm::errs() << kPass << ": " << names[0]
+                   << (names.size() > 1 ? " (+" + std::to_string(names.size() - 1) + ")" : "")
+                   << ": " << columns.size() << " of " << stats.k
+                   << " input columns reach |x| >= " << llvm::format("%g", double(threshold)) << " (largest "
+                   << llvm::format("%.3g", largest) << ")\n";
+      for (const std::string &name : names) {
+        auto start = std::chrono::steady_clock::now();
+        std::vector<float> w;
+        if (!readWeightF32(module, name, w, why))
+          return false;
+        int64_t k = stats.k, n = int64_t(w.size()) / k;
+        quant::Int8OutlierMatrix m = quant::quantizeInt8Outliers(w.data(), n, k, columns);
+        auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+            module, StringAttr::get(module.getContext(), name));
+        EncodedWeight e;
+        e.type = param.getWeightType().withFormat(Int8OutliersAttr::get(
+            module.getContext(), DenseI64ArrayAttr::get(module.getContext(), columns)));
+        std::vector<uint8_t> q(m.q.size()), scales(m.rowScale.size() * 4),
+            outliers(m.outliers.size() * 2);
+        std::memcpy(q.data(), m.q.data(), q.size());
+        std::memcpy(scales.data(), m.rowScale.data(), scales.size());
+        std::memcpy(outliers.data(), m.outliers.data(), outliers.size());
+        e.components.push_back({".qweight", rt::DType::I8, {n, k}, std::move(q)});
+        e.components.push_back({".row_scale", rt::DType::F32, {n}, std::move(scales)});
+        if (!columns.empty())
+          e.components.push_back({".outliers", rt::DType::F16,
+                                  {n, int64_t(columns.size())}, std::move(outliers)});
+        e.description = "int8 + " + std::to_string(columns.size()) + " fp16 columns";
+        e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                             start)
+                       .count();
+        encoded[name] = std::move(e);
+        compressed.push_back(quant::dequantizeInt8Outliers(m, n, k));
+      }
+      return true;
+    };
+    if (!calib::calibrateLayerwise(module, options, selected, /*trueSequential=*/false, kPass,
+                                   compress, error))
+      return fail(error);
+    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
+                      EncodedWeight &out, std::string &why) {
+      auto it = encoded.find(name);
+      if (it == encoded.end()) {
+        why = "was not reached by calibration";
+        return false;
+      }
+      out = std::move(it->second);
+      return true;
+    };
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
+      return fail(error);
+  }
+};
+
+} // namespace

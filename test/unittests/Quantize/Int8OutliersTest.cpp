@@ -1,0 +1,129 @@
+//===- Int8OutliersTest.cpp - LLM.int8() split, reference and CPU kernel ---===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Quantize/Int8Outliers.h"
+
+#include "runtime/cpu/Kernels.h"
+#include "runtime/params/Half.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace midllama;
+using namespace midllama::quant;
+
+namespace {
+
+std::vector<float> randomValues(int64_t count, float sigma, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::vector<float> v(static_cast<size_t>(count));
+  for (float &x : v)
+    x = normal(rng);
+  return v;
+}
+
+TEST(Int8Outliers, ColumnsAreThoseReachingTheThreshold) {
+  EXPECT_EQ(outlierColumns({0.5f, 6.0f, 5.99f, 12.0f}, 6.0f), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(outlierColumns({0.5f, 6.0f}, 0.0f), (std::vector<int64_t>{0, 1}));
+  EXPECT_TRUE(outlierColumns({0.5f, 6.0f}, 100.0f).empty());
+}
+
+TEST(Int8Outliers, OutlierWeightsAreExactInFp16AndTheRestWithinHalfAStep) {
+  const int64_t n = 12, k = 40;
+  std::vector<float> w = randomValues(n * k, 0.05f, 1);
+  w[3 * k + 7] = 2.0f; // a large weight in an outlier column: it must not set the row scale
+  std::vector<int64_t> cols = {7, 21};
+  Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
+  std::vector<float> d = dequantizeInt8Outliers(m, n, k);
+  for (int64_t r = 0; r < n; ++r) {
+    float absmax = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (j != 7 && j != 21)
+        absmax = std::max(absmax, std::fabs(w[size_t(r * k + j)]));
+    EXPECT_FLOAT_EQ(m.rowScale[size_t(r)], absmax / 127.0f);
+    for (int64_t j = 0; j < k; ++j) {
+      float v = w[size_t(r * k + j)];
+      if (j == 7 || j == 21) {
+        EXPECT_EQ(d[size_t(r * k + j)], rt::halfToFloat(rt::floatToHalf(v)));
+        EXPECT_EQ(m.q[size_t(r * k + j)], 0); // the int8 matrix holds zeros there
+      } else {
+        EXPECT_LE(std::fabs(d[size_t(r * k + j)] - v), 0.5f * m.rowScale[size_t(r)] * 1.0001f);
+      }
+    }
+  }
+}
+
+TEST(Int8Outliers, ReferenceProductIsTheDecomposedInt8Product) {
+  const int64_t n = 5, k = 16, rows = 3;
+  std::vector<float> w = randomValues(n * k, 0.1f, 2), x = randomValues(rows * k, 1.0f, 3);
+  x[1 * k + 4] = 40.0f; // an outlier activation, in an outlier column
+  Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, {4});
+  std::vector<float> y(static_cast<size_t>(rows * n));
+  int8OutlierMatmulReference(x.data(), rows, m, n, k, y.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    float absmax = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (j != 4)
+        absmax = std::max(absmax, std::fabs(x[size_t(r * k + j)]));
+    for (int64_t o = 0; o < n; ++o) {
+      double expect = 0;
+      for (int64_t j = 0; j < k; ++j) {
+        if (j == 4)
+          continue;
+        long xq = std::lround(x[size_t(r * k + j)] / (absmax / 127.0f));
+        expect += double(xq) * m.q[size_t(o * k + j)];
+      }
+      expect *= double(absmax / 127.0f) * m.rowScale[size_t(o)];
+      expect += double(rt::halfToFloat(rt::floatToHalf(x[size_t(r * k + 4)]))) *
+                rt::halfToFloat(m.outliers[size_t(o)]);
+      EXPECT_NEAR(y[size_t(r * n + o)], expect, 1e-5 * (1 + std::fabs(expect)));
+    }
+  }
+  // The outlier activation does not spoil the other columns' precision: the product is
+  // close to the fp32 one.
+  for (int64_t o = 0; o < n; ++o) {
+    double exact = 0;
+    for (int64_t j = 0; j < k; ++j)
+      exact += double(x[size_t(k + j)]) * w[size_t(o * k + j)];
+    EXPECT_NEAR(y[size_t(n + o)], exact, 0.02 * (1 + std::fabs(exact)));
+  }
+}
+
+TEST(Int8Outliers, CPUKernelMatchesTheReference) {
+  for (int64_t numCols : {0, 3}) {
+    const int64_t n = 70, k = 100, rows = 9;
+    std::vector<float> w = randomValues(n * k, 0.05f, 4), x = randomValues(rows * k, 1.0f, 5);
+    std::vector<int64_t> cols;
+    for (int64_t c = 0; c < numCols; ++c)
+      cols.push_back(11 + 30 * c);
+    Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
+    std::vector<float> expect(static_cast<size_t>(rows * n)), got(expect.size());
+    int8OutlierMatmulReference(x.data(), rows, m, n, k, expect.data());
+    std::vector<int32_t> cols32(cols.begin(), cols.end());
+    rt::cpu::WeightRef ref;
+    ref.rows = n;
+    ref.cols = k;
+    ref.bits = 8;
+    ref.int8 = true;
+    ref.codes = reinterpret_cast<const uint8_t *>(m.q.data());
+    ref.scales = m.rowScale.data();
+    ref.numOutliers = numCols;
+    ref.outlierColumns = cols32.data();
+    ref.outliers = m.outliers.data();
+    rt::cpu::matmul(x.data(), got.data(), rows, ref);
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], expect[i], 1e-5f * (1 + std::fabs(expect[i]))) << i;
+    // dequantizeRow gives the weights the kernel stands for.
+    std::vector<float> row(static_cast<size_t>(k)), d = dequantizeInt8Outliers(m, n, k);
+    rt::cpu::dequantizeRow(ref, 5, row.data());
+    EXPECT_EQ(row, std::vector<float>(d.begin() + 5 * k, d.begin() + 6 * k));
+  }
+}
+
+} // namespace
