@@ -340,6 +340,42 @@ def LLMQuantizeInt8 : Pass<"llm-quantize-int8", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMApplyRecipe : Pass<"llm-apply-recipe", "::mlir::ModuleOp"> {
+  let summary = "Compress each weight with the method and options a recipe gives it";
+  let description = [{
+    Runs a recipe (docs/recipes.md): an ordered list of rules, each a regular expression over
+    parameter names with a method (`rtn`, `gptq`, `awq`, `nf4`, `int8`, `keep`) and its
+    options; the first rule matching a weight decides for it. Each rule becomes one run of
+    the method's pass with `include` = its expression and `exclude` = the earlier ones (the
+    progress prints each as a pass pipeline, which reproduces it). `recipe` is a JSON file
+    or a built-in name: rtn-w8g128, rtn-w4g128, gptq-w4g128, gptq-w3g128, awq-w4g128, nf4,
+    nf4-dq, int8, gptq-w4g128-mixed. A rule that matches no weight (a layer the model does
+    not have) is an error. Calibration settings (`calib`, `samples`, `seq-len`, `seed`,
+    `tokenizer`) override the recipe's `"calibration"`. The last pass writes `output`; the
+    parameter files of the steps before are removed.
+
+    ```
+    midllama-opt --llm-apply-recipe="recipe=mixed.json calib=calib.txt output=model.q.safetensors" model.mlir -o model.q.mlir
+    ```
+  }];
+  let options = [
+    Option<"recipe", "recipe", "std::string", /*default=*/"\"\"",
+           "A recipe file (JSON) or the name of a built-in recipe (required)">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data for the calibrated rules (overrides the recipe's)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"0",
+           "Calibration windows (0: the recipe's, else the methods' default)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"0",
+           "Tokens per calibration window (0: the recipe's, else the methods' default)">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//

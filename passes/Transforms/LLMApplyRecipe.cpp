@@ -1,0 +1,194 @@
+//===- LLMApplyRecipe.cpp - Compress each weight as a recipe says ----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// A recipe (Recipe.h) is run as a pipeline of the method passes, one per rule in order:
+// rule i's pass takes the weights its expression matches and no earlier rule's expression
+// does (include = its match, exclude = the earlier matches), so the first matching rule
+// decides. Each pass writes a parameter file; the last writes `output` and the ones before
+// it are removed. The same pipeline, with its options, reproduces the compile from
+// midllama-opt alone; the progress prints it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Recipe.h"
+#include "WeightRewriter.h"
+
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <regex>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMAPPLYRECIPE
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+
+namespace {
+
+constexpr const char *kPass = "llm-apply-recipe";
+
+struct LLMApplyRecipePass : midllama::impl::LLMApplyRecipeBase<LLMApplyRecipePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string error;
+    if (!run(module, error)) {
+      module.emitError() << kPass << ": " << error;
+      signalPassFailure();
+    }
+  }
+
+  bool run(ModuleOp module, std::string &error) {
+    if (recipe.empty()) {
+      error = "recipe is required: a file, or one of";
+      for (const std::string &n : builtinRecipeNames())
+        error += " " + n;
+      return false;
+    }
+    if (output.empty()) {
+      error = "output (the parameter file to write) is required";
+      return false;
+    }
+    std::string text = builtinRecipe(recipe), what = "'" + recipe + "'";
+    if (text.empty()) {
+      auto buffer = llvm::MemoryBuffer::getFile(recipe);
+      if (!buffer) {
+        error = "recipe '" + recipe + "' is neither a built-in recipe (";
+        for (const std::string &n : builtinRecipeNames())
+          error += (n == builtinRecipeNames().front() ? "" : ", ") + n;
+        error += ") nor a readable file";
+        return false;
+      }
+      text = (*buffer)->getBuffer().str();
+    }
+    Recipe r;
+    if (!parseRecipe(text, what, r, error))
+      return false;
+
+    // Every rule must take some weight: a rule naming a layer the model lacks is an error.
+    std::vector<std::string> all;
+    for (auto param : module.getOps<llm::ParamOp>())
+      all.push_back(param.getSymName().str());
+    std::string earlier; // the union of the earlier rules' expressions
+    std::vector<std::string> excludes;
+    for (size_t i = 0; i < r.rules.size(); ++i) {
+      const RecipeRule &rule = r.rules[i];
+      std::regex include(rule.match, std::regex::ECMAScript);
+      std::regex exclude(earlier.empty() ? "$^" : earlier, std::regex::ECMAScript);
+      int64_t count = 0;
+      if (rule.method == "keep") {
+        for (const std::string &name : all)
+          count += std::regex_search(name, include) && !std::regex_search(name, exclude);
+      } else {
+        std::vector<std::string> names;
+        std::string ignored;
+        if (selectWeights(module, kPass, rule.match, earlier, names, ignored))
+          count = int64_t(names.size());
+      }
+      if (count == 0) {
+        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+                ", match '" + rule.match + "'): no " +
+                (rule.method == "keep" ? "parameter" : "linear weight") +
+                " of the model matches it and no earlier rule (does the model have that "
+                "layer?)";
+        return false;
+      }
+      excludes.push_back(earlier);
+      earlier += (earlier.empty() ? "" : "|") + ("(?:" + rule.match + ")");
+    }
+
+    // Calibration settings: the recipe's, overridden by the pass options that are set.
+    std::vector<std::pair<std::string, std::string>> calibration = r.calibration;
+    auto set = [&](const std::string &key, const std::string &value) {
+      for (auto &[k, v] : calibration)
+        if (k == key) {
+          v = value;
+          return;
+        }
+      calibration.push_back({key, value});
+    };
+    if (!calib.empty())
+      set("calib", calib);
+    if (samples > 0)
+      set("samples", std::to_string(samples));
+    if (seqLen > 0)
+      set("seq-len", std::to_string(seqLen));
+    if (seed.hasValue())
+      set("seed", std::to_string(seed));
+    if (!tokenizer.empty())
+      set("tokenizer", tokenizer);
+
+    size_t last = r.rules.size();
+    while (last > 0 && r.rules[last - 1].method == "keep")
+      --last;
+    if (last == 0) {
+      error = "recipe " + what + " only keeps weights: nothing to do";
+      return false;
+    }
+    llvm::SmallString<128> stem(output);
+    llvm::sys::path::replace_extension(stem, "");
+    std::vector<std::string> intermediates;
+    for (size_t i = 0; i < last; ++i) {
+      const RecipeRule &rule = r.rules[i];
+      if (rule.method == "keep")
+        continue;
+      std::string out = i + 1 == last ? std::string(output)
+                                      : std::string(stem) + ".step" + std::to_string(i + 1) +
+                                            ".safetensors";
+      std::string options;
+      for (const auto &[k, v] : rule.options)
+        options += k + "=" + v + " ";
+      if (recipeMethodCalibrates(rule.method)) {
+        bool haveData = false;
+        for (const auto &[k, v] : calibration) {
+          options += k + "=" + v + " ";
+          haveData |= k == "calib";
+        }
+        if (!haveData) {
+          error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+                  ") calibrates: give calib=FILE (or \"calibration\": {\"calib\": ...})";
+          return false;
+        }
+      }
+      options += "include=" + rule.match + " ";
+      if (!excludes[i].empty())
+        options += "exclude=" + excludes[i] + " ";
+      options += "output=" + out;
+      std::string pipeline = recipeMethodPass(rule.method) + "{" + options + "}";
+      llvm::errs() << kPass << ": rule " << i + 1 << ": --" << pipeline << "\n";
+      OpPassManager pm(ModuleOp::getOperationName());
+      std::string parseErrors;
+      llvm::raw_string_ostream os(parseErrors);
+      if (failed(parsePassPipeline(pipeline, pm, os))) {
+        error = "recipe " + what + ", rule " + std::to_string(i + 1) + ": bad options: " +
+                llvm::StringRef(parseErrors).trim().str();
+        return false;
+      }
+      if (failed(runPipeline(pm, module))) {
+        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+                ") failed (see the error above)";
+        return false;
+      }
+      if (i + 1 != last)
+        intermediates.push_back(resolveAgainstModule(module, out));
+    }
+    for (const std::string &path : intermediates)
+      llvm::sys::fs::remove(path);
+    return true;
+  }
+};
+
+} // namespace
