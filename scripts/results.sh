@@ -3,8 +3,8 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ and AWQ now; int8
-# outliers and the pruning methods with their issues), KL and top-1 against fp32.
+# Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ and LLM.int8()
+# now; the pruning methods with their issue), KL and top-1 against fp32.
 # Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
 
@@ -39,6 +39,7 @@ VARIANTS=(
   "gptq-w3g32-act --llm-quantize-gptq=bits=3 group-size=32 act-order=true calib=$CALIB"
   "awq-w4g32 --llm-quantize-awq=bits=4 group-size=32 calib=$CALIB"
   "awq-w3g32 --llm-quantize-awq=bits=3 group-size=32 calib=$CALIB"
+  "int8-t6 --llm-quantize-int8=threshold=6 calib=$CALIB"
 )
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}; pass=${v#* }
@@ -79,10 +80,11 @@ size_rows = []
 for name in dict.fromkeys(row.split(" ", 1)[0] for row in rows):
     g = json.load(open(os.path.join(out, name + ".generate.json")))
     weights = " + ".join(f"{v} ({k[len('weight_bytes_'):]})" for k, v in g.items()
-                         if k.startswith("weight_bytes_"))
+                         if k.startswith("weight_bytes_") and k != "weight_bytes_total")
+    bits = f"{g['bits_per_parameter']:.3f}" if "bits_per_parameter" in g else "-"
     c = os.path.join(out, name + ".compress.json")
     compress = f"{json.load(open(c))['compress_s']:.2f} s" if os.path.exists(c) else "-"
-    size_rows.append(f"| {name} | {g['artifact_bytes']} | {weights} | "
+    size_rows.append(f"| {name} | {g['artifact_bytes']} | {weights} | {bits} | "
                      f"{g['peak_rss_bytes'] / 1e6:.1f} MB | {g['ttft_ms']:.3f} ms | "
                      f"{g['decode_tokens_per_s']:.0f} | {compress} |")
 results, lines = [], []
@@ -109,7 +111,9 @@ layer by layer on the CPU runtime, each layer fed by the quantized layers before
 compression time includes that calibration. GPTQ: damp 0.01, blocks of 128,
 true-sequential (`-act`: act-order with static groups). AWQ: α grid of 20 on the block
 output, clip search on 512 sampled rows, then RTN; o_proj is not scaled (stories260K has 4
-KV heads for 8 heads, so v cannot absorb o's scales). Reproduce
+KV heads for 8 heads, so v cannot absorb o's scales). LLM.int8() (`int8-t6`): outlier
+columns where a calibration activation reaches 6.0, int8 elsewhere, activations quantized
+per row at run time. Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.
@@ -135,10 +139,12 @@ inside the CPU matmul kernel (scalar code for now), hence their lower decode spe
 ## Size, memory, speed
 
 Weight bytes as stored in the artifact, by storage type (fp32 matrices are padded to whole
-16-row panels for the matmul kernel; quantized ones count codes, scales and zero points).
+16-row panels for the matmul kernel; quantized ones count codes, scales and zero points),
+and per parameter over all of the model's 260,032 (the fp32 tied embedding/LM head, 32,768
+of them, stays in every row).
 
-| model | artifact bytes | weight bytes | peak RSS (generation) | time to first token | decode tokens/s (median of 5) | compression time |
-|---|---:|---:|---:|---:|---:|---:|
+| model | artifact bytes | weight bytes | bits/parameter | peak RSS (generation) | time to first token | decode tokens/s (median of 5) | compression time |
+|---|---:|---:|---:|---:|---:|---:|---:|
 """ + "\n".join(size_rows) + f"""
 
 Greedy generation of 256 tokens from BOS reproduces `models/stories260K/greedy_from_bos_256.txt`

@@ -279,9 +279,30 @@ int run(int argc, char **argv) {
   report.add("artifact", o.model, "artifact", quote(o.model));
   report.add("artifact size", std::to_string(fileBytes) + " bytes", "artifact_bytes",
              std::to_string(fileBytes));
-  for (auto &[type, bytes] : model->weightBytesByType())
+  int64_t weightBytes = 0, parameters = 0;
+  for (auto &[type, bytes] : model->weightBytesByType()) {
     report.add("weights " + type, std::to_string(bytes) + " bytes", "weight_bytes_" + type,
                std::to_string(bytes));
+    weightBytes += bytes;
+  }
+  for (const WeightInfo &w : model->program().weights) {
+    int64_t count = 1;
+    for (int64_t d : w.shape)
+      count *= d;
+    parameters += count;
+  }
+  {
+    // What compression saved: the stored bytes against the same parameters in fp32.
+    char text[160];
+    double bits = parameters ? 8.0 * double(weightBytes) / double(parameters) : 0;
+    double ratio = weightBytes ? 4.0 * double(parameters) / double(weightBytes) : 0;
+    std::snprintf(text, sizeof text, "%lld bytes, %.3f bits/parameter (fp32: %lld, %.2fx)",
+                  (long long)weightBytes, bits, (long long)(4 * parameters), ratio);
+    report.add("weights total", text, "weight_bytes_total", std::to_string(weightBytes));
+    report.json.push_back({"parameters", std::to_string(parameters)});
+    std::snprintf(text, sizeof text, "%.4f", bits);
+    report.json.push_back({"bits_per_parameter", text});
+  }
   // Refuse up front what cannot fit in the memory this machine has available.
   {
     int64_t tokens = !o.perplexityFile.empty() ? o.ctx
