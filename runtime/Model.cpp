@@ -160,6 +160,67 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       m->weights_.push_back(ref);
       continue;
     }
+    if (info.sparsity != WeightSparsity::None) {
+      int64_t n = info.shape.size() == 2 ? info.shape[0] : 0, k = info.shape.back();
+      const TensorView *v = m->file_->find(info.name + ".values");
+      cpu::WeightRef ref;
+      ref.dtype = info.dtype;
+      ref.rows = n;
+      ref.cols = k;
+      bool ok = n > 0 && v && v->dtype == info.dtype &&
+                (info.dtype == DType::F32 || info.dtype == DType::F16 || info.dtype == DType::BF16);
+      if (ok && info.sparsity == WeightSparsity::NM) {
+        int64_t bits = 0;
+        while ((int64_t(1) << bits) < info.sparseM)
+          ++bits;
+        int64_t perRow = k / info.sparseM * info.sparseN, rowBytes = (perRow * bits + 7) / 8;
+        const TensorView *idx = m->file_->find(info.name + ".indices");
+        ok = k % info.sparseM == 0 && v->shape == std::vector<int64_t>{n, perRow} && idx &&
+             idx->dtype == DType::U8 && idx->shape == std::vector<int64_t>{n, rowBytes};
+        if (ok) {
+          ref.sparse = cpu::WeightRef::Sparse::NM;
+          ref.nmN = info.sparseN;
+          ref.nmM = info.sparseM;
+          ref.codes = idx->data;
+          ref.codeRowBytes = rowBytes;
+        }
+      } else if (ok) {
+        const TensorView *mask = m->file_->find(info.name + ".mask");
+        const TensorView *ptr = m->file_->find(info.name + ".row_ptr");
+        ok = mask && mask->dtype == DType::U8 &&
+             mask->shape == std::vector<int64_t>{n, (k + 7) / 8} && ptr &&
+             ptr->dtype == DType::I32 && ptr->numElements() == n + 1;
+        // Row offsets must count the mask's bits: a tampered offset would read out of bounds.
+        for (int64_t r = 0; ok && r <= n; ++r) {
+          int32_t at;
+          std::memcpy(&at, ptr->data + 4 * r, 4);
+          int64_t expected = 0;
+          if (r > 0) {
+            int32_t prev;
+            std::memcpy(&prev, ptr->data + 4 * (r - 1), 4);
+            for (int64_t c = 0; c < k; ++c)
+              expected += mask->data[(r - 1) * ((k + 7) / 8) + (c >> 3)] >> (c & 7) & 1;
+            expected += prev;
+          }
+          ok = at == expected;
+        }
+        if (ok) {
+          int32_t total;
+          std::memcpy(&total, ptr->data + 4 * n, 4);
+          ok = v->numElements() == total;
+        }
+        if (ok) {
+          ref.sparse = cpu::WeightRef::Sparse::Bitmask;
+          ref.codes = mask->data;
+          ref.rowPtr = reinterpret_cast<const int32_t *>(ptr->data);
+        }
+      }
+      if (!ok)
+        return fail("sparse weight '" + info.name + "' does not match its components");
+      ref.data = v->data;
+      m->weights_.push_back(ref);
+      continue;
+    }
     const TensorView *t = m->file_->find(info.name);
     if (!t || t->dtype != info.dtype || t->shape != info.storedShape())
       return fail("weight '" + info.name + "' does not match the program's weight table");
@@ -259,6 +320,16 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
       std::string key = "int" + std::to_string(info.bits) + " g" +
                         std::to_string(info.groupSize) + (info.symmetric ? " sym" : "");
       for (const char *suffix : {".qweight", ".scales", ".zeros"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes[key] += t->numBytes;
+      continue;
+    }
+    if (info.sparsity != WeightSparsity::None) {
+      std::string key = std::string(dtypeName(info.dtype)) +
+                        (info.sparsity == WeightSparsity::NM
+                             ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
+                             : std::string(" sparse-bitmask"));
+      for (const char *suffix : {".values", ".indices", ".mask", ".row_ptr"})
         if (const TensorView *t = file_->find(info.name + suffix))
           bytes[key] += t->numBytes;
       continue;

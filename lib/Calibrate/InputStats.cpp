@@ -12,7 +12,8 @@
 using namespace midllama::calib;
 
 InputStats::InputStats(int64_t k, bool hessian)
-    : k(k), hasHessian(hessian), sumAbs(size_t(k), 0.0), maxAbs(size_t(k), 0.0f) {
+    : k(k), hasHessian(hessian), sumAbs(size_t(k), 0.0), sumSq(size_t(k), 0.0),
+      maxAbs(size_t(k), 0.0f) {
   if (hessian)
     xtx.assign(size_t(k * k), 0.0);
 }
@@ -22,6 +23,7 @@ void InputStats::add(const float *x, int64_t count) {
     for (int64_t j = 0; j < k; ++j) {
       float a = std::fabs(x[r * k + j]);
       sumAbs[j] += a;
+      sumSq[j] += double(a) * a;
       maxAbs[j] = std::max(maxAbs[j], a);
     }
   rows += count;

@@ -6,68 +6,14 @@
 
 #include "midllama/Quantize/GPTQ.h"
 
+#include "midllama/Numerics/Cholesky.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 using namespace midllama::quant;
 
-namespace {
-
-/// In-place lower Cholesky factor of the symmetric [k, k] `a` (the upper triangle is left
-/// as it was). False if `a` is not positive definite.
-bool choleskyLower(std::vector<double> &a, int64_t k) {
-  for (int64_t j = 0; j < k; ++j) {
-    double d = a[size_t(j * k + j)];
-    for (int64_t p = 0; p < j; ++p)
-      d -= a[size_t(j * k + p)] * a[size_t(j * k + p)];
-    if (!(d > 0))
-      return false;
-    d = std::sqrt(d);
-    a[size_t(j * k + j)] = d;
-    for (int64_t i = j + 1; i < k; ++i) {
-      double s = a[size_t(i * k + j)];
-      for (int64_t p = 0; p < j; ++p)
-        s -= a[size_t(i * k + p)] * a[size_t(j * k + p)];
-      a[size_t(i * k + j)] = s / d;
-    }
-  }
-  return true;
-}
-
-/// The upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U) for the positive definite H.
-bool upperCholeskyOfInverse(std::vector<double> h, int64_t k, std::vector<double> &u) {
-  if (!choleskyLower(h, k))
-    return false;
-  // L⁻¹ by forward substitution (lower triangular), then H⁻¹ = L⁻ᵀ L⁻¹.
-  std::vector<double> li(size_t(k * k), 0.0);
-  for (int64_t j = 0; j < k; ++j) {
-    li[size_t(j * k + j)] = 1.0 / h[size_t(j * k + j)];
-    for (int64_t i = j + 1; i < k; ++i) {
-      double s = 0;
-      for (int64_t p = j; p < i; ++p)
-        s += h[size_t(i * k + p)] * li[size_t(p * k + j)];
-      li[size_t(i * k + j)] = -s / h[size_t(i * k + i)];
-    }
-  }
-  std::vector<double> inv(size_t(k * k), 0.0);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j <= i; ++j) {
-      double s = 0;
-      for (int64_t p = i; p < k; ++p) // (L⁻ᵀ L⁻¹)_ij = Σ_p L⁻¹_pi L⁻¹_pj, p ≥ max(i, j)
-        s += li[size_t(p * k + i)] * li[size_t(p * k + j)];
-      inv[size_t(i * k + j)] = inv[size_t(j * k + i)] = s;
-    }
-  if (!choleskyLower(inv, k))
-    return false;
-  u.assign(size_t(k * k), 0.0);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = i; j < k; ++j)
-      u[size_t(i * k + j)] = inv[size_t(j * k + i)]; // U = Lᵀ
-  return true;
-}
-
-} // namespace
 
 bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *hIn,
                                    const GPTQOptions &o, GPTQResult &result,
@@ -76,17 +22,13 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
   const int64_t gs = std::min<int64_t>(p.groupSize, k);
   const int64_t groups = (k + gs - 1) / gs;
   std::vector<float> W(w, w + n * k);
-  std::vector<double> H(hIn, hIn + k * k);
-
   // Inputs that never fire carry no information: GPTQ zeroes their weights.
-  result.deadColumns = 0;
-  for (int64_t j = 0; j < k; ++j)
-    if (H[size_t(j * k + j)] == 0.0) {
-      H[size_t(j * k + j)] = 1.0;
-      for (int64_t r = 0; r < n; ++r)
-        W[size_t(r * k + j)] = 0.0f;
-      ++result.deadColumns;
-    }
+  std::vector<int64_t> dead;
+  std::vector<double> H = numerics::dampedHessian(hIn, k, o.damp, dead);
+  result.deadColumns = int64_t(dead.size());
+  for (int64_t j : dead)
+    for (int64_t r = 0; r < n; ++r)
+      W[size_t(r * k + j)] = 0.0f;
 
   // Group parameters: [row, group] in the original column order.
   std::vector<float> scales(size_t(n * groups));
@@ -115,17 +57,11 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
     for (int64_t i = 0; i < k; ++i)
       Wp[size_t(r * k + i)] = W[size_t(r * k + perm[i])];
   std::vector<double> Hp(size_t(k * k));
-  double meanDiag = 0;
-  for (int64_t i = 0; i < k; ++i) {
+  for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j < k; ++j)
       Hp[size_t(i * k + j)] = H[size_t(perm[i] * k + perm[j])];
-    meanDiag += Hp[size_t(i * k + i)];
-  }
-  meanDiag /= double(k);
-  for (int64_t i = 0; i < k; ++i)
-    Hp[size_t(i * k + i)] += o.damp * meanDiag;
   std::vector<double> U;
-  if (!upperCholeskyOfInverse(std::move(Hp), k, U)) {
+  if (!numerics::upperCholeskyOfInverse(std::move(Hp), k, U)) {
     error = "the Hessian is not positive definite with damp " + std::to_string(o.damp) +
             " (raise damp)";
     return false;

@@ -15,7 +15,7 @@ using namespace midllama::rt;
 namespace {
 
 constexpr char kMagic[6] = {'M', 'L', 'P', 'R', 'O', 'G'};
-constexpr uint16_t kProgramVersion = 3; // 2: weight layouts, 3: affine weights
+constexpr uint16_t kProgramVersion = 4; // 2: weight layouts, 3: affine weights, 4: sparsity
 
 class Writer {
 public:
@@ -137,6 +137,9 @@ std::vector<uint8_t> Program::encode() const {
     w.i64(info.bits);
     w.i64(info.groupSize);
     w.u32(info.symmetric ? 1 : 0);
+    w.u32(uint32_t(info.sparsity));
+    w.i64(info.sparseN);
+    w.i64(info.sparseM);
     w.u32(uint32_t(info.shape.size()));
     for (int64_t d : info.shape)
       w.i64(d);
@@ -183,12 +186,20 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     return bad("weights");
   weights.resize(n);
   for (WeightInfo &info : weights) {
-    uint32_t dtype, layout, rank, format, symmetric;
+    uint32_t dtype, layout, rank, format, symmetric, sparsity;
     if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
         layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) ||
         format > uint32_t(WeightFormat::Int8Outliers) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
-        !r.u32(symmetric) || symmetric > 1 || !r.count(rank, 8) || rank > 8)
+        !r.u32(symmetric) || symmetric > 1 || !r.u32(sparsity) ||
+        sparsity > uint32_t(WeightSparsity::Bitmask) || !r.i64(info.sparseN) ||
+        !r.i64(info.sparseM) || !r.count(rank, 8) || rank > 8)
       return bad("weight table entry");
+    info.sparsity = WeightSparsity(sparsity);
+    if (info.sparsity != WeightSparsity::None &&
+        (format != uint32_t(WeightFormat::Dense) || layout != uint32_t(WeightLayout::RowMajor) ||
+         (info.sparsity == WeightSparsity::NM &&
+          (info.sparseN < 1 || info.sparseM < info.sparseN || info.sparseM > 256))))
+      return bad("weight '" + info.name + "' has a bad sparse encoding");
     info.dtype = DType(dtype);
     info.layout = WeightLayout(layout);
     info.format = WeightFormat(format);

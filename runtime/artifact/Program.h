@@ -77,6 +77,12 @@ constexpr int64_t kPanelWidth = 16;
 
 /// How a weight's values are encoded (docs/weights.md has the byte layout of each).
 enum class WeightFormat : uint32_t { Dense = 0, Affine = 1, NF4 = 2, Int8Outliers = 3 };
+/// How a pruned weight's values are indexed, when stored compressed (dense values only so
+/// far): N:M (`name.values` [N, K / M * N], `name.indices` the position of each in its run
+/// of M, ceil(log2 M) bits packed little-endian along rows) or a bitmask (`name.values`
+/// flat, `name.mask` U8[N, ceil(K / 8)], `name.row_ptr` I32[N + 1]). Pruned weights stored
+/// dense (explicit zeros) are plain Dense weights.
+enum class WeightSparsity : uint32_t { None = 0, NM = 1, Bitmask = 2 };
 
 /// The 16 NormalFloat4 values (QLoRA, Dettmers et al. 2023), in code order.
 inline constexpr float kNF4Values[16] = {
@@ -107,6 +113,8 @@ struct WeightInfo {
   // (both absent when C = 0).
   int64_t bits = 0, groupSize = 0;
   bool symmetric = false;
+  WeightSparsity sparsity = WeightSparsity::None;
+  int64_t sparseN = 0, sparseM = 0; // N:M
 
   /// The shape of the stored tensor: [ceil(N / 16), K, 16] for panels.
   std::vector<int64_t> storedShape() const;

@@ -150,7 +150,7 @@ inline float scaleAt(const WeightRef &w, int64_t i) {
 
 /// Row `n` of a [N, K] weight converted into `dst` (fp32 rows are used in place).
 inline const float *weightRow(const WeightRef &w, int64_t n, float *dst) {
-  if (w.bits) {
+  if (decodesRows(w)) {
     dequantizeRow(w, n, dst);
     return dst;
   }
@@ -187,7 +187,7 @@ inline float siluOf(float x) { return x / (1.0f + std::exp(-x)); }
 void matmulColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
                           const WeightRef &w, int64_t begin, int64_t end) {
   int64_t k = w.cols;
-  std::vector<float> buffer(w.dtype == DType::F32 && !w.bits ? 0 : k);
+  std::vector<float> buffer(w.dtype == DType::F32 && !decodesRows(w) ? 0 : k);
   for (int64_t j = begin; j < end; ++j) {
     const float *row = weightRow(w, j, buffer.data());
     for (int64_t r = 0; r < rows; ++r)
@@ -238,7 +238,7 @@ __attribute__((target("avx2,fma,f16c"))) void micro(const float *x, int64_t k,
 
 __attribute__((target("avx2,fma,f16c"))) void convertRow(const WeightRef &w, int64_t row,
                                                           float *dst) {
-  if (w.bits) {
+  if (decodesRows(w)) {
     dequantizeRow(w, row, dst);
     return;
   }
@@ -277,7 +277,7 @@ __attribute__((target("avx2,fma,f16c"))) void matmulColumnsAVX2(const float *in,
                                                                  const WeightRef &w,
                                                                  int64_t begin, int64_t end) {
   int64_t k = w.cols;
-  bool direct = w.dtype == DType::F32 && !w.bits; // rows usable in place
+  bool direct = w.dtype == DType::F32 && !decodesRows(w); // rows usable in place
   std::vector<float> buffer(direct ? 0 : kCols * k);
   if (rows < 4) { // too few rows to reuse a weight block: stream each row once
     for (int64_t j = begin; j < end; ++j) {
@@ -517,7 +517,7 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
-  if (haveAVX2() && (w.dtype != DType::BF16 || w.bits))
+  if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else
     matmulColumnsGeneric(in, out, ld, rows, w, begin, end);
@@ -526,6 +526,33 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 } // namespace
 
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.sparse != WeightRef::Sparse::None) {
+    WeightRef values; // the stored values, read with `at` whatever their type
+    values.data = w.data;
+    values.dtype = w.dtype;
+    std::fill(dst, dst + w.cols, 0.0f);
+    if (w.sparse == WeightRef::Sparse::Bitmask) {
+      const uint8_t *mask = w.codes + n * ((w.cols + 7) / 8);
+      int64_t v = w.rowPtr[n];
+      for (int64_t c = 0; c < w.cols; ++c)
+        if (mask[c >> 3] >> (c & 7) & 1)
+          dst[c] = at(values, v++);
+      return;
+    }
+    int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
+    while ((int64_t(1) << bits) < w.nmM)
+      ++bits;
+    const uint8_t *idx = w.codes + n * w.codeRowBytes;
+    for (int64_t i = 0; i < perRow; ++i) {
+      int64_t pos = 0;
+      for (int64_t b = 0; b < bits; ++b) {
+        int64_t bit = i * bits + b;
+        pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
+      }
+      dst[(i / w.nmN) * w.nmM + pos] = at(values, n * perRow + i);
+    }
+    return;
+  }
   if (w.int8) { // q · row scale, outlier columns from fp16
     const int8_t *q = reinterpret_cast<const int8_t *>(w.codes) + n * w.cols;
     float scale = static_cast<const float *>(w.scales)[n];
@@ -580,7 +607,7 @@ void parallelFor(int64_t n, int64_t costPerItem,
 
 void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out) {
   int64_t k = table.cols;
-  if (table.bits) {
+  if (decodesRows(table)) {
     for (int64_t r = 0; r < rows; ++r)
       dequantizeRow(table, tokens[r], out + r * k);
     return;

@@ -40,12 +40,25 @@ struct WeightRef {
   /// the outlier columns 0, `scales` the fp32 scale of each row; the `numOutliers` input
   /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
   bool int8 = false;
+  /// Sparse storage of dense values (`bits` = 0, values of `dtype` at `data`): N:M keeps
+  /// `nmN` of every run of `nmM` columns (values [rows, cols / nmM * nmN]; `codes` the
+  /// position of each in its run, ceil(log2 nmM) bits packed little-endian along a row of
+  /// `codeRowBytes`); a bitmask keeps the columns whose bit is set (`codes` [rows,
+  /// ceil(cols / 8)], bit c & 7 of byte c >> 3; values one flat stream, row r's starting at
+  /// `rowPtr[r]`).
+  enum class Sparse { None, NM, Bitmask } sparse = Sparse::None;
+  int64_t nmN = 0, nmM = 0;
+  const int32_t *rowPtr = nullptr;
   int64_t numOutliers = 0;
   const int32_t *outlierColumns = nullptr;
   const uint16_t *outliers = nullptr;
 };
 
-/// Row `n` of an affine weight as fp32 into `dst` (K values): w = (q - zero) * scale.
+/// Whether the kernels decode `w` row by row (quantized or sparse) rather than read it.
+inline bool decodesRows(const WeightRef &w) { return w.bits || w.sparse != WeightRef::Sparse::None; }
+
+/// Row `n` of a quantized or sparse weight as fp32 into `dst` (K values): affine
+/// (q - zero) * scale, NF4, int8 + outliers, or the kept values of a sparse row in place.
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst);
 
 /// Runs `body(begin, end)` over [0, n) split into chunks across the runtime's threads, or

@@ -4,7 +4,7 @@
 //
 // What the calibrated methods need to know about the activations X [rows, K] a linear
 // layer reads (../shared/docs/ALGORITHMS.md): GPTQ and SparseGPT the Hessian XᵀX, AWQ and
-// Wanda the mean |x| per input channel, LLM.int8() the largest |x| per channel. Layers that
+// Wanda the mean |x| per input channel, Wanda the norm per input channel, LLM.int8() the largest |x| per channel. Layers that
 // read the same input (q/k/v, gate/up) share one InputStats.
 //
 //===----------------------------------------------------------------------===//
@@ -25,6 +25,7 @@ struct InputStats {
   bool hasHessian = true;
   std::vector<double> xtx;    // Σ x xᵀ, [K, K] row-major, both triangles (hasHessian)
   std::vector<double> sumAbs; // Σ |x_j|
+  std::vector<double> sumSq;  // Σ x_j² (Wanda's ‖X_j‖₂²)
   std::vector<float> maxAbs;  // max |x_j|
 
   /// Adds `count` rows of `x` (row-major [count, K]).

@@ -376,6 +376,131 @@ def LLMApplyRecipe : Pass<"llm-apply-recipe", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMPruneMagnitude : Pass<"llm-prune-magnitude", "::mlir::ModuleOp"> {
+  let summary = "Magnitude pruning: zero the weights of smallest |W|";
+  let description = [{
+    Zeroes, in each comparison group (`comparison`: an output row or the whole weight), the
+    `sparsity` fraction of weights with the smallest magnitude, or keeps the N largest of
+    every run of M input columns (`pattern=N:M`). No calibration. A pruned weight's type gets `#llm.n_m<N:M>` (M dividing K) or `#llm.unstructured<nnz>`
+    and its parameter file holds it compressed when that is smaller (docs/weights.md), so
+    the bytes saved are real.
+    Selection and progress as --llm-quantize-rtn.
+
+    ```
+    midllama-opt --llm-prune-magnitude="sparsity=0.5 output=model.mag50.safetensors" model.mlir -o model.mag50.mlir
+    ```
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
+    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+    Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
+           "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
+def LLMPruneWanda : Pass<"llm-prune-wanda", "::mlir::ModuleOp"> {
+  let summary = "Wanda: prune by |W| times the input activation norm";
+  let description = [{
+    Wanda (Sun et al. 2023; ../shared/docs/ALGORITHMS.md): score |W_ij|·‖X_j‖₂, with the
+    input column norms gathered layer by layer on calibration data (as --llm-quantize-gptq:
+    `calib`, `samples`, `seq-len`, `seed`), each layer fed by the already-pruned layers
+    before it; the lowest scores of each output row (or layer) are zeroed, or N:M per run.
+    No weight update. A pruned weight's type gets `#llm.n_m<N:M>` (M dividing K) or `#llm.unstructured<nnz>`
+    and its parameter file holds it compressed when that is smaller (docs/weights.md), so
+    the bytes saved are real.
+
+    ```
+    midllama-opt --llm-prune-wanda="sparsity=0.5 calib=calib.txt output=model.wanda50.safetensors" model.mlir -o model.wanda50.mlir
+    ```
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
+    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+    Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
+           "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
+def LLMPruneSparseGPT : Pass<"llm-prune-sparsegpt", "::mlir::ModuleOp"> {
+  let summary = "SparseGPT: OBS pruning with the calibration Hessian";
+  let description = [{
+    SparseGPT (Frantar & Alistarh 2023): columns in blocks of `block-size`; for each block
+    the mask drops the `sparsity` fraction of lowest w²/[H⁻¹]_jj² over the block (or, N:M,
+    per run), and each pruned weight's error moves onto the columns not yet visited through
+    the inverse Hessian (H = 2/n Σ x xᵀ from calibration, layer by layer, damped by `damp`),
+    as GPTQ does with rounding errors. A pruned weight's type gets `#llm.n_m<N:M>` (M dividing K) or `#llm.unstructured<nnz>`
+    and its parameter file holds it compressed when that is smaller (docs/weights.md), so
+    the bytes saved are real.
+
+    ```
+    midllama-opt --llm-prune-sparsegpt="pattern=2:4 calib=calib.txt output=model.sgpt24.safetensors" model.mlir -o model.sgpt24.mlir
+    ```
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
+    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening λ: H += λ·mean(diag H)·I, in (0, 1]">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per block (rounded up to a multiple of M for N:M)">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
 //===----------------------------------------------------------------------===//

@@ -8,6 +8,7 @@
 
 #include "midllama/Dialect/Kern/IR/KernOps.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Transforms/ParamFiles.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/params/ParamFile.h"
@@ -88,17 +89,25 @@ int64_t Serializer::weight(Value v, bool packed) {
   auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
   auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
   auto int8 = dyn_cast_or_null<llm::Int8OutliersAttr>(type.getFormat());
-  bool supported = type.isDense() || (affine && !affine.getActOrder() && type.getRank() == 2) ||
+  // A pruned weight: compressed (N:M or bitmask, dense values) or dense with its zeros.
+  auto nm = dyn_cast_or_null<llm::NMSparsityAttr>(type.getSparsity());
+  bool sparse = type.getSparsity() && !type.getFormat() && type.getRank() == 2;
+  bool compressed = false;
+  if (sparse)
+    for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
+      compressed |= c.suffix == ".values";
+  bool supported = type.isDense() || sparse ||
+                   (affine && !affine.getActOrder() && type.getRank() == 2) ||
                    (int8 && type.getRank() == 2) ||
                    (nf4 && type.getRank() == 2 && (!nf4.getDoubleQuant() ||
                                                    nf4.getDqBlockSize() == 256));
-  if (!supported || type.getSparsity()) {
+  if (!supported || (type.getSparsity() && !sparse)) {
     std::string t;
     llvm::raw_string_ostream os(t);
     os << type;
     error = "weight '" + name + "' is stored as " + t +
             ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
-            "without act-order, NF4, int8 + outliers)";
+            "without act-order, NF4, int8 + outliers, pruned dense)";
     return -1;
   }
   rt::WeightInfo info;
@@ -109,6 +118,12 @@ int64_t Serializer::weight(Value v, bool packed) {
     info.groupSize = affine.getGroupSize();
     info.symmetric = affine.getSymmetric();
     packed = false; // read row by row, dequantized in the kernel
+  }
+  if (compressed) {
+    info.sparsity = nm ? rt::WeightSparsity::NM : rt::WeightSparsity::Bitmask;
+    info.sparseN = nm ? nm.getN() : 0;
+    info.sparseM = nm ? nm.getM() : 0;
+    packed = false; // decoded row by row in the kernel
   }
   if (int8) {
     info.format = rt::WeightFormat::Int8Outliers;
@@ -280,19 +295,23 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    const rt::TensorView *t = info.format != rt::WeightFormat::Dense
-                                  ? nullptr
-                                  : params->find(storedNames[i]);
-    if (info.format == rt::WeightFormat::Dense) {
+    bool plain = info.format == rt::WeightFormat::Dense &&
+                 info.sparsity == rt::WeightSparsity::None;
+    const rt::TensorView *t = plain ? params->find(storedNames[i]) : nullptr;
+    if (plain) {
       if (!t)
         return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
       if (t->dtype != info.dtype || t->shape != info.shape)
         return fail("weight '" + storedNames[i] + "' in " + params->path() +
                     " does not have the type the IR declares");
     }
-    if (info.format != rt::WeightFormat::Dense) {
+    if (!plain) {
       // The components as the compressing pass wrote them.
       std::vector<std::string> suffixes =
+          info.sparsity == rt::WeightSparsity::NM ? std::vector<std::string>{".values", ".indices"}
+          : info.sparsity == rt::WeightSparsity::Bitmask
+              ? std::vector<std::string>{".values", ".mask", ".row_ptr"}
+              :
           info.format == rt::WeightFormat::Affine ? std::vector<std::string>{".qweight", ".scales"}
           : info.format == rt::WeightFormat::NF4  ? std::vector<std::string>{".qweight", ".absmax"}
                                                   : std::vector<std::string>{".qweight", ".row_scale"};

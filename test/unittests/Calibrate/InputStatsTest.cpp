@@ -27,14 +27,16 @@ TEST(InputStats, MatchesDirectSumsOverSeveralBatches) {
   ASSERT_EQ(stats.rows, rows);
   std::vector<float> h = stats.hessian(), mean = stats.meanAbs();
   for (int64_t i = 0; i < k; ++i) {
-    double sumAbs = 0;
+    double sumAbs = 0, sumSq = 0;
     float maxAbs = 0;
     for (int64_t r = 0; r < rows; ++r) {
       sumAbs += std::fabs(x[size_t(r * k + i)]);
+      sumSq += double(x[size_t(r * k + i)]) * x[size_t(r * k + i)];
       maxAbs = std::max(maxAbs, std::fabs(x[size_t(r * k + i)]));
     }
     EXPECT_NEAR(mean[size_t(i)], sumAbs / rows, 1e-5);
     EXPECT_EQ(stats.maxAbs[size_t(i)], maxAbs);
+    EXPECT_NEAR(stats.sumSq[size_t(i)], sumSq, 1e-9 * sumSq);
     for (int64_t j = 0; j < k; ++j) {
       double s = 0;
       for (int64_t r = 0; r < rows; ++r)

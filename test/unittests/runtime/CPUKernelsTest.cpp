@@ -303,6 +303,68 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
     }
 }
 
+
+// Pruned weights stored compressed: the kernels expand each row from the kept values and
+// their bitmask (unstructured) or 2-bit positions (2:4), and compute what the dense matrix
+// with explicit zeros gives.
+TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
+  const int64_t n = 37, k = 24, rows = 5;
+  for (DType dtype : {DType::F32, DType::F16}) {
+    TestWeight dense(n, k, dtype, 31);
+    std::vector<float> x = randomVector(size_t(rows * k), 32), zeroed = dense.values;
+    int64_t elem = dtypeSize(dtype);
+    // 2:4: keep positions (r + run) % 4 and (r + run + 1) % 4 of each run.
+    std::vector<uint8_t> nmValues, nmIdx(size_t(n * (k / 2 * 2 + 7) / 8), 0);
+    std::vector<uint8_t> bmValues, mask(size_t(n * ((k + 7) / 8)), 0);
+    std::vector<int32_t> rowPtr = {0};
+    for (int64_t r = 0; r < n; ++r) {
+      int64_t kept = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        int64_t run = c / 4, pos = c % 4;
+        bool keep = pos == (r + run) % 4 || pos == (r + run + 1) % 4;
+        const uint8_t *src = dense.bytes.data() + (r * k + c) * elem;
+        if (!keep) {
+          zeroed[size_t(r * k + c)] = 0.0f;
+          continue;
+        }
+        nmValues.insert(nmValues.end(), src, src + elem);
+        bmValues.insert(bmValues.end(), src, src + elem);
+        int64_t i = r * (k / 2) + kept++; // value index; 2 bits each, rows byte-aligned
+        int64_t bit = (i - r * (k / 2)) * 2, rowByte = r * ((k / 2 * 2 + 7) / 8);
+        nmIdx[size_t(rowByte + (bit >> 3))] |= uint8_t(pos << (bit & 7));
+        mask[size_t(r * ((k + 7) / 8) + (c >> 3))] |= uint8_t(1u << (c & 7));
+      }
+      rowPtr.push_back(rowPtr.back() + int32_t(kept));
+    }
+    std::vector<float> expect(size_t(rows * n)), got(expect.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < k; ++c)
+          s += double(x[size_t(r * k + c)]) * zeroed[size_t(j * k + c)];
+        expect[size_t(r * n + j)] = float(s);
+      }
+    WeightRef nm{nmValues.data(), dtype, n, k};
+    nm.sparse = WeightRef::Sparse::NM;
+    nm.nmN = 2;
+    nm.nmM = 4;
+    nm.codes = nmIdx.data();
+    nm.codeRowBytes = (k / 2 * 2 + 7) / 8;
+    WeightRef bm{bmValues.data(), dtype, n, k};
+    bm.sparse = WeightRef::Sparse::Bitmask;
+    bm.codes = mask.data();
+    bm.rowPtr = rowPtr.data();
+    for (const WeightRef *w : {&nm, &bm}) {
+      matmul(x.data(), got.data(), rows, *w);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_NEAR(got[i], expect[i], 1e-4f * (1 + std::fabs(expect[i]))) << i;
+      std::vector<float> row(static_cast<size_t>(k));
+      dequantizeRow(*w, 3, row.data());
+      EXPECT_EQ(row, std::vector<float>(zeroed.begin() + 3 * k, zeroed.begin() + 4 * k));
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
                          [](const auto &info) { return std::to_string(info.param) + "threads"; });
 

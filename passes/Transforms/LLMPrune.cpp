@@ -1,0 +1,275 @@
+//===- LLMPrune.cpp - Magnitude, Wanda and SparseGPT pruning ---------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The three pruning passes share their options (sparsity, pattern, tail, selection), the
+// compressed storage (SparseEncoding) and, for Wanda and SparseGPT, the layer-by-layer
+// calibration driver; the numerics are in lib/Sparsify. GBLM, which needs gradients, comes
+// with the backward pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "SparseEncoding.h"
+#include "WeightRewriter.h"
+
+#include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Transforms/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <sstream>
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMPRUNEMAGNITUDE
+#define GEN_PASS_DEF_LLMPRUNEWANDA
+#define GEN_PASS_DEF_LLMPRUNESPARSEGPT
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+/// Parses the shared options; false with `error` on a bad value.
+bool parsePattern(const std::string &pass, double sparsity, const std::string &pattern,
+                  const std::string &tail, sparse::Pattern &p, std::string &error) {
+  auto fail = [&](const std::string &why) {
+    error = pass + ": " + why;
+    return false;
+  };
+  p = sparse::Pattern();
+  p.ratio = sparsity;
+  if (tail != "error" && tail != "proportional")
+    return fail("tail must be error or proportional (got '" + tail + "')");
+  p.proportionalTail = tail == "proportional";
+  if (pattern != "unstructured") {
+    long long n = 0, m = 0;
+    char colon = 0, extra = 0;
+    std::istringstream in(pattern);
+    if (!(in >> n >> colon >> m) || colon != ':' || (in >> extra))
+      return fail("pattern must be unstructured or N:M (got '" + pattern + "')");
+    p.n = n;
+    p.m = m;
+  }
+  std::string why;
+  if (!sparse::checkPattern(p, p.isNM() ? p.m : 1, why))
+    return fail(why);
+  return true;
+}
+
+/// Describes the result of pruning one weight, for progress.
+std::string describe(const sparse::Pattern &p, const std::vector<uint8_t> &mask) {
+  int64_t kept = 0;
+  for (uint8_t m : mask)
+    kept += m;
+  std::ostringstream os;
+  if (p.isNM())
+    os << p.n << ":" << p.m;
+  else
+    os << "unstructured";
+  os << ", " << std::fixed;
+  os.precision(1);
+  os << 100.0 * double(int64_t(mask.size()) - kept) / double(mask.size()) << "% zero";
+  return os.str();
+}
+
+/// Encodes a pruned weight, refusing a pattern the weight's K does not allow.
+bool encodePruned(WeightType type, const std::vector<float> &values,
+                  const std::vector<uint8_t> &mask, const sparse::Pattern &p,
+                  EncodedWeight &out, std::string &error) {
+  if (!sparse::checkPattern(p, type.getShape()[1], error))
+    return false;
+  encodeSparse(type, values, mask, p, out);
+  out.description = describe(p, mask);
+  return true;
+}
+
+struct LLMPruneMagnitudePass
+    : midllama::impl::LLMPruneMagnitudeBase<LLMPruneMagnitudePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string error;
+    sparse::Pattern p;
+    if (comparison != "row" && comparison != "layer")
+      error = "llm-prune-magnitude: comparison must be row or layer (got '" + comparison + "')";
+    if (error.empty() && parsePattern("llm-prune-magnitude", sparsity, pattern, tail, p, error)) {
+      auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
+      auto encode = [&](const std::string &, WeightType type, const std::vector<float> &values,
+                        EncodedWeight &out, std::string &why) {
+        int64_t n = type.getShape()[0], k = type.getShape()[1];
+        if (!sparse::checkPattern(p, k, why))
+          return false;
+        std::vector<uint8_t> mask =
+            sparse::selectMask(sparse::magnitudeScores(values.data(), n, k), n, k, p, cmp);
+        return encodePruned(type, sparse::applyMask(values.data(), mask), mask, p, out, why);
+      };
+      if (rewriteWeights(module, "llm-prune-magnitude", include, exclude, output, encode, error))
+        return;
+    }
+    module.emitError() << error;
+    signalPassFailure();
+  }
+};
+
+/// What Wanda and SparseGPT share of their options.
+struct CalibratedPruning {
+  ModuleOp module;
+  std::string name, include, exclude, output;
+  calib::CalibrationOptions options;
+};
+
+/// Wanda and SparseGPT: calibrated, layer by layer.
+bool runCalibratedPruning(const CalibratedPruning &s,
+                          const std::function<bool(const std::vector<float> &w, int64_t n,
+                                                   int64_t k, const calib::InputStats &,
+                                                   std::vector<float> &, std::vector<uint8_t> &,
+                                                   std::string &)> &prune,
+                          const sparse::Pattern &p, std::string &error) {
+  ModuleOp module = s.module;
+  const std::string &name = s.name;
+  if (s.output.empty()) {
+    error = name + ": output (the parameter file to write) is required";
+    return false;
+  }
+  if (s.options.batch < 1) {
+    error = name + ": calib-batch must be at least 1";
+    return false;
+  }
+  std::vector<std::string> selected;
+  if (!selectWeights(module, name, s.include, s.exclude, selected, error))
+    return false;
+  llvm::StringMap<EncodedWeight> encoded;
+  auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
+                      std::vector<std::vector<float>> &compressed, std::string &why) {
+    for (const std::string &weight : names) {
+      auto start = std::chrono::steady_clock::now();
+      std::vector<float> w;
+      if (!readWeightF32(module, weight, w, why))
+        return false;
+      int64_t k = stats.k, n = int64_t(w.size()) / k;
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), weight));
+      std::vector<float> pruned;
+      std::vector<uint8_t> mask;
+      EncodedWeight e;
+      if (!sparse::checkPattern(p, k, why) || !prune(w, n, k, stats, pruned, mask, why) ||
+          !encodePruned(param.getWeightType(), pruned, mask, p, e, why)) {
+        why = "weight '" + weight + "': " + why;
+        return false;
+      }
+      e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                           start)
+                     .count();
+      encoded[weight] = std::move(e);
+      compressed.push_back(std::move(pruned));
+    }
+    return true;
+  };
+  if (!calib::calibrateLayerwise(module, s.options, selected, /*trueSequential=*/false, name,
+                                 compress, error))
+    return false;
+  auto encode = [&](const std::string &weight, WeightType, const std::vector<float> &,
+                    EncodedWeight &out, std::string &why) {
+    auto it = encoded.find(weight);
+    if (it == encoded.end()) {
+      why = "was not reached by calibration";
+      return false;
+    }
+    out = std::move(it->second);
+    return true;
+  };
+  return rewriteWeights(module, name, s.include, s.exclude, s.output, encode, error);
+}
+
+/// The settings of a calibrated pruning pass, from its options.
+CalibratedPruning settingsOf(ModuleOp module, const std::string &name, bool hessian,
+                             const std::string &include, const std::string &exclude,
+                             const std::string &output, const std::string &calib,
+                             int64_t samples, int64_t seqLen, uint64_t seed, int64_t batch,
+                             const std::string &tokenizer) {
+  CalibratedPruning s;
+  s.module = module;
+  s.name = name;
+  s.include = include;
+  s.exclude = exclude;
+  s.output = output;
+  s.options.data = calib;
+  s.options.samples = samples;
+  s.options.length = seqLen;
+  s.options.seed = seed;
+  s.options.batch = batch;
+  s.options.tokenizer = tokenizer;
+  s.options.hessian = hessian;
+  return s;
+}
+
+struct LLMPruneWandaPass : midllama::impl::LLMPruneWandaBase<LLMPruneWandaPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    std::string error;
+    sparse::Pattern p;
+    const std::string name = "llm-prune-wanda";
+    if (comparison != "row" && comparison != "layer")
+      error = name + ": comparison must be row or layer (got '" + comparison + "')";
+    auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
+    auto prune = [&](const std::vector<float> &w, int64_t n, int64_t k,
+                     const calib::InputStats &stats, std::vector<float> &out,
+                     std::vector<uint8_t> &mask, std::string &) {
+      mask = sparse::selectMask(sparse::wandaScores(w.data(), n, k, stats.sumSq), n, k, p, cmp);
+      out = sparse::applyMask(w.data(), mask);
+      return true;
+    };
+    if (error.empty() && parsePattern(name, sparsity, pattern, tail, p, error) &&
+        runCalibratedPruning(settingsOf(getOperation(), name, /*hessian=*/false, include,
+                                        exclude, output, calib, samples, seqLen, seed,
+                                        calibBatch, tokenizer),
+                             prune, p, error))
+      return;
+    getOperation().emitError() << error;
+    signalPassFailure();
+  }
+};
+
+struct LLMPruneSparseGPTPass : midllama::impl::LLMPruneSparseGPTBase<LLMPruneSparseGPTPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    std::string error;
+    sparse::Pattern p;
+    const std::string name = "llm-prune-sparsegpt";
+    if (!(damp > 0 && damp <= 1)) {
+      std::ostringstream v;
+      v << double(damp);
+      error = name + ": damp must be in (0, 1] (got " + v.str() + ")";
+    } else if (blockSize < 1) {
+      error = name + ": block-size must be at least 1 (got " + std::to_string(blockSize) + ")";
+    }
+    auto prune = [&](const std::vector<float> &w, int64_t n, int64_t k,
+                     const calib::InputStats &stats, std::vector<float> &out,
+                     std::vector<uint8_t> &mask, std::string &why) {
+      sparse::SparseGPTOptions o;
+      o.pattern = p;
+      o.damp = damp;
+      o.blockSize = blockSize;
+      std::vector<float> h = stats.hessian();
+      return sparse::sparseGPT(w.data(), n, k, h.data(), o, out, mask, why);
+    };
+    if (error.empty() && parsePattern(name, sparsity, pattern, tail, p, error) &&
+        runCalibratedPruning(settingsOf(getOperation(), name, /*hessian=*/true, include,
+                                        exclude, output, calib, samples, seqLen, seed,
+                                        calibBatch, tokenizer),
+                             prune, p, error))
+      return;
+    getOperation().emitError() << error;
+    signalPassFailure();
+  }
+};
+
+} // namespace

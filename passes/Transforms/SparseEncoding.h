@@ -1,0 +1,29 @@
+//===- SparseEncoding.h - Store a pruned weight compressed ------*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// A pruned dense weight's type and parameter-file components (docs/weights.md): N:M when
+// the pattern is N:M and M divides K (kept values plus their positions in each run), else
+// `#llm.unstructured<nnz>`, which the layout stores compressed (values, row bitmask, row
+// offsets) only when that is smaller than dense with explicit zeros. The bytes saved are
+// then real: the parameter file and the artifact hold only what is kept.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_PASSES_TRANSFORMS_SPARSEENCODING_H
+#define MIDLLAMA_PASSES_TRANSFORMS_SPARSEENCODING_H
+
+#include "WeightRewriter.h"
+
+#include "midllama/Sparsify/Sparsify.h"
+
+namespace midllama {
+
+/// `out`'s type and components for `values` ([n, k], already zero where `mask` drops).
+void encodeSparse(llm::WeightType type, const std::vector<float> &values,
+                  const std::vector<uint8_t> &mask, const sparse::Pattern &pattern,
+                  EncodedWeight &out);
+
+} // namespace midllama
+
+#endif // MIDLLAMA_PASSES_TRANSFORMS_SPARSEENCODING_H
