@@ -131,6 +131,9 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
       continue;
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
       return fail("weight '" + name + "' is neither f32 nor f16");
+    if (type.getSparsity())
+      return fail("weight '" + name + "' is already pruned; compressing a pruned weight "
+                  "again (mask-aware) is not supported yet: exclude it");
     names.push_back(name);
   }
   if (names.empty())
