@@ -24,6 +24,7 @@
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Quantize/AWQ.h"
+#include "midllama/Quantize/GPTQ.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/cpu/Kernels.h"
 
@@ -78,6 +79,8 @@ double meanSquaredDiff(const std::vector<float> &a, const std::vector<float> &b)
 struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPass> {
   using Base::Base;
 
+  bool useGPTQ = false;
+
   // What a group's block is, for the scale search.
   enum class Block { Attention, MLP, Linear };
 
@@ -101,8 +104,13 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
     if (calibBatch < 1)
       return fail(prefix + "calib-batch must be at least 1 (got " +
                   Twine(int64_t(calibBatch)) + ")");
+    if (quantizer != "rtn" && quantizer != "gptq")
+      return fail(prefix + "quantizer must be rtn or gptq (got '" + quantizer + "')");
+    if (!(damp > 0 && damp <= 1))
+      return fail(prefix + "damp must be in (0, 1]");
     if (output.empty())
       return fail(prefix + "output (the parameter file to write) is required");
+    useGPTQ = quantizer == "gptq";
     std::string error;
     if (!run(module, error))
       return fail(error);
@@ -191,7 +199,7 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
       std::vector<Block> kind(groups.size(), Block::Linear);
       std::set<int64_t> qk; // weights producing attention queries and keys: no clip search
       for (size_t g = 0; g < groups.size(); ++g) {
-        stats.emplace_back(shapeOf(groups[g][0])[1], /*hessian=*/false);
+        stats.emplace_back(shapeOf(groups[g][0])[1], /*hessian=*/useGPTQ);
         if (g + 1 < groups.size()) {
           int64_t p = runner.inputProducer(s, int64_t(g + 1));
           if (p >= 0 && prog.calls[size_t(p)].op == OpCode::Attention) {
@@ -358,13 +366,22 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
         push(folds[0]);
       }
 
-      // 3b. Clip search and RTN on the scaled weights; the layer then runs with them.
+      // 3b. Clip search and RTN (or GPTQ) on the scaled weights; the layer then runs with
+      // them.
       for (int64_t g : todo) {
         size_t gi = size_t(g);
         int64_t k = stats[gi].k;
         std::vector<float> x = clipRows[gi];
         for (size_t i = 0; i < x.size(); ++i)
           x[i] /= scales[gi][i % size_t(k)];
+        // GPTQ sees the scaled inputs X·diag(s)⁻¹: H' = diag(s)⁻¹ H diag(s)⁻¹.
+        std::vector<float> hScaled;
+        if (useGPTQ) {
+          hScaled = stats[gi].hessian();
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t j = 0; j < k; ++j)
+              hScaled[size_t(i * k + j)] /= scales[gi][size_t(i)] * scales[gi][size_t(j)];
+        }
         for (int64_t w : groups[gi]) {
           if (!selected.count(w))
             continue; // rescaled only: written dense
@@ -375,18 +392,34 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
           const std::vector<int64_t> &sh = shapeOf(w);
           quant::AffineParams p = paramsFor(k);
           int64_t clipped = 0;
-          if (clip && !qk.count(w))
+          bool clipIt = clip && !qk.count(w);
+          if (clipIt)
             clipped = quant::clipSearch(v->data(), sh[0], sh[1], x.data(),
                                         int64_t(x.size()) / k, p);
-          quant::AffineMatrix m = quant::quantizeRTN(v->data(), sh[0], sh[1], p);
+          quant::AffineMatrix m;
+          if (useGPTQ) {
+            quant::GPTQOptions o;
+            o.affine = p;
+            o.damp = damp;
+            quant::GPTQResult r;
+            std::string why;
+            if (!quant::quantizeGPTQ(v->data(), sh[0], sh[1], hScaled.data(), o, r, why)) {
+              error = prefix() + "weight '" + nameOf(w) + "': " + why;
+              return false;
+            }
+            m = std::move(r.matrix);
+            *v = std::move(r.dequantized);
+          } else {
+            m = quant::quantizeRTN(v->data(), sh[0], sh[1], p);
+            *v = quant::roundTrip(v->data(), sh[0], sh[1], p);
+          }
           EncodedWeight e;
           auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
               module, StringAttr::get(module.getContext(), nameOf(w)));
           encodeAffine(param.getWeightType(), m, p, e);
           e.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
-                          (p.symmetric ? " sym" : "") + " awq" +
-                          (clip && !qk.count(w) ? ", " + std::to_string(clipped) + " groups clipped" : "");
-          *v = quant::roundTrip(v->data(), sh[0], sh[1], p);
+                          (p.symmetric ? " sym" : "") + (useGPTQ ? " awq+gptq" : " awq") +
+                          (clipIt ? ", " + std::to_string(clipped) + " groups clipped" : "");
           push(w);
           e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                wStart).count();

@@ -258,8 +258,9 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
     fewer KV heads than heads). With `clip`, every row's groups then get the range
     max|w|·(1 − i/20), i < 10, that minimizes their output error on `clip-tokens` sampled
     input rows (q and k projections are not clipped). The scaled, clipped weights are
-    quantized with RTN into `#llm.affine`; rescaled norms (and rescaled projections that are
-    not selected) are written back dense. Selection, the new parameter file and progress as
+    quantized with RTN (or, `quantizer=gptq`, with GPTQ on the Hessian of the scaled inputs)
+    into `#llm.affine`; rescaled norms (and rescaled projections that are not selected) are
+    written back dense. Selection, the new parameter file and progress as
     --llm-quantize-rtn, with α and the block errors per group and the time per layer.
 
     ```
@@ -278,6 +279,10 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
            "Search a clip range per row and group (not for q/k projections)">,
     Option<"clipTokens", "clip-tokens", "int64_t", /*default=*/"512",
            "Input rows sampled for the clip search">,
+    Option<"quantizer", "quantizer", "std::string", /*default=*/"\"rtn\"",
+           "What quantizes the scaled weights: rtn, or gptq (with the scaled inputs' Hessian)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "GPTQ's dampening when quantizer=gptq, in (0, 1]">,
     Option<"calib", "calib", "std::string", /*default=*/"\"\"",
            "Calibration data: a text file or a .tokens file (required)">,
     Option<"samples", "samples", "int64_t", /*default=*/"128",
