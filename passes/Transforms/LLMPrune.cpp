@@ -176,16 +176,7 @@ bool runCalibratedPruning(const CalibratedPruning &s,
   if (!calib::calibrateLayerwise(module, s.options, selected, /*trueSequential=*/false, name,
                                  compress, error))
     return false;
-  auto encode = [&](const std::string &weight, WeightType, const std::vector<float> &,
-                    EncodedWeight &out, std::string &why) {
-    auto it = encoded.find(weight);
-    if (it == encoded.end()) {
-      why = "was not reached by calibration";
-      return false;
-    }
-    out = std::move(it->second);
-    return true;
-  };
+  WeightEncoder encode = precomputedEncoder(encoded);
   return rewriteWeights(module, name, s.include, s.exclude, s.output, encode, error);
 }
 
@@ -201,13 +192,7 @@ CalibratedPruning settingsOf(ModuleOp module, const std::string &name, bool hess
   s.include = include;
   s.exclude = exclude;
   s.output = output;
-  s.options.data = calib;
-  s.options.samples = samples;
-  s.options.length = seqLen;
-  s.options.seed = seed;
-  s.options.batch = batch;
-  s.options.tokenizer = tokenizer;
-  s.options.hessian = hessian;
+  s.options = calib::CalibrationOptions(calib, samples, seqLen, seed, batch, tokenizer, hessian);
   return s;
 }
 

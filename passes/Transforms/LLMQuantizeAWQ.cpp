@@ -123,14 +123,8 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
       return false;
     std::string ignored;
     selectWeights(module, kPass, ".", "", projectionNames, ignored);
-    calib::CalibrationOptions options;
-    options.data = calib;
-    options.samples = samples;
-    options.length = seqLen;
-    options.seed = seed;
-    options.batch = calibBatch;
-    options.tokenizer = tokenizer;
-    options.hessian = false;
+    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
+                                      /*hessian=*/false);
     calib::CalibrationContext context;
     if (!calib::openCalibration(module, options, kPass, context, error))
       return false;
@@ -452,16 +446,7 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
     for (auto &[w, v] : current)
       if (!encoded.count(nameOf(w)))
         dense[nameOf(w)] = std::move(v);
-    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
-                      EncodedWeight &out, std::string &why) {
-      auto it = encoded.find(name);
-      if (it == encoded.end()) {
-        why = "was not reached by calibration";
-        return false;
-      }
-      out = std::move(it->second);
-      return true;
-    };
+    WeightEncoder encode = precomputedEncoder(encoded);
     if (!rewriteWeights(module, kPass, include, exclude, output, encode, error, &dense))
       return false;
     for (ParamOp param : module.getOps<ParamOp>())

@@ -70,14 +70,8 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
     if (!selectWeights(module, kPass, include, exclude, selected, error))
       return fail(error);
 
-    calib::CalibrationOptions options;
-    options.data = calib;
-    options.samples = samples;
-    options.length = seqLen;
-    options.seed = seed;
-    options.batch = calibBatch;
-    options.tokenizer = tokenizer;
-    options.hessian = true;
+    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
+                                      /*hessian=*/true);
 
     llvm::StringMap<EncodedWeight> encoded;
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
@@ -135,16 +129,7 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
                                    error))
       return fail(error);
 
-    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
-                      EncodedWeight &out, std::string &why) {
-      auto it = encoded.find(name);
-      if (it == encoded.end()) {
-        why = "was not reached by calibration";
-        return false;
-      }
-      out = std::move(it->second);
-      return true;
-    };
+    WeightEncoder encode = precomputedEncoder(encoded);
     if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
       return fail(error);
   }

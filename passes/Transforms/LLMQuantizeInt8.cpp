@@ -63,14 +63,8 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
     if (!selectWeights(module, kPass, include, exclude, selected, error))
       return fail(error);
 
-    calib::CalibrationOptions options;
-    options.data = calib;
-    options.samples = samples;
-    options.length = seqLen;
-    options.seed = seed;
-    options.batch = calibBatch;
-    options.tokenizer = tokenizer;
-    options.hessian = false;
+    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
+                                      /*hessian=*/false);
 
     llvm::StringMap<EncodedWeight> encoded;
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
@@ -118,16 +112,7 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
     if (!calib::calibrateLayerwise(module, options, selected, /*trueSequential=*/false, kPass,
                                    compress, error))
       return fail(error);
-    auto encode = [&](const std::string &name, WeightType, const std::vector<float> &,
-                      EncodedWeight &out, std::string &why) {
-      auto it = encoded.find(name);
-      if (it == encoded.end()) {
-        why = "was not reached by calibration";
-        return false;
-      }
-      out = std::move(it->second);
-      return true;
-    };
+    WeightEncoder encode = precomputedEncoder(encoded);
     if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
       return fail(error);
   }

@@ -142,6 +142,19 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
   return true;
 }
 
+WeightEncoder midllama::precomputedEncoder(llvm::StringMap<EncodedWeight> &encoded) {
+  return [&encoded](const std::string &name, WeightType, const std::vector<float> &,
+                    EncodedWeight &out, std::string &why) {
+    auto it = encoded.find(name);
+    if (it == encoded.end()) {
+      why = "was not reached by calibration";
+      return false;
+    }
+    out = std::move(it->second);
+    return true;
+  };
+}
+
 bool midllama::readWeightF32(ModuleOp module, const std::string &name,
                              std::vector<float> &values, std::string &error) {
   auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(

@@ -19,6 +19,7 @@
 #include "runtime/params/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <functional>
 #include <map>
@@ -56,6 +57,10 @@ bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
                     const std::string &include, const std::string &exclude,
                     const std::string &output, const WeightEncoder &encode, std::string &error,
                     const std::map<std::string, std::vector<float>> *dense = nullptr);
+
+/// An encoder handing out what a calibrated method already encoded (moved out of
+/// `encoded`); it refuses a weight the method did not reach.
+WeightEncoder precomputedEncoder(llvm::StringMap<EncodedWeight> &encoded);
 
 /// The names of the weights rewriteWeights would hand to its encoder (dense f32/f16
 /// matrices read only as a linear / LM head weight, matching `include`, not `exclude`), in

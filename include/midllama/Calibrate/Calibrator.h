@@ -31,6 +31,13 @@
 namespace midllama::calib {
 
 struct CalibrationOptions {
+  CalibrationOptions() = default;
+  /// From the calibration options every calibrated pass declares.
+  CalibrationOptions(std::string data, int64_t samples, int64_t length, uint64_t seed,
+                     int64_t batch, std::string tokenizer, bool hessian)
+      : data(std::move(data)), samples(samples), length(length), seed(seed), batch(batch),
+        tokenizer(std::move(tokenizer)), hessian(hessian) {}
+
   std::string data;      // text file, or a `.tokens` file of ids
   int64_t samples = 128; // windows drawn from it
   int64_t length = 256;  // tokens per window (at most the model's context)
