@@ -180,6 +180,8 @@ struct LLMApplyRecipePass : midllama::impl::LLMApplyRecipeBase<LLMApplyRecipePas
       if (failed(runPipeline(pm, module))) {
         error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
                 ") failed (see the error above)";
+        for (const std::string &path : intermediates) // the steps before leave nothing behind
+          llvm::sys::fs::remove(path);
         return false;
       }
       if (i + 1 != last)
