@@ -33,11 +33,26 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
   // Group parameters: [row, group] in the original column order.
   std::vector<float> scales(size_t(n * groups));
   std::vector<int> zeros(size_t(n * groups));
+  // A group's scale and zero from its kept weights (all of them for a dense weight): a
+  // pruned weight is 0 whatever its code, so it must not widen the range.
+  std::vector<float> kept(static_cast<size_t>(gs));
+  auto groupParams = [&](const float *values, int64_t r, int64_t c0, int64_t count,
+                         int64_t g) {
+    const float *src = values;
+    int64_t used = count;
+    if (o.keep) {
+      used = 0;
+      for (int64_t j = 0; j < count; ++j)
+        if (o.keep[r * k + c0 + j])
+          kept[size_t(used++)] = values[j];
+      src = kept.data();
+    }
+    groupScale(src, used, p, scales[size_t(r * groups + g)], zeros[size_t(r * groups + g)]);
+  };
   auto findParams = [&](int64_t g) {
     int64_t c0 = g * gs, c1 = std::min(k, c0 + gs);
     for (int64_t r = 0; r < n; ++r)
-      groupScale(W.data() + r * k + c0, c1 - c0, p, scales[size_t(r * groups + g)],
-                 zeros[size_t(r * groups + g)]);
+      groupParams(W.data() + r * k + c0, r, c0, c1 - c0, g);
   };
   // Processing order: columns by decreasing H_jj with act-order (stable, so ties keep
   // their order), else left to right.
@@ -79,16 +94,18 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
         // A new group: its parameters from the current, error-updated weights.
         int64_t c1 = std::min(k, col + gs);
         for (int64_t r = 0; r < n; ++r)
-          groupScale(Wp.data() + r * k + i, c1 - col, p, scales[size_t(r * groups + g)],
-                     zeros[size_t(r * groups + g)]);
+          groupParams(Wp.data() + r * k + i, r, col, c1 - col, g);
       }
       double d = U[size_t(i * k + i)];
       for (int64_t r = 0; r < n; ++r) {
         float x = Wp[size_t(r * k + i)];
         float scale = scales[size_t(r * groups + g)];
         int zero = zeros[size_t(r * groups + g)];
-        int q = quantizeValue(x, scale, zero, p.bits);
-        float deq = dequantizeValue(q, scale, zero);
+        // A pruned weight stays 0 (its code the zero point); its value, carried this far by
+        // the updates, is error like any other and moves onto the later columns.
+        bool pruned = o.keep && !o.keep[r * k + col];
+        int q = pruned ? zero : quantizeValue(x, scale, zero, p.bits);
+        float deq = pruned ? 0.0f : dequantizeValue(q, scale, zero);
         codes[size_t(r * k + col)] = q;
         result.dequantized[size_t(r * k + col)] = deq;
         float e = float((double(x) - double(deq)) / d);

@@ -31,6 +31,10 @@ struct GPTQOptions {
   double damp = 0.01;     // λ: H += λ · mean(diag H) · I
   int64_t blockSize = 128; // columns per lazy-batch block
   bool actOrder = false;
+  /// Mask-aware GPTQ for a pruned weight ([n, k], 1 = kept; null: dense): pruned weights
+  /// stay exactly 0, their error is moved onto the later kept weights like rounding
+  /// errors, and group ranges come from kept weights only.
+  const uint8_t *keep = nullptr;
 };
 
 struct GPTQResult {

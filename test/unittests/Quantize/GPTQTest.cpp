@@ -244,6 +244,49 @@ TEST(GPTQ, DeadInputsAreZeroed) {
     EXPECT_EQ(r.dequantized[size_t(row * k + 5)], 0.0f);
 }
 
+TEST(GPTQ, MaskAwareKeepsPrunedWeightsAtZeroAndBeatsRTN) {
+  const int64_t n = 16, k = 64, rows = 300;
+  std::vector<float> x = makeInputs(rows, k, 11), w = makeWeights(n, k, 12);
+  std::vector<float> h = hessianOf(x, rows, k);
+  // A 2:4 mask by magnitude, the pruned weights set to 0 as a pruning pass leaves them.
+  std::vector<uint8_t> keep(static_cast<size_t>(n * k), 1);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c0 = 0; c0 < k; c0 += 4) {
+      std::vector<int64_t> idx = {c0, c0 + 1, c0 + 2, c0 + 3};
+      std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+        return std::fabs(w[size_t(r * k + a)]) < std::fabs(w[size_t(r * k + b)]);
+      });
+      keep[size_t(r * k + idx[0])] = keep[size_t(r * k + idx[1])] = 0;
+    }
+  std::vector<float> pruned = w;
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!keep[i])
+      pruned[i] = 0.0f;
+  GPTQOptions o;
+  o.affine = {4, 32, false};
+  o.keep = keep.data();
+  GPTQResult r;
+  std::string error;
+  ASSERT_TRUE(quantizeGPTQ(pruned.data(), n, k, h.data(), o, r, error)) << error;
+  EXPECT_EQ(unpack(r, n, k, o.affine), r.dequantized);
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (!keep[i])
+      EXPECT_EQ(r.dequantized[i], 0.0f) << i;
+  // Against the pruned weights: better than RTN of them (which keeps zeros at zero too).
+  double e = layerOutputError(pruned.data(), r.dequantized.data(), n, k, h.data());
+  double eRTN = layerOutputError(pruned.data(), rtnValues(pruned, n, k, o.affine).data(), n, k, h.data());
+  EXPECT_LT(e, eRTN);
+  // Plain GPTQ would refill pruned positions: the mask is what keeps them empty.
+  GPTQOptions plain = o;
+  plain.keep = nullptr;
+  GPTQResult refilled;
+  ASSERT_TRUE(quantizeGPTQ(pruned.data(), n, k, h.data(), plain, refilled, error)) << error;
+  int64_t nonzero = 0;
+  for (size_t i = 0; i < keep.size(); ++i)
+    nonzero += !keep[i] && refilled.dequantized[i] != 0.0f;
+  EXPECT_GT(nonzero, 0);
+}
+
 TEST(GPTQ, RefusesAnIndefiniteHessian) {
   const int64_t n = 2, k = 3;
   std::vector<float> w = makeWeights(n, k, 9);
