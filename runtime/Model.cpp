@@ -14,6 +14,51 @@
 
 using namespace midllama::rt;
 
+/// Binds the index tensors of a pruned weight (N:M positions, or bitmask and row offsets)
+/// to `ref`; `perRow` gets the values per row (N:M), `total` the values in all (bitmask).
+/// False when they are missing or inconsistent: a row offset that does not count its mask
+/// bits would let a kernel read out of bounds.
+static bool bindSparsity(const ParamFile &file, const WeightInfo &info, int64_t n, int64_t k,
+                         cpu::WeightRef &ref, int64_t &perRow, int64_t &total) {
+  if (info.sparsity == WeightSparsity::NM) {
+    int64_t bits = 0;
+    while ((int64_t(1) << bits) < info.sparseM)
+      ++bits;
+    perRow = k / info.sparseM * info.sparseN;
+    int64_t rowBytes = (perRow * bits + 7) / 8;
+    const TensorView *idx = file.find(info.name + ".indices");
+    if (k % info.sparseM != 0 || !idx || idx->dtype != DType::U8 ||
+        idx->shape != std::vector<int64_t>{n, rowBytes})
+      return false;
+    ref.sparse = cpu::WeightRef::Sparse::NM;
+    ref.nmN = info.sparseN;
+    ref.nmM = info.sparseM;
+    ref.index = idx->data;
+    ref.indexRowBytes = rowBytes;
+    return true;
+  }
+  const TensorView *mask = file.find(info.name + ".mask");
+  const TensorView *ptr = file.find(info.name + ".row_ptr");
+  int64_t maskBytes = (k + 7) / 8;
+  if (!mask || mask->dtype != DType::U8 || mask->shape != std::vector<int64_t>{n, maskBytes} ||
+      !ptr || ptr->dtype != DType::I32 || ptr->numElements() != n + 1)
+    return false;
+  total = 0;
+  for (int64_t r = 0; r <= n; ++r) {
+    int32_t at;
+    std::memcpy(&at, ptr->data + 4 * r, 4);
+    if (at != total)
+      return false;
+    if (r < n)
+      for (int64_t c = 0; c < k; ++c)
+        total += mask->data[r * maskBytes + (c >> 3)] >> (c & 7) & 1;
+  }
+  ref.sparse = cpu::WeightRef::Sparse::Bitmask;
+  ref.index = mask->data;
+  ref.rowPtr = reinterpret_cast<const int32_t *>(ptr->data);
+  return true;
+}
+
 std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = ParamFile::open(path, error);
@@ -133,20 +178,31 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       continue;
     }
     if (info.format == WeightFormat::Affine) {
-      // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups].
+      // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups]; a
+      // pruned weight stores only its kept values' codes (row-aligned for N:M, one stream
+      // for a bitmask) beside its index tensors.
       int64_t n = info.shape[0], k = info.shape.back();
       int64_t groups = (k + info.groupSize - 1) / info.groupSize;
       int64_t rowBytes = (k * info.bits + 7) / 8;
+      cpu::WeightRef ref;
+      std::vector<int64_t> codeShape = {n, rowBytes};
+      bool ok = info.shape.size() == 2;
+      if (ok && info.sparsity != WeightSparsity::None) {
+        int64_t perRow = 0, total = 0;
+        ok = bindSparsity(*m->file_, info, n, k, ref, perRow, total);
+        rowBytes = info.sparsity == WeightSparsity::NM ? (perRow * info.bits + 7) / 8 : 0;
+        codeShape = info.sparsity == WeightSparsity::NM
+                        ? std::vector<int64_t>{n, rowBytes}
+                        : std::vector<int64_t>{(total * info.bits + 7) / 8};
+      }
       const TensorView *q = m->file_->find(info.name + ".qweight");
       const TensorView *sc = m->file_->find(info.name + ".scales");
       const TensorView *z = info.symmetric ? nullptr : m->file_->find(info.name + ".zeros");
-      if (info.shape.size() != 2 || !q || q->dtype != DType::U8 ||
-          q->shape != std::vector<int64_t>{n, rowBytes} || !sc || sc->dtype != info.dtype ||
-          sc->shape != std::vector<int64_t>{n, groups} ||
+      if (!ok || !q || q->dtype != DType::U8 || q->shape != codeShape || !sc ||
+          sc->dtype != info.dtype || sc->shape != std::vector<int64_t>{n, groups} ||
           (!info.symmetric &&
            (!z || z->dtype != DType::U8 || z->shape != std::vector<int64_t>{n, groups})))
         return fail("affine weight '" + info.name + "' does not match its components");
-      cpu::WeightRef ref;
       ref.dtype = info.dtype;
       ref.rows = n;
       ref.cols = k;
@@ -160,61 +216,20 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       m->weights_.push_back(ref);
       continue;
     }
-    if (info.sparsity != WeightSparsity::None) {
+    if (info.sparsity != WeightSparsity::None) { // dense kept values
       int64_t n = info.shape.size() == 2 ? info.shape[0] : 0, k = info.shape.back();
       const TensorView *v = m->file_->find(info.name + ".values");
       cpu::WeightRef ref;
       ref.dtype = info.dtype;
       ref.rows = n;
       ref.cols = k;
+      int64_t perRow = 0, total = 0;
       bool ok = n > 0 && v && v->dtype == info.dtype &&
-                (info.dtype == DType::F32 || info.dtype == DType::F16 || info.dtype == DType::BF16);
-      if (ok && info.sparsity == WeightSparsity::NM) {
-        int64_t bits = 0;
-        while ((int64_t(1) << bits) < info.sparseM)
-          ++bits;
-        int64_t perRow = k / info.sparseM * info.sparseN, rowBytes = (perRow * bits + 7) / 8;
-        const TensorView *idx = m->file_->find(info.name + ".indices");
-        ok = k % info.sparseM == 0 && v->shape == std::vector<int64_t>{n, perRow} && idx &&
-             idx->dtype == DType::U8 && idx->shape == std::vector<int64_t>{n, rowBytes};
-        if (ok) {
-          ref.sparse = cpu::WeightRef::Sparse::NM;
-          ref.nmN = info.sparseN;
-          ref.nmM = info.sparseM;
-          ref.codes = idx->data;
-          ref.codeRowBytes = rowBytes;
-        }
-      } else if (ok) {
-        const TensorView *mask = m->file_->find(info.name + ".mask");
-        const TensorView *ptr = m->file_->find(info.name + ".row_ptr");
-        ok = mask && mask->dtype == DType::U8 &&
-             mask->shape == std::vector<int64_t>{n, (k + 7) / 8} && ptr &&
-             ptr->dtype == DType::I32 && ptr->numElements() == n + 1;
-        // Row offsets must count the mask's bits: a tampered offset would read out of bounds.
-        for (int64_t r = 0; ok && r <= n; ++r) {
-          int32_t at;
-          std::memcpy(&at, ptr->data + 4 * r, 4);
-          int64_t expected = 0;
-          if (r > 0) {
-            int32_t prev;
-            std::memcpy(&prev, ptr->data + 4 * (r - 1), 4);
-            for (int64_t c = 0; c < k; ++c)
-              expected += mask->data[(r - 1) * ((k + 7) / 8) + (c >> 3)] >> (c & 7) & 1;
-            expected += prev;
-          }
-          ok = at == expected;
-        }
-        if (ok) {
-          int32_t total;
-          std::memcpy(&total, ptr->data + 4 * n, 4);
-          ok = v->numElements() == total;
-        }
-        if (ok) {
-          ref.sparse = cpu::WeightRef::Sparse::Bitmask;
-          ref.codes = mask->data;
-          ref.rowPtr = reinterpret_cast<const int32_t *>(ptr->data);
-        }
-      }
+                (info.dtype == DType::F32 || info.dtype == DType::F16 ||
+                 info.dtype == DType::BF16) &&
+                bindSparsity(*m->file_, info, n, k, ref, perRow, total) &&
+                (info.sparsity == WeightSparsity::NM ? v->shape == std::vector<int64_t>{n, perRow}
+                                                     : v->numElements() == total);
       if (!ok)
         return fail("sparse weight '" + info.name + "' does not match its components");
       ref.data = v->data;
@@ -316,19 +331,21 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
           bytes["int8 + fp16 outliers"] += t->numBytes;
       continue;
     }
+    std::string pattern =
+        info.sparsity == WeightSparsity::NM
+            ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
+        : info.sparsity == WeightSparsity::Bitmask ? std::string(" sparse-bitmask")
+                                                   : std::string();
     if (info.format == WeightFormat::Affine) {
       std::string key = "int" + std::to_string(info.bits) + " g" +
-                        std::to_string(info.groupSize) + (info.symmetric ? " sym" : "");
-      for (const char *suffix : {".qweight", ".scales", ".zeros"})
+                        std::to_string(info.groupSize) + (info.symmetric ? " sym" : "") + pattern;
+      for (const char *suffix : {".qweight", ".scales", ".zeros", ".indices", ".mask", ".row_ptr"})
         if (const TensorView *t = file_->find(info.name + suffix))
           bytes[key] += t->numBytes;
       continue;
     }
     if (info.sparsity != WeightSparsity::None) {
-      std::string key = std::string(dtypeName(info.dtype)) +
-                        (info.sparsity == WeightSparsity::NM
-                             ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
-                             : std::string(" sparse-bitmask"));
+      std::string key = std::string(dtypeName(info.dtype)) + pattern;
       for (const char *suffix : {".values", ".indices", ".mask", ".row_ptr"})
         if (const TensorView *t = file_->find(info.name + suffix))
           bytes[key] += t->numBytes;

@@ -8,10 +8,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Quantize/AWQ.h"
 #include "midllama/Quantize/GPTQ.h"
 #include "midllama/Transforms/Passes.h"
 
@@ -67,7 +69,7 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
 
     std::string error;
     std::vector<std::string> selected;
-    if (!selectWeights(module, kPass, include, exclude, selected, error))
+    if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))
       return fail(error);
 
     calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
@@ -80,38 +82,36 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
       for (const std::string &name : names) {
         auto start = std::chrono::steady_clock::now();
         std::vector<float> w;
-        if (!readWeightF32(module, name, w, why))
+        std::vector<uint8_t> keep;
+        if (!readWeightF32(module, name, w, why, &keep))
           return false;
+        auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+            module, StringAttr::get(module.getContext(), name));
+        bool pruned = bool(param.getWeightType().getSparsity());
         int64_t k = stats.k, n = int64_t(w.size()) / k;
         quant::GPTQOptions o;
         o.affine = {int(bits), std::min<int64_t>(groupSize, k), symmetric};
         o.damp = damp;
         o.blockSize = blockSize;
         o.actOrder = actOrder;
+        o.keep = pruned ? keep.data() : nullptr; // mask-aware: pruned weights stay zero
         quant::GPTQResult r;
         if (!quant::quantizeGPTQ(w.data(), n, k, h.data(), o, r, why)) {
           why = "weight '" + name + "': " + why;
           return false;
         }
-        quant::AffineMatrix rtn = quant::quantizeRTN(w.data(), n, k, o.affine);
-        std::vector<float> rtnValues(w.size());
-        for (int64_t row = 0; row < n; ++row)
-          for (int64_t c = 0; c < k; ++c) {
-            int64_t g = row * rtn.groups + c / o.affine.groupSize;
-            int zero = o.affine.symmetric ? 1 << (o.affine.bits - 1) : rtn.zeros[size_t(g)];
-            rtnValues[size_t(row * k + c)] = quant::dequantizeValue(
-                quant::unpackCode(rtn.codes.data() + row * rtn.rowBytes, c, o.affine.bits),
-                rtn.scales[size_t(g)], zero);
-          }
+        std::vector<float> rtnValues = quant::roundTrip(w.data(), n, k, o.affine);
         double gptqError = quant::layerOutputError(w.data(), r.dequantized.data(), n, k, h.data());
         double rtnError = quant::layerOutputError(w.data(), rtnValues.data(), n, k, h.data());
         EncodedWeight e;
-        auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
-            module, StringAttr::get(module.getContext(), name));
-        encodeAffine(param.getWeightType(), r.matrix, o.affine, e);
+        if (pruned)
+          encodeAffineSparse(param.getWeightType(), r.matrix, o.affine, keep, e);
+        else
+          encodeAffine(param.getWeightType(), r.matrix, o.affine, e);
         e.description = "int" + std::to_string(o.affine.bits) + " g" +
                         std::to_string(o.affine.groupSize) + (o.affine.symmetric ? " sym" : "") +
-                        (actOrder ? " act-order" : "") + " gptq";
+                        (actOrder ? " act-order" : "") + " gptq" +
+                        (pruned ? ", pruned mask kept" : "");
         e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start)
                        .count();
@@ -130,7 +130,8 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
       return fail(error);
 
     WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error,
+                        /*dense=*/nullptr, /*allowPruned=*/true))
       return fail(error);
   }
 };

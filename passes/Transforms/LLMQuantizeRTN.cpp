@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -41,18 +42,30 @@ struct LLMQuantizeRTNPass : midllama::impl::LLMQuantizeRTNBase<LLMQuantizeRTNPas
     if (groupSize < 1)
       return fail("llm-quantize-rtn: group-size must be at least 1 (got " +
                   Twine(int64_t(groupSize)) + ")");
-    auto encode = [&](const std::string &, WeightType type, const std::vector<float> &values,
-                      EncodedWeight &out, std::string &) {
+    auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
+                      EncodedWeight &out, std::string &why) {
       int64_t n = type.getShape()[0], k = type.getShape()[1];
       quant::AffineParams p{int(bits), std::min<int64_t>(groupSize, k), symmetric};
+      // A pruned weight's zeros round to the zero point (every range holds 0), so they stay
+      // zeros; only the kept values' codes are stored.
       quant::AffineMatrix m = quant::quantizeRTN(values.data(), n, k, p);
-      encodeAffine(type, m, p, out);
       out.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
                         (p.symmetric ? " sym" : "");
+      if (!type.getSparsity()) {
+        encodeAffine(type, m, p, out);
+        return true;
+      }
+      std::vector<float> ignored;
+      std::vector<uint8_t> keep;
+      if (!readWeightF32(module, name, ignored, why, &keep))
+        return false;
+      encodeAffineSparse(type, m, p, keep, out);
+      out.description += ", pruned mask kept";
       return true;
     };
     std::string error;
-    if (!rewriteWeights(module, "llm-quantize-rtn", include, exclude, output, encode, error))
+    if (!rewriteWeights(module, "llm-quantize-rtn", include, exclude, output, encode, error,
+                        /*dense=*/nullptr, /*allowPruned=*/true))
       return fail(error);
   }
 };

@@ -94,3 +94,59 @@ void midllama::encodeSparse(WeightType type, const std::vector<float> &values,
   out.components.push_back({".mask", rt::DType::U8, {n, maskBytes}, std::move(bitmask)});
   out.components.push_back({".row_ptr", rt::DType::I32, {n + 1}, std::move(rowPtr)});
 }
+
+void midllama::encodeAffineSparse(WeightType type, const quant::AffineMatrix &m,
+                                  const quant::AffineParams &p, const std::vector<uint8_t> &keep,
+                                  EncodedWeight &out) {
+  MLIRContext *ctx = type.getContext();
+  int64_t n = type.getShape()[0], k = type.getShape()[1];
+  int64_t nnz = 0;
+  for (uint8_t b : keep)
+    nnz += b;
+  // The pattern as the mask now is (a kept weight that was exactly 0 in dense storage counts
+  // as pruned: it is 0 either way).
+  Attribute sparsity = type.getSparsity();
+  if (isa<UnstructuredSparsityAttr>(sparsity))
+    sparsity = UnstructuredSparsityAttr::get(ctx, nnz);
+  WeightType sparseType = type.withSparsity(sparsity);
+  encodeAffine(sparseType, m, p, out); // dense codes, scales, zeros; type with the format
+  bool compressed = false;
+  for (const WeightComponent &c : getWeightLayout(out.type).components)
+    compressed |= c.suffix == ".indices" || c.suffix == ".mask";
+  if (!compressed)
+    return; // the dense codes hold the zeros
+  // Replace the dense codes by the kept values' codes, and add the index tensors.
+  std::vector<uint8_t> codes;
+  std::vector<int64_t> codeShape;
+  auto nm = dyn_cast<NMSparsityAttr>(sparsity);
+  int64_t perRow = nm ? k / nm.getM() * nm.getN() : 0;
+  int64_t rowBytes = nm ? (perRow * p.bits + 7) / 8 : 0;
+  codes.assign(size_t(nm ? n * rowBytes : (nnz * p.bits + 7) / 8), 0);
+  codeShape = nm ? std::vector<int64_t>{n, rowBytes} : std::vector<int64_t>{(nnz * p.bits + 7) / 8};
+  int64_t stream = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    int64_t i = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      if (!keep[size_t(r * k + c)])
+        continue;
+      int q = quant::unpackCode(m.codes.data() + r * m.rowBytes, c, p.bits);
+      if (nm)
+        quant::packCode(codes.data() + r * rowBytes, i++, p.bits, q);
+      else
+        quant::packCode(codes.data(), stream++, p.bits, q);
+    }
+  }
+  out.components[0] = {".qweight", rt::DType::U8, codeShape, std::move(codes)};
+  // The index tensors, as for dense kept values.
+  EncodedWeight index;
+  std::vector<float> zeros(size_t(n * k), 0.0f);
+  sparse::Pattern pattern;
+  if (nm) {
+    pattern.n = nm.getN();
+    pattern.m = nm.getM();
+  }
+  encodeSparse(type.withSparsity(sparsity), zeros, keep, pattern, index);
+  for (EncodedWeight::Component &c : index.components)
+    if (c.suffix == ".indices" || c.suffix == ".mask" || c.suffix == ".row_ptr")
+      out.components.push_back(std::move(c));
+}

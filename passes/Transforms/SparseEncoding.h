@@ -24,6 +24,14 @@ void encodeSparse(llm::WeightType type, const std::vector<float> &values,
                   const std::vector<uint8_t> &mask, const sparse::Pattern &pattern,
                   EncodedWeight &out);
 
+/// `out`'s type and components for a pruned weight of `type` (#llm.n_m or
+/// #llm.unstructured) quantized to `m` (codes for every column, the pruned ones the zero
+/// point) with `keep` its mask: the codes of the kept values only, with the type's index
+/// tensors, when its layout is compressed; all codes otherwise.
+void encodeAffineSparse(llm::WeightType type, const quant::AffineMatrix &m,
+                        const quant::AffineParams &p, const std::vector<uint8_t> &keep,
+                        EncodedWeight &out);
+
 } // namespace midllama
 
 #endif // MIDLLAMA_PASSES_TRANSFORMS_SPARSEENCODING_H

@@ -8,6 +8,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Quantize/Affine.h"
 #include "midllama/Transforms/ParamFiles.h"
 #include "runtime/params/Half.h"
 #include "runtime/params/ParamFile.h"
@@ -73,33 +74,83 @@ llvm::StringMap<bool> projectionOnly(ModuleOp module) {
   return onlyProjection;
 }
 
+/// Element `i` of a f32/f16 tensor.
+float elementAt(const rt::TensorView &t, int64_t i) {
+  if (t.dtype == rt::DType::F32) {
+    float f;
+    std::memcpy(&f, t.data + 4 * i, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, t.data + 2 * i, 2);
+  return halfToFloat(h);
+}
+
+/// The fp32 values of a dense parameter, a pruned one expanded from its compressed storage
+/// (zeros where pruned); `keep`, when given, gets its mask (all ones unless pruned).
 bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &values,
-             std::string &error) {
+             std::string &error, std::vector<uint8_t> *keep = nullptr) {
   WeightType type = param.getWeightType();
   std::string name = param.getSymName().str();
   if (!type.isDense() || (!type.getElementType().isF32() && !type.getElementType().isF16())) {
     error = "weight '" + name + "' is neither f32 nor f16";
     return false;
   }
-  int64_t count = 1;
-  for (int64_t d : type.getShape())
-    count *= d;
-  const rt::TensorView *t = file.find(storedName(param));
-  if (!t || t->numElements() != count ||
-      (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16)) {
-    error = "weight '" + name + "' is missing from " + file.path();
+  int64_t count = type.getNumElements();
+  auto missing = [&] {
+    error = "weight '" + name + "' is missing from " + file.path() +
+            " (or its tensors do not match its type; run --llm-verify-params)";
     return false;
-  }
-  values.resize(size_t(count));
-  for (int64_t i = 0; i < count; ++i) {
-    if (t->dtype == rt::DType::F32) {
-      std::memcpy(&values[i], t->data + 4 * i, 4);
-    } else {
-      uint16_t h;
-      std::memcpy(&h, t->data + 2 * i, 2);
-      values[i] = halfToFloat(h);
+  };
+  values.assign(size_t(count), 0.0f);
+  if (keep)
+    keep->assign(size_t(count), 1);
+  std::string stored = storedName(param);
+  const rt::TensorView *t = file.find(stored);
+  if (t) { // dense storage (pruned or not): zeros are the pruned weights
+    if (t->numElements() != count || (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16))
+      return missing();
+    for (int64_t i = 0; i < count; ++i) {
+      values[size_t(i)] = elementAt(*t, i);
+      if (keep && type.getSparsity())
+        (*keep)[size_t(i)] = values[size_t(i)] != 0.0f;
     }
+    return true;
   }
+  // Compressed: the kept values and where they go.
+  const rt::TensorView *v = file.find(stored + ".values");
+  if (!v || type.getRank() != 2)
+    return missing();
+  int64_t n = type.getShape()[0], k = type.getShape()[1];
+  std::vector<uint8_t> mask(static_cast<size_t>(count), 0);
+  if (auto nm = dyn_cast_or_null<NMSparsityAttr>(type.getSparsity())) {
+    const rt::TensorView *idx = file.find(stored + ".indices");
+    int64_t perRow = k / nm.getM() * nm.getN(), bits = llvm::Log2_64_Ceil(nm.getM());
+    if (!idx || v->numElements() != n * perRow || idx->shape.size() != 2)
+      return missing();
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t i = 0; i < perRow; ++i) {
+        int64_t pos = quant::unpackCode(idx->data + r * idx->shape[1], i, int(bits));
+        int64_t col = (i / nm.getN()) * nm.getM() + pos;
+        mask[size_t(r * k + col)] = 1;
+        values[size_t(r * k + col)] = elementAt(*v, r * perRow + i);
+      }
+  } else {
+    const rt::TensorView *bits = file.find(stored + ".mask");
+    if (!bits || bits->numElements() != n * ((k + 7) / 8))
+      return missing();
+    int64_t at = 0;
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        if (bits->data[r * ((k + 7) / 8) + (c >> 3)] >> (c & 7) & 1) {
+          if (at >= v->numElements())
+            return missing();
+          mask[size_t(r * k + c)] = 1;
+          values[size_t(r * k + c)] = elementAt(*v, at++);
+        }
+  }
+  if (keep)
+    *keep = std::move(mask);
   return true;
 }
 
@@ -107,7 +158,8 @@ bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &value
 
 bool midllama::selectWeights(ModuleOp module, const std::string &passName,
                              const std::string &include, const std::string &exclude,
-                             std::vector<std::string> &names, std::string &error) {
+                             std::vector<std::string> &names, std::string &error,
+                             bool allowPruned) {
   auto fail = [&](const std::string &message) {
     error = passName + ": " + message;
     return false;
@@ -131,9 +183,10 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
       continue;
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
       return fail("weight '" + name + "' is neither f32 nor f16");
-    if (type.getSparsity())
-      return fail("weight '" + name + "' is already pruned; compressing a pruned weight "
-                  "again (mask-aware) is not supported yet: exclude it");
+    if (type.getSparsity() && !allowPruned)
+      return fail("weight '" + name + "' is pruned, and " + passName +
+                  " would not keep its zeros: exclude it (RTN and GPTQ quantize pruned "
+                  "weights with their mask kept)");
     names.push_back(name);
   }
   if (names.empty())
@@ -156,7 +209,8 @@ WeightEncoder midllama::precomputedEncoder(llvm::StringMap<EncodedWeight> &encod
 }
 
 bool midllama::readWeightF32(ModuleOp module, const std::string &name,
-                             std::vector<float> &values, std::string &error) {
+                             std::vector<float> &values, std::string &error,
+                             std::vector<uint8_t> *keep) {
   auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
       module, StringAttr::get(module.getContext(), name));
   if (!param) {
@@ -164,14 +218,15 @@ bool midllama::readWeightF32(ModuleOp module, const std::string &name,
     return false;
   }
   std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
-  return file && readF32(*file, param, values, error);
+  return file && readF32(*file, param, values, error, keep);
 }
 
 bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
                               const std::string &include, const std::string &exclude,
                               const std::string &output, const WeightEncoder &encode,
                               std::string &error,
-                              const std::map<std::string, std::vector<float>> *dense) {
+                              const std::map<std::string, std::vector<float>> *dense,
+                              bool allowPruned) {
   auto fail = [&](const std::string &message) {
     error = passName + ": " + message;
     return false;
@@ -179,7 +234,7 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   if (output.empty())
     return fail("output (the parameter file to write) is required");
   std::vector<std::string> selected;
-  if (!selectWeights(module, passName, include, exclude, selected, error))
+  if (!selectWeights(module, passName, include, exclude, selected, error, allowPruned))
     return false;
   std::string fileError;
   std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", fileError);

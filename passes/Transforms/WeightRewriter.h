@@ -51,12 +51,13 @@ using WeightEncoder =
 /// file (`output`, relative to the IR file). Returns false with `error` (one line) on bad
 /// options, a missing tensor, nothing selected or an encoder's refusal; the module is then
 /// unchanged and nothing is written.
-/// `dense`, when given, holds new fp32 values for dense parameters that stay dense (AWQ's
+/// `allowPruned`: see selectWeights. `dense`, when given, holds new fp32 values for dense parameters that stay dense (AWQ's
 /// rescaled norms and projections), written in their own element type.
 bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
                     const std::string &include, const std::string &exclude,
                     const std::string &output, const WeightEncoder &encode, std::string &error,
-                    const std::map<std::string, std::vector<float>> *dense = nullptr);
+                    const std::map<std::string, std::vector<float>> *dense = nullptr,
+                    bool allowPruned = false);
 
 /// An encoder handing out what a calibrated method already encoded (moved out of
 /// `encoded`); it refuses a weight the method did not reach.
@@ -65,13 +66,16 @@ WeightEncoder precomputedEncoder(llvm::StringMap<EncodedWeight> &encoded);
 /// The names of the weights rewriteWeights would hand to its encoder (dense f32/f16
 /// matrices read only as a linear / LM head weight, matching `include`, not `exclude`), in
 /// parameter order. False with `error` on a bad regular expression or when none matches.
+/// Pruned weights are refused unless `allowPruned` (passes that keep their mask).
 bool selectWeights(mlir::ModuleOp module, const std::string &passName,
                    const std::string &include, const std::string &exclude,
-                   std::vector<std::string> &names, std::string &error);
+                   std::vector<std::string> &names, std::string &error,
+                   bool allowPruned = false);
 
-/// The fp32 values of dense parameter `name` read from the module's parameter file.
+/// The fp32 values of dense parameter `name` read from the module's parameter file; a
+/// pruned one expanded from its compressed storage, its mask (1 = kept) into `keep`.
 bool readWeightF32(mlir::ModuleOp module, const std::string &name, std::vector<float> &values,
-                   std::string &error);
+                   std::string &error, std::vector<uint8_t> *keep = nullptr);
 
 /// `out`'s type (#llm.affine) and components for the affine-quantized `m` of a weight of
 /// `type`; its scales are stored in the weight's element type (fp16 for f16 weights).

@@ -527,29 +527,51 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.sparse != WeightRef::Sparse::None) {
+    // The kept values of row n, in column order: value v (of the row's stream) sits at
+    // column col(v); dense values read as their type, affine codes dequantized with the
+    // scale and zero point of that column's group.
     WeightRef values; // the stored values, read with `at` whatever their type
     values.data = w.data;
     values.dtype = w.dtype;
+    const uint32_t codeMask = w.bits ? (1u << w.bits) - 1 : 0;
+    const float implicitZero = w.bits ? float(1 << (w.bits - 1)) : 0.0f;
+    auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
+      if (!w.bits)
+        return at(values, stream);
+      const uint8_t *codes = w.codes;
+      int64_t bit = rowCode * w.bits;
+      if (w.sparse == WeightRef::Sparse::NM)
+        codes += n * w.codeRowBytes;
+      else
+        bit = stream * w.bits;
+      uint32_t word = codes[bit >> 3];
+      if ((bit & 7) + w.bits > 8)
+        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+      int64_t g = n * w.groups + col / w.groupSize;
+      float zero = w.zeros ? float(w.zeros[g]) : implicitZero;
+      return (float((word >> (bit & 7)) & codeMask) - zero) * scaleAt(w, g);
+    };
     std::fill(dst, dst + w.cols, 0.0f);
     if (w.sparse == WeightRef::Sparse::Bitmask) {
-      const uint8_t *mask = w.codes + n * ((w.cols + 7) / 8);
-      int64_t v = w.rowPtr[n];
+      const uint8_t *mask = w.index + n * ((w.cols + 7) / 8);
+      int64_t v = w.rowPtr[n], j = 0;
       for (int64_t c = 0; c < w.cols; ++c)
         if (mask[c >> 3] >> (c & 7) & 1)
-          dst[c] = at(values, v++);
+          dst[c] = valueAt(v++, j++, c);
       return;
     }
     int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
     while ((int64_t(1) << bits) < w.nmM)
       ++bits;
-    const uint8_t *idx = w.codes + n * w.codeRowBytes;
+    const uint8_t *idx = w.index + n * w.indexRowBytes;
     for (int64_t i = 0; i < perRow; ++i) {
       int64_t pos = 0;
       for (int64_t b = 0; b < bits; ++b) {
         int64_t bit = i * bits + b;
         pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
       }
-      dst[(i / w.nmN) * w.nmM + pos] = at(values, n * perRow + i);
+      int64_t col = (i / w.nmN) * w.nmM + pos;
+      dst[col] = valueAt(n * perRow + i, i, col);
     }
     return;
   }

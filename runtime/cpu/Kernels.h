@@ -40,14 +40,17 @@ struct WeightRef {
   /// the outlier columns 0, `scales` the fp32 scale of each row; the `numOutliers` input
   /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
   bool int8 = false;
-  /// Sparse storage of dense values (`bits` = 0, values of `dtype` at `data`): N:M keeps
-  /// `nmN` of every run of `nmM` columns (values [rows, cols / nmM * nmN]; `codes` the
-  /// position of each in its run, ceil(log2 nmM) bits packed little-endian along a row of
-  /// `codeRowBytes`); a bitmask keeps the columns whose bit is set (`codes` [rows,
-  /// ceil(cols / 8)], bit c & 7 of byte c >> 3; values one flat stream, row r's starting at
-  /// `rowPtr[r]`).
+  /// Sparse storage (N:M or bitmask) of a pruned weight: only the kept values are stored,
+  /// dense (of `dtype`, at `data`) or affine-quantized (codes at `codes`, scales and zero
+  /// points per group of logical columns as for a dense affine weight). N:M keeps `nmN` of
+  /// every run of `nmM` columns: row-aligned values [rows, cols / nmM * nmN] (affine codes
+  /// in rows of `codeRowBytes`), and `index` the position of each in its run, ceil(log2
+  /// nmM) bits packed little-endian in rows of `indexRowBytes`. A bitmask keeps the columns
+  /// whose bit is set (`index` [rows, ceil(cols / 8)], bit c & 7 of byte c >> 3); values or
+  /// codes one flat stream, row r's starting at value `rowPtr[r]`.
   enum class Sparse { None, NM, Bitmask } sparse = Sparse::None;
-  int64_t nmN = 0, nmM = 0;
+  int64_t nmN = 0, nmM = 0, indexRowBytes = 0;
+  const uint8_t *index = nullptr;
   const int32_t *rowPtr = nullptr;
   int64_t numOutliers = 0;
   const int32_t *outlierColumns = nullptr;

@@ -90,12 +90,15 @@ int64_t Serializer::weight(Value v, bool packed) {
   auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
   auto int8 = dyn_cast_or_null<llm::Int8OutliersAttr>(type.getFormat());
   // A pruned weight: compressed (N:M or bitmask, dense values) or dense with its zeros.
+  // A pruned weight, dense or affine: stored compressed (N:M positions, or a bitmask and
+  // row offsets, beside the kept values or codes) or, when that is not smaller, dense.
   auto nm = dyn_cast_or_null<llm::NMSparsityAttr>(type.getSparsity());
-  bool sparse = type.getSparsity() && !type.getFormat() && type.getRank() == 2;
+  bool sparse = type.getSparsity() && type.getRank() == 2 &&
+                (!type.getFormat() || (affine && !affine.getActOrder()));
   bool compressed = false;
   if (sparse)
     for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
-      compressed |= c.suffix == ".values";
+      compressed |= c.suffix == ".indices" || c.suffix == ".mask";
   bool supported = type.isDense() || sparse ||
                    (affine && !affine.getActOrder() && type.getRank() == 2) ||
                    (int8 && type.getRank() == 2) ||
@@ -107,7 +110,7 @@ int64_t Serializer::weight(Value v, bool packed) {
     os << type;
     error = "weight '" + name + "' is stored as " + t +
             ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
-            "without act-order, NF4, int8 + outliers, pruned dense)";
+            "without act-order, NF4, int8 + outliers, pruned dense or affine)";
     return -1;
   }
   rt::WeightInfo info;
@@ -308,13 +311,14 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     if (!plain) {
       // The components as the compressing pass wrote them.
       std::vector<std::string> suffixes =
-          info.sparsity == rt::WeightSparsity::NM ? std::vector<std::string>{".values", ".indices"}
-          : info.sparsity == rt::WeightSparsity::Bitmask
-              ? std::vector<std::string>{".values", ".mask", ".row_ptr"}
-              :
-          info.format == rt::WeightFormat::Affine ? std::vector<std::string>{".qweight", ".scales"}
+          info.format == rt::WeightFormat::Dense  ? std::vector<std::string>{".values"}
+          : info.format == rt::WeightFormat::Affine ? std::vector<std::string>{".qweight", ".scales"}
           : info.format == rt::WeightFormat::NF4  ? std::vector<std::string>{".qweight", ".absmax"}
                                                   : std::vector<std::string>{".qweight", ".row_scale"};
+      if (info.sparsity == rt::WeightSparsity::NM)
+        suffixes.push_back(".indices");
+      if (info.sparsity == rt::WeightSparsity::Bitmask)
+        suffixes.insert(suffixes.end(), {".mask", ".row_ptr"});
       const std::vector<int64_t> &columns = outlierColumns[info.name];
       if (info.format == rt::WeightFormat::Int8Outliers && !columns.empty())
         suffixes.push_back(".outliers");

@@ -348,11 +348,11 @@ TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
     nm.sparse = WeightRef::Sparse::NM;
     nm.nmN = 2;
     nm.nmM = 4;
-    nm.codes = nmIdx.data();
-    nm.codeRowBytes = (k / 2 * 2 + 7) / 8;
+    nm.index = nmIdx.data();
+    nm.indexRowBytes = (k / 2 * 2 + 7) / 8;
     WeightRef bm{bmValues.data(), dtype, n, k};
     bm.sparse = WeightRef::Sparse::Bitmask;
-    bm.codes = mask.data();
+    bm.index = mask.data();
     bm.rowPtr = rowPtr.data();
     for (const WeightRef *w : {&nm, &bm}) {
       matmul(x.data(), got.data(), rows, *w);
@@ -362,6 +362,70 @@ TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
       dequantizeRow(*w, 3, row.data());
       EXPECT_EQ(row, std::vector<float>(zeroed.begin() + 3 * k, zeroed.begin() + 4 * k));
     }
+  }
+}
+
+// A pruned and quantized weight: the codes of the kept values only (row-aligned for 2:4,
+// one stream for a bitmask), each dequantized with the group of its logical column.
+TEST_P(CPUKernelsTest, SparseAffineWeightsDecodeByLogicalColumn) {
+  const int64_t n = 5, k = 16, gs = 8, groups = 2, perRow = k / 2;
+  std::mt19937 rng(7);
+  std::vector<float> scales(size_t(n * groups));
+  for (float &v : scales)
+    v = 0.01f + 0.01f * float(rng() % 10);
+  std::vector<float> expect(size_t(n * k), 0.0f);
+  std::vector<uint8_t> nmCodes(size_t(n * perRow / 2), 0), nmIdx(size_t(n * perRow * 2 / 8), 0);
+  std::vector<uint8_t> bmCodes(size_t(n * perRow / 2), 0), mask(size_t(n * 2), 0);
+  std::vector<int32_t> rowPtr = {0};
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < perRow; ++i) {
+      int64_t run = i / 2, pos = (i % 2 == 0) ? (r % 2) : 2 + (r + run) % 2;
+      int64_t col = run * 4 + pos;
+      int code = int(rng() % 16);
+      expect[size_t(r * k + col)] = float(code - 8) * scales[size_t(r * groups + col / gs)];
+      // 2:4: codes row-aligned (4 bits, low nibble first), positions 2 bits each.
+      nmCodes[size_t(r * perRow / 2 + i / 2)] |= uint8_t(code << ((i % 2) * 4));
+      nmIdx[size_t(r * perRow * 2 / 8 + (i * 2) / 8)] |= uint8_t(pos << ((i * 2) % 8));
+      // Bitmask: the same values, codes in one stream.
+      int64_t v = r * perRow + i;
+      bmCodes[size_t(v / 2)] |= uint8_t(code << ((v % 2) * 4));
+      mask[size_t(r * 2 + col / 8)] |= uint8_t(1u << (col % 8));
+    }
+    rowPtr.push_back(int32_t((r + 1) * perRow));
+  }
+  WeightRef nm{nullptr, DType::F32, n, k};
+  nm.bits = 4;
+  nm.groupSize = gs;
+  nm.groups = groups;
+  nm.scales = scales.data();
+  nm.codes = nmCodes.data();
+  nm.codeRowBytes = perRow / 2;
+  nm.sparse = WeightRef::Sparse::NM;
+  nm.nmN = 2;
+  nm.nmM = 4;
+  nm.index = nmIdx.data();
+  nm.indexRowBytes = perRow * 2 / 8;
+  WeightRef bm = nm;
+  bm.codes = bmCodes.data();
+  bm.codeRowBytes = 0;
+  bm.sparse = WeightRef::Sparse::Bitmask;
+  bm.index = mask.data();
+  bm.rowPtr = rowPtr.data();
+  std::vector<float> x = randomVector(size_t(3 * k), 9), got(size_t(3 * n));
+  for (const WeightRef *w : {&nm, &bm}) {
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t r = 0; r < n; ++r) {
+      dequantizeRow(*w, r, row.data());
+      EXPECT_EQ(row, std::vector<float>(expect.begin() + r * k, expect.begin() + (r + 1) * k));
+    }
+    matmul(x.data(), got.data(), 3, *w);
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double d = 0;
+        for (int64_t c = 0; c < k; ++c)
+          d += double(x[size_t(i * k + c)]) * expect[size_t(j * k + c)];
+        EXPECT_NEAR(got[size_t(i * n + j)], d, 1e-5 * (1 + std::fabs(d)));
+      }
   }
 }
 
