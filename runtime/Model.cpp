@@ -148,8 +148,17 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       const TensorView *cols = m->file_->find(info.name + ".outlier_columns");
       const TensorView *out = m->file_->find(info.name + ".outliers");
       int64_t c = cols ? cols->numElements() : 0;
-      bool ok = info.shape.size() == 2 && q && q->dtype == DType::I8 &&
-                q->shape == std::vector<int64_t>{n, k} && sc && sc->dtype == DType::F32 &&
+      cpu::WeightRef ref;
+      std::vector<int64_t> codeShape = {n, k};
+      bool ok = info.shape.size() == 2;
+      if (ok && info.sparsity != WeightSparsity::None) { // only the kept values' int8 codes
+        int64_t perRow = 0, total = 0;
+        ok = bindSparsity(*m->file_, info, n, k, ref, perRow, total);
+        codeShape = info.sparsity == WeightSparsity::NM ? std::vector<int64_t>{n, perRow}
+                                                        : std::vector<int64_t>{total};
+      }
+      ok = ok && q && q->dtype == DType::I8 &&
+                q->shape == codeShape && sc && sc->dtype == DType::F32 &&
                 sc->numElements() == n &&
                 (c == 0 ? !out
                         : cols->dtype == DType::I32 && out && out->dtype == DType::F16 &&
@@ -163,7 +172,6 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
       }
       if (!ok)
         return fail("int8 + outliers weight '" + info.name + "' does not match its components");
-      cpu::WeightRef ref;
       ref.dtype = DType::F32;
       ref.rows = n;
       ref.cols = k;
@@ -325,17 +333,18 @@ std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
           bytes[key] += t->numBytes;
       continue;
     }
-    if (info.format == WeightFormat::Int8Outliers) {
-      for (const char *suffix : {".qweight", ".row_scale", ".outlier_columns", ".outliers"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes["int8 + fp16 outliers"] += t->numBytes;
-      continue;
-    }
     std::string pattern =
         info.sparsity == WeightSparsity::NM
             ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
         : info.sparsity == WeightSparsity::Bitmask ? std::string(" sparse-bitmask")
                                                    : std::string();
+    if (info.format == WeightFormat::Int8Outliers) {
+      for (const char *suffix : {".qweight", ".row_scale", ".outlier_columns", ".outliers",
+                                 ".indices", ".mask", ".row_ptr"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes["int8 + fp16 outliers" + pattern] += t->numBytes;
+      continue;
+    }
     if (info.format == WeightFormat::Affine) {
       std::string key = "int" + std::to_string(info.bits) + " g" +
                         std::to_string(info.groupSize) + (info.symmetric ? " sym" : "") + pattern;

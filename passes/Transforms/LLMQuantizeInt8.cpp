@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
@@ -60,7 +61,7 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
       return fail(prefix + "output (the parameter file to write) is required");
     std::string error;
     std::vector<std::string> selected;
-    if (!selectWeights(module, kPass, include, exclude, selected, error))
+    if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))
       return fail(error);
 
     calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
@@ -81,7 +82,8 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
       for (const std::string &name : names) {
         auto start = std::chrono::steady_clock::now();
         std::vector<float> w;
-        if (!readWeightF32(module, name, w, why))
+        std::vector<uint8_t> keep;
+        if (!readWeightF32(module, name, w, why, &keep))
           return false;
         int64_t k = stats.k, n = int64_t(w.size()) / k;
         quant::Int8OutlierMatrix m = quant::quantizeInt8Outliers(w.data(), n, k, columns);
@@ -95,12 +97,19 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
         std::memcpy(q.data(), m.q.data(), q.size());
         std::memcpy(scales.data(), m.rowScale.data(), scales.size());
         std::memcpy(outliers.data(), m.outliers.data(), outliers.size());
+        std::vector<uint8_t> denseCodes = q; // pruned weights quantize to 0: a mask is kept
         e.components.push_back({".qweight", rt::DType::I8, {n, k}, std::move(q)});
         e.components.push_back({".row_scale", rt::DType::F32, {n}, std::move(scales)});
         if (!columns.empty())
           e.components.push_back({".outliers", rt::DType::F16,
                                   {n, int64_t(columns.size())}, std::move(outliers)});
         e.description = "int8 + " + std::to_string(columns.size()) + " fp16 columns";
+        if (param.getWeightType().getSparsity()) {
+          WeightType t = e.type;
+          keepOnlyKeptCodes(t, keep, denseCodes, k, 8, rt::DType::I8, e);
+          e.type = t;
+          e.description += ", pruned mask kept";
+        }
         e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start)
                        .count();
@@ -113,7 +122,8 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
                                    compress, error))
       return fail(error);
     WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error))
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error,
+                        /*dense=*/nullptr, /*allowPruned=*/true))
       return fail(error);
   }
 };

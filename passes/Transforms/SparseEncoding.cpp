@@ -95,9 +95,9 @@ void midllama::encodeSparse(WeightType type, const std::vector<float> &values,
   out.components.push_back({".row_ptr", rt::DType::I32, {n + 1}, std::move(rowPtr)});
 }
 
-void midllama::encodeAffineSparse(WeightType type, const quant::AffineMatrix &m,
-                                  const quant::AffineParams &p, const std::vector<uint8_t> &keep,
-                                  EncodedWeight &out) {
+bool midllama::keepOnlyKeptCodes(WeightType &type, const std::vector<uint8_t> &keep,
+                                 const std::vector<uint8_t> &codes, int64_t rowBytes,
+                                 int elemBits, rt::DType codeType, EncodedWeight &out) {
   MLIRContext *ctx = type.getContext();
   int64_t n = type.getShape()[0], k = type.getShape()[1];
   int64_t nnz = 0;
@@ -108,36 +108,37 @@ void midllama::encodeAffineSparse(WeightType type, const quant::AffineMatrix &m,
   Attribute sparsity = type.getSparsity();
   if (isa<UnstructuredSparsityAttr>(sparsity))
     sparsity = UnstructuredSparsityAttr::get(ctx, nnz);
-  WeightType sparseType = type.withSparsity(sparsity);
-  encodeAffine(sparseType, m, p, out); // dense codes, scales, zeros; type with the format
+  type = type.withSparsity(sparsity);
   bool compressed = false;
-  for (const WeightComponent &c : getWeightLayout(out.type).components)
+  for (const WeightComponent &c : getWeightLayout(type).components)
     compressed |= c.suffix == ".indices" || c.suffix == ".mask";
   if (!compressed)
-    return; // the dense codes hold the zeros
-  // Replace the dense codes by the kept values' codes, and add the index tensors.
-  std::vector<uint8_t> codes;
-  std::vector<int64_t> codeShape;
+    return false; // the dense codes hold the zeros
   auto nm = dyn_cast<NMSparsityAttr>(sparsity);
   int64_t perRow = nm ? k / nm.getM() * nm.getN() : 0;
-  int64_t rowBytes = nm ? (perRow * p.bits + 7) / 8 : 0;
-  codes.assign(size_t(nm ? n * rowBytes : (nnz * p.bits + 7) / 8), 0);
-  codeShape = nm ? std::vector<int64_t>{n, rowBytes} : std::vector<int64_t>{(nnz * p.bits + 7) / 8};
+  int64_t keptRowBytes = nm ? (perRow * elemBits + 7) / 8 : 0;
+  int64_t streamBytes = (nnz * elemBits + 7) / 8;
+  std::vector<uint8_t> kept(size_t(nm ? n * keptRowBytes : streamBytes), 0);
+  std::vector<int64_t> shape = nm ? std::vector<int64_t>{n, keptRowBytes * 8 / elemBits}
+                                  : std::vector<int64_t>{streamBytes * 8 / elemBits};
+  if (codeType == rt::DType::U8) // bit-packed codes: the shape counts bytes
+    shape = nm ? std::vector<int64_t>{n, keptRowBytes} : std::vector<int64_t>{streamBytes};
   int64_t stream = 0;
   for (int64_t r = 0; r < n; ++r) {
     int64_t i = 0;
     for (int64_t c = 0; c < k; ++c) {
       if (!keep[size_t(r * k + c)])
         continue;
-      int q = quant::unpackCode(m.codes.data() + r * m.rowBytes, c, p.bits);
+      int q = quant::unpackCode(codes.data() + r * rowBytes, c, elemBits);
       if (nm)
-        quant::packCode(codes.data() + r * rowBytes, i++, p.bits, q);
+        quant::packCode(kept.data() + r * keptRowBytes, i++, elemBits, q);
       else
-        quant::packCode(codes.data(), stream++, p.bits, q);
+        quant::packCode(kept.data(), stream++, elemBits, q);
     }
   }
-  out.components[0] = {".qweight", rt::DType::U8, codeShape, std::move(codes)};
-  // The index tensors, as for dense kept values.
+  for (EncodedWeight::Component &c : out.components)
+    if (c.suffix == ".qweight")
+      c = {".qweight", codeType, shape, std::move(kept)};
   EncodedWeight index;
   std::vector<float> zeros(size_t(n * k), 0.0f);
   sparse::Pattern pattern;
@@ -145,8 +146,18 @@ void midllama::encodeAffineSparse(WeightType type, const quant::AffineMatrix &m,
     pattern.n = nm.getN();
     pattern.m = nm.getM();
   }
-  encodeSparse(type.withSparsity(sparsity), zeros, keep, pattern, index);
+  encodeSparse(type.withFormat(Attribute()), zeros, keep, pattern, index);
   for (EncodedWeight::Component &c : index.components)
     if (c.suffix == ".indices" || c.suffix == ".mask" || c.suffix == ".row_ptr")
       out.components.push_back(std::move(c));
+  return true;
+}
+
+void midllama::encodeAffineSparse(WeightType type, const quant::AffineMatrix &m,
+                                  const quant::AffineParams &p, const std::vector<uint8_t> &keep,
+                                  EncodedWeight &out) {
+  encodeAffine(type, m, p, out); // dense codes, scales, zeros
+  WeightType t = out.type;
+  keepOnlyKeptCodes(t, keep, m.codes, m.rowBytes, p.bits, rt::DType::U8, out);
+  out.type = t;
 }

@@ -32,6 +32,15 @@ void encodeAffineSparse(llm::WeightType type, const quant::AffineMatrix &m,
                         const quant::AffineParams &p, const std::vector<uint8_t> &keep,
                         EncodedWeight &out);
 
+/// For a pruned weight quantized to one code per value (`codes` of `elemBits` bits for all
+/// [n, k] columns, rows of `rowBytes`): the type with the mask's pattern, whether its
+/// layout stores only the kept values, and then those values' codes and the index tensors
+/// (appended to `out.components`, the codes replacing the component named `codeSuffix`).
+/// Shared by the affine and int8 encodings.
+bool keepOnlyKeptCodes(llm::WeightType &type, const std::vector<uint8_t> &keep,
+                       const std::vector<uint8_t> &codes, int64_t rowBytes, int elemBits,
+                       rt::DType codeType, EncodedWeight &out);
+
 } // namespace midllama
 
 #endif // MIDLLAMA_PASSES_TRANSFORMS_SPARSEENCODING_H

@@ -185,8 +185,8 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
       return fail("weight '" + name + "' is neither f32 nor f16");
     if (type.getSparsity() && !allowPruned)
       return fail("weight '" + name + "' is pruned, and " + passName +
-                  " would not keep its zeros: exclude it (RTN and GPTQ quantize pruned "
-                  "weights with their mask kept)");
+                  " would not keep its zeros: exclude it (RTN, GPTQ and LLM.int8() quantize "
+                  "pruned weights with their mask kept)");
     names.push_back(name);
   }
   if (names.empty())

@@ -525,7 +525,50 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 
 } // namespace
 
+namespace {
+
+/// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
+const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
+  const int8_t *q = reinterpret_cast<const int8_t *>(w.codes);
+  if (w.sparse == WeightRef::Sparse::None)
+    return q + n * w.cols;
+  std::fill(buffer, buffer + w.cols, int8_t(0));
+  if (w.sparse == WeightRef::Sparse::Bitmask) {
+    const uint8_t *mask = w.index + n * ((w.cols + 7) / 8);
+    int64_t v = w.rowPtr[n];
+    for (int64_t c = 0; c < w.cols; ++c)
+      if (mask[c >> 3] >> (c & 7) & 1)
+        buffer[c] = q[v++];
+    return buffer;
+  }
+  int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
+  while ((int64_t(1) << bits) < w.nmM)
+    ++bits;
+  const uint8_t *idx = w.index + n * w.indexRowBytes;
+  for (int64_t i = 0; i < perRow; ++i) {
+    int64_t pos = 0;
+    for (int64_t b = 0; b < bits; ++b) {
+      int64_t bit = i * bits + b;
+      pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
+    }
+    buffer[(i / w.nmN) * w.nmM + pos] = q[n * perRow + i];
+  }
+  return buffer;
+}
+
+} // namespace
+
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.int8) { // q · row scale, outlier columns from fp16
+    std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == WeightRef::Sparse::None ? 0 : w.cols));
+    const int8_t *q = int8Row(w, n, buffer.data());
+    float scale = static_cast<const float *>(w.scales)[n];
+    for (int64_t c = 0; c < w.cols; ++c)
+      dst[c] = float(q[c]) * scale;
+    for (int64_t o = 0; o < w.numOutliers; ++o)
+      dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
+    return;
+  }
   if (w.sparse != WeightRef::Sparse::None) {
     // The kept values of row n, in column order: value v (of the row's stream) sits at
     // column col(v); dense values read as their type, affine codes dequantized with the
@@ -573,15 +616,6 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
       int64_t col = (i / w.nmN) * w.nmM + pos;
       dst[col] = valueAt(n * perRow + i, i, col);
     }
-    return;
-  }
-  if (w.int8) { // q · row scale, outlier columns from fp16
-    const int8_t *q = reinterpret_cast<const int8_t *>(w.codes) + n * w.cols;
-    float scale = static_cast<const float *>(w.scales)[n];
-    for (int64_t c = 0; c < w.cols; ++c)
-      dst[c] = float(q[c]) * scale;
-    for (int64_t o = 0; o < w.numOutliers; ++o)
-      dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
     return;
   }
   if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
@@ -690,12 +724,12 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
     for (int64_t o = 0; o < c; ++o)
       xo[size_t(r * c + o)] = halfToFloat(floatToHalf(x[w.outlierColumns[o]]));
   }
-  const int8_t *wq = reinterpret_cast<const int8_t *>(w.codes);
   const float *rowScale = static_cast<const float *>(w.scales);
   parallelFor(n, rows * k, [&](int64_t begin, int64_t end) {
     std::vector<float> wo(static_cast<size_t>(c));
+    std::vector<int8_t> buffer(static_cast<size_t>(k));
     for (int64_t j = begin; j < end; ++j) {
-      const int8_t *wr = wq + j * k;
+      const int8_t *wr = int8Row(w, j, buffer.data());
       for (int64_t o = 0; o < c; ++o)
         wo[size_t(o)] = halfToFloat(w.outliers[j * c + o]);
       for (int64_t r = 0; r < rows; ++r) {

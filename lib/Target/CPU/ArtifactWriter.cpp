@@ -94,7 +94,8 @@ int64_t Serializer::weight(Value v, bool packed) {
   // row offsets, beside the kept values or codes) or, when that is not smaller, dense.
   auto nm = dyn_cast_or_null<llm::NMSparsityAttr>(type.getSparsity());
   bool sparse = type.getSparsity() && type.getRank() == 2 &&
-                (!type.getFormat() || (affine && !affine.getActOrder()));
+                (!type.getFormat() || (affine && !affine.getActOrder()) ||
+                 isa<llm::Int8OutliersAttr>(type.getFormat()));
   bool compressed = false;
   if (sparse)
     for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
@@ -110,7 +111,7 @@ int64_t Serializer::weight(Value v, bool packed) {
     os << type;
     error = "weight '" + name + "' is stored as " + t +
             ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
-            "without act-order, NF4, int8 + outliers, pruned dense or affine)";
+            "without act-order, NF4, int8 + outliers, pruned dense, affine or int8)";
     return -1;
   }
   rt::WeightInfo info;
