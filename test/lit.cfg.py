@@ -1,5 +1,6 @@
 # lit configuration of the midllama test suite (test/, mirroring the source tree).
 import os
+import sys
 import shutil
 
 import lit.formats
@@ -16,6 +17,7 @@ config.excludes = ["unittests", "Inputs", "CMakeLists.txt", "lit.cfg.py", "READM
 config.substitutions.append(("%midllama_src", config.midllama_src_root))
 config.substitutions.append(("%midllama_obj", config.midllama_obj_root))
 config.substitutions.append(("%models", os.path.join(config.midllama_src_root, "models")))
+config.substitutions.append(("%python", sys.executable))
 config.environment["PATH"] = os.pathsep.join(
     [config.midllama_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )

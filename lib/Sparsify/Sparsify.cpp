@@ -57,6 +57,19 @@ std::vector<float> sparse::wandaScores(const float *w, int64_t n, int64_t k,
   return s;
 }
 
+std::vector<float> sparse::gblmScores(const float *w, int64_t n, int64_t k,
+                                      const std::vector<double> &sumSq, int64_t samples,
+                                      const float *gradNorm) {
+  std::vector<float> s(static_cast<size_t>(n * k));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < k; ++j) {
+      double a = sumSq[size_t(j)] / double(std::max<int64_t>(1, samples));
+      double mag = std::fabs(double(w[r * k + j]));
+      s[size_t(r * k + j)] = float(mag * std::sqrt(a) + mag * double(gradNorm[r * k + j]));
+    }
+  return s;
+}
+
 namespace {
 
 /// Marks the `drop` lowest of `scores[idx[...]]` as pruned in `mask` (ties: lower index).

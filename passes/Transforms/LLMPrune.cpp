@@ -15,6 +15,7 @@
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/Passes.h"
+#include "runtime/params/ParamFile.h"
 
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringMap.h"
@@ -22,12 +23,14 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstring>
 #include <sstream>
 
 namespace midllama {
 #define GEN_PASS_DEF_LLMPRUNEMAGNITUDE
 #define GEN_PASS_DEF_LLMPRUNEWANDA
 #define GEN_PASS_DEF_LLMPRUNESPARSEGPT
+#define GEN_PASS_DEF_LLMPRUNEGBLM
 #include "midllama/Transforms/Passes.h.inc"
 } // namespace midllama
 
@@ -128,7 +131,8 @@ struct CalibratedPruning {
 
 /// Wanda and SparseGPT: calibrated, layer by layer.
 bool runCalibratedPruning(const CalibratedPruning &s,
-                          const std::function<bool(const std::vector<float> &w, int64_t n,
+                          const std::function<bool(const std::string &weight,
+                                                   const std::vector<float> &w, int64_t n,
                                                    int64_t k, const calib::InputStats &,
                                                    std::vector<float> &, std::vector<uint8_t> &,
                                                    std::string &)> &prune,
@@ -160,7 +164,7 @@ bool runCalibratedPruning(const CalibratedPruning &s,
       std::vector<float> pruned;
       std::vector<uint8_t> mask;
       EncodedWeight e;
-      if (!sparse::checkPattern(p, k, why) || !prune(w, n, k, stats, pruned, mask, why) ||
+      if (!sparse::checkPattern(p, k, why) || !prune(weight, w, n, k, stats, pruned, mask, why) ||
           !encodePruned(param.getWeightType(), pruned, mask, p, e, why)) {
         why = "weight '" + weight + "': " + why;
         return false;
@@ -205,10 +209,53 @@ struct LLMPruneWandaPass : midllama::impl::LLMPruneWandaBase<LLMPruneWandaPass> 
     if (comparison != "row" && comparison != "layer")
       error = name + ": comparison must be row or layer (got '" + comparison + "')";
     auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
-    auto prune = [&](const std::vector<float> &w, int64_t n, int64_t k,
+    auto prune = [&](const std::string &, const std::vector<float> &w, int64_t n, int64_t k,
                      const calib::InputStats &stats, std::vector<float> &out,
                      std::vector<uint8_t> &mask, std::string &) {
       mask = sparse::selectMask(sparse::wandaScores(w.data(), n, k, stats.sumSq), n, k, p, cmp);
+      out = sparse::applyMask(w.data(), mask);
+      return true;
+    };
+    if (error.empty() && parsePattern(name, sparsity, pattern, tail, p, error) &&
+        runCalibratedPruning(settingsOf(getOperation(), name, /*hessian=*/false, include,
+                                        exclude, output, calib, samples, seqLen, seed,
+                                        calibBatch, tokenizer),
+                             prune, p, error))
+      return;
+    getOperation().emitError() << error;
+    signalPassFailure();
+  }
+};
+
+struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    std::string error;
+    sparse::Pattern p;
+    const std::string name = "llm-prune-gblm";
+    std::unique_ptr<rt::ParamFile> grads;
+    if (comparison != "row" && comparison != "layer")
+      error = name + ": comparison must be row or layer (got '" + comparison + "')";
+    else if (gradients.empty())
+      error = name + ": gradients (a file of gradient norms per weight) is required; computing "
+                     "them in midllama (a backward pass) is not built yet";
+    else if (!(grads = rt::ParamFile::open(gradients, error)))
+      error = name + ": " + error;
+    auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
+    auto prune = [&](const std::string &weight, const std::vector<float> &w, int64_t n,
+                     int64_t k, const calib::InputStats &stats, std::vector<float> &out,
+                     std::vector<uint8_t> &mask, std::string &why) {
+      const rt::TensorView *g = grads->find(weight);
+      if (!g || g->dtype != rt::DType::F32 || g->shape != std::vector<int64_t>{n, k}) {
+        why = "no F32[" + std::to_string(n) + ", " + std::to_string(k) +
+              "] gradient norm for it in " + std::string(gradients);
+        return false;
+      }
+      std::vector<float> norms(static_cast<size_t>(n * k));
+      std::memcpy(norms.data(), g->data, norms.size() * 4);
+      int64_t windows = stats.rows / std::max<int64_t>(1, int64_t(seqLen));
+      mask = sparse::selectMask(
+          sparse::gblmScores(w.data(), n, k, stats.sumSq, windows, norms.data()), n, k, p, cmp);
       out = sparse::applyMask(w.data(), mask);
       return true;
     };
@@ -236,7 +283,7 @@ struct LLMPruneSparseGPTPass : midllama::impl::LLMPruneSparseGPTBase<LLMPruneSpa
     } else if (blockSize < 1) {
       error = name + ": block-size must be at least 1 (got " + std::to_string(blockSize) + ")";
     }
-    auto prune = [&](const std::vector<float> &w, int64_t n, int64_t k,
+    auto prune = [&](const std::string &, const std::vector<float> &w, int64_t n, int64_t k,
                      const calib::InputStats &stats, std::vector<float> &out,
                      std::vector<uint8_t> &mask, std::string &why) {
       sparse::SparseGPTOptions o;

@@ -48,6 +48,13 @@ std::vector<float> magnitudeScores(const float *w, int64_t n, int64_t k);
 std::vector<float> wandaScores(const float *w, int64_t n, int64_t k,
                                const std::vector<double> &sumSq);
 
+/// GBLM-Pruner (Das et al. 2023, reference code): |W_ij| · sqrt(a_j) + |W_ij| · G_ij with
+/// a_j = sumSq_j / samples (the mean over calibration samples of ‖X_n[:, j]‖²) and G the
+/// gradient norm sqrt(Σ_n (α · ∂L_n/∂W_ij)²) ([n, k]).
+std::vector<float> gblmScores(const float *w, int64_t n, int64_t k,
+                              const std::vector<double> &sumSq, int64_t samples,
+                              const float *gradNorm);
+
 /// The keep mask (1 = kept) of the [n, k] `scores` under `p`: the lowest scores go first,
 /// ties broken by index (the earlier column is pruned first), so the mask is deterministic.
 std::vector<uint8_t> selectMask(const std::vector<float> &scores, int64_t n, int64_t k,

@@ -459,6 +459,56 @@ def LLMPruneWanda : Pass<"llm-prune-wanda", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
+  let summary = "GBLM-Pruner: Wanda's score plus a gradient term, from precomputed gradient norms";
+  let description = [{
+    GBLM-Pruner (Das et al. 2023; ../shared/docs/ALGORITHMS.md), as its reference code
+    scores: S_ij = |W_ij|·sqrt(a_j) + |W_ij|·G_ij, a_j the mean over calibration samples of
+    ‖X_n[:, j]‖² (gathered layer by layer, each layer fed by the already-pruned layers
+    before it, as --llm-prune-wanda), G_ij = sqrt(Σ_n (α·∂L_n/∂W_ij)²) the gradient norm of
+    the causal-LM loss over calibration samples. The norms are read from `gradients`: a
+    safetensors file with one F32 [N, K] tensor per weight, under the weight's name (what
+    the reference code saves, with α = 100 applied). Computing them in midllama (a backward
+    pass through the model) is the next step. Patterns, storage and options otherwise as
+    --llm-prune-wanda.
+
+    ```
+    midllama-opt --llm-prune-gblm="sparsity=0.5 gradients=grad_norms.safetensors calib=calib.txt output=model.gblm50.safetensors" model.mlir -o model.gblm50.mlir
+    ```
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
+    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+    Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
+           "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
+    Option<"gradients", "gradients", "std::string", /*default=*/"\"\"",
+           "Gradient norms: safetensors, F32 [N, K] per weight name (required)">,
+    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+    Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
+
 def LLMPruneSparseGPT : Pass<"llm-prune-sparsegpt", "::mlir::ModuleOp"> {
   let summary = "SparseGPT: OBS pruning with the calibration Hessian";
   let description = [{

@@ -172,6 +172,22 @@ TEST(Sparsify, WandaWeighsMagnitudesByInputNorms) {
   EXPECT_EQ(magnitudeScores(w.data(), 2, 2), (std::vector<float>{1, 2, 3, 4}));
 }
 
+TEST(Sparsify, GBLMAddsTheGradientTermToTheActivationTerm) {
+  std::vector<float> w = {1, -2, 3, -4}, g = {0.5f, 0, 0, 1};
+  // a = sumSq / samples = {4, 9} / 4 = {1, 2.25}: sqrt = {1, 1.5}.
+  std::vector<float> s = gblmScores(w.data(), 2, 2, {4.0, 9.0}, 4, g.data());
+  EXPECT_FLOAT_EQ(s[0], 1 * 1 + 1 * 0.5f);
+  EXPECT_FLOAT_EQ(s[1], 2 * 1.5f);
+  EXPECT_FLOAT_EQ(s[2], 3 * 1);
+  EXPECT_FLOAT_EQ(s[3], 4 * 1.5f + 4 * 1);
+  // With no gradient it ranks as Wanda does.
+  std::vector<float> zero(4, 0.0f);
+  std::vector<float> wanda = wandaScores(w.data(), 2, 2, {4.0, 9.0});
+  std::vector<float> only = gblmScores(w.data(), 2, 2, {4.0, 9.0}, 4, zero.data());
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_FLOAT_EQ(only[i] * 2, wanda[i]); // sqrt(sumSq / 4) = sqrt(sumSq) / 2
+}
+
 struct Case {
   Pattern pattern;
   int64_t block;
