@@ -3,8 +3,8 @@
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
-# Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ and LLM.int8()
-# now; the pruning methods with their issue), KL and top-1 against fp32.
+# Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ, LLM.int8(),
+# magnitude, Wanda, SparseGPT now; GBLM and the combinations next), KL and top-1 vs fp32.
 # Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
 
@@ -40,11 +40,44 @@ VARIANTS=(
   "awq-w4g32 --llm-quantize-awq=bits=4 group-size=32 calib=$CALIB"
   "awq-w3g32 --llm-quantize-awq=bits=3 group-size=32 calib=$CALIB"
   "int8-t6 --llm-quantize-int8=threshold=6 calib=$CALIB"
+  "awq+gptq-w4g32 --llm-quantize-awq=bits=4 group-size=32 quantizer=gptq clip=false calib=$CALIB"
+  "magnitude-50 --llm-prune-magnitude=sparsity=0.5"
+  "wanda-50 --llm-prune-wanda=sparsity=0.5 calib=$CALIB"
+  "sparsegpt-50 --llm-prune-sparsegpt=sparsity=0.5 calib=$CALIB"
+  "magnitude-2:4 --llm-prune-magnitude=pattern=2:4"
+  "wanda-2:4 --llm-prune-wanda=pattern=2:4 calib=$CALIB"
+  "sparsegpt-2:4 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB"
+  "magnitude-4:8 --llm-prune-magnitude=pattern=4:8 tail=proportional"
+  "wanda-4:8 --llm-prune-wanda=pattern=4:8 tail=proportional calib=$CALIB"
+  "sparsegpt-4:8 --llm-prune-sparsegpt=pattern=4:8 tail=proportional calib=$CALIB"
+  "sparsegpt-50+gptq-w4g32 --llm-prune-sparsegpt=sparsity=0.5 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
+  "sparsegpt-2:4+gptq-w4g32 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
+  "sparsegpt-2:4+rtn-w4g32 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB ++ --llm-quantize-rtn=bits=4 group-size=32"
+  "wanda-50+int8-t6 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-int8=threshold=6 calib=$CALIB"
 )
+# MIDLLAMA_RESULTS_REUSE=1 keeps the artifacts and measurements already in $OUT (for adding
+# rows while developing; a published table is made from scratch).
+REUSE=${MIDLLAMA_RESULTS_REUSE:-}
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}; pass=${v#* }
+  if [ -n "$REUSE" ] && [ -f "$OUT/$name.generate.json" ] && [ -f "$OUT/$name.mlm" ]; then
+    continue
+  fi
   start=$(date +%s.%N)
-  "$BIN/midllama-opt" "$pass output=$name.safetensors" "$OUT/fp32.mlir" -o "$OUT/$name.mlir" 2>/dev/null
+  # Stages joined by " ++ " run one after the other (prune, then quantize), each writing its
+  # own parameter file; the last writes $name.safetensors.
+  input=$OUT/fp32.mlir; stage=0; rest="$pass"
+  while :; do
+    current=${rest%% ++ *}
+    stage=$((stage + 1))
+    if [ "$current" = "$rest" ]; then
+      "$BIN/midllama-opt" "$current output=$name.safetensors" "$input" -o "$OUT/$name.mlir" 2>/dev/null
+      break
+    fi
+    "$BIN/midllama-opt" "$current output=$name.stage$stage.safetensors" "$input" \
+      -o "$OUT/$name.stage$stage.mlir" 2>/dev/null
+    input=$OUT/$name.stage$stage.mlir; rest=${rest#* ++ }
+  done
   end=$(date +%s.%N)
   awk -v a="$start" -v b="$end" 'BEGIN { printf "{\"compress_s\": %.3f}\n", b - a }' > "$OUT/$name.compress.json"
   "$BIN/midllama-compile" "$OUT/$name.mlir" --tokenizer "$ROOT/models/stories260K/tok512.bin" \
@@ -58,17 +91,19 @@ for data in tinystories wikitext2; do
   file=$SHARED/data/tinystories/eval.txt
   [ "$data" = wikitext2 ] && file=$SHARED/data/wikitext2/wiki.test.raw
   for ctx in 256 512; do
+    rows+=("fp32 $data $ctx $OUT/fp32.$data.$ctx.json")
+    [ -n "$REUSE" ] && [ -f "$OUT/fp32.$data.$ctx.json" ] && continue
     echo "results: fp32, $data, ctx $ctx"
     "$BIN/midllama-run" "$OUT/fp32.mlm" --perplexity "$file" --ctx "$ctx" \
       --json "$OUT/fp32.$data.$ctx.json" 2> "$OUT/fp32.$data.$ctx.log"
-    rows+=("fp32 $data $ctx $OUT/fp32.$data.$ctx.json")
   done
   for v in "${VARIANTS[@]}"; do
     name=${v%% *}
+    rows+=("$name $data 256 $OUT/$name.$data.256.json")
+    [ -n "$REUSE" ] && [ -f "$OUT/$name.$data.256.json" ] && continue
     echo "results: $name, $data, ctx 256"
     "$BIN/midllama-run" "$OUT/$name.mlm" --perplexity "$file" --ctx 256 \
       --kl-base "$OUT/fp32.mlm" --json "$OUT/$name.$data.256.json" 2> "$OUT/$name.$data.256.log"
-    rows+=("$name $data 256 $OUT/$name.$data.256.json")
   done
 done
 
@@ -113,7 +148,12 @@ true-sequential (`-act`: act-order with static groups). AWQ: α grid of 20 on th
 output, clip search on 512 sampled rows, then RTN; o_proj is not scaled (stories260K has 4
 KV heads for 8 heads, so v cannot absorb o's scales). LLM.int8() (`int8-t6`): outlier
 columns where a calibration activation reaches 6.0, int8 elsewhere, activations quantized
-per row at run time. Reproduce
+per row at run time. `awq+gptq`: AWQ's scaling, then GPTQ instead of RTN (no clip search).
+Pruning rows (`magnitude`, `wanda`, `sparsegpt`; 50% unstructured per row, or N:M; 4:8
+lets down_proj's last run of 4 columns keep 2) zero weights of the same 35 projections and
+store the rest compressed (docs/pruning.md); Wanda and SparseGPT calibrate as GPTQ does.
+`a+b` rows prune with a, then quantize with b keeping the mask (only the kept values'
+codes are stored). Reproduce
 with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.
