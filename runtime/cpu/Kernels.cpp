@@ -527,19 +527,17 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 
 namespace {
 
-/// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
-const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
-  const int8_t *q = reinterpret_cast<const int8_t *>(w.codes);
-  if (w.sparse == WeightRef::Sparse::None)
-    return q + n * w.cols;
-  std::fill(buffer, buffer + w.cols, int8_t(0));
+/// Calls `f(stream, i, col)` for each kept value of row `n` of a pruned weight, in column
+/// order: `stream` its index in all the stored values, `i` its index in the row, `col` its
+/// logical column (N:M: from its position in its run; bitmask: from the set bits).
+template <typename F> void forEachKept(const WeightRef &w, int64_t n, F f) {
   if (w.sparse == WeightRef::Sparse::Bitmask) {
     const uint8_t *mask = w.index + n * ((w.cols + 7) / 8);
-    int64_t v = w.rowPtr[n];
+    int64_t v = w.rowPtr[n], i = 0;
     for (int64_t c = 0; c < w.cols; ++c)
       if (mask[c >> 3] >> (c & 7) & 1)
-        buffer[c] = q[v++];
-    return buffer;
+        f(v++, i++, c);
+    return;
   }
   int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
   while ((int64_t(1) << bits) < w.nmM)
@@ -551,8 +549,17 @@ const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
       int64_t bit = i * bits + b;
       pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
     }
-    buffer[(i / w.nmN) * w.nmM + pos] = q[n * perRow + i];
+    f(n * perRow + i, i, (i / w.nmN) * w.nmM + pos);
   }
+}
+
+/// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
+const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
+  const int8_t *q = reinterpret_cast<const int8_t *>(w.codes);
+  if (w.sparse == WeightRef::Sparse::None)
+    return q + n * w.cols;
+  std::fill(buffer, buffer + w.cols, int8_t(0));
+  forEachKept(w, n, [&](int64_t stream, int64_t, int64_t col) { buffer[col] = q[stream]; });
   return buffer;
 }
 
@@ -595,27 +602,9 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
       return (float((word >> (bit & 7)) & codeMask) - zero) * scaleAt(w, g);
     };
     std::fill(dst, dst + w.cols, 0.0f);
-    if (w.sparse == WeightRef::Sparse::Bitmask) {
-      const uint8_t *mask = w.index + n * ((w.cols + 7) / 8);
-      int64_t v = w.rowPtr[n], j = 0;
-      for (int64_t c = 0; c < w.cols; ++c)
-        if (mask[c >> 3] >> (c & 7) & 1)
-          dst[c] = valueAt(v++, j++, c);
-      return;
-    }
-    int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
-    while ((int64_t(1) << bits) < w.nmM)
-      ++bits;
-    const uint8_t *idx = w.index + n * w.indexRowBytes;
-    for (int64_t i = 0; i < perRow; ++i) {
-      int64_t pos = 0;
-      for (int64_t b = 0; b < bits; ++b) {
-        int64_t bit = i * bits + b;
-        pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
-      }
-      int64_t col = (i / w.nmN) * w.nmM + pos;
-      dst[col] = valueAt(n * perRow + i, i, col);
-    }
+    forEachKept(w, n, [&](int64_t stream, int64_t i, int64_t col) {
+      dst[col] = valueAt(stream, i, col);
+    });
     return;
   }
   if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
