@@ -13,6 +13,7 @@
 #include "WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Calibrate/GradientNorms.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/params/ParamFile.h"
@@ -23,6 +24,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <map>
 #include <cstring>
 #include <sstream>
 
@@ -236,23 +238,42 @@ struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
     std::unique_ptr<rt::ParamFile> grads;
     if (comparison != "row" && comparison != "layer")
       error = name + ": comparison must be row or layer (got '" + comparison + "')";
-    else if (gradients.empty())
-      error = name + ": gradients (a file of gradient norms per weight) is required; computing "
-                     "them in midllama (a backward pass) is not built yet";
-    else if (!(grads = rt::ParamFile::open(gradients, error)))
+    else if (!(alpha > 0))
+      error = name + ": alpha must be positive";
+    else if (!gradients.empty() && !(grads = rt::ParamFile::open(gradients, error)))
       error = name + ": " + error;
+    // Without a file, the norms come from a backward pass over the calibration samples on
+    // the dense model, as the reference computes them.
+    std::map<std::string, std::vector<float>> computed;
+    if (error.empty() && gradients.empty()) {
+      calib::CalibrationOptions o(calib, samples, seqLen, seed, calibBatch, tokenizer, false);
+      double loss = 0;
+      if (calib.empty())
+        error = name + ": calibration data is required (calib=FILE: text, or a .tokens file)";
+      else if (!calib::computeGradientNorms(getOperation(), o, alpha, computed, loss, error))
+        error = name + ": " + error;
+    }
     auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
     auto prune = [&](const std::string &weight, const std::vector<float> &w, int64_t n,
                      int64_t k, const calib::InputStats &stats, std::vector<float> &out,
                      std::vector<uint8_t> &mask, std::string &why) {
-      const rt::TensorView *g = grads->find(weight);
-      if (!g || g->dtype != rt::DType::F32 || g->shape != std::vector<int64_t>{n, k}) {
-        why = "no F32[" + std::to_string(n) + ", " + std::to_string(k) +
-              "] gradient norm for it in " + std::string(gradients);
-        return false;
-      }
       std::vector<float> norms(static_cast<size_t>(n * k));
-      std::memcpy(norms.data(), g->data, norms.size() * 4);
+      if (grads) {
+        const rt::TensorView *g = grads->find(weight);
+        if (!g || g->dtype != rt::DType::F32 || g->shape != std::vector<int64_t>{n, k}) {
+          why = "no F32[" + std::to_string(n) + ", " + std::to_string(k) +
+                "] gradient norm for it in " + std::string(gradients);
+          return false;
+        }
+        std::memcpy(norms.data(), g->data, norms.size() * 4);
+      } else {
+        auto it = computed.find(weight);
+        if (it == computed.end() || int64_t(it->second.size()) != n * k) {
+          why = "the backward pass gives no gradient for it (only decoder projections)";
+          return false;
+        }
+        norms = it->second;
+      }
       int64_t windows = stats.rows / std::max<int64_t>(1, int64_t(seqLen));
       mask = sparse::selectMask(
           sparse::gblmScores(w.data(), n, k, stats.sumSq, windows, norms.data()), n, k, p, cmp);

@@ -466,11 +466,11 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     scores: S_ij = |W_ij|·sqrt(a_j) + |W_ij|·G_ij, a_j the mean over calibration samples of
     ‖X_n[:, j]‖² (gathered layer by layer, each layer fed by the already-pruned layers
     before it, as --llm-prune-wanda), G_ij = sqrt(Σ_n (α·∂L_n/∂W_ij)²) the gradient norm of
-    the causal-LM loss over calibration samples. The norms are read from `gradients`: a
-    safetensors file with one F32 [N, K] tensor per weight, under the weight's name (what
-    the reference code saves, with α = 100 applied). Computing them in midllama (a backward
-    pass through the model) is the next step. Patterns, storage and options otherwise as
-    --llm-prune-wanda.
+    the causal-LM loss over calibration samples (labels = inputs), computed on the dense
+    model by a backward pass over the same calibration samples (runtime/cpu/Backward.h;
+    `alpha`, 100 by default), or read from `gradients`: a safetensors file with one F32
+    [N, K] tensor per weight, under the weight's name (what the reference code saves).
+    Patterns, storage and options otherwise as --llm-prune-wanda.
 
     ```
     midllama-opt --llm-prune-gblm="sparsity=0.5 gradients=grad_norms.safetensors calib=calib.txt output=model.gblm50.safetensors" model.mlir -o model.gblm50.mlir
@@ -486,7 +486,9 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
            "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
     Option<"gradients", "gradients", "std::string", /*default=*/"\"\"",
-           "Gradient norms: safetensors, F32 [N, K] per weight name (required)">,
+           "Gradient norms: safetensors, F32 [N, K] per weight name (default: computed by a backward pass over the calibration samples)">,
+    Option<"alpha", "alpha", "double", /*default=*/"100.0",
+           "α scaling the gradients before their norm (the reference's 100)">,
     Option<"calib", "calib", "std::string", /*default=*/"\"\"",
            "Calibration data: a text file or a .tokens file (required)">,
     Option<"samples", "samples", "int64_t", /*default=*/"128",

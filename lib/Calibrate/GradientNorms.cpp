@@ -1,0 +1,277 @@
+//===- GradientNorms.cpp - GBLM's gradient norms by a backward pass --------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Calibrate/GradientNorms.h"
+
+#include "midllama/Calibrate/CalibrationData.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Target/Artifact.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "runtime/cpu/Backward.h"
+#include "runtime/params/Half.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::calib;
+namespace cpu = midllama::rt::cpu;
+
+namespace {
+
+/// One decoder layer's weights, fp32 row-major.
+struct Layer {
+  std::vector<float> norm1, q, k, v, o, norm2, gate, up, down;
+};
+
+/// What the forward pass keeps of one layer for the backward pass.
+struct Saved {
+  std::vector<float> in, a, q, k, v, attn, h, b, gate, up, act;
+};
+
+const char *kProjections[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                              "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                              "mlp.down_proj"};
+
+cpu::WeightRef ref(const std::vector<float> &w, int64_t n, int64_t k) {
+  return cpu::WeightRef{w.data(), rt::DType::F32, n, k};
+}
+
+} // namespace
+
+bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &options,
+                                 double alpha, std::map<std::string, std::vector<float>> &norms,
+                                 double &meanLoss, std::string &error) {
+  auto start = std::chrono::steady_clock::now();
+  // The model's shape from its compiled program, the tokenizer and the samples.
+  std::vector<int64_t> layerOfWeight;
+  std::string tokenizerPath = options.tokenizer.empty() ? findTokenizerFor(module, "")
+                                                        : options.tokenizer;
+  std::unique_ptr<rt::Model> model =
+      compileForCalibration(module, tokenizerPath, layerOfWeight, error);
+  if (!model)
+    return false;
+  const rt::Program &prog = model->program();
+  int64_t layers = model->numLayers(), vocab = model->vocabSize();
+  int64_t dim = prog.configInt("hidden_size", 0);
+  cpu::AttentionParams ap{prog.configInt("num_heads", 0), prog.configInt("num_kv_heads", 0),
+                          prog.configInt("head_dim", 0), 0, 0, 0, false};
+  float eps = 1e-5f;
+  for (const rt::Call &c : prog.calls) {
+    if (c.op == rt::OpCode::Attention) {
+      ap.scale = rt::bitsFloat(c.args[8]);
+      ap.theta = rt::bitsFloat(c.args[9]);
+      ap.rotaryDim = c.args[10];
+      ap.interleaved = c.args[11] != 0;
+    }
+    if (c.op == rt::OpCode::RMSNorm)
+      eps = rt::bitsFloat(c.args[3]);
+    if (c.op == rt::OpCode::AddRMSNorm)
+      eps = rt::bitsFloat(c.args[5]);
+  }
+  int64_t qw = ap.heads * ap.headDim, kw = ap.kvHeads * ap.headDim;
+  std::unique_ptr<rt::Tokenizer> tokenizer;
+  if (model->tokenizerSize() > 0)
+    tokenizer = rt::Tokenizer::fromBytes(
+        std::string_view(reinterpret_cast<const char *>(model->tokenizerData()),
+                         size_t(model->tokenizerSize())),
+        tokenizerPath, error);
+  std::vector<std::vector<int32_t>> samples;
+  if (!sampleCalibrationTokens(options.data, tokenizer.get(), vocab, options.samples,
+                               options.length, options.seed, samples, error))
+    return false;
+
+  // Weights by their Hugging Face names, as fp32.
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
+  if (!file)
+    return false;
+  SymbolTable symbols(module);
+  auto read = [&](const std::string &name, int64_t count, std::vector<float> &out) {
+    auto param = symbols.lookup<llm::ParamOp>(name);
+    const rt::TensorView *t = param ? file->find(storedName(param)) : nullptr;
+    if (!param || !param.getWeightType().isDense() || !t || t->numElements() != count ||
+        (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16)) {
+      error = "computing gradients needs the dense weight '" + name +
+              "' (Hugging Face names: run --llm-name-weights; prune or quantize after)";
+      return false;
+    }
+    out.resize(size_t(count));
+    for (int64_t i = 0; i < count; ++i) {
+      if (t->dtype == rt::DType::F32) {
+        std::memcpy(&out[size_t(i)], t->data + 4 * i, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, t->data + 2 * i, 2);
+        out[size_t(i)] = rt::halfToFloat(h);
+      }
+    }
+    return true;
+  };
+  int64_t ffn = 0;
+  if (auto gate = symbols.lookup<llm::ParamOp>("model.layers.0.mlp.gate_proj.weight"))
+    ffn = gate.getWeightType().getShape()[0];
+  std::vector<float> embed, finalNorm, head;
+  std::vector<Layer> w(static_cast<size_t>(layers));
+  if (!read("model.embed_tokens.weight", vocab * dim, embed) ||
+      !read("model.norm.weight", dim, finalNorm))
+    return false;
+  if (symbols.lookup<llm::ParamOp>("lm_head.weight")) {
+    if (!read("lm_head.weight", vocab * dim, head))
+      return false;
+  } else {
+    head = embed; // tied
+  }
+  for (int64_t l = 0; l < layers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    Layer &L = w[size_t(l)];
+    if (!read(p + "input_layernorm.weight", dim, L.norm1) ||
+        !read(p + "self_attn.q_proj.weight", qw * dim, L.q) ||
+        !read(p + "self_attn.k_proj.weight", kw * dim, L.k) ||
+        !read(p + "self_attn.v_proj.weight", kw * dim, L.v) ||
+        !read(p + "self_attn.o_proj.weight", dim * qw, L.o) ||
+        !read(p + "post_attention_layernorm.weight", dim, L.norm2) ||
+        !read(p + "mlp.gate_proj.weight", ffn * dim, L.gate) ||
+        !read(p + "mlp.up_proj.weight", ffn * dim, L.up) ||
+        !read(p + "mlp.down_proj.weight", dim * ffn, L.down))
+      return false;
+  }
+
+  // Σ (α g)² per projection, in the order of kProjections.
+  std::vector<std::vector<std::vector<double>>> sumSq(static_cast<size_t>(layers));
+  const int64_t shapes[7][2] = {{qw, dim}, {kw, dim}, {kw, dim}, {dim, qw},
+                                {ffn, dim}, {ffn, dim}, {dim, ffn}};
+  for (auto &l : sumSq)
+    for (auto &s : shapes)
+      l.emplace_back(size_t(s[0] * s[1]), 0.0);
+  cpu::AttentionParams noRotation = ap;
+  noRotation.rotaryDim = 0; // the rotation is applied (and undone) here, not in the kernel
+  double totalLoss = 0;
+  for (size_t n = 0; n < samples.size(); ++n) {
+    const std::vector<int32_t> &tokens = samples[n];
+    int64_t T = int64_t(tokens.size());
+    // Forward, keeping each layer's activations.
+    std::vector<Saved> saved(static_cast<size_t>(layers));
+    std::vector<float> x(static_cast<size_t>(T * dim));
+    for (int64_t t = 0; t < T; ++t)
+      std::memcpy(&x[size_t(t * dim)], &embed[size_t(tokens[size_t(t)] * dim)], size_t(dim) * 4);
+    for (int64_t l = 0; l < layers; ++l) {
+      Layer &L = w[size_t(l)];
+      Saved &S = saved[size_t(l)];
+      S.in = x;
+      S.a.resize(x.size());
+      cpu::rmsNorm(x.data(), S.a.data(), T, dim, ref(L.norm1, 1, dim), eps);
+      S.q.resize(size_t(T * qw));
+      S.k.resize(size_t(T * kw));
+      S.v.resize(size_t(T * kw));
+      cpu::matmul(S.a.data(), S.q.data(), T, ref(L.q, qw, dim));
+      cpu::matmul(S.a.data(), S.k.data(), T, ref(L.k, kw, dim));
+      cpu::matmul(S.a.data(), S.v.data(), T, ref(L.v, kw, dim));
+      cpu::backward::rotary(S.q.data(), T, ap.heads, ap, false);
+      cpu::backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
+      std::vector<float> qq = S.q, kk = S.k, kc(S.k.size()), vc(S.v.size());
+      std::vector<int64_t> pos(static_cast<size_t>(T));
+      for (int64_t t = 0; t < T; ++t)
+        pos[size_t(t)] = t;
+      S.attn.resize(size_t(T * qw));
+      cpu::attention(qq.data(), kk.data(), S.v.data(), S.attn.data(), pos.data(), T, kc.data(),
+                     vc.data(), noRotation);
+      std::vector<float> o(x.size());
+      cpu::matmul(S.attn.data(), o.data(), T, ref(L.o, dim, qw));
+      S.h.resize(x.size());
+      for (size_t i = 0; i < x.size(); ++i)
+        S.h[i] = x[i] + o[i];
+      S.b.resize(x.size());
+      cpu::rmsNorm(S.h.data(), S.b.data(), T, dim, ref(L.norm2, 1, dim), eps);
+      S.gate.resize(size_t(T * ffn));
+      S.up.resize(size_t(T * ffn));
+      S.act.resize(size_t(T * ffn));
+      cpu::matmul(S.b.data(), S.gate.data(), T, ref(L.gate, ffn, dim));
+      cpu::matmul(S.b.data(), S.up.data(), T, ref(L.up, ffn, dim));
+      cpu::swiglu(S.gate.data(), S.up.data(), S.act.data(), T * ffn);
+      std::vector<float> down(x.size());
+      cpu::matmul(S.act.data(), down.data(), T, ref(L.down, dim, ffn));
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = S.h[i] + down[i];
+    }
+    std::vector<float> f(x.size()), logits(static_cast<size_t>(T * vocab));
+    cpu::rmsNorm(x.data(), f.data(), T, dim, ref(finalNorm, 1, dim), eps);
+    cpu::matmul(f.data(), logits.data(), T, ref(head, vocab, dim));
+    std::vector<int32_t> labels(static_cast<size_t>(T), -1);
+    for (int64_t t = 0; t + 1 < T; ++t)
+      labels[size_t(t)] = tokens[size_t(t + 1)];
+    std::vector<float> dlogits(logits.size());
+    totalLoss += cpu::backward::crossEntropy(logits.data(), labels.data(), T, vocab,
+                                             dlogits.data());
+
+    // Backward.
+    std::vector<float> df(x.size(), 0.0f), dx(x.size(), 0.0f);
+    cpu::backward::linear(f.data(), head.data(), dlogits.data(), T, vocab, dim, df.data(), nullptr);
+    cpu::backward::rmsNorm(x.data(), finalNorm.data(), df.data(), T, dim, eps, dx.data());
+    for (int64_t l = layers - 1; l >= 0; --l) {
+      Layer &L = w[size_t(l)];
+      Saved &S = saved[size_t(l)];
+      std::vector<std::vector<float>> dW;
+      for (auto &s : shapes)
+        dW.emplace_back(size_t(s[0] * s[1]), 0.0f);
+      // x_out = h + down(act): dh = dx, dact = dx · Wd.
+      std::vector<float> dh = dx, dact(S.act.size(), 0.0f), dgate(S.act.size(), 0.0f),
+                         dup(S.act.size(), 0.0f), db(dx.size(), 0.0f);
+      cpu::backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
+                            dW[6].data());
+      cpu::backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(),
+                            dup.data());
+      cpu::backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
+                            dW[4].data());
+      cpu::backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(),
+                            dW[5].data());
+      cpu::backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, eps, dh.data());
+      // h = in + o(attn): din = dh, dattn = dh · Wo.
+      std::vector<float> din = dh, dattn(S.attn.size(), 0.0f), dq(S.q.size(), 0.0f),
+                         dk(S.k.size(), 0.0f), dv(S.v.size(), 0.0f), da(dx.size(), 0.0f);
+      cpu::backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
+                            dW[3].data());
+      cpu::backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap,
+                               dq.data(), dk.data(), dv.data());
+      cpu::backward::rotary(dq.data(), T, ap.heads, ap, true);
+      cpu::backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
+      cpu::backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
+      cpu::backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
+      cpu::backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
+      cpu::backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, eps, din.data());
+      dx = std::move(din);
+      for (size_t p = 0; p < 7; ++p)
+        for (size_t i = 0; i < dW[p].size(); ++i) {
+          double g = alpha * double(dW[p][i]);
+          sumSq[size_t(l)][p][i] += g * g;
+        }
+    }
+    if ((n + 1) % 16 == 0 || n + 1 == samples.size())
+      llvm::errs() << "gradients: sample " << n + 1 << "/" << samples.size() << ", mean loss "
+                   << llvm::format("%.4f", totalLoss / double(n + 1)) << "\n";
+  }
+  meanLoss = totalLoss / double(samples.size());
+  norms.clear();
+  for (int64_t l = 0; l < layers; ++l)
+    for (size_t p = 0; p < 7; ++p) {
+      std::vector<float> g(sumSq[size_t(l)][p].size());
+      for (size_t i = 0; i < g.size(); ++i)
+        g[i] = float(std::sqrt(sumSq[size_t(l)][p][i]));
+      norms["model.layers." + std::to_string(l) + "." + kProjections[p] + ".weight"] =
+          std::move(g);
+    }
+  llvm::errs() << "gradients: " << samples.size() << " samples in "
+               << llvm::format("%.2f", std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - start)
+                                           .count())
+               << " s\n";
+  return true;
+}

@@ -1,0 +1,111 @@
+//===- GradientNormsTest.cpp - The backward pass against finite differences -===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// With one calibration sample and α = 1, GBLM's gradient norm is |∂L/∂W|. The check is
+// independent of the backward pass's own forward: central differences of the loss as the
+// compiled CPU runtime computes it (Session forward, cross-entropy of the shifted tokens),
+// with the weight entry changed in the runtime model.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Calibrate/GradientNorms.h"
+#include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/InitAll.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <unistd.h>
+
+using namespace midllama;
+
+TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
+  char tmpl[] = "/tmp/midllama-gradients-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR, error;
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  std::vector<std::string> unused;
+  auto module = onnx_import::importOnnx(
+      src + "/test/Import/ONNX/Inputs/stories260K-torch-fp32/model.onnx", dir + "/m.mlir",
+      dir + "/m.safetensors", &context, unused, error);
+  ASSERT_TRUE(module) << error;
+  std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
+  {
+    std::ofstream out(dir + "/one.tokens");
+    for (int32_t t : tokens)
+      out << t << " ";
+  }
+  calib::CalibrationOptions options(dir + "/one.tokens", 1, int64_t(tokens.size()), 0, 1, "",
+                                    false);
+  std::map<std::string, std::vector<float>> norms;
+  double loss = 0;
+  ASSERT_TRUE(calib::computeGradientNorms(*module, options, 1.0, norms, loss, error)) << error;
+  EXPECT_EQ(norms.size(), 35u);
+
+  std::vector<int64_t> layerOfWeight;
+  auto model = calib::compileForCalibration(*module, "", layerOfWeight, error);
+  ASSERT_TRUE(model) << error;
+  const int64_t T = int64_t(tokens.size()), vocab = model->vocabSize();
+  auto runtimeLoss = [&] {
+    rt::Session session(*model, T, T, 1);
+    std::string why;
+    const float *logits = session.forward(tokens.data(), T, 0, false, why);
+    double total = 0;
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      const float *z = logits + t * vocab;
+      double m = *std::max_element(z, z + vocab), sum = 0;
+      for (int64_t i = 0; i < vocab; ++i)
+        sum += std::exp(double(z[i]) - m);
+      total += std::log(sum) + m - z[tokens[size_t(t + 1)]];
+    }
+    return total / double(T - 1);
+  };
+  EXPECT_NEAR(runtimeLoss(), loss, 1e-4 * loss); // the backward pass's forward agrees
+
+  for (const char *name : {"model.layers.0.self_attn.q_proj.weight",
+                           "model.layers.1.self_attn.v_proj.weight",
+                           "model.layers.4.mlp.down_proj.weight"}) {
+    const std::vector<float> &g = norms.at(name);
+    int64_t index = model->weightIndex(name);
+    ASSERT_GE(index, 0) << name;
+    const std::vector<int64_t> &shape = model->program().weights[size_t(index)].shape;
+    std::vector<float> values;
+    // The weight as fp32 row-major: from the module's parameter file.
+    std::unique_ptr<rt::ParamFile> file = rt::ParamFile::open(dir + "/m.safetensors", error);
+    ASSERT_TRUE(file) << error;
+    const rt::TensorView *t = file->find(name);
+    ASSERT_TRUE(t) << name;
+    values.assign(reinterpret_cast<const float *>(t->data),
+                  reinterpret_cast<const float *>(t->data) + t->numElements());
+    // The three entries with the largest gradient.
+    std::vector<size_t> order(g.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + 3, order.end(),
+                      [&](size_t a, size_t b) { return g[a] > g[b]; });
+    for (int i = 0; i < 3; ++i) {
+      size_t e = order[size_t(i)];
+      const float h = 1e-2f;
+      float saved = values[e];
+      values[e] = saved + h;
+      model->replaceWeight(index, values.data(), shape[0], shape[1]);
+      double plus = runtimeLoss();
+      values[e] = saved - h;
+      model->replaceWeight(index, values.data(), shape[0], shape[1]);
+      double minus = runtimeLoss();
+      values[e] = saved;
+      model->replaceWeight(index, values.data(), shape[0], shape[1]);
+      double numeric = std::fabs((plus - minus) / (2 * h));
+      EXPECT_NEAR(g[e], numeric, 0.05 * numeric + 2e-3) << name << " [" << e << "]";
+    }
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
