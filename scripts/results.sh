@@ -4,7 +4,7 @@
 # ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
 # Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ, LLM.int8(),
-# magnitude, Wanda, SparseGPT now; GBLM and the combinations next), KL and top-1 vs fp32.
+# magnitude, Wanda, SparseGPT, GBLM and prune-then-quantize combinations), KL and top-1 vs fp32.
 # Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
 
@@ -50,10 +50,15 @@ VARIANTS=(
   "magnitude-4:8 --llm-prune-magnitude=pattern=4:8 tail=proportional"
   "wanda-4:8 --llm-prune-wanda=pattern=4:8 tail=proportional calib=$CALIB"
   "sparsegpt-4:8 --llm-prune-sparsegpt=pattern=4:8 tail=proportional calib=$CALIB"
+  "gblm-50 --llm-prune-gblm=sparsity=0.5 calib=$CALIB"
+  "gblm-2:4 --llm-prune-gblm=pattern=2:4 calib=$CALIB"
+  "gblm-4:8 --llm-prune-gblm=pattern=4:8 tail=proportional calib=$CALIB"
   "sparsegpt-50+gptq-w4g32 --llm-prune-sparsegpt=sparsity=0.5 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
   "sparsegpt-2:4+gptq-w4g32 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
   "sparsegpt-2:4+rtn-w4g32 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB ++ --llm-quantize-rtn=bits=4 group-size=32"
   "wanda-50+int8-t6 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-int8=threshold=6 calib=$CALIB"
+  "gblm-50+gptq-w4g32 --llm-prune-gblm=sparsity=0.5 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
+  "gblm-50+int8-t6 --llm-prune-gblm=sparsity=0.5 calib=$CALIB ++ --llm-quantize-int8=threshold=6 calib=$CALIB"
 )
 # MIDLLAMA_RESULTS_REUSE=1 keeps the artifacts and measurements already in $OUT (for adding
 # rows while developing; a published table is made from scratch).
@@ -149,7 +154,8 @@ output, clip search on 512 sampled rows, then RTN; o_proj is not scaled (stories
 KV heads for 8 heads, so v cannot absorb o's scales). LLM.int8() (`int8-t6`): outlier
 columns where a calibration activation reaches 6.0, int8 elsewhere, activations quantized
 per row at run time. `awq+gptq`: AWQ's scaling, then GPTQ instead of RTN (no clip search).
-Pruning rows (`magnitude`, `wanda`, `sparsegpt`; 50% unstructured per row, or N:M; 4:8
+Pruning rows (`magnitude`, `wanda`, `sparsegpt`, `gblm` with gradient norms from a backward
+pass over the calibration samples, α = 100; 50% unstructured, or N:M; 4:8
 lets down_proj's last run of 4 columns keep 2) zero weights of the same 35 projections and
 store the rest compressed (docs/pruning.md); Wanda and SparseGPT calibrate as GPTQ does.
 `a+b` rows prune with a, then quantize with b keeping the mask (only the kept values'
