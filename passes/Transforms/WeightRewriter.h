@@ -6,8 +6,8 @@
 // only as the weight of a linear / LM head, names matching `include` and not `exclude`),
 // read each as fp32 from the module's parameter file, hand it to the method, write a new
 // parameter file with the method's components in place of the fp values (the other tensors
-// copied), print progress, and retype the IR. RTN and NF4 use it; GPTQ and AWQ will, with
-// calibration statistics in their encoders.
+// copied), print progress, and retype the IR. Every weight compression pass uses it; the
+// calibrated ones encode during calibration and hand the results over (precomputedEncoder).
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,8 +2,8 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// The driver every calibrated compression pass shares (GPTQ now; AWQ, LLM.int8(), Wanda,
-// SparseGPT, GBLM next). It compiles a copy of the module for the CPU runtime, samples the
+// The driver every calibrated compression pass shares (GPTQ, AWQ, LLM.int8(), Wanda,
+// SparseGPT, GBLM). It compiles a copy of the module for the CPU runtime, samples the
 // calibration data, and goes through the decoder layers in order (LayerRunner.h): for each
 // group of selected linear layers that read one input it gathers that input's statistics
 // (InputStats.h), hands them to the method, and runs the rest of the model on what the
