@@ -91,11 +91,8 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
       signalPassFailure();
     };
     std::string prefix = std::string(kPass) + ": ";
-    if (bits < 2 || bits > 8)
-      return fail(prefix + "bits must be 2 to 8 (got " + Twine(int(bits)) + ")");
-    if (groupSize < 1)
-      return fail(prefix + "group-size must be at least 1 (got " + Twine(int64_t(groupSize)) +
-                  ")");
+    if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
+      return fail(bad);
     if (grid < 1 || grid > 1000)
       return fail(prefix + "grid must be 1 to 1000 (got " + Twine(int(grid)) + ")");
     if (clipTokens < 0)

@@ -48,11 +48,8 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
       signalPassFailure();
     };
     std::string prefix = std::string(kPass) + ": ";
-    if (bits < 2 || bits > 8)
-      return fail(prefix + "bits must be 2 to 8 (got " + Twine(int(bits)) + ")");
-    if (groupSize < 1)
-      return fail(prefix + "group-size must be at least 1 (got " + Twine(int64_t(groupSize)) +
-                  ")");
+    if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
+      return fail(bad);
     if (!(damp > 0 && damp <= 1)) {
       std::ostringstream value;
       value << double(damp);

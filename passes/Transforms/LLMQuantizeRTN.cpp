@@ -37,11 +37,8 @@ struct LLMQuantizeRTNPass : midllama::impl::LLMQuantizeRTNBase<LLMQuantizeRTNPas
       module.emitError() << message;
       signalPassFailure();
     };
-    if (bits < 2 || bits > 8)
-      return fail("llm-quantize-rtn: bits must be 2 to 8 (got " + Twine(int(bits)) + ")");
-    if (groupSize < 1)
-      return fail("llm-quantize-rtn: group-size must be at least 1 (got " +
-                  Twine(int64_t(groupSize)) + ")");
+    if (std::string bad = checkAffineOptions("llm-quantize-rtn", int(bits), groupSize); !bad.empty())
+      return fail(bad);
     auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
                       EncodedWeight &out, std::string &why) {
       int64_t n = type.getShape()[0], k = type.getShape()[1];

@@ -31,6 +31,15 @@ using rt::floatToHalf;
 using rt::halfToFloat;
 
 
+std::string midllama::checkAffineOptions(const std::string &passName, int bits,
+                                         int64_t groupSize) {
+  if (bits < 2 || bits > 8)
+    return passName + ": bits must be 2 to 8 (got " + std::to_string(bits) + ")";
+  if (groupSize < 1)
+    return passName + ": group-size must be at least 1 (got " + std::to_string(groupSize) + ")";
+  return "";
+}
+
 void midllama::encodeAffine(WeightType type, const quant::AffineMatrix &m,
                             const quant::AffineParams &p, EncodedWeight &out) {
   int64_t n = type.getShape()[0];

@@ -77,6 +77,10 @@ bool selectWeights(mlir::ModuleOp module, const std::string &passName,
 bool readWeightF32(mlir::ModuleOp module, const std::string &name, std::vector<float> &values,
                    std::string &error, std::vector<uint8_t> *keep = nullptr);
 
+/// The error for affine options out of range (bits 2 to 8, group size at least 1), or empty.
+/// RTN, GPTQ and AWQ check them alike.
+std::string checkAffineOptions(const std::string &passName, int bits, int64_t groupSize);
+
 /// `out`'s type (#llm.affine) and components for the affine-quantized `m` of a weight of
 /// `type`; its scales are stored in the weight's element type (fp16 for f16 weights).
 void encodeAffine(llm::WeightType type, const quant::AffineMatrix &m,

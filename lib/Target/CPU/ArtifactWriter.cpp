@@ -57,6 +57,7 @@ private:
   std::map<std::string, int64_t> weightIndex;
   std::vector<std::string> storedNames;
   std::map<std::string, std::vector<int64_t>> outlierColumns; // int8 + outliers weights
+  std::vector<std::vector<std::string>> componentSuffixes;   // by weight, from its layout
   DenseMap<Value, int64_t> slots;
 };
 
@@ -151,6 +152,11 @@ int64_t Serializer::weight(Value v, bool packed) {
   int64_t index = int64_t(program.weights.size());
   program.weights.push_back(std::move(info));
   storedNames.push_back(storedName(param));
+  // The tensors a compressed weight is stored as: its type's layout says (docs/weights.md).
+  std::vector<std::string> suffixes;
+  for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
+    suffixes.push_back(c.suffix);
+  componentSuffixes.push_back(std::move(suffixes));
   weightIndex[name] = index;
   return index;
 }
@@ -310,23 +316,9 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     " does not have the type the IR declares");
     }
     if (!plain) {
-      // The components as the compressing pass wrote them.
-      std::vector<std::string> suffixes =
-          info.format == rt::WeightFormat::Dense  ? std::vector<std::string>{".values"}
-          : info.format == rt::WeightFormat::Affine ? std::vector<std::string>{".qweight", ".scales"}
-          : info.format == rt::WeightFormat::NF4  ? std::vector<std::string>{".qweight", ".absmax"}
-                                                  : std::vector<std::string>{".qweight", ".row_scale"};
-      if (info.sparsity == rt::WeightSparsity::NM)
-        suffixes.push_back(".indices");
-      if (info.sparsity == rt::WeightSparsity::Bitmask)
-        suffixes.insert(suffixes.end(), {".mask", ".row_ptr"});
+      // The components as the compressing pass wrote them, named by the weight's layout.
+      const std::vector<std::string> &suffixes = componentSuffixes[i];
       const std::vector<int64_t> &columns = outlierColumns[info.name];
-      if (info.format == rt::WeightFormat::Int8Outliers && !columns.empty())
-        suffixes.push_back(".outliers");
-      if (info.format == rt::WeightFormat::Affine && !info.symmetric)
-        suffixes.push_back(".zeros");
-      if (info.format == rt::WeightFormat::NF4 && info.symmetric)
-        suffixes.insert(suffixes.end(), {".absmax_scale", ".absmax_offset"});
       for (const std::string &suffix : suffixes) {
         const rt::TensorView *c = params->find(storedNames[i] + suffix);
         if (!c)
