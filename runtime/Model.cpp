@@ -98,14 +98,22 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
   m->nf4Absmax_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
   for (const WeightInfo &info : prog.weights) {
     if (info.format == WeightFormat::NF4) {
-      int64_t total = 1;
-      for (int64_t d : info.shape)
-        total *= d;
+      // One stream of 4-bit codes over all values, or over a pruned weight's kept values
+      // (N:M rows or a bitmask beside it), in blocks of groupSize with one absmax each.
+      cpu::WeightRef ref;
+      bool ok = info.shape.size() == 2;
+      int64_t total = ok ? info.shape[0] * info.shape[1] : 0;
+      if (ok && info.sparsity != WeightSparsity::None) {
+        int64_t perRow = 0;
+        ok = bindSparsity(*m->file_, info, info.shape[0], info.shape[1], ref, perRow, total);
+        if (info.sparsity == WeightSparsity::NM)
+          total = info.shape[0] * perRow;
+      }
       int64_t blocks = (total + info.groupSize - 1) / info.groupSize;
       const TensorView *q = m->file_->find(info.name + ".qweight");
       const TensorView *a = m->file_->find(info.name + ".absmax");
-      if (info.shape.size() != 2 || !q || q->dtype != DType::U8 ||
-          q->numBytes != (total + 1) / 2 || !a || a->numElements() != blocks)
+      if (!ok || !q || q->dtype != DType::U8 || q->numBytes != (total + 1) / 2 || !a ||
+          a->numElements() != blocks)
         return fail("NF4 weight '" + info.name + "' does not match its components");
       std::vector<float> absmax(static_cast<size_t>(blocks));
       if (!info.symmetric) { // plain fp32 absmax
@@ -129,7 +137,6 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
         }
       }
       m->nf4Absmax_.push_back(std::move(absmax));
-      cpu::WeightRef ref;
       ref.dtype = DType::F32;
       ref.rows = info.shape[0];
       ref.cols = info.shape[1];
@@ -326,18 +333,20 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
 std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   std::map<std::string, int64_t> bytes;
   for (const WeightInfo &info : program_.weights) {
-    if (info.format == WeightFormat::NF4) {
-      std::string key = "nf4 b" + std::to_string(info.groupSize) + (info.symmetric ? " dq" : "");
-      for (const char *suffix : {".qweight", ".absmax", ".absmax_scale", ".absmax_offset"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes[key] += t->numBytes;
-      continue;
-    }
     std::string pattern =
         info.sparsity == WeightSparsity::NM
             ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
         : info.sparsity == WeightSparsity::Bitmask ? std::string(" sparse-bitmask")
                                                    : std::string();
+    if (info.format == WeightFormat::NF4) { // index tensors counted: the bytes are real
+      std::string key =
+          "nf4 b" + std::to_string(info.groupSize) + (info.symmetric ? " dq" : "") + pattern;
+      for (const char *suffix : {".qweight", ".absmax", ".absmax_scale", ".absmax_offset",
+                                 ".indices", ".mask", ".row_ptr"})
+        if (const TensorView *t = file_->find(info.name + suffix))
+          bytes[key] += t->numBytes;
+      continue;
+    }
     if (info.format == WeightFormat::Int8Outliers) {
       for (const char *suffix : {".qweight", ".row_scale", ".outlier_columns", ".outliers",
                                  ".indices", ".mask", ".row_ptr"})

@@ -16,9 +16,13 @@
 //      every group of every row searched (q/k skipped), the weights quantized with RTN, and
 //      the layer re-run with them to feed the next.
 // Rescaled norms and projections that stay dense are written with their new values.
+// A pruned weight keeps its mask: W·diag(s), 1/s on rows, clipping and rounding all map
+// 0 to 0 (every quantization range holds 0 and the zero point is an integer code), GPTQ
+// runs mask-aware, and only the kept values' codes are stored.
 //
 //===----------------------------------------------------------------------===//
 
+#include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
@@ -116,10 +120,11 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
   bool run(ModuleOp module, std::string &error) {
     auto start = std::chrono::steady_clock::now();
     std::vector<std::string> selectedNames, projectionNames;
-    if (!selectWeights(module, kPass, include, exclude, selectedNames, error))
+    if (!selectWeights(module, kPass, include, exclude, selectedNames, error,
+                       /*allowPruned=*/true))
       return false;
     std::string ignored;
-    selectWeights(module, kPass, ".", "", projectionNames, ignored);
+    selectWeights(module, kPass, ".", "", projectionNames, ignored, /*allowPruned=*/true);
     calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
                                       /*hessian=*/false);
     calib::CalibrationContext context;
@@ -141,14 +146,21 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
     foldable.erase(-1);
 
     // The fp32 values of every weight this pass changes, by program index.
+    // The masks of the pruned ones (empty for dense weights), read with their values.
     std::map<int64_t, std::vector<float>> current;
+    std::map<int64_t, std::vector<uint8_t>> keepOf;
     auto values = [&](int64_t w) -> std::vector<float> * {
       auto it = current.find(w);
       if (it != current.end())
         return &it->second;
       std::vector<float> v;
-      if (!readWeightF32(module, nameOf(w), v, error))
+      std::vector<uint8_t> keep;
+      if (!readWeightF32(module, nameOf(w), v, error, &keep))
         return nullptr;
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), nameOf(w)));
+      if (param && param.getWeightType().getSparsity())
+        keepOf[w] = std::move(keep);
       return &(current[w] = std::move(v));
     };
     auto shapeOf = [&](int64_t w) { return prog.weights[size_t(w)].shape; };
@@ -392,6 +404,8 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
             quant::GPTQOptions o;
             o.affine = p;
             o.damp = damp;
+            auto keep = keepOf.find(w);
+            o.keep = keep != keepOf.end() ? keep->second.data() : nullptr; // mask-aware
             quant::GPTQResult r;
             std::string why;
             if (!quant::quantizeGPTQ(v->data(), sh[0], sh[1], hScaled.data(), o, r, why)) {
@@ -407,10 +421,15 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
           EncodedWeight e;
           auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
               module, StringAttr::get(module.getContext(), nameOf(w)));
-          encodeAffine(param.getWeightType(), m, p, e);
+          auto keep = keepOf.find(w);
+          if (keep != keepOf.end())
+            encodeAffineSparse(param.getWeightType(), m, p, keep->second, e);
+          else
+            encodeAffine(param.getWeightType(), m, p, e);
           e.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
                           (p.symmetric ? " sym" : "") + (useGPTQ ? " awq+gptq" : " awq") +
-                          (clipIt ? ", " + std::to_string(clipped) + " groups clipped" : "");
+                          (clipIt ? ", " + std::to_string(clipped) + " groups clipped" : "") +
+                          (keep != keepOf.end() ? ", pruned mask kept" : "");
           push(w);
           e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                wStart).count();
@@ -444,7 +463,8 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
       if (!encoded.count(nameOf(w)))
         dense[nameOf(w)] = std::move(v);
     WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error, &dense))
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error, &dense,
+                        /*allowPruned=*/true))
       return false;
     for (ParamOp param : module.getOps<ParamOp>())
       if (auto it = notes.find(param.getSymName().str()); it != notes.end())

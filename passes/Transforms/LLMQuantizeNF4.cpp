@@ -4,9 +4,13 @@
 //
 // QLoRA's 4-bit NormalFloat data type, data-free like RTN; numerics in lib/Quantize/NF4.cpp
 // (bit-exact with bitsandbytes), selection and the parameter file in WeightRewriter.
+// A pruned weight keeps its mask: when its layout stores only the kept values, the NF4
+// blocks run over that stream (so a block's absmax is that of kept weights, and no code is
+// spent on a zero); when it is stored dense, its zeros take NF4's exact-zero code.
 //
 //===----------------------------------------------------------------------===//
 
+#include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -44,12 +48,29 @@ struct LLMQuantizeNF4Pass : midllama::impl::LLMQuantizeNF4Base<LLMQuantizeNF4Pas
     if (blockSize < 32 || blockSize > 4096 || (blockSize & (blockSize - 1)))
       return fail("llm-quantize-nf4: block-size must be a power of two from 32 to 4096 (got " +
                   Twine(int64_t(blockSize)) + ")");
-    auto encode = [&](const std::string &, WeightType type, const std::vector<float> &values,
-                      EncodedWeight &out, std::string &) {
-      int64_t total = int64_t(values.size());
-      quant::NF4Tensor t = quant::quantizeNF4(values.data(), total, blockSize, doubleQuant);
-      out.type = type.withFormat(NF4Attr::get(&getContext(), blockSize, doubleQuant, 256));
+    auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
+                      EncodedWeight &out, std::string &why) {
+      // The value stream: every value, or a pruned weight's kept values in row order.
+      std::vector<float> kept;
+      const std::vector<float> *stream = &values;
+      std::vector<EncodedWeight::Component> index;
       out.description = "nf4 b" + std::to_string(int64_t(blockSize)) + (doubleQuant ? " dq" : "");
+      if (type.getSparsity()) {
+        std::vector<float> ignored;
+        std::vector<uint8_t> keep;
+        if (!readWeightF32(module, name, ignored, why, &keep))
+          return false;
+        if (storesOnlyKept(type, keep, index)) {
+          for (size_t i = 0; i < values.size(); ++i)
+            if (keep[i])
+              kept.push_back(values[i]);
+          stream = &kept;
+        }
+        out.description += ", pruned mask kept";
+      }
+      int64_t total = int64_t(stream->size());
+      quant::NF4Tensor t = quant::quantizeNF4(stream->data(), total, blockSize, doubleQuant);
+      out.type = type.withFormat(NF4Attr::get(&getContext(), blockSize, doubleQuant, 256));
       int64_t blocks = (total + blockSize - 1) / blockSize;
       out.components.push_back(
           {".qweight", rt::DType::U8, {int64_t(t.codes.size())}, std::move(t.codes)});
@@ -62,10 +83,13 @@ struct LLMQuantizeNF4Pass : midllama::impl::LLMQuantizeNF4Base<LLMQuantizeNF4Pas
       } else {
         out.components.push_back({".absmax", rt::DType::F32, {blocks}, floatBytes(t.absmax)});
       }
+      for (EncodedWeight::Component &c : index)
+        out.components.push_back(std::move(c));
       return true;
     };
     std::string error;
-    if (!rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode, error))
+    if (!rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode, error,
+                        /*dense=*/nullptr, /*allowPruned=*/true))
       return fail(error);
   }
 };

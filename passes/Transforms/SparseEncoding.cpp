@@ -95,9 +95,8 @@ void midllama::encodeSparse(WeightType type, const std::vector<float> &values,
   out.components.push_back({".row_ptr", rt::DType::I32, {n + 1}, std::move(rowPtr)});
 }
 
-bool midllama::keepOnlyKeptCodes(WeightType &type, const std::vector<uint8_t> &keep,
-                                 const std::vector<uint8_t> &codes, int64_t rowBytes,
-                                 int elemBits, rt::DType codeType, EncodedWeight &out) {
+bool midllama::storesOnlyKept(WeightType &type, const std::vector<uint8_t> &keep,
+                              std::vector<EncodedWeight::Component> &index) {
   MLIRContext *ctx = type.getContext();
   int64_t n = type.getShape()[0], k = type.getShape()[1];
   int64_t nnz = 0;
@@ -113,8 +112,32 @@ bool midllama::keepOnlyKeptCodes(WeightType &type, const std::vector<uint8_t> &k
   for (const WeightComponent &c : getWeightLayout(type).components)
     compressed |= c.suffix == ".indices" || c.suffix == ".mask";
   if (!compressed)
+    return false; // dense storage holds the zeros
+  EncodedWeight indexOnly;
+  std::vector<float> zeros(static_cast<size_t>(n * k), 0.0f);
+  sparse::Pattern pattern;
+  if (auto nm = dyn_cast<NMSparsityAttr>(sparsity)) {
+    pattern.n = nm.getN();
+    pattern.m = nm.getM();
+  }
+  encodeSparse(type.withFormat(Attribute()), zeros, keep, pattern, indexOnly);
+  for (EncodedWeight::Component &c : indexOnly.components)
+    if (c.suffix == ".indices" || c.suffix == ".mask" || c.suffix == ".row_ptr")
+      index.push_back(std::move(c));
+  return true;
+}
+
+bool midllama::keepOnlyKeptCodes(WeightType &type, const std::vector<uint8_t> &keep,
+                                 const std::vector<uint8_t> &codes, int64_t rowBytes,
+                                 int elemBits, rt::DType codeType, EncodedWeight &out) {
+  int64_t n = type.getShape()[0], k = type.getShape()[1];
+  std::vector<EncodedWeight::Component> index;
+  if (!storesOnlyKept(type, keep, index))
     return false; // the dense codes hold the zeros
-  auto nm = dyn_cast<NMSparsityAttr>(sparsity);
+  int64_t nnz = 0;
+  for (uint8_t b : keep)
+    nnz += b;
+  auto nm = dyn_cast<NMSparsityAttr>(type.getSparsity());
   int64_t perRow = nm ? k / nm.getM() * nm.getN() : 0;
   int64_t keptRowBytes = nm ? (perRow * elemBits + 7) / 8 : 0;
   int64_t streamBytes = (nnz * elemBits + 7) / 8;
@@ -139,17 +162,8 @@ bool midllama::keepOnlyKeptCodes(WeightType &type, const std::vector<uint8_t> &k
   for (EncodedWeight::Component &c : out.components)
     if (c.suffix == ".qweight")
       c = {".qweight", codeType, shape, std::move(kept)};
-  EncodedWeight index;
-  std::vector<float> zeros(size_t(n * k), 0.0f);
-  sparse::Pattern pattern;
-  if (nm) {
-    pattern.n = nm.getN();
-    pattern.m = nm.getM();
-  }
-  encodeSparse(type.withFormat(Attribute()), zeros, keep, pattern, index);
-  for (EncodedWeight::Component &c : index.components)
-    if (c.suffix == ".indices" || c.suffix == ".mask" || c.suffix == ".row_ptr")
-      out.components.push_back(std::move(c));
+  for (EncodedWeight::Component &c : index)
+    out.components.push_back(std::move(c));
   return true;
 }
 

@@ -32,6 +32,13 @@ void encodeAffineSparse(llm::WeightType type, const quant::AffineMatrix &m,
                         const quant::AffineParams &p, const std::vector<uint8_t> &keep,
                         EncodedWeight &out);
 
+/// For a pruned weight with mask `keep`: `type` with the mask's pattern (an unstructured
+/// weight's count updated), and whether that type's layout stores only the kept values;
+/// if so, its index tensors (N:M positions, or bitmask and row offsets) are appended to
+/// `index`. Shared by every format that stores a value stream.
+bool storesOnlyKept(llm::WeightType &type, const std::vector<uint8_t> &keep,
+                    std::vector<EncodedWeight::Component> &index);
+
 /// For a pruned weight quantized to one code per value (`codes` of `elemBits` bits for all
 /// [n, k] columns, rows of `rowBytes`): the type with the mask's pattern, whether its
 /// layout stores only the kept values, and then those values' codes and the index tensors

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "WeightRewriter.h"
+#include "SparseEncoding.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
@@ -193,9 +194,9 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
       return fail("weight '" + name + "' is neither f32 nor f16");
     if (type.getSparsity() && !allowPruned)
-      return fail("weight '" + name + "' is pruned, and " + passName +
-                  " would not keep its zeros: exclude it (RTN, GPTQ and LLM.int8() quantize "
-                  "pruned weights with their mask kept)");
+      return fail("weight '" + name + "' is already pruned, and " + passName +
+                  " prunes dense weights: prune once, from the dense model, with the final "
+                  "pattern (every quantization pass keeps a pruned weight's mask)");
     names.push_back(name);
   }
   if (names.empty())
@@ -292,6 +293,32 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
       for (EncodedWeight::Component &c : it->second.components)
         if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
           return fail(writeError);
+      continue;
+    }
+    if (dense && dense->count(name) && param.getWeightType().getSparsity()) {
+      // A pruned weight rescaled but not quantized (AWQ's producer of a scaled input): its
+      // zeros stayed zeros, so it is stored again with its mask, compressed as before.
+      WeightType type = param.getWeightType();
+      std::vector<float> ignored;
+      std::vector<uint8_t> keep;
+      std::string readError;
+      if (!readF32(*file, param, ignored, readError, &keep))
+        return fail(readError);
+      std::vector<float> values = dense->at(name);
+      for (size_t i = 0; i < values.size() && i < keep.size(); ++i)
+        if (!keep[i])
+          values[i] = 0.0f;
+      sparse::Pattern pattern;
+      if (auto nm = dyn_cast<NMSparsityAttr>(type.getSparsity())) {
+        pattern.n = nm.getN();
+        pattern.m = nm.getM();
+      }
+      EncodedWeight e;
+      encodeSparse(type, values, keep, pattern, e);
+      for (EncodedWeight::Component &c : e.components)
+        if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
+          return fail(writeError);
+      encoded[name] = std::move(e); // its type (the same pattern) goes to the IR below
       continue;
     }
     if (dense && dense->count(name)) {

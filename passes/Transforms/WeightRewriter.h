@@ -51,8 +51,9 @@ using WeightEncoder =
 /// file (`output`, relative to the IR file). Returns false with `error` (one line) on bad
 /// options, a missing tensor, nothing selected or an encoder's refusal; the module is then
 /// unchanged and nothing is written.
-/// `allowPruned`: see selectWeights. `dense`, when given, holds new fp32 values for dense parameters that stay dense (AWQ's
-/// rescaled norms and projections), written in their own element type.
+/// `allowPruned`: see selectWeights. `dense`, when given, holds new fp32 values for
+/// parameters that stay unquantized (AWQ's rescaled norms and projections), written in
+/// their own element type; a pruned one keeps its mask and compressed storage.
 bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
                     const std::string &include, const std::string &exclude,
                     const std::string &output, const WeightEncoder &encode, std::string &error,

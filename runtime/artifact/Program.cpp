@@ -196,8 +196,7 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
       return bad("weight table entry");
     info.sparsity = WeightSparsity(sparsity);
     if (info.sparsity != WeightSparsity::None &&
-        (format == uint32_t(WeightFormat::NF4) ||
-         layout != uint32_t(WeightLayout::RowMajor) ||
+        (layout != uint32_t(WeightLayout::RowMajor) ||
          (info.sparsity == WeightSparsity::NM &&
           (info.sparseN < 1 || info.sparseM < info.sparseN || info.sparseM > 256))))
       return bad("weight '" + info.name + "' has a bad sparse encoding");

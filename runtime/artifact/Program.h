@@ -107,7 +107,8 @@ struct WeightInfo {
   // NF4 (bits 4): blocks of `groupSize` values of the row-major stream, codes two per byte
   // high nibble first (`name.qweight`), absmax F32 (`name.absmax`) or, when `symmetric` is
   // set (double quantization), U8 codes of the dynamic 8-bit map with `name.absmax_scale`
-  // per 256 blocks and `name.absmax_offset`.
+  // per 256 blocks and `name.absmax_offset`. A pruned NF4 weight stored compressed runs
+  // its stream (and blocks) over the kept values only.
   // Int8 + outliers (bits 8, LLM.int8()): `name.qweight` I8[N, K] (outlier columns 0),
   // `name.row_scale` F32[N], `name.outlier_columns` I32[C] and `name.outliers` F16[N, C]
   // (both absent when C = 0).

@@ -579,7 +579,7 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.sparse != WeightRef::Sparse::None) {
     // The kept values of row n, in column order: value v (of the row's stream) sits at
     // column col(v); dense values read as their type, affine codes dequantized with the
-    // scale and zero point of that column's group.
+    // scale and zero point of that column's group, NF4 codes with their block's absmax.
     WeightRef values; // the stored values, read with `at` whatever their type
     values.data = w.data;
     values.dtype = w.dtype;
@@ -588,6 +588,11 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
     auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
       if (!w.bits)
         return at(values, stream);
+      if (w.nf4) { // one stream over the kept values, high nibble first
+        uint8_t byte = w.codes[stream >> 1];
+        return kNF4Values[(stream & 1) ? byte & 0xf : byte >> 4] *
+               static_cast<const float *>(w.scales)[stream / w.groupSize];
+      }
       const uint8_t *codes = w.codes;
       int64_t bit = rowCode * w.bits;
       if (w.sparse == WeightRef::Sparse::NM)

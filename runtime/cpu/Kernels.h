@@ -41,8 +41,9 @@ struct WeightRef {
   /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
   bool int8 = false;
   /// Sparse storage (N:M or bitmask) of a pruned weight: only the kept values are stored,
-  /// dense (of `dtype`, at `data`) or affine-quantized (codes at `codes`, scales and zero
-  /// points per group of logical columns as for a dense affine weight). N:M keeps `nmN` of
+  /// dense (of `dtype`, at `data`), affine-quantized (codes at `codes`, scales and zero
+  /// points per group of logical columns as for a dense affine weight), NF4 (one code
+  /// stream over the kept values, blocks over that stream) or int8. N:M keeps `nmN` of
   /// every run of `nmM` columns: row-aligned values [rows, cols / nmM * nmN] (affine codes
   /// in rows of `codeRowBytes`), and `index` the position of each in its run, ceil(log2
   /// nmM) bits packed little-endian in rows of `indexRowBytes`. A bitmask keeps the columns

@@ -169,6 +169,9 @@ def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
     of 256 after subtracting their mean), exactly as bitsandbytes' `quantize_4bit`: its type
     becomes `#llm.nf4<block_size, double_quant>` and a new parameter file (`output`) holds
     the codes and absmax values. Selection as --llm-quantize-rtn (`include`, `exclude`).
+    A pruned weight keeps its mask: stored compressed, its stream (and blocks) are its kept
+    values only, beside its bitmask or N:M positions; stored dense, its zeros take NF4's
+    exact-zero code.
 
     ```
     midllama-opt --llm-quantize-nf4="double-quant=true output=model.nf4.safetensors" model.mlir -o model.nf4.mlir
@@ -260,7 +263,9 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
     input rows (q and k projections are not clipped). The scaled, clipped weights are
     quantized with RTN (or, `quantizer=gptq`, with GPTQ on the Hessian of the scaled inputs)
     into `#llm.affine`; rescaled norms (and rescaled projections that are not selected) are
-    written back dense. Selection, the new parameter file and progress as
+    written back dense (a pruned one with its pattern). A pruned weight keeps its mask
+    (scaling, clipping and rounding keep zeros at zero; GPTQ runs mask-aware) and stores
+    only its kept values' codes. Selection, the new parameter file and progress as
     --llm-quantize-rtn, with α and the block errors per group and the time per layer.
 
     ```

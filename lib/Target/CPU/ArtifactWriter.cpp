@@ -90,12 +90,13 @@ int64_t Serializer::weight(Value v, bool packed) {
   auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
   auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
   auto int8 = dyn_cast_or_null<llm::Int8OutliersAttr>(type.getFormat());
-  // A pruned weight: compressed (N:M or bitmask, dense values) or dense with its zeros.
-  // A pruned weight, dense or affine: stored compressed (N:M positions, or a bitmask and
-  // row offsets, beside the kept values or codes) or, when that is not smaller, dense.
+  // A pruned weight, dense, affine, NF4 or int8: stored compressed (N:M positions, or a
+  // bitmask and row offsets, beside the kept values or codes) or, when that is not smaller,
+  // dense with its zeros.
   auto nm = dyn_cast_or_null<llm::NMSparsityAttr>(type.getSparsity());
+  bool nf4Readable = nf4 && (!nf4.getDoubleQuant() || nf4.getDqBlockSize() == 256);
   bool sparse = type.getSparsity() && type.getRank() == 2 &&
-                (!type.getFormat() || (affine && !affine.getActOrder()) ||
+                (!type.getFormat() || (affine && !affine.getActOrder()) || nf4Readable ||
                  isa<llm::Int8OutliersAttr>(type.getFormat()));
   bool compressed = false;
   if (sparse)
@@ -104,15 +105,14 @@ int64_t Serializer::weight(Value v, bool packed) {
   bool supported = type.isDense() || sparse ||
                    (affine && !affine.getActOrder() && type.getRank() == 2) ||
                    (int8 && type.getRank() == 2) ||
-                   (nf4 && type.getRank() == 2 && (!nf4.getDoubleQuant() ||
-                                                   nf4.getDqBlockSize() == 256));
+                   (nf4Readable && type.getRank() == 2);
   if (!supported || (type.getSparsity() && !sparse)) {
     std::string t;
     llvm::raw_string_ostream os(t);
     os << type;
     error = "weight '" + name + "' is stored as " + t +
             ", which has no CPU kernel yet (dense f32/f16/bf16, affine integer groups "
-            "without act-order, NF4, int8 + outliers, pruned dense, affine or int8)";
+            "without act-order, NF4, int8 + outliers, pruned dense, affine, NF4 or int8)";
     return -1;
   }
   rt::WeightInfo info;

@@ -429,6 +429,65 @@ TEST_P(CPUKernelsTest, SparseAffineWeightsDecodeByLogicalColumn) {
   }
 }
 
+// A pruned NF4 weight: one 4-bit stream over the kept values only (high nibble first),
+// blocks of `blockSize` values of that stream with one absmax each, placed by the mask.
+TEST_P(CPUKernelsTest, SparseNF4WeightsDecodeTheKeptStream) {
+  const int64_t n = 7, k = 12, perRow = k / 2, blockSize = 4; // blocks straddle rows
+  std::mt19937 rng(11);
+  int64_t total = n * perRow;
+  std::vector<float> absmax(size_t((total + blockSize - 1) / blockSize));
+  for (float &a : absmax)
+    a = 0.05f + 0.01f * float(rng() % 10);
+  std::vector<float> expect(size_t(n * k), 0.0f);
+  const int64_t idxRowBytes = (perRow * 2 + 7) / 8; // 2-bit positions, rows byte-aligned
+  std::vector<uint8_t> codes(size_t((total + 1) / 2), 0), nmIdx(size_t(n * idxRowBytes), 0);
+  std::vector<uint8_t> mask(size_t(n * 2), 0);
+  std::vector<int32_t> rowPtr = {0};
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < perRow; ++i) {
+      int64_t run = i / 2, pos = (i % 2 == 0) ? (r + run) % 2 : 2 + r % 2;
+      int64_t col = run * 4 + pos, v = r * perRow + i;
+      int code = int(rng() % 16);
+      expect[size_t(r * k + col)] = kNF4Values[code] * absmax[size_t(v / blockSize)];
+      codes[size_t(v / 2)] |= uint8_t(v % 2 ? code : code << 4);
+      nmIdx[size_t(r * idxRowBytes + (i * 2) / 8)] |= uint8_t(pos << ((i * 2) % 8));
+      mask[size_t(r * 2 + col / 8)] |= uint8_t(1u << (col % 8));
+    }
+    rowPtr.push_back(int32_t((r + 1) * perRow));
+  }
+  WeightRef nm{nullptr, DType::F32, n, k};
+  nm.bits = 4;
+  nm.nf4 = true;
+  nm.groupSize = blockSize;
+  nm.scales = absmax.data();
+  nm.codes = codes.data();
+  nm.sparse = WeightRef::Sparse::NM;
+  nm.nmN = 2;
+  nm.nmM = 4;
+  nm.index = nmIdx.data();
+  nm.indexRowBytes = idxRowBytes;
+  WeightRef bm = nm; // the same stream, placed by a bitmask
+  bm.sparse = WeightRef::Sparse::Bitmask;
+  bm.index = mask.data();
+  bm.rowPtr = rowPtr.data();
+  std::vector<float> x = randomVector(size_t(3 * k), 12), got(size_t(3 * n));
+  for (const WeightRef *w : {&nm, &bm}) {
+    std::vector<float> row(static_cast<size_t>(k));
+    for (int64_t r = 0; r < n; ++r) {
+      dequantizeRow(*w, r, row.data());
+      EXPECT_EQ(row, std::vector<float>(expect.begin() + r * k, expect.begin() + (r + 1) * k));
+    }
+    matmul(x.data(), got.data(), 3, *w);
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double d = 0;
+        for (int64_t c = 0; c < k; ++c)
+          d += double(x[size_t(i * k + c)]) * expect[size_t(j * k + c)];
+        EXPECT_NEAR(got[size_t(i * n + j)], d, 1e-5 * (1 + std::fabs(d)));
+      }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
                          [](const auto &info) { return std::to_string(info.param) + "threads"; });
 
