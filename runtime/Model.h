@@ -37,6 +37,8 @@ public:
   int64_t maxContext() const { return maxContext_; }
   int64_t numLayers() const { return layers_; }
   int64_t kvWidth() const { return kvWidth_; }
+  /// The slot the program leaves the logits in.
+  int64_t logitsSlot() const { return logitsSlot_; }
   /// The embedded tokenizer's bytes (empty if none).
   const uint8_t *tokenizerData() const { return tokenizer_ ? tokenizer_->data : nullptr; }
   int64_t tokenizerSize() const { return tokenizer_ ? tokenizer_->numBytes : 0; }

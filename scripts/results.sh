@@ -59,6 +59,10 @@ VARIANTS=(
   "wanda-50+int8-t6 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-int8=threshold=6 calib=$CALIB"
   "gblm-50+gptq-w4g32 --llm-prune-gblm=sparsity=0.5 calib=$CALIB ++ --llm-quantize-gptq=bits=4 group-size=32 calib=$CALIB"
   "gblm-50+int8-t6 --llm-prune-gblm=sparsity=0.5 calib=$CALIB ++ --llm-quantize-int8=threshold=6 calib=$CALIB"
+  "wanda-50+awq-w4g32 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-awq=bits=4 group-size=32 calib=$CALIB"
+  "wanda-50+rtn-w4g32 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-rtn=bits=4 group-size=32"
+  "wanda-50+nf4-b64 --llm-prune-wanda=sparsity=0.5 calib=$CALIB ++ --llm-quantize-nf4=block-size=64"
+  "sparsegpt-2:4+nf4-b64 --llm-prune-sparsegpt=pattern=2:4 calib=$CALIB ++ --llm-quantize-nf4=block-size=64"
 )
 # MIDLLAMA_RESULTS_REUSE=1 keeps the artifacts and measurements already in $OUT (for adding
 # rows while developing; a published table is made from scratch).

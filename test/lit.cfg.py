@@ -45,3 +45,14 @@ if os.path.isdir(os.path.join(shared, "models")):
 
 if config.have_cuda:
     config.available_features.add("cuda-build")
+# A usable GPU (the probe runs a kernel): the CUDA end-to-end tests, for the GPU's target.
+import subprocess
+probe = subprocess.run([os.path.join(config.midllama_tools_dir, "midllama-run"), "--probe-gpu"],
+                       capture_output=True, text=True)
+if probe.returncode == 0:
+    config.available_features.add("cuda")
+    arch = probe.stdout.split()[-3] if len(probe.stdout.split()) >= 3 else "sm_90"
+    config.substitutions.append(("%cuda_target", arch if arch in ("sm_80", "sm_86", "sm_89", "sm_90") else "sm_90"))
+    lit_config.note("GPU: " + probe.stdout.strip())
+else:
+    lit_config.note("CUDA end-to-end tests skipped: " + (probe.stdout.strip() or probe.stderr.strip()))

@@ -49,7 +49,8 @@ cpu::WeightRef ref(const std::vector<float> &w, int64_t n, int64_t k) {
 } // namespace
 
 bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &options,
-                                 double alpha, std::map<std::string, std::vector<float>> &norms,
+                                 double alpha, GradientNorm norm,
+                                 std::map<std::string, std::vector<float>> &norms,
                                  double &meanLoss, std::string &error) {
   auto start = std::chrono::steady_clock::now();
   // The model's shape from its compiled program, the tokenizer and the samples.
@@ -145,7 +146,7 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
       return false;
   }
 
-  // Σ (α g)² per projection, in the order of kProjections.
+  // Σ (α g)² (L2) or Σ |α g| (L1) per projection, in the order of kProjections.
   std::vector<std::vector<std::vector<double>>> sumSq(static_cast<size_t>(layers));
   const int64_t shapes[7][2] = {{qw, dim}, {kw, dim}, {kw, dim}, {dim, qw},
                                 {ffn, dim}, {ffn, dim}, {dim, ffn}};
@@ -251,7 +252,7 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
       for (size_t p = 0; p < 7; ++p)
         for (size_t i = 0; i < dW[p].size(); ++i) {
           double g = alpha * double(dW[p][i]);
-          sumSq[size_t(l)][p][i] += g * g;
+          sumSq[size_t(l)][p][i] += norm == GradientNorm::L2 ? g * g : std::fabs(g);
         }
     }
     if ((n + 1) % 16 == 0 || n + 1 == samples.size())
@@ -264,7 +265,8 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
     for (size_t p = 0; p < 7; ++p) {
       std::vector<float> g(sumSq[size_t(l)][p].size());
       for (size_t i = 0; i < g.size(); ++i)
-        g[i] = float(std::sqrt(sumSq[size_t(l)][p][i]));
+        g[i] = float(norm == GradientNorm::L2 ? std::sqrt(sumSq[size_t(l)][p][i])
+                                              : sumSq[size_t(l)][p][i]);
       norms["model.layers." + std::to_string(l) + "." + kProjections[p] + ".weight"] =
           std::move(g);
     }

@@ -240,6 +240,8 @@ struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
       error = name + ": comparison must be row or layer (got '" + comparison + "')";
     else if (!(alpha > 0))
       error = name + ": alpha must be positive";
+    else if (norm != "l1" && norm != "l2")
+      error = name + ": norm must be l1 or l2 (got '" + norm + "')";
     else if (!gradients.empty() && !(grads = rt::ParamFile::open(gradients, error)))
       error = name + ": " + error;
     // Without a file, the norms come from a backward pass over the calibration samples on
@@ -250,7 +252,10 @@ struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
       double loss = 0;
       if (calib.empty())
         error = name + ": calibration data is required (calib=FILE: text, or a .tokens file)";
-      else if (!calib::computeGradientNorms(getOperation(), o, alpha, computed, loss, error))
+      else if (!calib::computeGradientNorms(getOperation(), o, alpha,
+                                            norm == "l1" ? calib::GradientNorm::L1
+                                                         : calib::GradientNorm::L2,
+                                            computed, loss, error))
         error = name + ": " + error;
     }
     auto cmp = comparison == "row" ? sparse::Comparison::Row : sparse::Comparison::Layer;
@@ -278,6 +283,27 @@ struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
       mask = sparse::selectMask(
           sparse::gblmScores(w.data(), n, k, stats.sumSq, windows, norms.data()), n, k, p, cmp);
       out = sparse::applyMask(w.data(), mask);
+      // How much the gradient term weighs against the activation term, and how far the mask
+      // moved from Wanda's on the same statistics: what decides whether GBLM helps (α and
+      // the window length set the balance; docs/pruning.md).
+      double gradTerm = 0, actTerm = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j) {
+          double a = std::fabs(double(w[size_t(i * k + j)]));
+          gradTerm += a * double(norms[size_t(i * k + j)]);
+          actTerm += a * std::sqrt(stats.sumSq[size_t(j)] / double(std::max<int64_t>(1, windows)));
+        }
+      std::vector<uint8_t> wanda =
+          sparse::selectMask(sparse::wandaScores(w.data(), n, k, stats.sumSq), n, k, p, cmp);
+      int64_t differ = 0, pruned = 0;
+      for (size_t i = 0; i < mask.size(); ++i) {
+        pruned += !mask[i];
+        differ += !mask[i] && wanda[i];
+      }
+      llvm::errs() << "llm-prune-gblm: " << weight << ": gradient/activation term "
+                   << llvm::format("%.3g", actTerm > 0 ? gradTerm / actTerm : 0.0) << ", "
+                   << llvm::format("%.1f", pruned ? 100.0 * double(differ) / double(pruned) : 0.0)
+                   << "% of the pruned weights differ from Wanda's choice\n";
       return true;
     };
     if (error.empty() && parsePattern(name, sparsity, pattern, tail, p, error) &&

@@ -7,7 +7,10 @@
 //   - the weights, each packed for the kernel that reads it, under its parameter name;
 //   - `__program__`: this program (config, buffer slots, weight table, kernel calls);
 //   - `__tokenizer__`: the model's tokenizer file, verbatim;
-//   - later, per backend, its compiled code (`__cubin.sm_90__`, ...).
+//   - for a GPU target (config `target` = sm_80/86/89/90), `__cuda_kernels__`: the fatbin
+//     nvcc built from runtime/cuda/kernels for that target (its cubin and PTX), which the
+//     CUDA backend loads as it is. Matrices are then stored row-major (no CPU panels), so
+//     the CPU backend runs the same artifact when no GPU is usable.
 // Its metadata says `artifact = midllama-artifact`, `artifact_version` and `checksum` (the
 // container's own `format` stays `midllama-params`, which keeps its alignment): contentHash
 // of every tensor's bytes in file order, so a damaged or edited artifact is refused.
@@ -42,6 +45,7 @@ constexpr const char *kArtifactFormat = "midllama-artifact";
 constexpr int kArtifactVersion = 2; // 2: contentHash checksum
 constexpr const char *kProgramTensor = "__program__";
 constexpr const char *kTokenizerTensor = "__tokenizer__";
+constexpr const char *kCudaKernelsTensor = "__cuda_kernels__";
 
 /// One kernel call per op of the planned kern program. Arguments, in order:
 enum class OpCode : uint32_t {

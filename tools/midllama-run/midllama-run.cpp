@@ -4,7 +4,11 @@
 //
 // midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T --seed S]
 //              [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]
-//              [--threads T] [--json FILE|-]
+//              [--threads T] [--json FILE|-] [--device auto|cpu|cuda]
+//
+// An artifact compiled for a GPU runs on the CUDA backend when a usable GPU is present
+// (--device auto, the default), else on the CPU backend with a line saying why; --device
+// cuda makes that an error, --device cpu never tries the GPU.
 //
 // Generation writes the text (and only the text) to stdout as it is produced; the report
 // (artifact size, weight bytes by storage type, peak RSS, time to first token, prefill and
@@ -14,6 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/DeviceProbe.h"
+#include "runtime/Executor.h"
 #include "runtime/Model.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
@@ -45,6 +51,7 @@ struct Options {
   std::string sequencesOut;
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
+  Device device = Device::Auto;
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -56,9 +63,10 @@ const char *kUsage =
     "usage: midllama-run MODEL.mlm [--prompt TEXT] [--steps N] [--temperature T] [--seed S]\n"
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
-    "                    [--batch B [--sequences-out PREFIX]]\n"
+    "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
-    "                    [--expect-logits FILE [--atol X]]\n";
+    "                    [--expect-logits FILE [--atol X]]\n"
+    "       midllama-run --probe-gpu\n";
 
 int64_t parseInt(const std::string &flag, const char *value, int64_t lo, int64_t hi) {
   char *end;
@@ -123,6 +131,21 @@ Options parse(int argc, char **argv) {
       o.threads = parseInt(a, value(), 1, 1024);
     } else if (a == "--json") {
       o.json = value();
+    } else if (a == "--device") {
+      std::string d = value();
+      if (d != "auto" && d != "cpu" && d != "cuda")
+        die("bad value '" + d + "' for --device (auto, cpu or cuda)");
+      o.device = d == "cpu" ? Device::CPU : d == "cuda" ? Device::CUDA : Device::Auto;
+    } else if (a == "--probe-gpu") {
+      // Whether this machine can run GPU artifacts, and why not: for scripts and the tests.
+      GpuProbe probe = probeGpu();
+      if (!probe.usable) {
+        std::printf("no usable GPU: %s\n", probe.reason.c_str());
+        std::exit(1);
+      }
+      std::printf("%s sm_%d%d %zu MiB\n", probe.name.c_str(), probe.computeMajor,
+                  probe.computeMinor, probe.totalMemoryBytes >> 20);
+      std::exit(0);
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -273,6 +296,25 @@ int run(int argc, char **argv) {
   auto model = Model::load(o.model, error);
   if (!model)
     die(error);
+  // The backend of every executor made below; a fallback's reason is printed once.
+  std::string deviceName;
+  int64_t deviceBytes = 0;
+  std::vector<std::string> notices;
+  auto executor = [&](const Model &m, int64_t maxTokens, int64_t context, int64_t batch) {
+    std::string notice, why;
+    std::unique_ptr<Executor> e = makeExecutor(m, maxTokens, context, batch, o.device, notice, why);
+    if (!e)
+      die(why);
+    if (!notice.empty() && std::find(notices.begin(), notices.end(), notice) == notices.end()) {
+      notices.push_back(notice);
+      std::fprintf(stderr, "midllama-run: %s\n", notice.c_str());
+    }
+    if (&m == model.get()) {
+      deviceName = e->deviceName();
+      deviceBytes = std::max(deviceBytes, e->deviceBytes());
+    }
+    return e;
+  };
   Report report;
   struct stat st;
   int64_t fileBytes = stat(o.model.c_str(), &st) == 0 ? int64_t(st.st_size) : 0;
@@ -343,8 +385,9 @@ int run(int argc, char **argv) {
     if (int64_t(ids.size()) > model->maxContext())
       die("--prompt-ids has " + std::to_string(ids.size()) +
           " tokens, more than the model's context of " + std::to_string(model->maxContext()));
-    Session session(*model, int64_t(ids.size()), int64_t(ids.size()));
-    const float *logits = session.forward(ids.data(), int64_t(ids.size()), 0, false, error);
+    std::unique_ptr<Executor> session =
+        executor(*model, int64_t(ids.size()), int64_t(ids.size()), 1);
+    const float *logits = session->forward(ids.data(), int64_t(ids.size()), 0, false, error);
     if (!logits)
       die(error);
     size_t count = ids.size() * size_t(vocab);
@@ -408,16 +451,15 @@ int run(int argc, char **argv) {
       if (o.ctx > base->maxContext())
         die("--ctx exceeds the --kl-base model's context");
     }
-    Session session(*model, o.ctx, o.ctx);
-    std::unique_ptr<Session> baseSession =
-        base ? std::make_unique<Session>(*base, o.ctx, o.ctx) : nullptr;
+    std::unique_ptr<Executor> session = executor(*model, o.ctx, o.ctx, 1);
+    std::unique_ptr<Executor> baseSession = base ? executor(*base, o.ctx, o.ctx, 1) : nullptr;
     double nll = 0, kl = 0;
     int64_t predicted = 0, agree = 0;
     std::vector<double> lp, lq;
     double start = seconds();
     for (int64_t w = 0; w < windows; ++w) {
       const int32_t *window = ids.data() + w * o.ctx;
-      const float *logits = session.forward(window, o.ctx, 0, false, error);
+      const float *logits = session->forward(window, o.ctx, 0, false, error);
       if (!logits)
         die(error);
       const float *baseLogits = nullptr;
@@ -501,7 +543,8 @@ int run(int argc, char **argv) {
     for (int64_t run = 0; run < o.repeat; ++run) {
       // `batch` sequences from the same prompt, each with its own cache (and, when
       // sampling, its own random stream: seed + its index).
-      Session session(*model, int64_t(prompt.size()), int64_t(prompt.size()) + o.steps, batch);
+      std::unique_ptr<Executor> session =
+          executor(*model, int64_t(prompt.size()), int64_t(prompt.size()) + o.steps, batch);
       std::vector<std::mt19937_64> rngs;
       for (int64_t b = 0; b < batch; ++b)
         rngs.emplace_back(uint64_t(o.seed + b));
@@ -509,7 +552,8 @@ int run(int argc, char **argv) {
       for (int64_t b = 0; b < batch; ++b)
         tokens.insert(tokens.end(), prompt.begin(), prompt.end());
       double t0 = seconds();
-      const float *logits = session.forward(tokens.data(), int64_t(prompt.size()), 0, true, error);
+      const float *logits =
+          session->forward(tokens.data(), int64_t(prompt.size()), 0, true, error);
       if (!logits)
         die(error);
       double t1 = seconds();
@@ -561,7 +605,7 @@ int run(int argc, char **argv) {
         }
         if (step + 1 == o.steps || active == 0)
           break;
-        if (!(logits = session.forward(next.data(), 1, pos++, true, error)))
+        if (!(logits = session->forward(next.data(), 1, pos++, true, error)))
           die(error);
       }
       double t2 = seconds();
@@ -602,6 +646,12 @@ int run(int argc, char **argv) {
                              std::to_string(o.repeat) + " runs)",
                "decode_tokens_per_s", fmt("%.3f", median(decode)));
   }
+  if (!deviceName.empty())
+    report.add("device", deviceName, "device", quote(deviceName));
+  if (deviceBytes > 0)
+    report.add("GPU memory", fmt("%.1f MB (weights, KV cache, activations: one arena)",
+                                 double(deviceBytes) / 1e6),
+               "gpu_bytes", std::to_string(deviceBytes));
   report.add("peak RSS", fmt("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
 

@@ -2,7 +2,8 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// G_ij = sqrt(Σ_n (α · ∂L_n/∂W_ij)²) for every linear weight of a LLaMA decoder, L_n the
+// G_ij = sqrt(Σ_n (α · ∂L_n/∂W_ij)²) (or, L1, Σ_n |α · ∂L_n/∂W_ij|, the reference code's
+// other output) for every linear weight of a LLaMA decoder, L_n the
 // mean causal-LM cross-entropy of calibration sample n (labels = the inputs shifted), as
 // GBLM-Pruner's reference code computes it on the dense model (../shared/docs/
 // ALGORITHMS.md). One sample at a time: a forward pass keeping each layer's activations,
@@ -22,11 +23,15 @@
 
 namespace midllama::calib {
 
+/// How per-sample gradients are accumulated.
+enum class GradientNorm { L1, L2 };
+
 /// Fills `norms` (weight name → [N, K] values) for the decoder layers' projections, and
 /// `meanLoss` with the samples' mean loss. False with a one-line `error` when the module's
 /// weights are not named as Hugging Face names them or the data cannot be read.
 bool computeGradientNorms(mlir::ModuleOp module, const CalibrationOptions &options,
-                          double alpha, std::map<std::string, std::vector<float>> &norms,
+                          double alpha, GradientNorm norm,
+                          std::map<std::string, std::vector<float>> &norms,
                           double &meanLoss, std::string &error);
 
 } // namespace midllama::calib

@@ -494,6 +494,8 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
            "Gradient norms: safetensors, F32 [N, K] per weight name (default: computed by a backward pass over the calibration samples)">,
     Option<"alpha", "alpha", "double", /*default=*/"100.0",
            "α scaling the gradients before their norm (the reference's 100)">,
+    Option<"norm", "norm", "std::string", /*default=*/"\"l2\"",
+           "How per-sample gradients accumulate: l2, sqrt(Σ (α·g)²), or l1, Σ |α·g| (the reference code writes both)">,
     Option<"calib", "calib", "std::string", /*default=*/"\"\"",
            "Calibration data: a text file or a .tokens file (required)">,
     Option<"samples", "samples", "int64_t", /*default=*/"128",

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Target/Artifact.h"
+#include "midllama/Target/KernelImages.h"
 
 #include "midllama/Dialect/Kern/IR/KernOps.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -14,6 +15,7 @@
 #include "runtime/params/ParamFile.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -59,6 +61,9 @@ private:
   std::map<std::string, std::vector<int64_t>> outlierColumns; // int8 + outliers weights
   std::vector<std::vector<std::string>> componentSuffixes;   // by weight, from its layout
   DenseMap<Value, int64_t> slots;
+  /// A GPU target: matrices stay row-major (the CUDA kernels decode rows), and the
+  /// target's kernel image is embedded.
+  bool cudaTarget = false;
 };
 
 int64_t Serializer::slot(Value v) {
@@ -73,6 +78,7 @@ int64_t Serializer::slot(Value v) {
 }
 
 int64_t Serializer::weight(Value v, bool packed) {
+  packed = packed && !cudaTarget;
   auto read = v.getDefiningOp<llm::WeightOp>();
   auto param = read ? symbols.lookup<llm::ParamOp>(read.getName()) : nullptr;
   if (!param) {
@@ -162,10 +168,20 @@ int64_t Serializer::weight(Value v, bool packed) {
 }
 
 bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
-  if (options.target != "cpu")
-    return fail("target '" + options.target +
-                "' is not built yet: the CUDA backend (sm_80/sm_86/sm_89/sm_90) comes with the "
-                "GPU issue; use --target=cpu");
+  // A GPU target embeds the kernels nvcc compiled for it when midllama was built.
+  const void *kernelImage = nullptr;
+  size_t kernelImageSize = 0;
+  if (options.target != "cpu") {
+    const std::vector<std::string> &targets = target::cudaTargets();
+    if (std::find(targets.begin(), targets.end(), options.target) == targets.end())
+      return fail("unknown target '" + options.target +
+                  "' (cpu, sm_80, sm_86, sm_89 or sm_90)");
+    kernelImage = target::cudaKernelImage(options.target, kernelImageSize);
+    if (!kernelImage)
+      return fail("this midllama has no CUDA kernels (nvcc was not found when it was "
+                  "built), so it cannot compile for " + options.target + "; use --target=cpu");
+    cudaTarget = true;
+  }
   auto func = module.lookupSymbol<func::FuncOp>("forward");
   if (!func || !func.getBody().hasOneBlock())
     return fail("the module has no single-block function @forward");
@@ -390,6 +406,9 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   checksum = rt::contentHash(programBytes.data(), programBytes.size(), checksum);
   if (!tokenizerBytes.empty())
     checksum = rt::contentHash(tokenizerBytes.data(), tokenizerBytes.size(), checksum);
+  if (kernelImage)
+    checksum = rt::contentHash(static_cast<const uint8_t *>(kernelImage), kernelImageSize,
+                               checksum);
   int64_t programSize = int64_t(programBytes.size());
   if (!writer.addOwned(rt::kProgramTensor, rt::DType::U8, {programSize}, std::move(programBytes),
                        error))
@@ -400,6 +419,10 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                          error))
       return false;
   }
+  if (kernelImage && !writer.addBorrowed(rt::kCudaKernelsTensor, rt::DType::U8,
+                                         {int64_t(kernelImageSize)}, kernelImage,
+                                         int64_t(kernelImageSize), error))
+    return false;
   writer.setMetadata("artifact", rt::kArtifactFormat);
   writer.setMetadata("artifact_version", std::to_string(rt::kArtifactVersion));
   char hex[17];

@@ -48,8 +48,20 @@ TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
                                     false);
   std::map<std::string, std::vector<float>> norms;
   double loss = 0;
-  ASSERT_TRUE(calib::computeGradientNorms(*module, options, 1.0, norms, loss, error)) << error;
+  ASSERT_TRUE(calib::computeGradientNorms(*module, options, 1.0, calib::GradientNorm::L2, norms,
+                                          loss, error))
+      << error;
   EXPECT_EQ(norms.size(), 35u);
+  // With one sample both norms are |α g|: L1 (with α = 3) is 3 × L2 (α = 1), entry by entry.
+  std::map<std::string, std::vector<float>> l1;
+  double l1Loss = 0;
+  ASSERT_TRUE(calib::computeGradientNorms(*module, options, 3.0, calib::GradientNorm::L1, l1,
+                                          l1Loss, error))
+      << error;
+  EXPECT_EQ(l1Loss, loss);
+  for (const auto &[name, g] : norms)
+    for (size_t i = 0; i < g.size(); i += 97)
+      EXPECT_NEAR(l1.at(name)[i], 3.0f * g[i], 1e-5f * (1 + 3.0f * g[i])) << name;
 
   std::vector<int64_t> layerOfWeight;
   auto model = calib::compileForCalibration(*module, "", layerOfWeight, error);

@@ -1,0 +1,439 @@
+//===- CudaExecutor.cu - The CUDA backend: one arena, one stream ----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The program's calls map one to one onto runtime/cuda/kernels, with the fusions the
+// compiler decided (AddRMSNorm: residual add + RMSNorm; GateUpSwiGLU: both projections
+// and SwiGLU in one kernel, LLM.int8() weights excepted; Attention: the fused rotary +
+// KV-cache write, then attention), launched in order on one stream; the logits come back
+// once per forward. Every CUDA error becomes a one-line error naming the call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cuda/CudaExecutor.h"
+
+#include "runtime/cuda/kernels/AttentionParams.h"
+#include "runtime/cuda/DeviceWeightFromRef.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <map>
+
+using namespace midllama::rt;
+using namespace midllama::rt::cuda;
+
+namespace {
+
+constexpr int kRowThreads = 256;       // runtime/cuda/kernels/RowExpand.cuh
+constexpr int kAttentionThreads = 128; // runtime/cuda/kernels/Attention.cu
+constexpr int64_t kArenaAlignment = 256;
+
+std::string targetOf(const Model &model) {
+  auto it = model.program().config.find("target");
+  return it == model.program().config.end() ? std::string("?") : it->second;
+}
+
+bool fail(std::string &error, std::string message) {
+  error = std::move(message);
+  return false;
+}
+
+int64_t alignUp(int64_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+
+/// The device copy of one weight tensor of the artifact, or of a buffer the model decoded
+/// at load (NF4 absmax values).
+struct Placement {
+  const uint8_t *host;
+  int64_t bytes;
+  int64_t offset; // in the arena
+};
+
+class CudaExecutor final : public Executor {
+public:
+  explicit CudaExecutor(const Model &model) : model_(model) {}
+  ~CudaExecutor() override {
+    if (arena_)
+      cudaFree(arena_);
+    if (stream_)
+      cudaStreamDestroy(stream_);
+    if (library_)
+      cudaLibraryUnload(library_);
+  }
+
+  bool init(int64_t maxTokens, int64_t context, int64_t batch, std::string &error);
+  const float *forward(const int32_t *tokens, int64_t count, int64_t start, bool lastOnly,
+                       std::string &error) override;
+  std::string deviceName() const override { return name_; }
+  int64_t deviceBytes() const override { return arenaBytes_; }
+
+private:
+  bool check(cudaError_t err, const char *what, std::string &error) {
+    if (err == cudaSuccess)
+      return true;
+    error = std::string("CUDA: ") + what + ": " + cudaGetErrorString(err);
+    return false;
+  }
+  bool launch(cudaKernel_t kernel, dim3 grid, dim3 block, void **args, size_t shared,
+              const char *what, std::string &error) {
+    return check(cudaLaunchKernel(reinterpret_cast<const void *>(kernel), grid, block, args,
+                                  shared, stream_),
+                 what, error);
+  }
+  /// Host pointer `p` (into the artifact or a load-time buffer) as a device pointer.
+  const void *device(const void *p) const;
+  bool matmul(const float *in, int64_t stride, int64_t offset, float *out, int64_t rows,
+              int64_t weight, std::string &error);
+
+  const Model &model_;
+  std::string name_;
+  cudaLibrary_t library_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  struct {
+    cudaKernel_t embed, rmsnorm, addRmsnorm, matmul, int8Quantize, int8Matmul, gateUpSwiglu,
+        swiglu, add, mul, silu, rotaryCache, attention, argmax;
+  } k_{};
+  char *arena_ = nullptr;
+  int64_t arenaBytes_ = 0;
+  std::vector<Placement> placements_; // sorted by host address
+  std::vector<DeviceWeight> weights_;
+  std::vector<float *> slots_;
+  std::vector<float *> kCache_, vCache_; // [layer * batch + sequence]
+  float *gate_ = nullptr, *up_ = nullptr; // GateUpSwiGLU's two projections
+  int8_t *xq_ = nullptr;                  // LLM.int8()'s quantized input rows
+  float *sx_ = nullptr, *xo_ = nullptr;
+  int32_t *tokens_ = nullptr;
+  std::vector<float> logits_;
+  int64_t maxTokens_ = 0, context_ = 0, batch_ = 1, maxShared_ = 0;
+};
+
+const void *CudaExecutor::device(const void *p) const {
+  if (!p)
+    return nullptr;
+  auto at = reinterpret_cast<const uint8_t *>(p);
+  auto it = std::upper_bound(placements_.begin(), placements_.end(), at,
+                             [](const uint8_t *a, const Placement &pl) { return a < pl.host; });
+  if (it == placements_.begin())
+    return nullptr;
+  --it;
+  if (at >= it->host + it->bytes)
+    return nullptr;
+  return arena_ + it->offset + (at - it->host);
+}
+
+bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::string &error) {
+  const Program &prog = model_.program();
+  maxTokens_ = std::max<int64_t>(1, maxTokens);
+  context_ = context > 0 && context < model_.maxContext() ? context : model_.maxContext();
+  batch_ = std::max<int64_t>(1, batch);
+  cudaDeviceProp prop;
+  if (!check(cudaSetDevice(0), "cudaSetDevice", error) ||
+      !check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties", error))
+    return false;
+  name_ = std::string("cuda: ") + prop.name + " (sm_" + std::to_string(prop.major) +
+          std::to_string(prop.minor) + ", kernels for " + targetOf(model_) +
+          ")";
+  maxShared_ = int64_t(prop.sharedMemPerBlockOptin);
+
+  // The kernels, from the artifact's image as it is.
+  const TensorView *image = model_.file().find(kCudaKernelsTensor);
+  if (!image || !check(cudaLibraryLoadData(&library_, image->data, nullptr, nullptr, 0, nullptr,
+                                           nullptr, 0),
+                       "loading the artifact's kernels", error))
+    return image ? false : fail(error, "the artifact has no CUDA kernels");
+  struct Named {
+    cudaKernel_t *slot;
+    const char *name;
+  } kernels[] = {{&k_.embed, "midllama_embed"},
+                 {&k_.rmsnorm, "midllama_rmsnorm"},
+                 {&k_.addRmsnorm, "midllama_add_rmsnorm"},
+                 {&k_.matmul, "midllama_matmul"},
+                 {&k_.int8Quantize, "midllama_int8_quantize_rows"},
+                 {&k_.int8Matmul, "midllama_int8_matmul"},
+                 {&k_.gateUpSwiglu, "midllama_gate_up_swiglu"},
+                 {&k_.swiglu, "midllama_swiglu"},
+                 {&k_.add, "midllama_add"},
+                 {&k_.mul, "midllama_mul"},
+                 {&k_.silu, "midllama_silu"},
+                 {&k_.rotaryCache, "midllama_rotary_cache_write"},
+                 {&k_.attention, "midllama_attention"},
+                 {&k_.argmax, "midllama_argmax"}};
+  for (const Named &n : kernels)
+    if (!check(cudaLibraryGetKernel(n.slot, library_, n.name), n.name, error))
+      return false;
+  if (!check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate",
+             error))
+    return false;
+
+  // The arena: weight tensors as stored, then slots, KV cache and scratch.
+  int64_t offset = 0;
+  for (const TensorView &t : model_.file().tensors())
+    if (t.name.rfind("__", 0) != 0) { // not the program, tokenizer or kernel image
+      placements_.push_back({t.data, t.numBytes, offset});
+      offset += alignUp(t.numBytes);
+    }
+  // NF4 absmax values are decoded at load into host buffers: they travel too.
+  for (size_t i = 0; i < prog.weights.size(); ++i) {
+    const cpu::WeightRef &w = model_.weight(int64_t(i));
+    if (w.panels)
+      return fail(error, "weight '" + prog.weights[i].name +
+                      "' is packed for the CPU; recompile for a GPU target");
+    if (w.nf4) {
+      int64_t stream = w.rows * w.cols;
+      if (w.sparse == cpu::WeightRef::Sparse::NM)
+        stream = w.rows * (w.cols / w.nmM * w.nmN);
+      else if (w.sparse == cpu::WeightRef::Sparse::Bitmask)
+        stream = w.rowPtr[w.rows];
+      int64_t bytes = (stream + w.groupSize - 1) / w.groupSize * 4;
+      placements_.push_back({static_cast<const uint8_t *>(w.scales), bytes, offset});
+      offset += alignUp(bytes);
+    }
+  }
+  std::sort(placements_.begin(), placements_.end(),
+            [](const Placement &a, const Placement &b) { return a.host < b.host; });
+  int64_t weightBytes = offset, rows = batch_ * maxTokens_, maxN = 0, maxK = 0, maxOutliers = 0;
+  for (size_t i = 0; i < prog.weights.size(); ++i) {
+    const cpu::WeightRef &w = model_.weight(int64_t(i));
+    maxN = std::max(maxN, w.rows);
+    maxK = std::max(maxK, w.cols);
+    maxOutliers = std::max(maxOutliers, w.numOutliers);
+  }
+  if (maxK * 8 > maxShared_) // the fused MLP kernel holds a gate and an up row
+    return fail(error, "a weight row of " + std::to_string(maxK) +
+                    " values does not fit in shared memory (" + std::to_string(maxShared_) +
+                    " bytes per block); the tiled matmul is not written yet");
+  if ((context_ + 1) * 4 > maxShared_)
+    return fail(error, "attention over " + std::to_string(context_) +
+                    " positions needs the split-sequence kernel, not written yet; compile "
+                    "with a smaller --max-context");
+  std::vector<int64_t> slotOffsets;
+  for (int64_t width : prog.slotWidths) {
+    slotOffsets.push_back(offset);
+    offset += alignUp(rows * width * 4);
+  }
+  int64_t cacheBytes = alignUp(context_ * model_.kvWidth() * 4), cacheStart = offset;
+  offset += 2 * model_.numLayers() * batch_ * cacheBytes;
+  int64_t gateOffset = offset;
+  offset += 2 * alignUp(rows * maxN * 4);
+  int64_t int8Offset = offset;
+  offset += alignUp(rows * maxK) + alignUp(rows * 4) + alignUp(rows * std::max<int64_t>(1, maxOutliers) * 4);
+  int64_t tokensOffset = offset;
+  offset += alignUp(rows * 4);
+  arenaBytes_ = offset;
+  size_t freeBytes = 0, totalBytes = 0;
+  cudaMemGetInfo(&freeBytes, &totalBytes);
+  if (int64_t(freeBytes) < arenaBytes_)
+    return fail(error, "the model needs " + std::to_string(arenaBytes_ >> 20) + " MiB of GPU memory (" +
+                    std::to_string(weightBytes >> 20) + " MiB of weights) but " +
+                    std::to_string(freeBytes >> 20) + " MiB are free");
+  if (!check(cudaMalloc(&arena_, size_t(arenaBytes_)), "cudaMalloc (the arena)", error))
+    return false;
+  for (const Placement &p : placements_)
+    if (!check(cudaMemcpy(arena_ + p.offset, p.host, size_t(p.bytes), cudaMemcpyHostToDevice),
+               "copying the weights", error))
+      return false;
+  for (int64_t o : slotOffsets)
+    slots_.push_back(reinterpret_cast<float *>(arena_ + o));
+  for (int64_t i = 0; i < model_.numLayers() * batch_; ++i) {
+    kCache_.push_back(reinterpret_cast<float *>(arena_ + cacheStart + (2 * i) * cacheBytes));
+    vCache_.push_back(reinterpret_cast<float *>(arena_ + cacheStart + (2 * i + 1) * cacheBytes));
+  }
+  gate_ = reinterpret_cast<float *>(arena_ + gateOffset);
+  up_ = reinterpret_cast<float *>(arena_ + gateOffset + alignUp(rows * maxN * 4));
+  xq_ = reinterpret_cast<int8_t *>(arena_ + int8Offset);
+  sx_ = reinterpret_cast<float *>(arena_ + int8Offset + alignUp(rows * maxK));
+  xo_ = reinterpret_cast<float *>(arena_ + int8Offset + alignUp(rows * maxK) + alignUp(rows * 4));
+  tokens_ = reinterpret_cast<int32_t *>(arena_ + tokensOffset);
+
+  // Each weight as the kernels read it, its pointers moved into the arena.
+  for (size_t i = 0; i < prog.weights.size(); ++i) {
+    const cpu::WeightRef &w = model_.weight(int64_t(i));
+    DeviceWeight d;
+    if (!toDeviceWeight(w, [&](const void *p) { return device(p); }, d))
+      return fail(error, "weight '" + prog.weights[i].name +
+                             "' lives outside the artifact (replaced in memory); the CUDA "
+                             "backend runs artifacts as compiled");
+    weights_.push_back(d);
+  }
+  for (cudaKernel_t kernel : {k_.matmul, k_.gateUpSwiglu, k_.attention})
+    if (!check(cudaFuncSetAttribute(reinterpret_cast<const void *>(kernel),
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, int(maxShared_)),
+               "raising the shared memory limit", error))
+      return false;
+  logits_.resize(size_t(rows * model_.vocabSize()));
+  return true;
+}
+
+bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float *out,
+                          int64_t rows, int64_t weight, std::string &error) {
+  DeviceWeight w = weights_[size_t(weight)];
+  if (w.int8) {
+    void *q[] = {&in, &stride, &offset, &w, &xq_, &sx_, &xo_};
+    if (!launch(k_.int8Quantize, dim3(unsigned(rows)), dim3(kRowThreads), q, 0,
+                "midllama_int8_quantize_rows", error))
+      return false;
+    void *m[] = {&xq_, &sx_, &xo_, &out, &rows, &w};
+    return launch(k_.int8Matmul, dim3(unsigned(w.rows)), dim3(kRowThreads), m, size_t(w.cols),
+                  "midllama_int8_matmul", error);
+  }
+  void *args[] = {&in, &stride, &offset, &out, &rows, &w};
+  return launch(k_.matmul, dim3(unsigned(w.rows)), dim3(kRowThreads), args,
+                size_t(w.cols) * 4, "midllama_matmul", error);
+}
+
+const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t start,
+                                   bool lastOnly, std::string &error) {
+  if (count <= 0 || count > maxTokens_) {
+    error = "a forward step takes 1 to " + std::to_string(maxTokens_) + " tokens, not " +
+            std::to_string(count);
+    return nullptr;
+  }
+  if (start < 0 || start + count > context_) {
+    error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
+            " exceed the session's context of " + std::to_string(context_) + " tokens";
+    return nullptr;
+  }
+  const int64_t rows = batch_ * count;
+  for (int64_t i = 0; i < rows; ++i)
+    if (tokens[i] < 0 || tokens[i] >= model_.vocabSize()) {
+      error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
+              std::to_string(model_.vocabSize());
+      return nullptr;
+    }
+  if (!check(cudaMemcpyAsync(tokens_, tokens, size_t(rows) * 4, cudaMemcpyHostToDevice, stream_),
+             "copying the tokens", error))
+    return nullptr;
+  const Program &prog = model_.program();
+  const std::vector<int64_t> &widths = prog.slotWidths;
+  auto s = [&](int64_t slot) { return slots_[size_t(slot)]; };
+  auto elementwise = [&](cudaKernel_t kernel, void **args, int64_t n, const char *what) {
+    unsigned blocks = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
+    return launch(kernel, dim3(blocks), dim3(256), args, 0, what, error);
+  };
+  int64_t outRows = rows;
+  for (const Call &c : prog.calls) {
+    const std::vector<int64_t> &a = c.args;
+    bool ok = true;
+    switch (c.op) {
+    case OpCode::Embed: {
+      float *out = s(a[0]);
+      DeviceWeight table = weights_[size_t(a[1])];
+      void *args[] = {&tokens_, &table, &out};
+      ok = launch(k_.embed, dim3(unsigned(rows)), dim3(kRowThreads), args, 0, "midllama_embed",
+                  error);
+      break;
+    }
+    case OpCode::RMSNorm: {
+      float *in = s(a[0]), *out = s(a[1]);
+      int64_t width = widths[size_t(a[0])];
+      DeviceWeight w = weights_[size_t(a[2])];
+      float eps = bitsFloat(a[3]);
+      void *args[] = {&in, &out, &width, &w, &eps};
+      ok = launch(k_.rmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
+                  "midllama_rmsnorm", error);
+      break;
+    }
+    case OpCode::AddRMSNorm: {
+      float *in = s(a[0]), *residual = s(a[1]), *sum = s(a[2]), *out = s(a[3]);
+      int64_t width = widths[size_t(a[0])];
+      DeviceWeight w = weights_[size_t(a[4])];
+      float eps = bitsFloat(a[5]);
+      void *args[] = {&in, &residual, &sum, &out, &width, &w, &eps};
+      ok = launch(k_.addRmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
+                  "midllama_add_rmsnorm", error);
+      break;
+    }
+    case OpCode::MatMul:
+      if ((a[3] || (lastOnly && a[1] == model_.logitsSlot())) && count > 1) {
+        // Only each sequence's last position (the LM head while decoding).
+        ok = matmul(s(a[0]), count, count - 1, s(a[1]), batch_, a[2], error);
+        if (a[1] == model_.logitsSlot())
+          outRows = batch_;
+      } else {
+        ok = matmul(s(a[0]), 1, 0, s(a[1]), rows, a[2], error);
+      }
+      break;
+    case OpCode::GateUpSwiGLU: {
+      DeviceWeight gate = weights_[size_t(a[2])], up = weights_[size_t(a[3])];
+      int64_t total = rows * gate.rows;
+      float *in = s(a[0]), *out = s(a[1]);
+      if (!gate.int8 && !up.int8) { // fused: the projections stay in shared memory
+        int64_t m = rows;
+        void *args[] = {&in, &out, &m, &gate, &up};
+        ok = launch(k_.gateUpSwiglu, dim3(unsigned(gate.rows)), dim3(kRowThreads), args,
+                    size_t(gate.cols) * 8, "midllama_gate_up_swiglu", error);
+        break;
+      }
+      void *args[] = {&gate_, &up_, &out, &total};
+      ok = matmul(in, 1, 0, gate_, rows, a[2], error) &&
+           matmul(in, 1, 0, up_, rows, a[3], error) &&
+           elementwise(k_.swiglu, args, total, "midllama_swiglu");
+      break;
+    }
+    case OpCode::SwiGLU:
+    case OpCode::Add:
+    case OpCode::Mul: {
+      float *x = s(a[0]), *y = s(a[1]), *out = s(a[2]);
+      int64_t total = rows * widths[size_t(a[0])];
+      void *args[] = {&x, &y, &out, &total};
+      cudaKernel_t kernel = c.op == OpCode::SwiGLU ? k_.swiglu
+                            : c.op == OpCode::Add  ? k_.add
+                                                   : k_.mul;
+      ok = elementwise(kernel, args, total, opName(c.op));
+      break;
+    }
+    case OpCode::SiLU: {
+      float *x = s(a[0]), *out = s(a[1]);
+      int64_t total = rows * widths[size_t(a[0])];
+      void *args[] = {&x, &out, &total};
+      ok = elementwise(k_.silu, args, total, "midllama_silu");
+      break;
+    }
+    case OpCode::Attention: {
+      DeviceAttentionParams p;
+      p.heads = a[5];
+      p.kvHeads = a[6];
+      p.headDim = a[7];
+      p.scale = bitsFloat(a[8]);
+      p.theta = bitsFloat(a[9]);
+      p.rotaryDim = a[10];
+      p.interleaved = a[11] != 0;
+      p.context = context_;
+      int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
+      for (int64_t b = 0; ok && b < batch_; ++b) { // each sequence against its own cache
+        float *q = s(a[0]) + b * count * qw, *k = s(a[1]) + b * count * kvw;
+        float *v = s(a[2]) + b * count * kvw, *out = s(a[3]) + b * count * qw;
+        float *kc = kCache_[size_t(a[4] * batch_ + b)], *vc = vCache_[size_t(a[4] * batch_ + b)];
+        void *rotate[] = {&q, &k, &v, &start, &kc, &vc, &p};
+        void *attend[] = {&q, &out, &start, &kc, &vc, &p};
+        ok = launch(k_.rotaryCache, dim3(unsigned(count)), dim3(kAttentionThreads), rotate, 0,
+                    "midllama_rotary_cache_write", error) &&
+             launch(k_.attention, dim3(unsigned(count), unsigned(p.heads)),
+                    dim3(kAttentionThreads), attend, size_t(start + count) * 4,
+                    "midllama_attention", error);
+      }
+      break;
+    }
+    }
+    if (!ok)
+      return nullptr;
+  }
+  size_t bytes = size_t(outRows * model_.vocabSize()) * 4;
+  if (!check(cudaMemcpyAsync(logits_.data(), s(model_.logitsSlot()), bytes,
+                             cudaMemcpyDeviceToHost, stream_),
+             "copying the logits", error) ||
+      !check(cudaStreamSynchronize(stream_), "running the step", error))
+    return nullptr;
+  return logits_.data();
+}
+
+} // namespace
+
+std::unique_ptr<Executor> midllama::rt::makeCudaExecutor(const Model &model, int64_t maxTokens,
+                                                         int64_t context, int64_t batch,
+                                                         std::string &error) {
+  auto executor = std::make_unique<CudaExecutor>(model);
+  if (!executor->init(maxTokens, context, batch, error))
+    return nullptr;
+  return executor;
+}
