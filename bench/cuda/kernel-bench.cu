@@ -1,0 +1,317 @@
+//===- kernel-bench.cu - Per-kernel bandwidth of the CUDA matmul kernels ---===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// For each weight format the CUDA backend runs (fp16 dense, int4 groups of 128, NF4 blocks
+// of 64 with double-quantized absmax, int8 with fp16 outlier columns) and each LLaMA-2-7B
+// projection shape (q/o 4096x4096, gate/up 11008x4096, down 4096x11008, LM head
+// 32000x4096), at batch 1 and 16: the kernel's time (CUDA events, median of --iters
+// after 3 warm-ups), the bytes it must move (stored weight bytes + inputs + outputs), the
+// achieved GB/s and its fraction of the device-to-device copy bandwidth measured in the
+// same run (read + write bytes of a 1 GiB copy: the roofline a memory-bound GEMV can
+// approach). Each result is first checked against the CPU backend's matmul on the same
+// stored weight (relative error 1e-3). Weights are random, in their stored layouts.
+// Prints a table, and JSON with --json FILE.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/Kernels.h"
+#include "runtime/cuda/DeviceWeightFromRef.h"
+#include "runtime/cuda/kernels/AllKernels.cu"
+#include "runtime/params/Half.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace midllama::rt;
+using namespace midllama::rt::cuda;
+
+namespace {
+
+#define CHECK(call)                                                                          \
+  do {                                                                                       \
+    cudaError_t err_ = (call);                                                               \
+    if (err_ != cudaSuccess) {                                                               \
+      std::fprintf(stderr, "kernel-bench: %s: %s\n", #call, cudaGetErrorString(err_));      \
+      std::exit(1);                                                                          \
+    }                                                                                        \
+  } while (0)
+
+/// A weight in its stored form on the host, with the WeightRef the CPU kernels read.
+struct HostWeight {
+  std::string format;
+  std::vector<uint8_t> data, codes, zeros, scales, outliers, columns;
+  cpu::WeightRef ref;
+  int64_t storedBytes = 0;
+};
+
+std::vector<uint8_t> randomBytes(size_t n, std::mt19937 &rng) {
+  std::vector<uint8_t> v(n);
+  for (uint8_t &b : v)
+    b = uint8_t(rng());
+  return v;
+}
+
+std::vector<uint8_t> floats(size_t n, std::mt19937 &rng, float lo, float hi) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<uint8_t> v(n * 4);
+  for (size_t i = 0; i < n; ++i) {
+    float f = dist(rng);
+    std::memcpy(&v[4 * i], &f, 4);
+  }
+  return v;
+}
+
+HostWeight makeWeight(const std::string &format, int64_t n, int64_t k, std::mt19937 &rng) {
+  HostWeight w;
+  w.format = format;
+  w.ref.rows = n;
+  w.ref.cols = k;
+  if (format == "fp16") {
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    w.data.resize(size_t(n * k * 2));
+    for (int64_t i = 0; i < n * k; ++i) {
+      uint16_t h = floatToHalf(dist(rng));
+      std::memcpy(&w.data[size_t(2 * i)], &h, 2);
+    }
+    w.ref.dtype = DType::F16;
+  } else if (format == "int4-g128") { // asymmetric, fp16 scales, as GPTQ/AWQ store them
+    int64_t groups = (k + 127) / 128;
+    w.codes = randomBytes(size_t(n * ((k + 1) / 2)), rng);
+    w.zeros = randomBytes(size_t(n * groups), rng);
+    for (uint8_t &z : w.zeros)
+      z &= 15;
+    w.scales.resize(size_t(n * groups * 2));
+    for (int64_t i = 0; i < n * groups; ++i) {
+      uint16_t h = floatToHalf(0.002f + 0.001f * float(rng() % 16));
+      std::memcpy(&w.scales[size_t(2 * i)], &h, 2);
+    }
+    w.ref.dtype = DType::F16;
+    w.ref.bits = 4;
+    w.ref.groupSize = 128;
+    w.ref.groups = groups;
+    w.ref.codeRowBytes = (k + 1) / 2;
+  } else if (format == "nf4-b64") {
+    w.codes = randomBytes(size_t((n * k + 1) / 2), rng);
+    w.scales = floats(size_t((n * k + 63) / 64), rng, 0.01f, 0.05f); // absmax, DQ undone
+    w.ref.bits = 4;
+    w.ref.nf4 = true;
+    w.ref.groupSize = 64;
+  } else { // int8 + 16 fp16 outlier columns
+    const int64_t c = 16;
+    w.codes = randomBytes(size_t(n * k), rng);
+    std::vector<int32_t> cols;
+    for (int64_t i = 0; i < c; ++i)
+      cols.push_back(int32_t(i * (k / c) + 7));
+    for (int64_t r = 0; r < n; ++r)
+      for (int32_t col : cols)
+        w.codes[size_t(r * k + col)] = 0;
+    w.columns.resize(size_t(c * 4));
+    std::memcpy(w.columns.data(), cols.data(), w.columns.size());
+    w.scales = floats(size_t(n), rng, 1e-4f, 2e-4f);
+    w.outliers.resize(size_t(n * c * 2));
+    for (int64_t i = 0; i < n * c; ++i) {
+      uint16_t h = floatToHalf(0.05f * float(int(rng() % 21) - 10));
+      std::memcpy(&w.outliers[size_t(2 * i)], &h, 2);
+    }
+    w.ref.bits = 8;
+    w.ref.int8 = true;
+    w.ref.numOutliers = c;
+  }
+  w.ref.data = w.data.empty() ? nullptr : w.data.data();
+  w.ref.codes = w.codes.empty() ? nullptr : w.codes.data();
+  w.ref.zeros = w.zeros.empty() ? nullptr : w.zeros.data();
+  w.ref.scales = w.scales.empty() ? nullptr : w.scales.data();
+  w.ref.outlierColumns =
+      w.columns.empty() ? nullptr : reinterpret_cast<const int32_t *>(w.columns.data());
+  w.ref.outliers =
+      w.outliers.empty() ? nullptr : reinterpret_cast<const uint16_t *>(w.outliers.data());
+  w.storedBytes = int64_t(w.data.size() + w.codes.size() + w.zeros.size() + w.scales.size() +
+                          w.outliers.size() + w.columns.size());
+  return w;
+}
+
+/// Copies each buffer of `w` to the device; `place` maps host pointers to device ones.
+struct DeviceCopy {
+  std::map<const void *, std::pair<void *, size_t>> buffers;
+  ~DeviceCopy() {
+    for (auto &[host, dev] : buffers)
+      cudaFree(dev.first);
+  }
+  void add(const std::vector<uint8_t> &v) {
+    if (v.empty())
+      return;
+    void *d = nullptr;
+    CHECK(cudaMalloc(&d, v.size()));
+    CHECK(cudaMemcpy(d, v.data(), v.size(), cudaMemcpyHostToDevice));
+    buffers[v.data()] = {d, v.size()};
+  }
+  const void *place(const void *p) const {
+    if (!p)
+      return nullptr;
+    for (auto &[host, dev] : buffers) {
+      auto h = static_cast<const uint8_t *>(host);
+      auto q = static_cast<const uint8_t *>(p);
+      if (q >= h && q < h + dev.second)
+        return static_cast<uint8_t *>(dev.first) + (q - h);
+    }
+    return nullptr;
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string json;
+  int iters = 20;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc)
+      json = argv[++i];
+    else if (a == "--iters" && i + 1 < argc)
+      iters = std::max(1, std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: midllama-cuda-kernel-bench [--json FILE] [--iters N]\n");
+      return 2;
+    }
+  }
+  cudaDeviceProp prop;
+  CHECK(cudaGetDeviceProperties(&prop, 0));
+  cudaEvent_t t0, t1;
+  CHECK(cudaEventCreate(&t0));
+  CHECK(cudaEventCreate(&t1));
+  auto timeIt = [&](auto &&body) {
+    for (int i = 0; i < 3; ++i)
+      body();
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+      CHECK(cudaEventRecord(t0));
+      body();
+      CHECK(cudaEventRecord(t1));
+      CHECK(cudaEventSynchronize(t1));
+      float m = 0;
+      CHECK(cudaEventElapsedTime(&m, t0, t1));
+      ms.push_back(m);
+    }
+    return median(ms);
+  };
+
+  // The roofline: a 1 GiB device-to-device copy (bytes read + written).
+  const size_t copyBytes = size_t(1) << 30;
+  void *src = nullptr, *dst = nullptr;
+  CHECK(cudaMalloc(&src, copyBytes));
+  CHECK(cudaMalloc(&dst, copyBytes));
+  CHECK(cudaMemset(src, 1, copyBytes));
+  double copyMs = timeIt([&] { CHECK(cudaMemcpyAsync(dst, src, copyBytes, cudaMemcpyDeviceToDevice)); });
+  double copyGBs = 2.0 * double(copyBytes) / (copyMs * 1e6);
+  CHECK(cudaFree(src));
+  CHECK(cudaFree(dst));
+  std::printf("device %s (sm_%d%d), device-to-device copy %.0f GB/s (read + write)\n",
+              prop.name, prop.major, prop.minor, copyGBs);
+  std::printf("%-10s %-14s %5s %10s %10s %9s %9s %s\n", "format", "shape", "batch", "time us",
+              "MB moved", "GB/s", "of copy", "check");
+
+  struct Shape {
+    const char *name;
+    int64_t n, k;
+  } shapes[] = {{"q/o", 4096, 4096}, {"gate/up", 11008, 4096}, {"down", 4096, 11008},
+                {"lm_head", 32000, 4096}};
+  std::mt19937 rng(1234);
+  std::string out = "{\"device\": \"" + std::string(prop.name) + "\", \"copy_gb_s\": " +
+                    std::to_string(copyGBs) + ", \"kernels\": [";
+  bool first = true, allOk = true;
+  for (const char *format : {"fp16", "int4-g128", "nf4-b64", "int8-outliers"})
+    for (const Shape &shape : shapes) {
+      HostWeight w = makeWeight(format, shape.n, shape.k, rng);
+      DeviceCopy dev;
+      for (auto *v : {&w.data, &w.codes, &w.zeros, &w.scales, &w.outliers, &w.columns})
+        dev.add(*v);
+      DeviceWeight d;
+      if (!toDeviceWeight(w.ref, [&](const void *p) { return dev.place(p); }, d)) {
+        std::fprintf(stderr, "kernel-bench: cannot place %s\n", format);
+        return 1;
+      }
+      for (int64_t batch : {1, 16}) {
+        std::vector<float> x(size_t(batch * shape.k));
+        std::normal_distribution<float> dist(0.0f, 1.0f);
+        for (float &v : x)
+          v = dist(rng);
+        float *xd = nullptr, *yd = nullptr, *sx = nullptr, *xo = nullptr;
+        int8_t *xq = nullptr;
+        CHECK(cudaMalloc(&xd, x.size() * 4));
+        CHECK(cudaMalloc(&yd, size_t(batch * shape.n) * 4));
+        CHECK(cudaMalloc(&xq, size_t(batch * shape.k)));
+        CHECK(cudaMalloc(&sx, size_t(batch) * 4));
+        CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
+        CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+        size_t shared = size_t(shape.k) * (w.ref.int8 ? 1 : 4);
+        CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   int(prop.sharedMemPerBlockOptin)));
+        auto run = [&] {
+          if (w.ref.int8) {
+            midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
+            midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd,
+                                                                             batch, d);
+          } else {
+            midllama_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xd, 1, 0, yd, batch, d);
+          }
+          CHECK(cudaGetLastError());
+        };
+        run();
+        CHECK(cudaDeviceSynchronize());
+        std::vector<float> got(size_t(batch * shape.n)), want(got.size());
+        CHECK(cudaMemcpy(got.data(), yd, got.size() * 4, cudaMemcpyDeviceToHost));
+        cpu::matmul(x.data(), want.data(), batch, w.ref);
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
+          scale = std::max(scale, std::fabs(double(want[i])));
+        }
+        bool ok = worst <= 1e-3 * std::max(1.0, scale);
+        allOk = allOk && ok;
+        double ms = timeIt(run);
+        double bytes = double(w.storedBytes) + double(x.size() + got.size()) * 4;
+        double gbs = bytes / (ms * 1e6);
+        char shapeText[32];
+        std::snprintf(shapeText, sizeof shapeText, "%lldx%lld", (long long)shape.n,
+                      (long long)shape.k);
+        std::printf("%-10s %-14s %5lld %10.1f %10.1f %9.0f %8.1f%% %s (max err %.2g)\n",
+                    format, shapeText, (long long)batch, ms * 1e3, bytes / 1e6, gbs,
+                    100.0 * gbs / copyGBs, ok ? "ok" : "FAILED", worst);
+        char entry[512];
+        std::snprintf(entry, sizeof entry,
+                      "%s{\"format\": \"%s\", \"shape\": \"%s\", \"n\": %lld, \"k\": %lld, "
+                      "\"batch\": %lld, \"us\": %.3f, \"bytes\": %.0f, \"gb_s\": %.1f, "
+                      "\"of_copy\": %.4f, \"max_abs_err\": %.3g, \"ok\": %s}",
+                      first ? "" : ", ", format, shape.name, (long long)shape.n,
+                      (long long)shape.k, (long long)batch, ms * 1e3, bytes, gbs, gbs / copyGBs,
+                      worst, ok ? "true" : "false");
+        out += entry;
+        first = false;
+        for (void *p : {(void *)xd, (void *)yd, (void *)xq, (void *)sx, (void *)xo})
+          CHECK(cudaFree(p));
+      }
+    }
+  out += "]}\n";
+  if (!json.empty()) {
+    FILE *f = std::fopen(json.c_str(), "w");
+    if (!f || std::fputs(out.c_str(), f) < 0 || std::fclose(f) != 0) {
+      std::fprintf(stderr, "kernel-bench: cannot write %s\n", json.c_str());
+      return 1;
+    }
+  }
+  return allOk ? 0 : 1;
+}
