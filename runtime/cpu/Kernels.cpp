@@ -52,6 +52,11 @@ public:
   void run(int64_t n, const std::function<void(int64_t, int64_t)> &body) {
     task = &body;
     total = n;
+    // Threads take chunks of about 1/8 of an even share as they come free: work whose
+    // items differ in cost (causal attention: row r attends over r + 1 positions) or a
+    // thread that starts late still balances, at a few atomic increments per call.
+    grain = std::max<int64_t>(1, n / (int64_t(size) * 8));
+    next.store(0, std::memory_order_relaxed);
     pending.store(size - 1, std::memory_order_relaxed);
     {
       // Under the lock, so a worker about to sleep cannot miss the new generation.
@@ -60,19 +65,20 @@ public:
     }
     cv.notify_all();
     work(0);
-    // The others finish about now (the split is even): spin, then yield.
+    // The others finish about now (they took the last chunks): spin, then yield.
     for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
       if (spins > 4096)
         std::this_thread::yield();
   }
 
 private:
-  void work(int index) {
-    int64_t chunk = (total + size - 1) / size;
-    int64_t begin = std::min<int64_t>(total, index * chunk);
-    int64_t end = std::min<int64_t>(total, begin + chunk);
-    if (begin < end)
-      (*task)(begin, end);
+  void work(int) {
+    for (;;) {
+      int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
+      if (begin >= total)
+        return;
+      (*task)(begin, std::min(total, begin + grain));
+    }
   }
   void loop(int index) {
     uint64_t seen = 0;
@@ -103,7 +109,8 @@ private:
   std::mutex m;
   std::condition_variable cv;
   const std::function<void(int64_t, int64_t)> *task = nullptr;
-  int64_t total = 0;
+  int64_t total = 0, grain = 1;
+  std::atomic<int64_t> next{0};
   std::atomic<int> pending{0};
   int size = 1;
   std::atomic<uint64_t> generation{0};
@@ -365,7 +372,7 @@ __attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
     acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const bool f16 = w.dtype == DType::F16;
   for (int64_t i = 0; i < k; ++i) {
-    __m512 b[2];
+    __m512 b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int c = 0; c < panels; ++c) {
       int64_t base = ((p + c) * k + i) * 16;
       b[c] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
@@ -437,9 +444,19 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
       panelGemv512(in, k, w, p, panels, out, begin, end);
       continue;
     }
+    // Blocks of 6 rows, the remainder in as few blocks as possible: a lone row streams the
+    // whole panel for 2 FMAs per step where a block of 6 does 12.
     int64_t r = 0;
     for (; r + 6 <= rows; r += 6)
       panelMicro512<6>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+    if (rows - r >= 4) {
+      panelMicro512<4>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+      r += 4;
+    }
+    if (rows - r >= 2) {
+      panelMicro512<2>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+      r += 2;
+    }
     for (; r < rows; ++r)
       panelMicro512<1>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
   }
@@ -672,15 +689,19 @@ void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *o
 
 void rmsNorm(const float *in, float *out, int64_t rows, int64_t width, const WeightRef &w,
              float eps) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *x = in + r * width;
-    float ss = 0.0f;
-    for (int64_t c = 0; c < width; ++c)
-      ss += x[c] * x[c];
-    float inv = 1.0f / std::sqrt(ss / float(width) + eps);
-    for (int64_t c = 0; c < width; ++c)
-      out[r * width + c] = at(w, c) * (x[c] * inv);
-  }
+  // Rows are independent: a prefill's rows split over the threads (each row computed as
+  // on one thread, so the result does not depend on the split).
+  parallelFor(rows, 3 * width, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float *x = in + r * width;
+      float ss = 0.0f;
+      for (int64_t c = 0; c < width; ++c)
+        ss += x[c] * x[c];
+      float inv = 1.0f / std::sqrt(ss / float(width) + eps);
+      for (int64_t c = 0; c < width; ++c)
+        out[r * width + c] = at(w, c) * (x[c] * inv);
+    }
+  });
 }
 
 void addRMSNorm(const float *in, const float *residual, float *sum, float *out, int64_t rows,
@@ -906,12 +927,14 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
                int64_t rows, float *kCache, float *vCache, const AttentionParams &p) {
   int64_t kvWidth = p.kvHeads * p.headDim, qWidth = p.heads * p.headDim;
   int64_t group = p.heads / p.kvHeads;
-  for (int64_t r = 0; r < rows; ++r) {
-    rotate(q + r * qWidth, p.heads, p, positions[r]);
-    rotate(k + r * kvWidth, p.kvHeads, p, positions[r]);
-    std::memcpy(kCache + positions[r] * kvWidth, k + r * kvWidth, kvWidth * sizeof(float));
-    std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
-  }
+  parallelFor(rows, 4 * (qWidth + kvWidth), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      rotate(q + r * qWidth, p.heads, p, positions[r]);
+      rotate(k + r * kvWidth, p.kvHeads, p, positions[r]);
+      std::memcpy(kCache + positions[r] * kvWidth, k + r * kvWidth, kvWidth * sizeof(float));
+      std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
+    }
+  });
   // One task per (token, KV head): the query heads that share a KV head read each cached
   // key and value once for all of them (GQA's saving, in cache traffic too).
   parallelFor(rows * p.kvHeads, 2 * group * (positions[rows - 1] + 1) * p.headDim,
