@@ -443,29 +443,35 @@ int64_t Session::allocatedBytes() const {
   return n * int64_t(sizeof(float));
 }
 
-bool Session::setInputs(const int32_t *tokens, int64_t count, int64_t start,
-                        std::string &error) {
-  if (count <= 0 || count > maxTokens_) {
-    error = "a forward step takes 1 to " + std::to_string(maxTokens_) + " tokens, not " +
+bool midllama::rt::checkStep(const Model &model, const int32_t *tokens, int64_t rows,
+                             int64_t count, int64_t start, int64_t maxTokens, int64_t context,
+                             std::string &error) {
+  if (count <= 0 || count > maxTokens) {
+    error = "a forward step takes 1 to " + std::to_string(maxTokens) + " tokens, not " +
             std::to_string(count);
     return false;
   }
-  if (start < 0 || start + count > context_) {
+  if (start < 0 || start + count > context) {
     error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
-            " exceed the session's context of " + std::to_string(context_) + " tokens";
+            " exceed the session's context of " + std::to_string(context) + " tokens";
     return false;
   }
-  int64_t rows = batch_ * count;
-  tokens_.resize(rows);
-  positions_.resize(count);
-  for (int64_t i = 0; i < rows; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= model_.vocab_) {
+  for (int64_t i = 0; i < rows; ++i)
+    if (tokens[i] < 0 || tokens[i] >= model.vocabSize()) {
       error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
-              std::to_string(model_.vocab_);
+              std::to_string(model.vocabSize());
       return false;
     }
-    tokens_[i] = tokens[i];
-  }
+  return true;
+}
+
+bool Session::setInputs(const int32_t *tokens, int64_t count, int64_t start,
+                        std::string &error) {
+  int64_t rows = batch_ * count;
+  if (!checkStep(model_, tokens, rows, count, start, maxTokens_, context_, error))
+    return false;
+  tokens_.assign(tokens, tokens + rows);
+  positions_.resize(count);
   for (int64_t i = 0; i < count; ++i)
     positions_[i] = start + i;
   count_ = count;

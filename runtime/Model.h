@@ -65,6 +65,12 @@ private:
   friend class Session;
 };
 
+/// One forward step's arguments as every backend takes them: 1 to `maxTokens` tokens per
+/// sequence (`count`; `rows` = batch × count ids in `tokens`), positions start..start+count-1
+/// within `context`, ids in the model's vocabulary. False with a one-line `error` otherwise.
+bool checkStep(const Model &model, const int32_t *tokens, int64_t rows, int64_t count,
+               int64_t start, int64_t maxTokens, int64_t context, std::string &error);
+
 class Session {
 public:
   /// `maxTokens`: the most tokens one forward() call takes per sequence (prefill chunk);

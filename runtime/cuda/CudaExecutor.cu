@@ -283,23 +283,9 @@ bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float
 
 const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t start,
                                    bool lastOnly, std::string &error) {
-  if (count <= 0 || count > maxTokens_) {
-    error = "a forward step takes 1 to " + std::to_string(maxTokens_) + " tokens, not " +
-            std::to_string(count);
-    return nullptr;
-  }
-  if (start < 0 || start + count > context_) {
-    error = "positions " + std::to_string(start) + ".." + std::to_string(start + count - 1) +
-            " exceed the session's context of " + std::to_string(context_) + " tokens";
-    return nullptr;
-  }
   const int64_t rows = batch_ * count;
-  for (int64_t i = 0; i < rows; ++i)
-    if (tokens[i] < 0 || tokens[i] >= model_.vocabSize()) {
-      error = "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
-              std::to_string(model_.vocabSize());
-      return nullptr;
-    }
+  if (!checkStep(model_, tokens, rows, count, start, maxTokens_, context_, error))
+    return nullptr;
   if (!check(cudaMemcpyAsync(tokens_, tokens, size_t(rows) * 4, cudaMemcpyHostToDevice, stream_),
              "copying the tokens", error))
     return nullptr;

@@ -15,9 +15,16 @@
 #include <cstdint>
 #include <cstring>
 
+// The CUDA kernels decode fp16 with the same function (runtime/cuda/kernels).
+#if defined(__CUDACC__)
+#define MIDLLAMA_HOST_DEVICE __host__ __device__
+#else
+#define MIDLLAMA_HOST_DEVICE
+#endif
+
 namespace midllama::rt {
 
-inline float halfToFloat(uint16_t h) {
+inline MIDLLAMA_HOST_DEVICE float halfToFloat(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   uint32_t bits;
   if (exp == 0) {
@@ -37,7 +44,7 @@ inline float halfToFloat(uint16_t h) {
     bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
   }
   float f;
-  std::memcpy(&f, &bits, 4);
+  memcpy(&f, &bits, 4); // ::memcpy: the one device code has too
   return f;
 }
 

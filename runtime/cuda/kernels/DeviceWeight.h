@@ -14,6 +14,8 @@
 #ifndef MIDLLAMA_RUNTIME_CUDA_KERNELS_DEVICEWEIGHT_H
 #define MIDLLAMA_RUNTIME_CUDA_KERNELS_DEVICEWEIGHT_H
 
+#include "runtime/params/Half.h"
+
 #include <cstdint>
 #include <cstring>
 
@@ -46,32 +48,10 @@ struct DeviceWeight {
   const uint16_t *outliers = nullptr;
 };
 
-/// IEEE half and bfloat16 bit patterns to float (no device intrinsics: the same code runs
-/// in the CPU tests).
-MIDLLAMA_HD float halfBitsToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else { // subnormal: normalize
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while (!(mant & 0x400));
-      bits = sign | uint32_t(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | mant << 13;
-  } else {
-    bits = sign | (exp + 127 - 15) << 23 | mant << 13;
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
+/// fp16 bits to float: runtime/params/Half.h's conversion, shared with the CPU backend.
+MIDLLAMA_HD float halfBitsToFloat(uint16_t h) { return halfToFloat(h); }
 
+/// bfloat16 bits to float.
 MIDLLAMA_HD float bf16BitsToFloat(uint16_t h) {
   uint32_t bits = uint32_t(h) << 16;
   float f;
