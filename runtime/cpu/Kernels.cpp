@@ -121,8 +121,9 @@ int requestedThreads = 0;
 std::unique_ptr<Pool> pool;
 
 Pool &getPool() {
-  int want = requestedThreads > 0 ? requestedThreads
-                                  : int(std::max(1u, std::thread::hardware_concurrency()));
+  // hardware_concurrency() reads /sys on every call (glibc): once is enough.
+  static const int available = int(std::max(1u, std::thread::hardware_concurrency()));
+  int want = requestedThreads > 0 ? requestedThreads : available;
   if (!pool || pool->threads() != want)
     pool = std::make_unique<Pool>(want);
   return *pool;
@@ -615,25 +616,36 @@ namespace {
 /// logical column (N:M: from its position in its run; bitmask: from the set bits).
 template <typename F> void forEachKept(const WeightRef &w, int64_t n, F f) {
   if (w.sparse == WeightRef::Sparse::Bitmask) {
-    const uint8_t *mask = w.index + n * ((w.cols + 7) / 8);
+    // The set bits of the row's mask, 64 columns at a time, lowest first: the work is per
+    // kept value, and no branch depends on a random bit.
+    const int64_t maskBytes = (w.cols + 7) / 8;
+    const uint8_t *mask = w.index + n * maskBytes;
     int64_t v = w.rowPtr[n], i = 0;
-    for (int64_t c = 0; c < w.cols; ++c)
-      if (mask[c >> 3] >> (c & 7) & 1)
-        f(v++, i++, c);
+    for (int64_t byte = 0; byte < maskBytes; byte += 8) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, mask + byte, size_t(std::min<int64_t>(8, maskBytes - byte)));
+      while (bits) {
+        int64_t col = byte * 8 + __builtin_ctzll(bits);
+        bits &= bits - 1;
+        f(v++, i++, col);
+      }
+    }
     return;
   }
   int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
   while ((int64_t(1) << bits) < w.nmM)
     ++bits;
+  const uint32_t posMask = (1u << bits) - 1;
   const uint8_t *idx = w.index + n * w.indexRowBytes;
-  for (int64_t i = 0; i < perRow; ++i) {
-    int64_t pos = 0;
-    for (int64_t b = 0; b < bits; ++b) {
-      int64_t bit = i * bits + b;
-      pos |= int64_t(idx[bit >> 3] >> (bit & 7) & 1) << b;
+  int64_t i = 0, stream = n * perRow;
+  for (int64_t runStart = 0; runStart < w.cols; runStart += w.nmM) // run by run: no division
+    for (int64_t j = 0; j < w.nmN; ++j, ++i) {
+      int64_t bit = i * bits;
+      uint32_t word = idx[bit >> 3];
+      if ((bit & 7) + bits > 8)
+        word |= uint32_t(idx[(bit >> 3) + 1]) << 8;
+      f(stream + i, i, runStart + int64_t((word >> (bit & 7)) & posMask));
     }
-    f(n * perRow + i, i, (i / w.nmN) * w.nmM + pos);
-  }
 }
 
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
@@ -732,8 +744,10 @@ int threadCount() { return getPool().threads(); }
 void parallelFor(int64_t n, int64_t costPerItem,
                  const std::function<void(int64_t, int64_t)> &body) {
   constexpr int64_t kMinWorkPerThread = 1 << 16;
+  if (n < 2 || n * costPerItem < kMinWorkPerThread * 2) // decode's small calls: inline
+    return body(0, n);
   Pool &p = getPool();
-  if (p.threads() == 1 || n < 2 || n * costPerItem < kMinWorkPerThread * 2)
+  if (p.threads() == 1)
     return body(0, n);
   p.run(n, body);
 }
