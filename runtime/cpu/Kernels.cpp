@@ -622,14 +622,59 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
   }
 }
 
+/// The same for NF4 rows whose blocks fall on row boundaries (K a multiple of the block
+/// size, itself a multiple of 32): the 16 NF4 values live in one register and the codes
+/// index it (vpermps), high nibble first; each 32 values get their block's absmax.
+__attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *out, int64_t ld,
+                                                      int64_t rows, const WeightRef &w,
+                                                      int64_t begin, int64_t end) {
+  const int64_t k = w.cols, half = k / 2;
+  std::vector<float> xe(size_t(rows * half)), xo(xe.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < half; ++i) {
+      xe[size_t(r * half + i)] = in[r * k + 2 * i];
+      xo[size_t(r * half + i)] = in[r * k + 2 * i + 1];
+    }
+  const __m512 table = _mm512_loadu_ps(kNF4Values);
+  const __m512i nibble = _mm512_set1_epi32(0xf);
+  const float *absmax = static_cast<const float *>(w.scales);
+  for (int64_t j = begin; j < end; ++j) {
+    const uint8_t *codes = w.codes + j * half; // row j's values start at value j·K
+    const float *rowAbsmax = absmax + j * k / w.groupSize;
+    __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t c = 0; c < k / 32; ++c) {
+      __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
+      __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+      __m512 odd = _mm512_permutexvar_ps(_mm512_and_si512(v, nibble), table);
+      __m512 scale = _mm512_set1_ps(rowAbsmax[32 * c / w.groupSize]);
+      for (int64_t r = 0; r < rows; ++r) {
+        __m512 t = _mm512_mul_ps(even, _mm512_loadu_ps(&xe[size_t(r * half + 16 * c)]));
+        t = _mm512_fmadd_ps(odd, _mm512_loadu_ps(&xo[size_t(r * half + 16 * c)]), t);
+        acc[r] = _mm512_fmadd_ps(scale, t, acc[r]);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]);
+  }
+}
+
 /// Whether int4RowsAVX512 reads `w` with `rows` input rows.
 bool int4FastPath(const WeightRef &w, int64_t rows) {
   return rows < 4 && w.bits == 4 && !w.nf4 && !w.int8 && w.sparse == WeightRef::Sparse::None &&
          w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 && haveAVX512();
 }
+
+/// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
+bool nf4FastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.nf4 && w.sparse == WeightRef::Sparse::None && w.groupSize % 32 == 0 &&
+         w.cols % w.groupSize == 0 && haveAVX512();
+}
 #else
 bool haveAVX512() { return false; }
 bool int4FastPath(const WeightRef &, int64_t) { return false; }
+bool nf4FastPath(const WeightRef &, int64_t) { return false; }
+void nf4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                   int64_t) {}
 void int4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                     int64_t) {}
 void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
@@ -655,6 +700,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
   }
   if (int4FastPath(w, rows))
     return int4RowsAVX512(in, out, ld, rows, w, begin, end);
+  if (nf4FastPath(w, rows))
+    return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else

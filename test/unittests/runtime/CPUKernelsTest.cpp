@@ -544,6 +544,52 @@ TEST_P(CPUKernelsTest, Int4DecodeMatchesItsDenseForm) {
       }
 }
 
+// NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in
+// registers (AVX-512 where the CPU has it); blocks of 32 and 64, and a K whose blocks
+// straddle rows (the row-expanding path), all equal to the dense form.
+TEST_P(CPUKernelsTest, NF4DecodeMatchesItsDenseForm) {
+  std::mt19937_64 rng(19);
+  struct Case {
+    int64_t k, block;
+  } cases[] = {{128, 64}, {192, 32}, {96, 64}};
+  const int64_t n = 13;
+  for (const Case &cs : cases) {
+    int64_t total = n * cs.k, blocks = (total + cs.block - 1) / cs.block;
+    std::vector<uint8_t> codes(size_t((total + 1) / 2));
+    for (auto &c : codes)
+      c = uint8_t(rng());
+    std::vector<float> absmax(static_cast<size_t>(blocks)), dense(static_cast<size_t>(total));
+    for (auto &a : absmax)
+      a = 0.05f + 0.01f * float(rng() % 50);
+    for (int64_t i = 0; i < total; ++i) {
+      uint8_t byte = codes[size_t(i / 2)];
+      dense[size_t(i)] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[size_t(i / cs.block)];
+    }
+    WeightRef w;
+    w.rows = n;
+    w.cols = cs.k;
+    w.bits = 4;
+    w.nf4 = true;
+    w.groupSize = cs.block;
+    w.codes = codes.data();
+    w.scales = absmax.data();
+    for (int64_t rows : {1, 2, 3, 4}) {
+      std::vector<float> x = randomVector(size_t(rows * cs.k), 20), y(size_t(rows * n));
+      matmul(x.data(), y.data(), rows, w);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          double expected = 0, magnitude = 0;
+          for (int64_t c = 0; c < cs.k; ++c) {
+            expected += double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)];
+            magnitude += std::fabs(double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)]);
+          }
+          ASSERT_NEAR(y[size_t(r * n + j)], expected, 2e-6 * magnitude + 1e-6)
+              << "k " << cs.k << " block " << cs.block << " rows " << rows;
+        }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
                          [](const auto &info) { return std::to_string(info.param) + "threads"; });
 
