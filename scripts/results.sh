@@ -180,9 +180,10 @@ WikiText-2 is far outside what a 260K-parameter TinyStories model knows (and its
 KL is KL(fp32 || model) per predicted token and top-1 the fraction of positions where the
 model's most likely next token is fp32's, on the same windows (those runs also run the fp32
 model, so their eval tokens/s count both). Decoding int4 weights in groups of 32 columns
-reads the codes in place (AVX-512); the other quantized and the pruned formats expand each
-row before its dot product, hence their lower decode speed on this tiny, cache-resident
-model. Speeds are from a shared 2-core machine: read them as noisy.
+and NF4 with blocks on row boundaries reads the codes in place (AVX-512); the other
+quantized and the pruned formats expand each row before its dot product, hence their lower
+decode speed on this tiny, cache-resident model. Speeds are from a shared 2-core machine:
+read them as noisy.
 
 | model | dataset | ctx | perplexity | KL vs fp32 | top-1 vs fp32 | windows | predicted tokens | file fnv1a | eval tokens/s |
 |---|---|---:|---:|---:|---:|---:|---:|---|---:|
