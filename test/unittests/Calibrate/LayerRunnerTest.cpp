@@ -88,8 +88,9 @@ TEST_F(LayerRunnerTest, EveryLayerSeesWhatTheWholeForwardPassGivesIt) {
   const rt::Program &prog = model->program();
   for (int64_t seg = 0; seg < runner->numSegments(); ++seg) {
     const auto &groups = runner->inputGroups(seg);
-    if (seg < model->numLayers())
+    if (seg < model->numLayers()) {
       EXPECT_EQ(groups.size(), 4u) << "q/k/v, o, gate/up, down in layer " << seg;
+    }
     std::vector<std::vector<float>> seen(groups.size());
     runner->observe(seg, [&](int64_t g, const float *x, int64_t rows) {
       seen[size_t(g)].insert(seen[size_t(g)].end(), x,
