@@ -6,6 +6,9 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/params/Half.h"
+#include "runtime/support/Json.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -59,7 +62,86 @@ static bool bindSparsity(const ParamFile &file, const WeightInfo &info, int64_t 
   return true;
 }
 
-std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) {
+/// The weight tensors an artifact compiled with --synthetic-weights lists in its manifest,
+/// generated with deterministic pseudo-random values of plausible magnitude for each role
+/// (codes any byte; scales, absmax and row scales small and positive; fp weights ~N(0,
+/// 0.02)), added to `file` in memory. False with `error` on a malformed manifest.
+static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::string &error) {
+  Json list;
+  const char *text = reinterpret_cast<const char *>(manifest.data);
+  if (!parseJson(text, text + manifest.numBytes, list, error, "synthetic weight manifest") ||
+      list.kind != Json::Array) {
+    error = "bad synthetic weight manifest: " + error;
+    return false;
+  }
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&] { // SplitMix64
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  for (const Json &t : list.items) {
+    const Json *name = t.find("name"), *dtype = t.find("dtype"), *shape = t.find("shape");
+    std::optional<DType> type = dtype ? parseDType(dtype->string) : std::nullopt;
+    if (!name || name->kind != Json::String || !type || !shape || shape->kind != Json::Array) {
+      error = "bad synthetic weight manifest entry";
+      return false;
+    }
+    std::vector<int64_t> dims;
+    int64_t count = 1;
+    for (const Json &d : shape->items) {
+      if (d.kind != Json::Int || d.integer <= 0 || d.integer > (int64_t(1) << 40) / count) {
+        error = "bad shape in the synthetic weight manifest for '" + name->string + "'";
+        return false;
+      }
+      dims.push_back(d.integer);
+      count *= d.integer;
+    }
+    const std::string &n = name->string;
+    auto endsWith = [&](const char *suffix) {
+      size_t k = std::strlen(suffix);
+      return n.size() >= k && n.compare(n.size() - k, k, suffix) == 0;
+    };
+    bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
+                    endsWith(".absmax_offset") || endsWith(".row_scale") ||
+                    (endsWith(".absmax") && *type == DType::F32);
+    int64_t size = dtypeSize(*type);
+    std::vector<uint8_t> bytes(static_cast<size_t>(count * size));
+    for (int64_t i = 0; i < count; ++i) {
+      uint64_t r = next();
+      if (*type == DType::U8 || *type == DType::I8) {
+        bytes[size_t(i)] = endsWith(".zeros") ? uint8_t(1) : uint8_t(r);
+        continue;
+      }
+      // Uniform in [-1, 1) (or (0, 1] for scales), scaled to the role's magnitude.
+      float u = float(r >> 40) / float(1 << 24);
+      float v = positive ? 0.001f + 0.01f * u : 0.04f * (u - 0.5f);
+      if (*type == DType::F32) {
+        std::memcpy(&bytes[size_t(4 * i)], &v, 4);
+      } else if (*type == DType::F16) {
+        uint16_t h = floatToHalf(v);
+        std::memcpy(&bytes[size_t(2 * i)], &h, 2);
+      } else if (*type == DType::BF16) {
+        uint32_t f;
+        std::memcpy(&f, &v, 4);
+        uint16_t h = uint16_t(f >> 16);
+        std::memcpy(&bytes[size_t(2 * i)], &h, 2);
+      } else {
+        error = "synthetic weight '" + n + "' has a type synthesis does not fill";
+        return false;
+      }
+    }
+    if (!file.addInMemory(n, *type, std::move(dims), std::move(bytes))) {
+      error = "synthetic weight '" + n + "' is also stored in the artifact";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
+                                   bool syntheticWeights) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = ParamFile::open(path, error);
   if (!m->file_)
@@ -86,6 +168,15 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error) 
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
   if (get("checksum") != hex)
     return fail("checksum mismatch (the file was modified or damaged after compilation)");
+  if (const TensorView *manifest = m->file_->find(kSyntheticWeightsTensor)) {
+    if (!syntheticWeights)
+      return fail("compiled with --synthetic-weights (no weights inside): run it with "
+                  "--synthetic-weights, for speed and memory only");
+    TensorView copy = *manifest; // the table grows as the weights are added
+    if (!synthesizeWeights(*m->file_, copy, error))
+      return fail(error);
+    m->synthetic_ = true;
+  }
 
   const TensorView *code = m->file_->find(kProgramTensor);
   if (!code)

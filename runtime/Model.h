@@ -28,8 +28,13 @@ namespace midllama::rt {
 class Model {
 public:
   /// Returns null and sets `error` (one line naming the file) if the artifact is missing,
-  /// truncated, tampered with, of another version or inconsistent.
-  static std::unique_ptr<Model> load(const std::string &path, std::string &error);
+  /// truncated, tampered with, of another version or inconsistent. An artifact compiled
+  /// with synthetic weights loads only with `syntheticWeights`, which generates them.
+  static std::unique_ptr<Model> load(const std::string &path, std::string &error,
+                                     bool syntheticWeights = false);
+  /// Whether the weights were generated at load (an artifact compiled with
+  /// --synthetic-weights): random values, for speed and memory only.
+  bool hasSyntheticWeights() const { return synthetic_; }
 
   const Program &program() const { return program_; }
   const ParamFile &file() const { return *file_; }
@@ -62,6 +67,7 @@ private:
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   const TensorView *tokenizer_ = nullptr;
   int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;
+  bool synthetic_ = false;
   friend class Session;
 };
 

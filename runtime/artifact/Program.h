@@ -46,6 +46,9 @@ constexpr int kArtifactVersion = 2; // 2: contentHash checksum
 constexpr const char *kProgramTensor = "__program__";
 constexpr const char *kTokenizerTensor = "__tokenizer__";
 constexpr const char *kCudaKernelsTensor = "__cuda_kernels__";
+/// Present instead of the weight tensors in an artifact compiled with --synthetic-weights:
+/// a JSON list of {name, dtype, shape}; the runtime generates them when asked to.
+constexpr const char *kSyntheticWeightsTensor = "__synthetic_weights__";
 
 /// One kernel call per op of the planned kern program. Arguments, in order:
 enum class OpCode : uint32_t {

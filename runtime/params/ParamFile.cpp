@@ -213,6 +213,8 @@ std::unique_ptr<ParamFile> ParamFile::open(const std::string &path, std::string 
 }
 
 void ParamFile::evict(const TensorView &view) const {
+  if (view.fileOffset < 0)
+    return; // held in memory, not mapped
   // Whole pages inside the tensor only: neighbours may still be in use.
   long page = sysconf(_SC_PAGESIZE);
   uintptr_t begin = reinterpret_cast<uintptr_t>(view.data);
@@ -225,6 +227,23 @@ void ParamFile::evict(const TensorView &view) const {
 const TensorView *ParamFile::find(const std::string &name) const {
   auto it = index_.find(name);
   return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+bool ParamFile::addInMemory(const std::string &name, DType dtype, std::vector<int64_t> shape,
+                            std::vector<uint8_t> bytes) {
+  if (index_.count(name))
+    return false;
+  inMemory_.push_back(std::move(bytes));
+  TensorView view;
+  view.name = name;
+  view.dtype = dtype;
+  view.shape = std::move(shape);
+  view.data = inMemory_.back().data();
+  view.numBytes = int64_t(inMemory_.back().size());
+  view.fileOffset = -1;
+  index_[name] = tensors_.size();
+  tensors_.push_back(std::move(view));
+  return true;
 }
 
 //===----------------------------------------------------------------------===//

@@ -19,6 +19,7 @@
 #include "runtime/params/DType.h"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +54,11 @@ public:
   ParamFile &operator=(const ParamFile &) = delete;
 
   const TensorView *find(const std::string &name) const;
+  /// Adds a tensor held in memory rather than in the file (an artifact compiled with
+  /// synthetic weights gets them generated at load). Call before taking views: the table
+  /// grows. False if the name exists.
+  bool addInMemory(const std::string &name, DType dtype, std::vector<int64_t> shape,
+                   std::vector<uint8_t> bytes);
   /// Drops the mapped pages of `view` from this process (they are re-read from the file if
   /// touched again): streaming a model through memory then costs one tensor, not the file.
   void evict(const TensorView &view) const;
@@ -70,6 +76,7 @@ private:
   std::vector<TensorView> tensors_;
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> metadata_;
+  std::deque<std::vector<uint8_t>> inMemory_; // addInMemory's bytes (stable addresses)
 };
 
 /// Collects tensors, then writes them in the order they were added. Tensor bytes are either

@@ -51,6 +51,12 @@ static cl::opt<int64_t> maxContext("max-context",
                                    cl::desc("Context length the KV cache is sized for "
                                             "(default: the model's, else 2048)"),
                                    cl::init(0), cl::cat(category));
+static cl::opt<bool> syntheticWeights(
+    "synthetic-weights",
+    cl::desc("Write the program and a manifest of the weight tensors, not their bytes (speed "
+             "benchmarks of shapes whose weights are not at hand; run with midllama-run "
+             "--synthetic-weights, which fills them with random values)"),
+    cl::cat(category));
 static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
                                  cl::cat(category));
 
@@ -80,6 +86,7 @@ int main(int argc, char **argv) {
   midllama::ArtifactOptions options;
   options.target = target;
   options.maxContext = maxContext;
+  options.syntheticWeights = syntheticWeights;
   if (!noTokenizer) {
     options.tokenizerPath = tokenizer;
     if (options.tokenizerPath.empty())

@@ -52,6 +52,7 @@ struct Options {
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
   Device device = Device::Auto;
+  bool synthetic = false;
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -64,6 +65,7 @@ const char *kUsage =
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
+    "                    [--synthetic-weights]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -136,6 +138,9 @@ Options parse(int argc, char **argv) {
       if (d != "auto" && d != "cpu" && d != "cuda")
         die("bad value '" + d + "' for --device (auto, cpu or cuda)");
       o.device = d == "cpu" ? Device::CPU : d == "cuda" ? Device::CUDA : Device::Auto;
+    } else if (a == "--synthetic-weights") {
+      o.synthetic = true;
+      o.ignoreEos = true; // random weights: an end-of-text token means nothing
     } else if (a == "--probe-gpu") {
       // Whether this machine can run GPU artifacts, and why not: for scripts and the tests.
       GpuProbe probe = probeGpu();
@@ -293,9 +298,16 @@ int run(int argc, char **argv) {
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
   std::string error;
-  auto model = Model::load(o.model, error);
+  if (o.synthetic && (!o.perplexityFile.empty() || !o.logitsOut.empty() ||
+                      !o.expectLogits.empty() || !o.klBase.empty()))
+    die("--synthetic-weights measures speed and memory only: its random weights have no "
+        "perplexity, KL or logits worth reporting");
+  auto model = Model::load(o.model, error, o.synthetic);
   if (!model)
     die(error);
+  if (o.synthetic && !model->hasSyntheticWeights())
+    die("'" + o.model + "' holds its weights; --synthetic-weights is for artifacts compiled "
+        "with midllama-compile --synthetic-weights");
   // The backend of every executor made below; a fallback's reason is printed once.
   std::string deviceName;
   int64_t deviceBytes = 0;
@@ -321,6 +333,9 @@ int run(int argc, char **argv) {
   report.add("artifact", o.model, "artifact", quote(o.model));
   report.add("artifact size", std::to_string(fileBytes) + " bytes", "artifact_bytes",
              std::to_string(fileBytes));
+  if (model->hasSyntheticWeights())
+    report.add("weights", "synthetic (random values, generated at load: speed and memory only)",
+               "synthetic_weights", "true");
   int64_t weightBytes = 0, parameters = 0;
   for (auto &[type, bytes] : model->weightBytesByType()) {
     report.add("weights " + type, std::to_string(bytes) + " bytes", "weight_bytes_" + type,

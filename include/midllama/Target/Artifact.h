@@ -22,6 +22,11 @@ struct ArtifactOptions {
   std::string target = "cpu";
   std::string tokenizerPath; // llama2.c tokenizer.bin / tok512.bin
   int64_t maxContext = 0;    // 0: the module's llm.max_context, else 2048
+  /// Write the program and a manifest of the weight tensors (`__synthetic_weights__`)
+  /// instead of their bytes: for speed and memory benchmarks of shapes whose weights are not
+  /// at hand (or too large to move); `midllama-run --synthetic-weights` fills them with
+  /// random values at load. The parameter file is not read.
+  bool syntheticWeights = false;
 };
 
 /// The tokenizer to embed for `module` read from `irPath` (may be empty): a tokenizer.json,

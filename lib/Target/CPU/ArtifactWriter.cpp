@@ -51,6 +51,9 @@ private:
   /// The index of the weight `v` reads in the program's weight table, adding it; a matrix
   /// a matmul kernel reads (`packed`) is stored in panels.
   int64_t weight(Value v, bool packed = false);
+  /// `__synthetic_weights__` (JSON: name, dtype, shape of every weight tensor) and the
+  /// int8 weights' outlier columns, into `writer`.
+  bool writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum);
 
   ModuleOp module;
   SymbolTable symbols;
@@ -60,6 +63,7 @@ private:
   std::vector<std::string> storedNames;
   std::map<std::string, std::vector<int64_t>> outlierColumns; // int8 + outliers weights
   std::vector<std::vector<std::string>> componentSuffixes;   // by weight, from its layout
+  std::vector<std::vector<llm::WeightComponent>> components; // by weight, for synthetic weights
   DenseMap<Value, int64_t> slots;
   /// A GPU target: matrices stay row-major (the CUDA kernels decode rows), and the
   /// target's kernel image is embedded.
@@ -160,11 +164,58 @@ int64_t Serializer::weight(Value v, bool packed) {
   storedNames.push_back(storedName(param));
   // The tensors a compressed weight is stored as: its type's layout says (docs/weights.md).
   std::vector<std::string> suffixes;
-  for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
+  components.emplace_back();
+  for (const llm::WeightComponent &c : llm::getWeightLayout(type).components) {
     suffixes.push_back(c.suffix);
+    components.back().push_back(c);
+  }
   componentSuffixes.push_back(std::move(suffixes));
   weightIndex[name] = index;
   return index;
+}
+
+bool Serializer::writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum) {
+  std::string json = "[";
+  auto add = [&](const std::string &name, rt::DType dtype, llvm::ArrayRef<int64_t> shape) {
+    json += std::string(json.size() > 1 ? ", " : "") + "{\"name\": \"" + name +
+            "\", \"dtype\": \"" + std::string(rt::dtypeName(dtype)) + "\", \"shape\": [";
+    for (size_t d = 0; d < shape.size(); ++d)
+      json += (d ? ", " : "") + std::to_string(shape[d]);
+    json += "]}";
+  };
+  for (size_t i = 0; i < program.weights.size(); ++i) {
+    const rt::WeightInfo &info = program.weights[i];
+    if (info.sparsity != rt::WeightSparsity::None)
+      return fail("weight '" + info.name + "' is stored sparse: synthetic weights do not "
+                  "generate masks or N:M positions (their values must agree with each other)");
+    if (info.format == rt::WeightFormat::Dense) { // as stored: panels when packed
+      add(info.name, info.dtype, info.storedShape());
+      continue;
+    }
+    for (const llm::WeightComponent &c : components[i])
+      add(info.name + c.suffix, c.dtype, c.shape);
+  }
+  json += "]";
+  std::vector<uint8_t> bytes(json.begin(), json.end());
+  checksum = rt::contentHash(bytes.data(), bytes.size(), checksum);
+  int64_t n = int64_t(bytes.size());
+  if (!writer.addOwned(rt::kSyntheticWeightsTensor, rt::DType::U8, {n}, std::move(bytes), error))
+    return false;
+  for (const rt::WeightInfo &info : program.weights) {
+    const std::vector<int64_t> &columns = outlierColumns[info.name];
+    if (info.format != rt::WeightFormat::Int8Outliers || columns.empty())
+      continue;
+    std::vector<uint8_t> cols(columns.size() * 4);
+    for (size_t j = 0; j < columns.size(); ++j) {
+      int32_t col = int32_t(columns[j]);
+      std::memcpy(&cols[4 * j], &col, 4);
+    }
+    checksum = rt::contentHash(cols.data(), cols.size(), checksum);
+    if (!writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
+                         {int64_t(columns.size())}, std::move(cols), error))
+      return false;
+  }
+  return true;
 }
 
 bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
@@ -313,13 +364,18 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     {"logits_slot", std::to_string(logits)},
                     {"tokenizer", "none"}};
 
-  // Weights, read from the module's parameter file and written as they are (dense).
-  std::unique_ptr<rt::ParamFile> params = openModuleParams(module, "", error);
-  if (!params)
-    return false;
   rt::ParamFileWriter writer;
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
-  for (size_t i = 0; i < program.weights.size(); ++i) {
+  // Synthetic weights: a manifest instead of the bytes (and the outlier columns, which
+  // the type holds).
+  if (options.syntheticWeights && !writeManifest(writer, checksum))
+    return false;
+  // Weights, read from the module's parameter file and written as they are (dense).
+  std::unique_ptr<rt::ParamFile> params =
+      options.syntheticWeights ? nullptr : openModuleParams(module, "", error);
+  if (!params && !options.syntheticWeights)
+    return false;
+  for (size_t i = 0; !options.syntheticWeights && i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
     bool plain = info.format == rt::WeightFormat::Dense &&
                  info.sparsity == rt::WeightSparsity::None;
