@@ -62,6 +62,22 @@ if command -v compute-sanitizer > /dev/null; then
   fi
 fi
 
+# End to end, LLaMA-2-7B-shaped (bench/cuda/prepare-7b-kit.sh): weights generated at load,
+# 8-token prompt, 64 greedy steps, batch 1 and 16.
+if [ -d "$KIT/7b" ]; then
+  ids="1 450 4996 17354 1701 432 3023 2038"
+  for f in fp16 w4g128 nf4; do
+    for batch in 1 16; do
+      timeout 300 $B/midllama-run "$KIT/7b/$f.mlm" --synthetic-weights --device cuda \
+        --prompt-ids "$ids" --steps 64 --batch $batch --repeat 3 \
+        --json "$OUT/7b-$f-b$batch.json" > /dev/null 2> "$OUT/7b-$f-b$batch.log"
+      r=$?
+      line=$(grep -E "decode|GPU memory" "$OUT/7b-$f-b$batch.log" | tr -s ' ' | tr '\n' ';')
+      check $r "7B-shaped $f batch $batch: $line"
+    done
+  done
+fi
+
 $B/midllama-cuda-kernel-bench --json "$OUT/kernels.json" > "$OUT/kernels.txt" 2>&1
 check $? "kernel bench (every kernel checked against the CPU backend first)"
 cat "$OUT/kernels.txt" >> "$S"
