@@ -54,6 +54,9 @@ private:
   /// `__synthetic_weights__` (JSON: name, dtype, shape of every weight tensor) and the
   /// int8 weights' outlier columns, into `writer`.
   bool writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum);
+  /// An int8 weight's outlier columns (they live in its type) as `NAME.outlier_columns`.
+  bool addOutlierColumns(rt::ParamFileWriter &writer, const rt::WeightInfo &info,
+                         uint64_t &checksum);
 
   ModuleOp module;
   SymbolTable symbols;
@@ -201,21 +204,26 @@ bool Serializer::writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum) 
   int64_t n = int64_t(bytes.size());
   if (!writer.addOwned(rt::kSyntheticWeightsTensor, rt::DType::U8, {n}, std::move(bytes), error))
     return false;
-  for (const rt::WeightInfo &info : program.weights) {
-    const std::vector<int64_t> &columns = outlierColumns[info.name];
-    if (info.format != rt::WeightFormat::Int8Outliers || columns.empty())
-      continue;
-    std::vector<uint8_t> cols(columns.size() * 4);
-    for (size_t j = 0; j < columns.size(); ++j) {
-      int32_t col = int32_t(columns[j]);
-      std::memcpy(&cols[4 * j], &col, 4);
-    }
-    checksum = rt::contentHash(cols.data(), cols.size(), checksum);
-    if (!writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
-                         {int64_t(columns.size())}, std::move(cols), error))
+  for (const rt::WeightInfo &info : program.weights)
+    if (!addOutlierColumns(writer, info, checksum))
       return false;
-  }
   return true;
+}
+
+bool Serializer::addOutlierColumns(rt::ParamFileWriter &writer, const rt::WeightInfo &info,
+                                   uint64_t &checksum) {
+  const std::vector<int64_t> &columns = outlierColumns[info.name];
+  if (info.format != rt::WeightFormat::Int8Outliers || columns.empty())
+    return true;
+  // The outlier columns live in the IR type; the kernel needs them beside the weights.
+  std::vector<uint8_t> bytes(columns.size() * 4);
+  for (size_t j = 0; j < columns.size(); ++j) {
+    int32_t col = int32_t(columns[j]);
+    std::memcpy(&bytes[4 * j], &col, 4);
+  }
+  checksum = rt::contentHash(bytes.data(), bytes.size(), checksum);
+  return writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
+                         {int64_t(columns.size())}, std::move(bytes), error);
 }
 
 bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
@@ -390,7 +398,6 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     if (!plain) {
       // The components as the compressing pass wrote them, named by the weight's layout.
       const std::vector<std::string> &suffixes = componentSuffixes[i];
-      const std::vector<int64_t> &columns = outlierColumns[info.name];
       for (const std::string &suffix : suffixes) {
         const rt::TensorView *c = params->find(storedNames[i] + suffix);
         if (!c)
@@ -401,18 +408,8 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
           return false;
         checksum = rt::contentHash(c->data, size_t(c->numBytes), checksum);
       }
-      if (info.format == rt::WeightFormat::Int8Outliers && !columns.empty()) {
-        // The outlier columns live in the IR type; the kernel needs them beside the weights.
-        std::vector<uint8_t> bytes(columns.size() * 4);
-        for (size_t j = 0; j < columns.size(); ++j) {
-          int32_t col = int32_t(columns[j]);
-          std::memcpy(&bytes[4 * j], &col, 4);
-        }
-        checksum = rt::contentHash(bytes.data(), bytes.size(), checksum);
-        if (!writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
-                             {int64_t(columns.size())}, std::move(bytes), error))
-          return false;
-      }
+      if (!addOutlierColumns(writer, info, checksum))
+        return false;
       continue;
     }
     if (info.layout == rt::WeightLayout::Panel16) {
