@@ -13,6 +13,25 @@
 
 using namespace midllama::quant;
 
+namespace {
+/// LLM.int8()'s vector-wise quantization of one row (a weight row or an input row): scale
+/// = absmax of the non-outlier columns / 127, codes round(v / scale) clamped to ±127, 0 in
+/// the outlier columns (and everywhere for an all-zero row). Returns the scale.
+template <typename Code>
+float quantizeRowInt8(const float *row, int64_t k, const std::vector<bool> &outlier, Code *q) {
+  float absmax = 0;
+  for (int64_t j = 0; j < k; ++j)
+    if (!outlier[size_t(j)])
+      absmax = std::max(absmax, std::fabs(row[j]));
+  float scale = absmax / 127.0f;
+  for (int64_t j = 0; j < k; ++j)
+    q[j] = outlier[size_t(j)] || scale == 0
+               ? Code(0)
+               : Code(std::lround(std::clamp(row[j] / scale, -127.0f, 127.0f)));
+  return scale;
+}
+} // namespace
+
 std::vector<int64_t> midllama::quant::outlierColumns(const std::vector<float> &maxAbs,
                                                      float threshold) {
   std::vector<int64_t> columns;
@@ -35,15 +54,7 @@ Int8OutlierMatrix midllama::quant::quantizeInt8Outliers(const float *w, int64_t 
   m.outliers.resize(static_cast<size_t>(n * numOut));
   for (int64_t r = 0; r < n; ++r) {
     const float *row = w + r * k;
-    float absmax = 0;
-    for (int64_t j = 0; j < k; ++j)
-      if (!outlier[size_t(j)])
-        absmax = std::max(absmax, std::fabs(row[j]));
-    float scale = absmax / 127.0f;
-    m.rowScale[size_t(r)] = scale;
-    for (int64_t j = 0; j < k; ++j)
-      if (!outlier[size_t(j)] && scale > 0)
-        m.q[size_t(r * k + j)] = int8_t(std::lround(std::clamp(row[j] / scale, -127.0f, 127.0f)));
+    m.rowScale[size_t(r)] = quantizeRowInt8(row, k, outlier, &m.q[size_t(r * k)]);
     for (int64_t o = 0; o < numOut; ++o)
       m.outliers[size_t(r * numOut + o)] = rt::floatToHalf(row[columns[size_t(o)]]);
   }
@@ -73,15 +84,7 @@ void midllama::quant::int8OutlierMatmulReference(const float *x, int64_t rows,
   std::vector<int32_t> xq(static_cast<size_t>(k));
   for (int64_t r = 0; r < rows; ++r) {
     const float *xr = x + r * k;
-    float absmax = 0;
-    for (int64_t j = 0; j < k; ++j)
-      if (!outlier[size_t(j)])
-        absmax = std::max(absmax, std::fabs(xr[j]));
-    float sx = absmax / 127.0f;
-    for (int64_t j = 0; j < k; ++j)
-      xq[size_t(j)] = outlier[size_t(j)] || sx == 0
-                          ? 0
-                          : int32_t(std::lround(std::clamp(xr[j] / sx, -127.0f, 127.0f)));
+    float sx = quantizeRowInt8(xr, k, outlier, xq.data());
     for (int64_t o = 0; o < n; ++o) {
       int64_t acc = 0;
       for (int64_t j = 0; j < k; ++j)

@@ -438,8 +438,8 @@ __attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
   for (int r = 0; r < R; ++r)
     acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const bool f16 = w.dtype == DType::F16;
+  __m512 b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // b[1] unused for one panel
   for (int64_t i = 0; i < k; ++i) {
-    __m512 b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int c = 0; c < panels; ++c) {
       int64_t base = ((p + c) * k + i) * 16;
       b[c] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
@@ -587,7 +587,11 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
                                                        int64_t rows, const WeightRef &w,
                                                        int64_t begin, int64_t end) {
   const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32;
-  std::vector<float> xe(size_t(rows * half)), xo(xe.size()), groupSum(size_t(rows * w.groups));
+  // Per thread, reused: decode calls this once per weight and token.
+  thread_local std::vector<float> xe, xo, groupSum;
+  xe.resize(size_t(rows * half));
+  xo.resize(xe.size());
+  groupSum.assign(size_t(rows * w.groups), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < half; ++i) {
       xe[size_t(r * half + i)] = in[r * k + 2 * i];
@@ -629,7 +633,9 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
                                                       int64_t rows, const WeightRef &w,
                                                       int64_t begin, int64_t end) {
   const int64_t k = w.cols, half = k / 2;
-  std::vector<float> xe(size_t(rows * half)), xo(xe.size());
+  thread_local std::vector<float> xe, xo; // per thread, reused across calls
+  xe.resize(size_t(rows * half));
+  xo.resize(xe.size());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < half; ++i) {
       xe[size_t(r * half + i)] = in[r * k + 2 * i];
