@@ -143,7 +143,7 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
 std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
                                    bool syntheticWeights) {
   std::unique_ptr<Model> m(new Model());
-  m->file_ = ParamFile::open(path, error);
+  m->file_ = ParamFile::open(path, error, "artifact");
   if (!m->file_)
     return nullptr;
   auto fail = [&](const std::string &why) {

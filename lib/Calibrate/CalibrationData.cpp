@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Calibrate/CalibrationData.h"
+#include "runtime/support/InputFile.h"
 
 #include <fstream>
 #include <sstream>
@@ -36,12 +37,9 @@ bool calib::sampleCalibrationTokens(const std::string &path, const rt::Tokenizer
   };
   if (samples < 1 || length < 2)
     return fail("needs at least one sample of at least 2 tokens");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail("cannot be read");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  std::string text;
+  if (!rt::readInputFile(path, "calibration data", rt::kTextInputLimit, text, error))
+    return false;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     return fail("is empty");
 

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Calibrate/Calibrator.h"
+#include "runtime/support/OutputFile.h"
 
 #include "midllama/Calibrate/CalibrationData.h"
 #include "midllama/Calibrate/LayerRunner.h"
@@ -68,7 +69,9 @@ std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
   options.tokenizerPath = tokenizer;
   bool written = writeArtifact(*copy, std::string(path), options, error);
   std::unique_ptr<rt::Model> model = written ? rt::Model::load(std::string(path), error) : nullptr;
-  llvm::sys::fs::remove(path); // the mapping stays valid
+  // A scratch file: its copy staged in the run's transaction goes too. The mapping stays.
+  rt::discardOutput(std::string(path));
+  llvm::sys::fs::remove(path);
   if (!model)
     return nullptr;
   const rt::Program &prog = model->program();

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/Llama2C.h"
+#include "runtime/support/InputFile.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
@@ -24,6 +25,9 @@ std::unique_ptr<Llama2CCheckpoint> Llama2CCheckpoint::open(llvm::StringRef path,
     error = "llama2.c checkpoint '" + path.str() + "': " + what;
     return nullptr;
   };
+  // A regular file (not a FIFO, which would block, nor a device, which never ends).
+  if (!rt::checkInputFile(path.str(), "llama2.c checkpoint", rt::kNoInputLimit, error))
+    return nullptr;
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)

@@ -13,6 +13,9 @@
 
 #include "Recipe.h"
 #include "WeightRewriter.h"
+#include "midllama/Transforms/ParamFiles.h"
+#include "runtime/support/InputFile.h"
+#include "runtime/support/OutputFile.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -58,21 +61,21 @@ struct LLMApplyRecipePass : midllama::impl::LLMApplyRecipeBase<LLMApplyRecipePas
         error += " " + n;
       return false;
     }
-    if (output.empty()) {
-      error = "output (the parameter file to write) is required";
+    if (!checkPassOutput(module, output, error))
       return false;
-    }
     std::string text = builtinRecipe(recipe), what = "'" + recipe + "'";
     if (text.empty()) {
-      auto buffer = llvm::MemoryBuffer::getFile(recipe);
-      if (!buffer) {
+      bool exists = false;
+      rt::describeNonRegular(recipe, exists);
+      if (!exists) {
         error = "recipe '" + recipe + "' is neither a built-in recipe (";
         for (const std::string &n : builtinRecipeNames())
           error += (n == builtinRecipeNames().front() ? "" : ", ") + n;
         error += ") nor a readable file";
         return false;
       }
-      text = (*buffer)->getBuffer().str();
+      if (!rt::readInputFile(recipe, "recipe", rt::kSmallJsonInputLimit, text, error))
+        return false;
     }
     Recipe r;
     if (!parseRecipe(text, what, r, error))
@@ -181,14 +184,14 @@ struct LLMApplyRecipePass : midllama::impl::LLMApplyRecipeBase<LLMApplyRecipePas
         error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
                 ") failed (see the error above)";
         for (const std::string &path : intermediates) // the steps before leave nothing behind
-          llvm::sys::fs::remove(path);
+          rt::discardOutput(path);
         return false;
       }
       if (i + 1 != last)
         intermediates.push_back(resolveAgainstModule(module, out));
     }
     for (const std::string &path : intermediates)
-      llvm::sys::fs::remove(path);
+      rt::discardOutput(path);
     return true;
   }
 };

@@ -191,14 +191,13 @@ struct LLMMaterializeWeightsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (output.empty()) {
-      emitError(module.getLoc()) << "llm-materialize-weights: the 'output' option (the "
-                                    "parameter file to write) is required";
+    std::string error;
+    if (!checkPassOutput(module, output, error)) {
+      emitError(module.getLoc()) << "llm-materialize-weights: " << error;
       return signalPassFailure();
     }
     std::string outPath = resolveAgainstModule(module, output);
 
-    std::string error;
     std::unique_ptr<rt::ParamFile> file;
     bool external = llvm::any_of(module.getOps<ParamOp>(),
                                  [](ParamOp p) { return !p.getValue(); });
@@ -206,12 +205,6 @@ struct LLMMaterializeWeightsPass
       file = openModuleParams(module, "", error);
       if (!file) {
         emitError(module.getLoc()) << "llm-materialize-weights: " << error;
-        return signalPassFailure();
-      }
-      if (llvm::sys::fs::equivalent(file->path(), outPath)) {
-        emitError(module.getLoc()) << "llm-materialize-weights: output '" << output
-                                   << "' is the parameter file the module reads; write to "
-                                      "another file";
         return signalPassFailure();
       }
     }
@@ -392,7 +385,7 @@ struct LLMMaterializeWeightsPass
       emitError(module.getLoc()) << "llm-materialize-weights: " << error;
       return signalPassFailure();
     }
-    module->setAttr(LLMDialect::kParamFileAttrName, builder.getStringAttr(output));
+    setModuleParamFile(module, outPath);
     // The new file stores every tensor under its parameter's name.
     for (ParamOp param : module.getOps<ParamOp>())
       param->removeAttr(LLMDialect::kStoredAsAttrName);

@@ -11,6 +11,7 @@
 
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
+#include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Calibrate/GradientNorms.h"
@@ -141,8 +142,8 @@ bool runCalibratedPruning(const CalibratedPruning &s,
                           const sparse::Pattern &p, std::string &error) {
   ModuleOp module = s.module;
   const std::string &name = s.name;
-  if (s.output.empty()) {
-    error = name + ": output (the parameter file to write) is required";
+  if (!checkPassOutput(module, s.output, error)) { // before calibrating
+    error = name + ": " + error;
     return false;
   }
   if (s.options.batch < 1) {

@@ -24,6 +24,7 @@
 
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
+#include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -95,6 +96,9 @@ struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPas
       signalPassFailure();
     };
     std::string prefix = std::string(kPass) + ": ";
+    // Checked before calibrating: a refusal after minutes of work helps nobody.
+    if (std::string why; !checkPassOutput(module, output, why))
+      return fail(prefix + why);
     if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
       return fail(bad);
     if (grid < 1 || grid > 1000)

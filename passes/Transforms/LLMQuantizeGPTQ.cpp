@@ -10,6 +10,7 @@
 
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
+#include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -48,6 +49,9 @@ struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQ
       signalPassFailure();
     };
     std::string prefix = std::string(kPass) + ": ";
+    // Checked before calibrating: a refusal after minutes of work helps nobody.
+    if (std::string why; !checkPassOutput(module, output, why))
+      return fail(prefix + why);
     if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
       return fail(bad);
     if (!(damp > 0 && damp <= 1)) {

@@ -11,6 +11,7 @@
 
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
+#include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -49,6 +50,9 @@ struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8
       signalPassFailure();
     };
     std::string prefix = std::string(kPass) + ": ";
+    // Checked before calibrating: a refusal after minutes of work helps nobody.
+    if (std::string why; !checkPassOutput(module, output, why))
+      return fail(prefix + why);
     if (!(threshold >= 0)) {
       std::ostringstream value;
       value << double(threshold);

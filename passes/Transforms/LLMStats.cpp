@@ -10,7 +10,9 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Transforms/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
+#include "runtime/support/OutputFile.h"
 
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SmallSet.h"
@@ -237,13 +239,13 @@ struct LLMStatsPass : public midllama::impl::LLMStatsBase<LLMStatsPass> {
       llvm::outs().flush();
       return;
     }
-    // Atomic: a temporary file renamed over `output` once it is complete.
-    if (llvm::Error err = llvm::writeToOutput(output, [&](llvm::raw_ostream &out) {
-          out << report;
-          return llvm::Error::success();
-        })) {
-      mlir::emitError(module.getLoc()) << "llm-stats: cannot write '" << output
-                         << "': " << llvm::toString(std::move(err));
+    // As every output (runtime/support/OutputFile.h): a regular file replaced atomically,
+    // a device or pipe written in place.
+    // Relative to the IR file's directory, as every pass's output= (ParamFiles.h).
+    std::string error;
+    if (!rt::writeOutputFile(resolveAgainstModule(module, output), "llm-stats output", report,
+                             error)) {
+      mlir::emitError(module.getLoc()) << "llm-stats: " << error;
       return signalPassFailure();
     }
   }

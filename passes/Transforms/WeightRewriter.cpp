@@ -241,8 +241,8 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
     error = passName + ": " + message;
     return false;
   };
-  if (output.empty())
-    return fail("output (the parameter file to write) is required");
+  if (!checkPassOutput(module, output, error))
+    return fail(error);
   std::vector<std::string> selected;
   if (!selectWeights(module, passName, include, exclude, selected, error, allowPruned))
     return false;
@@ -251,8 +251,6 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   if (!file)
     return fail(fileError);
   std::string outPath = resolveAgainstModule(module, output);
-  if (llvm::sys::fs::exists(outPath) && llvm::sys::fs::equivalent(file->path(), outPath))
-    return fail("output '" + output + "' is the parameter file the module reads");
 
   llvm::StringMap<EncodedWeight> encoded;
   SymbolTable symbols(module);
@@ -366,6 +364,6 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   });
   for (ParamOp param : module.getOps<ParamOp>())
     param->removeAttr(LLMDialect::kStoredAsAttrName);
-  module->setAttr(LLMDialect::kParamFileAttrName, StringAttr::get(module.getContext(), output));
+  setModuleParamFile(module, outPath);
   return true;
 }

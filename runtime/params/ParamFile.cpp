@@ -10,7 +10,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/params/ParamFile.h"
+#include "runtime/support/InputFile.h"
 #include "runtime/support/Json.h"
+#include "runtime/support/OutputFile.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -89,20 +91,17 @@ ParamFile::~ParamFile() {
     munmap(const_cast<uint8_t *>(base_), size_);
 }
 
-std::unique_ptr<ParamFile> ParamFile::open(const std::string &path, std::string &error) {
-  auto fail = [&](const std::string &what) -> std::unique_ptr<ParamFile> {
-    error = "parameter file '" + path + "': " + what;
+std::unique_ptr<ParamFile> ParamFile::open(const std::string &path, std::string &error,
+                                           const std::string &what) {
+  auto fail = [&](const std::string &why) -> std::unique_ptr<ParamFile> {
+    error = what + " '" + path + "': " + why;
     return nullptr;
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A file written earlier in this run and not yet committed is read from where it waits.
+  int64_t size = 0;
+  int fd = openInputFile(stagedPath(path), what, kNoInputLimit, error, &size);
   if (fd < 0)
-    return fail(std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail("not a regular file");
-  }
-  int64_t size = st.st_size;
+    return nullptr;
   if (size < 8) {
     ::close(fd);
     return fail("too short to be a safetensors file (" + std::to_string(size) + " bytes)");
@@ -365,24 +364,17 @@ int64_t ParamFileWriter::plannedFileSize() const {
   return entries_.empty() ? dataStart : dataStart + offsets.back() + entries_.back().numBytes;
 }
 
-bool ParamFileWriter::commit(const std::string &path, std::string &error) const {
+bool ParamFileWriter::commit(const std::string &path, std::string &error,
+                             const std::string &what) const {
   std::vector<int64_t> offsets;
   int64_t dataStart = 0;
   std::string header = buildHeader(offsets, dataStart);
 
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = mkstemp(tmp.data());
-  if (fd < 0) {
-    error = "cannot create a temporary file next to '" + path + "': " + std::strerror(errno);
+  std::unique_ptr<OutputFile> file = OutputFile::create(path, what, error);
+  if (!file)
     return false;
-  }
-  fchmod(fd, 0644);
-  FILE *out = fdopen(fd, "wb");
-  bool ok = out != nullptr;
-  auto put = [&](const void *data, size_t n) {
-    if (ok && n && std::fwrite(data, 1, n, out) != n)
-      ok = false;
-  };
+  bool ok = true;
+  auto put = [&](const void *data, size_t n) { ok = ok && file->write(data, n); };
   uint8_t len[8];
   uint64_t headerLen = header.size();
   for (int i = 0; i < 8; ++i)
@@ -391,15 +383,15 @@ bool ParamFileWriter::commit(const std::string &path, std::string &error) const 
   put(header.data(), header.size());
   static const uint8_t zeros[kParamFileAlignment] = {};
   int64_t cursor = 0;
-  std::string fillError;
   for (size_t i = 0; i < entries_.size() && ok; ++i) {
     put(zeros, offsets[i] - cursor);
     const Entry &e = entries_[i];
     if (e.fill) {
       std::vector<uint8_t> buffer(e.numBytes, 0);
+      std::string fillError;
       if (!e.fill(buffer.data(), fillError)) {
-        ok = false;
-        break;
+        error = "cannot write '" + path + "': " + fillError;
+        return false; // the unfinished output is discarded with `file`
       }
       put(buffer.data(), e.numBytes);
     } else {
@@ -409,23 +401,7 @@ bool ParamFileWriter::commit(const std::string &path, std::string &error) const 
     }
     cursor = offsets[i] + e.numBytes;
   }
-  if (out) {
-    ok = ok && std::fflush(out) == 0 && fsync(fileno(out)) == 0;
-    ok = (std::fclose(out) == 0) && ok;
-  } else {
-    ::close(fd);
-  }
-  if (!ok) {
-    error = "cannot write '" + path + "': " + (fillError.empty() ? std::strerror(errno) : fillError);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot write '" + path + "': " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+  return file->commit(error);
 }
 
 } // namespace midllama::rt

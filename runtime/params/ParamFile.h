@@ -47,8 +47,11 @@ struct TensorView {
 class ParamFile {
 public:
   /// Opens and validates `path`; on failure returns null and sets `error` to one line that
-  /// names the file and the problem.
-  static std::unique_ptr<ParamFile> open(const std::string &path, std::string &error);
+  /// names the file (as `what`: an artifact is one too) and the problem. Only a regular file
+  /// is opened (runtime/support/InputFile.h); one staged earlier in this run is read from
+  /// its temporary file (runtime/support/OutputFile.h).
+  static std::unique_ptr<ParamFile> open(const std::string &path, std::string &error,
+                                         const std::string &what = "parameter file");
   ~ParamFile();
   ParamFile(const ParamFile &) = delete;
   ParamFile &operator=(const ParamFile &) = delete;
@@ -99,9 +102,12 @@ public:
                     int64_t numBytes, Filler fill, std::string &error);
   void setMetadata(const std::string &key, const std::string &value);
 
-  /// Writes the file atomically (temporary file + rename). Returns false and sets `error`
-  /// naming the path on any I/O failure; the destination is then left as it was.
-  bool commit(const std::string &path, std::string &error) const;
+  /// Writes the file as an OutputFile (runtime/support/OutputFile.h: atomically for a
+  /// regular file, staged in a transaction, never replacing a device or an input). Returns
+  /// false and sets `error` naming the path (as `what`) on any failure; the destination is
+  /// then left as it was.
+  bool commit(const std::string &path, std::string &error,
+              const std::string &what = "parameter file") const;
 
   /// Bytes the file will have.
   int64_t plannedFileSize() const;

@@ -14,18 +14,16 @@
 #include <queue>
 #include <sstream>
 
+#include "runtime/support/InputFile.h"
+
 using namespace midllama::rt;
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string &path,
                                                          std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open tokenizer '" + path + "'";
+  std::string bytes;
+  if (!readInputFile(path, "tokenizer", kTokenizerInputLimit, bytes, error))
     return nullptr;
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return fromBytes(buffer.str(), path, error);
+  return fromBytes(bytes, path, error);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::fromBytes(std::string_view bytes,

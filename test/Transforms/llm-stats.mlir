@@ -90,5 +90,5 @@
 // IR: llm.decoder_layer 1
 
 // BADFORMAT: error: llm-stats: unknown format 'xml'; expected 'table' or 'json'
-// BADOUTPUT: error: llm-stats: cannot write '{{.*}}missing-dir/stats.txt'
+// BADOUTPUT: error: llm-stats: llm-stats output '{{.*}}missing-dir/stats.txt': its directory '{{.*}}missing-dir' does not exist
 // BADOPTION: no such option colour

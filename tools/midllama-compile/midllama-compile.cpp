@@ -7,7 +7,7 @@
 // Runs the registered `midllama-lower-cpu` pipeline (so `midllama-opt
 // --midllama-lower-cpu` shows exactly what is compiled) and serializes the planned kern
 // program, the weights its kernels read and the tokenizer into one mmap-able, checksummed
-// file, written atomically. Without --tokenizer, a llama2.c tokenizer (tok512.bin or
+// file, written atomically (runtime/support/OutputFile.h: never over a device or an input). Without --tokenizer, a llama2.c tokenizer (tok512.bin or
 // tokenizer.bin) beside the input IR or beside its parameter file is embedded.
 //
 //===----------------------------------------------------------------------===//
@@ -17,6 +17,8 @@
 #include "midllama/Transforms/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "runtime/support/InputFile.h"
+#include "runtime/support/OutputFile.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -60,6 +62,11 @@ static cl::opt<bool> syntheticWeights(
 static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
                                  cl::cat(category));
 
+static cl::opt<int64_t> maxInputMB("max-input-mb",
+                                   cl::desc("Raise the size limit of every file read whole "
+                                            "(IR, tokenizer) to this many MiB"),
+                                   cl::init(0), cl::cat(category));
+
 static int fail(const Twine &message) {
   errs() << "midllama-compile: " << message << "\n";
   return 1;
@@ -72,8 +79,20 @@ int main(int argc, char **argv) {
 
   if (maxContext < 0 || maxContext > (int64_t(1) << 24))
     return fail("--max-context must be between 1 and 16777216");
-  if (sys::fs::exists(outputPath) && sys::fs::equivalent(inputPath, outputPath))
-    return fail("the output '" + outputPath + "' is the input");
+  if (maxInputMB < 0)
+    return fail("--max-input-mb must not be negative");
+  midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
+
+  // One run, one transaction (runtime/support/OutputFile.h): the artifact replaces its path
+  // only when complete, and never replaces a file this run reads.
+  midllama::rt::OutputTransaction transaction;
+  std::string error;
+  if (!midllama::rt::checkInputFile(inputPath, "input IR", midllama::rt::kIRInputLimit, error) ||
+      !midllama::rt::checkOutputPath(outputPath, "-o", error, /*declare=*/true) ||
+      (!tokenizer.empty() && !midllama::rt::checkInputFile(tokenizer, "tokenizer",
+                                                           midllama::rt::kTokenizerInputLimit,
+                                                           error)))
+    return fail(error);
 
   mlir::DialectRegistry registry;
   midllama::registerAllDialects(registry);
@@ -102,8 +121,8 @@ int main(int argc, char **argv) {
   midllama::buildLowerToCPUPipeline(pm);
   if (failed(pm.run(*module)))
     return fail("lowering '" + inputPath + "' failed (see the errors above)");
-  std::string error;
-  if (!midllama::writeArtifact(*module, outputPath, options, error))
+  if (!midllama::writeArtifact(*module, outputPath, options, error) ||
+      !transaction.commit(error))
     return fail(error);
   return 0;
 }

@@ -39,6 +39,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include "runtime/support/InputFile.h"
+#include "runtime/support/OutputFile.h"
+
 using namespace midllama::rt;
 
 namespace {
@@ -65,7 +68,7 @@ const char *kUsage =
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
-    "                    [--synthetic-weights]\n"
+    "                    [--synthetic-weights] [--max-input-mb N]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -133,6 +136,8 @@ Options parse(int argc, char **argv) {
       o.threads = parseInt(a, value(), 1, 1024);
     } else if (a == "--json") {
       o.json = value();
+    } else if (a == "--max-input-mb") {
+      setInputLimitOverride(parseInt(a, value(), 1, int64_t(1) << 30) * kMiB);
     } else if (a == "--device") {
       std::string d = value();
       if (d != "auto" && d != "cpu" && d != "cuda")
@@ -191,13 +196,19 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    die("cannot open '" + path + "'");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+/// All of `path`, a regular file within the limit for `what` (runtime/support/InputFile.h).
+std::string readFile(const std::string &path, const std::string &what, int64_t limit) {
+  std::string contents, error;
+  if (!readInputFile(path, what, limit, contents, error))
+    die(error);
+  return contents;
+}
+
+/// Writes `contents` to `path` as an OutputFile: staged in the run's transaction.
+void writeFile(const std::string &path, const std::string &what, const std::string &contents) {
+  std::string error;
+  if (!writeOutputFile(path, what, contents, error))
+    die(error);
 }
 
 std::unique_ptr<Tokenizer> tokenizerOf(const Model &model) {
@@ -294,6 +305,9 @@ int main(int argc, char **argv) {
 }
 
 int run(int argc, char **argv) {
+  // The run's outputs replace their paths together at the end; a run that dies (exit runs
+  // this static's destructor) leaves every path as it was.
+  static OutputTransaction transaction;
   Options o = parse(argc, argv);
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
@@ -304,6 +318,21 @@ int run(int argc, char **argv) {
         "perplexity, KL or logits worth reporting");
   auto model = Model::load(o.model, error, o.synthetic);
   if (!model)
+    die(error);
+  // Every input and output checked before any work: regular files for inputs, and no
+  // output that is an input (the artifact, say) or a device to be replaced.
+  if (!o.perplexityFile.empty() &&
+      !checkInputFile(o.perplexityFile, "perplexity text", kTextInputLimit, error))
+    die(error);
+  if (!o.expectLogits.empty() &&
+      !checkInputFile(o.expectLogits, "expected logits", kNoInputLimit, error))
+    die(error);
+  if (!o.klBase.empty() && !checkInputFile(o.klBase, "KL base artifact", kNoInputLimit, error))
+    die(error);
+  if ((!o.json.empty() && o.json != "-" && !checkOutputPath(o.json, "--json", error)) ||
+      (!o.logitsOut.empty() && !checkOutputPath(o.logitsOut, "--logits-out", error)) ||
+      (!o.sequencesOut.empty() &&
+       !checkOutputPath(o.sequencesOut + ".0.txt", "--sequences-out", error)))
     die(error);
   if (o.synthetic && !model->hasSyntheticWeights())
     die("'" + o.model + "' holds its weights; --synthetic-weights is for artifacts compiled "
@@ -407,13 +436,11 @@ int run(int argc, char **argv) {
       die(error);
     size_t count = ids.size() * size_t(vocab);
     if (!o.logitsOut.empty()) {
-      std::ofstream f(o.logitsOut, std::ios::binary);
-      f.write(reinterpret_cast<const char *>(logits), std::streamsize(count * sizeof(float)));
-      if (!f)
-        die("cannot write '" + o.logitsOut + "'");
+      writeFile(o.logitsOut, "--logits-out",
+                std::string(reinterpret_cast<const char *>(logits), count * sizeof(float)));
     }
     if (!o.expectLogits.empty()) {
-      std::string golden = readFile(o.expectLogits);
+      std::string golden = readFile(o.expectLogits, "expected logits", kNoInputLimit);
       if (golden.size() != count * sizeof(float))
         die("'" + o.expectLogits + "' holds " + std::to_string(golden.size() / 4) +
             " floats, not " + std::to_string(ids.size()) + " positions x " +
@@ -445,7 +472,7 @@ int run(int argc, char **argv) {
     if (o.ctx > model->maxContext())
       die("--ctx " + std::to_string(o.ctx) + " exceeds the model's context of " +
           std::to_string(model->maxContext()) + " tokens");
-    std::string text = readFile(o.perplexityFile);
+    std::string text = readFile(o.perplexityFile, "perplexity text", kTextInputLimit);
     if (text.empty())
       die("'" + o.perplexityFile + "' is empty");
     auto tok = tokenizerOf(*model);
@@ -633,15 +660,13 @@ int run(int argc, char **argv) {
     }
     if (!o.sequencesOut.empty()) // each sequence's text in PREFIX.<index>.txt
       for (int64_t b = 0; b < batch; ++b) {
-        std::string path = o.sequencesOut + "." + std::to_string(b) + ".txt";
-        std::ofstream f(path, std::ios::binary);
+        std::string path = o.sequencesOut + "." + std::to_string(b) + ".txt", text;
         int32_t prev = prompt.back();
         for (int32_t t : outputs[b]) {
-          f << (tok ? tok->decodePiece(prev, t) : std::to_string(t) + " ");
+          text += tok ? tok->decodePiece(prev, t) : std::to_string(t) + " ";
           prev = t;
         }
-        if (!f)
-          die("cannot write '" + path + "'");
+        writeFile(path, "--sequences-out", text);
       }
     std::fprintf(stderr, "\n");
     report.add("batch", std::to_string(batch) + " sequence" + (batch > 1 ? "s" : ""), "batch",
@@ -681,13 +706,10 @@ int run(int argc, char **argv) {
     if (o.json == "-") {
       std::fputs(out.c_str(), stdout);
     } else {
-      std::string tmp = o.json + ".tmp";
-      std::ofstream f(tmp, std::ios::binary);
-      f << out;
-      f.close();
-      if (!f || std::rename(tmp.c_str(), o.json.c_str()) != 0)
-        die("cannot write '" + o.json + "'");
+      writeFile(o.json, "--json", out);
     }
   }
+  if (!transaction.commit(error))
+    die(error);
   return 0;
 }

@@ -6,6 +6,12 @@
 // `llm.param_file` is relative to the directory of the IR file (taken from the module's
 // location), and a pass option may override it.
 //
+// One rule for the files passes write (docs/files.md): a relative `output=` is resolved
+// like `llm.param_file`, against the directory of the IR file being read. While a pipeline
+// runs, `llm.param_file` holds the written file's absolute path (later passes find it
+// wherever the IR goes); the tool that writes the IR then records it relative to the
+// directory of the IR file it writes (rebaseParamFile), so the pair can be moved together.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MIDLLAMA_TRANSFORMS_PARAMFILES_H
@@ -20,8 +26,22 @@
 namespace midllama {
 
 /// `path` resolved against the directory of the file `module` was parsed from (unchanged if
-/// absolute, or if the module has no file location).
+/// absolute; against the current directory if the module has no file location), made
+/// absolute.
 std::string resolveAgainstModule(mlir::ModuleOp module, llvm::StringRef path);
+
+/// Checks, before a pass does any work, that it may write `output` (resolved as above):
+/// rt::checkOutputPath's rules, and not the module's own IR or parameter file. Returns false
+/// with `error` ("output '...' ...": the caller names the pass) otherwise.
+bool checkPassOutput(mlir::ModuleOp module, llvm::StringRef output, std::string &error);
+
+/// Points `llm.param_file` at `absolutePath`, the file a pass has just written.
+void setModuleParamFile(mlir::ModuleOp module, llvm::StringRef absolutePath);
+
+/// Rewrites an absolute `llm.param_file` relative to the directory of `irPath`, the IR file
+/// about to be written ("-": the current directory), when the parameter file is inside it;
+/// otherwise it stays absolute.
+void rebaseParamFile(mlir::ModuleOp module, llvm::StringRef irPath);
 
 /// Opens `override`, or else the module's `llm.param_file`. Returns null and sets `error`
 /// (naming the file) on failure, and also when there is no file to open.

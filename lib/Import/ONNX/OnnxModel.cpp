@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/ONNX/OnnxModel.h"
+#include "runtime/support/InputFile.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -73,7 +74,26 @@ int64_t OnnxTensor::numElements() const {
 OnnxModel::OnnxModel() = default;
 OnnxModel::~OnnxModel() = default;
 
+/// The folders allowDataDirectories named, canonical, each with a trailing '/'.
+static std::vector<std::string> &allowedDataDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+void OnnxModel::allowDataDirectories(const std::vector<std::string> &dirs) {
+  allowedDataDirs().clear();
+  for (const std::string &d : dirs) {
+    llvm::SmallString<256> real;
+    if (!llvm::sys::fs::real_path(d, real))
+      allowedDataDirs().push_back(std::string(real) + "/");
+  }
+}
+
 std::unique_ptr<OnnxModel> OnnxModel::load(llvm::StringRef path, std::string &error) {
+  // A regular file of at most 2 GiB (protobuf's own limit), before it is mapped or read:
+  // a FIFO or a device is refused without blocking.
+  if (!midllama::rt::checkInputFile(path.str(), "ONNX model", int64_t(2) << 30, error))
+    return nullptr;
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {
@@ -317,11 +337,18 @@ bool OnnxModel::readExternal(const onnx::TensorProto &tensor, int64_t expectedBy
             ec.message() + ")";
     return false;
   }
-  if (!llvm::StringRef(real).starts_with(directory_ + "/")) {
+  bool allowed = llvm::StringRef(real).starts_with(directory_ + "/") ||
+                 llvm::any_of(allowedDataDirs(), [&](const std::string &dir) {
+                   return llvm::StringRef(real).starts_with(dir);
+                 });
+  if (!allowed) {
     error = what + ": external data " + quoted(loc) + " resolves to " + quoted(real) +
-            ", outside the model's folder (symlink?); refused";
+            ", outside the model's folder (a symlink?); refused: name its folder with "
+            "--allow-data-dir DIR (a Hugging Face cache's blobs/) to allow it";
     return false;
   }
+  if (!midllama::rt::checkInputFile(std::string(real), "external data", midllama::rt::kNoInputLimit, error))
+    return false;
   if (length && int64_t(*length) != expectedBytes) {
     error = what + ": external-data length " + std::to_string(*length) +
             " does not match its dims, which need " + std::to_string(expectedBytes) + " bytes";

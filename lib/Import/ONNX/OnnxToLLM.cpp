@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "runtime/support/OutputFile.h"
 
 #include "Converter.h"
 
@@ -945,7 +946,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, Str
   materialize.output = relativeTo(irPath, paramsPath);
   pm.addPass(createLLMMaterializeWeights(materialize));
   bool ok = succeeded(pm.run(*module));
-  llvm::sys::fs::remove(raw);
+  rt::discardOutput(raw); // staged, in a transaction: never reaches the disk under its name
   if (!ok) {
     error = "'" + modelPath.str() + "': the import pipeline failed (see the errors above)";
     return nullptr;

@@ -13,6 +13,7 @@
 #include "midllama/Transforms/ParamFiles.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/params/ParamFile.h"
+#include "runtime/support/InputFile.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -437,10 +438,11 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   }
   std::vector<uint8_t> tokenizerBytes;
   if (!options.tokenizerPath.empty()) {
-    auto buffer = llvm::MemoryBuffer::getFile(options.tokenizerPath);
-    if (!buffer)
-      return fail("cannot read tokenizer '" + options.tokenizerPath + "'");
-    tokenizerBytes.assign((*buffer)->getBufferStart(), (*buffer)->getBufferEnd());
+    std::string text;
+    if (!rt::readInputFile(options.tokenizerPath, "tokenizer", rt::kTokenizerInputLimit, text,
+                           error))
+      return false;
+    tokenizerBytes.assign(text.begin(), text.end());
     // Checked now, with the runtime's own reader, rather than at the first run.
     std::string tokError;
     auto tok = rt::Tokenizer::fromBytes(
@@ -481,7 +483,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
   writer.setMetadata("checksum", hex);
-  return writer.commit(outPath, error);
+  return writer.commit(outPath, error, "artifact");
 }
 
 } // namespace

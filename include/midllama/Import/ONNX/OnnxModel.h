@@ -59,6 +59,10 @@ public:
   /// Loads `path`. On failure returns null and sets `error` to one line naming the file and,
   /// where there is one, the tensor or node at fault.
   static std::unique_ptr<OnnxModel> load(llvm::StringRef path, std::string &error);
+  /// Folders besides the model's own where a symlinked external-data file may point (a
+  /// Hugging Face cache stores files as links into its `blobs/` folder): what
+  /// `midllama-import --allow-data-dir DIR` sets for the process. Paths are canonicalized.
+  static void allowDataDirectories(const std::vector<std::string> &dirs);
   /// The same for a model already in memory (`bytes`, copied), named `displayName` in
   /// errors, whose external data is looked up in `directory`. The fuzz target enters here.
   static std::unique_ptr<OnnxModel> loadFromMemory(llvm::StringRef bytes,
