@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 echo
 echo "== 1. import $ONNX"
 "$BIN/midllama-import" "$ONNX" -o "$OUT/stories260K.mlir"
-"$BIN/midllama-opt" --llm-stats "$OUT/stories260K.mlir" -o /dev/null | tail -n 4
+"$BIN/midllama-opt" --llm-stats "$OUT/stories260K.mlir" -o "$OUT/stats.mlir" | tail -n 4
 echo
 echo "== 2. compile for the CPU (pipeline midllama-lower-cpu), tokenizer embedded"
 "$BIN/midllama-compile" "$OUT/stories260K.mlir" --tokenizer "$TOKENIZER" -o "$OUT/stories260K.mlm"

@@ -18,7 +18,7 @@ fi
 rm -rf "$DIR/out" && mkdir -p "$DIR/out"
 /usr/bin/time -v "$BUILD/bin/midllama-import" "$DIR/model.onnx" -o "$DIR/out/model.mlir" \
   2> "$DIR/time.log" || { cat "$DIR/time.log"; exit 1; }
-"$BUILD/bin/midllama-opt" --llm-verify-params "$DIR/out/model.mlir" -o /dev/null
+"$BUILD/bin/midllama-opt" --llm-verify-params "$DIR/out/model.mlir" -o "$DIR/out/verified.mlir"
 
 weights=$(stat -c %s "$DIR/model.onnx.data")
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0;
