@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -110,8 +112,14 @@ std::string sparsityViolation(ParamOp param, const rt::ParamFile &file) {
 }
 
 struct LLMVerifyParamsPass
-    : public midllama::impl::LLMVerifyParamsBase<LLMVerifyParamsPass> {
-  using Base::Base;
+    : CheckedOptionsPass<LLMVerifyParamsPass, midllama::impl::LLMVerifyParamsBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-verify-params");
+    c.notGivenEmpty("param-file", paramFile, given(paramFile), "the parameter file to check");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
