@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "midllama/Support/FatalErrors.h"
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
 #include "midllama/Transforms/Passes.h"
@@ -119,6 +120,7 @@ static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  midllama::installFatalExceptionHandler("midllama-import");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "midllama-import: model file -> llm IR + parameter file\n");

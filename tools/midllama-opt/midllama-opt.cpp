@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/InitAll.h"
+#include "midllama/Support/FatalErrors.h"
+#include "midllama/Support/InputGuard.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -17,12 +19,19 @@
 #include "llvm/Support/raw_ostream.h"
 
 int main(int argc, char **argv) {
+  midllama::installFatalExceptionHandler("midllama-opt");
   mlir::DialectRegistry registry;
   midllama::registerAllDialects(registry);
   midllama::registerAllPasses();
 
   auto [inputFilename, outputFilename] = mlir::registerAndParseCLIOptions(
       argc, argv, "midllama-opt: passes and pipelines of the midllama compiler", registry);
+
+  // Input the MLIR parser would abort on instead of reporting (midllama/Support/InputGuard.h).
+  if (std::string bad = midllama::checkMLIRInputFile(inputFilename); !bad.empty()) {
+    llvm::errs() << "midllama-opt: " << bad << "\n";
+    return EXIT_FAILURE;
+  }
 
   if (outputFilename == "-")
     return mlir::asMainReturnCode(
