@@ -8,8 +8,10 @@
 
 #include "runtime/params/Half.h"
 #include "runtime/support/Json.h"
+#include "runtime/support/Memory.h"
 
 #include <algorithm>
+#include <climits>
 #include <array>
 #include <cstring>
 #include <cstdio>
@@ -363,10 +365,27 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
   m->kvWidth_ = prog.configInt("num_kv_heads", 0) * prog.configInt("head_dim", 0);
   m->logitsSlot_ = prog.configInt("logits_slot", -1);
   int64_t slots = int64_t(prog.slotWidths.size()), weights = int64_t(m->weights_.size());
-  if (m->vocab_ <= 0 || m->maxContext_ <= 0 || m->maxContext_ > (int64_t(1) << 24) ||
-      m->layers_ <= 0 || m->kvWidth_ <= 0 || m->logitsSlot_ < 0 || m->logitsSlot_ >= slots ||
-      prog.slotWidths[m->logitsSlot_] != m->vocab_)
-    return fail("inconsistent model configuration");
+  // Each problem named with its field and values: "inconsistent" alone says nothing about
+  // which of a dozen numbers disagree.
+  auto bad = [&](const std::string &what) {
+    return fail("inconsistent model configuration: " + what);
+  };
+  if (m->vocab_ <= 0)
+    return bad("vocab_size is " + std::to_string(m->vocab_) + " (must be positive)");
+  if (m->maxContext_ <= 0 || m->maxContext_ > (int64_t(1) << 24))
+    return bad("max_context is " + std::to_string(m->maxContext_) + " (must be 1 to 16777216)");
+  if (m->layers_ <= 0)
+    return bad("num_layers is " + std::to_string(m->layers_) + " (must be positive)");
+  if (m->kvWidth_ <= 0)
+    return bad("num_kv_heads x head_dim is " + std::to_string(prog.configInt("num_kv_heads", 0)) +
+               " x " + std::to_string(prog.configInt("head_dim", 0)) + " (must be positive)");
+  if (m->logitsSlot_ < 0 || m->logitsSlot_ >= slots)
+    return bad("logits_slot is " + std::to_string(m->logitsSlot_) + ", but the program has " +
+               std::to_string(slots) + " slots");
+  if (prog.slotWidths[m->logitsSlot_] != m->vocab_)
+    return bad("logits slot " + std::to_string(m->logitsSlot_) + " is " +
+               std::to_string(prog.slotWidths[m->logitsSlot_]) + " wide, but vocab_size is " +
+               std::to_string(m->vocab_));
 
   // Every call's slots and weights exist and have the widths its kernel assumes.
   auto width = [&](int64_t s) { return s >= 0 && s < slots ? prog.slotWidths[s] : -1; };
@@ -517,12 +536,17 @@ Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t
 
 int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t context,
                               int64_t batch) {
+  // Saturating: the counts come from options (--batch, --max-context), and an overflow
+  // would let an impossible request through the memory check.
   batch = std::max<int64_t>(1, batch);
   int64_t floats = 0;
+  auto add = [&](int64_t n) { floats = n > INT64_MAX - floats ? INT64_MAX : floats + n; };
   for (int64_t width : model.program_.slotWidths)
-    floats += batch * std::max<int64_t>(1, maxTokens) * width;
-  floats += 2 * batch * model.layers_ * capacity(model, context) * model.kvWidth_;
-  return floats * int64_t(sizeof(float));
+    add(saturatingMul(saturatingMul(batch, std::max<int64_t>(1, maxTokens)), width));
+  add(saturatingMul(saturatingMul(saturatingMul(2 * batch, model.layers_),
+                                  capacity(model, context)),
+                    model.kvWidth_));
+  return saturatingMul(floats, int64_t(sizeof(float)));
 }
 
 int64_t Session::allocatedBytes() const {

@@ -13,6 +13,7 @@
 #include "midllama/Target/Artifact.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/Model.h"
+#include "runtime/support/Memory.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
@@ -21,6 +22,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <climits>
 #include <set>
 
 using namespace mlir;
@@ -108,6 +110,29 @@ bool calib::openCalibration(ModuleOp module, const CalibrationOptions &options,
   if (options.length > model.maxContext())
     return fail("seq-len " + std::to_string(options.length) + " exceeds the model's context of " +
                 std::to_string(model.maxContext()) + " tokens");
+  // The memory the windows will take, checked before any is drawn: every window's token ids
+  // and its residual stream (kept between layers for all windows), plus the session that
+  // runs `batch` windows at a time. An option like samples=1000000000 is refused here with
+  // the number instead of ending in an out-of-memory kill.
+  {
+    int64_t hidden = model.program().configInt("hidden_size", 0);
+    int64_t tokens = rt::saturatingMul(options.samples, options.length);
+    int64_t need = rt::saturatingMul(tokens, rt::saturatingMul(4, 1 + std::max<int64_t>(1, hidden)));
+    int64_t session = rt::Session::plannedBytes(model, options.length, options.length, options.batch);
+    need = session > INT64_MAX - need ? INT64_MAX : need + session;
+    int64_t available = rt::availableMemoryBytes();
+    // Without a figure from the system, a cap no calibration of ours comes near.
+    int64_t limit = available >= 0 ? available : int64_t(1) << 40;
+    if (need > limit)
+      return fail("calibration needs " + rt::formatMemory(need) + " (samples=" +
+                  std::to_string(options.samples) + " windows x seq-len=" +
+                  std::to_string(options.length) + " tokens, each kept with its " +
+                  std::to_string(hidden) + "-wide residual stream between layers, and a batch "
+                  "of " + std::to_string(options.batch) + " windows in flight), but " +
+                  (available >= 0 ? rt::formatMemory(available) + " are available"
+                                  : std::string("the limit is 1024 GiB")) +
+                  "; use fewer samples, a shorter seq-len or a smaller calib-batch");
+  }
   std::unique_ptr<rt::Tokenizer> tokenizer;
   if (model.tokenizerSize() > 0) {
     tokenizer = rt::Tokenizer::fromBytes(

@@ -67,7 +67,8 @@ struct ConvertLLMToKernPass : midllama::impl::ConvertLLMToKernBase<ConvertLLMToK
 
   LogicalResult convert(func::FuncOp func) {
     if (!func.getBody().hasOneBlock())
-      return func.emitError("convert-llm-to-kern: expects a single-block function");
+      // At the function's location, without the op: the note would print its whole body.
+      return mlir::emitError(func.getLoc(), "convert-llm-to-kern: expects a single-block function");
     unrollLayers(func);
     Block &block = func.getBody().front();
     OpBuilder b(func.getContext());

@@ -17,6 +17,8 @@
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 
+#include "OptionChecks.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Transforms/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
@@ -42,14 +44,33 @@ namespace {
 
 constexpr const char *kPass = "llm-apply-recipe";
 
-struct LLMApplyRecipePass : midllama::impl::LLMApplyRecipeBase<LLMApplyRecipePass> {
-  using Base::Base;
+struct LLMApplyRecipePass
+    : CheckedOptionsPass<LLMApplyRecipePass, midllama::impl::LLMApplyRecipeBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c(kPass);
+    std::string names;
+    for (const std::string &n : builtinRecipeNames())
+      names += (names.empty() ? "" : ", ") + n;
+    c.nonEmpty("recipe", recipe, "a recipe file, or one of " + names)
+        .notGivenEmpty("calib", calib, given(calib), "calibration data")
+        // 0 leaves the recipe's (or the methods') value.
+        .atLeast("samples", int64_t(samples), 0)
+        .require(seqLen == 0 || seqLen >= 2,
+                 "seq-len must be 0 (the recipe's) or at least 2 (got " +
+                     std::to_string(int64_t(seqLen)) + ")")
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::string error;
     if (!run(module, error)) {
-      module.emitError() << kPass << ": " << error;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << kPass << ": " << error;
       signalPassFailure();
     }
   }

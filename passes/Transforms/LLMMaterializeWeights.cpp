@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -186,8 +188,14 @@ StringRef sourceName(Operation *transform) {
 }
 
 struct LLMMaterializeWeightsPass
-    : public midllama::impl::LLMMaterializeWeightsBase<LLMMaterializeWeightsPass> {
-  using Base::Base;
+    : CheckedOptionsPass<LLMMaterializeWeightsPass, midllama::impl::LLMMaterializeWeightsBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-materialize-weights");
+    c.nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();

@@ -65,8 +65,9 @@ LogicalResult outlineFunction(func::FuncOp func) {
   for (RMSNormOp norm : body.getOps<RMSNormOp>())
     finalNorm = norm;
   if (!finalNorm || finalNorm->isBeforeInBlock(attentions.back()))
-    return func.emitError() << "llm-outline-decoder-layers: no final RMSNorm after the last "
-                               "attention";
+    // At the function's location, without the op: the note would print its whole body.
+    return mlir::emitError(func.getLoc())
+           << "llm-outline-decoder-layers: no final RMSNorm after the last attention";
   starts.push_back(finalNorm.getInput());
 
   OpBuilder builder(func.getContext());

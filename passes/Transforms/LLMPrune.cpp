@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -25,6 +26,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <cstring>
 #include <sstream>
@@ -61,6 +63,11 @@ bool parsePattern(const std::string &pass, double sparsity, const std::string &p
     std::istringstream in(pattern);
     if (!(in >> n >> colon >> m) || colon != ':' || (in >> extra))
       return fail("pattern must be unstructured or N:M (got '" + pattern + "')");
+    // Checked here, not by checkPattern: M = 0 would read as "not N:M" there and prune 50%
+    // unstructured instead.
+    if (n < 1 || m < 2 || n >= m || m > 32)
+      return fail("N:M needs 1 <= N < M <= 32 (got " + std::to_string(n) + ":" +
+                  std::to_string(m) + ")");
     p.n = n;
     p.m = m;
   }
@@ -68,6 +75,28 @@ bool parsePattern(const std::string &pass, double sparsity, const std::string &p
   if (!sparse::checkPattern(p, p.isNM() ? p.m : 1, why))
     return fail(why);
   return true;
+}
+
+/// The rules the pruning passes share, for checkOptions: a pattern that parses, and no
+/// sparsity that an N:M pattern would ignore (N:M prunes 1 - N/M of each run).
+std::string checkPruningOptions(const std::string &pass, double sparsity, bool sparsityGiven,
+                                const std::string &pattern, const std::string &tail,
+                                const std::string &comparison) {
+  OptionChecker c(pass);
+  c.inInterval("sparsity", sparsity, 0, /*loOpen=*/false, 1, /*hiOpen=*/true)
+      .oneOf("comparison", comparison, {"row", "layer"})
+      .oneOf("tail", tail, {"error", "proportional"});
+  if (!c.ok())
+    return c.message();
+  sparse::Pattern p;
+  std::string error;
+  if (!parsePattern(pass, sparsity, pattern, tail, p, error))
+    return error;
+  if (p.isNM() && sparsityGiven && sparsity != 1.0 - double(p.n) / double(p.m))
+    return pass + ": sparsity=" + formatOptionValue(sparsity) + " and pattern=" + pattern +
+           " disagree: N:M prunes 1 - N/M = " + formatOptionValue(1.0 - double(p.n) / double(p.m)) +
+           " of every run; give sparsity (unstructured) or pattern, not both";
+  return "";
 }
 
 /// Describes the result of pruning one weight, for progress.
@@ -98,8 +127,21 @@ bool encodePruned(WeightType type, const std::vector<float> &values,
 }
 
 struct LLMPruneMagnitudePass
-    : midllama::impl::LLMPruneMagnitudeBase<LLMPruneMagnitudePass> {
-  using Base::Base;
+    : CheckedOptionsPass<LLMPruneMagnitudePass, midllama::impl::LLMPruneMagnitudeBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    const std::string name = "llm-prune-magnitude";
+    if (std::string bad = checkPruningOptions(name, sparsity, given(sparsity), pattern, tail, comparison);
+        !bad.empty())
+      return bad;
+    OptionChecker c(name);
+    c.regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::string error;
@@ -120,7 +162,8 @@ struct LLMPruneMagnitudePass
       if (rewriteWeights(module, "llm-prune-magnitude", include, exclude, output, encode, error))
         return;
     }
-    module.emitError() << error;
+    // No operation attached: the diagnostic would print the whole module with it.
+    mlir::emitError(module.getLoc()) << error;
     signalPassFailure();
   }
 };
@@ -203,8 +246,24 @@ CalibratedPruning settingsOf(ModuleOp module, const std::string &name, bool hess
   return s;
 }
 
-struct LLMPruneWandaPass : midllama::impl::LLMPruneWandaBase<LLMPruneWandaPass> {
-  using Base::Base;
+struct LLMPruneWandaPass
+    : CheckedOptionsPass<LLMPruneWandaPass, midllama::impl::LLMPruneWandaBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    const std::string name = "llm-prune-wanda";
+    if (std::string bad = checkPruningOptions(name, sparsity, given(sparsity), pattern, tail, comparison);
+        !bad.empty())
+      return bad;
+    OptionChecker c(name);
+    c.calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
+
   void runOnOperation() override {
     std::string error;
     sparse::Pattern p;
@@ -225,13 +284,37 @@ struct LLMPruneWandaPass : midllama::impl::LLMPruneWandaBase<LLMPruneWandaPass> 
                                         calibBatch, tokenizer),
                              prune, p, error))
       return;
-    getOperation().emitError() << error;
+    // No operation attached: the diagnostic would print the whole module with it.
+    mlir::emitError(getOperation().getLoc()) << error;
     signalPassFailure();
   }
 };
 
-struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
-  using Base::Base;
+struct LLMPruneGBLMPass
+    : CheckedOptionsPass<LLMPruneGBLMPass, midllama::impl::LLMPruneGBLMBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    const std::string name = "llm-prune-gblm";
+    if (std::string bad = checkPruningOptions(name, sparsity, given(sparsity), pattern, tail, comparison);
+        !bad.empty())
+      return bad;
+    OptionChecker g(name);
+    g.require(std::isfinite(double(alpha)) && alpha > 0,
+              "alpha must be a finite positive number (got " + formatOptionValue(alpha) + ")")
+        .oneOf("norm", norm, {"l1", "l2"})
+        .notGivenEmpty("gradients", gradients, given(gradients), "a safetensors file of gradient norms");
+    if (!g.ok())
+      return g.message();
+    OptionChecker c(name);
+    c.calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
+
   void runOnOperation() override {
     std::string error;
     sparse::Pattern p;
@@ -313,13 +396,35 @@ struct LLMPruneGBLMPass : midllama::impl::LLMPruneGBLMBase<LLMPruneGBLMPass> {
                                         calibBatch, tokenizer),
                              prune, p, error))
       return;
-    getOperation().emitError() << error;
+    // No operation attached: the diagnostic would print the whole module with it.
+    mlir::emitError(getOperation().getLoc()) << error;
     signalPassFailure();
   }
 };
 
-struct LLMPruneSparseGPTPass : midllama::impl::LLMPruneSparseGPTBase<LLMPruneSparseGPTPass> {
-  using Base::Base;
+struct LLMPruneSparseGPTPass
+    : CheckedOptionsPass<LLMPruneSparseGPTPass, midllama::impl::LLMPruneSparseGPTBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    const std::string name = "llm-prune-sparsegpt";
+    if (std::string bad = checkPruningOptions(name, sparsity, given(sparsity), pattern, tail, /*comparison=*/"row");
+        !bad.empty())
+      return bad;
+    OptionChecker g(name);
+    g.inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
+        .atLeast("block-size", int64_t(blockSize), 1);
+    if (!g.ok())
+      return g.message();
+    OptionChecker c(name);
+    c.calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
+
   void runOnOperation() override {
     std::string error;
     sparse::Pattern p;
@@ -347,7 +452,8 @@ struct LLMPruneSparseGPTPass : midllama::impl::LLMPruneSparseGPTBase<LLMPruneSpa
                                         calibBatch, tokenizer),
                              prune, p, error))
       return;
-    getOperation().emitError() << error;
+    // No operation attached: the diagnostic would print the whole module with it.
+    mlir::emitError(getOperation().getLoc()) << error;
     signalPassFailure();
   }
 };

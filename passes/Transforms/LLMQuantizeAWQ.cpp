@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -81,40 +82,45 @@ double meanSquaredDiff(const std::vector<float> &a, const std::vector<float> &b)
   return a.empty() ? 0 : s / double(a.size());
 }
 
-struct LLMQuantizeAWQPass : midllama::impl::LLMQuantizeAWQBase<LLMQuantizeAWQPass> {
-  using Base::Base;
+struct LLMQuantizeAWQPass
+    : CheckedOptionsPass<LLMQuantizeAWQPass, midllama::impl::LLMQuantizeAWQBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
 
   bool useGPTQ = false;
 
   // What a group's block is, for the scale search.
   enum class Block { Attention, MLP, Linear };
 
+  std::string checkOptions() const {
+    OptionChecker c(kPass);
+    c.inRange("bits", bits, 2, 8)
+        .atLeast("group-size", int64_t(groupSize), 1)
+        .inRange("grid", grid, 1, 1000)
+        .atLeast("clip-tokens", int64_t(clipTokens), 0)
+        // clip=true with no rows to measure the clip error on would clip nothing, silently.
+        .require(!clip || clipTokens > 0,
+                 "clip-tokens must be at least 1 when clip=true (got " +
+                     std::to_string(int64_t(clipTokens)) + "); give clip=false to not clip")
+        .oneOf("quantizer", quantizer, {"rtn", "gptq"})
+        .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
+        .calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const Twine &message) {
-      module.emitError() << message;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << message;
       signalPassFailure();
     };
-    std::string prefix = std::string(kPass) + ": ";
     // Checked before calibrating: a refusal after minutes of work helps nobody.
     if (std::string why; !checkPassOutput(module, output, why))
-      return fail(prefix + why);
-    if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
-      return fail(bad);
-    if (grid < 1 || grid > 1000)
-      return fail(prefix + "grid must be 1 to 1000 (got " + Twine(int(grid)) + ")");
-    if (clipTokens < 0)
-      return fail(prefix + "clip-tokens must not be negative (got " +
-                  Twine(int64_t(clipTokens)) + ")");
-    if (calibBatch < 1)
-      return fail(prefix + "calib-batch must be at least 1 (got " +
-                  Twine(int64_t(calibBatch)) + ")");
-    if (quantizer != "rtn" && quantizer != "gptq")
-      return fail(prefix + "quantizer must be rtn or gptq (got '" + quantizer + "')");
-    if (!(damp > 0 && damp <= 1))
-      return fail(prefix + "damp must be in (0, 1]");
-    if (output.empty())
-      return fail(prefix + "output (the parameter file to write) is required");
+      return fail(std::string(kPass) + ": " + why);
     useGPTQ = quantizer == "gptq";
     std::string error;
     if (!run(module, error))

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "SparseEncoding.h"
+#include "OptionChecks.h"
 #include "WeightRewriter.h"
 #include "midllama/Transforms/ParamFiles.h"
 
@@ -39,35 +40,34 @@ namespace {
 
 constexpr const char *kPass = "llm-quantize-gptq";
 
-struct LLMQuantizeGPTQPass : midllama::impl::LLMQuantizeGPTQBase<LLMQuantizeGPTQPass> {
-  using Base::Base;
+struct LLMQuantizeGPTQPass
+    : CheckedOptionsPass<LLMQuantizeGPTQPass, midllama::impl::LLMQuantizeGPTQBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c(kPass);
+    c.inRange("bits", bits, 2, 8)
+        .atLeast("group-size", int64_t(groupSize), 1)
+        .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
+        .atLeast("block-size", int64_t(blockSize), 1)
+        .calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const Twine &message) {
-      module.emitError() << message;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << message;
       signalPassFailure();
     };
-    std::string prefix = std::string(kPass) + ": ";
     // Checked before calibrating: a refusal after minutes of work helps nobody.
     if (std::string why; !checkPassOutput(module, output, why))
-      return fail(prefix + why);
-    if (std::string bad = checkAffineOptions(kPass, int(bits), groupSize); !bad.empty())
-      return fail(bad);
-    if (!(damp > 0 && damp <= 1)) {
-      std::ostringstream value;
-      value << double(damp);
-      return fail(prefix + "damp must be in (0, 1] (got " + value.str() + ")");
-    }
-    if (blockSize < 1)
-      return fail(prefix + "block-size must be at least 1 (got " + Twine(int64_t(blockSize)) +
-                  ")");
-    if (calibBatch < 1)
-      return fail(prefix + "calib-batch must be at least 1 (got " +
-                  Twine(int64_t(calibBatch)) + ")");
-    if (output.empty())
-      return fail(prefix + "output (the parameter file to write) is required");
-
+      return fail(std::string(kPass) + ": " + why);
     std::string error;
     std::vector<std::string> selected;
     if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))

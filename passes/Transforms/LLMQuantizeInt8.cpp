@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -40,29 +41,31 @@ namespace {
 
 constexpr const char *kPass = "llm-quantize-int8";
 
-struct LLMQuantizeInt8Pass : midllama::impl::LLMQuantizeInt8Base<LLMQuantizeInt8Pass> {
-  using Base::Base;
+struct LLMQuantizeInt8Pass
+    : CheckedOptionsPass<LLMQuantizeInt8Pass, midllama::impl::LLMQuantizeInt8Base> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c(kPass);
+    c.atLeast("threshold", double(threshold), 0.0)
+        .calibration(calib, samples, seqLen, calibBatch)
+        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const Twine &message) {
-      module.emitError() << message;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << message;
       signalPassFailure();
     };
-    std::string prefix = std::string(kPass) + ": ";
     // Checked before calibrating: a refusal after minutes of work helps nobody.
     if (std::string why; !checkPassOutput(module, output, why))
-      return fail(prefix + why);
-    if (!(threshold >= 0)) {
-      std::ostringstream value;
-      value << double(threshold);
-      return fail(prefix + "threshold must not be negative (got " + value.str() + ")");
-    }
-    if (calibBatch < 1)
-      return fail(prefix + "calib-batch must be at least 1 (got " +
-                  Twine(int64_t(calibBatch)) + ")");
-    if (output.empty())
-      return fail(prefix + "output (the parameter file to write) is required");
+      return fail(std::string(kPass) + ": " + why);
     std::string error;
     std::vector<std::string> selected;
     if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
@@ -36,18 +37,29 @@ std::vector<uint8_t> floatBytes(const std::vector<float> &v) {
   return out;
 }
 
-struct LLMQuantizeNF4Pass : midllama::impl::LLMQuantizeNF4Base<LLMQuantizeNF4Pass> {
-  using Base::Base;
+struct LLMQuantizeNF4Pass
+    : CheckedOptionsPass<LLMQuantizeNF4Pass, midllama::impl::LLMQuantizeNF4Base> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-quantize-nf4");
+    int64_t b = blockSize;
+    c.require(b >= 32 && b <= 4096 && !(b & (b - 1)),
+              "block-size must be a power of two from 32 to 4096 (got " + std::to_string(b) +
+                  ")")
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const Twine &message) {
-      module.emitError() << message;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << message;
       signalPassFailure();
     };
-    if (blockSize < 32 || blockSize > 4096 || (blockSize & (blockSize - 1)))
-      return fail("llm-quantize-nf4: block-size must be a power of two from 32 to 4096 (got " +
-                  Twine(int64_t(blockSize)) + ")");
     auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
                       EncodedWeight &out, std::string &why) {
       // The value stream: every value, or a pruned weight's kept values in row order.

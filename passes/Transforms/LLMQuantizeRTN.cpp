@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
 #include "SparseEncoding.h"
 #include "WeightRewriter.h"
 
@@ -28,17 +29,27 @@ using namespace midllama::llm;
 
 namespace {
 
-struct LLMQuantizeRTNPass : midllama::impl::LLMQuantizeRTNBase<LLMQuantizeRTNPass> {
-  using Base::Base;
+struct LLMQuantizeRTNPass
+    : CheckedOptionsPass<LLMQuantizeRTNPass, midllama::impl::LLMQuantizeRTNBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-quantize-rtn");
+    c.inRange("bits", bits, 2, 8)
+        .atLeast("group-size", int64_t(groupSize), 1)
+        .regex("include", include)
+        .regex("exclude", exclude)
+        .nonEmpty("output", output, "the parameter file to write");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const Twine &message) {
-      module.emitError() << message;
+      // No operation attached: the diagnostic would print the whole module with it.
+      mlir::emitError(module.getLoc()) << message;
       signalPassFailure();
     };
-    if (std::string bad = checkAffineOptions("llm-quantize-rtn", int(bits), groupSize); !bad.empty())
-      return fail(bad);
     auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
                       EncodedWeight &out, std::string &why) {
       int64_t n = type.getShape()[0], k = type.getShape()[1];

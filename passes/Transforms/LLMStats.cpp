@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -181,16 +183,18 @@ void printJSON(llvm::raw_ostream &os, ArrayRef<ParamInfo> params,
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
 }
 
-struct LLMStatsPass : public midllama::impl::LLMStatsBase<LLMStatsPass> {
-  using Base::Base;
+struct LLMStatsPass : CheckedOptionsPass<LLMStatsPass, midllama::impl::LLMStatsBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-stats");
+    c.oneOf("format", format, {"table", "json"})
+        .nonEmpty("output", output, "the report file, or - for stdout");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (format != "table" && format != "json") {
-      mlir::emitError(module.getLoc()) << "llm-stats: unknown format '" << format
-                         << "'; expected 'table' or 'json'";
-      return signalPassFailure();
-    }
 
     // Which layers read each parameter.
     llvm::StringMap<llvm::SmallSet<int64_t, 4>> uses;

@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "OptionChecks.h"
+
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -110,8 +112,14 @@ std::string sparsityViolation(ParamOp param, const rt::ParamFile &file) {
 }
 
 struct LLMVerifyParamsPass
-    : public midllama::impl::LLMVerifyParamsBase<LLMVerifyParamsPass> {
-  using Base::Base;
+    : CheckedOptionsPass<LLMVerifyParamsPass, midllama::impl::LLMVerifyParamsBase> {
+  using CheckedOptionsPass::CheckedOptionsPass;
+
+  std::string checkOptions() const {
+    OptionChecker c("llm-verify-params");
+    c.notGivenEmpty("param-file", paramFile, given(paramFile), "the parameter file to check");
+    return c.message();
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -119,7 +127,7 @@ struct LLMVerifyParamsPass
         llvm::none_of(module.getOps<ParamOp>(), [](ParamOp p) { return !p.getValue(); }))
       return; // every weight is inline: nothing to check
     std::string error;
-    auto file = openModuleParams(module, paramFile, error);
+    auto file = openModuleParams(module, paramFile, error, /*checkDeclared=*/false);
     if (!file) {
       mlir::emitError(module.getLoc()) << "llm-verify-params: " << error;
       return signalPassFailure();
@@ -131,24 +139,13 @@ struct LLMVerifyParamsPass
     for (ParamOp param : module.getOps<ParamOp>()) {
       if (param.getValue())
         continue;
-      for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
-        std::string name = storedName(param) + c.suffix;
-        expected.insert(name);
-        const rt::TensorView *t = file->find(name);
-        if (!t) {
-          mlir::emitError(param.getLoc()) << "tensor '" << name << "' is missing from '" << path << "'";
-          ok = false;
-          continue;
-        }
-        std::vector<int64_t> shape(c.shape.begin(), c.shape.end());
-        if (t->dtype != c.dtype || t->shape != shape) {
-          mlir::emitError(param.getLoc()) << "tensor '" << name << "' in '" << path << "' is "
-                            << rt::dtypeName(t->dtype) << shapeStr(t->shape) << ", but "
-                            << param.getWeightType() << " needs "
-                            << rt::dtypeName(c.dtype) << shapeStr(shape);
-          ok = false;
-        }
-      }
+      for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components)
+        expected.insert(storedName(param) + c.suffix);
+      std::vector<std::string> problems;
+      declaredTensorProblems(param, *file, problems);
+      for (const std::string &problem : problems)
+        mlir::emitError(param.getLoc()) << problem;
+      ok &= problems.empty();
       if (ok)
         if (std::string why = sparsityViolation(param, *file); !why.empty()) {
           mlir::emitError(param.getLoc()) << "weight '" << param.getSymName() << "' " << why;

@@ -7,6 +7,8 @@
 #include "midllama/Transforms/ParamFiles.h"
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -14,6 +16,7 @@
 #include "llvm/Support/Path.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 
@@ -83,7 +86,8 @@ void midllama::rebaseParamFile(ModuleOp module, llvm::StringRef irPath) {
 }
 
 std::unique_ptr<midllama::rt::ParamFile>
-midllama::openModuleParams(ModuleOp module, llvm::StringRef override, std::string &error) {
+midllama::openModuleParams(ModuleOp module, llvm::StringRef override, std::string &error,
+                           bool checkDeclared) {
   std::string path = override.str();
   if (path.empty()) {
     auto attr = module->getAttrOfType<StringAttr>(llm::LLMDialect::kParamFileAttrName);
@@ -94,7 +98,50 @@ midllama::openModuleParams(ModuleOp module, llvm::StringRef override, std::strin
     }
     path = resolveAgainstModule(module, attr.getValue());
   }
-  return rt::ParamFile::open(path, error);
+  std::unique_ptr<rt::ParamFile> file = rt::ParamFile::open(path, error);
+  if (!file || !checkDeclared)
+    return file;
+  std::vector<std::string> problems;
+  for (llm::ParamOp param : module.getOps<llm::ParamOp>()) {
+    declaredTensorProblems(param, *file, problems);
+    if (!problems.empty()) {
+      error = problems.front() + " (--llm-verify-params lists every problem)";
+      return nullptr;
+    }
+  }
+  return file;
+}
+
+namespace {
+std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+} // namespace
+
+void midllama::declaredTensorProblems(Operation *op, const rt::ParamFile &file,
+                                      std::vector<std::string> &problems) {
+  auto param = dyn_cast<llm::ParamOp>(op);
+  if (!param || param.getValue())
+    return;
+  std::string typeText;
+  llvm::raw_string_ostream(typeText) << param.getWeightType();
+  for (const llm::WeightComponent &c : llm::getWeightLayout(param.getWeightType()).components) {
+    std::string name = storedName(param) + c.suffix;
+    const rt::TensorView *t = file.find(name);
+    std::string prefix = "parameter '" + param.getSymName().str() + "': tensor '" + name + "'";
+    if (!t) {
+      problems.push_back(prefix + " is missing from '" + file.path() + "'");
+      continue;
+    }
+    std::vector<int64_t> shape(c.shape.begin(), c.shape.end());
+    if (t->dtype != c.dtype || t->shape != shape)
+      problems.push_back(prefix + " in '" + file.path() + "' is " + std::string(rt::dtypeName(t->dtype)) +
+                         shapeString(t->shape) + ", but " + typeText + " needs " +
+                         std::string(rt::dtypeName(c.dtype)) + shapeString(shape));
+  }
 }
 
 std::string midllama::storedName(mlir::Operation *param) {

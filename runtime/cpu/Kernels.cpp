@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <cstdio>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -34,8 +36,16 @@ namespace {
 class Pool {
 public:
   explicit Pool(int threads) : size(threads) {
-    for (int i = 1; i < threads; ++i)
-      workers.emplace_back([this, i] { loop(i); });
+    try {
+      for (int i = 1; i < threads; ++i)
+        workers.emplace_back([this, i] { loop(i); });
+    } catch (const std::system_error &e) {
+      // The system refused a thread (a process or memory limit): run with those started
+      // rather than abort; the caller asked for more than this machine gives it.
+      size = int(workers.size()) + 1;
+      std::fprintf(stderr, "midllama: could start only %d of %d threads (%s); running with %d\n",
+                   size, threads, e.what(), size);
+    }
   }
   ~Pool() {
     {
@@ -846,6 +856,8 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
 }
 
 void setThreadCount(int threads) { requestedThreads = threads; }
+int availableCPUs() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+int maxThreadCount() { return std::max(64, 4 * availableCPUs()); }
 int threadCount() { return getPool().threads(); }
 
 void parallelFor(int64_t n, int64_t costPerItem,

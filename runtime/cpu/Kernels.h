@@ -72,6 +72,10 @@ void parallelFor(int64_t n, int64_t costPerItem,
                  const std::function<void(int64_t, int64_t)> &body);
 void setThreadCount(int threads);
 int threadCount();
+/// The CPUs this process may run on, and the most threads setThreadCount should be given
+/// (more only adds switching; a count far above it is a mistake, refused by the tools).
+int availableCPUs();
+int maxThreadCount();
 
 void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out);
 void rmsNorm(const float *in, float *out, int64_t rows, int64_t width, const WeightRef &w,

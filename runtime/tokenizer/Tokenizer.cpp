@@ -105,6 +105,29 @@ std::unique_ptr<Tokenizer> Tokenizer::fromLlama2C(std::string_view bytes, const 
 
 namespace {
 
+/// The offset of the first byte that does not start or continue a well-formed UTF-8
+/// sequence (no overlongs, surrogates or code points above U+10FFFF), or npos.
+size_t firstInvalidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size())
+      return i;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80)
+        return i;
+      cp = cp << 6 | (d & 0x3F);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 /// SentencePiece writes spaces as U+2581; llama2.c's files and our pieces use ' '.
 std::string fromMetaspace(std::string_view piece) {
   std::string out;
@@ -230,6 +253,9 @@ std::unique_ptr<Tokenizer> Tokenizer::fromHuggingFaceJson(std::string_view bytes
     error = "tokenizer '" + name + "': " + why;
     return nullptr;
   };
+  // JSON text is UTF-8 (RFC 8259); pieces cut from invalid bytes would decode to garbage.
+  if (size_t bad = firstInvalidUtf8(bytes); bad != std::string_view::npos)
+    return fail("not valid UTF-8 at byte " + std::to_string(bad));
   Json root;
   std::string jsonError;
   if (!parseJson(bytes.data(), bytes.data() + bytes.size(), root, jsonError, "tokenizer.json"))
@@ -290,6 +316,24 @@ std::unique_ptr<Tokenizer> Tokenizer::fromHuggingFaceJson(std::string_view bytes
   t->scores_.assign(t->pieces_.size(), 0.0f);
   if (!t->finish(name, error))
     return nullptr;
+  // Tokens the model's vocabulary must hold: an added token (special tokens live inside the
+  // vocabulary of a LLaMA tokenizer; one beyond it would have no embedding row) and the
+  // unknown token that encoding falls back to.
+  if (const Json *added = root.find("added_tokens"); added && added->kind == Json::Array)
+    for (size_t i = 0; i < added->items.size(); ++i) {
+      const Json *id = added->items[i].find("id");
+      const Json *content = added->items[i].find("content");
+      std::string what = content && content->kind == Json::String ? content->string : "?";
+      if (!id || id->kind != Json::Int || id->integer < 0 ||
+          id->integer >= int64_t(t->pieces_.size()))
+        return fail("added_tokens[" + std::to_string(i) + "] ('" + what + "') has id " +
+                    (id && id->kind == Json::Int ? std::to_string(id->integer)
+                                                 : std::string("(none)")) +
+                    ", outside the vocabulary's 0.." + std::to_string(t->pieces_.size() - 1));
+    }
+  if (const Json *unk = model->find("unk_token"); unk && unk->kind == Json::String &&
+                                                    !t->index_.count(fromMetaspace(unk->string)))
+    return fail("unk_token '" + unk->string + "' is not in the vocabulary");
   const Json *merges = model->find("merges");
   if (!merges || merges->kind != Json::Array)
     return fail("no merges");

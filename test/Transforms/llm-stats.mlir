@@ -10,6 +10,10 @@
 // RUN: not midllama-opt --llm-stats='format=xml' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADFORMAT
 // RUN: not midllama-opt --llm-stats='output=%t.missing-dir/stats.txt' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADOUTPUT
 // RUN: not midllama-opt --llm-stats='colour=red' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADOPTION
+// RUN: not midllama-opt --llm-stats='output=' %S/Inputs/two-layer.mlir -o %t.ir 2> %t.err
+// RUN: FileCheck %s --check-prefix=EMPTYOUTPUT --input-file %t.err
+// RUN: count 1 < %t.err
+// EMPTYOUTPUT: error: llm-stats: output (the report file, or - for stdout) is required and may not be empty
 
 // This file only holds checks; the module is Inputs/two-layer.mlir.
 
@@ -89,6 +93,6 @@
 // IR: llm.param @tok_embeddings : !llm.weight<512x64xf32>
 // IR: llm.decoder_layer 1
 
-// BADFORMAT: error: llm-stats: unknown format 'xml'; expected 'table' or 'json'
+// BADFORMAT: error: llm-stats: format must be table or json (got 'xml')
 // BADOUTPUT: error: llm-stats: llm-stats output '{{.*}}missing-dir/stats.txt': its directory '{{.*}}missing-dir' does not exist
 // BADOPTION: no such option colour

@@ -13,6 +13,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/InitAll.h"
+#include "midllama/Support/FatalErrors.h"
+#include "midllama/Support/InputGuard.h"
 #include "midllama/Target/Artifact.h"
 #include "midllama/Transforms/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
@@ -59,6 +61,11 @@ static cl::opt<bool> syntheticWeights(
              "benchmarks of shapes whose weights are not at hand; run with midllama-run "
              "--synthetic-weights, which fills them with random values)"),
     cl::cat(category));
+static cl::opt<bool> noMemoryCheck(
+    "no-memory-check",
+    cl::desc("Do not refuse a max context whose KV cache exceeds this machine's available "
+             "memory (the artifact is for a larger machine)"),
+    cl::cat(category));
 static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
                                  cl::cat(category));
 
@@ -74,6 +81,7 @@ static int fail(const Twine &message) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  midllama::installFatalExceptionHandler("midllama-compile");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "midllama: compile llm IR into a runnable model\n");
 
@@ -94,6 +102,9 @@ int main(int argc, char **argv) {
                                                            error)))
     return fail(error);
 
+  if (std::string bad = midllama::checkMLIRInputFile(inputPath); !bad.empty())
+    return fail(bad);
+
   mlir::DialectRegistry registry;
   midllama::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
@@ -106,6 +117,7 @@ int main(int argc, char **argv) {
   options.target = target;
   options.maxContext = maxContext;
   options.syntheticWeights = syntheticWeights;
+  options.checkMemory = !noMemoryCheck;
   if (!noTokenizer) {
     options.tokenizerPath = tokenizer;
     if (options.tokenizerPath.empty())

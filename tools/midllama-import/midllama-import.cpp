@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "midllama/Support/FatalErrors.h"
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxModel.h"
 #include "midllama/Transforms/ParamFiles.h"
@@ -137,6 +138,7 @@ static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  midllama::installFatalExceptionHandler("midllama-import");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "midllama-import: model file -> llm IR + parameter file\n");

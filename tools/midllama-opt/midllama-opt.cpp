@@ -17,6 +17,8 @@
 #include "midllama/Transforms/ParamFiles.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
+#include "midllama/Support/FatalErrors.h"
+#include "midllama/Support/InputGuard.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -115,6 +117,7 @@ std::unique_ptr<llvm::MemoryBuffer> readStdin(int64_t limit, std::string &error)
 } // namespace
 
 int main(int argc, char **argv) {
+  midllama::installFatalExceptionHandler("midllama-opt");
   mlir::DialectRegistry registry;
   midllama::registerAllDialects(registry);
   midllama::registerAllPasses();
@@ -146,6 +149,11 @@ int main(int argc, char **argv) {
   }
   if (!input)
     return fail(error);
+  // Input the MLIR parser would abort on instead of reporting (midllama/Support/InputGuard.h).
+  if (std::string bad = midllama::findOversizedResultNumber(input->getBuffer(),
+                                                             input->getBufferIdentifier());
+      !bad.empty())
+    return fail(bad);
   if (outputFilename != "-" && !midllama::rt::checkOutputPath(outputFilename, "-o", error,
                                                                   /*declare=*/true))
     return fail(error);

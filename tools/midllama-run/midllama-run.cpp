@@ -18,9 +18,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "midllama/Support/FatalErrors.h"
 #include "runtime/DeviceProbe.h"
 #include "runtime/Executor.h"
 #include "runtime/Model.h"
+#include "runtime/support/Memory.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cerrno>
 #include <fstream>
 #include <new>
 #include <random>
@@ -48,7 +51,7 @@ namespace {
 
 struct Options {
   std::string model, prompt, perplexityFile, klBase, json, promptIds, logitsOut, expectLogits;
-  bool havePrompt = false, ignoreEos = false;
+  bool havePrompt = false, havePromptIds = false, ignoreEos = false;
   double atol = 1e-4;
   int64_t maxWindows = 0, batch = 1;
   std::string sequencesOut;
@@ -75,8 +78,10 @@ const char *kUsage =
 
 int64_t parseInt(const std::string &flag, const char *value, int64_t lo, int64_t hi) {
   char *end;
+  errno = 0;
   long long v = std::strtoll(value, &end, 10);
-  if (!*value || *end || v < lo || v > hi)
+  // ERANGE: strtoll clamps a number beyond 64 bits to the largest; that is a bad value too.
+  if (!*value || *end || errno == ERANGE || v < lo || v > hi)
     die("bad value '" + std::string(value) + "' for " + flag + " (an integer from " +
         std::to_string(lo) + " to " + std::to_string(hi) + ")");
   return v;
@@ -96,6 +101,7 @@ Options parse(int argc, char **argv) {
       o.havePrompt = true;
     } else if (a == "--prompt-ids") {
       o.promptIds = value();
+      o.havePromptIds = true;
     } else if (a == "--logits-out") {
       o.logitsOut = value();
     } else if (a == "--expect-logits") {
@@ -104,7 +110,7 @@ Options parse(int argc, char **argv) {
       char *end;
       const char *v = value();
       o.atol = std::strtod(v, &end);
-      if (!*v || *end || !(o.atol >= 0))
+      if (!*v || *end || !std::isfinite(o.atol) || !(o.atol >= 0))
         die("bad value '" + std::string(v) + "' for --atol (a non-negative number)");
     } else if (a == "--batch") {
       o.batch = parseInt(a, value(), 1, 4096);
@@ -295,6 +301,7 @@ std::string fmt(const char *f, double v) {
 int run(int argc, char **argv);
 
 int main(int argc, char **argv) {
+  midllama::installFatalExceptionHandler("midllama-run");
   try {
     return run(argc, argv);
   } catch (const std::bad_alloc &) {
@@ -309,6 +316,12 @@ int run(int argc, char **argv) {
   // this static's destructor) leaves every path as it was.
   static OutputTransaction transaction;
   Options o = parse(argc, argv);
+  // Refused up front: each thread is started at the first kernel call, and hundreds of
+  // spinning threads on a few CPUs only slow the run down (or exhaust a process limit).
+  if (o.threads > cpu::maxThreadCount())
+    die("--threads " + std::to_string(o.threads) + " is more than this machine can use (" +
+        std::to_string(cpu::availableCPUs()) + " CPUs; at most " +
+        std::to_string(cpu::maxThreadCount()) + ")");
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
   std::string error;
@@ -394,17 +407,18 @@ int run(int argc, char **argv) {
     int64_t tokens = !o.perplexityFile.empty() ? o.ctx
                      : !givenIdsText(o).empty()  ? int64_t(givenIdsText(o).size()) + o.steps
                                                  : o.steps + 256;
-    int64_t need = Session::plannedBytes(*model, std::min(tokens, model->maxContext()), tokens);
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    int64_t kb = 0;
-    while (meminfo >> key >> kb)
-      if (key == "MemAvailable:")
-        break;
-    if (key == "MemAvailable:" && need > kb * 1024)
+    // Generation runs --batch sequences, each with its own KV cache; scoring runs one.
+    int64_t batch = o.perplexityFile.empty() && o.logitsOut.empty() && o.expectLogits.empty()
+                        ? o.batch
+                        : 1;
+    int64_t positions = std::min(tokens, model->maxContext());
+    int64_t need = Session::plannedBytes(*model, positions, tokens, batch);
+    int64_t available = availableMemoryBytes();
+    if (available >= 0 && need > available)
       die("the session needs " + std::to_string(need / (1 << 20)) + " MiB (KV cache for " +
-          std::to_string(model->maxContext()) + " positions and activation buffers) but " +
-          std::to_string(kb / 1024) + " MiB are available; compile with a smaller "
+          std::to_string(positions) + " positions x " + std::to_string(batch) +
+          " sequence(s) and activation buffers) but " + std::to_string(available >> 20) +
+          " MiB are available; use a smaller --batch or --steps, or compile with a smaller "
           "midllama-compile --max-context");
   }
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
@@ -413,7 +427,7 @@ int run(int argc, char **argv) {
 
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> givenIds;
-  if (!o.promptIds.empty()) {
+  if (o.havePromptIds) {
     std::istringstream in(o.promptIds);
     std::string word;
     while (in >> word)
@@ -518,6 +532,13 @@ int run(int argc, char **argv) {
       for (int64_t t = 0; t + 1 < o.ctx; ++t) {
         const float *row = logits + t * vocab;
         nll += baseLogits ? -logProb(row, vocab, window[t + 1], &lq) : rowNll[t];
+        // A NaN or infinite loss (NaN weights, an overflow) would make the perplexity nan
+        // or inf: an error, not a result.
+        if (!std::isfinite(nll))
+          die("the loss is not finite at window " + std::to_string(w) + ", position " +
+              std::to_string(t) + " (token " + std::to_string(w * o.ctx + t + 1) +
+              " of the file): the model's logits there are NaN or infinite (damaged or "
+              "overflowing weights?)");
         if (baseLogits) {
           const float *baseRow = baseLogits + t * vocab;
           logProb(baseRow, vocab, window[t + 1], &lp);
@@ -609,6 +630,13 @@ int run(int argc, char **argv) {
       for (int64_t step = 0; step < o.steps && active > 0; ++step) {
         for (int64_t b = 0; b < batch; ++b) {
           const float *row = logits + b * vocab;
+          // NaN logits would make argmax and sampling pick an arbitrary token, silently.
+          for (int64_t v = 0; v < vocab; ++v)
+            if (!std::isfinite(row[v]))
+              die("the logits at position " + std::to_string(pos - 1) + " of sequence " +
+                  std::to_string(b) + " are not finite (token " + std::to_string(v) +
+                  " is " + (std::isnan(row[v]) ? "NaN" : "infinite") +
+                  "): damaged or overflowing weights?");
           if (o.temperature == 0) {
             next[b] = int32_t(argmax(row, vocab));
           } else {

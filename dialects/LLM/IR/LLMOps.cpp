@@ -9,6 +9,8 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 
+#include <cmath>
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
@@ -255,8 +257,11 @@ LogicalResult RotaryOp::verify() {
     return emitOpError() << "rotary_dim must be positive and even, got " << rotaryDim;
   if (!ShapedType::isDynamic(headDim) && rotaryDim > headDim)
     return emitOpError() << "rotary_dim " << rotaryDim << " exceeds head_dim " << headDim;
-  if (!(getTheta().convertToFloat() > 0.0f))
-    return emitOpError() << "theta must be positive";
+  // Finite too: theta = inf makes every frequency 1 / inf = 0 (no rotation at all) and NaN
+  // makes every position NaN, and both would otherwise verify.
+  double theta = getTheta().convertToDouble();
+  if (!std::isfinite(theta) || !(theta > 0.0))
+    return emitOpError() << "theta must be a finite positive number, got " << theta;
   return success();
 }
 

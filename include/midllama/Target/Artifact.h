@@ -27,6 +27,9 @@ struct ArtifactOptions {
   /// at hand (or too large to move); `midllama-run --synthetic-weights` fills them with
   /// random values at load. The parameter file is not read.
   bool syntheticWeights = false;
+  /// Refuse a max_context whose KV cache exceeds the memory available on this machine
+  /// (midllama-compile; off for the calibration passes' internal builds).
+  bool checkMemory = false;
 };
 
 /// The tokenizer to embed for `module` read from `irPath` (may be empty): a tokenizer.json,

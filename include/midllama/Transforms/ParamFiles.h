@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace midllama {
 
@@ -44,10 +45,22 @@ void setModuleParamFile(mlir::ModuleOp module, llvm::StringRef absolutePath);
 void rebaseParamFile(mlir::ModuleOp module, llvm::StringRef irPath);
 
 /// Opens `override`, or else the module's `llm.param_file`. Returns null and sets `error`
-/// (naming the file) on failure, and also when there is no file to open.
+/// (naming the file) on failure, and also when there is no file to open. With
+/// `checkDeclared`, the file must also hold every component tensor of every declared
+/// parameter with the dtype and shape its !llm.weight type implies (the first problem is
+/// the error): a pass must not quantize F32 bytes the IR calls f16, nor the compiler pack
+/// int4 codes for a type that says 8 bits.
 std::unique_ptr<rt::ParamFile> openModuleParams(mlir::ModuleOp module,
                                                 llvm::StringRef override,
-                                                std::string &error);
+                                                std::string &error,
+                                                bool checkDeclared = true);
+
+/// One line per component tensor of `param` (an llm.param without an inline value) that
+/// `file` lacks or holds with another dtype or shape than its type implies, each naming
+/// the parameter, the tensor, both dtypes and shapes, and the file. --llm-verify-params
+/// reports them all; openModuleParams refuses the first.
+void declaredTensorProblems(mlir::Operation *param, const rt::ParamFile &file,
+                            std::vector<std::string> &problems);
 
 /// The name under which `param`'s tensors are stored in the module's parameter file: its
 /// `llm.stored_as` when it was renamed since (--llm-name-weights), else its own.

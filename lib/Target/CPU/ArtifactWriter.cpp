@@ -14,6 +14,7 @@
 #include "runtime/artifact/Program.h"
 #include "runtime/params/ParamFile.h"
 #include "runtime/support/InputFile.h"
+#include "runtime/support/Memory.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -362,6 +363,24 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       maxContext = attr.getInt();
   if (!maxContext)
     maxContext = 2048;
+  if (maxContext < 1 || maxContext > (int64_t(1) << 24))
+    return fail("llm.max_context " + std::to_string(maxContext) +
+                " is out of range (1 to 16777216)");
+  // The KV cache a run allocates for that context (fp32 keys and values of every layer, one
+  // sequence): refused here, naming the context that fits, rather than at every run.
+  if (options.checkMemory) {
+    int64_t perPosition = rt::saturatingMul(rt::saturatingMul(2 * layers, kvHeads * headDim), 4);
+    int64_t kvBytes = rt::saturatingMul(perPosition, maxContext);
+    int64_t available = rt::availableMemoryBytes();
+    if (available >= 0 && kvBytes > available)
+      return fail("llm.max_context " + std::to_string(maxContext) + " needs a KV cache of " +
+                  rt::formatMemory(kvBytes) + " per sequence (" + std::to_string(layers) +
+                  " layers x " + std::to_string(kvHeads * headDim) +
+                  " keys and values per position, fp32), but this machine has " +
+                  rt::formatMemory(available) + " available: compile with --max-context " +
+                  std::to_string(std::max<int64_t>(1, available / std::max<int64_t>(1, perPosition))) +
+                  " or less (or --no-memory-check to build for a larger machine)");
+  }
   program.config = {{"target", options.target},
                     {"vocab_size", std::to_string(vocab)},
                     {"hidden_size", std::to_string(hidden)},

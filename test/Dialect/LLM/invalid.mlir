@@ -269,6 +269,30 @@ func.func @rotary_positions(%x: tensor<1x4x8x8xf32>, %p: tensor<1x5xi64>) -> ten
 
 // -----
 
+func.func @rotary_theta_infinite(%x: tensor<1x4x8x8xf32>, %p: tensor<1x4xi64>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{theta must be a finite positive number, got INF}}
+  %y = llm.rotary %x, %p {theta = 0x7F800000 : f32, rotary_dim = 8 : i64} : tensor<1x4x8x8xf32>, tensor<1x4xi64>
+  return %y : tensor<1x4x8x8xf32>
+}
+
+// -----
+
+func.func @rotary_theta_nan(%x: tensor<1x4x8x8xf32>, %p: tensor<1x4xi64>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{theta must be a finite positive number, got nan}}
+  %y = llm.rotary %x, %p {theta = 0x7FC00000 : f32, rotary_dim = 8 : i64} : tensor<1x4x8x8xf32>, tensor<1x4xi64>
+  return %y : tensor<1x4x8x8xf32>
+}
+
+// -----
+
+func.func @rotary_theta_zero(%x: tensor<1x4x8x8xf32>, %p: tensor<1x4xi64>) -> tensor<1x4x8x8xf32> {
+  // expected-error @+1 {{theta must be a finite positive number, got 0}}
+  %y = llm.rotary %x, %p {theta = 0.0 : f32, rotary_dim = 8 : i64} : tensor<1x4x8x8xf32>, tensor<1x4xi64>
+  return %y : tensor<1x4x8x8xf32>
+}
+
+// -----
+
 func.func @lm_head_last_token(%h: tensor<1x4x64xf32>, %w: !llm.weight<512x64xf32>) -> tensor<1x4x512xf32> {
   // expected-error @+1 {{result seq (dim 1) is 4, expected 1}}
   %l = llm.lm_head %h, %w {last_token_only} : tensor<1x4x64xf32>, !llm.weight<512x64xf32> -> tensor<1x4x512xf32>

@@ -75,7 +75,7 @@ TEST_F(CalibrationData, BadInputsAreClearErrors) {
     EXPECT_NE(error.find(expected), std::string::npos) << error;
     EXPECT_NE(error.find(path), std::string::npos) << error;
   };
-  fails(dir + "/missing.txt", tok.get(), 4, 8, "cannot be read");
+  fails(dir + "/missing.txt", tok.get(), 4, 8, "No such file or directory");
   fails(write("empty.txt", " \n\n"), tok.get(), 4, 8, "is empty");
   fails(write("short.txt", "Once upon a time"), tok.get(), 4, 64,
         "fewer than one sample of 64");

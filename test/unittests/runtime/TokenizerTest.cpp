@@ -124,7 +124,7 @@ TEST(TokenizerTest, RoundTripsTheEvaluationText) {
 TEST(TokenizerTest, RefusesMalformedFiles) {
   std::string error;
   EXPECT_FALSE(Tokenizer::load("/nonexistent/tok.bin", error));
-  EXPECT_EQ(error, "cannot open tokenizer '/nonexistent/tok.bin'");
+  EXPECT_EQ(error, "tokenizer '/nonexistent/tok.bin': No such file or directory");
 
   std::string bytes = readFile(source("models/stories260K/tok512.bin"));
   EXPECT_FALSE(Tokenizer::fromBytes(bytes.substr(0, bytes.size() - 3), "t.bin", error));
@@ -199,6 +199,42 @@ TEST(TokenizerTest, RefusesOtherKindsOfTokenizerJson) {
                    "is supported");
   EXPECT_FALSE(Tokenizer::fromBytes(R"({"model": )", "t.json", error));
   EXPECT_EQ(error.rfind("tokenizer 't.json': ", 0), 0u) << error;
+}
+
+// A tokenizer.json from elsewhere is refused, naming the problem, when its bytes are not
+// UTF-8, an added token lies outside the vocabulary, or its unk_token is not in it.
+TEST(TokenizerTest, RefusesInconsistentTokenizerJson) {
+  std::string good =
+      readFile(source("test/Import/ONNX/Inputs/stories260K-genai-fp32/tokenizer.json"));
+  ASSERT_FALSE(good.empty());
+  std::string error;
+  ASSERT_TRUE(Tokenizer::fromBytes(good, "t.json", error)) << error;
+
+  auto replaced = [&](const std::string &from, const std::string &to) {
+    std::string s = good;
+    size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? s : s.replace(at, from.size(), to);
+  };
+  // A lone continuation byte inside a piece.
+  std::string badUtf8 = replaced("\"<unk>\": 0", "\"<unk\x80>\": 0");
+  EXPECT_FALSE(Tokenizer::fromBytes(badUtf8, "t.json", error));
+  EXPECT_NE(error.find("tokenizer 't.json': not valid UTF-8 at byte "), std::string::npos)
+      << error;
+  // An overlong encoding of '/' and a UTF-16 surrogate are not UTF-8 either.
+  EXPECT_FALSE(Tokenizer::fromBytes(replaced("\"<unk>\": 0", "\"<unk\xC0\xAF>\": 0"),
+                                    "t.json", error));
+  EXPECT_FALSE(Tokenizer::fromBytes(replaced("\"<unk>\": 0", "\"<unk\xED\xA0\x80>\": 0"),
+                                    "t.json", error));
+
+  EXPECT_FALSE(Tokenizer::fromBytes(replaced("\"id\": 2,", "\"id\": 100000,"), "t.json", error));
+  EXPECT_EQ(error, "tokenizer 't.json': added_tokens[2] ('</s>') has id 100000, outside the "
+                   "vocabulary's 0..511");
+
+  EXPECT_FALSE(Tokenizer::fromBytes(replaced("\"unk_token\": \"<unk>\"",
+                                             "\"unk_token\": \"<nope>\""),
+                                    "t.json", error));
+  EXPECT_EQ(error, "tokenizer 't.json': unk_token '<nope>' is not in the vocabulary");
 }
 
 } // namespace
