@@ -3,12 +3,12 @@
 // must give back the same layers, so the weight statistics per layer match exactly.
 //
 // RUN: midllama-opt --llm-outline-decoder-layers %S/Inputs/two-layer-flat.mlir | FileCheck %s
-// RUN: midllama-opt --llm-outline-decoder-layers --llm-stats %S/Inputs/two-layer-flat.mlir -o /dev/null > %t.outlined.txt
-// RUN: midllama-opt --llm-stats %S/Inputs/two-layer.mlir -o /dev/null > %t.written.txt
+// RUN: midllama-opt --llm-outline-decoder-layers --llm-stats %S/Inputs/two-layer-flat.mlir -o %t.discard > %t.outlined.txt
+// RUN: midllama-opt --llm-stats %S/Inputs/two-layer.mlir -o %t.discard > %t.written.txt
 // RUN: diff %t.outlined.txt %t.written.txt
 //
 // Layers already present are left alone.
-// RUN: midllama-opt --llm-outline-decoder-layers %S/Inputs/two-layer.mlir | midllama-opt --llm-stats -o /dev/null | diff - %t.written.txt
+// RUN: midllama-opt --llm-outline-decoder-layers %S/Inputs/two-layer.mlir | midllama-opt --llm-stats -o %t.discard | diff - %t.written.txt
 //
 // RUN: midllama-opt --llm-outline-decoder-layers %s -split-input-file -verify-diagnostics
 

@@ -1,15 +1,15 @@
 // The stats pass on a hand-written two-layer module. Every number is worked out by hand
 // below from the layout in docs/weights.md (N = rows, K = columns).
 //
-// RUN: midllama-opt --llm-stats %S/Inputs/two-layer.mlir -o /dev/null | FileCheck %s
-// RUN: midllama-opt --llm-stats=per-param %S/Inputs/two-layer.mlir -o /dev/null | FileCheck %s --check-prefix=PARAM
-// RUN: midllama-opt --llm-stats='format=json' %S/Inputs/two-layer.mlir -o /dev/null | FileCheck %s --check-prefix=JSON
+// RUN: midllama-opt --llm-stats %S/Inputs/two-layer.mlir -o %t.discard | FileCheck %s
+// RUN: midllama-opt --llm-stats=per-param %S/Inputs/two-layer.mlir -o %t.discard | FileCheck %s --check-prefix=PARAM
+// RUN: midllama-opt --llm-stats='format=json' %S/Inputs/two-layer.mlir -o %t.discard | FileCheck %s --check-prefix=JSON
 // RUN: rm -f %t.json
 // RUN: midllama-opt --llm-stats='format=json output=%t.json' %S/Inputs/two-layer.mlir | FileCheck %s --check-prefix=IR
 // RUN: FileCheck %s --check-prefix=JSON --input-file %t.json
-// RUN: not midllama-opt --llm-stats='format=xml' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADFORMAT
-// RUN: not midllama-opt --llm-stats='output=%t.missing-dir/stats.txt' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADOUTPUT
-// RUN: not midllama-opt --llm-stats='colour=red' %S/Inputs/two-layer.mlir -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADOPTION
+// RUN: not midllama-opt --llm-stats='format=xml' %S/Inputs/two-layer.mlir -o %t.discard 2>&1 | FileCheck %s --check-prefix=BADFORMAT
+// RUN: not midllama-opt --llm-stats='output=%t.missing-dir/stats.txt' %S/Inputs/two-layer.mlir -o %t.discard 2>&1 | FileCheck %s --check-prefix=BADOUTPUT
+// RUN: not midllama-opt --llm-stats='colour=red' %S/Inputs/two-layer.mlir -o %t.discard 2>&1 | FileCheck %s --check-prefix=BADOPTION
 // RUN: not midllama-opt --llm-stats='output=' %S/Inputs/two-layer.mlir -o %t.ir 2> %t.err
 // RUN: FileCheck %s --check-prefix=EMPTYOUTPUT --input-file %t.err
 // RUN: count 1 < %t.err
