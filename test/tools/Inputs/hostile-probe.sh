@@ -175,6 +175,31 @@ expect_error "a file above its size limit" "more than the 1 MiB a perplexity tex
 expect_error "a directory as the perplexity text" "perplexity text 'out': is a directory" \
   midllama-run in/m.mlm --perplexity out --ctx 64
 
+# === Class: options and IR accepted when they should not be; resources asked for up front.
+expect_error "pattern=4:0" "N:M needs 1 <= N < M" \
+  midllama-opt "--llm-prune-magnitude=pattern=4:0 output=x.safetensors" in/m.mlir -o out/x.mlir
+expect_error "pattern=2:4 with sparsity=0.7" "sparsity" \
+  midllama-opt "--llm-prune-magnitude=pattern=2:4 sparsity=0.7 output=x.safetensors" in/m.mlir -o out/x.mlir
+expect_error "AWQ clip=true clip-tokens=0" "clip-tokens must be at least 1 when clip=true" \
+  midllama-opt "--llm-quantize-awq=clip=true clip-tokens=0 calib=$WORK/in/calib.txt output=x.safetensors" in/m.mlir -o out/x.mlir
+sed 's/theta = 1.000000e+04 : f32/theta = 0x7F800000 : f32/' in/m.mlir > in/inf.mlir
+expect_error "theta=+inf in the IR" "theta must be a finite positive number" \
+  midllama-compile in/inf.mlir -o out/inf.mlm
+expect_error "samples=1000000000 (calibration memory)" "calibration needs [0-9]+ GiB" \
+  midllama-opt "--llm-prune-wanda=sparsity=0.5 samples=1000000000 calib=$WORK/in/calib.txt output=x.safetensors" in/m.mlir -o out/x.mlir
+expect_error "--threads 600" "--threads 600 is more than this machine can use" \
+  midllama-run in/m.mlm --threads 600
+expect_error "--prompt-ids ''" "--prompt-ids has no token ids" midllama-run in/m.mlm --prompt-ids ""
+expect_error "--seed above 2^63" "bad value '18446744073709551616' for --seed" \
+  midllama-run in/m.mlm --seed 18446744073709551616
+printf 'module {\n  %%0 = "x.y"() : () -> i32\n  "x.z"(%%0#2147483648) : (i32) -> ()\n}\n' > in/big-result.mlir
+expect_error "a result number the MLIR parser would abort on" "result number 2147483648 of '%0' is above" \
+  midllama-opt in/big-result.mlir -o out/b.mlir
+expect_error "a pass-option error is one line, no module dump" "^<unknown>:0: error: llm-quantize-rtn: bits" \
+  midllama-opt "--llm-quantize-rtn=bits=99 output=x.safetensors" in/m.mlir -o out/x.mlir
+if [ "$(wc -l < "$WORK/last.err")" -eq 1 ]; then report ok "... and exactly one line"
+else report FAIL "one-line option error" "$(wc -l < "$WORK/last.err") lines"; fi
+
 # === Class: messages. An artifact is called an artifact; symlinked external data.
 expect_error "a parameter file given as an artifact" "artifact 'in/m.safetensors': not a compiled" \
   midllama-run in/m.safetensors
