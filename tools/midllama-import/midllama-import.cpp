@@ -125,14 +125,14 @@ static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
   std::vector<std::string> unused;
   auto module = midllama::onnx_import::importOnnx(inputPath, outputPath, params, &context,
                                                    unused, error);
+  if (!module) // the real error first: an unused input is no news then
+    return fail(error);
   // Inputs the model does not read (ONNX Runtime's attention_mask: sequences are taken to
   // be contiguous, without padding) stay in the signature, and are reported.
   for (const std::string &name : unused)
     errs() << "midllama-import: warning: graph input '" << name
            << "' is not used by the imported model (padding masks are not supported: each "
               "sequence must be contiguous)\n";
-  if (!module)
-    return fail(error);
   return writeIR(*module, sys::path::filename(inputPath).str() + " (ONNX)");
 }
 
