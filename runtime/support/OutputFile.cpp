@@ -105,6 +105,14 @@ struct Run {
     std::string canonical, label;
   };
   std::vector<Declared> declared;
+
+  /// Forgets the run's outputs (a transaction opens or closes); under `m`.
+  void reset(bool open) {
+    staged.clear();
+    outputs.clear();
+    declared.clear();
+    transactionOpen = open;
+  }
 };
 
 Run &run() {
@@ -318,10 +326,7 @@ OutputTransaction::OutputTransaction() {
   forgetInputFiles();
   Run &r = run();
   std::lock_guard<std::mutex> lock(r.m);
-  r.transactionOpen = true;
-  r.staged.clear();
-  r.outputs.clear();
-  r.declared.clear();
+  r.reset(/*open=*/true);
 }
 
 OutputTransaction::~OutputTransaction() { abort(); }
@@ -339,10 +344,7 @@ bool OutputTransaction::commit(std::string &error) {
       ::unlink(s.tmp.c_str());
     unregisterTemporary(s.slot);
   }
-  r.staged.clear();
-  r.outputs.clear();
-  r.declared.clear();
-  r.transactionOpen = false;
+  r.reset(/*open=*/false);
   return ok;
 }
 
@@ -353,10 +355,7 @@ void OutputTransaction::abort() {
     ::unlink(s.tmp.c_str());
     unregisterTemporary(s.slot);
   }
-  r.staged.clear();
-  r.outputs.clear();
-  r.declared.clear();
-  r.transactionOpen = false;
+  r.reset(/*open=*/false);
 }
 
 size_t OutputTransaction::size() const {
