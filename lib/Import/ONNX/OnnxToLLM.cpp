@@ -313,6 +313,14 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
            false;
   int64_t half = cos->dims[1];
   rotaryDim = 2 * half;
+  // NaN or infinity anywhere would survive the fit below (NaN compares false).
+  for (const OnnxTensor *t : {cos, sin})
+    for (int64_t i = 0, n = t->numElements(); i < n; ++i)
+      if (!std::isfinite(floatAt(*t, i)))
+        return fail(where(node) + ": rotary table '" + t->name + "' holds " +
+                    (std::isnan(floatAt(*t, i)) ? "NaN" : "an infinity") + " at [" +
+                    std::to_string(i / half) + ", " + std::to_string(i % half) + "]"),
+               false;
   // Pair i turns by f_i = theta^(-2i / rotary_dim) per position. Each f_i is measured at
   // the largest position where the angle has not wrapped (so fp16 tables still give a
   // precise value), and the estimates of log(theta) are averaged, weighted by precision.
@@ -336,6 +344,9 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
     return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
            false;
   theta = std::exp(sumLog / sumWeight);
+  if (!std::isfinite(theta) || theta <= 1)
+    return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
+           false;
   // Bases are round numbers (10000, 500000, 1e6); an estimate from fp16 tables is not
   // quite. Take the number with two significant digits when it is that close; the table
   // check below decides either way.
@@ -348,8 +359,9 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
   for (int64_t p = 0; p < positionsChecked; ++p)
     for (int64_t i = 0; i < half; ++i) {
       double angle = p * std::pow(theta, -2.0 * i / rotaryDim);
-      if (std::abs(floatAt(*cos, p * half + i) - std::cos(angle)) > tolerance ||
-          std::abs(floatAt(*sin, p * half + i) - std::sin(angle)) > tolerance)
+      // Written so that NaN entries fail: NaN compares false with everything.
+      if (!(std::abs(floatAt(*cos, p * half + i) - std::cos(angle)) <= tolerance) ||
+          !(std::abs(floatAt(*sin, p * half + i) - std::sin(angle)) <= tolerance))
         return fail(where(node) + ": the cos/sin caches are not plain rotary tables of base " +
                     std::to_string(theta) + " (scaled rotary embeddings are not supported)"),
                false;
@@ -517,6 +529,8 @@ bool Converter::convertRotaryEmbedding(const onnx::NodeProto &node) {
   Value pos = x ? input(node.input(1)) : Value();
   if (!pos)
     return false;
+  if (!checkPositions(node, node.input(1)))
+    return false;
   double theta;
   int64_t rotaryDim;
   if (!rotaryTheta(node, node.input(2), node.input(3), theta, rotaryDim))
@@ -601,6 +615,20 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
     return fail(where(node) + ": attention bias vectors and key padding masks are not "
                               "supported"),
            false;
+  // llm.attention is causal: so must the ONNX attention be, by its unidirectional
+  // attribute or by an attention_bias that is exactly a causal mask.
+  bool unidirectional = intAttr(node, "unidirectional", 0) != 0;
+  if (unidirectional && present(5))
+    return fail(where(node) + ": an attention_bias on top of unidirectional attention is not "
+                              "supported"),
+           false;
+  if (!unidirectional && !present(5))
+    return fail(where(node) + ": attention without a causal mask (no attention_bias, "
+                              "unidirectional=0) is not causal; only causal decoder attention "
+                              "is supported"),
+           false;
+  if (present(5) && !checkCausalMask(node, node.input(5), heads))
+    return false;
   // The GenAI builder's fp16 graphs feed MultiHeadAttention keys and values that already
   // went through the KV-cache Concat and repeat_kv (back to [B, T, heads * D]); take the new
   // tokens' projections, the cache and the kv head count from that subgraph instead.
@@ -675,6 +703,8 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
   int64_t heads = intAttr(node, "num_heads", 0), kvHeads = intAttr(node, "kv_num_heads", 0);
   if (heads <= 0 || kvHeads <= 0)
     return fail(where(node) + ": num_heads and kv_num_heads are required"), false;
+  if (!checkSequenceLengths(node))
+    return false;
   if (intAttr(node, "local_window_size", -1) != -1)
     return fail(where(node) + ": sliding-window attention is not supported"), false;
   if (floatAttr(node, "softcap", 0.0f) != 0.0f)
@@ -821,6 +851,10 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
                  std::to_string(node.input_size()) + " inputs and " +
                  std::to_string(node.output_size()) + " outputs; it needs at least " +
                  std::to_string(need) + " inputs and one output";
+      return nullptr;
+    }
+    if (std::string why = unsupportedAttribute(node); !why.empty()) {
+      errorOut = "'" + model.path().str() + "': " + where(node) + ": " + why;
       return nullptr;
     }
     for (int i = 0; i < node.output_size(); ++i)
