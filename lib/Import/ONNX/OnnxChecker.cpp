@@ -6,7 +6,8 @@
 // checker (SSA, topological order, each standard node against its schema: arity,
 // attribute names and types) and shape inference (types and shapes of every standard
 // node). Both throw C++ exceptions, so this file is built with them (a plain library, see
-// CMakeLists.txt) and turns every exception into one line.
+// CMakeLists.txt) and turns every exception into one line. libonnx also crashes on some
+// hostile graphs, so all of it runs in a child process (checkWithOnnx at the end).
 //
 // These things are adapted, all on a copy of the graph, never on the model:
 // - Nodes are sorted topologically, as ONNX Runtime does (some exporters do not sort).
@@ -34,6 +35,13 @@
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <unordered_map>
@@ -224,6 +232,27 @@ void bindSizes(onnx::GraphProto &graph, const OnnxModel &model) {
   }
 }
 
+/// libonnx 1.12's shape inference trusts some attribute values and crashes on hostile ones
+/// (found by test/fuzz/onnx-converter.test). They are checked here first, in the words of
+/// the ONNX specification; the error names the node.
+std::string untrustedAttributes(const onnx::NodeProto &node) {
+  bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+  if (!standard)
+    return {};
+  for (const onnx::AttributeProto &a : node.attribute()) {
+    if (node.op_type() == "Transpose" && a.name() == "perm") {
+      // A permutation of 0 .. rank - 1 (out-of-range entries are read out of bounds).
+      std::vector<bool> seen(a.ints_size(), false);
+      for (int64_t p : a.ints()) {
+        if (p < 0 || p >= a.ints_size() || seen[p])
+          return "perm is not a permutation of the input's axes";
+        seen[p] = true;
+      }
+    }
+  }
+  return {};
+}
+
 /// Nodes in dependency order, as ONNX Runtime sorts them before running a graph (real
 /// exports are not always sorted; the checker insists). Nodes on a cycle keep their place,
 /// for the checker to report.
@@ -320,7 +349,9 @@ std::string where(const onnx::NodeProto &node, const onnx::GraphProto &graph) {
 
 } // namespace
 
-bool midllama::onnx_import::detail::checkWithOnnx(const OnnxModel &model, std::string &error) {
+namespace {
+/// The checks themselves, in this process.
+bool runChecks(const OnnxModel &model, std::string &error) {
   const onnx::GraphProto &graph = model.proto().graph();
   std::string file = "'" + model.path().str() + "': ";
   static const Registry registry;
@@ -336,6 +367,11 @@ bool midllama::onnx_import::detail::checkWithOnnx(const OnnxModel &model, std::s
     ctx.set_schema_registry(&registry);
     onnx::checker::LexicalScopeContext lex;
     onnx::checker::check_graph(copy->graph(), ctx, lex);
+    for (const onnx::NodeProto &node : graph.node())
+      if (std::string why = untrustedAttributes(node); !why.empty()) {
+        error = file + where(node, graph) + ": " + why;
+        return false;
+      }
 
     stage = "ONNX shape inference";
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict_mode=*/1,
@@ -354,5 +390,73 @@ bool midllama::onnx_import::detail::checkWithOnnx(const OnnxModel &model, std::s
   } catch (...) {
     error = file + "graph '" + graph.name() + "': " + stage + " failed";
   }
+  return false;
+}
+} // namespace
+
+bool midllama::onnx_import::detail::checkWithOnnx(const OnnxModel &model, std::string &error) {
+  // libonnx 1.12 is not hardened against hostile graphs: its shape inference dereferences
+  // null on some out-of-range shape data and attribute values (found by the converter
+  // fuzzer). The checks run in a child process, so that a crash there is a refusal, not
+  // a crash of the importer; the child's result comes back through a pipe.
+  std::string prefix = "'" + model.path().str() + "': graph '" + model.proto().graph().name() +
+                       "': ";
+  int fds[2];
+  if (pipe(fds) != 0) {
+    error = prefix + "cannot run the ONNX checks: " + std::strerror(errno);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    error = prefix + "cannot run the ONNX checks: " + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    // The child: no sanitizer or fuzzer crash handling and no output of its own; it dies
+    // of the signal if libonnx crashes.
+    close(fds[0]);
+    if (int devnull = open("/dev/null", O_WRONLY); devnull >= 0)
+      dup2(devnull, STDERR_FILENO);
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL})
+      signal(sig, SIG_DFL);
+    std::string message;
+    std::string out = runChecks(model, message) ? "1" : "0" + message;
+    for (size_t done = 0; done < out.size();) {
+      ssize_t n = write(fds[1], out.data() + done, out.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        _exit(2);
+      done += size_t(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string result;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = read(fds[0], buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    result.append(buffer, size_t(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !result.empty()) {
+    if (result[0] == '1')
+      return true;
+    error = result.substr(1);
+    return false;
+  }
+  error = prefix + "libonnx's checker or shape inference crashed on it (" +
+          (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                               : "exit status " + std::to_string(WEXITSTATUS(status))) +
+          "): the model is malformed in a way libonnx 1.12 does not report; refused";
   return false;
 }

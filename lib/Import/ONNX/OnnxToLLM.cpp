@@ -16,6 +16,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -109,7 +111,11 @@ Value Converter::input(const std::string &name) {
     return fail(where(*node) + " depends on its own output (the graph has a cycle)");
   if (converting.size() > 4096) // about 10 per decoder layer in real models
     return fail(where(*node) + ": the graph is nested too deeply to convert");
+  // The ops a node becomes carry its name, so that a verifier error names the node.
+  Location outer = loc;
+  loc = NameLoc::get(b.getStringAttr(node->name()), outer);
   bool converted = convertNode(*node);
+  loc = outer;
   converting.erase(node);
   if (!converted)
     return {};
@@ -908,7 +914,29 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
   func.setType(b.getFunctionType(entry->getArgumentTypes(), TypeRange(results)));
   for (auto [i, name] : llvm::enumerate(resultNames))
     func.setResultAttr(i, LLMDialect::kNameAttrName, b.getStringAttr(name));
-  return owned;
+
+  // The llm verifiers check what the ONNX graph only declares (shapes of inputs, heads of
+  // caches); a disagreement is the model's, reported as one line naming the node.
+  std::string diagnostic;
+  const onnx::NodeProto *culprit = nullptr;
+  {
+    ScopedDiagnosticHandler capture(b.getContext(), [&](Diagnostic &d) {
+      if (diagnostic.empty()) {
+        diagnostic = d.str();
+        if (auto name = dyn_cast<NameLoc>(d.getLocation()))
+          for (const onnx::NodeProto &node : graph.node())
+            if (node.name() == name.getName().getValue())
+              culprit = &node;
+      }
+      return success();
+    });
+    if (succeeded(verify(module)))
+      return owned;
+  }
+  errorOut = "'" + model.path().str() + "': " +
+             (culprit ? where(*culprit) : "graph '" + graph.name() + "'") +
+             ": the model's shapes are inconsistent (" + diagnostic + ")";
+  return nullptr;
 }
 
 } // namespace midllama::onnx_import::detail
