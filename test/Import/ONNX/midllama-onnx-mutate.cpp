@@ -10,6 +10,7 @@
 //
 //   midllama-onnx-mutate IN.onnx -o OUT.onnx [edits...]
 //     --inline-data               external data copied into the model (self-contained)
+//     --strip-metadata            doc strings and metadata_props removed (smaller fuzz seeds)
 //     --op SEL=TYPE               the node's op type
 //     --attr SEL:NAME=VALUE       an int (or, with a '.', 'nan' or 'inf', a float) attribute
 //     --ints SEL:NAME=A,B,...     an ints attribute
@@ -206,6 +207,26 @@ int main(int argc, char **argv) {
     std::string flag = argv[i];
     if (flag == "--inline-data") {
       inlineData(graph, dir);
+      continue;
+    }
+    if (flag == "--strip-metadata") {
+      // Newer IR versions' metadata_props of nodes, values and tensors are unknown fields
+      // to libonnx 1.12's protobuf classes.
+      model.clear_doc_string();
+      model.clear_metadata_props();
+      graph.clear_doc_string();
+      graph.mutable_unknown_fields()->Clear();
+      for (onnx::NodeProto &node : *graph.mutable_node()) {
+        node.clear_doc_string();
+        node.mutable_unknown_fields()->Clear();
+      }
+      for (auto *list : {graph.mutable_input(), graph.mutable_output(), graph.mutable_value_info()})
+        for (onnx::ValueInfoProto &v : *list) {
+          v.clear_doc_string();
+          v.mutable_unknown_fields()->Clear();
+        }
+      for (onnx::TensorProto &t : *graph.mutable_initializer())
+        t.mutable_unknown_fields()->Clear();
       continue;
     }
     if (flag == "--drop-outputs") {
