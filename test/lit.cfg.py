@@ -30,6 +30,7 @@ for tool in ["FileCheck", "not", "count"]:
 if config.onnx_fuzzer:
     config.available_features.add("libfuzzer")
     config.substitutions.append(("%onnx_fuzzer", config.onnx_fuzzer))
+    config.substitutions.append(("%onnx_converter_fuzzer", config.onnx_converter_fuzzer))
     config.substitutions.append(
         ("%fuzz_seconds", os.environ.get("MIDLLAMA_FUZZ_SECONDS", "30"))
     )

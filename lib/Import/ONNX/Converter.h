@@ -12,6 +12,8 @@
 #ifndef MIDLLAMA_LIB_IMPORT_ONNX_CONVERTER_H
 #define MIDLLAMA_LIB_IMPORT_ONNX_CONVERTER_H
 
+#include "GraphEval.h"
+
 #include "midllama/Import/ONNX/OnnxModel.h"
 #include "runtime/params/ParamFile.h"
 
@@ -26,6 +28,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -147,6 +150,30 @@ private:
   void stripCache(const std::string &name4, CacheChain &chain);
   bool isCacheConcat(const std::string &name) const;
 
+  // --- What the exporter's bookkeeping means, checked by evaluation (SemanticChecks.cpp) ---
+  /// The mask added to the attention scores at `at` is exactly causal: 0 where a query may
+  /// see a key (key position <= query position), -inf or the type's lowest elsewhere.
+  bool checkCausalMask(const onnx::NodeProto &at, const std::string &mask, int64_t heads);
+  /// The cos/sin factors of a rotate-half rotary embedding are those of base `theta` at the
+  /// tokens' positions.
+  bool checkRotaryFactors(const onnx::NodeProto &at, const std::string &cosName,
+                          const std::string &sinName, double theta, int64_t rotaryDim,
+                          int64_t heads);
+  /// `name` holds the new tokens' positions.
+  bool checkPositions(const onnx::NodeProto &at, const std::string &name);
+  /// GroupQueryAttention's seqlens_k and total_sequence_length are those of contiguous
+  /// sequences.
+  bool checkSequenceLengths(const onnx::NodeProto &gqa);
+  bool evaluate(const onnx::NodeProto &at, const std::string &name, StringRef what,
+                GraphEvaluator &eval, EvalTensor &out);
+  llvm::ArrayRef<std::unique_ptr<GraphEvaluator>> evaluatorsFor();
+  std::vector<std::unique_ptr<GraphEvaluator>> evaluators;
+
+  /// Whether `node` is a contrib op with an attribute table (ContribAttributes.cpp).
+  static bool isContribOp(const onnx::NodeProto &node);
+  /// Why an attribute of a contrib op is refused, or empty when all are supported.
+  static std::string unsupportedAttribute(const onnx::NodeProto &node);
+
   // ONNX-level pattern helpers.
   static bool isStandard(const onnx::NodeProto &node) {
     return node.domain().empty() || node.domain() == "ai.onnx";
@@ -185,7 +212,7 @@ private:
   ModuleOp module;
   func::FuncOp func;
   Block *entry = nullptr;
-  llvm::StringMap<std::pair<const onnx::NodeProto *, int>> producers; // value -> (node, output)
+  Producers producers; // value -> (node, output)
   llvm::DenseSet<const onnx::NodeProto *> converting; // on the conversion stack
   llvm::StringMap<Value> values;  // converted activations
   llvm::StringMap<Value> weights; // converted weight reads

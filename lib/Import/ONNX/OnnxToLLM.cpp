@@ -5,24 +5,19 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/ONNX/OnnxToLLM.h"
-#include "runtime/support/OutputFile.h"
 
 #include "Converter.h"
+#include "Validate.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
-#include "midllama/Transforms/Passes.h"
 #include "runtime/params/Half.h"
 
 #include <onnx/onnx_pb.h>
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
-#include "llvm/ADT/SmallString.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -116,7 +111,11 @@ Value Converter::input(const std::string &name) {
     return fail(where(*node) + " depends on its own output (the graph has a cycle)");
   if (converting.size() > 4096) // about 10 per decoder layer in real models
     return fail(where(*node) + ": the graph is nested too deeply to convert");
+  // The ops a node becomes carry its name, so that a verifier error names the node.
+  Location outer = loc;
+  loc = NameLoc::get(b.getStringAttr(node->name()), outer);
   bool converted = convertNode(*node);
+  loc = outer;
   converting.erase(node);
   if (!converted)
     return {};
@@ -320,6 +319,14 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
            false;
   int64_t half = cos->dims[1];
   rotaryDim = 2 * half;
+  // NaN or infinity anywhere would survive the fit below (NaN compares false).
+  for (const OnnxTensor *t : {cos, sin})
+    for (int64_t i = 0, n = t->numElements(); i < n; ++i)
+      if (!std::isfinite(floatAt(*t, i)))
+        return fail(where(node) + ": rotary table '" + t->name + "' holds " +
+                    (std::isnan(floatAt(*t, i)) ? "NaN" : "an infinity") + " at [" +
+                    std::to_string(i / half) + ", " + std::to_string(i % half) + "]"),
+               false;
   // Pair i turns by f_i = theta^(-2i / rotary_dim) per position. Each f_i is measured at
   // the largest position where the angle has not wrapped (so fp16 tables still give a
   // precise value), and the estimates of log(theta) are averaged, weighted by precision.
@@ -343,6 +350,9 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
     return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
            false;
   theta = std::exp(sumLog / sumWeight);
+  if (!std::isfinite(theta) || theta <= 1)
+    return fail(where(node) + ": cannot recover the rotary base from the cos/sin caches"),
+           false;
   // Bases are round numbers (10000, 500000, 1e6); an estimate from fp16 tables is not
   // quite. Take the number with two significant digits when it is that close; the table
   // check below decides either way.
@@ -355,8 +365,9 @@ bool Converter::rotaryTheta(const onnx::NodeProto &node, const std::string &cosN
   for (int64_t p = 0; p < positionsChecked; ++p)
     for (int64_t i = 0; i < half; ++i) {
       double angle = p * std::pow(theta, -2.0 * i / rotaryDim);
-      if (std::abs(floatAt(*cos, p * half + i) - std::cos(angle)) > tolerance ||
-          std::abs(floatAt(*sin, p * half + i) - std::sin(angle)) > tolerance)
+      // Written so that NaN entries fail: NaN compares false with everything.
+      if (!(std::abs(floatAt(*cos, p * half + i) - std::cos(angle)) <= tolerance) ||
+          !(std::abs(floatAt(*sin, p * half + i) - std::sin(angle)) <= tolerance))
         return fail(where(node) + ": the cos/sin caches are not plain rotary tables of base " +
                     std::to_string(theta) + " (scaled rotary embeddings are not supported)"),
                false;
@@ -524,6 +535,8 @@ bool Converter::convertRotaryEmbedding(const onnx::NodeProto &node) {
   Value pos = x ? input(node.input(1)) : Value();
   if (!pos)
     return false;
+  if (!checkPositions(node, node.input(1)))
+    return false;
   double theta;
   int64_t rotaryDim;
   if (!rotaryTheta(node, node.input(2), node.input(3), theta, rotaryDim))
@@ -608,6 +621,20 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
     return fail(where(node) + ": attention bias vectors and key padding masks are not "
                               "supported"),
            false;
+  // llm.attention is causal: so must the ONNX attention be, by its unidirectional
+  // attribute or by an attention_bias that is exactly a causal mask.
+  bool unidirectional = intAttr(node, "unidirectional", 0) != 0;
+  if (unidirectional && present(5))
+    return fail(where(node) + ": an attention_bias on top of unidirectional attention is not "
+                              "supported"),
+           false;
+  if (!unidirectional && !present(5))
+    return fail(where(node) + ": attention without a causal mask (no attention_bias, "
+                              "unidirectional=0) is not causal; only causal decoder attention "
+                              "is supported"),
+           false;
+  if (present(5) && !checkCausalMask(node, node.input(5), heads))
+    return false;
   // The GenAI builder's fp16 graphs feed MultiHeadAttention keys and values that already
   // went through the KV-cache Concat and repeat_kv (back to [B, T, heads * D]); take the new
   // tokens' projections, the cache and the kv head count from that subgraph instead.
@@ -682,6 +709,8 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
   int64_t heads = intAttr(node, "num_heads", 0), kvHeads = intAttr(node, "kv_num_heads", 0);
   if (heads <= 0 || kvHeads <= 0)
     return fail(where(node) + ": num_heads and kv_num_heads are required"), false;
+  if (!checkSequenceLengths(node))
+    return false;
   if (intAttr(node, "local_window_size", -1) != -1)
     return fail(where(node) + ": sliding-window attention is not supported"), false;
   if (floatAttr(node, "softcap", 0.0f) != 0.0f)
@@ -830,6 +859,10 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
                  std::to_string(need) + " inputs and one output";
       return nullptr;
     }
+    if (std::string why = unsupportedAttribute(node); !why.empty()) {
+      errorOut = "'" + model.path().str() + "': " + where(node) + ": " + why;
+      return nullptr;
+    }
     for (int i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty())
         producers[node.output(i)] = {&node, i};
@@ -881,7 +914,29 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
   func.setType(b.getFunctionType(entry->getArgumentTypes(), TypeRange(results)));
   for (auto [i, name] : llvm::enumerate(resultNames))
     func.setResultAttr(i, LLMDialect::kNameAttrName, b.getStringAttr(name));
-  return owned;
+
+  // The llm verifiers check what the ONNX graph only declares (shapes of inputs, heads of
+  // caches); a disagreement is the model's, reported as one line naming the node.
+  std::string diagnostic;
+  const onnx::NodeProto *culprit = nullptr;
+  {
+    ScopedDiagnosticHandler capture(b.getContext(), [&](Diagnostic &d) {
+      if (diagnostic.empty()) {
+        diagnostic = d.str();
+        if (auto name = dyn_cast<NameLoc>(d.getLocation()))
+          for (const onnx::NodeProto &node : graph.node())
+            if (node.name() == name.getName().getValue())
+              culprit = &node;
+      }
+      return success();
+    });
+    if (succeeded(verify(module)))
+      return owned;
+  }
+  errorOut = "'" + model.path().str() + "': " +
+             (culprit ? where(*culprit) : "graph '" + graph.name() + "'") +
+             ": the model's shapes are inconsistent (" + diagnostic + ")";
+  return nullptr;
 }
 
 } // namespace midllama::onnx_import::detail
@@ -892,64 +947,9 @@ OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
                                                           StringRef paramFile, Location loc,
                                                           std::string &error) {
   context->loadDialect<LLMDialect, func::FuncDialect>();
+  // A graph ONNX Runtime would refuse is refused before anything is read from it.
+  if (!detail::checkGraphStructure(model, error) || !detail::checkWithOnnx(model, error))
+    return nullptr;
   detail::Converter converter(model, context, writer, loc);
   return converter.run(paramFile, error);
-}
-
-/// `path` relative to the folder of `irPath` when it lies inside it.
-static std::string relativeTo(StringRef irPath, StringRef path) {
-  llvm::SmallString<256> dir(irPath), abs(path);
-  llvm::sys::fs::make_absolute(dir);
-  llvm::sys::path::remove_filename(dir);
-  llvm::sys::fs::make_absolute(abs);
-  std::string relative = std::string(abs);
-  if (StringRef(relative).starts_with(std::string(dir) + "/"))
-    relative = relative.substr(dir.size() + 1);
-  return relative;
-}
-
-OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, StringRef irPath,
-                                                        StringRef paramsPath,
-                                                        MLIRContext *context,
-                                                        std::vector<std::string> &unusedInputs,
-                                                        std::string &error) {
-  auto model = OnnxModel::load(modelPath, error);
-  if (!model)
-    return nullptr;
-  std::string raw = paramsPath.str() + ".onnx-initializers.tmp";
-  auto loc = FileLineColLoc::get(context, irPath, 0, 0);
-  rt::ParamFileWriter writer;
-  writer.setMetadata("source", llvm::sys::path::filename(modelPath).str());
-  writer.setMetadata("source_format", "onnx");
-  OwningOpRef<ModuleOp> module =
-      convertToLLM(*model, context, writer, relativeTo(irPath, raw), loc, error);
-  if (!module)
-    return nullptr;
-  if (failed(verify(*module))) {
-    error = "'" + modelPath.str() + "': the converted module does not verify";
-    return nullptr;
-  }
-  if (auto forward = module->lookupSymbol<func::FuncOp>("forward"))
-    for (BlockArgument arg : forward.getArguments())
-      if (arg.use_empty())
-        if (auto name = forward.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                             LLMDialect::kNameAttrName))
-          unusedInputs.push_back(name.str());
-  if (!writer.commit(raw, error))
-    return nullptr;
-
-  PassManager pm(context);
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createLLMOutlineDecoderLayers());
-  pm.addPass(createLLMNameWeights());
-  LLMMaterializeWeightsOptions materialize;
-  materialize.output = relativeTo(irPath, paramsPath);
-  pm.addPass(createLLMMaterializeWeights(materialize));
-  bool ok = succeeded(pm.run(*module));
-  rt::discardOutput(raw); // staged, in a transaction: never reaches the disk under its name
-  if (!ok) {
-    error = "'" + modelPath.str() + "': the import pipeline failed (see the errors above)";
-    return nullptr;
-  }
-  return module;
 }

@@ -336,6 +336,10 @@ Value Converter::rotatedHeads(const std::string &name4, int64_t &n, int64_t &d) 
             fail(where(*add) + ": rotary embedding: " + mismatchReason);
           return {};
         }
+        // The structure says "rotary embedding"; the values must say "of these positions".
+        if (!checkRotaryFactors(*add, direct->input(1 - a), rotated->input(1 - r), theta, d,
+                                n))
+          return {};
         return RotaryOp::create(b, loc, heads.getType(), heads, pos, b.getF32FloatAttr(theta),
                                 b.getI64IntegerAttr(d), b.getBoolAttr(false));
       }
@@ -425,10 +429,18 @@ bool Converter::rotaryAngles(const std::string &cosName, const std::string &sinN
   // inv_freq[i] = theta^(-i / half): theta from the last entry (the least amplified error),
   // rounded to two significant digits when that close, then every entry checked.
   int64_t half = inv->dims[0];
+  // NaN or infinity would survive the fit below (NaN compares false).
+  for (int64_t i = 0; i < half; ++i)
+    if (!std::isfinite(floatAt(*inv, i)))
+      return mismatch("the inverse frequencies '" + inv->name + "' hold " +
+                      (std::isnan(floatAt(*inv, i)) ? "NaN" : "an infinity") + " at index " +
+                      std::to_string(i));
   double last = floatAt(*inv, half - 1);
   if (!(last > 0) || !(last < 1))
     return mismatch("the inverse frequencies are not decreasing powers of a base");
   theta = std::pow(last, -double(half) / double(half - 1));
+  if (!std::isfinite(theta))
+    return mismatch("the inverse frequencies are not decreasing powers of a base");
   double magnitude = std::pow(10.0, std::floor(std::log10(theta)) - 1);
   double round2 = std::round(theta / magnitude) * magnitude;
   if (std::abs(round2 - theta) < 2e-3 * theta)
@@ -438,7 +450,7 @@ bool Converter::rotaryAngles(const std::string &cosName, const std::string &sinN
   double tolerance = 1e-3;
   for (int64_t i = 0; i < half; ++i) {
     double expected = std::pow(theta, -double(i) / double(half));
-    if (std::abs(floatAt(*inv, i) - expected) > tolerance * expected)
+    if (!(std::abs(floatAt(*inv, i) - expected) <= tolerance * expected)) // NaN fails too
       return mismatch("the inverse frequencies are not those of a plain rotary base " +
                       std::to_string(theta) + " (scaled rotary embeddings are not supported)");
   }
@@ -516,6 +528,8 @@ bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
   // Scores: strip the additive mask and scalar scales down to MatMul(Q, K^T).
   double scale = 1.0;
   bool masked = false;
+  const onnx::NodeProto *maskAdd = nullptr;
+  std::string mask;
   std::function<bool(const std::string &)> reachesScores = [&](const std::string &name) {
     std::string n = skipCasts(name);
     for (int depth = 0; depth < 8; ++depth) {
@@ -547,6 +561,8 @@ bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
       if (s < 0)
         break;
       masked = true;
+      maskAdd = node;
+      mask = node->input(1 - s);
       scores = skipCasts(node->input(s));
     } else if (op == "Mul" || op == "Div") {
       int c = scalar(node->input(1)) ? 1 : op == "Mul" && scalar(node->input(0)) ? 0 : -1;
@@ -625,6 +641,9 @@ bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
     return fail(where(reshape) + ": the head merge gives width " + std::to_string(merged) +
                 ", not heads x head size = " + std::to_string(heads * headDim)),
            false;
+  // Structure says "scores + mask"; the mask's values must say "causal".
+  if (!checkCausalMask(*maskAdd, mask, heads))
+    return false;
   SmallVector<Value> past;
   SmallVector<Type> presentTypes;
   auto qt = cast<RankedTensorType>(q.getType());
