@@ -175,6 +175,22 @@ expect_error "a file above its size limit" "more than the 1 MiB a perplexity tex
 expect_error "a directory as the perplexity text" "perplexity text 'out': is a directory" \
   midllama-run in/m.mlm --perplexity out --ctx 64
 
+# === Class: models imported silently wrong (each a one-edit variant of a committed fixture,
+# made with midllama-onnx-mutate; test/Import/ONNX/*.test has the full matrix).
+ONNX=$SRC/test/Import/ONNX/Inputs
+mkdir -p in/mut
+midllama-onnx-mutate "$ONNX/decomposed/good.onnx" -o in/mut/anti.onnx --op later_node=Greater
+expect_error "an anti-causal attention mask" "the attention mask 'mask' is not causal" \
+  midllama-import in/mut/anti.onnx -o out/anti.mlir
+midllama-onnx-mutate "$ONNX/decomposed/good.onnx" -o in/mut/inv.onnx --init inv_freq:1=nan
+expect_error "NaN in inv_freq" "inv_freq" midllama-import in/mut/inv.onnx -o out/inv.mlir
+midllama-onnx-mutate "$ONNX/decomposed/good.onnx" -o in/mut/none.onnx --drop-outputs
+expect_error "a graph with no outputs" "has no outputs; there is nothing to import" midllama-import in/mut/none.onnx -o out/none.mlir
+midllama-onnx-mutate "$ONNX/stories260K-genai-fp32/model.onnx" -o in/mut/smooth.onnx --inline-data \
+  --attr /model/layers.0/attn/GroupQueryAttention:smooth_softmax=1
+expect_error "GroupQueryAttention smooth_softmax=1" "smooth_softmax" \
+  midllama-import in/mut/smooth.onnx -o out/smooth.mlir
+
 # === Class: options and IR accepted when they should not be; resources asked for up front.
 expect_error "pattern=4:0" "N:M needs 1 <= N < M" \
   midllama-opt "--llm-prune-magnitude=pattern=4:0 output=x.safetensors" in/m.mlir -o out/x.mlir
