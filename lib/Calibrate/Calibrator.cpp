@@ -11,6 +11,7 @@
 #include "midllama/Calibrate/LayerRunner.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Target/Artifact.h"
+#include "midllama/Pipelines/Pipelines.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/Model.h"
 #include "runtime/support/Memory.h"

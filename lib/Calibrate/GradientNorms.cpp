@@ -9,7 +9,7 @@
 #include "midllama/Calibrate/CalibrationData.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Target/Artifact.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/cpu/Backward.h"
 #include "runtime/params/Half.h"
 

@@ -10,7 +10,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/Target/Artifact.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"

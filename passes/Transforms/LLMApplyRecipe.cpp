@@ -13,14 +13,14 @@
 
 #include "Recipe.h"
 #include "WeightRewriter.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 
 #include "OptionChecks.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
 
 #include "mlir/Pass/PassManager.h"

@@ -46,20 +46,13 @@ struct LLMQuantizeNF4Pass
     int64_t b = blockSize;
     c.require(b >= 32 && b <= 4096 && !(b & (b - 1)),
               "block-size must be a power of two from 32 to 4096 (got " + std::to_string(b) +
-                  ")")
-        .regex("include", include)
-        .regex("exclude", exclude)
-        .nonEmpty("output", output, "the parameter file to write");
+                  ")");
+    checkWeightSelection(c);
     return c.message();
   }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const Twine &message) {
-      // No operation attached: the diagnostic would print the whole module with it.
-      mlir::emitError(module.getLoc()) << message;
-      signalPassFailure();
-    };
     auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
                       EncodedWeight &out, std::string &why) {
       // The value stream: every value, or a pruned weight's kept values in row order.
@@ -102,7 +95,7 @@ struct LLMQuantizeNF4Pass
     std::string error;
     if (!rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode, error,
                         /*dense=*/nullptr, /*allowPruned=*/true))
-      return fail(error);
+      return failPass(error);
   }
 };
 

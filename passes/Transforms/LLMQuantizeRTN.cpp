@@ -35,21 +35,13 @@ struct LLMQuantizeRTNPass
 
   std::string checkOptions() const {
     OptionChecker c("llm-quantize-rtn");
-    c.inRange("bits", bits, 2, 8)
-        .atLeast("group-size", int64_t(groupSize), 1)
-        .regex("include", include)
-        .regex("exclude", exclude)
-        .nonEmpty("output", output, "the parameter file to write");
+    checkAffine(c);
+    checkWeightSelection(c);
     return c.message();
   }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const Twine &message) {
-      // No operation attached: the diagnostic would print the whole module with it.
-      mlir::emitError(module.getLoc()) << message;
-      signalPassFailure();
-    };
     auto encode = [&](const std::string &name, WeightType type, const std::vector<float> &values,
                       EncodedWeight &out, std::string &why) {
       int64_t n = type.getShape()[0], k = type.getShape()[1];
@@ -74,7 +66,7 @@ struct LLMQuantizeRTNPass
     std::string error;
     if (!rewriteWeights(module, "llm-quantize-rtn", include, exclude, output, encode, error,
                         /*dense=*/nullptr, /*allowPruned=*/true))
-      return fail(error);
+      return failPass(error);
   }
 };
 

@@ -12,7 +12,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "midllama/Transforms/Passes.h"
 #include "runtime/support/OutputFile.h"
 

@@ -103,6 +103,33 @@ struct CheckedOptionsPass : GeneratedBase<Derived> {
     return fromText && option.hasValue();
   }
 
+  /// `bits` and `group-size` as AffineOptions (Passes.td) declares them.
+  OptionChecker &checkAffine(OptionChecker &c) const {
+    return c.inRange("bits", this->bits, 2, 8).atLeast("group-size", int64_t(this->groupSize), 1);
+  }
+
+  /// `include`, `exclude`, `output` as WeightSelectionOptions (Passes.td) declares them:
+  /// regular expressions std::regex accepts, and a parameter file to write.
+  OptionChecker &checkWeightSelection(OptionChecker &c) const {
+    return c.regex("include", this->include)
+        .regex("exclude", this->exclude)
+        .nonEmpty("output", this->output, "the parameter file to write");
+  }
+
+  /// `calib` ... `tokenizer` as CalibrationOptions (Passes.td) declares them.
+  OptionChecker &checkCalibration(OptionChecker &c) const {
+    return c.calibration(this->calib, this->samples, this->seqLen, this->calibBatch)
+        .notGivenEmpty("tokenizer", this->tokenizer, given(this->tokenizer),
+                       "the tokenizer of text calibration data");
+  }
+
+  /// Reports `message` (one line, naming the pass) and fails the pass. The diagnostic is at
+  /// the module's location with no operation attached: it would print the whole module.
+  void failPass(const llvm::Twine &message) {
+    mlir::emitError(this->getOperation().getLoc()) << message;
+    this->signalPassFailure();
+  }
+
   llvm::LogicalResult initialize(mlir::MLIRContext *context) override {
     std::string bad = static_cast<const Derived *>(this)->checkOptions();
     if (bad.empty())

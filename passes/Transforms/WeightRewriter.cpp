@@ -10,7 +10,7 @@
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Quantize/Affine.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/params/Half.h"
 #include "runtime/params/ParamFile.h"
 

@@ -18,7 +18,7 @@
 #include "midllama/Support/FatalErrors.h"
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxModel.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"

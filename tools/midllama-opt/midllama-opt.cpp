@@ -14,7 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/InitAll.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 #include "midllama/Support/FatalErrors.h"

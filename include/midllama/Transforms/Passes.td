@@ -9,6 +9,56 @@
 
 include "mlir/Pass/PassBase.td"
 
+//===----------------------------------------------------------------------===//
+// Options several passes share, declared once: each pass's `options` concatenates
+// the blocks it takes with its own (!listconcat), so a name, default or help text
+// cannot drift between passes.
+//===----------------------------------------------------------------------===//
+
+// Affine quantization in groups of input columns (RTN, GPTQ, AWQ).
+defvar AffineOptions = [
+  Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
+  Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Input columns per group (at least 1)">,
+  Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "Symmetric groups (implicit zero point 2^(bits-1))">,
+];
+
+// What a pruning pass removes (magnitude, Wanda, GBLM, SparseGPT).
+defvar PruningPatternOptions = [
+  Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
+           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
+  Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
+           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
+  Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
+           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+];
+
+// The calibration data of every calibrated pass (lib/Calibrate).
+defvar CalibrationOptions = [
+  Option<"calib", "calib", "std::string", /*default=*/"\"\"",
+           "Calibration data: a text file or a .tokens file (required)">,
+  Option<"samples", "samples", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+  Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
+           "Tokens per calibration window">,
+  Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
+  Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
+           "Calibration windows run together">,
+  Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
+           "Tokenizer for text calibration data (default: found beside the model)">,
+];
+
+// Which weights a compression pass rewrites, and the parameter file it writes.
+defvar WeightSelectionOptions = [
+  Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+  Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+  Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Parameter file to write (required)">,
+];
+
 def LLMStats : Pass<"llm-stats", "::mlir::ModuleOp"> {
   let summary = "Report parameter counts, bytes by storage format and weight memory";
   let description = [{
@@ -145,19 +195,7 @@ def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
     midllama-opt --llm-quantize-rtn="bits=4 group-size=128 output=model.w4g128.safetensors" model.mlir -o model.w4g128.mlir
     ```
   }];
-  let options = [
-    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
-    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
-           "Input columns per group (at least 1)">,
-    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
-           "Symmetric groups (implicit zero point 2^(bits-1))">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  let options = !listconcat(AffineOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -177,18 +215,12 @@ def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
     midllama-opt --llm-quantize-nf4="double-quant=true output=model.nf4.safetensors" model.mlir -o model.nf4.mlir
     ```
   }];
-  let options = [
+  let options = !listconcat([
     Option<"blockSize", "block-size", "int64_t", /*default=*/"64",
            "Values per absmax block: a power of two from 32 to 4096">,
     Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
            "Quantize the absmax values to 8 bits (blocks of 256)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -211,12 +243,7 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
     midllama-opt --llm-quantize-gptq="bits=4 group-size=128 calib=calib.txt output=model.gptq.safetensors" model.mlir -o model.gptq.mlir
     ```
   }];
-  let options = [
-    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
-    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
-           "Input columns per group (at least 1)">,
-    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
-           "Symmetric groups (implicit zero point 2^(bits-1))">,
+  let options = !listconcat(AffineOptions, [
     Option<"damp", "damp", "double", /*default=*/"0.01",
            "Dampening λ: H += λ·mean(diag H)·I, in (0, 1]">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
@@ -225,24 +252,7 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
            "Quantize columns by decreasing Hessian diagonal (static groups)">,
     Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
            "Inside a layer, calibrate q/k/v, o, gate/up and down one after the other">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -272,12 +282,7 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
     midllama-opt --llm-quantize-awq="bits=4 group-size=128 calib=calib.txt output=model.awq.safetensors" model.mlir -o model.awq.mlir
     ```
   }];
-  let options = [
-    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight, 2 to 8">,
-    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
-           "Input columns per group (at least 1)">,
-    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
-           "Symmetric groups (implicit zero point 2^(bits-1))">,
+  let options = !listconcat(AffineOptions, [
     Option<"grid", "grid", "int", /*default=*/"20",
            "Points of the α grid (α = i / grid), 1 to 1000">,
     Option<"clip", "clip", "bool", /*default=*/"true",
@@ -288,24 +293,7 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
            "What quantizes the scaled weights: rtn, or gptq (with the scaled inputs' Hessian)">,
     Option<"damp", "damp", "double", /*default=*/"0.01",
            "GPTQ's dampening when quantizer=gptq, in (0, 1]">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -326,27 +314,10 @@ def LLMQuantizeInt8 : Pass<"llm-quantize-int8", "::mlir::ModuleOp"> {
     midllama-opt --llm-quantize-int8="threshold=6.0 calib=calib.txt output=model.int8.safetensors" model.mlir -o model.int8.mlir
     ```
   }];
-  let options = [
+  let options = !listconcat([
     Option<"threshold", "threshold", "double", /*default=*/"6.0",
            "Outlier threshold on |x| (at least 0; 0 keeps every column in fp16)">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -400,22 +371,10 @@ def LLMPruneMagnitude : Pass<"llm-prune-magnitude", "::mlir::ModuleOp"> {
     midllama-opt --llm-prune-magnitude="sparsity=0.5 output=model.mag50.safetensors" model.mlir -o model.mag50.mlir
     ```
   }];
-  let options = [
-    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
-           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
-    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
-           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
-    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
-           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+  let options = !listconcat(PruningPatternOptions, [
     Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
            "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -434,33 +393,10 @@ def LLMPruneWanda : Pass<"llm-prune-wanda", "::mlir::ModuleOp"> {
     midllama-opt --llm-prune-wanda="sparsity=0.5 calib=calib.txt output=model.wanda50.safetensors" model.mlir -o model.wanda50.mlir
     ```
   }];
-  let options = [
-    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
-           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
-    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
-           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
-    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
-           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+  let options = !listconcat(PruningPatternOptions, [
     Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
            "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -481,13 +417,7 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     midllama-opt --llm-prune-gblm="sparsity=0.5 gradients=grad_norms.safetensors calib=calib.txt output=model.gblm50.safetensors" model.mlir -o model.gblm50.mlir
     ```
   }];
-  let options = [
-    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
-           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
-    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
-           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
-    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
-           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+  let options = !listconcat(PruningPatternOptions, [
     Option<"comparison", "comparison", "std::string", /*default=*/"\"row\"",
            "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
     Option<"gradients", "gradients", "std::string", /*default=*/"\"\"",
@@ -496,24 +426,7 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
            "α scaling the gradients before their norm (the reference's 100)">,
     Option<"norm", "norm", "std::string", /*default=*/"\"l2\"",
            "How per-sample gradients accumulate: l2, sqrt(Σ (α·g)²), or l1, Σ |α·g| (the reference code writes both)">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
@@ -533,77 +446,13 @@ def LLMPruneSparseGPT : Pass<"llm-prune-sparsegpt", "::mlir::ModuleOp"> {
     midllama-opt --llm-prune-sparsegpt="pattern=2:4 calib=calib.txt output=model.sgpt24.safetensors" model.mlir -o model.sgpt24.mlir
     ```
   }];
-  let options = [
-    Option<"sparsity", "sparsity", "double", /*default=*/"0.5",
-           "Fraction of each comparison group pruned (unstructured), in [0, 1)">,
-    Option<"pattern", "pattern", "std::string", /*default=*/"\"unstructured\"",
-           "unstructured, or N:M (at most N kept in each run of M input columns: 2:4, 4:8)">,
-    Option<"tail", "tail", "std::string", /*default=*/"\"error\"",
-           "N:M when M does not divide K: error, or proportional (the last run of t columns keeps round(t·N/M))">,
+  let options = !listconcat(PruningPatternOptions, [
     Option<"damp", "damp", "double", /*default=*/"0.01",
            "Dampening λ: H += λ·mean(diag H)·I, in (0, 1]">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "Columns per block (rounded up to a multiple of M for N:M)">,
-    Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
-    Option<"samples", "samples", "int64_t", /*default=*/"128",
-           "Calibration windows">,
-    Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
-           "Tokens per calibration window">,
-    Option<"seed", "seed", "uint64_t", /*default=*/"0", "Seed of the window sampling">,
-    Option<"calibBatch", "calib-batch", "int64_t", /*default=*/"8",
-           "Calibration windows run together">,
-    Option<"tokenizer", "tokenizer", "std::string", /*default=*/"\"\"",
-           "Tokenizer for text calibration data (default: found beside the model)">,
-    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
-           "Regular expression a weight's name must match">,
-    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
-           "Regular expression a weight's name must not match (empty: none)">,
-    Option<"output", "output", "std::string", /*default=*/"\"\"",
-           "Parameter file to write (required)">,
-  ];
+  ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
-}
-
-//===----------------------------------------------------------------------===//
-// Lowering to runtime kernels (midllama-compile --target=cpu runs these in order)
-//===----------------------------------------------------------------------===//
-
-def ConvertLLMToKern : Pass<"convert-llm-to-kern", "::mlir::ModuleOp"> {
-  let summary = "Lower the llm decoder to kern ops, one per runtime kernel call";
-  let description = [{
-    Unrolls the `llm.decoder_layer` regions and rewrites each llm op as the kern op of the
-    kernel that will run it: projections become `kern.matmul`, the head-split reshapes,
-    rotary embeddings and `llm.attention` of a layer become one `kern.attention` on the flat
-    q/k/v projections (which rotates q and k, appends to the layer's KV cache and attends),
-    casts disappear (kern computes activations in fp32 whatever the weights' precision).
-    The KV cache becomes runtime state: past/present arguments and results are removed, so
-    `@forward` takes the tokens and their positions and returns the logits.
-  }];
-  let dependentDialects = ["::midllama::kern::KernDialect", "::midllama::llm::LLMDialect"];
-}
-
-def KernFuse : Pass<"kern-fuse", "::mlir::ModuleOp"> {
-  let summary = "Fuse kern ops that the runtime runs better as one kernel";
-  let description = [{
-    - `kern.add` + `kern.rms_norm` of the sum → `kern.add_rms_norm` (one pass over the
-      residual stream);
-    - `kern.matmul` gate and up projections of one input + `kern.swiglu` →
-      `kern.gate_up_swiglu` (the input is read once, gate and up never stored).
-  }];
-  let dependentDialects = ["::midllama::kern::KernDialect"];
-}
-
-def KernPlanBuffers : Pass<"kern-plan-buffers", "::mlir::ModuleOp"> {
-  let summary = "Assign every activation a reusable buffer slot";
-  let description = [{
-    Walks `@forward` in order and gives each kern result a slot (`kern.slots`), reusing a
-    slot of the same width once its last reader has run, never one an op reads (kernels do
-    not work in place). The slot widths go to the function's `kern.slot_widths`; the runtime
-    allocates each slot once for the longest batch it runs, so memory is planned at compile
-    time, and the stories260K plan needs a handful of slots for its ~80 kernel calls.
-  }];
-  let dependentDialects = ["::midllama::kern::KernDialect"];
 }
 
 #endif // MIDLLAMA_TRANSFORMS_PASSES_TD

@@ -10,7 +10,7 @@
 #include "midllama/Dialect/Kern/IR/KernOps.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/params/ParamFile.h"
 #include "runtime/support/InputFile.h"

@@ -1,10 +1,10 @@
-//===- ParamFiles.cpp - A module's parameter file, for passes -------------===//
+//===- ParamFiles.cpp - A module's parameter file -------------------------===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 //===----------------------------------------------------------------------===//
 
-#include "midllama/Transforms/ParamFiles.h"
+#include "midllama/Params/ParamFiles.h"
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"

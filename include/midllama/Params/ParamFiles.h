@@ -1,8 +1,9 @@
-//===- ParamFiles.h - A module's parameter file, for passes -----*- C++ -*-===//
+//===- ParamFiles.h - A module's parameter file --------------------*- C++ -*-===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Passes that read or rewrite weights find the module's parameter file the same way:
+// Passes that read or rewrite weights, the artifact writer and calibration find the
+// module's parameter file the same way (which is why this lives in lib/, below both):
 // `llm.param_file` is relative to the directory of the IR file (taken from the module's
 // location), and a pass option may override it.
 //
@@ -14,8 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MIDLLAMA_TRANSFORMS_PARAMFILES_H
-#define MIDLLAMA_TRANSFORMS_PARAMFILES_H
+#ifndef MIDLLAMA_PARAMS_PARAMFILES_H
+#define MIDLLAMA_PARAMS_PARAMFILES_H
 
 #include "mlir/IR/BuiltinOps.h"
 #include "runtime/params/ParamFile.h"
@@ -68,4 +69,4 @@ std::string storedName(mlir::Operation *param);
 
 } // namespace midllama
 
-#endif // MIDLLAMA_TRANSFORMS_PARAMFILES_H
+#endif // MIDLLAMA_PARAMS_PARAMFILES_H

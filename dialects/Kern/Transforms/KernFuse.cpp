@@ -5,13 +5,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Dialect/Kern/IR/KernOps.h"
-#include "midllama/Transforms/Passes.h"
+#include "midllama/Dialect/Kern/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
 
 namespace midllama {
 #define GEN_PASS_DEF_KERNFUSE
-#include "midllama/Transforms/Passes.h.inc"
+#include "midllama/Dialect/Kern/Transforms/Passes.h.inc"
 } // namespace midllama
 
 using namespace mlir;

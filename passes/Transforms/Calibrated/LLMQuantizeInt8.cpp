@@ -9,10 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "OptionChecks.h"
-#include "SparseEncoding.h"
-#include "WeightRewriter.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "passes/Transforms/Calibrated/CalibratedPass.h"
+#include "passes/Transforms/OptionChecks.h"
+#include "passes/Transforms/SparseEncoding.h"
+#include "passes/Transforms/WeightRewriter.h"
+#include "midllama/Params/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -42,37 +43,21 @@ namespace {
 constexpr const char *kPass = "llm-quantize-int8";
 
 struct LLMQuantizeInt8Pass
-    : CheckedOptionsPass<LLMQuantizeInt8Pass, midllama::impl::LLMQuantizeInt8Base> {
-  using CheckedOptionsPass::CheckedOptionsPass;
+    : CalibratedPass<LLMQuantizeInt8Pass, midllama::impl::LLMQuantizeInt8Base> {
+  using CalibratedPass::CalibratedPass;
 
   std::string checkOptions() const {
     OptionChecker c(kPass);
-    c.atLeast("threshold", double(threshold), 0.0)
-        .calibration(calib, samples, seqLen, calibBatch)
-        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
-        .regex("include", include)
-        .regex("exclude", exclude)
-        .nonEmpty("output", output, "the parameter file to write");
+    c.atLeast("threshold", double(threshold), 0.0);
+    checkWeightSelection(checkCalibration(c));
     return c.message();
   }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const Twine &message) {
-      // No operation attached: the diagnostic would print the whole module with it.
-      mlir::emitError(module.getLoc()) << message;
-      signalPassFailure();
-    };
-    // Checked before calibrating: a refusal after minutes of work helps nobody.
-    if (std::string why; !checkPassOutput(module, output, why))
-      return fail(std::string(kPass) + ": " + why);
-    std::string error;
-    std::vector<std::string> selected;
-    if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))
-      return fail(error);
-
-    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
-                                      /*hessian=*/false);
+    auto selected = selectBeforeCalibrating(/*allowPruned=*/true);
+    if (failed(selected))
+      return;
 
     llvm::StringMap<EncodedWeight> encoded;
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
@@ -125,13 +110,11 @@ struct LLMQuantizeInt8Pass
       }
       return true;
     };
-    if (!calib::calibrateLayerwise(module, options, selected, /*trueSequential=*/false, kPass,
-                                   compress, error))
-      return fail(error);
-    WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error,
-                        /*dense=*/nullptr, /*allowPruned=*/true))
-      return fail(error);
+    std::string error;
+    if (!calib::calibrateLayerwise(module, calibrationOptions(/*hessian=*/false), *selected,
+                                   /*trueSequential=*/false, kPass, compress, error))
+      return failPass(error);
+    (void)rewriteCalibrated(encoded, /*allowPruned=*/true);
   }
 };
 

@@ -7,8 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Recipe.h"
+#include "midllama/Pipelines/Pipelines.h"
+#include "passes/Transforms/Recipe.h"
 
+#include "midllama/Conversion/Passes.h"
+#include "midllama/Dialect/Kern/Transforms/Passes.h"
 #include "midllama/Transforms/Passes.h"
 
 #include "mlir/Pass/PassManager.h"

@@ -11,7 +11,7 @@
 
 #include "midllama/Dialect/Kern/IR/KernOps.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
-#include "midllama/Transforms/Passes.h"
+#include "midllama/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -22,7 +22,7 @@
 
 namespace midllama {
 #define GEN_PASS_DEF_CONVERTLLMTOKERN
-#include "midllama/Transforms/Passes.h.inc"
+#include "midllama/Conversion/Passes.h.inc"
 } // namespace midllama
 
 using namespace mlir;

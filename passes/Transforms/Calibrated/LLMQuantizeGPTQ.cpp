@@ -8,10 +8,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "SparseEncoding.h"
-#include "OptionChecks.h"
-#include "WeightRewriter.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "passes/Transforms/SparseEncoding.h"
+#include "passes/Transforms/Calibrated/CalibratedPass.h"
+#include "passes/Transforms/OptionChecks.h"
+#include "passes/Transforms/WeightRewriter.h"
+#include "midllama/Params/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -41,40 +42,23 @@ namespace {
 constexpr const char *kPass = "llm-quantize-gptq";
 
 struct LLMQuantizeGPTQPass
-    : CheckedOptionsPass<LLMQuantizeGPTQPass, midllama::impl::LLMQuantizeGPTQBase> {
-  using CheckedOptionsPass::CheckedOptionsPass;
+    : CalibratedPass<LLMQuantizeGPTQPass, midllama::impl::LLMQuantizeGPTQBase> {
+  using CalibratedPass::CalibratedPass;
 
   std::string checkOptions() const {
     OptionChecker c(kPass);
-    c.inRange("bits", bits, 2, 8)
-        .atLeast("group-size", int64_t(groupSize), 1)
+    checkAffine(c)
         .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
-        .atLeast("block-size", int64_t(blockSize), 1)
-        .calibration(calib, samples, seqLen, calibBatch)
-        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
-        .regex("include", include)
-        .regex("exclude", exclude)
-        .nonEmpty("output", output, "the parameter file to write");
+        .atLeast("block-size", int64_t(blockSize), 1);
+    checkWeightSelection(checkCalibration(c));
     return c.message();
   }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fail = [&](const Twine &message) {
-      // No operation attached: the diagnostic would print the whole module with it.
-      mlir::emitError(module.getLoc()) << message;
-      signalPassFailure();
-    };
-    // Checked before calibrating: a refusal after minutes of work helps nobody.
-    if (std::string why; !checkPassOutput(module, output, why))
-      return fail(std::string(kPass) + ": " + why);
-    std::string error;
-    std::vector<std::string> selected;
-    if (!selectWeights(module, kPass, include, exclude, selected, error, /*allowPruned=*/true))
-      return fail(error);
-
-    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
-                                      /*hessian=*/true);
+    auto selected = selectBeforeCalibrating(/*allowPruned=*/true);
+    if (failed(selected))
+      return;
 
     llvm::StringMap<EncodedWeight> encoded;
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
@@ -126,14 +110,11 @@ struct LLMQuantizeGPTQPass
       }
       return true;
     };
-    if (!calib::calibrateLayerwise(module, options, selected, trueSequential, kPass, compress,
-                                   error))
-      return fail(error);
-
-    WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error,
-                        /*dense=*/nullptr, /*allowPruned=*/true))
-      return fail(error);
+    std::string error;
+    if (!calib::calibrateLayerwise(module, calibrationOptions(/*hessian=*/true), *selected,
+                                   trueSequential, kPass, compress, error))
+      return failPass(error);
+    (void)rewriteCalibrated(encoded, /*allowPruned=*/true);
   }
 };
 

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Dialect/Kern/IR/KernOps.h"
-#include "midllama/Transforms/Passes.h"
+#include "midllama/Dialect/Kern/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -14,7 +14,7 @@
 
 namespace midllama {
 #define GEN_PASS_DEF_KERNPLANBUFFERS
-#include "midllama/Transforms/Passes.h.inc"
+#include "midllama/Dialect/Kern/Transforms/Passes.h.inc"
 } // namespace midllama
 
 using namespace mlir;

@@ -1,7 +1,7 @@
 // --convert-llm-to-kern: layers unrolled, one kernel call per op, each layer's
 // reshape/rotary/attention/reshape chain one kern.attention, the KV cache runtime state.
 //
-// RUN: midllama-opt --convert-llm-to-kern %S/Inputs/two-layer.mlir | FileCheck %s
+// RUN: midllama-opt --convert-llm-to-kern %S/../../Transforms/Inputs/two-layer.mlir | FileCheck %s
 // RUN: midllama-opt --convert-llm-to-kern %s -split-input-file -verify-diagnostics
 
 // The caches are gone from the signature: tokens and positions in, logits out.

@@ -8,6 +8,9 @@
 
 #include "midllama/Dialect/Kern/IR/KernDialect.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "midllama/Conversion/Passes.h"
+#include "midllama/Dialect/Kern/Transforms/Passes.h"
+#include "midllama/Pipelines/Pipelines.h"
 #include "midllama/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -25,5 +28,7 @@ void midllama::registerAllPasses() {
   // Upstream cleanups our pipelines use: canonicalize, cse, symbol-dce, inline, ...
   mlir::registerTransformsPasses();
   midllama::registerMidllamaPasses();
+  midllama::registerMidllamaConversionPasses();
+  midllama::registerKernPasses();
   midllama::registerMidllamaPipelines();
 }

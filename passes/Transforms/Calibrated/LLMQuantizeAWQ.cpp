@@ -22,10 +22,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "OptionChecks.h"
-#include "SparseEncoding.h"
-#include "WeightRewriter.h"
-#include "midllama/Transforms/ParamFiles.h"
+#include "passes/Transforms/Calibrated/CalibratedPass.h"
+#include "passes/Transforms/OptionChecks.h"
+#include "passes/Transforms/SparseEncoding.h"
+#include "passes/Transforms/WeightRewriter.h"
+#include "midllama/Params/ParamFiles.h"
 
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
@@ -83,8 +84,8 @@ double meanSquaredDiff(const std::vector<float> &a, const std::vector<float> &b)
 }
 
 struct LLMQuantizeAWQPass
-    : CheckedOptionsPass<LLMQuantizeAWQPass, midllama::impl::LLMQuantizeAWQBase> {
-  using CheckedOptionsPass::CheckedOptionsPass;
+    : CalibratedPass<LLMQuantizeAWQPass, midllama::impl::LLMQuantizeAWQBase> {
+  using CalibratedPass::CalibratedPass;
 
   bool useGPTQ = false;
 
@@ -93,8 +94,7 @@ struct LLMQuantizeAWQPass
 
   std::string checkOptions() const {
     OptionChecker c(kPass);
-    c.inRange("bits", bits, 2, 8)
-        .atLeast("group-size", int64_t(groupSize), 1)
+    checkAffine(c)
         .inRange("grid", grid, 1, 1000)
         .atLeast("clip-tokens", int64_t(clipTokens), 0)
         // clip=true with no rows to measure the clip error on would clip nothing, silently.
@@ -102,41 +102,27 @@ struct LLMQuantizeAWQPass
                  "clip-tokens must be at least 1 when clip=true (got " +
                      std::to_string(int64_t(clipTokens)) + "); give clip=false to not clip")
         .oneOf("quantizer", quantizer, {"rtn", "gptq"})
-        .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
-        .calibration(calib, samples, seqLen, calibBatch)
-        .notGivenEmpty("tokenizer", tokenizer, given(tokenizer), "the tokenizer of text calibration data")
-        .regex("include", include)
-        .regex("exclude", exclude)
-        .nonEmpty("output", output, "the parameter file to write");
+        .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false);
+    checkWeightSelection(checkCalibration(c));
     return c.message();
   }
 
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    auto fail = [&](const Twine &message) {
-      // No operation attached: the diagnostic would print the whole module with it.
-      mlir::emitError(module.getLoc()) << message;
-      signalPassFailure();
-    };
-    // Checked before calibrating: a refusal after minutes of work helps nobody.
-    if (std::string why; !checkPassOutput(module, output, why))
-      return fail(std::string(kPass) + ": " + why);
     useGPTQ = quantizer == "gptq";
+    auto selected = selectBeforeCalibrating(/*allowPruned=*/true);
+    if (failed(selected))
+      return;
     std::string error;
-    if (!run(module, error))
-      return fail(error);
+    if (!run(getOperation(), *selected, error))
+      return failPass(error);
   }
 
-  bool run(ModuleOp module, std::string &error) {
+  bool run(ModuleOp module, const std::vector<std::string> &selectedNames, std::string &error) {
     auto start = std::chrono::steady_clock::now();
-    std::vector<std::string> selectedNames, projectionNames;
-    if (!selectWeights(module, kPass, include, exclude, selectedNames, error,
-                       /*allowPruned=*/true))
-      return false;
+    std::vector<std::string> projectionNames;
     std::string ignored;
     selectWeights(module, kPass, ".", "", projectionNames, ignored, /*allowPruned=*/true);
-    calib::CalibrationOptions options(calib, samples, seqLen, seed, calibBatch, tokenizer,
-                                      /*hessian=*/false);
+    calib::CalibrationOptions options = calibrationOptions(/*hessian=*/false);
     calib::CalibrationContext context;
     if (!calib::openCalibration(module, options, kPass, context, error))
       return false;
