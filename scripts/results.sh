@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/results.md: accuracy of the embedded model (stories260K) as compiled for
 # the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
-# ctx 256 and 512, with the protocol of ../shared/docs/ALGORITHMS.md. Writes
+# ctx 256 and 512, with the protocol of docs/algorithms.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
 # Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ, LLM.int8(),
 # magnitude, Wanda, SparseGPT, GBLM and prune-then-quantize combinations), KL and top-1 vs fp32.
@@ -170,7 +170,7 @@ Measured {date} on {machine}, {gen['threads']} threads.
 
 ## Perplexity
 
-Protocol (../shared/docs/ALGORITHMS.md): the whole file tokenized once with the model's
+Protocol (docs/algorithms.md): the whole file tokenized once with the model's
 512-token tokenizer (no BOS), joined as-is, cut into non-overlapping windows of `ctx`
 tokens, each window from an empty KV cache, every token after the first of its window
 predicted; the tail shorter than a window is dropped. `fnv1a` identifies the file.

@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // Gradients of the causal-LM loss through the ops of a LLaMA decoder, for GBLM's gradient
-// norms (../shared/docs/ALGORITHMS.md): each kernel takes its forward inputs and the
+// norms (docs/algorithms.md): each kernel takes its forward inputs and the
 // gradient of its output and returns (or accumulates, +=) the gradients of its inputs and,
 // for linear layers, of the weight. fp32, one sequence at a time, straightforward loops:
 // calibration-time code, checked against finite differences (BackwardTest). Conventions

@@ -480,7 +480,7 @@ int run(int argc, char **argv) {
   }
 
   if (!o.perplexityFile.empty()) {
-    // The protocol of ../shared/docs/ALGORITHMS.md: the whole file tokenized once (no BOS),
+    // The protocol of docs/algorithms.md: the whole file tokenized once (no BOS),
     // non-overlapping windows of ctx tokens, each from an empty cache, every token after
     // the first of its window predicted; the tail shorter than a window is dropped.
     if (o.ctx > model->maxContext())

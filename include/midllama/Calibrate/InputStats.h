@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // What the calibrated methods need to know about the activations X [rows, K] a linear
-// layer reads (../shared/docs/ALGORITHMS.md): GPTQ and SparseGPT the Hessian XᵀX, AWQ and
+// layer reads (docs/algorithms.md): GPTQ and SparseGPT the Hessian XᵀX, AWQ and
 // Wanda the mean |x| per input channel, Wanda the norm per input channel, LLM.int8() the largest |x| per channel. Layers that
 // read the same input (q/k/v, gate/up) share one InputStats.
 //

@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Layer-by-layer calibration (GPTQ's "sequential" order, ../shared/docs/ALGORITHMS.md):
+// Layer-by-layer calibration (GPTQ's "sequential" order, docs/algorithms.md):
 // every calibration sample goes through the embedding once; then, for each decoder layer,
 // the methods watch the inputs of its linear layers, compress them, and the layer is run
 // again with the compressed weights to give the next layer its input. Only the activations

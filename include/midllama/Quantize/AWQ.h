@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // AWQ (Lin et al., "AWQ: Activation-aware Weight Quantization for LLM Compression and
-// Acceleration", MLSys 2024; ../shared/docs/ALGORITHMS.md). A few input channels carry
+// Acceleration", MLSys 2024; docs/algorithms.md). A few input channels carry
 // much larger activations than the rest; scaling their weight columns up by s before
 // quantization (and the activations down by s, folded into the op before) gives them finer
 // steps. s = (mean|x|)^α, normalized, with α picked on a grid by the block's output error.

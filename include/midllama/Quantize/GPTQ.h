@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // GPTQ (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative
-// Pre-trained Transformers", ICLR 2023; ../shared/docs/ALGORITHMS.md): quantizes the
+// Pre-trained Transformers", ICLR 2023; docs/algorithms.md): quantizes the
 // columns of W one at a time and moves each column's rounding error onto the columns not
 // yet quantized, weighted by the inverse Hessian of the layer's squared output error
 // H = 2/n Σ x xᵀ, so the layer's output WX changes as little as it can. The inverse is

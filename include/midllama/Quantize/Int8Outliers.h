@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // LLM.int8() (Dettmers et al., "LLM.int8(): 8-bit Matrix Multiplication for Transformers
-// at Scale", NeurIPS 2022; ../shared/docs/ALGORITHMS.md): the few input features whose
+// at Scale", NeurIPS 2022; docs/algorithms.md): the few input features whose
 // activations reach the outlier threshold are multiplied in fp16; everything else in int8,
 // activations per row (absmax) and weights per output row (absmax), accumulated in int32.
 // bitsandbytes finds the outlier columns in every batch at run time; here calibration

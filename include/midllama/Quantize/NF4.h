@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// NF4 (Dettmers et al. 2023; ../shared/docs/ALGORITHMS.md): blocks of `blockSize` values
+// NF4 (Dettmers et al. 2023; docs/algorithms.md): blocks of `blockSize` values
 // of the row-major stream, one absmax each, every value/absmax mapped to the nearest of 16
 // fixed codes; optionally the absmax values double-quantized (their mean subtracted, then
 // 8-bit blockwise with bitsandbytes' dynamic code in blocks of 256). Bit-exact with

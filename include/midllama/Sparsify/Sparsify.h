@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Which weights of a linear layer to set to zero (../shared/docs/ALGORITHMS.md):
+// Which weights of a linear layer to set to zero (docs/algorithms.md):
 //   - magnitude: score |W_ij|;
 //   - Wanda (Sun et al. 2023): |W_ij| · ‖X_j‖₂, the input column's norm over calibration
 //     tokens;

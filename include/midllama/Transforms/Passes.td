@@ -179,7 +179,7 @@ def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
   let summary = "Round-to-nearest affine quantization of linear weights in groups";
   let description = [{
     Quantizes each selected weight with round-to-nearest in groups of `group-size` input
-    columns (asymmetric min-max, or symmetric absmax; ../shared/docs/ALGORITHMS.md): its
+    columns (asymmetric min-max, or symmetric absmax; docs/algorithms.md): its
     type becomes `#llm.affine<bits, group_size, symmetric>` and a new parameter file
     (`output`, relative to the IR file like `llm.param_file`, which is updated to it) holds
     the codes, scales and zero points in place of its fp values. A group size larger than a
@@ -259,7 +259,7 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
 def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
   let summary = "AWQ: activation-aware scaling and clipping, then affine quantization";
   let description = [{
-    Activation-aware weight quantization (Lin et al. 2024; ../shared/docs/ALGORITHMS.md),
+    Activation-aware weight quantization (Lin et al. 2024; docs/algorithms.md),
     decoder layer by decoder layer on the calibration data (`calib`, `samples`, `seq-len`,
     `seed`, as --llm-quantize-gptq), each layer fed by the already-quantized layers before
     it. For each group of selected projections reading one input, s = (mean|x|)^α
@@ -300,7 +300,7 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
 def LLMQuantizeInt8 : Pass<"llm-quantize-int8", "::mlir::ModuleOp"> {
   let summary = "LLM.int8(): int8 weights with the outlier input columns in fp16";
   let description = [{
-    LLM.int8() (Dettmers et al. 2022; ../shared/docs/ALGORITHMS.md) with the outlier
+    LLM.int8() (Dettmers et al. 2022; docs/algorithms.md) with the outlier
     features found once, at calibration: an input column of a linear layer is an outlier
     when any calibration activation reaches |x| >= `threshold` in it (calibration data as
     --llm-quantize-gptq: `calib`, `samples`, `seq-len`, `seed`, layer by layer). The weight's
@@ -381,7 +381,7 @@ def LLMPruneMagnitude : Pass<"llm-prune-magnitude", "::mlir::ModuleOp"> {
 def LLMPruneWanda : Pass<"llm-prune-wanda", "::mlir::ModuleOp"> {
   let summary = "Wanda: prune by |W| times the input activation norm";
   let description = [{
-    Wanda (Sun et al. 2023; ../shared/docs/ALGORITHMS.md): score |W_ij|·‖X_j‖₂, with the
+    Wanda (Sun et al. 2023; docs/algorithms.md): score |W_ij|·‖X_j‖₂, with the
     input column norms gathered layer by layer on calibration data (as --llm-quantize-gptq:
     `calib`, `samples`, `seq-len`, `seed`), each layer fed by the already-pruned layers
     before it; the lowest scores of each output row (or layer) are zeroed, or N:M per run.
@@ -403,7 +403,7 @@ def LLMPruneWanda : Pass<"llm-prune-wanda", "::mlir::ModuleOp"> {
 def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
   let summary = "GBLM-Pruner: Wanda's score plus a gradient term, from precomputed gradient norms";
   let description = [{
-    GBLM-Pruner (Das et al. 2023; ../shared/docs/ALGORITHMS.md), as its reference code
+    GBLM-Pruner (Das et al. 2023; docs/algorithms.md), as its reference code
     scores: S_ij = |W_ij|·sqrt(a_j) + |W_ij|·G_ij, a_j the mean over calibration samples of
     ‖X_n[:, j]‖² (gathered layer by layer, each layer fed by the already-pruned layers
     before it, as --llm-prune-wanda), G_ij = sqrt(Σ_n (α·∂L_n/∂W_ij)²) the gradient norm of

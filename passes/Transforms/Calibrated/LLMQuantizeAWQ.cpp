@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// AWQ as ../shared/docs/ALGORITHMS.md gives it, decoder layer by decoder layer on the CPU
+// AWQ as docs/algorithms.md gives it, decoder layer by decoder layer on the CPU
 // runtime (lib/Calibrate), each layer fed by the already-quantized layers before it:
 //   1. one pass over the calibration samples with the layer in full precision gives, per
 //      group of projections reading one input, mean |x| per channel, a sample of input rows
