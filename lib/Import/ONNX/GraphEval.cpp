@@ -369,7 +369,16 @@ bool GraphEvaluator::evalNode(const onnx::NodeProto &node, std::vector<EvalTenso
     error = describe(node) + ": " + why;
     return false;
   };
-  if (!node.domain().empty() && node.domain() != "ai.onnx")
+  // Unknown ops are refused before their inputs are evaluated: the error is then about
+  // the op, not about something upstream of it.
+  static const char *const known[] = {
+      "Constant", "Identity", "Neg", "Not", "Cos", "Sin", "Abs", "Sqrt", "Reciprocal", "Exp",
+      "Floor", "Ceil", "IsNaN", "IsInf", "Sigmoid", "Add", "Sub", "Mul", "Div", "Max", "Min",
+      "Pow", "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor",
+      "Mod", "Where", "Cast", "Shape", "Size", "ConstantOfShape", "Range", "Unsqueeze",
+      "Squeeze", "Reshape", "Expand", "Tile", "Transpose", "Concat", "Gather", "GatherND",
+      "Slice", "ReduceSum", "ReduceMax", "ReduceMin", "CumSum", "Trilu"};
+  if ((!node.domain().empty() && node.domain() != "ai.onnx") || !llvm::is_contained(known, op))
     return bad("not an op the check evaluates");
   // Evaluated inputs; an empty name (an omitted optional input) stays empty.
   std::vector<EvalTensor> in(node.input_size());
