@@ -48,7 +48,8 @@ const Rule kGQA[] = {
     {"do_rotary", Kind::Int, boolean, "0 or 1"},
     {"rotary_interleaved", Kind::Int, boolean, "0 or 1"},
     {"softcap", Kind::Float, zero, "0 (attention soft-capping is not supported)"},
-    {"smooth_softmax", Kind::Int, zero, "0 (smooth softmax, an extra zero logit, is not supported)"},
+    {"smooth_softmax", Kind::Int, zero,
+     "0 (smooth softmax, an extra zero logit, is not supported)"},
     {"qk_output", Kind::Int, zero, "0 (exporting the attention scores is not supported)"},
 };
 const Rule kMHA[] = {
@@ -135,7 +136,8 @@ std::string Converter::unsupportedAttribute(const onnx::NodeProto &node) {
              (rule->kind == Kind::Int ? "an int" : "a float");
     double v = isInt ? double(a.i()) : double(a.f());
     if (!rule->allowed(v))
-      return "attribute '" + a.name() + "' = " + (isInt ? std::to_string(a.i()) : std::to_string(a.f())) +
+      return "attribute '" + a.name() + "' = " +
+             (isInt ? std::to_string(a.i()) : std::to_string(a.f())) +
              " is not supported (must be " + rule->what + ")";
   }
   return {};

@@ -19,7 +19,9 @@
 //     --output SEL:I=VALUE        the node's output I renamed (readers not updated)
 //     --init NAME:I=VALUE         element I of an initializer (float or int) set
 //     --constant SEL[:I]=VALUE    element I (default: every element) of a Constant's tensor
+//     --input-dim NAME:AXIS=SIZE  a graph input's dimension made static
 //     --drop-outputs              the graph's outputs removed
+//     --drop-output NAME          one graph output removed
 //   SEL is a node name or, failing that, the name of a value the node produces.
 //
 //===----------------------------------------------------------------------===//
@@ -86,6 +88,18 @@ double number(const std::string &s) {
   if (end == s.c_str() || *end)
     die("not a number: '" + s + "'");
   return v;
+}
+
+/// Writes `text` (a number, nan, inf) as element `i` of raw little-endian tensor bytes of
+/// ONNX type `type`; integers are parsed as integers, so INT64_MAX stays exact.
+void store(std::string &raw, int32_t type, int64_t i, double v);
+void storeText(std::string &raw, int32_t type, int64_t i, const std::string &text) {
+  if (type == onnx::TensorProto::INT64 && i >= 0 && (i + 1) * 8 <= int64_t(raw.size())) {
+    int64_t x = std::stoll(text);
+    std::memcpy(&raw[i * 8], &x, 8);
+    return;
+  }
+  store(raw, type, i, number(text));
 }
 
 /// Writes `v` as element `i` of raw little-endian tensor bytes of ONNX type `type`.
@@ -278,6 +292,26 @@ int main(int argc, char **argv) {
       if (k < 0 || k >= list->size())
         die("node '" + sel + "' has no " + flag.substr(2) + " #" + index);
       *list->Mutable(k) = value;
+    } else if (flag == "--drop-output") {
+      auto *outputs = graph.mutable_output();
+      int k = 0;
+      while (k < outputs->size() && outputs->Get(k).name() != arg)
+        ++k;
+      if (k == outputs->size())
+        die("no graph output '" + arg + "'");
+      outputs->DeleteSubrange(k, 1);
+    } else if (flag == "--input-dim") {
+      auto [target, value] = split(arg, '=');
+      auto [name, axis] = split(target, ':');
+      onnx::ValueInfoProto *in = nullptr;
+      for (onnx::ValueInfoProto &x : *graph.mutable_input())
+        if (x.name() == name)
+          in = &x;
+      int k = std::stoi(axis);
+      auto *shape = in ? in->mutable_type()->mutable_tensor_type()->mutable_shape() : nullptr;
+      if (!shape || k < 0 || k >= shape->dim_size())
+        die("no graph input '" + name + "' with axis " + axis);
+      shape->mutable_dim(k)->set_dim_value(std::stoll(value));
     } else if (flag == "--swap-inputs") {
       auto [sel, pair] = split(arg, ':');
       auto [a, b] = split(pair, ',');
@@ -298,7 +332,7 @@ int main(int argc, char **argv) {
       if (t->data_location() == onnx::TensorProto::EXTERNAL)
         die("initializer '" + name + "' is external: use --inline-data first");
       toRaw(*t);
-      store(*t->mutable_raw_data(), t->data_type(), std::stoll(index), number(value));
+      storeText(*t->mutable_raw_data(), t->data_type(), std::stoll(index), value);
     } else if (flag == "--constant") {
       auto [target, value] = split(arg, '=');
       std::string sel = target;
@@ -318,7 +352,7 @@ int main(int argc, char **argv) {
       int64_t n = int64_t(t->raw_data().size()) / elementSize(t->data_type());
       for (int64_t k = 0; k < n; ++k)
         if (only < 0 || k == only)
-          store(*t->mutable_raw_data(), t->data_type(), k, number(value));
+          storeText(*t->mutable_raw_data(), t->data_type(), k, value);
     } else {
       die("unknown edit '" + flag + "'");
     }
