@@ -13,6 +13,14 @@
 
 using namespace midllama::rt;
 
+// The CUDA kernels decode NF4 with a switch (WeightView.h's nf4Code): it must be the table.
+static_assert([] {
+  for (int i = 0; i < 16; ++i)
+    if (nf4Code(i) != kNF4Values[i])
+      return false;
+  return true;
+}(), "nf4Code and kNF4Values differ");
+
 namespace {
 
 /// Counts the values a bitmask keeps, checking that the row offsets count its bits (an
