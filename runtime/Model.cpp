@@ -145,7 +145,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     return fail(error);
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
-  m->nf4Absmax_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
+  m->decoded_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
   for (const WeightInfo &info : prog.weights) {
     cpu::WeightRef ref;
     std::vector<float> decoded;
@@ -153,7 +153,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     if (!bindWeight(*m->file_, info, ref, decoded, why))
       return fail("weight '" + info.name + "' " + why);
     if (!decoded.empty()) // moved, not copied: `ref` keeps pointing at the same floats
-      m->nf4Absmax_.push_back(std::move(decoded));
+      m->decoded_.push_back(std::move(decoded));
     m->weights_.push_back(ref);
   }
   m->vocab_ = prog.configInt("vocab_size", 0);

@@ -172,22 +172,15 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
       placements_.push_back({t.data, t.numBytes, offset});
       offset += alignUp(t.numBytes);
     }
-  // NF4 absmax values are decoded at load into host buffers: they travel too.
-  for (size_t i = 0; i < prog.weights.size(); ++i) {
-    const cpu::WeightRef &w = model_.weight(int64_t(i));
-    if (w.panels)
+  // Scales decoded at load (NF4 absmax) live in host buffers: they travel too.
+  for (size_t i = 0; i < prog.weights.size(); ++i)
+    if (model_.weight(int64_t(i)).panels)
       return fail(error, "weight '" + prog.weights[i].name +
                       "' is packed for the CPU; recompile for a GPU target");
-    if (w.nf4) {
-      int64_t stream = w.rows * w.cols;
-      if (w.sparse == cpu::WeightRef::Sparse::NM)
-        stream = w.rows * (w.cols / w.nmM * w.nmN);
-      else if (w.sparse == cpu::WeightRef::Sparse::Bitmask)
-        stream = w.rowPtr[w.rows];
-      int64_t bytes = (stream + w.groupSize - 1) / w.groupSize * 4;
-      placements_.push_back({static_cast<const uint8_t *>(w.scales), bytes, offset});
-      offset += alignUp(bytes);
-    }
+  for (const std::vector<float> &decoded : model_.decodedScales()) {
+    int64_t bytes = int64_t(decoded.size()) * 4;
+    placements_.push_back({reinterpret_cast<const uint8_t *>(decoded.data()), bytes, offset});
+    offset += alignUp(bytes);
   }
   std::sort(placements_.begin(), placements_.end(),
             [](const Placement &a, const Placement &b) { return a.host < b.host; });

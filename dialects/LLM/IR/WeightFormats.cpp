@@ -58,6 +58,9 @@ FailureOr<rt::FormatParams> AffineQuantAttr::getRuntimeFormat(bool) const {
   return f;
 }
 
+// Codes, scales and zero points are all per row.
+bool AffineQuantAttr::hasIndependentRows() const { return true; }
+
 //===----------------------------------------------------------------------===//
 // #llm.nf4
 //===----------------------------------------------------------------------===//

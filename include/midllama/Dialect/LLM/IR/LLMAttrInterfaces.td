@@ -54,6 +54,12 @@ def LLM_WeightFormatAttrInterface : AttrInterface<"WeightFormatAttrInterface"> {
       }], "void", "appendTypeTensors",
       (ins "::llvm::SmallVectorImpl<::midllama::llm::TypeTensor> &":$tensors), "",
       [{ return; }]>,
+    InterfaceMethod<[{
+        Whether every row of the weight is stored apart from the others (row r's codes and
+        scales in row r of each per-row component), so that `llm.weight_slice` may take
+        rows of the encoded weight, as when a packed QKV projection is split. False by
+        default.
+      }], "bool", "hasIndependentRows", (ins), "", [{ return false; }]>,
   ];
 }
 
@@ -86,6 +92,15 @@ def LLM_WeightSparsityAttrInterface : AttrInterface<"WeightSparsityAttrInterface
     InterfaceMethod<[{
         How the runtime's program describes the index of a weight stored compressed.
       }], "::midllama::rt::SparsityParams", "getRuntimeSparsity", (ins)>,
+    InterfaceMethod<[{
+        Checks the bytes a pruned weight of this shape is stored with (`find(suffix)`: the
+        tensor `<name><suffix>`, null when absent; `formatted`: the weight also has a
+        format) against the pattern, e.g. N:M positions distinct and below M. Returns why
+        they break it, or an empty string. `--llm-verify-params` calls it once the
+        tensors' dtypes and shapes are known to be right.
+      }], "std::string", "findStoredViolation",
+      (ins "::llvm::function_ref<const ::midllama::rt::TensorView *(::llvm::StringRef)>":$find,
+           "::llvm::ArrayRef<int64_t>":$shape, "bool":$formatted)>,
   ];
 }
 

@@ -35,7 +35,7 @@ class LLM_SparsityAttr<string name, string attrMnemonic>
 // Quantization formats
 //===----------------------------------------------------------------------===//
 
-def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine"> {
+def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine", ["hasIndependentRows"]> {
   let summary = "Affine integer quantization in groups of input columns (RTN, GPTQ, AWQ)";
   let description = [{
     Each output row is split into groups of `group_size` consecutive input columns (the last

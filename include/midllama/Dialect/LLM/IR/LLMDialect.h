@@ -18,6 +18,9 @@
 #include "midllama/Dialect/LLM/IR/WeightComponents.h"
 #include "runtime/format/WeightFormat.h"
 #include "llvm/Support/raw_ostream.h"
+namespace midllama::rt {
+struct TensorView; // runtime/params/ParamFile.h
+} // namespace midllama::rt
 #include "midllama/Dialect/LLM/IR/LLMAttrInterfaces.h.inc"
 
 #define GET_ATTRDEF_CLASSES
