@@ -59,10 +59,98 @@ void decodeAbsmax(const NF4Params &p, const TensorView &absmax, const TensorView
   }
 }
 
+/// The tensors of one weight, by suffix (checked against componentsOf before use).
+struct Tensors {
+  const ParamFile &file;
+  const std::string &name;
+  const TensorView *operator()(const char *suffix) const { return file.find(name + suffix); }
+};
+
+/// Points `ref` at the index of a weight stored compressed.
+bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std::string &why) {
+  if (info.sparsity.kind == SparsityKind::NM) {
+    if (ref.cols % info.sparsity.m != 0) {
+      why = "has N:M sparsity with M not dividing its columns";
+      return false;
+    }
+    ref.sparse = WeightView::Sparse::NM;
+    ref.nmN = info.sparsity.n;
+    ref.nmM = info.sparsity.m;
+    ref.index = find(".indices")->data;
+    ref.indexRowBytes = find(".indices")->shape[1];
+  } else if (info.sparsity.kind == SparsityKind::Bitmask) {
+    ref.sparse = WeightView::Sparse::Bitmask;
+    ref.index = find(".mask")->data;
+    ref.rowPtr = reinterpret_cast<const int32_t *>(find(".row_ptr")->data);
+  }
+  return true;
+}
+
+/// Points `ref` at the tensors of the weight's format (one case per FormatKind).
+bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &s,
+                WeightView &ref, std::vector<float> &decoded, std::string &why) {
+  const FormatParams &f = info.format;
+  switch (f.kind) {
+  case FormatKind::Dense:
+    ref.data = find(info.sparsity.kind == SparsityKind::None ? "" : ".values")->data;
+    ref.panels = info.layout == WeightLayout::Panel16;
+    return true;
+  case FormatKind::Affine: {
+    // Codes [N, ceil(K * bits / 8)] (a pruned weight: its kept values' codes, row-aligned
+    // for N:M, one stream for a bitmask), scales and zero points per group of columns.
+    const TensorView *q = find(".qweight"), *z = find(".zeros");
+    ref.bits = int(f.affine.bits);
+    ref.groupSize = f.affine.groupSize;
+    ref.groups = (ref.cols + f.affine.groupSize - 1) / f.affine.groupSize;
+    ref.codeRowBytes = s.rowAligned ? q->shape[1] : 0;
+    ref.codes = q->data;
+    ref.scales = find(".scales")->data;
+    ref.zeros = f.affine.symmetric ? nullptr : z->data;
+    return true;
+  }
+  case FormatKind::NF4: {
+    const TensorView *a = find(".absmax");
+    decodeAbsmax(f.nf4, *a, find(".absmax_scale"), find(".absmax_offset"), decoded);
+    ref.dtype = DType::F32; // the decoded absmax
+    ref.bits = 4;
+    ref.nf4 = true;
+    ref.groupSize = f.nf4.blockSize; // the view's values per scale: here an NF4 block
+    ref.codes = find(".qweight")->data;
+    ref.scales = decoded.data();
+    return true;
+  }
+  case FormatKind::Int8Outliers: {
+    int64_t c = f.int8.numOutliers;
+    const TensorView *cols = c ? find(".outlier_columns") : nullptr;
+    for (int64_t i = 0; i < c; ++i) { // sorted, unique, in range: the kernels rely on it
+      int32_t col, prev = -1;
+      std::memcpy(&col, cols->data + 4 * i, 4);
+      if (i > 0)
+        std::memcpy(&prev, cols->data + 4 * (i - 1), 4);
+      if (col <= prev || col >= ref.cols) {
+        why = "has outlier columns that are not sorted, unique and within its columns";
+        return false;
+      }
+    }
+    ref.dtype = DType::F32; // the row scales
+    ref.bits = 8;
+    ref.int8 = true;
+    ref.codes = find(".qweight")->data;
+    ref.scales = find(".row_scale")->data;
+    ref.numOutliers = c;
+    ref.outlierColumns = c ? reinterpret_cast<const int32_t *>(cols->data) : nullptr;
+    ref.outliers = c ? reinterpret_cast<const uint16_t *>(find(".outliers")->data) : nullptr;
+    return true;
+  }
+  }
+  why = "has an unknown format";
+  return false;
+}
+
 } // namespace
 
 bool midllama::rt::bindWeight(const ParamFile &file, const WeightInfo &info,
-                              cpu::WeightRef &ref, std::vector<float> &decoded,
+                              WeightView &ref, std::vector<float> &decoded,
                               std::string &why) {
   bool matrix = info.shape.size() == 2;
   if (info.shape.empty() || info.shape.size() > 2 ||
@@ -76,11 +164,11 @@ bool midllama::rt::bindWeight(const ParamFile &file, const WeightInfo &info,
     return false;
   }
   int64_t n = matrix ? info.shape[0] : 1, k = info.shape.back();
-  ref = cpu::WeightRef();
+  ref = WeightView();
   ref.dtype = info.dtype;
   ref.rows = n;
   ref.cols = k;
-  auto find = [&](const char *suffix) { return file.find(info.name + suffix); };
+  Tensors find{file, info.name};
 
   // A bitmask's kept count sizes the value stream, so its index is checked first.
   int64_t kept = 0;
@@ -104,76 +192,6 @@ bool midllama::rt::bindWeight(const ParamFile &file, const WeightInfo &info,
     }
   }
 
-  ValueStream s = valueStreamOf(info, kept);
-  if (info.sparsity.kind == SparsityKind::NM) {
-    ref.sparse = cpu::WeightRef::Sparse::NM;
-    ref.nmN = info.sparsity.n;
-    ref.nmM = info.sparsity.m;
-    ref.index = find(".indices")->data;
-    ref.indexRowBytes = find(".indices")->shape[1];
-    if (k % info.sparsity.m != 0) {
-      why = "has N:M sparsity with M not dividing its columns";
-      return false;
-    }
-  } else if (info.sparsity.kind == SparsityKind::Bitmask) {
-    ref.sparse = cpu::WeightRef::Sparse::Bitmask;
-    ref.index = find(".mask")->data;
-    ref.rowPtr = reinterpret_cast<const int32_t *>(find(".row_ptr")->data);
-  }
-  const FormatParams &f = info.format;
-  switch (f.kind) {
-  case FormatKind::Dense:
-    ref.data = find(info.sparsity.kind == SparsityKind::None ? "" : ".values")->data;
-    ref.panels = info.layout == WeightLayout::Panel16;
-    return true;
-  case FormatKind::Affine: {
-    // Codes [N, ceil(K * bits / 8)] (a pruned weight: its kept values' codes, row-aligned
-    // for N:M, one stream for a bitmask), scales and zero points per group of columns.
-    const TensorView *q = find(".qweight"), *z = find(".zeros");
-    ref.bits = int(f.affine.bits);
-    ref.groupSize = f.affine.groupSize;
-    ref.groups = (k + f.affine.groupSize - 1) / f.affine.groupSize;
-    ref.codeRowBytes = s.rowAligned ? q->shape[1] : 0;
-    ref.codes = q->data;
-    ref.scales = find(".scales")->data;
-    ref.zeros = f.affine.symmetric ? nullptr : z->data;
-    return true;
-  }
-  case FormatKind::NF4: {
-    const TensorView *a = find(".absmax");
-    decodeAbsmax(f.nf4, *a, find(".absmax_scale"), find(".absmax_offset"), decoded);
-    ref.dtype = DType::F32; // the decoded absmax
-    ref.bits = 4;
-    ref.nf4 = true;
-    ref.groupSize = f.nf4.blockSize;
-    ref.codes = find(".qweight")->data;
-    ref.scales = decoded.data();
-    return true;
-  }
-  case FormatKind::Int8Outliers: {
-    int64_t c = f.int8.numOutliers;
-    const TensorView *cols = c ? find(".outlier_columns") : nullptr;
-    for (int64_t i = 0; i < c; ++i) { // sorted, unique, in range: the kernels rely on it
-      int32_t col, prev = -1;
-      std::memcpy(&col, cols->data + 4 * i, 4);
-      if (i > 0)
-        std::memcpy(&prev, cols->data + 4 * (i - 1), 4);
-      if (col <= prev || col >= k) {
-        why = "has outlier columns that are not sorted, unique and within its columns";
-        return false;
-      }
-    }
-    ref.dtype = DType::F32; // the row scales
-    ref.bits = 8;
-    ref.int8 = true;
-    ref.codes = find(".qweight")->data;
-    ref.scales = find(".row_scale")->data;
-    ref.numOutliers = c;
-    ref.outlierColumns = c ? reinterpret_cast<const int32_t *>(cols->data) : nullptr;
-    ref.outliers = c ? reinterpret_cast<const uint16_t *>(find(".outliers")->data) : nullptr;
-    return true;
-  }
-  }
-  why = "has an unknown format";
-  return false;
+  return bindIndex(find, info, ref, why) &&
+         bindFormat(find, info, valueStreamOf(info, kept), ref, decoded, why);
 }

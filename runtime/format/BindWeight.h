@@ -5,7 +5,7 @@
 // The loader's half of the format definition: every weight's tensors are checked against
 // componentsOf (dtype and shape of each, a bitmask's row offsets against its bits, int8
 // outlier columns sorted and in range) before a kernel may index them, then the kernels'
-// view (runtime/cpu/Kernels.h's WeightRef) is pointed at them.
+// view (runtime/format/WeightView.h) is pointed at them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,7 +13,7 @@
 #define MIDLLAMA_RUNTIME_FORMAT_BINDWEIGHT_H
 
 #include "runtime/artifact/Program.h"
-#include "runtime/cpu/Kernels.h"
+#include "runtime/format/WeightView.h"
 #include "runtime/params/ParamFile.h"
 
 #include <string>
@@ -25,7 +25,7 @@ namespace midllama::rt {
 /// (double-quantized NF4 absmax; NF4's fp32 absmax copied) go to `decoded`, which `ref`
 /// points into: keep it alive, and do not resize it, as long as `ref` is used. False with
 /// `why` (the sentence after the weight's name) when the tensors do not fit the format.
-bool bindWeight(const ParamFile &file, const WeightInfo &info, cpu::WeightRef &ref,
+bool bindWeight(const ParamFile &file, const WeightInfo &info, WeightView &ref,
                 std::vector<float> &decoded, std::string &why);
 
 } // namespace midllama::rt
