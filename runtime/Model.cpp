@@ -6,6 +6,8 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/format/BindWeight.h"
+#include "runtime/format/Components.h"
 #include "runtime/params/Half.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/Memory.h"
@@ -18,51 +20,6 @@
 #include <map>
 
 using namespace midllama::rt;
-
-/// Binds the index tensors of a pruned weight (N:M positions, or bitmask and row offsets)
-/// to `ref`; `perRow` gets the values per row (N:M), `total` the values in all (bitmask).
-/// False when they are missing or inconsistent: a row offset that does not count its mask
-/// bits would let a kernel read out of bounds.
-static bool bindSparsity(const ParamFile &file, const WeightInfo &info, int64_t n, int64_t k,
-                         cpu::WeightRef &ref, int64_t &perRow, int64_t &total) {
-  if (info.sparsity == WeightSparsity::NM) {
-    int64_t bits = 0;
-    while ((int64_t(1) << bits) < info.sparseM)
-      ++bits;
-    perRow = k / info.sparseM * info.sparseN;
-    int64_t rowBytes = (perRow * bits + 7) / 8;
-    const TensorView *idx = file.find(info.name + ".indices");
-    if (k % info.sparseM != 0 || !idx || idx->dtype != DType::U8 ||
-        idx->shape != std::vector<int64_t>{n, rowBytes})
-      return false;
-    ref.sparse = cpu::WeightRef::Sparse::NM;
-    ref.nmN = info.sparseN;
-    ref.nmM = info.sparseM;
-    ref.index = idx->data;
-    ref.indexRowBytes = rowBytes;
-    return true;
-  }
-  const TensorView *mask = file.find(info.name + ".mask");
-  const TensorView *ptr = file.find(info.name + ".row_ptr");
-  int64_t maskBytes = (k + 7) / 8;
-  if (!mask || mask->dtype != DType::U8 || mask->shape != std::vector<int64_t>{n, maskBytes} ||
-      !ptr || ptr->dtype != DType::I32 || ptr->numElements() != n + 1)
-    return false;
-  total = 0;
-  for (int64_t r = 0; r <= n; ++r) {
-    int32_t at;
-    std::memcpy(&at, ptr->data + 4 * r, 4);
-    if (at != total)
-      return false;
-    if (r < n)
-      for (int64_t c = 0; c < k; ++c)
-        total += mask->data[r * maskBytes + (c >> 3)] >> (c & 7) & 1;
-  }
-  ref.sparse = cpu::WeightRef::Sparse::Bitmask;
-  ref.index = mask->data;
-  ref.rowPtr = reinterpret_cast<const int32_t *>(ptr->data);
-  return true;
-}
 
 /// The weight tensors an artifact compiled with --synthetic-weights lists in its manifest,
 /// generated with deterministic pseudo-random values of plausible magnitude for each role
@@ -188,175 +145,15 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     return fail(error);
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
-  m->nf4Absmax_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
+  m->decoded_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
   for (const WeightInfo &info : prog.weights) {
-    if (info.format == WeightFormat::NF4) {
-      // One stream of 4-bit codes over all values, or over a pruned weight's kept values
-      // (N:M rows or a bitmask beside it), in blocks of groupSize with one absmax each.
-      cpu::WeightRef ref;
-      bool ok = info.shape.size() == 2;
-      int64_t total = ok ? info.shape[0] * info.shape[1] : 0;
-      if (ok && info.sparsity != WeightSparsity::None) {
-        int64_t perRow = 0;
-        ok = bindSparsity(*m->file_, info, info.shape[0], info.shape[1], ref, perRow, total);
-        if (info.sparsity == WeightSparsity::NM)
-          total = info.shape[0] * perRow;
-      }
-      int64_t blocks = (total + info.groupSize - 1) / info.groupSize;
-      const TensorView *q = m->file_->find(info.name + ".qweight");
-      const TensorView *a = m->file_->find(info.name + ".absmax");
-      if (!ok || !q || q->dtype != DType::U8 || q->numBytes != (total + 1) / 2 || !a ||
-          a->numElements() != blocks)
-        return fail("NF4 weight '" + info.name + "' does not match its components");
-      std::vector<float> absmax(static_cast<size_t>(blocks));
-      if (!info.symmetric) { // plain fp32 absmax
-        if (a->dtype != DType::F32)
-          return fail("NF4 weight '" + info.name + "' has a bad absmax");
-        std::memcpy(absmax.data(), a->data, size_t(blocks) * 4);
-      } else { // double-quantized: code8[q] * scale[block / 256] + offset
-        const TensorView *sc = m->file_->find(info.name + ".absmax_scale");
-        const TensorView *off = m->file_->find(info.name + ".absmax_offset");
-        if (a->dtype != DType::U8 || !sc || sc->dtype != DType::F32 ||
-            sc->numElements() != (blocks + 255) / 256 || !off || off->dtype != DType::F32 ||
-            off->numElements() != 1)
-          return fail("NF4 weight '" + info.name + "' has a bad double-quantized absmax");
-        const std::array<float, 256> &code = rt::dynamicCode8();
-        float offset;
-        std::memcpy(&offset, off->data, 4);
-        for (int64_t b = 0; b < blocks; ++b) {
-          float scale;
-          std::memcpy(&scale, sc->data + 4 * (b / 256), 4);
-          absmax[b] = code[a->data[b]] * scale + offset;
-        }
-      }
-      m->nf4Absmax_.push_back(std::move(absmax));
-      ref.dtype = DType::F32;
-      ref.rows = info.shape[0];
-      ref.cols = info.shape[1];
-      ref.bits = 4;
-      ref.nf4 = true;
-      ref.groupSize = info.groupSize;
-      ref.codes = q->data;
-      ref.scales = m->nf4Absmax_.back().data();
-      m->weights_.push_back(ref);
-      continue;
-    }
-    if (info.format == WeightFormat::Int8Outliers) {
-      int64_t n = info.shape[0], k = info.shape.back();
-      const TensorView *q = m->file_->find(info.name + ".qweight");
-      const TensorView *sc = m->file_->find(info.name + ".row_scale");
-      const TensorView *cols = m->file_->find(info.name + ".outlier_columns");
-      const TensorView *out = m->file_->find(info.name + ".outliers");
-      int64_t c = cols ? cols->numElements() : 0;
-      cpu::WeightRef ref;
-      std::vector<int64_t> codeShape = {n, k};
-      bool ok = info.shape.size() == 2;
-      if (ok && info.sparsity != WeightSparsity::None) { // only the kept values' int8 codes
-        int64_t perRow = 0, total = 0;
-        ok = bindSparsity(*m->file_, info, n, k, ref, perRow, total);
-        codeShape = info.sparsity == WeightSparsity::NM ? std::vector<int64_t>{n, perRow}
-                                                        : std::vector<int64_t>{total};
-      }
-      ok = ok && q && q->dtype == DType::I8 &&
-                q->shape == codeShape && sc && sc->dtype == DType::F32 &&
-                sc->numElements() == n &&
-                (c == 0 ? !out
-                        : cols->dtype == DType::I32 && out && out->dtype == DType::F16 &&
-                              out->shape == std::vector<int64_t>{n, c});
-      for (int64_t i = 0; ok && i < c; ++i) { // sorted, unique, in range
-        int32_t col, prev = -1;
-        std::memcpy(&col, cols->data + 4 * i, 4);
-        if (i > 0)
-          std::memcpy(&prev, cols->data + 4 * (i - 1), 4);
-        ok = col > prev && col < k;
-      }
-      if (!ok)
-        return fail("int8 + outliers weight '" + info.name + "' does not match its components");
-      ref.dtype = DType::F32;
-      ref.rows = n;
-      ref.cols = k;
-      ref.bits = 8;
-      ref.int8 = true;
-      ref.codes = q->data;
-      ref.scales = sc->data;
-      ref.numOutliers = c;
-      ref.outlierColumns = c ? reinterpret_cast<const int32_t *>(cols->data) : nullptr;
-      ref.outliers = c ? reinterpret_cast<const uint16_t *>(out->data) : nullptr;
-      m->weights_.push_back(ref);
-      continue;
-    }
-    if (info.format == WeightFormat::Affine) {
-      // Codes U8[N, ceil(K * bits / 8)], scales [N, groups], zero points U8[N, groups]; a
-      // pruned weight stores only its kept values' codes (row-aligned for N:M, one stream
-      // for a bitmask) beside its index tensors.
-      int64_t n = info.shape[0], k = info.shape.back();
-      int64_t groups = (k + info.groupSize - 1) / info.groupSize;
-      int64_t rowBytes = (k * info.bits + 7) / 8;
-      cpu::WeightRef ref;
-      std::vector<int64_t> codeShape = {n, rowBytes};
-      bool ok = info.shape.size() == 2;
-      if (ok && info.sparsity != WeightSparsity::None) {
-        int64_t perRow = 0, total = 0;
-        ok = bindSparsity(*m->file_, info, n, k, ref, perRow, total);
-        rowBytes = info.sparsity == WeightSparsity::NM ? (perRow * info.bits + 7) / 8 : 0;
-        codeShape = info.sparsity == WeightSparsity::NM
-                        ? std::vector<int64_t>{n, rowBytes}
-                        : std::vector<int64_t>{(total * info.bits + 7) / 8};
-      }
-      const TensorView *q = m->file_->find(info.name + ".qweight");
-      const TensorView *sc = m->file_->find(info.name + ".scales");
-      const TensorView *z = info.symmetric ? nullptr : m->file_->find(info.name + ".zeros");
-      if (!ok || !q || q->dtype != DType::U8 || q->shape != codeShape || !sc ||
-          sc->dtype != info.dtype || sc->shape != std::vector<int64_t>{n, groups} ||
-          (!info.symmetric &&
-           (!z || z->dtype != DType::U8 || z->shape != std::vector<int64_t>{n, groups})))
-        return fail("affine weight '" + info.name + "' does not match its components");
-      ref.dtype = info.dtype;
-      ref.rows = n;
-      ref.cols = k;
-      ref.bits = int(info.bits);
-      ref.groupSize = info.groupSize;
-      ref.groups = groups;
-      ref.codeRowBytes = rowBytes;
-      ref.codes = q->data;
-      ref.scales = sc->data;
-      ref.zeros = z ? z->data : nullptr;
-      m->weights_.push_back(ref);
-      continue;
-    }
-    if (info.sparsity != WeightSparsity::None) { // dense kept values
-      int64_t n = info.shape.size() == 2 ? info.shape[0] : 0, k = info.shape.back();
-      const TensorView *v = m->file_->find(info.name + ".values");
-      cpu::WeightRef ref;
-      ref.dtype = info.dtype;
-      ref.rows = n;
-      ref.cols = k;
-      int64_t perRow = 0, total = 0;
-      bool ok = n > 0 && v && v->dtype == info.dtype &&
-                (info.dtype == DType::F32 || info.dtype == DType::F16 ||
-                 info.dtype == DType::BF16) &&
-                bindSparsity(*m->file_, info, n, k, ref, perRow, total) &&
-                (info.sparsity == WeightSparsity::NM ? v->shape == std::vector<int64_t>{n, perRow}
-                                                     : v->numElements() == total);
-      if (!ok)
-        return fail("sparse weight '" + info.name + "' does not match its components");
-      ref.data = v->data;
-      m->weights_.push_back(ref);
-      continue;
-    }
-    const TensorView *t = m->file_->find(info.name);
-    if (!t || t->dtype != info.dtype || t->shape != info.storedShape())
-      return fail("weight '" + info.name + "' does not match the program's weight table");
-    if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16)
-      return fail("weight '" + info.name + "' has a type the CPU kernels do not read");
     cpu::WeightRef ref;
-    ref.data = t->data;
-    ref.dtype = info.dtype;
-    ref.rows = info.shape.size() == 2 ? info.shape[0] : 1;
-    ref.cols = info.shape.back();
-    ref.panels = info.layout == WeightLayout::Panel16;
-    if (info.shape.size() > 2)
-      return fail("weight '" + info.name + "' is not a vector or a matrix");
+    std::vector<float> decoded;
+    std::string why;
+    if (!bindWeight(*m->file_, info, ref, decoded, why))
+      return fail("weight '" + info.name + "' " + why);
+    if (!decoded.empty()) // moved, not copied: `ref` keeps pointing at the same floats
+      m->decoded_.push_back(std::move(decoded));
     m->weights_.push_back(ref);
   }
   m->vocab_ = prog.configInt("vocab_size", 0);
@@ -443,44 +240,10 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
 std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {
   std::map<std::string, int64_t> bytes;
   for (const WeightInfo &info : program_.weights) {
-    std::string pattern =
-        info.sparsity == WeightSparsity::NM
-            ? " " + std::to_string(info.sparseN) + ":" + std::to_string(info.sparseM)
-        : info.sparsity == WeightSparsity::Bitmask ? std::string(" sparse-bitmask")
-                                                   : std::string();
-    if (info.format == WeightFormat::NF4) { // index tensors counted: the bytes are real
-      std::string key =
-          "nf4 b" + std::to_string(info.groupSize) + (info.symmetric ? " dq" : "") + pattern;
-      for (const char *suffix : {".qweight", ".absmax", ".absmax_scale", ".absmax_offset",
-                                 ".indices", ".mask", ".row_ptr"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes[key] += t->numBytes;
-      continue;
-    }
-    if (info.format == WeightFormat::Int8Outliers) {
-      for (const char *suffix : {".qweight", ".row_scale", ".outlier_columns", ".outliers",
-                                 ".indices", ".mask", ".row_ptr"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes["int8 + fp16 outliers" + pattern] += t->numBytes;
-      continue;
-    }
-    if (info.format == WeightFormat::Affine) {
-      std::string key = "int" + std::to_string(info.bits) + " g" +
-                        std::to_string(info.groupSize) + (info.symmetric ? " sym" : "") + pattern;
-      for (const char *suffix : {".qweight", ".scales", ".zeros", ".indices", ".mask", ".row_ptr"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes[key] += t->numBytes;
-      continue;
-    }
-    if (info.sparsity != WeightSparsity::None) {
-      std::string key = std::string(dtypeName(info.dtype)) + pattern;
-      for (const char *suffix : {".values", ".indices", ".mask", ".row_ptr"})
-        if (const TensorView *t = file_->find(info.name + suffix))
-          bytes[key] += t->numBytes;
-      continue;
-    }
-    if (const TensorView *t = file_->find(info.name))
-      bytes[std::string(dtypeName(info.dtype))] += t->numBytes;
+    std::string key = formatName(info.format, info.dtype, info.sparsity);
+    for (const Component &c : componentsOf(info, 0)) // index tensors counted: the bytes are real
+      if (const TensorView *t = file_->find(info.name + c.suffix))
+        bytes[key] += t->numBytes;
   }
   return {bytes.begin(), bytes.end()};
 }

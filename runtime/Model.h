@@ -48,6 +48,9 @@ public:
   const uint8_t *tokenizerData() const { return tokenizer_ ? tokenizer_->data : nullptr; }
   int64_t tokenizerSize() const { return tokenizer_ ? tokenizer_->numBytes : 0; }
   const cpu::WeightRef &weight(int64_t i) const { return weights_[i]; }
+  /// The buffers of scales decoded at load that the weights point into (NF4 absmax): a
+  /// backend that copies the weights elsewhere copies these too.
+  const std::vector<std::vector<float>> &decodedScales() const { return decoded_; }
   /// Weight bytes by storage type ("F32", "F16", ...), for the report.
   std::vector<std::pair<std::string, int64_t>> weightBytesByType() const;
 
@@ -63,7 +66,7 @@ private:
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
-  std::vector<std::vector<float>> nf4Absmax_; // NF4 block scales, decoded at load (1/64 of the codes)
+  std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   const TensorView *tokenizer_ = nullptr;
   int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;

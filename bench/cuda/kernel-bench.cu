@@ -16,7 +16,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/Kernels.h"
-#include "runtime/cuda/DeviceWeightFromRef.h"
 #include "runtime/cuda/kernels/AllKernels.cu"
 #include "runtime/params/Half.h"
 
@@ -239,8 +238,8 @@ int main(int argc, char **argv) {
       DeviceCopy dev;
       for (auto *v : {&w.data, &w.codes, &w.zeros, &w.scales, &w.outliers, &w.columns})
         dev.add(*v);
-      DeviceWeight d;
-      if (!toDeviceWeight(w.ref, [&](const void *p) { return dev.place(p); }, d)) {
+      WeightView d;
+      if (!w.ref.relocated([&](const void *p) { return dev.place(p); }, d)) {
         std::fprintf(stderr, "kernel-bench: cannot place %s\n", format);
         return 1;
       }

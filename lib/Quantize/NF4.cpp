@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Quantize/NF4.h"
-#include "runtime/artifact/Program.h"
+#include "runtime/format/Codebooks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,12 +15,12 @@ using namespace midllama::quant;
 const std::array<float, 16> midllama::quant::kNF4Values = [] {
   std::array<float, 16> v{};
   for (int i = 0; i < 16; ++i)
-    v[i] = rt::kNF4Values[i]; // one table, the artifact format's
+    v[i] = rt::kNF4Values[i]; // one table, the runtime format's
   return v;
 }();
 
 const std::array<float, 256> &midllama::quant::dynamicCode8() {
-  return rt::dynamicCode8(); // the artifact format's table: the runtime decodes with it
+  return rt::dynamicCode8(); // runtime/format's table: the runtime decodes with it
 }
 
 namespace {

@@ -104,14 +104,11 @@ bool midllama::storesOnlyKept(WeightType &type, const std::vector<uint8_t> &keep
     nnz += b;
   // The pattern as the mask now is (a kept weight that was exactly 0 in dense storage counts
   // as pruned: it is 0 either way).
-  Attribute sparsity = type.getSparsity();
+  WeightSparsityAttrInterface sparsity = type.getSparsity();
   if (isa<UnstructuredSparsityAttr>(sparsity))
     sparsity = UnstructuredSparsityAttr::get(ctx, nnz);
   type = type.withSparsity(sparsity);
-  bool compressed = false;
-  for (const WeightComponent &c : getWeightLayout(type).components)
-    compressed |= c.suffix == ".indices" || c.suffix == ".mask";
-  if (!compressed)
+  if (!isStoredCompressed(type))
     return false; // dense storage holds the zeros
   EncodedWeight indexOnly;
   std::vector<float> zeros(static_cast<size_t>(n * k), 0.0f);
@@ -120,7 +117,7 @@ bool midllama::storesOnlyKept(WeightType &type, const std::vector<uint8_t> &keep
     pattern.n = nm.getN();
     pattern.m = nm.getM();
   }
-  encodeSparse(type.withFormat(Attribute()), zeros, keep, pattern, indexOnly);
+  encodeSparse(type.withFormat(nullptr), zeros, keep, pattern, indexOnly);
   for (EncodedWeight::Component &c : indexOnly.components)
     if (c.suffix == ".indices" || c.suffix == ".mask" || c.suffix == ".row_ptr")
       index.push_back(std::move(c));

@@ -6,8 +6,6 @@
 
 #include "runtime/artifact/Program.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstdlib>
 
 using namespace midllama::rt;
@@ -15,7 +13,9 @@ using namespace midllama::rt;
 namespace {
 
 constexpr char kMagic[6] = {'M', 'L', 'P', 'R', 'O', 'G'};
-constexpr uint16_t kProgramVersion = 4; // 2: weight layouts, 3: affine weights, 4: sparsity
+// 2: weight layouts, 3: affine weights, 4: sparsity, 5: format parameters by format
+// (runtime/format/WeightFormat.h) instead of fields shared between formats.
+constexpr uint16_t kProgramVersion = 5;
 
 class Writer {
 public:
@@ -133,13 +133,14 @@ std::vector<uint8_t> Program::encode() const {
     w.str(info.name);
     w.u32(uint32_t(info.dtype));
     w.u32(uint32_t(info.layout));
-    w.u32(uint32_t(info.format));
-    w.i64(info.bits);
-    w.i64(info.groupSize);
-    w.u32(info.symmetric ? 1 : 0);
-    w.u32(uint32_t(info.sparsity));
-    w.i64(info.sparseN);
-    w.i64(info.sparseM);
+    w.u32(uint32_t(info.format.kind));
+    std::vector<int64_t> params = encodeFormatParams(info.format);
+    w.u32(uint32_t(params.size()));
+    for (int64_t v : params)
+      w.i64(v);
+    w.u32(uint32_t(info.sparsity.kind));
+    w.i64(info.sparsity.n);
+    w.i64(info.sparsity.m);
     w.u32(uint32_t(info.shape.size()));
     for (int64_t d : info.shape)
       w.i64(d);
@@ -186,34 +187,28 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     return bad("weights");
   weights.resize(n);
   for (WeightInfo &info : weights) {
-    uint32_t dtype, layout, rank, format, symmetric, sparsity;
+    uint32_t dtype, layout, rank, format, numParams, sparsity;
     if (!r.str(info.name) || !r.u32(dtype) || dtype > uint32_t(DType::I32) || !r.u32(layout) ||
-        layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) ||
-        format > uint32_t(WeightFormat::Int8Outliers) || !r.i64(info.bits) || !r.i64(info.groupSize) ||
-        !r.u32(symmetric) || symmetric > 1 || !r.u32(sparsity) ||
-        sparsity > uint32_t(WeightSparsity::Bitmask) || !r.i64(info.sparseN) ||
-        !r.i64(info.sparseM) || !r.count(rank, 8) || rank > 8)
+        layout > uint32_t(WeightLayout::Panel16) || !r.u32(format) || !r.count(numParams, 8) ||
+        numParams > 16)
       return bad("weight table entry");
-    info.sparsity = WeightSparsity(sparsity);
-    if (info.sparsity != WeightSparsity::None &&
-        (layout != uint32_t(WeightLayout::RowMajor) ||
-         (info.sparsity == WeightSparsity::NM &&
-          (info.sparseN < 1 || info.sparseM < info.sparseN || info.sparseM > 256))))
-      return bad("weight '" + info.name + "' has a bad sparse encoding");
+    std::vector<int64_t> params(numParams);
+    for (int64_t &v : params)
+      r.i64(v);
+    if (!r.u32(sparsity) || sparsity > uint32_t(SparsityKind::Bitmask) ||
+        !r.i64(info.sparsity.n) || !r.i64(info.sparsity.m) || !r.count(rank, 8) || rank > 8)
+      return bad("weight table entry");
     info.dtype = DType(dtype);
     info.layout = WeightLayout(layout);
-    info.format = WeightFormat(format);
-    info.symmetric = symmetric != 0;
-    if (info.format == WeightFormat::Affine &&
-        (info.bits < 2 || info.bits > 8 || info.groupSize < 1 ||
-         info.layout != WeightLayout::RowMajor))
-      return bad("weight '" + info.name + "' has a bad affine encoding");
-    if (info.format == WeightFormat::NF4 &&
-        (info.bits != 4 || info.groupSize < 1 || info.layout != WeightLayout::RowMajor))
-      return bad("weight '" + info.name + "' has a bad NF4 encoding");
-    if (info.format == WeightFormat::Int8Outliers &&
-        (info.bits != 8 || info.layout != WeightLayout::RowMajor))
-      return bad("weight '" + info.name + "' has a bad int8 + outliers encoding");
+    info.sparsity.kind = SparsityKind(sparsity);
+    std::string why;
+    if (!decodeFormatParams(format, params, info.format, why) ||
+        !checkSparsityParams(info.sparsity, why))
+      return bad("weight '" + info.name + "' " + why);
+    // Panels are the CPU's layout of dense matrices; every other encoding is read by rows.
+    if ((info.format.kind != FormatKind::Dense || info.sparsity.kind != SparsityKind::None) &&
+        info.layout != WeightLayout::RowMajor)
+      return bad("weight '" + info.name + "' is packed in panels but is not dense");
     info.shape.resize(rank);
     for (int64_t &d : info.shape)
       if (!r.i64(d) || d <= 0 || d > (int64_t(1) << 32))
@@ -297,37 +292,3 @@ uint64_t midllama::rt::contentHash(const uint8_t *data, size_t size, uint64_t se
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
-
-const std::array<float, 256> &midllama::rt::dynamicCode8() {
-  // create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): for exponent i,
-  // 2^i values at 10^(i-6) times the midpoints of linspace(0.1, 1, 2^i + 1), both signs,
-  // plus 0 and 1, sorted. linspace as torch computes it in float32 (found by comparing
-  // every value): start + k * step with one rounding (a fused multiply-add) for the first
-  // half, end - (steps - 1 - k) * step for the second.
-  static const std::array<float, 256> code = [] {
-    std::vector<float> data;
-    for (int i = 0; i < 7; ++i) {
-      int items = (1 << i) + 1;
-      std::vector<float> bounds(static_cast<size_t>(items));
-      float step = (1.0f - 0.1f) / float(items - 1);
-      int half = items / 2;
-      for (int k = 0; k < items; ++k)
-        bounds[k] = k < half ? std::fma(float(k), step, 0.1f)
-                             : std::fma(-float(items - 1 - k), step, 1.0f);
-      float scale = float(std::pow(10.0, double(i - 6))); // Python 10 ** (i - 6), to float32
-      for (int k = 0; k + 1 < items; ++k) {
-        float mean = (bounds[k] + bounds[k + 1]) / 2.0f;
-        data.push_back(scale * mean);
-        data.push_back(-scale * mean);
-      }
-    }
-    data.push_back(0.0f);
-    data.push_back(1.0f);
-    std::sort(data.begin(), data.end());
-    std::array<float, 256> out{};
-    std::copy(data.begin(), data.end(), out.begin());
-    return out;
-  }();
-  return code;
-}
-

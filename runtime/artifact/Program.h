@@ -21,7 +21,9 @@
 //   "MLPROG" u16 version
 //   config: u32 count, then count × (string key, string value)
 //   slots:  u32 count, then count × i64 width
-//   weights: u32 count, then count × (string name, u32 dtype, u32 rank, rank × i64 dim)
+//   weights: u32 count, then count × (string name, u32 dtype, u32 layout, u32 format,
+//            u32 p, p × i64 format parameter, u32 sparsity, i64 N, i64 M,
+//            u32 rank, rank × i64 dim)
 //   calls:  u32 count, then count × (u32 opcode, u32 n, n × i64 argument)
 // where a string is u32 length + bytes. Float arguments are stored as their bit pattern.
 //
@@ -30,9 +32,9 @@
 #ifndef MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
 #define MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
 
+#include "runtime/format/WeightFormat.h"
 #include "runtime/params/DType.h"
 
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -42,7 +44,7 @@
 namespace midllama::rt {
 
 constexpr const char *kArtifactFormat = "midllama-artifact";
-constexpr int kArtifactVersion = 2; // 2: contentHash checksum
+constexpr int kArtifactVersion = 3; // 2: contentHash checksum, 3: format parameters
 constexpr const char *kProgramTensor = "__program__";
 constexpr const char *kTokenizerTensor = "__tokenizer__";
 constexpr const char *kCudaKernelsTensor = "__cuda_kernels__";
@@ -82,47 +84,15 @@ struct Call {
 enum class WeightLayout : uint32_t { RowMajor = 0, Panel16 = 1 };
 constexpr int64_t kPanelWidth = 16;
 
-/// How a weight's values are encoded (docs/weights.md has the byte layout of each).
-enum class WeightFormat : uint32_t { Dense = 0, Affine = 1, NF4 = 2, Int8Outliers = 3 };
-/// How a pruned weight's values are indexed, when stored compressed (dense values only so
-/// far): N:M (`name.values` [N, K / M * N], `name.indices` the position of each in its run
-/// of M, ceil(log2 M) bits packed little-endian along rows) or a bitmask (`name.values`
-/// flat, `name.mask` U8[N, ceil(K / 8)], `name.row_ptr` I32[N + 1]). Pruned weights stored
-/// dense (explicit zeros) are plain Dense weights.
-enum class WeightSparsity : uint32_t { None = 0, NM = 1, Bitmask = 2 };
-
-/// The 16 NormalFloat4 values (QLoRA, Dettmers et al. 2023), in code order.
-inline constexpr float kNF4Values[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-
-/// bitsandbytes' signed 8-bit dynamic code (create_dynamic_map), which double-quantized
-/// NF4 absmax values index.
-const std::array<float, 256> &dynamicCode8();
-
 struct WeightInfo {
   std::string name;
   DType dtype = DType::F32;   // dense: the values'; affine: the scales'
   std::vector<int64_t> shape; // logical: [N, K] or [N]
   WeightLayout layout = WeightLayout::RowMajor;
-  WeightFormat format = WeightFormat::Dense;
-  // Affine integer groups: w = (q - zero) * scale per group of `groupSize` columns along a
-  // row, codes of `bits` bits packed little-endian along each row (tensor `name.qweight`),
-  // scales `name.scales`, zero points `name.zeros` unless symmetric (zero 2^(bits-1)).
-  // NF4 (bits 4): blocks of `groupSize` values of the row-major stream, codes two per byte
-  // high nibble first (`name.qweight`), absmax F32 (`name.absmax`) or, when `symmetric` is
-  // set (double quantization), U8 codes of the dynamic 8-bit map with `name.absmax_scale`
-  // per 256 blocks and `name.absmax_offset`. A pruned NF4 weight stored compressed runs
-  // its stream (and blocks) over the kept values only.
-  // Int8 + outliers (bits 8, LLM.int8()): `name.qweight` I8[N, K] (outlier columns 0),
-  // `name.row_scale` F32[N], `name.outlier_columns` I32[C] and `name.outliers` F16[N, C]
-  // (both absent when C = 0).
-  int64_t bits = 0, groupSize = 0;
-  bool symmetric = false;
-  WeightSparsity sparsity = WeightSparsity::None;
-  int64_t sparseN = 0, sparseM = 0; // N:M
+  /// The format and its parameters, and how a pruned weight's kept values are indexed:
+  /// runtime/format/WeightFormat.h; docs/weights.md has the tensors of each.
+  FormatParams format;
+  SparsityParams sparsity;
 
   /// The shape of the stored tensor: [ceil(N / 16), K, 16] for panels.
   std::vector<int64_t> storedShape() const;

@@ -7,7 +7,7 @@
 #include "runtime/cpu/Kernels.h"
 #include "runtime/params/Half.h"
 
-#include "runtime/artifact/Program.h"
+#include "runtime/format/Codebooks.h"
 
 #include <algorithm>
 #include <atomic>

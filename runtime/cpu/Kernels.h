@@ -12,6 +12,7 @@
 #ifndef MIDLLAMA_RUNTIME_CPU_KERNELS_H
 #define MIDLLAMA_RUNTIME_CPU_KERNELS_H
 
+#include "runtime/format/WeightView.h"
 #include "runtime/params/DType.h"
 
 #include <cstdint>
@@ -19,44 +20,9 @@
 
 namespace midllama::rt::cpu {
 
-/// A dense weight as the kernels read it.
-struct WeightRef {
-  const void *data = nullptr;
-  DType dtype = DType::F32;
-  int64_t rows = 0, cols = 0; // [N, K] for matrices; cols = size for vectors
-  /// Row-major, or packed in panels of 16 rows interleaved along K (runtime/artifact/
-  /// Program.h): element (n, k) at [n / 16][k][n % 16].
-  bool panels = false;
-  /// Affine integer groups (`bits` > 0): `data` is unused; row n's codes start at
-  /// codes + n * codeRowBytes, its scales (of `dtype`) and zero points at n * groups.
-  int bits = 0;
-  int64_t groupSize = 0, groups = 0, codeRowBytes = 0;
-  const uint8_t *codes = nullptr, *zeros = nullptr; // zeros null: symmetric, 2^(bits-1)
-  const void *scales = nullptr;
-  /// NF4 (with `bits` = 4): `codes` is the packed stream, `scales` the fp32 absmax per
-  /// block of `groupSize` values (double quantization undone at load).
-  bool nf4 = false;
-  /// Int8 + outliers (LLM.int8(), with `bits` = 8): `codes` holds int8 [rows, cols] with
-  /// the outlier columns 0, `scales` the fp32 scale of each row; the `numOutliers` input
-  /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
-  bool int8 = false;
-  /// Sparse storage (N:M or bitmask) of a pruned weight: only the kept values are stored,
-  /// dense (of `dtype`, at `data`), affine-quantized (codes at `codes`, scales and zero
-  /// points per group of logical columns as for a dense affine weight), NF4 (one code
-  /// stream over the kept values, blocks over that stream) or int8. N:M keeps `nmN` of
-  /// every run of `nmM` columns: row-aligned values [rows, cols / nmM * nmN] (affine codes
-  /// in rows of `codeRowBytes`), and `index` the position of each in its run, ceil(log2
-  /// nmM) bits packed little-endian in rows of `indexRowBytes`. A bitmask keeps the columns
-  /// whose bit is set (`index` [rows, ceil(cols / 8)], bit c & 7 of byte c >> 3); values or
-  /// codes one flat stream, row r's starting at value `rowPtr[r]`.
-  enum class Sparse { None, NM, Bitmask } sparse = Sparse::None;
-  int64_t nmN = 0, nmM = 0, indexRowBytes = 0;
-  const uint8_t *index = nullptr;
-  const int32_t *rowPtr = nullptr;
-  int64_t numOutliers = 0;
-  const int32_t *outlierColumns = nullptr;
-  const uint16_t *outliers = nullptr;
-};
+/// A weight as the kernels read it: the view the CUDA kernels read too
+/// (runtime/format/WeightView.h).
+using WeightRef = WeightView;
 
 /// Whether the kernels decode `w` row by row (quantized or sparse) rather than read it.
 inline bool decodesRows(const WeightRef &w) { return w.bits || w.sparse != WeightRef::Sparse::None; }

@@ -13,7 +13,7 @@
 #include "runtime/cuda/CudaExecutor.h"
 
 #include "runtime/cuda/kernels/AttentionParams.h"
-#include "runtime/cuda/DeviceWeightFromRef.h"
+#include "runtime/cpu/Kernels.h"
 
 #include <cuda_runtime.h>
 
@@ -96,7 +96,7 @@ private:
   char *arena_ = nullptr;
   int64_t arenaBytes_ = 0;
   std::vector<Placement> placements_; // sorted by host address
-  std::vector<DeviceWeight> weights_;
+  std::vector<WeightView> weights_;
   std::vector<float *> slots_;
   std::vector<float *> kCache_, vCache_; // [layer * batch + sequence]
   float *gate_ = nullptr, *up_ = nullptr; // GateUpSwiGLU's two projections
@@ -172,22 +172,15 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
       placements_.push_back({t.data, t.numBytes, offset});
       offset += alignUp(t.numBytes);
     }
-  // NF4 absmax values are decoded at load into host buffers: they travel too.
-  for (size_t i = 0; i < prog.weights.size(); ++i) {
-    const cpu::WeightRef &w = model_.weight(int64_t(i));
-    if (w.panels)
+  // Scales decoded at load (NF4 absmax) live in host buffers: they travel too.
+  for (size_t i = 0; i < prog.weights.size(); ++i)
+    if (model_.weight(int64_t(i)).panels)
       return fail(error, "weight '" + prog.weights[i].name +
                       "' is packed for the CPU; recompile for a GPU target");
-    if (w.nf4) {
-      int64_t stream = w.rows * w.cols;
-      if (w.sparse == cpu::WeightRef::Sparse::NM)
-        stream = w.rows * (w.cols / w.nmM * w.nmN);
-      else if (w.sparse == cpu::WeightRef::Sparse::Bitmask)
-        stream = w.rowPtr[w.rows];
-      int64_t bytes = (stream + w.groupSize - 1) / w.groupSize * 4;
-      placements_.push_back({static_cast<const uint8_t *>(w.scales), bytes, offset});
-      offset += alignUp(bytes);
-    }
+  for (const std::vector<float> &decoded : model_.decodedScales()) {
+    int64_t bytes = int64_t(decoded.size()) * 4;
+    placements_.push_back({reinterpret_cast<const uint8_t *>(decoded.data()), bytes, offset});
+    offset += alignUp(bytes);
   }
   std::sort(placements_.begin(), placements_.end(),
             [](const Placement &a, const Placement &b) { return a.host < b.host; });
@@ -248,8 +241,8 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
   // Each weight as the kernels read it, its pointers moved into the arena.
   for (size_t i = 0; i < prog.weights.size(); ++i) {
     const cpu::WeightRef &w = model_.weight(int64_t(i));
-    DeviceWeight d;
-    if (!toDeviceWeight(w, [&](const void *p) { return device(p); }, d))
+    WeightView d;
+    if (!w.relocated([&](const void *p) { return device(p); }, d))
       return fail(error, "weight '" + prog.weights[i].name +
                              "' lives outside the artifact (replaced in memory); the CUDA "
                              "backend runs artifacts as compiled");
@@ -266,7 +259,7 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
 
 bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float *out,
                           int64_t rows, int64_t weight, std::string &error) {
-  DeviceWeight w = weights_[size_t(weight)];
+  WeightView w = weights_[size_t(weight)];
   if (w.int8) {
     void *q[] = {&in, &stride, &offset, &w, &xq_, &sx_, &xo_};
     if (!launch(k_.int8Quantize, dim3(unsigned(rows)), dim3(kRowThreads), q, 0,
@@ -303,7 +296,7 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
     switch (c.op) {
     case OpCode::Embed: {
       float *out = s(a[0]);
-      DeviceWeight table = weights_[size_t(a[1])];
+      WeightView table = weights_[size_t(a[1])];
       void *args[] = {&tokens_, &table, &out};
       ok = launch(k_.embed, dim3(unsigned(rows)), dim3(kRowThreads), args, 0, "midllama_embed",
                   error);
@@ -312,7 +305,7 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
     case OpCode::RMSNorm: {
       float *in = s(a[0]), *out = s(a[1]);
       int64_t width = widths[size_t(a[0])];
-      DeviceWeight w = weights_[size_t(a[2])];
+      WeightView w = weights_[size_t(a[2])];
       float eps = bitsFloat(a[3]);
       void *args[] = {&in, &out, &width, &w, &eps};
       ok = launch(k_.rmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
@@ -322,7 +315,7 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
     case OpCode::AddRMSNorm: {
       float *in = s(a[0]), *residual = s(a[1]), *sum = s(a[2]), *out = s(a[3]);
       int64_t width = widths[size_t(a[0])];
-      DeviceWeight w = weights_[size_t(a[4])];
+      WeightView w = weights_[size_t(a[4])];
       float eps = bitsFloat(a[5]);
       void *args[] = {&in, &residual, &sum, &out, &width, &w, &eps};
       ok = launch(k_.addRmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
@@ -340,7 +333,7 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
       }
       break;
     case OpCode::GateUpSwiGLU: {
-      DeviceWeight gate = weights_[size_t(a[2])], up = weights_[size_t(a[3])];
+      WeightView gate = weights_[size_t(a[2])], up = weights_[size_t(a[3])];
       int64_t total = rows * gate.rows;
       float *in = s(a[0]), *out = s(a[1]);
       if (!gate.int8 && !up.int8) { // fused: the projections stay in shared memory

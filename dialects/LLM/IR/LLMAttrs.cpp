@@ -3,7 +3,8 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The checks here need only the attribute; checks against a weight's shape (a group larger
-// than K, an outlier column past K, M not dividing K) are in verifyWeightEncoding.
+// than K, an outlier column past K, M not dividing K) are the interface's verifyWeight
+// (WeightFormats.cpp, WeightSparsities.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,11 +12,13 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
-#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/TypeSwitch.h" // the generated parser and printer use it
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace midllama::llm;
+
+#include "midllama/Dialect/LLM/IR/LLMAttrInterfaces.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "midllama/Dialect/LLM/IR/LLMAttrs.cpp.inc"

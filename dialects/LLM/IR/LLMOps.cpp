@@ -126,9 +126,10 @@ OpFoldResult WeightTransposeOp::fold(FoldAdaptor) {
 LogicalResult WeightSliceOp::verify() {
   WeightType in = getInput().getType(), out = getResult().getType();
   int64_t axis = getAxisAttr().getInt(), offset = getOffsetAttr().getInt();
-  // Rows of an affine-quantized weight are independent (codes, scales and zero points are
-  // per row), so they can be sliced too: that is how a packed QKV projection is split.
-  bool quantizedRows = isa_and_nonnull<AffineQuantAttr>(in.getFormat()) && axis == 0 &&
+  // Rows of an encoded weight whose format stores rows apart (affine: codes, scales and
+  // zero points per row) can be sliced too: that is how a packed QKV projection is split.
+  WeightFormatAttrInterface format = in.getFormat();
+  bool quantizedRows = format && format.hasIndependentRows() && axis == 0 &&
                        in.getFormat() == out.getFormat() && !in.getSparsity() &&
                        !out.getSparsity() && in.getElementType() == out.getElementType();
   if (!quantizedRows && failed(verifyDenseTransform(*this, in, out)))

@@ -9,7 +9,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
-#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/TypeSwitch.h" // the generated parser and printer use it
 
 using namespace mlir;
 using namespace midllama::llm;
@@ -24,11 +24,8 @@ void LLMDialect::registerTypes() {
       >();
 }
 
-static bool isSparsityAttr(Attribute attr) {
-  return isa<NMSparsityAttr, UnstructuredSparsityAttr>(attr);
-}
-
-// !llm.weight<64x172xf16[, format][, sparsity]>
+// !llm.weight<64x172xf16[, format][, sparsity]>: each attribute goes where its interface
+// says, so a new format or pattern needs nothing here.
 Type WeightType::parse(AsmParser &parser) {
   SmallVector<int64_t, 2> shape;
   Type elementType;
@@ -38,20 +35,27 @@ Type WeightType::parse(AsmParser &parser) {
                                 /*withTrailingX=*/true) ||
       parser.parseType(elementType))
     return {};
-  Attribute format, sparsity;
+  WeightFormatAttrInterface format;
+  WeightSparsityAttrInterface sparsity;
   while (succeeded(parser.parseOptionalComma())) {
     llvm::SMLoc attrLoc = parser.getCurrentLocation();
     Attribute attr;
     if (parser.parseAttribute(attr))
       return {};
-    Attribute &slot = isSparsityAttr(attr) ? sparsity : format;
-    if (slot) {
-      parser.emitError(attrLoc) << "a weight has at most one "
-                                << (isSparsityAttr(attr) ? "sparsity pattern"
-                                                         : "storage format");
+    auto isSparsity = isa<WeightSparsityAttrInterface>(attr);
+    if (!isSparsity && !isa<WeightFormatAttrInterface>(attr)) {
+      parser.emitError(attrLoc) << "unknown weight storage format " << attr;
       return {};
     }
-    slot = attr;
+    if (isSparsity ? bool(sparsity) : bool(format)) {
+      parser.emitError(attrLoc) << "a weight has at most one "
+                                << (isSparsity ? "sparsity pattern" : "storage format");
+      return {};
+    }
+    if (isSparsity)
+      sparsity = cast<WeightSparsityAttrInterface>(attr);
+    else
+      format = cast<WeightFormatAttrInterface>(attr);
   }
   if (parser.parseGreater())
     return {};
@@ -73,7 +77,8 @@ void WeightType::print(AsmPrinter &printer) const {
 
 LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayRef<int64_t> shape, Type elementType,
-                                 Attribute format, Attribute sparsity) {
+                                 WeightFormatAttrInterface format,
+                                 WeightSparsityAttrInterface sparsity) {
   return verifyWeightEncoding(emitError, shape, elementType, format, sparsity);
 }
 
@@ -84,12 +89,12 @@ int64_t WeightType::getNumElements() const {
   return n;
 }
 
-WeightType WeightType::withFormat(Attribute format) const {
+WeightType WeightType::withFormat(WeightFormatAttrInterface format) const {
   return WeightType::get(getContext(), getShape(), getElementType(), format,
                          getSparsity());
 }
 
-WeightType WeightType::withSparsity(Attribute sparsity) const {
+WeightType WeightType::withSparsity(WeightSparsityAttrInterface sparsity) const {
   return WeightType::get(getContext(), getShape(), getElementType(), getFormat(),
                          sparsity);
 }

@@ -472,7 +472,7 @@ Value Converter::quantizedWeight(const onnx::NodeProto &node, const std::string 
   // are unpacked to one byte per group.
   auto format = AffineQuantAttr::get(b.getContext(), bits, blockSize, /*symmetric=*/!zp,
                                      /*act_order=*/false);
-  auto type = WeightType::get(b.getContext(), {n, k}, scaleType, format, Attribute());
+  auto type = WeightType::get(b.getContext(), {n, k}, scaleType, format, nullptr);
   std::string name = codes;
   if (!declared.count(name)) {
     OpBuilder::InsertionGuard guard(b);
@@ -743,7 +743,7 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
     int64_t offset = 0;
     auto part = [&](int64_t rows) {
       auto type = WeightType::get(b.getContext(), {rows, k0}, wt.getElementType(),
-                                  wt.getFormat(), Attribute());
+                                  wt.getFormat(), nullptr);
       Value slice = WeightSliceOp::create(b, loc, type, t, b.getI64IntegerAttr(0),
                                           b.getI64IntegerAttr(offset), StringAttr());
       offset += rows;

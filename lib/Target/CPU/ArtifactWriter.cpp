@@ -54,11 +54,10 @@ private:
   /// a matmul kernel reads (`packed`) is stored in panels.
   int64_t weight(Value v, bool packed = false);
   /// `__synthetic_weights__` (JSON: name, dtype, shape of every weight tensor) and the
-  /// int8 weights' outlier columns, into `writer`.
+  /// tensors only the types know, into `writer`.
   bool writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum);
-  /// An int8 weight's outlier columns (they live in its type) as `NAME.outlier_columns`.
-  bool addOutlierColumns(rt::ParamFileWriter &writer, const rt::WeightInfo &info,
-                         uint64_t &checksum);
+  /// The tensors of weight `i` that only its type knows (int8's outlier columns).
+  bool addTypeTensors(rt::ParamFileWriter &writer, size_t i, uint64_t &checksum);
 
   ModuleOp module;
   SymbolTable symbols;
@@ -66,7 +65,7 @@ private:
   rt::Program program;
   std::map<std::string, int64_t> weightIndex;
   std::vector<std::string> storedNames;
-  std::map<std::string, std::vector<int64_t>> outlierColumns; // int8 + outliers weights
+  std::vector<SmallVector<llm::TypeTensor, 1>> typeTensors;    // by weight, from its format
   std::vector<std::vector<std::string>> componentSuffixes;   // by weight, from its layout
   std::vector<std::vector<llm::WeightComponent>> components; // by weight, for synthetic weights
   DenseMap<Value, int64_t> slots;
@@ -97,31 +96,21 @@ int64_t Serializer::weight(Value v, bool packed) {
   std::string name = param.getSymName().str();
   if (auto it = weightIndex.find(name); it != weightIndex.end()) {
     // A tied embedding read by the LM head too: one copy, in panels (dense only).
-    if (packed && program.weights[it->second].format == rt::WeightFormat::Dense)
+    if (packed && program.weights[it->second].format.kind == rt::FormatKind::Dense)
       program.weights[it->second].layout = rt::WeightLayout::Panel16;
     return it->second;
   }
   llm::WeightType type = param.getWeightType();
-  auto affine = dyn_cast_or_null<llm::AffineQuantAttr>(type.getFormat());
-  auto nf4 = dyn_cast_or_null<llm::NF4Attr>(type.getFormat());
-  auto int8 = dyn_cast_or_null<llm::Int8OutliersAttr>(type.getFormat());
-  // A pruned weight, dense, affine, NF4 or int8: stored compressed (N:M positions, or a
-  // bitmask and row offsets, beside the kept values or codes) or, when that is not smaller,
-  // dense with its zeros.
-  auto nm = dyn_cast_or_null<llm::NMSparsityAttr>(type.getSparsity());
-  bool nf4Readable = nf4 && (!nf4.getDoubleQuant() || nf4.getDqBlockSize() == 256);
-  bool sparse = type.getSparsity() && type.getRank() == 2 &&
-                (!type.getFormat() || (affine && !affine.getActOrder()) || nf4Readable ||
-                 isa<llm::Int8OutliersAttr>(type.getFormat()));
-  bool compressed = false;
-  if (sparse)
-    for (const llm::WeightComponent &c : llm::getWeightLayout(type).components)
-      compressed |= c.suffix == ".indices" || c.suffix == ".mask";
-  bool supported = type.isDense() || sparse ||
-                   (affine && !affine.getActOrder() && type.getRank() == 2) ||
-                   (int8 && type.getRank() == 2) ||
-                   (nf4Readable && type.getRank() == 2);
-  if (!supported || (type.getSparsity() && !sparse)) {
+  // What the runtime is told of the weight's encoding, from its attributes: a pruned weight
+  // is stored compressed (N:M positions, or a bitmask and row offsets, beside the kept
+  // values or codes) or, when that is not smaller, dense with its zeros.
+  rt::WeightInfo info;
+  info.name = name;
+  bool compressed = llm::isStoredCompressed(type);
+  FailureOr<rt::FormatParams> format = rt::FormatParams();
+  if (llm::WeightFormatAttrInterface f = type.getFormat())
+    format = f.getRuntimeFormat(compressed);
+  if (failed(format)) {
     std::string t;
     llvm::raw_string_ostream os(t);
     os << type;
@@ -130,35 +119,15 @@ int64_t Serializer::weight(Value v, bool packed) {
             "without act-order, NF4, int8 + outliers, pruned dense, affine, NF4 or int8)";
     return -1;
   }
-  rt::WeightInfo info;
-  info.name = name;
-  if (affine) {
-    info.format = rt::WeightFormat::Affine;
-    info.bits = affine.getBits();
-    info.groupSize = affine.getGroupSize();
-    info.symmetric = affine.getSymmetric();
-    packed = false; // read row by row, dequantized in the kernel
-  }
-  if (compressed) {
-    info.sparsity = nm ? rt::WeightSparsity::NM : rt::WeightSparsity::Bitmask;
-    info.sparseN = nm ? nm.getN() : 0;
-    info.sparseM = nm ? nm.getM() : 0;
-    packed = false; // decoded row by row in the kernel
-  }
-  if (int8) {
-    info.format = rt::WeightFormat::Int8Outliers;
-    info.bits = 8;
+  info.format = *format;
+  if (compressed)
+    info.sparsity = type.getSparsity().getRuntimeSparsity();
+  // Panels are for dense matrices; every other encoding is decoded row by row in the kernel.
+  if (info.format.kind != rt::FormatKind::Dense || compressed)
     packed = false;
-    outlierColumns[name] = std::vector<int64_t>(int8.getColumns().asArrayRef().begin(),
-                                                int8.getColumns().asArrayRef().end());
-  }
-  if (nf4) {
-    info.format = rt::WeightFormat::NF4;
-    info.bits = 4;
-    info.groupSize = nf4.getBlockSize();
-    info.symmetric = nf4.getDoubleQuant(); // the flag says "double-quantized" for NF4
-    packed = false;
-  }
+  typeTensors.emplace_back();
+  if (llm::WeightFormatAttrInterface f = type.getFormat())
+    f.appendTypeTensors(typeTensors.back());
   Type elem = type.getElementType();
   info.dtype = elem.isF32() ? rt::DType::F32 : elem.isF16() ? rt::DType::F16 : rt::DType::BF16;
   info.shape.assign(type.getShape().begin(), type.getShape().end());
@@ -190,10 +159,10 @@ bool Serializer::writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum) 
   };
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    if (info.sparsity != rt::WeightSparsity::None)
+    if (info.sparsity.kind != rt::SparsityKind::None)
       return fail("weight '" + info.name + "' is stored sparse: synthetic weights do not "
                   "generate masks or N:M positions (their values must agree with each other)");
-    if (info.format == rt::WeightFormat::Dense) { // as stored: panels when packed
+    if (info.format.kind == rt::FormatKind::Dense) { // as stored: panels when packed
       add(info.name, info.dtype, info.storedShape());
       continue;
     }
@@ -206,26 +175,21 @@ bool Serializer::writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum) 
   int64_t n = int64_t(bytes.size());
   if (!writer.addOwned(rt::kSyntheticWeightsTensor, rt::DType::U8, {n}, std::move(bytes), error))
     return false;
-  for (const rt::WeightInfo &info : program.weights)
-    if (!addOutlierColumns(writer, info, checksum))
+  for (size_t i = 0; i < program.weights.size(); ++i)
+    if (!addTypeTensors(writer, i, checksum))
       return false;
   return true;
 }
 
-bool Serializer::addOutlierColumns(rt::ParamFileWriter &writer, const rt::WeightInfo &info,
-                                   uint64_t &checksum) {
-  const std::vector<int64_t> &columns = outlierColumns[info.name];
-  if (info.format != rt::WeightFormat::Int8Outliers || columns.empty())
-    return true;
-  // The outlier columns live in the IR type; the kernel needs them beside the weights.
-  std::vector<uint8_t> bytes(columns.size() * 4);
-  for (size_t j = 0; j < columns.size(); ++j) {
-    int32_t col = int32_t(columns[j]);
-    std::memcpy(&bytes[4 * j], &col, 4);
+bool Serializer::addTypeTensors(rt::ParamFileWriter &writer, size_t i, uint64_t &checksum) {
+  for (llm::TypeTensor &t : typeTensors[i]) {
+    checksum = rt::contentHash(t.bytes.data(), t.bytes.size(), checksum);
+    std::vector<int64_t> shape(t.component.shape.begin(), t.component.shape.end());
+    if (!writer.addOwned(program.weights[i].name + t.component.suffix, t.component.dtype,
+                         shape, std::move(t.bytes), error))
+      return false;
   }
-  checksum = rt::contentHash(bytes.data(), bytes.size(), checksum);
-  return writer.addOwned(info.name + ".outlier_columns", rt::DType::I32,
-                         {int64_t(columns.size())}, std::move(bytes), error);
+  return true;
 }
 
 bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
@@ -394,8 +358,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
 
   rt::ParamFileWriter writer;
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
-  // Synthetic weights: a manifest instead of the bytes (and the outlier columns, which
-  // the type holds).
+  // Synthetic weights: a manifest instead of the bytes (and the tensors the types hold).
   if (options.syntheticWeights && !writeManifest(writer, checksum))
     return false;
   // Weights, read from the module's parameter file and written as they are (dense).
@@ -405,8 +368,8 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     return false;
   for (size_t i = 0; !options.syntheticWeights && i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    bool plain = info.format == rt::WeightFormat::Dense &&
-                 info.sparsity == rt::WeightSparsity::None;
+    bool plain = info.format.kind == rt::FormatKind::Dense &&
+                 info.sparsity.kind == rt::SparsityKind::None;
     const rt::TensorView *t = plain ? params->find(storedNames[i]) : nullptr;
     if (plain) {
       if (!t)
@@ -428,7 +391,7 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
           return false;
         checksum = rt::contentHash(c->data, size_t(c->numBytes), checksum);
       }
-      if (!addOutlierColumns(writer, info, checksum))
+      if (!addTypeTensors(writer, i, checksum))
         return false;
       continue;
     }

@@ -14,8 +14,8 @@
 using namespace midllama::rt::cuda;
 
 extern "C" __global__ void __launch_bounds__(kRowThreads)
-    midllama_gate_up_swiglu(const float *in, float *out, int64_t rows, DeviceWeight gate,
-                            DeviceWeight up) {
+    midllama_gate_up_swiglu(const float *in, float *out, int64_t rows, WeightView gate,
+                            WeightView up) {
   extern __shared__ float rowsOf[]; // gate row n, then up row n: 2K floats
   const int64_t n = blockIdx.x, k = gate.cols;
   float *g = rowsOf, *u = rowsOf + k;

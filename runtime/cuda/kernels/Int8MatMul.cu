@@ -17,7 +17,7 @@
 
 using namespace midllama::rt::cuda;
 
-__device__ inline bool isOutlier(const DeviceWeight &w, int64_t col) {
+__device__ inline bool isOutlier(const WeightView &w, int64_t col) {
   for (int64_t o = 0; o < w.numOutliers; ++o)
     if (w.outlierColumns[o] == col)
       return true;
@@ -28,7 +28,7 @@ __device__ inline bool isOutlier(const DeviceWeight &w, int64_t col) {
 /// columns rounded to fp16. One block per input row (read as midllama_matmul reads it).
 extern "C" __global__ void __launch_bounds__(kRowThreads)
     midllama_int8_quantize_rows(const float *in, int64_t inStride, int64_t inOffset,
-                                DeviceWeight w, int8_t *xq, float *sx, float *xo) {
+                                WeightView w, int8_t *xq, float *sx, float *xo) {
   const int64_t m = blockIdx.x, k = w.cols;
   const float *x = in + (m * inStride + inOffset) * k;
   float absmax = 0.0f;
@@ -54,10 +54,10 @@ extern "C" __global__ void __launch_bounds__(kRowThreads)
 
 extern "C" __global__ void __launch_bounds__(kRowThreads)
     midllama_int8_matmul(const int8_t *xq, const float *sx, const float *xo, float *out,
-                         int64_t rows, DeviceWeight w) {
+                         int64_t rows, WeightView w) {
   extern __shared__ int8_t codes[]; // row n's int8 codes, K bytes
   const int64_t n = blockIdx.x, k = w.cols;
-  if (w.sparse != kDense) {
+  if (w.sparse != WeightView::Sparse::None) {
     for (int64_t c = threadIdx.x; c < k; c += kRowThreads)
       codes[c] = 0;
     __syncthreads();

@@ -21,7 +21,7 @@ using namespace midllama::rt::cuda;
 
 extern "C" __global__ void __launch_bounds__(kRowThreads)
     midllama_matmul(const float *in, int64_t inStride, int64_t inOffset, float *out,
-                    int64_t rows, DeviceWeight w) {
+                    int64_t rows, WeightView w) {
   extern __shared__ float row[]; // K floats
   const int64_t n = blockIdx.x, k = w.cols;
   expandRow(w, n, row);

@@ -13,7 +13,7 @@
 using namespace midllama::rt::cuda;
 
 namespace {
-__device__ void normalizeRow(const float *x, float *out, int64_t width, const DeviceWeight &w,
+__device__ void normalizeRow(const float *x, float *out, int64_t width, const WeightView &w,
                              float eps) {
   float ss = 0.0f;
   for (int64_t c = threadIdx.x; c < width; c += kRowThreads)
@@ -29,14 +29,14 @@ __device__ void normalizeRow(const float *x, float *out, int64_t width, const De
 } // namespace
 
 extern "C" __global__ void __launch_bounds__(kRowThreads)
-    midllama_rmsnorm(const float *in, float *out, int64_t width, DeviceWeight w, float eps) {
+    midllama_rmsnorm(const float *in, float *out, int64_t width, WeightView w, float eps) {
   const int64_t r = blockIdx.x;
   normalizeRow(in + r * width, out + r * width, width, w, eps);
 }
 
 extern "C" __global__ void __launch_bounds__(kRowThreads)
     midllama_add_rmsnorm(const float *in, const float *residual, float *sum, float *out,
-                         int64_t width, DeviceWeight w, float eps) {
+                         int64_t width, WeightView w, float eps) {
   const int64_t r = blockIdx.x;
   for (int64_t c = threadIdx.x; c < width; c += kRowThreads)
     sum[r * width + c] = in[r * width + c] + residual[r * width + c];

@@ -14,25 +14,31 @@
 #ifndef MIDLLAMA_RUNTIME_CUDA_KERNELS_ROWEXPAND_CUH
 #define MIDLLAMA_RUNTIME_CUDA_KERNELS_ROWEXPAND_CUH
 
-#include "runtime/cuda/kernels/DeviceWeight.h"
+#include "runtime/format/WeightView.h"
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
 namespace midllama::rt::cuda {
 
+// The weight view and its element decoders, shared with the CPU (runtime/format/
+// WeightView.h), named here for the kernels that say `using namespace midllama::rt::cuda`.
+using rt::halfBitsToFloat;
+using rt::loadAs;
+using rt::WeightView;
+
 constexpr int kRowThreads = 256;
 
 template <typename Put>
-__device__ void forEachStored(const DeviceWeight &w, int64_t n, Put put) {
+__device__ void forEachStored(const WeightView &w, int64_t n, Put put) {
   const int tid = threadIdx.x;
   const int64_t k = w.cols;
-  if (w.sparse == kDense) {
+  if (w.sparse == WeightView::Sparse::None) {
     for (int64_t c = tid; c < k; c += kRowThreads)
       put(c, n * k + c, c);
     return;
   }
-  if (w.sparse == kNM) {
+  if (w.sparse == WeightView::Sparse::NM) {
     int64_t perRow = k / w.nmM * w.nmN;
     for (int64_t i = tid; i < perRow; i += kRowThreads)
       put(nmColumn(w, n, i), n * perRow + i, i);
@@ -59,8 +65,8 @@ __device__ void forEachStored(const DeviceWeight &w, int64_t n, Put put) {
 
 /// Row n of `w` as fp32 into `dst` (K values, shared or global memory), zeros where
 /// pruned, int8 outlier columns from fp16. The whole block calls it; it ends synchronized.
-__device__ inline void expandRow(const DeviceWeight &w, int64_t n, float *dst) {
-  if (w.sparse != kDense) {
+__device__ inline void expandRow(const WeightView &w, int64_t n, float *dst) {
+  if (w.sparse != WeightView::Sparse::None) {
     for (int64_t c = threadIdx.x; c < w.cols; c += kRowThreads)
       dst[c] = 0.0f;
     __syncthreads();

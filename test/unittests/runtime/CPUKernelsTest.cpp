@@ -10,6 +10,7 @@
 
 #include "runtime/cpu/Kernels.h"
 #include "runtime/artifact/Program.h"
+#include "runtime/format/Codebooks.h"
 
 #include <gtest/gtest.h>
 

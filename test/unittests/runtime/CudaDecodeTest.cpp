@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The CUDA kernels decode weights with the __host__ __device__ functions of
-// runtime/cuda/kernels/DeviceWeight.h, from a DeviceWeight made by toDeviceWeight. Both
+// runtime/format/WeightView.h, from the same view the CPU kernels read, relocated. Both
 // run here, without a GPU: every stored value of every row, walked as RowExpand.cuh walks
 // it (dense columns; N:M positions; a bitmask's set bits in rank order), must equal the
 // CPU backend's dequantizeRow bit for bit, for every format and odd shapes (K = 37 with a
@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/cuda/DeviceWeightFromRef.h"
+#include "runtime/cpu/Kernels.h"
 #include "runtime/params/Half.h"
 
 #include <gtest/gtest.h>
@@ -21,17 +21,16 @@
 #include <vector>
 
 using namespace midllama::rt;
-using namespace midllama::rt::cuda;
 
 namespace {
 
 /// Row n of `d` expanded as RowExpand.cuh's expandRow does, sequentially.
-std::vector<float> expandOnHost(const DeviceWeight &d, int64_t n) {
+std::vector<float> expandOnHost(const WeightView &d, int64_t n) {
   std::vector<float> row(static_cast<size_t>(d.cols), 0.0f);
-  if (d.sparse == kDense) {
+  if (d.sparse == WeightView::Sparse::None) {
     for (int64_t c = 0; c < d.cols; ++c)
       row[size_t(c)] = storedValue(d, n, n * d.cols + c, c, c);
-  } else if (d.sparse == kNM) {
+  } else if (d.sparse == WeightView::Sparse::NM) {
     int64_t perRow = d.cols / d.nmM * d.nmN;
     for (int64_t i = 0; i < perRow; ++i) {
       int64_t col = nmColumn(d, n, i);
@@ -52,8 +51,8 @@ std::vector<float> expandOnHost(const DeviceWeight &d, int64_t n) {
 }
 
 void expectSameRows(const cpu::WeightRef &w) {
-  DeviceWeight d;
-  ASSERT_TRUE(toDeviceWeight(w, [](const void *p) { return p; }, d));
+  WeightView d;
+  ASSERT_TRUE(w.relocated([](const void *p) { return p; }, d));
   std::vector<float> cpuRow(static_cast<size_t>(w.cols));
   for (int64_t n = 0; n < w.rows; ++n) {
     if (w.bits || w.sparse != cpu::WeightRef::Sparse::None)
@@ -207,11 +206,11 @@ TEST(CudaDecodeTest, SparseNF4AndAffineByPositionAndRank) {
 TEST(CudaDecodeTest, PanelsAndMissingBuffersAreRefused) {
   std::vector<float> values(32, 1.0f);
   cpu::WeightRef w{values.data(), DType::F32, 2, 16};
-  DeviceWeight d;
+  WeightView d;
   w.panels = true;
-  EXPECT_FALSE(toDeviceWeight(w, [](const void *p) { return p; }, d));
+  EXPECT_FALSE(w.relocated([](const void *p) { return p; }, d));
   w.panels = false;
-  EXPECT_FALSE(toDeviceWeight(w, [](const void *) { return static_cast<const void *>(nullptr); }, d));
+  EXPECT_FALSE(w.relocated([](const void *) { return static_cast<const void *>(nullptr); }, d));
 }
 
 } // namespace

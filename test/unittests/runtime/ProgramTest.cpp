@@ -75,4 +75,69 @@ TEST(ProgramTest, HugeCountsDoNotAllocate) {
   EXPECT_EQ(error, "the program is malformed: config");
 }
 
+TEST(ProgramTest, FormatParametersRoundTrip) {
+  Program p = sample();
+  WeightInfo nf4{"w", DType::F16, {8, 64}};
+  nf4.format.kind = FormatKind::NF4;
+  nf4.format.nf4 = {64, true, 8}; // the double-quantization block size is stored, not 256
+  nf4.sparsity = {SparsityKind::NM, 2, 4};
+  WeightInfo affine{"v", DType::F32, {8, 37}};
+  affine.format.kind = FormatKind::Affine;
+  affine.format.affine = {3, 16, true};
+  WeightInfo int8{"u", DType::F16, {8, 64}};
+  int8.format.kind = FormatKind::Int8Outliers;
+  int8.format.int8.numOutliers = 2;
+  int8.sparsity = {SparsityKind::Bitmask, 0, 0};
+  p.weights = {nf4, affine, int8};
+  std::vector<uint8_t> bytes = p.encode();
+  Program back;
+  std::string error;
+  ASSERT_TRUE(back.decode(bytes.data(), bytes.size(), error)) << error;
+  ASSERT_EQ(back.weights.size(), 3u);
+  const FormatParams &f = back.weights[0].format;
+  EXPECT_EQ(f.kind, FormatKind::NF4);
+  EXPECT_EQ(f.nf4.blockSize, 64);
+  EXPECT_TRUE(f.nf4.doubleQuant);
+  EXPECT_EQ(f.nf4.dqBlockSize, 8);
+  EXPECT_EQ(back.weights[0].sparsity.kind, SparsityKind::NM);
+  EXPECT_EQ(back.weights[0].sparsity.n, 2);
+  EXPECT_EQ(back.weights[0].sparsity.m, 4);
+  EXPECT_EQ(back.weights[1].format.affine.bits, 3);
+  EXPECT_EQ(back.weights[1].format.affine.groupSize, 16);
+  EXPECT_TRUE(back.weights[1].format.affine.symmetric);
+  EXPECT_EQ(back.weights[2].format.kind, FormatKind::Int8Outliers);
+  EXPECT_EQ(back.weights[2].format.int8.numOutliers, 2);
+  EXPECT_EQ(back.weights[2].sparsity.kind, SparsityKind::Bitmask);
+}
+
+TEST(ProgramTest, BadFormatParametersAreRefused) {
+  Program p = sample();
+  p.weights[0].format.kind = FormatKind::Affine;
+  p.weights[0].format.affine = {9, 32, false};
+  std::vector<uint8_t> bytes = p.encode();
+  Program back;
+  std::string error;
+  EXPECT_FALSE(back.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: weight 'model.embed_tokens.weight' has a bad "
+                   "affine encoding");
+  p = sample();
+  p.weights[0].format.kind = FormatKind::NF4;
+  p.weights[0].format.nf4 = {64, true, 0}; // double-quantized without its block size
+  bytes = p.encode();
+  EXPECT_FALSE(back.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: weight 'model.embed_tokens.weight' has a bad "
+                   "NF4 encoding");
+}
+
+TEST(ProgramTest, OlderProgramVersionsAskForARecompile) {
+  std::vector<uint8_t> bytes = sample().encode();
+  bytes[6] = 4; // the version after the magic: 4 shared fields between formats
+  bytes[7] = 0;
+  Program back;
+  std::string error;
+  EXPECT_FALSE(back.decode(bytes.data(), bytes.size(), error));
+  EXPECT_EQ(error, "the program is malformed: program version 4, this runtime reads 5 "
+                   "(compiled by another midllama; recompile)");
+}
+
 } // namespace

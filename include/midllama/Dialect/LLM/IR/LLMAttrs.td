@@ -12,6 +12,7 @@
 #ifndef MIDLLAMA_DIALECT_LLM_IR_LLMATTRS_TD
 #define MIDLLAMA_DIALECT_LLM_IR_LLMATTRS_TD
 
+include "midllama/Dialect/LLM/IR/LLMAttrInterfaces.td"
 include "midllama/Dialect/LLM/IR/LLMDialect.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
@@ -21,11 +22,20 @@ class LLM_Attr<string name, string attrMnemonic, list<Trait> traits = []>
   let mnemonic = attrMnemonic;
 }
 
+/// A storage format: implements the format interface, and those of its methods with a
+/// default that it overrides (`overrides`).
+class LLM_FormatAttr<string name, string attrMnemonic, list<string> overrides = []>
+    : LLM_Attr<name, attrMnemonic,
+               [DeclareAttrInterfaceMethods<LLM_WeightFormatAttrInterface, overrides>]>;
+/// A sparsity pattern.
+class LLM_SparsityAttr<string name, string attrMnemonic>
+    : LLM_Attr<name, attrMnemonic, [DeclareAttrInterfaceMethods<LLM_WeightSparsityAttrInterface>]>;
+
 //===----------------------------------------------------------------------===//
 // Quantization formats
 //===----------------------------------------------------------------------===//
 
-def LLM_AffineQuantAttr : LLM_Attr<"AffineQuant", "affine"> {
+def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine", ["hasIndependentRows"]> {
   let summary = "Affine integer quantization in groups of input columns (RTN, GPTQ, AWQ)";
   let description = [{
     Each output row is split into groups of `group_size` consecutive input columns (the last
@@ -50,7 +60,7 @@ def LLM_AffineQuantAttr : LLM_Attr<"AffineQuant", "affine"> {
   let genVerifyDecl = 1;
 }
 
-def LLM_NF4Attr : LLM_Attr<"NF4", "nf4"> {
+def LLM_NF4Attr : LLM_FormatAttr<"NF4", "nf4"> {
   let summary = "4-bit NormalFloat blocks (QLoRA), optionally with double-quantized absmax";
   let description = [{
     The row-major weight is cut into blocks of `block_size` values; each block stores one
@@ -73,7 +83,8 @@ def LLM_NF4Attr : LLM_Attr<"NF4", "nf4"> {
   let genVerifyDecl = 1;
 }
 
-def LLM_Int8OutliersAttr : LLM_Attr<"Int8Outliers", "int8_outliers"> {
+def LLM_Int8OutliersAttr : LLM_FormatAttr<"Int8Outliers", "int8_outliers",
+                                          ["appendTypeTensors"]> {
   let summary = "LLM.int8(): int8 rows with a set of input columns kept in fp16";
   let description = [{
     Vector-wise int8 weights (one absmax scale per output row) except for the input columns in
@@ -95,7 +106,7 @@ def LLM_Int8OutliersAttr : LLM_Attr<"Int8Outliers", "int8_outliers"> {
 // Sparsity patterns
 //===----------------------------------------------------------------------===//
 
-def LLM_NMSparsityAttr : LLM_Attr<"NMSparsity", "n_m"> {
+def LLM_NMSparsityAttr : LLM_SparsityAttr<"NMSparsity", "n_m"> {
   let summary = "N:M structured sparsity along the input dimension";
   let description = [{
     At most `n` of every `m` consecutive input columns of a row are non-zero (2:4 is the
@@ -115,7 +126,7 @@ def LLM_NMSparsityAttr : LLM_Attr<"NMSparsity", "n_m"> {
   let genVerifyDecl = 1;
 }
 
-def LLM_UnstructuredSparsityAttr : LLM_Attr<"UnstructuredSparsity", "unstructured"> {
+def LLM_UnstructuredSparsityAttr : LLM_SparsityAttr<"UnstructuredSparsity", "unstructured"> {
   let summary = "Unstructured sparsity with `nnz` kept weights";
   let description = [{
     Any subset of `nnz` weights is non-zero. The weight is stored compressed (a row bitmask,

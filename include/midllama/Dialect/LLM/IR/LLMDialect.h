@@ -14,6 +14,15 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h.inc"
 
+// The weight-format interfaces and the types their methods speak of.
+#include "midllama/Dialect/LLM/IR/WeightComponents.h"
+#include "runtime/format/WeightFormat.h"
+#include "llvm/Support/raw_ostream.h"
+namespace midllama::rt {
+struct TensorView; // runtime/params/ParamFile.h
+} // namespace midllama::rt
+#include "midllama/Dialect/LLM/IR/LLMAttrInterfaces.h.inc"
+
 #define GET_ATTRDEF_CLASSES
 #include "midllama/Dialect/LLM/IR/LLMAttrs.h.inc"
 

@@ -31,11 +31,14 @@ def LLM_WeightType : TypeDef<LLM_Dialect, "Weight"> {
   let parameters = (ins
     ArrayRefParameter<"int64_t", "logical shape, [out, in] for linears">:$shape,
     AttrParameter<"::mlir::Type", "f32, f16 or bf16: dense storage, or scale type">:$elementType,
-    AttrParameter<"::mlir::Attribute", "storage format (null: dense)">:$format,
-    AttrParameter<"::mlir::Attribute", "sparsity pattern (null: dense)">:$sparsity);
+    AttrParameter<"::midllama::llm::WeightFormatAttrInterface",
+                  "storage format (null: dense)">:$format,
+    AttrParameter<"::midllama::llm::WeightSparsityAttrInterface",
+                  "sparsity pattern (null: dense)">:$sparsity);
   let builders = [
     TypeBuilder<(ins "::llvm::ArrayRef<int64_t>":$shape, "::mlir::Type":$elementType), [{
-      return $_get($_ctxt, shape, elementType, ::mlir::Attribute(), ::mlir::Attribute());
+      return $_get($_ctxt, shape, elementType, WeightFormatAttrInterface(),
+                   WeightSparsityAttrInterface());
     }]>
   ];
   let hasCustomAssemblyFormat = 1;
@@ -49,8 +52,8 @@ def LLM_WeightType : TypeDef<LLM_Dialect, "Weight"> {
     int64_t getNumColumns() const { return getShape().back(); }
     bool isDense() const { return !getFormat(); }
     /// A copy of this type with another format or sparsity (null to drop it).
-    WeightType withFormat(::mlir::Attribute format) const;
-    WeightType withSparsity(::mlir::Attribute sparsity) const;
+    WeightType withFormat(WeightFormatAttrInterface format) const;
+    WeightType withSparsity(WeightSparsityAttrInterface sparsity) const;
   }];
 }
 

@@ -3,7 +3,8 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The one place that says which tensors, of which dtypes and shapes, store a weight of a given
-// !llm.weight type in the parameter file. The stats pass counts bytes with it, the importer
+// !llm.weight type in the parameter file, put together from what its format and sparsity
+// attributes say (LLMAttrInterfaces.td). The stats pass counts bytes with it, the importer
 // and the compression passes write parameter files with it, the compiler packs from it. The
 // layout follows from the type alone, so byte counts are exact without reading any file.
 // docs/weights.md describes the same layout for people.
@@ -15,42 +16,17 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "mlir/IR/Diagnostics.h"
-#include "runtime/params/DType.h"
-#include "llvm/ADT/SmallVector.h"
-#include "llvm/ADT/StringRef.h"
 
-#include <cstdint>
 #include <string>
 
 namespace midllama::llm {
 
-/// Every component tensor in a parameter file starts at a multiple of this many bytes, so
-/// the runtime can mmap the file and hand kernels aligned pointers.
-constexpr int64_t kParamAlignment = 64;
-
-/// One tensor of the parameter file: `<param name><suffix>`.
-struct WeightComponent {
-  std::string suffix; // "" for a plain dense weight, else ".qweight", ".scales", ...
-  rt::DType dtype;
-  llvm::SmallVector<int64_t, 2> shape;
-
-  int64_t getNumElements() const;
-  int64_t getNumBytes() const;
-};
-
-/// All the tensors that store one weight.
-struct WeightLayout {
-  llvm::SmallVector<WeightComponent, 4> components;
-
-  /// Sum of the component sizes: the bytes this weight occupies.
-  int64_t getNumBytes() const;
-  /// The same with each component padded to `kParamAlignment`, as it lies in the file and in
-  /// memory once mapped.
-  int64_t getAlignedNumBytes() const;
-};
-
 /// The storage layout of a weight of type `type` (which must have passed verification).
 WeightLayout getWeightLayout(WeightType type);
+
+/// Whether a weight with a sparsity pattern stores only its kept values (with index
+/// tensors), rather than dense with explicit zeros.
+bool isStoredCompressed(WeightType type);
 
 /// A short human-readable name of the storage encoding, e.g. "f32", "int4 g128 asym",
 /// "nf4 b64 dq", "int8 + 2 fp16 cols", "f16 2:4". Weights with equal names are stored alike.
@@ -61,7 +37,8 @@ std::string getStorageFormatName(WeightType type);
 mlir::LogicalResult
 verifyWeightEncoding(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
                      llvm::ArrayRef<int64_t> shape, mlir::Type elementType,
-                     mlir::Attribute format, mlir::Attribute sparsity);
+                     WeightFormatAttrInterface format,
+                     WeightSparsityAttrInterface sparsity);
 
 } // namespace midllama::llm
 

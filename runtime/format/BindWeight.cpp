@@ -1,0 +1,197 @@
+//===- BindWeight.cpp - A compiled weight's tensors, as kernels read them -===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/format/BindWeight.h"
+
+#include "runtime/format/Codebooks.h"
+#include "runtime/format/Components.h"
+
+#include <cstring>
+
+using namespace midllama::rt;
+
+// The CUDA kernels decode NF4 with a switch (WeightView.h's nf4Code): it must be the table.
+static_assert([] {
+  for (int i = 0; i < 16; ++i)
+    if (nf4Code(i) != kNF4Values[i])
+      return false;
+  return true;
+}(), "nf4Code and kNF4Values differ");
+
+namespace {
+
+/// Counts the values a bitmask keeps, checking that the row offsets count its bits (an
+/// offset that does not would let a kernel read out of bounds). -1 when they do not.
+int64_t countBitmask(const TensorView &mask, const TensorView &rowPtr, int64_t n, int64_t k) {
+  int64_t maskBytes = (k + 7) / 8, total = 0;
+  for (int64_t r = 0; r <= n; ++r) {
+    int32_t at;
+    std::memcpy(&at, rowPtr.data + 4 * r, 4);
+    if (at != total)
+      return -1;
+    if (r < n)
+      for (int64_t c = 0; c < k; ++c)
+        total += mask.data[r * maskBytes + (c >> 3)] >> (c & 7) & 1;
+  }
+  return total;
+}
+
+/// NF4 block scales as fp32: copied, or double quantization undone
+/// (code8[q] * scale[block / dqBlockSize] + offset).
+void decodeAbsmax(const NF4Params &p, const TensorView &absmax, const TensorView *scale,
+                  const TensorView *offset, std::vector<float> &out) {
+  int64_t blocks = absmax.numElements();
+  out.resize(size_t(blocks));
+  if (!p.doubleQuant) {
+    std::memcpy(out.data(), absmax.data, size_t(blocks) * 4);
+    return;
+  }
+  const std::array<float, 256> &code = dynamicCode8();
+  float off;
+  std::memcpy(&off, offset->data, 4);
+  for (int64_t b = 0; b < blocks; ++b) {
+    float s;
+    std::memcpy(&s, scale->data + 4 * (b / p.dqBlockSize), 4);
+    out[size_t(b)] = code[absmax.data[b]] * s + off;
+  }
+}
+
+/// The tensors of one weight, by suffix (checked against componentsOf before use).
+struct Tensors {
+  const ParamFile &file;
+  const std::string &name;
+  const TensorView *operator()(const char *suffix) const { return file.find(name + suffix); }
+};
+
+/// Points `ref` at the index of a weight stored compressed.
+bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std::string &why) {
+  if (info.sparsity.kind == SparsityKind::NM) {
+    if (ref.cols % info.sparsity.m != 0) {
+      why = "has N:M sparsity with M not dividing its columns";
+      return false;
+    }
+    ref.sparse = WeightView::Sparse::NM;
+    ref.nmN = info.sparsity.n;
+    ref.nmM = info.sparsity.m;
+    ref.index = find(".indices")->data;
+    ref.indexRowBytes = find(".indices")->shape[1];
+  } else if (info.sparsity.kind == SparsityKind::Bitmask) {
+    ref.sparse = WeightView::Sparse::Bitmask;
+    ref.index = find(".mask")->data;
+    ref.rowPtr = reinterpret_cast<const int32_t *>(find(".row_ptr")->data);
+  }
+  return true;
+}
+
+/// Points `ref` at the tensors of the weight's format (one case per FormatKind).
+bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &s,
+                WeightView &ref, std::vector<float> &decoded, std::string &why) {
+  const FormatParams &f = info.format;
+  switch (f.kind) {
+  case FormatKind::Dense:
+    ref.data = find(info.sparsity.kind == SparsityKind::None ? "" : ".values")->data;
+    ref.panels = info.layout == WeightLayout::Panel16;
+    return true;
+  case FormatKind::Affine: {
+    // Codes [N, ceil(K * bits / 8)] (a pruned weight: its kept values' codes, row-aligned
+    // for N:M, one stream for a bitmask), scales and zero points per group of columns.
+    const TensorView *q = find(".qweight"), *z = find(".zeros");
+    ref.bits = int(f.affine.bits);
+    ref.groupSize = f.affine.groupSize;
+    ref.groups = (ref.cols + f.affine.groupSize - 1) / f.affine.groupSize;
+    ref.codeRowBytes = s.rowAligned ? q->shape[1] : 0;
+    ref.codes = q->data;
+    ref.scales = find(".scales")->data;
+    ref.zeros = f.affine.symmetric ? nullptr : z->data;
+    return true;
+  }
+  case FormatKind::NF4: {
+    const TensorView *a = find(".absmax");
+    decodeAbsmax(f.nf4, *a, find(".absmax_scale"), find(".absmax_offset"), decoded);
+    ref.dtype = DType::F32; // the decoded absmax
+    ref.bits = 4;
+    ref.nf4 = true;
+    ref.groupSize = f.nf4.blockSize; // the view's values per scale: here an NF4 block
+    ref.codes = find(".qweight")->data;
+    ref.scales = decoded.data();
+    return true;
+  }
+  case FormatKind::Int8Outliers: {
+    int64_t c = f.int8.numOutliers;
+    const TensorView *cols = c ? find(".outlier_columns") : nullptr;
+    for (int64_t i = 0; i < c; ++i) { // sorted, unique, in range: the kernels rely on it
+      int32_t col, prev = -1;
+      std::memcpy(&col, cols->data + 4 * i, 4);
+      if (i > 0)
+        std::memcpy(&prev, cols->data + 4 * (i - 1), 4);
+      if (col <= prev || col >= ref.cols) {
+        why = "has outlier columns that are not sorted, unique and within its columns";
+        return false;
+      }
+    }
+    ref.dtype = DType::F32; // the row scales
+    ref.bits = 8;
+    ref.int8 = true;
+    ref.codes = find(".qweight")->data;
+    ref.scales = find(".row_scale")->data;
+    ref.numOutliers = c;
+    ref.outlierColumns = c ? reinterpret_cast<const int32_t *>(cols->data) : nullptr;
+    ref.outliers = c ? reinterpret_cast<const uint16_t *>(find(".outliers")->data) : nullptr;
+    return true;
+  }
+  }
+  why = "has an unknown format";
+  return false;
+}
+
+} // namespace
+
+bool midllama::rt::bindWeight(const ParamFile &file, const WeightInfo &info,
+                              WeightView &ref, std::vector<float> &decoded,
+                              std::string &why) {
+  bool matrix = info.shape.size() == 2;
+  if (info.shape.empty() || info.shape.size() > 2 ||
+      (!matrix && (info.format.kind != FormatKind::Dense ||
+                   info.sparsity.kind != SparsityKind::None))) {
+    why = "is not a vector or a matrix its format allows";
+    return false;
+  }
+  if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16) {
+    why = "has a type the CPU kernels do not read";
+    return false;
+  }
+  int64_t n = matrix ? info.shape[0] : 1, k = info.shape.back();
+  ref = WeightView();
+  ref.dtype = info.dtype;
+  ref.rows = n;
+  ref.cols = k;
+  Tensors find{file, info.name};
+
+  // A bitmask's kept count sizes the value stream, so its index is checked first.
+  int64_t kept = 0;
+  if (info.sparsity.kind == SparsityKind::Bitmask) {
+    const TensorView *mask = find(".mask"), *rowPtr = find(".row_ptr");
+    bool ok = mask && mask->dtype == DType::U8 &&
+              mask->shape == std::vector<int64_t>{n, (k + 7) / 8} && rowPtr &&
+              rowPtr->dtype == DType::I32 && rowPtr->numElements() == n + 1;
+    kept = ok ? countBitmask(*mask, *rowPtr, n, k) : -1;
+    if (kept < 0) {
+      why = "has a bitmask that does not fit its row offsets";
+      return false;
+    }
+  }
+  for (const Component &c : componentsOf(info, kept)) {
+    const TensorView *t = file.find(info.name + c.suffix);
+    if (!t || t->dtype != c.dtype || t->shape != c.shape) {
+      why = std::string(t ? "has a component of the wrong type: " : "lacks its component ") +
+            "'" + info.name + c.suffix + "'";
+      return false;
+    }
+  }
+
+  return bindIndex(find, info, ref, why) &&
+         bindFormat(find, info, valueStreamOf(info, kept), ref, decoded, why);
+}
