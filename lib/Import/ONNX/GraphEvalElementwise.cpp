@@ -26,15 +26,7 @@ bool midllama::onnx_import::detail::eval::evalElementwise(OpContext &ctx) {
   const onnx::NodeProto &node = ctx.node;
   const std::string &op = node.op_type();
   std::vector<EvalTensor> &in = ctx.in;
-  const std::vector<bool> &has = ctx.has;
   EvalTensor &r = ctx.r;
-  auto bad = [&](const std::string &why) { return ctx.bad(why); };
-  auto need = [&](int n) { return ctx.need(n); };
-  auto make = [&](int32_t dtype, ArrayRef<int64_t> shape, EvalTensor &t) {
-    return ctx.make(dtype, shape, t);
-  };
-  (void)has;
-  (void)make;
   // Elementwise ops: numpy broadcasting, the result typed like the first input
   // (comparisons and logic give bool).
   static const char *const unary[] = {"Identity", "Neg", "Not", "Cos", "Sin", "Abs",
@@ -44,8 +36,8 @@ bool midllama::onnx_import::detail::eval::evalElementwise(OpContext &ctx) {
                                        "Equal", "Less", "LessOrEqual", "Greater",
                                        "GreaterOrEqual", "And", "Or", "Xor", "Mod"};
   if (llvm::is_contained(unary, op)) {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     r = in[0];
     bool isBoolOut = op == "Not" || op == "IsNaN" || op == "IsInf";
     if (isBoolOut)
@@ -68,27 +60,27 @@ bool midllama::onnx_import::detail::eval::evalElementwise(OpContext &ctx) {
         bool ok = true;
         v = roundTo(r.dtype, v, ok);
         if (!ok)
-          return bad("a value out of its integer type's range");
+          return ctx.bad("a value out of its integer type's range");
       }
     }
     return true;
   }
   if (llvm::is_contained(binary, op) || op == "Where") {
     int n = op == "Where" ? 3 : 2;
-    if (!need(n))
-      return bad("missing input");
+    if (!ctx.need(n))
+      return ctx.bad("missing input");
     Shape shape = in[0].shape;
     for (int i = 1; i < n; ++i)
       if (!broadcastShape(Shape(shape), in[i].shape, shape))
-        return bad("its inputs do not broadcast together");
+        return ctx.bad("its inputs do not broadcast together");
     bool compare = op == "Equal" || op == "Less" || op == "LessOrEqual" || op == "Greater" ||
                    op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor";
     int32_t dtype = compare ? int32_t(OnnxDType::Bool) : in[op == "Where" ? 1 : 0].dtype;
     if (op == "Where" && in[1].dtype != in[2].dtype)
-      return bad("its value inputs differ in type");
+      return ctx.bad("its value inputs differ in type");
     if (!compare && op != "Where" && op != "Pow" && in[0].dtype != in[1].dtype)
-      return bad("its inputs differ in type");
-    if (!make(dtype, shape, r))
+      return ctx.bad("its inputs differ in type");
+    if (!ctx.make(dtype, shape, r))
       return false;
     std::vector<std::vector<int64_t>> idx(n);
     for (int i = 0; i < n; ++i)
@@ -102,11 +94,11 @@ bool midllama::onnx_import::detail::eval::evalElementwise(OpContext &ctx) {
       else if (op == "Mul") v = a * b;
       else if (op == "Div") {
         if (integer && b == 0)
-          return bad("an integer division by zero");
+          return ctx.bad("an integer division by zero");
         v = integer ? std::trunc(a / b) : a / b;
       } else if (op == "Mod") {
         if (integer && b == 0)
-          return bad("an integer division by zero");
+          return ctx.bad("an integer division by zero");
         v = std::fmod(a, b);
         if (integer && v != 0 && ((v < 0) != (b < 0)))
           v += b; // fmod=0 follows the divisor's sign
@@ -125,20 +117,20 @@ bool midllama::onnx_import::detail::eval::evalElementwise(OpContext &ctx) {
       bool ok = true;
       r.data[k] = roundTo(dtype, v, ok);
       if (!ok)
-        return bad("a value out of its integer type's range");
+        return ctx.bad("a value out of its integer type's range");
     }
     return true;
   }
 
   if (op == "Cast") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     r = in[0];
     r.dtype = int32_t(intAttr(node, "to", 0));
     bool ok = true;
     for (double &v : r.data)
       v = roundTo(r.dtype, v, ok);
-    return ok ? true : bad("a cast to an unsupported type or of a value out of range");
+    return ok ? true : ctx.bad("a cast to an unsupported type or of a value out of range");
   }
-  return bad("not an op the check evaluates");
+  return ctx.bad("not an op the check evaluates");
 }

@@ -28,23 +28,16 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
   std::vector<EvalTensor> &in = ctx.in;
   const std::vector<bool> &has = ctx.has;
   EvalTensor &r = ctx.r;
-  auto bad = [&](const std::string &why) { return ctx.bad(why); };
-  auto need = [&](int n) { return ctx.need(n); };
-  auto make = [&](int32_t dtype, ArrayRef<int64_t> shape, EvalTensor &t) {
-    return ctx.make(dtype, shape, t);
-  };
-  (void)has;
-  (void)make;
   if (op == "Gather") {
-    if (!need(2) || in[1].isFloat())
-      return bad("missing or non-integer indices");
+    if (!ctx.need(2) || in[1].isFloat())
+      return ctx.bad("missing or non-integer indices");
     int64_t rank = in[0].shape.size(), axis = intAttr(node, "axis", 0);
     if (rank == 0 || !normAxis(axis, rank))
-      return bad("its axis is out of range");
+      return ctx.bad("its axis is out of range");
     Shape shape(in[0].shape.begin(), in[0].shape.begin() + axis);
     shape.append(in[1].shape.begin(), in[1].shape.end());
     shape.append(in[0].shape.begin() + axis + 1, in[0].shape.end());
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     int64_t outer = 1, inner = 1, dim = in[0].shape[axis];
     for (int64_t d = 0; d < axis; ++d)
@@ -56,7 +49,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
       for (double iv : in[1].data) {
         int64_t i = toIndex(iv);
         if (i < -dim || i >= dim)
-          return bad("an index out of range");
+          return ctx.bad("an index out of range");
         if (i < 0)
           i += dim;
         for (int64_t c = 0; c < inner; ++c)
@@ -66,17 +59,17 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
   }
   if (op == "GatherND") {
     int64_t batchDims = intAttr(node, "batch_dims", 0);
-    if (!need(2) || in[1].isFloat() || in[1].shape.empty())
-      return bad("missing or non-integer indices");
+    if (!ctx.need(2) || in[1].isFloat() || in[1].shape.empty())
+      return ctx.bad("missing or non-integer indices");
     int64_t r0 = in[0].shape.size(), q = in[1].shape.size(), m = in[1].shape.back();
     if (batchDims < 0 || batchDims >= std::min(r0, q) || m < 1 || m > r0 - batchDims)
-      return bad("its batch_dims or index depth do not fit the data");
+      return ctx.bad("its batch_dims or index depth do not fit the data");
     for (int64_t d = 0; d < batchDims; ++d)
       if (in[0].shape[d] != in[1].shape[d])
-        return bad("its batch dimensions differ");
+        return ctx.bad("its batch dimensions differ");
     Shape shape(in[1].shape.begin(), in[1].shape.end() - 1);
     shape.append(in[0].shape.begin() + batchDims + m, in[0].shape.end());
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     int64_t slice = 1;
     for (int64_t d = batchDims + m; d < r0; ++d)
@@ -93,7 +86,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
         int64_t dim = in[0].shape[batchDims + j];
         int64_t i = toIndex(in[1].data[t * m + j]);
         if (i < -dim || i >= dim)
-          return bad("an index out of range");
+          return ctx.bad("an index out of range");
         src += (i < 0 ? i + dim : i) * ds[batchDims + j];
       }
       for (int64_t c = 0; c < slice; ++c)
@@ -103,20 +96,20 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
   }
   if (op == "Slice") {
     SmallVector<int64_t> starts, ends, axes, steps;
-    if (!need(3) || !intsOf(in[1], starts) || !intsOf(in[2], ends) ||
+    if (!ctx.need(3) || !intsOf(in[1], starts) || !intsOf(in[2], ends) ||
         starts.size() != ends.size())
-      return bad("its starts and ends are not integer vectors of one length");
+      return ctx.bad("its starts and ends are not integer vectors of one length");
     int64_t rank = in[0].shape.size();
     if (in.size() > 3 && has[3]) {
       if (!intsOf(in[3], axes) || axes.size() != starts.size())
-        return bad("its axes do not match its starts");
+        return ctx.bad("its axes do not match its starts");
     } else {
       for (size_t i = 0; i < starts.size(); ++i)
         axes.push_back(i);
     }
     if (in.size() > 4 && has[4]) {
       if (!intsOf(in[4], steps) || steps.size() != starts.size())
-        return bad("its steps do not match its starts");
+        return ctx.bad("its steps do not match its starts");
     } else {
       steps.assign(starts.size(), 1);
     }
@@ -126,7 +119,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
     for (size_t i = 0; i < starts.size(); ++i) {
       int64_t a = axes[i];
       if (!normAxis(a, rank) || seen[a] || steps[i] == 0)
-        return bad("an axis out of range, repeated, or a zero step");
+        return ctx.bad("an axis out of range, repeated, or a zero step");
       seen[a] = true;
       int64_t dim = in[0].shape[a], s = starts[i], e = ends[i];
       if (s < 0) s += dim;
@@ -143,7 +136,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
       begin[a] = s;
       step[a] = steps[i];
     }
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     Shape os = strides(shape), is = strides(in[0].shape);
     for (int64_t k = 0; k < r.size(); ++k) {
@@ -157,12 +150,12 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
     return true;
   }
   if (op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     SmallVector<int64_t> axes;
     if (in.size() > 1 && has[1]) {
       if (!intsOf(in[1], axes))
-        return bad("its axes are not an integer vector");
+        return ctx.bad("its axes are not an integer vector");
     } else if (const onnx::AttributeProto *a = findAttr(node, "axes")) {
       axes.assign(a->ints().begin(), a->ints().end());
     }
@@ -175,7 +168,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
     SmallVector<bool> reduce(rank, axes.empty());
     for (int64_t a : axes) {
       if (!normAxis(a, rank))
-        return bad("an axis out of range");
+        return ctx.bad("an axis out of range");
       reduce[a] = true;
     }
     Shape shape, kept;
@@ -184,7 +177,7 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
       if (!reduce[d] || keep)
         shape.push_back(reduce[d] ? 1 : in[0].shape[d]);
     }
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     double init = op == "ReduceSum" ? 0
                   : op == "ReduceMax" ? -std::numeric_limits<double>::infinity()
@@ -202,11 +195,11 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
   }
   if (op == "CumSum") {
     SmallVector<int64_t> axisV;
-    if (!need(2) || !intsOf(in[1], axisV) || axisV.size() != 1)
-      return bad("its axis is not one integer");
+    if (!ctx.need(2) || !intsOf(in[1], axisV) || axisV.size() != 1)
+      return ctx.bad("its axis is not one integer");
     int64_t rank = in[0].shape.size(), axis = axisV[0];
     if (!normAxis(axis, rank))
-      return bad("its axis is out of range");
+      return ctx.bad("its axis is out of range");
     bool exclusive = intAttr(node, "exclusive", 0), reverse = intAttr(node, "reverse", 0);
     r = in[0];
     Shape s = strides(in[0].shape);
@@ -230,13 +223,13 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
     return true;
   }
   if (op == "Trilu") {
-    if (!need(1) || in[0].shape.size() < 2)
-      return bad("its input is not a matrix");
+    if (!ctx.need(1) || in[0].shape.size() < 2)
+      return ctx.bad("its input is not a matrix");
     int64_t k = 0;
     if (in.size() > 1 && has[1]) {
       SmallVector<int64_t> kv;
       if (!intsOf(in[1], kv) || kv.size() != 1)
-        return bad("its k is not one integer");
+        return ctx.bad("its k is not one integer");
       k = kv[0];
     }
     bool upper = intAttr(node, "upper", 1) != 0;
@@ -250,5 +243,5 @@ bool midllama::onnx_import::detail::eval::evalIndex(OpContext &ctx) {
     }
     return true;
   }
-  return bad("not an op the check evaluates");
+  return ctx.bad("not an op the check evaluates");
 }

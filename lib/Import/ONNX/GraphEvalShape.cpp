@@ -28,16 +28,9 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
   std::vector<EvalTensor> &in = ctx.in;
   const std::vector<bool> &has = ctx.has;
   EvalTensor &r = ctx.r;
-  auto bad = [&](const std::string &why) { return ctx.bad(why); };
-  auto need = [&](int n) { return ctx.need(n); };
-  auto make = [&](int32_t dtype, ArrayRef<int64_t> shape, EvalTensor &t) {
-    return ctx.make(dtype, shape, t);
-  };
-  (void)has;
-  (void)make;
   if (op == "Shape") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     int64_t rank = in[0].shape.size();
     int64_t start = intAttr(node, "start", 0), end = intAttr(node, "end", rank);
     start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
@@ -49,54 +42,54 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
     return true;
   }
   if (op == "Size") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     r.dtype = int32_t(OnnxDType::Int64);
     r.data = {double(in[0].size())};
     return true;
   }
   if (op == "ConstantOfShape") {
     SmallVector<int64_t> shape;
-    if (!need(1) || !intsOf(in[0], shape))
-      return bad("its shape is not an integer vector");
+    if (!ctx.need(1) || !intsOf(in[0], shape))
+      return ctx.bad("its shape is not an integer vector");
     EvalTensor value;
     value.data = {0.0}; // default: a float 0
     if (const onnx::AttributeProto *a = findAttr(node, "value"); a && a->has_t()) {
       OnnxTensor t;
       std::string why;
       if (!ctx.model.decodeInline(a->t(), t, why) || !decodeTensor(t, value, why))
-        return bad(why);
+        return ctx.bad(why);
       if (value.size() != 1)
-        return bad("its value is not one element");
+        return ctx.bad("its value is not one element");
     }
-    if (!make(value.dtype, shape, r))
+    if (!ctx.make(value.dtype, shape, r))
       return false;
     std::fill(r.data.begin(), r.data.end(), value.data[0]);
     return true;
   }
   if (op == "Range") {
-    if (!need(3) || in[0].size() != 1 || in[1].size() != 1 || in[2].size() != 1)
-      return bad("start, limit and delta must be scalars");
+    if (!ctx.need(3) || in[0].size() != 1 || in[1].size() != 1 || in[2].size() != 1)
+      return ctx.bad("start, limit and delta must be scalars");
     double start = in[0].data[0], limit = in[1].data[0], delta = in[2].data[0];
     if (delta == 0 || !std::isfinite(start) || !std::isfinite(limit) || !std::isfinite(delta))
-      return bad("a zero or non-finite delta or bound");
+      return ctx.bad("a zero or non-finite delta or bound");
     double count = std::max(std::ceil((limit - start) / delta), 0.0);
     if (count > double(GraphEvaluator::kMaxElements))
-      return bad("its result would be too large to evaluate");
-    if (!make(in[0].dtype, {int64_t(count)}, r))
+      return ctx.bad("its result would be too large to evaluate");
+    if (!ctx.make(in[0].dtype, {int64_t(count)}, r))
       return false;
     for (int64_t i = 0; i < int64_t(count); ++i)
       r.data[i] = start + i * delta;
     return true;
   }
   if (op == "Unsqueeze" || op == "Squeeze") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     SmallVector<int64_t> axes;
     bool explicitAxes = false;
     if (in.size() > 1 && has[1]) {
       if (!intsOf(in[1], axes))
-        return bad("its axes are not an integer vector");
+        return ctx.bad("its axes are not an integer vector");
       explicitAxes = true;
     } else if (const onnx::AttributeProto *a = findAttr(node, "axes")) {
       axes.assign(a->ints().begin(), a->ints().end());
@@ -106,16 +99,16 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
     int64_t rank = in[0].shape.size();
     if (op == "Unsqueeze") {
       if (!explicitAxes)
-        return bad("no axes");
+        return ctx.bad("no axes");
       int64_t outRank = rank + int64_t(axes.size());
       if (outRank > 8)
-        return bad("too many axes");
+        return ctx.bad("too many axes");
       for (int64_t &a : axes)
         if (!normAxis(a, outRank))
-          return bad("an axis out of range");
+          return ctx.bad("an axis out of range");
       llvm::sort(axes);
       if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
-        return bad("a repeated axis");
+        return ctx.bad("a repeated axis");
       Shape shape;
       size_t next = 0;
       for (int64_t i = 0, j = 0; i < outRank; ++i)
@@ -131,11 +124,11 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
     Shape shape;
     for (int64_t &a : axes)
       if (!normAxis(a, rank))
-        return bad("an axis out of range");
+        return ctx.bad("an axis out of range");
     for (int64_t i = 0; i < rank; ++i) {
       bool squeeze = explicitAxes ? llvm::is_contained(axes, i) : in[0].shape[i] == 1;
       if (squeeze && in[0].shape[i] != 1)
-        return bad("squeezes an axis whose size is not 1");
+        return ctx.bad("squeezes an axis whose size is not 1");
       if (!squeeze)
         shape.push_back(in[0].shape[i]);
     }
@@ -144,8 +137,8 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
   }
   if (op == "Reshape") {
     SmallVector<int64_t> target;
-    if (!need(2) || !intsOf(in[1], target))
-      return bad("its shape is not an integer vector");
+    if (!ctx.need(2) || !intsOf(in[1], target))
+      return ctx.bad("its shape is not an integer vector");
     bool allowZero = intAttr(node, "allowzero", 0) != 0;
     int64_t known = 1, inferred = -1;
     Shape shape;
@@ -153,30 +146,30 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
       int64_t d = target[i];
       if (d == 0 && !allowZero) {
         if (i >= in[0].shape.size())
-          return bad("copies a dimension the input does not have");
+          return ctx.bad("copies a dimension the input does not have");
         d = in[0].shape[i];
       }
       if (d == -1) {
         if (inferred >= 0)
-          return bad("more than one -1 in its shape");
+          return ctx.bad("more than one -1 in its shape");
         inferred = i;
         shape.push_back(1);
         continue;
       }
       if (d < 0)
-        return bad("a negative dimension in its shape");
+        return ctx.bad("a negative dimension in its shape");
       shape.push_back(d);
       known *= d;
       if (known > GraphEvaluator::kMaxElements)
-        return bad("its result would be too large to evaluate");
+        return ctx.bad("its result would be too large to evaluate");
     }
     int64_t n = in[0].size();
     if (inferred >= 0) {
       if (known == 0 || n % known != 0)
-        return bad("its -1 dimension cannot be inferred");
+        return ctx.bad("its -1 dimension cannot be inferred");
       shape[inferred] = n / known;
     } else if (known != n) {
-      return bad("its shape does not hold the input's elements");
+      return ctx.bad("its shape does not hold the input's elements");
     }
     r = in[0];
     r.shape = shape;
@@ -184,12 +177,12 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
   }
   if (op == "Expand") {
     SmallVector<int64_t> target;
-    if (!need(2) || !intsOf(in[1], target))
-      return bad("its shape is not an integer vector");
+    if (!ctx.need(2) || !intsOf(in[1], target))
+      return ctx.bad("its shape is not an integer vector");
     Shape shape;
     if (!broadcastShape(in[0].shape, target, shape))
-      return bad("its shape does not broadcast with the input");
-    if (!make(in[0].dtype, shape, r))
+      return ctx.bad("its shape does not broadcast with the input");
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     std::vector<int64_t> idx;
     broadcastIndices(shape, in[0].shape, idx);
@@ -199,17 +192,17 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
   }
   if (op == "Tile") {
     SmallVector<int64_t> repeats;
-    if (!need(2) || !intsOf(in[1], repeats) || repeats.size() != in[0].shape.size())
-      return bad("its repeats do not match the input's rank");
+    if (!ctx.need(2) || !intsOf(in[1], repeats) || repeats.size() != in[0].shape.size())
+      return ctx.bad("its repeats do not match the input's rank");
     Shape shape;
     for (size_t i = 0; i < repeats.size(); ++i) {
       if (repeats[i] < 0)
-        return bad("a negative repeat");
+        return ctx.bad("a negative repeat");
       if (in[0].shape[i] && repeats[i] > GraphEvaluator::kMaxElements / in[0].shape[i])
-        return bad("its result would be too large to evaluate");
+        return ctx.bad("its result would be too large to evaluate");
       shape.push_back(in[0].shape[i] * repeats[i]);
     }
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     Shape os = strides(shape), is = strides(in[0].shape);
     for (int64_t k = 0; k < r.size(); ++k) {
@@ -224,8 +217,8 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
     return true;
   }
   if (op == "Transpose") {
-    if (!need(1))
-      return bad("missing input");
+    if (!ctx.need(1))
+      return ctx.bad("missing input");
     int64_t rank = in[0].shape.size();
     SmallVector<int64_t> perm;
     if (const onnx::AttributeProto *a = findAttr(node, "perm"))
@@ -236,11 +229,11 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
     SmallVector<int64_t> sorted(perm);
     llvm::sort(sorted);
     if (int64_t(perm.size()) != rank || !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
-      return bad("its perm is not a permutation of the input's axes");
+      return ctx.bad("its perm is not a permutation of the input's axes");
     Shape shape;
     for (int64_t p : perm)
       shape.push_back(in[0].shape[p]);
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     Shape os = strides(shape), is = strides(in[0].shape);
     for (int64_t k = 0; k < r.size(); ++k) {
@@ -255,21 +248,21 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
   }
   if (op == "Concat") {
     if (in.empty() || !llvm::all_of(has, [](bool h) { return h; }))
-      return bad("missing input");
+      return ctx.bad("missing input");
     int64_t rank = in[0].shape.size(), axis = intAttr(node, "axis", 0);
     if (rank == 0 || !normAxis(axis, rank))
-      return bad("its axis is out of range");
+      return ctx.bad("its axis is out of range");
     Shape shape = in[0].shape;
     shape[axis] = 0;
     for (const EvalTensor &t : in) {
       if (int64_t(t.shape.size()) != rank || t.dtype != in[0].dtype)
-        return bad("its inputs differ in rank or type");
+        return ctx.bad("its inputs differ in rank or type");
       for (int64_t d = 0; d < rank; ++d)
         if (d != axis && t.shape[d] != in[0].shape[d])
-          return bad("its inputs differ in a dimension other than the axis");
+          return ctx.bad("its inputs differ in a dimension other than the axis");
       shape[axis] += t.shape[axis];
     }
-    if (!make(in[0].dtype, shape, r))
+    if (!ctx.make(in[0].dtype, shape, r))
       return false;
     int64_t outer = 1, inner = 1;
     for (int64_t d = 0; d < axis; ++d)
@@ -285,5 +278,5 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
       }
     return true;
   }
-  return bad("not an op the check evaluates");
+  return ctx.bad("not an op the check evaluates");
 }
