@@ -25,10 +25,16 @@ void midllama::registerAllDialects(mlir::DialectRegistry &registry) {
 }
 
 void midllama::registerAllPasses() {
-  // Upstream cleanups our pipelines use: canonicalize, cse, symbol-dce, inline, ...
-  mlir::registerTransformsPasses();
-  midllama::registerMidllamaPasses();
-  midllama::registerMidllamaConversionPasses();
-  midllama::registerKernPasses();
-  midllama::registerMidllamaPipelines();
+  // Once per process: MLIR refuses a pipeline registered twice, and libraries that find
+  // passes by name (lib/Calibrate) may be set up by several callers.
+  static const bool registered = [] {
+    // Upstream cleanups our pipelines use: canonicalize, cse, symbol-dce, inline, ...
+    mlir::registerTransformsPasses();
+    midllama::registerMidllamaPasses();
+    midllama::registerMidllamaConversionPasses();
+    midllama::registerKernPasses();
+    midllama::registerMidllamaPipelines();
+    return true;
+  }();
+  (void)registered;
 }

@@ -11,12 +11,11 @@
 #include "midllama/Calibrate/LayerRunner.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Target/Artifact.h"
-#include "midllama/Pipelines/Pipelines.h"
-#include "midllama/Transforms/Passes.h"
 #include "runtime/Model.h"
 #include "runtime/support/Memory.h"
 
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -36,6 +35,19 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// Adds the pass or pipeline registered as `name` to `pm`. Calibration names what it runs
+/// instead of including the passes' headers, so lib/ depends on no pass library; the tool
+/// (midllama::registerAllPasses) registers them.
+LogicalResult addRegisteredPipeline(PassManager &pm, llvm::StringRef name, std::string &error) {
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  if (succeeded(parsePassPipeline(name, pm, os)))
+    return success();
+  error = "cannot run '" + name.str() + "' on the model to calibrate: it is not registered "
+          "(midllama::registerAllPasses registers it): " + llvm::StringRef(diagnostics).trim().str();
+  return failure();
+}
+
 } // namespace
 
 std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
@@ -48,7 +60,8 @@ std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
   copy->walk([&](llm::DecoderLayerOp) { outlined = true; });
   if (!outlined) {
     PassManager pm(module.getContext());
-    pm.addPass(createLLMOutlineDecoderLayers());
+    if (failed(addRegisteredPipeline(pm, "llm-outline-decoder-layers", error)))
+      return nullptr;
     if (failed(pm.run(*copy))) {
       error = "cannot find the decoder layers of the module (see the errors above)";
       return nullptr;
@@ -58,7 +71,8 @@ std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
     layer.walk([&](llm::WeightOp read) { layerOf[read.getName()] = int64_t(layer.getIndex()); });
   });
   PassManager pm(module.getContext());
-  buildLowerToCPUPipeline(pm);
+  if (failed(addRegisteredPipeline(pm, "midllama-lower-cpu", error)))
+    return nullptr;
   if (failed(pm.run(*copy))) {
     error = "cannot compile the module for the CPU runtime (see the errors above)";
     return nullptr;

@@ -22,6 +22,7 @@
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/Transforms/Passes.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/InitAll.h"

@@ -11,6 +11,7 @@
 
 #include "midllama/Calibrate/GradientNorms.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/InitAll.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -32,6 +33,7 @@ TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
   std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR, error;
   mlir::DialectRegistry registry;
   registerAllDialects(registry);
+  registerAllPasses(); // calibration runs midllama-lower-cpu by its registered name
   mlir::MLIRContext context(registry);
   std::vector<std::string> unused;
   auto module = onnx_import::importOnnx(

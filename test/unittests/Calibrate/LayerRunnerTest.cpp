@@ -11,6 +11,7 @@
 #include "midllama/Calibrate/Calibrator.h"
 #include "midllama/Calibrate/LayerRunner.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -34,6 +35,7 @@ protected:
     dir = tmpl;
     std::string src = MIDLLAMA_SOURCE_DIR, error;
     registerAllDialects(registry);
+    registerAllPasses(); // calibration runs midllama-lower-cpu by its registered name
     context = std::make_unique<mlir::MLIRContext>(registry);
     std::vector<std::string> unused;
     module = onnx_import::importOnnx(

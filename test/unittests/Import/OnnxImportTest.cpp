@@ -13,6 +13,7 @@
 
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
+#include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/InitAll.h"
 #include "runtime/params/ParamFile.h"
 

@@ -39,17 +39,6 @@ mlir::OwningOpRef<mlir::ModuleOp> convertToLLM(OnnxModel &model, mlir::MLIRConte
                                                llvm::StringRef paramFile, mlir::Location loc,
                                                std::string &error);
 
-/// The whole import: loads `modelPath`, converts it, runs canonicalize,
-/// --llm-outline-decoder-layers, --llm-name-weights and --llm-materialize-weights, and writes the final
-/// parameter file to `paramsPath` (via a temporary file of the raw initializers next to it).
-/// The module's locations carry `irPath`, against whose folder its `llm.param_file` is
-/// resolved. Inputs the result does not read are listed in `unusedInputs`.
-mlir::OwningOpRef<mlir::ModuleOp> importOnnx(llvm::StringRef modelPath, llvm::StringRef irPath,
-                                             llvm::StringRef paramsPath,
-                                             mlir::MLIRContext *context,
-                                             std::vector<std::string> &unusedInputs,
-                                             std::string &error);
-
 } // namespace midllama::onnx_import
 
 #endif // MIDLLAMA_IMPORT_ONNX_ONNXTOLLM_H

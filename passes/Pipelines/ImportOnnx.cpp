@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/Import/ONNX/OnnxToLLM.h"
 
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
