@@ -476,6 +476,8 @@ int run(int argc, char **argv) {
       if (!(maxDiff <= o.atol))
         return 1;
     }
+    if (!transaction.commit(error)) // --logits-out takes its place now
+      die(error);
     return 0;
   }
 

@@ -10,6 +10,8 @@
 #include <onnx/onnx_pb.h>
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -378,4 +380,53 @@ bool OnnxModel::readExternal(const onnx::TensorProto &tensor, int64_t expectedBy
       reinterpret_cast<const uint8_t *>(it->second->getBufferStart()) + start, expectedBytes);
   out.external = true;
   return true;
+}
+
+int OnnxModel::elideIdentities() {
+  onnx::GraphProto &graph = *proto_->mutable_graph();
+  llvm::StringMap<int> written;
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &out : node.output())
+      ++written[out];
+  llvm::StringSet<> kept; // names the graph's interface gives: never aliased away
+  for (const onnx::ValueInfoProto &v : graph.output())
+    kept.insert(v.name());
+  for (const onnx::ValueInfoProto &v : graph.input())
+    kept.insert(v.name());
+  for (const onnx::TensorProto &t : graph.initializer())
+    kept.insert(t.name());
+  llvm::StringMap<std::string> alias;
+  for (const onnx::NodeProto &node : graph.node())
+    if (node.op_type() == "Identity" && (node.domain().empty() || node.domain() == "ai.onnx") &&
+        node.input_size() == 1 && node.output_size() == 1 && !node.input(0).empty() &&
+        written[node.output(0)] == 1 && !kept.contains(node.output(0)))
+      alias[node.output(0)] = node.input(0);
+  if (alias.empty())
+    return 0;
+  // Chains of Identity resolve to their first input; a cycle (refused by validation
+  // already) stops after as many steps as there are aliases.
+  auto resolve = [&](std::string name) {
+    for (size_t steps = 0; steps <= alias.size(); ++steps) {
+      auto it = alias.find(name);
+      if (it == alias.end())
+        break;
+      name = it->second;
+    }
+    return name;
+  };
+  auto *nodes = graph.mutable_node();
+  int removed = 0;
+  for (int i = 0; i < nodes->size();) {
+    onnx::NodeProto &node = *nodes->Mutable(i);
+    if (node.output_size() == 1 && alias.count(node.output(0)) && node.op_type() == "Identity") {
+      nodes->DeleteSubrange(i, 1);
+      ++removed;
+      continue;
+    }
+    for (std::string &in : *node.mutable_input())
+      if (!in.empty() && alias.count(in))
+        in = resolve(in);
+    ++i;
+  }
+  return removed;
 }

@@ -129,6 +129,13 @@ Value Converter::weight(const std::string &name) {
   if (Value v = weights.lookup(name))
     return v;
   if (const onnx::NodeProto *node = producer(name)) {
+    // An initializer passed through Identity is that initializer.
+    if (node->op_type() == "Identity" && node->domain().empty() && node->input_size() == 1) {
+      Value v = weight(node->input(0));
+      if (v)
+        weights[name] = v;
+      return v;
+    }
     // A transposed initializer (the GenAI builder's tied embedding table).
     if (node->op_type() != "Transpose" || !node->domain().empty())
       return fail("weight operand '" + name + "' comes from " + where(*node) +
@@ -188,6 +195,13 @@ bool Converter::convertNode(const onnx::NodeProto &node) {
     return convertReshape(node);
   if (standard && op == "Cast")
     return convertCast(node);
+  if (standard && op == "Identity") { // exporters leave them anywhere, e.g. before `logits`
+    Value x = input(node.input(0));
+    if (!x)
+      return false;
+    values[node.output(0)] = x;
+    return true;
+  }
   if (microsoft && op == "GroupQueryAttention")
     return convertGQA(node);
   if (microsoft && op == "RotaryEmbedding")
@@ -950,6 +964,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
   // A graph ONNX Runtime would refuse is refused before anything is read from it.
   if (!detail::checkGraphStructure(model, error) || !detail::checkWithOnnx(model, error))
     return nullptr;
+  model.elideIdentities();
   detail::Converter converter(model, context, writer, loc);
   return converter.run(paramFile, error);
 }

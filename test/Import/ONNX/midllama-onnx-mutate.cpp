@@ -22,6 +22,9 @@
 //     --input-dim NAME:AXIS=SIZE  a graph input's dimension made static
 //     --drop-outputs              the graph's outputs removed
 //     --drop-output NAME          one graph output removed
+//     --identity VALUE            VALUE passed through an Identity node placed right after
+//                                 its producer (which writes VALUE/pre_identity), or first
+//                                 when VALUE is an initializer (renamed VALUE/pre_identity)
 //   SEL is a node name or, failing that, the name of a value the node produces.
 //
 //===----------------------------------------------------------------------===//
@@ -292,6 +295,38 @@ int main(int argc, char **argv) {
       if (k < 0 || k >= list->size())
         die("node '" + sel + "' has no " + flag.substr(2) + " #" + index);
       *list->Mutable(k) = value;
+    } else if (flag == "--identity") {
+      bool initializer = false;
+      for (onnx::TensorProto &t : *graph.mutable_initializer())
+        if (t.name() == arg) {
+          t.set_name(arg + "/pre_identity");
+          initializer = true;
+        }
+      if (initializer) { // an Identity of the initializer, first in the graph
+        onnx::NodeProto *identity = graph.add_node();
+        identity->set_name("identity_" + arg);
+        identity->set_op_type("Identity");
+        identity->add_input(arg + "/pre_identity");
+        identity->add_output(arg);
+        for (int k = graph.node_size() - 1; k > 0; --k)
+          graph.mutable_node()->SwapElements(k, k - 1);
+        continue;
+      }
+      onnx::NodeProto &producer = select(graph, arg);
+      int at = 0;
+      while (&graph.node(at) != &producer)
+        ++at;
+      for (std::string &o : *producer.mutable_output())
+        if (o == arg)
+          o = arg + "/pre_identity";
+      onnx::NodeProto *identity = graph.add_node();
+      identity->set_name("identity_" + arg);
+      identity->set_op_type("Identity");
+      identity->add_input(arg + "/pre_identity");
+      identity->add_output(arg);
+      // Topological order: the new node moves up to just after its producer.
+      for (int k = graph.node_size() - 1; k > at + 1; --k)
+        graph.mutable_node()->SwapElements(k, k - 1);
     } else if (flag == "--drop-output") {
       auto *outputs = graph.mutable_output();
       int k = 0;

@@ -119,6 +119,15 @@ expect_error "midllama-import --params is the external data" "an input of this r
 expect_error "midllama-import --params is -o" "also written by -o" \
   midllama-import in/stories260K.bin -o out/y.mlir --params ./out/../out/y.mlir
 
+# Regular outputs of every kind do land when the run succeeds.
+expect_success "midllama-run --logits-out to a regular file" \
+  midllama-run in/m.mlm --prompt-ids "1 2 3" --logits-out out/l.bin
+expect_success "... --sequences-out and --json" \
+  midllama-run in/m.mlm --steps 4 --batch 2 --sequences-out out/seq --json out/g.json
+if [ -s out/l.bin ] && [ -f out/seq.0.txt ] && [ -f out/seq.1.txt ] &&
+   [ -s out/g.json ]; then report ok "... all written"
+else report FAIL "outputs written" "$(ls out | tr '\n' ' ')"; fi
+
 # === Class: a failed pipeline leaves no mix: all outputs of a run, or none.
 echo "old weights" > out/a.safetensors
 echo "old IR" > out/a.mlir

@@ -72,6 +72,11 @@ public:
   ~OnnxModel();
 
   const onnx::ModelProto &proto() const { return *proto_; }
+  /// Removes the standard Identity nodes whose output is written once and is no graph
+  /// output (exporters leave them anywhere), reading their input instead. Run after the
+  /// graph is validated: an Identity that shadows another value is refused there, not
+  /// silently merged here. Returns how many were removed.
+  int elideIdentities();
   llvm::StringRef path() const { return path_; }
   /// Opset version imported for `domain` ("" or "ai.onnx" for the default), if any.
   std::optional<int64_t> opsetVersion(llvm::StringRef domain) const;
