@@ -8,6 +8,8 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace midllama;
 using namespace midllama::kern;
@@ -54,5 +56,12 @@ LogicalResult AttentionOp::verify() {
                          << kvHeads * d;
   if (getRotaryDim() < 0 || getRotaryDim() > d || getRotaryDim() % 2 != 0)
     return emitOpError() << "rotary_dim must be even and at most head_dim";
+  // As llm.rotary's verifier: an infinite theta turns the rotation off, NaN poisons every
+  // position; a non-finite or non-positive scale is no softmax scale.
+  double theta = getTheta().convertToDouble(), scale = getScale().convertToDouble();
+  if (getRotaryDim() > 0 && (!std::isfinite(theta) || !(theta > 0.0)))
+    return emitOpError() << "theta must be a finite positive number, got " << theta;
+  if (!std::isfinite(scale) || !(scale > 0.0))
+    return emitOpError() << "scale must be a finite positive number, got " << scale;
   return success();
 }

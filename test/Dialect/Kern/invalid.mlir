@@ -33,3 +33,21 @@ func.func @f16_activation(%x: tensor<1x?x16xf16>) -> tensor<1x?x16xf16> {
   %y = kern.silu %x : tensor<1x?x16xf16>
   return %y : tensor<1x?x16xf16>
 }
+
+// -----
+
+func.func @attention_theta(%q: tensor<1x?x16xf32>, %pos: tensor<1x?xi64>) -> tensor<1x?x16xf32> {
+  // expected-error @+1 {{'kern.attention' op theta must be a finite positive number, got INF}}
+  %o = kern.attention %q, %q, %q, %pos {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, head_dim = 8 : i64, scale = 0.35 : f32, theta = 0x7F800000 : f32, rotary_dim = 8 : i64, interleaved = false}
+      : tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?xi64> -> tensor<1x?x16xf32>
+  return %o : tensor<1x?x16xf32>
+}
+
+// -----
+
+func.func @attention_scale(%q: tensor<1x?x16xf32>, %pos: tensor<1x?xi64>) -> tensor<1x?x16xf32> {
+  // expected-error @+1 {{'kern.attention' op scale must be a finite positive number, got nan}}
+  %o = kern.attention %q, %q, %q, %pos {layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, head_dim = 8 : i64, scale = 0x7FC00000 : f32, theta = 1.0e4 : f32, rotary_dim = 8 : i64, interleaved = false}
+      : tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?xi64> -> tensor<1x?x16xf32>
+  return %o : tensor<1x?x16xf32>
+}
