@@ -27,16 +27,12 @@ using namespace midllama;
 using namespace midllama::llm;
 using namespace midllama::onnx_import;
 
-/// `path` relative to the folder of `irPath` when it lies inside it.
-static std::string relativeTo(StringRef irPath, StringRef path) {
-  llvm::SmallString<256> dir(irPath), abs(path);
-  llvm::sys::fs::make_absolute(dir);
-  llvm::sys::path::remove_filename(dir);
+/// `path` made absolute: the module names its parameter files absolutely while it is being
+/// built; the tool that writes the IR records them relative to it (rebaseParamFile).
+static std::string absolute(StringRef path) {
+  llvm::SmallString<256> abs(path);
   llvm::sys::fs::make_absolute(abs);
-  std::string relative = std::string(abs);
-  if (StringRef(relative).starts_with(std::string(dir) + "/"))
-    relative = relative.substr(dir.size() + 1);
-  return relative;
+  return std::string(abs);
 }
 
 OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, StringRef irPath,
@@ -53,7 +49,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, Str
   writer.setMetadata("source", llvm::sys::path::filename(modelPath).str());
   writer.setMetadata("source_format", "onnx");
   OwningOpRef<ModuleOp> module =
-      convertToLLM(*model, context, writer, relativeTo(irPath, raw), loc, error);
+      convertToLLM(*model, context, writer, absolute(raw), loc, error);
   if (!module)
     return nullptr;
   if (failed(verify(*module))) {
@@ -74,7 +70,7 @@ OwningOpRef<ModuleOp> midllama::onnx_import::importOnnx(StringRef modelPath, Str
   pm.addPass(createLLMOutlineDecoderLayers());
   pm.addPass(createLLMNameWeights());
   LLMMaterializeWeightsOptions materialize;
-  materialize.output = relativeTo(irPath, paramsPath);
+  materialize.output = absolute(paramsPath);
   pm.addPass(createLLMMaterializeWeights(materialize));
   bool ok = succeeded(pm.run(*module));
   rt::discardOutput(raw); // staged, in a transaction: never reaches the disk under its name

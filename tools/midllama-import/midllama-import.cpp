@@ -90,18 +90,6 @@ static bool mayOverwrite(StringRef path, bool isParamFile) {
   return buffer && (*buffer)->getBuffer().starts_with(kIRBanner);
 }
 
-/// The IR's name for its parameter file: relative to the IR's directory when inside it.
-static std::string relativeToOutput(StringRef params) {
-  SmallString<256> outDir(outputPath), paramsAbs(params);
-  sys::fs::make_absolute(outDir);
-  sys::path::remove_filename(outDir);
-  sys::fs::make_absolute(paramsAbs);
-  std::string relative = std::string(paramsAbs);
-  if (StringRef(relative).starts_with(std::string(outDir) + "/"))
-    relative = relative.substr(outDir.size() + 1);
-  return relative;
-}
-
 static int writeIR(mlir::ModuleOp module, StringRef banner) {
   SmallString<256> source(inputPath);
   sys::fs::make_absolute(source);
@@ -205,12 +193,13 @@ int main(int argc, char **argv) {
   if (std::string problem = config.validate(); !problem.empty())
     return fail("'" + inputPath + "': " + problem);
 
-  // The IR names its parameter file relative to its own directory.
-  std::string relative = relativeToOutput(params);
+  // Absolute while the module is built; writeIR records it relative to the IR's folder.
+  SmallString<256> absoluteParams(params);
+  sys::fs::make_absolute(absoluteParams);
 
   auto loc = mlir::FileLineColLoc::get(&context, inputPath, 0, 0);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      midllama::buildDecoderModule(&context, config, relative, loc);
+      midllama::buildDecoderModule(&context, config, absoluteParams, loc);
   if (failed(mlir::verify(*module)))
     return fail("internal error: the imported module does not verify");
 

@@ -51,7 +51,7 @@ int fail(const std::string &message) {
 /// before printing leaves no temporary file, and a run killed early none either.
 class LazyOutputStream : public llvm::raw_ostream {
 public:
-  explicit LazyOutputStream(std::string path) : path_(std::move(path)) { SetUnbuffered(); }
+  explicit LazyOutputStream(std::string path) : path_(std::move(path)) {}
   ~LazyOutputStream() override { flush(); }
 
   /// Completes the file (creating it empty when nothing was printed).

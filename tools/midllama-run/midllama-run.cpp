@@ -210,11 +210,19 @@ std::string readFile(const std::string &path, const std::string &what, int64_t l
   return contents;
 }
 
-/// Writes `contents` to `path` as an OutputFile: staged in the run's transaction.
-void writeFile(const std::string &path, const std::string &what, const std::string &contents) {
+/// Writes `size` bytes at `data` to `path` as an OutputFile: staged in the run's transaction.
+void writeFile(const std::string &path, const std::string &what, const void *data,
+               size_t size) {
   std::string error;
-  if (!writeOutputFile(path, what, contents, error))
+  std::unique_ptr<OutputFile> f = OutputFile::create(path, what, error);
+  if (!f)
     die(error);
+  f->write(data, size); // a write error is reported by commit
+  if (!f->commit(error))
+    die(error);
+}
+void writeFile(const std::string &path, const std::string &what, const std::string &text) {
+  writeFile(path, what, text.data(), text.size());
 }
 
 std::unique_ptr<Tokenizer> tokenizerOf(const Model &model) {
@@ -450,8 +458,7 @@ int run(int argc, char **argv) {
       die(error);
     size_t count = ids.size() * size_t(vocab);
     if (!o.logitsOut.empty()) {
-      writeFile(o.logitsOut, "--logits-out",
-                std::string(reinterpret_cast<const char *>(logits), count * sizeof(float)));
+      writeFile(o.logitsOut, "--logits-out", logits, count * sizeof(float));
     }
     if (!o.expectLogits.empty()) {
       std::string golden = readFile(o.expectLogits, "expected logits", kNoInputLimit);
