@@ -12,6 +12,8 @@
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 
+#include "../TempDirTest.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -29,23 +31,8 @@ using namespace midllama::rt;
 
 namespace {
 
-class OutputFileTest : public ::testing::Test {
+class OutputFileTest : public midllama::testing::TempDirTest {
 protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/midllama-outputfile-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf '" + dir + "'").c_str()); }
-
-  std::string path(const std::string &name) { return dir + "/" + name; }
-  static std::string readAll(const std::string &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  static void writeAll(const std::string &p, const std::string &bytes) {
-    std::ofstream(p, std::ios::binary) << bytes;
-  }
   /// Names in the folder, sorted (temporary files show here).
   std::vector<std::string> entries() {
     std::vector<std::string> names;
@@ -58,7 +45,6 @@ protected:
     std::sort(names.begin(), names.end());
     return names;
   }
-  std::string dir;
 };
 
 TEST_F(OutputFileTest, ReplacesARegularFileOnlyOnCommit) {

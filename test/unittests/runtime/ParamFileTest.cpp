@@ -6,6 +6,8 @@
 
 #include "runtime/params/ParamFile.h"
 
+#include "../TempDirTest.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -19,24 +21,8 @@ using namespace midllama::rt;
 
 namespace {
 
-class ParamFileTest : public ::testing::Test {
+class ParamFileTest : public midllama::testing::TempDirTest {
 protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/midllama-paramfile-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf '" + dir + "'").c_str()); }
-
-  std::string path(const std::string &name) { return dir + "/" + name; }
-
-  static std::string readAll(const std::string &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  static void writeAll(const std::string &p, const std::string &bytes) {
-    std::ofstream(p, std::ios::binary) << bytes;
-  }
   /// A raw safetensors file from a JSON header and a data buffer.
   static std::string rawFile(const std::string &header, const std::string &data) {
     std::string out(8, '\0');
@@ -53,7 +39,6 @@ protected:
     return error;
   }
 
-  std::string dir;
 };
 
 TEST_F(ParamFileTest, RoundTripIsAlignedAndExact) {
