@@ -63,7 +63,11 @@ private:
 
   Type elementType(int32_t onnxType);
   Value input(const std::string &name);
-  Value weight(const std::string &name);
+  /// The weight an initializer (or its transpose, or an Identity of it) holds, read by
+  /// `user`, which must have `rank` dimensions: converters index its shape, so a weight of
+  /// another rank is refused here (the fuzzer found a 1-D embedding table read past its end).
+  Value weight(const std::string &name, int64_t rank, const onnx::NodeProto &user);
+  Value weightOfAnyRank(const std::string &name);
   Value convertOutput(const onnx::NodeProto &node, int index);
   const onnx::NodeProto *producer(const std::string &name) const {
     auto it = producers.find(name);

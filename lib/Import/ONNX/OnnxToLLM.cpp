@@ -125,13 +125,24 @@ Value Converter::input(const std::string &name) {
   return v;
 }
 
-Value Converter::weight(const std::string &name) {
+Value Converter::weight(const std::string &name, int64_t rank, const onnx::NodeProto &user) {
+  Value v = weightOfAnyRank(name);
+  if (!v)
+    return {};
+  int64_t actual = cast<WeightType>(v.getType()).getRank();
+  if (actual != rank)
+    return fail(where(user) + ": its weight '" + name + "' must be " + std::to_string(rank) +
+                "-D, but it is " + std::to_string(actual) + "-D");
+  return v;
+}
+
+Value Converter::weightOfAnyRank(const std::string &name) {
   if (Value v = weights.lookup(name))
     return v;
   if (const onnx::NodeProto *node = producer(name)) {
     // An initializer passed through Identity is that initializer.
     if (node->op_type() == "Identity" && node->domain().empty() && node->input_size() == 1) {
-      Value v = weight(node->input(0));
+      Value v = weightOfAnyRank(node->input(0));
       if (v)
         weights[name] = v;
       return v;
@@ -143,7 +154,7 @@ Value Converter::weight(const std::string &name) {
     const onnx::AttributeProto *perm = attr(*node, "perm");
     if (!perm || perm->ints_size() != 2 || perm->ints(0) != 1 || perm->ints(1) != 0)
       return fail(where(*node) + ": only the 2-D transpose perm=[1, 0] of a weight is supported");
-    Value in = weight(node->input(0));
+    Value in = weight(node->input(0), 2, *node);
     if (!in)
       return {};
     Value v = transposed(in);
@@ -218,12 +229,10 @@ bool Converter::convertNode(const onnx::NodeProto &node) {
 
 bool Converter::convertMatMul(const onnx::NodeProto &node) {
   Value x = input(node.input(0));
-  Value w = x ? weight(node.input(1)) : Value();
+  Value w = x ? weight(node.input(1), 2, node) : Value();
   if (!w)
     return false;
   auto wt = cast<WeightType>(w.getType());
-  if (wt.getRank() != 2)
-    return fail(where(node) + ": the weight must be 2-D"), false;
   int64_t n = wt.getShape()[1];
   values[node.output(0)] = LinearOp::create(b, loc, like(x, n), x, transposed(w), Value());
   return true;
@@ -232,7 +241,7 @@ bool Converter::convertMatMul(const onnx::NodeProto &node) {
 bool Converter::convertGather(const onnx::NodeProto &node) {
   if (intAttr(node, "axis", 0) != 0)
     return fail(where(node) + ": only axis-0 gathers (embedding lookups) are supported"), false;
-  Value table = weight(node.input(0));
+  Value table = weight(node.input(0), 2, node);
   Value ids = table ? input(node.input(1)) : Value();
   if (!ids)
     return false;
@@ -265,7 +274,7 @@ bool Converter::convertNorm(const onnx::NodeProto &node, bool skip) {
   if (!skip && intAttr(node, "axis", -1) != -1 &&
       intAttr(node, "axis", -1) != cast<RankedTensorType>(x.getType()).getRank() - 1)
     return fail(where(node) + ": only normalization over the last axis is supported"), false;
-  Value w = weight(node.input(gammaIndex));
+  Value w = weight(node.input(gammaIndex), 1, node);
   if (!w)
     return false;
   values[node.output(0)] = RMSNormOp::create(b, loc, x, w, b.getF32FloatAttr(eps));
@@ -393,7 +402,7 @@ bool Converter::projection(const onnx::NodeProto &node, Value &x, Value &w) {
   bool standard = node.domain().empty() || node.domain() == "ai.onnx";
   if (standard && node.op_type() == "MatMul") {
     x = input(node.input(0));
-    Value raw = x ? weight(node.input(1)) : Value();
+    Value raw = x ? weight(node.input(1), 2, node) : Value();
     if (!raw)
       return false;
     w = transposed(raw);

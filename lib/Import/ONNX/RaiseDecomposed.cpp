@@ -248,12 +248,12 @@ bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
     return expected("the squared tensor is not the normalized one");
 
   Value in = input(skipCasts(x));
-  Value gamma = in ? weight(mul.input(gammaOperand)) : Value();
+  Value gamma = in ? weight(mul.input(gammaOperand), 1, mul) : Value();
   if (!gamma)
     return false;
   auto it = cast<RankedTensorType>(in.getType());
   auto gt = cast<WeightType>(gamma.getType());
-  if (gt.getShape()[0] != it.getShape().back() ||
+  if (it.getRank() == 0 || gt.getShape()[0] != it.getShape().back() ||
       ((*axes)[0] != -1 && (*axes)[0] != it.getRank() - 1))
     return expected("the weight or the reduced axis is not the last (hidden) dimension");
   // The result has the gamma's element type (torch normalizes in fp32 and casts back
@@ -293,7 +293,8 @@ Value Converter::splitHeads(const std::string &name4, int64_t &n, int64_t &d, st
     n = width / d;
   if (!d && n && width % n == 0)
     d = width / n;
-  if (!n || !d || n * d != width)
+  int64_t product;
+  if (!n || !d || __builtin_mul_overflow(n, d, &product) || product != width)
     return mismatch("cannot read the head count and size of the Reshape before '" + name4 +
                     "' (width " + std::to_string(width) + ")"),
            Value();
@@ -324,10 +325,12 @@ Value Converter::rotatedHeads(const std::string &name4, int64_t &n, int64_t &d) 
         Value heads = splitHeads(x, n, d);
         if (!heads)
           return {};
-        if (2 * half != d)
-          return fail(where(*add) + ": rotary embedding over " + std::to_string(2 * half) +
-                      " of " + std::to_string(d) + " head dimensions (partial rotary) is not "
-                      "supported"),
+        // Compared without 2 * half: the slice bound it comes from may be INT64_MAX
+        // (found by the converter fuzzer).
+        if (d % 2 != 0 || half != d / 2)
+          return fail(where(*add) + ": rotary embedding: rotate_half splits the head at " +
+                      std::to_string(half) + ", not at half of its " + std::to_string(d) +
+                      " dimensions (partial rotary is not supported)"),
                  Value();
         double theta;
         Value pos;
@@ -382,7 +385,7 @@ bool Converter::matchRotateHalf(const std::string &name, const std::string &x, i
   int64_t us = 0, ue = 0, ls = 0, le = 0;
   if (!bounds(upper, us, ue) || !bounds(lower, ls, le))
     return false;
-  if (ls != 0 || le != us || us <= 0 || (ue != INT64_MAX && ue != 2 * us))
+  if (ls != 0 || le != us || us <= 0 || (ue != INT64_MAX && (us > INT64_MAX / 2 || ue != 2 * us)))
     return false;
   half = us;
   return true;

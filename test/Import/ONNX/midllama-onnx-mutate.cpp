@@ -18,6 +18,7 @@
 //     --swap-inputs SEL:I,J       the node's inputs I and J exchanged
 //     --output SEL:I=VALUE        the node's output I renamed (readers not updated)
 //     --init NAME:I=VALUE         element I of an initializer (float or int) set
+//     --init-dims NAME=D0,D1,...  an initializer's dims replaced (its data kept as it is)
 //     --constant SEL[:I]=VALUE    element I (default: every element) of a Constant's tensor
 //     --input-dim NAME:AXIS=SIZE  a graph input's dimension made static
 //     --drop-outputs              the graph's outputs removed
@@ -368,6 +369,20 @@ int main(int argc, char **argv) {
         die("initializer '" + name + "' is external: use --inline-data first");
       toRaw(*t);
       storeText(*t->mutable_raw_data(), t->data_type(), std::stoll(index), value);
+    } else if (flag == "--init-dims") {
+      auto [name, dims] = split(arg, '=');
+      onnx::TensorProto *t = nullptr;
+      for (onnx::TensorProto &x : *graph.mutable_initializer())
+        if (x.name() == name)
+          t = &x;
+      if (!t)
+        die("no initializer '" + name + "'");
+      t->clear_dims();
+      for (size_t at = 0; at < dims.size();) {
+        size_t comma = dims.find(',', at);
+        t->add_dims(std::stoll(dims.substr(at, comma - at)));
+        at = comma == std::string::npos ? dims.size() : comma + 1;
+      }
     } else if (flag == "--constant") {
       auto [target, value] = split(arg, '=');
       std::string sel = target;
