@@ -161,7 +161,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
   m->layers_ = prog.configInt("num_layers", 0);
   m->kvWidth_ = prog.configInt("num_kv_heads", 0) * prog.configInt("head_dim", 0);
   m->logitsSlot_ = prog.configInt("logits_slot", -1);
-  int64_t slots = int64_t(prog.slotWidths.size()), weights = int64_t(m->weights_.size());
+  int64_t slots = int64_t(prog.slotWidths.size());
   // Each problem named with its field and values: "inconsistent" alone says nothing about
   // which of a dozen numbers disagree.
   auto bad = [&](const std::string &what) {
@@ -184,49 +184,75 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
                std::to_string(prog.slotWidths[m->logitsSlot_]) + " wide, but vocab_size is " +
                std::to_string(m->vocab_));
 
-  // Every call's slots and weights exist and have the widths its kernel assumes.
-  auto width = [&](int64_t s) { return s >= 0 && s < slots ? prog.slotWidths[s] : -1; };
-  auto w = [&](int64_t i) -> const cpu::WeightRef * {
-    return i >= 0 && i < weights ? &m->weights_[i] : nullptr;
+  // Every call's slots and weights (in range: Program::decode) have the widths its kernel
+  // assumes.
+  auto width = [&](int64_t s) { return prog.slotWidths[size_t(s)]; };
+  auto w = [&](int64_t i) -> const cpu::WeightRef & { return m->weights_[size_t(i)]; };
+  auto sameWidth = [&](std::initializer_list<int64_t> slotList) {
+    for (int64_t s : slotList)
+      if (width(s) <= 0 || width(s) != width(*slotList.begin()))
+        return false;
+    return true;
   };
-  std::vector<bool> embedded(1, false);
   for (size_t i = 0; i < prog.calls.size(); ++i) {
     const Call &c = prog.calls[i];
-    const std::vector<int64_t> &a = c.args;
     bool ok = true;
     switch (c.op) {
-    case OpCode::Embed:
-      ok = w(a[1]) && w(a[1])->rows == m->vocab_ && width(a[0]) == w(a[1])->cols;
+    case OpCode::Embed: {
+      auto e = calls::Embed::decode(c);
+      ok = w(e.table).rows == m->vocab_ && width(e.out) == w(e.table).cols;
       break;
-    case OpCode::RMSNorm:
-      ok = w(a[2]) && width(a[0]) == w(a[2])->cols && width(a[1]) == width(a[0]);
+    }
+    case OpCode::RMSNorm: {
+      auto n = calls::RMSNorm::decode(c);
+      ok = width(n.in) == w(n.weight).cols && width(n.out) == width(n.in);
       break;
-    case OpCode::AddRMSNorm:
-      ok = w(a[4]) && width(a[0]) == w(a[4])->cols && width(a[1]) == width(a[0]) &&
-           width(a[2]) == width(a[0]) && width(a[3]) == width(a[0]);
+    }
+    case OpCode::AddRMSNorm: {
+      auto n = calls::AddRMSNorm::decode(c);
+      ok = width(n.in) == w(n.weight).cols && width(n.residual) == width(n.in) &&
+           width(n.sum) == width(n.in) && width(n.out) == width(n.in);
       break;
-    case OpCode::MatMul:
-      ok = w(a[2]) && width(a[0]) == w(a[2])->cols && width(a[1]) == w(a[2])->rows;
+    }
+    case OpCode::MatMul: {
+      auto mm = calls::MatMul::decode(c);
+      ok = width(mm.in) == w(mm.weight).cols && width(mm.out) == w(mm.weight).rows;
       break;
-    case OpCode::GateUpSwiGLU:
-      ok = w(a[2]) && w(a[3]) && width(a[0]) == w(a[2])->cols &&
-           width(a[1]) == w(a[2])->rows && w(a[3])->rows == w(a[2])->rows &&
-           w(a[3])->cols == w(a[2])->cols;
+    }
+    case OpCode::GateUpSwiGLU: {
+      auto g = calls::GateUpSwiGLU::decode(c);
+      ok = width(g.in) == w(g.gate).cols && width(g.out) == w(g.gate).rows &&
+           w(g.up).rows == w(g.gate).rows && w(g.up).cols == w(g.gate).cols;
       break;
-    case OpCode::SwiGLU:
-    case OpCode::Add:
-    case OpCode::Mul:
-      ok = width(a[0]) > 0 && width(a[1]) == width(a[0]) && width(a[2]) == width(a[0]);
+    }
+    case OpCode::SwiGLU: {
+      auto g = calls::SwiGLU::decode(c);
+      ok = sameWidth({g.gate, g.up, g.out});
       break;
-    case OpCode::SiLU:
-      ok = width(a[0]) > 0 && width(a[1]) == width(a[0]);
+    }
+    case OpCode::Add: {
+      auto x = calls::Add::decode(c);
+      ok = sameWidth({x.lhs, x.rhs, x.out});
       break;
+    }
+    case OpCode::Mul: {
+      auto x = calls::Mul::decode(c);
+      ok = sameWidth({x.lhs, x.rhs, x.out});
+      break;
+    }
+    case OpCode::SiLU: {
+      auto u = calls::SiLU::decode(c);
+      ok = width(u.in) > 0 && width(u.out) == width(u.in);
+      break;
+    }
     case OpCode::Attention: {
-      int64_t heads = a[5], kvHeads = a[6], d = a[7], rot = a[10];
-      ok = a[4] >= 0 && a[4] < m->layers_ && heads > 0 && kvHeads > 0 && heads % kvHeads == 0 &&
-           d > 0 && kvHeads * d == m->kvWidth_ && width(a[0]) == heads * d &&
-           width(a[1]) == kvHeads * d && width(a[2]) == kvHeads * d &&
-           width(a[3]) == heads * d && rot >= 0 && rot <= d && rot % 2 == 0;
+      auto at = calls::Attention::decode(c);
+      int64_t d = at.headDim;
+      ok = at.layer >= 0 && at.layer < m->layers_ && at.heads > 0 && at.kvHeads > 0 &&
+           at.heads % at.kvHeads == 0 && d > 0 && at.kvHeads * d == m->kvWidth_ &&
+           width(at.q) == at.heads * d && width(at.k) == at.kvHeads * d &&
+           width(at.v) == at.kvHeads * d && width(at.out) == at.heads * d &&
+           at.rotaryDim >= 0 && at.rotaryDim <= d && at.rotaryDim % 2 == 0;
       break;
     }
     }
@@ -372,57 +398,79 @@ void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook 
   end = std::min(end, model_.program_.calls.size());
   for (size_t ci = begin; ci < end; ++ci) {
     const Call &c = model_.program_.calls[ci];
-    const std::vector<int64_t> &a = c.args;
-    if (beforeMatMul && (c.op == OpCode::MatMul || c.op == OpCode::GateUpSwiGLU))
-      beforeMatMul(ci, s(a[0]), rows);
     switch (c.op) {
-    case OpCode::Embed:
-      cpu::embed(tokens_.data(), rows, w(a[1]), s(a[0]));
+    case OpCode::Embed: {
+      auto e = calls::Embed::decode(c);
+      cpu::embed(tokens_.data(), rows, w(e.table), s(e.out));
       break;
-    case OpCode::RMSNorm:
-      cpu::rmsNorm(s(a[0]), s(a[1]), rows, widths[a[0]], w(a[2]), bitsFloat(a[3]));
+    }
+    case OpCode::RMSNorm: {
+      auto n = calls::RMSNorm::decode(c);
+      cpu::rmsNorm(s(n.in), s(n.out), rows, widths[n.in], w(n.weight), n.eps);
       break;
-    case OpCode::AddRMSNorm:
-      cpu::addRMSNorm(s(a[0]), s(a[1]), s(a[2]), s(a[3]), rows, widths[a[0]], w(a[4]),
-                      bitsFloat(a[5]));
+    }
+    case OpCode::AddRMSNorm: {
+      auto n = calls::AddRMSNorm::decode(c);
+      cpu::addRMSNorm(s(n.in), s(n.residual), s(n.sum), s(n.out), rows, widths[n.in],
+                      w(n.weight), n.eps);
       break;
-    case OpCode::MatMul:
-      if ((a[3] || (lastOnly && a[1] == model_.logitsSlot_)) && count > 1) {
+    }
+    case OpCode::MatMul: {
+      auto mm = calls::MatMul::decode(c);
+      if (beforeMatMul)
+        beforeMatMul(ci, s(mm.in), rows);
+      if ((mm.lastTokenOnly || (lastOnly && mm.out == model_.logitsSlot_)) && count > 1) {
         // Only each sequence's last position is projected (the LM head while decoding).
-        int64_t width = widths[a[0]];
+        int64_t width = widths[mm.in];
         lastRows_.resize(size_t(batch_ * width));
         for (int64_t b = 0; b < batch_; ++b)
-          std::copy_n(s(a[0]) + ((b + 1) * count - 1) * width, width,
+          std::copy_n(s(mm.in) + ((b + 1) * count - 1) * width, width,
                       lastRows_.data() + b * width);
-        cpu::matmul(lastRows_.data(), s(a[1]), batch_, w(a[2]));
+        cpu::matmul(lastRows_.data(), s(mm.out), batch_, w(mm.weight));
       } else {
-        cpu::matmul(s(a[0]), s(a[1]), rows, w(a[2]));
+        cpu::matmul(s(mm.in), s(mm.out), rows, w(mm.weight));
       }
       break;
-    case OpCode::GateUpSwiGLU:
-      cpu::gateUpSwiGLU(s(a[0]), s(a[1]), rows, w(a[2]), w(a[3]));
+    }
+    case OpCode::GateUpSwiGLU: {
+      auto g = calls::GateUpSwiGLU::decode(c);
+      if (beforeMatMul)
+        beforeMatMul(ci, s(g.in), rows);
+      cpu::gateUpSwiGLU(s(g.in), s(g.out), rows, w(g.gate), w(g.up));
       break;
-    case OpCode::SwiGLU:
-      cpu::swiglu(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
+    }
+    case OpCode::SwiGLU: {
+      auto g = calls::SwiGLU::decode(c);
+      cpu::swiglu(s(g.gate), s(g.up), s(g.out), rows * widths[g.gate]);
       break;
-    case OpCode::Add:
-      cpu::add(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
+    }
+    case OpCode::Add: {
+      auto x = calls::Add::decode(c);
+      cpu::add(s(x.lhs), s(x.rhs), s(x.out), rows * widths[x.lhs]);
       break;
-    case OpCode::Mul:
-      cpu::mul(s(a[0]), s(a[1]), s(a[2]), rows * widths[a[0]]);
+    }
+    case OpCode::Mul: {
+      auto x = calls::Mul::decode(c);
+      cpu::mul(s(x.lhs), s(x.rhs), s(x.out), rows * widths[x.lhs]);
       break;
-    case OpCode::SiLU:
-      cpu::silu(s(a[0]), s(a[1]), rows * widths[a[0]]);
+    }
+    case OpCode::SiLU: {
+      auto u = calls::SiLU::decode(c);
+      cpu::silu(s(u.in), s(u.out), rows * widths[u.in]);
       break;
+    }
     case OpCode::Attention: {
-      cpu::AttentionParams p{a[5], a[6], a[7], a[10], bitsFloat(a[8]), bitsFloat(a[9]),
-                             a[11] != 0};
+      auto at = calls::Attention::decode(c);
+      cpu::AttentionParams p{at.heads, at.kvHeads, at.headDim, at.rotaryDim, at.scale,
+                             at.theta, at.interleaved};
       int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
-      for (int64_t b = 0; b < batch_; ++b) // each sequence against its own cache
-        cpu::attention(s(a[0]) + b * count * qw, s(a[1]) + b * count * kvw,
-                       s(a[2]) + b * count * kvw, s(a[3]) + b * count * qw, positions_.data(),
-                       count, kCache_[a[4] * batch_ + b].data(), vCache_[a[4] * batch_ + b].data(),
+      for (int64_t b = 0; b < batch_; ++b) { // each sequence against its own cache
+        size_t cache = size_t(at.layer * batch_ + b);
+        cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
+                       s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
+                       positions_.data(), count, kCache_[cache].data(), vCache_[cache].data(),
                        p);
+      }
       break;
     }
     }

@@ -69,15 +69,16 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
   float eps = 1e-5f;
   for (const rt::Call &c : prog.calls) {
     if (c.op == rt::OpCode::Attention) {
-      ap.scale = rt::bitsFloat(c.args[8]);
-      ap.theta = rt::bitsFloat(c.args[9]);
-      ap.rotaryDim = c.args[10];
-      ap.interleaved = c.args[11] != 0;
+      auto at = rt::calls::Attention::decode(c);
+      ap.scale = at.scale;
+      ap.theta = at.theta;
+      ap.rotaryDim = at.rotaryDim;
+      ap.interleaved = at.interleaved;
     }
     if (c.op == rt::OpCode::RMSNorm)
-      eps = rt::bitsFloat(c.args[3]);
+      eps = rt::calls::RMSNorm::decode(c).eps;
     if (c.op == rt::OpCode::AddRMSNorm)
-      eps = rt::bitsFloat(c.args[5]);
+      eps = rt::calls::AddRMSNorm::decode(c).eps;
   }
   int64_t qw = ap.heads * ap.headDim, kw = ap.kvHeads * ap.headDim;
   std::unique_ptr<rt::Tokenizer> tokenizer;

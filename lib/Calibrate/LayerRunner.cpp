@@ -17,33 +17,24 @@ using rt::OpCode;
 
 namespace {
 
-/// Argument positions of the slots a call reads and writes, and of the weights it reads.
+/// Argument positions of the slots a call reads and writes, and of the weights it reads,
+/// from the argument kinds of KernelCalls.def.
 struct CallSlots {
   std::vector<int> reads, writes, weights;
 };
 
 CallSlots slotsOf(OpCode op) {
-  switch (op) {
-  case OpCode::Embed:
-    return {{}, {0}, {1}};
-  case OpCode::RMSNorm:
-    return {{0}, {1}, {2}};
-  case OpCode::AddRMSNorm:
-    return {{0, 1}, {2, 3}, {4}};
-  case OpCode::MatMul:
-    return {{0}, {1}, {2}};
-  case OpCode::GateUpSwiGLU:
-    return {{0}, {1}, {2, 3}};
-  case OpCode::SwiGLU:
-  case OpCode::Add:
-  case OpCode::Mul:
-    return {{0, 1}, {2}, {}};
-  case OpCode::SiLU:
-    return {{0}, {1}, {}};
-  case OpCode::Attention:
-    return {{0, 1, 2}, {3}, {}};
+  CallSlots cs;
+  rt::ArgList list = rt::argumentsOf(op);
+  for (size_t i = 0; i < list.size; ++i) {
+    if (list.kinds[i] == rt::ArgKind::SlotIn)
+      cs.reads.push_back(int(i));
+    else if (list.kinds[i] == rt::ArgKind::SlotOut)
+      cs.writes.push_back(int(i));
+    else if (list.kinds[i] == rt::ArgKind::Weight)
+      cs.weights.push_back(int(i));
   }
-  return {};
+  return cs;
 }
 
 bool isLinear(OpCode op) { return op == OpCode::MatMul || op == OpCode::GateUpSwiGLU; }
@@ -80,7 +71,7 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
     CallSlots cs = slotsOf(c.op);
     int64_t layer = -2; // no information
     if (c.op == OpCode::Attention)
-      layer = c.args[4];
+      layer = rt::calls::Attention::decode(c).layer;
     bool outside = false;
     for (int arg : cs.weights) {
       int64_t w = c.args[size_t(arg)];
@@ -126,11 +117,12 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
       const Call &c = prog.calls[i];
       int64_t group = -1;
       if (isLinear(c.op)) {
-        std::pair<int64_t, int64_t> key{c.args[0], version[c.args[0]]};
+        int64_t in = c.args[size_t(slotsOf(c.op).reads.at(0))]; // a linear call's one input
+        std::pair<int64_t, int64_t> key{in, version[in]};
         auto [it, inserted] = groupOf.try_emplace(key, int64_t(seg.groups.size()));
         if (inserted) {
           seg.groups.emplace_back();
-          int64_t producer = r->lastWriter(c.args[0], i);
+          int64_t producer = r->lastWriter(in, i);
           seg.producers.push_back(producer >= int64_t(seg.begin) ? producer : -1);
         }
         group = it->second;

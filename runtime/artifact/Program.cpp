@@ -66,56 +66,6 @@ private:
 
 } // namespace
 
-int midllama::rt::opArgumentCount(OpCode op) {
-  switch (op) {
-  case OpCode::Embed:
-    return 2;
-  case OpCode::RMSNorm:
-    return 4;
-  case OpCode::AddRMSNorm:
-    return 6;
-  case OpCode::MatMul:
-    return 4;
-  case OpCode::GateUpSwiGLU:
-    return 4;
-  case OpCode::SwiGLU:
-  case OpCode::Add:
-  case OpCode::Mul:
-    return 3;
-  case OpCode::SiLU:
-    return 2;
-  case OpCode::Attention:
-    return 12;
-  }
-  return 0;
-}
-
-const char *midllama::rt::opName(OpCode op) {
-  switch (op) {
-  case OpCode::Embed:
-    return "embed";
-  case OpCode::RMSNorm:
-    return "rms_norm";
-  case OpCode::AddRMSNorm:
-    return "add_rms_norm";
-  case OpCode::MatMul:
-    return "matmul";
-  case OpCode::GateUpSwiGLU:
-    return "gate_up_swiglu";
-  case OpCode::SwiGLU:
-    return "swiglu";
-  case OpCode::Add:
-    return "add";
-  case OpCode::Mul:
-    return "mul";
-  case OpCode::SiLU:
-    return "silu";
-  case OpCode::Attention:
-    return "attention";
-  }
-  return "?";
-}
-
 std::vector<uint8_t> Program::encode() const {
   Writer w;
   w.raw(kMagic, sizeof kMagic);
@@ -231,6 +181,17 @@ bool Program::decode(const uint8_t *data, size_t size, std::string &error) {
     c.args.resize(count);
     for (int64_t &a : c.args)
       r.i64(a);
+    ArgList list = argumentsOf(c.op);
+    for (size_t k = 0; k < list.size; ++k) {
+      int64_t a = c.args[k];
+      bool ok = isSlot(list.kinds[k])                ? a >= 0 && a < int64_t(slotWidths.size())
+                : list.kinds[k] == ArgKind::Weight ? a >= 0 && a < int64_t(weights.size())
+                : list.kinds[k] == ArgKind::Flag   ? a == 0 || a == 1
+                                                   : true;
+      if (!ok)
+        return bad("call " + std::to_string(i) + " (" + opName(c.op) + "): argument '" +
+                   list.names[k] + "' is " + std::to_string(a) + ", out of range");
+    }
   }
   if (!r.atEnd())
     return bad("trailing bytes");

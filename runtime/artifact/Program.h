@@ -24,7 +24,8 @@
 //   weights: u32 count, then count × (string name, u32 dtype, u32 layout, u32 format,
 //            u32 p, p × i64 format parameter, u32 sparsity, i64 N, i64 M,
 //            u32 rank, rank × i64 dim)
-//   calls:  u32 count, then count × (u32 opcode, u32 n, n × i64 argument)
+//   calls:  u32 count, then count × (u32 opcode, u32 n, n × i64 argument); the op codes
+//           and their arguments are declared in KernelCalls.def
 // where a string is u32 length + bytes. Float arguments are stored as their bit pattern.
 //
 //===----------------------------------------------------------------------===//
@@ -32,6 +33,7 @@
 #ifndef MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
 #define MIDLLAMA_RUNTIME_ARTIFACT_PROGRAM_H
 
+#include "runtime/artifact/KernelCall.h"
 #include "runtime/format/WeightFormat.h"
 #include "runtime/params/DType.h"
 
@@ -51,30 +53,6 @@ constexpr const char *kCudaKernelsTensor = "__cuda_kernels__";
 /// Present instead of the weight tensors in an artifact compiled with --synthetic-weights:
 /// a JSON list of {name, dtype, shape}; the runtime generates them when asked to.
 constexpr const char *kSyntheticWeightsTensor = "__synthetic_weights__";
-
-/// One kernel call per op of the planned kern program. Arguments, in order:
-enum class OpCode : uint32_t {
-  Embed = 1,        // out, table
-  RMSNorm = 2,      // in, out, weight, eps
-  AddRMSNorm = 3,   // in, residual, sum, out, weight, eps
-  MatMul = 4,       // in, out, weight, last_token_only
-  GateUpSwiGLU = 5, // in, out, gate weight, up weight
-  SwiGLU = 6,       // gate, up, out
-  Add = 7,          // lhs, rhs, out
-  Mul = 8,          // lhs, rhs, out
-  SiLU = 9,         // in, out
-  Attention = 10,   // q, k, v, out, layer, heads, kv heads, head dim, scale, theta,
-                    // rotary dim, interleaved
-};
-
-/// The number of arguments each op code takes (0 for unknown codes).
-int opArgumentCount(OpCode op);
-const char *opName(OpCode op);
-
-struct Call {
-  OpCode op;
-  std::vector<int64_t> args;
-};
 
 /// How a weight's elements are ordered in the artifact. Matrices read by the matmul
 /// kernels are packed at compile time into panels of 16 output rows, interleaved along K
@@ -108,25 +86,13 @@ struct Program {
   std::vector<Call> calls;
 
   std::vector<uint8_t> encode() const;
-  /// Decodes and checks the structure: argument counts, slot and weight indices in range,
-  /// positive widths. Returns false and sets `error` otherwise.
+  /// Decodes and checks the structure: known op codes with their argument counts, slot and
+  /// weight indices in range, flags 0 or 1, positive widths. Returns false and sets `error` otherwise.
   bool decode(const uint8_t *data, size_t size, std::string &error);
 
   /// A config value as an integer, or `fallback` when absent or not a number.
   int64_t configInt(const std::string &key, int64_t fallback) const;
 };
-
-inline int64_t floatBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return int64_t(u);
-}
-inline float bitsFloat(int64_t bits) {
-  uint32_t u = uint32_t(bits);
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 /// 64-bit FNV-1a, continued from `hash` (small inputs: identifying evaluation files).
 uint64_t fnv1a(const uint8_t *data, size_t size, uint64_t hash = 0xcbf29ce484222325ull);

@@ -289,53 +289,65 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
     unsigned blocks = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
     return launch(kernel, dim3(blocks), dim3(256), args, 0, what, error);
   };
+  // out = f(x, y) elementwise over slots of one width.
+  auto binary = [&](cudaKernel_t kernel, int64_t x, int64_t y, int64_t out, const char *what) {
+    float *xp = s(x), *yp = s(y), *outp = s(out);
+    int64_t total = rows * widths[size_t(x)];
+    void *args[] = {&xp, &yp, &outp, &total};
+    return elementwise(kernel, args, total, what);
+  };
   int64_t outRows = rows;
   for (const Call &c : prog.calls) {
-    const std::vector<int64_t> &a = c.args;
     bool ok = true;
     switch (c.op) {
     case OpCode::Embed: {
-      float *out = s(a[0]);
-      WeightView table = weights_[size_t(a[1])];
+      auto e = calls::Embed::decode(c);
+      float *out = s(e.out);
+      WeightView table = weights_[size_t(e.table)];
       void *args[] = {&tokens_, &table, &out};
       ok = launch(k_.embed, dim3(unsigned(rows)), dim3(kRowThreads), args, 0, "midllama_embed",
                   error);
       break;
     }
     case OpCode::RMSNorm: {
-      float *in = s(a[0]), *out = s(a[1]);
-      int64_t width = widths[size_t(a[0])];
-      WeightView w = weights_[size_t(a[2])];
-      float eps = bitsFloat(a[3]);
+      auto n = calls::RMSNorm::decode(c);
+      float *in = s(n.in), *out = s(n.out);
+      int64_t width = widths[size_t(n.in)];
+      WeightView w = weights_[size_t(n.weight)];
+      float eps = n.eps;
       void *args[] = {&in, &out, &width, &w, &eps};
       ok = launch(k_.rmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
                   "midllama_rmsnorm", error);
       break;
     }
     case OpCode::AddRMSNorm: {
-      float *in = s(a[0]), *residual = s(a[1]), *sum = s(a[2]), *out = s(a[3]);
-      int64_t width = widths[size_t(a[0])];
-      WeightView w = weights_[size_t(a[4])];
-      float eps = bitsFloat(a[5]);
+      auto n = calls::AddRMSNorm::decode(c);
+      float *in = s(n.in), *residual = s(n.residual), *sum = s(n.sum), *out = s(n.out);
+      int64_t width = widths[size_t(n.in)];
+      WeightView w = weights_[size_t(n.weight)];
+      float eps = n.eps;
       void *args[] = {&in, &residual, &sum, &out, &width, &w, &eps};
       ok = launch(k_.addRmsnorm, dim3(unsigned(rows)), dim3(kRowThreads), args, 0,
                   "midllama_add_rmsnorm", error);
       break;
     }
-    case OpCode::MatMul:
-      if ((a[3] || (lastOnly && a[1] == model_.logitsSlot())) && count > 1) {
+    case OpCode::MatMul: {
+      auto mm = calls::MatMul::decode(c);
+      if ((mm.lastTokenOnly || (lastOnly && mm.out == model_.logitsSlot())) && count > 1) {
         // Only each sequence's last position (the LM head while decoding).
-        ok = matmul(s(a[0]), count, count - 1, s(a[1]), batch_, a[2], error);
-        if (a[1] == model_.logitsSlot())
+        ok = matmul(s(mm.in), count, count - 1, s(mm.out), batch_, mm.weight, error);
+        if (mm.out == model_.logitsSlot())
           outRows = batch_;
       } else {
-        ok = matmul(s(a[0]), 1, 0, s(a[1]), rows, a[2], error);
+        ok = matmul(s(mm.in), 1, 0, s(mm.out), rows, mm.weight, error);
       }
       break;
+    }
     case OpCode::GateUpSwiGLU: {
-      WeightView gate = weights_[size_t(a[2])], up = weights_[size_t(a[3])];
+      auto g = calls::GateUpSwiGLU::decode(c);
+      WeightView gate = weights_[size_t(g.gate)], up = weights_[size_t(g.up)];
       int64_t total = rows * gate.rows;
-      float *in = s(a[0]), *out = s(a[1]);
+      float *in = s(g.in), *out = s(g.out);
       if (!gate.int8 && !up.int8) { // fused: the projections stay in shared memory
         int64_t m = rows;
         void *args[] = {&in, &out, &m, &gate, &up};
@@ -344,45 +356,51 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
         break;
       }
       void *args[] = {&gate_, &up_, &out, &total};
-      ok = matmul(in, 1, 0, gate_, rows, a[2], error) &&
-           matmul(in, 1, 0, up_, rows, a[3], error) &&
+      ok = matmul(in, 1, 0, gate_, rows, g.gate, error) &&
+           matmul(in, 1, 0, up_, rows, g.up, error) &&
            elementwise(k_.swiglu, args, total, "midllama_swiglu");
       break;
     }
-    case OpCode::SwiGLU:
-    case OpCode::Add:
+    case OpCode::SwiGLU: {
+      auto g = calls::SwiGLU::decode(c);
+      ok = binary(k_.swiglu, g.gate, g.up, g.out, "midllama_swiglu");
+      break;
+    }
+    case OpCode::Add: {
+      auto x = calls::Add::decode(c);
+      ok = binary(k_.add, x.lhs, x.rhs, x.out, "midllama_add");
+      break;
+    }
     case OpCode::Mul: {
-      float *x = s(a[0]), *y = s(a[1]), *out = s(a[2]);
-      int64_t total = rows * widths[size_t(a[0])];
-      void *args[] = {&x, &y, &out, &total};
-      cudaKernel_t kernel = c.op == OpCode::SwiGLU ? k_.swiglu
-                            : c.op == OpCode::Add  ? k_.add
-                                                   : k_.mul;
-      ok = elementwise(kernel, args, total, opName(c.op));
+      auto x = calls::Mul::decode(c);
+      ok = binary(k_.mul, x.lhs, x.rhs, x.out, "midllama_mul");
       break;
     }
     case OpCode::SiLU: {
-      float *x = s(a[0]), *out = s(a[1]);
-      int64_t total = rows * widths[size_t(a[0])];
+      auto u = calls::SiLU::decode(c);
+      float *x = s(u.in), *out = s(u.out);
+      int64_t total = rows * widths[size_t(u.in)];
       void *args[] = {&x, &out, &total};
       ok = elementwise(k_.silu, args, total, "midllama_silu");
       break;
     }
     case OpCode::Attention: {
+      auto at = calls::Attention::decode(c);
       DeviceAttentionParams p;
-      p.heads = a[5];
-      p.kvHeads = a[6];
-      p.headDim = a[7];
-      p.scale = bitsFloat(a[8]);
-      p.theta = bitsFloat(a[9]);
-      p.rotaryDim = a[10];
-      p.interleaved = a[11] != 0;
+      p.heads = at.heads;
+      p.kvHeads = at.kvHeads;
+      p.headDim = at.headDim;
+      p.scale = at.scale;
+      p.theta = at.theta;
+      p.rotaryDim = at.rotaryDim;
+      p.interleaved = at.interleaved;
       p.context = context_;
       int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
       for (int64_t b = 0; ok && b < batch_; ++b) { // each sequence against its own cache
-        float *q = s(a[0]) + b * count * qw, *k = s(a[1]) + b * count * kvw;
-        float *v = s(a[2]) + b * count * kvw, *out = s(a[3]) + b * count * qw;
-        float *kc = kCache_[size_t(a[4] * batch_ + b)], *vc = vCache_[size_t(a[4] * batch_ + b)];
+        float *q = s(at.q) + b * count * qw, *k = s(at.k) + b * count * kvw;
+        float *v = s(at.v) + b * count * kvw, *out = s(at.out) + b * count * qw;
+        size_t cache = size_t(at.layer * batch_ + b);
+        float *kc = kCache_[cache], *vc = vCache_[cache];
         void *rotate[] = {&q, &k, &v, &start, &kc, &vc, &p};
         void *attend[] = {&q, &out, &start, &kc, &vc, &p};
         ok = launch(k_.rotaryCache, dim3(unsigned(count)), dim3(kAttentionThreads), rotate, 0,

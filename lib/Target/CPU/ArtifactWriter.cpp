@@ -233,10 +233,17 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     " outside the plan");
       slots[result] = s;
     }
+    // Each call built by its argument names (runtime/artifact/KernelCalls.def); slot() and
+    // weight() return -1 after reporting what is wrong.
     rt::Call call;
-    auto args = [&](std::initializer_list<int64_t> list) {
-      call.args.assign(list);
-      return llvm::all_of(call.args, [](int64_t a) { return a >= 0 || a == -2; });
+    auto add = [&](const auto &named) {
+      call = named.encode();
+      rt::ArgList list = rt::argumentsOf(call.op);
+      for (size_t i = 0; i < list.size; ++i)
+        if ((rt::isSlot(list.kinds[i]) || list.kinds[i] == rt::ArgKind::Weight) &&
+            call.args[i] < 0)
+          return false;
+      return true;
     };
     bool ok = true;
     if (auto e = dyn_cast<EmbedOp>(op)) {
@@ -247,53 +254,51 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       tokensArg = e.getTokens();
       if (!isa<BlockArgument>(tokensArg))
         return fail("kern.embed's tokens must be an argument of @forward");
-      call.op = rt::OpCode::Embed;
-      ok = args({slot(e.getResult()), weight(e.getTable())});
+      ok = add(rt::calls::Embed{slot(e.getResult()), weight(e.getTable())});
       auto t = cast<llm::WeightType>(e.getTable().getType());
       vocab = t.getShape()[0];
       hidden = t.getShape()[1];
     } else if (auto n = dyn_cast<RMSNormOp>(op)) {
-      call.op = rt::OpCode::RMSNorm;
-      ok = args({slot(n.getInput()), slot(n.getResult()), weight(n.getWeight()),
-                 rt::floatBits(n.getEpsilon().convertToFloat())});
+      ok = add(rt::calls::RMSNorm{slot(n.getInput()), slot(n.getResult()),
+                                  weight(n.getWeight()), n.getEpsilon().convertToFloat()});
     } else if (auto n = dyn_cast<AddRMSNormOp>(op)) {
-      call.op = rt::OpCode::AddRMSNorm;
-      ok = args({slot(n.getInput()), slot(n.getResidual()), slot(n.getSum()),
-                 slot(n.getResult()), weight(n.getWeight()),
-                 rt::floatBits(n.getEpsilon().convertToFloat())});
+      ok = add(rt::calls::AddRMSNorm{slot(n.getInput()), slot(n.getResidual()),
+                                     slot(n.getSum()), slot(n.getResult()),
+                                     weight(n.getWeight()), n.getEpsilon().convertToFloat()});
     } else if (auto m = dyn_cast<MatMulOp>(op)) {
-      call.op = rt::OpCode::MatMul;
-      ok = args({slot(m.getInput()), slot(m.getResult()), weight(m.getWeight(), true),
-                 m.getLastTokenOnly() ? 1 : 0});
+      ok = add(rt::calls::MatMul{slot(m.getInput()), slot(m.getResult()),
+                                 weight(m.getWeight(), true), m.getLastTokenOnly()});
     } else if (auto g = dyn_cast<GateUpSwiGLUOp>(op)) {
-      call.op = rt::OpCode::GateUpSwiGLU;
-      ok = args({slot(g.getInput()), slot(g.getResult()), weight(g.getGate(), true),
-                 weight(g.getUp(), true)});
+      ok = add(rt::calls::GateUpSwiGLU{slot(g.getInput()), slot(g.getResult()),
+                                       weight(g.getGate(), true), weight(g.getUp(), true)});
     } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
-      call.op = rt::OpCode::SwiGLU;
-      ok = args({slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
+      ok = add(rt::calls::SwiGLU{slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
     } else if (auto a = dyn_cast<AddOp>(op)) {
-      call.op = rt::OpCode::Add;
-      ok = args({slot(a.getLhs()), slot(a.getRhs()), slot(a.getResult())});
+      ok = add(rt::calls::Add{slot(a.getLhs()), slot(a.getRhs()), slot(a.getResult())});
     } else if (auto m = dyn_cast<MulOp>(op)) {
-      call.op = rt::OpCode::Mul;
-      ok = args({slot(m.getLhs()), slot(m.getRhs()), slot(m.getResult())});
+      ok = add(rt::calls::Mul{slot(m.getLhs()), slot(m.getRhs()), slot(m.getResult())});
     } else if (auto s = dyn_cast<SiLUOp>(op)) {
-      call.op = rt::OpCode::SiLU;
-      ok = args({slot(s.getInput()), slot(s.getResult())});
+      ok = add(rt::calls::SiLU{slot(s.getInput()), slot(s.getResult())});
     } else if (auto at = dyn_cast<AttentionOp>(op)) {
       if (positionsArg && at.getPositions() != positionsArg)
         return fail("every kern.attention must read the same positions argument");
       positionsArg = at.getPositions();
       if (!isa<BlockArgument>(positionsArg))
         return fail("kern.attention's positions must be an argument of @forward");
-      call.op = rt::OpCode::Attention;
-      ok = args({slot(at.getQ()), slot(at.getK()), slot(at.getV()), slot(at.getResult()),
-                 int64_t(at.getLayer()), int64_t(at.getNumHeads()),
-                 int64_t(at.getNumKvHeads()), int64_t(at.getHeadDim()),
-                 rt::floatBits(at.getScale().convertToFloat()),
-                 rt::floatBits(at.getTheta().convertToFloat()), int64_t(at.getRotaryDim()),
-                 at.getInterleaved() ? 1 : 0});
+      rt::calls::Attention named;
+      named.q = slot(at.getQ());
+      named.k = slot(at.getK());
+      named.v = slot(at.getV());
+      named.out = slot(at.getResult());
+      named.layer = int64_t(at.getLayer());
+      named.heads = int64_t(at.getNumHeads());
+      named.kvHeads = int64_t(at.getNumKvHeads());
+      named.headDim = int64_t(at.getHeadDim());
+      named.scale = at.getScale().convertToFloat();
+      named.theta = at.getTheta().convertToFloat();
+      named.rotaryDim = int64_t(at.getRotaryDim());
+      named.interleaved = at.getInterleaved();
+      ok = add(named);
       if (int64_t(at.getLayer()) != layers)
         return fail("'" + describe(&op) + "' is layer " + std::to_string(at.getLayer()) +
                     "; layers must come in order from 0");

@@ -203,10 +203,11 @@ struct LLMQuantizeAWQPass
           int64_t p = runner.inputProducer(s, int64_t(g + 1));
           if (p >= 0 && prog.calls[size_t(p)].op == OpCode::Attention) {
             kind[g] = Block::Attention;
-            for (int arg : {0, 1}) {
-              int64_t writer = runner.lastWriter(prog.calls[size_t(p)].args[size_t(arg)], size_t(p));
+            auto at = rt::calls::Attention::decode(prog.calls[size_t(p)]);
+            for (int64_t slot : {at.q, at.k}) {
+              int64_t writer = runner.lastWriter(slot, size_t(p));
               if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
-                qk.insert(prog.calls[size_t(writer)].args[2]);
+                qk.insert(rt::calls::MatMul::decode(prog.calls[size_t(writer)]).weight);
             }
           }
           if (p >= 0 && (prog.calls[size_t(p)].op == OpCode::GateUpSwiGLU ||
@@ -273,21 +274,31 @@ struct LLMQuantizeAWQPass
         } else {
           const rt::Call &c = prog.calls[size_t(producer)];
           int64_t target = -1;
+          // The output is linear in the norm's weight, the up projection's rows (silu(gate)
+          // * up), a projection's rows, or, through silu(gate) * up and attention (linear
+          // in v), the rows of the up or v projection that wrote that input.
+          int64_t through = -1; // a slot whose writer's rows may absorb the scale
           if (c.op == OpCode::RMSNorm)
-            target = c.args[2];
+            target = rt::calls::RMSNorm::decode(c).weight;
           else if (c.op == OpCode::AddRMSNorm)
-            target = c.args[4];
+            target = rt::calls::AddRMSNorm::decode(c).weight;
           else if (c.op == OpCode::GateUpSwiGLU)
-            target = c.args[3];
+            target = rt::calls::GateUpSwiGLU::decode(c).up;
           else if (c.op == OpCode::MatMul)
-            target = c.args[2];
-          else if (c.op == OpCode::SwiGLU || c.op == OpCode::Attention) {
-            int64_t slot = c.op == OpCode::SwiGLU ? c.args[1] : c.args[2];
-            int64_t writer = runner.lastWriter(slot, size_t(producer));
-            if (c.op == OpCode::Attention && c.args[5] != c.args[6])
+            target = rt::calls::MatMul::decode(c).weight;
+          else if (c.op == OpCode::SwiGLU)
+            through = rt::calls::SwiGLU::decode(c).up;
+          else if (c.op == OpCode::Attention) {
+            auto at = rt::calls::Attention::decode(c);
+            if (at.heads != at.kvHeads)
               why = "v and o differ in shape (grouped-query attention)";
-            else if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
-              target = prog.calls[size_t(writer)].args[2];
+            else
+              through = at.v;
+          }
+          if (through >= 0) {
+            int64_t writer = runner.lastWriter(through, size_t(producer));
+            if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
+              target = rt::calls::MatMul::decode(prog.calls[size_t(writer)]).weight;
           }
           if (target >= 0 && foldable.count(target))
             folds.push_back(target);

@@ -51,3 +51,43 @@ func.func @attention_scale(%q: tensor<1x?x16xf32>, %pos: tensor<1x?xi64>) -> ten
       : tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?x16xf32>, tensor<1x?xi64> -> tensor<1x?x16xf32>
   return %o : tensor<1x?x16xf32>
 }
+
+// -----
+
+// The buffer plan (--kern-plan-buffers) is verified where it is written down.
+// expected-error @+1 {{'kern.slot_widths': slot 1 has width 0 (must be positive)}}
+func.func @zero_width(%x: tensor<1x?x16xf32>) -> tensor<1x?x16xf32> attributes {kern.slot_widths = array<i64: 16, 0>} {
+  return %x : tensor<1x?x16xf32>
+}
+
+// -----
+
+func.func @slot_count(%x: tensor<1x?x16xf32>) -> tensor<1x?x16xf32> attributes {kern.slot_widths = array<i64: 16>} {
+  // expected-error @+1 {{'kern.slots' has 2 slots for 1 results}}
+  %y = kern.silu %x {kern.slots = array<i64: 0, 0>} : tensor<1x?x16xf32>
+  return %y : tensor<1x?x16xf32>
+}
+
+// -----
+
+func.func @slot_outside_plan(%x: tensor<1x?x16xf32>) -> tensor<1x?x16xf32> attributes {kern.slot_widths = array<i64: 16>} {
+  // expected-error @+1 {{'kern.slots': slot 1 is not in the function's plan of 1 slots}}
+  %y = kern.silu %x {kern.slots = array<i64: 1>} : tensor<1x?x16xf32>
+  return %y : tensor<1x?x16xf32>
+}
+
+// -----
+
+func.func @slot_width(%x: tensor<1x?x16xf32>) -> tensor<1x?x16xf32> attributes {kern.slot_widths = array<i64: 16, 32>} {
+  // expected-error @+1 {{'kern.slots': result #0 is 16 wide, but slot 1 holds 32}}
+  %y = kern.silu %x {kern.slots = array<i64: 1>} : tensor<1x?x16xf32>
+  return %y : tensor<1x?x16xf32>
+}
+
+// -----
+
+func.func @unknown(%x: tensor<1x?x16xf32>) -> tensor<1x?x16xf32> {
+  // expected-error @+1 {{unknown kern dialect attribute 'kern.slot'}}
+  %y = kern.silu %x {kern.slot = array<i64: 0>} : tensor<1x?x16xf32>
+  return %y : tensor<1x?x16xf32>
+}

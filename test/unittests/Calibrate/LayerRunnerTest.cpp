@@ -62,8 +62,11 @@ protected:
     std::map<size_t, std::vector<float>> inputs;
     session.runCalls(0, model->program().calls.size(), false,
                      [&](size_t call, const float *x, int64_t rows) {
-                       int64_t k = model->program().slotWidths[size_t(
-                           model->program().calls[call].args[0])];
+                       const rt::Call &c = model->program().calls[call];
+                       int64_t in = c.op == rt::OpCode::MatMul
+                                        ? rt::calls::MatMul::decode(c).in
+                                        : rt::calls::GateUpSwiGLU::decode(c).in;
+                       int64_t k = model->program().slotWidths[size_t(in)];
                        inputs[call].assign(x, x + rows * k);
                      });
     return inputs;
@@ -103,8 +106,10 @@ TEST_F(LayerRunnerTest, EveryLayerSeesWhatTheWholeForwardPassGivesIt) {
       std::vector<float> expected;
       for (int s = 0; s < 3; ++s)
         for (const auto &[call, x] : whole[size_t(s)]) {
-          const auto &a = prog.calls[call].args;
-          if (a[2] == groups[g][0]) {
+          const rt::Call &c = prog.calls[call];
+          int64_t first = c.op == rt::OpCode::MatMul ? rt::calls::MatMul::decode(c).weight
+                                                     : rt::calls::GateUpSwiGLU::decode(c).gate;
+          if (first == groups[g][0]) {
             expected.insert(expected.end(), x.begin(), x.end());
             break;
           }

@@ -65,6 +65,54 @@ TEST(ProgramTest, RefusesUnknownOpsAndWrongArity) {
   EXPECT_EQ(error, "the program is malformed: call 0 has op code 1 with 3 arguments");
 }
 
+TEST(ProgramTest, RefusesSlotsWeightsAndFlagsOutOfRange) {
+  std::string error;
+  Program back;
+  auto refused = [&](Program p) {
+    std::vector<uint8_t> bytes = p.encode();
+    return !back.decode(bytes.data(), bytes.size(), error);
+  };
+  Program p = sample();
+  p.calls[1].args = calls::MatMul{0, 2, 0, false}.encode().args; // 2 slots: 0 and 1
+  EXPECT_TRUE(refused(p));
+  EXPECT_EQ(error, "the program is malformed: call 1 (matmul): argument 'out' is 2, out of "
+                   "range");
+  p = sample();
+  p.calls[0] = calls::Embed{0, 1}.encode(); // one weight
+  EXPECT_TRUE(refused(p));
+  EXPECT_EQ(error, "the program is malformed: call 0 (embed): argument 'table' is 1, out of "
+                   "range");
+  p = sample();
+  p.calls[1].args[3] = 2; // lastTokenOnly is a flag
+  EXPECT_TRUE(refused(p));
+  EXPECT_EQ(error, "the program is malformed: call 1 (matmul): argument 'lastTokenOnly' is 2, "
+                   "out of range");
+}
+
+// The argument structs and the kind table come from one declaration: encoding a struct
+// gives as many arguments as the table lists, and decoding gives the fields back.
+TEST(ProgramTest, NamedArgumentsRoundTrip) {
+  calls::Attention at;
+  at.q = 1, at.k = 2, at.v = 3, at.out = 4, at.layer = 5, at.heads = 8, at.kvHeads = 4;
+  at.headDim = 16, at.scale = 0.25f, at.theta = 10000.0f, at.rotaryDim = 8;
+  at.interleaved = true;
+  Call c = at.encode();
+  EXPECT_EQ(c.op, OpCode::Attention);
+  ASSERT_EQ(int(c.args.size()), opArgumentCount(OpCode::Attention));
+  auto back = calls::Attention::decode(c);
+  EXPECT_EQ(back.out, 4);
+  EXPECT_EQ(back.kvHeads, 4);
+  EXPECT_EQ(back.scale, 0.25f);
+  EXPECT_EQ(back.theta, 10000.0f);
+  EXPECT_TRUE(back.interleaved);
+  ArgList list = argumentsOf(OpCode::Attention);
+  EXPECT_STREQ(list.names[9], "theta");
+  EXPECT_EQ(list.kinds[9], ArgKind::Float);
+  EXPECT_EQ(list.kinds[3], ArgKind::SlotOut);
+  EXPECT_EQ(argumentsOf(OpCode(99)).size, 0u);
+  EXPECT_STREQ(opName(OpCode::GateUpSwiGLU), "gate_up_swiglu");
+}
+
 TEST(ProgramTest, HugeCountsDoNotAllocate) {
   std::vector<uint8_t> bytes = sample().encode();
   // The config count sits right after the 6-byte magic and the 2-byte version.

@@ -26,6 +26,7 @@ def Kern_Dialect : Dialect {
   }];
   let cppNamespace = "::midllama::kern";
   let dependentDialects = ["::midllama::llm::LLMDialect"];
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Function attribute: the width (last dimension) of every buffer slot, by slot index.
     static constexpr ::llvm::StringLiteral kSlotWidthsAttrName = "kern.slot_widths";
