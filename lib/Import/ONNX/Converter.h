@@ -2,10 +2,11 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Private to lib/Import/ONNX. The converter is split by export style: OnnxToLLM.cpp holds
-// the driver, the standard ops and ONNX Runtime's contrib ops; RaiseDecomposed.cpp raises
-// the decomposed subgraphs torch.onnx writes (RMSNorm, rotary, softmax attention) by
-// pattern.
+// Private to lib/Import/ONNX. OnnxToLLM.cpp holds the driver (values, weights, the run);
+// OpConverters.cpp registers a converter per {domain, op type, opsets}; they live in
+// StandardOps.cpp (default domain), ContribOps.cpp and ContribAttention.cpp (ONNX
+// Runtime's com.microsoft ops), and RaiseDecomposed.cpp, which raises the decomposed
+// subgraphs torch.onnx writes (RMSNorm, rotary, softmax attention) by pattern.
 //
 //===----------------------------------------------------------------------===//
 
@@ -94,8 +95,22 @@ private:
     return RankedTensorType::get(shape, t.getElementType());
   }
 
+  /// Converts one node with the converter registered for its domain and op type.
   bool convertNode(const onnx::NodeProto &node);
+  /// One entry of the converter registry (OpConverters.cpp): an op type of a domain, the
+  /// opset versions of that domain it is converted in, and the member converting it.
+  struct OpConverter {
+    StringRef opType;
+    int64_t minOpset, maxOpset;
+    bool (Converter::*convert)(const onnx::NodeProto &);
+  };
+  /// The registry of one domain ("" for the default ONNX domain).
+  static ArrayRef<OpConverter> convertersOf(StringRef domain);
+
   bool convertMatMul(const onnx::NodeProto &node);
+  bool convertIdentity(const onnx::NodeProto &node);
+  bool convertSimplifiedNorm(const onnx::NodeProto &node) { return convertNorm(node, false); }
+  bool convertSkipNorm(const onnx::NodeProto &node) { return convertNorm(node, true); }
   bool convertGather(const onnx::NodeProto &node);
   bool convertNorm(const onnx::NodeProto &node, bool skip);
   bool convertMul(const onnx::NodeProto &node);
