@@ -25,6 +25,10 @@ using namespace midllama::onnx_import;
 
 namespace midllama::onnx_import::detail {
 
+/// More attention heads than any model has; attributes above it are refused before they
+/// enter size arithmetic.
+constexpr int64_t kMaxHeads = int64_t(1) << 16;
+
 /// Recovers theta from GroupQueryAttention's cos/sin caches ([max_pos, rotary_dim / 2]) and
 /// checks the whole table follows it: a model with scaled rotary frequencies is refused
 /// rather than imported wrong.
@@ -183,8 +187,10 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
   // past_key, past_value [B, heads, P, D]. The decoder's mask (attention_bias) is taken to
   // be causal: llm.attention is.
   int64_t heads = intAttr(node, "num_heads", 0);
-  if (heads <= 0)
-    return fail(where(node) + ": num_heads is required"), false;
+  if (heads <= 0 || heads > kMaxHeads)
+    return fail(where(node) + ": num_heads must be 1 to " + std::to_string(kMaxHeads) +
+                " (it is " + std::to_string(heads) + ")"),
+           false;
   auto present = [&](int i) { return node.input_size() > i && !node.input(i).empty(); };
   if (present(3) || present(4))
     return fail(where(node) + ": attention bias vectors and key padding masks are not "
@@ -276,8 +282,12 @@ bool Converter::convertMHA(const onnx::NodeProto &node) {
 
 bool Converter::convertGQA(const onnx::NodeProto &node) {
   int64_t heads = intAttr(node, "num_heads", 0), kvHeads = intAttr(node, "kv_num_heads", 0);
-  if (heads <= 0 || kvHeads <= 0)
-    return fail(where(node) + ": num_heads and kv_num_heads are required"), false;
+  // Bounded before any arithmetic with them (num_heads + 2 * kv_num_heads overflowed).
+  if (heads <= 0 || kvHeads <= 0 || heads > kMaxHeads || kvHeads > kMaxHeads)
+    return fail(where(node) + ": num_heads and kv_num_heads must be 1 to " +
+                std::to_string(kMaxHeads) + " (they are " + std::to_string(heads) + " and " +
+                std::to_string(kvHeads) + ")"),
+           false;
   if (!checkSequenceLengths(node))
     return false;
   if (intAttr(node, "local_window_size", -1) != -1)

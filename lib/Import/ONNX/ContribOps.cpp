@@ -124,8 +124,10 @@ Value Converter::quantizedWeight(const onnx::NodeProto &node, const std::string 
                                  int64_t n, int64_t k, int64_t bits, int64_t blockSize) {
   if (Value v = weights.lookup(codes))
     return v;
-  if (n <= 0 || k <= 0 || bits < 2 || bits > 8 || 8 % bits != 0 || blockSize < 1 ||
-      blockSize > k || blockSize * bits % 8 != 0)
+  // N x K is bounded first (2^40 elements, far above any real matrix), so that the sizes
+  // below cannot overflow (the converter fuzzer found N = INT64_MAX).
+  if (n <= 0 || k <= 0 || n > (int64_t(1) << 40) / k || bits < 2 || bits > 8 || 8 % bits != 0 ||
+      blockSize < 1 || blockSize > k || blockSize * bits % 8 != 0)
     return fail(where(node) + ": unsupported quantization (N=" + std::to_string(n) + ", K=" +
                 std::to_string(k) + ", bits=" + std::to_string(bits) +
                 ", block_size=" + std::to_string(blockSize) + ")");
