@@ -1,0 +1,119 @@
+//===- KernelsInternal.h - Shared parts of the CPU kernels -*- C++ -*---===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Private to runtime/cpu: the element readers every kernel file uses (inline, compiled
+// the same way everywhere) and the per-ISA entry points the dispatchers choose among.
+// The ISA-specific functions carry their own target attributes instead of file-wide
+// -m flags: an inline helper from this header is then never compiled for an ISA the
+// running CPU may lack (the ODR would let the linker keep either copy).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_RUNTIME_CPU_KERNELSINTERNAL_H
+#define MIDLLAMA_RUNTIME_CPU_KERNELSINTERNAL_H
+
+#include "runtime/cpu/Kernels.h"
+#include "runtime/params/Half.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace midllama::rt::cpu {
+
+/// Element `i` of a weight as fp32.
+inline float at(const WeightRef &w, int64_t i) {
+  switch (w.dtype) {
+  case DType::F32:
+    return static_cast<const float *>(w.data)[i];
+  case DType::F16:
+    return halfToFloat(static_cast<const uint16_t *>(w.data)[i]);
+  case DType::BF16: {
+    uint32_t bits = uint32_t(static_cast<const uint16_t *>(w.data)[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  default:
+    return 0.0f;
+  }
+}
+
+/// Scale `i` of an affine weight as fp32.
+inline float scaleAt(const WeightRef &w, int64_t i) {
+  WeightRef s;
+  s.data = w.scales;
+  s.dtype = w.dtype;
+  return at(s, i);
+}
+
+/// Row `n` of a [N, K] weight converted into `dst` (fp32 rows are used in place).
+inline const float *weightRow(const WeightRef &w, int64_t n, float *dst) {
+  if (decodesRows(w)) {
+    dequantizeRow(w, n, dst);
+    return dst;
+  }
+  if (w.dtype == DType::F32)
+    return static_cast<const float *>(w.data) + n * w.cols;
+  for (int64_t k = 0; k < w.cols; ++k)
+    dst[k] = at(w, n * w.cols + k);
+  return dst;
+}
+
+/// Dot product with 8 independent partial sums, which the compiler vectorizes.
+inline float dot(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += a[k + j] * b[k + j];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; k < n; ++k)
+    s += a[k] * b[k];
+  return s;
+}
+
+inline float siluOf(float x) { return x / (1.0f + std::exp(-x)); }
+
+/// The instruction sets this CPU has (checked once; MIDLLAMA_NO_AVX512 / MIDLLAMA_NO_AVX2
+/// turn a path off, so tests reach every path on one machine).
+bool haveAVX2();
+bool haveAVX512();
+
+/// out = silu(g) ⊙ u, or silu(g) when u is null (Elementwise.cpp).
+void siluTimes(const float *g, const float *u, float *out, int64_t n);
+/// x[i] = e^(x[i]) in place (Elementwise.cpp).
+void expInPlace(float *x, int64_t n);
+
+/// Columns [begin, end) of in[rows, k] · w[n, k]ᵀ into out[r * ld + (j - begin)]: the
+/// dispatcher (MatMul.cpp) and the paths it picks from (portable in MatMul.cpp, AVX2 in
+/// MatMulAVX2.cpp, AVX-512 in MatMulAVX512.cpp).
+void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                   int64_t begin, int64_t end);
+void matmulColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
+                          const WeightRef &w, int64_t begin, int64_t end);
+void matmulColumnsAVX2(const float *in, float *out, int64_t ld, int64_t rows,
+                       const WeightRef &w, int64_t begin, int64_t end);
+void panelColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end);
+void panelColumnsAVX2(const float *in, float *out, int64_t ld, int64_t rows,
+                      const WeightRef &w, int64_t begin, int64_t end);
+void panelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                        const WeightRef &w, int64_t begin, int64_t end);
+/// Decode of dense 4-bit affine / NF4 weights without expanding rows (AVX-512), and
+/// whether they apply to `w` with `rows` input rows.
+bool int4FastPath(const WeightRef &w, int64_t rows);
+bool nf4FastPath(const WeightRef &w, int64_t rows);
+void int4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                    const WeightRef &w, int64_t begin, int64_t end);
+void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                   const WeightRef &w, int64_t begin, int64_t end);
+
+/// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
+/// (WeightDecode.cpp).
+const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer);
+
+} // namespace midllama::rt::cpu
+
+#endif // MIDLLAMA_RUNTIME_CPU_KERNELSINTERNAL_H

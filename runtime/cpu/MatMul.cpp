@@ -1,0 +1,177 @@
+//===- MatMul.cpp - Matrix products: dispatch and portable paths ----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// matmul and gate_up_swiglu split their output columns over threads; each share runs the
+// fastest path this CPU has (MatMulAVX2.cpp, MatMulAVX512.cpp) or the portable one here.
+// LLM.int8() weights have their own integer product.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+#include "runtime/params/Half.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace midllama::rt::cpu {
+
+//===----------------------------------------------------------------------===//
+// Matrix products. The portable path is dot products; on x86 CPUs with AVX2 and FMA
+// (checked at run time, so one binary runs everywhere) a register-blocked kernel computes
+// R x 4 outputs at once: 4 weight rows stay in L1 while blocks of 32 input rows stream
+// past them, each 8-wide step doing R * 4 fused multiply-adds for R + 4 loads.
+//===----------------------------------------------------------------------===//
+
+/// Columns [begin, end) of in[rows, k] · w[n, k]ᵀ into out[r * ld + (j - begin)], portable.
+void matmulColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
+                          const WeightRef &w, int64_t begin, int64_t end) {
+  int64_t k = w.cols;
+  std::vector<float> buffer(w.dtype == DType::F32 && !decodesRows(w) ? 0 : k);
+  for (int64_t j = begin; j < end; ++j) {
+    const float *row = weightRow(w, j, buffer.data());
+    for (int64_t r = 0; r < rows; ++r)
+      out[r * ld + (j - begin)] = dot(in + r * k, row, k);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Panel16 weights: 16 outputs per vector of weights, the input broadcast.
+//===----------------------------------------------------------------------===//
+
+/// Portable: columns [begin, end) (begin a multiple of 16) from panels.
+void panelColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end) {
+  int64_t k = w.cols;
+  for (int64_t p = begin / 16; p * 16 < end; ++p) {
+    int64_t lanes = std::min<int64_t>(16, end - p * 16);
+    for (int64_t r = 0; r < rows; ++r) {
+      float acc[16] = {};
+      for (int64_t i = 0; i < k; ++i) {
+        float x = in[r * k + i];
+        int64_t base = (p * k + i) * 16;
+        for (int l = 0; l < 16; ++l)
+          acc[l] += x * at(w, base + l);
+      }
+      for (int64_t l = 0; l < lanes; ++l)
+        out[r * ld + (p * 16 + l - begin)] = acc[l];
+    }
+  }
+}
+
+/// Columns [begin, end) of the product into out[r * ld + (j - begin)], by the fastest path
+/// this CPU has.
+void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                   int64_t begin, int64_t end) {
+  if (w.panels) {
+    if (w.dtype == DType::BF16)
+      panelColumnsGeneric(in, out, ld, rows, w, begin, end);
+    else if (haveAVX512())
+      panelColumnsAVX512(in, out, ld, rows, w, begin, end);
+    else if (haveAVX2())
+      panelColumnsAVX2(in, out, ld, rows, w, begin, end);
+    else
+      panelColumnsGeneric(in, out, ld, rows, w, begin, end);
+    return;
+  }
+  if (int4FastPath(w, rows))
+    return int4RowsAVX512(in, out, ld, rows, w, begin, end);
+  if (nf4FastPath(w, rows))
+    return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
+  if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
+    matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
+  else
+    matmulColumnsGeneric(in, out, ld, rows, w, begin, end);
+}
+
+namespace {
+
+/// LLM.int8(): each input row quantized to int8 once per call (absmax of its non-outlier
+/// columns), int32 dot products with the int8 weight rows, rescaled by both scales; the
+/// outlier columns, rounded to fp16, times their fp16 weights. Matches quant::
+/// int8OutlierMatmulReference up to fp32 rounding of the rescale.
+void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
+  int64_t n = w.rows, k = w.cols, c = w.numOutliers;
+  std::vector<uint8_t> outlier(static_cast<size_t>(k), 0);
+  for (int64_t o = 0; o < c; ++o)
+    outlier[size_t(w.outlierColumns[o])] = 1;
+  std::vector<int8_t> xq(static_cast<size_t>(rows * k));
+  std::vector<float> sx(static_cast<size_t>(rows)), xo(static_cast<size_t>(rows * c));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = in + r * k;
+    float absmax = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (!outlier[size_t(j)])
+        absmax = std::max(absmax, std::fabs(x[j]));
+    float s = absmax / 127.0f;
+    sx[size_t(r)] = s;
+    for (int64_t j = 0; j < k; ++j)
+      xq[size_t(r * k + j)] = outlier[size_t(j)] || s == 0
+                                  ? 0
+                                  : int8_t(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
+    for (int64_t o = 0; o < c; ++o)
+      xo[size_t(r * c + o)] = halfToFloat(floatToHalf(x[w.outlierColumns[o]]));
+  }
+  const float *rowScale = static_cast<const float *>(w.scales);
+  parallelFor(n, rows * k, [&](int64_t begin, int64_t end) {
+    std::vector<float> wo(static_cast<size_t>(c));
+    std::vector<int8_t> buffer(static_cast<size_t>(k));
+    for (int64_t j = begin; j < end; ++j) {
+      const int8_t *wr = int8Row(w, j, buffer.data());
+      for (int64_t o = 0; o < c; ++o)
+        wo[size_t(o)] = halfToFloat(w.outliers[j * c + o]);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int8_t *xr = xq.data() + r * k;
+        int32_t acc = 0;
+        for (int64_t i = 0; i < k; ++i)
+          acc += int32_t(xr[i]) * int32_t(wr[i]);
+        float y = float(acc) * (sx[size_t(r)] * rowScale[j]);
+        for (int64_t o = 0; o < c; ++o)
+          y += xo[size_t(r * c + o)] * wo[size_t(o)];
+        out[r * n + j] = y;
+      }
+    }
+  });
+}
+
+} // namespace
+
+void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
+  if (w.int8)
+    return matmulInt8(in, out, rows, w);
+  int64_t n = w.rows, k = w.cols;
+  // Threads split the columns in whole register blocks: 32 columns (two panels) for
+  // packed weights, 4 for row-major ones.
+  int64_t unit = w.panels ? 32 : 4;
+  parallelFor((n + unit - 1) / unit, unit * rows * k, [&](int64_t begin, int64_t end) {
+    matmulColumns(in, out + unit * begin, n, rows, w, unit * begin, std::min(n, unit * end));
+  });
+}
+
+void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
+                  const WeightRef &up) {
+  int64_t n = gate.rows, k = gate.cols;
+  if (gate.int8 || up.int8) { // the int8 kernel quantizes its input once: whole projections
+    std::vector<float> g(static_cast<size_t>(rows * n)), u(g.size());
+    matmul(in, g.data(), rows, gate);
+    matmul(in, u.data(), rows, up);
+    swiglu(g.data(), u.data(), out, rows * n);
+    return;
+  }
+  // Column chunks of 64: gate and up of a chunk are computed by the matmul kernel into
+  // small buffers and combined; the [rows, n] projections never exist.
+  constexpr int64_t kChunk = 64;
+  parallelFor((n + kChunk - 1) / kChunk, 2 * kChunk * rows * k, [&](int64_t begin, int64_t end) {
+    std::vector<float> g(size_t(rows * kChunk)), u(g.size());
+    for (int64_t c = begin; c < end; ++c) {
+      int64_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
+      matmulColumns(in, g.data(), kChunk, rows, gate, j0, j1);
+      matmulColumns(in, u.data(), kChunk, rows, up, j0, j1);
+      for (int64_t r = 0; r < rows; ++r)
+        siluTimes(g.data() + r * kChunk, u.data() + r * kChunk, out + r * n + j0, j1 - j0);
+    }
+  });
+}
+
+} // namespace midllama::rt::cpu

@@ -1,0 +1,245 @@
+//===- MatMulAVX512.cpp - Matrix products with AVX-512 --------------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Panels read 16 outputs per vector load; 4-bit affine and NF4 weights are decoded in
+// registers during decode (one input row), never expanded into rows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+#include "runtime/params/Half.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "runtime/format/Codebooks.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace midllama::rt::cpu {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+bool haveAVX512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && !std::getenv("MIDLLAMA_NO_AVX512");
+  return yes;
+}
+
+namespace {
+
+template <int R>
+__attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
+                                                      const WeightRef &w, int64_t p,
+                                                      int panels, float *out, int64_t ld,
+                                                      int64_t col0, int64_t end) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const bool f16 = w.dtype == DType::F16;
+  __m512 b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // b[1] unused for one panel
+  for (int64_t i = 0; i < k; ++i) {
+    for (int c = 0; c < panels; ++c) {
+      int64_t base = ((p + c) * k + i) * 16;
+      b[c] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                       static_cast<const uint16_t *>(w.data) + base)))
+                 : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 a = _mm512_set1_ps(x[r * k + i]);
+      acc[r][0] = _mm512_fmadd_ps(a, b[0], acc[r][0]);
+      if (panels == 2)
+        acc[r][1] = _mm512_fmadd_ps(a, b[1], acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < panels; ++c) {
+      int64_t first = (p + c) * 16, lanes = std::min<int64_t>(16, end - first);
+      if (lanes <= 0)
+        continue;
+      float tmp[16];
+      _mm512_storeu_ps(tmp, acc[r][c]);
+      std::memcpy(out + r * ld + (first - col0), tmp, size_t(lanes) * sizeof(float));
+    }
+}
+
+/// 16 weights of a panel as fp32.
+__attribute__((target("avx512f"))) inline __m512 loadPanel512(const WeightRef &w, bool f16,
+                                                              int64_t base) {
+  return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
+                   static_cast<const uint16_t *>(w.data) + base)))
+             : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
+}
+
+/// One input row (decode): the panel's K steps split over 4 independent accumulator
+/// chains per panel, so loads, not FMA latency, set the pace.
+__attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
+                                                     const WeightRef &w, int64_t p, int panels,
+                                                     float *out, int64_t col0, int64_t end) {
+  const bool f16 = w.dtype == DType::F16;
+  for (int c = 0; c < panels; ++c) {
+    int64_t panelBase = (p + c) * k * 16;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 4 <= k; i += 4) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), loadPanel512(w, f16, panelBase + (i + 1) * 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 2]), loadPanel512(w, f16, panelBase + (i + 2) * 16), a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 3]), loadPanel512(w, f16, panelBase + (i + 3) * 16), a3);
+    }
+    for (; i < k; ++i)
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
+    __m512 acc = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    int64_t first = (p + c) * 16, lanes = std::min<int64_t>(16, end - first);
+    if (lanes <= 0)
+      continue;
+    float tmp[16];
+    _mm512_storeu_ps(tmp, acc);
+    std::memcpy(out + (first - col0), tmp, size_t(lanes) * sizeof(float));
+  }
+}
+
+} // namespace
+
+__attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, float *out,
+                                                           int64_t ld, int64_t rows,
+                                                           const WeightRef &w, int64_t begin,
+                                                           int64_t end) {
+  int64_t k = w.cols, lastPanel = (end + 15) / 16;
+  for (int64_t p = begin / 16; p < lastPanel; p += 2) {
+    int panels = int(std::min<int64_t>(2, lastPanel - p));
+    if (rows == 1) {
+      panelGemv512(in, k, w, p, panels, out, begin, end);
+      continue;
+    }
+    // Blocks of 6 rows, the remainder in as few blocks as possible: a lone row streams the
+    // whole panel for 2 FMAs per step where a block of 6 does 12.
+    int64_t r = 0;
+    for (; r + 6 <= rows; r += 6)
+      panelMicro512<6>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+    if (rows - r >= 4) {
+      panelMicro512<4>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+      r += 4;
+    }
+    if (rows - r >= 2) {
+      panelMicro512<2>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+      r += 2;
+    }
+    for (; r < rows; ++r)
+      panelMicro512<1>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+  }
+}
+
+/// Decode (1-3 input rows) of a dense 4-bit affine weight whose groups are whole runs of
+/// 32 columns: the codes are never expanded into a row. Per 32 columns, one 16-byte load
+/// widened to 16 low and 16 high nibbles (columns 2i and 2i + 1) as floats, multiplied by the
+/// input's even and odd columns, scaled by the group's scale; the zero points enter once per
+/// group, as (q - z)·s·x summed = s·Σq·x - s·z·Σx with Σx per group computed once per input.
+__attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *out, int64_t ld,
+                                                       int64_t rows, const WeightRef &w,
+                                                       int64_t begin, int64_t end) {
+  const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32;
+  // Per thread, reused: decode calls this once per weight and token.
+  thread_local std::vector<float> xe, xo, groupSum;
+  xe.resize(size_t(rows * half));
+  xo.resize(xe.size());
+  groupSum.assign(size_t(rows * w.groups), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < half; ++i) {
+      xe[size_t(r * half + i)] = in[r * k + 2 * i];
+      xo[size_t(r * half + i)] = in[r * k + 2 * i + 1];
+      groupSum[size_t(r * w.groups + 2 * i / w.groupSize)] += in[r * k + 2 * i] + in[r * k + 2 * i + 1];
+    }
+  const __m512i nibble = _mm512_set1_epi32(0xf);
+  const float implicitZero = 8.0f;
+  for (int64_t j = begin; j < end; ++j) {
+    const uint8_t *codes = w.codes + j * w.codeRowBytes;
+    __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    float zeroTerm[3] = {0, 0, 0};
+    for (int64_t g = 0; g < w.groups; ++g) {
+      float scale = scaleAt(w, j * w.groups + g);
+      float zero = w.zeros ? float(w.zeros[j * w.groups + g]) : implicitZero;
+      __m512 sv = _mm512_set1_ps(scale);
+      for (int64_t c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; ++c) {
+        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
+        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(v, nibble));
+        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
+        for (int64_t r = 0; r < rows; ++r) {
+          __m512 t = _mm512_mul_ps(lo, _mm512_loadu_ps(&xe[size_t(r * half + 16 * c)]));
+          t = _mm512_fmadd_ps(hi, _mm512_loadu_ps(&xo[size_t(r * half + 16 * c)]), t);
+          acc[r] = _mm512_fmadd_ps(sv, t, acc[r]);
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        zeroTerm[r] += scale * zero * groupSum[size_t(r * w.groups + g)];
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]) - zeroTerm[r];
+  }
+}
+
+/// The same for NF4 rows whose blocks fall on row boundaries (K a multiple of the block
+/// size, itself a multiple of 32): the 16 NF4 values live in one register and the codes
+/// index it (vpermps), high nibble first; each 32 values get their block's absmax.
+__attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *out, int64_t ld,
+                                                      int64_t rows, const WeightRef &w,
+                                                      int64_t begin, int64_t end) {
+  const int64_t k = w.cols, half = k / 2;
+  thread_local std::vector<float> xe, xo; // per thread, reused across calls
+  xe.resize(size_t(rows * half));
+  xo.resize(xe.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < half; ++i) {
+      xe[size_t(r * half + i)] = in[r * k + 2 * i];
+      xo[size_t(r * half + i)] = in[r * k + 2 * i + 1];
+    }
+  const __m512 table = _mm512_loadu_ps(kNF4Values);
+  const __m512i nibble = _mm512_set1_epi32(0xf);
+  const float *absmax = static_cast<const float *>(w.scales);
+  for (int64_t j = begin; j < end; ++j) {
+    const uint8_t *codes = w.codes + j * half; // row j's values start at value j·K
+    const float *rowAbsmax = absmax + j * k / w.groupSize;
+    __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t c = 0; c < k / 32; ++c) {
+      __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
+      __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+      __m512 odd = _mm512_permutexvar_ps(_mm512_and_si512(v, nibble), table);
+      __m512 scale = _mm512_set1_ps(rowAbsmax[32 * c / w.groupSize]);
+      for (int64_t r = 0; r < rows; ++r) {
+        __m512 t = _mm512_mul_ps(even, _mm512_loadu_ps(&xe[size_t(r * half + 16 * c)]));
+        t = _mm512_fmadd_ps(odd, _mm512_loadu_ps(&xo[size_t(r * half + 16 * c)]), t);
+        acc[r] = _mm512_fmadd_ps(scale, t, acc[r]);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]);
+  }
+}
+
+/// Whether int4RowsAVX512 reads `w` with `rows` input rows.
+bool int4FastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.bits == 4 && !w.nf4 && !w.int8 && w.sparse == WeightRef::Sparse::None &&
+         w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 && haveAVX512();
+}
+
+/// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
+bool nf4FastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.nf4 && w.sparse == WeightRef::Sparse::None && w.groupSize % 32 == 0 &&
+         w.cols % w.groupSize == 0 && haveAVX512();
+}
+#else
+bool haveAVX512() { return false; }
+bool int4FastPath(const WeightRef &, int64_t) { return false; }
+bool nf4FastPath(const WeightRef &, int64_t) { return false; }
+void nf4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                   int64_t) {}
+void int4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                    int64_t) {}
+void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                        int64_t) {}
+#endif
+
+} // namespace midllama::rt::cpu

@@ -1,0 +1,148 @@
+//===- WeightDecode.cpp - Rows of quantized and pruned weights ------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Rows of affine, NF4, int8 (LLM.int8()) and pruned (bitmask, N:M) weights as fp32, in
+// the layouts runtime/format describes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+#include "runtime/params/Half.h"
+
+#include "runtime/format/Codebooks.h"
+
+#include <vector>
+
+namespace midllama::rt::cpu {
+
+namespace {
+
+/// Calls `f(stream, i, col)` for each kept value of row `n` of a pruned weight, in column
+/// order: `stream` its index in all the stored values, `i` its index in the row, `col` its
+/// logical column (N:M: from its position in its run; bitmask: from the set bits).
+template <typename F> void forEachKept(const WeightRef &w, int64_t n, F f) {
+  if (w.sparse == WeightRef::Sparse::Bitmask) {
+    // The set bits of the row's mask, 64 columns at a time, lowest first: the work is per
+    // kept value, and no branch depends on a random bit.
+    const int64_t maskBytes = (w.cols + 7) / 8;
+    const uint8_t *mask = w.index + n * maskBytes;
+    int64_t v = w.rowPtr[n], i = 0;
+    for (int64_t byte = 0; byte < maskBytes; byte += 8) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, mask + byte, size_t(std::min<int64_t>(8, maskBytes - byte)));
+      while (bits) {
+        int64_t col = byte * 8 + __builtin_ctzll(bits);
+        bits &= bits - 1;
+        f(v++, i++, col);
+      }
+    }
+    return;
+  }
+  int64_t perRow = w.cols / w.nmM * w.nmN, bits = 0;
+  while ((int64_t(1) << bits) < w.nmM)
+    ++bits;
+  const uint32_t posMask = (1u << bits) - 1;
+  const uint8_t *idx = w.index + n * w.indexRowBytes;
+  int64_t i = 0, stream = n * perRow;
+  for (int64_t runStart = 0; runStart < w.cols; runStart += w.nmM) // run by run: no division
+    for (int64_t j = 0; j < w.nmN; ++j, ++i) {
+      int64_t bit = i * bits;
+      uint32_t word = idx[bit >> 3];
+      if ((bit & 7) + bits > 8)
+        word |= uint32_t(idx[(bit >> 3) + 1]) << 8;
+      f(stream + i, i, runStart + int64_t((word >> (bit & 7)) & posMask));
+    }
+}
+
+} // namespace
+
+/// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
+const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
+  const int8_t *q = reinterpret_cast<const int8_t *>(w.codes);
+  if (w.sparse == WeightRef::Sparse::None)
+    return q + n * w.cols;
+  std::fill(buffer, buffer + w.cols, int8_t(0));
+  forEachKept(w, n, [&](int64_t stream, int64_t, int64_t col) { buffer[col] = q[stream]; });
+  return buffer;
+}
+
+void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.int8) { // q · row scale, outlier columns from fp16
+    std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == WeightRef::Sparse::None ? 0 : w.cols));
+    const int8_t *q = int8Row(w, n, buffer.data());
+    float scale = static_cast<const float *>(w.scales)[n];
+    for (int64_t c = 0; c < w.cols; ++c)
+      dst[c] = float(q[c]) * scale;
+    for (int64_t o = 0; o < w.numOutliers; ++o)
+      dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
+    return;
+  }
+  if (w.sparse != WeightRef::Sparse::None) {
+    // The kept values of row n, in column order: value v (of the row's stream) sits at
+    // column col(v); dense values read as their type, affine codes dequantized with the
+    // scale and zero point of that column's group, NF4 codes with their block's absmax.
+    WeightRef values; // the stored values, read with `at` whatever their type
+    values.data = w.data;
+    values.dtype = w.dtype;
+    const uint32_t codeMask = w.bits ? (1u << w.bits) - 1 : 0;
+    const float implicitZero = w.bits ? float(1 << (w.bits - 1)) : 0.0f;
+    auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
+      if (!w.bits)
+        return at(values, stream);
+      if (w.nf4) { // one stream over the kept values, high nibble first
+        uint8_t byte = w.codes[stream >> 1];
+        return kNF4Values[(stream & 1) ? byte & 0xf : byte >> 4] *
+               static_cast<const float *>(w.scales)[stream / w.groupSize];
+      }
+      const uint8_t *codes = w.codes;
+      int64_t bit = rowCode * w.bits;
+      if (w.sparse == WeightRef::Sparse::NM)
+        codes += n * w.codeRowBytes;
+      else
+        bit = stream * w.bits;
+      uint32_t word = codes[bit >> 3];
+      if ((bit & 7) + w.bits > 8)
+        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+      int64_t g = n * w.groups + col / w.groupSize;
+      float zero = w.zeros ? float(w.zeros[g]) : implicitZero;
+      return (float((word >> (bit & 7)) & codeMask) - zero) * scaleAt(w, g);
+    };
+    std::fill(dst, dst + w.cols, 0.0f);
+    forEachKept(w, n, [&](int64_t stream, int64_t i, int64_t col) {
+      dst[col] = valueAt(stream, i, col);
+    });
+    return;
+  }
+  if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
+    const float *absmax = static_cast<const float *>(w.scales);
+    for (int64_t c = 0; c < w.cols; ++c) {
+      int64_t i = n * w.cols + c;
+      uint8_t byte = w.codes[i >> 1];
+      dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[i / w.groupSize];
+    }
+    return;
+  }
+  const uint8_t *codes = w.codes + n * w.codeRowBytes;
+  const uint32_t mask = (1u << w.bits) - 1;
+  const float implicitZero = float(1 << (w.bits - 1));
+  for (int64_t g = 0; g < w.groups; ++g) {
+    float scale = scaleAt(w, n * w.groups + g);
+    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : implicitZero;
+    int64_t end = std::min(w.cols, (g + 1) * w.groupSize);
+    if (w.bits == 4) { // the common case: two codes per byte, low nibble first
+      for (int64_t k = g * w.groupSize; k < end; ++k)
+        dst[k] = (float((codes[k >> 1] >> ((k & 1) * 4)) & 0xf) - zero) * scale;
+      continue;
+    }
+    for (int64_t k = g * w.groupSize; k < end; ++k) {
+      int64_t bit = k * w.bits;
+      uint32_t word = codes[bit >> 3];
+      if ((bit & 7) + w.bits > 8)
+        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+      dst[k] = (float((word >> (bit & 7)) & mask) - zero) * scale;
+    }
+  }
+}
+
+} // namespace midllama::rt::cpu
