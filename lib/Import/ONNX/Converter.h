@@ -5,8 +5,9 @@
 // Private to lib/Import/ONNX. OnnxToLLM.cpp holds the driver (values, weights, the run);
 // OpConverters.cpp registers a converter per {domain, op type, opsets}; they live in
 // StandardOps.cpp (default domain), ContribOps.cpp and ContribAttention.cpp (ONNX
-// Runtime's com.microsoft ops), and RaiseDecomposed.cpp, which raises the decomposed
-// subgraphs torch.onnx writes (RMSNorm, rotary, softmax attention) by pattern.
+// Runtime's com.microsoft ops), and RaiseDecomposed.cpp (RMSNorm) and RaiseAttention.cpp
+// (heads, rotary, KV cache, softmax attention), which raise the decomposed subgraphs
+// torch.onnx writes by pattern.
 //
 //===----------------------------------------------------------------------===//
 
@@ -141,7 +142,8 @@ private:
   Value transposed(Value w);
   DenseMap<Value, Value> transposes;
 
-  // --- Decomposed torch.onnx subgraphs, raised by pattern (RaiseDecomposed.cpp) ---
+  // --- Decomposed torch.onnx subgraphs, raised by pattern (RaiseDecomposed.cpp,
+  // RaiseAttention.cpp) ---
   bool convertAdd(const onnx::NodeProto &node);
   bool convertReshape(const onnx::NodeProto &node);
   /// Mul(gamma, x * rsqrt(mean(x^2) + eps)) and its variants -> llm.rms_norm.
