@@ -221,6 +221,13 @@ int main(int argc, char **argv) {
     die("'" + in + "' is not an ONNX model");
   std::string dir = in.find('/') == std::string::npos ? "." : in.substr(0, in.rfind('/'));
   onnx::GraphProto &graph = *model.mutable_graph();
+  auto initializerNamed = [&](const std::string &name) {
+    for (onnx::TensorProto &x : *graph.mutable_initializer())
+      if (x.name() == name)
+        return &x;
+    die("no initializer '" + name + "'");
+    return static_cast<onnx::TensorProto *>(nullptr);
+  };
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--inline-data") {
@@ -359,24 +366,14 @@ int main(int argc, char **argv) {
     } else if (flag == "--init") {
       auto [target, value] = split(arg, '=');
       auto [name, index] = split(target, ':');
-      onnx::TensorProto *t = nullptr;
-      for (onnx::TensorProto &x : *graph.mutable_initializer())
-        if (x.name() == name)
-          t = &x;
-      if (!t)
-        die("no initializer '" + name + "'");
+      onnx::TensorProto *t = initializerNamed(name);
       if (t->data_location() == onnx::TensorProto::EXTERNAL)
         die("initializer '" + name + "' is external: use --inline-data first");
       toRaw(*t);
       storeText(*t->mutable_raw_data(), t->data_type(), std::stoll(index), value);
     } else if (flag == "--init-dims") {
       auto [name, dims] = split(arg, '=');
-      onnx::TensorProto *t = nullptr;
-      for (onnx::TensorProto &x : *graph.mutable_initializer())
-        if (x.name() == name)
-          t = &x;
-      if (!t)
-        die("no initializer '" + name + "'");
+      onnx::TensorProto *t = initializerNamed(name);
       t->clear_dims();
       for (size_t at = 0; at < dims.size();) {
         size_t comma = dims.find(',', at);
