@@ -29,6 +29,16 @@ namespace midllama::onnx_import::detail {
 /// enter size arithmetic.
 constexpr int64_t kMaxHeads = int64_t(1) << 16;
 
+Value Converter::headsOf(Value x, int64_t heads, int64_t headDim) {
+  auto t = cast<RankedTensorType>(x.getType());
+  return ReshapeOp::create(b, loc,
+                           RankedTensorType::get({t.getDimSize(0), t.getDimSize(1), heads,
+                                                  headDim},
+                                                 t.getElementType()),
+                           x)
+      .getResult();
+}
+
 /// Recovers theta from GroupQueryAttention's cos/sin caches ([max_pos, rotary_dim / 2]) and
 /// checks the whole table follows it: a model with scaled rotary frequencies is refused
 /// rather than imported wrong.
@@ -149,14 +159,8 @@ bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Val
                               ArrayRef<std::string> presentNames) {
   auto qt = cast<RankedTensorType>(q.getType());
   Type elem = qt.getElementType();
-  auto heads4 = [&](Value x, int64_t n) {
-    auto t = cast<RankedTensorType>(x.getType());
-    return ReshapeOp::create(
-               b, loc,
-               RankedTensorType::get({t.getDimSize(0), t.getDimSize(1), n, headDim}, elem), x)
-        .getResult();
-  };
-  Value q4 = heads4(q, heads), k4 = heads4(k, kvHeads), v4 = heads4(v, kvHeads);
+  Value q4 = headsOf(q, heads, headDim), k4 = headsOf(k, kvHeads, headDim),
+        v4 = headsOf(v, kvHeads, headDim);
   SmallVector<Type> presentTypes;
   if (!past.empty()) {
     auto ct = RankedTensorType::get({qt.getDimSize(0), kvHeads, kDyn, headDim}, elem);
@@ -347,14 +351,8 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
   if (qt.getRank() != 3)
     return fail(where(node) + ": query must be [batch, seq, hidden]"), false;
   Type elem = qt.getElementType();
-  auto heads4 = [&](Value x, int64_t n) {
-    auto t = cast<RankedTensorType>(x.getType());
-    return ReshapeOp::create(
-               b, loc,
-               RankedTensorType::get({t.getDimSize(0), t.getDimSize(1), n, headDim}, elem), x)
-        .getResult();
-  };
-  Value q4 = heads4(q, heads), k4 = heads4(k, kvHeads), v4 = heads4(v, kvHeads);
+  Value q4 = headsOf(q, heads, headDim), k4 = headsOf(k, kvHeads, headDim),
+        v4 = headsOf(v, kvHeads, headDim);
   if (intAttr(node, "do_rotary", 0)) {
     if (!present(7) || !present(8))
       return fail(where(node) + ": do_rotary needs cos_cache and sin_cache"), false;

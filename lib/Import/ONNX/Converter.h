@@ -120,6 +120,8 @@ private:
   bool convertMatMulNBits(const onnx::NodeProto &node);
   bool convertRotaryEmbedding(const onnx::NodeProto &node);
   bool convertMHA(const onnx::NodeProto &node);
+  /// [B, S, heads * headDim] as [B, S, heads, headDim] (an llm.reshape).
+  Value headsOf(Value x, int64_t heads, int64_t headDim);
   /// Builds llm.attention for 3-D [B, S, heads * D] q/k/v, with an optional KV cache whose
   /// updated tensors are the node's outputs from `presentOutput` on, or else the values
   /// named in `presentNames`.
