@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GraphEvalOps.h"
+#include "Validate.h"
 
 #include "runtime/params/Half.h"
 
@@ -71,7 +72,7 @@ int64_t eval::toIndex(double v) {
 
 /// Element count of `shape`, or -1 if negative, absurd or over the evaluator's limit.
 int64_t eval::checkedSize(ArrayRef<int64_t> shape) {
-  if (shape.size() > 8)
+  if (shape.size() > size_t(kMaxTensorRank))
     return -1;
   int64_t n = 1;
   for (int64_t d : shape) {

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GraphEvalOps.h"
+#include "Validate.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Sequence.h"
@@ -101,7 +102,7 @@ bool midllama::onnx_import::detail::eval::evalShape(OpContext &ctx) {
       if (!explicitAxes)
         return ctx.bad("no axes");
       int64_t outRank = rank + int64_t(axes.size());
-      if (outRank > 8)
+      if (outRank > kMaxTensorRank)
         return ctx.bad("too many axes");
       for (int64_t &a : axes)
         if (!normAxis(a, outRank))

@@ -50,10 +50,25 @@
 #include <string>
 
 using namespace midllama::onnx_import;
+using midllama::onnx_import::detail::kMaxTensorRank;
 
 namespace {
 
 constexpr const char *kMicrosoft = "com.microsoft";
+/// What the rank bound (Registry::rankBounded) stopped first: why, and which node, as the
+/// op and how many nodes of that op inference had met before it (it visits nodes in graph
+/// order, and its context does not name the node). The checks run single-threaded in a
+/// child process of their own.
+struct RankBound {
+  std::string why;
+  std::string op;
+  int occurrence = 0;
+  std::map<std::string, int> seen; // nodes inferred so far, by op
+};
+RankBound &rankBound() {
+  static RankBound state;
+  return state;
+}
 
 /// Permissive schemas for the ops ONNX Runtime adds; libonnx's for the rest.
 class Registry final : public onnx::ISchemaRegistry {
@@ -65,7 +80,7 @@ public:
     if (!changed)
       if (const onnx::OpSchema *s =
               onnx::OpSchemaRegistry::Instance()->GetSchema(key, maxInclusiveVersion, domain))
-        return s;
+        return rankBounded(*s);
     if (!changed && !isRuntimeOp(key, domain))
       return nullptr;
     std::string id = domain + "::" + key;
@@ -96,6 +111,74 @@ public:
   }
 
 private:
+  /// libonnx's schema with its inference bounded to tensors of rank kMaxTensorRank. An
+  /// output's rank can come from another tensor's length (Expand, Reshape, ConstantOfShape
+  /// take it from their shape input), and libonnx creates one symbolic dimension per axis
+  /// for every node downstream: a Reshape to a 1M-entry shape feeding one Expand took 40 s
+  /// of inference (test/fuzz found it). The converter supports no rank above the bound, so
+  /// such a graph is refused (runChecks reports rankBound()). The node is not failed with
+  /// an InferenceError: strict mode would go on with its outputs untyped, and libonnx
+  /// 1.12's inference of the next node dereferences the missing type. Its outputs keep
+  /// their element types and lose their shapes, so nothing downstream is large.
+  const onnx::OpSchema *rankBounded(const onnx::OpSchema &original) const {
+    if (!original.has_type_and_shape_inference_function())
+      return &original; // inferred through its function body, op by op
+    std::string id = original.domain() + "::" + original.Name() + "@" +
+                     std::to_string(original.SinceVersion());
+    auto it = schemas.find(id);
+    if (it != schemas.end())
+      return it->second.get();
+    auto schema = std::make_unique<onnx::OpSchema>(original);
+    int shapeInput = original.Name() == "ConstantOfShape" ? 0
+                     : original.Name() == "Expand" || original.Name() == "Reshape" ? 1
+                                                                                   : -1;
+    schema->TypeAndShapeInferenceFunction([infer = original.GetTypeAndShapeInferenceFunction(),
+                                           shapeInput, op = original.Name()](
+                                              onnx::InferenceContext &ctx) {
+      int occurrence = rankBound().seen[op]++;
+      std::string why = inputRankProblem(ctx, shapeInput);
+      if (why.empty()) {
+        infer(ctx);
+        for (size_t i = 0; i < ctx.getNumOutputs() && why.empty(); ++i)
+          if (int rank = rankOf(ctx.getOutputType(i)); rank > kMaxTensorRank)
+            why = "output " + std::to_string(i) + " would have rank " + std::to_string(rank);
+      } else if (ctx.getNumInputs() > 0 && ctx.getInputType(0) &&
+                 ctx.getInputType(0)->has_tensor_type()) {
+        for (size_t i = 0; i < ctx.getNumOutputs(); ++i)
+          onnx::propagateElemTypeFromInputToOutput(ctx, 0, i);
+      }
+      if (why.empty())
+        return;
+      why += ", above " + std::to_string(kMaxTensorRank) + ", the highest rank supported";
+      if (rankBound().why.empty())
+        rankBound() = {why, op, occurrence, {}};
+      for (size_t i = 0; i < ctx.getNumOutputs(); ++i)
+        if (onnx::TypeProto *out = ctx.getOutputType(i); out && out->has_tensor_type())
+          out->mutable_tensor_type()->clear_shape();
+    });
+    return schemas.emplace(id, std::move(schema)).first->second.get();
+  }
+  /// Why a node's inputs would make inference build a tensor above the rank bound.
+  static std::string inputRankProblem(onnx::InferenceContext &ctx, int shapeInput) {
+    for (size_t i = 0; i < ctx.getNumInputs(); ++i)
+      if (int rank = rankOf(ctx.getInputType(i)); rank > kMaxTensorRank)
+        return "input " + std::to_string(i) + " has rank " + std::to_string(rank);
+    if (shapeInput < 0 || size_t(shapeInput) >= ctx.getNumInputs())
+      return {};
+    const onnx::TypeProto *t = ctx.getInputType(shapeInput);
+    if (rankOf(t) != 1 || !t->tensor_type().shape().dim(0).has_dim_value())
+      return {};
+    int64_t entries = t->tensor_type().shape().dim(0).dim_value();
+    if (entries <= kMaxTensorRank)
+      return {};
+    return "its shape input has " + std::to_string(entries) +
+           " entries: the output would have that rank";
+  }
+  static int rankOf(const onnx::TypeProto *type) {
+    if (!type || !type->has_tensor_type() || !type->tensor_type().has_shape())
+      return -1;
+    return type->tensor_type().shape().dim_size();
+  }
   /// The newest default-domain opset libonnx 1.12 has schemas for.
   static constexpr int kLastKnownOpset = 17;
   /// Standard ops whose inputs or attributes changed in opsets 18 to 22 (not only their
@@ -350,6 +433,16 @@ std::string where(const onnx::NodeProto &node, const onnx::GraphProto &graph) {
 } // namespace
 
 namespace {
+/// The node the rank bound stopped at: the occurrence-th node of its op in the copy's
+/// order, which is the order inference visits.
+std::string rankBoundCulprit(const onnx::GraphProto &copy) {
+  int occurrence = rankBound().occurrence;
+  for (const onnx::NodeProto &node : copy.node())
+    if (node.op_type() == rankBound().op && occurrence-- == 0)
+      return where(node, copy);
+  return "graph '" + copy.name() + "'";
+}
+
 /// The registry, with libonnx's own schemas registered: built once per process, before
 /// the first fork, so that each child inherits it instead of registering ~200 schemas
 /// again (most of a child's time on a small model).
@@ -388,6 +481,11 @@ bool runChecks(const OnnxModel &model, std::string &error) {
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict_mode=*/1,
                                         /*data_prop=*/true);
     onnx::shape_inference::InferShapes(*copy, &registry, options);
+    if (!rankBound().why.empty()) {
+      error = file + rankBoundCulprit(copy->graph()) + ": " + stage +
+              " refuses it: " + rankBound().why;
+      return false;
+    }
     return true;
   } catch (const std::exception &e) {
     std::string message = e.what();

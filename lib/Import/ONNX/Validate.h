@@ -19,6 +19,10 @@
 
 namespace midllama::onnx_import::detail {
 
+/// The highest tensor rank an imported graph may use anywhere (LLaMA exports use 5 at
+/// most): bounds the work of shape inference and graph evaluation on hostile graphs.
+constexpr int kMaxTensorRank = 8;
+
 /// Single static assignment and the graph's interface: at least one output, every output
 /// produced, every value assigned once, no node output named like a graph input or an
 /// initializer. (OnnxValidate.cpp)

@@ -20,6 +20,8 @@
 //     --init NAME:I=VALUE         element I of an initializer (float or int) set
 //     --init-dims NAME=D0,D1,...  an initializer's dims replaced (its data kept as it is)
 //     --constant SEL[:I]=VALUE    element I (default: every element) of a Constant's tensor
+//     --constant-length SEL=N     a 1-D Constant's tensor made N long (new elements copy
+//                                 its last one)
 //     --input-dim NAME:AXIS=SIZE  a graph input's dimension made static
 //     --drop-outputs              the graph's outputs removed
 //     --drop-output NAME          one graph output removed
@@ -34,6 +36,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -400,6 +403,23 @@ int main(int argc, char **argv) {
       for (int64_t k = 0; k < n; ++k)
         if (only < 0 || k == only)
           storeText(*t->mutable_raw_data(), t->data_type(), k, value);
+    } else if (flag == "--constant-length") {
+      auto [sel, length] = split(arg, '=');
+      onnx::NodeProto &node = select(graph, sel);
+      onnx::TensorProto *t = nullptr;
+      for (onnx::AttributeProto &a : *node.mutable_attribute())
+        if (a.name() == "value" && a.has_t())
+          t = a.mutable_t();
+      if (node.op_type() != "Constant" || !t || t->dims_size() != 1 || t->dims(0) < 1)
+        die("'" + sel + "' is not a Constant with a non-empty 1-D tensor value");
+      toRaw(*t);
+      size_t size = size_t(elementSize(t->data_type()));
+      std::string last = t->raw_data().substr(t->raw_data().size() - size);
+      int64_t n = std::stoll(length);
+      t->mutable_raw_data()->resize(size * size_t(std::min<int64_t>(n, t->dims(0))));
+      for (int64_t k = t->dims(0); k < n; ++k)
+        t->mutable_raw_data()->append(last);
+      t->set_dims(0, n);
     } else {
       die("unknown edit '" + flag + "'");
     }
