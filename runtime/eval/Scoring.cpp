@@ -1,0 +1,67 @@
+//===- Scoring.cpp - Log-probabilities and logit comparisons --------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/eval/Scoring.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace midllama::rt::eval;
+
+double midllama::rt::eval::logProb(const float *logits, int64_t vocab, int64_t target,
+                                   std::vector<double> *logProbs) {
+  // Exponentials in fp32 (each within an ulp; half the cost of fp64 over a 32000-token
+  // vocabulary), summed in fp64.
+  float maxLogit = *std::max_element(logits, logits + vocab);
+  double total = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    total += double(std::exp(logits[v] - maxLogit));
+  double logZ = double(maxLogit) + std::log(total);
+  if (logProbs) {
+    logProbs->resize(size_t(vocab));
+    for (int64_t v = 0; v < vocab; ++v)
+      (*logProbs)[size_t(v)] = double(logits[v]) - logZ;
+  }
+  return double(logits[target]) - logZ;
+}
+
+double midllama::rt::eval::klDivergence(const std::vector<double> &logP,
+                                        const std::vector<double> &logQ) {
+  double d = 0; // sum p (log p - log q)
+  for (size_t v = 0; v < logP.size(); ++v)
+    d += std::exp(logP[v]) * (logP[v] - logQ[v]);
+  return d;
+}
+
+int64_t midllama::rt::eval::argmax(const float *logits, int64_t vocab) {
+  return std::max_element(logits, logits + vocab) - logits;
+}
+
+int32_t midllama::rt::eval::sample(const float *logits, int64_t vocab, double temperature,
+                                   std::mt19937_64 &rng) {
+  std::vector<double> p(static_cast<size_t>(vocab));
+  double maxLogit = *std::max_element(logits, logits + vocab), total = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    total += p[size_t(v)] = std::exp((logits[v] - maxLogit) / temperature);
+  double u = std::uniform_real_distribution<double>(0, total)(rng), acc = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    if ((acc += p[size_t(v)]) > u)
+      return int32_t(v);
+  return int32_t(vocab - 1);
+}
+
+LogitsDifference midllama::rt::eval::maxAbsDifference(const float *a, const float *b,
+                                                      size_t count) {
+  LogitsDifference r;
+  for (size_t i = 0; i < count; ++i) {
+    double d = std::fabs(double(a[i]) - double(b[i]));
+    if (!(d <= r.max)) { // NaN counts as a difference
+      r.max = std::isnan(d) ? INFINITY : d;
+      r.index = i;
+    }
+  }
+  return r;
+}
