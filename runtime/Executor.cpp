@@ -7,6 +7,7 @@
 #include "runtime/Executor.h"
 
 #include "runtime/DeviceProbe.h"
+#include "runtime/cpu/Session.h"
 #include "runtime/cuda/CudaExecutor.h"
 
 using namespace midllama::rt;

@@ -2,12 +2,12 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// What the driver runs: forward() as Session defines it (tokens of `batch` sequences at
-// positions start.., logits of every token or of each sequence's last), on the backend
-// the artifact and the machine allow. An artifact compiled for a GPU (`--target=sm_XX`)
-// carries its kernels; with `Device::Auto` it runs on the CUDA backend when a usable GPU
-// is present and otherwise on the CPU backend, saying why in `notice`. The CPU backend
-// runs every artifact.
+// What the driver runs: forward() as the CPU Session (runtime/cpu/Session.h) defines it
+// (tokens of `batch` sequences at positions start.., logits of every token or of each
+// sequence's last), on the backend the artifact and the machine allow. An artifact
+// compiled for a GPU (`--target=sm_XX`) carries its kernels; with `Device::Auto` it runs
+// on the CUDA backend when a usable GPU is present and otherwise on the CPU backend,
+// saying why in `notice`. The CPU backend runs every artifact.
 //
 //===----------------------------------------------------------------------===//
 

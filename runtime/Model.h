@@ -1,12 +1,11 @@
-//===- Model.h - A compiled model, loaded, and sessions running it -*- C++ -*-===//
+//===- Model.h - A compiled model, loaded and checked ------------*- C++ -*-===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // Model::load maps an artifact (runtime/artifact/Program.h), checks its format, version
 // and checksum, decodes the program and checks every call against the weight table, the
-// slots and the file. A Session owns what running needs: one buffer per slot, sized for
-// the longest batch of tokens it is given, and the KV cache of every layer, sized from the
-// context length; it runs the program's kernel calls in order.
+// slots and the file. Running it is a backend's: the CPU session (runtime/cpu/Session.h)
+// or the CUDA executor (runtime/cuda/CudaExecutor.h), both behind runtime/Executor.h.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +16,6 @@
 #include "runtime/cpu/Kernels.h"
 #include "runtime/params/ParamFile.h"
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,53 +77,6 @@ private:
 /// within `context`, ids in the model's vocabulary. False with a one-line `error` otherwise.
 bool checkStep(const Model &model, const int32_t *tokens, int64_t rows, int64_t count,
                int64_t start, int64_t maxTokens, int64_t context, std::string &error);
-
-class Session {
-public:
-  /// `maxTokens`: the most tokens one forward() call takes per sequence (prefill chunk);
-  /// `context`: the positions each sequence's KV cache holds (0 or more than the model's:
-  /// the model's context); `batch`: the sequences run together, each with its own cache.
-  /// Allocates plannedBytes(); throws std::bad_alloc when memory is short.
-  Session(const Model &model, int64_t maxTokens, int64_t context = 0, int64_t batch = 1);
-  /// Bytes a session needs: one buffer per slot for `batch * maxTokens` tokens, and the
-  /// fp32 KV cache of every layer and sequence for `context` positions.
-  static int64_t plannedBytes(const Model &model, int64_t maxTokens, int64_t context = 0,
-                              int64_t batch = 1);
-  int64_t context() const { return context_; }
-  int64_t batch() const { return batch_; }
-
-  /// Runs `count` tokens of each of the `batch()` sequences (`tokens`: [batch, count]) at
-  /// positions start..start+count-1 (after the ones already cached), returning the logits
-  /// of every token ([batch * count, vocab]) or, with `lastOnly`, of each sequence's last
-  /// ([batch, vocab]). Projections run over all the batch's rows at once, which is what
-  /// makes batching pay. Returns null and sets `error` when the context or the chunk size
-  /// would be exceeded.
-  const float *forward(const int32_t *tokens, int64_t count, int64_t start, bool lastOnly,
-                       std::string &error);
-
-  /// The steps of forward(), for calibration, which runs a program one decoder layer at a
-  /// time: setInputs() takes the tokens and positions as forward() does; runCalls() runs
-  /// calls [begin, end) over them (all tokens of every sequence), first calling
-  /// `beforeMatMul(call, input, rows)` with the input rows of every MatMul and
-  /// GateUpSwiGLU call; slot() is a buffer of [batch * count, width] rows to save and
-  /// restore between layers.
-  using InputHook = std::function<void(size_t call, const float *input, int64_t rows)>;
-  bool setInputs(const int32_t *tokens, int64_t count, int64_t start, std::string &error);
-  void runCalls(size_t begin, size_t end, bool lastOnly, const InputHook &beforeMatMul = {});
-  float *slot(int64_t index) { return slots_[size_t(index)].data(); }
-  int64_t rows() const { return batch_ * count_; }
-  /// Bytes of activation buffers and KV cache this session allocated.
-  int64_t allocatedBytes() const;
-
-private:
-  const Model &model_;
-  int64_t maxTokens_, context_, batch_;
-  int64_t count_ = 0; // tokens per sequence of the current step
-  std::vector<float> lastRows_; // each sequence's last row, for last-only projections
-  std::vector<std::vector<float>> slots_;
-  std::vector<std::vector<float>> kCache_, vCache_;
-  std::vector<int64_t> tokens_, positions_;
-};
 
 } // namespace midllama::rt
 

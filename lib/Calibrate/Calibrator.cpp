@@ -9,6 +9,7 @@
 
 #include "midllama/Calibrate/CalibrationData.h"
 #include "midllama/Calibrate/LayerRunner.h"
+#include "runtime/cpu/Session.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Target/Artifact.h"
 #include "runtime/Model.h"

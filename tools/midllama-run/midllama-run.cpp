@@ -22,6 +22,7 @@
 #include "runtime/DeviceProbe.h"
 #include "runtime/Executor.h"
 #include "runtime/Model.h"
+#include "runtime/cpu/Session.h"
 #include "runtime/eval/Generation.h"
 #include "runtime/eval/ModelSummary.h"
 #include "runtime/eval/Perplexity.h"

@@ -22,6 +22,7 @@
 #define MIDLLAMA_CALIBRATE_LAYERRUNNER_H
 
 #include "runtime/Model.h"
+#include "runtime/cpu/Session.h"
 
 #include <functional>
 #include <memory>
