@@ -10,7 +10,7 @@
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Target/Artifact.h"
 #include "midllama/Params/ParamFiles.h"
-#include "runtime/cpu/Backward.h"
+#include "midllama/Calibrate/Backward.h"
 #include "runtime/params/Half.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -177,8 +177,8 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
       cpu::matmul(S.a.data(), S.q.data(), T, ref(L.q, qw, dim));
       cpu::matmul(S.a.data(), S.k.data(), T, ref(L.k, kw, dim));
       cpu::matmul(S.a.data(), S.v.data(), T, ref(L.v, kw, dim));
-      cpu::backward::rotary(S.q.data(), T, ap.heads, ap, false);
-      cpu::backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
+      backward::rotary(S.q.data(), T, ap.heads, ap, false);
+      backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
       std::vector<float> qq = S.q, kk = S.k, kc(S.k.size()), vc(S.v.size());
       std::vector<int64_t> pos(static_cast<size_t>(T));
       for (int64_t t = 0; t < T; ++t)
@@ -211,13 +211,13 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
     for (int64_t t = 0; t + 1 < T; ++t)
       labels[size_t(t)] = tokens[size_t(t + 1)];
     std::vector<float> dlogits(logits.size());
-    totalLoss += cpu::backward::crossEntropy(logits.data(), labels.data(), T, vocab,
+    totalLoss += backward::crossEntropy(logits.data(), labels.data(), T, vocab,
                                              dlogits.data());
 
     // Backward.
     std::vector<float> df(x.size(), 0.0f), dx(x.size(), 0.0f);
-    cpu::backward::linear(f.data(), head.data(), dlogits.data(), T, vocab, dim, df.data(), nullptr);
-    cpu::backward::rmsNorm(x.data(), finalNorm.data(), df.data(), T, dim, eps, dx.data());
+    backward::linear(f.data(), head.data(), dlogits.data(), T, vocab, dim, df.data(), nullptr);
+    backward::rmsNorm(x.data(), finalNorm.data(), df.data(), T, dim, eps, dx.data());
     for (int64_t l = layers - 1; l >= 0; --l) {
       Layer &L = w[size_t(l)];
       Saved &S = saved[size_t(l)];
@@ -227,28 +227,28 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
       // x_out = h + down(act): dh = dx, dact = dx · Wd.
       std::vector<float> dh = dx, dact(S.act.size(), 0.0f), dgate(S.act.size(), 0.0f),
                          dup(S.act.size(), 0.0f), db(dx.size(), 0.0f);
-      cpu::backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
+      backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
                             dW[6].data());
-      cpu::backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(),
+      backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(),
                             dup.data());
-      cpu::backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
+      backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
                             dW[4].data());
-      cpu::backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(),
+      backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(),
                             dW[5].data());
-      cpu::backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, eps, dh.data());
+      backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, eps, dh.data());
       // h = in + o(attn): din = dh, dattn = dh · Wo.
       std::vector<float> din = dh, dattn(S.attn.size(), 0.0f), dq(S.q.size(), 0.0f),
                          dk(S.k.size(), 0.0f), dv(S.v.size(), 0.0f), da(dx.size(), 0.0f);
-      cpu::backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
+      backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
                             dW[3].data());
-      cpu::backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap,
+      backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap,
                                dq.data(), dk.data(), dv.data());
-      cpu::backward::rotary(dq.data(), T, ap.heads, ap, true);
-      cpu::backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
-      cpu::backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
-      cpu::backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
-      cpu::backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
-      cpu::backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, eps, din.data());
+      backward::rotary(dq.data(), T, ap.heads, ap, true);
+      backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
+      backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
+      backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
+      backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
+      backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, eps, din.data());
       dx = std::move(din);
       for (size_t p = 0; p < 7; ++p)
         for (size_t i = 0; i < dW[p].size(); ++i) {

@@ -7,7 +7,7 @@
 // mean causal-LM cross-entropy of calibration sample n (labels = the inputs shifted), as
 // GBLM-Pruner's reference code computes it on the dense model (../shared/docs/
 // ALGORITHMS.md). One sample at a time: a forward pass keeping each layer's activations,
-// then the backward kernels of runtime/cpu/Backward.h; per-sample gradients are squared
+// then the backward kernels of Backward.h; per-sample gradients are squared
 // into the sums and dropped. Weights are found by their Hugging Face names.
 //
 //===----------------------------------------------------------------------===//

@@ -408,8 +408,8 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     ‖X_n[:, j]‖² (gathered layer by layer, each layer fed by the already-pruned layers
     before it, as --llm-prune-wanda), G_ij = sqrt(Σ_n (α·∂L_n/∂W_ij)²) the gradient norm of
     the causal-LM loss over calibration samples (labels = inputs), computed on the dense
-    model by a backward pass over the same calibration samples (runtime/cpu/Backward.h;
-    `alpha`, 100 by default), or read from `gradients`: a safetensors file with one F32
+    model by a backward pass over the same calibration samples
+    (include/midllama/Calibrate/Backward.h; `alpha`, 100 by default), or read from `gradients`: a safetensors file with one F32
     [N, K] tensor per weight, under the weight's name (what the reference code saves).
     Patterns, storage and options otherwise as --llm-prune-wanda.
 

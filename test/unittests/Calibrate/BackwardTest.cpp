@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/cpu/Backward.h"
+#include "midllama/Calibrate/Backward.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +19,7 @@
 
 using namespace midllama::rt;
 using namespace midllama::rt::cpu;
+namespace backward = midllama::calib::backward;
 
 namespace {
 

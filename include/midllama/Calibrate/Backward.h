@@ -6,19 +6,21 @@
 // norms (docs/algorithms.md): each kernel takes its forward inputs and the
 // gradient of its output and returns (or accumulates, +=) the gradients of its inputs and,
 // for linear layers, of the weight. fp32, one sequence at a time, straightforward loops:
-// calibration-time code, checked against finite differences (BackwardTest). Conventions
-// are the forward kernels' (Kernels.h): rows of `width` values, weights [N, K] row-major.
+// calibration-time code, checked against finite differences (BackwardTest), kept out of
+// the runtime that ships. Conventions are the forward kernels' (runtime/cpu/Kernels.h): rows of `width` values, weights [N, K] row-major.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MIDLLAMA_RUNTIME_CPU_BACKWARD_H
-#define MIDLLAMA_RUNTIME_CPU_BACKWARD_H
+#ifndef MIDLLAMA_CALIBRATE_BACKWARD_H
+#define MIDLLAMA_CALIBRATE_BACKWARD_H
 
 #include "runtime/cpu/Kernels.h"
 
 #include <cstdint>
 
-namespace midllama::rt::cpu::backward {
+namespace midllama::calib::backward {
+
+using rt::cpu::AttentionParams;
 
 /// y = x Wᵀ: dx += dy W ([rows, k]); dW += dyᵀ x ([n, k], skipped when null).
 void linear(const float *x, const float *w, const float *dy, int64_t rows, int64_t n, int64_t k,
@@ -48,6 +50,6 @@ void attention(const float *q, const float *k, const float *v, const float *dout
 double crossEntropy(const float *logits, const int32_t *labels, int64_t rows, int64_t vocab,
                     float *dlogits);
 
-} // namespace midllama::rt::cpu::backward
+} // namespace midllama::calib::backward
 
-#endif // MIDLLAMA_RUNTIME_CPU_BACKWARD_H
+#endif // MIDLLAMA_CALIBRATE_BACKWARD_H

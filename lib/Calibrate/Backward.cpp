@@ -4,14 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/cpu/Backward.h"
+#include "midllama/Calibrate/Backward.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-using namespace midllama::rt;
-using namespace midllama::rt::cpu;
+using namespace midllama::calib;
 
 void backward::linear(const float *x, const float *w, const float *dy, int64_t rows, int64_t n,
                       int64_t k, float *dx, float *dw) {
