@@ -37,6 +37,13 @@ std::string describe(Operation *op) {
   return s;
 }
 
+/// What the artifact's config records of the model, gathered from its kernel calls.
+struct ModelShape {
+  int64_t layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, hidden = 0;
+  int64_t logitsSlot = -1;
+  Value tokensArg, positionsArg;
+};
+
 class Serializer {
 public:
   Serializer(ModuleOp module, std::string &error) : module(module), symbols(module), error(error) {}
@@ -59,6 +66,24 @@ private:
   /// The tensors of weight `i` that only its type knows (int8's outlier columns).
   bool addTypeTensors(rt::ParamFileWriter &writer, size_t i, uint64_t &checksum);
 
+  // The steps of run(), in order.
+  /// For a GPU target, the kernel image midllama was built with (null for the CPU).
+  bool selectTarget(const ArtifactOptions &options, const void *&image, size_t &imageSize);
+  /// @forward's kernel calls into program.calls, the model's shape into `shape`.
+  bool translateCalls(func::FuncOp func, ModelShape &shape);
+  /// One kernel call into `call`; false (with the error set) when `op` has none.
+  bool translateCall(Operation &op, ModelShape &shape, rt::Call &call);
+  /// The context the artifact is built for (option, module attribute or 2048), checked
+  /// against the KV cache this machine can hold.
+  bool resolveMaxContext(const ArtifactOptions &options, const ModelShape &shape,
+                         int64_t &maxContext);
+  /// Every weight's tensors from the module's parameter file (or the synthetic manifest).
+  bool addWeights(rt::ParamFileWriter &writer, const ArtifactOptions &options,
+                  uint64_t &checksum);
+  /// --tokenizer's bytes, checked with the runtime's reader against the vocabulary.
+  bool readTokenizer(const ArtifactOptions &options, int64_t vocab,
+                     std::vector<uint8_t> &bytes);
+
   ModuleOp module;
   SymbolTable symbols;
   std::string &error;
@@ -72,6 +97,8 @@ private:
   /// A GPU target: matrices stay row-major (the CUDA kernels decode rows), and the
   /// target's kernel image is embedded.
   bool cudaTarget = false;
+  /// The module's parameter file, which the writer borrows tensors from until it commits.
+  std::unique_ptr<rt::ParamFile> moduleParams;
 };
 
 int64_t Serializer::slot(Value v) {
@@ -192,33 +219,24 @@ bool Serializer::addTypeTensors(rt::ParamFileWriter &writer, size_t i, uint64_t 
   return true;
 }
 
-bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
-  // A GPU target embeds the kernels nvcc compiled for it when midllama was built.
-  const void *kernelImage = nullptr;
-  size_t kernelImageSize = 0;
-  if (options.target != "cpu") {
-    const std::vector<std::string> &targets = target::cudaTargets();
-    if (std::find(targets.begin(), targets.end(), options.target) == targets.end())
-      return fail("unknown target '" + options.target +
-                  "' (cpu, sm_80, sm_86, sm_89 or sm_90)");
-    kernelImage = target::cudaKernelImage(options.target, kernelImageSize);
-    if (!kernelImage)
-      return fail("this midllama has no CUDA kernels (nvcc was not found when it was "
-                  "built), so it cannot compile for " + options.target + "; use --target=cpu");
-    cudaTarget = true;
-  }
-  auto func = module.lookupSymbol<func::FuncOp>("forward");
-  if (!func || !func.getBody().hasOneBlock())
-    return fail("the module has no single-block function @forward");
-  auto widths = func->getAttrOfType<DenseI64ArrayAttr>(KernDialect::kSlotWidthsAttrName);
-  if (!widths)
-    return fail("@forward has no buffer plan; run the midllama-lower-cpu pipeline first");
-  program.slotWidths.assign(widths.asArrayRef().begin(), widths.asArrayRef().end());
-  if (func.getNumArguments() < 1)
-    return fail("@forward takes no tokens");
+bool Serializer::selectTarget(const ArtifactOptions &options, const void *&image,
+                              size_t &imageSize) {
+  image = nullptr;
+  imageSize = 0;
+  if (options.target == "cpu")
+    return true;
+  const std::vector<std::string> &targets = target::cudaTargets();
+  if (std::find(targets.begin(), targets.end(), options.target) == targets.end())
+    return fail("unknown target '" + options.target + "' (cpu, sm_80, sm_86, sm_89 or sm_90)");
+  image = target::cudaKernelImage(options.target, imageSize);
+  if (!image)
+    return fail("this midllama has no CUDA kernels (nvcc was not found when it was "
+                "built), so it cannot compile for " + options.target + "; use --target=cpu");
+  cudaTarget = true;
+  return true;
+}
 
-  int64_t layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, hidden = 0;
-  Value tokensArg, positionsArg;
+bool Serializer::translateCalls(func::FuncOp func, ModelShape &shape) {
   for (Operation &op : func.getBody().front()) {
     if (isa<llm::WeightOp, func::ReturnOp>(op))
       continue;
@@ -233,100 +251,108 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     " outside the plan");
       slots[result] = s;
     }
-    // Each call built by its argument names (runtime/artifact/KernelCalls.def); slot() and
-    // weight() return -1 after reporting what is wrong.
     rt::Call call;
-    auto add = [&](const auto &named) {
-      call = named.encode();
-      rt::ArgList list = rt::argumentsOf(call.op);
-      for (size_t i = 0; i < list.size; ++i)
-        if ((rt::isSlot(list.kinds[i]) || list.kinds[i] == rt::ArgKind::Weight) &&
-            call.args[i] < 0)
-          return false;
-      return true;
-    };
-    bool ok = true;
-    if (auto e = dyn_cast<EmbedOp>(op)) {
-      // The runtime feeds two inputs: the tokens (read by every embedding) and their
-      // positions (read by every attention); whichever arguments they are.
-      if (tokensArg && e.getTokens() != tokensArg)
-        return fail("every kern.embed must read the same tokens argument");
-      tokensArg = e.getTokens();
-      if (!isa<BlockArgument>(tokensArg))
-        return fail("kern.embed's tokens must be an argument of @forward");
-      ok = add(rt::calls::Embed{slot(e.getResult()), weight(e.getTable())});
-      auto t = cast<llm::WeightType>(e.getTable().getType());
-      vocab = t.getShape()[0];
-      hidden = t.getShape()[1];
-    } else if (auto n = dyn_cast<RMSNormOp>(op)) {
-      ok = add(rt::calls::RMSNorm{slot(n.getInput()), slot(n.getResult()),
-                                  weight(n.getWeight()), n.getEpsilon().convertToFloat()});
-    } else if (auto n = dyn_cast<AddRMSNormOp>(op)) {
-      ok = add(rt::calls::AddRMSNorm{slot(n.getInput()), slot(n.getResidual()),
-                                     slot(n.getSum()), slot(n.getResult()),
-                                     weight(n.getWeight()), n.getEpsilon().convertToFloat()});
-    } else if (auto m = dyn_cast<MatMulOp>(op)) {
-      ok = add(rt::calls::MatMul{slot(m.getInput()), slot(m.getResult()),
-                                 weight(m.getWeight(), true), m.getLastTokenOnly()});
-    } else if (auto g = dyn_cast<GateUpSwiGLUOp>(op)) {
-      ok = add(rt::calls::GateUpSwiGLU{slot(g.getInput()), slot(g.getResult()),
-                                       weight(g.getGate(), true), weight(g.getUp(), true)});
-    } else if (auto s = dyn_cast<SwiGLUOp>(op)) {
-      ok = add(rt::calls::SwiGLU{slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
-    } else if (auto a = dyn_cast<AddOp>(op)) {
-      ok = add(rt::calls::Add{slot(a.getLhs()), slot(a.getRhs()), slot(a.getResult())});
-    } else if (auto m = dyn_cast<MulOp>(op)) {
-      ok = add(rt::calls::Mul{slot(m.getLhs()), slot(m.getRhs()), slot(m.getResult())});
-    } else if (auto s = dyn_cast<SiLUOp>(op)) {
-      ok = add(rt::calls::SiLU{slot(s.getInput()), slot(s.getResult())});
-    } else if (auto at = dyn_cast<AttentionOp>(op)) {
-      if (positionsArg && at.getPositions() != positionsArg)
-        return fail("every kern.attention must read the same positions argument");
-      positionsArg = at.getPositions();
-      if (!isa<BlockArgument>(positionsArg))
-        return fail("kern.attention's positions must be an argument of @forward");
-      rt::calls::Attention named;
-      named.q = slot(at.getQ());
-      named.k = slot(at.getK());
-      named.v = slot(at.getV());
-      named.out = slot(at.getResult());
-      named.layer = int64_t(at.getLayer());
-      named.heads = int64_t(at.getNumHeads());
-      named.kvHeads = int64_t(at.getNumKvHeads());
-      named.headDim = int64_t(at.getHeadDim());
-      named.scale = at.getScale().convertToFloat();
-      named.theta = at.getTheta().convertToFloat();
-      named.rotaryDim = int64_t(at.getRotaryDim());
-      named.interleaved = at.getInterleaved();
-      ok = add(named);
-      if (int64_t(at.getLayer()) != layers)
-        return fail("'" + describe(&op) + "' is layer " + std::to_string(at.getLayer()) +
-                    "; layers must come in order from 0");
-      ++layers;
-      if ((heads && heads != int64_t(at.getNumHeads())) ||
-          (kvHeads && kvHeads != int64_t(at.getNumKvHeads())) ||
-          (headDim && headDim != int64_t(at.getHeadDim())))
-        return fail("layers with different head counts are not supported yet");
-      heads = at.getNumHeads();
-      kvHeads = at.getNumKvHeads();
-      headDim = at.getHeadDim();
-    } else {
-      return fail("'" + describe(&op) + "' has no CPU kernel");
-    }
-    if (!ok)
+    if (!translateCall(op, shape, call))
       return false;
     program.calls.push_back(std::move(call));
   }
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   if (ret.getNumOperands() != 1)
     return fail("@forward must return exactly the logits");
-  int64_t logits = slot(ret.getOperand(0));
-  if (logits < 0)
+  shape.logitsSlot = slot(ret.getOperand(0));
+  if (shape.logitsSlot < 0)
     return false;
-  if (!vocab || !layers)
+  if (!shape.vocab || !shape.layers)
     return fail("the program has no embedding or no attention layer");
+  return true;
+}
 
-  int64_t maxContext = options.maxContext;
+bool Serializer::translateCall(Operation &op, ModelShape &shape, rt::Call &call) {
+  // Each call built by its argument names (runtime/artifact/KernelCalls.def); slot() and
+  // weight() return -1 after reporting what is wrong.
+  auto add = [&](const auto &named) {
+    call = named.encode();
+    rt::ArgList list = rt::argumentsOf(call.op);
+    for (size_t i = 0; i < list.size; ++i)
+      if ((rt::isSlot(list.kinds[i]) || list.kinds[i] == rt::ArgKind::Weight) &&
+          call.args[i] < 0)
+        return false;
+    return true;
+  };
+  if (auto e = dyn_cast<EmbedOp>(op)) {
+    // The runtime feeds two inputs: the tokens (read by every embedding) and their
+    // positions (read by every attention); whichever arguments they are.
+    if (shape.tokensArg && e.getTokens() != shape.tokensArg)
+      return fail("every kern.embed must read the same tokens argument");
+    shape.tokensArg = e.getTokens();
+    if (!isa<BlockArgument>(shape.tokensArg))
+      return fail("kern.embed's tokens must be an argument of @forward");
+    auto t = cast<llm::WeightType>(e.getTable().getType());
+    shape.vocab = t.getShape()[0];
+    shape.hidden = t.getShape()[1];
+    return add(rt::calls::Embed{slot(e.getResult()), weight(e.getTable())});
+  }
+  if (auto n = dyn_cast<RMSNormOp>(op))
+    return add(rt::calls::RMSNorm{slot(n.getInput()), slot(n.getResult()),
+                                  weight(n.getWeight()), n.getEpsilon().convertToFloat()});
+  if (auto n = dyn_cast<AddRMSNormOp>(op))
+    return add(rt::calls::AddRMSNorm{slot(n.getInput()), slot(n.getResidual()),
+                                     slot(n.getSum()), slot(n.getResult()),
+                                     weight(n.getWeight()), n.getEpsilon().convertToFloat()});
+  if (auto m = dyn_cast<MatMulOp>(op))
+    return add(rt::calls::MatMul{slot(m.getInput()), slot(m.getResult()),
+                                 weight(m.getWeight(), true), m.getLastTokenOnly()});
+  if (auto g = dyn_cast<GateUpSwiGLUOp>(op))
+    return add(rt::calls::GateUpSwiGLU{slot(g.getInput()), slot(g.getResult()),
+                                       weight(g.getGate(), true), weight(g.getUp(), true)});
+  if (auto s = dyn_cast<SwiGLUOp>(op))
+    return add(rt::calls::SwiGLU{slot(s.getGate()), slot(s.getUp()), slot(s.getResult())});
+  if (auto a = dyn_cast<AddOp>(op))
+    return add(rt::calls::Add{slot(a.getLhs()), slot(a.getRhs()), slot(a.getResult())});
+  if (auto m = dyn_cast<MulOp>(op))
+    return add(rt::calls::Mul{slot(m.getLhs()), slot(m.getRhs()), slot(m.getResult())});
+  if (auto s = dyn_cast<SiLUOp>(op))
+    return add(rt::calls::SiLU{slot(s.getInput()), slot(s.getResult())});
+  auto at = dyn_cast<AttentionOp>(op);
+  if (!at)
+    return fail("'" + describe(&op) + "' has no CPU kernel");
+  if (shape.positionsArg && at.getPositions() != shape.positionsArg)
+    return fail("every kern.attention must read the same positions argument");
+  shape.positionsArg = at.getPositions();
+  if (!isa<BlockArgument>(shape.positionsArg))
+    return fail("kern.attention's positions must be an argument of @forward");
+  rt::calls::Attention named;
+  named.q = slot(at.getQ());
+  named.k = slot(at.getK());
+  named.v = slot(at.getV());
+  named.out = slot(at.getResult());
+  named.layer = int64_t(at.getLayer());
+  named.heads = int64_t(at.getNumHeads());
+  named.kvHeads = int64_t(at.getNumKvHeads());
+  named.headDim = int64_t(at.getHeadDim());
+  named.scale = at.getScale().convertToFloat();
+  named.theta = at.getTheta().convertToFloat();
+  named.rotaryDim = int64_t(at.getRotaryDim());
+  named.interleaved = at.getInterleaved();
+  if (!add(named))
+    return false;
+  if (int64_t(at.getLayer()) != shape.layers)
+    return fail("'" + describe(&op) + "' is layer " + std::to_string(at.getLayer()) +
+                "; layers must come in order from 0");
+  ++shape.layers;
+  if ((shape.heads && shape.heads != int64_t(at.getNumHeads())) ||
+      (shape.kvHeads && shape.kvHeads != int64_t(at.getNumKvHeads())) ||
+      (shape.headDim && shape.headDim != int64_t(at.getHeadDim())))
+    return fail("layers with different head counts are not supported yet");
+  shape.heads = at.getNumHeads();
+  shape.kvHeads = at.getNumKvHeads();
+  shape.headDim = at.getHeadDim();
+  return true;
+}
+
+bool Serializer::resolveMaxContext(const ArtifactOptions &options, const ModelShape &shape,
+                                   int64_t &maxContext) {
+  maxContext = options.maxContext;
   if (!maxContext)
     if (auto attr = module->getAttrOfType<IntegerAttr>(llm::LLMDialect::kMaxContextAttrName))
       maxContext = attr.getInt();
@@ -337,56 +363,39 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                 " is out of range (1 to 16777216)");
   // The KV cache a run allocates for that context (fp32 keys and values of every layer, one
   // sequence): refused here, naming the context that fits, rather than at every run.
-  if (options.checkMemory) {
-    int64_t perPosition = rt::saturatingMul(rt::saturatingMul(2 * layers, kvHeads * headDim), 4);
-    int64_t kvBytes = rt::saturatingMul(perPosition, maxContext);
-    int64_t available = rt::availableMemoryBytes();
-    if (available >= 0 && kvBytes > available)
-      return fail("llm.max_context " + std::to_string(maxContext) + " needs a KV cache of " +
-                  rt::formatMemory(kvBytes) + " per sequence (" + std::to_string(layers) +
-                  " layers x " + std::to_string(kvHeads * headDim) +
-                  " keys and values per position, fp32), but this machine has " +
-                  rt::formatMemory(available) + " available: compile with --max-context " +
-                  std::to_string(std::max<int64_t>(1, available / std::max<int64_t>(1, perPosition))) +
-                  " or less (or --no-memory-check to build for a larger machine)");
-  }
-  program.config = {{"target", options.target},
-                    {"vocab_size", std::to_string(vocab)},
-                    {"hidden_size", std::to_string(hidden)},
-                    {"num_layers", std::to_string(layers)},
-                    {"num_heads", std::to_string(heads)},
-                    {"num_kv_heads", std::to_string(kvHeads)},
-                    {"head_dim", std::to_string(headDim)},
-                    {"max_context", std::to_string(maxContext)},
-                    {"logits_slot", std::to_string(logits)},
-                    {"tokenizer", "none"}};
+  if (!options.checkMemory)
+    return true;
+  int64_t kvWidth = shape.kvHeads * shape.headDim;
+  int64_t perPosition = rt::saturatingMul(rt::saturatingMul(2 * shape.layers, kvWidth), 4);
+  int64_t kvBytes = rt::saturatingMul(perPosition, maxContext);
+  int64_t available = rt::availableMemoryBytes();
+  if (available >= 0 && kvBytes > available)
+    return fail("llm.max_context " + std::to_string(maxContext) + " needs a KV cache of " +
+                rt::formatMemory(kvBytes) + " per sequence (" + std::to_string(shape.layers) +
+                " layers x " + std::to_string(kvWidth) +
+                " keys and values per position, fp32), but this machine has " +
+                rt::formatMemory(available) + " available: compile with --max-context " +
+                std::to_string(std::max<int64_t>(1, available / std::max<int64_t>(1, perPosition))) +
+                " or less (or --no-memory-check to build for a larger machine)");
+  return true;
+}
 
-  rt::ParamFileWriter writer;
-  uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
+bool Serializer::addWeights(rt::ParamFileWriter &writer, const ArtifactOptions &options,
+                            uint64_t &checksum) {
   // Synthetic weights: a manifest instead of the bytes (and the tensors the types hold).
-  if (options.syntheticWeights && !writeManifest(writer, checksum))
-    return false;
+  if (options.syntheticWeights)
+    return writeManifest(writer, checksum);
   // Weights, read from the module's parameter file and written as they are (dense).
-  std::unique_ptr<rt::ParamFile> params =
-      options.syntheticWeights ? nullptr : openModuleParams(module, "", error);
-  if (!params && !options.syntheticWeights)
+  std::unique_ptr<rt::ParamFile> params = openModuleParams(module, "", error);
+  if (!params)
     return false;
-  for (size_t i = 0; !options.syntheticWeights && i < program.weights.size(); ++i) {
+  for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
     bool plain = info.format.kind == rt::FormatKind::Dense &&
                  info.sparsity.kind == rt::SparsityKind::None;
-    const rt::TensorView *t = plain ? params->find(storedNames[i]) : nullptr;
-    if (plain) {
-      if (!t)
-        return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
-      if (t->dtype != info.dtype || t->shape != info.shape)
-        return fail("weight '" + storedNames[i] + "' in " + params->path() +
-                    " does not have the type the IR declares");
-    }
     if (!plain) {
       // The components as the compressing pass wrote them, named by the weight's layout.
-      const std::vector<std::string> &suffixes = componentSuffixes[i];
-      for (const std::string &suffix : suffixes) {
+      for (const std::string &suffix : componentSuffixes[i]) {
         const rt::TensorView *c = params->find(storedNames[i] + suffix);
         if (!c)
           return fail("weight component '" + storedNames[i] + suffix + "' is missing from " +
@@ -400,6 +409,12 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
         return false;
       continue;
     }
+    const rt::TensorView *t = params->find(storedNames[i]);
+    if (!t)
+      return fail("weight '" + storedNames[i] + "' is missing from " + params->path());
+    if (t->dtype != info.dtype || t->shape != info.shape)
+      return fail("weight '" + storedNames[i] + "' in " + params->path() +
+                  " does not have the type the IR declares");
     if (info.layout == rt::WeightLayout::Panel16) {
       // Packed when the file is written, one tensor at a time; packed once more here, into
       // a buffer of one tensor, for the checksum (which covers the bytes as stored).
@@ -423,27 +438,71 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
       return false;
     checksum = rt::contentHash(t->data, size_t(t->numBytes), checksum);
   }
+  // The parameter file is mapped until the writer commits: it borrows from it.
+  moduleParams = std::move(params);
+  return true;
+}
+
+bool Serializer::readTokenizer(const ArtifactOptions &options, int64_t vocab,
+                               std::vector<uint8_t> &bytes) {
+  if (options.tokenizerPath.empty())
+    return true;
+  std::string text;
+  if (!rt::readInputFile(options.tokenizerPath, "tokenizer", rt::kTokenizerInputLimit, text,
+                         error))
+    return false;
+  bytes.assign(text.begin(), text.end());
+  // Checked now, with the runtime's own reader, rather than at the first run.
+  std::string tokError;
+  auto tok = rt::Tokenizer::fromBytes(
+      std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
+      options.tokenizerPath, tokError);
+  if (!tok)
+    return fail(tokError);
+  if (tok->vocabSize() != vocab)
+    return fail("tokenizer '" + options.tokenizerPath + "' has " +
+                std::to_string(tok->vocabSize()) + " tokens, the model " +
+                std::to_string(vocab));
+  program.config["tokenizer"] = tok->format();
+  return true;
+}
+
+bool Serializer::run(const std::string &outPath, const ArtifactOptions &options) {
+  // A GPU target embeds the kernels nvcc compiled for it when midllama was built.
+  const void *kernelImage = nullptr;
+  size_t kernelImageSize = 0;
+  if (!selectTarget(options, kernelImage, kernelImageSize))
+    return false;
+  auto func = module.lookupSymbol<func::FuncOp>("forward");
+  if (!func || !func.getBody().hasOneBlock())
+    return fail("the module has no single-block function @forward");
+  auto widths = func->getAttrOfType<DenseI64ArrayAttr>(KernDialect::kSlotWidthsAttrName);
+  if (!widths)
+    return fail("@forward has no buffer plan; run the midllama-lower-cpu pipeline first");
+  program.slotWidths.assign(widths.asArrayRef().begin(), widths.asArrayRef().end());
+  if (func.getNumArguments() < 1)
+    return fail("@forward takes no tokens");
+  ModelShape shape;
+  int64_t maxContext = 0;
+  if (!translateCalls(func, shape) || !resolveMaxContext(options, shape, maxContext))
+    return false;
+  program.config = {{"target", options.target},
+                    {"vocab_size", std::to_string(shape.vocab)},
+                    {"hidden_size", std::to_string(shape.hidden)},
+                    {"num_layers", std::to_string(shape.layers)},
+                    {"num_heads", std::to_string(shape.heads)},
+                    {"num_kv_heads", std::to_string(shape.kvHeads)},
+                    {"head_dim", std::to_string(shape.headDim)},
+                    {"max_context", std::to_string(maxContext)},
+                    {"logits_slot", std::to_string(shape.logitsSlot)},
+                    {"tokenizer", "none"}};
+
+  rt::ParamFileWriter writer;
+  uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order
   std::vector<uint8_t> tokenizerBytes;
-  if (!options.tokenizerPath.empty()) {
-    std::string text;
-    if (!rt::readInputFile(options.tokenizerPath, "tokenizer", rt::kTokenizerInputLimit, text,
-                           error))
-      return false;
-    tokenizerBytes.assign(text.begin(), text.end());
-    // Checked now, with the runtime's own reader, rather than at the first run.
-    std::string tokError;
-    auto tok = rt::Tokenizer::fromBytes(
-        std::string_view(reinterpret_cast<const char *>(tokenizerBytes.data()),
-                         tokenizerBytes.size()),
-        options.tokenizerPath, tokError);
-    if (!tok)
-      return fail(tokError);
-    if (tok->vocabSize() != vocab)
-      return fail("tokenizer '" + options.tokenizerPath + "' has " +
-                  std::to_string(tok->vocabSize()) + " tokens, the model " +
-                  std::to_string(vocab));
-    program.config["tokenizer"] = tok->format();
-  }
+  if (!addWeights(writer, options, checksum) ||
+      !readTokenizer(options, shape.vocab, tokenizerBytes))
+    return false;
   std::vector<uint8_t> programBytes = program.encode();
   checksum = rt::contentHash(programBytes.data(), programBytes.size(), checksum);
   if (!tokenizerBytes.empty())
