@@ -97,6 +97,30 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
   return true;
 }
 
+/// Why `file` is not an intact artifact this runtime reads (format, version, checksum),
+/// or empty.
+static std::string headerProblem(const ParamFile &file) {
+  const auto &meta = file.metadata();
+  auto get = [&](const char *key) {
+    auto it = meta.find(key);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  if (get("artifact") != kArtifactFormat)
+    return "not a compiled midllama model (a parameter file?); compile it with "
+           "midllama-compile";
+  if (get("artifact_version") != std::to_string(kArtifactVersion))
+    return "artifact version " + get("artifact_version") + ", this runtime reads version " +
+           std::to_string(kArtifactVersion) + "; recompile it";
+  uint64_t checksum = 0xcbf29ce484222325ull;
+  for (const TensorView &t : file.tensors())
+    checksum = contentHash(t.data, size_t(t.numBytes), checksum);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
+  if (get("checksum") != hex)
+    return "checksum mismatch (the file was modified or damaged after compilation)";
+  return {};
+}
+
 std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
                                    bool syntheticWeights) {
   std::unique_ptr<Model> m(new Model());
@@ -107,24 +131,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     error = "artifact '" + path + "': " + why;
     return nullptr;
   };
-  const auto &meta = m->file_->metadata();
-  auto get = [&](const char *key) {
-    auto it = meta.find(key);
-    return it == meta.end() ? std::string() : it->second;
-  };
-  if (get("artifact") != kArtifactFormat)
-    return fail("not a compiled midllama model (a parameter file?); compile it with "
-                "midllama-compile");
-  if (get("artifact_version") != std::to_string(kArtifactVersion))
-    return fail("artifact version " + get("artifact_version") + ", this runtime reads version " +
-                std::to_string(kArtifactVersion) + "; recompile it");
-  uint64_t checksum = 0xcbf29ce484222325ull;
-  for (const TensorView &t : m->file_->tensors())
-    checksum = contentHash(t.data, size_t(t.numBytes), checksum);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
-  if (get("checksum") != hex)
-    return fail("checksum mismatch (the file was modified or damaged after compilation)");
+  if (std::string why = headerProblem(*m->file_); !why.empty())
+    return fail(why);
   if (const TensorView *manifest = m->file_->find(kSyntheticWeightsTensor)) {
     if (!syntheticWeights)
       return fail("compiled with --synthetic-weights (no weights inside): run it with "
@@ -154,111 +162,105 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
       m->decoded_.push_back(std::move(decoded));
     m->weights_.push_back(ref);
   }
-  m->vocab_ = prog.configInt("vocab_size", 0);
-  m->maxContext_ = prog.configInt("max_context", 0);
-  m->layers_ = prog.configInt("num_layers", 0);
-  m->kvWidth_ = prog.configInt("num_kv_heads", 0) * prog.configInt("head_dim", 0);
-  m->logitsSlot_ = prog.configInt("logits_slot", -1);
+  if (std::string why = m->readConfig(); !why.empty())
+    return fail("inconsistent model configuration: " + why);
+  for (size_t i = 0; i < prog.calls.size(); ++i)
+    if (!m->callFits(prog.calls[i]))
+      return fail("call " + std::to_string(i) + " (" + opName(prog.calls[i].op) +
+                  ") does not fit its slots and weights");
+  return m;
+}
+
+std::string Model::readConfig() {
+  const Program &prog = program_;
+  vocab_ = prog.configInt("vocab_size", 0);
+  maxContext_ = prog.configInt("max_context", 0);
+  layers_ = prog.configInt("num_layers", 0);
+  kvWidth_ = prog.configInt("num_kv_heads", 0) * prog.configInt("head_dim", 0);
+  logitsSlot_ = prog.configInt("logits_slot", -1);
   int64_t slots = int64_t(prog.slotWidths.size());
   // Each problem named with its field and values: "inconsistent" alone says nothing about
   // which of a dozen numbers disagree.
-  auto bad = [&](const std::string &what) {
-    return fail("inconsistent model configuration: " + what);
-  };
-  if (m->vocab_ <= 0)
-    return bad("vocab_size is " + std::to_string(m->vocab_) + " (must be positive)");
-  if (m->maxContext_ <= 0 || m->maxContext_ > (int64_t(1) << 24))
-    return bad("max_context is " + std::to_string(m->maxContext_) + " (must be 1 to 16777216)");
-  if (m->layers_ <= 0)
-    return bad("num_layers is " + std::to_string(m->layers_) + " (must be positive)");
-  if (m->kvWidth_ <= 0)
-    return bad("num_kv_heads x head_dim is " + std::to_string(prog.configInt("num_kv_heads", 0)) +
-               " x " + std::to_string(prog.configInt("head_dim", 0)) + " (must be positive)");
-  if (m->logitsSlot_ < 0 || m->logitsSlot_ >= slots)
-    return bad("logits_slot is " + std::to_string(m->logitsSlot_) + ", but the program has " +
-               std::to_string(slots) + " slots");
-  if (prog.slotWidths[m->logitsSlot_] != m->vocab_)
-    return bad("logits slot " + std::to_string(m->logitsSlot_) + " is " +
-               std::to_string(prog.slotWidths[m->logitsSlot_]) + " wide, but vocab_size is " +
-               std::to_string(m->vocab_));
+  if (vocab_ <= 0)
+    return "vocab_size is " + std::to_string(vocab_) + " (must be positive)";
+  if (maxContext_ <= 0 || maxContext_ > (int64_t(1) << 24))
+    return "max_context is " + std::to_string(maxContext_) + " (must be 1 to 16777216)";
+  if (layers_ <= 0)
+    return "num_layers is " + std::to_string(layers_) + " (must be positive)";
+  if (kvWidth_ <= 0)
+    return "num_kv_heads x head_dim is " + std::to_string(prog.configInt("num_kv_heads", 0)) +
+           " x " + std::to_string(prog.configInt("head_dim", 0)) + " (must be positive)";
+  if (logitsSlot_ < 0 || logitsSlot_ >= slots)
+    return "logits_slot is " + std::to_string(logitsSlot_) + ", but the program has " +
+           std::to_string(slots) + " slots";
+  if (prog.slotWidths[size_t(logitsSlot_)] != vocab_)
+    return "logits slot " + std::to_string(logitsSlot_) + " is " +
+           std::to_string(prog.slotWidths[size_t(logitsSlot_)]) + " wide, but vocab_size is " +
+           std::to_string(vocab_);
+  return {};
+}
 
+bool Model::callFits(const Call &c) const {
   // Every call's slots and weights (in range: Program::decode) have the widths its kernel
   // assumes.
-  auto width = [&](int64_t s) { return prog.slotWidths[size_t(s)]; };
-  auto w = [&](int64_t i) -> const cpu::WeightRef & { return m->weights_[size_t(i)]; };
+  auto width = [&](int64_t s) { return program_.slotWidths[size_t(s)]; };
+  auto w = [&](int64_t i) -> const cpu::WeightRef & { return weights_[size_t(i)]; };
   auto sameWidth = [&](std::initializer_list<int64_t> slotList) {
     for (int64_t s : slotList)
       if (width(s) <= 0 || width(s) != width(*slotList.begin()))
         return false;
     return true;
   };
-  for (size_t i = 0; i < prog.calls.size(); ++i) {
-    const Call &c = prog.calls[i];
-    bool ok = true;
-    switch (c.op) {
-    case OpCode::Embed: {
-      auto e = calls::Embed::decode(c);
-      ok = w(e.table).rows == m->vocab_ && width(e.out) == w(e.table).cols;
-      break;
-    }
-    case OpCode::RMSNorm: {
-      auto n = calls::RMSNorm::decode(c);
-      ok = width(n.in) == w(n.weight).cols && width(n.out) == width(n.in);
-      break;
-    }
-    case OpCode::AddRMSNorm: {
-      auto n = calls::AddRMSNorm::decode(c);
-      ok = width(n.in) == w(n.weight).cols && width(n.residual) == width(n.in) &&
+  switch (c.op) {
+  case OpCode::Embed: {
+    auto e = calls::Embed::decode(c);
+    return w(e.table).rows == vocab_ && width(e.out) == w(e.table).cols;
+  }
+  case OpCode::RMSNorm: {
+    auto n = calls::RMSNorm::decode(c);
+    return width(n.in) == w(n.weight).cols && width(n.out) == width(n.in);
+  }
+  case OpCode::AddRMSNorm: {
+    auto n = calls::AddRMSNorm::decode(c);
+    return width(n.in) == w(n.weight).cols && width(n.residual) == width(n.in) &&
            width(n.sum) == width(n.in) && width(n.out) == width(n.in);
-      break;
-    }
-    case OpCode::MatMul: {
-      auto mm = calls::MatMul::decode(c);
-      ok = width(mm.in) == w(mm.weight).cols && width(mm.out) == w(mm.weight).rows;
-      break;
-    }
-    case OpCode::GateUpSwiGLU: {
-      auto g = calls::GateUpSwiGLU::decode(c);
-      ok = width(g.in) == w(g.gate).cols && width(g.out) == w(g.gate).rows &&
+  }
+  case OpCode::MatMul: {
+    auto mm = calls::MatMul::decode(c);
+    return width(mm.in) == w(mm.weight).cols && width(mm.out) == w(mm.weight).rows;
+  }
+  case OpCode::GateUpSwiGLU: {
+    auto g = calls::GateUpSwiGLU::decode(c);
+    return width(g.in) == w(g.gate).cols && width(g.out) == w(g.gate).rows &&
            w(g.up).rows == w(g.gate).rows && w(g.up).cols == w(g.gate).cols;
-      break;
-    }
-    case OpCode::SwiGLU: {
-      auto g = calls::SwiGLU::decode(c);
-      ok = sameWidth({g.gate, g.up, g.out});
-      break;
-    }
-    case OpCode::Add: {
-      auto x = calls::Add::decode(c);
-      ok = sameWidth({x.lhs, x.rhs, x.out});
-      break;
-    }
-    case OpCode::Mul: {
-      auto x = calls::Mul::decode(c);
-      ok = sameWidth({x.lhs, x.rhs, x.out});
-      break;
-    }
-    case OpCode::SiLU: {
-      auto u = calls::SiLU::decode(c);
-      ok = width(u.in) > 0 && width(u.out) == width(u.in);
-      break;
-    }
-    case OpCode::Attention: {
-      auto at = calls::Attention::decode(c);
-      int64_t d = at.headDim;
-      ok = at.layer >= 0 && at.layer < m->layers_ && at.heads > 0 && at.kvHeads > 0 &&
-           at.heads % at.kvHeads == 0 && d > 0 && at.kvHeads * d == m->kvWidth_ &&
+  }
+  case OpCode::SwiGLU: {
+    auto g = calls::SwiGLU::decode(c);
+    return sameWidth({g.gate, g.up, g.out});
+  }
+  case OpCode::Add: {
+    auto x = calls::Add::decode(c);
+    return sameWidth({x.lhs, x.rhs, x.out});
+  }
+  case OpCode::Mul: {
+    auto x = calls::Mul::decode(c);
+    return sameWidth({x.lhs, x.rhs, x.out});
+  }
+  case OpCode::SiLU: {
+    auto u = calls::SiLU::decode(c);
+    return width(u.in) > 0 && width(u.out) == width(u.in);
+  }
+  case OpCode::Attention: {
+    auto at = calls::Attention::decode(c);
+    int64_t d = at.headDim;
+    return at.layer >= 0 && at.layer < layers_ && at.heads > 0 && at.kvHeads > 0 &&
+           at.heads % at.kvHeads == 0 && d > 0 && at.kvHeads * d == kvWidth_ &&
            width(at.q) == at.heads * d && width(at.k) == at.kvHeads * d &&
            width(at.v) == at.kvHeads * d && width(at.out) == at.heads * d &&
            at.rotaryDim >= 0 && at.rotaryDim <= d && at.rotaryDim % 2 == 0;
-      break;
-    }
-    }
-    if (!ok)
-      return fail("call " + std::to_string(i) + " (" + opName(c.op) +
-                  ") does not fit its slots and weights");
   }
-  return m;
+  }
+  return false;
 }
 
 std::vector<std::pair<std::string, int64_t>> Model::weightBytesByType() const {

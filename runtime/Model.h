@@ -61,6 +61,10 @@ public:
 
 private:
   Model() = default;
+  /// Reads the program's config into the fields below; why it is inconsistent, or empty.
+  std::string readConfig();
+  /// Whether call `c`'s slots and weights have the widths its kernel assumes.
+  bool callFits(const Call &c) const;
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;

@@ -117,345 +117,109 @@ struct LLMQuantizeAWQPass
       return failPass(error);
   }
 
-  bool run(ModuleOp module, const std::vector<std::string> &selectedNames, std::string &error) {
+  // --- State of one run (run() sets it up; the steps below read and update it). ---
+  ModuleOp module;
+  rt::Model *model = nullptr;
+  calib::LayerRunner *runner = nullptr;
+  const rt::Program *prog = nullptr;
+  std::set<int64_t> selected, foldable; // program weight indices
+  /// The fp32 values of every weight this pass changes, by program index, and the masks
+  /// of the pruned ones (absent for dense weights), read with their values.
+  std::map<int64_t, std::vector<float>> current;
+  std::map<int64_t, std::vector<uint8_t>> keepOf;
+  llvm::StringMap<EncodedWeight> encoded;
+  std::set<int64_t> done;
+  std::map<std::string, std::string> notes; // llm.rescaled, by parameter
+  std::string error;
+
+  /// One decoder layer (segment) being calibrated: its input groups, their statistics,
+  /// clip samples and (for lone projections) whole inputs, and what block each feeds.
+  struct Layer {
+    int64_t segment = 0;
+    std::string where; // "layer N" or "head", for messages
+    const std::vector<std::vector<int64_t>> *groups = nullptr;
+    std::vector<int64_t> todo; // groups with a selected weight
+    std::vector<calib::InputStats> stats;
+    std::vector<std::vector<float>> clipRows, inputs, scales;
+    std::vector<Block> kind;
+    std::set<int64_t> qk; // weights producing attention queries and keys: no clip search
+  };
+
+  const std::string &nameOf(int64_t w) const { return prog->weights[size_t(w)].name; }
+  const std::vector<int64_t> &shapeOf(int64_t w) const { return prog->weights[size_t(w)].shape; }
+
+  /// The current fp32 values of weight `w` (read on first use); null with `error`.
+  std::vector<float> *values(int64_t w) {
+    auto it = current.find(w);
+    if (it != current.end())
+      return &it->second;
+    std::vector<float> v;
+    std::vector<uint8_t> keep;
+    if (!readWeightF32(module, nameOf(w), v, error, &keep))
+      return nullptr;
+    auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+        module, StringAttr::get(module.getContext(), nameOf(w)));
+    if (param && param.getWeightType().getSparsity())
+      keepOf[w] = std::move(keep);
+    return &(current[w] = std::move(v));
+  }
+
+  /// The model computes with current[w] from now on.
+  void push(int64_t w) {
+    const std::vector<int64_t> &sh = shapeOf(w);
+    int64_t rows = sh.size() == 2 ? sh[0] : 1;
+    model->replaceWeight(w, current[w].data(), rows, sh.back());
+  }
+
+  void note(int64_t w, const std::string &what) {
+    std::string &n = notes[nameOf(w)];
+    n += (n.empty() ? "" : "; ") + what;
+  }
+
+  quant::AffineParams paramsFor(int64_t k) const {
+    quant::AffineParams p{int(bits), int64_t(groupSize), symmetric};
+    p.groupSize = std::min<int64_t>(p.groupSize, k);
+    return p;
+  }
+
+  std::string groupName(const Layer &l, size_t g) const {
+    const std::vector<int64_t> &group = (*l.groups)[g];
+    return nameOf(group[0]) +
+           (group.size() > 1 ? " (+" + std::to_string(group.size() - 1) + ")" : "");
+  }
+
+  bool run(ModuleOp m, const std::vector<std::string> &selectedNames, std::string &err) {
     auto start = std::chrono::steady_clock::now();
+    module = m;
+    selected.clear(), foldable.clear(), current.clear(), keepOf.clear(), encoded.clear();
+    done.clear(), notes.clear(), error.clear();
     std::vector<std::string> projectionNames;
     std::string ignored;
     selectWeights(module, kPass, ".", "", projectionNames, ignored, /*allowPruned=*/true);
     calib::CalibrationOptions options = calibrationOptions(/*hessian=*/false);
     calib::CalibrationContext context;
-    if (!calib::openCalibration(module, options, kPass, context, error))
+    if (!calib::openCalibration(module, options, kPass, context, err))
       return false;
-    rt::Model &model = *context.model;
-    calib::LayerRunner &runner = *context.runner;
-    const rt::Program &prog = model.program();
-    auto nameOf = [&](int64_t w) { return prog.weights[size_t(w)].name; };
-    std::set<int64_t> selected, foldable; // program weight indices
+    model = context.model.get();
+    runner = context.runner.get();
+    prog = &model->program();
     for (const std::string &n : selectedNames)
-      selected.insert(model.weightIndex(n));
+      selected.insert(model->weightIndex(n));
     for (const std::string &n : projectionNames)
-      foldable.insert(model.weightIndex(n));
-    for (size_t i = 0; i < prog.weights.size(); ++i)
-      if (prog.weights[i].shape.size() == 1)
+      foldable.insert(model->weightIndex(n));
+    for (size_t i = 0; i < prog->weights.size(); ++i)
+      if (prog->weights[i].shape.size() == 1)
         foldable.insert(int64_t(i)); // norm weights
     selected.erase(-1);
     foldable.erase(-1);
-
-    // The fp32 values of every weight this pass changes, by program index.
-    // The masks of the pruned ones (empty for dense weights), read with their values.
-    std::map<int64_t, std::vector<float>> current;
-    std::map<int64_t, std::vector<uint8_t>> keepOf;
-    auto values = [&](int64_t w) -> std::vector<float> * {
-      auto it = current.find(w);
-      if (it != current.end())
-        return &it->second;
-      std::vector<float> v;
-      std::vector<uint8_t> keep;
-      if (!readWeightF32(module, nameOf(w), v, error, &keep))
-        return nullptr;
-      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
-          module, StringAttr::get(module.getContext(), nameOf(w)));
-      if (param && param.getWeightType().getSparsity())
-        keepOf[w] = std::move(keep);
-      return &(current[w] = std::move(v));
-    };
-    auto shapeOf = [&](int64_t w) { return prog.weights[size_t(w)].shape; };
-    auto push = [&](int64_t w) { // the model computes with current[w] from now on
-      const std::vector<int64_t> &sh = shapeOf(w);
-      int64_t rows = sh.size() == 2 ? sh[0] : 1;
-      model.replaceWeight(w, current[w].data(), rows, sh.back());
-    };
-    llvm::StringMap<EncodedWeight> encoded;
-    std::set<int64_t> done;
-    std::map<std::string, std::string> notes; // llm.rescaled, by parameter
-    auto note = [&](int64_t w, const std::string &what) {
-      std::string &n = notes[nameOf(w)];
-      n += (n.empty() ? "" : "; ") + what;
-    };
-
-    for (int64_t s = 0; s < runner.numSegments(); ++s) {
-      auto layerStart = std::chrono::steady_clock::now();
-      const std::vector<std::vector<int64_t>> &groups = runner.inputGroups(s);
-      std::vector<int64_t> todo;
-      for (size_t g = 0; g < groups.size(); ++g)
-        for (int64_t w : groups[g])
-          if (selected.count(w)) {
-            todo.push_back(int64_t(g));
-            break;
-          }
-      if (todo.empty()) {
-        if (s + 1 < runner.numSegments())
-          runner.advance(s);
-        continue;
+    for (int64_t s = 0; s < runner->numSegments(); ++s)
+      if (!calibrateLayer(s)) {
+        err = error;
+        return false;
       }
-      std::string where = s + 1 < runner.numSegments() ? "layer " + std::to_string(s) : "head";
-
-      // 1. Statistics, clip samples and reference block outputs, in full precision.
-      int64_t total = runner.rows(), stride = std::max<int64_t>(1, total / std::max<int64_t>(1, clipTokens));
-      std::vector<calib::InputStats> stats;
-      std::vector<std::vector<float>> clipRows(groups.size()), inputs(groups.size());
-      std::vector<int64_t> seen(groups.size(), 0);
-      std::vector<Block> kind(groups.size(), Block::Linear);
-      std::set<int64_t> qk; // weights producing attention queries and keys: no clip search
-      for (size_t g = 0; g < groups.size(); ++g) {
-        stats.emplace_back(shapeOf(groups[g][0])[1], /*hessian=*/useGPTQ);
-        if (g + 1 < groups.size()) {
-          int64_t p = runner.inputProducer(s, int64_t(g + 1));
-          if (p >= 0 && prog.calls[size_t(p)].op == OpCode::Attention) {
-            kind[g] = Block::Attention;
-            auto at = rt::calls::Attention::decode(prog.calls[size_t(p)]);
-            for (int64_t slot : {at.q, at.k}) {
-              int64_t writer = runner.lastWriter(slot, size_t(p));
-              if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
-                qk.insert(rt::calls::MatMul::decode(prog.calls[size_t(writer)]).weight);
-            }
-          }
-          if (p >= 0 && (prog.calls[size_t(p)].op == OpCode::GateUpSwiGLU ||
-                         prog.calls[size_t(p)].op == OpCode::SwiGLU))
-            kind[g] = Block::MLP;
-        }
-      }
-      // Inputs kept whole: those a lone projection's output is computed from.
-      auto keepWhole = [&](size_t g) { return kind[g] == Block::Linear; };
-      runner.observe(s, [&](int64_t g, const float *x, int64_t rows) {
-        size_t gi = size_t(g);
-        int64_t k = stats[gi].k;
-        stats[gi].add(x, rows);
-        for (int64_t r = 0; r < rows; ++r, ++seen[gi])
-          if (seen[gi] % stride == 0 && int64_t(clipRows[gi].size()) < clipTokens * k)
-            clipRows[gi].insert(clipRows[gi].end(), x + r * k, x + (r + 1) * k);
-        if (keepWhole(gi))
-          inputs[gi].insert(inputs[gi].end(), x, x + rows * k);
-      });
-      // The block output of group g with the weights the model has now.
-      auto blockOutput = [&](size_t g, const std::vector<std::vector<float>> *candidate)
-          -> std::vector<float> {
-        if (kind[g] == Block::Linear) {
-          std::vector<float> out;
-          for (size_t i = 0; i < groups[g].size(); ++i) {
-            int64_t w = groups[g][i];
-            const std::vector<int64_t> &sh = shapeOf(w);
-            const float *wv = candidate ? (*candidate)[i].data() : values(w)->data();
-            std::vector<float> y = linearRows(inputs[g], stats[g].rows, wv, sh[0], sh[1]);
-            out.insert(out.end(), y.begin(), y.end());
-          }
-          return out;
-        }
-        std::vector<float> next;
-        runner.observe(
-            s,
-            [&](int64_t h, const float *x, int64_t rows) {
-              if (size_t(h) == g + 1)
-                next.insert(next.end(), x, x + rows * stats[g + 1].k);
-            },
-            int64_t(g + 1));
-        if (kind[g] == Block::Attention)
-          return next;
-        int64_t down = groups[g + 1][0]; // the MLP's output projection
-        return linearRows(next, stats[g + 1].rows, values(down)->data(), shapeOf(down)[0],
-                          shapeOf(down)[1]);
-      };
-
-      quant::AffineParams base{int(bits), int64_t(groupSize), symmetric};
-      auto paramsFor = [&](int64_t k) {
-        quant::AffineParams p = base;
-        p.groupSize = std::min<int64_t>(p.groupSize, k);
-        return p;
-      };
-      std::vector<std::vector<float>> scales(groups.size());
-      for (int64_t g : todo) {
-        size_t gi = size_t(g);
-        // 2. Where can 1/s go?
-        int64_t producer = runner.inputProducer(s, g);
-        std::vector<int64_t> folds; // weights absorbing 1/s: a norm vector or rows
-        std::string why;
-        if (producer < 0) {
-          why = "its input is computed in an earlier layer";
-        } else {
-          const rt::Call &c = prog.calls[size_t(producer)];
-          int64_t target = -1;
-          // The output is linear in the norm's weight, the up projection's rows (silu(gate)
-          // * up), a projection's rows, or, through silu(gate) * up and attention (linear
-          // in v), the rows of the up or v projection that wrote that input.
-          int64_t through = -1; // a slot whose writer's rows may absorb the scale
-          if (c.op == OpCode::RMSNorm)
-            target = rt::calls::RMSNorm::decode(c).weight;
-          else if (c.op == OpCode::AddRMSNorm)
-            target = rt::calls::AddRMSNorm::decode(c).weight;
-          else if (c.op == OpCode::GateUpSwiGLU)
-            target = rt::calls::GateUpSwiGLU::decode(c).up;
-          else if (c.op == OpCode::MatMul)
-            target = rt::calls::MatMul::decode(c).weight;
-          else if (c.op == OpCode::SwiGLU)
-            through = rt::calls::SwiGLU::decode(c).up;
-          else if (c.op == OpCode::Attention) {
-            auto at = rt::calls::Attention::decode(c);
-            if (at.heads != at.kvHeads)
-              why = "v and o differ in shape (grouped-query attention)";
-            else
-              through = at.v;
-          }
-          if (through >= 0) {
-            int64_t writer = runner.lastWriter(through, size_t(producer));
-            if (writer >= 0 && prog.calls[size_t(writer)].op == OpCode::MatMul)
-              target = rt::calls::MatMul::decode(prog.calls[size_t(writer)]).weight;
-          }
-          if (target >= 0 && foldable.count(target))
-            folds.push_back(target);
-          else if (why.empty())
-            why = std::string("its input comes from ") + rt::opName(c.op) +
-                  ", which cannot absorb a scale";
-        }
-        int64_t k = stats[gi].k;
-        std::vector<float> meanAbs = stats[gi].meanAbs();
-        if (folds.empty()) {
-          scales[gi].assign(size_t(k), 1.0f);
-          llvm::errs() << kPass << ": " << where << ", " << nameOf(groups[gi][0])
-                       << (groups[gi].size() > 1 ? " (+" + std::to_string(groups[gi].size() - 1) + ")" : "")
-                       << ": not scaled (" << why << ")\n";
-          continue;
-        }
-        // The search, with Q(W·diag(s))·diag(s)⁻¹ in the model for every α.
-        std::vector<float> reference = blockOutput(gi, nullptr);
-        double bestLoss = INFINITY, rtnLoss = 0, bestAlpha = 0;
-        for (double alpha : quant::awqAlphaGrid(grid)) {
-          std::vector<float> sAlpha = quant::awqScales(meanAbs, alpha);
-          std::vector<std::vector<float>> cand;
-          for (int64_t w : groups[gi]) {
-            const std::vector<int64_t> &sh = shapeOf(w);
-            cand.push_back(quant::quantizeScaled(values(w)->data(), sh[0], sh[1], sAlpha,
-                                                 paramsFor(k)));
-            model.replaceWeight(w, cand.back().data(), sh[0], sh[1]);
-          }
-          double loss = meanSquaredDiff(blockOutput(gi, &cand), reference);
-          if (alpha == 0)
-            rtnLoss = loss;
-          if (loss < bestLoss) {
-            bestLoss = loss;
-            bestAlpha = alpha;
-            scales[gi] = sAlpha;
-          }
-        }
-        for (int64_t w : groups[gi])
-          push(w); // back to full precision for the next group's search
-        llvm::errs() << kPass << ": " << where << ", " << nameOf(groups[gi][0])
-                     << (groups[gi].size() > 1 ? " (+" + std::to_string(groups[gi].size() - 1) + ")" : "")
-                     << ": alpha " << llvm::format("%.2f", bestAlpha) << ", block error "
-                     << llvm::format("%.4g", bestLoss) << " (RTN " << llvm::format("%.4g", rtnLoss)
-                     << "), 1/s into " << nameOf(folds[0]) << "\n";
-        // 3a. Apply: W·diag(s) on the group, 1/s into the producer's weight.
-        const std::vector<float> &sc = scales[gi];
-        std::string alphaText;
-        llvm::raw_string_ostream(alphaText) << llvm::format("%.2f", bestAlpha);
-        for (int64_t w : groups[gi])
-          note(w, "awq: input channels scaled by s, alpha " + alphaText);
-        note(folds[0], "awq: absorbs 1/s of " + nameOf(groups[gi][0]) +
-                           (groups[gi].size() > 1 ? " and its group" : "") + ", alpha " +
-                           alphaText);
-        for (int64_t w : groups[gi]) {
-          std::vector<float> *v = values(w);
-          if (!v)
-            return false;
-          for (size_t i = 0; i < v->size(); ++i)
-            (*v)[i] *= sc[i % size_t(k)];
-        }
-        std::vector<float> *f = values(folds[0]);
-        if (!f)
-          return false;
-        if (shapeOf(folds[0]).size() == 1) {
-          for (int64_t j = 0; j < k; ++j)
-            (*f)[size_t(j)] /= sc[size_t(j)];
-        } else { // rows of the producing projection
-          int64_t fk = shapeOf(folds[0])[1];
-          for (int64_t j = 0; j < k; ++j)
-            for (int64_t c = 0; c < fk; ++c)
-              (*f)[size_t(j * fk + c)] /= sc[size_t(j)];
-        }
-        for (int64_t w : groups[gi])
-          push(w);
-        push(folds[0]);
-      }
-
-      // 3b. Clip search and RTN (or GPTQ) on the scaled weights; the layer then runs with
-      // them.
-      for (int64_t g : todo) {
-        size_t gi = size_t(g);
-        int64_t k = stats[gi].k;
-        std::vector<float> x = clipRows[gi];
-        for (size_t i = 0; i < x.size(); ++i)
-          x[i] /= scales[gi][i % size_t(k)];
-        // GPTQ sees the scaled inputs X·diag(s)⁻¹: H' = diag(s)⁻¹ H diag(s)⁻¹.
-        std::vector<float> hScaled;
-        if (useGPTQ) {
-          hScaled = stats[gi].hessian();
-          for (int64_t i = 0; i < k; ++i)
-            for (int64_t j = 0; j < k; ++j)
-              hScaled[size_t(i * k + j)] /= scales[gi][size_t(i)] * scales[gi][size_t(j)];
-        }
-        for (int64_t w : groups[gi]) {
-          if (!selected.count(w))
-            continue; // rescaled only: written dense
-          auto wStart = std::chrono::steady_clock::now();
-          std::vector<float> *v = values(w);
-          if (!v)
-            return false;
-          const std::vector<int64_t> &sh = shapeOf(w);
-          quant::AffineParams p = paramsFor(k);
-          int64_t clipped = 0;
-          bool clipIt = clip && !qk.count(w);
-          if (clipIt)
-            clipped = quant::clipSearch(v->data(), sh[0], sh[1], x.data(),
-                                        int64_t(x.size()) / k, p);
-          quant::AffineMatrix m;
-          if (useGPTQ) {
-            quant::GPTQOptions o;
-            o.affine = p;
-            o.damp = damp;
-            auto keep = keepOf.find(w);
-            o.keep = keep != keepOf.end() ? keep->second.data() : nullptr; // mask-aware
-            quant::GPTQResult r;
-            std::string why;
-            if (!quant::quantizeGPTQ(v->data(), sh[0], sh[1], hScaled.data(), o, r, why)) {
-              error = prefix() + "weight '" + nameOf(w) + "': " + why;
-              return false;
-            }
-            m = std::move(r.matrix);
-            *v = std::move(r.dequantized);
-          } else {
-            m = quant::quantizeRTN(v->data(), sh[0], sh[1], p);
-            *v = quant::roundTrip(v->data(), sh[0], sh[1], p);
-          }
-          EncodedWeight e;
-          auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
-              module, StringAttr::get(module.getContext(), nameOf(w)));
-          auto keep = keepOf.find(w);
-          if (keep != keepOf.end())
-            encodeAffineSparse(param.getWeightType(), m, p, keep->second, e);
-          else
-            encodeAffine(param.getWeightType(), m, p, e);
-          e.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
-                          (p.symmetric ? " sym" : "") + (useGPTQ ? " awq+gptq" : " awq") +
-                          (clipIt ? ", " + std::to_string(clipped) + " groups clipped" : "") +
-                          (keep != keepOf.end() ? ", pruned mask kept" : "");
-          push(w);
-          e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                               wStart).count();
-          encoded[nameOf(w)] = std::move(e);
-          done.insert(w);
-        }
-      }
-      if (s + 1 < runner.numSegments())
-        runner.advance(s);
-      llvm::errs() << kPass << ": " << where << ": " << todo.size() << " input group"
-                   << (todo.size() == 1 ? "" : "s") << " searched and quantized in "
-                   << llvm::format("%.2f", std::chrono::duration<double>(
-                                               std::chrono::steady_clock::now() - layerStart)
-                                               .count())
-                   << " s\n";
-    }
     if (done.size() != selected.size()) {
-      error = prefix() + "some selected weights are not read by any linear layer of the "
-                         "compiled model";
+      err = prefix() + "some selected weights are not read by any linear layer of the "
+                       "compiled model";
       return false;
     }
     llvm::errs() << kPass << ": calibration done in "
@@ -463,14 +227,325 @@ struct LLMQuantizeAWQPass
                                              std::chrono::steady_clock::now() - start)
                                              .count())
                  << " s\n";
+    return writeResults(err);
+  }
 
-    // Weights rescaled but not quantized keep their new values, densely.
+  /// Steps 1 to 3 on decoder layer `s`, then the layer runs with its quantized weights.
+  bool calibrateLayer(int64_t s) {
+    auto layerStart = std::chrono::steady_clock::now();
+    Layer l;
+    l.segment = s;
+    l.groups = &runner->inputGroups(s);
+    for (size_t g = 0; g < l.groups->size(); ++g)
+      for (int64_t w : (*l.groups)[g])
+        if (selected.count(w)) {
+          l.todo.push_back(int64_t(g));
+          break;
+        }
+    if (l.todo.empty()) {
+      if (s + 1 < runner->numSegments())
+        runner->advance(s);
+      return true;
+    }
+    l.where = s + 1 < runner->numSegments() ? "layer " + std::to_string(s) : "head";
+    observeLayer(l);
+    l.scales.resize(l.groups->size());
+    for (int64_t g : l.todo)
+      if (!searchAndApplyScales(l, size_t(g)))
+        return false;
+    for (int64_t g : l.todo)
+      if (!quantizeGroup(l, size_t(g)))
+        return false;
+    if (s + 1 < runner->numSegments())
+      runner->advance(s);
+    llvm::errs() << kPass << ": " << l.where << ": " << l.todo.size() << " input group"
+                 << (l.todo.size() == 1 ? "" : "s") << " searched and quantized in "
+                 << llvm::format("%.2f", std::chrono::duration<double>(
+                                             std::chrono::steady_clock::now() - layerStart)
+                                             .count())
+                 << " s\n";
+    return true;
+  }
+
+  /// 1. Statistics, clip samples and inputs of every group, in full precision, and the
+  /// kind of block each group feeds.
+  void observeLayer(Layer &l) {
+    const std::vector<std::vector<int64_t>> &groups = *l.groups;
+    size_t n = groups.size();
+    int64_t total = runner->rows(),
+            stride = std::max<int64_t>(1, total / std::max<int64_t>(1, clipTokens));
+    l.clipRows.resize(n);
+    l.inputs.resize(n);
+    l.kind.assign(n, Block::Linear);
+    for (size_t g = 0; g < n; ++g) {
+      l.stats.emplace_back(shapeOf(groups[g][0])[1], /*hessian=*/useGPTQ);
+      if (g + 1 >= n)
+        continue;
+      int64_t p = runner->inputProducer(l.segment, int64_t(g + 1));
+      if (p >= 0 && prog->calls[size_t(p)].op == OpCode::Attention) {
+        l.kind[g] = Block::Attention;
+        auto at = rt::calls::Attention::decode(prog->calls[size_t(p)]);
+        for (int64_t slot : {at.q, at.k}) {
+          int64_t writer = runner->lastWriter(slot, size_t(p));
+          if (writer >= 0 && prog->calls[size_t(writer)].op == OpCode::MatMul)
+            l.qk.insert(rt::calls::MatMul::decode(prog->calls[size_t(writer)]).weight);
+        }
+      }
+      if (p >= 0 && (prog->calls[size_t(p)].op == OpCode::GateUpSwiGLU ||
+                     prog->calls[size_t(p)].op == OpCode::SwiGLU))
+        l.kind[g] = Block::MLP;
+    }
+    std::vector<int64_t> seen(n, 0);
+    runner->observe(l.segment, [&](int64_t g, const float *x, int64_t rows) {
+      size_t gi = size_t(g);
+      int64_t k = l.stats[gi].k;
+      l.stats[gi].add(x, rows);
+      for (int64_t r = 0; r < rows; ++r, ++seen[gi])
+        if (seen[gi] % stride == 0 && int64_t(l.clipRows[gi].size()) < clipTokens * k)
+          l.clipRows[gi].insert(l.clipRows[gi].end(), x + r * k, x + (r + 1) * k);
+      // Inputs kept whole: those a lone projection's output is computed from.
+      if (l.kind[gi] == Block::Linear)
+        l.inputs[gi].insert(l.inputs[gi].end(), x, x + rows * k);
+    });
+  }
+
+  /// The block output of group `g` with the weights the model has now (`candidate`: the
+  /// group's weights, for a lone projection, which is computed here rather than run).
+  std::vector<float> blockOutput(Layer &l, size_t g,
+                                 const std::vector<std::vector<float>> *candidate) {
+    const std::vector<std::vector<int64_t>> &groups = *l.groups;
+    if (l.kind[g] == Block::Linear) {
+      std::vector<float> out;
+      for (size_t i = 0; i < groups[g].size(); ++i) {
+        int64_t w = groups[g][i];
+        const std::vector<int64_t> &sh = shapeOf(w);
+        const float *wv = candidate ? (*candidate)[i].data() : values(w)->data();
+        std::vector<float> y = linearRows(l.inputs[g], l.stats[g].rows, wv, sh[0], sh[1]);
+        out.insert(out.end(), y.begin(), y.end());
+      }
+      return out;
+    }
+    std::vector<float> next;
+    runner->observe(
+        l.segment,
+        [&](int64_t h, const float *x, int64_t rows) {
+          if (size_t(h) == g + 1)
+            next.insert(next.end(), x, x + rows * l.stats[g + 1].k);
+        },
+        int64_t(g + 1));
+    if (l.kind[g] == Block::Attention)
+      return next;
+    int64_t down = groups[g + 1][0]; // the MLP's output projection
+    return linearRows(next, l.stats[g + 1].rows, values(down)->data(), shapeOf(down)[0],
+                      shapeOf(down)[1]);
+  }
+
+  /// 2. The weight that can absorb 1/s for group `g` (a norm vector or a projection's
+  /// rows), or -1 with `why` not.
+  int64_t foldTarget(const Layer &l, size_t g, std::string &why) const {
+    int64_t producer = runner->inputProducer(l.segment, int64_t(g));
+    if (producer < 0) {
+      why = "its input is computed in an earlier layer";
+      return -1;
+    }
+    const rt::Call &c = prog->calls[size_t(producer)];
+    int64_t target = -1;
+    // The output is linear in the norm's weight, the up projection's rows (silu(gate)
+    // * up), a projection's rows, or, through silu(gate) * up and attention (linear
+    // in v), the rows of the up or v projection that wrote that input.
+    int64_t through = -1; // a slot whose writer's rows may absorb the scale
+    if (c.op == OpCode::RMSNorm)
+      target = rt::calls::RMSNorm::decode(c).weight;
+    else if (c.op == OpCode::AddRMSNorm)
+      target = rt::calls::AddRMSNorm::decode(c).weight;
+    else if (c.op == OpCode::GateUpSwiGLU)
+      target = rt::calls::GateUpSwiGLU::decode(c).up;
+    else if (c.op == OpCode::MatMul)
+      target = rt::calls::MatMul::decode(c).weight;
+    else if (c.op == OpCode::SwiGLU)
+      through = rt::calls::SwiGLU::decode(c).up;
+    else if (c.op == OpCode::Attention) {
+      auto at = rt::calls::Attention::decode(c);
+      if (at.heads != at.kvHeads)
+        why = "v and o differ in shape (grouped-query attention)";
+      else
+        through = at.v;
+    }
+    if (through >= 0) {
+      int64_t writer = runner->lastWriter(through, size_t(producer));
+      if (writer >= 0 && prog->calls[size_t(writer)].op == OpCode::MatMul)
+        target = rt::calls::MatMul::decode(prog->calls[size_t(writer)]).weight;
+    }
+    if (target >= 0 && foldable.count(target))
+      return target;
+    if (why.empty())
+      why = std::string("its input comes from ") + rt::opName(c.op) +
+            ", which cannot absorb a scale";
+    return -1;
+  }
+
+  /// 2 and 3a for group `g`: α searched with Q(W·diag(s))·diag(s)⁻¹ in the model, then
+  /// W·diag(s) on the group and 1/s into the producer's weight.
+  bool searchAndApplyScales(Layer &l, size_t g) {
+    const std::vector<int64_t> &group = (*l.groups)[g];
+    std::string why;
+    int64_t fold = foldTarget(l, g, why);
+    int64_t k = l.stats[g].k;
+    if (fold < 0) {
+      l.scales[g].assign(size_t(k), 1.0f);
+      llvm::errs() << kPass << ": " << l.where << ", " << groupName(l, g) << ": not scaled ("
+                   << why << ")\n";
+      return true;
+    }
+    std::vector<float> meanAbs = l.stats[g].meanAbs();
+    std::vector<float> reference = blockOutput(l, g, nullptr);
+    double bestLoss = INFINITY, rtnLoss = 0, bestAlpha = 0;
+    for (double alpha : quant::awqAlphaGrid(grid)) {
+      std::vector<float> sAlpha = quant::awqScales(meanAbs, alpha);
+      std::vector<std::vector<float>> cand;
+      for (int64_t w : group) {
+        const std::vector<int64_t> &sh = shapeOf(w);
+        cand.push_back(
+            quant::quantizeScaled(values(w)->data(), sh[0], sh[1], sAlpha, paramsFor(k)));
+        model->replaceWeight(w, cand.back().data(), sh[0], sh[1]);
+      }
+      double loss = meanSquaredDiff(blockOutput(l, g, &cand), reference);
+      if (alpha == 0)
+        rtnLoss = loss;
+      if (loss < bestLoss) {
+        bestLoss = loss;
+        bestAlpha = alpha;
+        l.scales[g] = sAlpha;
+      }
+    }
+    for (int64_t w : group)
+      push(w); // back to full precision for the next group's search
+    llvm::errs() << kPass << ": " << l.where << ", " << groupName(l, g) << ": alpha "
+                 << llvm::format("%.2f", bestAlpha) << ", block error "
+                 << llvm::format("%.4g", bestLoss) << " (RTN " << llvm::format("%.4g", rtnLoss)
+                 << "), 1/s into " << nameOf(fold) << "\n";
+    const std::vector<float> &sc = l.scales[g];
+    std::string alphaText;
+    llvm::raw_string_ostream(alphaText) << llvm::format("%.2f", bestAlpha);
+    for (int64_t w : group)
+      note(w, "awq: input channels scaled by s, alpha " + alphaText);
+    note(fold, "awq: absorbs 1/s of " + nameOf(group[0]) +
+                   (group.size() > 1 ? " and its group" : "") + ", alpha " + alphaText);
+    for (int64_t w : group) {
+      std::vector<float> *v = values(w);
+      if (!v)
+        return false;
+      for (size_t i = 0; i < v->size(); ++i)
+        (*v)[i] *= sc[i % size_t(k)];
+    }
+    std::vector<float> *f = values(fold);
+    if (!f)
+      return false;
+    if (shapeOf(fold).size() == 1) {
+      for (int64_t j = 0; j < k; ++j)
+        (*f)[size_t(j)] /= sc[size_t(j)];
+    } else { // rows of the producing projection
+      int64_t fk = shapeOf(fold)[1];
+      for (int64_t j = 0; j < k; ++j)
+        for (int64_t c = 0; c < fk; ++c)
+          (*f)[size_t(j * fk + c)] /= sc[size_t(j)];
+    }
+    for (int64_t w : group)
+      push(w);
+    push(fold);
+    return true;
+  }
+
+  /// 3b. Clip search and RTN (or GPTQ) on group `g`'s scaled weights; the model computes
+  /// with the quantized values from now on.
+  bool quantizeGroup(Layer &l, size_t g) {
+    int64_t k = l.stats[g].k;
+    std::vector<float> x = l.clipRows[g];
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] /= l.scales[g][i % size_t(k)];
+    // GPTQ sees the scaled inputs X·diag(s)⁻¹: H' = diag(s)⁻¹ H diag(s)⁻¹.
+    std::vector<float> hScaled;
+    if (useGPTQ) {
+      hScaled = l.stats[g].hessian();
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          hScaled[size_t(i * k + j)] /= l.scales[g][size_t(i)] * l.scales[g][size_t(j)];
+    }
+    for (int64_t w : (*l.groups)[g]) {
+      if (!selected.count(w))
+        continue; // rescaled only: written dense
+      auto wStart = std::chrono::steady_clock::now();
+      std::vector<float> *v = values(w);
+      if (!v)
+        return false;
+      const std::vector<int64_t> &sh = shapeOf(w);
+      quant::AffineParams p = paramsFor(k);
+      int64_t clipped = 0;
+      bool clipIt = clip && !l.qk.count(w);
+      if (clipIt)
+        clipped =
+            quant::clipSearch(v->data(), sh[0], sh[1], x.data(), int64_t(x.size()) / k, p);
+      auto keep = keepOf.find(w);
+      const uint8_t *mask = keep != keepOf.end() ? keep->second.data() : nullptr;
+      quant::AffineMatrix m;
+      if (!roundWeight(w, *v, p, hScaled, mask, m))
+        return false;
+      EncodedWeight e;
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), nameOf(w)));
+      if (mask)
+        encodeAffineSparse(param.getWeightType(), m, p, keep->second, e);
+      else
+        encodeAffine(param.getWeightType(), m, p, e);
+      e.description = "int" + std::to_string(p.bits) + " g" + std::to_string(p.groupSize) +
+                      (p.symmetric ? " sym" : "") + (useGPTQ ? " awq+gptq" : " awq") +
+                      (clipIt ? ", " + std::to_string(clipped) + " groups clipped" : "") +
+                      (mask ? ", pruned mask kept" : "");
+      push(w);
+      e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                           wStart)
+                     .count();
+      encoded[nameOf(w)] = std::move(e);
+      done.insert(w);
+    }
+    return true;
+  }
+
+  /// Weight `w`'s values `v` quantized with `p` (GPTQ with `hessian`, mask-aware, or RTN):
+  /// the codes in `m`, the dequantized values back in `v`.
+  bool roundWeight(int64_t w, std::vector<float> &v, const quant::AffineParams &p,
+                   const std::vector<float> &hessian, const uint8_t *mask,
+                   quant::AffineMatrix &m) {
+    const std::vector<int64_t> &sh = shapeOf(w);
+    if (!useGPTQ) {
+      m = quant::quantizeRTN(v.data(), sh[0], sh[1], p);
+      v = quant::roundTrip(v.data(), sh[0], sh[1], p);
+      return true;
+    }
+    quant::GPTQOptions o;
+    o.affine = p;
+    o.damp = damp;
+    o.keep = mask;
+    quant::GPTQResult r;
+    std::string why;
+    if (!quant::quantizeGPTQ(v.data(), sh[0], sh[1], hessian.data(), o, r, why)) {
+      error = prefix() + "weight '" + nameOf(w) + "': " + why;
+      return false;
+    }
+    m = std::move(r.matrix);
+    v = std::move(r.dequantized);
+    return true;
+  }
+
+  /// The quantized weights, the rescaled ones that stay dense (with their new values) and
+  /// the llm.rescaled notes, into the module and its parameter file.
+  bool writeResults(std::string &err) {
     std::map<std::string, std::vector<float>> dense;
     for (auto &[w, v] : current)
       if (!encoded.count(nameOf(w)))
         dense[nameOf(w)] = std::move(v);
     WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, error, &dense,
+    if (!rewriteWeights(module, kPass, include, exclude, output, encode, err, &dense,
                         /*allowPruned=*/true))
       return false;
     for (ParamOp param : module.getOps<ParamOp>())
