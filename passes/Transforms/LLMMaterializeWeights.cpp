@@ -197,206 +197,220 @@ struct LLMMaterializeWeightsPass
     return c.message();
   }
 
+  /// What the rewrite does, decided before any file is written.
+  struct NewParam {
+    std::string name;
+    WeightType type;
+    Recipe recipe;         // dense weights
+    int64_t rowOffset = 0; // encoded weights: rows [rowOffset, +N) of recipe.source
+  };
+  struct Plan {
+    SmallVector<Operation *> transforms;
+    SmallVector<Operation *> sinks; // transforms something other than a transform reads
+    llvm::StringSet<> keep;         // parameters still read directly
+    llvm::StringSet<> before;       // the parameters the module had
+    SmallVector<ParamOp> dropped;   // parameters only transforms read
+    std::vector<NewParam> created;  // one per sink
+  };
+
+  LogicalResult fail(Location loc, const Twine &why) {
+    emitError(loc) << "llm-materialize-weights: " << why;
+    return failure();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::string error;
     if (!checkPassOutput(module, output, error)) {
-      emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+      (void)fail(module.getLoc(), error);
       return signalPassFailure();
     }
     std::string outPath = resolveAgainstModule(module, output);
-
     std::unique_ptr<rt::ParamFile> file;
-    bool external = llvm::any_of(module.getOps<ParamOp>(),
-                                 [](ParamOp p) { return !p.getValue(); });
-    if (external) {
+    if (llvm::any_of(module.getOps<ParamOp>(), [](ParamOp p) { return !p.getValue(); })) {
       file = openModuleParams(module, "", error);
       if (!file) {
-        emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+        (void)fail(module.getLoc(), error);
         return signalPassFailure();
       }
     }
-
-    // Transforms whose result something other than a transform reads ("sinks").
-    SmallVector<Operation *> transforms, sinks;
-    module.walk([&](Operation *op) {
-      if (!isTransform(op))
-        return;
-      transforms.push_back(op);
-      if (llvm::any_of(op->getUsers(), [](Operation *u) { return !isTransform(u); }))
-        sinks.push_back(op);
-    });
-
-    // Parameters still read directly after the rewrite stay; the others fed only
-    // transforms and go.
-    llvm::StringSet<> keep;
-    module.walk([&](WeightOp read) {
-      if (llvm::any_of(read->getUsers(), [](Operation *u) { return !isTransform(u); }))
-        keep.insert(read.getName());
-    });
-    llvm::StringSet<> before;
-    SmallVector<ParamOp> dropped;
-    for (ParamOp param : module.getOps<ParamOp>()) {
-      before.insert(param.getSymName());
-      bool readByTransformsOnly = !keep.contains(param.getSymName()) &&
-                                  llvm::any_of(transforms, [&](Operation *t) {
-                                    return sourceName(t) == param.getSymName();
-                                  });
-      if (readByTransformsOnly)
-        dropped.push_back(param);
-    }
-    llvm::StringSet<> taken;
-    for (ParamOp param : module.getOps<ParamOp>())
-      if (!llvm::is_contained(dropped, param))
-        taken.insert(param.getSymName());
-
-    // Name each new parameter and record how to compute it; the bytes are computed when the
-    // file is written, one tensor at a time.
-    struct NewParam {
-      std::string name;
-      WeightType type;
-      Recipe recipe;          // dense weights
-      int64_t rowOffset = 0;  // encoded weights: rows [rowOffset, +N) of recipe.source
-    };
-    std::vector<NewParam> created;
-    SymbolTable symbols(module);
-    for (Operation *sink : sinks) {
-      std::string base = derivedName(sink, baseName(sink)), name = base;
-      for (int i = 1; taken.contains(name); ++i)
-        name = base + "." + std::to_string(i);
-      taken.insert(name);
-      NewParam p{name, cast<WeightType>(sink->getResult(0).getType()), {}, 0};
-      if (!p.type.isDense()) {
-        // Encoded weights: only row slices, which slice every per-row component.
-        Value v = sink->getResult(0);
-        while (auto slice = v.getDefiningOp<WeightSliceOp>()) {
-          p.rowOffset += slice.getOffsetAttr().getInt();
-          v = slice.getInput();
-        }
-        auto read = v.getDefiningOp<WeightOp>();
-        if (!read) {
-          emitError(sink->getLoc()) << "llm-materialize-weights: only row slices of an "
-                                       "encoded weight can be materialized";
-          return signalPassFailure();
-        }
-        auto param = symbols.lookup<ParamOp>(read.getName());
-        p.recipe.source = param ? storedName(param) : read.getName().str();
-        created.push_back(std::move(p));
-        continue;
-      }
-      if (!buildRecipe(sink->getResult(0), symbols, p.recipe, error)) {
-        emitError(sink->getLoc()) << "llm-materialize-weights: " << error;
-        return signalPassFailure();
-      }
-      created.push_back(std::move(p));
-    }
-
+    Plan plan;
+    findTransforms(module, plan);
     rt::ParamFileWriter writer;
     if (file)
       for (const auto &[key, value] : file->metadata())
         if (key != "format" && key != "version" && key != "alignment")
           writer.setMetadata(key, value);
-    const rt::ParamFile *source = file.get();
-    for (const NewParam &p : created) {
-      if (!p.type.isDense()) {
-        // Each component with one row per weight row is sliced; the others (g_idx) are
-        // shared by all rows and copied.
-        int64_t rows = p.type.getNumRows();
-        for (const WeightComponent &c : getWeightLayout(p.type).components) {
-          std::string from = p.recipe.source + c.suffix;
-          const rt::TensorView *t = source ? source->find(from) : nullptr;
-          if (!t) {
-            emitError(module.getLoc()) << "llm-materialize-weights: tensor '" << from
-                                       << "' is missing from the parameter file";
-            return signalPassFailure();
-          }
-          bool perRow = c.shape.size() == 2 && c.shape[0] == rows;
-          int64_t rowBytes = perRow ? c.shape[1] * rt::dtypeSize(c.dtype) : 0;
-          int64_t offset = perRow ? p.rowOffset * rowBytes : 0;
-          if (offset + c.getNumBytes() > t->numBytes) {
-            emitError(module.getLoc()) << "llm-materialize-weights: tensor '" << from
-                                       << "' is too small for the slice";
-            return signalPassFailure();
-          }
-          if (!writer.addBorrowed(p.name + c.suffix, c.dtype,
-                                  std::vector<int64_t>(c.shape.begin(), c.shape.end()),
-                                  t->data + offset, c.getNumBytes(), error,
-                                  [source, t] { source->evict(*t); })) {
-            emitError(module.getLoc()) << "llm-materialize-weights: " << error;
-            return signalPassFailure();
-          }
-        }
-        continue;
-      }
-      WeightComponent c = getWeightLayout(p.type).components.front();
-      const Recipe &recipe = p.recipe;
-      if (!writer.addGenerated(
-              p.name, c.dtype, std::vector<int64_t>(c.shape.begin(), c.shape.end()),
-              c.getNumBytes(),
-              [&recipe, source](uint8_t *dst, std::string &err) {
-                return runRecipe(recipe, source, dst, err);
-              },
-              error)) {
-        emitError(module.getLoc()) << "llm-materialize-weights: " << error;
-        return signalPassFailure();
-      }
-    }
-
-    // Rewrite the IR: sinks become reads of the new parameters; dead transforms, reads and
-    // parameters go.
-    OpBuilder builder(module.getContext());
-    for (auto [sink, p] : llvm::zip(sinks, created)) {
-      builder.setInsertionPoint(sink);
-      Value read = WeightOp::create(builder, sink->getLoc(), p.type,
-                                    FlatSymbolRefAttr::get(builder.getContext(), p.name));
-      sink->getResult(0).replaceUsesWithIf(
-          read, [](OpOperand &use) { return !isTransform(use.getOwner()); });
-    }
-    for (Operation *t : llvm::reverse(transforms))
-      if (t->use_empty())
-        t->erase();
-    module.walk([&](WeightOp read) {
-      if (read->use_empty() && !keep.contains(read.getName()))
-        read->erase();
-    });
-    for (ParamOp param : dropped)
-      param->erase();
-    // New parameters go after the existing ones.
-    builder.setInsertionPointToStart(module.getBody());
-    for (ParamOp param : module.getOps<ParamOp>())
-      builder.setInsertionPointAfter(param);
-    for (NewParam &p : created)
-      ParamOp::create(builder, module.getLoc(), p.name, p.type, /*value=*/nullptr);
-
-    // Copy every surviving stored tensor as it is.
-    for (ParamOp param : module.getOps<ParamOp>()) {
-      if (param.getValue() || !before.contains(param.getSymName()))
-        continue;
-      for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
-        std::string stored = storedName(param) + c.suffix;
-        std::string name = param.getSymName().str() + c.suffix;
-        const rt::TensorView *t = file ? file->find(stored) : nullptr;
-        if (!t) {
-          emitError(param.getLoc()) << "llm-materialize-weights: tensor '" << stored
-                                    << "' is missing from the parameter file";
-          return signalPassFailure();
-        }
-        const rt::ParamFile *from = file.get();
-        if (!writer.addBorrowed(name, t->dtype, t->shape, t->data, t->numBytes, error,
-                                [from, t] { from->evict(*t); })) {
-          emitError(param.getLoc()) << "llm-materialize-weights: " << error;
-          return signalPassFailure();
-        }
-      }
-    }
+    if (failed(planNewParams(module, plan)) ||
+        failed(addNewParams(module, file.get(), plan, writer)))
+      return signalPassFailure();
+    rewriteIR(module, plan);
+    if (failed(copySurvivors(module, file.get(), plan, writer)))
+      return signalPassFailure();
     if (!writer.commit(outPath, error)) {
-      emitError(module.getLoc()) << "llm-materialize-weights: " << error;
+      (void)fail(module.getLoc(), error);
       return signalPassFailure();
     }
     setModuleParamFile(module, outPath);
     // The new file stores every tensor under its parameter's name.
     for (ParamOp param : module.getOps<ParamOp>())
       param->removeAttr(LLMDialect::kStoredAsAttrName);
+  }
+
+  /// The transforms, their sinks, and which parameters stay or go.
+  void findTransforms(ModuleOp module, Plan &plan) {
+    module.walk([&](Operation *op) {
+      if (!isTransform(op))
+        return;
+      plan.transforms.push_back(op);
+      if (llvm::any_of(op->getUsers(), [](Operation *u) { return !isTransform(u); }))
+        plan.sinks.push_back(op);
+    });
+    // Parameters still read directly after the rewrite stay; the others fed only
+    // transforms and go.
+    module.walk([&](WeightOp read) {
+      if (llvm::any_of(read->getUsers(), [](Operation *u) { return !isTransform(u); }))
+        plan.keep.insert(read.getName());
+    });
+    for (ParamOp param : module.getOps<ParamOp>()) {
+      plan.before.insert(param.getSymName());
+      bool readByTransformsOnly = !plan.keep.contains(param.getSymName()) &&
+                                  llvm::any_of(plan.transforms, [&](Operation *t) {
+                                    return sourceName(t) == param.getSymName();
+                                  });
+      if (readByTransformsOnly)
+        plan.dropped.push_back(param);
+    }
+  }
+
+  /// Names each new parameter and records how to compute it; the bytes are computed when
+  /// the file is written, one tensor at a time.
+  LogicalResult planNewParams(ModuleOp module, Plan &plan) {
+    llvm::StringSet<> taken;
+    for (ParamOp param : module.getOps<ParamOp>())
+      if (!llvm::is_contained(plan.dropped, param))
+        taken.insert(param.getSymName());
+    SymbolTable symbols(module);
+    for (Operation *sink : plan.sinks) {
+      std::string base = derivedName(sink, baseName(sink)), name = base;
+      for (int i = 1; taken.contains(name); ++i)
+        name = base + "." + std::to_string(i);
+      taken.insert(name);
+      NewParam p{name, cast<WeightType>(sink->getResult(0).getType()), {}, 0};
+      if (p.type.isDense()) {
+        std::string error;
+        if (!buildRecipe(sink->getResult(0), symbols, p.recipe, error))
+          return fail(sink->getLoc(), error);
+        plan.created.push_back(std::move(p));
+        continue;
+      }
+      // Encoded weights: only row slices, which slice every per-row component.
+      Value v = sink->getResult(0);
+      while (auto slice = v.getDefiningOp<WeightSliceOp>()) {
+        p.rowOffset += slice.getOffsetAttr().getInt();
+        v = slice.getInput();
+      }
+      auto read = v.getDefiningOp<WeightOp>();
+      if (!read)
+        return fail(sink->getLoc(),
+                    "only row slices of an encoded weight can be materialized");
+      auto param = symbols.lookup<ParamOp>(read.getName());
+      p.recipe.source = param ? storedName(param) : read.getName().str();
+      plan.created.push_back(std::move(p));
+    }
+    return success();
+  }
+
+  /// The new parameters' tensors into `writer`: encoded ones sliced from `source`'s
+  /// components, dense ones computed by their recipes.
+  LogicalResult addNewParams(ModuleOp module, const rt::ParamFile *source, const Plan &plan,
+                             rt::ParamFileWriter &writer) {
+    std::string error;
+    for (const NewParam &p : plan.created) {
+      if (p.type.isDense()) {
+        WeightComponent c = getWeightLayout(p.type).components.front();
+        const Recipe &recipe = p.recipe;
+        if (!writer.addGenerated(
+                p.name, c.dtype, std::vector<int64_t>(c.shape.begin(), c.shape.end()),
+                c.getNumBytes(),
+                [&recipe, source](uint8_t *dst, std::string &err) {
+                  return runRecipe(recipe, source, dst, err);
+                },
+                error))
+          return fail(module.getLoc(), error);
+        continue;
+      }
+      // Each component with one row per weight row is sliced; the others (g_idx) are
+      // shared by all rows and copied.
+      int64_t rows = p.type.getNumRows();
+      for (const WeightComponent &c : getWeightLayout(p.type).components) {
+        std::string from = p.recipe.source + c.suffix;
+        const rt::TensorView *t = source ? source->find(from) : nullptr;
+        if (!t)
+          return fail(module.getLoc(),
+                      "tensor '" + from + "' is missing from the parameter file");
+        bool perRow = c.shape.size() == 2 && c.shape[0] == rows;
+        int64_t rowBytes = perRow ? c.shape[1] * rt::dtypeSize(c.dtype) : 0;
+        int64_t offset = perRow ? p.rowOffset * rowBytes : 0;
+        if (offset + c.getNumBytes() > t->numBytes)
+          return fail(module.getLoc(), "tensor '" + from + "' is too small for the slice");
+        if (!writer.addBorrowed(p.name + c.suffix, c.dtype,
+                                std::vector<int64_t>(c.shape.begin(), c.shape.end()),
+                                t->data + offset, c.getNumBytes(), error,
+                                [source, t] { source->evict(*t); }))
+          return fail(module.getLoc(), error);
+      }
+    }
+    return success();
+  }
+
+  /// Sinks become reads of the new parameters; dead transforms, reads and parameters go;
+  /// the new parameters are declared after the existing ones.
+  void rewriteIR(ModuleOp module, const Plan &plan) {
+    OpBuilder builder(module.getContext());
+    for (auto [sink, p] : llvm::zip(plan.sinks, plan.created)) {
+      builder.setInsertionPoint(sink);
+      Value read = WeightOp::create(builder, sink->getLoc(), p.type,
+                                    FlatSymbolRefAttr::get(builder.getContext(), p.name));
+      sink->getResult(0).replaceUsesWithIf(
+          read, [](OpOperand &use) { return !isTransform(use.getOwner()); });
+    }
+    for (Operation *t : llvm::reverse(plan.transforms))
+      if (t->use_empty())
+        t->erase();
+    module.walk([&](WeightOp read) {
+      if (read->use_empty() && !plan.keep.contains(read.getName()))
+        read->erase();
+    });
+    for (ParamOp param : plan.dropped)
+      param->erase();
+    builder.setInsertionPointToStart(module.getBody());
+    for (ParamOp param : module.getOps<ParamOp>())
+      builder.setInsertionPointAfter(param);
+    for (const NewParam &p : plan.created)
+      ParamOp::create(builder, module.getLoc(), p.name, p.type, /*value=*/nullptr);
+  }
+
+  /// Every surviving stored tensor, copied as it is.
+  LogicalResult copySurvivors(ModuleOp module, const rt::ParamFile *file, const Plan &plan,
+                              rt::ParamFileWriter &writer) {
+    std::string error;
+    for (ParamOp param : module.getOps<ParamOp>()) {
+      if (param.getValue() || !plan.before.contains(param.getSymName()))
+        continue;
+      for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
+        std::string stored = storedName(param) + c.suffix;
+        std::string name = param.getSymName().str() + c.suffix;
+        const rt::TensorView *t = file ? file->find(stored) : nullptr;
+        if (!t)
+          return fail(param.getLoc(),
+                      "tensor '" + stored + "' is missing from the parameter file");
+        if (!writer.addBorrowed(name, t->dtype, t->shape, t->data, t->numBytes, error,
+                                [file, t] { file->evict(*t); }))
+          return fail(param.getLoc(), error);
+      }
+    }
+    return success();
   }
 };
 
