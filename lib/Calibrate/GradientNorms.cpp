@@ -46,6 +46,183 @@ cpu::WeightRef ref(const std::vector<float> &w, int64_t n, int64_t k) {
   return cpu::WeightRef{w.data(), rt::DType::F32, n, k};
 }
 
+/// The decoder's sizes and its attention and norm constants, from the compiled program.
+struct Dims {
+  int64_t layers = 0, vocab = 0, dim = 0, ffn = 0, qw = 0, kw = 0;
+  cpu::AttentionParams ap{};
+  float eps = 1e-5f;
+};
+
+Dims dimsOf(const rt::Model &model) {
+  const rt::Program &prog = model.program();
+  Dims d;
+  d.layers = model.numLayers();
+  d.vocab = model.vocabSize();
+  d.dim = prog.configInt("hidden_size", 0);
+  d.ap = cpu::AttentionParams{prog.configInt("num_heads", 0), prog.configInt("num_kv_heads", 0),
+                              prog.configInt("head_dim", 0), 0, 0, 0, false};
+  for (const rt::Call &c : prog.calls) {
+    if (c.op == rt::OpCode::Attention) {
+      auto at = rt::calls::Attention::decode(c);
+      d.ap.scale = at.scale;
+      d.ap.theta = at.theta;
+      d.ap.rotaryDim = at.rotaryDim;
+      d.ap.interleaved = at.interleaved;
+    }
+    if (c.op == rt::OpCode::RMSNorm)
+      d.eps = rt::calls::RMSNorm::decode(c).eps;
+    if (c.op == rt::OpCode::AddRMSNorm)
+      d.eps = rt::calls::AddRMSNorm::decode(c).eps;
+  }
+  d.qw = d.ap.heads * d.ap.headDim;
+  d.kw = d.ap.kvHeads * d.ap.headDim;
+  return d;
+}
+
+/// The model's weights by their Hugging Face names, as fp32.
+struct Weights {
+  std::vector<float> embed, finalNorm, head;
+  std::vector<Layer> layers;
+};
+
+/// Reads the dense weight `name` (F32 or F16) of `count` values into `out`.
+bool readDense(SymbolTable &symbols, const rt::ParamFile &file, const std::string &name,
+               int64_t count, std::vector<float> &out, std::string &error) {
+  auto param = symbols.lookup<llm::ParamOp>(name);
+  const rt::TensorView *t = param ? file.find(storedName(param)) : nullptr;
+  if (!param || !param.getWeightType().isDense() || !t || t->numElements() != count ||
+      (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16)) {
+    error = "computing gradients needs the dense weight '" + name +
+            "' (Hugging Face names: run --llm-name-weights; prune or quantize after)";
+    return false;
+  }
+  out.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    if (t->dtype == rt::DType::F32) {
+      std::memcpy(&out[size_t(i)], t->data + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, t->data + 2 * i, 2);
+      out[size_t(i)] = rt::halfToFloat(h);
+    }
+  }
+  return true;
+}
+
+bool readWeights(ModuleOp module, Dims &d, Weights &w, std::string &error) {
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
+  if (!file)
+    return false;
+  SymbolTable symbols(module);
+  auto read = [&](const std::string &name, int64_t count, std::vector<float> &out) {
+    return readDense(symbols, *file, name, count, out, error);
+  };
+  if (auto gate = symbols.lookup<llm::ParamOp>("model.layers.0.mlp.gate_proj.weight"))
+    d.ffn = gate.getWeightType().getShape()[0];
+  w.layers.resize(size_t(d.layers));
+  if (!read("model.embed_tokens.weight", d.vocab * d.dim, w.embed) ||
+      !read("model.norm.weight", d.dim, w.finalNorm))
+    return false;
+  if (symbols.lookup<llm::ParamOp>("lm_head.weight")) {
+    if (!read("lm_head.weight", d.vocab * d.dim, w.head))
+      return false;
+  } else {
+    w.head = w.embed; // tied
+  }
+  int64_t dim = d.dim, qw = d.qw, kw = d.kw, ffn = d.ffn;
+  for (int64_t l = 0; l < d.layers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    Layer &L = w.layers[size_t(l)];
+    if (!read(p + "input_layernorm.weight", dim, L.norm1) ||
+        !read(p + "self_attn.q_proj.weight", qw * dim, L.q) ||
+        !read(p + "self_attn.k_proj.weight", kw * dim, L.k) ||
+        !read(p + "self_attn.v_proj.weight", kw * dim, L.v) ||
+        !read(p + "self_attn.o_proj.weight", dim * qw, L.o) ||
+        !read(p + "post_attention_layernorm.weight", dim, L.norm2) ||
+        !read(p + "mlp.gate_proj.weight", ffn * dim, L.gate) ||
+        !read(p + "mlp.up_proj.weight", ffn * dim, L.up) ||
+        !read(p + "mlp.down_proj.weight", dim * ffn, L.down))
+      return false;
+  }
+  return true;
+}
+
+/// One layer forward over `T` positions of `x` (updated in place), keeping in `S` what
+/// the backward pass needs.
+void forwardLayer(const Dims &d, const Layer &L, int64_t T, std::vector<float> &x, Saved &S) {
+  int64_t dim = d.dim, qw = d.qw, kw = d.kw, ffn = d.ffn;
+  const cpu::AttentionParams &ap = d.ap;
+  cpu::AttentionParams noRotation = ap;
+  noRotation.rotaryDim = 0; // the rotation is applied (and undone) here, not in the kernel
+  S.in = x;
+  S.a.resize(x.size());
+  cpu::rmsNorm(x.data(), S.a.data(), T, dim, ref(L.norm1, 1, dim), d.eps);
+  S.q.resize(size_t(T * qw));
+  S.k.resize(size_t(T * kw));
+  S.v.resize(size_t(T * kw));
+  cpu::matmul(S.a.data(), S.q.data(), T, ref(L.q, qw, dim));
+  cpu::matmul(S.a.data(), S.k.data(), T, ref(L.k, kw, dim));
+  cpu::matmul(S.a.data(), S.v.data(), T, ref(L.v, kw, dim));
+  backward::rotary(S.q.data(), T, ap.heads, ap, false);
+  backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
+  std::vector<float> qq = S.q, kk = S.k, kc(S.k.size()), vc(S.v.size());
+  std::vector<int64_t> pos(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t)
+    pos[size_t(t)] = t;
+  S.attn.resize(size_t(T * qw));
+  cpu::attention(qq.data(), kk.data(), S.v.data(), S.attn.data(), pos.data(), T, kc.data(),
+                 vc.data(), noRotation);
+  std::vector<float> o(x.size());
+  cpu::matmul(S.attn.data(), o.data(), T, ref(L.o, dim, qw));
+  S.h.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    S.h[i] = x[i] + o[i];
+  S.b.resize(x.size());
+  cpu::rmsNorm(S.h.data(), S.b.data(), T, dim, ref(L.norm2, 1, dim), d.eps);
+  S.gate.resize(size_t(T * ffn));
+  S.up.resize(size_t(T * ffn));
+  S.act.resize(size_t(T * ffn));
+  cpu::matmul(S.b.data(), S.gate.data(), T, ref(L.gate, ffn, dim));
+  cpu::matmul(S.b.data(), S.up.data(), T, ref(L.up, ffn, dim));
+  cpu::swiglu(S.gate.data(), S.up.data(), S.act.data(), T * ffn);
+  std::vector<float> down(x.size());
+  cpu::matmul(S.act.data(), down.data(), T, ref(L.down, dim, ffn));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = S.h[i] + down[i];
+}
+
+/// One layer backward: `dx` (the gradient of the layer's output) becomes that of its
+/// input; dW[p] gets the gradient of projection p (in the order of kProjections).
+void backwardLayer(const Dims &d, const Layer &L, const Saved &S, int64_t T,
+                   std::vector<float> &dx, std::vector<std::vector<float>> &dW) {
+  int64_t dim = d.dim, qw = d.qw, kw = d.kw, ffn = d.ffn;
+  const cpu::AttentionParams &ap = d.ap;
+  // x_out = h + down(act): dh = dx, dact = dx · Wd.
+  std::vector<float> dh = dx, dact(S.act.size(), 0.0f), dgate(S.act.size(), 0.0f),
+                     dup(S.act.size(), 0.0f), db(dx.size(), 0.0f);
+  backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
+                   dW[6].data());
+  backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(), dup.data());
+  backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
+                   dW[4].data());
+  backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(), dW[5].data());
+  backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, d.eps, dh.data());
+  // h = in + o(attn): din = dh, dattn = dh · Wo.
+  std::vector<float> din = dh, dattn(S.attn.size(), 0.0f), dq(S.q.size(), 0.0f),
+                     dk(S.k.size(), 0.0f), dv(S.v.size(), 0.0f), da(dx.size(), 0.0f);
+  backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
+                   dW[3].data());
+  backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap, dq.data(),
+                      dk.data(), dv.data());
+  backward::rotary(dq.data(), T, ap.heads, ap, true);
+  backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
+  backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
+  backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
+  backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
+  backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, d.eps, din.data());
+  dx = std::move(din);
+}
+
 } // namespace
 
 bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &options,
@@ -61,26 +238,7 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
       compileForCalibration(module, tokenizerPath, layerOfWeight, error);
   if (!model)
     return false;
-  const rt::Program &prog = model->program();
-  int64_t layers = model->numLayers(), vocab = model->vocabSize();
-  int64_t dim = prog.configInt("hidden_size", 0);
-  cpu::AttentionParams ap{prog.configInt("num_heads", 0), prog.configInt("num_kv_heads", 0),
-                          prog.configInt("head_dim", 0), 0, 0, 0, false};
-  float eps = 1e-5f;
-  for (const rt::Call &c : prog.calls) {
-    if (c.op == rt::OpCode::Attention) {
-      auto at = rt::calls::Attention::decode(c);
-      ap.scale = at.scale;
-      ap.theta = at.theta;
-      ap.rotaryDim = at.rotaryDim;
-      ap.interleaved = at.interleaved;
-    }
-    if (c.op == rt::OpCode::RMSNorm)
-      eps = rt::calls::RMSNorm::decode(c).eps;
-    if (c.op == rt::OpCode::AddRMSNorm)
-      eps = rt::calls::AddRMSNorm::decode(c).eps;
-  }
-  int64_t qw = ap.heads * ap.headDim, kw = ap.kvHeads * ap.headDim;
+  Dims d = dimsOf(*model);
   std::unique_ptr<rt::Tokenizer> tokenizer;
   if (model->tokenizerSize() > 0)
     tokenizer = rt::Tokenizer::fromBytes(
@@ -88,168 +246,52 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
                          size_t(model->tokenizerSize())),
         tokenizerPath, error);
   std::vector<std::vector<int32_t>> samples;
-  if (!sampleCalibrationTokens(options.data, tokenizer.get(), vocab, options.samples,
+  if (!sampleCalibrationTokens(options.data, tokenizer.get(), d.vocab, options.samples,
                                options.length, options.seed, samples, error))
     return false;
-
-  // Weights by their Hugging Face names, as fp32.
-  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
-  if (!file)
+  Weights w;
+  if (!readWeights(module, d, w, error))
     return false;
-  SymbolTable symbols(module);
-  auto read = [&](const std::string &name, int64_t count, std::vector<float> &out) {
-    auto param = symbols.lookup<llm::ParamOp>(name);
-    const rt::TensorView *t = param ? file->find(storedName(param)) : nullptr;
-    if (!param || !param.getWeightType().isDense() || !t || t->numElements() != count ||
-        (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16)) {
-      error = "computing gradients needs the dense weight '" + name +
-              "' (Hugging Face names: run --llm-name-weights; prune or quantize after)";
-      return false;
-    }
-    out.resize(size_t(count));
-    for (int64_t i = 0; i < count; ++i) {
-      if (t->dtype == rt::DType::F32) {
-        std::memcpy(&out[size_t(i)], t->data + 4 * i, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, t->data + 2 * i, 2);
-        out[size_t(i)] = rt::halfToFloat(h);
-      }
-    }
-    return true;
-  };
-  int64_t ffn = 0;
-  if (auto gate = symbols.lookup<llm::ParamOp>("model.layers.0.mlp.gate_proj.weight"))
-    ffn = gate.getWeightType().getShape()[0];
-  std::vector<float> embed, finalNorm, head;
-  std::vector<Layer> w(static_cast<size_t>(layers));
-  if (!read("model.embed_tokens.weight", vocab * dim, embed) ||
-      !read("model.norm.weight", dim, finalNorm))
-    return false;
-  if (symbols.lookup<llm::ParamOp>("lm_head.weight")) {
-    if (!read("lm_head.weight", vocab * dim, head))
-      return false;
-  } else {
-    head = embed; // tied
-  }
-  for (int64_t l = 0; l < layers; ++l) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    Layer &L = w[size_t(l)];
-    if (!read(p + "input_layernorm.weight", dim, L.norm1) ||
-        !read(p + "self_attn.q_proj.weight", qw * dim, L.q) ||
-        !read(p + "self_attn.k_proj.weight", kw * dim, L.k) ||
-        !read(p + "self_attn.v_proj.weight", kw * dim, L.v) ||
-        !read(p + "self_attn.o_proj.weight", dim * qw, L.o) ||
-        !read(p + "post_attention_layernorm.weight", dim, L.norm2) ||
-        !read(p + "mlp.gate_proj.weight", ffn * dim, L.gate) ||
-        !read(p + "mlp.up_proj.weight", ffn * dim, L.up) ||
-        !read(p + "mlp.down_proj.weight", dim * ffn, L.down))
-      return false;
-  }
+  int64_t dim = d.dim, vocab = d.vocab;
 
   // Σ (α g)² (L2) or Σ |α g| (L1) per projection, in the order of kProjections.
-  std::vector<std::vector<std::vector<double>>> sumSq(static_cast<size_t>(layers));
-  const int64_t shapes[7][2] = {{qw, dim}, {kw, dim}, {kw, dim}, {dim, qw},
-                                {ffn, dim}, {ffn, dim}, {dim, ffn}};
+  std::vector<std::vector<std::vector<double>>> sumSq(static_cast<size_t>(d.layers));
+  const int64_t shapes[7][2] = {{d.qw, dim},  {d.kw, dim},  {d.kw, dim}, {dim, d.qw},
+                                {d.ffn, dim}, {d.ffn, dim}, {dim, d.ffn}};
   for (auto &l : sumSq)
     for (auto &s : shapes)
       l.emplace_back(size_t(s[0] * s[1]), 0.0);
-  cpu::AttentionParams noRotation = ap;
-  noRotation.rotaryDim = 0; // the rotation is applied (and undone) here, not in the kernel
   double totalLoss = 0;
   for (size_t n = 0; n < samples.size(); ++n) {
     const std::vector<int32_t> &tokens = samples[n];
     int64_t T = int64_t(tokens.size());
     // Forward, keeping each layer's activations.
-    std::vector<Saved> saved(static_cast<size_t>(layers));
+    std::vector<Saved> saved(static_cast<size_t>(d.layers));
     std::vector<float> x(static_cast<size_t>(T * dim));
     for (int64_t t = 0; t < T; ++t)
-      std::memcpy(&x[size_t(t * dim)], &embed[size_t(tokens[size_t(t)] * dim)], size_t(dim) * 4);
-    for (int64_t l = 0; l < layers; ++l) {
-      Layer &L = w[size_t(l)];
-      Saved &S = saved[size_t(l)];
-      S.in = x;
-      S.a.resize(x.size());
-      cpu::rmsNorm(x.data(), S.a.data(), T, dim, ref(L.norm1, 1, dim), eps);
-      S.q.resize(size_t(T * qw));
-      S.k.resize(size_t(T * kw));
-      S.v.resize(size_t(T * kw));
-      cpu::matmul(S.a.data(), S.q.data(), T, ref(L.q, qw, dim));
-      cpu::matmul(S.a.data(), S.k.data(), T, ref(L.k, kw, dim));
-      cpu::matmul(S.a.data(), S.v.data(), T, ref(L.v, kw, dim));
-      backward::rotary(S.q.data(), T, ap.heads, ap, false);
-      backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
-      std::vector<float> qq = S.q, kk = S.k, kc(S.k.size()), vc(S.v.size());
-      std::vector<int64_t> pos(static_cast<size_t>(T));
-      for (int64_t t = 0; t < T; ++t)
-        pos[size_t(t)] = t;
-      S.attn.resize(size_t(T * qw));
-      cpu::attention(qq.data(), kk.data(), S.v.data(), S.attn.data(), pos.data(), T, kc.data(),
-                     vc.data(), noRotation);
-      std::vector<float> o(x.size());
-      cpu::matmul(S.attn.data(), o.data(), T, ref(L.o, dim, qw));
-      S.h.resize(x.size());
-      for (size_t i = 0; i < x.size(); ++i)
-        S.h[i] = x[i] + o[i];
-      S.b.resize(x.size());
-      cpu::rmsNorm(S.h.data(), S.b.data(), T, dim, ref(L.norm2, 1, dim), eps);
-      S.gate.resize(size_t(T * ffn));
-      S.up.resize(size_t(T * ffn));
-      S.act.resize(size_t(T * ffn));
-      cpu::matmul(S.b.data(), S.gate.data(), T, ref(L.gate, ffn, dim));
-      cpu::matmul(S.b.data(), S.up.data(), T, ref(L.up, ffn, dim));
-      cpu::swiglu(S.gate.data(), S.up.data(), S.act.data(), T * ffn);
-      std::vector<float> down(x.size());
-      cpu::matmul(S.act.data(), down.data(), T, ref(L.down, dim, ffn));
-      for (size_t i = 0; i < x.size(); ++i)
-        x[i] = S.h[i] + down[i];
-    }
+      std::memcpy(&x[size_t(t * dim)], &w.embed[size_t(tokens[size_t(t)] * dim)],
+                  size_t(dim) * 4);
+    for (int64_t l = 0; l < d.layers; ++l)
+      forwardLayer(d, w.layers[size_t(l)], T, x, saved[size_t(l)]);
     std::vector<float> f(x.size()), logits(static_cast<size_t>(T * vocab));
-    cpu::rmsNorm(x.data(), f.data(), T, dim, ref(finalNorm, 1, dim), eps);
-    cpu::matmul(f.data(), logits.data(), T, ref(head, vocab, dim));
+    cpu::rmsNorm(x.data(), f.data(), T, dim, ref(w.finalNorm, 1, dim), d.eps);
+    cpu::matmul(f.data(), logits.data(), T, ref(w.head, vocab, dim));
     std::vector<int32_t> labels(static_cast<size_t>(T), -1);
     for (int64_t t = 0; t + 1 < T; ++t)
       labels[size_t(t)] = tokens[size_t(t + 1)];
     std::vector<float> dlogits(logits.size());
-    totalLoss += backward::crossEntropy(logits.data(), labels.data(), T, vocab,
-                                             dlogits.data());
+    totalLoss += backward::crossEntropy(logits.data(), labels.data(), T, vocab, dlogits.data());
 
     // Backward.
     std::vector<float> df(x.size(), 0.0f), dx(x.size(), 0.0f);
-    backward::linear(f.data(), head.data(), dlogits.data(), T, vocab, dim, df.data(), nullptr);
-    backward::rmsNorm(x.data(), finalNorm.data(), df.data(), T, dim, eps, dx.data());
-    for (int64_t l = layers - 1; l >= 0; --l) {
-      Layer &L = w[size_t(l)];
-      Saved &S = saved[size_t(l)];
+    backward::linear(f.data(), w.head.data(), dlogits.data(), T, vocab, dim, df.data(),
+                     nullptr);
+    backward::rmsNorm(x.data(), w.finalNorm.data(), df.data(), T, dim, d.eps, dx.data());
+    for (int64_t l = d.layers - 1; l >= 0; --l) {
       std::vector<std::vector<float>> dW;
       for (auto &s : shapes)
         dW.emplace_back(size_t(s[0] * s[1]), 0.0f);
-      // x_out = h + down(act): dh = dx, dact = dx · Wd.
-      std::vector<float> dh = dx, dact(S.act.size(), 0.0f), dgate(S.act.size(), 0.0f),
-                         dup(S.act.size(), 0.0f), db(dx.size(), 0.0f);
-      backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
-                            dW[6].data());
-      backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(),
-                            dup.data());
-      backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
-                            dW[4].data());
-      backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(),
-                            dW[5].data());
-      backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, eps, dh.data());
-      // h = in + o(attn): din = dh, dattn = dh · Wo.
-      std::vector<float> din = dh, dattn(S.attn.size(), 0.0f), dq(S.q.size(), 0.0f),
-                         dk(S.k.size(), 0.0f), dv(S.v.size(), 0.0f), da(dx.size(), 0.0f);
-      backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
-                            dW[3].data());
-      backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap,
-                               dq.data(), dk.data(), dv.data());
-      backward::rotary(dq.data(), T, ap.heads, ap, true);
-      backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
-      backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
-      backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
-      backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
-      backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, eps, din.data());
-      dx = std::move(din);
+      backwardLayer(d, w.layers[size_t(l)], saved[size_t(l)], T, dx, dW);
       for (size_t p = 0; p < 7; ++p)
         for (size_t i = 0; i < dW[p].size(); ++i) {
           double g = alpha * double(dW[p][i]);
@@ -262,7 +304,7 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
   }
   meanLoss = totalLoss / double(samples.size());
   norms.clear();
-  for (int64_t l = 0; l < layers; ++l)
+  for (int64_t l = 0; l < d.layers; ++l)
     for (size_t p = 0; p < 7; ++p) {
       std::vector<float> g(sumSq[size_t(l)][p].size());
       for (size_t i = 0; i < g.size(); ++i)
