@@ -231,6 +231,121 @@ bool midllama::readWeightF32(ModuleOp module, const std::string &name,
   return file && readF32(*file, param, values, error, keep);
 }
 
+namespace {
+
+/// Encodes each selected weight with `encode`, printing progress; false with `error`.
+bool encodeSelected(const rt::ParamFile &file, SymbolTable &symbols,
+                    const std::vector<std::string> &selected, const std::string &passName,
+                    const WeightEncoder &encode, llvm::StringMap<EncodedWeight> &encoded,
+                    std::string &error) {
+  for (const std::string &name : selected) {
+    auto param = symbols.lookup<ParamOp>(name);
+    WeightType type = param.getWeightType();
+    int64_t n = type.getShape()[0], k = type.getShape()[1];
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> values;
+    if (!readF32(file, param, values, error))
+      return false;
+    EncodedWeight e;
+    std::string encodeError;
+    if (!encode(name, type, values, e, encodeError)) {
+      error = "weight '" + name + "': " + encodeError;
+      return false;
+    }
+    if (const rt::TensorView *t = file.find(storedName(param)))
+      file.evict(*t);
+    double ms = e.millis >= 0 ? e.millis
+                              : std::chrono::duration<double, std::milli>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
+    llvm::errs() << passName << ": " << name << " [" << n << " x " << k << "] -> "
+                 << e.description << " in " << llvm::format("%.1f", ms) << " ms\n";
+    encoded[name] = std::move(e);
+  }
+  return true;
+}
+
+bool addComponents(rt::ParamFileWriter &writer, const std::string &name, EncodedWeight &e,
+                   std::string &error) {
+  for (EncodedWeight::Component &c : e.components)
+    if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), error))
+      return false;
+  return true;
+}
+
+/// A pruned weight rescaled but not quantized (AWQ's producer of a scaled input): its
+/// zeros stayed zeros, so it is stored again with its mask, compressed as before; its
+/// encoding (the same pattern) goes to `encoded` for the IR.
+bool addRescaledSparse(rt::ParamFileWriter &writer, const rt::ParamFile &file, ParamOp param,
+                       std::vector<float> values, llvm::StringMap<EncodedWeight> &encoded,
+                       std::string &error) {
+  WeightType type = param.getWeightType();
+  std::vector<float> ignored;
+  std::vector<uint8_t> keep;
+  if (!readF32(file, param, ignored, error, &keep))
+    return false;
+  for (size_t i = 0; i < values.size() && i < keep.size(); ++i)
+    if (!keep[i])
+      values[i] = 0.0f;
+  sparse::Pattern pattern;
+  if (auto nm = dyn_cast<NMSparsityAttr>(type.getSparsity())) {
+    pattern.n = nm.getN();
+    pattern.m = nm.getM();
+  }
+  EncodedWeight e;
+  encodeSparse(type, values, keep, pattern, e);
+  std::string name = param.getSymName().str();
+  if (!addComponents(writer, name, e, error))
+    return false;
+  encoded[name] = std::move(e);
+  return true;
+}
+
+/// A dense weight with new values (AWQ's rescaled norms and projections), in its own
+/// element type.
+bool addRescaledDense(rt::ParamFileWriter &writer, ParamOp param,
+                      const std::vector<float> &values, std::string &error) {
+  WeightType type = param.getWeightType();
+  std::string name = param.getSymName().str();
+  bool half = type.getElementType().isF16();
+  if (!type.isDense() || (!half && !type.getElementType().isF32()) ||
+      int64_t(values.size()) != type.getNumElements()) {
+    error = "cannot rewrite '" + name + "' as a dense f32/f16 tensor";
+    return false;
+  }
+  std::vector<uint8_t> bytes(values.size() * (half ? 2 : 4));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (half) {
+      uint16_t h = floatToHalf(values[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    } else {
+      std::memcpy(&bytes[4 * i], &values[i], 4);
+    }
+  }
+  std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+  return writer.addOwned(name, half ? rt::DType::F16 : rt::DType::F32, shape, std::move(bytes),
+                         error);
+}
+
+/// An untouched parameter's tensors, as they are stored.
+bool copyStored(rt::ParamFileWriter &writer, const rt::ParamFile &file, ParamOp param,
+                std::string &error) {
+  std::string name = param.getSymName().str();
+  for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
+    std::string stored = storedName(param) + c.suffix;
+    const rt::TensorView *t = file.find(stored);
+    if (!t) {
+      error = "tensor '" + stored + "' is missing from " + file.path();
+      return false;
+    }
+    if (!writer.addBorrowed(name + c.suffix, t->dtype, t->shape, t->data, t->numBytes, error))
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
 bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
                               const std::string &include, const std::string &exclude,
                               const std::string &output, const WeightEncoder &encode,
@@ -246,113 +361,38 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   std::vector<std::string> selected;
   if (!selectWeights(module, passName, include, exclude, selected, error, allowPruned))
     return false;
-  std::string fileError;
-  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", fileError);
+  std::string why;
+  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", why);
   if (!file)
-    return fail(fileError);
+    return fail(why);
   std::string outPath = resolveAgainstModule(module, output);
-
   llvm::StringMap<EncodedWeight> encoded;
   SymbolTable symbols(module);
-  for (const std::string &name : selected) {
-    auto param = symbols.lookup<ParamOp>(name);
-    WeightType type = param.getWeightType();
-    int64_t n = type.getShape()[0], k = type.getShape()[1];
-    auto start = std::chrono::steady_clock::now();
-    std::vector<float> values;
-    std::string readError;
-    if (!readF32(*file, param, values, readError))
-      return fail(readError);
-    EncodedWeight e;
-    std::string encodeError;
-    if (!encode(name, type, values, e, encodeError))
-      return fail("weight '" + name + "': " + encodeError);
-    if (const rt::TensorView *t = file->find(storedName(param)))
-      file->evict(*t);
-    double ms = e.millis >= 0 ? e.millis
-                              : std::chrono::duration<double, std::milli>(
-                                    std::chrono::steady_clock::now() - start)
-                                    .count();
-    llvm::errs() << passName << ": " << name << " [" << n << " x " << k << "] -> "
-                 << e.description << " in " << llvm::format("%.1f", ms) << " ms\n";
-    encoded[name] = std::move(e);
-  }
+  if (!encodeSelected(*file, symbols, selected, passName, encode, encoded, why))
+    return fail(why);
 
   // The new parameter file: encoded weights as their components, the rest as they are.
   rt::ParamFileWriter writer;
   for (const auto &[key, value] : file->metadata())
     if (key != "format" && key != "version" && key != "alignment")
       writer.setMetadata(key, value);
-  std::string writeError;
   for (ParamOp param : module.getOps<ParamOp>()) {
     std::string name = param.getSymName().str();
-    auto it = encoded.find(name);
-    if (it != encoded.end()) {
-      for (EncodedWeight::Component &c : it->second.components)
-        if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
-          return fail(writeError);
-      continue;
-    }
-    if (dense && dense->count(name) && param.getWeightType().getSparsity()) {
-      // A pruned weight rescaled but not quantized (AWQ's producer of a scaled input): its
-      // zeros stayed zeros, so it is stored again with its mask, compressed as before.
-      WeightType type = param.getWeightType();
-      std::vector<float> ignored;
-      std::vector<uint8_t> keep;
-      std::string readError;
-      if (!readF32(*file, param, ignored, readError, &keep))
-        return fail(readError);
-      std::vector<float> values = dense->at(name);
-      for (size_t i = 0; i < values.size() && i < keep.size(); ++i)
-        if (!keep[i])
-          values[i] = 0.0f;
-      sparse::Pattern pattern;
-      if (auto nm = dyn_cast<NMSparsityAttr>(type.getSparsity())) {
-        pattern.n = nm.getN();
-        pattern.m = nm.getM();
-      }
-      EncodedWeight e;
-      encodeSparse(type, values, keep, pattern, e);
-      for (EncodedWeight::Component &c : e.components)
-        if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), writeError))
-          return fail(writeError);
-      encoded[name] = std::move(e); // its type (the same pattern) goes to the IR below
-      continue;
-    }
-    if (dense && dense->count(name)) {
-      WeightType type = param.getWeightType();
-      const std::vector<float> &values = dense->at(name);
-      bool half = type.getElementType().isF16();
-      if (!type.isDense() || (!half && !type.getElementType().isF32()) ||
-          int64_t(values.size()) != type.getNumElements())
-        return fail("cannot rewrite '" + name + "' as a dense f32/f16 tensor");
-      std::vector<uint8_t> bytes(values.size() * (half ? 2 : 4));
-      for (size_t i = 0; i < values.size(); ++i) {
-        if (half) {
-          uint16_t h = floatToHalf(values[i]);
-          std::memcpy(&bytes[2 * i], &h, 2);
-        } else {
-          std::memcpy(&bytes[4 * i], &values[i], 4);
-        }
-      }
-      std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
-      if (!writer.addOwned(name, half ? rt::DType::F16 : rt::DType::F32, shape, std::move(bytes),
-                           writeError))
-        return fail(writeError);
-      continue;
-    }
-    for (const WeightComponent &c : getWeightLayout(param.getWeightType()).components) {
-      std::string stored = storedName(param) + c.suffix;
-      const rt::TensorView *t = file->find(stored);
-      if (!t)
-        return fail("tensor '" + stored + "' is missing from " + file->path());
-      if (!writer.addBorrowed(name + c.suffix, t->dtype, t->shape, t->data, t->numBytes,
-                              writeError))
-        return fail(writeError);
-    }
+    bool rescaled = dense && dense->count(name);
+    bool ok;
+    if (auto it = encoded.find(name); it != encoded.end())
+      ok = addComponents(writer, name, it->second, why);
+    else if (rescaled && param.getWeightType().getSparsity())
+      ok = addRescaledSparse(writer, *file, param, dense->at(name), encoded, why);
+    else if (rescaled)
+      ok = addRescaledDense(writer, param, dense->at(name), why);
+    else
+      ok = copyStored(writer, *file, param, why);
+    if (!ok)
+      return fail(why);
   }
-  if (!writer.commit(outPath, writeError))
-    return fail(writeError);
+  if (!writer.commit(outPath, why))
+    return fail(why);
 
   // The IR follows: new types on the parameters and their reads, the new file.
   for (ParamOp param : module.getOps<ParamOp>())
