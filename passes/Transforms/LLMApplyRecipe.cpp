@@ -84,6 +84,43 @@ struct LLMApplyRecipePass
     }
     if (!checkPassOutput(module, output, error))
       return false;
+    std::string what = "'" + recipe + "'";
+    Recipe r;
+    std::vector<std::string> excludes;
+    if (!loadRecipe(r, error) || !checkRules(module, r, what, excludes, error))
+      return false;
+    std::vector<std::pair<std::string, std::string>> calibration = calibrationSettings(r);
+    size_t last = r.rules.size();
+    while (last > 0 && r.rules[last - 1].method == "keep")
+      --last;
+    if (last == 0) {
+      error = "recipe " + what + " only keeps weights: nothing to do";
+      return false;
+    }
+    llvm::SmallString<128> stem(output);
+    llvm::sys::path::replace_extension(stem, "");
+    std::vector<std::string> intermediates;
+    for (size_t i = 0; i < last; ++i) {
+      if (r.rules[i].method == "keep")
+        continue;
+      std::string out = i + 1 == last ? std::string(output)
+                                      : std::string(stem) + ".step" + std::to_string(i + 1) +
+                                            ".safetensors";
+      if (!runRule(module, r.rules[i], i, what, calibration, excludes[i], out, error)) {
+        for (const std::string &path : intermediates) // the steps before leave nothing behind
+          rt::discardOutput(path);
+        return false;
+      }
+      if (i + 1 != last)
+        intermediates.push_back(resolveAgainstModule(module, out));
+    }
+    for (const std::string &path : intermediates)
+      rt::discardOutput(path);
+    return true;
+  }
+
+  /// The recipe's text (built-in, or the file `recipe` names), parsed.
+  bool loadRecipe(Recipe &r, std::string &error) {
     std::string text = builtinRecipe(recipe), what = "'" + recipe + "'";
     if (text.empty()) {
       bool exists = false;
@@ -98,16 +135,17 @@ struct LLMApplyRecipePass
       if (!rt::readInputFile(recipe, "recipe", rt::kSmallJsonInputLimit, text, error))
         return false;
     }
-    Recipe r;
-    if (!parseRecipe(text, what, r, error))
-      return false;
+    return parseRecipe(text, what, r, error);
+  }
 
-    // Every rule must take some weight: a rule naming a layer the model lacks is an error.
+  /// Every rule must take some weight: a rule naming a layer the model lacks is an error.
+  /// `excludes[i]`: the union of the rules before rule i (a weight goes to its first rule).
+  bool checkRules(ModuleOp module, const Recipe &r, const std::string &what,
+                  std::vector<std::string> &excludes, std::string &error) {
     std::vector<std::string> all;
     for (auto param : module.getOps<llm::ParamOp>())
       all.push_back(param.getSymName().str());
-    std::string earlier; // the union of the earlier rules' expressions
-    std::vector<std::string> excludes;
+    std::string earlier;
     for (size_t i = 0; i < r.rules.size(); ++i) {
       const RecipeRule &rule = r.rules[i];
       std::regex include(rule.match, std::regex::ECMAScript);
@@ -133,8 +171,11 @@ struct LLMApplyRecipePass
       excludes.push_back(earlier);
       earlier += (earlier.empty() ? "" : "|") + ("(?:" + rule.match + ")");
     }
+    return true;
+  }
 
-    // Calibration settings: the recipe's, overridden by the pass options that are set.
+  /// Calibration settings: the recipe's, overridden by the pass options that are set.
+  std::vector<std::pair<std::string, std::string>> calibrationSettings(const Recipe &r) const {
     std::vector<std::pair<std::string, std::string>> calibration = r.calibration;
     auto set = [&](const std::string &key, const std::string &value) {
       for (auto &[k, v] : calibration)
@@ -154,65 +195,47 @@ struct LLMApplyRecipePass
       set("seed", std::to_string(seed));
     if (!tokenizer.empty())
       set("tokenizer", tokenizer);
+    return calibration;
+  }
 
-    size_t last = r.rules.size();
-    while (last > 0 && r.rules[last - 1].method == "keep")
-      --last;
-    if (last == 0) {
-      error = "recipe " + what + " only keeps weights: nothing to do";
+  /// Rule `i` as its pass, run on `module`, writing `out`.
+  bool runRule(ModuleOp module, const RecipeRule &rule, size_t i, const std::string &what,
+               const std::vector<std::pair<std::string, std::string>> &calibration,
+               const std::string &exclude, const std::string &out, std::string &error) {
+    std::string options;
+    for (const auto &[k, v] : rule.options)
+      options += k + "=" + v + " ";
+    if (recipeMethodCalibrates(rule.method)) {
+      bool haveData = false;
+      for (const auto &[k, v] : calibration) {
+        options += k + "=" + v + " ";
+        haveData |= k == "calib";
+      }
+      if (!haveData) {
+        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+                ") calibrates: give calib=FILE (or \"calibration\": {\"calib\": ...})";
+        return false;
+      }
+    }
+    options += "include=" + rule.match + " ";
+    if (!exclude.empty())
+      options += "exclude=" + exclude + " ";
+    options += "output=" + out;
+    std::string pipeline = recipeMethodPass(rule.method) + "{" + options + "}";
+    llvm::errs() << kPass << ": rule " << i + 1 << ": --" << pipeline << "\n";
+    OpPassManager pm(ModuleOp::getOperationName());
+    std::string parseErrors;
+    llvm::raw_string_ostream os(parseErrors);
+    if (failed(parsePassPipeline(pipeline, pm, os))) {
+      error = "recipe " + what + ", rule " + std::to_string(i + 1) + ": bad options: " +
+              llvm::StringRef(parseErrors).trim().str();
       return false;
     }
-    llvm::SmallString<128> stem(output);
-    llvm::sys::path::replace_extension(stem, "");
-    std::vector<std::string> intermediates;
-    for (size_t i = 0; i < last; ++i) {
-      const RecipeRule &rule = r.rules[i];
-      if (rule.method == "keep")
-        continue;
-      std::string out = i + 1 == last ? std::string(output)
-                                      : std::string(stem) + ".step" + std::to_string(i + 1) +
-                                            ".safetensors";
-      std::string options;
-      for (const auto &[k, v] : rule.options)
-        options += k + "=" + v + " ";
-      if (recipeMethodCalibrates(rule.method)) {
-        bool haveData = false;
-        for (const auto &[k, v] : calibration) {
-          options += k + "=" + v + " ";
-          haveData |= k == "calib";
-        }
-        if (!haveData) {
-          error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
-                  ") calibrates: give calib=FILE (or \"calibration\": {\"calib\": ...})";
-          return false;
-        }
-      }
-      options += "include=" + rule.match + " ";
-      if (!excludes[i].empty())
-        options += "exclude=" + excludes[i] + " ";
-      options += "output=" + out;
-      std::string pipeline = recipeMethodPass(rule.method) + "{" + options + "}";
-      llvm::errs() << kPass << ": rule " << i + 1 << ": --" << pipeline << "\n";
-      OpPassManager pm(ModuleOp::getOperationName());
-      std::string parseErrors;
-      llvm::raw_string_ostream os(parseErrors);
-      if (failed(parsePassPipeline(pipeline, pm, os))) {
-        error = "recipe " + what + ", rule " + std::to_string(i + 1) + ": bad options: " +
-                llvm::StringRef(parseErrors).trim().str();
-        return false;
-      }
-      if (failed(runPipeline(pm, module))) {
-        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
-                ") failed (see the error above)";
-        for (const std::string &path : intermediates) // the steps before leave nothing behind
-          rt::discardOutput(path);
-        return false;
-      }
-      if (i + 1 != last)
-        intermediates.push_back(resolveAgainstModule(module, out));
+    if (failed(runPipeline(pm, module))) {
+      error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+              ") failed (see the error above)";
+      return false;
     }
-    for (const std::string &path : intermediates)
-      rt::discardOutput(path);
     return true;
   }
 };
