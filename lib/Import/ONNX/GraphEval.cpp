@@ -262,9 +262,9 @@ bool OpContext::make(int32_t dtype, ArrayRef<int64_t> shape, EvalTensor &t) {
   return true;
 }
 
-bool (*eval::familyOf(StringRef op))(OpContext &) {
-  static const llvm::StringMap<bool (*)(OpContext &)> families = [] {
-    llvm::StringMap<bool (*)(OpContext &)> m;
+OpEvaluator eval::familyOf(StringRef op) {
+  static const OpTable table = [] {
+    OpTable m;
     m["Constant"] = evalConstant;
     for (const char *op : {"Identity", "Neg", "Not", "Cos", "Sin", "Abs", "Sqrt", "Reciprocal",
                            "Exp", "Floor", "Ceil", "IsNaN", "IsInf", "Sigmoid", "Add", "Sub",
@@ -272,16 +272,12 @@ bool (*eval::familyOf(StringRef op))(OpContext &) {
                            "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Mod", "Where",
                            "Cast"})
       m[op] = evalElementwise;
-    for (const char *op : {"Shape", "Size", "ConstantOfShape", "Range", "Unsqueeze", "Squeeze",
-                           "Reshape", "Expand", "Tile", "Transpose", "Concat"})
-      m[op] = evalShape;
-    for (const char *op : {"Gather", "GatherND", "Slice", "ReduceSum", "ReduceMax",
-                           "ReduceMin", "CumSum", "Trilu"})
-      m[op] = evalIndex;
+    registerShapeOps(m);
+    registerIndexOps(m);
     return m;
   }();
-  auto it = families.find(op);
-  return it == families.end() ? nullptr : it->second;
+  auto it = table.find(op);
+  return it == table.end() ? nullptr : it->second;
 }
 
 bool eval::evalConstant(OpContext &ctx) {

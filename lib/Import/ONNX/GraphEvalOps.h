@@ -35,14 +35,19 @@ struct OpContext {
   bool make(int32_t dtype, llvm::ArrayRef<int64_t> shape, EvalTensor &t);
 };
 
-/// Op families; each returns false with `ctx.error` set when the node is refused.
+/// An op's evaluation: false with `ctx.error` set when the node is refused.
+using OpEvaluator = bool (*)(OpContext &);
+using OpTable = llvm::StringMap<OpEvaluator>;
+
 bool evalConstant(OpContext &ctx);
 bool evalElementwise(OpContext &ctx);
-bool evalShape(OpContext &ctx);
-bool evalIndex(OpContext &ctx);
+/// The shape and layout ops (GraphEvalShape.cpp) and the indexing and reduction ops
+/// (GraphEvalIndex.cpp), one function each, added to `table` by op type.
+void registerShapeOps(OpTable &table);
+void registerIndexOps(OpTable &table);
 
-/// The family that evaluates standard op `op`, or null.
-bool (*familyOf(llvm::StringRef op))(OpContext &);
+/// The evaluation of standard op `op`, or null.
+OpEvaluator familyOf(llvm::StringRef op);
 
 /// "node 'name' (domain::op)".
 std::string describe(const onnx::NodeProto &node);
