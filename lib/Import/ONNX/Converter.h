@@ -152,6 +152,20 @@ private:
   bool raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand);
   /// Reshape(Transpose(MatMul(Softmax(Q K^T * scale + mask), V))) -> llm.attention.
   bool raiseAttention(const onnx::NodeProto &reshape);
+  /// The parts of attention's scores: Softmax input = (Q K^T) * scale + mask.
+  struct ScoresMatch {
+    const onnx::NodeProto *qk = nullptr;      // MatMul(Q, K^T)
+    const onnx::NodeProto *maskAdd = nullptr; // the Add of the mask (null: none)
+    std::string mask;
+    double scale = 1.0; // every scalar factor on the scores, Q and K^T together
+  };
+  /// Strips the additive mask and scalar scales from the Softmax input down to Q K^T.
+  bool matchScores(const onnx::NodeProto &softmax, ScoresMatch &m);
+  /// `name` with scalar Mul/Div factors stripped, each folded into `scale`.
+  std::string stripScale(std::string name, double &scale);
+  /// The 4-D keys K whose last two axes `kT` swaps: Transpose [0, 1, 3, 2], or torch's
+  /// Reshape -> Transpose [0, 2, 1] -> Reshape of a flattened batch. Empty if neither.
+  std::string transposedKeys(const std::string &kT);
   /// [B, S, n, d] llm value of a [B, n, S, d] ONNX tensor made by splitting a projection
   /// into heads (Reshape + Transpose [0, 2, 1, 3]); `x3` names the projection.
   Value splitHeads(const std::string &name4, int64_t &n, int64_t &d, std::string *x3 = nullptr);

@@ -266,6 +266,95 @@ bool Converter::convertReshape(const onnx::NodeProto &node) {
   return false;
 }
 
+bool Converter::matchScores(const onnx::NodeProto &softmax, ScoresMatch &m) {
+  std::function<bool(const std::string &)> reachesScores = [&](const std::string &name) {
+    std::string n = skipCasts(name);
+    for (int depth = 0; depth < 8; ++depth) {
+      const onnx::NodeProto *node = producer(n);
+      if (!node || !isStandard(*node))
+        return false;
+      if (node->op_type() == "MatMul")
+        return !constant(node->input(0)) && !constant(node->input(1));
+      if ((node->op_type() == "Mul" || node->op_type() == "Div") && scalar(node->input(1)))
+        n = skipCasts(node->input(0));
+      else if (node->op_type() == "Mul" && scalar(node->input(0)))
+        n = skipCasts(node->input(1));
+      else
+        return false;
+    }
+    return false;
+  };
+  std::string scores = skipCasts(softmax.input(0));
+  for (int depth = 0; depth < 8 && !m.qk; ++depth) {
+    const onnx::NodeProto *node = producer(scores);
+    if (!node || !isStandard(*node))
+      break;
+    const std::string &op = node->op_type();
+    if (op == "MatMul") {
+      m.qk = node;
+    } else if (op == "Add" && !m.maskAdd) {
+      int s = reachesScores(node->input(0)) ? 0 : reachesScores(node->input(1)) ? 1 : -1;
+      if (s < 0)
+        break;
+      m.maskAdd = node;
+      m.mask = node->input(1 - s);
+      scores = skipCasts(node->input(s));
+    } else if (op == "Mul" || op == "Div") {
+      int c = scalar(node->input(1)) ? 1 : op == "Mul" && scalar(node->input(0)) ? 0 : -1;
+      if (c < 0)
+        break;
+      double v = *scalar(node->input(c));
+      if (v == 0)
+        break;
+      m.scale = op == "Mul" ? m.scale * v : m.scale / v;
+      scores = skipCasts(node->input(1 - c));
+    } else {
+      break;
+    }
+  }
+  if (!m.qk)
+    return mismatch("the Softmax input is not (Q K^T) * scale + mask");
+  if (!m.maskAdd)
+    return fail(where(softmax) + ": attention without an additive mask is not causal; only "
+                                 "causal decoder attention is supported"),
+           false;
+  return true;
+}
+
+std::string Converter::stripScale(std::string name, double &scale) {
+  // Q and K^T may each be scaled (sdpa scales both by sqrt(scale)).
+  for (int depth = 0; depth < 4; ++depth) {
+    name = skipCasts(name);
+    const onnx::NodeProto *node = producer(name);
+    if (!node || !isStandard(*node) || (node->op_type() != "Mul" && node->op_type() != "Div"))
+      break;
+    int c = scalar(node->input(1)) ? 1 : node->op_type() == "Mul" && scalar(node->input(0)) ? 0 : -1;
+    if (c < 0 || *scalar(node->input(c)) == 0)
+      break;
+    double v = *scalar(node->input(c));
+    scale = node->op_type() == "Mul" ? scale * v : scale / v;
+    name = node->input(1 - c);
+  }
+  return skipCasts(name);
+}
+
+std::string Converter::transposedKeys(const std::string &kT) {
+  if (const onnx::NodeProto *t = def(kT, "Transpose")) {
+    const onnx::AttributeProto *p = attr(*t, "perm");
+    if (p && p->ints_size() == 4 && p->ints(0) == 0 && p->ints(1) == 1 && p->ints(2) == 3 &&
+        p->ints(3) == 2)
+      return t->input(0);
+  } else if (const onnx::NodeProto *outer = def(kT, "Reshape")) {
+    const onnx::NodeProto *t = def(outer->input(0), "Transpose");
+    const onnx::NodeProto *inner = t ? def(t->input(0), "Reshape") : nullptr;
+    const onnx::AttributeProto *p = t ? attr(*t, "perm") : nullptr;
+    if (inner && p && p->ints_size() == 3 && p->ints(0) == 0 && p->ints(1) == 2 &&
+        p->ints(2) == 1)
+      return inner->input(0);
+  }
+  return {};
+}
+
 bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
   const onnx::NodeProto *merge = def(skipCasts(reshape.input(0)), "Transpose");
   const onnx::AttributeProto *perm = merge ? attr(*merge, "perm") : nullptr;
@@ -286,98 +375,12 @@ bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
   int64_t axis = intAttr(*softmax, "axis", -1);
   if (axis != -1 && axis != 3)
     return mismatch("the Softmax is not over the last axis");
-
-  // Scores: strip the additive mask and scalar scales down to MatMul(Q, K^T).
-  double scale = 1.0;
-  bool masked = false;
-  const onnx::NodeProto *maskAdd = nullptr;
-  std::string mask;
-  std::function<bool(const std::string &)> reachesScores = [&](const std::string &name) {
-    std::string n = skipCasts(name);
-    for (int depth = 0; depth < 8; ++depth) {
-      const onnx::NodeProto *node = producer(n);
-      if (!node || !isStandard(*node))
-        return false;
-      if (node->op_type() == "MatMul")
-        return !constant(node->input(0)) && !constant(node->input(1));
-      if ((node->op_type() == "Mul" || node->op_type() == "Div") && scalar(node->input(1)))
-        n = skipCasts(node->input(0));
-      else if (node->op_type() == "Mul" && scalar(node->input(0)))
-        n = skipCasts(node->input(1));
-      else
-        return false;
-    }
+  ScoresMatch sm;
+  if (!matchScores(*softmax, sm))
     return false;
-  };
-  std::string scores = skipCasts(softmax->input(0));
-  const onnx::NodeProto *qk = nullptr;
-  for (int depth = 0; depth < 8 && !qk; ++depth) {
-    const onnx::NodeProto *node = producer(scores);
-    if (!node || !isStandard(*node))
-      break;
-    const std::string &op = node->op_type();
-    if (op == "MatMul") {
-      qk = node;
-    } else if (op == "Add" && !masked) {
-      int s = reachesScores(node->input(0)) ? 0 : reachesScores(node->input(1)) ? 1 : -1;
-      if (s < 0)
-        break;
-      masked = true;
-      maskAdd = node;
-      mask = node->input(1 - s);
-      scores = skipCasts(node->input(s));
-    } else if (op == "Mul" || op == "Div") {
-      int c = scalar(node->input(1)) ? 1 : op == "Mul" && scalar(node->input(0)) ? 0 : -1;
-      if (c < 0)
-        break;
-      double v = *scalar(node->input(c));
-      if (v == 0)
-        break;
-      scale = op == "Mul" ? scale * v : scale / v;
-      scores = skipCasts(node->input(1 - c));
-    } else {
-      break;
-    }
-  }
-  if (!qk)
-    return mismatch("the Softmax input is not (Q K^T) * scale + mask");
-  if (!masked)
-    return fail(where(*softmax) + ": attention without an additive mask is not causal; only "
-                                  "causal decoder attention is supported"),
-           false;
-  // Q and K^T, each possibly scaled (sdpa scales both by sqrt(scale)).
-  auto stripScale = [&](std::string name) {
-    for (int depth = 0; depth < 4; ++depth) {
-      name = skipCasts(name);
-      const onnx::NodeProto *node = producer(name);
-      if (!node || !isStandard(*node) || (node->op_type() != "Mul" && node->op_type() != "Div"))
-        break;
-      int c = scalar(node->input(1)) ? 1 : node->op_type() == "Mul" && scalar(node->input(0)) ? 0 : -1;
-      if (c < 0 || *scalar(node->input(c)) == 0)
-        break;
-      double v = *scalar(node->input(c));
-      scale = node->op_type() == "Mul" ? scale * v : scale / v;
-      name = node->input(1 - c);
-    }
-    return skipCasts(name);
-  };
-  std::string q4 = stripScale(qk->input(0)), kT = stripScale(qk->input(1));
-  // K^T: Transpose [0, 1, 3, 2], or torch's Reshape -> Transpose [0, 2, 1] -> Reshape of
-  // the 4-D keys (swapping the last two axes of a flattened batch).
-  std::string k4;
-  if (const onnx::NodeProto *t = def(kT, "Transpose")) {
-    const onnx::AttributeProto *p = attr(*t, "perm");
-    if (p && p->ints_size() == 4 && p->ints(0) == 0 && p->ints(1) == 1 && p->ints(2) == 3 &&
-        p->ints(3) == 2)
-      k4 = t->input(0);
-  } else if (const onnx::NodeProto *outer = def(kT, "Reshape")) {
-    const onnx::NodeProto *t = def(outer->input(0), "Transpose");
-    const onnx::NodeProto *inner = t ? def(t->input(0), "Reshape") : nullptr;
-    const onnx::AttributeProto *p = t ? attr(*t, "perm") : nullptr;
-    if (inner && p && p->ints_size() == 3 && p->ints(0) == 0 && p->ints(1) == 2 &&
-        p->ints(2) == 1)
-      k4 = inner->input(0);
-  }
+  double scale = sm.scale;
+  std::string q4 = stripScale(sm.qk->input(0), scale);
+  std::string k4 = transposedKeys(stripScale(sm.qk->input(1), scale));
   if (k4.empty())
     return mismatch("the second operand of Q K^T is not a transpose of the last two key axes");
 
@@ -404,7 +407,7 @@ bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
                 ", not heads x head size = " + std::to_string(heads * headDim)),
            false;
   // Structure says "scores + mask"; the mask's values must say "causal".
-  if (!checkCausalMask(*maskAdd, mask, heads))
+  if (!checkCausalMask(*sm.maskAdd, sm.mask, heads))
     return false;
   SmallVector<Value> past;
   SmallVector<Type> presentTypes;
