@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # Reproduces docs/results.md: accuracy of the embedded model (stories260K) as compiled for
-# the CPU, on the evaluation texts of ../shared (TinyStories eval.txt, WikiText-2 test) at
+# the CPU, on the evaluation texts in data/ (TinyStories eval.txt, WikiText-2 test) at
 # ctx 256 and 512, with the protocol of docs/algorithms.md. Writes
 # docs/results.md (table) and docs/results.json (machine-readable).
 # Rows: fp32, and each compression method as it lands (RTN, NF4, GPTQ, AWQ, LLM.int8(),
 # magnitude, Wanda, SparseGPT, GBLM and prune-then-quantize combinations), KL and top-1 vs fp32.
-# Calibrated methods calibrate on ../shared/data/tinystories/calib.txt, never on eval text.
+# Calibrated methods calibrate on data/tinystories/calib.txt, never on eval text.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MIDLLAMA_BUILD_DIR:-$ROOT/build}
 OUT=${MIDLLAMA_RESULTS_DIR:-$BUILD/results}
-SHARED=${MIDLLAMA_SHARED_DIR:-$ROOT/../shared}
+DATA=${MIDLLAMA_DATA_DIR:-$ROOT/data}
 "$ROOT/scripts/setup.sh" >/dev/null
 BIN=$BUILD/bin
 mkdir -p "$OUT"
-CALIB=$SHARED/data/tinystories/calib.txt
-for f in "$SHARED/data/tinystories/eval.txt" "$SHARED/data/wikitext2/wiki.test.raw" "$CALIB"; do
-  [ -f "$f" ] || { echo "results: $f is missing (../shared beside the checkout)"; exit 1; }
+CALIB=$DATA/tinystories/calib.txt
+for f in "$DATA/tinystories/eval.txt" "$DATA/wikitext2/wiki.test.raw" "$CALIB"; do
+  [ -f "$f" ] || { echo "results: $f is missing"; exit 1; }
 done
 
 "$BIN/midllama-import" "$ROOT/models/stories260K/stories260K.bin" -o "$OUT/fp32.mlir"
@@ -97,8 +97,8 @@ done
 
 rows=()
 for data in tinystories wikitext2; do
-  file=$SHARED/data/tinystories/eval.txt
-  [ "$data" = wikitext2 ] && file=$SHARED/data/wikitext2/wiki.test.raw
+  file=$DATA/tinystories/eval.txt
+  [ "$data" = wikitext2 ] && file=$DATA/wikitext2/wiki.test.raw
   for ctx in 256 512; do
     rows+=("fp32 $data $ctx $OUT/fp32.$data.$ctx.json")
     [ -n "$REUSE" ] && [ -f "$OUT/fp32.$data.$ctx.json" ] && continue
@@ -150,7 +150,7 @@ Accuracy, memory and speed of the embedded model, stories260K (260K parameters, 
 512), uncompressed and compressed, as compiled by `midllama-compile --target=cpu` and run by
 `midllama-run`. RTN, NF4, GPTQ and AWQ quantize the 35 projections of the decoder layers;
 the tied embedding/LM head and the norms stay fp32 (AWQ rescales the norms). GPTQ and AWQ
-calibrate on 128 windows of 256 tokens of `../shared/data/tinystories/calib.txt` (seed 0),
+calibrate on 128 windows of 256 tokens of `data/tinystories/calib.txt` (seed 0),
 layer by layer on the CPU runtime, each layer fed by the quantized layers before it; their
 compression time includes that calibration. GPTQ: damp 0.01, blocks of 128,
 true-sequential (`-act`: act-order with static groups). AWQ: α grid of 20 on the block
@@ -164,7 +164,7 @@ lets down_proj's last run of 4 columns keep 2) zero weights of the same 35 proje
 store the rest compressed (docs/pruning.md); Wanda and SparseGPT calibrate as GPTQ does.
 `a+b` rows prune with a, then quantize with b keeping the mask (only the kept values'
 codes are stored). Reproduce
-with `scripts/results.sh` (needs `../shared`); it rewrites this file and `results.json`.
+with `scripts/results.sh`; it rewrites this file and `results.json`.
 
 Measured {date} on {machine}, {gen['threads']} threads.
 

@@ -37,13 +37,6 @@ if config.onnx_fuzzer:
 else:
     lit_config.note("libFuzzer not available (clang-14, libclang-rt-14-dev): fuzz tests skip")
 
-# ../shared (the project's read-only data beside the checkout, present in CI): tests of
-# third-party exports it holds run only when it is there.
-shared = os.path.join(os.path.dirname(config.midllama_src_root), "shared")
-if os.path.isdir(os.path.join(shared, "models")):
-    config.available_features.add("shared-data")
-    config.substitutions.append(("%shared", shared))
-
 if config.have_cuda:
     config.available_features.add("cuda-build")
 # A usable GPU (the probe runs a kernel): the CUDA end-to-end tests, for the GPU's target.

@@ -122,8 +122,7 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--text", default=os.path.join(ROOT, "..", "shared", "data", "tinystories",
-                                                  "eval.txt"))
+    p.add_argument("--text", default=os.path.join(ROOT, "data", "tinystories", "eval.txt"))
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
     big = os.path.join(a.work, "llama-100m")
@@ -134,7 +133,7 @@ def main():
                                      "stories260K-torch-kv-fp32", "model.onnx"),
          os.path.join(ROOT, "models", "stories260K", "tok512.bin"), 512, 256, 200, 5, 16, 7),
         ("llama-100m", os.path.join(big, "model.onnx"),
-         os.path.join(ROOT, "..", "shared", "models", "llama2-tokenizer", "tokenizer.bin"),
+         os.path.join(ROOT, "models", "llama2-tokenizer", "tokenizer.bin"),
          32000, 256, 64, 3, 4, 7),
     ]
     results = []

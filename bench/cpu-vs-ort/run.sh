@@ -4,9 +4,9 @@
 # committed torch.onnx export) and a ~100M-parameter LLaMA shape with synthetic weights
 # (written once by make_llama_onnx.py into $MIDLLAMA_BENCH_DIR, default
 # /tmp/midllama-bench-cpu).
-# Needs: a build (scripts/setup.sh), ../shared (evaluation text, Llama 2 tokenizer), and
-# python3 with onnx, numpy and onnxruntime: when they are missing, a virtual environment
-# is made in the bench folder and they are installed from PyPI (the benchmark's baseline,
+# Needs: a build (scripts/setup.sh), the evaluation text and Llama 2 tokenizer of data/ and
+# models/, and python3 with onnx, numpy and onnxruntime: when they are missing, a virtual
+# environment is made in the bench folder and they are installed from PyPI (the benchmark's baseline,
 # never needed by midllama itself).
 set -euo pipefail
 

@@ -15,7 +15,7 @@ BIN=${MIDLLAMA_BUILD_DIR:-$ROOT/build}/bin
 DIR=${MIDLLAMA_BENCH_DIR:-/tmp/midllama-bench-7b}
 KIT=${KIT:-$ROOT/device-kit}/7b
 TARGET=${1:-sm_90}
-TOKENIZER=${MIDLLAMA_7B_TOKENIZER:-$ROOT/../shared/models/llama2-tokenizer/tokenizer.model}
+TOKENIZER=${MIDLLAMA_7B_TOKENIZER:-$ROOT/models/llama2-tokenizer/tokenizer.model}
 [ -f "$DIR/model.onnx" ] || { echo "no $DIR/model.onnx: run bench/import-7b/run.sh first" >&2; exit 1; }
 mkdir -p "$KIT" "$DIR/kit"
 W=$DIR/kit

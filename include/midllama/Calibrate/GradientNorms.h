@@ -5,8 +5,8 @@
 // G_ij = sqrt(Σ_n (α · ∂L_n/∂W_ij)²) (or, L1, Σ_n |α · ∂L_n/∂W_ij|, the reference code's
 // other output) for every linear weight of a LLaMA decoder, L_n the
 // mean causal-LM cross-entropy of calibration sample n (labels = the inputs shifted), as
-// GBLM-Pruner's reference code computes it on the dense model (../shared/docs/
-// ALGORITHMS.md). One sample at a time: a forward pass keeping each layer's activations,
+// GBLM-Pruner's reference code computes it on the dense model (docs/algorithms.md). One
+// sample at a time: a forward pass keeping each layer's activations,
 // then the backward kernels of Backward.h; per-sample gradients are squared
 // into the sums and dropped. Weights are found by their Hugging Face names.
 //

@@ -2,8 +2,8 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Round-to-nearest affine quantization in groups of input columns (../shared/docs/
-// ALGORITHMS.md, "RTN"), writing the byte layout of `#llm.affine` (docs/weights.md): codes
+// Round-to-nearest affine quantization in groups of input columns (docs/algorithms.md,
+// "RTN"), writing the byte layout of `#llm.affine` (docs/weights.md): codes
 // bit-packed little-endian along each row, a scale per group, a zero point per group unless
 // symmetric (zero 2^(bits-1)). GPTQ and AWQ reuse the group parameters and the packing.
 //

@@ -227,8 +227,8 @@ def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
 def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
   let summary = "GPTQ: affine quantization that corrects each column's error on calibration data";
   let description = [{
-    Quantizes each selected weight with GPTQ (Frantar et al. 2023; ../shared/docs/
-    ALGORITHMS.md) into the same `#llm.affine<bits, group_size, symmetric>` groups as
+    Quantizes each selected weight with GPTQ (Frantar et al. 2023; docs/algorithms.md)
+    into the same `#llm.affine<bits, group_size, symmetric>` groups as
     --llm-quantize-rtn, so the runtime reads both the same way. The Hessian of every linear
     layer's input, H = 2/n Σ x xᵀ, comes from running the model on `calib` (a text file,
     tokenized with the model's tokenizer, or a `.tokens` file of ids): `samples` windows of

@@ -109,10 +109,9 @@ TEST(TokenizerTest, EncodesLikeLlama2C) {
 }
 
 TEST(TokenizerTest, RoundTripsTheEvaluationText) {
-  std::string path = source("../shared/data/tinystories/eval.txt");
+  std::string path = source("data/tinystories/eval.txt");
   std::string text = readFile(path);
-  if (text.empty())
-    GTEST_SKIP() << "no " << path << " (../shared is not beside this checkout)";
+  ASSERT_FALSE(text.empty()) << "no " << path;
   auto t = tok512();
   ASSERT_TRUE(t);
   std::vector<int32_t> ids = t->encode(text, true, false);
@@ -141,10 +140,6 @@ TEST(TokenizerTest, RefusesMalformedFiles) {
 } // namespace
 
 namespace {
-
-std::string sharedPath(const std::string &relative) {
-  return std::string(MIDLLAMA_SOURCE_DIR) + "/../shared/" + relative;
-}
 
 /// Two tokenizers that must agree piece for piece and on every encoding.
 void expectSameTokenizer(const Tokenizer &a, const Tokenizer &b, const std::string &text) {
@@ -175,17 +170,18 @@ TEST(TokenizerTest, HuggingFaceJsonOfTheFixtureEqualsTok512) {
 }
 
 TEST(TokenizerTest, SentencePieceModelEqualsItsLlama2CExport) {
-  std::string model = sharedPath("models/llama2-tokenizer/tokenizer.model");
-  if (readFile(model).empty())
-    GTEST_SKIP() << "no " << model << " (../shared is not beside this checkout)";
+  // The Llama 2 tokenizer and a WikiText-2 excerpt, committed with their licenses.
+  std::string model = source("models/llama2-tokenizer/tokenizer.model");
+  ASSERT_FALSE(readFile(model).empty()) << "no " << model;
   std::string error;
   auto sp = Tokenizer::load(model, error);
   ASSERT_TRUE(sp) << error;
   EXPECT_EQ(sp->format(), "sentencepiece");
   EXPECT_EQ(sp->vocabSize(), 32000);
-  auto bin = Tokenizer::load(sharedPath("models/llama2-tokenizer/tokenizer.bin"), error);
+  auto bin = Tokenizer::load(source("models/llama2-tokenizer/tokenizer.bin"), error);
   ASSERT_TRUE(bin) << error;
-  std::string text = readFile(sharedPath("data/wikitext2/wiki.test.raw")).substr(0, 60000);
+  std::string text = readFile(source("data/wikitext2/wiki.test.raw")).substr(0, 60000);
+  ASSERT_EQ(text.size(), 60000u);
   expectSameTokenizer(*sp, *bin, text + " naïve café 日本 🙂");
 }
 
