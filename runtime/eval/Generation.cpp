@@ -6,10 +6,10 @@
 
 #include "runtime/eval/Generation.h"
 
+#include "runtime/eval/Clock.h"
 #include "runtime/eval/Scoring.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
-#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -17,10 +17,6 @@ using namespace midllama::rt;
 using namespace midllama::rt::eval;
 
 namespace {
-double now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 /// Why `row` cannot be decoded from, or empty.
 std::string nonFinite(const float *row, int64_t vocab, int64_t position, int64_t sequence) {
@@ -45,16 +41,16 @@ bool midllama::rt::eval::generate(Executor &session, const std::vector<int32_t> 
   std::vector<int32_t> tokens;
   for (int64_t b = 0; b < batch; ++b)
     tokens.insert(tokens.end(), prompt.begin(), prompt.end());
-  double t0 = now();
+  double t0 = nowSeconds();
   const float *logits = session.forward(tokens.data(), int64_t(prompt.size()), 0, true, error);
   if (!logits)
     return false;
-  double t1 = now();
+  double t1 = nowSeconds();
   int64_t pos = int64_t(prompt.size()), active = batch, count = 0;
   std::vector<int32_t> previous(size_t(batch), prompt.back()), next(size_t(batch), 0);
   std::vector<bool> done(size_t(batch), false);
   run.outputs.assign(size_t(batch), {});
-  double decodeStart = now();
+  double decodeStart = nowSeconds();
   for (int64_t step = 0; step < options.steps && active > 0; ++step) {
     for (int64_t b = 0; b < batch; ++b) {
       const float *row = logits + b * vocab;
@@ -83,7 +79,7 @@ bool midllama::rt::eval::generate(Executor &session, const std::vector<int32_t> 
     if (!(logits = session.forward(next.data(), 1, pos++, true, error)))
       return false;
   }
-  double t2 = now();
+  double t2 = nowSeconds();
   run.generated = count;
   run.ttftSeconds = t1 - t0;
   run.prefillTokensPerSecond = double(batch) * double(prompt.size()) / (t1 - t0);

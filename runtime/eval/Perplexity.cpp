@@ -7,20 +7,13 @@
 #include "runtime/eval/Perplexity.h"
 
 #include "runtime/cpu/Kernels.h"
+#include "runtime/eval/Clock.h"
 #include "runtime/eval/Scoring.h"
 
-#include <chrono>
 #include <cmath>
 
 using namespace midllama::rt;
 using namespace midllama::rt::eval;
-
-namespace {
-double now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-} // namespace
 
 bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int64_t vocab,
                                             const std::vector<int32_t> &ids, int64_t ctx,
@@ -29,7 +22,7 @@ bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int
   double nll = 0, kl = 0;
   int64_t predicted = 0, agree = 0;
   std::vector<double> logP, logQ;
-  double start = now();
+  double start = nowSeconds();
   for (int64_t w = 0; w < windows; ++w) {
     const int32_t *window = ids.data() + w * ctx;
     const float *logits = model.forward(window, ctx, 0, false, error);
@@ -67,7 +60,7 @@ bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int
     if (progress)
       progress(w + 1, windows, std::exp(nll / double(predicted)));
   }
-  result.seconds = now() - start;
+  result.seconds = nowSeconds() - start;
   result.windows = windows;
   result.predicted = predicted;
   result.perplexity = std::exp(nll / double(predicted));

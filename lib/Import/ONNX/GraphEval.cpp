@@ -247,6 +247,19 @@ bool OpContext::bad(const std::string &why) {
   return false;
 }
 
+bool OpContext::axes(llvm::SmallVectorImpl<int64_t> &out, bool &given) {
+  given = true;
+  if (in.size() > 1 && has[1]) {
+    if (!intsOf(in[1], out))
+      return bad("its axes are not an integer vector");
+  } else if (const onnx::AttributeProto *a = findAttr(node, "axes")) {
+    out.assign(a->ints().begin(), a->ints().end());
+  } else {
+    given = false;
+  }
+  return true;
+}
+
 bool OpContext::need(int n) const {
   return int(in.size()) >= n &&
          llvm::all_of(llvm::seq(0, n), [&](int i) { return bool(has[i]); });

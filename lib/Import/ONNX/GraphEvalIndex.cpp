@@ -161,17 +161,13 @@ bool evalReduce(OpContext &ctx) {
   const onnx::NodeProto &node = ctx.node;
   const std::string &op = ctx.node.op_type();
   std::vector<EvalTensor> &in = ctx.in;
-  const std::vector<bool> &has = ctx.has;
   EvalTensor &r = ctx.r;
   if (!ctx.need(1))
     return ctx.bad("missing input");
   SmallVector<int64_t> axes;
-  if (in.size() > 1 && has[1]) {
-    if (!intsOf(in[1], axes))
-      return ctx.bad("its axes are not an integer vector");
-  } else if (const onnx::AttributeProto *a = findAttr(node, "axes")) {
-    axes.assign(a->ints().begin(), a->ints().end());
-  }
+  bool given = false;
+  if (!ctx.axes(axes, given))
+    return false;
   int64_t rank = in[0].shape.size();
   bool keep = intAttr(node, "keepdims", 1) != 0;
   if (axes.empty() && intAttr(node, "noop_with_empty_axes", 0)) {

@@ -31,6 +31,10 @@ struct OpContext {
   bool bad(const std::string &why);
   /// Whether the first `n` inputs are present.
   bool need(int n) const;
+  /// The axes of Squeeze, Unsqueeze and the reductions: input 1 (opset 13 and later) or
+  /// the `axes` attribute (before); `given` false when neither is there. False (with the
+  /// error set) when the input is not an integer vector.
+  bool axes(llvm::SmallVectorImpl<int64_t> &axes, bool &given);
   /// Gives `t` type `dtype` and shape `shape`, zero-filled; false if too large.
   bool make(int32_t dtype, llvm::ArrayRef<int64_t> shape, EvalTensor &t);
 };

@@ -94,23 +94,15 @@ bool evalRange(OpContext &ctx) {
 }
 
 bool evalSqueezeOrUnsqueeze(OpContext &ctx) {
-  const onnx::NodeProto &node = ctx.node;
   const std::string &op = ctx.node.op_type();
   std::vector<EvalTensor> &in = ctx.in;
-  const std::vector<bool> &has = ctx.has;
   EvalTensor &r = ctx.r;
   if (!ctx.need(1))
     return ctx.bad("missing input");
   SmallVector<int64_t> axes;
   bool explicitAxes = false;
-  if (in.size() > 1 && has[1]) {
-    if (!intsOf(in[1], axes))
-      return ctx.bad("its axes are not an integer vector");
-    explicitAxes = true;
-  } else if (const onnx::AttributeProto *a = findAttr(node, "axes")) {
-    axes.assign(a->ints().begin(), a->ints().end());
-    explicitAxes = true;
-  }
+  if (!ctx.axes(axes, explicitAxes))
+    return false;
   r = in[0];
   int64_t rank = in[0].shape.size();
   if (op == "Unsqueeze") {
