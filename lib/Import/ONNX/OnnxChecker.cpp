@@ -478,6 +478,7 @@ bool runChecks(const OnnxModel &model, std::string &error) {
       }
 
     stage = "ONNX shape inference";
+    rankBound() = {}; // one model's inference (each check runs in a fresh child anyway)
     onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict_mode=*/1,
                                         /*data_prop=*/true);
     onnx::shape_inference::InferShapes(*copy, &registry, options);
