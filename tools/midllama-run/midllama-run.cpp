@@ -282,9 +282,10 @@ void checkFiles(const Options &o) {
 
 /// Refuses up front what cannot fit in the memory this machine has available.
 void checkMemoryFits(const Options &o, const Model &model) {
+  size_t given = givenIdsText(o).size();
   int64_t tokens = !o.perplexityFile.empty() ? o.ctx
-                   : !givenIdsText(o).empty() ? int64_t(givenIdsText(o).size()) + o.steps
-                                              : o.steps + 256;
+                   : given                   ? int64_t(given) + o.steps
+                                             : o.steps + 256;
   // Generation runs --batch sequences, each with its own KV cache; scoring runs one.
   int64_t batch =
       o.perplexityFile.empty() && o.logitsOut.empty() && o.expectLogits.empty() ? o.batch : 1;

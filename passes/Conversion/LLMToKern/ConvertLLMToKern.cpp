@@ -82,10 +82,23 @@ public:
       if (failed(checkOperands(op)) || failed(convertOp(op)))
         return failure();
     }
-    if (failed(rewriteSignature(cast<func::ReturnOp>(block.getTerminator()))))
+    SmallVector<Value> results;
+    SmallVector<DictionaryAttr> resultAttrs;
+    if (failed(rewriteReturn(cast<func::ReturnOp>(block.getTerminator()), results,
+                             resultAttrs)))
       return failure();
     for (Operation *op : llvm::reverse(old))
       op->erase();
+    // @forward(tokens, positions) -> logits: arguments nothing reads any more go.
+    llvm::BitVector dead(func.getNumArguments());
+    for (BlockArgument arg : func.getArguments())
+      if (arg.use_empty() && arg.getArgNumber() > 0)
+        dead.set(arg.getArgNumber());
+    if (failed(func.eraseArguments(dead)))
+      return failure();
+    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                   ValueRange(results).getTypes()));
+    func.setAllResultAttrs(resultAttrs);
     return success();
   }
 
@@ -224,10 +237,9 @@ private:
     return success();
   }
 
-  /// @forward(tokens, positions) -> logits: the caches are runtime state now.
-  LogicalResult rewriteSignature(func::ReturnOp ret) {
-    SmallVector<Value> results;
-    SmallVector<DictionaryAttr> resultAttrs;
+  /// The return of the kernels' results: the caches are runtime state now.
+  LogicalResult rewriteReturn(func::ReturnOp ret, SmallVector<Value> &results,
+                              SmallVector<DictionaryAttr> &resultAttrs) {
     for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
       if (caches.contains(v))
         continue;
@@ -240,17 +252,9 @@ private:
     b.setInsertionPoint(ret);
     func::ReturnOp::create(b, ret.getLoc(), results);
     ret.erase();
-    returned.assign(results.begin(), results.end());
-    returnedAttrs = std::move(resultAttrs);
     return success();
   }
 
-public:
-  /// After run(): the function's results, for its new type.
-  SmallVector<Value> returned;
-  SmallVector<DictionaryAttr> returnedAttrs;
-
-private:
   func::FuncOp func;
   OpBuilder b;
   IRMapping map;                    // llm activation -> kern activation (3-D f32)
@@ -277,19 +281,7 @@ struct ConvertLLMToKernPass : midllama::impl::ConvertLLMToKernBase<ConvertLLMToK
       // At the function's location, without the op: the note would print its whole body.
       return mlir::emitError(func.getLoc(), "convert-llm-to-kern: expects a single-block function");
     unrollLayers(func);
-    FunctionConverter converter(func);
-    if (failed(converter.run()))
-      return failure();
-    llvm::BitVector dead(func.getNumArguments());
-    for (BlockArgument arg : func.getArguments())
-      if (arg.use_empty() && arg.getArgNumber() > 0)
-        dead.set(arg.getArgNumber());
-    if (failed(func.eraseArguments(dead)))
-      return failure();
-    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
-                                   ValueRange(converter.returned).getTypes()));
-    func.setAllResultAttrs(converter.returnedAttrs);
-    return success();
+    return FunctionConverter(func).run();
   }
 };
 
