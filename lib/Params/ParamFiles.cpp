@@ -85,6 +85,11 @@ void midllama::rebaseParamFile(ModuleOp module, llvm::StringRef irPath) {
                     StringAttr::get(module.getContext(), params.drop_front(prefix.size())));
 }
 
+bool midllama::hasStoredParams(ModuleOp module) {
+  return llvm::any_of(module.getOps<llm::ParamOp>(),
+                      [](llm::ParamOp p) { return !p.getValue(); });
+}
+
 std::unique_ptr<midllama::rt::ParamFile>
 midllama::openModuleParams(ModuleOp module, llvm::StringRef override, std::string &error,
                            bool checkDeclared) {

@@ -13,24 +13,24 @@ using namespace midllama::quant;
 
 void midllama::quant::groupScale(const float *w, int64_t count, const AffineParams &p,
                                  float &scale, int &zero) {
-  const int maxq = (1 << p.bits) - 1;
+  const float maxq = float((1 << p.bits) - 1);
   float lo = 0.0f, hi = 0.0f; // the range always holds 0, so zeros stay exact
   for (int64_t i = 0; i < count; ++i) {
     lo = std::min(lo, w[i]);
     hi = std::max(hi, w[i]);
   }
   if (p.symmetric) {
-    float absmax = std::max(-lo, hi);
-    scale = 2.0f * absmax / float(maxq);
-    zero = 1 << (p.bits - 1);
-  } else {
-    scale = (hi - lo) / float(maxq);
-    zero = scale > 0 ? int(std::lround(-lo / scale)) : 0;
+    hi = std::max(-lo, hi);
+    if (lo < 0)
+      lo = -hi;
   }
-  if (!(scale > 0)) { // an all-zero group: any scale represents it exactly
-    scale = 1.0f;
-    zero = p.symmetric ? 1 << (p.bits - 1) : 0;
+  if (lo == 0 && hi == 0) { // any scale represents an all-zero group; the reference's
+    lo = -1.0f;
+    hi = 1.0f;
   }
+  scale = (hi - lo) / maxq;
+  float negLo = -lo / scale;
+  zero = p.symmetric ? 1 << (p.bits - 1) : int(std::lrint(negLo));
 }
 
 void midllama::quant::packCode(uint8_t *row, int64_t c, int bits, int q) {

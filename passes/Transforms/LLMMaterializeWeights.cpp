@@ -227,7 +227,7 @@ struct LLMMaterializeWeightsPass
     }
     std::string outPath = resolveAgainstModule(module, output);
     std::unique_ptr<rt::ParamFile> file;
-    if (llvm::any_of(module.getOps<ParamOp>(), [](ParamOp p) { return !p.getValue(); })) {
+    if (hasStoredParams(module)) {
       file = openModuleParams(module, "", error);
       if (!file) {
         (void)fail(module.getLoc(), error);

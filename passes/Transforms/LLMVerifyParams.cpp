@@ -30,13 +30,6 @@ using namespace midllama::llm;
 
 namespace {
 
-std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 /// Checks that a pruned weight's stored tensors keep its declared pattern (the pattern
 /// says how: WeightSparsityAttrInterface::findStoredViolation). Empty if they do.
 std::string sparsityViolation(ParamOp param, const rt::ParamFile &file) {
@@ -63,7 +56,7 @@ struct LLMVerifyParamsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (paramFile.empty() && !module->hasAttr(LLMDialect::kParamFileAttrName) &&
-        llvm::none_of(module.getOps<ParamOp>(), [](ParamOp p) { return !p.getValue(); }))
+        !hasStoredParams(module))
       return; // every weight is inline: nothing to check
     std::string error;
     auto file = openModuleParams(module, paramFile, error, /*checkDeclared=*/false);

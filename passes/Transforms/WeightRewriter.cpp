@@ -96,9 +96,29 @@ float elementAt(const rt::TensorView &t, int64_t i) {
   return halfToFloat(h);
 }
 
+/// The fp32 values of a parameter given inline (`= dense<...>`, small test modules; the
+/// verifier holds it to the weight's shape and element type, and to dense weights).
+bool readInline(ParamOp param, std::vector<float> &values, std::string &error) {
+  auto dense = dyn_cast<DenseElementsAttr>(*param.getValue());
+  if (!dense || !isa<FloatType>(dense.getElementType())) {
+    error = "weight '" + param.getSymName().str() + "' has an inline value that is not dense "
+            "floating point";
+    return false;
+  }
+  values.clear();
+  values.reserve(size_t(param.getWeightType().getNumElements()));
+  for (llvm::APFloat v : dense.getValues<llvm::APFloat>()) {
+    bool lost = false;
+    v.convert(llvm::APFloat::IEEEsingle(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    values.push_back(v.convertToFloat());
+  }
+  return true;
+}
+
 /// The fp32 values of a dense parameter, a pruned one expanded from its compressed storage
-/// (zeros where pruned); `keep`, when given, gets its mask (all ones unless pruned).
-bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &values,
+/// (zeros where pruned); `keep`, when given, gets its mask (all ones unless pruned). `file`
+/// may be null when the parameter is given inline.
+bool readF32(const rt::ParamFile *file, ParamOp param, std::vector<float> &values,
              std::string &error, std::vector<uint8_t> *keep = nullptr) {
   WeightType type = param.getWeightType();
   std::string name = param.getSymName().str();
@@ -108,15 +128,21 @@ bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &value
   }
   int64_t count = type.getNumElements();
   auto missing = [&] {
-    error = "weight '" + name + "' is missing from " + file.path() +
+    error = "weight '" + name + "' is missing from " + file->path() +
             " (or its tensors do not match its type; run --llm-verify-params)";
     return false;
   };
-  values.assign(size_t(count), 0.0f);
   if (keep)
     keep->assign(size_t(count), 1);
+  if (param.getValue())
+    return readInline(param, values, error);
+  if (!file) {
+    error = "weight '" + name + "' has no inline value and the module no parameter file";
+    return false;
+  }
+  values.assign(size_t(count), 0.0f);
   std::string stored = storedName(param);
-  const rt::TensorView *t = file.find(stored);
+  const rt::TensorView *t = file->find(stored);
   if (t) { // dense storage (pruned or not): zeros are the pruned weights
     if (t->numElements() != count || (t->dtype != rt::DType::F32 && t->dtype != rt::DType::F16))
       return missing();
@@ -128,13 +154,13 @@ bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &value
     return true;
   }
   // Compressed: the kept values and where they go.
-  const rt::TensorView *v = file.find(stored + ".values");
+  const rt::TensorView *v = file->find(stored + ".values");
   if (!v || type.getRank() != 2)
     return missing();
   int64_t n = type.getShape()[0], k = type.getShape()[1];
   std::vector<uint8_t> mask(static_cast<size_t>(count), 0);
   if (auto nm = dyn_cast_or_null<NMSparsityAttr>(type.getSparsity())) {
-    const rt::TensorView *idx = file.find(stored + ".indices");
+    const rt::TensorView *idx = file->find(stored + ".indices");
     int64_t perRow = k / nm.getM() * nm.getN(), bits = llvm::Log2_64_Ceil(nm.getM());
     if (!idx || v->numElements() != n * perRow || idx->shape.size() != 2)
       return missing();
@@ -146,7 +172,7 @@ bool readF32(const rt::ParamFile &file, ParamOp param, std::vector<float> &value
         values[size_t(r * k + col)] = elementAt(*v, r * perRow + i);
       }
   } else {
-    const rt::TensorView *bits = file.find(stored + ".mask");
+    const rt::TensorView *bits = file->find(stored + ".mask");
     if (!bits || bits->numElements() != n * ((k + 7) / 8))
       return missing();
     int64_t at = 0;
@@ -227,14 +253,16 @@ bool midllama::readWeightF32(ModuleOp module, const std::string &name,
     error = "no parameter '" + name + "'";
     return false;
   }
+  if (param.getValue())
+    return readF32(nullptr, param, values, error, keep);
   std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", error);
-  return file && readF32(*file, param, values, error, keep);
+  return file && readF32(file.get(), param, values, error, keep);
 }
 
 namespace {
 
 /// Encodes each selected weight with `encode`, printing progress; false with `error`.
-bool encodeSelected(const rt::ParamFile &file, SymbolTable &symbols,
+bool encodeSelected(const rt::ParamFile *file, SymbolTable &symbols,
                     const std::vector<std::string> &selected, const std::string &passName,
                     const WeightEncoder &encode, llvm::StringMap<EncodedWeight> &encoded,
                     std::string &error) {
@@ -252,8 +280,8 @@ bool encodeSelected(const rt::ParamFile &file, SymbolTable &symbols,
       error = "weight '" + name + "': " + encodeError;
       return false;
     }
-    if (const rt::TensorView *t = file.find(storedName(param)))
-      file.evict(*t);
+    if (const rt::TensorView *t = file ? file->find(storedName(param)) : nullptr)
+      file->evict(*t);
     double ms = e.millis >= 0 ? e.millis
                               : std::chrono::duration<double, std::milli>(
                                     std::chrono::steady_clock::now() - start)
@@ -282,7 +310,7 @@ bool addRescaledSparse(rt::ParamFileWriter &writer, const rt::ParamFile &file, P
   WeightType type = param.getWeightType();
   std::vector<float> ignored;
   std::vector<uint8_t> keep;
-  if (!readF32(file, param, ignored, error, &keep))
+  if (!readF32(&file, param, ignored, error, &keep))
     return false;
   for (size_t i = 0; i < values.size() && i < keep.size(); ++i)
     if (!keep[i])
@@ -362,31 +390,33 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   if (!selectWeights(module, passName, include, exclude, selected, error, allowPruned))
     return false;
   std::string why;
-  std::unique_ptr<rt::ParamFile> file = openModuleParams(module, "", why);
-  if (!file)
+  std::unique_ptr<rt::ParamFile> file; // none when every parameter is given inline
+  if (hasStoredParams(module) && !(file = openModuleParams(module, "", why)))
     return fail(why);
   std::string outPath = resolveAgainstModule(module, output);
   llvm::StringMap<EncodedWeight> encoded;
   SymbolTable symbols(module);
-  if (!encodeSelected(*file, symbols, selected, passName, encode, encoded, why))
+  if (!encodeSelected(file.get(), symbols, selected, passName, encode, encoded, why))
     return fail(why);
 
-  // The new parameter file: encoded weights as their components, the rest as they are.
+  // The new parameter file: encoded weights as their components, rewritten ones with their
+  // new values, the other stored ones as they are (inline ones stay inline).
   rt::ParamFileWriter writer;
-  for (const auto &[key, value] : file->metadata())
-    if (key != "format" && key != "version" && key != "alignment")
-      writer.setMetadata(key, value);
+  if (file)
+    for (const auto &[key, value] : file->metadata())
+      if (key != "format" && key != "version" && key != "alignment")
+        writer.setMetadata(key, value);
   for (ParamOp param : module.getOps<ParamOp>()) {
     std::string name = param.getSymName().str();
     bool rescaled = dense && dense->count(name);
-    bool ok;
+    bool ok = true;
     if (auto it = encoded.find(name); it != encoded.end())
       ok = addComponents(writer, name, it->second, why);
     else if (rescaled && param.getWeightType().getSparsity())
       ok = addRescaledSparse(writer, *file, param, dense->at(name), encoded, why);
     else if (rescaled)
       ok = addRescaledDense(writer, param, dense->at(name), why);
-    else
+    else if (!param.getValue())
       ok = copyStored(writer, *file, param, why);
     if (!ok)
       return fail(why);
@@ -394,10 +424,15 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   if (!writer.commit(outPath, why))
     return fail(why);
 
-  // The IR follows: new types on the parameters and their reads, the new file.
-  for (ParamOp param : module.getOps<ParamOp>())
-    if (auto it = encoded.find(param.getSymName()); it != encoded.end())
+  // The IR follows: new types on the parameters and their reads (a written parameter's
+  // value now lives in the file), the new file.
+  for (ParamOp param : module.getOps<ParamOp>()) {
+    auto it = encoded.find(param.getSymName());
+    if (it != encoded.end())
       param.setTypeAttr(TypeAttr::get(it->second.type));
+    if (it != encoded.end() || (dense && dense->count(param.getSymName().str())))
+      param.removeValueAttr();
+  }
   module.walk([&](WeightOp read) {
     if (auto it = encoded.find(read.getName()); it != encoded.end())
       read.getResult().setType(it->second.type);

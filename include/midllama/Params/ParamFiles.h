@@ -45,6 +45,10 @@ void setModuleParamFile(mlir::ModuleOp module, llvm::StringRef absolutePath);
 /// otherwise it stays absolute.
 void rebaseParamFile(mlir::ModuleOp module, llvm::StringRef irPath);
 
+/// Whether some parameter of `module` is stored in a parameter file (not every one given
+/// inline, as small test modules may): only then is there a file to open.
+bool hasStoredParams(mlir::ModuleOp module);
+
 /// Opens `override`, or else the module's `llm.param_file`. Returns null and sets `error`
 /// (naming the file) on failure, and also when there is no file to open. With
 /// `checkDeclared`, the file must also hold every component tensor of every declared

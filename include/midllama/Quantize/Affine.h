@@ -24,14 +24,19 @@ struct AffineParams {
   bool symmetric = false;
 };
 
-/// One group's scale and zero point from its values: asymmetric min-max (scale =
-/// (max - min) / (2^b - 1), zero = round(-min / scale), the range widened to hold 0), or
-/// symmetric absmax (scale = 2 max|w| / (2^b - 1), zero = 2^(b-1)), as GPTQ's quantizer.
+/// One group's scale and zero point from its values, exactly as the GPTQ reference's
+/// quantizer (`Quantizer.find_params`, also AutoGPTQ's): the range [lo, hi] = [min(w, 0),
+/// max(w, 0)]; symmetric: hi = max(-lo, hi) and, only when lo < 0, lo = -hi (a group with
+/// no negative value keeps lo = 0), zero = 2^(b-1); an all-zero group gets [-1, 1]; scale
+/// = (hi - lo) / (2^b - 1); asymmetric zero = round(-lo / scale). Arithmetic in fp32 and
+/// rounding half to even (torch.round), so codes match the reference's at ties too.
 void groupScale(const float *w, int64_t count, const AffineParams &p, float &scale, int &zero);
 
-/// q = clamp(round(w / scale) + zero, 0, 2^b - 1).
+/// q = clamp(round(w / scale) + zero, 0, 2^b - 1), the quotient in fp32 and rounded half
+/// to even, as the reference's `quantize` on fp32 weights.
 inline int quantizeValue(float w, float scale, int zero, int bits) {
-  long q = std::lround(double(w) / double(scale)) + zero;
+  float quotient = w / scale;
+  long q = std::lrint(quotient) + zero; // default rounding mode: to nearest, ties to even
   long maxq = (1L << bits) - 1;
   return int(q < 0 ? 0 : q > maxq ? maxq : q);
 }

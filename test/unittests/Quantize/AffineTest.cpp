@@ -71,7 +71,7 @@ TEST(AffineTest, RoundToNearestMatchesTheDefinition) {
             EXPECT_FLOAT_EQ(scale, 2 * std::max(-lo, hi) / maxq);
           } else {
             EXPECT_FLOAT_EQ(scale, (hi - lo) / maxq);
-            EXPECT_EQ(zero, int(std::lround(-lo / scale)));
+            EXPECT_EQ(zero, int(std::nearbyint(-lo / scale)));
           }
           for (int64_t c = c0; c < c1; ++c) {
             int q = unpackCode(m.codes.data() + r * m.rowBytes, c, bits);
@@ -90,6 +90,37 @@ TEST(AffineTest, RoundToNearestMatchesTheDefinition) {
                                 symmetric ? 1 << (bits - 1) : m.zeros[0]),
                 0.0f);
     }
+}
+
+// The GPTQ reference's quantizer (Quantizer.find_params / quantize) at its edges, where a
+// plain absmax or min-max reading would differ: these are its codes, not a design choice.
+TEST(AffineTest, EdgeGroupsFollowTheGPTQReference) {
+  // Symmetric without a negative value: the range stays [0, max], scale max / 255, and
+  // the upper half clips.
+  const float nonNegative[4] = {0.0f, 1.0f, 2.0f, 3.0f};
+  float scale;
+  int zero;
+  groupScale(nonNegative, 4, AffineParams{8, 4, true}, scale, zero);
+  EXPECT_FLOAT_EQ(scale, 3.0f / 255.0f);
+  EXPECT_EQ(zero, 128);
+  EXPECT_EQ(quantizeValue(1.0f, scale, zero, 8), 213); // 85 + 128
+  EXPECT_EQ(quantizeValue(3.0f, scale, zero, 8), 255); // 255 + 128, clipped
+
+  // An all-zero group gets the range [-1, 1]: scale 2 / 15; asymmetric zero = round(1 /
+  // scale) = round(7.4999995) in fp32 = 7, symmetric 8. Zero stays exact either way.
+  const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (bool symmetric : {false, true}) {
+    groupScale(zeros, 4, AffineParams{4, 4, symmetric}, scale, zero);
+    EXPECT_FLOAT_EQ(scale, 2.0f / 15.0f);
+    EXPECT_EQ(zero, symmetric ? 8 : 7);
+    EXPECT_EQ(dequantizeValue(quantizeValue(0.0f, scale, zero, 4), scale, zero), 0.0f);
+  }
+
+  // Rounding is torch.round's: half to even, of the fp32 quotient.
+  EXPECT_EQ(quantizeValue(2.5f, 1.0f, 0, 4), 2);
+  EXPECT_EQ(quantizeValue(3.5f, 1.0f, 0, 4), 4);
+  EXPECT_EQ(quantizeValue(-0.5f, 1.0f, 8, 4), 8);
+  EXPECT_EQ(quantizeValue(-1.5f, 1.0f, 8, 4), 6);
 }
 
 TEST(AffineTest, MoreBitsLessError) {
