@@ -41,6 +41,122 @@ bool isLinear(OpCode op) { return op == OpCode::MatMul || op == OpCode::GateUpSw
 
 } // namespace
 
+namespace {
+/// Which layer each call belongs to: that of its weights, or of the KV cache it uses;
+/// weightless calls go with the call before them; calls reading only weights outside the
+/// layers go to the prologue (-1) before the first layer and to the epilogue (`layers`)
+/// after. Empty, with `error`, when the calls do not come layer after layer.
+std::vector<int64_t> layerOfEachCall(const rt::Program &prog, int64_t layers,
+                                     const std::vector<int64_t> &layerOfWeight,
+                                     std::string &error) {
+  std::vector<int64_t> layerOfCall(prog.calls.size());
+  int64_t current = -1;
+  for (size_t i = 0; i < prog.calls.size(); ++i) {
+    const Call &c = prog.calls[i];
+    int64_t layer = -2; // no information
+    if (c.op == OpCode::Attention)
+      layer = rt::calls::Attention::decode(c).layer;
+    bool outside = false;
+    for (int arg : slotsOf(c.op).weights) {
+      int64_t w = c.args[size_t(arg)];
+      int64_t l = w < int64_t(layerOfWeight.size()) ? layerOfWeight[size_t(w)] : -1;
+      if (l >= 0)
+        layer = std::max(layer, l);
+      else
+        outside = true;
+    }
+    if (layer == -2 && outside)
+      layer = current < 0 ? -1 : layers;
+    if (layer == -2)
+      layer = current;
+    if (layer < current || layer > layers) {
+      error = "call " + std::to_string(i) + " (" + rt::opName(c.op) +
+              ") breaks the layer order of the program; it cannot be calibrated layer by layer";
+      return {};
+    }
+    layerOfCall[i] = current = layer;
+  }
+  return layerOfCall;
+}
+} // namespace
+
+bool LayerRunner::cutSegments(const std::vector<int64_t> &layerOfCall, std::string &error) {
+  const rt::Program &prog = model_.program();
+  int64_t layers = model_.numLayers();
+  prologueEnd_ = 0;
+  while (prologueEnd_ < prog.calls.size() && layerOfCall[prologueEnd_] < 0)
+    ++prologueEnd_;
+  size_t at = prologueEnd_;
+  for (int64_t s = 0; s <= layers; ++s) {
+    Segment seg;
+    seg.begin = at;
+    while (at < prog.calls.size() && layerOfCall[at] == s)
+      ++at;
+    seg.end = at;
+    if (seg.begin == seg.end && s < layers) {
+      error = "decoder layer " + std::to_string(s) + " has no calls in the compiled program";
+      return false;
+    }
+    segments_.push_back(std::move(seg));
+  }
+  return true;
+}
+
+void LayerRunner::findInputGroups(Segment &seg) const {
+  const rt::Program &prog = model_.program();
+  std::map<int64_t, int64_t> version;
+  std::map<std::pair<int64_t, int64_t>, int64_t> groupOf;
+  for (size_t i = seg.begin; i < seg.end; ++i) {
+    const Call &c = prog.calls[i];
+    int64_t group = -1;
+    if (isLinear(c.op)) {
+      int64_t in = c.args[size_t(slotsOf(c.op).reads.at(0))]; // a linear call's one input
+      std::pair<int64_t, int64_t> key{in, version[in]};
+      auto [it, inserted] = groupOf.try_emplace(key, int64_t(seg.groups.size()));
+      if (inserted) {
+        seg.groups.emplace_back();
+        int64_t producer = lastWriter(in, i);
+        seg.producers.push_back(producer >= int64_t(seg.begin) ? producer : -1);
+      }
+      group = it->second;
+      for (int arg : slotsOf(c.op).weights)
+        seg.groups[size_t(group)].push_back(c.args[size_t(arg)]);
+    }
+    seg.groupOfCall.push_back(group);
+    for (int arg : slotsOf(c.op).writes)
+      ++version[c.args[size_t(arg)]];
+  }
+}
+
+void LayerRunner::findLiveSlots(Segment &seg) const {
+  const rt::Program &prog = model_.program();
+  std::set<int64_t> written, live;
+  for (size_t i = seg.begin; i < prog.calls.size(); ++i) {
+    CallSlots cs = slotsOf(prog.calls[i].op);
+    for (int arg : cs.reads)
+      if (!written.count(prog.calls[i].args[size_t(arg)]))
+        live.insert(prog.calls[i].args[size_t(arg)]);
+    for (int arg : cs.writes)
+      written.insert(prog.calls[i].args[size_t(arg)]);
+  }
+  seg.liveIn.assign(live.begin(), live.end());
+}
+
+void LayerRunner::runPrologue() {
+  const rt::Program &prog = model_.program();
+  int64_t chunks = (int64_t(samples_.size()) + batch_ - 1) / batch_;
+  state_.resize(size_t(chunks));
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    restore(chunk, -1);
+    session_->runCalls(0, prologueEnd_, false);
+    int64_t rows = session_->rows();
+    for (int64_t slot : segments_[0].liveIn) {
+      const float *p = session_->slot(slot);
+      state_[size_t(chunk)].emplace_back(p, p + rows * prog.slotWidths[size_t(slot)]);
+    }
+  }
+}
+
 std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
                                                  std::vector<std::vector<int32_t>> samples,
                                                  const std::vector<int64_t> &layerOfWeight,
@@ -59,95 +175,16 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
   r->samples_ = std::move(samples);
   r->batch_ = std::clamp<int64_t>(batch, 1, int64_t(r->samples_.size()));
 
-  // Which layer each call belongs to: that of its weights, or of the KV cache it uses;
-  // weightless calls go with the call before them; calls reading only weights outside the
-  // layers go to the prologue before the first layer and to the epilogue after.
-  const rt::Program &prog = model.program();
-  int64_t layers = model.numLayers();
-  std::vector<int64_t> layerOfCall(prog.calls.size());
-  int64_t current = -1;
-  for (size_t i = 0; i < prog.calls.size(); ++i) {
-    const Call &c = prog.calls[i];
-    CallSlots cs = slotsOf(c.op);
-    int64_t layer = -2; // no information
-    if (c.op == OpCode::Attention)
-      layer = rt::calls::Attention::decode(c).layer;
-    bool outside = false;
-    for (int arg : cs.weights) {
-      int64_t w = c.args[size_t(arg)];
-      int64_t l = w < int64_t(layerOfWeight.size()) ? layerOfWeight[size_t(w)] : -1;
-      if (l >= 0)
-        layer = std::max(layer, l);
-      else
-        outside = true;
-    }
-    if (layer == -2 && outside)
-      layer = current < 0 ? -1 : layers;
-    if (layer == -2)
-      layer = current;
-    if (layer < current || layer > layers) {
-      error = "call " + std::to_string(i) + " (" + rt::opName(c.op) +
-              ") breaks the layer order of the program; it cannot be calibrated layer by layer";
-      return nullptr;
-    }
-    layerOfCall[i] = current = layer;
-  }
-  r->prologueEnd_ = 0;
-  while (r->prologueEnd_ < prog.calls.size() && layerOfCall[r->prologueEnd_] < 0)
-    ++r->prologueEnd_;
-  size_t at = r->prologueEnd_;
-  for (int64_t s = 0; s <= layers; ++s) {
-    Segment seg;
-    seg.begin = at;
-    while (at < prog.calls.size() && layerOfCall[at] == s)
-      ++at;
-    seg.end = at;
-    if (seg.begin == seg.end && s < layers) {
-      error = "decoder layer " + std::to_string(s) + " has no calls in the compiled program";
-      return nullptr;
-    }
-    r->segments_.push_back(std::move(seg));
-  }
-
-  // Input groups: linear calls reading the same version of the same slot.
+  std::vector<int64_t> layerOfCall =
+      layerOfEachCall(model.program(), model.numLayers(), layerOfWeight, error);
+  if (!error.empty() || !r->cutSegments(layerOfCall, error))
+    return nullptr;
+  // Input groups: linear calls reading the same version of the same slot. Live slots at
+  // each cut: read at or after it before anything there writes them.
   for (Segment &seg : r->segments_) {
-    std::map<int64_t, int64_t> version;
-    std::map<std::pair<int64_t, int64_t>, int64_t> groupOf;
-    for (size_t i = seg.begin; i < seg.end; ++i) {
-      const Call &c = prog.calls[i];
-      int64_t group = -1;
-      if (isLinear(c.op)) {
-        int64_t in = c.args[size_t(slotsOf(c.op).reads.at(0))]; // a linear call's one input
-        std::pair<int64_t, int64_t> key{in, version[in]};
-        auto [it, inserted] = groupOf.try_emplace(key, int64_t(seg.groups.size()));
-        if (inserted) {
-          seg.groups.emplace_back();
-          int64_t producer = r->lastWriter(in, i);
-          seg.producers.push_back(producer >= int64_t(seg.begin) ? producer : -1);
-        }
-        group = it->second;
-        for (int arg : slotsOf(c.op).weights)
-          seg.groups[size_t(group)].push_back(c.args[size_t(arg)]);
-      }
-      seg.groupOfCall.push_back(group);
-      for (int arg : slotsOf(c.op).writes)
-        ++version[c.args[size_t(arg)]];
-    }
+    r->findInputGroups(seg);
+    r->findLiveSlots(seg);
   }
-  // Live slots at each cut: read at or after it before anything there writes them.
-  for (Segment &seg : r->segments_) {
-    std::set<int64_t> written, live;
-    for (size_t i = seg.begin; i < prog.calls.size(); ++i) {
-      CallSlots cs = slotsOf(prog.calls[i].op);
-      for (int arg : cs.reads)
-        if (!written.count(prog.calls[i].args[size_t(arg)]))
-          live.insert(prog.calls[i].args[size_t(arg)]);
-      for (int arg : cs.writes)
-        written.insert(prog.calls[i].args[size_t(arg)]);
-    }
-    seg.liveIn.assign(live.begin(), live.end());
-  }
-
   try {
     r->session_ = std::make_unique<rt::Session>(model, r->length_, r->length_, r->batch_);
   } catch (const std::bad_alloc &) {
@@ -155,18 +192,7 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
             std::to_string(r->length_) + " tokens";
     return nullptr;
   }
-  // The prologue, once: the first layer's input.
-  int64_t chunks = (int64_t(r->samples_.size()) + r->batch_ - 1) / r->batch_;
-  r->state_.resize(size_t(chunks));
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    r->restore(chunk, -1);
-    r->session_->runCalls(0, r->prologueEnd_, false);
-    int64_t rows = r->session_->rows();
-    for (int64_t slot : r->segments_[0].liveIn) {
-      const float *p = r->session_->slot(slot);
-      r->state_[size_t(chunk)].emplace_back(p, p + rows * prog.slotWidths[size_t(slot)]);
-    }
-  }
+  r->runPrologue(); // once: the first layer's input
   return r;
 }
 

@@ -14,6 +14,43 @@
 
 using namespace midllama::quant;
 
+namespace {
+
+/// GPTQ's lazy batch update: the errors of the block's columns [i1, i2) reach every later
+/// column of the (processing-order) weights at once.
+void propagateBlockErrors(std::vector<float> &Wp, const std::vector<float> &err,
+                          const std::vector<double> &U, int64_t n, int64_t k, int64_t B,
+                          int64_t i1, int64_t i2) {
+  for (int64_t r = 0; r < n; ++r) {
+    float *row = Wp.data() + r * k;
+    for (int64_t i = i1; i < i2; ++i) {
+      double e = err[size_t(r * B + (i - i1))];
+      const double *u = U.data() + i * k;
+      for (int64_t c = i2; c < k; ++c)
+        row[c] -= float(e * u[c]);
+    }
+  }
+}
+
+/// The codes (original column order) packed, with their groups' scales and zero points.
+AffineMatrix packAffine(const std::vector<int> &codes, const std::vector<float> &scales,
+                        const std::vector<int> &zeros, int64_t n, int64_t k, int64_t groups,
+                        const AffineParams &p) {
+  AffineMatrix m;
+  m.rowBytes = (k * p.bits + 7) / 8;
+  m.groups = groups;
+  m.codes.assign(size_t(n * m.rowBytes), 0);
+  m.scales = scales;
+  if (!p.symmetric)
+    for (int z : zeros)
+      m.zeros.push_back(uint8_t(z));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      packCode(m.codes.data() + r * m.rowBytes, c, p.bits, codes[size_t(r * k + c)]);
+  return m;
+}
+
+} // namespace
 
 bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *hIn,
                                    const GPTQOptions &o, GPTQResult &result,
@@ -116,30 +153,9 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
           row[c] -= float(e * u[c]);
       }
     }
-    // The block's errors reach every later column at once.
-    for (int64_t r = 0; r < n; ++r) {
-      float *row = Wp.data() + r * k;
-      for (int64_t i = i1; i < i2; ++i) {
-        double e = err[size_t(r * B + (i - i1))];
-        const double *u = U.data() + i * k;
-        for (int64_t c = i2; c < k; ++c)
-          row[c] -= float(e * u[c]);
-      }
-    }
+    propagateBlockErrors(Wp, err, U, n, k, B, i1, i2);
   }
-
-  AffineMatrix &m = result.matrix;
-  m.rowBytes = (k * p.bits + 7) / 8;
-  m.groups = groups;
-  m.codes.assign(size_t(n * m.rowBytes), 0);
-  m.scales = scales;
-  m.zeros.clear();
-  if (!p.symmetric)
-    for (int z : zeros)
-      m.zeros.push_back(uint8_t(z));
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < k; ++c)
-      packCode(m.codes.data() + r * m.rowBytes, c, p.bits, codes[size_t(r * k + c)]);
+  result.matrix = packAffine(codes, scales, zeros, n, k, groups, p);
   return true;
 }
 

@@ -82,6 +82,15 @@ private:
     std::vector<int64_t> liveIn;      // slots read before being written, from here on
   };
   LayerRunner(rt::Model &model) : model_(model) {}
+  /// Cuts the program into the prologue and one segment per layer plus the epilogue, by
+  /// the layer of each call; false with `error` when a layer has no calls.
+  bool cutSegments(const std::vector<int64_t> &layerOfCall, std::string &error);
+  /// Groups the segment's linear calls by the input they read (the same version of a slot).
+  void findInputGroups(Segment &seg) const;
+  /// The slots read at or after the segment's start before anything there writes them.
+  void findLiveSlots(Segment &seg) const;
+  /// Runs the prologue for every chunk, saving the first layer's live inputs.
+  void runPrologue();
   /// Loads the chunk's tokens and its saved state, for a run of segment `s`.
   void restore(int64_t chunk, int64_t s);
 
