@@ -90,7 +90,7 @@ void emitLayer(Emitter &e, int64_t i, Block &body) {
   int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
   auto linear = [&](Value in, StringRef what, int64_t out, int64_t in_features) {
     Value w = e.weight(param_names::layer(i, what), {out, in_features});
-    return LinearOp::create(b, loc, e.act({kDyn, kDyn, out}), in, w, Value()).getResult();
+    return LinearOp::create(b, loc, in, w).getResult();
   };
   auto norm = [&](Value in, StringRef what) {
     Value w = e.weight(param_names::layer(i, what), {c.hiddenSize});
@@ -186,7 +186,7 @@ OwningOpRef<ModuleOp> midllama::buildDecoderModule(MLIRContext *context,
   h = RMSNormOp::create(b, loc, h, finalNorm, b.getF32FloatAttr(c.rmsNormEps));
   Value head = c.tiedEmbeddings ? embed
                                 : e.weight(param_names::lmHead(), {c.vocabSize, c.hiddenSize});
-  Value logits = LMHeadOp::create(b, loc, logitsType, h, head, /*last_token_only=*/false);
+  Value logits = LMHeadOp::create(b, loc, h, head);
   SmallVector<Value> outs{logits};
   outs.append(presents);
   func::ReturnOp::create(b, loc, outs);

@@ -209,6 +209,16 @@ LogicalResult RMSNormOp::verify() {
   return success();
 }
 
+RankedTensorType LinearOp::inferResultType(Type input, Type weight) {
+  auto in = dyn_cast<RankedTensorType>(input);
+  auto w = dyn_cast<WeightType>(weight);
+  if (!in || !w || w.getRank() != 2 || in.getRank() < 1)
+    return {};
+  SmallVector<int64_t> shape(in.getShape());
+  shape.back() = w.getShape()[0];
+  return RankedTensorType::get(shape, in.getElementType());
+}
+
 LogicalResult LinearOp::verify() {
   WeightType weight = getWeight().getType();
   if (weight.getRank() != 2)
@@ -225,8 +235,9 @@ LogicalResult LinearOp::verify() {
   if (result.getRank() != input.getRank())
     return emitOpError() << "result rank " << result.getRank()
                          << " differs from input rank " << input.getRank();
+  RankedTensorType expected = inferResultType(input, weight);
   for (int64_t i = 0; i + 1 < input.getRank(); ++i)
-    if (failed(expectDim(*this, getResult(), i, input.getDimSize(i), "result", "dimension")))
+    if (failed(expectDim(*this, getResult(), i, expected.getDimSize(i), "result", "dimension")))
       return failure();
   if (failed(expectDim(*this, getResult(), result.getRank() - 1, n, "result",
                        "output features")))
@@ -333,6 +344,18 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+RankedTensorType LMHeadOp::inferResultType(Type input, Type weight, bool lastTokenOnly) {
+  auto in = dyn_cast<RankedTensorType>(input);
+  auto w = dyn_cast<WeightType>(weight);
+  if (!in || !w || w.getRank() != 2 || in.getRank() < 2)
+    return {};
+  SmallVector<int64_t> shape(in.getShape());
+  if (lastTokenOnly)
+    shape[shape.size() - 2] = 1;
+  shape.back() = w.getShape()[0];
+  return RankedTensorType::get(shape, in.getElementType());
+}
+
 LogicalResult LMHeadOp::verify() {
   WeightType weight = getWeight().getType();
   if (weight.getRank() != 2)
@@ -348,12 +371,13 @@ LogicalResult LMHeadOp::verify() {
   if (!dimsAgree(input.getShape().back(), weight.getShape()[1]))
     return emitOpError() << "input features (" << dimStr(input.getShape().back())
                          << ") do not match the weight's dim " << weight.getShape()[1];
+  RankedTensorType expected = inferResultType(input, weight, getLastTokenOnly());
   for (int64_t i = 0; i + 2 < rank; ++i)
-    if (failed(expectDim(*this, getResult(), i, input.getDimSize(i), "result", "dimension")))
+    if (failed(expectDim(*this, getResult(), i, expected.getDimSize(i), "result", "dimension")))
       return failure();
-  int64_t seq = getLastTokenOnly() ? 1 : input.getDimSize(rank - 2);
-  if (failed(expectDim(*this, getResult(), rank - 2, seq, "result", "seq")) ||
-      failed(expectDim(*this, getResult(), rank - 1, weight.getShape()[0], "result",
+  if (failed(expectDim(*this, getResult(), rank - 2, expected.getDimSize(rank - 2), "result",
+                       "seq")) ||
+      failed(expectDim(*this, getResult(), rank - 1, expected.getDimSize(rank - 1), "result",
                        "vocab")))
     return failure();
   return expectSameElementType(*this, getInput(), getResult(), "result");

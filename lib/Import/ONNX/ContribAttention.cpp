@@ -330,7 +330,7 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
       Value slice = WeightSliceOp::create(b, loc, type, t, b.getI64IntegerAttr(0),
                                           b.getI64IntegerAttr(offset), StringAttr());
       offset += rows;
-      return LinearOp::create(b, loc, like(x, rows), x, slice, Value()).getResult();
+      return LinearOp::create(b, loc, x, slice).getResult();
     };
     q = part(heads * headDim);
     k = part(kvHeads * headDim);

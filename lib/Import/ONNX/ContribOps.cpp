@@ -83,9 +83,7 @@ bool Converter::convertMatMulNBits(const onnx::NodeProto &node) {
   Value x, w;
   if (!projection(node, x, w))
     return false;
-  values[node.output(0)] =
-      LinearOp::create(b, loc, like(x, cast<WeightType>(w.getType()).getShape()[0]), x, w,
-                       Value());
+  values[node.output(0)] = LinearOp::create(b, loc, x, w);
   return true;
 }
 

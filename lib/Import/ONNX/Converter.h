@@ -89,12 +89,6 @@ private:
     const onnx::AttributeProto *a = attr(node, name);
     return a ? a->f() : def;
   }
-  RankedTensorType like(Value v, int64_t lastDim) {
-    auto t = cast<RankedTensorType>(v.getType());
-    SmallVector<int64_t> shape(t.getShape());
-    shape.back() = lastDim;
-    return RankedTensorType::get(shape, t.getElementType());
-  }
 
   /// Converts one node with the converter registered for its domain and op type.
   bool convertNode(const onnx::NodeProto &node);

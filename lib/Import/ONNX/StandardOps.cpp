@@ -31,9 +31,7 @@ bool Converter::convertMatMul(const onnx::NodeProto &node) {
   Value w = x ? weight(node.input(1), 2, node) : Value();
   if (!w)
     return false;
-  auto wt = cast<WeightType>(w.getType());
-  int64_t n = wt.getShape()[1];
-  values[node.output(0)] = LinearOp::create(b, loc, like(x, n), x, transposed(w), Value());
+  values[node.output(0)] = LinearOp::create(b, loc, x, transposed(w));
   return true;
 }
 

@@ -211,6 +211,20 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` qualified(type($weight))
     (`,` qualified(type($bias))^)? `->` type($result)
   }];
+  let builders = [
+    // The result type from the operands (inferResultType), as the verifier expects it.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   CArg<"::mlir::Value", "{}">:$bias), [{
+      build($_builder, $_state, inferResultType(input.getType(), weight.getType()), input,
+            weight, bias);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// `input`'s shape with the last dimension replaced by the weight's N, in `input`'s
+    /// element type: what the verifier requires of the result (null if the operands are
+    /// malformed; the verifier then says how).
+    static ::mlir::RankedTensorType inferResultType(::mlir::Type input, ::mlir::Type weight);
+  }];
   let hasVerifier = 1;
 }
 
@@ -292,6 +306,22 @@ def LLM_LMHeadOp : LLM_Op<"lm_head", [Pure]> {
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($result)
+  }];
+  let builders = [
+    // The result type from the operands (inferResultType), as the verifier expects it.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   CArg<"bool", "false">:$lastTokenOnly), [{
+      build($_builder, $_state,
+            inferResultType(input.getType(), weight.getType(), lastTokenOnly), input, weight,
+            lastTokenOnly);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// `input`'s shape with the sequence dimension 1 when `lastTokenOnly` and the last one
+    /// the weight's vocabulary, in `input`'s element type: what the verifier requires of the
+    /// result (null if the operands are malformed; the verifier then says how).
+    static ::mlir::RankedTensorType inferResultType(::mlir::Type input, ::mlir::Type weight,
+                                                    bool lastTokenOnly);
   }];
   let hasVerifier = 1;
 }
