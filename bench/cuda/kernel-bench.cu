@@ -94,6 +94,7 @@ HostWeight makeWeight(const std::string &format, int64_t n, int64_t k, std::mt19
       std::memcpy(&w.scales[size_t(2 * i)], &h, 2);
     }
     w.ref.dtype = DType::F16;
+    w.ref.format = FormatKind::Affine;
     w.ref.bits = 4;
     w.ref.groupSize = 128;
     w.ref.groups = groups;
@@ -102,7 +103,7 @@ HostWeight makeWeight(const std::string &format, int64_t n, int64_t k, std::mt19
     w.codes = randomBytes(size_t((n * k + 1) / 2), rng);
     w.scales = floats(size_t((n * k + 63) / 64), rng, 0.01f, 0.05f); // absmax, DQ undone
     w.ref.bits = 4;
-    w.ref.nf4 = true;
+    w.ref.format = FormatKind::NF4;
     w.ref.groupSize = 64;
   } else { // int8 + 16 fp16 outlier columns
     const int64_t c = 16;
@@ -122,7 +123,7 @@ HostWeight makeWeight(const std::string &format, int64_t n, int64_t k, std::mt19
       std::memcpy(&w.outliers[size_t(2 * i)], &h, 2);
     }
     w.ref.bits = 8;
-    w.ref.int8 = true;
+    w.ref.format = FormatKind::Int8Outliers;
     w.ref.numOutliers = c;
   }
   w.ref.data = w.data.empty() ? nullptr : w.data.data();
@@ -256,11 +257,11 @@ int main(int argc, char **argv) {
         CHECK(cudaMalloc(&sx, size_t(batch) * 4));
         CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
         CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
-        size_t shared = size_t(shape.k) * (w.ref.int8 ? 1 : 4);
+        size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
         CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                    int(prop.sharedMemPerBlockOptin)));
         auto run = [&] {
-          if (w.ref.int8) {
+          if (w.ref.isInt8()) {
             midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
             midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd,
                                                                              batch, d);

@@ -25,7 +25,7 @@ namespace midllama::rt::cpu {
 using WeightRef = WeightView;
 
 /// Whether the kernels decode `w` row by row (quantized or sparse) rather than read it.
-inline bool decodesRows(const WeightRef &w) { return w.bits || w.sparse != WeightRef::Sparse::None; }
+inline bool decodesRows(const WeightRef &w) { return w.isQuantized() || w.sparse != SparsityKind::None; }
 
 /// Row `n` of a quantized or sparse weight as fp32 into `dst` (K values): affine
 /// (q - zero) * scale, NF4, int8 + outliers, or the kept values of a sparse row in place.

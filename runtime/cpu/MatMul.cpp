@@ -138,7 +138,7 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
 } // namespace
 
 void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
-  if (w.int8)
+  if (w.isInt8())
     return matmulInt8(in, out, rows, w);
   int64_t n = w.rows, k = w.cols;
   // Threads split the columns in whole register blocks: 32 columns (two panels) for
@@ -152,7 +152,7 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
 void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
                   const WeightRef &up) {
   int64_t n = gate.rows, k = gate.cols;
-  if (gate.int8 || up.int8) { // the int8 kernel quantizes its input once: whole projections
+  if (gate.isInt8() || up.isInt8()) { // the int8 kernel quantizes its input once: whole projections
     std::vector<float> g(static_cast<size_t>(rows * n)), u(g.size());
     matmul(in, g.data(), rows, gate);
     matmul(in, u.data(), rows, up);

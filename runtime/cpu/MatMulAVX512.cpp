@@ -221,13 +221,13 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
 
 /// Whether int4RowsAVX512 reads `w` with `rows` input rows.
 bool int4FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.bits == 4 && !w.nf4 && !w.int8 && w.sparse == WeightRef::Sparse::None &&
+  return rows < 4 && w.isAffine() && w.bits == 4 && w.sparse == SparsityKind::None &&
          w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 && haveAVX512();
 }
 
 /// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
 bool nf4FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.nf4 && w.sparse == WeightRef::Sparse::None && w.groupSize % 32 == 0 &&
+  return rows < 4 && w.isNF4() && w.sparse == SparsityKind::None && w.groupSize % 32 == 0 &&
          w.cols % w.groupSize == 0 && haveAVX512();
 }
 #else

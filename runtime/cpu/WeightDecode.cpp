@@ -22,7 +22,7 @@ namespace {
 /// order: `stream` its index in all the stored values, `i` its index in the row, `col` its
 /// logical column (N:M: from its position in its run; bitmask: from the set bits).
 template <typename F> void forEachKept(const WeightRef &w, int64_t n, F f) {
-  if (w.sparse == WeightRef::Sparse::Bitmask) {
+  if (w.sparse == SparsityKind::Bitmask) {
     // The set bits of the row's mask, 64 columns at a time, lowest first: the work is per
     // kept value, and no branch depends on a random bit.
     const int64_t maskBytes = (w.cols + 7) / 8;
@@ -60,7 +60,7 @@ template <typename F> void forEachKept(const WeightRef &w, int64_t n, F f) {
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes.
 const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
   const int8_t *q = reinterpret_cast<const int8_t *>(w.codes);
-  if (w.sparse == WeightRef::Sparse::None)
+  if (w.sparse == SparsityKind::None)
     return q + n * w.cols;
   std::fill(buffer, buffer + w.cols, int8_t(0));
   forEachKept(w, n, [&](int64_t stream, int64_t, int64_t col) { buffer[col] = q[stream]; });
@@ -68,8 +68,8 @@ const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
 }
 
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
-  if (w.int8) { // q · row scale, outlier columns from fp16
-    std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == WeightRef::Sparse::None ? 0 : w.cols));
+  if (w.isInt8()) { // q · row scale, outlier columns from fp16
+    std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == SparsityKind::None ? 0 : w.cols));
     const int8_t *q = int8Row(w, n, buffer.data());
     float scale = static_cast<const float *>(w.scales)[n];
     for (int64_t c = 0; c < w.cols; ++c)
@@ -78,26 +78,26 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
       dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
     return;
   }
-  if (w.sparse != WeightRef::Sparse::None) {
+  if (w.sparse != SparsityKind::None) {
     // The kept values of row n, in column order: value v (of the row's stream) sits at
     // column col(v); dense values read as their type, affine codes dequantized with the
     // scale and zero point of that column's group, NF4 codes with their block's absmax.
     WeightRef values; // the stored values, read with `at` whatever their type
     values.data = w.data;
     values.dtype = w.dtype;
-    const uint32_t codeMask = w.bits ? (1u << w.bits) - 1 : 0;
-    const float implicitZero = w.bits ? float(1 << (w.bits - 1)) : 0.0f;
+    const uint32_t codeMask = w.isQuantized() ? (1u << w.bits) - 1 : 0;
+    const float implicitZero = w.isQuantized() ? float(1 << (w.bits - 1)) : 0.0f;
     auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
-      if (!w.bits)
+      if (!w.isQuantized())
         return at(values, stream);
-      if (w.nf4) { // one stream over the kept values, high nibble first
+      if (w.isNF4()) { // one stream over the kept values, high nibble first
         uint8_t byte = w.codes[stream >> 1];
         return kNF4Values[(stream & 1) ? byte & 0xf : byte >> 4] *
                static_cast<const float *>(w.scales)[stream / w.groupSize];
       }
       const uint8_t *codes = w.codes;
       int64_t bit = rowCode * w.bits;
-      if (w.sparse == WeightRef::Sparse::NM)
+      if (w.sparse == SparsityKind::NM)
         codes += n * w.codeRowBytes;
       else
         bit = stream * w.bits;
@@ -114,7 +114,7 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
     });
     return;
   }
-  if (w.nf4) { // value i of the stream: code (high nibble first) times its block's absmax
+  if (w.isNF4()) { // value i of the stream: code (high nibble first) times its block's absmax
     const float *absmax = static_cast<const float *>(w.scales);
     for (int64_t c = 0; c < w.cols; ++c) {
       int64_t i = n * w.cols + c;

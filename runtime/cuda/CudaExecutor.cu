@@ -260,7 +260,7 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
 bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float *out,
                           int64_t rows, int64_t weight, std::string &error) {
   WeightView w = weights_[size_t(weight)];
-  if (w.int8) {
+  if (w.isInt8()) {
     void *q[] = {&in, &stride, &offset, &w, &xq_, &sx_, &xo_};
     if (!launch(k_.int8Quantize, dim3(unsigned(rows)), dim3(kRowThreads), q, 0,
                 "midllama_int8_quantize_rows", error))
@@ -348,7 +348,7 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
       WeightView gate = weights_[size_t(g.gate)], up = weights_[size_t(g.up)];
       int64_t total = rows * gate.rows;
       float *in = s(g.in), *out = s(g.out);
-      if (!gate.int8 && !up.int8) { // fused: the projections stay in shared memory
+      if (!gate.isInt8() && !up.isInt8()) { // fused: the projections stay in shared memory
         int64_t m = rows;
         void *args[] = {&in, &out, &m, &gate, &up};
         ok = launch(k_.gateUpSwiglu, dim3(unsigned(gate.rows)), dim3(kRowThreads), args,

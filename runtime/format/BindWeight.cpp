@@ -73,13 +73,13 @@ bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std
       why = "has N:M sparsity with M not dividing its columns";
       return false;
     }
-    ref.sparse = WeightView::Sparse::NM;
+    ref.sparse = SparsityKind::NM;
     ref.nmN = info.sparsity.n;
     ref.nmM = info.sparsity.m;
     ref.index = find(".indices")->data;
     ref.indexRowBytes = find(".indices")->shape[1];
   } else if (info.sparsity.kind == SparsityKind::Bitmask) {
-    ref.sparse = WeightView::Sparse::Bitmask;
+    ref.sparse = SparsityKind::Bitmask;
     ref.index = find(".mask")->data;
     ref.rowPtr = reinterpret_cast<const int32_t *>(find(".row_ptr")->data);
   }
@@ -90,6 +90,7 @@ bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std
 bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &s,
                 WeightView &ref, std::vector<float> &decoded, std::string &why) {
   const FormatParams &f = info.format;
+  ref.format = f.kind;
   switch (f.kind) {
   case FormatKind::Dense:
     ref.data = find(info.sparsity.kind == SparsityKind::None ? "" : ".values")->data;
@@ -113,7 +114,6 @@ bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &
     decodeAbsmax(f.nf4, *a, find(".absmax_scale"), find(".absmax_offset"), decoded);
     ref.dtype = DType::F32; // the decoded absmax
     ref.bits = 4;
-    ref.nf4 = true;
     ref.groupSize = f.nf4.blockSize; // the view's values per scale: here an NF4 block
     ref.codes = find(".qweight")->data;
     ref.scales = decoded.data();
@@ -134,7 +134,6 @@ bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &
     }
     ref.dtype = DType::F32; // the row scales
     ref.bits = 8;
-    ref.int8 = true;
     ref.codes = find(".qweight")->data;
     ref.scales = find(".row_scale")->data;
     ref.numOutliers = c;

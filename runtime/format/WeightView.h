@@ -16,6 +16,7 @@
 #ifndef MIDLLAMA_RUNTIME_FORMAT_WEIGHTVIEW_H
 #define MIDLLAMA_RUNTIME_FORMAT_WEIGHTVIEW_H
 
+#include "runtime/format/WeightFormat.h"
 #include "runtime/params/DType.h"
 #include "runtime/params/Half.h"
 
@@ -38,7 +39,10 @@ struct WeightView {
   /// Row-major, or packed in panels of 16 rows interleaved along K (runtime/artifact/
   /// Program.h): element (n, k) at [n / 16][k][n % 16]. The CPU's layout only.
   bool panels = false;
-  /// Quantized weights (`bits` > 0): `data` is unused; `codes` holds the codes and
+  /// How the values are stored (the runtime's one list of formats, WeightFormat.h): what
+  /// every kernel dispatches on. The fields below say where each format's parts are.
+  FormatKind format = FormatKind::Dense;
+  /// Quantized weights (any format but Dense; `bits` their code width): `data` is unused; `codes` holds the codes and
   /// `scales` one scale per `groupSize` values (the values that share a scale: an affine
   /// group of columns, an NF4 block of the stream).
   /// Affine: row n's codes start at codes + n * codeRowBytes, its scales (of `dtype`) and
@@ -49,11 +53,9 @@ struct WeightView {
   const void *scales = nullptr;
   /// NF4 (with `bits` = 4): `codes` is the packed stream, high nibble first, `scales` the
   /// fp32 absmax of each block (double quantization undone at load).
-  bool nf4 = false;
   /// Int8 + outliers (LLM.int8(), with `bits` = 8): `codes` holds int8 [rows, cols] with
   /// the outlier columns 0, `scales` the fp32 scale of each row; the `numOutliers` input
   /// columns `outlierColumns` have fp16 weights in `outliers` [rows, numOutliers].
-  bool int8 = false;
   /// Sparse storage (N:M or bitmask) of a pruned weight: only the kept values are stored,
   /// dense (of `dtype`, at `data`), affine-quantized (codes at `codes`, scales and zero
   /// points per group of logical columns as for a dense affine weight), NF4 (one code
@@ -63,13 +65,18 @@ struct WeightView {
   /// nmM) bits packed little-endian in rows of `indexRowBytes`. A bitmask keeps the columns
   /// whose bit is set (`index` [rows, ceil(cols / 8)], bit c & 7 of byte c >> 3); values or
   /// codes one flat stream, row r's starting at value `rowPtr[r]`.
-  enum class Sparse : int32_t { None, NM, Bitmask } sparse = Sparse::None;
+  SparsityKind sparse = SparsityKind::None;
   int64_t nmN = 0, nmM = 0, indexRowBytes = 0;
   const uint8_t *index = nullptr;
   const int32_t *rowPtr = nullptr;
   int64_t numOutliers = 0;
   const int32_t *outlierColumns = nullptr;
   const uint16_t *outliers = nullptr;
+
+  MIDLLAMA_HD bool isQuantized() const { return format != FormatKind::Dense; }
+  MIDLLAMA_HD bool isAffine() const { return format == FormatKind::Affine; }
+  MIDLLAMA_HD bool isNF4() const { return format == FormatKind::NF4; }
+  MIDLLAMA_HD bool isInt8() const { return format == FormatKind::Int8Outliers; }
 
   /// This view with every pointer p replaced by `place(p)` (its device address; null for
   /// null), into `out`. False when a non-null pointer has no place (a buffer the device
@@ -156,18 +163,18 @@ MIDLLAMA_HD uint32_t unpackBits(const uint8_t *codes, int64_t i, int32_t bits) {
 /// every format decodes one value. Int8 outlier columns are handled by the callers.
 MIDLLAMA_HD float storedValue(const WeightView &w, int64_t n, int64_t stream, int64_t rowCode,
                               int64_t col) {
-  if (w.nf4) { // one stream, high nibble first, blocks of groupSize
+  if (w.isNF4()) { // one stream, high nibble first, blocks of groupSize
     uint8_t byte = w.codes[stream >> 1];
     return nf4Code((stream & 1) ? byte & 0xf : byte >> 4) *
            static_cast<const float *>(w.scales)[stream / w.groupSize];
   }
-  if (w.int8)
+  if (w.isInt8())
     return float(reinterpret_cast<const int8_t *>(w.codes)[stream]) *
            static_cast<const float *>(w.scales)[n];
-  if (w.bits) { // affine: (q - zero) * scale of the column's group
-    uint32_t q = w.sparse == WeightView::Sparse::NM
+  if (w.isAffine()) { // (q - zero) * scale of the column's group
+    uint32_t q = w.sparse == SparsityKind::NM
                      ? unpackBits(w.codes + n * w.codeRowBytes, rowCode, w.bits)
-                 : w.sparse == WeightView::Sparse::None
+                 : w.sparse == SparsityKind::None
                      ? unpackBits(w.codes + n * w.codeRowBytes, col, w.bits)
                      : unpackBits(w.codes, stream, w.bits);
     int64_t g = n * w.groups + col / w.groupSize;
@@ -188,7 +195,7 @@ MIDLLAMA_HD int64_t nmColumn(const WeightView &w, int64_t n, int64_t i) {
 /// Value (n, col) of a weight stored without sparsity (dense or quantized), outliers
 /// included.
 MIDLLAMA_HD float denseValue(const WeightView &w, int64_t n, int64_t col) {
-  if (w.int8)
+  if (w.isInt8())
     for (int64_t o = 0; o < w.numOutliers; ++o)
       if (w.outlierColumns[o] == col)
         return halfBitsToFloat(w.outliers[n * w.numOutliers + o]);

@@ -57,7 +57,7 @@ extern "C" __global__ void __launch_bounds__(kRowThreads)
                          int64_t rows, WeightView w) {
   extern __shared__ int8_t codes[]; // row n's int8 codes, K bytes
   const int64_t n = blockIdx.x, k = w.cols;
-  if (w.sparse != WeightView::Sparse::None) {
+  if (w.sparse != SparsityKind::None) {
     for (int64_t c = threadIdx.x; c < k; c += kRowThreads)
       codes[c] = 0;
     __syncthreads();

@@ -25,6 +25,8 @@ namespace midllama::rt::cuda {
 // WeightView.h), named here for the kernels that say `using namespace midllama::rt::cuda`.
 using rt::halfBitsToFloat;
 using rt::loadAs;
+using rt::FormatKind;
+using rt::SparsityKind;
 using rt::WeightView;
 
 constexpr int kRowThreads = 256;
@@ -33,12 +35,12 @@ template <typename Put>
 __device__ void forEachStored(const WeightView &w, int64_t n, Put put) {
   const int tid = threadIdx.x;
   const int64_t k = w.cols;
-  if (w.sparse == WeightView::Sparse::None) {
+  if (w.sparse == SparsityKind::None) {
     for (int64_t c = tid; c < k; c += kRowThreads)
       put(c, n * k + c, c);
     return;
   }
-  if (w.sparse == WeightView::Sparse::NM) {
+  if (w.sparse == SparsityKind::NM) {
     int64_t perRow = k / w.nmM * w.nmN;
     for (int64_t i = tid; i < perRow; i += kRowThreads)
       put(nmColumn(w, n, i), n * perRow + i, i);
@@ -66,7 +68,7 @@ __device__ void forEachStored(const WeightView &w, int64_t n, Put put) {
 /// Row n of `w` as fp32 into `dst` (K values, shared or global memory), zeros where
 /// pruned, int8 outlier columns from fp16. The whole block calls it; it ends synchronized.
 __device__ inline void expandRow(const WeightView &w, int64_t n, float *dst) {
-  if (w.sparse != WeightView::Sparse::None) {
+  if (w.sparse != SparsityKind::None) {
     for (int64_t c = threadIdx.x; c < w.cols; c += kRowThreads)
       dst[c] = 0.0f;
     __syncthreads();
@@ -75,7 +77,7 @@ __device__ inline void expandRow(const WeightView &w, int64_t n, float *dst) {
     dst[col] = storedValue(w, n, stream, rowCode, col);
   });
   __syncthreads();
-  if (w.int8)
+  if (w.isInt8())
     for (int64_t o = threadIdx.x; o < w.numOutliers; o += kRowThreads)
       dst[w.outlierColumns[o]] = halfBitsToFloat(w.outliers[n * w.numOutliers + o]);
   __syncthreads();

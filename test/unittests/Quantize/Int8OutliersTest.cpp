@@ -110,7 +110,7 @@ TEST(Int8Outliers, CPUKernelMatchesTheReference) {
     ref.rows = n;
     ref.cols = k;
     ref.bits = 8;
-    ref.int8 = true;
+    ref.format = midllama::rt::FormatKind::Int8Outliers;
     ref.codes = reinterpret_cast<const uint8_t *>(m.q.data());
     ref.scales = m.rowScale.data();
     ref.numOutliers = numCols;

@@ -160,7 +160,7 @@ TEST(NF4Test, RuntimeDequantizationMatchesTheQuantizer) {
     ref.rows = n;
     ref.cols = k;
     ref.bits = 4;
-    ref.nf4 = true;
+    ref.format = midllama::rt::FormatKind::NF4;
     ref.groupSize = 64;
     ref.codes = t.codes.data();
     ref.scales = absmax.data();

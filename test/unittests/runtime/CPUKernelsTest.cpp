@@ -276,6 +276,7 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
       w.dtype = DType::F32;
       w.rows = n;
       w.cols = k;
+      w.format = FormatKind::Affine;
       w.bits = bits;
       w.groupSize = group;
       w.groups = groups;
@@ -346,13 +347,13 @@ TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
         expect[size_t(r * n + j)] = float(s);
       }
     WeightRef nm{nmValues.data(), dtype, n, k};
-    nm.sparse = WeightRef::Sparse::NM;
+    nm.sparse = SparsityKind::NM;
     nm.nmN = 2;
     nm.nmM = 4;
     nm.index = nmIdx.data();
     nm.indexRowBytes = (k / 2 * 2 + 7) / 8;
     WeightRef bm{bmValues.data(), dtype, n, k};
-    bm.sparse = WeightRef::Sparse::Bitmask;
+    bm.sparse = SparsityKind::Bitmask;
     bm.index = mask.data();
     bm.rowPtr = rowPtr.data();
     for (const WeightRef *w : {&nm, &bm}) {
@@ -395,13 +396,14 @@ TEST_P(CPUKernelsTest, SparseAffineWeightsDecodeByLogicalColumn) {
     rowPtr.push_back(int32_t((r + 1) * perRow));
   }
   WeightRef nm{nullptr, DType::F32, n, k};
+  nm.format = FormatKind::Affine;
   nm.bits = 4;
   nm.groupSize = gs;
   nm.groups = groups;
   nm.scales = scales.data();
   nm.codes = nmCodes.data();
   nm.codeRowBytes = perRow / 2;
-  nm.sparse = WeightRef::Sparse::NM;
+  nm.sparse = SparsityKind::NM;
   nm.nmN = 2;
   nm.nmM = 4;
   nm.index = nmIdx.data();
@@ -409,7 +411,7 @@ TEST_P(CPUKernelsTest, SparseAffineWeightsDecodeByLogicalColumn) {
   WeightRef bm = nm;
   bm.codes = bmCodes.data();
   bm.codeRowBytes = 0;
-  bm.sparse = WeightRef::Sparse::Bitmask;
+  bm.sparse = SparsityKind::Bitmask;
   bm.index = mask.data();
   bm.rowPtr = rowPtr.data();
   std::vector<float> x = randomVector(size_t(3 * k), 9), got(size_t(3 * n));
@@ -458,17 +460,17 @@ TEST_P(CPUKernelsTest, SparseNF4WeightsDecodeTheKeptStream) {
   }
   WeightRef nm{nullptr, DType::F32, n, k};
   nm.bits = 4;
-  nm.nf4 = true;
+  nm.format = FormatKind::NF4;
   nm.groupSize = blockSize;
   nm.scales = absmax.data();
   nm.codes = codes.data();
-  nm.sparse = WeightRef::Sparse::NM;
+  nm.sparse = SparsityKind::NM;
   nm.nmN = 2;
   nm.nmM = 4;
   nm.index = nmIdx.data();
   nm.indexRowBytes = idxRowBytes;
   WeightRef bm = nm; // the same stream, placed by a bitmask
-  bm.sparse = WeightRef::Sparse::Bitmask;
+  bm.sparse = SparsityKind::Bitmask;
   bm.index = mask.data();
   bm.rowPtr = rowPtr.data();
   std::vector<float> x = randomVector(size_t(3 * k), 12), got(size_t(3 * n));
@@ -520,6 +522,7 @@ TEST_P(CPUKernelsTest, Int4DecodeMatchesItsDenseForm) {
         w.dtype = scaleType;
         w.rows = n;
         w.cols = k;
+        w.format = FormatKind::Affine;
         w.bits = 4;
         w.groupSize = group;
         w.groups = groups;
@@ -570,7 +573,7 @@ TEST_P(CPUKernelsTest, NF4DecodeMatchesItsDenseForm) {
     w.rows = n;
     w.cols = cs.k;
     w.bits = 4;
-    w.nf4 = true;
+    w.format = FormatKind::NF4;
     w.groupSize = cs.block;
     w.codes = codes.data();
     w.scales = absmax.data();

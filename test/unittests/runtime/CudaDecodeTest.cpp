@@ -27,10 +27,10 @@ namespace {
 /// Row n of `d` expanded as RowExpand.cuh's expandRow does, sequentially.
 std::vector<float> expandOnHost(const WeightView &d, int64_t n) {
   std::vector<float> row(static_cast<size_t>(d.cols), 0.0f);
-  if (d.sparse == WeightView::Sparse::None) {
+  if (d.sparse == SparsityKind::None) {
     for (int64_t c = 0; c < d.cols; ++c)
       row[size_t(c)] = storedValue(d, n, n * d.cols + c, c, c);
-  } else if (d.sparse == WeightView::Sparse::NM) {
+  } else if (d.sparse == SparsityKind::NM) {
     int64_t perRow = d.cols / d.nmM * d.nmN;
     for (int64_t i = 0; i < perRow; ++i) {
       int64_t col = nmColumn(d, n, i);
@@ -55,7 +55,7 @@ void expectSameRows(const cpu::WeightRef &w) {
   ASSERT_TRUE(w.relocated([](const void *p) { return p; }, d));
   std::vector<float> cpuRow(static_cast<size_t>(w.cols));
   for (int64_t n = 0; n < w.rows; ++n) {
-    if (w.bits || w.sparse != cpu::WeightRef::Sparse::None)
+    if (w.isQuantized() || w.sparse != SparsityKind::None)
       cpu::dequantizeRow(w, n, cpuRow.data());
     else
       for (int64_t c = 0; c < w.cols; ++c)
@@ -101,6 +101,7 @@ TEST(CudaDecodeTest, AffineGroupsWithTailAndZeroPoints) {
       std::vector<uint8_t> zeros = randomBytes(size_t(n * groups), 3);
       std::vector<float> scales = randomFloats(size_t(n * groups), 4, 0.01f, 0.1f);
       cpu::WeightRef w{nullptr, DType::F32, n, k};
+      w.format = FormatKind::Affine;
       w.bits = bits;
       w.groupSize = gs;
       w.groups = groups;
@@ -119,7 +120,7 @@ TEST(CudaDecodeTest, NF4BlocksStraddleRows) {
   std::vector<float> absmax = randomFloats(size_t((total + block - 1) / block), 6, 0.1f, 1.0f);
   cpu::WeightRef w{nullptr, DType::F32, n, k};
   w.bits = 4;
-  w.nf4 = true;
+  w.format = FormatKind::NF4;
   w.groupSize = block;
   w.codes = codes.data();
   w.scales = absmax.data();
@@ -139,7 +140,7 @@ TEST(CudaDecodeTest, Int8WithOutlierColumns) {
     outliers.push_back(floatToHalf(f));
   cpu::WeightRef w{nullptr, DType::F32, n, k};
   w.bits = 8;
-  w.int8 = true;
+  w.format = FormatKind::Int8Outliers;
   w.codes = codes.data();
   w.scales = scales.data();
   w.numOutliers = 2;
@@ -164,11 +165,11 @@ TEST(CudaDecodeTest, SparseNF4AndAffineByPositionAndRank) {
     std::vector<float> absmax = randomFloats(size_t(n * perRow / 4), 11, 0.1f, 1.0f);
     cpu::WeightRef w{nullptr, DType::F32, n, k};
     w.bits = 4;
-    w.nf4 = true;
+    w.format = FormatKind::NF4;
     w.groupSize = 4;
     w.codes = codes.data();
     w.scales = absmax.data();
-    w.sparse = cpu::WeightRef::Sparse::NM;
+    w.sparse = SparsityKind::NM;
     w.nmN = 2;
     w.nmM = 4;
     w.index = idx.data();
@@ -190,12 +191,13 @@ TEST(CudaDecodeTest, SparseNF4AndAffineByPositionAndRank) {
     std::vector<uint8_t> codes = randomBytes(size_t((rowPtr.back() + 1) / 2), 13);
     std::vector<float> scales = randomFloats(size_t(n * groups), 14, 0.01f, 0.1f);
     cpu::WeightRef w{nullptr, DType::F32, n, k};
+    w.format = FormatKind::Affine;
     w.bits = 4;
     w.groupSize = gs;
     w.groups = groups;
     w.codes = codes.data();
     w.scales = scales.data();
-    w.sparse = cpu::WeightRef::Sparse::Bitmask;
+    w.sparse = SparsityKind::Bitmask;
     w.index = mask.data();
     w.rowPtr = rowPtr.data();
     SCOPED_TRACE("int4 bitmask");
