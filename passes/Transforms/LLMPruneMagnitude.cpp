@@ -55,9 +55,10 @@ struct LLMPruneMagnitudePass
             sparse::selectMask(sparse::magnitudeScores(values.data(), n, k), n, k, p, cmp);
         return encodePruned(type, sparse::applyMask(values.data(), mask), mask, p, out, why);
       };
-      if (rewriteWeights(getOperation(), "llm-prune-magnitude", include, exclude, output, encode,
-                         error))
-        return;
+      if (failed(rewriteWeights(getOperation(), "llm-prune-magnitude", include, exclude, output,
+                                encode)))
+        signalPassFailure();
+      return;
     }
     failPass(error);
   }

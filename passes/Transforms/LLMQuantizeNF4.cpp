@@ -92,10 +92,9 @@ struct LLMQuantizeNF4Pass
         out.components.push_back(std::move(c));
       return true;
     };
-    std::string error;
-    if (!rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode, error,
-                        /*dense=*/nullptr, /*allowPruned=*/true))
-      return failPass(error);
+    if (failed(rewriteWeights(module, "llm-quantize-nf4", include, exclude, output, encode,
+                              /*dense=*/nullptr, /*allowPruned=*/true)))
+      return signalPassFailure();
   }
 };
 

@@ -63,10 +63,9 @@ struct LLMQuantizeRTNPass
       out.description += ", pruned mask kept";
       return true;
     };
-    std::string error;
-    if (!rewriteWeights(module, "llm-quantize-rtn", include, exclude, output, encode, error,
-                        /*dense=*/nullptr, /*allowPruned=*/true))
-      return failPass(error);
+    if (failed(rewriteWeights(module, "llm-quantize-rtn", include, exclude, output, encode,
+                              /*dense=*/nullptr, /*allowPruned=*/true)))
+      return signalPassFailure();
   }
 };
 

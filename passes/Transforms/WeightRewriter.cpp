@@ -195,9 +195,11 @@ bool readF32(const rt::ParamFile *file, ParamOp param, std::vector<float> &value
 bool midllama::selectWeights(ModuleOp module, const std::string &passName,
                              const std::string &include, const std::string &exclude,
                              std::vector<std::string> &names, std::string &error,
-                             bool allowPruned) {
-  auto fail = [&](const std::string &message) {
+                             bool allowPruned, Operation **culprit) {
+  auto fail = [&](const std::string &message, Operation *at = nullptr) {
     error = passName + ": " + message;
+    if (culprit)
+      *culprit = at;
     return false;
   };
   std::regex includeRe, excludeRe;
@@ -218,11 +220,12 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
         (!exclude.empty() && std::regex_search(name, excludeRe)))
       continue;
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
-      return fail("weight '" + name + "' is neither f32 nor f16");
+      return fail("weight '" + name + "' is neither f32 nor f16", param);
     if (type.getSparsity() && !allowPruned)
       return fail("weight '" + name + "' is already pruned, and " + passName +
-                  " prunes dense weights: prune once, from the dense model, with the final "
-                  "pattern (every quantization pass keeps a pruned weight's mask)");
+                      " prunes dense weights: prune once, from the dense model, with the final "
+                      "pattern (every quantization pass keeps a pruned weight's mask)",
+                  param);
     names.push_back(name);
   }
   if (names.empty())
@@ -261,13 +264,15 @@ bool midllama::readWeightF32(ModuleOp module, const std::string &name,
 
 namespace {
 
-/// Encodes each selected weight with `encode`, printing progress; false with `error`.
+/// Encodes each selected weight with `encode`, printing progress; false with `error` and
+/// the weight's llm.param in `culprit`.
 bool encodeSelected(const rt::ParamFile *file, SymbolTable &symbols,
                     const std::vector<std::string> &selected, const std::string &passName,
                     const WeightEncoder &encode, llvm::StringMap<EncodedWeight> &encoded,
-                    std::string &error) {
+                    std::string &error, Operation *&culprit) {
   for (const std::string &name : selected) {
     auto param = symbols.lookup<ParamOp>(name);
+    culprit = param;
     WeightType type = param.getWeightType();
     int64_t n = type.getShape()[0], k = type.getShape()[1];
     auto start = std::chrono::steady_clock::now();
@@ -374,30 +379,34 @@ bool copyStored(rt::ParamFileWriter &writer, const rt::ParamFile &file, ParamOp 
 
 } // namespace
 
-bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
-                              const std::string &include, const std::string &exclude,
-                              const std::string &output, const WeightEncoder &encode,
-                              std::string &error,
-                              const std::map<std::string, std::vector<float>> *dense,
-                              bool allowPruned) {
+LogicalResult midllama::rewriteWeights(ModuleOp module, const std::string &passName,
+                                       const std::string &include, const std::string &exclude,
+                                       const std::string &output, const WeightEncoder &encode,
+                                       const std::map<std::string, std::vector<float>> *dense,
+                                       bool allowPruned) {
+  Operation *culprit = nullptr; // the llm.param an error is about, if one
   auto fail = [&](const std::string &message) {
-    error = passName + ": " + message;
-    return false;
+    mlir::emitError(culprit ? culprit->getLoc() : module.getLoc()) << passName << ": "
+                                                                    << message;
+    return failure();
   };
-  if (!checkPassOutput(module, output, error))
-    return fail(error);
-  std::vector<std::string> selected;
-  if (!selectWeights(module, passName, include, exclude, selected, error, allowPruned))
-    return false;
   std::string why;
+  if (!checkPassOutput(module, output, why))
+    return fail(why);
+  std::vector<std::string> selected;
+  if (!selectWeights(module, passName, include, exclude, selected, why, allowPruned, &culprit)) {
+    mlir::emitError(culprit ? culprit->getLoc() : module.getLoc()) << why; // "PASS: ..."
+    return failure();
+  }
   std::unique_ptr<rt::ParamFile> file; // none when every parameter is given inline
   if (hasStoredParams(module) && !(file = openModuleParams(module, "", why)))
     return fail(why);
   std::string outPath = resolveAgainstModule(module, output);
   llvm::StringMap<EncodedWeight> encoded;
   SymbolTable symbols(module);
-  if (!encodeSelected(file.get(), symbols, selected, passName, encode, encoded, why))
+  if (!encodeSelected(file.get(), symbols, selected, passName, encode, encoded, why, culprit))
     return fail(why);
+  culprit = nullptr;
 
   // The new parameter file: encoded weights as their components, rewritten ones with their
   // new values, the other stored ones as they are (inline ones stay inline).
@@ -418,8 +427,10 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
       ok = addRescaledDense(writer, param, dense->at(name), why);
     else if (!param.getValue())
       ok = copyStored(writer, *file, param, why);
-    if (!ok)
+    if (!ok) {
+      culprit = param;
       return fail(why);
+    }
   }
   if (!writer.commit(outPath, why))
     return fail(why);
@@ -440,5 +451,5 @@ bool midllama::rewriteWeights(ModuleOp module, const std::string &passName,
   for (ParamOp param : module.getOps<ParamOp>())
     param->removeAttr(LLMDialect::kStoredAsAttrName);
   setModuleParamFile(module, outPath);
-  return true;
+  return success();
 }

@@ -48,17 +48,19 @@ using WeightEncoder =
                        const std::vector<float> &values, EncodedWeight &out, std::string &error)>;
 
 /// Runs `encode` over the selected weights of `module` and rewrites it and its parameter
-/// file (`output`, relative to the IR file). Returns false with `error` (one line) on bad
-/// options, a missing tensor, nothing selected or an encoder's refusal; the module is then
-/// unchanged and nothing is written.
+/// file (`output`, relative to the IR file). On bad options, a missing tensor, nothing
+/// selected or an encoder's refusal it emits one error, "PASS: ...", at the llm.param of
+/// the weight concerned (at the module when it concerns none), and fails; the module is
+/// then unchanged and nothing is written.
 /// `allowPruned`: see selectWeights. `dense`, when given, holds new fp32 values for
 /// parameters that stay unquantized (AWQ's rescaled norms and projections), written in
 /// their own element type; a pruned one keeps its mask and compressed storage.
-bool rewriteWeights(mlir::ModuleOp module, const std::string &passName,
-                    const std::string &include, const std::string &exclude,
-                    const std::string &output, const WeightEncoder &encode, std::string &error,
-                    const std::map<std::string, std::vector<float>> *dense = nullptr,
-                    bool allowPruned = false);
+mlir::LogicalResult rewriteWeights(mlir::ModuleOp module, const std::string &passName,
+                                   const std::string &include, const std::string &exclude,
+                                   const std::string &output, const WeightEncoder &encode,
+                                   const std::map<std::string, std::vector<float>> *dense =
+                                       nullptr,
+                                   bool allowPruned = false);
 
 /// An encoder handing out what a calibrated method already encoded (moved out of
 /// `encoded`); it refuses a weight the method did not reach.
@@ -67,11 +69,13 @@ WeightEncoder precomputedEncoder(llvm::StringMap<EncodedWeight> &encoded);
 /// The names of the weights rewriteWeights would hand to its encoder (dense f32/f16
 /// matrices read only as a linear / LM head weight, matching `include`, not `exclude`), in
 /// parameter order. False with `error` on a bad regular expression or when none matches.
-/// Pruned weights are refused unless `allowPruned` (passes that keep their mask).
+/// Pruned weights are refused unless `allowPruned` (passes that keep their mask). An error
+/// about one weight sets `culprit`, when given, to its llm.param (else to null). A query
+/// (callers may want only the names), so it reports through `error`, not diagnostics.
 bool selectWeights(mlir::ModuleOp module, const std::string &passName,
                    const std::string &include, const std::string &exclude,
                    std::vector<std::string> &names, std::string &error,
-                   bool allowPruned = false);
+                   bool allowPruned = false, mlir::Operation **culprit = nullptr);
 
 /// The fp32 values of dense parameter `name` read from the module's parameter file; a
 /// pruned one expanded from its compressed storage, its mask (1 = kept) into `keep`.

@@ -14,6 +14,12 @@
 // RUN: FileCheck %s --check-prefix=QUANTIZED --input-file %t/pq.mlir
 // RUN: %python %S/Inputs/dump-params.py %t/q.safetensors | FileCheck %s --check-prefix=QTENSORS
 //
+// An error about one weight points at its llm.param, and nothing is written.
+// RUN: not midllama-opt --llm-prune-magnitude="pattern=2:3 include=^w output=%t/bad.safetensors" %s -o %t/bad.mlir 2>&1 | FileCheck %s --check-prefix=WHERE
+// RUN: not ls %t/bad.safetensors %t/bad.mlir
+// WHERE: llm-prune-magnitude-inline.mlir:{{[0-9]+}}:3: error: llm-prune-magnitude: weight 'w': M = 3 does not divide K = 8
+// WHERE-NEXT: llm.param @w : !llm.weight<2x8xf32> = dense<
+//
 // CHECK: llm.param @w : !llm.weight<2x8xf32, #llm.n_m<2:4>>{{$}}
 // CHECK: llm.param @n : !llm.weight<8xf32> = dense<1.000000e+00>
 // PROGRESS: llm-prune-magnitude: w [2 x 8] -> 2:4, 50.0% zero in

@@ -52,9 +52,11 @@ struct CalibratedPass : CheckedOptionsPass<Derived, GeneratedBase> {
       return mlir::failure();
     }
     std::vector<std::string> selected;
+    mlir::Operation *culprit = nullptr; // the llm.param an error is about, if one
     if (!selectWeights(module, passName(), this->include, this->exclude, selected, error,
-                       allowPruned)) {
-      this->failPass(error);
+                       allowPruned, &culprit)) {
+      mlir::emitError(culprit ? culprit->getLoc() : module.getLoc()) << error;
+      this->signalPassFailure();
       return mlir::failure();
     }
     return selected;
@@ -65,11 +67,11 @@ struct CalibratedPass : CheckedOptionsPass<Derived, GeneratedBase> {
   mlir::LogicalResult
   rewriteCalibrated(llvm::StringMap<EncodedWeight> &encoded, bool allowPruned,
                     const std::map<std::string, std::vector<float>> *dense = nullptr) {
-    std::string error;
-    if (rewriteWeights(this->getOperation(), passName(), this->include, this->exclude,
-                       this->output, precomputedEncoder(encoded), error, dense, allowPruned))
+    if (mlir::succeeded(rewriteWeights(this->getOperation(), passName(), this->include,
+                                       this->exclude, this->output,
+                                       precomputedEncoder(encoded), dense, allowPruned)))
       return mlir::success();
-    this->failPass(error);
+    this->signalPassFailure(); // rewriteWeights said why
     return mlir::failure();
   }
 };

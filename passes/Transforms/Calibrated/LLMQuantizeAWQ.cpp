@@ -114,7 +114,7 @@ struct LLMQuantizeAWQPass
       return;
     std::string error;
     if (!run(getOperation(), *selected, error))
-      return failPass(error);
+      return rewriteReported ? signalPassFailure() : failPass(error);
   }
 
   // --- State of one run (run() sets it up; the steps below read and update it). ---
@@ -131,6 +131,7 @@ struct LLMQuantizeAWQPass
   std::set<int64_t> done;
   std::map<std::string, std::string> notes; // llm.rescaled, by parameter
   std::string error;
+  bool rewriteReported = false; // writeResults' rewrite failed and emitted its own error
 
   /// One decoder layer (segment) being calibrated: its input groups, their statistics,
   /// clip samples and (for lone projections) whole inputs, and what block each feeds.
@@ -538,16 +539,19 @@ struct LLMQuantizeAWQPass
   }
 
   /// The quantized weights, the rescaled ones that stay dense (with their new values) and
-  /// the llm.rescaled notes, into the module and its parameter file.
+  /// the llm.rescaled notes, into the module and its parameter file. False when the rewrite
+  /// failed, which reported why itself (rewriteReported).
   bool writeResults(std::string &err) {
     std::map<std::string, std::vector<float>> dense;
     for (auto &[w, v] : current)
       if (!encoded.count(nameOf(w)))
         dense[nameOf(w)] = std::move(v);
     WeightEncoder encode = precomputedEncoder(encoded);
-    if (!rewriteWeights(module, kPass, include, exclude, output, encode, err, &dense,
-                        /*allowPruned=*/true))
+    if (failed(rewriteWeights(module, kPass, include, exclude, output, encode, &dense,
+                              /*allowPruned=*/true))) {
+      rewriteReported = true;
       return false;
+    }
     for (ParamOp param : module.getOps<ParamOp>())
       if (auto it = notes.find(param.getSymName().str()); it != notes.end())
         param->setAttr(LLMDialect::kRescaledAttrName,
