@@ -84,6 +84,28 @@ private:
   const void *device(const void *p) const;
   bool matmul(const float *in, int64_t stride, int64_t offset, float *out, int64_t rows,
               int64_t weight, std::string &error);
+  /// `kernel` over `n` elements, 256 threads a block.
+  bool elementwise(cudaKernel_t kernel, void **args, int64_t n, const char *what,
+                   std::string &error) {
+    unsigned blocks = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
+    return launch(kernel, dim3(blocks), dim3(256), args, 0, what, error);
+  }
+  float *slot(int64_t i) const { return slots_[size_t(i)]; }
+
+  // init's steps.
+  /// The kernels from the artifact's image, and the stream.
+  bool loadKernels(std::string &error);
+  /// Places the artifact's weight tensors and the load-time buffers at the start of the
+  /// arena (from `offset`, advanced past them).
+  bool placeWeights(int64_t &offset, std::string &error);
+  /// Each weight as the kernels read it, its pointers moved into the arena; the shared
+  /// memory limit raised for the kernels that need it.
+  bool bindWeights(std::string &error);
+
+  // forward's calls that take more than one launch.
+  bool gateUpSwiGLU(const calls::GateUpSwiGLU &g, int64_t rows, std::string &error);
+  bool attention(const calls::Attention &at, int64_t count, int64_t start,
+                 std::string &error);
 
   const Model &model_;
   std::string name_;
@@ -134,56 +156,9 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
           std::to_string(prop.minor) + ", kernels for " + targetOf(model_) +
           ")";
   maxShared_ = int64_t(prop.sharedMemPerBlockOptin);
-
-  // The kernels, from the artifact's image as it is.
-  const TensorView *image = model_.file().find(kCudaKernelsTensor);
-  if (!image || !check(cudaLibraryLoadData(&library_, image->data, nullptr, nullptr, 0, nullptr,
-                                           nullptr, 0),
-                       "loading the artifact's kernels", error))
-    return image ? false : fail(error, "the artifact has no CUDA kernels");
-  struct Named {
-    cudaKernel_t *slot;
-    const char *name;
-  } kernels[] = {{&k_.embed, "midllama_embed"},
-                 {&k_.rmsnorm, "midllama_rmsnorm"},
-                 {&k_.addRmsnorm, "midllama_add_rmsnorm"},
-                 {&k_.matmul, "midllama_matmul"},
-                 {&k_.int8Quantize, "midllama_int8_quantize_rows"},
-                 {&k_.int8Matmul, "midllama_int8_matmul"},
-                 {&k_.gateUpSwiglu, "midllama_gate_up_swiglu"},
-                 {&k_.swiglu, "midllama_swiglu"},
-                 {&k_.add, "midllama_add"},
-                 {&k_.mul, "midllama_mul"},
-                 {&k_.silu, "midllama_silu"},
-                 {&k_.rotaryCache, "midllama_rotary_cache_write"},
-                 {&k_.attention, "midllama_attention"},
-                 {&k_.argmax, "midllama_argmax"}};
-  for (const Named &n : kernels)
-    if (!check(cudaLibraryGetKernel(n.slot, library_, n.name), n.name, error))
-      return false;
-  if (!check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate",
-             error))
-    return false;
-
-  // The arena: weight tensors as stored, then slots, KV cache and scratch.
   int64_t offset = 0;
-  for (const TensorView &t : model_.file().tensors())
-    if (t.name.rfind("__", 0) != 0) { // not the program, tokenizer or kernel image
-      placements_.push_back({t.data, t.numBytes, offset});
-      offset += alignUp(t.numBytes);
-    }
-  // Scales decoded at load (NF4 absmax) live in host buffers: they travel too.
-  for (size_t i = 0; i < prog.weights.size(); ++i)
-    if (model_.weight(int64_t(i)).panels)
-      return fail(error, "weight '" + prog.weights[i].name +
-                      "' is packed for the CPU; recompile for a GPU target");
-  for (const std::vector<float> &decoded : model_.decodedScales()) {
-    int64_t bytes = int64_t(decoded.size()) * 4;
-    placements_.push_back({reinterpret_cast<const uint8_t *>(decoded.data()), bytes, offset});
-    offset += alignUp(bytes);
-  }
-  std::sort(placements_.begin(), placements_.end(),
-            [](const Placement &a, const Placement &b) { return a.host < b.host; });
+  if (!loadKernels(error) || !placeWeights(offset, error))
+    return false;
   int64_t weightBytes = offset, rows = batch_ * maxTokens_, maxN = 0, maxK = 0, maxOutliers = 0;
   for (size_t i = 0; i < prog.weights.size(); ++i) {
     const cpu::WeightRef &w = model_.weight(int64_t(i));
@@ -237,8 +212,66 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
   sx_ = reinterpret_cast<float *>(arena_ + int8Offset + alignUp(rows * maxK));
   xo_ = reinterpret_cast<float *>(arena_ + int8Offset + alignUp(rows * maxK) + alignUp(rows * 4));
   tokens_ = reinterpret_cast<int32_t *>(arena_ + tokensOffset);
+  logits_.resize(size_t(rows * model_.vocabSize()));
+  return bindWeights(error);
+}
 
-  // Each weight as the kernels read it, its pointers moved into the arena.
+bool CudaExecutor::loadKernels(std::string &error) {
+  // The kernels, from the artifact's image as it is.
+  const TensorView *image = model_.file().find(kCudaKernelsTensor);
+  if (!image || !check(cudaLibraryLoadData(&library_, image->data, nullptr, nullptr, 0, nullptr,
+                                           nullptr, 0),
+                       "loading the artifact's kernels", error))
+    return image ? false : fail(error, "the artifact has no CUDA kernels");
+  struct Named {
+    cudaKernel_t *slot;
+    const char *name;
+  } kernels[] = {{&k_.embed, "midllama_embed"},
+                 {&k_.rmsnorm, "midllama_rmsnorm"},
+                 {&k_.addRmsnorm, "midllama_add_rmsnorm"},
+                 {&k_.matmul, "midllama_matmul"},
+                 {&k_.int8Quantize, "midllama_int8_quantize_rows"},
+                 {&k_.int8Matmul, "midllama_int8_matmul"},
+                 {&k_.gateUpSwiglu, "midllama_gate_up_swiglu"},
+                 {&k_.swiglu, "midllama_swiglu"},
+                 {&k_.add, "midllama_add"},
+                 {&k_.mul, "midllama_mul"},
+                 {&k_.silu, "midllama_silu"},
+                 {&k_.rotaryCache, "midllama_rotary_cache_write"},
+                 {&k_.attention, "midllama_attention"},
+                 {&k_.argmax, "midllama_argmax"}};
+  for (const Named &n : kernels)
+    if (!check(cudaLibraryGetKernel(n.slot, library_, n.name), n.name, error))
+      return false;
+  return check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate",
+               error);
+}
+
+bool CudaExecutor::placeWeights(int64_t &offset, std::string &error) {
+  // The arena: weight tensors as stored, then (init) slots, KV cache and scratch.
+  const Program &prog = model_.program();
+  for (const TensorView &t : model_.file().tensors())
+    if (t.name.rfind("__", 0) != 0) { // not the program, tokenizer or kernel image
+      placements_.push_back({t.data, t.numBytes, offset});
+      offset += alignUp(t.numBytes);
+    }
+  // Scales decoded at load (NF4 absmax) live in host buffers: they travel too.
+  for (size_t i = 0; i < prog.weights.size(); ++i)
+    if (model_.weight(int64_t(i)).panels)
+      return fail(error, "weight '" + prog.weights[i].name +
+                      "' is packed for the CPU; recompile for a GPU target");
+  for (const std::vector<float> &decoded : model_.decodedScales()) {
+    int64_t bytes = int64_t(decoded.size()) * 4;
+    placements_.push_back({reinterpret_cast<const uint8_t *>(decoded.data()), bytes, offset});
+    offset += alignUp(bytes);
+  }
+  std::sort(placements_.begin(), placements_.end(),
+            [](const Placement &a, const Placement &b) { return a.host < b.host; });
+  return true;
+}
+
+bool CudaExecutor::bindWeights(std::string &error) {
+  const Program &prog = model_.program();
   for (size_t i = 0; i < prog.weights.size(); ++i) {
     const cpu::WeightRef &w = model_.weight(int64_t(i));
     WeightView d;
@@ -253,7 +286,6 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(maxShared_)),
                "raising the shared memory limit", error))
       return false;
-  logits_.resize(size_t(rows * model_.vocabSize()));
   return true;
 }
 
@@ -274,6 +306,52 @@ bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float
                 size_t(w.cols) * 4, "midllama_matmul", error);
 }
 
+bool CudaExecutor::gateUpSwiGLU(const calls::GateUpSwiGLU &g, int64_t rows,
+                                std::string &error) {
+  WeightView gate = weights_[size_t(g.gate)], up = weights_[size_t(g.up)];
+  int64_t total = rows * gate.rows;
+  float *in = slot(g.in), *out = slot(g.out);
+  if (!gate.isInt8() && !up.isInt8()) { // fused: the projections stay in shared memory
+    int64_t m = rows;
+    void *args[] = {&in, &out, &m, &gate, &up};
+    return launch(k_.gateUpSwiglu, dim3(unsigned(gate.rows)), dim3(kRowThreads), args,
+                  size_t(gate.cols) * 8, "midllama_gate_up_swiglu", error);
+  }
+  void *args[] = {&gate_, &up_, &out, &total};
+  return matmul(in, 1, 0, gate_, rows, g.gate, error) &&
+         matmul(in, 1, 0, up_, rows, g.up, error) &&
+         elementwise(k_.swiglu, args, total, "midllama_swiglu", error);
+}
+
+bool CudaExecutor::attention(const calls::Attention &at, int64_t count, int64_t start,
+                             std::string &error) {
+  DeviceAttentionParams p;
+  p.heads = at.heads;
+  p.kvHeads = at.kvHeads;
+  p.headDim = at.headDim;
+  p.scale = at.scale;
+  p.theta = at.theta;
+  p.rotaryDim = at.rotaryDim;
+  p.interleaved = at.interleaved;
+  p.context = context_;
+  int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
+  for (int64_t b = 0; b < batch_; ++b) { // each sequence against its own cache
+    float *q = slot(at.q) + b * count * qw, *k = slot(at.k) + b * count * kvw;
+    float *v = slot(at.v) + b * count * kvw, *out = slot(at.out) + b * count * qw;
+    size_t cache = size_t(at.layer * batch_ + b);
+    float *kc = kCache_[cache], *vc = vCache_[cache];
+    void *rotate[] = {&q, &k, &v, &start, &kc, &vc, &p};
+    void *attend[] = {&q, &out, &start, &kc, &vc, &p};
+    if (!launch(k_.rotaryCache, dim3(unsigned(count)), dim3(kAttentionThreads), rotate, 0,
+                "midllama_rotary_cache_write", error) ||
+        !launch(k_.attention, dim3(unsigned(count), unsigned(p.heads)),
+                dim3(kAttentionThreads), attend, size_t(start + count) * 4,
+                "midllama_attention", error))
+      return false;
+  }
+  return true;
+}
+
 const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t start,
                                    bool lastOnly, std::string &error) {
   const int64_t rows = batch_ * count;
@@ -284,17 +362,13 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
     return nullptr;
   const Program &prog = model_.program();
   const std::vector<int64_t> &widths = prog.slotWidths;
-  auto s = [&](int64_t slot) { return slots_[size_t(slot)]; };
-  auto elementwise = [&](cudaKernel_t kernel, void **args, int64_t n, const char *what) {
-    unsigned blocks = unsigned(std::min<int64_t>((n + 255) / 256, 65535));
-    return launch(kernel, dim3(blocks), dim3(256), args, 0, what, error);
-  };
+  auto s = [&](int64_t i) { return slot(i); };
   // out = f(x, y) elementwise over slots of one width.
   auto binary = [&](cudaKernel_t kernel, int64_t x, int64_t y, int64_t out, const char *what) {
     float *xp = s(x), *yp = s(y), *outp = s(out);
     int64_t total = rows * widths[size_t(x)];
     void *args[] = {&xp, &yp, &outp, &total};
-    return elementwise(kernel, args, total, what);
+    return elementwise(kernel, args, total, what, error);
   };
   int64_t outRows = rows;
   for (const Call &c : prog.calls) {
@@ -343,24 +417,9 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
       }
       break;
     }
-    case OpCode::GateUpSwiGLU: {
-      auto g = calls::GateUpSwiGLU::decode(c);
-      WeightView gate = weights_[size_t(g.gate)], up = weights_[size_t(g.up)];
-      int64_t total = rows * gate.rows;
-      float *in = s(g.in), *out = s(g.out);
-      if (!gate.isInt8() && !up.isInt8()) { // fused: the projections stay in shared memory
-        int64_t m = rows;
-        void *args[] = {&in, &out, &m, &gate, &up};
-        ok = launch(k_.gateUpSwiglu, dim3(unsigned(gate.rows)), dim3(kRowThreads), args,
-                    size_t(gate.cols) * 8, "midllama_gate_up_swiglu", error);
-        break;
-      }
-      void *args[] = {&gate_, &up_, &out, &total};
-      ok = matmul(in, 1, 0, gate_, rows, g.gate, error) &&
-           matmul(in, 1, 0, up_, rows, g.up, error) &&
-           elementwise(k_.swiglu, args, total, "midllama_swiglu");
+    case OpCode::GateUpSwiGLU:
+      ok = gateUpSwiGLU(calls::GateUpSwiGLU::decode(c), rows, error);
       break;
-    }
     case OpCode::SwiGLU: {
       auto g = calls::SwiGLU::decode(c);
       ok = binary(k_.swiglu, g.gate, g.up, g.out, "midllama_swiglu");
@@ -381,36 +440,12 @@ const float *CudaExecutor::forward(const int32_t *tokens, int64_t count, int64_t
       float *x = s(u.in), *out = s(u.out);
       int64_t total = rows * widths[size_t(u.in)];
       void *args[] = {&x, &out, &total};
-      ok = elementwise(k_.silu, args, total, "midllama_silu");
+      ok = elementwise(k_.silu, args, total, "midllama_silu", error);
       break;
     }
-    case OpCode::Attention: {
-      auto at = calls::Attention::decode(c);
-      DeviceAttentionParams p;
-      p.heads = at.heads;
-      p.kvHeads = at.kvHeads;
-      p.headDim = at.headDim;
-      p.scale = at.scale;
-      p.theta = at.theta;
-      p.rotaryDim = at.rotaryDim;
-      p.interleaved = at.interleaved;
-      p.context = context_;
-      int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
-      for (int64_t b = 0; ok && b < batch_; ++b) { // each sequence against its own cache
-        float *q = s(at.q) + b * count * qw, *k = s(at.k) + b * count * kvw;
-        float *v = s(at.v) + b * count * kvw, *out = s(at.out) + b * count * qw;
-        size_t cache = size_t(at.layer * batch_ + b);
-        float *kc = kCache_[cache], *vc = vCache_[cache];
-        void *rotate[] = {&q, &k, &v, &start, &kc, &vc, &p};
-        void *attend[] = {&q, &out, &start, &kc, &vc, &p};
-        ok = launch(k_.rotaryCache, dim3(unsigned(count)), dim3(kAttentionThreads), rotate, 0,
-                    "midllama_rotary_cache_write", error) &&
-             launch(k_.attention, dim3(unsigned(count), unsigned(p.heads)),
-                    dim3(kAttentionThreads), attend, size_t(start + count) * 4,
-                    "midllama_attention", error);
-      }
+    case OpCode::Attention:
+      ok = attention(calls::Attention::decode(c), count, start, error);
       break;
-    }
     }
     if (!ok)
       return nullptr;
