@@ -31,6 +31,7 @@ if config.onnx_fuzzer:
     config.available_features.add("libfuzzer")
     config.substitutions.append(("%onnx_fuzzer", config.onnx_fuzzer))
     config.substitutions.append(("%onnx_converter_fuzzer", config.onnx_converter_fuzzer))
+    config.substitutions.append(("%gguf_fuzzer", config.gguf_fuzzer))
     config.substitutions.append(
         ("%fuzz_seconds", os.environ.get("MIDLLAMA_FUZZ_SECONDS", "30"))
     )
@@ -50,3 +51,16 @@ if probe.returncode == 0:
     lit_config.note("GPU: " + probe.stdout.strip())
 else:
     lit_config.note("CUDA end-to-end tests skipped: " + (probe.stdout.strip() or probe.stderr.strip()))
+
+# SmolLM2-135M (scripts/get-model.sh smollm2 puts it in the cache; never in the repository):
+# its tests run where it has been fetched and skip, with a note, elsewhere (CI).
+smollm2 = os.path.join(os.environ.get("MIDLLAMA_CACHE",
+                                      os.path.join(os.path.expanduser("~"), ".cache", "midllama")),
+                       "models", "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+if os.path.isfile(smollm2):
+    config.available_features.add("smollm2")
+    config.substitutions.append(("%smollm2_gguf", smollm2))
+else:
+    lit_config.note("SmolLM2 tests skipped: run scripts/get-model.sh smollm2 to fetch it")
+if "MIDLLAMA_CACHE" in os.environ:
+    config.environment["MIDLLAMA_CACHE"] = os.environ["MIDLLAMA_CACHE"]

@@ -3,6 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // midllama-import MODEL -o OUT.mlir [--params OUT.safetensors]
+// midllama-import MODEL.gguf --list
 //
 // Writes the llm IR and its parameter file. Both are written through temporary files and
 // renamed into place, parameters first (the IR refers to them). An existing output that
@@ -11,11 +12,15 @@
 // Sources: llama2.c checkpoints (.bin) through the decoder builder; ONNX exports (.onnx)
 // converted op by op, then the registered cleanup passes: canonicalize (SwiGLU),
 // --llm-outline-decoder-layers and --llm-materialize-weights (which writes the final
-// parameter file from a temporary one holding the ONNX initializers as they are).
+// parameter file from a temporary one holding the ONNX initializers as they are). GGUF
+// files (.gguf) are read and checked, and --list prints what they hold; their conversion
+// to llm IR is not written yet.
 //
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Support/FatalErrors.h"
+#include "midllama/Import/GGUF/GgufFile.h"
+#include "midllama/Import/GGUF/GgufSummary.h"
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxModel.h"
 #include "midllama/Params/ParamFiles.h"
@@ -47,12 +52,17 @@ static cl::OptionCategory category("midllama-import options");
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model>"), cl::Required,
                                       cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("Output IR file (.mlir)"),
-                                       cl::value_desc("file"), cl::Required, cl::cat(category));
+                                       cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> list("list",
+                          cl::desc("Print what the model file holds (GGUF: its metadata and "
+                                   "tensors) and exit; nothing is written"),
+                          cl::cat(category));
 static cl::opt<std::string> paramsPath(
     "params", cl::desc("Output parameter file (default: the output path with .safetensors)"),
     cl::value_desc("file"), cl::cat(category));
 static cl::opt<std::string> inputFormat("format",
-                                   cl::desc("Input format: auto (by extension), llama2c or onnx"),
+                                   cl::desc("Input format: auto (by extension), llama2c, onnx "
+                                            "or gguf"),
                                    cl::init("auto"), cl::cat(category));
 static cl::opt<bool> force("force", cl::desc("Overwrite outputs midllama did not write"),
                            cl::cat(category));
@@ -132,15 +142,42 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "midllama-import: model file -> llm IR + parameter file\n");
 
+  if (maxInputMB < 0)
+    return fail("--max-input-mb must not be negative");
+  std::string kind = inputFormat;
+  if (kind == "auto")
+    kind = StringRef(inputPath).ends_with(".bin")    ? "llama2c"
+           : StringRef(inputPath).ends_with(".onnx") ? "onnx"
+           : StringRef(inputPath).ends_with(".gguf") ? "gguf"
+                                                    : "";
+  if (kind != "llama2c" && kind != "onnx" && kind != "gguf")
+    return fail("'" + inputPath + "': unsupported model format" +
+                (inputFormat == "auto" ? std::string(" (by extension)") : " '" + inputFormat + "'") +
+                "; supported: llama2.c checkpoints (.bin, --format=llama2c), ONNX (.onnx) and, "
+                "with --list only so far, GGUF (.gguf)");
+  midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
+  if (list) {
+    if (kind != "gguf")
+      return fail("--list reads GGUF files (.gguf or --format=gguf)");
+    std::string error;
+    auto file = midllama::gguf::GgufFile::open(inputPath, error);
+    if (!file)
+      return fail(error);
+    outs() << midllama::gguf::summarize(*file);
+    return 0;
+  }
+  if (kind == "gguf")
+    return fail("'" + inputPath + "': converting GGUF models to llm IR is not implemented "
+                "yet; --list shows what the file holds");
+  if (outputPath.empty())
+    return fail("-o OUT.mlir is required");
+
   std::string params = paramsPath;
   if (params.empty()) {
     SmallString<256> p(outputPath);
     sys::path::replace_extension(p, ".safetensors");
     params = std::string(p);
   }
-  if (maxInputMB < 0)
-    return fail("--max-input-mb must not be negative");
-  midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
   midllama::onnx_import::OnnxModel::allowDataDirectories(
       std::vector<std::string>(allowDataDirs.begin(), allowDataDirs.end()));
   bool exists = false;
@@ -160,15 +197,6 @@ int main(int argc, char **argv) {
   // none may be the model, its external data, or the other output (by identity).
   midllama::rt::OutputTransaction transaction;
   std::string error;
-  std::string kind = inputFormat;
-  if (kind == "auto")
-    kind = StringRef(inputPath).ends_with(".bin")    ? "llama2c"
-           : StringRef(inputPath).ends_with(".onnx") ? "onnx"
-                                                    : "";
-  if (kind != "llama2c" && kind != "onnx")
-    return fail("'" + inputPath + "': unsupported model format" +
-                (inputFormat == "auto" ? std::string(" (by extension)") : " '" + inputFormat + "'") +
-                "; supported: llama2.c checkpoints (.bin, --format=llama2c) and ONNX (.onnx)");
   std::string what = kind == "llama2c" ? "llama2.c checkpoint" : "ONNX model";
   if (!midllama::rt::checkInputFile(inputPath, what, midllama::rt::kNoInputLimit, error) ||
       !midllama::rt::checkOutputPath(outputPath, "-o", error, /*declare=*/true) ||

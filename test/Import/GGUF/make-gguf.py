@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes small GGUF files for the reader's tests into OUT_DIR: one well-formed file
+(every metadata value type, nested arrays, F32/F16/BF16/Q4_1/Q8_0 tensors) in versions 3
+and 2, and one broken variant per way a file can lie (GGUF spec: ggml/docs/gguf.md).
+Standard library only, so CI needs no gguf package; the expected reading of each file is
+in reader.test.
+
+    make-gguf.py OUT_DIR
+"""
+import os
+import struct
+import sys
+
+U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
+SCALAR = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f",
+          BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
+T_F32, T_F16, T_Q4_1, T_Q8_0, T_BF16 = 0, 1, 3, 8, 30
+
+
+def gstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def value(t, v):
+    if t == STRING:
+        return gstr(v)
+    if t == ARRAY:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(value(et, x) for x in items)
+    return struct.pack(SCALAR[t], v)
+
+
+def kv(key, t, v):
+    return gstr(key) + struct.pack("<I", t) + value(t, v)
+
+
+def tensor_info(name, dims, ttype, offset):
+    return (gstr(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+            + struct.pack("<IQ", ttype, offset))
+
+
+GOOD_KV = [
+    ("general.architecture", STRING, "llama"),
+    ("llama.block_count", U32, 1),
+    ("llama.rope.freq_base", F32, 10000.0),
+    ("small.u8", U8, 200), ("small.i8", I8, -5), ("small.u16", U16, 60000),
+    ("small.i16", I16, -300), ("small.i32", I32, -70000), ("small.u64", U64, 2 ** 63 + 1),
+    ("small.i64", I64, -(2 ** 40)), ("small.f64", F64, 0.125), ("small.flag", BOOL, 1),
+    ("small.quote", STRING, 'say "hi"\n'),
+    ("tokenizer.ggml.tokens", ARRAY, (STRING, ["<s>", "</s>", "a", "b", "c", "d", "e", "f"])),
+    ("tokenizer.ggml.scores", ARRAY, (F32, [0.0, -1.5])),
+    ("small.nested", ARRAY, (ARRAY, [(I32, [1, 2]), (I32, [3])])),
+]
+# name, ggml dims (columns first), type, bytes
+GOOD_TENSORS = [
+    ("norm.weight", [4], T_F32, 16),
+    ("q.weight", [32, 2], T_Q4_1, 40),   # 2 rows of one 20-byte block
+    ("embd.weight", [64, 1], T_Q8_0, 68),  # 1 row of two 34-byte blocks
+    ("h.weight", [3, 2], T_F16, 12),
+    ("b.weight", [2], T_BF16, 4),
+]
+
+
+def build(version=3, kvs=GOOD_KV, tensors=GOOD_TENSORS, alignment=32, offsets=None,
+          magic=b"GGUF", counts=None):
+    placed, at = [], 0
+    for i, (name, dims, ttype, nbytes) in enumerate(tensors):
+        off = offsets[i] if offsets else at
+        placed.append((name, dims, ttype, off))
+        at = (max(at, off + nbytes) + alignment - 1) // alignment * alignment
+    tc, kc = counts if counts else (len(tensors), len(kvs))
+    head = magic + struct.pack("<IQQ", version, tc, kc)
+    body = b"".join(kv(*x) for x in kvs) + b"".join(tensor_info(*p) for p in placed)
+    out = head + body
+    out += b"\0" * ((-len(out)) % alignment)
+    data = bytearray(at)
+    for i in range(len(data)):
+        data[i] = (i * 7) % 251
+    return out + bytes(data)
+
+
+def raw(kv_count, body):
+    """A version-3 header with no tensors and `kv_count` entries, then `body` as it is."""
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, kv_count) + body
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    good = build()
+    files = {
+        "good.gguf": good,
+        "v2.gguf": build(version=2),
+        "v1.gguf": build(version=1),
+        "v4.gguf": build(version=4),
+        "magic.gguf": build(magic=b"GGML"),
+        "short.gguf": good[:20],
+        "truncated.gguf": good[:-30],
+        "huge-kv-count.gguf": build(counts=(len(GOOD_TENSORS), 2 ** 40)),
+        "huge-tensor-count.gguf": build(counts=(2 ** 50, len(GOOD_KV))),
+        "key-past-end.gguf": raw(1, struct.pack("<Q", 2 ** 62) + b"k" * 16),
+        "string-past-end.gguf": raw(1, gstr("k") + struct.pack("<IQ", STRING, 2 ** 62) + b"v" * 16),
+        "array-huge.gguf": raw(1, gstr("k") + struct.pack("<IIQ", ARRAY, U32, 2 ** 50) + b"\0" * 16),
+        "unknown-value-type.gguf": build(kvs=[("k", U8, 1)]).replace(
+            gstr("k") + struct.pack("<I", U8), gstr("k") + struct.pack("<I", 13)),
+        "bad-bool.gguf": build(kvs=[("k", U8, 2)]).replace(
+            gstr("k") + struct.pack("<I", U8), gstr("k") + struct.pack("<I", BOOL)),
+        "dup-key.gguf": build(kvs=GOOD_KV + [("llama.block_count", U32, 2)]),
+        "deep-array.gguf": build(kvs=[("k", ARRAY, (ARRAY, [(ARRAY, [(ARRAY, [(ARRAY, [(ARRAY, [
+            (ARRAY, [(ARRAY, [(ARRAY, [(I32, [1])])])])])])])])]))]),
+        "alignment-3.gguf": build(kvs=GOOD_KV + [("general.alignment", U32, 3)]),
+        "alignment-u64.gguf": build(kvs=GOOD_KV + [("general.alignment", U64, 64)]),
+        "alignment-64.gguf": build(kvs=GOOD_KV + [("general.alignment", U32, 64)], alignment=64),
+        "misaligned.gguf": build(offsets=[0, 4, 64, 160, 192]),
+        "overlap.gguf": build(offsets=[0, 0, 64, 160, 192]),
+        "unknown-type.gguf": build(tensors=[("x", [4], 99, 16)]),
+        "five-dims.gguf": build(tensors=[("x", [1, 1, 1, 1, 4], T_F32, 16)]),
+        "zero-dim.gguf": build(tensors=[("x", [4, 0], T_F32, 0)]),
+        "partial-block.gguf": build(tensors=[("x", [16, 2], T_Q4_1, 20)]),
+        "dup-tensor.gguf": build(tensors=[("x", [4], T_F32, 16), ("x", [4], T_F32, 16)]),
+        "dim-overflow.gguf": build(tensors=[("x", [2 ** 40, 2 ** 40], T_F32, 0)]),
+    }
+    for name, data in files.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
