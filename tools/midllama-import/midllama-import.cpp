@@ -13,13 +13,14 @@
 // converted op by op, then the registered cleanup passes: canonicalize (SwiGLU),
 // --llm-outline-decoder-layers and --llm-materialize-weights (which writes the final
 // parameter file from a temporary one holding the ONNX initializers as they are). GGUF
-// files (.gguf) are read and checked, and --list prints what they hold; their conversion
-// to llm IR is not written yet.
+// files (.gguf, llama architecture) through the decoder builder too, their weights
+// dequantized to fp32 (GgufLlama.h); --list prints what a GGUF file holds.
 //
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Support/FatalErrors.h"
 #include "midllama/Import/GGUF/GgufFile.h"
+#include "midllama/Import/GGUF/GgufLlama.h"
 #include "midllama/Import/GGUF/GgufSummary.h"
 #include "midllama/Import/Llama2C.h"
 #include "midllama/Import/ONNX/OnnxModel.h"
@@ -135,6 +136,40 @@ static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
   return writeIR(*module, sys::path::filename(inputPath).str() + " (ONNX)");
 }
 
+/// GGUF (llama architecture): the decoder builder's module, the weights dequantized to fp32.
+static int importGguf(mlir::MLIRContext &context, const std::string &params) {
+  std::string error;
+  auto file = midllama::gguf::GgufFile::open(inputPath, error);
+  if (!file)
+    return fail(error);
+  midllama::DecoderConfig config;
+  if (!midllama::gguf::llamaConfig(*file, config, error))
+    return fail(error);
+  config.weightType = mlir::Float32Type::get(&context);
+  config.activationType = mlir::Float32Type::get(&context);
+  if (std::string problem = config.validate(); !problem.empty())
+    return fail("'" + inputPath + "': " + problem);
+  SmallString<256> absoluteParams(params);
+  sys::fs::make_absolute(absoluteParams);
+  auto loc = mlir::FileLineColLoc::get(&context, inputPath, 0, 0);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      midllama::buildDecoderModule(&context, config, absoluteParams, loc);
+  if (failed(mlir::verify(*module)))
+    return fail("internal error: the imported module does not verify");
+  midllama::rt::ParamFileWriter writer;
+  writer.setMetadata("source", sys::path::filename(inputPath).str());
+  writer.setMetadata("source_format", "gguf");
+  if (!midllama::gguf::addLlamaWeights(*file, config, writer, error) ||
+      !writer.commit(params, error))
+    return fail(error);
+  std::string banner;
+  raw_string_ostream(banner) << sys::path::filename(inputPath) << " (GGUF; " << config.numLayers
+                             << " layers, dim " << config.hiddenSize << ", " << config.numHeads
+                             << " heads / " << config.numKvHeads << " kv heads, vocab "
+                             << config.vocabSize << ")";
+  return writeIR(*module, banner);
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   midllama::installFatalExceptionHandler("midllama-import");
@@ -153,8 +188,8 @@ int main(int argc, char **argv) {
   if (kind != "llama2c" && kind != "onnx" && kind != "gguf")
     return fail("'" + inputPath + "': unsupported model format" +
                 (inputFormat == "auto" ? std::string(" (by extension)") : " '" + inputFormat + "'") +
-                "; supported: llama2.c checkpoints (.bin, --format=llama2c), ONNX (.onnx) and, "
-                "with --list only so far, GGUF (.gguf)");
+                "; supported: llama2.c checkpoints (.bin, --format=llama2c), ONNX (.onnx) and "
+                "GGUF (.gguf)");
   midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
   if (list) {
     if (kind != "gguf")
@@ -166,9 +201,6 @@ int main(int argc, char **argv) {
     outs() << midllama::gguf::summarize(*file);
     return 0;
   }
-  if (kind == "gguf")
-    return fail("'" + inputPath + "': converting GGUF models to llm IR is not implemented "
-                "yet; --list shows what the file holds");
   if (outputPath.empty())
     return fail("-o OUT.mlir is required");
 
@@ -197,7 +229,9 @@ int main(int argc, char **argv) {
   // none may be the model, its external data, or the other output (by identity).
   midllama::rt::OutputTransaction transaction;
   std::string error;
-  std::string what = kind == "llama2c" ? "llama2.c checkpoint" : "ONNX model";
+  std::string what = kind == "llama2c" ? "llama2.c checkpoint"
+                     : kind == "gguf"  ? "GGUF file"
+                                       : "ONNX model";
   if (!midllama::rt::checkInputFile(inputPath, what, midllama::rt::kNoInputLimit, error) ||
       !midllama::rt::checkOutputPath(outputPath, "-o", error, /*declare=*/true) ||
       !midllama::rt::checkOutputPath(params, "--params", error))
@@ -208,6 +242,12 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context(registry);
   if (kind == "onnx") {
     if (int status = importOnnx(context, params))
+      return status;
+    return transaction.commit(error) ? 0 : fail(error);
+  }
+
+  if (kind == "gguf") {
+    if (int status = importGguf(context, params))
       return status;
     return transaction.commit(error) ? 0 : fail(error);
   }

@@ -80,6 +80,90 @@ def build(version=3, kvs=GOOD_KV, tensors=GOOD_TENSORS, alignment=32, offsets=No
     return out + bytes(data)
 
 
+# A tiny llama decoder (2 layers, hidden 32, 4 heads over 2 KV heads, FFN 64, vocabulary
+# 64) with every tensor type the importer dequantizes, and its broken variants.
+T_Q4_0 = 2
+LLAMA = dict(layers=2, hidden=32, heads=4, kv_heads=2, ffn=64, vocab=64)
+
+
+def llama_kvs(**changes):
+    c = dict(LLAMA, **changes)
+    return [("general.architecture", STRING, c.get("arch", "llama")),
+            ("llama.block_count", U32, c["layers"]), ("llama.context_length", U32, 128),
+            ("llama.embedding_length", U32, c["hidden"]),
+            ("llama.feed_forward_length", U32, c["ffn"]),
+            ("llama.attention.head_count", U32, c["heads"]),
+            ("llama.attention.head_count_kv", U32, c["kv_heads"]),
+            ("llama.rope.freq_base", F32, 10000.0),
+            ("llama.attention.layer_norm_rms_epsilon", F32, 1e-5)] + c.get("extra", [])
+
+
+def block_bytes(ttype, count):
+    per = {T_F32: (1, 4), T_F16: (1, 2), T_BF16: (1, 2), T_Q4_0: (32, 18), T_Q4_1: (32, 20),
+           T_Q8_0: (32, 34), 6: (32, 22)}[ttype]
+    return count // per[0] * per[1]
+
+
+def llama_tensors(drop=(), extra=(), types=None):
+    L = LLAMA
+    h, f, kv = L["hidden"], L["ffn"], L["kv_heads"] * L["hidden"] // L["heads"]
+    t = [("token_embd.weight", [h, L["vocab"]], T_Q8_0)]
+    for l in range(L["layers"]):
+        b = "blk.%d." % l
+        t += [(b + "attn_norm.weight", [h], T_F32), (b + "attn_q.weight", [h, h], T_Q4_1),
+              (b + "attn_k.weight", [h, kv], T_Q4_1), (b + "attn_v.weight", [h, kv], T_Q4_0),
+              (b + "attn_output.weight", [h, h], T_F16), (b + "ffn_norm.weight", [h], T_F32),
+              (b + "ffn_gate.weight", [h, f], T_Q8_0), (b + "ffn_up.weight", [h, f], T_BF16),
+              (b + "ffn_down.weight", [f, h], T_Q4_1)]
+    t += [("output_norm.weight", [h], T_F32)] + list(extra)
+    out = []
+    for name, dims, ttype in t:
+        if name in drop:
+            continue
+        ttype = (types or {}).get(name, ttype)
+        n = 1
+        for d in dims:
+            n *= d
+        out.append((name, dims, ttype, block_bytes(ttype, n)))
+    return out
+
+
+def llama_data(tensors):
+    """Plausible values for each block: fp16 scales/minimums in a small range, any codes."""
+    blobs = []
+    for i, (name, dims, ttype, nbytes) in enumerate(tensors):
+        b = bytearray((j * 37 + i * 11) % 256 for j in range(nbytes))
+        if ttype in (T_Q4_0, T_Q4_1, T_Q8_0):
+            step = {T_Q4_0: 18, T_Q4_1: 20, T_Q8_0: 34}[ttype]
+            for k in range(0, nbytes, step):
+                b[k:k + 2] = struct.pack("<e", 0.01 + 0.001 * (k // step % 7))
+                if ttype == T_Q4_1:
+                    b[k + 2:k + 4] = struct.pack("<e", -0.05 - 0.002 * (k // step % 5))
+        elif ttype == T_F32:
+            b = bytearray(struct.pack("<%df" % (nbytes // 4), *[1.0 + 0.01 * j for j in range(nbytes // 4)]))
+        elif ttype == T_F16:
+            b = bytearray(struct.pack("<%de" % (nbytes // 2), *[0.02 * ((j % 9) - 4) for j in range(nbytes // 2)]))
+        elif ttype == T_BF16:
+            vals = struct.pack("<%df" % (nbytes // 2), *[0.03 * ((j % 7) - 3) for j in range(nbytes // 2)])
+            b = bytearray(b"".join(vals[4 * j + 2:4 * j + 4] for j in range(nbytes // 2)))
+        blobs.append(bytes(b))
+    return blobs
+
+
+def build_llama(kvs=None, tensors=None):
+    kvs = kvs if kvs is not None else llama_kvs()
+    tensors = tensors if tensors is not None else llama_tensors()
+    out = build(kvs=kvs, tensors=tensors)
+    # Replace the filler data with llama_data's values, tensor by tensor.
+    head_end = len(out) - sum((n + 31) // 32 * 32 for *_, n in tensors)
+    data = bytearray(out[head_end:])
+    at = 0
+    for (name, dims, ttype, n), blob in zip(tensors, llama_data(tensors)):
+        data[at:at + n] = blob
+        at = (at + n + 31) // 32 * 32
+    return out[:head_end] + bytes(data)
+
+
 def raw(kv_count, body):
     """A version-3 header with no tensors and `kv_count` entries, then `body` as it is."""
     return b"GGUF" + struct.pack("<IQQ", 3, 0, kv_count) + body
@@ -121,6 +205,20 @@ def main():
         "dup-tensor.gguf": build(tensors=[("x", [4], T_F32, 16), ("x", [4], T_F32, 16)]),
         "dim-overflow.gguf": build(tensors=[("x", [2 ** 40, 2 ** 40], T_F32, 0)]),
     }
+    files.update({
+        "llama.gguf": build_llama(),
+        "llama-missing.gguf": build_llama(tensors=llama_tensors(drop=("blk.1.ffn_up.weight",))),
+        "llama-extra.gguf": build_llama(tensors=llama_tensors(extra=[("rope_freqs.weight", [4], T_F32)])),
+        "llama-untied.gguf": build_llama(tensors=llama_tensors(extra=[("output.weight", [32, 64], T_Q8_0)])),
+        "llama-q5_0.gguf": build_llama(tensors=llama_tensors(types={"blk.0.ffn_down.weight": 6})),
+        "llama-shape.gguf": build_llama(tensors=[t if t[0] != "blk.0.attn_k.weight" else
+                                                 ("blk.0.attn_k.weight", [32, 32], T_Q4_1, 640)
+                                                 for t in llama_tensors()]),
+        "llama-arch.gguf": build_llama(kvs=llama_kvs(arch="gemma")),
+        "llama-no-eps.gguf": build_llama(kvs=[kv for kv in llama_kvs() if "epsilon" not in kv[0]]),
+        "llama-rope-scaling.gguf": build_llama(kvs=llama_kvs(extra=[("llama.rope.scaling.type", STRING, "yarn")])),
+        "llama-heads.gguf": build_llama(kvs=llama_kvs(heads=5)),
+    })
     for name, data in files.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)

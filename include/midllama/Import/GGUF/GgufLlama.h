@@ -1,0 +1,42 @@
+//===- GgufLlama.h - A llama-architecture GGUF file as a decoder -*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// What `midllama-import MODEL.gguf` builds the canonical decoder module from
+// (DecoderBuilder.h): the hyper-parameters from the `llama.*` metadata and the weights
+// from the tensors, renamed to Hugging Face roles (`blk.3.attn_q.weight` ->
+// `model.layers.3.self_attn.q_proj.weight`). llama.cpp's converter permutes the rows of
+// q_proj and k_proj of every head (its rotary pairs adjacent dimensions, Hugging Face's
+// LLaMA dimensions d and d + head_dim/2); the rows are put back in Hugging Face order, so
+// the module uses Hugging Face's rotary and its weights equal the original checkpoint's.
+// docs/gguf.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_IMPORT_GGUF_GGUFLLAMA_H
+#define MIDLLAMA_IMPORT_GGUF_GGUFLLAMA_H
+
+#include "midllama/Import/DecoderBuilder.h"
+#include "midllama/Import/GGUF/GgufFile.h"
+#include "runtime/params/ParamFile.h"
+
+#include <string>
+
+namespace midllama::gguf {
+
+/// The decoder configuration of `file` (architecture `llama`), weight and activation types
+/// left unset. False with `error` naming the file and the key or tensor when a required
+/// key is missing or of the wrong type, a value is out of range, or the model uses what
+/// the decoder does not implement (rope scaling, experts, other head sizes).
+bool llamaConfig(const GgufFile &file, DecoderConfig &config, std::string &error);
+
+/// Adds every decoder weight of `file` to `writer` under its Hugging Face name, as fp32
+/// dequantized at commit time (one tensor at a time: GgmlDequantize.h), q/k rows in Hugging
+/// Face order. False with `error` when a tensor is missing, has another shape than
+/// `config` implies, is of a type not dequantized yet, or is not part of the decoder.
+bool addLlamaWeights(const GgufFile &file, const DecoderConfig &config,
+                     rt::ParamFileWriter &writer, std::string &error);
+
+} // namespace midllama::gguf
+
+#endif // MIDLLAMA_IMPORT_GGUF_GGUFLLAMA_H
