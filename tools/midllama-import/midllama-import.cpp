@@ -136,19 +136,18 @@ static int importOnnx(mlir::MLIRContext &context, const std::string &params) {
   return writeIR(*module, sys::path::filename(inputPath).str() + " (ONNX)");
 }
 
-/// GGUF (llama architecture): the decoder builder's module, the weights dequantized to fp32.
-static int importGguf(mlir::MLIRContext &context, const std::string &params) {
-  std::string error;
-  auto file = midllama::gguf::GgufFile::open(inputPath, error);
-  if (!file)
-    return fail(error);
-  midllama::DecoderConfig config;
-  if (!midllama::gguf::llamaConfig(*file, config, error))
-    return fail(error);
+/// A source the decoder builder takes (llama2.c, GGUF): the module from `config`, the
+/// weights `addWeights` puts in the parameter file, then the IR. `label` prefixes the
+/// banner's description ("GGUF; ").
+static int importDecoder(mlir::MLIRContext &context, midllama::DecoderConfig config,
+                         const std::string &params, StringRef kind, StringRef label,
+                         function_ref<bool(midllama::rt::ParamFileWriter &, std::string &)>
+                             addWeights) {
   config.weightType = mlir::Float32Type::get(&context);
   config.activationType = mlir::Float32Type::get(&context);
   if (std::string problem = config.validate(); !problem.empty())
     return fail("'" + inputPath + "': " + problem);
+  // Absolute while the module is built; writeIR records it relative to the IR's folder.
   SmallString<256> absoluteParams(params);
   sys::fs::make_absolute(absoluteParams);
   auto loc = mlir::FileLineColLoc::get(&context, inputPath, 0, 0);
@@ -158,15 +157,15 @@ static int importGguf(mlir::MLIRContext &context, const std::string &params) {
     return fail("internal error: the imported module does not verify");
   midllama::rt::ParamFileWriter writer;
   writer.setMetadata("source", sys::path::filename(inputPath).str());
-  writer.setMetadata("source_format", "gguf");
-  if (!midllama::gguf::addLlamaWeights(*file, config, writer, error) ||
-      !writer.commit(params, error))
+  writer.setMetadata("source_format", kind.str());
+  std::string error;
+  if (!addWeights(writer, error) || !writer.commit(params, error))
     return fail(error);
   std::string banner;
-  raw_string_ostream(banner) << sys::path::filename(inputPath) << " (GGUF; " << config.numLayers
-                             << " layers, dim " << config.hiddenSize << ", " << config.numHeads
-                             << " heads / " << config.numKvHeads << " kv heads, vocab "
-                             << config.vocabSize << ")";
+  raw_string_ostream(banner) << sys::path::filename(inputPath) << " (" << label
+                             << config.numLayers << " layers, dim " << config.hiddenSize
+                             << ", " << config.numHeads << " heads / " << config.numKvHeads
+                             << " kv heads, vocab " << config.vocabSize << ")";
   return writeIR(*module, banner);
 }
 
@@ -246,43 +245,26 @@ int main(int argc, char **argv) {
     return transaction.commit(error) ? 0 : fail(error);
   }
 
+  int status = 0;
   if (kind == "gguf") {
-    if (int status = importGguf(context, params))
-      return status;
-    return transaction.commit(error) ? 0 : fail(error);
+    auto file = midllama::gguf::GgufFile::open(inputPath, error);
+    midllama::DecoderConfig config;
+    if (!file || !midllama::gguf::llamaConfig(*file, config, error))
+      return fail(error);
+    status = importDecoder(context, config, params, kind, "GGUF; ",
+                           [&](midllama::rt::ParamFileWriter &writer, std::string &why) {
+                             return midllama::gguf::addLlamaWeights(*file, config, writer, why);
+                           });
+  } else {
+    auto checkpoint = midllama::Llama2CCheckpoint::open(inputPath, error);
+    if (!checkpoint)
+      return fail(error);
+    status = importDecoder(context, checkpoint->config(), params, kind, "",
+                           [&](midllama::rt::ParamFileWriter &writer, std::string &why) {
+                             return checkpoint->addWeights(writer, why);
+                           });
   }
-
-  auto checkpoint = midllama::Llama2CCheckpoint::open(inputPath, error);
-  if (!checkpoint)
-    return fail(error);
-  midllama::DecoderConfig config = checkpoint->config();
-  config.weightType = mlir::Float32Type::get(&context);
-  config.activationType = mlir::Float32Type::get(&context);
-  if (std::string problem = config.validate(); !problem.empty())
-    return fail("'" + inputPath + "': " + problem);
-
-  // Absolute while the module is built; writeIR records it relative to the IR's folder.
-  SmallString<256> absoluteParams(params);
-  sys::fs::make_absolute(absoluteParams);
-
-  auto loc = mlir::FileLineColLoc::get(&context, inputPath, 0, 0);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      midllama::buildDecoderModule(&context, config, absoluteParams, loc);
-  if (failed(mlir::verify(*module)))
-    return fail("internal error: the imported module does not verify");
-
-  midllama::rt::ParamFileWriter writer;
-  writer.setMetadata("source", sys::path::filename(inputPath).str());
-  writer.setMetadata("source_format", kind);
-  if (!checkpoint->addWeights(writer, error) || !writer.commit(params, error))
-    return fail(error);
-
-  std::string banner;
-  raw_string_ostream(banner) << sys::path::filename(inputPath) << " (" << config.numLayers
-                             << " layers, dim " << config.hiddenSize << ", " << config.numHeads
-                             << " heads / " << config.numKvHeads << " kv heads, vocab "
-                             << config.vocabSize << ")";
-  if (int status = writeIR(*module, banner))
+  if (status)
     return status;
   return transaction.commit(error) ? 0 : fail(error);
 }
