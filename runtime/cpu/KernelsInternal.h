@@ -48,6 +48,14 @@ inline float scaleAt(const WeightRef &w, int64_t i) {
   return at(s, i);
 }
 
+/// Minimum `i` of an affine weight with minimum (of the weight's dtype, as its scales).
+inline float minAt(const WeightRef &w, int64_t i) {
+  WeightRef m;
+  m.data = w.mins;
+  m.dtype = w.dtype;
+  return at(m, i);
+}
+
 /// Row `n` of a [N, K] weight converted into `dst` (fp32 rows are used in place).
 inline const float *weightRow(const WeightRef &w, int64_t n, float *dst) {
   if (decodesRows(w)) {

@@ -133,11 +133,12 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   }
 }
 
-/// Decode (1-3 input rows) of a dense 4-bit affine weight whose groups are whole runs of
-/// 32 columns: the codes are never expanded into a row. Per 32 columns, one 16-byte load
-/// widened to 16 low and 16 high nibbles (columns 2i and 2i + 1) as floats, multiplied by the
-/// input's even and odd columns, scaled by the group's scale; the zero points enter once per
-/// group, as (q - z)·s·x summed = s·Σq·x - s·z·Σx with Σx per group computed once per input.
+/// Decode (1-3 input rows) of a dense 4-bit affine weight (with or without minimum) whose
+/// groups are whole runs of 32 columns: the codes are never expanded into a row. Per 32
+/// columns, one 16-byte load widened to 16 low and 16 high nibbles (columns 2i and 2i + 1) as
+/// floats, multiplied by the input's even and odd columns, scaled by the group's scale; the
+/// zero points (or minima) enter once per group, as (q - z)·s·x summed = s·Σq·x - s·z·Σx
+/// (q·s + m summed: s·Σq·x + m·Σx) with Σx per group computed once per input.
 __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *out, int64_t ld,
                                                        int64_t rows, const WeightRef &w,
                                                        int64_t begin, int64_t end) {
@@ -161,7 +162,10 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
     float zeroTerm[3] = {0, 0, 0};
     for (int64_t g = 0; g < w.groups; ++g) {
       float scale = scaleAt(w, j * w.groups + g);
-      float zero = w.zeros ? float(w.zeros[j * w.groups + g]) : implicitZero;
+      // The group's constant term: zero·scale, or minus the minimum (w = q·scale + min).
+      float offset = w.isAffineMin() ? -minAt(w, j * w.groups + g)
+                                     : scale * (w.zeros ? float(w.zeros[j * w.groups + g])
+                                                        : implicitZero);
       __m512 sv = _mm512_set1_ps(scale);
       for (int64_t c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; ++c) {
         __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
@@ -174,7 +178,7 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
         }
       }
       for (int64_t r = 0; r < rows; ++r)
-        zeroTerm[r] += scale * zero * groupSum[size_t(r * w.groups + g)];
+        zeroTerm[r] += offset * groupSum[size_t(r * w.groups + g)];
     }
     for (int64_t r = 0; r < rows; ++r)
       out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]) - zeroTerm[r];
@@ -221,7 +225,7 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
 
 /// Whether int4RowsAVX512 reads `w` with `rows` input rows.
 bool int4FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.isAffine() && w.bits == 4 && w.sparse == SparsityKind::None &&
+  return rows < 4 && w.hasCodeGroups() && w.bits == 4 && w.sparse == SparsityKind::None &&
          w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 && haveAVX512();
 }
 

@@ -80,13 +80,12 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   }
   if (w.sparse != SparsityKind::None) {
     // The kept values of row n, in column order: value v (of the row's stream) sits at
-    // column col(v); dense values read as their type, affine codes dequantized with the
-    // scale and zero point of that column's group, NF4 codes with their block's absmax.
+    // column col(v); dense values read as their type, affine codes (with or without a
+    // minimum) dequantized with that column's group, NF4 codes with their block's absmax.
     WeightRef values; // the stored values, read with `at` whatever their type
     values.data = w.data;
     values.dtype = w.dtype;
     const uint32_t codeMask = w.isQuantized() ? (1u << w.bits) - 1 : 0;
-    const float implicitZero = w.isQuantized() ? float(1 << (w.bits - 1)) : 0.0f;
     auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
       if (!w.isQuantized())
         return at(values, stream);
@@ -104,9 +103,7 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
       uint32_t word = codes[bit >> 3];
       if ((bit & 7) + w.bits > 8)
         word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
-      int64_t g = n * w.groups + col / w.groupSize;
-      float zero = w.zeros ? float(w.zeros[g]) : implicitZero;
-      return (float((word >> (bit & 7)) & codeMask) - zero) * scaleAt(w, g);
+      return groupValue(w, (word >> (bit & 7)) & codeMask, n * w.groups + col / w.groupSize);
     };
     std::fill(dst, dst + w.cols, 0.0f);
     forEachKept(w, n, [&](int64_t stream, int64_t i, int64_t col) {
@@ -125,23 +122,27 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   }
   const uint8_t *codes = w.codes + n * w.codeRowBytes;
   const uint32_t mask = (1u << w.bits) - 1;
-  const float implicitZero = float(1 << (w.bits - 1));
+  auto code = [&](int64_t k) -> uint32_t {
+    if (w.bits == 4) // the common case: two codes per byte, low nibble first
+      return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf;
+    int64_t bit = k * w.bits;
+    uint32_t word = codes[bit >> 3];
+    if ((bit & 7) + w.bits > 8)
+      word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+    return (word >> (bit & 7)) & mask;
+  };
   for (int64_t g = 0; g < w.groups; ++g) {
     float scale = scaleAt(w, n * w.groups + g);
-    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : implicitZero;
-    int64_t end = std::min(w.cols, (g + 1) * w.groupSize);
-    if (w.bits == 4) { // the common case: two codes per byte, low nibble first
-      for (int64_t k = g * w.groupSize; k < end; ++k)
-        dst[k] = (float((codes[k >> 1] >> ((k & 1) * 4)) & 0xf) - zero) * scale;
+    int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+    if (w.isAffineMin()) { // q * scale + min
+      float min = minAt(w, n * w.groups + g);
+      for (int64_t k = begin; k < end; ++k)
+        dst[k] = float(code(k)) * scale + min;
       continue;
     }
-    for (int64_t k = g * w.groupSize; k < end; ++k) {
-      int64_t bit = k * w.bits;
-      uint32_t word = codes[bit >> 3];
-      if ((bit & 7) + w.bits > 8)
-        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
-      dst[k] = (float((word >> (bit & 7)) & mask) - zero) * scale;
-    }
+    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : float(1 << (w.bits - 1));
+    for (int64_t k = begin; k < end; ++k)
+      dst[k] = (float(code(k)) - zero) * scale;
   }
 }
 

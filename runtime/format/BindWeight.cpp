@@ -86,6 +86,20 @@ bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std
   return true;
 }
 
+/// Points `ref` at the codes and scales of an affine weight (with or without minimum):
+/// codes [N, ceil(K * bits / 8)] (a pruned weight: its kept values' codes, row-aligned for
+/// N:M, one stream for a bitmask), a scale per group of columns.
+void bindCodeGroups(const Tensors &find, int64_t bits, int64_t groupSize, const ValueStream &s,
+                    WeightView &ref) {
+  const TensorView *q = find(".qweight");
+  ref.bits = int(bits);
+  ref.groupSize = groupSize;
+  ref.groups = (ref.cols + groupSize - 1) / groupSize;
+  ref.codeRowBytes = s.rowAligned ? q->shape[1] : 0;
+  ref.codes = q->data;
+  ref.scales = find(".scales")->data;
+}
+
 /// Points `ref` at the tensors of the weight's format (one case per FormatKind).
 bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &s,
                 WeightView &ref, std::vector<float> &decoded, std::string &why) {
@@ -96,19 +110,14 @@ bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &
     ref.data = find(info.sparsity.kind == SparsityKind::None ? "" : ".values")->data;
     ref.panels = info.layout == WeightLayout::Panel16;
     return true;
-  case FormatKind::Affine: {
-    // Codes [N, ceil(K * bits / 8)] (a pruned weight: its kept values' codes, row-aligned
-    // for N:M, one stream for a bitmask), scales and zero points per group of columns.
-    const TensorView *q = find(".qweight"), *z = find(".zeros");
-    ref.bits = int(f.affine.bits);
-    ref.groupSize = f.affine.groupSize;
-    ref.groups = (ref.cols + f.affine.groupSize - 1) / f.affine.groupSize;
-    ref.codeRowBytes = s.rowAligned ? q->shape[1] : 0;
-    ref.codes = q->data;
-    ref.scales = find(".scales")->data;
-    ref.zeros = f.affine.symmetric ? nullptr : z->data;
+  case FormatKind::Affine:
+    bindCodeGroups(find, f.affine.bits, f.affine.groupSize, s, ref);
+    ref.zeros = f.affine.symmetric ? nullptr : find(".zeros")->data;
     return true;
-  }
+  case FormatKind::AffineMin: // a minimum per group in place of the zero points
+    bindCodeGroups(find, f.affineMin.bits, f.affineMin.groupSize, s, ref);
+    ref.mins = find(".mins")->data;
+    return true;
   case FormatKind::NF4: {
     const TensorView *a = find(".absmax");
     decodeAbsmax(f.nf4, *a, find(".absmax_scale"), find(".absmax_offset"), decoded);

@@ -67,6 +67,13 @@ std::vector<Component> midllama::rt::componentsOf(const WeightInfo &info, int64_
       out.push_back({".zeros", DType::U8, {s.rows, groups}});
     break;
   }
+  case FormatKind::AffineMin: {
+    int64_t groups = ceilDiv(k, f.affineMin.groupSize);
+    out.push_back(packed(".qweight", s, f.affineMin.bits, DType::U8));
+    out.push_back({".scales", info.dtype, {s.rows, groups}});
+    out.push_back({".mins", info.dtype, {s.rows, groups}});
+    break;
+  }
   case FormatKind::NF4: { // blocks over the flattened value stream, as in bitsandbytes
     int64_t blocks = ceilDiv(s.total, f.nf4.blockSize);
     out.push_back({".qweight", DType::U8, {ceilDiv(s.total, 2)}});

@@ -14,6 +14,8 @@ std::vector<int64_t> midllama::rt::encodeFormatParams(const FormatParams &f) {
     return {};
   case FormatKind::Affine:
     return {f.affine.bits, f.affine.groupSize, f.affine.symmetric ? 1 : 0};
+  case FormatKind::AffineMin:
+    return {f.affineMin.bits, f.affineMin.groupSize};
   case FormatKind::NF4:
     return {f.nf4.blockSize, f.nf4.doubleQuant ? 1 : 0, f.nf4.dqBlockSize};
   case FormatKind::Int8Outliers:
@@ -43,6 +45,14 @@ bool midllama::rt::decodeFormatParams(uint32_t kind, const std::vector<int64_t> 
     f.affine = {v[0], v[1], v[2] != 0};
     if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax || v[2] < 0 || v[2] > 1)
       why = "has a bad affine encoding";
+    return why.empty();
+  case FormatKind::AffineMin:
+    if (!arity(2))
+      return false;
+    f.kind = FormatKind::AffineMin;
+    f.affineMin = {v[0], v[1]};
+    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax)
+      why = "has a bad affine-with-minimum encoding";
     return why.empty();
   case FormatKind::NF4:
     if (!arity(3))
@@ -84,6 +94,10 @@ std::string midllama::rt::formatName(const FormatParams &f, DType dtype,
   case FormatKind::Affine:
     name = "int" + std::to_string(f.affine.bits) + " g" + std::to_string(f.affine.groupSize) +
            (f.affine.symmetric ? " sym" : "");
+    break;
+  case FormatKind::AffineMin:
+    name = "int" + std::to_string(f.affineMin.bits) + " g" +
+           std::to_string(f.affineMin.groupSize) + " min";
     break;
   case FormatKind::NF4:
     name = "nf4 b" + std::to_string(f.nf4.blockSize) + (f.nf4.doubleQuant ? " dq" : "");

@@ -27,7 +27,13 @@
 namespace midllama::rt {
 
 /// How a weight's values are encoded. The numbers are stored in artifacts: never reuse one.
-enum class FormatKind : uint32_t { Dense = 0, Affine = 1, NF4 = 2, Int8Outliers = 3 };
+enum class FormatKind : uint32_t {
+  Dense = 0,
+  Affine = 1,
+  NF4 = 2,
+  Int8Outliers = 3,
+  AffineMin = 4,
+};
 
 /// Affine integer groups (RTN, GPTQ, AWQ): w = (q - zero) * scale per group of `groupSize`
 /// columns along a row; symmetric groups have the implicit zero 2^(bits-1).
@@ -35,6 +41,13 @@ struct AffineParams {
   int64_t bits = 0;      // 2 to 8
   int64_t groupSize = 0; // input columns per group
   bool symmetric = false;
+};
+
+/// Integer groups with a float minimum (ggml's Q4_1): w = q * scale + min per group of
+/// `groupSize` columns along a row, q in [0, 2^bits).
+struct AffineMinParams {
+  int64_t bits = 0;      // 2 to 8
+  int64_t groupSize = 0; // input columns per group
 };
 
 /// NF4 (QLoRA): blocks of `blockSize` values of the row-major stream, one absmax each;
@@ -54,6 +67,7 @@ struct Int8OutlierParams {
 struct FormatParams {
   FormatKind kind = FormatKind::Dense;
   AffineParams affine;
+  AffineMinParams affineMin;
   NF4Params nf4;
   Int8OutlierParams int8;
 };

@@ -51,6 +51,9 @@ struct WeightView {
   int64_t groupSize = 0, groups = 0, codeRowBytes = 0;
   const uint8_t *codes = nullptr, *zeros = nullptr;
   const void *scales = nullptr;
+  /// Affine with minimum (ggml's Q4_1): laid out as affine, with `mins` (of `dtype`) one
+  /// per group where affine has zero points: w = q * scale + min.
+  const void *mins = nullptr;
   /// NF4 (with `bits` = 4): `codes` is the packed stream, high nibble first, `scales` the
   /// fp32 absmax of each block (double quantization undone at load).
   /// Int8 + outliers (LLM.int8(), with `bits` = 8): `codes` holds int8 [rows, cols] with
@@ -75,6 +78,10 @@ struct WeightView {
 
   MIDLLAMA_HD bool isQuantized() const { return format != FormatKind::Dense; }
   MIDLLAMA_HD bool isAffine() const { return format == FormatKind::Affine; }
+  MIDLLAMA_HD bool isAffineMin() const { return format == FormatKind::AffineMin; }
+  /// Integer codes in groups of columns of a row, each group with its scale (affine, with
+  /// or without a minimum): the formats that share a code layout and most kernels.
+  MIDLLAMA_HD bool hasCodeGroups() const { return isAffine() || isAffineMin(); }
   MIDLLAMA_HD bool isNF4() const { return format == FormatKind::NF4; }
   MIDLLAMA_HD bool isInt8() const { return format == FormatKind::Int8Outliers; }
 
@@ -93,6 +100,7 @@ struct WeightView {
     move(out.codes);
     move(out.zeros);
     move(out.scales);
+    move(out.mins);
     move(out.index);
     move(out.rowPtr);
     move(out.outlierColumns);
@@ -158,6 +166,16 @@ MIDLLAMA_HD uint32_t unpackBits(const uint8_t *codes, int64_t i, int32_t bits) {
   return (word >> (bit & 7)) & ((1u << bits) - 1);
 }
 
+/// Code `q` of group `g` (its index in all the weight's groups, row n's from n * groups)
+/// of an affine weight, (q - zero) * scale, or of one with minimum, q * scale + min.
+MIDLLAMA_HD float groupValue(const WeightView &w, uint32_t q, int64_t g) {
+  float scale = loadAs(w.scales, w.dtype, g);
+  if (w.isAffineMin())
+    return float(q) * scale + loadAs(w.mins, w.dtype, g);
+  float zero = w.zeros ? float(w.zeros[g]) : float(1 << (w.bits - 1));
+  return (float(q) - zero) * scale;
+}
+
 /// The value of stored entry `stream` (its index in all stored values; `rowCode` its
 /// index within row n's stored values), sitting at logical column `col` of row `n`: how
 /// every format decodes one value. Int8 outlier columns are handled by the callers.
@@ -171,15 +189,13 @@ MIDLLAMA_HD float storedValue(const WeightView &w, int64_t n, int64_t stream, in
   if (w.isInt8())
     return float(reinterpret_cast<const int8_t *>(w.codes)[stream]) *
            static_cast<const float *>(w.scales)[n];
-  if (w.isAffine()) { // (q - zero) * scale of the column's group
+  if (w.hasCodeGroups()) { // the code decoded with its column's group
     uint32_t q = w.sparse == SparsityKind::NM
                      ? unpackBits(w.codes + n * w.codeRowBytes, rowCode, w.bits)
                  : w.sparse == SparsityKind::None
                      ? unpackBits(w.codes + n * w.codeRowBytes, col, w.bits)
                      : unpackBits(w.codes, stream, w.bits);
-    int64_t g = n * w.groups + col / w.groupSize;
-    float zero = w.zeros ? float(w.zeros[g]) : float(1 << (w.bits - 1));
-    return (float(q) - zero) * loadAs(w.scales, w.dtype, g);
+    return groupValue(w, q, n * w.groups + col / w.groupSize);
   }
   return loadAs(w.data, w.dtype, stream);
 }

@@ -41,6 +41,16 @@ LogicalResult AffineQuantAttr::verify(function_ref<InFlightDiagnostic()> emitErr
   return success();
 }
 
+LogicalResult AffineMinQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                         unsigned bits, int64_t groupSize) {
+  if (bits < 2 || bits > 8)
+    return emitError() << "affine_min quantization supports 2 to 8 bits, got " << bits;
+  if (groupSize < 1)
+    return emitError() << "affine_min quantization group_size must be positive, got "
+                       << groupSize;
+  return success();
+}
+
 LogicalResult NF4Attr::verify(function_ref<InFlightDiagnostic()> emitError,
                               int64_t blockSize, bool doubleQuant,
                               int64_t dqBlockSize) {

@@ -2,9 +2,10 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// The WeightFormatAttrInterface methods of #llm.affine, #llm.nf4 and #llm.int8_outliers:
-// their tensors (docs/weights.md says the same in prose), their checks against a weight's
-// shape, their names in reports and their runtime descriptors. A rank-2 weight is
+// The WeightFormatAttrInterface methods of #llm.affine, #llm.affine_min, #llm.nf4 and
+// #llm.int8_outliers: their tensors (docs/weights.md says the same in prose), their checks
+// against a weight's shape, their names in reports and their runtime descriptors. A rank-2
+// weight is
 // [N, K] = [out, in]; groups and blocks are defined over the logical columns, so a
 // pruned-then-quantized weight keeps the group structure of the dense one.
 //
@@ -20,16 +21,22 @@ using namespace midllama::llm;
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// Groups of columns along a row (#llm.affine, #llm.affine_min) need K >= the group size.
+static LogicalResult verifyGroupFits(function_ref<InFlightDiagnostic()> emitError,
+                                     int64_t groupSize, ArrayRef<int64_t> shape) {
+  if (groupSize > shape[1])
+    return emitError() << "quantization group size " << groupSize
+                       << " does not fit the input dimension K = " << shape[1];
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // #llm.affine
 //===----------------------------------------------------------------------===//
 
 LogicalResult AffineQuantAttr::verifyWeight(function_ref<InFlightDiagnostic()> emitError,
                                             ArrayRef<int64_t> shape, Type) const {
-  if (getGroupSize() > shape[1])
-    return emitError() << "quantization group size " << getGroupSize()
-                       << " does not fit the input dimension K = " << shape[1];
-  return success();
+  return verifyGroupFits(emitError, getGroupSize(), shape);
 }
 
 void AffineQuantAttr::appendComponents(const ValueStream &s, int64_t columns,
@@ -60,6 +67,38 @@ FailureOr<rt::FormatParams> AffineQuantAttr::getRuntimeFormat(bool) const {
 
 // Codes, scales and zero points are all per row.
 bool AffineQuantAttr::hasIndependentRows() const { return true; }
+
+//===----------------------------------------------------------------------===//
+// #llm.affine_min
+//===----------------------------------------------------------------------===//
+
+LogicalResult AffineMinQuantAttr::verifyWeight(function_ref<InFlightDiagnostic()> emitError,
+                                               ArrayRef<int64_t> shape, Type) const {
+  return verifyGroupFits(emitError, getGroupSize(), shape);
+}
+
+void AffineMinQuantAttr::appendComponents(const ValueStream &s, int64_t columns,
+                                          rt::DType elementType,
+                                          SmallVectorImpl<WeightComponent> &components) const {
+  int64_t groups = ceilDiv(columns, getGroupSize());
+  components.push_back(s.packed(".qweight", getBits()));
+  components.push_back({".scales", elementType, {s.rows, groups}});
+  components.push_back({".mins", elementType, {s.rows, groups}});
+}
+
+void AffineMinQuantAttr::printShortName(raw_ostream &os) const {
+  os << "int" << getBits() << " g" << getGroupSize() << " min";
+}
+
+FailureOr<rt::FormatParams> AffineMinQuantAttr::getRuntimeFormat(bool) const {
+  rt::FormatParams f;
+  f.kind = rt::FormatKind::AffineMin;
+  f.affineMin = {getBits(), getGroupSize()};
+  return f;
+}
+
+// Codes, scales and minima are all per row.
+bool AffineMinQuantAttr::hasIndependentRows() const { return true; }
 
 //===----------------------------------------------------------------------===//
 // #llm.nf4

@@ -98,6 +98,21 @@ llm.param @w : !llm.weight<64x64xf16, #llm.affine<bits = 4, group_size = 0>>
 
 // -----
 
+// expected-error @+1 {{affine_min quantization supports 2 to 8 bits, got 1}}
+llm.param @w : !llm.weight<64x64xf16, #llm.affine_min<bits = 1, group_size = 32>>
+
+// -----
+
+// expected-error @+1 {{affine_min quantization group_size must be positive, got -4}}
+llm.param @w : !llm.weight<64x64xf16, #llm.affine_min<bits = 4, group_size = -4>>
+
+// -----
+
+// expected-error @+1 {{quantization group size 96 does not fit the input dimension K = 64}}
+llm.param @w : !llm.weight<64x64xf16, #llm.affine_min<bits = 4, group_size = 96>>
+
+// -----
+
 // expected-error @+1 {{nf4 block_size must be a power of two in [32, 4096], got 48}}
 llm.param @w : !llm.weight<64x64xf16, #llm.nf4<block_size = 48>>
 

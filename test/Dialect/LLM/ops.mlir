@@ -16,6 +16,7 @@ module attributes {llm.param_file = "tiny.safetensors"} {
   // CHECK-DAG: llm.param @layers.0.attention.wk : !llm.weight<32x64xf16, #llm.nf4<double_quant = true>>
   // CHECK-DAG: llm.param @layers.0.attention.wv : !llm.weight<32x64xf16, #llm.int8_outliers<columns = [3, 17]>>
   // CHECK-DAG: llm.param @layers.0.attention.wo : !llm.weight<64x64xf32, #llm.n_m<2:4>>
+  // CHECK-DAG: llm.param @layers.0.feed_forward.w3 : !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>
   // CHECK-DAG: llm.param @tiny_bias : !llm.weight<2xf32> = dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
   llm.param @tok_embeddings : !llm.weight<512x64xf32>
   llm.param @layers.0.attention_norm : !llm.weight<64xf32>
@@ -26,7 +27,7 @@ module attributes {llm.param_file = "tiny.safetensors"} {
   llm.param @layers.0.ffn_norm : !llm.weight<64xf32>
   llm.param @layers.0.feed_forward.w1 : !llm.weight<172x64xf32, #llm.unstructured<nnz = 5504>>
   llm.param @layers.0.feed_forward.w2 : !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>>
-  llm.param @layers.0.feed_forward.w3 : !llm.weight<172x64xf32>
+  llm.param @layers.0.feed_forward.w3 : !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>
   llm.param @norm : !llm.weight<64xf32>
   llm.param @tiny_bias : !llm.weight<2xf32> = dense<[1.0, 2.0]> : tensor<2xf32>
 
@@ -75,10 +76,10 @@ module attributes {llm.param_file = "tiny.safetensors"} {
       %wf = llm.weight @layers.0.ffn_norm : !llm.weight<64xf32>
       %hn = llm.rms_norm %h, %wf : tensor<1x?x64xf32>, !llm.weight<64xf32>
       %w1 = llm.weight @layers.0.feed_forward.w1 : !llm.weight<172x64xf32, #llm.unstructured<nnz = 5504>>
-      %w3 = llm.weight @layers.0.feed_forward.w3 : !llm.weight<172x64xf32>
+      %w3 = llm.weight @layers.0.feed_forward.w3 : !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>
       %w2 = llm.weight @layers.0.feed_forward.w2 : !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>>
       %g = llm.linear %hn, %w1 : tensor<1x?x64xf32>, !llm.weight<172x64xf32, #llm.unstructured<nnz = 5504>> -> tensor<1x?x172xf32>
-      %u = llm.linear %hn, %w3 : tensor<1x?x64xf32>, !llm.weight<172x64xf32> -> tensor<1x?x172xf32>
+      %u = llm.linear %hn, %w3 : tensor<1x?x64xf32>, !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>> -> tensor<1x?x172xf32>
       // CHECK: %[[A:.+]] = llm.swiglu %{{.+}}, %{{.+}} : tensor<1x?x172xf32>
       %a = llm.swiglu %g, %u : tensor<1x?x172xf32>
       %d = llm.linear %a, %w2 : tensor<1x?x172xf32>, !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>> -> tensor<1x?x64xf32>

@@ -244,16 +244,25 @@ TEST_P(CPUKernelsTest, AttentionInterleavedRotary) { checkAttention(true, 8); }
 TEST_P(CPUKernelsTest, AttentionPartialRotary) { checkAttention(false, 4); }
 TEST_P(CPUKernelsTest, AttentionWithoutRotary) { checkAttention(false, 0); }
 
-/// Affine weights of every width, with zero points or symmetric, a short tail group:
-/// dequantization against w = (q - zero) * scale written out bit by bit.
+/// The ways groups of integer codes are decoded: zero points, the implicit zero, a minimum.
+enum class GroupKind { ZeroPoints, Symmetric, Minimum };
+const char *groupKindName(GroupKind kind) {
+  return kind == GroupKind::ZeroPoints ? " asym" : kind == GroupKind::Symmetric ? " sym" : " min";
+}
+
+/// Affine weights of every width, with zero points, symmetric or with a minimum (ggml's
+/// Q4_1 grid), a short tail group: dequantization against w = (q - zero) * scale (or
+/// q * scale + min) written out bit by bit.
 TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
   const int64_t n = 37, k = 45, group = 16, groups = (k + group - 1) / group;
   std::mt19937_64 rng(13);
   for (int bits = 2; bits <= 8; ++bits)
-    for (bool symmetric : {false, true}) {
+    for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum}) {
+      bool symmetric = kind == GroupKind::Symmetric;
       int64_t rowBytes = (k * bits + 7) / 8;
       std::vector<uint8_t> codes(size_t(n * rowBytes), 0), zeros(size_t(n * groups));
-      std::vector<float> scales(size_t(n * groups)), dense(size_t(n * k));
+      std::vector<float> scales(size_t(n * groups)), mins(size_t(n * groups));
+      std::vector<float> dense(size_t(n * k));
       std::vector<uint32_t> q(size_t(n * k));
       for (int64_t i = 0; i < n * k; ++i)
         q[i] = uint32_t(rng() % (1u << bits));
@@ -261,6 +270,8 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
         z = uint8_t(rng() % (1u << bits));
       for (auto &sc : scales)
         sc = 0.01f * float(1 + rng() % 100);
+      for (auto &m : mins)
+        m = -0.013f * float(rng() % 100);
       for (int64_t r = 0; r < n; ++r)
         for (int64_t c = 0; c < k; ++c) {
           for (int b = 0; b < bits; ++b) // little-endian bit stream along the row
@@ -268,27 +279,31 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
               int64_t bit = c * bits + b;
               codes[r * rowBytes + bit / 8] |= uint8_t(1u << (bit % 8));
             }
-          int64_t g = c / group;
-          float zero = symmetric ? float(1 << (bits - 1)) : float(zeros[r * groups + g]);
-          dense[r * k + c] = (float(q[r * k + c]) - zero) * scales[r * groups + g];
+          int64_t g = r * groups + c / group;
+          float zero = symmetric ? float(1 << (bits - 1)) : float(zeros[g]);
+          dense[r * k + c] = kind == GroupKind::Minimum
+                                 ? float(q[r * k + c]) * scales[g] + mins[g]
+                                 : (float(q[r * k + c]) - zero) * scales[g];
         }
       WeightRef w;
       w.dtype = DType::F32;
       w.rows = n;
       w.cols = k;
-      w.format = FormatKind::Affine;
+      w.format = kind == GroupKind::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
       w.bits = bits;
       w.groupSize = group;
       w.groups = groups;
       w.codeRowBytes = rowBytes;
       w.codes = codes.data();
       w.scales = scales.data();
-      w.zeros = symmetric ? nullptr : zeros.data();
+      w.zeros = kind == GroupKind::ZeroPoints ? zeros.data() : nullptr;
+      w.mins = kind == GroupKind::Minimum ? mins.data() : nullptr;
       std::vector<float> row(static_cast<size_t>(k));
       for (int64_t r = 0; r < n; ++r) {
         dequantizeRow(w, r, row.data());
         for (int64_t c = 0; c < k; ++c)
-          ASSERT_EQ(row[c], dense[r * k + c]) << bits << " bits, [" << r << ", " << c << "]";
+          ASSERT_EQ(row[c], dense[r * k + c])
+              << bits << " bits" << groupKindName(kind) << ", [" << r << ", " << c << "]";
       }
       const int64_t rows = 5;
       std::vector<float> x = randomVector(size_t(rows * k), 14), y(size_t(rows * n));
@@ -300,7 +315,8 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
             expected += double(x[r * k + c]) * dense[j * k + c];
             magnitude += std::fabs(double(x[r * k + c]) * dense[j * k + c]);
           }
-          ASSERT_NEAR(y[r * n + j], expected, 1e-6 * magnitude + 1e-6) << bits << " bits";
+          ASSERT_NEAR(y[r * n + j], expected, 1e-6 * magnitude + 1e-6)
+              << bits << " bits" << groupKindName(kind);
         }
     }
 }
@@ -491,61 +507,73 @@ TEST_P(CPUKernelsTest, SparseNF4WeightsDecodeTheKeptStream) {
   }
 }
 
-// Decode of 4-bit weights in whole groups of 32 columns (1-3 input rows) takes a path that
-// never expands a row (AVX-512 where the CPU has it): same products as the dense form, for
-// groups of 32 and 64, with zero points and symmetric, fp32 and fp16 scales.
-TEST_P(CPUKernelsTest, Int4DecodeMatchesItsDenseForm) {
+// Decode of 4- and 8-bit weights in whole groups of 32 columns (1-3 input rows) takes a
+// path that never expands a row (AVX-512 where the CPU has it): same products as the dense
+// form, for groups of 32 and 64, with zero points, symmetric or with a minimum, fp32 and
+// fp16 scales (and minima).
+TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
   const int64_t n = 21, k = 192;
   std::mt19937_64 rng(17);
-  for (int64_t group : {32, 64})
-    for (bool symmetric : {false, true})
-      for (DType scaleType : {DType::F32, DType::F16}) {
-        int64_t groups = k / group, rowBytes = k / 2;
-        std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
-        std::vector<float> scales(size_t(n * groups)), dense(size_t(n * k));
-        std::vector<uint16_t> halfScales(scales.size());
-        for (auto &c : codes)
-          c = uint8_t(rng());
-        for (auto &z : zeros)
-          z = uint8_t(rng() % 16);
-        for (size_t i = 0; i < scales.size(); ++i) {
-          halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
-          scales[i] = scaleType == DType::F16 ? fromHalf(halfScales[i]) : 0.01f * float(1 + rng() % 100);
-        }
-        for (int64_t r = 0; r < n; ++r)
-          for (int64_t c = 0; c < k; ++c) {
-            int q = (codes[size_t(r * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
-            float zero = symmetric ? 8.0f : float(zeros[size_t(r * groups + c / group)]);
-            dense[size_t(r * k + c)] = (float(q) - zero) * scales[size_t(r * groups + c / group)];
+  for (int bits : {4, 8})
+    for (int64_t group : {32, 64})
+      for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
+        for (DType scaleType : {DType::F32, DType::F16}) {
+          int64_t groups = k / group, rowBytes = k * bits / 8;
+          std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
+          std::vector<float> scales(size_t(n * groups)), mins(scales.size());
+          std::vector<float> dense(size_t(n * k));
+          std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
+          for (auto &c : codes)
+            c = uint8_t(rng());
+          for (auto &z : zeros)
+            z = uint8_t(rng() % (1u << bits));
+          for (size_t i = 0; i < scales.size(); ++i) {
+            halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
+            scales[i] = scaleType == DType::F16 ? fromHalf(halfScales[i]) : 0.01f * float(1 + rng() % 100);
+            halfMins[i] = toHalf(-0.013f * float(rng() % 100));
+            mins[i] = scaleType == DType::F16 ? fromHalf(halfMins[i]) : -0.013f * float(rng() % 100);
           }
-        WeightRef w;
-        w.dtype = scaleType;
-        w.rows = n;
-        w.cols = k;
-        w.format = FormatKind::Affine;
-        w.bits = 4;
-        w.groupSize = group;
-        w.groups = groups;
-        w.codeRowBytes = rowBytes;
-        w.codes = codes.data();
-        w.scales = scaleType == DType::F16 ? static_cast<const void *>(halfScales.data())
-                                           : static_cast<const void *>(scales.data());
-        w.zeros = symmetric ? nullptr : zeros.data();
-        for (int64_t rows : {1, 2, 3, 5}) {
-          std::vector<float> x = randomVector(size_t(rows * k), 18), y(size_t(rows * n));
-          matmul(x.data(), y.data(), rows, w);
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < n; ++j) {
-              double expected = 0, magnitude = 0;
-              for (int64_t c = 0; c < k; ++c) {
-                expected += double(x[size_t(r * k + c)]) * dense[size_t(j * k + c)];
-                magnitude += std::fabs(double(x[size_t(r * k + c)]) * dense[size_t(j * k + c)]);
-              }
-              ASSERT_NEAR(y[size_t(r * n + j)], expected, 2e-6 * magnitude + 1e-6)
-                  << "group " << group << (symmetric ? " sym" : " asym") << " rows " << rows;
+          for (int64_t r = 0; r < n; ++r)
+            for (int64_t c = 0; c < k; ++c) {
+              int q = bits == 8 ? codes[size_t(r * rowBytes + c)]
+                                : (codes[size_t(r * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+              size_t g = size_t(r * groups + c / group);
+              float zero = kind == GroupKind::Symmetric ? float(1 << (bits - 1)) : float(zeros[g]);
+              dense[size_t(r * k + c)] = kind == GroupKind::Minimum
+                                             ? float(q) * scales[g] + mins[g]
+                                             : (float(q) - zero) * scales[g];
             }
+          WeightRef w;
+          w.dtype = scaleType;
+          w.rows = n;
+          w.cols = k;
+          w.format = kind == GroupKind::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
+          w.bits = bits;
+          w.groupSize = group;
+          w.groups = groups;
+          w.codeRowBytes = rowBytes;
+          w.codes = codes.data();
+          w.scales = scaleType == DType::F16 ? static_cast<const void *>(halfScales.data())
+                                             : static_cast<const void *>(scales.data());
+          w.zeros = kind == GroupKind::ZeroPoints ? zeros.data() : nullptr;
+          w.mins = kind != GroupKind::Minimum  ? nullptr
+                   : scaleType == DType::F16 ? static_cast<const void *>(halfMins.data())
+                                             : static_cast<const void *>(mins.data());
+          for (int64_t rows : {1, 2, 3, 5}) {
+            std::vector<float> x = randomVector(size_t(rows * k), 18), y(size_t(rows * n));
+            matmul(x.data(), y.data(), rows, w);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < n; ++j) {
+                double expected = 0, magnitude = 0;
+                for (int64_t c = 0; c < k; ++c) {
+                  expected += double(x[size_t(r * k + c)]) * dense[size_t(j * k + c)];
+                  magnitude += std::fabs(double(x[size_t(r * k + c)]) * dense[size_t(j * k + c)]);
+                }
+                ASSERT_NEAR(y[size_t(r * n + j)], expected, 2e-6 * magnitude + 1e-6)
+                    << bits << " bits, group " << group << groupKindName(kind) << " rows " << rows;
+              }
+          }
         }
-      }
 }
 
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in

@@ -7,7 +7,8 @@
 // run here, without a GPU: every stored value of every row, walked as RowExpand.cuh walks
 // it (dense columns; N:M positions; a bitmask's set bits in rank order), must equal the
 // CPU backend's dequantizeRow bit for bit, for every format and odd shapes (K = 37 with a
-// tail group, NF4 blocks straddling rows, int8 outlier columns, sparse + quantized).
+// tail group, affine with zero points or minima, NF4 blocks straddling rows, int8 outlier
+// columns, sparse + quantized).
 //
 //===----------------------------------------------------------------------===//
 
@@ -114,6 +115,32 @@ TEST(CudaDecodeTest, AffineGroupsWithTailAndZeroPoints) {
     }
 }
 
+TEST(CudaDecodeTest, AffineMinGroupsWithTail) {
+  const int64_t n = 6, k = 37, gs = 16, groups = 3;
+  for (int bits : {3, 4, 8}) {
+    int64_t rowBytes = (k * bits + 7) / 8;
+    std::vector<uint8_t> codes = randomBytes(size_t(n * rowBytes), 5 + bits);
+    std::vector<uint16_t> scales(size_t(n * groups)), mins(scales.size());
+    std::vector<float> s = randomFloats(scales.size(), 6, 0.01f, 0.1f);
+    std::vector<float> m = randomFloats(scales.size(), 7, -1.0f, 0.0f);
+    for (size_t i = 0; i < scales.size(); ++i) {
+      scales[i] = floatToHalf(s[i]);
+      mins[i] = floatToHalf(m[i]);
+    }
+    cpu::WeightRef w{nullptr, DType::F16, n, k};
+    w.format = FormatKind::AffineMin;
+    w.bits = bits;
+    w.groupSize = gs;
+    w.groups = groups;
+    w.codeRowBytes = rowBytes;
+    w.codes = codes.data();
+    w.scales = scales.data();
+    w.mins = mins.data();
+    SCOPED_TRACE(std::to_string(bits) + " bits");
+    expectSameRows(w);
+  }
+}
+
 TEST(CudaDecodeTest, NF4BlocksStraddleRows) {
   const int64_t n = 5, k = 37, block = 8, total = n * k;
   std::vector<uint8_t> codes = randomBytes(size_t((total + 1) / 2), 5);
@@ -151,7 +178,8 @@ TEST(CudaDecodeTest, Int8WithOutlierColumns) {
 
 TEST(CudaDecodeTest, SparseNF4AndAffineByPositionAndRank) {
   // 2:4 over K = 16 with NF4 codes of the kept values, and a bitmask over K = 20 with
-  // 4-bit affine codes: the values are placed by their position or their rank.
+  // 4-bit affine codes (zero points or minima): the values are placed by their position or
+  // their rank.
   const int64_t n = 3;
   {
     const int64_t k = 16, perRow = 8, idxRowBytes = 2;
@@ -190,18 +218,22 @@ TEST(CudaDecodeTest, SparseNF4AndAffineByPositionAndRank) {
     }
     std::vector<uint8_t> codes = randomBytes(size_t((rowPtr.back() + 1) / 2), 13);
     std::vector<float> scales = randomFloats(size_t(n * groups), 14, 0.01f, 0.1f);
-    cpu::WeightRef w{nullptr, DType::F32, n, k};
-    w.format = FormatKind::Affine;
-    w.bits = 4;
-    w.groupSize = gs;
-    w.groups = groups;
-    w.codes = codes.data();
-    w.scales = scales.data();
-    w.sparse = SparsityKind::Bitmask;
-    w.index = mask.data();
-    w.rowPtr = rowPtr.data();
-    SCOPED_TRACE("int4 bitmask");
-    expectSameRows(w);
+    std::vector<float> mins = randomFloats(size_t(n * groups), 15, -1.0f, 0.0f);
+    for (FormatKind format : {FormatKind::Affine, FormatKind::AffineMin}) {
+      cpu::WeightRef w{nullptr, DType::F32, n, k};
+      w.format = format;
+      w.bits = 4;
+      w.groupSize = gs;
+      w.groups = groups;
+      w.codes = codes.data();
+      w.scales = scales.data();
+      w.mins = format == FormatKind::AffineMin ? mins.data() : nullptr;
+      w.sparse = SparsityKind::Bitmask;
+      w.index = mask.data();
+      w.rowPtr = rowPtr.data();
+      SCOPED_TRACE(format == FormatKind::AffineMin ? "int4 min bitmask" : "int4 bitmask");
+      expectSameRows(w);
+    }
   }
 }
 

@@ -101,6 +101,8 @@ TEST_F(FormatAgreementTest, EveryFormatAndSparsity) {
            "!llm.weight<64xf32>",
            "!llm.weight<172x64xf16, #llm.affine<bits = 4, group_size = 32>>",
            "!llm.weight<172x37xf32, #llm.affine<bits = 3, group_size = 16, symmetric = true>>",
+           "!llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>",
+           "!llm.weight<172x37xf32, #llm.affine_min<bits = 3, group_size = 16>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 64>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 64, double_quant = true>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 32, double_quant = true, "
@@ -116,6 +118,8 @@ TEST_F(FormatAgreementTest, EveryFormatAndSparsity) {
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 64, double_quant = true>, "
            "#llm.n_m<2:4>>",
            "!llm.weight<64x64xf16, #llm.int8_outliers<columns = [5]>, #llm.n_m<1:4>>",
+           "!llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>, "
+           "#llm.n_m<2:4>>",
        })
     expectAgree(t);
 }

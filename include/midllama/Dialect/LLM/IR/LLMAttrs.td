@@ -60,6 +60,28 @@ def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine", ["hasIndepende
   let genVerifyDecl = 1;
 }
 
+def LLM_AffineMinQuantAttr : LLM_FormatAttr<"AffineMinQuant", "affine_min",
+                                            ["hasIndependentRows"]> {
+  let summary = "Integer quantization in groups of input columns with a float minimum (ggml Q4_1)";
+  let description = [{
+    As `#llm.affine`, each output row is split into groups of `group_size` consecutive input
+    columns (the last group may be shorter), but a group has a scale and a minimum, both in
+    the weight's element type, instead of a scale and an integer zero point: a weight is
+    `q * scale + min` with `q` in `[0, 2^bits)`. The minimum need not be a multiple of the
+    scale, so the format holds ggml's Q4_1 blocks (`bits = 4, group_size = 32`, fp16 `d` and
+    `m`) bit for bit.
+
+    ```mlir
+    llm.param @w : !llm.weight<576x1536xf16, #llm.affine_min<bits = 4, group_size = 32>>
+    ```
+  }];
+  let parameters = (ins
+    AttrParameter<"unsigned", "bits per weight, 2 to 8">:$bits,
+    AttrParameter<"int64_t", "input columns per group, 1 to K">:$group_size);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def LLM_NF4Attr : LLM_FormatAttr<"NF4", "nf4"> {
   let summary = "4-bit NormalFloat blocks (QLoRA), optionally with double-quantized absmax";
   let description = [{
