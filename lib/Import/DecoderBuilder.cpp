@@ -58,6 +58,10 @@ public:
   /// Declares `name` (once, at module level) and reads it at the builder's position.
   Value weight(const std::string &name, ArrayRef<int64_t> shape) {
     auto type = WeightType::get(b.getContext(), shape, config.weightType);
+    if (auto it = config.weightTypes.find(name); it != config.weightTypes.end()) {
+      type = cast<WeightType>(it->second);
+      assert(type.getShape() == shape && "a weight type override of another shape");
+    }
     if (!declared.count(name)) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(module.getBody(), std::prev(module.getBody()->end()));

@@ -212,13 +212,20 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
   }
   llvm::StringMap<bool> onlyProjection = projectionOnly(module);
   names.clear();
+  std::string quantized; // the first weight that matches but is stored quantized already
+  int numQuantized = 0;
   for (ParamOp param : module.getOps<ParamOp>()) {
     std::string name = param.getSymName().str();
     WeightType type = param.getWeightType();
-    if (!onlyProjection.lookup(name) || !type.isDense() || type.getRank() != 2 ||
+    if (!onlyProjection.lookup(name) || type.getRank() != 2 ||
         !std::regex_search(name, includeRe) ||
         (!exclude.empty() && std::regex_search(name, excludeRe)))
       continue;
+    if (!type.isDense()) {
+      if (numQuantized++ == 0)
+        quantized = name;
+      continue;
+    }
     if (!type.getElementType().isF32() && !type.getElementType().isF16())
       return fail("weight '" + name + "' is neither f32 nor f16", param);
     if (type.getSparsity() && !allowPruned)
@@ -230,7 +237,15 @@ bool midllama::selectWeights(ModuleOp module, const std::string &passName,
   }
   if (names.empty())
     return fail("no weight matches include '" + include + "'" +
-                (exclude.empty() ? std::string() : " and not exclude '" + exclude + "'"));
+                (exclude.empty() ? std::string() : " and not exclude '" + exclude + "'") +
+                (quantized.empty()
+                     ? std::string()
+                     : " among the dense weights; '" + quantized + "'" +
+                           (numQuantized > 1 ? " and " + std::to_string(numQuantized - 1) +
+                                                   " more are"
+                                             : " is") +
+                           " stored quantized already (a GGUF import keeps ggml's storage: "
+                           "import with --dequantize to compress again)"));
   return true;
 }
 

@@ -109,12 +109,12 @@ void panelColumnsAVX2(const float *in, float *out, int64_t ld, int64_t rows,
                       const WeightRef &w, int64_t begin, int64_t end);
 void panelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                         const WeightRef &w, int64_t begin, int64_t end);
-/// Decode of dense 4-bit affine / NF4 weights without expanding rows (AVX-512), and
-/// whether they apply to `w` with `rows` input rows.
-bool int4FastPath(const WeightRef &w, int64_t rows);
+/// Decode of dense 4- and 8-bit affine (with or without minimum) / NF4 weights without
+/// expanding rows (AVX-512), and whether they apply to `w` with `rows` input rows.
+bool codeGroupFastPath(const WeightRef &w, int64_t rows);
 bool nf4FastPath(const WeightRef &w, int64_t rows);
-void int4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
-                    const WeightRef &w, int64_t begin, int64_t end);
+void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end);
 void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                    const WeightRef &w, int64_t begin, int64_t end);
 

@@ -75,8 +75,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
-  if (int4FastPath(w, rows))
-    return int4RowsAVX512(in, out, ld, rows, w, begin, end);
+  if (codeGroupFastPath(w, rows))
+    return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))
     return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))

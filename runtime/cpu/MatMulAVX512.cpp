@@ -2,8 +2,8 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Panels read 16 outputs per vector load; 4-bit affine and NF4 weights are decoded in
-// registers during decode (one input row), never expanded into rows.
+// Panels read 16 outputs per vector load; 4- and 8-bit affine and NF4 weights are decoded
+// in registers during decode (one input row), never expanded into rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -133,29 +133,52 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   }
 }
 
-/// Decode (1-3 input rows) of a dense 4-bit affine weight (with or without minimum) whose
-/// groups are whole runs of 32 columns: the codes are never expanded into a row. Per 32
-/// columns, one 16-byte load widened to 16 low and 16 high nibbles (columns 2i and 2i + 1) as
-/// floats, multiplied by the input's even and odd columns, scaled by the group's scale; the
-/// zero points (or minima) enter once per group, as (q - z)·s·x summed = s·Σq·x - s·z·Σx
-/// (q·s + m summed: s·Σq·x + m·Σx) with Σx per group computed once per input.
-__attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *out, int64_t ld,
-                                                       int64_t rows, const WeightRef &w,
-                                                       int64_t begin, int64_t end) {
-  const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32;
-  // Per thread, reused: decode calls this once per weight and token.
-  thread_local std::vector<float> xe, xo, groupSum;
+namespace {
+
+/// The even and the odd columns of `rows` input rows of `k` (even) columns, each row's
+/// k / 2 values in turn: the inputs that the low and the high nibbles of packed 4-bit codes
+/// multiply.
+void splitEvenOdd(const float *in, int64_t rows, int64_t k, std::vector<float> &xe,
+                  std::vector<float> &xo) {
+  const int64_t half = k / 2;
   xe.resize(size_t(rows * half));
   xo.resize(xe.size());
-  groupSum.assign(size_t(rows * w.groups), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < half; ++i) {
       xe[size_t(r * half + i)] = in[r * k + 2 * i];
       xo[size_t(r * half + i)] = in[r * k + 2 * i + 1];
-      groupSum[size_t(r * w.groups + 2 * i / w.groupSize)] += in[r * k + 2 * i] + in[r * k + 2 * i + 1];
     }
+}
+
+/// Decode (1-3 input rows) of a dense 4- or 8-bit affine weight (with or without minimum)
+/// whose groups are whole runs of 32 columns: the codes are never expanded into a row.
+/// Per 32 columns, one 16-byte load widened to 16 low and 16 high nibbles (4 bits: columns
+/// 2i and 2i + 1, multiplied by the input's even and odd columns) or two 16-byte loads of
+/// codes (8 bits: columns in order), as floats, times the input, scaled by the group's
+/// scale; the zero points (or minima) enter once per group, as (q - z)·s·x summed =
+/// s·Σq·x - s·z·Σx (q·s + m summed: s·Σq·x + m·Σx) with Σx per group computed once per input.
+template <int Bits>
+__attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *out, int64_t ld,
+                                                      int64_t rows, const WeightRef &w,
+                                                      int64_t begin, int64_t end) {
+  const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32;
+  // Per thread, reused: decode calls this once per weight and token. 4 bits: the input's
+  // even then odd columns (xe, xo); 8 bits: the input as it is.
+  thread_local std::vector<float> xe, xo, groupSum;
+  groupSum.assign(size_t(rows * w.groups), 0.0f);
+  if (Bits == 4) { // Σx by pairs of columns (groups hold whole pairs)
+    splitEvenOdd(in, rows, k, xe, xo);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < half; ++i)
+        groupSum[size_t(r * w.groups + 2 * i / w.groupSize)] +=
+            xe[size_t(r * half + i)] + xo[size_t(r * half + i)];
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        groupSum[size_t(r * w.groups + c / w.groupSize)] += in[r * k + c];
+  }
   const __m512i nibble = _mm512_set1_epi32(0xf);
-  const float implicitZero = 8.0f;
+  const float implicitZero = float(1 << (Bits - 1));
   for (int64_t j = begin; j < end; ++j) {
     const uint8_t *codes = w.codes + j * w.codeRowBytes;
     __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
@@ -168,12 +191,26 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
                                                         : implicitZero);
       __m512 sv = _mm512_set1_ps(scale);
       for (int64_t c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; ++c) {
-        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
-        __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(v, nibble));
-        __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
+        __m512 a, b; // the chunk's 32 codes, paired with the input at `xa`, `xb`
+        const float *xa, *xb;
+        if (Bits == 4) {
+          __m512i v = _mm512_cvtepu8_epi32(
+              _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
+          a = _mm512_cvtepi32_ps(_mm512_and_si512(v, nibble));
+          b = _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4));
+          xa = &xe[size_t(16 * c)];
+          xb = &xo[size_t(16 * c)];
+        } else {
+          const __m128i *p = reinterpret_cast<const __m128i *>(codes + 32 * c);
+          a = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p)));
+          b = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p + 1)));
+          xa = in + 32 * c;
+          xb = in + 32 * c + 16;
+        }
+        const int64_t stride = Bits == 4 ? half : k; // between the input rows
         for (int64_t r = 0; r < rows; ++r) {
-          __m512 t = _mm512_mul_ps(lo, _mm512_loadu_ps(&xe[size_t(r * half + 16 * c)]));
-          t = _mm512_fmadd_ps(hi, _mm512_loadu_ps(&xo[size_t(r * half + 16 * c)]), t);
+          __m512 t = _mm512_mul_ps(a, _mm512_loadu_ps(xa + r * stride));
+          t = _mm512_fmadd_ps(b, _mm512_loadu_ps(xb + r * stride), t);
           acc[r] = _mm512_fmadd_ps(sv, t, acc[r]);
         }
       }
@@ -185,6 +222,16 @@ __attribute__((target("avx512f"))) void int4RowsAVX512(const float *in, float *o
   }
 }
 
+} // namespace
+
+void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end) {
+  if (w.bits == 4)
+    codeGroupRows<4>(in, out, ld, rows, w, begin, end);
+  else
+    codeGroupRows<8>(in, out, ld, rows, w, begin, end);
+}
+
 /// The same for NF4 rows whose blocks fall on row boundaries (K a multiple of the block
 /// size, itself a multiple of 32): the 16 NF4 values live in one register and the codes
 /// index it (vpermps), high nibble first; each 32 values get their block's absmax.
@@ -193,13 +240,7 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
                                                       int64_t begin, int64_t end) {
   const int64_t k = w.cols, half = k / 2;
   thread_local std::vector<float> xe, xo; // per thread, reused across calls
-  xe.resize(size_t(rows * half));
-  xo.resize(xe.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < half; ++i) {
-      xe[size_t(r * half + i)] = in[r * k + 2 * i];
-      xo[size_t(r * half + i)] = in[r * k + 2 * i + 1];
-    }
+  splitEvenOdd(in, rows, k, xe, xo);
   const __m512 table = _mm512_loadu_ps(kNF4Values);
   const __m512i nibble = _mm512_set1_epi32(0xf);
   const float *absmax = static_cast<const float *>(w.scales);
@@ -223,10 +264,11 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
   }
 }
 
-/// Whether int4RowsAVX512 reads `w` with `rows` input rows.
-bool int4FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.hasCodeGroups() && w.bits == 4 && w.sparse == SparsityKind::None &&
-         w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 && haveAVX512();
+/// Whether codeGroupRowsAVX512 reads `w` with `rows` input rows.
+bool codeGroupFastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.hasCodeGroups() && (w.bits == 4 || w.bits == 8) &&
+         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 &&
+         haveAVX512();
 }
 
 /// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
@@ -236,12 +278,12 @@ bool nf4FastPath(const WeightRef &w, int64_t rows) {
 }
 #else
 bool haveAVX512() { return false; }
-bool int4FastPath(const WeightRef &, int64_t) { return false; }
+bool codeGroupFastPath(const WeightRef &, int64_t) { return false; }
 bool nf4FastPath(const WeightRef &, int64_t) { return false; }
 void nf4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                    int64_t) {}
-void int4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
-                    int64_t) {}
+void codeGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                         int64_t) {}
 void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                         int64_t) {}
 #endif

@@ -13,8 +13,9 @@
 // converted op by op, then the registered cleanup passes: canonicalize (SwiGLU),
 // --llm-outline-decoder-layers and --llm-materialize-weights (which writes the final
 // parameter file from a temporary one holding the ONNX initializers as they are). GGUF
-// files (.gguf, llama architecture) through the decoder builder too, their weights
-// dequantized to fp32 (GgufLlama.h); --list prints what a GGUF file holds.
+// files (.gguf, llama architecture) through the decoder builder too, their weights kept
+// as ggml stores them (Q8_0/Q4_0/Q4_1 quantized) or, with --dequantize, as fp32
+// (GgufLlama.h); --list prints what a GGUF file holds.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,6 +73,11 @@ static cl::list<std::string> allowDataDirs(
     cl::desc("A folder outside the model's where its external data may be, through symlinks "
              "(a Hugging Face cache's blobs/); repeatable"),
     cl::value_desc("dir"), cl::cat(category));
+static cl::opt<bool> dequantize(
+    "dequantize",
+    cl::desc("GGUF: store every weight as fp32 (what the compression passes rewrite) instead "
+             "of keeping its ggml storage (Q8_0, Q4_0, Q4_1 quantized, F16, BF16)"),
+    cl::cat(category));
 static cl::opt<int64_t> maxInputMB("max-input-mb",
                                    cl::desc("Raise the size limit of every file read whole to "
                                             "this many MiB"),
@@ -249,11 +255,15 @@ int main(int argc, char **argv) {
   if (kind == "gguf") {
     auto file = midllama::gguf::GgufFile::open(inputPath, error);
     midllama::DecoderConfig config;
-    if (!file || !midllama::gguf::llamaConfig(*file, config, error))
+    std::vector<midllama::gguf::LlamaWeight> weights;
+    if (!file || !midllama::gguf::llamaConfig(*file, config, error) ||
+        !midllama::gguf::planLlamaWeights(*file, config, weights, error))
       return fail(error);
+    midllama::gguf::setLlamaWeightTypes(&context, weights, dequantize, config);
     status = importDecoder(context, config, params, kind, "GGUF; ",
                            [&](midllama::rt::ParamFileWriter &writer, std::string &why) {
-                             return midllama::gguf::addLlamaWeights(*file, config, writer, why);
+                             return midllama::gguf::addLlamaWeights(weights, config, dequantize,
+                                                                    writer, why);
                            });
   } else {
     auto checkpoint = midllama::Llama2CCheckpoint::open(inputPath, error);

@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace midllama {
@@ -36,6 +37,9 @@ struct DecoderConfig {
   double rmsNormEps = 1e-5;
   bool tiedEmbeddings = false;  // LM head reads the embedding table
   mlir::Type weightType;        // f32/f16/bf16 storage of the dense weights
+  /// Weights stored otherwise (an `!llm.weight` type of the same shape, e.g. quantized as
+  /// the source file holds them), by parameter name.
+  std::map<std::string, mlir::Type> weightTypes;
   mlir::Type activationType;    // element type of activations
 
   /// Returns an empty string if the configuration is consistent, else what is wrong.

@@ -7,6 +7,8 @@
 #include "midllama/Import/GGUF/GgufLlama.h"
 
 #include "midllama/Import/GGUF/GgmlDequantize.h"
+#include "midllama/Import/GGUF/GgmlRepack.h"
+#include "midllama/Dialect/LLM/IR/LLMDialect.h"
 
 #include <cstring>
 #include <map>
@@ -22,15 +24,6 @@ const std::map<std::string, std::string> kLayerRoles = {
     {"attn_norm", "input_layernorm"}, {"attn_q", "q_proj"},     {"attn_k", "k_proj"},
     {"attn_v", "v_proj"},             {"attn_output", "o_proj"}, {"ffn_norm", "post_attention_layernorm"},
     {"ffn_gate", "gate_proj"},        {"ffn_up", "up_proj"},     {"ffn_down", "down_proj"}};
-
-/// One weight to write: its source tensor, its [rows, cols] (cols only for vectors), and
-/// the head count of a q/k projection whose rows llama.cpp permuted (0 otherwise).
-struct Planned {
-  const TensorInfo *tensor;
-  std::string name;
-  std::vector<int64_t> shape;
-  int64_t permutedHeads = 0;
-};
 
 /// Row r of a Hugging Face q/k projection (head h, half s, index i: r = h·hd + s·hd/2 + i)
 /// is row h·hd + 2i + s of llama.cpp's (its converter swaps the half and index axes).
@@ -141,12 +134,12 @@ bool midllama::gguf::llamaConfig(const GgufFile &file, DecoderConfig &c, std::st
   return true;
 }
 
-bool midllama::gguf::addLlamaWeights(const GgufFile &file, const DecoderConfig &c,
-                                     rt::ParamFileWriter &writer, std::string &error) {
+bool midllama::gguf::planLlamaWeights(const GgufFile &file, const DecoderConfig &c,
+                                      std::vector<LlamaWeight> &plan, std::string &error) {
   std::string prefix = "GGUF file '" + file.path() + "': ";
   int64_t d = c.hiddenSize, f = c.intermediateSize;
   int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
-  std::vector<Planned> plan;
+  plan.clear();
   std::set<std::string> used;
   auto want = [&](const std::string &gguf, const std::string &name,
                   std::vector<int64_t> shape, int64_t permutedHeads = 0) {
@@ -201,25 +194,86 @@ bool midllama::gguf::addLlamaWeights(const GgufFile &file, const DecoderConfig &
               "builds (rope frequency factors, biases and the like are not supported)";
       return false;
     }
+  return true;
+}
 
-  for (const Planned &p : plan) {
-    int64_t count = p.tensor->numElements(), cols = p.shape.back();
-    int64_t rows = count / cols, headDim = c.headDim;
-    const TensorInfo *t = p.tensor;
-    int64_t heads = p.permutedHeads;
+namespace {
+
+/// The tensors `w` is kept in (GgmlRepack.h), or none when it is stored as fp32: asked
+/// to, or a type (or a quantized vector) not kept.
+std::vector<KeptTensor> keptTensorsOf(const LlamaWeight &w, bool dequantize) {
+  bool dense = w.tensor->type == TensorType::F32 || w.tensor->type == TensorType::F16 ||
+               w.tensor->type == TensorType::BF16;
+  if (dequantize || (w.shape.size() != 2 && !dense))
+    return {};
+  return keptTensors(w.tensor->type, w.shape.back());
+}
+
+} // namespace
+
+void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
+                                         const std::vector<LlamaWeight> &weights,
+                                         bool dequantize, DecoderConfig &config) {
+  using namespace mlir;
+  context->getOrLoadDialect<llm::LLMDialect>();
+  for (const LlamaWeight &w : weights) {
+    if (keptTensorsOf(w, dequantize).empty())
+      continue; // dense fp32, the config's weight type
+    Type f16 = Float16Type::get(context);
+    llm::WeightFormatAttrInterface format;
+    Type element = f16;
+    switch (w.tensor->type) {
+    case TensorType::F32: element = Float32Type::get(context); break;
+    case TensorType::BF16: element = BFloat16Type::get(context); break;
+    case TensorType::Q8_0: format = llm::AffineQuantAttr::get(context, 8, 32, true, false); break;
+    case TensorType::Q4_0: format = llm::AffineQuantAttr::get(context, 4, 32, true, false); break;
+    case TensorType::Q4_1: format = llm::AffineMinQuantAttr::get(context, 4, 32); break;
+    default: break; // F16
+    }
+    config.weightTypes[w.name] = llm::WeightType::get(context, w.shape, element, format,
+                                                      llm::WeightSparsityAttrInterface());
+  }
+}
+
+bool midllama::gguf::addLlamaWeights(const std::vector<LlamaWeight> &weights,
+                                     const DecoderConfig &c, bool dequantize,
+                                     rt::ParamFileWriter &writer, std::string &error) {
+  for (const LlamaWeight &w : weights) {
+    const TensorInfo *t = w.tensor;
+    int64_t count = t->numElements(), cols = w.shape.back();
+    int64_t rows = count / cols, headDim = c.headDim, heads = w.permutedHeads;
     int64_t blockValues = 0, blockBytes = 0;
     blockLayout(uint32_t(t->type), blockValues, blockBytes);
     int64_t rowBytes = cols / blockValues * blockBytes;
-    auto fill = [t, rows, cols, heads, headDim, rowBytes](uint8_t *dst, std::string &) {
-      float *out = reinterpret_cast<float *>(dst);
-      for (int64_t r = 0; r < rows; ++r) {
-        int64_t from = heads ? ggufRowOf(r, headDim) : r;
-        dequantizeValues(t->type, t->data + from * rowBytes, cols, out + r * cols);
-      }
-      return true;
+    auto source = [=](int64_t r) { // row r (Hugging Face order) in the file
+      return t->data + (heads ? ggufRowOf(r, headDim) : r) * rowBytes;
     };
-    if (!writer.addGenerated(p.name, rt::DType::F32, p.shape, count * 4, fill, error))
-      return false;
+    std::vector<KeptTensor> kept = keptTensorsOf(w, dequantize);
+    if (kept.empty()) {
+      auto fill = [=](uint8_t *dst, std::string &) {
+        float *out = reinterpret_cast<float *>(dst);
+        for (int64_t r = 0; r < rows; ++r)
+          dequantizeValues(t->type, source(r), cols, out + r * cols);
+        return true;
+      };
+      if (!writer.addGenerated(w.name, rt::DType::F32, w.shape, count * 4, fill, error))
+        return false;
+      continue;
+    }
+    for (size_t which = 0; which < kept.size(); ++which) {
+      const KeptTensor &k = kept[which];
+      int64_t bytesPerRow = k.rowElements * rt::dtypeSize(k.dtype);
+      std::vector<int64_t> shape = w.shape;
+      shape.back() = k.rowElements;
+      auto fill = [=](uint8_t *dst, std::string &) {
+        for (int64_t r = 0; r < rows; ++r)
+          repackRow(t->type, which, source(r), cols, dst + r * bytesPerRow);
+        return true;
+      };
+      if (!writer.addGenerated(w.name + k.suffix, k.dtype, shape, rows * bytesPerRow, fill,
+                               error))
+        return false;
+    }
   }
   return true;
 }

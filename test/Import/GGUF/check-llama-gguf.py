@@ -4,7 +4,10 @@ same with the `gguf` package and numpy on real models): reads MODEL.gguf itself,
 dequantizes every tensor as ggml defines it (Q8_0 d*q, Q4_0 d*(q-8), Q4_1 d*q+m rounded
 once to fp32, F16, BF16, F32), undoes llama.cpp's q/k row permutation, and checks that
 
-1. midllama's parameter file holds exactly these values (bit for bit, by Hugging Face name);
+1. midllama's parameter file holds exactly these weights, by Hugging Face name: an fp32
+   tensor (--dequantize) the dequantized values bit for bit; a kept tensor (F16, BF16 as
+   they are; Q8_0 and Q4_0 as symmetric affine codes with fp16 scales, Q4_1 as codes with
+   fp16 scales and minima) turned back into ggml blocks must be the file's bytes;
 2. midllama-run's logits for the prompt ids (--logits-out) are within --atol of a float64
    forward pass of the Hugging Face LLaMA on them (small models only: plain Python).
 
@@ -68,7 +71,7 @@ def read_gguf(path):
         n = math.prod(dims)
         per, nbytes = BLOCK[t]
         raw = data[start + off:start + off + n // per * nbytes]
-        tensors[name] = (dims, dequantize(t, raw, n))
+        tensors[name] = (dims, dequantize(t, raw, n), t, raw)
     return meta, tensors
 
 
@@ -101,18 +104,24 @@ def dequantize(t, raw, n):
     return out
 
 
-def unpermute(w, rows, cols, heads):
+def unpermute(w, rows, heads):
+    """Rows of w (a list of rows) in Hugging Face order."""
     hd = rows // heads
     out = [None] * rows
     for r in range(rows):
         h, within = divmod(r, hd)
         half_, i = divmod(within, hd // 2)
-        src = h * hd + 2 * i + half_
-        out[r] = w[src * cols:(src + 1) * cols]
-    return [v for row in out for v in row]
+        out[r] = w[h * hd + 2 * i + half_]
+    return out
+
+
+def split(seq, rows):
+    n = len(seq) // rows
+    return [seq[r * n:(r + 1) * n] for r in range(rows)]
 
 
 def read_safetensors(path):
+    """name -> (dtype, raw bytes)."""
     data = open(path, "rb").read()
     (n,) = struct.unpack_from("<Q", data, 0)
     header = json.loads(data[8:8 + n])
@@ -121,7 +130,31 @@ def read_safetensors(path):
         if name == "__metadata__" or name.startswith("__pad__"):
             continue
         b, end = e["data_offsets"]
-        out[name] = list(struct.unpack_from("<%df" % ((end - b) // 4), data, 8 + n + b))
+        out[name] = (e["dtype"], data[8 + n + b:8 + n + end])
+    return out
+
+
+def ggml_rows(t, ours, name, rows):
+    """midllama's kept tensors of `name` as ggml rows of type t (None when absent)."""
+    if name in ours:
+        return split(ours[name][1], rows)
+    if name + ".qweight" not in ours:
+        return None
+    q = split(ours[name + ".qweight"][1], rows)
+    d = split(ours[name + ".scales"][1], rows)
+    m = split(ours[name + ".mins"][1], rows) if t == 3 else None
+    out = []
+    for r in range(rows):
+        row = b""
+        for b in range(len(d[r]) // 2):
+            if t == 8:  # codes q + 128
+                row += d[r][2 * b:2 * b + 2] + bytes((c - 128) & 255 for c in q[r][32 * b:32 * b + 32])
+                continue
+            packed = q[r][16 * b:16 * b + 16]  # column order, low nibble first
+            codes = [v for c in packed for v in (c & 15, c >> 4)]
+            row += d[r][2 * b:2 * b + 2] + (m[r][2 * b:2 * b + 2] if t == 3 else b"")
+            row += bytes(codes[j] | codes[j + 16] << 4 for j in range(16))
+        out.append(row)
     return out
 
 
@@ -139,8 +172,8 @@ def main():
              "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
              "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
              "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
-    W, shapes = {}, {}
-    for name, (dims, vals) in tensors.items():
+    W, shapes, raw_rows, types = {}, {}, {}, {}
+    for name, (dims, vals, t, raw) in tensors.items():
         rows, cols = (dims[1], dims[0]) if len(dims) == 2 else (1, dims[0])
         parts = name.split(".")
         if name == "token_embd.weight":
@@ -151,12 +184,19 @@ def main():
             hf = "lm_head.weight"
         else:
             hf = "model.layers.%s.%s.weight" % (parts[1], roles[parts[2]])
-            if parts[2] in ("attn_q", "attn_k"):
-                vals = unpermute(vals, rows, cols, heads if parts[2] == "attn_q" else kv_heads)
-        W[hf], shapes[hf] = vals, (rows, cols)
+        vals, raw = split(vals, rows), split(raw, rows)
+        if parts[2:3] in (["attn_q"], ["attn_k"]):
+            nh = heads if parts[2] == "attn_q" else kv_heads
+            vals, raw = unpermute(vals, rows, nh), unpermute(raw, rows, nh)
+        W[hf], shapes[hf] = [v for row in vals for v in row], (rows, cols)
+        raw_rows[hf], types[hf] = raw, t
     ours = read_safetensors(a.params)
-    differ = sorted(n for n in W if struct.pack("<%df" % len(W[n]), *W[n]) !=
-                    struct.pack("<%df" % len(ours.get(n, [])), *ours.get(n, [])))
+
+    def same(n):
+        if ours.get(n, ("",))[0] == "F32":  # fp32: the dequantized values
+            return ours[n][1] == struct.pack("<%df" % len(W[n]), *W[n])
+        return ggml_rows(types[n], ours, n, shapes[n][0]) == raw_rows[n]
+    differ = sorted(n for n in W if not same(n))
     print("weights: %d tensors, %d differ" % (len(W), len(differ)) + (": " + ", ".join(differ[:3]) if differ else ""))
 
     def mat(name, x):  # x @ W[name].T for a list of rows

@@ -21,6 +21,7 @@
 #include "runtime/params/ParamFile.h"
 
 #include <string>
+#include <vector>
 
 namespace midllama::gguf {
 
@@ -30,12 +31,32 @@ namespace midllama::gguf {
 /// the decoder does not implement (rope scaling, experts, other head sizes).
 bool llamaConfig(const GgufFile &file, DecoderConfig &config, std::string &error);
 
-/// Adds every decoder weight of `file` to `writer` under its Hugging Face name, as fp32
-/// dequantized at commit time (one tensor at a time: GgmlDequantize.h), q/k rows in Hugging
-/// Face order. False with `error` when a tensor is missing, has another shape than
-/// `config` implies, is of a type not dequantized yet, or is not part of the decoder.
-bool addLlamaWeights(const GgufFile &file, const DecoderConfig &config,
-                     rt::ParamFileWriter &writer, std::string &error);
+/// One decoder weight of a GGUF file: its tensor, its Hugging Face name and [rows, cols]
+/// (cols only for vectors), and the head count of a q/k projection whose rows llama.cpp
+/// permuted (0 otherwise).
+struct LlamaWeight {
+  const TensorInfo *tensor = nullptr;
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t permutedHeads = 0;
+};
+
+/// The decoder weights of `file` for `config`. False with `error` when a tensor is
+/// missing, has another shape than `config` implies, is of a type neither kept nor
+/// dequantized, or is not part of the decoder.
+bool planLlamaWeights(const GgufFile &file, const DecoderConfig &config,
+                      std::vector<LlamaWeight> &weights, std::string &error);
+
+/// Sets `config.weightTypes`: each weight keeps its GGUF storage (GgmlRepack.h: F32, F16,
+/// BF16 dense; Q8_0 and Q4_0 as `#llm.affine`, Q4_1 as `#llm.affine_min`, fp16 scales)
+/// unless `dequantize` is set or the type is not kept (then dense fp32).
+void setLlamaWeightTypes(mlir::MLIRContext *context, const std::vector<LlamaWeight> &weights,
+                         bool dequantize, DecoderConfig &config);
+
+/// Adds the weights to `writer` as setLlamaWeightTypes declared them (same `dequantize`),
+/// generated at commit time one tensor at a time, q/k rows in Hugging Face order.
+bool addLlamaWeights(const std::vector<LlamaWeight> &weights, const DecoderConfig &config,
+                     bool dequantize, rt::ParamFileWriter &writer, std::string &error);
 
 } // namespace midllama::gguf
 

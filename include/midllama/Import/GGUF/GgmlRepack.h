@@ -1,0 +1,43 @@
+//===- GgmlRepack.h - ggml blocks as midllama weight tensors -----*- C++ -*-===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The ggml tensor types midllama stores without changing a value (docs/gguf.md): F32, F16
+// and BF16 as they are; Q8_0 and Q4_0 as symmetric `#llm.affine` groups of 32 with fp16
+// scales (Q8_0's int8 q is the code q + 128 around the implicit zero 128, Q4_0's code is
+// its nibble around 8); Q4_1 as `#llm.affine_min` groups of 32 with fp16 scales and minima.
+// The blocks are cut into the tensors runtime/format/Components.h names, row by row, so a
+// caller can reorder rows (the q/k projections) on the way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MIDLLAMA_IMPORT_GGUF_GGMLREPACK_H
+#define MIDLLAMA_IMPORT_GGUF_GGMLREPACK_H
+
+#include "midllama/Import/GGUF/GgufFile.h"
+#include "runtime/params/DType.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace midllama::gguf {
+
+/// One tensor a kept weight is stored in: the suffix to the weight's name, its dtype and
+/// its elements per row of the weight.
+struct KeptTensor {
+  std::string suffix;
+  rt::DType dtype;
+  int64_t rowElements;
+};
+
+/// The tensors a [rows, cols] weight of `type` is kept in (cols a multiple of the type's
+/// block); empty when `type` is not kept (it is dequantized instead).
+std::vector<KeptTensor> keptTensors(TensorType type, int64_t cols);
+
+/// Tensor `which` (an index into keptTensors) of one row, from the row's ggml blocks.
+void repackRow(TensorType type, size_t which, const uint8_t *src, int64_t cols, uint8_t *dst);
+
+} // namespace midllama::gguf
+
+#endif // MIDLLAMA_IMPORT_GGUF_GGMLREPACK_H

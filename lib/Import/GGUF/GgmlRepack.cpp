@@ -1,0 +1,88 @@
+//===- GgmlRepack.cpp - ggml blocks as midllama weight tensors ------------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Block layouts (ggml-common.h): block_q8_0 {fp16 d; int8 qs[32]}, block_q4_0 {fp16 d;
+// uint8 qs[16]}, block_q4_1 {fp16 d; fp16 m; uint8 qs[16]}; in a 4-bit block, byte j holds
+// value j in its low nibble and value j + 16 in its high nibble. midllama's 4-bit codes
+// are packed in column order, two per byte, low nibble first (docs/weights.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Import/GGUF/GgmlRepack.h"
+
+#include <cstring>
+
+using namespace midllama;
+using namespace midllama::gguf;
+
+namespace {
+
+/// Bytes of one block of 32 values, and where its fp16 fields and codes start.
+struct Block {
+  int64_t bytes;
+  int64_t codesAt; // after d (and m)
+};
+
+Block blockOf(TensorType type) {
+  switch (type) {
+  case TensorType::Q8_0: return {34, 2};
+  case TensorType::Q4_0: return {18, 2};
+  default: return {20, 4}; // Q4_1
+  }
+}
+
+/// The 32 codes of a block in midllama's order: Q8_0's int8 shifted to [0, 256) around the
+/// zero 128, packed 4-bit nibbles put in column order.
+void blockCodes(TensorType type, const uint8_t *block, uint8_t *dst) {
+  const uint8_t *qs = block + blockOf(type).codesAt;
+  if (type == TensorType::Q8_0) {
+    for (int j = 0; j < 32; ++j)
+      dst[j] = uint8_t(int(int8_t(qs[j])) + 128);
+    return;
+  }
+  uint8_t values[32];
+  for (int j = 0; j < 16; ++j) {
+    values[j] = qs[j] & 0xF;
+    values[j + 16] = qs[j] >> 4;
+  }
+  for (int j = 0; j < 16; ++j)
+    dst[j] = uint8_t(values[2 * j] | values[2 * j + 1] << 4);
+}
+
+} // namespace
+
+std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t cols) {
+  int64_t groups = cols / 32;
+  switch (type) {
+  case TensorType::F32: return {{"", rt::DType::F32, cols}};
+  case TensorType::F16: return {{"", rt::DType::F16, cols}};
+  case TensorType::BF16: return {{"", rt::DType::BF16, cols}};
+  case TensorType::Q8_0:
+    return {{".qweight", rt::DType::U8, cols}, {".scales", rt::DType::F16, groups}};
+  case TensorType::Q4_0:
+    return {{".qweight", rt::DType::U8, cols / 2}, {".scales", rt::DType::F16, groups}};
+  case TensorType::Q4_1:
+    return {{".qweight", rt::DType::U8, cols / 2},
+            {".scales", rt::DType::F16, groups},
+            {".mins", rt::DType::F16, groups}};
+  default:
+    return {};
+  }
+}
+
+void midllama::gguf::repackRow(TensorType type, size_t which, const uint8_t *src,
+                               int64_t cols, uint8_t *dst) {
+  if (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16) {
+    std::memcpy(dst, src, size_t(cols * rt::dtypeSize(keptTensors(type, cols)[0].dtype)));
+    return;
+  }
+  Block block = blockOf(type);
+  int64_t codesPerBlock = type == TensorType::Q8_0 ? 32 : 16;
+  for (int64_t b = 0; b < cols / 32; ++b, src += block.bytes) {
+    if (which == 0)
+      blockCodes(type, src, dst + b * codesPerBlock);
+    else // the fp16 scale d (1) or minimum m (2), as stored
+      std::memcpy(dst + 2 * b, src + 2 * (which - 1), 2);
+  }
+}
