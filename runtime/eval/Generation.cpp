@@ -62,8 +62,10 @@ bool midllama::rt::eval::generate(Executor &session, const std::vector<int32_t> 
         next[b] = previous[b]; // an ended sequence idles in the batch
         continue;
       }
-      if (!options.ignoreEos && (next[b] == Tokenizer::kBos || next[b] == Tokenizer::kEos)) {
-        done[b] = true; // llama2.c's end of text
+      bool ends = options.endsText ? options.endsText(next[b])
+                                   : next[b] == Tokenizer::kBos || next[b] == Tokenizer::kEos;
+      if (!options.ignoreEos && ends) {
+        done[b] = true; // the end of the text
         --active;
         next[b] = previous[b];
         continue;

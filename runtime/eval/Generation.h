@@ -27,6 +27,9 @@ struct GenerationOptions {
   int64_t seed = 0;
   int64_t batch = 1;
   bool ignoreEos = false;
+  /// Whether a token ends the text (the tokenizer's endsText); unset: <s> and </s>, as
+  /// llama2.c stops.
+  std::function<bool(int32_t)> endsText;
 };
 
 struct GenerationRun {

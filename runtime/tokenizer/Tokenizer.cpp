@@ -1,10 +1,12 @@
-//===- Tokenizer.cpp - llama2.c tokenizer.bin / tok512.bin ---------===//
+//===- Tokenizer.cpp - The LLaMA family's tokenizers ---------------------===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/tokenizer/Tokenizer.h"
+
+#include "runtime/tokenizer/ByteLevelBPE.h"
 
 #include "runtime/support/Json.h"
 
@@ -260,6 +262,14 @@ std::unique_ptr<Tokenizer> Tokenizer::fromHuggingFaceJson(std::string_view bytes
   std::string jsonError;
   if (!parseJson(bytes.data(), bytes.data() + bytes.size(), root, jsonError, "tokenizer.json"))
     return fail(jsonError);
+  if (ByteLevelBPE::isByteLevel(root)) {
+    std::unique_ptr<Tokenizer> t(new Tokenizer());
+    t->format_ = "bytelevel";
+    t->byteLevel_ = ByteLevelBPE::fromJson(root, error);
+    if (!t->byteLevel_)
+      return fail(error);
+    return t;
+  }
   const Json *model = root.find("model");
   const Json *type = model ? model->find("type") : nullptr;
   if (!type || type->string != "BPE")
@@ -365,7 +375,21 @@ int32_t Tokenizer::lookup(std::string_view piece) const {
   return it == index_.end() ? -1 : it->second;
 }
 
+int32_t Tokenizer::vocabSize() const {
+  return byteLevel_ ? byteLevel_->vocabSize() : int32_t(pieces_.size());
+}
+
+const std::string &Tokenizer::piece(int32_t id) const {
+  return byteLevel_ ? byteLevel_->bytesOf(id) : pieces_[size_t(id)];
+}
+
+bool Tokenizer::endsText(int32_t id) const {
+  return byteLevel_ ? byteLevel_->isSpecial(id) : id == kBos || id == kEos;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
+  if (byteLevel_)
+    return byteLevel_->encode(text);
   // Symbols in a doubly linked list, initially one per code point (or byte).
   struct Symbol {
     int32_t id;
@@ -462,6 +486,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos
 std::string Tokenizer::decodePiece(int32_t previous, int32_t id) const {
   if (id < 0 || id >= vocabSize())
     return {};
+  if (byteLevel_)
+    return byteLevel_->bytesOf(id);
   if (id >= 3 && id < 259)
     return std::string(1, char(id - 3)); // <0xHH>
   const std::string &p = pieces_[id];
@@ -474,7 +500,7 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
   std::string out;
   int32_t previous = -1;
   for (int32_t id : ids) {
-    if (id != kBos && id != kEos)
+    if (byteLevel_ || (id != kBos && id != kEos))
       out += decodePiece(previous, id);
     previous = id;
   }

@@ -19,6 +19,9 @@
 // Candidate pairs live in a heap, O(n log n), so megabyte files encode in well under a
 // second; the result equals the straightforward quadratic scan.
 //
+// A tokenizer.json of GPT-2's byte-level kind (a ByteLevel pre-tokenizer; SmolLM2's) is
+// read and encoded by ByteLevelBPE.h instead; this class then forwards to it.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MIDLLAMA_RUNTIME_TOKENIZER_TOKENIZER_H
@@ -32,6 +35,8 @@
 #include <vector>
 
 namespace midllama::rt {
+
+class ByteLevelBPE;
 
 class Tokenizer {
 public:
@@ -54,15 +59,22 @@ public:
   static std::unique_ptr<Tokenizer> fromHuggingFaceJson(std::string_view bytes,
                                                         const std::string &displayName,
                                                         std::string &error);
-  /// "llama2c", "sentencepiece" or "huggingface".
+  /// "llama2c", "sentencepiece", "huggingface" or "bytelevel" (a GPT-2-style
+  /// tokenizer.json).
   const std::string &format() const { return format_; }
 
-  int32_t vocabSize() const { return int32_t(pieces_.size()); }
-  const std::string &piece(int32_t id) const { return pieces_[id]; }
+  int32_t vocabSize() const;
+  /// The text of token `id` (byte pieces as <0xHH>).
+  const std::string &piece(int32_t id) const;
   float score(int32_t id) const { return scores_[id]; }
 
-  /// Token ids of `text`, with <s> first when `bos` and </s> last when `eos`.
+  /// Token ids of `text`, with <s> first when `bos` and </s> last when `eos` for the
+  /// SentencePiece kinds; a byte-level tokenizer adds neither (GPT-2-style models take the
+  /// text as it is: SmolLM2's add_bos is false).
   std::vector<int32_t> encode(std::string_view text, bool bos, bool eos) const;
+  /// Whether generation ends at token `id`: <s> or </s>, or a byte-level tokenizer's
+  /// special tokens (end of text, chat turn markers).
+  bool endsText(int32_t id) const;
   /// The text of token `id` following token `previous`: byte pieces become their byte, and
   /// the dummy-prefix space of the first piece after <s> is dropped.
   std::string decodePiece(int32_t previous, int32_t id) const;
@@ -82,6 +94,8 @@ private:
   std::string format_;
   /// Ranked merges (tokenizer.json): (left id << 32 | right id) -> rank. Empty: by score.
   std::unordered_map<uint64_t, int32_t> mergeRank_;
+  /// Set for a byte-level tokenizer, which then does the work.
+  std::shared_ptr<const ByteLevelBPE> byteLevel_;
 };
 
 } // namespace midllama::rt

@@ -21,6 +21,7 @@
 
 #include "midllama/Support/FatalErrors.h"
 #include "midllama/Import/GGUF/GgufFile.h"
+#include "midllama/Import/GGUF/GgufTokenizer.h"
 #include "midllama/Import/GGUF/GgufLlama.h"
 #include "midllama/Import/GGUF/GgufSummary.h"
 #include "midllama/Import/Llama2C.h"
@@ -78,6 +79,11 @@ static cl::opt<bool> dequantize(
     cl::desc("GGUF: store every weight as fp32 (what the compression passes rewrite) instead "
              "of keeping its ggml storage (Q8_0, Q4_0, Q4_1 quantized, F16, BF16)"),
     cl::cat(category));
+static cl::opt<std::string> tokenizerOut(
+    "tokenizer-out",
+    cl::desc("GGUF: where to write the file's tokenizer as tokenizer.json (default: "
+             "tokenizer.json beside the output IR, where midllama-compile finds it)"),
+    cl::value_desc("file"), cl::cat(category));
 static cl::opt<int64_t> maxInputMB("max-input-mb",
                                    cl::desc("Raise the size limit of every file read whole to "
                                             "this many MiB"),
@@ -105,6 +111,44 @@ static bool mayOverwrite(StringRef path, bool isParamFile) {
   }
   auto buffer = MemoryBuffer::getFile(path);
   return buffer && (*buffer)->getBuffer().starts_with(kIRBanner);
+}
+
+/// GGUF: the tokenizer the file holds, as tokenizer.json beside the IR (or at
+/// --tokenizer-out), staged with the run's other outputs. A kind not read yet is a warning:
+/// the model then takes token ids.
+static int stageGgufTokenizer(const midllama::gguf::GgufFile &file) {
+  std::string json, why, error;
+  switch (midllama::gguf::tokenizerJson(file, json, why)) {
+  case midllama::gguf::TokenizerStatus::Absent:
+    return 0;
+  case midllama::gguf::TokenizerStatus::Unsupported:
+    errs() << "midllama-import: warning: GGUF file '" << file.path() << "': " << why
+           << "; no tokenizer written (the model takes token ids: --prompt-ids)\n";
+    return 0;
+  case midllama::gguf::TokenizerStatus::Written:
+    break;
+  }
+  std::string path = tokenizerOut;
+  if (path.empty()) {
+    SmallString<256> beside(outputPath);
+    sys::path::remove_filename(beside);
+    sys::path::append(beside, "tokenizer.json");
+    path = std::string(beside);
+  }
+  bool exists = false;
+  if (std::string type = midllama::rt::describeNonRegular(path, exists); !type.empty())
+    return fail("--tokenizer-out '" + path + "': is " + type +
+                "; a tokenizer must be a regular file");
+  if (exists && !force) { // an export's or another model's tokenizer is not replaced silently
+    auto buffer = MemoryBuffer::getFile(path);
+    if (!buffer || (*buffer)->getBuffer() != json)
+      return fail("'" + path + "' exists and holds another tokenizer; remove it, pass "
+                  "--tokenizer-out FILE or --force");
+  }
+  if (!midllama::rt::checkOutputPath(path, "--tokenizer-out", error) ||
+      !midllama::rt::writeOutputFile(path, "--tokenizer-out", json, error))
+    return fail(error);
+  return 0;
 }
 
 static int writeIR(mlir::ModuleOp module, StringRef banner) {
@@ -260,6 +304,8 @@ int main(int argc, char **argv) {
         !midllama::gguf::planLlamaWeights(*file, config, weights, error))
       return fail(error);
     midllama::gguf::setLlamaWeightTypes(&context, weights, dequantize, config);
+    if (int tokenizerStatus = stageGgufTokenizer(*file))
+      return tokenizerStatus;
     status = importDecoder(context, config, params, kind, "GGUF; ",
                            [&](midllama::rt::ParamFileWriter &writer, std::string &why) {
                              return midllama::gguf::addLlamaWeights(weights, config, dequantize,

@@ -466,7 +466,9 @@ void runGeneration(const Options &o, const Model &model, const std::vector<int32
     die("the prompt (" + std::to_string(prompt.size()) + " tokens) and " +
         std::to_string(o.steps) + " steps exceed the model's context of " +
         std::to_string(model.maxContext()) + " tokens");
-  eval::GenerationOptions options{o.steps, o.temperature, o.seed, o.batch, o.ignoreEos};
+  eval::GenerationOptions options{o.steps, o.temperature, o.seed, o.batch, o.ignoreEos, {}};
+  if (tok)
+    options.endsText = [&tok](int32_t id) { return tok->endsText(id); };
   std::vector<double> ttft, prefill, decode;
   eval::GenerationRun run;
   for (int64_t r = 0; r < o.repeat; ++r) {

@@ -98,6 +98,23 @@ def llama_kvs(**changes):
             ("llama.attention.layer_norm_rms_epsilon", F32, 1e-5)] + c.get("extra", [])
 
 
+def tokenizer_kvs(pre="smollm", model="gpt2"):
+    """A byte-level BPE tokenizer of the model's 64 tokens, as llama.cpp stores one: an end of
+    text (control), single characters in GPT-2's byte alphabet (Ġ is the space, Ċ the
+    newline), and seven merges."""
+    chars = list("abcdefghijklmnopqrstuvwxyz") + ["\u0120", "\u010a"] + list("0123456789.,'")
+    merged = ["he", "\u0120t", "\u0120the", "at", "cat", "\u0120cat", "'s"]
+    merges = ["h e", "\u0120 t", "\u0120t he", "a t", "c at", "\u0120 cat", "' s"]
+    tokens = ["<|endoftext|>"] + chars + merged
+    tokens += list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")[:LLAMA["vocab"] - len(tokens)]
+    types = [3] + [1] * (len(tokens) - 1)
+    return [("tokenizer.ggml.model", STRING, model), ("tokenizer.ggml.pre", STRING, pre),
+            ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)),
+            ("tokenizer.ggml.token_type", ARRAY, (I32, types)),
+            ("tokenizer.ggml.merges", ARRAY, (STRING, merges)),
+            ("tokenizer.ggml.eos_token_id", U32, 0)]
+
+
 def block_bytes(ttype, count):
     per = {T_F32: (1, 4), T_F16: (1, 2), T_BF16: (1, 2), T_Q4_0: (32, 18), T_Q4_1: (32, 20),
            T_Q8_0: (32, 34), 6: (32, 22)}[ttype]
@@ -218,6 +235,9 @@ def main():
         "llama-no-eps.gguf": build_llama(kvs=[kv for kv in llama_kvs() if "epsilon" not in kv[0]]),
         "llama-rope-scaling.gguf": build_llama(kvs=llama_kvs(extra=[("llama.rope.scaling.type", STRING, "yarn")])),
         "llama-heads.gguf": build_llama(kvs=llama_kvs(heads=5)),
+        "llama-tok.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs())),
+        "llama-tok-llama3.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(pre="llama-bpe"))),
+        "llama-tok-spm.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(model="llama"))),
     })
     for name, data in files.items():
         with open(os.path.join(out, name), "wb") as f:

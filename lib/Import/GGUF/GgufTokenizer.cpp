@@ -1,0 +1,127 @@
+//===- GgufTokenizer.cpp - A GGUF file's tokenizer as tokenizer.json ------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Import/GGUF/GgufTokenizer.h"
+
+#include <cstdio>
+#include <set>
+
+using namespace midllama::gguf;
+
+namespace {
+
+/// `s` as a JSON string the way serde_json writes it: quotes, backslashes and control
+/// characters escaped, everything else (UTF-8) as it is.
+void appendQuoted(std::string &out, const std::string &s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    default:
+      if (uint8_t(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(uint8_t(c)));
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+  }
+  out += '"';
+}
+
+/// The pre-tokenizer JSON of llama.cpp's pre-tokenizer type `pre`, or "" when its regex
+/// is not GPT-2's (llama-vocab.cpp lists each type's expressions).
+std::string preTokenizerFor(const std::string &pre) {
+  const std::string byteLevel =
+      R"({"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true})";
+  static const std::set<std::string> digitsThenGpt2 = {"smollm", "starcoder", "refact",
+                                                       "codeshell"};
+  static const std::set<std::string> gpt2 = {"gpt2", "mpt", "olmo", "jais"};
+  if (digitsThenGpt2.count(pre))
+    return R"({"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},)" +
+           byteLevel + "]}";
+  if (gpt2.count(pre))
+    return byteLevel;
+  return "";
+}
+
+} // namespace
+
+TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string &json,
+                                              std::string &why) {
+  const Value *model = file.find("tokenizer.ggml.model");
+  if (!model)
+    return TokenizerStatus::Absent;
+  auto unsupported = [&](const std::string &reason) {
+    why = reason;
+    return TokenizerStatus::Unsupported;
+  };
+  if (model->type != ValueType::String || model->string != "gpt2")
+    return unsupported("tokenizer.ggml.model '" + model->string +
+                       "' is not read yet (gpt2, byte-level BPE, is)");
+  const Value *pre = file.find("tokenizer.ggml.pre");
+  std::string preName = pre && pre->type == ValueType::String ? pre->string : "(none)";
+  std::string preTokenizer = preTokenizerFor(preName);
+  if (preTokenizer.empty())
+    return unsupported("tokenizer.ggml.pre '" + preName +
+                       "' is not read yet (smollm, starcoder, gpt2 and their likes are)");
+  const Value *tokens = file.find("tokenizer.ggml.tokens");
+  const Value *merges = file.find("tokenizer.ggml.merges");
+  const Value *types = file.find("tokenizer.ggml.token_type");
+  if (!tokens || tokens->type != ValueType::Array || tokens->elementType != ValueType::String ||
+      tokens->strings.empty() || !merges || merges->type != ValueType::Array ||
+      merges->elementType != ValueType::String)
+    return unsupported("tokenizer.ggml.tokens or .merges is missing or not a string array");
+  if (types && (types->type != ValueType::Array || types->ints.size() != tokens->strings.size()))
+    return unsupported("tokenizer.ggml.token_type does not give one type per token");
+
+  json = R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[)";
+  bool first = true;
+  for (size_t id = 0; types && id < types->ints.size(); ++id) {
+    int64_t type = types->ints[id];
+    if (type != 3 && type != 4) // control and user-defined tokens are added tokens
+      continue;
+    json += first ? "" : ",";
+    first = false;
+    json += R"({"id":)" + std::to_string(id) + R"(,"content":)";
+    appendQuoted(json, tokens->strings[id]);
+    json += R"(,"single_word":false,"lstrip":false,"rstrip":false,"normalized":false,)";
+    json += type == 3 ? R"("special":true})" : R"("special":false})";
+  }
+  json += R"(],"normalizer":null,"pre_tokenizer":)" + preTokenizer;
+  json += R"(,"post_processor":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,)"
+          R"("use_regex":true},"decoder":{"type":"ByteLevel","add_prefix_space":true,)"
+          R"("trim_offsets":true,"use_regex":true},"model":{"type":"BPE","dropout":null,)"
+          R"("unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,)"
+          R"("fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{)";
+  for (size_t id = 0; id < tokens->strings.size(); ++id) {
+    json += id ? "," : "";
+    appendQuoted(json, tokens->strings[id]);
+    json += ":" + std::to_string(id);
+  }
+  json += R"(},"merges":[)";
+  for (size_t i = 0; i < merges->strings.size(); ++i) {
+    const std::string &m = merges->strings[i];
+    size_t space = m.find(' ');
+    if (space == std::string::npos || m.find(' ', space + 1) != std::string::npos)
+      return unsupported("tokenizer.ggml.merges[" + std::to_string(i) + "] ('" + m +
+                         "') is not two tokens separated by one space");
+    json += i ? ",[" : "[";
+    appendQuoted(json, m.substr(0, space));
+    json += ",";
+    appendQuoted(json, m.substr(space + 1));
+    json += "]";
+  }
+  json += "]}}";
+  return TokenizerStatus::Written;
+}
