@@ -18,6 +18,27 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper, save_model
 
 
+def to_model(a, d, nodes, inits, cache_inputs, cache_outputs):
+    """The graph of `nodes` with its inputs (ids, positions, the past cache) and outputs
+    (logits, the present cache) declared."""
+    dims = ["batch", "seq"]
+    graph_inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, dims),
+                    helper.make_tensor_value_info("position_ids", TensorProto.INT64, dims)]
+    cache = ["batch", a.kv_heads, "past", d]
+    graph_inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, cache)
+                     for n in cache_inputs]
+    graph_outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                                   ["batch", "seq", a.vocab])]
+    graph_outputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT,
+                                                    ["batch", a.kv_heads, "total", d])
+                      for n in cache_outputs]
+    graph = helper.make_graph(nodes, "llama", graph_inputs, graph_outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
+                              producer_name="midllama bench/cpu-vs-ort/make_llama_onnx.py")
+    model.ir_version = 9
+    return model
+
+
 def build(a):
     rng = np.random.default_rng(0)
     d = a.hidden // a.heads
@@ -125,21 +146,7 @@ def build(a):
     nodes.append(helper.make_node("MatMul", [x, op("Transpose", [embed], perm=[1, 0])],
                                   ["logits"], name="lm_head"))
 
-    dims = ["batch", "seq"]
-    graph_inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, dims),
-                    helper.make_tensor_value_info("position_ids", TensorProto.INT64, dims)]
-    cache = ["batch", a.kv_heads, "past", d]
-    graph_inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, cache) for n in inputs]
-    graph_outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                                   ["batch", "seq", a.vocab])]
-    graph_outputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT,
-                                                    ["batch", a.kv_heads, "total", d])
-                      for n in outputs]
-    graph = helper.make_graph(nodes, "llama", graph_inputs, graph_outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)],
-                              producer_name="midllama bench/cpu-vs-ort/make_llama_onnx.py")
-    model.ir_version = 9
-    return model
+    return to_model(a, d, nodes, inits, inputs, outputs)
 
 
 def main():
