@@ -153,6 +153,21 @@ bool Converter::convertRotaryEmbedding(const onnx::NodeProto &node) {
   return true;
 }
 
+SmallVector<Value, 2> Converter::attendAndMerge(const onnx::NodeProto &node,
+                                                RankedTensorType qt, Value q4, Value k4,
+                                                Value v4, ValueRange past,
+                                                ArrayRef<Type> presentTypes, int64_t heads,
+                                                int64_t kvHeads, int64_t headDim, float scale) {
+  FloatAttr scaleAttr = scale != 0.0f ? b.getF32FloatAttr(scale) : FloatAttr();
+  auto attention = AttentionOp::create(b, loc, q4.getType(), presentTypes, q4, k4, v4, past,
+                                       b.getI64IntegerAttr(heads), b.getI64IntegerAttr(kvHeads),
+                                       scaleAttr);
+  auto merged = RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim},
+                                      qt.getElementType());
+  values[node.output(0)] = ReshapeOp::create(b, loc, merged, attention.getOutput());
+  return SmallVector<Value, 2>(attention.getPresent().begin(), attention.getPresent().end());
+}
+
 bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v,
                               int64_t heads, int64_t kvHeads, int64_t headDim, ValueRange past,
                               float scale, int presentOutput,
@@ -166,13 +181,8 @@ bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Val
     auto ct = RankedTensorType::get({qt.getDimSize(0), kvHeads, kDyn, headDim}, elem);
     presentTypes = {ct, ct};
   }
-  FloatAttr scaleAttr = scale != 0.0f ? b.getF32FloatAttr(scale) : FloatAttr();
-  auto attention = AttentionOp::create(b, loc, q4.getType(), presentTypes, q4, k4, v4, past,
-                                       b.getI64IntegerAttr(heads), b.getI64IntegerAttr(kvHeads),
-                                       scaleAttr);
-  values[node.output(0)] = ReshapeOp::create(
-      b, loc, RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim}, elem),
-      attention.getOutput());
+  SmallVector<Value, 2> present = attendAndMerge(node, qt, q4, k4, v4, past, presentTypes,
+                                                 heads, kvHeads, headDim, scale);
   for (int i = 0; i < 2; ++i) {
     std::string name = i < int(presentNames.size()) ? presentNames[i]
                        : node.output_size() > presentOutput + i ? node.output(presentOutput + i)
@@ -181,7 +191,7 @@ bool Converter::emitAttention(const onnx::NodeProto &node, Value q, Value k, Val
       continue;
     if (presentTypes.empty())
       return fail(where(node) + ": present outputs need past inputs"), false;
-    values[name] = attention.getPresent()[i];
+    values[name] = present[i];
   }
   return true;
 }
@@ -385,16 +395,11 @@ bool Converter::convertGQA(const onnx::NodeProto &node) {
     presentTypes = {ct, ct};
   }
   float scale = floatAttr(node, "scale", 0.0f);
-  FloatAttr scaleAttr = scale != 0.0f ? b.getF32FloatAttr(scale) : FloatAttr();
-  auto attention = AttentionOp::create(b, loc, q4.getType(), presentTypes, q4, k4, v4, past,
-                                       b.getI64IntegerAttr(heads), b.getI64IntegerAttr(kvHeads),
-                                       scaleAttr);
-  values[node.output(0)] = ReshapeOp::create(
-      b, loc, RankedTensorType::get({qt.getDimSize(0), qt.getDimSize(1), heads * headDim}, elem),
-      attention.getOutput());
+  SmallVector<Value, 2> cache = attendAndMerge(node, qt, q4, k4, v4, past, presentTypes,
+                                               heads, kvHeads, headDim, scale);
   for (int i = 1; i < 3 && i < node.output_size(); ++i)
     if (!node.output(i).empty() && !presentTypes.empty())
-      values[node.output(i)] = attention.getPresent()[i - 1];
+      values[node.output(i)] = cache[i - 1];
   return true;
 }
 

@@ -122,6 +122,14 @@ private:
   bool emitAttention(const onnx::NodeProto &node, Value q, Value k, Value v, int64_t heads,
                      int64_t kvHeads, int64_t headDim, ValueRange past, float scale,
                      int presentOutput, ArrayRef<std::string> presentNames = {});
+  /// llm.attention of [B, S, heads, D] q4/k4/v4 (its present cache typed `presentTypes`,
+  /// empty without a past) with its output merged back to [B, S, heads * D] as the node's
+  /// first output (`qt`: the 3-D query's type). Returns the present key and value (none
+  /// without a past).
+  SmallVector<Value, 2> attendAndMerge(const onnx::NodeProto &node, RankedTensorType qt,
+                                       Value q4, Value k4, Value v4, ValueRange past,
+                                       ArrayRef<Type> presentTypes, int64_t heads,
+                                       int64_t kvHeads, int64_t headDim, float scale);
   bool convertGatherBlockQuantized(const onnx::NodeProto &node);
   /// The affine-quantized weight of a MatMulNBits / GatherBlockQuantized node: codes from
   /// `codes` (possibly through a Reshape), scales and optional packed zero points.
