@@ -11,7 +11,8 @@ models/smollm2-tokenizer/ (the one midllama-import writes; its ids equal `tokeni
     non-overlapping windows of --ctx tokens, each from an empty cache, every token after the
     first of its window predicted, the first --windows windows; the loss summed in float64.
 
-Needs torch, transformers, gguf, tokenizers (PyPI; not CI). Prints a table and writes JSON.
+Needs torch, transformers, accelerate, gguf, tokenizers (PyPI; not CI; measured with torch
+2.15.0, transformers 4.57.6, accelerate and gguf 0.19.0). Prints a table and writes JSON.
 
     python3 scripts/reference-smollm2.py [--gguf PATH] [--ctx 512] [--windows 40] \
         [--prompt TEXT] [--steps 20] [--logits midllama.bin] [--json out.json]
@@ -50,7 +51,7 @@ def main():
     tok = Tokenizer.from_str(gzip.open(a.tokenizer).read().decode())
     t0 = time.time()
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        os.path.dirname(a.gguf), gguf_file=os.path.basename(a.gguf), torch_dtype=torch.float32)
+        os.path.dirname(a.gguf), gguf_file=os.path.basename(a.gguf), dtype=torch.float32)
     model.eval()
     load_s = time.time() - t0
 

@@ -163,7 +163,8 @@ bool midllama::gguf::planLlamaWeights(const GgufFile &file, const DecoderConfig 
     }
     if (!canDequantize(t->type)) {
       error = prefix + "tensor '" + gguf + "' is " + tensorTypeName(t->type) +
-              ", which is not dequantized yet (F32, F16, BF16, Q4_0, Q4_1, Q8_0 are)";
+              ", which is not dequantized yet (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, "
+              "Q5_K, Q6_K are)";
       return false;
     }
     used.insert(gguf);

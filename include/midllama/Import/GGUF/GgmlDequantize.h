@@ -5,7 +5,10 @@
 // The values a GGUF tensor's blocks stand for, as ggml defines them (ggml-quants.c,
 // dequantize_row_*), bit-identical to the `gguf` Python package's dequantization (which
 // transformers uses to load GGUF files): Q8_0 d·q; Q4_0 d·(q − 8); Q4_1 d·q + m (each
-// block's d and m fp16; fp32 product, one rounding of the sum); F16 and BF16 widened.
+// block's d and m fp16; fp32 product, one rounding of the sum); F16 and BF16 widened; the
+// K-quants Q4_K, Q5_K (d·scale·q − dmin·min per sub-block of 32) and Q6_K ((d·scale)·q),
+// super-blocks of 256 (test/unittests/Import/GgmlDequantizeTest.cpp: gguf-py's values bit
+// for bit). The K-quants are not kept quantized: they are stored as fp32.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,84 @@
+//===- GgmlDequantizeTest.cpp - ggml's K-quants against gguf-py -----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Inputs/kquants.golden holds random Q4_K, Q5_K and Q6_K blocks and the values the `gguf`
+// Python package dequantizes them to (make-kquant-goldens.py): midllama's dequantization
+// must give every value bit for bit. The simple types (Q4_0, Q4_1, Q8_0) are checked the
+// same way on whole models in test/Import/GGUF/.
+//
+//===----------------------------------------------------------------------===//
+
+#include "midllama/Import/GGUF/GgmlDequantize.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace midllama::gguf;
+
+namespace {
+
+std::vector<uint8_t> fromHex(const std::string &hex) {
+  std::vector<uint8_t> out(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = uint8_t(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+struct Golden {
+  int64_t blocks = 0;
+  std::vector<uint8_t> bytes, values;
+};
+
+std::map<std::string, Golden> readGoldens() {
+  std::ifstream in(std::string(MIDLLAMA_SOURCE_DIR) +
+                   "/test/unittests/Import/Inputs/kquants.golden");
+  std::map<std::string, Golden> out;
+  std::string line, current;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key;
+    words >> key;
+    if (key == "type") {
+      std::string blocksWord;
+      words >> current >> blocksWord >> out[current].blocks;
+    } else if (key == "bytes" || key == "values") {
+      std::string hex;
+      words >> hex;
+      (key == "bytes" ? out[current].bytes : out[current].values) = fromHex(hex);
+    }
+  }
+  return out;
+}
+
+TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
+  std::map<std::string, Golden> goldens = readGoldens();
+  ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
+  const std::map<std::string, TensorType> types = {
+      {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
+  for (const auto &[name, golden] : goldens) {
+    SCOPED_TRACE(name);
+    TensorType type = types.at(name);
+    ASSERT_TRUE(canDequantize(type));
+    int64_t count = golden.blocks * 256;
+    ASSERT_EQ(golden.values.size(), size_t(count) * 4);
+    std::vector<float> ours(size_t(count), -1.0f);
+    dequantizeValues(type, golden.bytes.data(), count, ours.data());
+    int differ = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      uint32_t a, b;
+      std::memcpy(&a, &ours[size_t(i)], 4);
+      std::memcpy(&b, golden.values.data() + 4 * i, 4);
+      if (a != b && differ++ < 3)
+        ADD_FAILURE() << "value " << i << ": " << ours[size_t(i)] << " vs gguf-py "
+                      << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
+    }
+    EXPECT_EQ(differ, 0) << "of " << count;
+  }
+}
+
+} // namespace
