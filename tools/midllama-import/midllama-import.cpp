@@ -240,6 +240,9 @@ int main(int argc, char **argv) {
                 "; supported: llama2.c checkpoints (.bin, --format=llama2c), ONNX (.onnx) and "
                 "GGUF (.gguf)");
   midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
+  if (kind != "gguf" && (dequantize || !tokenizerOut.empty()))
+    return fail(std::string(dequantize ? "--dequantize" : "--tokenizer-out") +
+                " applies to GGUF files; '" + inputPath + "' is read as " + kind);
   if (list) {
     if (kind != "gguf")
       return fail("--list reads GGUF files (.gguf or --format=gguf)");
