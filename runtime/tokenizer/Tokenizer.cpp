@@ -248,6 +248,46 @@ std::unique_ptr<Tokenizer> Tokenizer::fromSentencePieceModel(std::string_view by
   return t;
 }
 
+namespace {
+
+/// Why a tokenizer.json's normalization is not SentencePiece's (a word marker before the
+/// text and for every space: Prepend + Replace, with no pre-tokenizer splitting the text),
+/// or "".
+std::string checkSentencePieceNormalization(const Json &root) {
+  const Json *normalizer = root.find("normalizer");
+  bool prepend = false, replace = false;
+  if (normalizer && normalizer->kind == Json::Object) {
+    const Json *list = normalizer->find("normalizers");
+    std::vector<const Json *> steps;
+    if (list)
+      for (const Json &n : list->items)
+        steps.push_back(&n);
+    else
+      steps.push_back(normalizer);
+    for (const Json *n : steps) {
+      const Json *t = n->find("type");
+      if (t && t->string == "Prepend") {
+        const Json *what = n->find("prepend");
+        prepend = what && what->string == "\xE2\x96\x81";
+      } else if (t && t->string == "Replace") {
+        const Json *content = n->find("content");
+        const Json *pattern = n->find("pattern");
+        const Json *from = pattern ? pattern->find("String") : nullptr;
+        replace = from && from->string == " " && content && content->string == "\xE2\x96\x81";
+      } else {
+        return "unsupported normalizer '" + (t ? t->string : std::string("?")) + "'";
+      }
+    }
+  }
+  const Json *pre = root.find("pre_tokenizer");
+  if (!prepend || !replace || (pre && pre->kind != Json::Null))
+    return "unsupported normalization: only SentencePiece's (Prepend and Replace with "
+           "U+2581, no pre-tokenizer) is read";
+  return "";
+}
+
+} // namespace
+
 std::unique_ptr<Tokenizer> Tokenizer::fromHuggingFaceJson(std::string_view bytes,
                                                           const std::string &name,
                                                           std::string &error) {
@@ -277,37 +317,8 @@ std::unique_ptr<Tokenizer> Tokenizer::fromHuggingFaceJson(std::string_view bytes
   const Json *fallback = model->find("byte_fallback");
   if (!fallback || !fallback->boolean)
     return fail("only byte-fallback BPE (the LLaMA/SentencePiece kind) is supported");
-  // The normalization must be SentencePiece's: a word marker before the text and for every
-  // space (Prepend + Replace), with no pre-tokenizer splitting the text.
-  const Json *normalizer = root.find("normalizer");
-  bool prepend = false, replace = false;
-  if (normalizer && normalizer->kind == Json::Object) {
-    const Json *list = normalizer->find("normalizers");
-    std::vector<const Json *> steps;
-    if (list)
-      for (const Json &n : list->items)
-        steps.push_back(&n);
-    else
-      steps.push_back(normalizer);
-    for (const Json *n : steps) {
-      const Json *t = n->find("type");
-      if (t && t->string == "Prepend") {
-        const Json *what = n->find("prepend");
-        prepend = what && what->string == "\xE2\x96\x81";
-      } else if (t && t->string == "Replace") {
-        const Json *content = n->find("content");
-        const Json *pattern = n->find("pattern");
-        const Json *from = pattern ? pattern->find("String") : nullptr;
-        replace = from && from->string == " " && content && content->string == "\xE2\x96\x81";
-      } else {
-        return fail("unsupported normalizer '" + (t ? t->string : std::string("?")) + "'");
-      }
-    }
-  }
-  const Json *pre = root.find("pre_tokenizer");
-  if (!prepend || !replace || (pre && pre->kind != Json::Null))
-    return fail("unsupported normalization: only SentencePiece's (Prepend and Replace with "
-                "U+2581, no pre-tokenizer) is read");
+  if (std::string why = checkSentencePieceNormalization(root); !why.empty())
+    return fail(why);
 
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   t->format_ = "huggingface";
