@@ -5,6 +5,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Calibrate/CalibrationData.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <dirent.h>
+#include <sys/stat.h>
 #include "runtime/support/InputFile.h"
 
 #include <fstream>
@@ -27,10 +33,47 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 } // namespace
 
-bool calib::sampleCalibrationTokens(const std::string &path, const rt::Tokenizer *tokenizer,
+bool calib::resolveCalibrationData(const std::string &calib, std::string &path,
+                                   std::string &error) {
+  path = calib;
+  bool bare = !calib.empty() && std::all_of(calib.begin(), calib.end(), [](char c) {
+    return std::isalnum(uint8_t(c)) || c == '-';
+  });
+  struct stat st;
+  if (!bare || ::stat(calib.c_str(), &st) == 0)
+    return true; // a path: read (and checked) as given
+  const char *env = std::getenv("MIDLLAMA_DATA_DIR");
+  std::string data = env && *env ? env : MIDLLAMA_DATA_DIR;
+  std::string candidate = data + "/" + calib + "/calib.txt";
+  if (::stat(candidate.c_str(), &st) == 0) {
+    path = candidate;
+    return true;
+  }
+  std::vector<std::string> sets;
+  if (DIR *dir = ::opendir(data.c_str())) {
+    while (dirent *e = ::readdir(dir)) {
+      std::string name = e->d_name;
+      if (name[0] != '.' && ::stat((data + "/" + name + "/calib.txt").c_str(), &st) == 0)
+        sets.push_back(name);
+    }
+    ::closedir(dir);
+  }
+  std::sort(sets.begin(), sets.end());
+  std::string list;
+  for (const std::string &s : sets)
+    list += (list.empty() ? "" : ", ") + s;
+  error = "calibration data '" + calib + "' is neither a file nor a calibration set of " +
+          data + " (" + (list.empty() ? std::string("none there") : "sets: " + list) + ")";
+  return false;
+}
+
+bool calib::sampleCalibrationTokens(const std::string &calib, const rt::Tokenizer *tokenizer,
                                     int64_t vocabSize, int64_t samples, int64_t length,
                                     uint64_t seed, std::vector<std::vector<int32_t>> &out,
                                     std::string &error) {
+  std::string path;
+  if (!resolveCalibrationData(calib, path, error))
+    return false;
   auto fail = [&](const std::string &why) {
     error = "calibration data '" + path + "': " + why;
     return false;

@@ -8,6 +8,11 @@
 // seeded SplitMix64, so a seed gives the same samples on every machine (std::
 // uniform_int_distribution would not).
 //
+// Named calibration sets: a bare name (letters, digits, '-') that is not a file is the
+// set data/NAME/calib.txt of the project's data folder (MIDLLAMA_DATA_DIR in the environment,
+// else the source tree's data/ this was built from): `calib=wikitext2-train` (general
+// English, for general-domain models) or `calib=tinystories` (stories260K's domain).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MIDLLAMA_CALIBRATE_CALIBRATIONDATA_H
@@ -21,7 +26,11 @@
 
 namespace midllama::calib {
 
-/// Reads the samples; false with `error` (naming the file) when it is missing or empty, has
+/// The file `calib` names: itself, or a named set's calib.txt. False with `error` when a
+/// bare name is neither a file nor a set (the message lists the sets there are).
+bool resolveCalibrationData(const std::string &calib, std::string &path, std::string &error);
+
+/// Reads the samples (from `path` as resolveCalibrationData resolves it); false with `error` (naming the file) when it is missing or empty, has
 /// fewer tokens than one sample, or is text without a tokenizer.
 bool sampleCalibrationTokens(const std::string &path, const rt::Tokenizer *tokenizer,
                              int64_t vocabSize, int64_t samples, int64_t length, uint64_t seed,

@@ -37,7 +37,8 @@ defvar PruningPatternOptions = [
 // The calibration data of every calibrated pass (lib/Calibrate).
 defvar CalibrationOptions = [
   Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data: a text file or a .tokens file (required)">,
+           "Calibration data: a text file, a .tokens file, or the name of a calibration "
+           "set of data/ (wikitext2-train, tinystories) (required)">,
   Option<"samples", "samples", "int64_t", /*default=*/"128",
            "Calibration windows">,
   Option<"seqLen", "seq-len", "int64_t", /*default=*/"256",
@@ -343,7 +344,8 @@ def LLMApplyRecipe : Pass<"llm-apply-recipe", "::mlir::ModuleOp"> {
     Option<"recipe", "recipe", "std::string", /*default=*/"\"\"",
            "A recipe file (JSON) or the name of a built-in recipe (required)">,
     Option<"calib", "calib", "std::string", /*default=*/"\"\"",
-           "Calibration data for the calibrated rules (overrides the recipe's)">,
+           "Calibration data for the calibrated rules, a file or a set name as for "
+           "--llm-quantize-gptq (overrides the recipe's)">,
     Option<"samples", "samples", "int64_t", /*default=*/"0",
            "Calibration windows (0: the recipe's, else the methods' default)">,
     Option<"seqLen", "seq-len", "int64_t", /*default=*/"0",
