@@ -250,6 +250,35 @@ const char *groupKindName(GroupKind kind) {
   return kind == GroupKind::ZeroPoints ? " asym" : kind == GroupKind::Symmetric ? " sym" : " min";
 }
 
+/// The value of code q of a group, written out: (q - zero) * scale, the implicit zero
+/// 2^(bits-1) when symmetric, or q * scale + min.
+float groupReference(GroupKind kind, int bits, uint32_t q, float zero, float scale, float min) {
+  if (kind == GroupKind::Minimum)
+    return float(q) * scale + min;
+  return (float(q) - (kind == GroupKind::Symmetric ? float(1 << (bits - 1)) : zero)) * scale;
+}
+
+/// A dense [n, k] weight of `bits`-bit codes in groups of `group` columns, its scales (and
+/// minima) of `dtype`, zero points only for GroupKind::ZeroPoints.
+WeightRef codeGroupWeight(GroupKind kind, DType dtype, int64_t n, int64_t k, int bits,
+                          int64_t group, const uint8_t *codes, const void *scales,
+                          const uint8_t *zeros, const void *mins) {
+  WeightRef w;
+  w.dtype = dtype;
+  w.rows = n;
+  w.cols = k;
+  w.format = kind == GroupKind::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
+  w.bits = bits;
+  w.groupSize = group;
+  w.groups = (k + group - 1) / group;
+  w.codeRowBytes = (k * bits + 7) / 8;
+  w.codes = codes;
+  w.scales = scales;
+  w.zeros = kind == GroupKind::ZeroPoints ? zeros : nullptr;
+  w.mins = kind == GroupKind::Minimum ? mins : nullptr;
+  return w;
+}
+
 /// Affine weights of every width, with zero points, symmetric or with a minimum (ggml's
 /// Q4_1 grid), a short tail group: dequantization against w = (q - zero) * scale (or
 /// q * scale + min) written out bit by bit.
@@ -258,7 +287,6 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
   std::mt19937_64 rng(13);
   for (int bits = 2; bits <= 8; ++bits)
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum}) {
-      bool symmetric = kind == GroupKind::Symmetric;
       int64_t rowBytes = (k * bits + 7) / 8;
       std::vector<uint8_t> codes(size_t(n * rowBytes), 0), zeros(size_t(n * groups));
       std::vector<float> scales(size_t(n * groups)), mins(size_t(n * groups));
@@ -280,24 +308,11 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
               codes[r * rowBytes + bit / 8] |= uint8_t(1u << (bit % 8));
             }
           int64_t g = r * groups + c / group;
-          float zero = symmetric ? float(1 << (bits - 1)) : float(zeros[g]);
-          dense[r * k + c] = kind == GroupKind::Minimum
-                                 ? float(q[r * k + c]) * scales[g] + mins[g]
-                                 : (float(q[r * k + c]) - zero) * scales[g];
+          dense[r * k + c] =
+              groupReference(kind, bits, q[r * k + c], float(zeros[g]), scales[g], mins[g]);
         }
-      WeightRef w;
-      w.dtype = DType::F32;
-      w.rows = n;
-      w.cols = k;
-      w.format = kind == GroupKind::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
-      w.bits = bits;
-      w.groupSize = group;
-      w.groups = groups;
-      w.codeRowBytes = rowBytes;
-      w.codes = codes.data();
-      w.scales = scales.data();
-      w.zeros = kind == GroupKind::ZeroPoints ? zeros.data() : nullptr;
-      w.mins = kind == GroupKind::Minimum ? mins.data() : nullptr;
+      WeightRef w = codeGroupWeight(kind, DType::F32, n, k, bits, group, codes.data(),
+                                    scales.data(), zeros.data(), mins.data());
       std::vector<float> row(static_cast<size_t>(k));
       for (int64_t r = 0; r < n; ++r) {
         dequantizeRow(w, r, row.data());
@@ -538,27 +553,14 @@ TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
               int q = bits == 8 ? codes[size_t(r * rowBytes + c)]
                                 : (codes[size_t(r * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
               size_t g = size_t(r * groups + c / group);
-              float zero = kind == GroupKind::Symmetric ? float(1 << (bits - 1)) : float(zeros[g]);
-              dense[size_t(r * k + c)] = kind == GroupKind::Minimum
-                                             ? float(q) * scales[g] + mins[g]
-                                             : (float(q) - zero) * scales[g];
+              dense[size_t(r * k + c)] =
+                  groupReference(kind, bits, uint32_t(q), float(zeros[g]), scales[g], mins[g]);
             }
-          WeightRef w;
-          w.dtype = scaleType;
-          w.rows = n;
-          w.cols = k;
-          w.format = kind == GroupKind::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
-          w.bits = bits;
-          w.groupSize = group;
-          w.groups = groups;
-          w.codeRowBytes = rowBytes;
-          w.codes = codes.data();
-          w.scales = scaleType == DType::F16 ? static_cast<const void *>(halfScales.data())
-                                             : static_cast<const void *>(scales.data());
-          w.zeros = kind == GroupKind::ZeroPoints ? zeros.data() : nullptr;
-          w.mins = kind != GroupKind::Minimum  ? nullptr
-                   : scaleType == DType::F16 ? static_cast<const void *>(halfMins.data())
-                                             : static_cast<const void *>(mins.data());
+          bool half = scaleType == DType::F16;
+          WeightRef w = codeGroupWeight(
+              kind, scaleType, n, k, bits, group, codes.data(),
+              half ? static_cast<const void *>(halfScales.data()) : scales.data(), zeros.data(),
+              half ? static_cast<const void *>(halfMins.data()) : mins.data());
           for (int64_t rows : {1, 2, 3, 5}) {
             std::vector<float> x = randomVector(size_t(rows * k), 18), y(size_t(rows * n));
             matmul(x.data(), y.data(), rows, w);
