@@ -122,28 +122,33 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   }
   const uint8_t *codes = w.codes + n * w.codeRowBytes;
   const uint32_t mask = (1u << w.bits) - 1;
-  auto code = [&](int64_t k) -> uint32_t {
-    if (w.bits == 4) // the common case: two codes per byte, low nibble first
-      return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf;
+  // One loop per code width (the decoder is a template argument), so the common 4-bit case
+  // has no width test per value on this prefill path.
+  auto decodeGroups = [&](auto code) {
+    for (int64_t g = 0; g < w.groups; ++g) {
+      float scale = scaleAt(w, n * w.groups + g);
+      int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+      if (w.isAffineMin()) { // q * scale + min
+        float min = minAt(w, n * w.groups + g);
+        for (int64_t k = begin; k < end; ++k)
+          dst[k] = float(code(k)) * scale + min;
+        continue;
+      }
+      float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : float(1 << (w.bits - 1));
+      for (int64_t k = begin; k < end; ++k)
+        dst[k] = (float(code(k)) - zero) * scale;
+    }
+  };
+  if (w.bits == 4) // two codes per byte, low nibble first
+    return decodeGroups(
+        [&](int64_t k) -> uint32_t { return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf; });
+  decodeGroups([&](int64_t k) -> uint32_t {
     int64_t bit = k * w.bits;
     uint32_t word = codes[bit >> 3];
     if ((bit & 7) + w.bits > 8)
       word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
     return (word >> (bit & 7)) & mask;
-  };
-  for (int64_t g = 0; g < w.groups; ++g) {
-    float scale = scaleAt(w, n * w.groups + g);
-    int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
-    if (w.isAffineMin()) { // q * scale + min
-      float min = minAt(w, n * w.groups + g);
-      for (int64_t k = begin; k < end; ++k)
-        dst[k] = float(code(k)) * scale + min;
-      continue;
-    }
-    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : float(1 << (w.bits - 1));
-    for (int64_t k = begin; k < end; ++k)
-      dst[k] = (float(code(k)) - zero) * scale;
-  }
+  });
 }
 
 } // namespace midllama::rt::cpu

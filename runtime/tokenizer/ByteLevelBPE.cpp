@@ -113,16 +113,27 @@ void midllama::rt::splitGpt2(std::string_view text, bool isolateDigits,
   splitPiece(text, begin, text.size(), out);
 }
 
-bool ByteLevelBPE::isByteLevel(const Json &root) {
+namespace {
+
+/// The steps of a tokenizer.json's pre-tokenizer: its `pretokenizers` for a Sequence, else
+/// the pre-tokenizer itself; none when it has none.
+std::vector<const Json *> preTokenizerSteps(const Json &root) {
   const Json *pre = root.find("pre_tokenizer");
   if (!pre || pre->kind != Json::Object)
-    return false;
-  std::vector<const Json *> steps{pre};
-  if (const Json *list = pre->find("pretokenizers"); list && list->kind == Json::Array) {
-    steps.clear();
-    for (const Json &step : list->items)
-      steps.push_back(&step);
-  }
+    return {};
+  const Json *list = pre->find("pretokenizers");
+  if (!list || list->kind != Json::Array)
+    return {pre};
+  std::vector<const Json *> steps;
+  for (const Json &step : list->items)
+    steps.push_back(&step);
+  return steps;
+}
+
+} // namespace
+
+bool ByteLevelBPE::isByteLevel(const Json &root) {
+  std::vector<const Json *> steps = preTokenizerSteps(root);
   return std::any_of(steps.begin(), steps.end(), [](const Json *step) {
     const Json *type = step->find("type");
     return type && type->string == "ByteLevel";
@@ -134,13 +145,7 @@ namespace {
 /// Reads the pre-tokenizer: ByteLevel with the GPT-2 regex and no prefix space, optionally
 /// after Digits(individual_digits). Returns why it is not that, or "".
 std::string readPreTokenizer(const Json &root, bool &isolateDigits) {
-  const Json *pre = root.find("pre_tokenizer");
-  std::vector<const Json *> steps{pre};
-  if (const Json *list = pre->find("pretokenizers"); list && list->kind == Json::Array) {
-    steps.clear();
-    for (const Json &step : list->items)
-      steps.push_back(&step);
-  }
+  std::vector<const Json *> steps = preTokenizerSteps(root);
   isolateDigits = false;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Json *type = steps[i]->find("type");

@@ -66,7 +66,8 @@ public:
   int32_t vocabSize() const;
   /// The text of token `id` (byte pieces as <0xHH>).
   const std::string &piece(int32_t id) const;
-  float score(int32_t id) const { return scores_[id]; }
+  /// SentencePiece's piece score (0 for the other kinds, which merge by rank).
+  float score(int32_t id) const { return size_t(id) < scores_.size() ? scores_[id] : 0.0f; }
 
   /// Token ids of `text`, with <s> first when `bos` and </s> last when `eos` for the
   /// SentencePiece kinds; a byte-level tokenizer adds neither (GPT-2-style models take the

@@ -74,7 +74,7 @@ std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t col
 void midllama::gguf::repackRow(TensorType type, size_t which, const uint8_t *src,
                                int64_t cols, uint8_t *dst) {
   if (type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16) {
-    std::memcpy(dst, src, size_t(cols * rt::dtypeSize(keptTensors(type, cols)[0].dtype)));
+    std::memcpy(dst, src, size_t(cols * (type == TensorType::F32 ? 4 : 2))); // stored as is
     return;
   }
   Block block = blockOf(type);
