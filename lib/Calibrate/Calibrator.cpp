@@ -195,7 +195,8 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
     wanted.insert(index);
   }
   std::set<int64_t> done;
-  for (int64_t s = 0; s < runner->numSegments(); ++s) {
+  // Until every selected weight is done: the layers after the last one need not run.
+  for (int64_t s = 0; s < runner->numSegments() && done.size() < wanted.size(); ++s) {
     auto layerStart = std::chrono::steady_clock::now();
     const std::vector<std::vector<int64_t>> &groups = runner->inputGroups(s);
     std::vector<int64_t> todo; // groups with selected weights

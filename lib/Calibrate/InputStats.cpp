@@ -6,6 +6,8 @@
 
 #include "midllama/Calibrate/InputStats.h"
 
+#include "midllama/Numerics/Gemm.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -29,31 +31,21 @@ void InputStats::add(const float *x, int64_t count) {
   rows += count;
   if (!hasHessian)
     return;
-  // Σ x xᵀ in fp32 over blocks of rows (the inner loop vectorizes), each block's sum
-  // then added to the fp64 total so that hundreds of thousands of tokens lose nothing.
-  constexpr int64_t kBlock = 64;
-  std::vector<float> partial(size_t(k * k));
+  // Σ x xᵀ as fp32 products XᵀX over blocks of rows (the runtime's matrix kernel), each
+  // block's sum then added to the fp64 total so that hundreds of thousands of tokens lose
+  // nothing: within a block an entry is one fp32 sum of kBlock products (the reference
+  // GPTQ keeps the whole sum in fp32).
+  constexpr int64_t kBlock = 256;
+  std::vector<float> xt(size_t(k * std::min(count, kBlock))), partial(size_t(k * k));
   for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
-    int64_t r1 = std::min(count, r0 + kBlock);
-    std::fill(partial.begin(), partial.end(), 0.0f);
-    for (int64_t r = r0; r < r1; ++r) {
-      const float *row = x + r * k;
-      for (int64_t i = 0; i < k; ++i) {
-        float xi = row[i];
-        if (xi == 0.0f)
-          continue;
-        float *out = partial.data() + i * k;
-        for (int64_t j = i; j < k; ++j)
-          out[j] += xi * row[j];
-      }
-    }
-    for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = i; j < k; ++j)
-        xtx[size_t(i * k + j)] += partial[size_t(i * k + j)];
+    int64_t r1 = std::min(count, r0 + kBlock), n = r1 - r0;
+    for (int64_t r = 0; r < n; ++r) // Xᵀ of the block: [k, n]
+      for (int64_t i = 0; i < k; ++i)
+        xt[size_t(i * n + r)] = x[(r0 + r) * k + i];
+    numerics::gemm(xt.data(), x + r0 * k, partial.data(), k, n, k);
+    for (size_t i = 0; i < partial.size(); ++i)
+      xtx[i] += partial[i];
   }
-  for (int64_t i = 0; i < k; ++i) // mirror the upper triangle
-    for (int64_t j = 0; j < i; ++j)
-      xtx[size_t(i * k + j)] = xtx[size_t(j * k + i)];
 }
 
 std::vector<float> InputStats::hessian() const {

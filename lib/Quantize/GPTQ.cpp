@@ -7,6 +7,8 @@
 #include "midllama/Quantize/GPTQ.h"
 
 #include "midllama/Numerics/Cholesky.h"
+#include "midllama/Numerics/Gemm.h"
+#include "midllama/Numerics/LazyBatch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,22 +17,6 @@
 using namespace midllama::quant;
 
 namespace {
-
-/// GPTQ's lazy batch update: the errors of the block's columns [i1, i2) reach every later
-/// column of the (processing-order) weights at once.
-void propagateBlockErrors(std::vector<float> &Wp, const std::vector<float> &err,
-                          const std::vector<double> &U, int64_t n, int64_t k, int64_t B,
-                          int64_t i1, int64_t i2) {
-  for (int64_t r = 0; r < n; ++r) {
-    float *row = Wp.data() + r * k;
-    for (int64_t i = i1; i < i2; ++i) {
-      double e = err[size_t(r * B + (i - i1))];
-      const double *u = U.data() + i * k;
-      for (int64_t c = i2; c < k; ++c)
-        row[c] -= float(e * u[c]);
-    }
-  }
-}
 
 /// The codes (original column order) packed, with their groups' scales and zero points.
 AffineMatrix packAffine(const std::vector<int> &codes, const std::vector<float> &scales,
@@ -52,20 +38,66 @@ AffineMatrix packAffine(const std::vector<int> &codes, const std::vector<float> 
 
 } // namespace
 
+bool midllama::quant::prepareGPTQHessian(const float *h, int64_t k, double damp,
+                                         bool actOrder, GPTQHessian &prepared,
+                                         std::string &error) {
+  prepared.k = k;
+  prepared.damp = damp;
+  prepared.actOrder = actOrder;
+  // Inputs that never fire carry no information: GPTQ zeroes their weights.
+  std::vector<double> H = numerics::dampedHessian(h, k, damp, prepared.dead);
+  prepared.diag.resize(size_t(k));
+  for (int64_t j = 0; j < k; ++j)
+    prepared.diag[size_t(j)] = H[size_t(j * k + j)];
+  // Processing order: columns by decreasing H_jj with act-order (stable, so ties keep
+  // their order), else left to right.
+  std::vector<int64_t> &perm = prepared.perm;
+  perm.resize(size_t(k));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (actOrder)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return prepared.diag[size_t(a)] > prepared.diag[size_t(b)];
+    });
+  // Hp = P H Pᵀ, then the upper Cholesky factor of its inverse.
+  std::vector<double> Hp(size_t(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      Hp[size_t(i * k + j)] = H[size_t(perm[size_t(i)] * k + perm[size_t(j)])];
+  H.clear();
+  H.shrink_to_fit();
+  if (!numerics::upperCholeskyOfInverse(std::move(Hp), k, prepared.u)) {
+    error = "the Hessian is not positive definite with damp " + std::to_string(damp) +
+            " (raise damp)";
+    return false;
+  }
+  return true;
+}
+
 bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *hIn,
                                    const GPTQOptions &o, GPTQResult &result,
                                    std::string &error) {
+  GPTQHessian prepared;
+  return prepareGPTQHessian(hIn, k, o.damp, o.actOrder, prepared, error) &&
+         quantizeGPTQ(w, n, k, prepared, o, result, error);
+}
+
+bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k,
+                                   const GPTQHessian &hessian, const GPTQOptions &o,
+                                   GPTQResult &result, std::string &error) {
+  if (hessian.k != k || hessian.damp != o.damp || hessian.actOrder != o.actOrder) {
+    error = "the prepared Hessian does not match the options (inputs, damp, act-order)";
+    return false;
+  }
   const AffineParams &p = o.affine;
   const int64_t gs = std::min<int64_t>(p.groupSize, k);
   const int64_t groups = (k + gs - 1) / gs;
   std::vector<float> W(w, w + n * k);
-  // Inputs that never fire carry no information: GPTQ zeroes their weights.
-  std::vector<int64_t> dead;
-  std::vector<double> H = numerics::dampedHessian(hIn, k, o.damp, dead);
-  result.deadColumns = int64_t(dead.size());
-  for (int64_t j : dead)
+  result.deadColumns = int64_t(hessian.dead.size());
+  for (int64_t j : hessian.dead)
     for (int64_t r = 0; r < n; ++r)
       W[size_t(r * k + j)] = 0.0f;
+  const std::vector<int64_t> &perm = hessian.perm;
+  const std::vector<double> &U = hessian.u;
 
   // Group parameters: [row, group] in the original column order.
   std::vector<float> scales(size_t(n * groups));
@@ -91,34 +123,15 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
     for (int64_t r = 0; r < n; ++r)
       groupParams(W.data() + r * k + c0, r, c0, c1 - c0, g);
   };
-  // Processing order: columns by decreasing H_jj with act-order (stable, so ties keep
-  // their order), else left to right.
-  std::vector<int64_t> perm(static_cast<size_t>(k));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (o.actOrder) {
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
-      return H[size_t(a * k + a)] > H[size_t(b * k + b)];
-    });
+  if (o.actOrder)
     for (int64_t g = 0; g < groups; ++g) // static groups, from the weights as given
       findParams(g);
-  }
 
-  // Work in processing order: Wp[r][i] = W[r][perm[i]], Hp = P H Pᵀ.
+  // Work in processing order: Wp[r][i] = W[r][perm[i]].
   std::vector<float> Wp(size_t(n * k));
   for (int64_t r = 0; r < n; ++r)
     for (int64_t i = 0; i < k; ++i)
       Wp[size_t(r * k + i)] = W[size_t(r * k + perm[i])];
-  std::vector<double> Hp(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j)
-      Hp[size_t(i * k + j)] = H[size_t(perm[i] * k + perm[j])];
-  std::vector<double> U;
-  if (!numerics::upperCholeskyOfInverse(std::move(Hp), k, U)) {
-    error = "the Hessian is not positive definite with damp " + std::to_string(o.damp) +
-            " (raise damp)";
-    return false;
-  }
-
   std::vector<int> codes(size_t(n * k)); // original column order
   result.dequantized.assign(size_t(n * k), 0.0f);
   const int64_t B = std::max<int64_t>(1, o.blockSize);
@@ -153,7 +166,7 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
           row[c] -= float(e * u[c]);
       }
     }
-    propagateBlockErrors(Wp, err, U, n, k, B, i1, i2);
+    numerics::applyBlockErrors(Wp.data(), n, k, err.data(), B, U, i1, i2);
   }
   result.matrix = packAffine(codes, scales, zeros, n, k, groups, p);
   return true;
@@ -161,17 +174,13 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k, const f
 
 double midllama::quant::layerOutputError(const float *w, const float *q, int64_t n, int64_t k,
                                          const float *h) {
+  // tr(D H Dᵀ) = Σ_r d_r · (D H)_r: D H as one fp32 product, the final sums in fp64.
+  std::vector<float> d(size_t(n * k)), dh(size_t(n * k));
+  for (size_t i = 0; i < d.size(); ++i)
+    d[i] = float(double(w[i]) - double(q[i]));
+  numerics::gemm(d.data(), h, dh.data(), n, k, k); // H is symmetric: H = Hᵀ
   double total = 0;
-  std::vector<double> d(static_cast<size_t>(k));
-  for (int64_t r = 0; r < n; ++r) {
-    for (int64_t j = 0; j < k; ++j)
-      d[size_t(j)] = double(w[r * k + j]) - double(q[r * k + j]);
-    for (int64_t i = 0; i < k; ++i) {
-      double s = 0;
-      for (int64_t j = 0; j < k; ++j)
-        s += double(h[i * k + j]) * d[size_t(j)];
-      total += d[size_t(i)] * s;
-    }
-  }
+  for (size_t i = 0; i < d.size(); ++i)
+    total += double(d[i]) * double(dh[i]);
   return total / 2.0;
 }

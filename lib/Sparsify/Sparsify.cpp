@@ -7,6 +7,7 @@
 #include "midllama/Sparsify/Sparsify.h"
 
 #include "midllama/Numerics/Cholesky.h"
+#include "midllama/Numerics/LazyBatch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -197,17 +198,7 @@ bool sparse::sparseGPT(const float *w, int64_t n, int64_t k, const float *h,
           row[c] -= float(e * u[c]);
       }
     }
-    for (int64_t r = 0; r < n; ++r) {
-      float *row = W.data() + r * k;
-      for (int64_t i = i1; i < i2; ++i) {
-        double e = err[size_t(r * B + (i - i1))];
-        if (e == 0.0)
-          continue;
-        const double *u = U.data() + i * k;
-        for (int64_t c = i2; c < k; ++c)
-          row[c] -= float(e * u[c]);
-      }
-    }
+    numerics::applyBlockErrors(W.data(), n, k, err.data(), B, U, i1, i2);
   }
   for (size_t i = 0; i < W.size(); ++i)
     if (!mask[i])

@@ -43,6 +43,29 @@ struct GPTQResult {
   int64_t deadColumns = 0;       // inputs never active (H_jj = 0), their weights zeroed
 };
 
+/// What GPTQ derives from a Hessian alone, computed once for all the weights that read the
+/// same input (q/k/v, gate/up): the processing order, the inputs that never fire, and the
+/// upper Cholesky factor of the damped H⁻¹ in that order.
+struct GPTQHessian {
+  int64_t k = 0;
+  double damp = 0;
+  bool actOrder = false;
+  std::vector<int64_t> perm; // processing position -> input column
+  std::vector<int64_t> dead; // columns with H_jj = 0
+  std::vector<double> u;     // [k, k], processing order
+  std::vector<double> diag;  // damped H_jj, original order (act-order's key)
+};
+
+/// Prepares `h` ([k, k], symmetric) with `damp` (and act-order's column order). False with
+/// `error` set when H + damping is not positive definite (raise `damp`).
+bool prepareGPTQHessian(const float *h, int64_t k, double damp, bool actOrder,
+                        GPTQHessian &prepared, std::string &error);
+
+/// Quantizes the row-major [n, k] `w` with a prepared Hessian (its damping and act-order;
+/// `options.damp` and `options.actOrder` must be those it was prepared with).
+bool quantizeGPTQ(const float *w, int64_t n, int64_t k, const GPTQHessian &hessian,
+                  const GPTQOptions &options, GPTQResult &result, std::string &error);
+
 /// Quantizes the row-major [n, k] `w` with the Hessian `h` ([k, k], symmetric). False with
 /// `error` set when H + damping is not positive definite (raise `damp`).
 bool quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *h,

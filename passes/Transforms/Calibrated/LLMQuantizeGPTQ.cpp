@@ -21,6 +21,7 @@
 #include "midllama/Transforms/Passes.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -64,6 +65,12 @@ struct LLMQuantizeGPTQPass
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
                         std::vector<std::vector<float>> &compressed, std::string &why) {
       std::vector<float> h = stats.hessian();
+      // The Hessian's factor once for every weight reading this input (q/k/v, gate/up).
+      quant::GPTQHessian prepared;
+      if (!quant::prepareGPTQHessian(h.data(), stats.k, damp, actOrder, prepared, why)) {
+        why = "weights '" + llvm::join(names, "', '") + "': " + why;
+        return false;
+      }
       for (const std::string &name : names) {
         auto start = std::chrono::steady_clock::now();
         std::vector<float> w;
@@ -81,7 +88,7 @@ struct LLMQuantizeGPTQPass
         o.actOrder = actOrder;
         o.keep = pruned ? keep.data() : nullptr; // mask-aware: pruned weights stay zero
         quant::GPTQResult r;
-        if (!quant::quantizeGPTQ(w.data(), n, k, h.data(), o, r, why)) {
+        if (!quant::quantizeGPTQ(w.data(), n, k, prepared, o, r, why)) {
           why = "weight '" + name + "': " + why;
           return false;
         }
