@@ -157,10 +157,19 @@ bool sparse::sparseGPT(const float *w, int64_t n, int64_t k, const float *h,
           double d = U[size_t(j * k + j)], v = W[size_t(r * k + j)];
           scores[size_t(r * width + j - i1)] = float(v * v / (d * d));
         }
-      idx.resize(size_t(n * width));
-      std::iota(idx.begin(), idx.end(), 0);
+      int64_t drop = int64_t(std::floor(double(n * width) * p.ratio));
       std::vector<uint8_t> blockMask(size_t(n * width), 1);
-      dropLowest(scores, idx, int64_t(std::floor(double(n * width) * p.ratio)), blockMask);
+      if (o.referenceCount) {
+        std::vector<float> sorted = scores;
+        std::nth_element(sorted.begin(), sorted.begin() + drop, sorted.end());
+        float threshold = sorted[size_t(drop)];
+        for (size_t j = 0; j < scores.size(); ++j)
+          blockMask[j] = scores[j] > threshold;
+      } else {
+        idx.resize(size_t(n * width));
+        std::iota(idx.begin(), idx.end(), 0);
+        dropLowest(scores, idx, drop, blockMask);
+      }
       for (int64_t r = 0; r < n; ++r)
         for (int64_t j = 0; j < width; ++j)
           mask[size_t(r * k + i1 + j)] = blockMask[size_t(r * width + j)];

@@ -67,6 +67,11 @@ struct SparseGPTOptions {
   Pattern pattern;
   double damp = 0.01;
   int64_t blockSize = 128; // columns per block; unstructured masks are chosen per block
+  /// Unstructured masks: false prunes exactly ⌊n·sparsity⌋ weights of each block of n;
+  /// true follows the reference code (`tmp <= sort(tmp)[int(n·sparsity)]`): every weight
+  /// scoring at or below the ⌊n·sparsity⌋-th smallest (0-based), one more than that and
+  /// any ties with it.
+  bool referenceCount = false;
 };
 
 /// SparseGPT on the row-major [n, k] `w` with Hessian `h` ([k, k]): `out` gets the pruned,

@@ -440,7 +440,9 @@ def LLMPruneSparseGPT : Pass<"llm-prune-sparsegpt", "::mlir::ModuleOp"> {
     the mask drops the `sparsity` fraction of lowest w²/[H⁻¹]_jj² over the block (or, N:M,
     per run), and each pruned weight's error moves onto the columns not yet visited through
     the inverse Hessian (H = 2/n Σ x xᵀ from calibration, layer by layer, damped by `damp`),
-    as GPTQ does with rounding errors. A pruned weight's type gets `#llm.n_m<N:M>` (M dividing K) or `#llm.unstructured<nnz>`
+    as GPTQ does with rounding errors. `count=exact` (default) prunes exactly the requested
+    fraction of each block; `count=reference` reproduces the reference code's threshold,
+    which prunes one weight more per block (docs/pruning.md). A pruned weight's type gets `#llm.n_m<N:M>` (M dividing K) or `#llm.unstructured<nnz>`
     and its parameter file holds it compressed when that is smaller (docs/weights.md), so
     the bytes saved are real.
 
@@ -453,6 +455,10 @@ def LLMPruneSparseGPT : Pass<"llm-prune-sparsegpt", "::mlir::ModuleOp"> {
            "Dampening λ: H += λ·mean(diag H)·I, in (0, 1]">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "Columns per block (rounded up to a multiple of M for N:M)">,
+    Option<"count", "count", "std::string", /*default=*/"\"exact\"",
+           "Unstructured weights pruned per block of n: exact (floor(n·sparsity)), or "
+           "reference (the SparseGPT code's tmp <= sort(tmp)[int(n·sparsity)]: one more, "
+           "and any ties)">,
   ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }

@@ -278,7 +278,8 @@ struct LLMPruneSparseGPTPass
   std::string checkOptions() const {
     return checkCalibratedPruning(/*comparison=*/"row", [&](OptionChecker &g) {
       g.inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
-          .atLeast("block-size", int64_t(blockSize), 1);
+          .atLeast("block-size", int64_t(blockSize), 1)
+          .oneOf("count", count, {"exact", "reference"});
     });
   }
 
@@ -299,6 +300,7 @@ struct LLMPruneSparseGPTPass
       o.pattern = parsedPattern;
       o.damp = damp;
       o.blockSize = blockSize;
+      o.referenceCount = count == "reference";
       std::vector<float> h = stats.hessian();
       return sparse::sparseGPT(w.data(), n, k, h.data(), o, out, mask, why);
     };

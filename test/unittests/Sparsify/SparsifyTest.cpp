@@ -235,3 +235,25 @@ INSTANTIATE_TEST_SUITE_P(Patterns, SparseGPTMatchesOBS,
                                            Case{{0, 2, 4}, 16}, Case{{0, 4, 8}, 16}));
 
 } // namespace
+
+TEST(Sparsify, SparseGPTCountIsExactOrTheReferenceThreshold) {
+  // An identity Hessian makes every score w² / const: the order of |w|. One row, one block.
+  std::vector<float> h = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+  auto pruned = [&](std::vector<float> w, double ratio, bool reference) {
+    SparseGPTOptions o;
+    o.pattern.ratio = ratio;
+    o.referenceCount = reference;
+    std::vector<float> out;
+    std::vector<uint8_t> mask;
+    std::string error;
+    EXPECT_TRUE(sparseGPT(w.data(), 1, 4, h.data(), o, out, mask, error)) << error;
+    return mask;
+  };
+  using M = std::vector<uint8_t>;
+  // 50% of 4: exactly 2; the reference prunes up to its threshold sort(tmp)[2]: 3.
+  EXPECT_EQ(pruned({1, -2, 3, -4}, 0.5, false), (M{0, 0, 1, 1}));
+  EXPECT_EQ(pruned({1, -2, 3, -4}, 0.5, true), (M{0, 0, 0, 1}));
+  // 25%: exactly 1; the threshold sort(tmp)[1] = 4 ties with the third weight: 3 pruned.
+  EXPECT_EQ(pruned({1, 2, -2, 4}, 0.25, false), (M{0, 1, 1, 1}));
+  EXPECT_EQ(pruned({1, 2, -2, 4}, 0.25, true), (M{0, 0, 0, 1}));
+}
