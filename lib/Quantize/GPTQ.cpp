@@ -136,15 +136,33 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k,
   result.dequantized.assign(size_t(n * k), 0.0f);
   const int64_t B = std::max<int64_t>(1, o.blockSize);
   std::vector<float> err(size_t(n * B));
+  // groupsFromBlockStart: the block's columns as it started, and one group's values.
+  std::vector<float> blockStart, groupValues(static_cast<size_t>(gs));
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     int64_t i2 = std::min(k, i1 + B);
+    if (o.groupsFromBlockStart && !o.actOrder) {
+      blockStart.resize(size_t(n * (i2 - i1)));
+      for (int64_t r = 0; r < n; ++r)
+        std::copy(Wp.begin() + r * k + i1, Wp.begin() + r * k + i2,
+                  blockStart.begin() + r * (i2 - i1));
+    }
     for (int64_t i = i1; i < i2; ++i) {
       int64_t col = perm[size_t(i)], g = col / gs;
       if (!o.actOrder && col % gs == 0) {
-        // A new group: its parameters from the current, error-updated weights.
+        // A new group: its parameters from the current, error-updated weights, or (the
+        // reference) from the weights as the block started; columns past the block have
+        // not been updated inside it either way.
         int64_t c1 = std::min(k, col + gs);
-        for (int64_t r = 0; r < n; ++r)
-          groupParams(Wp.data() + r * k + i, r, col, c1 - col, g);
+        for (int64_t r = 0; r < n; ++r) {
+          const float *values = Wp.data() + r * k + i;
+          if (o.groupsFromBlockStart) {
+            for (int64_t j = i; j < i + (c1 - col); ++j)
+              groupValues[size_t(j - i)] =
+                  j < i2 ? blockStart[size_t(r * (i2 - i1) + (j - i1))] : Wp[size_t(r * k + j)];
+            values = groupValues.data();
+          }
+          groupParams(values, r, col, c1 - col, g);
+        }
       }
       double d = U[size_t(i * k + i)];
       for (int64_t r = 0; r < n; ++r) {

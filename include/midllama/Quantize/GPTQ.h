@@ -31,6 +31,11 @@ struct GPTQOptions {
   double damp = 0.01;     // λ: H += λ · mean(diag H) · I
   int64_t blockSize = 128; // columns per lazy-batch block
   bool actOrder = false;
+  /// Without act-order: a group's scale and zero point from the weights as its lazy-batch
+  /// block started (the reference gptq.py, which reads W, not the block's updated copy),
+  /// rather than from the error-updated weights when the group starts (our default).
+  /// Differs only for groups starting inside a block (group size < block size).
+  bool groupsFromBlockStart = false;
   /// Mask-aware GPTQ for a pruned weight ([n, k], 1 = kept; null: dense): pruned weights
   /// stay exactly 0, their error is moved onto the later kept weights like rounding
   /// errors, and group ranges come from kept weights only.

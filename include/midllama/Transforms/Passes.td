@@ -237,8 +237,11 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
     outputs of the already-quantized layers before it (lib/Calibrate). With
     `true-sequential`, the groups inside a layer go one after the other too (q/k/v, o,
     gate/up, down). `act-order` quantizes columns by decreasing H_jj with static groups (no
-    g_idx: the stored layout is unchanged). Selection, the new parameter file and progress
-    as --llm-quantize-rtn; progress also gives the time per layer.
+    g_idx: the stored layout is unchanged). `group-params=block-start` takes a group's
+    scale and zero point from the weights as its block started, as the reference code does,
+    instead of the error-updated ones (docs/quantization.md compares the two). Selection,
+    the new parameter file and progress as --llm-quantize-rtn; progress also gives the
+    time per layer.
 
     ```
     midllama-opt --llm-quantize-gptq="bits=4 group-size=128 calib=calib.txt output=model.gptq.safetensors" model.mlir -o model.gptq.mlir
@@ -253,6 +256,11 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
            "Quantize columns by decreasing Hessian diagonal (static groups)">,
     Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
            "Inside a layer, calibrate q/k/v, o, gate/up and down one after the other">,
+    Option<"groupParams", "group-params", "std::string", /*default=*/"\"updated\"",
+           "Without act-order, where a group's scale and zero point come from: updated "
+           "(the weights as error-updated when the group starts) or block-start (the "
+           "reference gptq.py: the weights as the group's lazy-batch block started; differs "
+           "only when group-size < block-size)">,
   ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }

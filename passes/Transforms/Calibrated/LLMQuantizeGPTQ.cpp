@@ -50,7 +50,8 @@ struct LLMQuantizeGPTQPass
     OptionChecker c(kPass);
     checkAffine(c)
         .inInterval("damp", damp, 0, /*loOpen=*/true, 1, /*hiOpen=*/false)
-        .atLeast("block-size", int64_t(blockSize), 1);
+        .atLeast("block-size", int64_t(blockSize), 1)
+        .oneOf("group-params", groupParams, {"updated", "block-start"});
     checkWeightSelection(checkCalibration(c));
     return c.message();
   }
@@ -86,6 +87,7 @@ struct LLMQuantizeGPTQPass
         o.damp = damp;
         o.blockSize = blockSize;
         o.actOrder = actOrder;
+        o.groupsFromBlockStart = groupParams == "block-start";
         o.keep = pruned ? keep.data() : nullptr; // mask-aware: pruned weights stay zero
         quant::GPTQResult r;
         if (!quant::quantizeGPTQ(w.data(), n, k, prepared, o, r, why)) {
@@ -102,7 +104,8 @@ struct LLMQuantizeGPTQPass
           encodeAffine(param.getWeightType(), r.matrix, o.affine, e);
         e.description = "int" + std::to_string(o.affine.bits) + " g" +
                         std::to_string(o.affine.groupSize) + (o.affine.symmetric ? " sym" : "") +
-                        (actOrder ? " act-order" : "") + " gptq" +
+                        (actOrder ? " act-order" : "") +
+                        (o.groupsFromBlockStart ? " block-start groups" : "") + " gptq" +
                         (pruned ? ", pruned mask kept" : "");
         e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start)

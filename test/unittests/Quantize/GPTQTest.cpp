@@ -300,4 +300,43 @@ TEST(GPTQ, RefusesAnIndefiniteHessian) {
   EXPECT_NE(error.find("not positive definite"), std::string::npos) << error;
 }
 
+TEST(GPTQ, BlockStartGroupsTakeTheirGridFromTheWeightsAsTheBlockStarted) {
+  // One block of 32 columns, groups of 8: the reference (block-start) takes every group's
+  // scale and zero from the weights as given, which for this first block is RTN's grid;
+  // the default takes groups 1-3 from the error-updated weights, so their grids move.
+  const int64_t n = 6, k = 32, rows = 200;
+  std::vector<float> w = makeWeights(n, k, 11);
+  std::vector<float> h = hessianOf(makeInputs(rows, k, 12), rows, k);
+  GPTQOptions o;
+  o.affine = {4, 8, false};
+  o.blockSize = 32;
+  AffineMatrix rtn = quantizeRTN(w.data(), n, k, o.affine);
+  GPTQResult updated, blockStart;
+  std::string error;
+  ASSERT_TRUE(quantizeGPTQ(w.data(), n, k, h.data(), o, updated, error)) << error;
+  o.groupsFromBlockStart = true;
+  ASSERT_TRUE(quantizeGPTQ(w.data(), n, k, h.data(), o, blockStart, error)) << error;
+  EXPECT_EQ(blockStart.matrix.scales, rtn.scales);
+  EXPECT_EQ(blockStart.matrix.zeros, rtn.zeros);
+  int64_t moved = 0;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < 4; ++g) {
+      size_t at = size_t(r * 4 + g);
+      if (g == 0) // the block's first group starts before any update: the same either way
+        EXPECT_EQ(updated.matrix.scales[at], rtn.scales[at]);
+      else
+        moved += updated.matrix.scales[at] != rtn.scales[at];
+    }
+  EXPECT_GT(moved, 0);
+  // With groups as large as the block, the two rules agree bit for bit.
+  o.affine.groupSize = 32;
+  GPTQResult a, b;
+  o.groupsFromBlockStart = false;
+  ASSERT_TRUE(quantizeGPTQ(w.data(), n, k, h.data(), o, a, error));
+  o.groupsFromBlockStart = true;
+  ASSERT_TRUE(quantizeGPTQ(w.data(), n, k, h.data(), o, b, error));
+  EXPECT_EQ(a.matrix.codes, b.matrix.codes);
+  EXPECT_EQ(a.dequantized, b.dequantized);
+}
+
 } // namespace
