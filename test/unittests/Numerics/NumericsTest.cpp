@@ -11,10 +11,12 @@
 #include "midllama/Numerics/Cholesky.h"
 #include "midllama/Numerics/Gemm.h"
 #include "midllama/Numerics/LazyBatch.h"
+#include "midllama/Numerics/TorchSum.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace midllama::numerics;
@@ -123,4 +125,27 @@ TEST(Numerics, BlockErrorsReachOnlyTheLaterColumns) {
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < k; ++c)
       ASSERT_NEAR(w[size_t(r * k + c)], want[size_t(r * k + c)], 1e-5f) << r << "," << c;
+}
+
+TEST(Numerics, TorchSumIsTorchsFloat32SumBitForBit) {
+  // x_i = 1/(i+1) + 1000 for every third i, as float32; the expected bits are torch 2.15's
+  // torch.sum and torch.mean on the CPU. At n = 37 and 13824 they are not the correctly
+  // rounded sum (0x464b30ce, 0x4a8ca014): the order matters.
+  struct Case {
+    int64_t n;
+    uint32_t sum, mean;
+  };
+  for (Case c : {Case{7, 0x453ba97c, 0x43d6788e}, Case{8, 0x453bab7c, 0x43bbab7c},
+                 Case{37, 0x464b30cf, 0x43afbb83}, Case{1000, 0x48a316f0, 0x43a700f6},
+                 Case{13824, 0x4a8ca013, 0x43a6aac1}}) {
+    std::vector<float> x(static_cast<size_t>(c.n));
+    for (int64_t i = 0; i < c.n; ++i)
+      x[size_t(i)] = float(1.0 / double(i + 1) + (i % 3 == 0 ? 1000.0 : 0.0));
+    float sum = torchSumF32(x.data(), c.n), mean = torchMeanF32(x.data(), c.n);
+    uint32_t sumBits, meanBits;
+    std::memcpy(&sumBits, &sum, 4);
+    std::memcpy(&meanBits, &mean, 4);
+    EXPECT_EQ(sumBits, c.sum) << "n = " << c.n;
+    EXPECT_EQ(meanBits, c.mean) << "n = " << c.n;
+  }
 }

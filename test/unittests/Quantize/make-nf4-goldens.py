@@ -25,6 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "Inputs")
 
 
+# Cases about the second quantization level only.
+DOUBLE_QUANT_ONLY = {"equal-absmax-300x64", "clustered-400x64"}
+
+
 def cases():
     rng = np.random.default_rng(2026)
     yield "normal-4x64", rng.standard_normal((4, 64)).astype(np.float32) * 0.02
@@ -41,12 +45,25 @@ def cases():
     yield "special-384", x
     # Enough blocks for several double-quantization blocks of 256 (and a short last one).
     yield "many-700x64", (rng.standard_normal(700 * 64) * rng.uniform(0.01, 3, 700 * 64)).astype(np.float32)
+    # Every block with the same absmax: absmax - mean is 0 everywhere, an all-zero block of
+    # the second level (scale 0, code 0).
+    x = np.tile(np.linspace(-0.5, 0.5, 64, dtype=np.float32), 300)
+    yield "equal-absmax-300x64", x
+    # Absmax values clustered near their mean, with one block at twice it and one at 0
+    # setting the scale: the normalized deviations are tiny, where bitsandbytes' 65536-point code table is not the nearest
+    # code (its 8-bit code search, reproduced as is).
+    x = rng.standard_normal((400, 64)).astype(np.float32)
+    x /= np.abs(x).max(axis=1, keepdims=True)
+    x *= (1 + rng.uniform(-2e-5, 2e-5, (400, 1))).astype(np.float32)
+    x[7] *= 2  # absmax 2 and 0: the mean stays near 1, the deviations near 0
+    x[8] = 0
+    yield "clustered-400x64", x.astype(np.float32)
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, x in cases():
-        for dq in (False, True):
+        for dq in (True,) if name in DOUBLE_QUANT_ONLY else (False, True):
             t = torch.from_numpy(x.reshape(-1))
             q, s = F.quantize_4bit(t, blocksize=64, quant_type="nf4", compress_statistics=dq)
             out = bytearray(b"NF4G")
