@@ -60,6 +60,11 @@ smollm2 = os.path.join(os.environ.get("MIDLLAMA_CACHE",
 if os.path.isfile(smollm2):
     config.available_features.add("smollm2")
     config.substitutions.append(("%smollm2_gguf", smollm2))
+    # Its ONNX export (scripts/export-smollm2-onnx.py, needs torch: never in CI).
+    onnx_dir = os.path.join(os.path.dirname(smollm2), "onnx-genai-fp32")
+    if os.path.isfile(os.path.join(onnx_dir, "model.onnx")):
+        config.available_features.add("smollm2-onnx")
+        config.substitutions.append(("%smollm2_onnx_dir", onnx_dir))
 else:
     lit_config.note("SmolLM2 tests skipped: run scripts/get-model.sh smollm2 to fetch it")
 if "MIDLLAMA_CACHE" in os.environ:
