@@ -6,7 +6,7 @@
 # from), compile both with the tokenizer midllama-import wrote from the GGUF, generate from a
 # text prompt, measure WikiText-2 perplexity (ctx 512, the first MIDLLAMA_DEMO_WINDOWS
 # windows, default 8), then compress the fp32 model with a recipe (MIDLLAMA_DEMO_RECIPE,
-# default rtn-w4g128; gptq-w4g128 takes ~25 minutes on 2 cores), calibrated on general
+# default rtn-w4g128; gptq-w4g128 takes about 4 minutes on 2 cores), calibrated on general
 # English text (data/wikitext2-train), and print each model's report against the fp32 one
 # (perplexity, KL, top-1, weight bytes, bits per parameter, peak RSS, speed).
 # Needs network access to PyPI the first time. Idempotent: outputs go to build/demo-smollm2/
