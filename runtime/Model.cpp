@@ -289,6 +289,7 @@ bool Model::replaceWeight(int64_t index, const float *values, int64_t rows, int6
   bool vector = shape.size() == 1 && rows == 1 && shape[0] == cols;
   if (!matrix && !vector)
     return false;
+  loaded_.try_emplace(index, weights_[index]);
   std::vector<float> &stored = replaced_[index];
   cpu::WeightRef ref;
   ref.dtype = DType::F32;
@@ -305,6 +306,15 @@ bool Model::replaceWeight(int64_t index, const float *values, int64_t rows, int6
   ref.data = stored.data();
   weights_[index] = ref;
   return true;
+}
+
+void Model::releaseReplacement(int64_t index) {
+  auto it = loaded_.find(index);
+  if (it == loaded_.end())
+    return;
+  weights_[size_t(index)] = it->second;
+  loaded_.erase(it);
+  replaced_.erase(index);
 }
 
 bool midllama::rt::checkStep(const Model &model, const int32_t *tokens, int64_t rows,

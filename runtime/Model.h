@@ -58,6 +58,10 @@ public:
   /// `values` (a compressed or rescaled weight as the kernels would see it; rows = 1 for a
   /// vector), held by the model from now on. False if the shape is not the weight's.
   bool replaceWeight(int64_t index, const float *values, int64_t rows, int64_t cols);
+  /// Calibration, once a layer will not run again: frees weight `index`'s replacement, so
+  /// that memory holds one layer's replacements at a time, not the model's; the weight
+  /// reads as loaded again.
+  void releaseReplacement(int64_t index);
 
 private:
   Model() = default;
@@ -70,6 +74,7 @@ private:
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
+  std::map<int64_t, cpu::WeightRef> loaded_;       // the replaced weights as loaded
   const TensorView *tokenizer_ = nullptr;
   int64_t vocab_ = 0, maxContext_ = 0, layers_ = 0, kvWidth_ = 0, logitsSlot_ = 0;
   bool synthetic_ = false;

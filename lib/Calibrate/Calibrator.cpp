@@ -211,6 +211,7 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
         runner->advance(s);
       continue;
     }
+    std::vector<int64_t> replacedHere; // weights of this layer replaced by compressed ones
     // Observes `batch` of groups in one pass over the samples, then compresses each.
     auto handle = [&](const std::vector<int64_t> &batch) -> bool {
       std::vector<std::unique_ptr<InputStats>> stats(groups.size());
@@ -252,6 +253,7 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
             return false;
           }
           done.insert(indices[i]);
+          replacedHere.push_back(indices[i]);
         }
       }
       return true;
@@ -265,6 +267,10 @@ bool calib::calibrateLayerwise(ModuleOp module, const CalibrationOptions &option
     }
     if (s + 1 < runner->numSegments())
       runner->advance(s);
+    // The layer has fed the next one and will not run again: its replacements can go, so
+    // memory holds one layer's compressed weights at a time.
+    for (int64_t w : replacedHere)
+      model->releaseReplacement(w);
     std::string what = s + 1 < runner->numSegments() ? "layer " + std::to_string(s) : "head";
     llvm::errs() << passName << ": " << what << ": " << todo.size() << " input group"
                  << (todo.size() == 1 ? "" : "s") << " calibrated in "

@@ -13,6 +13,7 @@
 #define MIDLLAMA_RUNTIME_CPU_SESSION_H
 
 #include "runtime/Model.h"
+#include "runtime/support/ZeroedBuffer.h"
 
 #include <functional>
 #include <string>
@@ -62,7 +63,7 @@ private:
   int64_t maxTokens_, context_, batch_;
   int64_t count_ = 0; // tokens per sequence of the current step
   std::vector<float> lastRows_; // each sequence's last row, for last-only projections
-  std::vector<std::vector<float>> slots_;
+  std::vector<ZeroedBuffer> slots_; // pages resident only once written
   std::vector<std::vector<float>> kCache_, vCache_;
   std::vector<int64_t> tokens_, positions_;
 };
