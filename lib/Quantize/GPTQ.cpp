@@ -36,6 +36,27 @@ AffineMatrix packAffine(const std::vector<int> &codes, const std::vector<float> 
   return m;
 }
 
+/// Columns [i1, i2) of the row-major [n, k] `w` into `out` ([n, i2 - i1]).
+void copyColumns(const std::vector<float> &w, int64_t n, int64_t k, int64_t i1, int64_t i2,
+                 std::vector<float> &out) {
+  out.resize(size_t(n * (i2 - i1)));
+  for (int64_t r = 0; r < n; ++r)
+    std::copy(w.begin() + r * k + i1, w.begin() + r * k + i2, out.begin() + r * (i2 - i1));
+}
+
+/// Row r's columns [i, i + count) as the reference reads them for a group's grid: those
+/// inside the block [i1, i2) from `blockStart` (the block as it started, [n, i2 - i1]),
+/// the later ones from `Wp` (not yet updated inside the block either way).
+const float *valuesAtBlockStart(const std::vector<float> &blockStart,
+                                const std::vector<float> &Wp, int64_t r, int64_t k, int64_t i,
+                                int64_t count, int64_t i1, int64_t i2,
+                                std::vector<float> &buffer) {
+  for (int64_t j = i; j < i + count; ++j)
+    buffer[size_t(j - i)] =
+        j < i2 ? blockStart[size_t(r * (i2 - i1) + (j - i1))] : Wp[size_t(r * k + j)];
+  return buffer.data();
+}
+
 } // namespace
 
 bool midllama::quant::prepareGPTQHessian(const float *h, int64_t k, double damp,
@@ -140,12 +161,8 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k,
   std::vector<float> blockStart, groupValues(static_cast<size_t>(gs));
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     int64_t i2 = std::min(k, i1 + B);
-    if (o.groupsFromBlockStart && !o.actOrder) {
-      blockStart.resize(size_t(n * (i2 - i1)));
-      for (int64_t r = 0; r < n; ++r)
-        std::copy(Wp.begin() + r * k + i1, Wp.begin() + r * k + i2,
-                  blockStart.begin() + r * (i2 - i1));
-    }
+    if (o.groupsFromBlockStart)
+      copyColumns(Wp, n, k, i1, i2, blockStart);
     for (int64_t i = i1; i < i2; ++i) {
       int64_t col = perm[size_t(i)], g = col / gs;
       if (!o.actOrder && col % gs == 0) {
@@ -154,13 +171,10 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k,
         // not been updated inside it either way.
         int64_t c1 = std::min(k, col + gs);
         for (int64_t r = 0; r < n; ++r) {
-          const float *values = Wp.data() + r * k + i;
-          if (o.groupsFromBlockStart) {
-            for (int64_t j = i; j < i + (c1 - col); ++j)
-              groupValues[size_t(j - i)] =
-                  j < i2 ? blockStart[size_t(r * (i2 - i1) + (j - i1))] : Wp[size_t(r * k + j)];
-            values = groupValues.data();
-          }
+          const float *values =
+              o.groupsFromBlockStart
+                  ? valuesAtBlockStart(blockStart, Wp, r, k, i, c1 - col, i1, i2, groupValues)
+                  : Wp.data() + r * k + i;
           groupParams(values, r, col, c1 - col, g);
         }
       }
