@@ -131,9 +131,13 @@ for v in "${VARIANTS[@]}"; do
   NAMES+=("$name")
 done
 
+# MIDLLAMA_RESULTS_CAVEAT: a sentence about the machine during the run, printed under the
+# table (e.g. that other jobs shared it, so times and speeds are pessimistic).
+MIDLLAMA_RESULTS_CAVEAT=${MIDLLAMA_RESULTS_CAVEAT:-} \
 python3 - "$ROOT" "$OUT" "$WINDOWS" "$CALIB" "${VARIANTS[@]}" -- "${NAMES[@]}" <<'PY'
 import json, sys, os, datetime, platform
 root, out, windows, calib = sys.argv[1:5]
+caveat = os.environ.get("MIDLLAMA_RESULTS_CAVEAT", "")
 rest = sys.argv[5:]
 variants = dict(v.split(" ", 1) for v in rest[:rest.index("--")])
 names = rest[rest.index("--") + 1:]
@@ -185,6 +189,8 @@ Measured {date} on {machine}, 2 threads.
 | model | WikiText-2 ppl | TinyStories ppl | KL | top-1 | weight bytes | bits/param | by storage type | decode tok/s | peak RSS (decode) | compression time / peak RSS |
 |---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|
 """ + "\n".join(rows) + f"""
+
+{caveat}
 
 Recipes (`midllama-opt` pass options; `++` separates stages):
 
