@@ -126,6 +126,7 @@ struct LLMQuantizeAWQPass
   /// The fp32 values of every weight this pass changes, by program index, and the masks
   /// of the pruned ones (absent for dense weights), read with their values.
   std::map<int64_t, std::vector<float>> current;
+  std::set<int64_t> replacedInLayer; // weights the model computes with replacements of
   std::map<int64_t, std::vector<uint8_t>> keepOf;
   llvm::StringMap<EncodedWeight> encoded;
   std::set<int64_t> done;
@@ -170,6 +171,7 @@ struct LLMQuantizeAWQPass
     const std::vector<int64_t> &sh = shapeOf(w);
     int64_t rows = sh.size() == 2 ? sh[0] : 1;
     model->replaceWeight(w, current[w].data(), rows, sh.back());
+    replacedInLayer.insert(w);
   }
 
   void note(int64_t w, const std::string &what) {
@@ -259,6 +261,11 @@ struct LLMQuantizeAWQPass
         return false;
     if (s + 1 < runner->numSegments())
       runner->advance(s);
+    // The layer has fed the next one and will not run again: the model's copies of its
+    // weights go (`current` keeps what the output needs).
+    for (int64_t w : replacedInLayer)
+      model->releaseReplacement(w);
+    replacedInLayer.clear();
     llvm::errs() << kPass << ": " << l.where << ": " << l.todo.size() << " input group"
                  << (l.todo.size() == 1 ? "" : "s") << " searched and quantized in "
                  << llvm::format("%.2f", std::chrono::duration<double>(
@@ -409,6 +416,7 @@ struct LLMQuantizeAWQPass
         cand.push_back(
             quant::quantizeScaled(values(w)->data(), sh[0], sh[1], sAlpha, paramsFor(k)));
         model->replaceWeight(w, cand.back().data(), sh[0], sh[1]);
+        replacedInLayer.insert(w);
       }
       double loss = meanSquaredDiff(blockOutput(l, g, &cand), reference);
       if (alpha == 0)
