@@ -37,7 +37,7 @@ uint8_t nf4Code(float scaled) {
   return q;
 }
 
-/// bitsandbytes' CPU blockwise 8-bit code search (its csrc/cpu_ops.cpp since 0.49): a
+/// bitsandbytes' CPU blockwise 8-bit code search (csrc/cpu_ops.cpp, as in 0.50.2): a
 /// table over 65536 evenly spaced points of [-1, 1], each holding the code whose midpoints
 /// lie below it, read at round((x + 1) / 2 · 65535). Not always the nearest code: a point
 /// stands for 2/65535 of the range, wider than the dynamic code's gaps near 0 (measured:
@@ -57,7 +57,7 @@ public:
     }
   }
   uint8_t operator()(float x) const {
-    x = std::clamp(x, -1.0f, 1.0f);
+    x = std::isnan(x) ? 0.0f : std::clamp(x, -1.0f, 1.0f); // no NaN into the integer cast
     float scaled = (x + 1.0f) * 0.5f; // each step rounded in float32, as compiled there
     scaled = scaled * float(kPoints - 1);
     scaled = scaled + 0.5f;
