@@ -67,9 +67,6 @@ bool midllama::quant::prepareGPTQHessian(const float *h, int64_t k, double damp,
   prepared.actOrder = actOrder;
   // Inputs that never fire carry no information: GPTQ zeroes their weights.
   std::vector<double> H = numerics::dampedHessian(h, k, damp, prepared.dead);
-  prepared.diag.resize(size_t(k));
-  for (int64_t j = 0; j < k; ++j)
-    prepared.diag[size_t(j)] = H[size_t(j * k + j)];
   // Processing order: columns by decreasing H_jj with act-order (stable, so ties keep
   // their order), else left to right.
   std::vector<int64_t> &perm = prepared.perm;
@@ -77,7 +74,7 @@ bool midllama::quant::prepareGPTQHessian(const float *h, int64_t k, double damp,
   std::iota(perm.begin(), perm.end(), 0);
   if (actOrder)
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
-      return prepared.diag[size_t(a)] > prepared.diag[size_t(b)];
+      return H[size_t(a * k + a)] > H[size_t(b * k + b)]; // damped H_jj
     });
   // Hp = P H Pᵀ, then the upper Cholesky factor of its inverse.
   std::vector<double> Hp(size_t(k * k));

@@ -58,7 +58,6 @@ struct GPTQHessian {
   std::vector<int64_t> perm; // processing position -> input column
   std::vector<int64_t> dead; // columns with H_jj = 0
   std::vector<double> u;     // [k, k], processing order
-  std::vector<double> diag;  // damped H_jj, original order (act-order's key)
 };
 
 /// Prepares `h` ([k, k], symmetric) with `damp` (and act-order's column order). False with
