@@ -178,7 +178,17 @@ std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::stri
     error = "only BPE tokenizer.json models are supported";
     return nullptr;
   }
-  if (normalizer && normalizer->kind != Json::Null) {
+  // transformers writes `{"type": "Sequence", "normalizers": []}` for "none" (SmolLM2
+  // converted from GGUF, then saved by optimum or the GenAI builder).
+  const Json *steps = normalizer && normalizer->kind == Json::Object
+                          ? normalizer->find("normalizers")
+                          : nullptr;
+  const Json *normalizerType = normalizer && normalizer->kind == Json::Object
+                                   ? normalizer->find("type")
+                                   : nullptr;
+  bool emptySequence = normalizerType && normalizerType->string == "Sequence" && steps &&
+                       steps->kind == Json::Array && steps->items.empty();
+  if (normalizer && normalizer->kind != Json::Null && !emptySequence) {
     error = "a byte-level tokenizer with a normalizer is not supported";
     return nullptr;
   }

@@ -173,8 +173,20 @@ private:
   Value splitHeads(const std::string &name4, int64_t &n, int64_t &d, std::string *x3 = nullptr);
   /// The same through an optional rotate-half rotary embedding (x*cos + rotate_half(x)*sin).
   Value rotatedHeads(const std::string &name4, int64_t &n, int64_t &d);
-  /// Whether `name` is rotate_half(x) = Concat(-x[..., h:], x[..., :h]) on the last axis.
-  bool matchRotateHalf(const std::string &name, const std::string &x, int64_t &half);
+  /// Whether `name` has the structure of rotate_half(x) = Concat(-x[..., h:], x[..., :h])
+  /// on the last axis (the slice bounds are checked by rotateHalfSplit).
+  bool isRotateHalfOf(const std::string &name, const std::string &x);
+  /// The split point h of rotate_half `name` of heads `x` ([B, heads, S, headDim]); a
+  /// mismatch when its slices are not [:h] and [h:] of the last axis.
+  bool rotateHalfSplit(const std::string &name, const std::string &x, int64_t heads,
+                       int64_t headDim, int64_t &half);
+  /// An integer vector that is constant or computed from the shape of heads `x` only.
+  std::optional<SmallVector<int64_t>> headShapeInts(const std::string &name,
+                                                    const std::string &x, int64_t heads,
+                                                    int64_t headDim);
+  /// Locates the constant inverse frequencies and the positions' value in the rotary
+  /// frequencies `freqs` (see rotaryAngles); a mismatch when it is none of the known forms.
+  bool frequencyFactors(const std::string &freqs, const OnnxTensor *&inv, std::string &posName);
   /// The cos/sin operands of a rotary embedding -> base theta (from the inverse frequencies)
   /// and the positions they were computed at.
   bool rotaryAngles(const std::string &cosName, const std::string &sinName, int64_t rotaryDim,
@@ -207,6 +219,7 @@ private:
                 GraphEvaluator &eval, EvalTensor &out);
   llvm::ArrayRef<std::unique_ptr<GraphEvaluator>> evaluatorsFor();
   std::vector<std::unique_ptr<GraphEvaluator>> evaluators;
+  std::string positionsInput; // the graph input the rotary embedding reads, once found
 
   /// Whether `node` is a contrib op with an attribute table (ContribAttributes.cpp).
   static bool isContribOp(const onnx::NodeProto &node);

@@ -371,7 +371,9 @@ bool GraphEvaluator::bindInput(const onnx::ValueInfoProto &in, EvalTensor &out,
   enum { Ids, Positions, Mask, Zeros } role = Zeros;
   if (integer && rank == 2) {
     const std::string &length = tt.shape().dim(1).dim_param();
-    role = in.name() == idsInput ? Ids
+    role = in.name() == idsInput         ? Ids
+           : in.name() == positionsInput ? Positions
+           : !positionsInput.empty()     ? Mask
            : hasCache && !idsLength.empty() && !length.empty() && length != idsLength
                ? Mask
                : Positions;
@@ -436,7 +438,7 @@ bool GraphEvaluator::eval(const std::string &name, EvalTensor &out, std::string 
     error = describe(node) + " depends on its own output";
     return false;
   }
-  if (depth > 256) {
+  if (depth > kMaxDepth) {
     error = describe(node) + " is nested too deeply to evaluate";
     return false;
   }
@@ -474,10 +476,21 @@ bool GraphEvaluator::evalNode(const onnx::NodeProto &node, std::vector<EvalTenso
   // Evaluated inputs; an empty name (an omitted optional input) stays absent.
   std::vector<EvalTensor> in(node.input_size());
   std::vector<bool> has(node.input_size(), false);
+  // Shape and Size read only their input's shape, which shapeOf finds without the values
+  // where those derive from the weights.
+  bool shapeOnly = node.op_type() == "Shape" || node.op_type() == "Size";
   if (node.op_type() != "Constant")
     for (int i = 0; i < node.input_size(); ++i) {
       if (node.input(i).empty())
         continue;
+      if (shapeOnly) {
+        std::optional<Shape> shape = shapeOf(node.input(i), error);
+        if (!shape)
+          return false;
+        in[i].shape = *shape;
+        has[i] = true;
+        continue;
+      }
       if (!eval(node.input(i), in[i], error))
         return false;
       has[i] = true;

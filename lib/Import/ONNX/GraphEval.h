@@ -24,6 +24,7 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,21 @@ public:
 
   const EvalConfig &config() const { return config_; }
 
+  /// The shape of `name`, by the ONNX shape rules where its values would need the weights
+  /// (GraphEvalShapeOf.cpp); nullopt with `error` set when it cannot be found.
+  std::optional<llvm::SmallVector<int64_t, 4>> shapeOf(const std::string &name,
+                                                       std::string &error);
+
+  /// Declares graph input `name` the positions (the rotary embedding reads it): the other
+  /// 2-D integer inputs besides the ids are then the padding mask, all ones over the past
+  /// and new tokens. Without a KV cache the mask and the positions have the same shape,
+  /// so only their use tells them apart. Forgets what was evaluated before.
+  void setPositionsInput(const std::string &name) {
+    if (positionsInput != name)
+      memo.clear(), shapeMemo.clear();
+    positionsInput = name;
+  }
+
   /// Largest tensor the evaluator builds: bookkeeping at these sizes is tiny, and a
   /// hostile graph must not make it allocate without bound.
   static constexpr int64_t kMaxElements = int64_t(1) << 18;
@@ -76,14 +92,19 @@ public:
 private:
   bool evalNode(const onnx::NodeProto &node, std::vector<EvalTensor> &outs, std::string &error);
   bool bindInput(const onnx::ValueInfoProto &in, EvalTensor &out, std::string &error);
+  std::optional<llvm::SmallVector<int64_t, 4>> inferShape(const onnx::NodeProto &node,
+                                                          std::string &error);
+  static constexpr int kMaxDepth = 256;
 
   OnnxModel &model;
   const onnx::GraphProto &graph;
   const Producers &producers;
   EvalConfig config_;
   std::string idsInput; // the embedding lookup's indices, if found
+  std::string positionsInput; // see setPositionsInput
   bool hasCache = false;
   llvm::StringMap<EvalTensor> memo;
+  llvm::StringMap<llvm::SmallVector<int64_t, 4>> shapeMemo;
   llvm::StringMap<bool> active; // on the evaluation stack (cycle guard)
   int depth = 0;
 };

@@ -2,8 +2,9 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Gather, GatherND, Slice, ReduceSum/Max/Min, CumSum and Trilu, following the ONNX
-// specification; every index is checked against its dimension.
+// Gather, GatherND, Slice, ReduceSum/Max/Min, CumSum, Trilu and MatMul, following the ONNX
+// specification; every index is checked against its dimension. MatMul is here for the
+// rotary frequencies some exporters compute as inv_freq @ positions (transformers 4.5x).
 //
 //===----------------------------------------------------------------------===//
 
@@ -262,6 +263,56 @@ bool evalTrilu(OpContext &ctx) {
   return true;
 }
 
+/// numpy.matmul: 1-D operands are promoted (and the added axis dropped again), leading
+/// axes broadcast. Float only: the graphs use it on fp32/fp16 values.
+bool evalMatMul(OpContext &ctx) {
+  std::vector<EvalTensor> &in = ctx.in;
+  if (!ctx.need(2) || !in[0].isFloat() || !in[1].isFloat() || in[0].dtype != in[1].dtype)
+    return ctx.bad("its operands are not floats of one type");
+  Shape a = in[0].shape, b = in[1].shape;
+  if (a.empty() || b.empty())
+    return ctx.bad("an operand is a scalar");
+  bool vecA = a.size() == 1, vecB = b.size() == 1;
+  if (vecA)
+    a.insert(a.begin(), 1);
+  if (vecB)
+    b.push_back(1);
+  int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
+  if (b[b.size() - 2] != k)
+    return ctx.bad("its operands' inner dimensions differ (" + std::to_string(k) + " and " +
+                   std::to_string(b[b.size() - 2]) + ")");
+  Shape batchA(a.begin(), a.end() - 2), batchB(b.begin(), b.end() - 2), batch;
+  if (!broadcastShape(batchA, batchB, batch))
+    return ctx.bad("its operands' batch dimensions do not broadcast");
+  std::vector<int64_t> ia, ib;
+  if (!broadcastIndices(batch, batchA, ia) || !broadcastIndices(batch, batchB, ib))
+    return ctx.bad("its operands' batch dimensions do not broadcast");
+  Shape shape = batch;
+  if (!vecA)
+    shape.push_back(m);
+  if (!vecB)
+    shape.push_back(n);
+  // Bounded work, not only a bounded result: a hostile graph could ask for a huge k.
+  int64_t count = int64_t(ia.size());
+  double work = double(count) * double(m) * double(n) * double(k);
+  if (work > double(int64_t(1) << 28) || !ctx.make(in[0].dtype, shape, ctx.r))
+    return ctx.bad("it is too large to evaluate (over 2^28 multiply-adds)");
+  for (int64_t t = 0; t < count; ++t) {
+    const double *x = in[0].data.data() + ia[t] * m * k;
+    const double *y = in[1].data.data() + ib[t] * k * n;
+    double *out = ctx.r.data.data() + t * m * n;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t l = 0; l < k; ++l)
+          acc += x[i * k + l] * y[l * n + j];
+        bool ok = true;
+        out[i * n + j] = roundTo(ctx.r.dtype, acc, ok);
+      }
+  }
+  return true;
+}
+
 } // namespace
 
 void midllama::onnx_import::detail::eval::registerIndexOps(OpTable &table) {
@@ -273,4 +324,5 @@ void midllama::onnx_import::detail::eval::registerIndexOps(OpTable &table) {
   table["ReduceMin"] = evalReduce;
   table["CumSum"] = evalCumSum;
   table["Trilu"] = evalTrilu;
+  table["MatMul"] = evalMatMul;
 }

@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Shape, Size, ConstantOfShape, Range, (Un)Squeeze, Reshape, Expand, Tile, Transpose and
+// Shape, Size, ConstantOfShape, Range, (Un)Squeeze, Reshape, Flatten, Expand, Tile, Transpose and
 // Concat, following the ONNX specification, every size checked before anything is built.
 //
 //===----------------------------------------------------------------------===//
@@ -141,6 +141,23 @@ bool evalSqueezeOrUnsqueeze(OpContext &ctx) {
       shape.push_back(in[0].shape[i]);
   }
   r.shape = shape;
+  return true;
+}
+
+/// Flatten: [d0..d(axis-1)] and [d(axis)..] each multiplied into one dimension.
+bool evalFlatten(OpContext &ctx) {
+  if (!ctx.need(1))
+    return ctx.bad("missing input");
+  int64_t rank = ctx.in[0].shape.size(), axis = intAttr(ctx.node, "axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis > rank)
+    return ctx.bad("its axis is out of range");
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i)
+    (i < axis ? outer : inner) *= ctx.in[0].shape[i];
+  ctx.r = ctx.in[0];
+  ctx.r.shape = {outer, inner};
   return true;
 }
 
@@ -316,6 +333,7 @@ void midllama::onnx_import::detail::eval::registerShapeOps(OpTable &table) {
   table["Unsqueeze"] = evalSqueezeOrUnsqueeze;
   table["Squeeze"] = evalSqueezeOrUnsqueeze;
   table["Reshape"] = evalReshape;
+  table["Flatten"] = evalFlatten;
   table["Expand"] = evalExpand;
   table["Tile"] = evalTile;
   table["Transpose"] = evalTranspose;

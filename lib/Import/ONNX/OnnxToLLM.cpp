@@ -151,8 +151,10 @@ Value Converter::weightOfAnyRank(const std::string &name) {
     if (node->op_type() != "Transpose" || !node->domain().empty())
       return fail("weight operand '" + name + "' comes from " + where(*node) +
                   "; only initializers and their transposes are supported");
+    // Without perm, Transpose reverses the axes: [1, 0] for the 2-D weight checked below
+    // (optimum's tied lm_head writes it so).
     const onnx::AttributeProto *perm = attr(*node, "perm");
-    if (!perm || perm->ints_size() != 2 || perm->ints(0) != 1 || perm->ints(1) != 0)
+    if (perm && (perm->ints_size() != 2 || perm->ints(0) != 1 || perm->ints(1) != 0))
       return fail(where(*node) + ": only the 2-D transpose perm=[1, 0] of a weight is supported");
     Value in = weight(node->input(0), 2, *node);
     if (!in)

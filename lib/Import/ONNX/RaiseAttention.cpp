@@ -78,12 +78,14 @@ Value Converter::rotatedHeads(const std::string &name4, int64_t &n, int64_t &d) 
     for (int a = 0; a < 2; ++a)
       for (int r = 0; r < 2; ++r) {
         const std::string &x = direct->input(a);
-        int64_t half;
-        if (!matchRotateHalf(rotated->input(r), x, half))
+        if (!isRotateHalfOf(rotated->input(r), x))
           continue;
         Value heads = splitHeads(x, n, d);
         if (!heads)
           return {};
+        int64_t half;
+        if (!rotateHalfSplit(rotated->input(r), x, n, d, half))
+          return fail(where(*add) + ": rotary embedding: " + mismatchReason), Value();
         // Compared without 2 * half: the slice bound it comes from may be INT64_MAX
         // (found by the converter fuzzer).
         if (d % 2 != 0 || half != d / 2)
@@ -111,7 +113,7 @@ Value Converter::rotatedHeads(const std::string &name4, int64_t &n, int64_t &d) 
          Value();
 }
 
-bool Converter::matchRotateHalf(const std::string &name, const std::string &x, int64_t &half) {
+bool Converter::isRotateHalfOf(const std::string &name, const std::string &x) {
   const onnx::NodeProto *concat = def(skipCasts(name), "Concat");
   if (!concat || concat->input_size() != 2)
     return false;
@@ -121,19 +123,50 @@ bool Converter::matchRotateHalf(const std::string &name, const std::string &x, i
   const onnx::NodeProto *neg = def(concat->input(0), "Neg");
   const onnx::NodeProto *upper = neg ? def(neg->input(0), "Slice") : nullptr;
   const onnx::NodeProto *lower = def(concat->input(1), "Slice");
-  if (!upper || !lower || skipCasts(upper->input(0)) != skipCasts(x) ||
-      skipCasts(lower->input(0)) != skipCasts(x))
-    return false;
-  // Slice(data, starts, ends, axes, steps), all constant, one axis (the last), step 1.
+  return upper && lower && upper->input_size() >= 4 && lower->input_size() >= 4 &&
+         skipCasts(upper->input(0)) == skipCasts(x) && skipCasts(lower->input(0)) == skipCasts(x);
+}
+
+std::optional<SmallVector<int64_t>> Converter::headShapeInts(const std::string &name,
+                                                             const std::string &x,
+                                                             int64_t heads, int64_t headDim) {
+  if (std::optional<SmallVector<int64_t>> fixed = ints(name))
+    return fixed;
+  // TorchScript exports slice at x.shape[-1] // 2, computed in the graph: evaluated (the
+  // evaluator finds x's shape without its values) at every evaluation size, which the
+  // bounds must not depend on; they must also agree with x's shape as imported.
+  std::optional<SmallVector<int64_t>> result;
+  for (const std::unique_ptr<GraphEvaluator> &eval : evaluatorsFor()) {
+    EvalTensor t;
+    std::string why;
+    std::optional<SmallVector<int64_t, 4>> shape = eval->shapeOf(x, why);
+    if (!shape || *shape != ArrayRef<int64_t>{1, heads, eval->config().seq, headDim} ||
+        !eval->eval(name, t, why) || t.isFloat() || t.shape.size() > 1)
+      return std::nullopt;
+    SmallVector<int64_t> v;
+    for (double e : t.data)
+      v.push_back(e >= 9.2e18 ? INT64_MAX : e <= -9.2e18 ? INT64_MIN : int64_t(e));
+    if (result && *result != v)
+      return std::nullopt;
+    result = v;
+  }
+  return result;
+}
+
+bool Converter::rotateHalfSplit(const std::string &name, const std::string &x, int64_t heads,
+                                int64_t headDim, int64_t &half) {
+  const onnx::NodeProto *concat = def(skipCasts(name), "Concat");
+  const onnx::NodeProto *upper = def(def(concat->input(0), "Neg")->input(0), "Slice");
+  const onnx::NodeProto *lower = def(concat->input(1), "Slice");
+  // Slice(data, starts, ends, axes, steps): one axis (the last), step 1.
   auto bounds = [&](const onnx::NodeProto *slice, int64_t &start, int64_t &end) {
-    if (slice->input_size() < 4)
-      return false;
-    auto s = ints(slice->input(1)), e = ints(slice->input(2)), ax = ints(slice->input(3));
+    auto value = [&](int i) { return headShapeInts(slice->input(i), x, heads, headDim); };
+    auto s = value(1), e = value(2), ax = value(3);
     if (!s || !e || !ax || s->size() != 1 || e->size() != 1 || ax->size() != 1 ||
         ((*ax)[0] != -1 && (*ax)[0] != 3))
       return false;
     if (slice->input_size() > 4 && !slice->input(4).empty()) {
-      auto st = ints(slice->input(4));
+      auto st = value(4);
       if (!st || st->size() != 1 || (*st)[0] != 1)
         return false;
     }
@@ -143,23 +176,74 @@ bool Converter::matchRotateHalf(const std::string &name, const std::string &x, i
   };
   int64_t us = 0, ue = 0, ls = 0, le = 0;
   if (!bounds(upper, us, ue) || !bounds(lower, ls, le))
-    return false;
-  if (ls != 0 || le != us || us <= 0 || (ue != INT64_MAX && (us > INT64_MAX / 2 || ue != 2 * us)))
-    return false;
+    return mismatch("rotate_half's slices are not along the last axis, with step 1, at "
+                    "constant bounds or bounds computed from the head's shape");
+  if (ls != 0 || le != us || us <= 0 ||
+      (ue != INT64_MAX && ue != headDim && (us > INT64_MAX / 2 || ue != 2 * us)))
+    return mismatch("rotate_half's slices are not [:h] and [h:] of one split point h");
   half = us;
+  return true;
+}
+
+bool Converter::frequencyFactors(const std::string &freqs, const OnnxTensor *&inv,
+                                 std::string &posName) {
+  // inv_freq: a constant float tensor with one non-unit axis, possibly broadcast by an
+  // Expand (to the batch) and cast.
+  auto vector = [&](std::string name, int64_t axisFromEnd) -> const OnnxTensor * {
+    name = skipCasts(name);
+    if (const onnx::NodeProto *e = def(name, "Expand"))
+      name = skipCasts(e->input(0));
+    const OnnxTensor *t = constant(name);
+    if (!t || t->dims.empty() ||
+        (t->dataType != int32_t(OnnxDType::Float) && t->dataType != int32_t(OnnxDType::Float16)))
+      return nullptr;
+    int64_t rank = t->dims.size();
+    for (int64_t i = 0; i < rank; ++i)
+      if (i != rank - 1 - axisFromEnd && t->dims[i] != 1)
+        return nullptr;
+    return rank > axisFromEnd ? t : nullptr;
+  };
+  if (const onnx::NodeProto *product = def(freqs, "Mul")) {
+    for (int i = 0; i < 2 && !inv; ++i)
+      if ((inv = vector(product->input(i), 0)))
+        posName = product->input(1 - i);
+  } else if (const onnx::NodeProto *t = def(freqs, "Transpose")) {
+    // [batch, half, seq] -> [batch, seq, half]
+    const onnx::AttributeProto *perm = attr(*t, "perm");
+    bool swapsLastTwo = perm && perm->ints_size() == 3 && perm->ints(0) == 0 &&
+                        perm->ints(1) == 2 && perm->ints(2) == 1;
+    const onnx::NodeProto *mm = def(skipCasts(t->input(0)), "MatMul");
+    if (swapsLastTwo && mm && (inv = vector(mm->input(0), 1)))
+      posName = mm->input(1);
+  } else if (const onnx::NodeProto *mm = def(freqs, "MatMul")) {
+    if ((inv = vector(mm->input(1), 0)))
+      posName = mm->input(0);
+  }
+  if (!inv)
+    return mismatch("the frequencies are not positions * inv_freq, inv_freq @ positions "
+                    "(transposed) or positions @ inv_freq with inv_freq a constant vector");
   return true;
 }
 
 bool Converter::rotaryAngles(const std::string &cosName, const std::string &sinName,
                              int64_t rotaryDim, double &theta, Value &positions) {
-  // cos/sin reach the product through Unsqueeze (the head axis) and Casts.
+  // cos/sin reach the product through Unsqueeze (the head axis), Casts and (transformers
+  // 4.4x and later) a Mul by attention_scaling, which is 1 for the plain rotary embedding.
   auto strip = [&](std::string name) {
     for (int depth = 0; depth < 8; ++depth) {
       name = skipCasts(name);
-      const onnx::NodeProto *u = def(name, "Unsqueeze");
-      if (!u)
+      if (const onnx::NodeProto *u = def(name, "Unsqueeze")) {
+        name = u->input(0);
+        continue;
+      }
+      const onnx::NodeProto *m = def(name, "Mul");
+      if (!m)
         break;
-      name = u->input(0);
+      std::optional<double> one = scalar(m->input(1));
+      std::optional<double> first = one ? one : scalar(m->input(0));
+      if (!first || *first != 1.0)
+        break;
+      name = m->input(one ? 0 : 1);
     }
     return name;
   };
@@ -170,27 +254,22 @@ bool Converter::rotaryAngles(const std::string &cosName, const std::string &sinN
                     "caches are not supported in decomposed graphs)");
   if (skipCasts(cosNode->input(0)) != skipCasts(sinNode->input(0)))
     return mismatch("Cos and Sin are not of the same angles");
-  // angles = Concat(freqs, freqs) along the last axis; freqs = positions * inv_freq.
+  // angles = Concat(freqs, freqs) along the last axis; freqs = positions * inv_freq, or
+  // (transformers 4.4x-4.5x) Transpose(inv_freq[:, None] @ positions[None, :]) or
+  // positions[:, None] @ inv_freq[None, :]. The structure only locates inv_freq and the
+  // positions; checkRotaryFactors then evaluates the angles themselves.
   const onnx::NodeProto *concat = def(skipCasts(cosNode->input(0)), "Concat");
   if (!concat || concat->input_size() != 2 || concat->input(0) != concat->input(1))
     return mismatch("the angles are not Concat(freqs, freqs)");
-  const onnx::NodeProto *product = def(skipCasts(concat->input(0)), "Mul");
-  if (!product)
-    return mismatch("the frequencies are not positions * inv_freq");
   const OnnxTensor *inv = nullptr;
   std::string posName;
-  for (int i = 0; i < 2 && !inv; ++i)
-    if (const OnnxTensor *t = constant(skipCasts(product->input(i)));
-        t && t->dims.size() == 1 && (t->dataType == int32_t(OnnxDType::Float) ||
-                                     t->dataType == int32_t(OnnxDType::Float16))) {
-      inv = t;
-      posName = product->input(1 - i);
-    }
-  if (!inv || inv->dims[0] * 2 != rotaryDim || inv->dims[0] < 2)
+  if (!frequencyFactors(skipCasts(concat->input(0)), inv, posName))
+    return false;
+  int64_t half = inv->dims.empty() ? 1 : llvm::product_of(inv->dims);
+  if (half * 2 != rotaryDim || half < 2)
     return mismatch("the inverse frequencies are not a constant vector of half the head size");
   // inv_freq[i] = theta^(-i / half): theta from the last entry (the least amplified error),
   // rounded to two significant digits when that close, then every entry checked.
-  int64_t half = inv->dims[0];
   // NaN or infinity would survive the fit below (NaN compares false).
   for (int64_t i = 0; i < half; ++i)
     if (!std::isfinite(floatAt(*inv, i)))
@@ -224,6 +303,9 @@ bool Converter::rotaryAngles(const std::string &cosName, const std::string &sinN
     auto pt = dyn_cast<RankedTensorType>(positions.getType());
     if (!pt || pt.getRank() != 2 || !pt.getElementType().isInteger(64))
       return mismatch("the rotary positions '" + source + "' are not [batch, seq] int64");
+    positionsInput = source;
+    for (const std::unique_ptr<GraphEvaluator> &eval : evaluatorsFor())
+      eval->setPositionsInput(source);
     return true;
   }
   positions = this->positions();

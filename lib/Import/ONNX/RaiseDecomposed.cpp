@@ -182,40 +182,80 @@ bool Converter::convertAdd(const onnx::NodeProto &node) {
   Value r = l ? input(node.input(1)) : Value();
   if (!r)
     return false;
-  if (l.getType() != r.getType())
+  if (l.getType() != r.getType()) {
+    auto print = [](Type t) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      t.print(os);
+      return s;
+    };
+    auto lt = cast<ShapedType>(l.getType()), rt = cast<ShapedType>(r.getType());
+    // Same shapes, different element types: ONNX's Add has one type, so the export keeps
+    // parts of the model in another precision than the imported ops compute in (optimum's
+    // CPU fp16 export keeps o_proj/down_proj and the residual stream in fp32).
+    if (lt.getShape() == rt.getShape())
+      return fail(where(node) + ": adds a " + print(lt.getElementType()) + " and a " +
+                  print(rt.getElementType()) + " activation: mixed-precision exports (parts "
+                  "of the model in another float type) are not supported"),
+             false;
     return fail(where(node) + ": only additions of equally shaped activations (residual "
-                              "connections) are supported outside recognised patterns"),
+                              "connections) are supported outside recognised patterns; "
+                              "this adds " + print(lt) + " and " + print(rt)),
            false;
+  }
   values[node.output(0)] = AddOp::create(b, loc, l, r);
   return true;
 }
 
 bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
-  // mul = gamma * Cast?(x * rsqrt(mean(x^2) + eps)), where rsqrt is Reciprocal(Sqrt) or
-  // the normalization is Div(x, Sqrt(...)), and x may be a Cast of the input.
+  // mul = gamma * Cast?(x * rsqrt(mean(x^2) + eps)) in either operand order, and x may be
+  // a Cast of the input.
   std::string normalized = skipCasts(mul.input(1 - gammaOperand));
   auto expected = [&](const std::string &what) {
     return fail(where(mul) + ": a Mul by a constant vector is read as RMSNorm's weight, but " +
                 what),
            false;
   };
-  std::string x, denominator;
+  // x and the variance (mean + eps) it is divided by the square root of; the exporters
+  // spell 1/sqrt(v) as Reciprocal(Sqrt(v)) (torch.onnx), Div(1, Sqrt(v)) (optimum's
+  // TorchScript export of torch.rsqrt) or Pow(v, -0.5), and x/sqrt(v) as Div(x, Sqrt(v)).
+  std::string x, variance;
+  auto sqrtOperand = [&](const std::string &name) -> std::string {
+    const onnx::NodeProto *sqrt = def(skipCasts(name), "Sqrt");
+    return sqrt ? sqrt->input(0) : std::string();
+  };
+  auto inverseSqrtOperand = [&](const std::string &name) -> std::string {
+    std::string value = skipCasts(name);
+    if (const onnx::NodeProto *r = def(value, "Reciprocal"))
+      return sqrtOperand(r->input(0));
+    if (const onnx::NodeProto *d = def(value, "Div")) {
+      std::optional<double> one = scalar(d->input(0));
+      return one && *one == 1.0 ? sqrtOperand(d->input(1)) : std::string();
+    }
+    if (const onnx::NodeProto *p = def(value, "Pow")) {
+      std::optional<double> exponent = scalar(p->input(1));
+      return exponent && *exponent == -0.5 ? p->input(0) : std::string();
+    }
+    return {};
+  };
   if (const onnx::NodeProto *inner = def(normalized, "Mul")) {
     for (int i = 0; i < 2 && x.empty(); ++i)
-      if (const onnx::NodeProto *r = def(skipCasts(inner->input(i)), "Reciprocal")) {
+      if (std::string v = inverseSqrtOperand(inner->input(i)); !v.empty()) {
         x = inner->input(1 - i);
-        denominator = r->input(0);
+        variance = v;
       }
   } else if (const onnx::NodeProto *div = def(normalized, "Div")) {
-    x = div->input(0);
-    denominator = div->input(1);
+    if (std::string v = sqrtOperand(div->input(1)); !v.empty()) {
+      x = div->input(0);
+      variance = v;
+    }
   }
   if (x.empty())
-    return expected("its other operand is not x * Reciprocal(...) or Div(x, ...)");
-  const onnx::NodeProto *sqrt = def(skipCasts(denominator), "Sqrt");
-  const onnx::NodeProto *add = sqrt ? def(skipCasts(sqrt->input(0)), "Add") : nullptr;
+    return expected("its other operand is not x * 1/sqrt(v) (Reciprocal(Sqrt(v)), "
+                    "Div(1, Sqrt(v)) or Pow(v, -0.5)) or Div(x, Sqrt(v))");
+  const onnx::NodeProto *add = def(skipCasts(variance), "Add");
   if (!add)
-    return expected("the denominator is not Sqrt(Add(...))");
+    return expected("the square root is not of an Add (the mean of squares + epsilon)");
   const onnx::NodeProto *mean = nullptr;
   std::optional<double> eps;
   for (int i = 0; i < 2 && !mean; ++i)

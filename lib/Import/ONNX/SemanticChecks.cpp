@@ -69,8 +69,11 @@ llvm::ArrayRef<std::unique_ptr<GraphEvaluator>> Converter::evaluatorsFor() {
     SmallVector<EvalConfig> configs = {{0, 3}};
     if (cache)
       configs.push_back({4, 1});
-    for (const EvalConfig &c : configs)
+    for (const EvalConfig &c : configs) {
       evaluators.push_back(std::make_unique<GraphEvaluator>(model, graph, producers, c));
+      if (!positionsInput.empty())
+        evaluators.back()->setPositionsInput(positionsInput);
+    }
   }
   return evaluators;
 }

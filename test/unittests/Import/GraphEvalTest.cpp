@@ -18,6 +18,8 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <memory>
+#include <optional>
 
 using namespace midllama::onnx_import;
 using namespace midllama::onnx_import::detail;
@@ -75,12 +77,14 @@ protected:
     onnx::TensorProto *t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    if (values.size() != 1) // one value: a scalar
+      t->add_dims(int64_t(values.size()));
     for (float v : values)
       t->add_float_data(v);
   }
 
-  /// Evaluates `name` at `config`; `error` is empty on success.
-  EvalTensor eval(const std::string &name, EvalConfig config, std::string &error) {
+  /// An evaluator of the graph built so far, at `config`.
+  std::unique_ptr<GraphEvaluator> evaluator(EvalConfig config) {
     std::string loadError;
     model = OnnxModel::loadFromMemory(m.SerializeAsString(), "t.onnx", "/tmp", loadError);
     EXPECT_TRUE(model) << loadError;
@@ -88,11 +92,28 @@ protected:
     for (const onnx::NodeProto &n : model->proto().graph().node())
       for (int i = 0; i < n.output_size(); ++i)
         producers[n.output(i)] = {&n, i};
-    GraphEvaluator evaluator(*model, model->proto().graph(), producers, config);
+    return std::make_unique<GraphEvaluator>(*model, model->proto().graph(), producers, config);
+  }
+
+  /// Evaluates `name` at `config`; `error` is empty on success.
+  EvalTensor eval(const std::string &name, EvalConfig config, std::string &error) {
     EvalTensor out;
-    if (!evaluator.eval(name, out, error))
+    if (!evaluator(config)->eval(name, out, error))
       return {};
     return out;
+  }
+
+  /// A float initializer of `dims` too large for the evaluator to read (a weight).
+  void weight(const std::string &name, std::vector<int64_t> dims) {
+    onnx::TensorProto *t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
+    t->set_raw_data(std::string(size_t(n) * 4, '\0'));
   }
 
   /// The decomposed causal mask: Where(Less(i, j), -inf, 0) over Range(seq).
@@ -204,6 +225,87 @@ TEST_F(GraphEvalTest, RefusesHugeAndCyclicGraphs) {
   error.clear();
   eval("oob", {0, 3}, error);
   EXPECT_EQ(error, "node 'oob_node' (ai.onnx::Gather): its axis is out of range");
+}
+
+TEST_F(GraphEvalTest, MatMulAndFlattenFollowTheSpecification) {
+  floats("a23", {1, 2, 3, 4, 5, 6});
+  ints("s23", {2, 3});
+  node("Reshape", {"a23", "s23"}, "a");
+  floats("v3", {1, 0, -1});
+  node("MatMul", {"a", "v3"}, "av"); // 1-D right operand: [2]
+  ints("s213", {2, 1, 3});
+  node("Reshape", {"a23", "s213"}, "batched");
+  floats("b", {1, 10, 100, 1000, 2, 20});
+  ints("s32", {3, 2});
+  node("Reshape", {"b", "s32"}, "b32");
+  node("MatMul", {"batched", "b32"}, "ab"); // [2,1,3] x [3,2] -> [2,1,2]
+  attr(node("Flatten", {"ab"}, "flat"), "axis", 2);
+  std::string error;
+  EvalTensor av = eval("av", {0, 3}, error);
+  EXPECT_EQ(av.shape, (llvm::SmallVector<int64_t, 4>{2}));
+  EXPECT_EQ(av.data, (std::vector<double>{-2, -2}));
+  EvalTensor ab = eval("ab", {0, 3}, error);
+  EXPECT_EQ(ab.shape, (llvm::SmallVector<int64_t, 4>{2, 1, 2}));
+  EXPECT_EQ(ab.data, (std::vector<double>{207, 2070, 516, 5160}));
+  EXPECT_EQ(eval("flat", {0, 3}, error).shape, (llvm::SmallVector<int64_t, 4>{2, 2}));
+  EXPECT_EQ(error, "");
+}
+
+TEST_F(GraphEvalTest, ShapesOfActivationsNeedNoWeights) {
+  // TorchScript exports slice the rotary halves at Shape(q)[-1] / 2 and the mask at
+  // Shape(k)[-2]; q and k come from weights the evaluator must not read.
+  weight("embed", {1024, 512});
+  weight("wq", {512, 64});
+  node("Gather", {"embed", "input_ids"}, "h");
+  floats("two", {2.0f});
+  node("Pow", {"h", "two"}, "sq");
+  attr(node("ReduceMean", {"sq"}, "ms"), "keepdims", 1);
+  node("Mul", {"h", "ms"}, "normed");
+  node("MatMul", {"normed", "wq"}, "q");
+  ints("heads", {0, 0, 4, 16});
+  node("Reshape", {"q", "heads"}, "q4");
+  auto *t = node("Transpose", {"q4"}, "qt");
+  auto *perm = t->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto::INTS);
+  for (int64_t p : {0, 2, 1, 3})
+    perm->add_ints(p);
+  node("Shape", {"qt"}, "qshape");
+  ints("last", {-1}, true);
+  node("Gather", {"qshape", "last"}, "d");
+  ints("two_i", {2}, true);
+  node("Div", {"d", "two_i"}, "half");
+  std::string error;
+  std::unique_ptr<GraphEvaluator> e = evaluator({0, 3});
+  EvalTensor half;
+  ASSERT_TRUE(e->eval("half", half, error)) << error;
+  EXPECT_EQ(half.data, (std::vector<double>{8}));
+  std::optional<llvm::SmallVector<int64_t, 4>> qt = e->shapeOf("qt", error);
+  ASSERT_TRUE(qt) << error;
+  EXPECT_EQ(*qt, (llvm::SmallVector<int64_t, 4>{1, 4, 3, 16}));
+  // The values themselves still cannot be evaluated.
+  EvalTensor q;
+  EXPECT_FALSE(e->eval("q", q, error));
+  EXPECT_NE(error.find("too large to be bookkeeping"), std::string::npos) << error;
+}
+
+TEST_F(GraphEvalTest, DeclaredPositionsMakeTheOtherInputTheMask) {
+  // Without a KV cache attention_mask and position_ids have the same shape; once the
+  // rotary embedding shows which one is the positions, the other is the padding mask.
+  auto *in = g->add_input();
+  in->set_name("attention_mask");
+  auto *tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto_DataType_INT64);
+  tt->mutable_shape()->add_dim()->set_dim_param("batch");
+  tt->mutable_shape()->add_dim()->set_dim_param("seq");
+  std::string error;
+  std::unique_ptr<GraphEvaluator> e = evaluator({0, 3});
+  e->setPositionsInput("position_ids");
+  EvalTensor mask, pos;
+  ASSERT_TRUE(e->eval("attention_mask", mask, error)) << error;
+  ASSERT_TRUE(e->eval("position_ids", pos, error)) << error;
+  EXPECT_EQ(mask.data, (std::vector<double>{1, 1, 1}));
+  EXPECT_EQ(pos.data, (std::vector<double>{0, 1, 2}));
 }
 
 } // namespace

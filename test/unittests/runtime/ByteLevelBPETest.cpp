@@ -118,6 +118,15 @@ TEST(ByteLevelBPETest, RefusesWhatItDoesNotImplement) {
   EXPECT_TRUE(refused(bad));
   EXPECT_NE(error.find("merge 1 ('ab', 'zz') is not of vocabulary tokens"), std::string::npos)
       << error;
+  // transformers' "no normalizer" as an empty Sequence is accepted; a real one is not.
+  std::string emptySequence = tinyJson(kByteLevel);
+  emptySequence.replace(emptySequence.find("\"normalizer\": null"), 18,
+                        R"("normalizer": {"type": "Sequence", "normalizers": []})");
+  EXPECT_FALSE(refused(emptySequence)) << error;
+  std::string nfc = tinyJson(kByteLevel);
+  nfc.replace(nfc.find("\"normalizer\": null"), 18, R"("normalizer": {"type": "NFC"})");
+  EXPECT_TRUE(refused(nfc));
+  EXPECT_NE(error.find("with a normalizer is not supported"), std::string::npos) << error;
   std::string outOfRange = tinyJson(kByteLevel);
   outOfRange.replace(outOfRange.find("\"id\": 259"), 9, "\"id\": 999");
   EXPECT_TRUE(refused(outOfRange));
