@@ -225,7 +225,7 @@ void LayerRunner::restore(int64_t chunk, int64_t s) {
 
 void LayerRunner::observe(int64_t s,
                           const std::function<void(int64_t, const float *, int64_t)> &observe,
-                          int64_t untilGroup) {
+                          int64_t untilGroup, int64_t maxSamples) {
   const Segment &seg = segments_[size_t(s)];
   size_t end = seg.end;
   if (untilGroup >= 0)
@@ -233,6 +233,8 @@ void LayerRunner::observe(int64_t s,
       if (seg.groupOfCall[i - seg.begin] == untilGroup)
         end = i + 1;
   int64_t chunks = int64_t(state_.size());
+  if (maxSamples > 0)
+    chunks = std::min(chunks, (maxSamples + batch_ - 1) / batch_);
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     restore(chunk, s);
     int64_t real = std::min<int64_t>(batch_, int64_t(samples_.size()) - chunk * batch_);

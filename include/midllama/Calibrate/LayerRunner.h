@@ -60,11 +60,15 @@ public:
   /// or -1.
   int64_t lastWriter(int64_t slot, size_t before) const;
 
-  /// Runs segment `s` from its input over every sample, up to the last call of group
-  /// `untilGroup` (-1: the whole segment), calling `observe(group, x, rows)` with the input
-  /// rows of every group's linear layers. The segment's input stays as it was.
+  /// Runs segment `s` from its input over every sample (or the first `maxSamples`, rounded
+  /// up to whole batches, when positive), up to the last call of group `untilGroup` (-1:
+  /// the whole segment), calling `observe(group, x, rows)` with the input rows of every
+  /// group's linear layers. The segment's input stays as it was.
   void observe(int64_t s, const std::function<void(int64_t, const float *, int64_t)> &observe,
-               int64_t untilGroup = -1);
+               int64_t untilGroup = -1, int64_t maxSamples = -1);
+
+  /// Tokens per sample.
+  int64_t sampleLength() const { return length_; }
 
   /// Runs segment `s` over every sample with the weights as they are now, keeping its
   /// output as the next segment's input.

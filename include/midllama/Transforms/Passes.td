@@ -275,7 +275,10 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
     (normalized) with α on a grid of `grid` values in [0, 1) chosen by the mean squared error
     of the group's block output (q/k/v: the attention output; gate/up: the MLP output; any
     other projection: its own output) with Q(W·diag(s))·diag(s)⁻¹ in place of W; α = 0 is
-    RTN. W·diag(s) is kept and 1/s folded into the op before: the RMSNorm weight, the up
+    RTN. With `search-samples=N` the block outputs of the search are computed on the
+    first N calibration samples only (each α runs the block again, so the search costs
+    grid × samples block runs; the statistics still come from all samples).
+    W·diag(s) is kept and 1/s folded into the op before: the RMSNorm weight, the up
     projection before down, v before o (skipped, with a progress line, when the model has
     fewer KV heads than heads). With `clip`, every row's groups then get the range
     max|w|·(1 − i/20), i < 10, that minimizes their output error on `clip-tokens` sampled
@@ -298,6 +301,9 @@ def LLMQuantizeAWQ : Pass<"llm-quantize-awq", "::mlir::ModuleOp"> {
            "Search a clip range per row and group (not for q/k projections)">,
     Option<"clipTokens", "clip-tokens", "int64_t", /*default=*/"512",
            "Input rows sampled for the clip search">,
+    Option<"searchSamples", "search-samples", "int64_t", /*default=*/"0",
+           "Calibration samples the α search's block outputs are computed on (the first "
+           "N; 0: all of them, as AutoAWQ); the scales' statistics always use all">,
     Option<"quantizer", "quantizer", "std::string", /*default=*/"\"rtn\"",
            "What quantizes the scaled weights: rtn, or gptq (with the scaled inputs' Hessian)">,
     Option<"damp", "damp", "double", /*default=*/"0.01",

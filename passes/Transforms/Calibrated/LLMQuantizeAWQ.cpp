@@ -97,6 +97,7 @@ struct LLMQuantizeAWQPass
     checkAffine(c)
         .inRange("grid", grid, 1, 1000)
         .atLeast("clip-tokens", int64_t(clipTokens), 0)
+        .atLeast("search-samples", int64_t(searchSamples), 0)
         // clip=true with no rows to measure the clip error on would clip nothing, silently.
         .require(!clip || clipTokens > 0,
                  "clip-tokens must be at least 1 when clip=true (got " +
@@ -323,28 +324,33 @@ struct LLMQuantizeAWQPass
                                  const std::vector<std::vector<float>> *candidate) {
     const std::vector<std::vector<int64_t>> &groups = *l.groups;
     if (l.kind[g] == Block::Linear) {
+      // The kept inputs are every sample's; the search reads the first search-samples'.
+      int64_t rows = l.stats[g].rows;
+      if (searchSamples > 0)
+        rows = std::min(rows, searchSamples * runner->sampleLength());
       std::vector<float> out;
       for (size_t i = 0; i < groups[g].size(); ++i) {
         int64_t w = groups[g][i];
         const std::vector<int64_t> &sh = shapeOf(w);
         const float *wv = candidate ? (*candidate)[i].data() : values(w)->data();
-        std::vector<float> y = linearRows(l.inputs[g], l.stats[g].rows, wv, sh[0], sh[1]);
+        std::vector<float> y = linearRows(l.inputs[g], rows, wv, sh[0], sh[1]);
         out.insert(out.end(), y.begin(), y.end());
       }
       return out;
     }
     std::vector<float> next;
+    int64_t k = l.stats[g + 1].k;
     runner->observe(
         l.segment,
         [&](int64_t h, const float *x, int64_t rows) {
           if (size_t(h) == g + 1)
-            next.insert(next.end(), x, x + rows * l.stats[g + 1].k);
+            next.insert(next.end(), x, x + rows * k);
         },
-        int64_t(g + 1));
+        int64_t(g + 1), searchSamples > 0 ? int64_t(searchSamples) : -1);
     if (l.kind[g] == Block::Attention)
       return next;
     int64_t down = groups[g + 1][0]; // the MLP's output projection
-    return linearRows(next, l.stats[g + 1].rows, values(down)->data(), shapeOf(down)[0],
+    return linearRows(next, int64_t(next.size()) / k, values(down)->data(), shapeOf(down)[0],
                       shapeOf(down)[1]);
   }
 
