@@ -65,6 +65,14 @@ if os.path.isfile(smollm2):
     if os.path.isfile(os.path.join(onnx_dir, "model.onnx")):
         config.available_features.add("smollm2-onnx")
         config.substitutions.append(("%smollm2_onnx_dir", onnx_dir))
+    # Its optimum-cli exports, with and without the KV cache (the same script).
+    optimum_dirs = [os.path.join(os.path.dirname(smollm2), "optimum-text-generation" + task)
+                    for task in ("-with-past", "")]
+    if all(os.path.isfile(os.path.join(d, "ort-logits-capital-of-france.f32"))
+           for d in optimum_dirs):
+        config.available_features.add("smollm2-optimum")
+        config.substitutions.append(("%smollm2_optimum_kv", optimum_dirs[0]))
+        config.substitutions.append(("%smollm2_optimum_nokv", optimum_dirs[1]))
 else:
     lit_config.note("SmolLM2 tests skipped: run scripts/get-model.sh smollm2 to fetch it")
 if "MIDLLAMA_CACHE" in os.environ:

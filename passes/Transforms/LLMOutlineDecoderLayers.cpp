@@ -67,7 +67,9 @@ LogicalResult outlineFunction(func::FuncOp func) {
   if (!finalNorm || finalNorm->isBeforeInBlock(attentions.back()))
     // At the function's location, without the op: the note would print its whole body.
     return mlir::emitError(func.getLoc())
-           << "llm-outline-decoder-layers: no final RMSNorm after the last attention";
+           << "llm-outline-decoder-layers: no final RMSNorm after the last attention (the "
+              "outputs do not read the last decoder layer's result: an export that computes "
+              "the logits from an earlier layer)";
   starts.push_back(finalNorm.getInput());
 
   OpBuilder builder(func.getContext());
