@@ -184,6 +184,8 @@ private:
   std::optional<SmallVector<int64_t>> headShapeInts(const std::string &name,
                                                     const std::string &x, int64_t heads,
                                                     int64_t headDim);
+  /// Whether `reshape` gives its input's own shape at every evaluation size.
+  bool isIdentityReshape(const onnx::NodeProto &reshape);
   /// Locates the constant inverse frequencies and the positions' value in the rotary
   /// frequencies `freqs` (see rotaryAngles); a mismatch when it is none of the known forms.
   bool frequencyFactors(const std::string &freqs, const OnnxTensor *&inv, std::string &posName);
@@ -232,7 +234,7 @@ private:
   }
   /// The producer of `name` if it is the standard op `opType`.
   const onnx::NodeProto *def(const std::string &name, StringRef opType) const;
-  /// `name` seen through Identity and Cast nodes.
+  /// `name` seen through Identity and Cast nodes and Concats of one input.
   std::string skipCasts(const std::string &name) const;
   /// An initializer or the value of a Constant node (seen through Identity).
   const OnnxTensor *constant(const std::string &name);

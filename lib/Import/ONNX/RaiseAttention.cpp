@@ -327,7 +327,7 @@ void Converter::stripCache(const std::string &name4, CacheChain &chain) {
   if (const onnx::NodeProto *concat = def(name, "Concat");
       concat && isCacheConcat(name) &&
       (intAttr(*concat, "axis", 0) == 2 || intAttr(*concat, "axis", 0) == -2)) {
-    chain.past = concat->input(0);
+    chain.past = skipCasts(concat->input(0));
     chain.fresh = concat->input(1);
     chain.concat = concat;
   }
@@ -437,12 +437,29 @@ std::string Converter::transposedKeys(const std::string &kT) {
   return {};
 }
 
+bool Converter::isIdentityReshape(const onnx::NodeProto &reshape) {
+  if (reshape.input_size() < 2)
+    return false;
+  for (const std::unique_ptr<GraphEvaluator> &eval : evaluatorsFor()) {
+    std::string why;
+    auto in = eval->shapeOf(reshape.input(0), why);
+    auto out = in ? eval->shapeOf(reshape.output(0), why) : std::nullopt;
+    if (!out || *in != *out)
+      return false;
+  }
+  return true;
+}
+
 bool Converter::raiseAttention(const onnx::NodeProto &reshape) {
   const onnx::NodeProto *merge = def(skipCasts(reshape.input(0)), "Transpose");
   const onnx::AttributeProto *perm = merge ? attr(*merge, "perm") : nullptr;
   if (!perm || perm->ints_size() != 4 || perm->ints(1) != 2 || perm->ints(2) != 1)
     return mismatch("its input is not a Transpose [0, 2, 1, 3]");
-  const onnx::NodeProto *pv = def(skipCasts(merge->input(0)), "MatMul");
+  std::string attended = skipCasts(merge->input(0));
+  // TorchScript's sdpa with grouped queries reshapes the result to the shape it has.
+  if (const onnx::NodeProto *r = def(attended, "Reshape"); r && isIdentityReshape(*r))
+    attended = skipCasts(r->input(0));
+  const onnx::NodeProto *pv = def(attended, "MatMul");
   if (!pv)
     return mismatch("the transposed tensor is not a MatMul of probabilities and values");
   std::string probs = skipCasts(pv->input(0));

@@ -47,8 +47,10 @@ std::string Converter::skipCasts(const std::string &name) const {
   std::string current = name;
   for (int depth = 0; depth < 16; ++depth) {
     const onnx::NodeProto *node = producer(current);
+    // A Concat of one input is that input (TorchScript writes one around the past keys).
+    bool oneInputConcat = node && node->op_type() == "Concat" && node->input_size() == 1;
     if (!node || !isStandard(*node) || node->input_size() < 1 ||
-        (node->op_type() != "Cast" && node->op_type() != "Identity"))
+        (node->op_type() != "Cast" && node->op_type() != "Identity" && !oneInputConcat))
       break;
     current = node->input(0);
   }
@@ -169,7 +171,7 @@ bool Converter::isCacheConcat(const std::string &name) const {
   const onnx::NodeProto *concat = def(name, "Concat");
   if (!concat || concat->input_size() != 2)
     return false;
-  const std::string &first = concat->input(0);
+  std::string first = skipCasts(concat->input(0));
   return !producer(first) && !model.initializer(first) && values.count(first);
 }
 
