@@ -151,6 +151,12 @@ private:
   bool convertAdd(const onnx::NodeProto &node);
   bool convertReshape(const onnx::NodeProto &node);
   /// Mul(gamma, x * rsqrt(mean(x^2) + eps)) and its variants -> llm.rms_norm.
+  /// `normalized` as x * 1/sqrt(variance) or x / sqrt(variance), in any of the exporters'
+  /// spellings; false when it is neither.
+  bool splitNormalization(const std::string &normalized, std::string &x,
+                          std::string &variance);
+  /// x when `name` is Pow(x, 2) or x * x (through Casts), else empty.
+  std::string squaredOperand(const std::string &name);
   bool raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand);
   /// Reshape(Transpose(MatMul(Softmax(Q K^T * scale + mask), V))) -> llm.attention.
   bool raiseAttention(const onnx::NodeProto &reshape);

@@ -16,7 +16,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Sequence.h"
-#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
 
@@ -25,26 +25,6 @@ using namespace midllama::onnx_import::detail;
 using namespace midllama::onnx_import::detail::eval;
 using llvm::SmallVector;
 
-namespace {
-
-bool sameShapeOp(llvm::StringRef op) {
-  static const llvm::StringSet<> ops = {
-      "Cast",   "Identity", "Neg",  "Abs",     "Sqrt",    "Reciprocal", "Exp",
-      "Log",    "Cos",      "Sin",  "Sigmoid", "Tanh",    "Erf",        "Relu",
-      "Not",    "IsNaN",    "IsInf", "Floor",  "Ceil",    "Round",      "Sign",
-      "Softmax", "LogSoftmax", "Trilu", "CumSum"};
-  return ops.contains(op);
-}
-
-bool broadcastOp(llvm::StringRef op) {
-  static const llvm::StringSet<> ops = {"Add",  "Sub",          "Mul",  "Div",     "Pow",
-                                        "Max",  "Min",          "Mod",  "Equal",   "Less",
-                                        "Greater", "LessOrEqual", "GreaterOrEqual", "And",
-                                        "Or",   "Xor",          "Where"};
-  return ops.contains(op);
-}
-
-} // namespace
 
 std::optional<Shape> GraphEvaluator::shapeOf(const std::string &name, std::string &error) {
   if (auto it = memo.find(name); it != memo.end())
@@ -72,256 +52,323 @@ std::optional<Shape> GraphEvaluator::shapeOf(const std::string &name, std::strin
   return result;
 }
 
-std::optional<Shape> GraphEvaluator::inferShape(const onnx::NodeProto &node,
-                                                std::string &error) {
-  const std::string &op = node.op_type();
-  auto bad = [&](const std::string &why) -> std::optional<Shape> {
+namespace {
+
+/// What a shape rule sees: the node, its operands' shapes and small integer operands
+/// (each found through the evaluator), and the error to set.
+class ShapeRule {
+public:
+  ShapeRule(GraphEvaluator &eval, const onnx::NodeProto &node, std::string &error)
+      : eval(eval), node(node), error(error) {}
+
+  const onnx::NodeProto &proto() const { return node; }
+  /// Sets the error, naming the node; returns nullopt.
+  std::optional<Shape> bad(const std::string &why) {
     error = describe(node) + ": " + why;
     return std::nullopt;
-  };
-  auto shape = [&](int i) -> std::optional<Shape> {
+  }
+  std::optional<Shape> shape(int i) {
     if (i >= node.input_size() || node.input(i).empty())
       return bad("missing input");
-    return shapeOf(node.input(i), error);
-  };
-  // An integer vector operand (sizes, axes): bookkeeping, evaluated in full.
-  auto ints = [&](int i, SmallVector<int64_t> &out) {
+    return eval.shapeOf(node.input(i), error);
+  }
+  /// An integer vector operand (sizes, axes): bookkeeping, evaluated in full.
+  bool ints(int i, SmallVector<int64_t> &out) {
     EvalTensor t;
     if (i >= node.input_size() || node.input(i).empty())
       return bad("missing input"), false;
-    if (!eval(node.input(i), t, error))
+    if (!eval.eval(node.input(i), t, error))
       return false;
     if (!intsOf(t, out))
       return bad("its input #" + std::to_string(i) + " is not an integer vector"), false;
     return true;
-  };
-  auto axesOf = [&](SmallVector<int64_t> &axes) {
-    if (node.input_size() > 1 && !node.input(1).empty())
-      return ints(1, axes);
+  }
+  bool has(int i) const { return i < node.input_size() && !node.input(i).empty(); }
+  /// Axes from input 1 (opset 13 and later) or the `axes` attribute.
+  bool axes(SmallVector<int64_t> &out) {
+    if (has(1))
+      return ints(1, out);
     if (const onnx::AttributeProto *a = findAttr(node, "axes"))
-      axes.assign(a->ints().begin(), a->ints().end());
+      out.assign(a->ints().begin(), a->ints().end());
     return true;
-  };
+  }
+  int64_t attr(llvm::StringRef name, int64_t def) const { return intAttr(node, name, def); }
 
-  if (sameShapeOp(op))
-    return shape(0);
-  if (broadcastOp(op)) {
-    Shape out;
-    for (int i = 0; i < node.input_size(); ++i) {
-      std::optional<Shape> s = shape(i);
-      if (!s)
-        return std::nullopt;
-      if (!broadcastShape(Shape(out), *s, out))
-        return bad("its operands' shapes do not broadcast");
+private:
+  GraphEvaluator &eval;
+  const onnx::NodeProto &node;
+  std::string &error;
+};
+
+using Rule = std::optional<Shape> (*)(ShapeRule &);
+
+std::optional<Shape> sameShape(ShapeRule &r) { return r.shape(0); }
+
+std::optional<Shape> broadcast(ShapeRule &r) {
+  Shape out;
+  for (int i = 0; i < r.proto().input_size(); ++i) {
+    std::optional<Shape> s = r.shape(i);
+    if (!s)
+      return std::nullopt;
+    if (!broadcastShape(Shape(out), *s, out))
+      return r.bad("its operands' shapes do not broadcast");
+  }
+  return out;
+}
+
+std::optional<Shape> matMul(ShapeRule &r) {
+  std::optional<Shape> a = r.shape(0), b = a ? r.shape(1) : std::nullopt;
+  if (!b)
+    return std::nullopt;
+  if (a->empty() || b->empty())
+    return r.bad("an operand is a scalar");
+  Shape x = *a, y = *b, out;
+  if (x.size() == 1)
+    x.insert(x.begin(), 1);
+  if (y.size() == 1)
+    y.push_back(1);
+  if (x.back() != y[y.size() - 2] ||
+      !broadcastShape(Shape(x.begin(), x.end() - 2), Shape(y.begin(), y.end() - 2), out))
+    return r.bad("its operands' shapes do not multiply");
+  if (a->size() > 1)
+    out.push_back(x[x.size() - 2]);
+  if (b->size() > 1)
+    out.push_back(y.back());
+  return out;
+}
+
+std::optional<Shape> transpose(ShapeRule &r) {
+  std::optional<Shape> in = r.shape(0);
+  if (!in)
+    return std::nullopt;
+  int64_t rank = in->size();
+  SmallVector<int64_t> perm;
+  if (const onnx::AttributeProto *p = findAttr(r.proto(), "perm"))
+    perm.assign(p->ints().begin(), p->ints().end());
+  else
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  SmallVector<int64_t> sorted(perm);
+  llvm::sort(sorted);
+  if (int64_t(perm.size()) != rank || !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
+    return r.bad("its perm is not a permutation of its input's axes");
+  Shape out;
+  for (int64_t p : perm)
+    out.push_back((*in)[p]);
+  return out;
+}
+
+std::optional<Shape> reshape(ShapeRule &r) {
+  std::optional<Shape> in = r.shape(0);
+  SmallVector<int64_t> target;
+  if (!in || !r.ints(1, target))
+    return std::nullopt;
+  int64_t total = checkedSize(*in), known = 1, inferred = -1;
+  if (total < 0)
+    return r.bad("its input is too large");
+  bool allowZero = r.attr("allowzero", 0) != 0;
+  Shape out;
+  for (size_t i = 0; i < target.size(); ++i) {
+    int64_t d = target[i];
+    if (d == 0 && !allowZero) {
+      if (i >= in->size())
+        return r.bad("copies a dimension the input does not have");
+      d = (*in)[i];
     }
+    if (d == -1 && inferred < 0) {
+      inferred = i;
+      out.push_back(1);
+      continue;
+    }
+    if (d < 0 || (d > 0 && known > total / d + 1))
+      return r.bad("its target shape is invalid");
+    out.push_back(d);
+    known *= d;
+  }
+  if (inferred >= 0) {
+    if (known == 0 || total % known != 0)
+      return r.bad("its -1 cannot be inferred");
+    out[inferred] = total / known;
+  } else if (known != total) {
+    return r.bad("its target shape holds a different number of elements");
+  }
+  return out;
+}
+
+std::optional<Shape> squeezeOrUnsqueeze(ShapeRule &r) {
+  bool unsqueeze = r.proto().op_type() == "Unsqueeze";
+  std::optional<Shape> in = r.shape(0);
+  SmallVector<int64_t> axes;
+  if (!in || !r.axes(axes))
+    return std::nullopt;
+  int64_t outRank = unsqueeze ? int64_t(in->size() + axes.size()) : int64_t(in->size());
+  for (int64_t &a : axes)
+    if (!normAxis(a, outRank))
+      return r.bad("an axis out of range");
+  llvm::sort(axes);
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    return r.bad("a repeated axis");
+  Shape out;
+  if (unsqueeze) {
+    for (int64_t i = 0, j = 0; i < outRank; ++i)
+      out.push_back(llvm::is_contained(axes, i) ? 1 : (*in)[j++]);
     return out;
   }
-  if (op == "MatMul") {
-    std::optional<Shape> a = shape(0), b = a ? shape(1) : std::nullopt;
-    if (!b)
-      return std::nullopt;
-    if (a->empty() || b->empty())
-      return bad("an operand is a scalar");
-    Shape x = *a, y = *b, out;
-    if (x.size() == 1)
-      x.insert(x.begin(), 1);
-    if (y.size() == 1)
-      y.push_back(1);
-    if (x.back() != y[y.size() - 2] ||
-        !broadcastShape(Shape(x.begin(), x.end() - 2), Shape(y.begin(), y.end() - 2), out))
-      return bad("its operands' shapes do not multiply");
-    if (a->size() > 1)
-      out.push_back(x[x.size() - 2]);
-    if (b->size() > 1)
-      out.push_back(y.back());
-    return out;
+  for (int64_t i = 0; i < outRank; ++i) {
+    bool squeezed = axes.empty() ? (*in)[i] == 1 : llvm::is_contained(axes, i);
+    if (squeezed && (*in)[i] != 1)
+      return r.bad("it squeezes an axis of size " + std::to_string((*in)[i]));
+    if (!squeezed)
+      out.push_back((*in)[i]);
   }
-  if (op == "Transpose") {
-    std::optional<Shape> in = shape(0);
-    if (!in)
+  return out;
+}
+
+std::optional<Shape> expand(ShapeRule &r) {
+  std::optional<Shape> in = r.shape(0);
+  SmallVector<int64_t> target;
+  Shape out;
+  if (!in || !r.ints(1, target))
+    return std::nullopt;
+  if (!broadcastShape(*in, Shape(target.begin(), target.end()), out))
+    return r.bad("its shape does not broadcast with its input's");
+  return out;
+}
+
+std::optional<Shape> concat(ShapeRule &r) {
+  std::optional<Shape> out = r.shape(0);
+  int64_t axis = r.attr("axis", 0);
+  if (!out)
+    return std::nullopt;
+  if (!normAxis(axis, out->size()))
+    return r.bad("its axis is out of range");
+  for (int i = 1; i < r.proto().input_size(); ++i) {
+    std::optional<Shape> s = r.shape(i);
+    if (!s)
       return std::nullopt;
-    int64_t rank = in->size();
-    SmallVector<int64_t> perm;
-    if (const onnx::AttributeProto *p = findAttr(node, "perm"))
-      perm.assign(p->ints().begin(), p->ints().end());
-    else
-      for (int64_t i = rank - 1; i >= 0; --i)
-        perm.push_back(i);
-    SmallVector<int64_t> sorted(perm);
-    llvm::sort(sorted);
-    if (int64_t(perm.size()) != rank ||
-        !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
-      return bad("its perm is not a permutation of its input's axes");
-    Shape out;
-    for (int64_t p : perm)
-      out.push_back((*in)[p]);
-    return out;
+    if (s->size() != out->size())
+      return r.bad("its operands differ in rank");
+    (*out)[axis] += (*s)[axis];
   }
-  if (op == "Reshape") {
-    std::optional<Shape> in = shape(0);
-    SmallVector<int64_t> target;
-    if (!in || !ints(1, target))
-      return std::nullopt;
-    int64_t total = checkedSize(*in), known = 1, inferred = -1;
-    if (total < 0)
-      return bad("its input is too large");
-    bool allowZero = intAttr(node, "allowzero", 0) != 0;
-    Shape out;
-    for (size_t i = 0; i < target.size(); ++i) {
-      int64_t d = target[i];
-      if (d == 0 && !allowZero) {
-        if (i >= in->size())
-          return bad("copies a dimension the input does not have");
-        d = (*in)[i];
-      }
-      if (d == -1 && inferred < 0) {
-        inferred = i;
-        out.push_back(1);
-        continue;
-      }
-      if (d < 0 || (d > 0 && known > total / d + 1))
-        return bad("its target shape is invalid");
-      out.push_back(d);
-      known *= d;
-    }
-    if (inferred >= 0) {
-      if (known == 0 || total % known != 0)
-        return bad("its -1 cannot be inferred");
-      out[inferred] = total / known;
-    } else if (known != total) {
-      return bad("its target shape holds a different number of elements");
-    }
-    return out;
+  return out;
+}
+
+std::optional<Shape> gather(ShapeRule &r) {
+  std::optional<Shape> data = r.shape(0), indices = data ? r.shape(1) : std::nullopt;
+  int64_t axis = r.attr("axis", 0);
+  if (!indices)
+    return std::nullopt;
+  if (!normAxis(axis, data->size()))
+    return r.bad("its axis is out of range");
+  Shape out(data->begin(), data->begin() + axis);
+  out.append(indices->begin(), indices->end());
+  out.append(data->begin() + axis + 1, data->end());
+  return out;
+}
+
+/// One sliced dimension of size `dim` (the ONNX Slice clamping rules).
+int64_t slicedSize(int64_t dim, int64_t s, int64_t e, int64_t step) {
+  if (s < 0)
+    s += dim;
+  if (e < 0)
+    e += dim;
+  if (step > 0) {
+    s = std::clamp<int64_t>(s, 0, dim);
+    e = std::clamp<int64_t>(e, 0, dim);
+    return e > s ? (e - s + step - 1) / step : 0;
   }
-  if (op == "Unsqueeze" || op == "Squeeze") {
-    std::optional<Shape> in = shape(0);
-    SmallVector<int64_t> axes;
-    if (!in || !axesOf(axes))
-      return std::nullopt;
-    int64_t outRank = op == "Unsqueeze" ? int64_t(in->size() + axes.size()) : in->size();
-    for (int64_t &a : axes)
-      if (!normAxis(a, outRank))
-        return bad("an axis out of range");
-    llvm::sort(axes);
-    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
-      return bad("a repeated axis");
-    Shape out;
-    if (op == "Unsqueeze") {
-      for (int64_t i = 0, j = 0; i < outRank; ++i)
-        out.push_back(llvm::is_contained(axes, i) ? 1 : (*in)[j++]);
-      return out;
-    }
-    for (int64_t i = 0; i < outRank; ++i) {
-      bool squeezed = axes.empty() ? (*in)[i] == 1 : llvm::is_contained(axes, i);
-      if (squeezed && (*in)[i] != 1)
-        return bad("it squeezes an axis of size " + std::to_string((*in)[i]));
-      if (!squeezed)
-        out.push_back((*in)[i]);
-    }
-    return out;
+  s = std::clamp<int64_t>(s, 0, dim - 1);
+  e = std::clamp<int64_t>(e, -1, dim - 1);
+  return s > e ? (s - e - step - 1) / -step : 0;
+}
+
+std::optional<Shape> slice(ShapeRule &r) {
+  std::optional<Shape> in = r.shape(0);
+  SmallVector<int64_t> starts, ends, axes, steps;
+  if (!in || !r.ints(1, starts) || !r.ints(2, ends))
+    return std::nullopt;
+  if (r.has(3) ? !r.ints(3, axes) : false)
+    return std::nullopt;
+  if (r.has(4) ? !r.ints(4, steps) : false)
+    return std::nullopt;
+  if (!r.has(3))
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (!r.has(4))
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return r.bad("its starts, ends, axes and steps differ in length");
+  Shape out(*in);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t a = axes[i];
+    if (!normAxis(a, in->size()) || steps[i] == 0)
+      return r.bad("an axis out of range or a zero step");
+    out[a] = slicedSize((*in)[a], starts[i], ends[i], steps[i]);
   }
-  if (op == "Expand") {
-    std::optional<Shape> in = shape(0);
-    SmallVector<int64_t> target;
-    Shape out;
-    if (!in || !ints(1, target))
-      return std::nullopt;
-    if (!broadcastShape(*in, Shape(target.begin(), target.end()), out))
-      return bad("its shape does not broadcast with its input's");
-    return out;
+  return out;
+}
+
+std::optional<Shape> reduce(ShapeRule &r) {
+  std::optional<Shape> in = r.shape(0);
+  SmallVector<int64_t> axes;
+  if (!in || !r.axes(axes))
+    return std::nullopt;
+  int64_t rank = in->size();
+  if (axes.empty() && r.attr("noop_with_empty_axes", 0))
+    return in;
+  for (int64_t &a : axes)
+    if (!normAxis(a, rank))
+      return r.bad("an axis out of range");
+  bool keep = r.attr("keepdims", 1) != 0;
+  Shape out;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool reduced = axes.empty() || llvm::is_contained(axes, i);
+    if (!reduced)
+      out.push_back((*in)[i]);
+    else if (keep)
+      out.push_back(1);
   }
-  if (op == "Concat") {
-    std::optional<Shape> out = shape(0);
-    int64_t axis = intAttr(node, "axis", 0);
-    if (!out)
-      return std::nullopt;
-    if (!normAxis(axis, out->size()))
-      return bad("its axis is out of range");
-    for (int i = 1; i < node.input_size(); ++i) {
-      std::optional<Shape> s = shape(i);
-      if (!s)
-        return std::nullopt;
-      if (s->size() != out->size())
-        return bad("its operands differ in rank");
-      (*out)[axis] += (*s)[axis];
-    }
-    return out;
-  }
-  if (op == "Gather") {
-    std::optional<Shape> data = shape(0), indices = data ? shape(1) : std::nullopt;
-    int64_t axis = intAttr(node, "axis", 0);
-    if (!indices)
-      return std::nullopt;
-    if (!normAxis(axis, data->size()))
-      return bad("its axis is out of range");
-    Shape out(data->begin(), data->begin() + axis);
-    out.append(indices->begin(), indices->end());
-    out.append(data->begin() + axis + 1, data->end());
-    return out;
-  }
-  if (op == "Slice") {
-    std::optional<Shape> in = shape(0);
-    SmallVector<int64_t> starts, ends, axes, steps;
-    if (!in || !ints(1, starts) || !ints(2, ends))
-      return std::nullopt;
-    int64_t rank = in->size();
-    if (node.input_size() > 3 && !node.input(3).empty()) {
-      if (!ints(3, axes))
-        return std::nullopt;
-    } else {
-      for (size_t i = 0; i < starts.size(); ++i)
-        axes.push_back(i);
-    }
-    if (node.input_size() > 4 && !node.input(4).empty()) {
-      if (!ints(4, steps))
-        return std::nullopt;
-    } else {
-      steps.assign(starts.size(), 1);
-    }
-    if (ends.size() != starts.size() || axes.size() != starts.size() ||
-        steps.size() != starts.size())
-      return bad("its starts, ends, axes and steps differ in length");
-    Shape out(*in);
-    for (size_t i = 0; i < starts.size(); ++i) {
-      int64_t a = axes[i];
-      if (!normAxis(a, rank) || steps[i] == 0)
-        return bad("an axis out of range or a zero step");
-      int64_t dim = (*in)[a], s = starts[i], e = ends[i];
-      if (s < 0) s += dim;
-      if (e < 0) e += dim;
-      if (steps[i] > 0) {
-        s = std::clamp<int64_t>(s, 0, dim);
-        e = std::clamp<int64_t>(e, 0, dim);
-        out[a] = e > s ? (e - s + steps[i] - 1) / steps[i] : 0;
-      } else {
-        s = std::clamp<int64_t>(s, 0, dim - 1);
-        e = std::clamp<int64_t>(e, -1, dim - 1);
-        out[a] = s > e ? (s - e - steps[i] - 1) / -steps[i] : 0;
-      }
-    }
-    return out;
-  }
-  if (op.rfind("Reduce", 0) == 0) {
-    std::optional<Shape> in = shape(0);
-    SmallVector<int64_t> axes;
-    if (!in || !axesOf(axes))
-      return std::nullopt;
-    int64_t rank = in->size();
-    if (axes.empty() && intAttr(node, "noop_with_empty_axes", 0))
-      return in;
-    for (int64_t &a : axes)
-      if (!normAxis(a, rank))
-        return bad("an axis out of range");
-    bool keep = intAttr(node, "keepdims", 1) != 0;
-    Shape out;
-    for (int64_t i = 0; i < rank; ++i) {
-      bool reduced = axes.empty() || llvm::is_contained(axes, i);
-      if (!reduced)
-        out.push_back((*in)[i]);
-      else if (keep)
-        out.push_back(1);
-    }
-    return out;
+  return out;
+}
+
+Rule ruleFor(llvm::StringRef op) {
+  static const llvm::StringMap<Rule> rules = [] {
+    llvm::StringMap<Rule> m;
+    for (const char *o : {"Cast", "Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log",
+                          "Cos", "Sin", "Sigmoid", "Tanh", "Erf", "Relu", "Not", "IsNaN",
+                          "IsInf", "Floor", "Ceil", "Round", "Sign", "Softmax", "LogSoftmax",
+                          "Trilu", "CumSum"})
+      m[o] = sameShape;
+    for (const char *o : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mod", "Equal",
+                          "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
+                          "Xor", "Where"})
+      m[o] = broadcast;
+    for (const char *o : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+                          "ReduceL2", "ReduceSumSquare"})
+      m[o] = reduce;
+    m["MatMul"] = matMul;
+    m["Transpose"] = transpose;
+    m["Reshape"] = reshape;
+    m["Unsqueeze"] = squeezeOrUnsqueeze;
+    m["Squeeze"] = squeezeOrUnsqueeze;
+    m["Expand"] = expand;
+    m["Concat"] = concat;
+    m["Gather"] = gather;
+    m["Slice"] = slice;
+    return m;
+  }();
+  auto it = rules.find(op);
+  return it == rules.end() ? nullptr : it->second;
+}
+
+} // namespace
+
+std::optional<Shape> GraphEvaluator::inferShape(const onnx::NodeProto &node,
+                                                std::string &error) {
+  if (Rule rule = ruleFor(node.op_type())) {
+    ShapeRule r(*this, node, error);
+    return rule(r);
   }
   EvalTensor t; // any other op: its value, in full
   if (!eval(node.output(0), t, error))

@@ -209,19 +209,11 @@ bool Converter::convertAdd(const onnx::NodeProto &node) {
   return true;
 }
 
-bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
-  // mul = gamma * Cast?(x * rsqrt(mean(x^2) + eps)) in either operand order, and x may be
-  // a Cast of the input.
-  std::string normalized = skipCasts(mul.input(1 - gammaOperand));
-  auto expected = [&](const std::string &what) {
-    return fail(where(mul) + ": a Mul by a constant vector is read as RMSNorm's weight, but " +
-                what),
-           false;
-  };
+bool Converter::splitNormalization(const std::string &normalized, std::string &x,
+                                   std::string &variance) {
   // x and the variance (mean + eps) it is divided by the square root of; the exporters
   // spell 1/sqrt(v) as Reciprocal(Sqrt(v)) (torch.onnx), Div(1, Sqrt(v)) (optimum's
   // TorchScript export of torch.rsqrt) or Pow(v, -0.5), and x/sqrt(v) as Div(x, Sqrt(v)).
-  std::string x, variance;
   auto sqrtOperand = [&](const std::string &name) -> std::string {
     const onnx::NodeProto *sqrt = def(skipCasts(name), "Sqrt");
     return sqrt ? sqrt->input(0) : std::string();
@@ -241,17 +233,44 @@ bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
     return {};
   };
   if (const onnx::NodeProto *inner = def(normalized, "Mul")) {
-    for (int i = 0; i < 2 && x.empty(); ++i)
+    for (int i = 0; i < 2; ++i)
       if (std::string v = inverseSqrtOperand(inner->input(i)); !v.empty()) {
         x = inner->input(1 - i);
         variance = v;
+        return true;
       }
   } else if (const onnx::NodeProto *div = def(normalized, "Div")) {
     if (std::string v = sqrtOperand(div->input(1)); !v.empty()) {
       x = div->input(0);
       variance = v;
+      return true;
     }
   }
+  return false;
+}
+
+std::string Converter::squaredOperand(const std::string &name) {
+  std::string value = skipCasts(name);
+  if (const onnx::NodeProto *pow = def(value, "Pow")) {
+    std::optional<double> exponent = scalar(pow->input(1));
+    return exponent && *exponent == 2.0 ? pow->input(0) : std::string();
+  }
+  const onnx::NodeProto *mul = def(value, "Mul");
+  return mul && skipCasts(mul->input(0)) == skipCasts(mul->input(1)) ? mul->input(0)
+                                                                      : std::string();
+}
+
+bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
+  // mul = gamma * Cast?(x * rsqrt(mean(x^2) + eps)) in either operand order, and x may be
+  // a Cast of the input.
+  std::string normalized = skipCasts(mul.input(1 - gammaOperand));
+  auto expected = [&](const std::string &what) {
+    return fail(where(mul) + ": a Mul by a constant vector is read as RMSNorm's weight, but " +
+                what),
+           false;
+  };
+  std::string x, variance;
+  splitNormalization(normalized, x, variance);
   if (x.empty())
     return expected("its other operand is not x * 1/sqrt(v) (Reciprocal(Sqrt(v)), "
                     "Div(1, Sqrt(v)) or Pow(v, -0.5)) or Div(x, Sqrt(v))");
@@ -273,19 +292,9 @@ bool Converter::raiseRMSNorm(const onnx::NodeProto &mul, int gammaOperand) {
     axes = SmallVector<int64_t>(a->ints().begin(), a->ints().end());
   if (!axes || axes->size() != 1 || intAttr(*mean, "keepdims", 1) != 1)
     return expected("the ReduceMean is not over one axis with keepdims");
-  const onnx::NodeProto *square = def(skipCasts(mean->input(0)), "Pow");
-  std::string squared;
-  if (square) {
-    std::optional<double> exponent = scalar(square->input(1));
-    if (!exponent || *exponent != 2.0)
-      return expected("the Pow's exponent is not 2");
-    squared = square->input(0);
-  } else if ((square = def(skipCasts(mean->input(0)), "Mul")) &&
-             skipCasts(square->input(0)) == skipCasts(square->input(1))) {
-    squared = square->input(0);
-  } else {
+  std::string squared = squaredOperand(mean->input(0));
+  if (squared.empty())
     return expected("the mean is not of Pow(x, 2) or x * x");
-  }
   if (skipCasts(squared) != skipCasts(x))
     return expected("the squared tensor is not the normalized one");
 
