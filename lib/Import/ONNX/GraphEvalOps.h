@@ -69,6 +69,10 @@ bool broadcastShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b, Shape 
 Shape strides(llvm::ArrayRef<int64_t> shape);
 /// `axis` in [-rank, rank) made non-negative; false if out of range.
 bool normAxis(int64_t &axis, int64_t rank);
+/// Transpose's permutation for an input of `rank` (its `perm`, or the axes reversed);
+/// false when it is not a permutation of 0..rank-1.
+bool transposePerm(const onnx::NodeProto &node, int64_t rank,
+                   llvm::SmallVectorImpl<int64_t> &perm);
 /// An integer vector from a 0-D or 1-D integer tensor.
 bool intsOf(const EvalTensor &t, llvm::SmallVectorImpl<int64_t> &out);
 /// The values of a decoded tensor; false (with `why`) for element types not evaluated or

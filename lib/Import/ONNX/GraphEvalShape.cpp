@@ -252,6 +252,23 @@ bool evalTile(OpContext &ctx) {
   return true;
 }
 
+} // namespace
+
+bool eval::transposePerm(const onnx::NodeProto &node, int64_t rank,
+                         llvm::SmallVectorImpl<int64_t> &perm) {
+  perm.clear();
+  if (const onnx::AttributeProto *a = findAttr(node, "perm"))
+    perm.assign(a->ints().begin(), a->ints().end());
+  else
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  SmallVector<int64_t> sorted(perm.begin(), perm.end());
+  llvm::sort(sorted);
+  return int64_t(perm.size()) == rank && llvm::equal(sorted, llvm::seq<int64_t>(0, rank));
+}
+
+namespace {
+
 bool evalTranspose(OpContext &ctx) {
   const onnx::NodeProto &node = ctx.node;
   std::vector<EvalTensor> &in = ctx.in;
@@ -260,14 +277,7 @@ bool evalTranspose(OpContext &ctx) {
     return ctx.bad("missing input");
   int64_t rank = in[0].shape.size();
   SmallVector<int64_t> perm;
-  if (const onnx::AttributeProto *a = findAttr(node, "perm"))
-    perm.assign(a->ints().begin(), a->ints().end());
-  else
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
-  SmallVector<int64_t> sorted(perm);
-  llvm::sort(sorted);
-  if (int64_t(perm.size()) != rank || !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
+  if (!transposePerm(node, rank, perm))
     return ctx.bad("its perm is not a permutation of the input's axes");
   Shape shape;
   for (int64_t p : perm)

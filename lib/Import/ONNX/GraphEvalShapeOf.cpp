@@ -141,16 +141,8 @@ std::optional<Shape> transpose(ShapeRule &r) {
   std::optional<Shape> in = r.shape(0);
   if (!in)
     return std::nullopt;
-  int64_t rank = in->size();
   SmallVector<int64_t> perm;
-  if (const onnx::AttributeProto *p = findAttr(r.proto(), "perm"))
-    perm.assign(p->ints().begin(), p->ints().end());
-  else
-    for (int64_t i = rank - 1; i >= 0; --i)
-      perm.push_back(i);
-  SmallVector<int64_t> sorted(perm);
-  llvm::sort(sorted);
-  if (int64_t(perm.size()) != rank || !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
+  if (!transposePerm(r.proto(), int64_t(in->size()), perm))
     return r.bad("its perm is not a permutation of its input's axes");
   Shape out;
   for (int64_t p : perm)
