@@ -144,31 +144,13 @@ struct SubjectResult {
   eval::Accuracy acc;
 };
 
-int run(int argc, char **argv) {
-  Options o = parse(argc, argv);
-  if (o.threads)
-    cpu::setThreadCount(int(o.threads));
-  std::string error;
-  std::vector<eval::MmluSubject> subjects;
-  if (!eval::loadMmlu(o.data, subjects, error))
-    die(error);
-  auto model = Model::load(o.model, error);
-  if (!model)
-    die(error);
-  std::unique_ptr<Tokenizer> tokenizer = tokenizerOf(*model);
-  int64_t vocab = model->vocabSize(), positions = model->maxContext();
-  int64_t chunk = std::min<int64_t>(positions, 512);
-  std::string notice;
-  std::unique_ptr<Executor> executor =
-      makeExecutor(*model, chunk, positions, 1, o.device, notice, error);
-  if (!executor)
-    die(error);
-  if (!notice.empty())
-    std::fprintf(stderr, "midllama-eval: %s\n", notice.c_str());
-
-  // The questions first (a subset or limit that leaves nothing is an error, not a 0).
+/// The test questions scored, per subject (a subset or limit that leaves nothing is an
+/// error, not a 0).
+std::vector<std::vector<size_t>> pickQuestions(const Options &o,
+                                               const std::vector<eval::MmluSubject> &subjects,
+                                               int64_t &total) {
   std::vector<std::vector<size_t>> picked;
-  int64_t total = 0;
+  total = 0;
   for (const eval::MmluSubject &s : subjects) {
     std::vector<size_t> keep = eval::subsetOf(s.name, s.test.size(), o.subset, o.seed);
     if (o.limit && int64_t(keep.size()) > o.limit)
@@ -179,53 +161,85 @@ int run(int argc, char **argv) {
     total += int64_t(keep.size());
     picked.push_back(std::move(keep));
   }
+  return picked;
+}
+
+/// The model and what scoring a question needs.
+struct Scorer {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Executor> executor;
+  int64_t vocab = 0, positions = 0, chunk = 0;
+};
+
+Scorer makeScorer(const Options &o) {
+  Scorer sc;
+  std::string error, notice;
+  if (!(sc.model = Model::load(o.model, error)))
+    die(error);
+  sc.tokenizer = tokenizerOf(*sc.model);
+  sc.vocab = sc.model->vocabSize();
+  sc.positions = sc.model->maxContext();
+  sc.chunk = std::min<int64_t>(sc.positions, 512);
+  sc.executor = makeExecutor(*sc.model, sc.chunk, sc.positions, 1, o.device, notice, error);
+  if (!sc.executor)
+    die(error);
+  if (!notice.empty())
+    std::fprintf(stderr, "midllama-eval: %s\n", notice.c_str());
+  return sc;
+}
+
+/// Scores the picked questions subject by subject, with a progress line each.
+std::vector<SubjectResult> scoreAll(const Options &o, Scorer &sc,
+                                    const std::vector<eval::MmluSubject> &subjects,
+                                    const std::vector<std::vector<size_t>> &picked,
+                                    int64_t total, std::vector<double> &all, double &seconds) {
   double start = eval::nowSeconds();
-  int64_t done = 0;
-  std::vector<double> all;
+  std::string error;
   std::vector<SubjectResult> results;
   for (size_t si = 0; si < subjects.size(); ++si) {
     const eval::MmluSubject &s = subjects[si];
     std::vector<double> outcomes;
     for (size_t i : picked[si]) {
       eval::ChoiceQuestion q = eval::mmluQuestion(s, s.test[i], o.shots);
-      eval::EncodedQuestion e = eval::encodeQuestion(*tokenizer, q);
+      eval::EncodedQuestion e = eval::encodeQuestion(*sc.tokenizer, q);
       eval::ChoiceScores scores;
-      if (!eval::scoreQuestion(*executor, vocab, positions, chunk, e, scores, error))
+      if (!eval::scoreQuestion(*sc.executor, sc.vocab, sc.positions, sc.chunk, e, scores,
+                               error))
         die("subject '" + s.name + "', question " + std::to_string(i) + ": " + error);
       outcomes.push_back(eval::bestChoice(scores.logLikelihood) == q.answer ? 1.0 : 0.0);
-      ++done;
     }
     all.insert(all.end(), outcomes.begin(), outcomes.end());
     results.push_back({s.name, eval::accuracyOf(outcomes)});
     double elapsed = eval::nowSeconds() - start;
+    int64_t done = int64_t(all.size());
     std::fprintf(stderr, "mmlu: %zu/%zu subjects, %lld/%lld questions, acc so far %.4f, "
                          "%.0f s, ETA %.0f s\n",
                  si + 1, subjects.size(), (long long)done, (long long)total,
                  eval::accuracyOf(all).mean, elapsed,
                  done ? elapsed / double(done) * double(total - done) : 0.0);
   }
-  double seconds = eval::nowSeconds() - start;
+  seconds = eval::nowSeconds() - start;
+  return results;
+}
 
+void writeReport(const Options &o, const Scorer &sc, size_t subjectCount,
+                 const std::vector<SubjectResult> &results, const std::vector<double> &all,
+                 double seconds) {
   eval::Accuracy micro = eval::accuracyOf(all);
-  std::vector<double> means;
-  for (const SubjectResult &r : results)
-    if (r.acc.count)
-      means.push_back(r.acc.mean);
   double macro = 0;
-  for (double m : means)
-    macro += m;
-  macro = means.empty() ? 0 : macro / double(means.size());
-
+  for (const SubjectResult &r : results)
+    macro += r.acc.mean / double(results.size());
   eval::Report report;
-  eval::addModelSummary(report, *model, o.model);
+  eval::addModelSummary(report, *sc.model, o.model);
   std::string protocol =
       "lm-evaluation-harness mmlu prompt, " + std::to_string(o.shots) +
       "-shot (first dev questions), log-likelihood of \" A\"..\" D\", subset " +
       eval::format("%g", o.subset) + " seed " + std::to_string(o.seed) +
       (o.limit ? ", at most " + std::to_string(o.limit) + " per subject" : "");
   report.add("protocol", protocol, "protocol", eval::quote(protocol));
-  report.add("questions", std::to_string(micro.count) + " in " +
-                              std::to_string(subjects.size()) + " subjects",
+  report.add("questions",
+             std::to_string(micro.count) + " in " + std::to_string(subjectCount) + " subjects",
              "questions", std::to_string(micro.count));
   report.add("MMLU acc (micro)",
              eval::format("%.4f", micro.mean) + " ± " + eval::format("%.4f", micro.standardError),
@@ -234,31 +248,48 @@ int run(int argc, char **argv) {
   report.add("MMLU acc (macro over subjects)", eval::format("%.4f", macro), "acc_macro",
              eval::format("%.6f", macro));
   std::string perSubject = "{";
-  for (const SubjectResult &r : results) {
+  for (const SubjectResult &r : results)
     perSubject += (perSubject.size() > 1 ? ", " : "") + eval::quote(r.name) +
                   ": {\"acc\": " + eval::format("%.6f", r.acc.mean) +
                   ", \"acc_stderr\": " + eval::format("%.6f", r.acc.standardError) +
                   ", \"n\": " + std::to_string(r.acc.count) + "}";
-  }
   report.addJson("subjects", perSubject + "}");
   report.add("time", eval::format("%.1f s", seconds), "seconds", eval::format("%.3f", seconds));
-  report.add("device", executor->deviceName(), "device", eval::quote(executor->deviceName()));
+  report.add("device", sc.executor->deviceName(), "device",
+             eval::quote(sc.executor->deviceName()));
   report.add("peak RSS", eval::format("%.1f MB", double(peakRSS()) / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
   report.printTable(stderr, "midllama-eval report");
-  if (!o.json.empty()) {
-    std::string text = report.json();
-    if (o.json == "-") {
-      std::fputs(text.c_str(), stdout);
-    } else {
-      auto out = OutputFile::create(o.json, "--json", error);
-      if (!out)
-        die(error);
-      out->write(text); // a write error is reported by commit
-      if (!out->commit(error))
-        die(error);
-    }
+  if (o.json.empty())
+    return;
+  std::string text = report.json(), error;
+  if (o.json == "-") {
+    std::fputs(text.c_str(), stdout);
+    return;
   }
+  auto out = OutputFile::create(o.json, "--json", error);
+  if (!out)
+    die(error);
+  out->write(text); // a write error is reported by commit
+  if (!out->commit(error))
+    die(error);
+}
+
+int run(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  if (o.threads)
+    cpu::setThreadCount(int(o.threads));
+  std::string error;
+  std::vector<eval::MmluSubject> subjects;
+  if (!eval::loadMmlu(o.data, subjects, error))
+    die(error);
+  int64_t total = 0;
+  std::vector<std::vector<size_t>> picked = pickQuestions(o, subjects, total);
+  Scorer sc = makeScorer(o);
+  std::vector<double> all;
+  double seconds = 0;
+  std::vector<SubjectResult> results = scoreAll(o, sc, subjects, picked, total, all, seconds);
+  writeReport(o, sc, subjects.size(), results, all, seconds);
   return 0;
 }
 
