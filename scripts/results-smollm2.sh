@@ -10,8 +10,8 @@
 #
 # Long (hours on 2 cores): each finished measurement is kept in $OUT and reused, so an
 # interrupted run resumes where it stopped; MIDLLAMA_RESULTS_FRESH=1 starts from scratch.
-# MIDLLAMA_RESULTS_ONLY="rtn-w4g128 gptq-w4g128" limits the compressed rows. The table is
-# written from whatever rows are complete.
+# MIDLLAMA_RESULTS_ONLY="rtn-w4g128 gptq-w4g128" limits the compressed rows measured (the
+# table is written from every row whose results are complete; "none" only rewrites it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,10 +46,10 @@ C="calib=$CALIB"
 VARIANTS=(
   "rtn-w4g128 --llm-quantize-rtn=bits=4 group-size=128"
   "gptq-w4g128 --llm-quantize-gptq=bits=4 group-size=128 $C"
-  "awq-w4g128 --llm-quantize-awq=bits=4 group-size=128 $C"
+  "awq-w4g128 --llm-quantize-awq=bits=4 group-size=128 search-samples=16 $C"
   "rtn-w3g128 --llm-quantize-rtn=bits=3 group-size=128"
   "gptq-w3g128 --llm-quantize-gptq=bits=3 group-size=128 $C"
-  "awq-w3g128 --llm-quantize-awq=bits=3 group-size=128 $C"
+  "awq-w3g128 --llm-quantize-awq=bits=3 group-size=128 search-samples=16 $C"
   "gptq-w4g128-act --llm-quantize-gptq=bits=4 group-size=128 act-order=true $C"
   "gptq-w3g128-act --llm-quantize-gptq=bits=3 group-size=128 act-order=true $C"
   "nf4-b64 --llm-quantize-nf4=block-size=64"
@@ -123,7 +123,8 @@ measure fp32
 measure stored
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}
-  selected "$name" || continue
+  # Rows not selected this time still enter the table from earlier runs' results.
+  selected "$name" || { NAMES+=("$name"); continue; }
   if [ ! -f "$OUT/$name.compress.json" ] || [ ! -f "$OUT/$name.mlm" ]; then
     compress "$name" "${v#* }" || continue
   fi
@@ -175,6 +176,9 @@ Calibrated methods use 128 windows of 256 tokens of the named set `{calib}` (see
 by layer, each layer fed by the compressed layers before it; compression time includes
 it). Note that the GGUF's weights were rounded to Q4_1 (4-bit, groups of 32) before we
 got them: 4-bit requantization lands near that grid, which flatters the 4-bit rows.
+AWQ computes its α search's block outputs on the first 16 of the 128 samples
+(`search-samples=16`; its scale statistics use all 128): searching on all of them, as
+AutoAWQ does, takes about 2 hours here.
 
 Perplexity: the protocol of docs/algorithms.md at ctx 512 over the first {windows} windows
 (the same windows for every row) of WikiText-2 test and of TinyStories eval, tokenized with
