@@ -267,6 +267,14 @@ struct LLMQuantizeAWQPass
     for (int64_t w : replacedInLayer)
       model->releaseReplacement(w);
     replacedInLayer.clear();
+    // Nor will its quantized weights change again (scales fold only into this layer's
+    // weights): their encoding is kept, the fp32 copies go, so AWQ holds one layer's
+    // weights in fp32 at a time. What stays dense (norms, rescaled unselected projections)
+    // is kept for writeResults.
+    for (int64_t g : l.todo)
+      for (int64_t w : (*l.groups)[size_t(g)])
+        if (encoded.count(nameOf(w)))
+          current.erase(w);
     llvm::errs() << kPass << ": " << l.where << ": " << l.todo.size() << " input group"
                  << (l.todo.size() == 1 ? "" : "s") << " searched and quantized in "
                  << llvm::format("%.2f", std::chrono::duration<double>(
