@@ -52,9 +52,9 @@ def main():
         "optimum-text-generation": "text-generation",
     }
     logits_file = "ort-logits-capital-of-france.f32"
-    todo = [d for d in exports
+    missing = [d for d in exports
             if args.force or not os.path.isfile(os.path.join(MODEL_DIR, d, logits_file))]
-    if not todo:
+    if not missing:
         print("\n".join(os.path.join(MODEL_DIR, d) for d in exports))
         return
     import torch
@@ -75,7 +75,7 @@ def main():
     head_dim = model.config.hidden_size // model.config.num_attention_heads
     with torch.no_grad():
         ref = model(torch.tensor(ids)).logits[0].numpy()
-    for folder in todo:
+    for folder in missing:
         out = os.path.join(MODEL_DIR, folder)
         os.makedirs(out, exist_ok=True)
         if exports[folder] == "genai":

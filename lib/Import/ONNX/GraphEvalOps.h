@@ -69,6 +69,12 @@ bool broadcastShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b, Shape 
 Shape strides(llvm::ArrayRef<int64_t> shape);
 /// `axis` in [-rank, rank) made non-negative; false if out of range.
 bool normAxis(int64_t &axis, int64_t rank);
+/// The result shape of Unsqueeze (`unsqueeze`) or Squeeze of a tensor of shape `in` with
+/// `axes` (normalized and sorted here; `explicitAxes` false: Squeeze drops every size-1
+/// axis); false with `why` for missing, repeated or out-of-range axes.
+bool squeezedShape(bool unsqueeze, llvm::ArrayRef<int64_t> in,
+                   llvm::SmallVectorImpl<int64_t> &axes, bool explicitAxes, Shape &out,
+                   std::string &why);
 /// Transpose's permutation for an input of `rank` (its `perm`, or the axes reversed);
 /// false when it is not a permutation of 0..rank-1.
 bool transposePerm(const onnx::NodeProto &node, int64_t rank,

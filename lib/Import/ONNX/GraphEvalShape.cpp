@@ -94,53 +94,19 @@ bool evalRange(OpContext &ctx) {
 }
 
 bool evalSqueezeOrUnsqueeze(OpContext &ctx) {
-  const std::string &op = ctx.node.op_type();
-  std::vector<EvalTensor> &in = ctx.in;
-  EvalTensor &r = ctx.r;
   if (!ctx.need(1))
     return ctx.bad("missing input");
   SmallVector<int64_t> axes;
   bool explicitAxes = false;
   if (!ctx.axes(axes, explicitAxes))
     return false;
-  r = in[0];
-  int64_t rank = in[0].shape.size();
-  if (op == "Unsqueeze") {
-    if (!explicitAxes)
-      return ctx.bad("no axes");
-    int64_t outRank = rank + int64_t(axes.size());
-    if (outRank > kMaxTensorRank)
-      return ctx.bad("too many axes");
-    for (int64_t &a : axes)
-      if (!normAxis(a, outRank))
-        return ctx.bad("an axis out of range");
-    llvm::sort(axes);
-    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
-      return ctx.bad("a repeated axis");
-    Shape shape;
-    size_t next = 0;
-    for (int64_t i = 0, j = 0; i < outRank; ++i)
-      if (next < axes.size() && axes[next] == i) {
-        shape.push_back(1);
-        ++next;
-      } else {
-        shape.push_back(in[0].shape[j++]);
-      }
-    r.shape = shape;
-    return true;
-  }
   Shape shape;
-  for (int64_t &a : axes)
-    if (!normAxis(a, rank))
-      return ctx.bad("an axis out of range");
-  for (int64_t i = 0; i < rank; ++i) {
-    bool squeeze = explicitAxes ? llvm::is_contained(axes, i) : in[0].shape[i] == 1;
-    if (squeeze && in[0].shape[i] != 1)
-      return ctx.bad("squeezes an axis whose size is not 1");
-    if (!squeeze)
-      shape.push_back(in[0].shape[i]);
-  }
-  r.shape = shape;
+  std::string why;
+  if (!squeezedShape(ctx.node.op_type() == "Unsqueeze", ctx.in[0].shape, axes, explicitAxes,
+                     shape, why))
+    return ctx.bad(why);
+  ctx.r = ctx.in[0];
+  ctx.r.shape = shape;
   return true;
 }
 
@@ -253,6 +219,36 @@ bool evalTile(OpContext &ctx) {
 }
 
 } // namespace
+
+bool eval::squeezedShape(bool unsqueeze, llvm::ArrayRef<int64_t> in,
+                         llvm::SmallVectorImpl<int64_t> &axes, bool explicitAxes,
+                         Shape &out, std::string &why) {
+  int64_t rank = int64_t(in.size());
+  int64_t outRank = unsqueeze ? rank + int64_t(axes.size()) : rank;
+  if (unsqueeze && !explicitAxes)
+    return why = "no axes", false;
+  if (outRank > kMaxTensorRank)
+    return why = "too many axes", false;
+  for (int64_t &a : axes)
+    if (!normAxis(a, outRank))
+      return why = "an axis out of range", false;
+  llvm::sort(axes);
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    return why = "a repeated axis", false;
+  out.clear();
+  for (int64_t i = 0, j = 0; i < outRank; ++i) {
+    if (unsqueeze) {
+      out.push_back(llvm::is_contained(axes, i) ? 1 : in[size_t(j++)]);
+      continue;
+    }
+    bool squeeze = explicitAxes ? llvm::is_contained(axes, i) : in[size_t(i)] == 1;
+    if (squeeze && in[size_t(i)] != 1)
+      return why = "squeezes an axis whose size is not 1", false;
+    if (!squeeze)
+      out.push_back(in[size_t(i)]);
+  }
+  return true;
+}
 
 bool eval::transposePerm(const onnx::NodeProto &node, int64_t rank,
                          llvm::SmallVectorImpl<int64_t> &perm) {

@@ -188,31 +188,15 @@ std::optional<Shape> reshape(ShapeRule &r) {
 }
 
 std::optional<Shape> squeezeOrUnsqueeze(ShapeRule &r) {
-  bool unsqueeze = r.proto().op_type() == "Unsqueeze";
   std::optional<Shape> in = r.shape(0);
   SmallVector<int64_t> axes;
   if (!in || !r.axes(axes))
     return std::nullopt;
-  int64_t outRank = unsqueeze ? int64_t(in->size() + axes.size()) : int64_t(in->size());
-  for (int64_t &a : axes)
-    if (!normAxis(a, outRank))
-      return r.bad("an axis out of range");
-  llvm::sort(axes);
-  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
-    return r.bad("a repeated axis");
   Shape out;
-  if (unsqueeze) {
-    for (int64_t i = 0, j = 0; i < outRank; ++i)
-      out.push_back(llvm::is_contained(axes, i) ? 1 : (*in)[j++]);
-    return out;
-  }
-  for (int64_t i = 0; i < outRank; ++i) {
-    bool squeezed = axes.empty() ? (*in)[i] == 1 : llvm::is_contained(axes, i);
-    if (squeezed && (*in)[i] != 1)
-      return r.bad("it squeezes an axis of size " + std::to_string((*in)[i]));
-    if (!squeezed)
-      out.push_back((*in)[i]);
-  }
+  std::string why;
+  bool explicitAxes = r.has(1) || findAttr(r.proto(), "axes");
+  if (!squeezedShape(r.proto().op_type() == "Unsqueeze", *in, axes, explicitAxes, out, why))
+    return r.bad(why);
   return out;
 }
 

@@ -141,7 +141,7 @@ struct LLMQuantizeAWQPass
     int64_t segment = 0;
     std::string where; // "layer N" or "head", for messages
     const std::vector<std::vector<int64_t>> *groups = nullptr;
-    std::vector<int64_t> todo; // groups with a selected weight
+    std::vector<int64_t> selectedGroups; // groups with a selected weight
     std::vector<calib::InputStats> stats;
     std::vector<std::vector<float>> clipRows, inputs, scales;
     std::vector<Block> kind;
@@ -243,10 +243,10 @@ struct LLMQuantizeAWQPass
     for (size_t g = 0; g < l.groups->size(); ++g)
       for (int64_t w : (*l.groups)[g])
         if (selected.count(w)) {
-          l.todo.push_back(int64_t(g));
+          l.selectedGroups.push_back(int64_t(g));
           break;
         }
-    if (l.todo.empty()) {
+    if (l.selectedGroups.empty()) {
       if (s + 1 < runner->numSegments())
         runner->advance(s);
       return true;
@@ -254,10 +254,10 @@ struct LLMQuantizeAWQPass
     l.where = s + 1 < runner->numSegments() ? "layer " + std::to_string(s) : "head";
     observeLayer(l);
     l.scales.resize(l.groups->size());
-    for (int64_t g : l.todo)
+    for (int64_t g : l.selectedGroups)
       if (!searchAndApplyScales(l, size_t(g)))
         return false;
-    for (int64_t g : l.todo)
+    for (int64_t g : l.selectedGroups)
       if (!quantizeGroup(l, size_t(g)))
         return false;
     if (s + 1 < runner->numSegments())
@@ -271,12 +271,12 @@ struct LLMQuantizeAWQPass
     // weights): their encoding is kept, the fp32 copies go, so AWQ holds one layer's
     // weights in fp32 at a time. What stays dense (norms, rescaled unselected projections)
     // is kept for writeResults.
-    for (int64_t g : l.todo)
+    for (int64_t g : l.selectedGroups)
       for (int64_t w : (*l.groups)[size_t(g)])
         if (encoded.count(nameOf(w)))
           current.erase(w);
-    llvm::errs() << kPass << ": " << l.where << ": " << l.todo.size() << " input group"
-                 << (l.todo.size() == 1 ? "" : "s") << " searched and quantized in "
+    llvm::errs() << kPass << ": " << l.where << ": " << l.selectedGroups.size() << " input group"
+                 << (l.selectedGroups.size() == 1 ? "" : "s") << " searched and quantized in "
                  << llvm::format("%.2f", std::chrono::duration<double>(
                                              std::chrono::steady_clock::now() - layerStart)
                                              .count())
