@@ -6,7 +6,7 @@
 
 1. writes DIR/mmlu/{dev,test}/<subject>_*.csv: every dev question and the test questions
    `midllama-eval --subset F --seed S` keeps (the same SplitMix64/FNV-1a selection as
-   runtime/eval/Mmlu.cpp, re-implemented here), so that both tools score identical items;
+   runtime/eval/Subset.cpp, in scripts/evalsubset.py), so that both tools score identical items;
 2. writes one lm-evaluation-harness task per subject reading those CSVs, with the
    harness's own `mmlu` template (description, doc_to_text, choices A-D, first_n dev
    shots), and runs `lm_eval` with transformers (fp32, CPU) on them;
@@ -24,32 +24,8 @@ import math
 import os
 import sys
 
-MASK = (1 << 64) - 1
-
-
-def subset_of(subject, count, fraction, seed):
-    """runtime/eval/Mmlu.cpp's subsetOf."""
-    if fraction >= 1:
-        return list(range(count))
-    h = 1469598103934665603
-    for c in subject.encode():
-        h = ((h ^ c) * 1099511628211) & MASK
-    state = (seed ^ h) & MASK
-    order = list(range(count))
-
-    def nxt():
-        nonlocal state
-        state = (state + 0x9E3779B97F4A7C15) & MASK
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        return z ^ (z >> 31)
-
-    for i in range(count, 1, -1):
-        j = nxt() % i
-        order[i - 1], order[j] = order[j], order[i - 1]
-    keep = min(count, math.ceil(fraction * count))
-    return sorted(order[:keep])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evalsubset import subset_of  # noqa: E402
 
 
 def read_rows(path):

@@ -6,11 +6,10 @@
 
 #include "runtime/eval/Mmlu.h"
 
+#include "runtime/eval/DataFiles.h"
 #include "runtime/support/InputFile.h"
 
 #include <algorithm>
-#include <cmath>
-#include <dirent.h>
 
 using namespace midllama::rt;
 using namespace midllama::rt::eval;
@@ -114,31 +113,15 @@ bool readItems(const std::string &path, std::vector<MmluItem> &items, std::strin
   return true;
 }
 
-bool listDir(const std::string &dir, const std::string &suffix, std::vector<std::string> &stems,
-             std::string &error) {
-  DIR *d = opendir(dir.c_str());
-  if (!d) {
-    error = "MMLU directory '" + dir + "' cannot be read (expected dev/ and test/ with "
-            "<subject>_dev.csv and <subject>_test.csv)";
-    return false;
-  }
-  while (dirent *e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      stems.push_back(name.substr(0, name.size() - suffix.size()));
-  }
-  closedir(d);
-  std::sort(stems.begin(), stems.end());
-  return true;
-}
-
 } // namespace
 
 bool midllama::rt::eval::loadMmlu(const std::string &dir, std::vector<MmluSubject> &subjects,
                                   std::string &error) {
   std::vector<std::string> names;
-  if (!listDir(dir + "/test", "_test.csv", names, error))
+  if (!filesEndingIn(dir + "/test", "_test.csv",
+                     "MMLU directory '" + dir + "/test' cannot be read (expected dev/ and "
+                     "test/ with <subject>_dev.csv and <subject>_test.csv)",
+                     names, error))
     return false;
   if (names.empty()) {
     error = "MMLU directory '" + dir + "/test' has no <subject>_test.csv files";
@@ -178,31 +161,4 @@ ChoiceQuestion midllama::rt::eval::mmluQuestion(const MmluSubject &subject,
   q.choices = {" A", " B", " C", " D"};
   q.answer = item.answer;
   return q;
-}
-
-std::vector<size_t> midllama::rt::eval::subsetOf(const std::string &subject, size_t count,
-                                                 double fraction, uint64_t seed) {
-  std::vector<size_t> all(count);
-  for (size_t i = 0; i < count; ++i)
-    all[i] = i;
-  if (fraction >= 1)
-    return all;
-  // A fixed generator (SplitMix64 of the seed and the subject's FNV-1a hash) and a
-  // Fisher-Yates shuffle written here: std::shuffle's algorithm is not specified.
-  uint64_t h = 1469598103934665603ull;
-  for (char c : subject)
-    h = (h ^ uint8_t(c)) * 1099511628211ull;
-  uint64_t state = seed ^ h;
-  auto next = [&] {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  for (size_t i = count; i > 1; --i)
-    std::swap(all[i - 1], all[size_t(next() % i)]);
-  size_t keep = size_t(std::ceil(fraction * double(count)));
-  all.resize(std::min(keep, count));
-  std::sort(all.begin(), all.end());
-  return all;
 }

@@ -15,6 +15,7 @@
 #define MIDLLAMA_RUNTIME_EVAL_MMLU_H
 
 #include "runtime/eval/MultipleChoice.h"
+#include "runtime/eval/Subset.h"
 
 #include <array>
 #include <cstdint>
@@ -47,12 +48,6 @@ bool loadMmlu(const std::string &dir, std::vector<MmluSubject> &subjects, std::s
 /// The harness's context for test item `item` with the first `shots` dev items as
 /// examples, and its four choices.
 ChoiceQuestion mmluQuestion(const MmluSubject &subject, const MmluItem &item, int64_t shots);
-
-/// The indices of the items of a subject kept by `--subset fraction --seed seed`: a fixed
-/// pseudo-random ceil(fraction * count) of them (all for 1), in increasing order; the
-/// same for a subject, fraction and seed on every machine.
-std::vector<size_t> subsetOf(const std::string &subject, size_t count, double fraction,
-                             uint64_t seed);
 
 } // namespace midllama::rt::eval
 
