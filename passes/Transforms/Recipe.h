@@ -6,7 +6,7 @@
 // list of rules, each a regular expression over parameter names (Hugging Face's), a method
 // and its options; the first rule whose expression matches a weight decides for it, and
 // `keep` leaves it as it is. Calibration settings are shared by the calibrated methods.
-// Recipes are JSON (docs/recipes.md); a few are built in by name.
+// Recipes are JSON (docs/quantization.md); a few are built in by name.
 //
 //   {"name": "mixed",
 //    "calibration": {"samples": 128, "seq-len": 256},

@@ -336,10 +336,56 @@ def LLMQuantizeInt8 : Pass<"llm-quantize-int8", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
+  let summary = "Choose each weight's compression to fit a memory budget with the least measured error";
+  let description = [{
+    Answers "the most accurate version of this model that fits N bytes": for every selected
+    weight (dense linear weights, `include`/`exclude`) and every candidate (`keep`,
+    `rtn-w<b>g<g>[-sym]`, `gptq-w<b>g<g>[-sym]`, `nf4-b<s>[-dq]`), it measures on
+    calibration data the increase of the layer's output error, ‖(W − Q)X‖² / tokens from
+    the input's XᵀX (the quantity GPTQ minimizes), with Q the values the runtime would
+    compute with; and it counts the candidate's bytes exactly as the artifact stores the
+    weight (its `!llm.weight` type's layout). Then it picks one candidate per weight,
+    minimizing the summed error with the model's total weight bytes (the weights not
+    searched counted as they are) at most `budget`, by dynamic programming over byte units
+    (exact when the sizes share a unit; otherwise sizes are rounded up, the result stays
+    within the budget and the report states the optimality gap in bytes).
+
+    Layers are measured on the inputs of the uncompressed model (each candidate's error is
+    independent of the other layers' choices); applying the recipe with
+    `--llm-apply-recipe` then calibrates GPTQ sequentially, on the compressed layers'
+    outputs. `output` receives a recipe JSON (one rule per weight) that
+    `--llm-apply-recipe` reads; the choice per weight with its bytes and error is printed,
+    and written as JSON to `report` when given. The module is not changed.
+
+    ```
+    midllama-opt --llm-search-recipe="budget=60MB candidates=keep,rtn-w8g128,gptq-w4g128,gptq-w3g128 calib=wikitext2-train output=recipe.json" model.mlir -o /dev/null
+    ```
+  }];
+  let options = !listconcat([
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "The model's weight bytes at most: a size (123456789, 60MB, 1.5GiB) or a width (4.25bpp) (required)">,
+    Option<"candidates", "candidates", "std::string",
+           /*default=*/"\"keep,rtn-w8g128,gptq-w4g128,gptq-w3g128,nf4-b64\"",
+           "Comma-separated candidates: keep, rtn-w<bits>g<group>[-sym], gptq-w<bits>g<group>[-sym], nf4-b<block>[-dq]">,
+    Option<"units", "units", "int64_t", /*default=*/"65536",
+           "Most byte units of the allocation's dynamic program (more: finer, slower)">,
+    Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
+           "Regular expression a weight's name must match">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Regular expression a weight's name must not match (empty: none)">,
+    Option<"output", "output", "std::string", /*default=*/"\"\"",
+           "Recipe JSON to write (required)">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "JSON file for the choice per weight (optional)">,
+  ], CalibrationOptions);
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 def LLMApplyRecipe : Pass<"llm-apply-recipe", "::mlir::ModuleOp"> {
   let summary = "Compress each weight with the method and options a recipe gives it";
   let description = [{
-    Runs a recipe (docs/recipes.md): an ordered list of rules, each a regular expression over
+    Runs a recipe (docs/quantization.md): an ordered list of rules, each a regular expression over
     parameter names with a method (`rtn`, `gptq`, `awq`, `nf4`, `int8`, `keep`) and its
     options; the first rule matching a weight decides for it. Each rule becomes one run of
     the method's pass with `include` = its expression and `exclude` = the earlier ones (the

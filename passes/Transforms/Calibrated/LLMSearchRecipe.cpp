@@ -1,0 +1,280 @@
+//===- LLMSearchRecipe.cpp - A recipe that fits a memory budget -----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Measures every candidate of every selected weight during one layer-by-layer
+// calibration (lib/Calibrate: the Hessian XᵀX of each linear layer's input), counts its
+// bytes from the type it would give the weight, solves the allocation (lib/Search) and
+// writes the recipe --llm-apply-recipe reads. Issue 19; docs/quantization.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Transforms/Calibrated/CalibratedPass.h"
+#include "passes/Transforms/Calibrated/SearchCandidates.h"
+#include "passes/Transforms/OptionChecks.h"
+#include "passes/Transforms/WeightRewriter.h"
+
+#include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Dialect/LLM/IR/LLMOps.h"
+#include "midllama/Dialect/LLM/IR/WeightLayout.h"
+#include "midllama/Params/ParamFiles.h"
+#include "midllama/Search/Budget.h"
+#include "midllama/Search/Knapsack.h"
+#include "midllama/Transforms/Passes.h"
+#include "runtime/support/OutputFile.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace midllama {
+#define GEN_PASS_DEF_LLMSEARCHRECIPE
+#include "midllama/Transforms/Passes.h.inc"
+} // namespace midllama
+
+using namespace mlir;
+using namespace midllama;
+using namespace midllama::llm;
+
+namespace {
+
+constexpr const char *kPass = "llm-search-recipe";
+
+/// One searched weight: its candidates' bytes and measured errors.
+struct Measured {
+  std::string name;
+  std::vector<int64_t> bytes;
+  std::vector<double> error;
+};
+
+/// `name` with the regular expression metacharacters escaped.
+std::string escaped(const std::string &name) {
+  std::string re;
+  for (char c : name) {
+    if (std::strchr(".^$|()[]{}*+?\\", c))
+      re += '\\';
+    re += c;
+  }
+  return re;
+}
+
+struct LLMSearchRecipePass
+    : CalibratedPass<LLMSearchRecipePass, midllama::impl::LLMSearchRecipeBase> {
+  using CalibratedPass::CalibratedPass;
+
+  std::string checkOptions() const {
+    OptionChecker c(kPass);
+    search::Budget b;
+    std::vector<SearchCandidate> cs;
+    std::string budgetError, candidatesError;
+    bool budgetOk = budget.empty() || search::parseBudget(budget, b, budgetError);
+    bool candidatesOk = parseSearchCandidates(candidates, cs, candidatesError);
+    c.nonEmpty("budget", budget, "a size (60MB) or a width (4.25bpp)")
+        .require(budgetOk, budgetError)
+        .require(candidatesOk, "candidates: " + candidatesError)
+        .atLeast("units", int64_t(units), 16)
+        .require(units <= (int64_t(1) << 24), "units must be at most 16777216")
+        .nonEmpty("output", output, "the recipe JSON to write");
+    checkCalibration(c);
+    return c.message();
+  }
+
+  /// Every candidate of every weight in `names` (one input's readers), measured.
+  bool measure(const std::vector<std::string> &names, const calib::InputStats &stats,
+               const std::vector<SearchCandidate> &cs, std::vector<Measured> &measured,
+               std::vector<std::vector<float>> &passOn, std::string &why) {
+    ModuleOp module = getOperation();
+    std::vector<float> h = stats.hessian();
+    quant::GPTQHessian prepared;
+    bool gptq = llvm::any_of(cs, [](const SearchCandidate &c) { return c.method == "gptq"; });
+    if (gptq && !quant::prepareGPTQHessian(h.data(), stats.k, kSearchGPTQDamp,
+                                           /*actOrder=*/false, prepared, why))
+      return false;
+    for (const std::string &name : names) {
+      std::vector<float> w, q;
+      if (!readWeightF32(module, name, w, why))
+        return false;
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), name));
+      Measured m{name, {}, {}};
+      int64_t n = int64_t(w.size()) / stats.k;
+      for (const SearchCandidate &c : cs) {
+        if (!candidateValues(c, w, n, stats.k, gptq ? &prepared : nullptr, q, why)) {
+          why = "weight '" + name + "', candidate " + c.name + ": " + why;
+          return false;
+        }
+        m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
+        m.error.push_back(
+            c.method == "keep" ? 0.0
+                               : quant::layerOutputError(w.data(), q.data(), n, stats.k, h.data()));
+      }
+      measured.push_back(std::move(m));
+      // The next layers are measured on the uncompressed model's activations.
+      passOn.push_back(std::move(w));
+    }
+    return true;
+  }
+
+  std::string recipeJSON(const std::vector<SearchCandidate> &cs,
+                         const std::vector<Measured> &measured,
+                         const search::KnapsackSolution &s, int64_t budgetBytes,
+                         int64_t totalBytes) const {
+    // One rule per chosen candidate, matching exactly its weights (in candidate order;
+    // the matches are disjoint, so the order decides nothing).
+    llvm::json::Array rules;
+    for (size_t c = 0; c < cs.size(); ++c) {
+      std::string names;
+      for (size_t i = 0; i < measured.size(); ++i)
+        if (size_t(s.choice[i]) == c)
+          names += (names.empty() ? "" : "|") + escaped(measured[i].name);
+      if (names.empty())
+        continue;
+      llvm::json::Object rule{{"match", "^(?:" + names + ")$"}, {"method", cs[c].method}};
+      for (const auto &[key, value] : cs[c].recipeOptions())
+        rule[key] = value;
+      rules.push_back(std::move(rule));
+    }
+    llvm::json::Object calibration{{"calib", calib},
+                                   {"samples", int64_t(samples)},
+                                   {"seq-len", int64_t(seqLen)},
+                                   {"seed", int64_t(seed)}};
+    llvm::json::Object root{
+        {"name", "searched"},
+        {"description",
+         llvm::formatv("--llm-search-recipe budget={0} ({1} bytes): weights {2} bytes, "
+                       "summed layer output error {3}",
+                       budget, budgetBytes, totalBytes, llvm::format("%.6g", s.cost))
+             .str()},
+        {"calibration", std::move(calibration)},
+        {"rules", std::move(rules)}};
+    return llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str() + "\n";
+  }
+
+  std::string reportJSON(const std::vector<SearchCandidate> &cs,
+                         const std::vector<Measured> &measured,
+                         const search::KnapsackSolution &s, int64_t budgetBytes,
+                         int64_t fixedBytes) const {
+    llvm::json::Array weights;
+    for (size_t i = 0; i < measured.size(); ++i) {
+      llvm::json::Object candidates;
+      for (size_t c = 0; c < cs.size(); ++c)
+        candidates[cs[c].name] =
+            llvm::json::Object{{"bytes", measured[i].bytes[c]}, {"error", measured[i].error[c]}};
+      weights.push_back(llvm::json::Object{{"name", measured[i].name},
+                                           {"choice", cs[size_t(s.choice[i])].name},
+                                           {"candidates", std::move(candidates)}});
+    }
+    llvm::json::Object root{{"budget_bytes", budgetBytes},
+                            {"weight_bytes", fixedBytes + s.bytes},
+                            {"unsearched_bytes", fixedBytes},
+                            {"error", s.cost},
+                            {"unit_bytes", s.unit},
+                            {"slack_bytes", s.slackBytes},
+                            {"weights", std::move(weights)}};
+    return llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str() + "\n";
+  }
+
+  void printTable(const std::vector<SearchCandidate> &cs, const std::vector<Measured> &measured,
+                  const search::KnapsackSolution &s, int64_t budgetBytes,
+                  int64_t fixedBytes) const {
+    llvm::raw_ostream &os = llvm::errs();
+    os << kPass << ": the choice per weight (bytes, layer output error)\n";
+    for (size_t i = 0; i < measured.size(); ++i) {
+      size_t c = size_t(s.choice[i]);
+      os << "  " << llvm::left_justify(measured[i].name, 44) << " "
+         << llvm::left_justify(cs[c].name, 14) << llvm::right_justify(
+                                                         std::to_string(measured[i].bytes[c]), 11)
+         << "  " << llvm::format("%.6g", measured[i].error[c]) << "\n";
+    }
+    os << kPass << ": weights " << fixedBytes + s.bytes << " bytes (" << fixedBytes
+       << " not searched) of a budget of " << budgetBytes << "; summed error "
+       << llvm::format("%.6g", s.cost);
+    if (s.slackBytes)
+      os << "; sizes rounded up to units of " << s.unit << " bytes: optimal for any budget up to "
+         << budgetBytes - s.slackBytes;
+    else
+      os << "; exact optimum";
+    os << "\n";
+  }
+
+  bool write(const std::string &path, const std::string &what, const std::string &text) {
+    std::string error;
+    if (rt::writeOutputFile(resolveAgainstModule(getOperation(), path), what, text, error))
+      return true;
+    failPass(std::string(kPass) + ": " + error);
+    return false;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::vector<SearchCandidate> cs;
+    search::Budget b;
+    std::string error;
+    (void)parseSearchCandidates(candidates, cs, error); // checked with the options
+    (void)search::parseBudget(budget, b, error);
+    if (!checkPassOutput(module, output, error) ||
+        (!report.empty() && !checkPassOutput(module, report, error)))
+      return failPass(std::string(kPass) + ": " + error);
+    std::vector<std::string> selected;
+    Operation *culprit = nullptr;
+    if (!selectWeights(module, kPass, include, exclude, selected, error, false, &culprit)) {
+      emitError(culprit ? culprit->getLoc() : module.getLoc()) << error;
+      return signalPassFailure();
+    }
+    // The budget covers every weight; those not searched count as they are stored.
+    std::set<std::string> searched(selected.begin(), selected.end());
+    int64_t parameters = 0, fixedBytes = 0;
+    for (ParamOp p : module.getOps<ParamOp>()) {
+      parameters += p.getWeightType().getNumElements();
+      if (!searched.count(p.getSymName().str()))
+        fixedBytes += getWeightLayout(p.getWeightType()).getNumBytes();
+    }
+    int64_t budgetBytes = b.bytes(parameters);
+
+    std::vector<Measured> measured;
+    auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
+                        std::vector<std::vector<float>> &passOn, std::string &why) {
+      return measure(names, stats, cs, measured, passOn, why);
+    };
+    if (!calib::calibrateLayerwise(module, calibrationOptions(/*hessian=*/true), selected,
+                                   /*trueSequential=*/false, kPass, compress, error))
+      return failPass(error);
+    // Weights in module order, as the recipe and the report list them.
+    std::map<std::string, size_t> order;
+    for (size_t i = 0; i < selected.size(); ++i)
+      order[selected[i]] = i;
+    llvm::sort(measured, [&](const Measured &a, const Measured &b) {
+      return order[a.name] < order[b.name];
+    });
+
+    std::vector<search::KnapsackItem> items;
+    for (const Measured &m : measured)
+      items.push_back({m.bytes, m.error});
+    int64_t smallest = 0;
+    for (const Measured &m : measured)
+      smallest += *std::min_element(m.bytes.begin(), m.bytes.end());
+    if (budgetBytes < fixedBytes + smallest)
+      return failPass(std::string(kPass) + ": budget " + budget + " (" +
+                      std::to_string(budgetBytes) + " bytes) is infeasible: the smallest "
+                      "choice takes " + std::to_string(fixedBytes + smallest) + " bytes (" +
+                      std::to_string(fixedBytes) + " for the weights not searched, " +
+                      std::to_string(smallest) + " for the searched ones at their smallest "
+                      "candidates)");
+    search::KnapsackSolution s;
+    if (!search::solveMultipleChoiceKnapsack(items, budgetBytes - fixedBytes, units, s, error))
+      return failPass(std::string(kPass) + ": budget " + budget + ": " + error);
+    printTable(cs, measured, s, budgetBytes, fixedBytes);
+    if (!write(output, "llm-search-recipe output",
+               recipeJSON(cs, measured, s, budgetBytes, fixedBytes + s.bytes)))
+      return;
+    if (!report.empty())
+      (void)write(report, "llm-search-recipe report",
+                  reportJSON(cs, measured, s, budgetBytes, fixedBytes));
+    markAllAnalysesPreserved();
+  }
+};
+
+} // namespace
