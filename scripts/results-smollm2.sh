@@ -11,7 +11,8 @@
 # Long (hours on 2 cores): each finished measurement is kept in $OUT and reused, so an
 # interrupted run resumes where it stopped; MIDLLAMA_RESULTS_FRESH=1 starts from scratch.
 # MIDLLAMA_RESULTS_ONLY="rtn-w4g128 gptq-w4g128" limits the compressed rows measured (the
-# table is written from every row whose results are complete; "none" only rewrites it).
+# table is written from every row whose results are complete; "none" only rewrites it);
+# MIDLLAMA_RESULTS_NO_DOCS=1 measures without rewriting the docs (scripts/table1.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +31,15 @@ GGUF=$("$ROOT/scripts/get-model.sh" smollm2)
 mkdir -p "$OUT"
 log() { echo "results-smollm2 [$(date +%H:%M:%S)]: $*" >&2; }
 
-# The two imports: as stored (Q4_1 projections, Q8_0 embedding) and fp32.
+# The three imports: as stored (Q4_1 projections, Q8_0 embedding), fp32 and fp16.
 if [ ! -f "$OUT/fp32.mlm" ]; then
   "$BIN/midllama-import" "$GGUF" --dequantize -o "$OUT/fp32.mlir" --force
   "$BIN/midllama-compile" "$OUT/fp32.mlir" -o "$OUT/fp32.mlm"
+fi
+if [ ! -f "$OUT/fp16.mlm" ]; then
+  mkdir -p "$OUT/fp16"
+  "$BIN/midllama-import" "$GGUF" --dequantize-f16 -o "$OUT/fp16/fp16.mlir" --force
+  "$BIN/midllama-compile" "$OUT/fp16/fp16.mlir" -o "$OUT/fp16.mlm"
 fi
 if [ ! -f "$OUT/stored.mlm" ]; then
   mkdir -p "$OUT/stored"
@@ -118,8 +124,9 @@ measure() {
   fi
 }
 
-NAMES=(fp32 stored)
+NAMES=(fp32 fp16 stored)
 measure fp32
+measure fp16
 measure stored
 for v in "${VARIANTS[@]}"; do
   name=${v%% *}
@@ -131,6 +138,8 @@ for v in "${VARIANTS[@]}"; do
   measure "$name"
   NAMES+=("$name")
 done
+
+[ -z "${MIDLLAMA_RESULTS_NO_DOCS:-}" ] || exit 0
 
 # MIDLLAMA_RESULTS_CAVEAT: a sentence about the machine during the run, printed under the
 # table (e.g. that other jobs shared it, so times and speeds are pessimistic).
@@ -170,7 +179,8 @@ md = f"""# Results on SmolLM2-135M-Instruct
 SmolLM2-135M-Instruct (134.5M parameters: 30 layers, hidden 576, 9 heads over 3 KV heads,
 FFN 1536, vocabulary 49152, tied embedding; `scripts/get-model.sh smollm2`), imported from
 its GGUF file: `stored` keeps its Q4_1 projections and Q8_0 embedding bit for bit, `fp32` is
-`--dequantize`, and every compressed row starts from `fp32`. The methods rewrite the 210
+`--dequantize`, `fp16` `--dequantize-f16` (every weight, embedding and norms too, rounded to
+half), and every compressed row starts from `fp32`. The methods rewrite the 210
 projections of the decoder layers; the embedding/LM head and the norms stay fp32.
 Calibrated methods use 128 windows of 256 tokens of the named set `{calib}` (seed 0, layer
 by layer, each layer fed by the compressed layers before it; compression time includes

@@ -14,7 +14,8 @@
 // --llm-outline-decoder-layers and --llm-materialize-weights (which writes the final
 // parameter file from a temporary one holding the ONNX initializers as they are). GGUF
 // files (.gguf, llama architecture) through the decoder builder too, their weights kept
-// as ggml stores them (Q8_0/Q4_0/Q4_1 quantized) or, with --dequantize, as fp32
+// as ggml stores them (Q8_0/Q4_0/Q4_1 quantized) or, with --dequantize, as fp32 (with
+// --dequantize-f16 as fp16)
 // (GgufLlama.h); --list prints what a GGUF file holds.
 //
 //===----------------------------------------------------------------------===//
@@ -78,6 +79,11 @@ static cl::opt<bool> dequantize(
     "dequantize",
     cl::desc("GGUF: store every weight as fp32 (what the compression passes rewrite) instead "
              "of keeping its ggml storage (Q8_0, Q4_0, Q4_1 quantized, F16, BF16)"),
+    cl::cat(category));
+static cl::opt<bool> dequantizeF16(
+    "dequantize-f16",
+    cl::desc("GGUF: store every weight as fp16 (the base fp16 model: each value dequantized "
+             "in fp32, then rounded to half precision)"),
     cl::cat(category));
 static cl::opt<std::string> tokenizerOut(
     "tokenizer-out",
@@ -240,9 +246,13 @@ int main(int argc, char **argv) {
                 "; supported: llama2.c checkpoints (.bin, --format=llama2c), ONNX (.onnx) and "
                 "GGUF (.gguf)");
   midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
-  if (kind != "gguf" && (dequantize || !tokenizerOut.empty()))
-    return fail(std::string(dequantize ? "--dequantize" : "--tokenizer-out") +
+  if (kind != "gguf" && (dequantize || dequantizeF16 || !tokenizerOut.empty()))
+    return fail(std::string(dequantize      ? "--dequantize"
+                            : dequantizeF16 ? "--dequantize-f16"
+                                            : "--tokenizer-out") +
                 " applies to GGUF files; '" + inputPath + "' is read as " + kind);
+  if (dequantize && dequantizeF16)
+    return fail("--dequantize (fp32) and --dequantize-f16 exclude each other");
   if (list) {
     if (kind != "gguf")
       return fail("--list reads GGUF files (.gguf or --format=gguf)");
@@ -306,12 +316,15 @@ int main(int argc, char **argv) {
     if (!file || !midllama::gguf::llamaConfig(*file, config, error) ||
         !midllama::gguf::planLlamaWeights(*file, config, weights, error))
       return fail(error);
-    midllama::gguf::setLlamaWeightTypes(&context, weights, dequantize, config);
+    auto storage = dequantize      ? midllama::gguf::GgufStorage::F32
+                   : dequantizeF16 ? midllama::gguf::GgufStorage::F16
+                                   : midllama::gguf::GgufStorage::Kept;
+    midllama::gguf::setLlamaWeightTypes(&context, weights, storage, config);
     if (int tokenizerStatus = stageGgufTokenizer(*file))
       return tokenizerStatus;
     status = importDecoder(context, config, params, kind, "GGUF; ",
                            [&](midllama::rt::ParamFileWriter &writer, std::string &why) {
-                             return midllama::gguf::addLlamaWeights(weights, config, dequantize,
+                             return midllama::gguf::addLlamaWeights(weights, config, storage,
                                                                     writer, why);
                            });
   } else {

@@ -9,6 +9,7 @@
 #include "midllama/Import/GGUF/GgmlDequantize.h"
 #include "midllama/Import/GGUF/GgmlRepack.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
+#include "runtime/params/Half.h"
 
 #include <cstring>
 #include <map>
@@ -202,10 +203,10 @@ namespace {
 
 /// The tensors `w` is kept in (GgmlRepack.h), or none when it is stored as fp32: asked
 /// to, or a type (or a quantized vector) not kept.
-std::vector<KeptTensor> keptTensorsOf(const LlamaWeight &w, bool dequantize) {
+std::vector<KeptTensor> keptTensorsOf(const LlamaWeight &w, GgufStorage storage) {
   bool dense = w.tensor->type == TensorType::F32 || w.tensor->type == TensorType::F16 ||
                w.tensor->type == TensorType::BF16;
-  if (dequantize || (w.shape.size() != 2 && !dense))
+  if (storage != GgufStorage::Kept || (w.shape.size() != 2 && !dense))
     return {};
   return keptTensors(w.tensor->type, w.shape.back());
 }
@@ -214,13 +215,19 @@ std::vector<KeptTensor> keptTensorsOf(const LlamaWeight &w, bool dequantize) {
 
 void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
                                          const std::vector<LlamaWeight> &weights,
-                                         bool dequantize, DecoderConfig &config) {
+                                         GgufStorage storage, DecoderConfig &config) {
   using namespace mlir;
   context->getOrLoadDialect<llm::LLMDialect>();
   for (const LlamaWeight &w : weights) {
-    if (keptTensorsOf(w, dequantize).empty())
-      continue; // dense fp32, the config's weight type
     Type f16 = Float16Type::get(context);
+    if (storage == GgufStorage::F16) {
+      config.weightTypes[w.name] = llm::WeightType::get(
+          context, w.shape, f16, llm::WeightFormatAttrInterface(),
+          llm::WeightSparsityAttrInterface());
+      continue;
+    }
+    if (keptTensorsOf(w, storage).empty())
+      continue; // dense fp32, the config's weight type
     llm::WeightFormatAttrInterface format;
     Type element = f16;
     switch (w.tensor->type) {
@@ -237,7 +244,7 @@ void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
 }
 
 bool midllama::gguf::addLlamaWeights(const std::vector<LlamaWeight> &weights,
-                                     const DecoderConfig &c, bool dequantize,
+                                     const DecoderConfig &c, GgufStorage storage,
                                      rt::ParamFileWriter &writer, std::string &error) {
   for (const LlamaWeight &w : weights) {
     const TensorInfo *t = w.tensor;
@@ -249,7 +256,23 @@ bool midllama::gguf::addLlamaWeights(const std::vector<LlamaWeight> &weights,
     auto source = [=](int64_t r) { // row r (Hugging Face order) in the file
       return t->data + (heads ? ggufRowOf(r, headDim) : r) * rowBytes;
     };
-    std::vector<KeptTensor> kept = keptTensorsOf(w, dequantize);
+    std::vector<KeptTensor> kept = keptTensorsOf(w, storage);
+    if (storage == GgufStorage::F16) {
+      auto fill = [=](uint8_t *dst, std::string &) {
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+          dequantizeValues(t->type, source(r), cols, row.data());
+          for (int64_t j = 0; j < cols; ++j) {
+            uint16_t h = rt::floatToHalf(row[size_t(j)]); // round to nearest even
+            std::memcpy(dst + 2 * (r * cols + j), &h, 2);
+          }
+        }
+        return true;
+      };
+      if (!writer.addGenerated(w.name, rt::DType::F16, w.shape, count * 2, fill, error))
+        return false;
+      continue;
+    }
     if (kept.empty()) {
       auto fill = [=](uint8_t *dst, std::string &) {
         float *out = reinterpret_cast<float *>(dst);

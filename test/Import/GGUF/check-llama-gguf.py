@@ -5,11 +5,13 @@ dequantizes every tensor as ggml defines it (Q8_0 d*q, Q4_0 d*(q-8), Q4_1 d*q+m 
 once to fp32, F16, BF16, F32), undoes llama.cpp's q/k row permutation, and checks that
 
 1. midllama's parameter file holds exactly these weights, by Hugging Face name: an fp32
-   tensor (--dequantize) the dequantized values bit for bit; a kept tensor (F16, BF16 as
+   tensor (--dequantize) the dequantized values bit for bit, an fp16 one (--dequantize-f16)
+   them rounded to half (to nearest even); a kept tensor (F16, BF16 as
    they are; Q8_0 and Q4_0 as symmetric affine codes with fp16 scales, Q4_1 as codes with
    fp16 scales and minima) turned back into ggml blocks must be the file's bytes;
 2. midllama-run's logits for the prompt ids (--logits-out) are within --atol of a float64
-   forward pass of the Hugging Face LLaMA on them (small models only: plain Python).
+   forward pass of the Hugging Face LLaMA on them, with the weights as stored (small models
+   only: plain Python).
 
     check-llama-gguf.py MODEL.gguf PARAMS.safetensors LOGITS.bin "ID ID ..." [--atol X]
 """
@@ -195,8 +197,13 @@ def main():
     def same(n):
         if ours.get(n, ("",))[0] == "F32":  # fp32: the dequantized values
             return ours[n][1] == struct.pack("<%df" % len(W[n]), *W[n])
+        if ours.get(n, ("",))[0] == "F16" and types[n] != 1:  # --dequantize-f16: rounded to
+            return ours[n][1] == struct.pack("<%de" % len(W[n]), *W[n])  # half, to even
         return ggml_rows(types[n], ours, n, shapes[n][0]) == raw_rows[n]
     differ = sorted(n for n in W if not same(n))
+    for n in W:  # the forward pass below computes with what midllama stores
+        if ours.get(n, ("",))[0] == "F16" and types[n] != 1:
+            W[n] = list(struct.unpack("<%de" % len(W[n]), struct.pack("<%de" % len(W[n]), *W[n])))
     print("weights: %d tensors, %d differ" % (len(W), len(differ)) + (": " + ", ".join(differ[:3]) if differ else ""))
 
     def mat(name, x):  # x @ W[name].T for a list of rows

@@ -47,16 +47,22 @@ struct LlamaWeight {
 bool planLlamaWeights(const GgufFile &file, const DecoderConfig &config,
                       std::vector<LlamaWeight> &weights, std::string &error);
 
-/// Sets `config.weightTypes`: each weight keeps its GGUF storage (GgmlRepack.h: F32, F16,
-/// BF16 dense; Q8_0 and Q4_0 as `#llm.affine`, Q4_1 as `#llm.affine_min`, fp16 scales)
-/// unless `dequantize` is set or the type is not kept (then dense fp32).
-void setLlamaWeightTypes(mlir::MLIRContext *context, const std::vector<LlamaWeight> &weights,
-                         bool dequantize, DecoderConfig &config);
+/// How the weights are stored: as the file stores them where midllama has the format, or
+/// every weight dequantized to dense fp32 (what the compression passes rewrite) or to
+/// dense fp16 (the "base fp16" model: dequantized in fp32, then rounded to half).
+enum class GgufStorage { Kept, F32, F16 };
 
-/// Adds the weights to `writer` as setLlamaWeightTypes declared them (same `dequantize`),
+/// Sets `config.weightTypes`: with GgufStorage::Kept each weight keeps its GGUF storage
+/// (GgmlRepack.h: F32, F16, BF16 dense; Q8_0 and Q4_0 as `#llm.affine`, Q4_1 as
+/// `#llm.affine_min`, fp16 scales) unless the type is not kept (then dense fp32); with F32
+/// every weight is dense fp32, with F16 dense fp16.
+void setLlamaWeightTypes(mlir::MLIRContext *context, const std::vector<LlamaWeight> &weights,
+                         GgufStorage storage, DecoderConfig &config);
+
+/// Adds the weights to `writer` as setLlamaWeightTypes declared them (same `storage`),
 /// generated at commit time one tensor at a time, q/k rows in Hugging Face order.
 bool addLlamaWeights(const std::vector<LlamaWeight> &weights, const DecoderConfig &config,
-                     bool dequantize, rt::ParamFileWriter &writer, std::string &error);
+                     GgufStorage storage, rt::ParamFileWriter &writer, std::string &error);
 
 } // namespace midllama::gguf
 
