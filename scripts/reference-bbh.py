@@ -3,7 +3,7 @@
 
     python3 scripts/reference-bbh.py --data data/eval/bbh --golden FILE
     python3 scripts/reference-bbh.py --data data/eval/bbh --subset 0.02 --seed 1234 \
-        --model ~/.cache/midllama/models/smollm2/hf-from-gguf --out DIR
+        --model ~/.cache/midllama/models/smollm2/hf-from-gguf --out DIR [--max-gen-tokens N]
 
 --golden writes what test/unittests/runtime/BbhTest.cpp checks midllama against, with no
 model: the harness's own prompt (its task configuration, its few-shot context builder) for
@@ -113,6 +113,7 @@ def reference(a):
     results = lm_eval.simple_evaluate(
         model="hf", model_args=f"pretrained={a.model},dtype=float32", tasks=names,
         batch_size=1, device="cpu", log_samples=True,
+        gen_kwargs={"max_gen_toks": a.max_gen_tokens} if a.max_gen_tokens else None,
         task_manager=TaskManager(include_path=tasks_dir))
     per, outcomes = {}, []
     with open(os.path.join(a.out, "samples.jsonl"), "w", encoding="utf-8") as s:
@@ -132,7 +133,8 @@ def reference(a):
     em = sum(outcomes) / n
     stderr = math.sqrt(sum((x - em) ** 2 for x in outcomes) / (n - 1) / n) if n > 1 else 0
     out = {"lm_eval": lm_eval.__version__, "model": a.model, "subset": a.subset,
-           "seed": a.seed, "questions": n, "exact_match": em, "exact_match_stderr": stderr,
+           "seed": a.seed, "max_gen_toks": a.max_gen_tokens or 1024, "questions": n,
+           "exact_match": em, "exact_match_stderr": stderr,
            "exact_match_macro": sum(p["exact_match"] for p in per.values()) / len(per),
            "tasks": per}
     with open(os.path.join(a.out, "reference.json"), "w") as f:
@@ -148,6 +150,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--subset", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--max-gen-tokens", type=int, default=0,
+                    help="the harness's max_gen_toks (default: the task's, 1024)")
     a = ap.parse_args()
     if a.golden:
         golden(a)

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""docs/table1.md, docs/table1.json and the two figures of the seed paper's Table 1, from the
+measurements scripts/table1.sh leaves in a results directory (issue 17).
+
+    python3 scripts/table1-report.py --results DIR --rows "fp32 nf4-b64 ..." \
+        --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --out docs [--caveat TEXT]
+
+Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
+DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json (midllama-eval --json); a missing file
+leaves its cells empty ("—"), never invented. Figures (matplotlib, SVG and PNG):
+docs/figures/table1-memory-vs-time.{svg,png} (peak memory against the total benchmark time,
+one labelled point per recipe) and docs/figures/table1-compression.{svg,png} (compression
+ratio, base / compressed, of the weight bytes and of the peak memory).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+
+MB = 1e6
+
+
+def load(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def row_of(results, name, mmlu_tag, bbh_tag):
+    wiki = load(os.path.join(results, f"{name}.wikitext2.json"))
+    mmlu = load(os.path.join(results, f"{name}.{mmlu_tag}.json"))
+    bbh = load(os.path.join(results, f"{name}.{bbh_tag}.json"))
+    compress = load(os.path.join(results, f"{name}.compress.json"))
+    if wiki is None:
+        return None
+    p = wiki["protocol"]
+    # The perplexity run's time: the tokens it ran (windows of ctx) at its measured rate.
+    wiki_s = p["windows"] * p["ctx"] / wiki["eval_tokens_per_s"]
+    peaks = [r["peak_rss_bytes"] for r in (wiki, mmlu, bbh) if r]
+    row = {
+        "recipe": name,
+        "bits_per_parameter": wiki["bits_per_parameter"],
+        "artifact_bytes": wiki["artifact_bytes"],
+        "weight_bytes": wiki["weight_bytes_total"],
+        "peak_rss_bytes": max(peaks),
+        "wikitext2_ppl": wiki["perplexity"],
+        "wikitext2_s": wiki_s,
+        "compress_s": compress["compress_s"] if compress else None,
+    }
+    if mmlu:
+        row.update(mmlu_acc=mmlu["acc"], mmlu_stderr=mmlu["acc_stderr"], mmlu_s=mmlu["seconds"],
+                   mmlu_questions=mmlu["questions"])
+    if bbh:
+        row.update(bbh_em=bbh["exact_match"], bbh_stderr=bbh["exact_match_stderr"],
+                   bbh_s=bbh["seconds"], bbh_questions=bbh["questions"])
+    row["benchmark_s"] = wiki_s + row.get("mmlu_s", 0) + row.get("bbh_s", 0)
+    return row
+
+
+def cell(row, key, fmt, err=None):
+    if row.get(key) is None:
+        return "—"
+    s = fmt.format(row[key])
+    return s + (" ± " + fmt.format(row[err]) if err and row.get(err) is not None else "")
+
+
+def markdown(rows, a, protocol):
+    lines = [
+        "# Table 1 on SmolLM2-135M-Instruct",
+        "",
+        "The seed paper's Table 1 (size on disk, memory, WikiText-2 perplexity and its time, "
+        "MMLU and its time, BBH), for SmolLM2-135M-Instruct and midllama's recipes, made by "
+        "`scripts/table1.sh` (which runs `scripts/results-smollm2.sh`, then `midllama-eval` "
+        "on every recipe's artifact, then `scripts/table1-report.py`). Every number is "
+        "measured by the tools; a dash is a measurement not made.",
+        "",
+        f"Measured {a.date} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} cores, CPU backend (no GPU: the memory column is the peak RSS of "
+        "the evaluation processes, not VRAM).",
+        "",
+        "| recipe | bits/param | size on disk (MB) | peak RAM (MB) | WikiText-2 ppl | time (s) "
+        "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['recipe']} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
+            f"| {r['peak_rss_bytes'] / MB:.0f} | {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
+            f"| {cell(r, 'mmlu_acc', '{:.4f}', 'mmlu_stderr')} | {cell(r, 'mmlu_s', '{:.0f}')} "
+            f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} | — |")
+    lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocol]
+    if a.caveat:
+        lines += ["", a.caveat]
+    lines += [
+        "",
+        "![peak memory against total benchmark time](figures/table1-memory-vs-time.svg)",
+        "",
+        "![compression ratio per recipe](figures/table1-compression.svg)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def figures(rows, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figdir = os.path.join(out, "figures")
+    os.makedirs(figdir, exist_ok=True)
+    matplotlib.rcParams["svg.hashsalt"] = "midllama"  # stable ids: reproducible SVGs
+    matplotlib.rcParams["svg.fonttype"] = "none"
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for r in rows:
+        ax.scatter(r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB, s=40,
+                   label=f"{r['recipe']} ({r['bits_per_parameter']:.1f} bits/param)")
+        ax.annotate(r["recipe"], (r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB),
+                    textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("total benchmark time: WikiText-2 + MMLU + BBH (minutes, CPU backend)")
+    ax.set_ylabel("peak memory (MB, RSS)")
+    ax.set_title("SmolLM2-135M-Instruct: memory against benchmark time, per recipe")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    for ext in ("svg", "png"):
+        fig.savefig(os.path.join(figdir, f"table1-memory-vs-time.{ext}"), dpi=120,
+                    metadata={"Date": None} if ext == "svg" else None)
+    plt.close(fig)
+
+    base = next((r for r in rows if r["recipe"] == "fp32"), rows[0])
+    names = [r["recipe"] for r in rows]
+    weights = [base["weight_bytes"] / r["weight_bytes"] for r in rows]
+    peaks = [base["peak_rss_bytes"] / r["peak_rss_bytes"] for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], weights, width=0.4, label="weight bytes")
+    ax.bar([i + 0.2 for i in x], peaks, width=0.4, label="peak memory (RSS)")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"compression ratio ({base['recipe']} / recipe, ×)")
+    ax.set_title("SmolLM2-135M-Instruct: compression ratio per recipe")
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    for ext in ("svg", "png"):
+        fig.savefig(os.path.join(figdir, f"table1-compression.{ext}"), dpi=120,
+                    metadata={"Date": None} if ext == "svg" else None)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--rows", required=True)
+    ap.add_argument("--mmlu-tag", required=True)
+    ap.add_argument("--bbh-tag", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--caveat", default="")
+    ap.add_argument("--date", default=datetime.date.today().isoformat())
+    a = ap.parse_args()
+    rows = [r for r in (row_of(a.results, n, a.mmlu_tag, a.bbh_tag) for n in a.rows.split())
+            if r]
+    if not rows:
+        raise SystemExit("table1-report: no row has its WikiText-2 result in " + a.results)
+    protocol = []
+    for name in a.rows.split():
+        for tag in (a.mmlu_tag, a.bbh_tag):
+            r = load(os.path.join(a.results, f"{name}.{tag}.json"))
+            if r and r["protocol"] not in protocol:
+                protocol.append(r["protocol"] + f" ({r['questions']} questions)")
+        w = load(os.path.join(a.results, f"{name}.wikitext2.json"))
+        if w and not any(p.startswith("WikiText-2") for p in protocol):
+            p = w["protocol"]
+            protocol.insert(0, f"WikiText-2 test perplexity: ctx {p['ctx']}, stride "
+                               f"{p['stride']}, first {p['windows']} windows "
+                               f"({p['predicted_tokens']} predicted tokens); time = tokens "
+                               "run / measured throughput")
+    protocol.append("HellaSwag: not measured; the shared copy is llama.cpp's text format, "
+                    "which lacks the ctx_a/ctx_b fields the harness's prompt is built from")
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "table1.md"), "w", encoding="utf-8") as f:
+        f.write(markdown(rows, a, protocol))
+    with open(os.path.join(a.out, "table1.json"), "w", encoding="utf-8") as f:
+        json.dump({"date": a.date, "rows": rows, "protocol": protocol}, f, indent=1)
+        f.write("\n")
+    figures(rows, a.out)
+    print(f"table1-report: {len(rows)} rows -> {a.out}/table1.md, table1.json, figures/")
+
+
+if __name__ == "__main__":
+    main()
