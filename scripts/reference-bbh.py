@@ -3,7 +3,8 @@
 
     python3 scripts/reference-bbh.py --data data/eval/bbh --golden FILE
     python3 scripts/reference-bbh.py --data data/eval/bbh --subset 0.02 --seed 1234 \
-        --model ~/.cache/midllama/models/smollm2/hf-from-gguf --out DIR [--max-gen-tokens N]
+        --model ~/.cache/midllama/models/smollm2/hf-from-gguf --out DIR [--max-gen-tokens N] \
+        [--add-bos-token False]
 
 --golden writes what test/unittests/runtime/BbhTest.cpp checks midllama against, with no
 model: the harness's own prompt (its task configuration, its few-shot context builder) for
@@ -111,7 +112,8 @@ def reference(a):
     import lm_eval
     from lm_eval.tasks import TaskManager
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={a.model},dtype=float32", tasks=names,
+        model="hf", model_args=f"pretrained={a.model},dtype=float32" +
+        (f",add_bos_token={a.add_bos_token}" if a.add_bos_token else ""), tasks=names,
         batch_size=1, device="cpu", log_samples=True,
         gen_kwargs={"max_gen_toks": a.max_gen_tokens} if a.max_gen_tokens else None,
         task_manager=TaskManager(include_path=tasks_dir))
@@ -150,6 +152,10 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--subset", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--add-bos-token", choices=["True", "False"],
+                    help="the harness's add_bos_token (default: the tokenizer's own). SmolLM2 "
+                    "needs False: transformers' tokenizer made from its GGUF adds "
+                    "<|im_start|> although the GGUF says add_bos_token false")
     ap.add_argument("--max-gen-tokens", type=int, default=0,
                     help="the harness's max_gen_toks (default: the task's, 1024)")
     a = ap.parse_args()

@@ -73,6 +73,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--shots", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--add-bos-token", choices=["True", "False"],
+                    help="the harness's add_bos_token (default: the tokenizer's own). SmolLM2 "
+                    "needs False: transformers' tokenizer made from its GGUF adds "
+                    "<|im_start|> although the GGUF says add_bos_token false")
     a = ap.parse_args()
     mmlu = os.path.join(a.out, "mmlu")
     tasks_dir = os.path.join(a.out, "tasks")
@@ -99,7 +103,8 @@ def main():
     import lm_eval
     from lm_eval.tasks import TaskManager
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={a.model},dtype=float32", tasks=names,
+        model="hf", model_args=f"pretrained={a.model},dtype=float32" +
+        (f",add_bos_token={a.add_bos_token}" if a.add_bos_token else ""), tasks=names,
         num_fewshot=a.shots, batch_size=a.batch_size, device="cpu",
         task_manager=TaskManager(include_path=tasks_dir))
     per = {}

@@ -4,7 +4,7 @@
 //
 // The options, the loaded model with its tokenizer and executor, and the end of every
 // report (time, device, peak memory; the table on stderr, the JSON to --json) that each
-// task of midllama-eval uses (MmluTask.cpp, BbhTask.cpp).
+// task of midllama-eval uses (MmluTask.cpp, BbhTask.cpp, WikitextTask.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +24,8 @@ namespace midllama::evaltool {
 
 struct Options {
   std::string model, task, data, json, samples;
-  int64_t shots = -1, limit = 0, threads = 0, maxGenTokens = 1024;
+  int64_t shots = -1, limit = 0, threads = 0, maxGenTokens = 1024, maxLength = 0;
+  int64_t prefixToken = -1;
   double subset = 1;
   uint64_t seed = 1234;
   rt::Device device = rt::Device::Auto;
@@ -64,6 +65,7 @@ void progress(const std::string &line, double elapsed, int64_t done, int64_t tot
 
 int runMmlu(const Options &o);
 int runBbh(const Options &o);
+int runWikitext(const Options &o);
 
 } // namespace midllama::evaltool
 

@@ -2,14 +2,16 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// midllama-eval MODEL.mlm --task mmlu|bbh --data DIR [--shots N] [--subset F --seed S]
-//                         [--limit N] [--max-gen-tokens N] [--threads N] [--device D]
+// midllama-eval MODEL.mlm --task mmlu|bbh|wikitext --data PATH [--shots N]
+//                         [--subset F --seed S] [--limit N] [--max-gen-tokens N]
+//                         [--max-length N] [--prefix-token ID] [--threads N] [--device D]
 //                         [--json FILE] [--samples FILE]
 //
 // Scores a compiled model on a downstream task the way lm-evaluation-harness does
-// (runtime/eval/: MultipleChoice and Mmlu, GenerateUntil and Bbh) and reports accuracy
-// with its standard error, per subject or task and averaged, with the exact protocol, the
-// time and the peak memory; --samples logs every question. Runtime only: no MLIR.
+// (runtime/eval/: MultipleChoice and Mmlu, GenerateUntil and Bbh, Wikitext) and reports
+// accuracy with its standard error, per subject or task and averaged (perplexities for
+// wikitext), with the exact protocol, the time and the peak memory; --samples logs every
+// question. Runtime only: no MLIR.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,11 +32,13 @@ using namespace midllama::rt;
 namespace {
 
 const char *kUsage =
-    "usage: midllama-eval MODEL.mlm --task mmlu|bbh --data DIR [--shots N] [--subset F]\n"
-    "                     [--seed S] [--limit N] [--max-gen-tokens N] [--threads N]\n"
+    "usage: midllama-eval MODEL.mlm --task mmlu|bbh|wikitext --data PATH [--shots N]\n"
+    "                     [--subset F] [--seed S] [--limit N] [--max-gen-tokens N]\n"
+    "                     [--max-length N] [--prefix-token ID] [--threads N]\n"
     "                     [--device cpu|cuda|auto] [--json FILE] [--samples FILE]\n"
     "  --data: mmlu: the directory with dev/ and test/ (data/eval/mmlu); bbh: the directory\n"
-    "          with <task>.json and cot-prompts/ (data/eval/bbh)\n";
+    "          with <task>.json and cot-prompts/ (data/eval/bbh); wikitext: the raw test\n"
+    "          file (data/wikitext2/wiki.test.raw)\n";
 
 double parseNumber(const std::string &flag, const std::string &text, double lo, double hi) {
   char *end = nullptr;
@@ -59,13 +63,14 @@ void check(const Options &o) {
   if (o.model.empty())
     die(std::string("no model given\n") + kUsage);
   if (o.task.empty())
-    die("--task is required (mmlu or bbh)");
-  if (o.task != "mmlu" && o.task != "bbh")
-    die("unknown task '" + o.task + "' (known: mmlu, bbh)");
+    die("--task is required (mmlu, bbh or wikitext)");
+  if (o.task != "mmlu" && o.task != "bbh" && o.task != "wikitext")
+    die("unknown task '" + o.task + "' (known: mmlu, bbh, wikitext)");
   if (o.data.empty())
-    die(o.task == "mmlu" ? "--data DIR is required: the MMLU directory with dev/ and test/"
-                         : "--data DIR is required: the BBH directory with <task>.json and "
-                           "cot-prompts/");
+    die(o.task == "mmlu"  ? "--data DIR is required: the MMLU directory with dev/ and test/"
+        : o.task == "bbh" ? "--data DIR is required: the BBH directory with <task>.json and "
+                            "cot-prompts/"
+                          : "--data FILE is required: the raw WikiText test file");
   if (!(o.subset > 0))
     die("--subset must be more than 0 (an empty subset scores nothing)");
 }
@@ -93,6 +98,10 @@ Options parse(int argc, char **argv) {
       o.limit = int64_t(parseNumber(a, value(), 1, 1e9));
     else if (a == "--max-gen-tokens")
       o.maxGenTokens = int64_t(parseNumber(a, value(), 1, 1e6));
+    else if (a == "--max-length")
+      o.maxLength = int64_t(parseNumber(a, value(), 2, 1e7));
+    else if (a == "--prefix-token")
+      o.prefixToken = int64_t(parseNumber(a, value(), 0, 1e9));
     else if (a == "--threads")
       o.threads = int64_t(parseNumber(a, value(), 1, 1024));
     else if (a == "--subset")
@@ -119,7 +128,7 @@ int run(int argc, char **argv) {
   Options o = parse(argc, argv);
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
-  return o.task == "bbh" ? runBbh(o) : runMmlu(o);
+  return o.task == "bbh" ? runBbh(o) : o.task == "wikitext" ? runWikitext(o) : runMmlu(o);
 }
 
 } // namespace

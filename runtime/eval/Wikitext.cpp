@@ -1,0 +1,204 @@
+//===- Wikitext.cpp - WikiText as lm-evaluation-harness scores it ---------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/eval/Wikitext.h"
+
+#include "runtime/eval/Scoring.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace midllama::rt;
+using namespace midllama::rt::eval;
+
+namespace {
+
+/// The byte length of the whitespace character (Python's str.isspace, which `\s` follows)
+/// at s[i], or 0.
+size_t spaceAt(const std::string &s, size_t i) {
+  uint8_t c = uint8_t(s[i]);
+  if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
+    return 1;
+  auto next = [&](size_t k) { return i + k < s.size() ? uint8_t(s[i + k]) : 0; };
+  if (c == 0xC2 && (next(1) == 0x85 || next(1) == 0xA0)) // U+0085, U+00A0
+    return 2;
+  if (c == 0xE1 && next(1) == 0x9A && next(2) == 0x80) // U+1680
+    return 3;
+  if (c == 0xE2 && next(1) == 0x80 && (next(2) <= 0x8A || next(2) == 0xA8 || next(2) == 0xA9 ||
+                                       next(2) == 0xAF)) // U+2000-200A, 2028, 2029, 202F
+    return next(2) >= 0x80 ? 3 : 0;
+  if (c == 0xE2 && next(1) == 0x81 && next(2) == 0x9F) // U+205F
+    return 3;
+  if (c == 0xE3 && next(1) == 0x80 && next(2) == 0x80) // U+3000
+    return 3;
+  return 0;
+}
+
+/// `s` with its leading and trailing whitespace removed.
+std::string strip(const std::string &s) {
+  size_t b = 0, e = s.size();
+  while (b < e && spaceAt(s, b))
+    b += spaceAt(s, b);
+  // Trailing: walk back over whole characters (a continuation byte is never a space).
+  while (e > b) {
+    size_t start = e - 1;
+    while (start > b && (uint8_t(s[start]) & 0xC0) == 0x80)
+      --start;
+    if (spaceAt(s, start) != e - start)
+      break;
+    e = start;
+  }
+  return s.substr(b, e - b);
+}
+
+std::string replaceAll(std::string s, const std::string &from, const std::string &to) {
+  std::string out;
+  size_t at = 0;
+  for (size_t hit = s.find(from); hit != std::string::npos; hit = s.find(from, at)) {
+    out.append(s, at, hit - at).append(to);
+    at = hit + from.size();
+  }
+  return out.append(s, at, std::string::npos);
+}
+
+/// re.sub(r"O\s*([^C]*?)\s*C", r"O\1C", s): each opener with the first closer after it,
+/// the text between stripped.
+std::string tightenPairs(const std::string &s, char open, char close) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t end = s[i] == open ? s.find(close, i + 1) : std::string::npos;
+    if (end == std::string::npos) {
+      out += s[i++];
+      continue;
+    }
+    out += open;
+    out += strip(s.substr(i + 1, end - i - 1));
+    out += close;
+    i = end + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<std::string> midllama::rt::eval::wikitextPages(const std::string &raw) {
+  std::vector<std::string> pages;
+  std::string page;
+  bool any = false;
+  size_t at = 0;
+  while (at <= raw.size()) {
+    size_t end = raw.find('\n', at);
+    if (end == std::string::npos)
+      end = raw.size();
+    std::string line = raw.substr(at, end - at);
+    bool heading = line.rfind(" = ", 0) == 0 && line.rfind(" = = ", 0) != 0;
+    if (heading && any && !strip(page).empty()) {
+      pages.push_back(page);
+      page.clear();
+      any = false;
+    }
+    page += (any ? "\n" : "") + line;
+    any = true;
+    at = end + 1;
+  }
+  if (!strip(page).empty())
+    pages.push_back(page);
+  return pages;
+}
+
+std::string midllama::rt::eval::wikitextDetokenize(const std::string &page) {
+  std::string s = replaceAll(page, "s '", "s'");
+  // re.sub(r"/' [0-9]/", r"/'[0-9]/", s): the harness's pattern, its replacement literal.
+  for (size_t hit = s.find("/' "); hit != std::string::npos; hit = s.find("/' ", hit + 1))
+    if (hit + 4 < s.size() && std::isdigit(uint8_t(s[hit + 3])) && s[hit + 4] == '/')
+      s.replace(hit, 5, "/'[0-9]/");
+  for (auto [from, to] : {std::pair<const char *, const char *>{" @-@ ", "-"},
+                          {" @,@ ", ","}, {" @.@ ", "."}, {" : ", ": "}, {" ; ", "; "},
+                          {" . ", ". "}, {" ! ", "! "}, {" ? ", "? "}, {" , ", ", "}})
+    s = replaceAll(s, from, to);
+  s = tightenPairs(s, '(', ')');
+  s = tightenPairs(s, '[', ']');
+  s = tightenPairs(s, '{', '}');
+  s = tightenPairs(s, '"', '"');
+  s = tightenPairs(s, '\'', '\'');
+  for (auto [from, to] : {std::pair<const char *, const char *>{"= = = =", "===="},
+                          {"= = =", "==="}, {"= =", "=="}, {" \xC2\xB0 ", "\xC2\xB0"},
+                          {" \n", "\n"}, {"\n ", "\n"}, {" N ", " 1 "}, {" 's", "'s"}})
+    s = replaceAll(s, from, to);
+  return s;
+}
+
+int64_t midllama::rt::eval::wikitextWords(const std::string &page) {
+  int64_t runs = 0;
+  for (size_t i = 0; i < page.size();) {
+    size_t n = spaceAt(page, i);
+    if (!n) {
+      ++i;
+      continue;
+    }
+    ++runs;
+    while (i < page.size() && (n = spaceAt(page, i)))
+      i += n;
+  }
+  return runs + 1;
+}
+
+std::vector<RollingWindow> midllama::rt::eval::rollingWindows(const std::vector<int32_t> &tokens,
+                                                               int32_t prefix,
+                                                               int64_t maxLength) {
+  std::vector<RollingWindow> windows;
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0 || maxLength < 1)
+    return windows;
+  // The first window: the prefix, then predict min(maxLength, n) tokens.
+  int64_t first = std::min(maxLength, n);
+  RollingWindow w;
+  w.input.push_back(prefix);
+  w.input.insert(w.input.end(), tokens.begin(), tokens.begin() + first - 1);
+  w.targets.assign(tokens.begin(), tokens.begin() + first);
+  w.scored = first;
+  windows.push_back(std::move(w));
+  for (int64_t predicted = first; predicted < n;) {
+    int64_t count = std::min(n - predicted, maxLength), end = predicted + count;
+    // Input tokens[end - maxLength - 1, end - 1) (end > maxLength here: the first window
+    // predicted maxLength tokens), targets the next token of each.
+    int64_t begin = end - maxLength - 1;
+    RollingWindow next;
+    next.input.assign(tokens.begin() + begin, tokens.begin() + end - 1);
+    next.targets.assign(tokens.begin() + begin + 1, tokens.begin() + end);
+    next.scored = count;
+    windows.push_back(std::move(next));
+    predicted = end;
+  }
+  return windows;
+}
+
+bool midllama::rt::eval::rollingLogLikelihood(Executor &model, int64_t vocab, int64_t chunk,
+                                              const std::vector<int32_t> &tokens,
+                                              int32_t prefix, int64_t maxLength, double &sum,
+                                              std::string &error) {
+  sum = 0;
+  for (const RollingWindow &w : rollingWindows(tokens, prefix, maxLength)) {
+    int64_t length = int64_t(w.input.size()), from = length - w.scored;
+    for (int64_t at = 0; at < length; at += chunk) {
+      int64_t count = std::min(chunk, length - at);
+      bool needed = at + count > from; // a chunk before the scored part only fills the cache
+      const float *rows = model.forward(w.input.data() + at, count, at, !needed, error);
+      if (!rows)
+        return false;
+      if (!needed)
+        continue;
+      for (int64_t i = std::max<int64_t>(0, from - at); i < count; ++i)
+        sum += logProb(rows + i * vocab, vocab, w.targets[size_t(at + i)], nullptr);
+    }
+  }
+  if (!std::isfinite(sum)) {
+    error = "the log-likelihood is not finite (NaN or overflowing logits)";
+    return false;
+  }
+  return true;
+}
