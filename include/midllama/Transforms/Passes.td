@@ -356,7 +356,8 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     `--llm-apply-recipe` then calibrates GPTQ sequentially, on the compressed layers'
     outputs. `output` receives a recipe JSON (one rule per weight) that
     `--llm-apply-recipe` reads; the choice per weight with its bytes and error is printed,
-    and written as JSON to `report` when given. The module is not changed.
+    and written as JSON to `report` when given, which `measurements=` reads back to solve
+    other budgets without calibrating again. The module is not changed.
 
     ```
     midllama-opt --llm-search-recipe="budget=60MB candidates=keep,rtn-w8g128,gptq-w4g128,gptq-w3g128 calib=wikitext2-train output=recipe.json" model.mlir -o /dev/null
@@ -378,6 +379,8 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
            "Recipe JSON to write (required)">,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "JSON file for the choice per weight (optional)">,
+    Option<"measurements", "measurements", "std::string", /*default=*/"\"\"",
+           "An earlier search's report: solve with its measured errors, without calibrating">,
   ], CalibrationOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }

@@ -21,6 +21,7 @@
 #include "midllama/Search/Budget.h"
 #include "midllama/Search/Knapsack.h"
 #include "midllama/Transforms/Passes.h"
+#include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -78,7 +79,8 @@ struct LLMSearchRecipePass
         .atLeast("units", int64_t(units), 16)
         .require(units <= (int64_t(1) << 24), "units must be at most 16777216")
         .nonEmpty("output", output, "the recipe JSON to write");
-    checkCalibration(c);
+    if (measurements.empty())
+      checkCalibration(c);
     return c.message();
   }
 
@@ -118,6 +120,81 @@ struct LLMSearchRecipePass
     return true;
   }
 
+  /// The calibration the errors come from: the options', or the measurements' report's.
+  llvm::json::Value calibrationUsed = nullptr;
+
+  /// Every candidate of every selected weight measured in one calibration, in `selected`'s
+  /// order.
+  bool measureAll(const std::vector<std::string> &selected,
+                  const std::vector<SearchCandidate> &cs, std::vector<Measured> &measured,
+                  std::string &error) {
+    auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
+                        std::vector<std::vector<float>> &passOn, std::string &why) {
+      return measure(names, stats, cs, measured, passOn, why);
+    };
+    if (!calib::calibrateLayerwise(getOperation(), calibrationOptions(/*hessian=*/true),
+                                   selected, /*trueSequential=*/false, kPass, compress, error))
+      return false;
+    std::map<std::string, size_t> order;
+    for (size_t i = 0; i < selected.size(); ++i)
+      order[selected[i]] = i;
+    llvm::sort(measured, [&](const Measured &a, const Measured &b) {
+      return order[a.name] < order[b.name];
+    });
+    return true;
+  }
+
+  /// The errors of an earlier search's report (`measurements=`), to solve other budgets
+  /// without calibrating again; the bytes are recounted from the types.
+  bool loadMeasurements(const std::vector<std::string> &selected,
+                        const std::vector<SearchCandidate> &cs,
+                        std::vector<Measured> &measured, std::string &error) {
+    std::string path = resolveAgainstModule(getOperation(), measurements), text;
+    auto fail = [&](const std::string &why) {
+      error = std::string(kPass) + ": measurements '" + path + "': " + why;
+      return false;
+    };
+    if (!rt::readInputFile(path, "measurements", rt::kTextInputLimit, text, error))
+      return fail(error);
+    llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
+    if (!root)
+      return fail(llvm::toString(root.takeError()));
+    const llvm::json::Array *weights =
+        root->getAsObject() ? root->getAsObject()->getArray("weights") : nullptr;
+    const llvm::json::Object *calibration =
+        root->getAsObject() ? root->getAsObject()->getObject("calibration") : nullptr;
+    if (!weights || !calibration)
+      return fail("not a --llm-search-recipe report (no \"weights\" and \"calibration\")");
+    calibrationUsed = llvm::json::Value(llvm::json::Object(*calibration)); // the errors' data
+    std::map<std::string, const llvm::json::Object *> byName;
+    for (const llvm::json::Value &w : *weights)
+      if (const llvm::json::Object *o = w.getAsObject())
+        if (std::optional<llvm::StringRef> name = o->getString("name"))
+          byName[name->str()] = o;
+    ModuleOp module = getOperation();
+    for (const std::string &name : selected) {
+      auto it = byName.find(name);
+      const llvm::json::Object *candidates =
+          it == byName.end() ? nullptr : it->second->getObject("candidates");
+      if (!candidates)
+        return fail("no measurement of weight '" + name + "'");
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), name));
+      Measured m{name, {}, {}};
+      for (const SearchCandidate &c : cs) {
+        const llvm::json::Object *e = candidates->getObject(c.name);
+        std::optional<double> err = e ? e->getNumber("error") : std::nullopt;
+        if (!err)
+          return fail("no measurement of candidate " + c.name + " for weight '" + name +
+                      "' (search again without measurements=)");
+        m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
+        m.error.push_back(*err);
+      }
+      measured.push_back(std::move(m));
+    }
+    return true;
+  }
+
   std::string recipeJSON(const std::vector<SearchCandidate> &cs,
                          const std::vector<Measured> &measured,
                          const search::KnapsackSolution &s, int64_t budgetBytes,
@@ -137,10 +214,6 @@ struct LLMSearchRecipePass
         rule[key] = value;
       rules.push_back(std::move(rule));
     }
-    llvm::json::Object calibration{{"calib", calib},
-                                   {"samples", int64_t(samples)},
-                                   {"seq-len", int64_t(seqLen)},
-                                   {"seed", int64_t(seed)}};
     llvm::json::Object root{
         {"name", "searched"},
         {"description",
@@ -148,7 +221,7 @@ struct LLMSearchRecipePass
                        "summed layer output error {3}",
                        budget, budgetBytes, totalBytes, llvm::format("%.6g", s.cost))
              .str()},
-        {"calibration", std::move(calibration)},
+        {"calibration", calibrationUsed},
         {"rules", std::move(rules)}};
     return llvm::formatv("{0:2}", llvm::json::Value(std::move(root))).str() + "\n";
   }
@@ -167,7 +240,8 @@ struct LLMSearchRecipePass
                                            {"choice", cs[size_t(s.choice[i])].name},
                                            {"candidates", std::move(candidates)}});
     }
-    llvm::json::Object root{{"budget_bytes", budgetBytes},
+    llvm::json::Object root{{"calibration", calibrationUsed},
+                            {"budget_bytes", budgetBytes},
                             {"weight_bytes", fixedBytes + s.bytes},
                             {"unsearched_bytes", fixedBytes},
                             {"error", s.cost},
@@ -234,21 +308,14 @@ struct LLMSearchRecipePass
     }
     int64_t budgetBytes = b.bytes(parameters);
 
+    calibrationUsed = llvm::json::Object{{"calib", calib},
+                                         {"samples", int64_t(samples)},
+                                         {"seq-len", int64_t(seqLen)},
+                                         {"seed", int64_t(seed)}};
     std::vector<Measured> measured;
-    auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
-                        std::vector<std::vector<float>> &passOn, std::string &why) {
-      return measure(names, stats, cs, measured, passOn, why);
-    };
-    if (!calib::calibrateLayerwise(module, calibrationOptions(/*hessian=*/true), selected,
-                                   /*trueSequential=*/false, kPass, compress, error))
+    if (!(measurements.empty() ? measureAll(selected, cs, measured, error)
+                               : loadMeasurements(selected, cs, measured, error)))
       return failPass(error);
-    // Weights in module order, as the recipe and the report list them.
-    std::map<std::string, size_t> order;
-    for (size_t i = 0; i < selected.size(); ++i)
-      order[selected[i]] = i;
-    llvm::sort(measured, [&](const Measured &a, const Measured &b) {
-      return order[a.name] < order[b.name];
-    });
 
     std::vector<search::KnapsackItem> items;
     for (const Measured &m : measured)
