@@ -33,18 +33,24 @@ def row_of(results, name, mmlu_tag, bbh_tag):
     mmlu = load(os.path.join(results, f"{name}.{mmlu_tag}.json"))
     bbh = load(os.path.join(results, f"{name}.{bbh_tag}.json"))
     compress = load(os.path.join(results, f"{name}.compress.json"))
-    if wiki is None:
+    generate = load(os.path.join(results, f"{name}.generate.json"))
+    if wiki is None or generate is None:
         return None
     p = wiki["protocol"]
     # The perplexity run's time: the tokens it ran (windows of ctx) at its measured rate.
     wiki_s = p["windows"] * p["ctx"] / wiki["eval_tokens_per_s"]
     peaks = [r["peak_rss_bytes"] for r in (wiki, mmlu, bbh) if r]
+    # The model's memory: the generation run's peak (the model alone, a short session);
+    # the WikiText-2 run also maps the fp32 model (for KL), and the task runs size their
+    # sessions for the model's whole context (KV cache and logits buffers for BBH's long
+    # prompts): kept apart.
     row = {
         "recipe": name,
         "bits_per_parameter": wiki["bits_per_parameter"],
         "artifact_bytes": wiki["artifact_bytes"],
         "weight_bytes": wiki["weight_bytes_total"],
-        "peak_rss_bytes": max(peaks),
+        "peak_rss_bytes": generate["peak_rss_bytes"],
+        "peak_rss_all_runs_bytes": max(peaks),
         "wikitext2_ppl": wiki["perplexity"],
         "wikitext2_s": wiki_s,
         "compress_s": compress["compress_s"] if compress else None,
@@ -77,19 +83,24 @@ def markdown(rows, a, protocol):
         "measured by the tools; a dash is a measurement not made.",
         "",
         f"Measured {a.date} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} cores, CPU backend (no GPU: the memory column is the peak RSS of "
-        "the evaluation processes, not VRAM).",
+        f"{os.cpu_count()} cores, CPU backend (no GPU: memory is RAM, not VRAM). Peak RAM: "
+        "the peak RSS of a greedy generation of 64 tokens (the model alone: weights, "
+        "buffers, KV cache); peak RAM, tasks: the largest of the WikiText-2 (which also maps "
+        "the fp32 model, for KL), MMLU and BBH runs, whose sessions sized for the model's "
+        "8192-token context add the same few hundred MB to every row. Size on disk: the compiled artifact (.mlm). Times: wall seconds of each "
+        "run (WikiText-2: the tokens it ran at its measured throughput).",
         "",
         "| recipe | bits/param | size on disk (MB) | peak RAM (MB) | WikiText-2 ppl | time (s) "
-        "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag | peak RAM, tasks (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['recipe']} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
             f"| {r['peak_rss_bytes'] / MB:.0f} | {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
             f"| {cell(r, 'mmlu_acc', '{:.4f}', 'mmlu_stderr')} | {cell(r, 'mmlu_s', '{:.0f}')} "
-            f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} | — |")
+            f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} | — "
+            f"| {r['peak_rss_all_runs_bytes'] / MB:.0f} |")
     lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocol]
     if a.caveat:
         lines += ["", a.caveat]
@@ -169,8 +180,9 @@ def main():
     for name in a.rows.split():
         for tag in (a.mmlu_tag, a.bbh_tag):
             r = load(os.path.join(a.results, f"{name}.{tag}.json"))
-            if r and r["protocol"] not in protocol:
-                protocol.append(r["protocol"] + f" ({r['questions']} questions)")
+            line = r and r["protocol"] + f" ({r['questions']} questions)"
+            if r and line not in protocol:
+                protocol.append(line)
         w = load(os.path.join(a.results, f"{name}.wikitext2.json"))
         if w and not any(p.startswith("WikiText-2") for p in protocol):
             p = w["protocol"]

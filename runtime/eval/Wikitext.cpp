@@ -20,21 +20,19 @@ namespace {
 /// at s[i], or 0.
 size_t spaceAt(const std::string &s, size_t i) {
   uint8_t c = uint8_t(s[i]);
-  if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
-    return 1;
-  auto next = [&](size_t k) { return i + k < s.size() ? uint8_t(s[i + k]) : 0; };
-  if (c == 0xC2 && (next(1) == 0x85 || next(1) == 0xA0)) // U+0085, U+00A0
-    return 2;
-  if (c == 0xE1 && next(1) == 0x9A && next(2) == 0x80) // U+1680
-    return 3;
-  if (c == 0xE2 && next(1) == 0x80 && (next(2) <= 0x8A || next(2) == 0xA8 || next(2) == 0xA9 ||
-                                       next(2) == 0xAF)) // U+2000-200A, 2028, 2029, 202F
-    return next(2) >= 0x80 ? 3 : 0;
-  if (c == 0xE2 && next(1) == 0x81 && next(2) == 0x9F) // U+205F
-    return 3;
-  if (c == 0xE3 && next(1) == 0x80 && next(2) == 0x80) // U+3000
-    return 3;
-  return 0;
+  if (c < 0x80)
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) ? 1 : 0;
+  // The other spaces are 2- or 3-byte code points.
+  size_t n = (c & 0xF0) == 0xE0 ? 3 : (c & 0xE0) == 0xC0 ? 2 : 0;
+  if (!n || i + n > s.size())
+    return 0;
+  uint32_t cp = n == 2 ? (uint32_t(c & 0x1F) << 6) | (uint8_t(s[i + 1]) & 0x3F)
+                       : (uint32_t(c & 0x0F) << 12) | ((uint8_t(s[i + 1]) & 0x3F) << 6) |
+                             (uint8_t(s[i + 2]) & 0x3F);
+  static const uint32_t kSpaces[] = {0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
+  bool space = (cp >= 0x2000 && cp <= 0x200A) ||
+               std::find(std::begin(kSpaces), std::end(kSpaces), cp) != std::end(kSpaces);
+  return space ? n : 0;
 }
 
 /// `s` with its leading and trailing whitespace removed.

@@ -75,6 +75,8 @@ TEST(WikitextTest, DetokenizerRules) {
             "a-b,c.d, e (f) \"g\" it's");
   EXPECT_EQ(wikitextDetokenize(" = = Heading = = \n text"), " == Heading ==\ntext");
   EXPECT_EQ(wikitextWords("  a b\n\nc "), 5); // re.split: '', 'a', 'b', 'c', ''
+  // Unicode spaces split words too (U+00A0, U+3000, U+2009); é does not.
+  EXPECT_EQ(wikitextWords("a\xC2\xA0" "b\xE3\x80\x80" "c\xE2\x80\x89" "d\xC3\xA9"), 4);
 }
 
 TEST(WikitextTest, RollingWindowsAsTheHarness) {
