@@ -55,18 +55,29 @@ bool midllama::search::solveMultipleChoiceKnapsack(const std::vector<KnapsackIte
             " bytes, the budget " + std::to_string(budget);
     return false;
   }
+  // Every item takes at least its smallest option: the DP allocates only the bytes above
+  // those (so the all-smallest choice stays feasible however sizes are rounded, and the
+  // units are as fine as the spare budget allows).
+  std::vector<KnapsackItem> extra = items;
+  for (KnapsackItem &item : extra) {
+    int64_t least = *std::min_element(item.bytes.begin(), item.bytes.end());
+    for (int64_t &b : item.bytes)
+      b -= least;
+  }
+  const int64_t spare = budget - smallest;
   bool exact = false;
-  const int64_t unit = unitOf(items, budget, maxUnits, exact);
-  const int64_t capacity = budget / unit;
+  const int64_t unit = spare > 0 ? unitOf(extra, spare, maxUnits, exact) : 1;
+  exact = exact || spare == 0;
+  const int64_t capacity = spare / unit;
   constexpr double kNone = std::numeric_limits<double>::infinity();
   // best[c]: least cost of the items so far in exactly c units; taken[i][c]: item i's option.
   std::vector<double> best(size_t(capacity + 1), kNone), next;
   best[0] = 0;
   std::vector<std::vector<int8_t>> taken(items.size(),
                                          std::vector<int8_t>(size_t(capacity + 1), -1));
-  for (size_t i = 0; i < items.size(); ++i) {
+  for (size_t i = 0; i < extra.size(); ++i) {
     next.assign(best.size(), kNone);
-    const KnapsackItem &item = items[i];
+    const KnapsackItem &item = extra[i];
     for (size_t o = 0; o < item.bytes.size(); ++o) {
       int64_t units = (item.bytes[o] + unit - 1) / unit; // rounded up: stays feasible
       for (int64_t c = units; c <= capacity; ++c) {
@@ -80,18 +91,13 @@ bool midllama::search::solveMultipleChoiceKnapsack(const std::vector<KnapsackIte
     best.swap(next);
   }
   int64_t at = int64_t(std::min_element(best.begin(), best.end()) - best.begin());
-  if (best[size_t(at)] == kNone) {
-    error = "no choice fits the budget of " + std::to_string(budget) + " bytes once sizes are "
-            "rounded up to units of " + std::to_string(unit) + " bytes";
-    return false;
-  }
   solution.choice.assign(items.size(), 0);
   for (size_t i = items.size(); i-- > 0;) {
     int o = taken[i][size_t(at)];
     solution.choice[i] = o;
     solution.bytes += items[i].bytes[size_t(o)];
     solution.cost += items[i].cost[size_t(o)];
-    at -= (items[i].bytes[size_t(o)] + unit - 1) / unit;
+    at -= (extra[i].bytes[size_t(o)] + unit - 1) / unit;
   }
   solution.unit = unit;
   solution.slackBytes = exact ? 0 : int64_t(items.size()) * (unit - 1);

@@ -4,15 +4,16 @@
 //
 // The allocation of --llm-search-recipe: every weight (an item) takes exactly one of its
 // candidates (options), each with a size in bytes and a measured cost; minimize the total
-// cost with the total size at most the budget. Solved exactly by dynamic programming over
-// sizes counted in units of `unit` bytes:
-//   - when every size and the budget are multiples of one unit that leaves at most
-//     `maxUnits` units in the budget (their greatest common divisor), the solution is the
-//     exact optimum;
-//   - otherwise sizes are rounded *up* to units of ceil(budget / maxUnits): the solution is
-//     still within the true budget, and its cost is at most the true optimum of the budget
-//     less `items × (unit - 1)` bytes (each size grows by less than a unit) — the gap the
-//     result reports (`slackBytes`).
+// cost with the total size at most the budget. Every item takes at least its smallest
+// option, so the dynamic program allocates the spare bytes (budget − Σ smallest) to the
+// options' sizes above their item's smallest, counted in units of `unit` bytes:
+//   - when every such extra size and the spare bytes are multiples of one unit that leaves
+//     at most `maxUnits` units (their greatest common divisor), the solution is the exact
+//     optimum;
+//   - otherwise extra sizes are rounded *up* to units of ceil(spare / maxUnits): the
+//     solution is still within the true budget (the all-smallest choice always is), and its
+//     cost is at most the true optimum of the budget less `items × (unit - 1)` bytes (each
+//     size grows by less than a unit) — the gap the result reports (`slackBytes`).
 //
 //===----------------------------------------------------------------------===//
 
