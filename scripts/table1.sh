@@ -26,7 +26,7 @@ BUILD=${MIDLLAMA_BUILD_DIR:-$ROOT/build}
 BIN=${MIDLLAMA_BIN_DIR:-$BUILD/bin}
 OUT=${MIDLLAMA_RESULTS_DIR:-$BUILD/results-smollm2}
 CACHE=${MIDLLAMA_CACHE_DIR:-$HOME/.cache/midllama}
-ROWS=${MIDLLAMA_TABLE1_ROWS:-"fp32 stored nf4-b64 gptq-w4g128 awq-w4g128 int8-t6 gblm-50+int8-t6 rtn-w4g128 gptq-w3g128 sparsegpt-50 wanda-50"}
+ROWS=${MIDLLAMA_TABLE1_ROWS:-"fp32 fp16 stored nf4-b64 gptq-w4g128 awq-w4g128 int8-t6 gblm-50+int8-t6 rtn-w4g128 gptq-w3g128 sparsegpt-50 wanda-50"}
 MMLU_SUBSET=${MIDLLAMA_TABLE1_MMLU_SUBSET:-0.01}
 BBH_SUBSET=${MIDLLAMA_TABLE1_BBH_SUBSET:-0.005}
 BBH_MAX_GEN=${MIDLLAMA_TABLE1_BBH_MAX_GEN:-256}
@@ -36,10 +36,10 @@ SEED=1234
 log() { echo "table1 [$(date +%H:%M:%S)]: $*" >&2; }
 [ -n "${MIDLLAMA_BIN_DIR:-}" ] || "$ROOT/scripts/setup.sh" >/dev/null
 
-# 1. Artifacts and WikiText-2 (fp32 and stored are always made there).
+# 1. Artifacts and WikiText-2 (fp32, fp16 and stored, the imports, are always made there).
 compressed=""
 for r in $ROWS; do
-  case $r in fp32|stored) ;; *) compressed="$compressed $r" ;; esac
+  case $r in fp32|fp16|stored) ;; *) compressed="$compressed $r" ;; esac
 done
 MIDLLAMA_BIN_DIR=$BIN MIDLLAMA_RESULTS_DIR=$OUT MIDLLAMA_RESULTS_ONLY="${compressed:- none}" \
   MIDLLAMA_RESULTS_NO_DOCS=1 "$ROOT/scripts/results-smollm2.sh"
