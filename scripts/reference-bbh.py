@@ -12,7 +12,7 @@ the first item of every task, and its `get-answer` filter (the RegexFilter of th
 configuration) applied to hand-written generations.
 
 Otherwise: writes DIR/bbh/<task>.jsonl with the items `midllama-eval --subset F --seed S`
-keeps (scripts/evalsubset.py), one harness task per BBH task reading them (the installed
+keeps (scripts/evalreference.py), one harness task per BBH task reading them (the installed
 harness's bbh_cot_fewshot configuration, only the dataset replaced), runs `lm_eval` with
 transformers (fp32, CPU, greedy, batch 1) and writes DIR/reference.json (exact match per
 task and over all questions) and DIR/samples.jsonl (each question's generation and
@@ -28,7 +28,7 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evalsubset import subset_of  # noqa: E402
+from evalreference import add_model_arguments, model_args, subset_of  # noqa: E402
 
 # Generations whose extracted answer the golden records (the regex's corner cases: no
 # cue, an empty line after it, a multi-byte last character, several cues, spaces).
@@ -112,8 +112,7 @@ def reference(a):
     import lm_eval
     from lm_eval.tasks import TaskManager
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={a.model},dtype=float32" +
-        (f",add_bos_token={a.add_bos_token}" if a.add_bos_token else ""), tasks=names,
+        model="hf", model_args=model_args(a), tasks=names,
         batch_size=1, device="cpu", log_samples=True,
         gen_kwargs={"max_gen_toks": a.max_gen_tokens} if a.max_gen_tokens else None,
         task_manager=TaskManager(include_path=tasks_dir))
@@ -148,14 +147,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--golden")
-    ap.add_argument("--model")
+    add_model_arguments(ap)
     ap.add_argument("--out")
     ap.add_argument("--subset", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--add-bos-token", choices=["True", "False"],
-                    help="the harness's add_bos_token (default: the tokenizer's own). SmolLM2 "
-                    "needs False: transformers' tokenizer made from its GGUF adds "
-                    "<|im_start|> although the GGUF says add_bos_token false")
     ap.add_argument("--max-gen-tokens", type=int, default=0,
                     help="the harness's max_gen_toks (default: the task's, 1024)")
     a = ap.parse_args()

@@ -6,7 +6,7 @@
 
 1. writes DIR/mmlu/{dev,test}/<subject>_*.csv: every dev question and the test questions
    `midllama-eval --subset F --seed S` keeps (the same SplitMix64/FNV-1a selection as
-   runtime/eval/Subset.cpp, in scripts/evalsubset.py), so that both tools score identical items;
+   runtime/eval/Subset.cpp, in scripts/evalreference.py), so that both tools score identical items;
 2. writes one lm-evaluation-harness task per subject reading those CSVs, with the
    harness's own `mmlu` template (description, doc_to_text, choices A-D, first_n dev
    shots), and runs `lm_eval` with transformers (fp32, CPU) on them;
@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evalsubset import subset_of  # noqa: E402
+from evalreference import add_model_arguments, model_args, subset_of  # noqa: E402
 
 
 def read_rows(path):
@@ -67,17 +67,15 @@ metric_list:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--model", required=True)
+    add_model_arguments(ap)
     ap.add_argument("--out", required=True)
     ap.add_argument("--subset", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--shots", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--add-bos-token", choices=["True", "False"],
-                    help="the harness's add_bos_token (default: the tokenizer's own). SmolLM2 "
-                    "needs False: transformers' tokenizer made from its GGUF adds "
-                    "<|im_start|> although the GGUF says add_bos_token false")
     a = ap.parse_args()
+    if not a.model:
+        ap.error("--model is required")
     mmlu = os.path.join(a.out, "mmlu")
     tasks_dir = os.path.join(a.out, "tasks")
     for d in (os.path.join(mmlu, "dev"), os.path.join(mmlu, "test"), tasks_dir):
@@ -103,8 +101,7 @@ def main():
     import lm_eval
     from lm_eval.tasks import TaskManager
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={a.model},dtype=float32" +
-        (f",add_bos_token={a.add_bos_token}" if a.add_bos_token else ""), tasks=names,
+        model="hf", model_args=model_args(a), tasks=names,
         num_fewshot=a.shots, batch_size=a.batch_size, device="cpu",
         task_manager=TaskManager(include_path=tasks_dir))
     per = {}

@@ -24,6 +24,9 @@ import os
 import shutil
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evalreference import add_model_arguments, model_args  # noqa: E402
+
 
 def pages_of(raw):
     """runtime/eval/Wikitext.cpp's wikitextPages."""
@@ -104,9 +107,7 @@ def reference(a, pages):
         f.write(TASK.format(pages=path))
     import lm_eval
     from lm_eval.tasks import TaskManager
-    args = f"pretrained={a.model},dtype=float32" + (
-        f",add_bos_token={a.add_bos_token}" if a.add_bos_token else "") + (
-        f",max_length={a.max_length}" if a.max_length else "")
+    args = model_args(a, f",max_length={a.max_length}" if a.max_length else "")
     results = lm_eval.simple_evaluate(model="hf", model_args=args, tasks=["midllama_wikitext"],
                                       batch_size=1, device="cpu",
                                       task_manager=TaskManager(include_path=tasks))
@@ -123,11 +124,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--golden")
-    ap.add_argument("--model")
+    add_model_arguments(ap)
     ap.add_argument("--out")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--max-length", type=int, default=0)
-    ap.add_argument("--add-bos-token", choices=["True", "False"])
     a = ap.parse_args()
     with open(a.data, encoding="utf-8") as f:
         pages = pages_of(f.read())
