@@ -16,7 +16,6 @@
 #include "runtime/eval/Clock.h"
 #include "runtime/eval/GenerateUntil.h"
 #include "runtime/eval/MultipleChoice.h"
-#include "runtime/eval/Subset.h"
 
 using namespace midllama;
 using namespace midllama::evaltool;
@@ -76,9 +75,7 @@ int midllama::evaltool::runBbh(const Options &o) {
   std::vector<std::vector<size_t>> picked;
   int64_t total = 0;
   for (const eval::BbhTask &t : tasks) {
-    picked.push_back(eval::subsetOf(t.name, t.items.size(), o.subset, o.seed));
-    if (o.limit && int64_t(picked.back().size()) > o.limit)
-      picked.back().resize(size_t(o.limit));
+    picked.push_back(pickItems(o, t.name, t.items.size()));
     total += int64_t(picked.back().size());
   }
   Scorer sc = makeScorer(o);

@@ -7,6 +7,7 @@
 #include "EvalTool.h"
 
 #include "runtime/eval/ModelSummary.h"
+#include "runtime/eval/Subset.h"
 #include "runtime/support/OutputFile.h"
 
 #include <sys/resource.h>
@@ -99,6 +100,14 @@ void midllama::evaltool::finishReport(eval::Report &report, const Options &o,
   report.printTable(stderr, "midllama-eval report");
   if (!o.json.empty())
     writeOutput(o.json, "--json", report.json());
+}
+
+std::vector<size_t> midllama::evaltool::pickItems(const Options &o, const std::string &name,
+                                                 size_t count) {
+  std::vector<size_t> keep = rt::eval::subsetOf(name, count, o.subset, o.seed);
+  if (o.limit && int64_t(keep.size()) > o.limit)
+    keep.resize(size_t(o.limit));
+  return keep;
 }
 
 void midllama::evaltool::progress(const std::string &line, double elapsed, int64_t done,

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace midllama::evaltool {
 
@@ -59,6 +60,9 @@ void beginReport(rt::eval::Report &report, const Options &o, const Scorer &sc);
 /// Adds time, device and peak RSS, prints the table and writes --json.
 void finishReport(rt::eval::Report &report, const Options &o, const Scorer &sc,
                   double seconds);
+
+/// The items of a subject or task that --subset/--seed keep, at most --limit of them.
+std::vector<size_t> pickItems(const Options &o, const std::string &name, size_t count);
 
 /// "<what>: i/n ..., S s, ETA T s" progress on stderr.
 void progress(const std::string &line, double elapsed, int64_t done, int64_t total);

@@ -32,9 +32,7 @@ std::vector<std::vector<size_t>> pickQuestions(const Options &o,
   std::vector<std::vector<size_t>> picked;
   total = 0;
   for (const eval::MmluSubject &s : subjects) {
-    std::vector<size_t> keep = eval::subsetOf(s.name, s.test.size(), o.subset, o.seed);
-    if (o.limit && int64_t(keep.size()) > o.limit)
-      keep.resize(size_t(o.limit));
+    std::vector<size_t> keep = pickItems(o, s.name, s.test.size());
     if (shots > int64_t(s.dev.size()))
       die("--shots " + std::to_string(shots) + ": subject '" + s.name + "' has only " +
           std::to_string(s.dev.size()) + " dev questions");
