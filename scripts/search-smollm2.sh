@@ -5,7 +5,8 @@
 # of docs/results-smollm2.md (WikiText-2 ctx 512, first $WINDOWS windows, KL vs fp32), next
 # to every uniform row of that table that fits the same budget. Writes
 # docs/results-search-smollm2.md. The candidates are measured once (the first search's
-# report); the other budgets are solved from it (measurements=).
+# report: output errors, the Fisher weighting, bytes); the other budgets are solved from
+# it (measurements=). A report of other candidates is measured again.
 #
 # Needs scripts/results-smollm2.sh's results (the fp32 import and the uniform rows) in
 # $OUT; hours on 2 cores (the measurement is a calibration running GPTQ once per GPTQ
@@ -17,8 +18,8 @@ BUILD=${MIDLLAMA_BUILD_DIR:-$ROOT/build}
 BIN=${MIDLLAMA_BIN_DIR:-$BUILD/bin}
 OUT=${MIDLLAMA_RESULTS_DIR:-$BUILD/results-smollm2}
 WINDOWS=${MIDLLAMA_RESULTS_WINDOWS:-40}
-CANDIDATES=${MIDLLAMA_SEARCH_CANDIDATES:-rtn-w8g128,gptq-w4g128,gptq-w3g128,gptq-w3g64}
-CALIB="calib=wikitext2-train"
+CANDIDATES=${MIDLLAMA_SEARCH_CANDIDATES:-rtn-w8g128,gptq-w4g64-act,gptq-w4g128-act,gptq-w3g64-act,gptq-w3g128-act,gptq-w2g64-act}
+CALIB="calib=wikitext2-train fisher-samples=${MIDLLAMA_SEARCH_FISHER_SAMPLES:-32}"
 THREADS=()
 [ -z "${MIDLLAMA_SEARCH_THREADS:-}" ] || THREADS=(--threads "$MIDLLAMA_SEARCH_THREADS")
 log() { echo "search-smollm2 [$(date +%H:%M:%S)]: $*" >&2; }
@@ -36,15 +37,14 @@ mkdir -p "$OUT/search"
 for budget in $HI $MID $LO; do
   name=search-$budget
   if [ ! -f "$OUT/search/$name.recipe.json" ]; then
-    measured=()
-    if [ -f "$OUT/search/measurements.json" ]; then
+    measured=("$CALIB")
+    if [ -f "$OUT/search/measurements.json" ] && python3 -c "import json, sys; c = json.load(open(sys.argv[1]))['weights'][0]['candidates']; sys.exit(sorted(c) != sorted(sys.argv[2].split(',')))" "$OUT/search/measurements.json" "$CANDIDATES"; then
       measured=("measurements=$OUT/search/measurements.json")
-    else
-      measured=("$CALIB" "report=$OUT/search/measurements.json")
     fi
-    log "$name: --llm-search-recipe budget=$budget candidates=$CANDIDATES"
-    "$BIN/midllama-opt" "--llm-search-recipe=budget=$budget candidates=$CANDIDATES ${measured[*]} output=$OUT/search/$name.recipe.json" \
+    log "$name: --llm-search-recipe budget=$budget candidates=$CANDIDATES ${measured[*]}"
+    "$BIN/midllama-opt" "--llm-search-recipe=budget=$budget candidates=$CANDIDATES ${measured[*]} output=$OUT/search/$name.recipe.json report=$OUT/search/$name.report.json" \
       "$OUT/fp32.mlir" -o /dev/null 2> "$OUT/search/$name.search.log"
+    [ "${measured[0]}" != "$CALIB" ] || cp "$OUT/search/$name.report.json" "$OUT/search/measurements.json"
   fi
   if [ ! -f "$OUT/$name.mlm" ]; then
     log "$name: --llm-apply-recipe"
@@ -61,10 +61,11 @@ for budget in $HI $MID $LO; do
 done
 
 python3 - "$OUT" "$HI" "$MID" "$LO" "$CANDIDATES" > "$ROOT/docs/results-search-smollm2.md" <<'PY'
-import json, os, sys, glob, datetime
+import json, math, os, sys, glob, datetime
 out, budgets, candidates = sys.argv[1], [int(b) for b in sys.argv[2:5]], sys.argv[5]
 def load(p):
     return json.load(open(p)) if os.path.exists(p) else None
+base = load(os.path.join(out, "fp32.wikitext2.json"))
 uniform = {}
 for p in glob.glob(os.path.join(out, "*.wikitext2.json")):
     name = os.path.basename(p)[:-len(".wikitext2.json")]
@@ -82,13 +83,22 @@ print(f"`scripts/search-smollm2.sh`, {datetime.date.today().isoformat()}: `--llm
 for b in budgets:
     s = load(os.path.join(out, f"search-{b}.wikitext2.json"))
     print(f"## Budget {b:,} bytes\n")
-    print("| recipe | weight bytes | WikiText-2 ppl | KL vs fp32 |")
-    print("|---|---:|---:|---:|")
-    if s:
-        print(f"| **searched** | {s['weight_bytes_total']:,} | {s['perplexity']:.4f} | {s.get('kl', 0):.4f} |")
-    for name, w in sorted(uniform.items(), key=lambda kv: kv[1]["perplexity"]):
-        if w["weight_bytes_total"] <= b:
-            print(f"| {name} | {w['weight_bytes_total']:,} | {w['perplexity']:.4f} | {w.get('kl', 0):.4f} |")
+    report = load(os.path.join(out, "search", f"search-{b}.report.json"))
+    if report:
+        counts = {}
+        for w in report["weights"]:
+            counts[w["choice"]] = counts.get(w["choice"], 0) + 1
+        print("Searched choice: " + ", ".join(f"{n} x {c}" for c, n in sorted(counts.items())) +
+              f"; estimated loss increase {report['total_cost']:.4f} nats/token (the sum of "
+              "the chosen candidates' Fisher-weighted output errors).\n")
+    print("| recipe | weight bytes | WikiText-2 ppl | ln(ppl / fp32 ppl) | KL vs fp32 |")
+    print("|---|---:|---:|---:|---:|")
+    rows = [("**searched**", s)] if s else []
+    rows += sorted(((n, w) for n, w in uniform.items() if w["weight_bytes_total"] <= b),
+                   key=lambda r: r[1]["perplexity"])
+    for name, w in rows:
+        print(f"| {name} | {w['weight_bytes_total']:,} | {w['perplexity']:.4f} | "
+              f"{math.log(w['perplexity'] / base['perplexity']):.4f} | {w.get('kl', 0):.4f} |")
     print()
 PY
 log "wrote docs/results-search-smollm2.md"

@@ -18,6 +18,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstring>
 
@@ -192,43 +193,56 @@ void forwardLayer(const Dims &d, const Layer &L, int64_t T, std::vector<float> &
 }
 
 /// One layer backward: `dx` (the gradient of the layer's output) becomes that of its
-/// input; dW[p] gets the gradient of projection p (in the order of kProjections).
+/// input; dW[p] gets the gradient of projection p (in the order of kProjections; none
+/// where dW[p] is empty) and dY[p] the gradient of its output.
 void backwardLayer(const Dims &d, const Layer &L, const Saved &S, int64_t T,
-                   std::vector<float> &dx, std::vector<std::vector<float>> &dW) {
+                   std::vector<float> &dx, std::vector<std::vector<float>> &dW,
+                   std::vector<std::vector<float>> &dY) {
+  auto w = [&](size_t p) { return dW[p].empty() ? nullptr : dW[p].data(); };
   int64_t dim = d.dim, qw = d.qw, kw = d.kw, ffn = d.ffn;
   const cpu::AttentionParams &ap = d.ap;
   // x_out = h + down(act): dh = dx, dact = dx · Wd.
   std::vector<float> dh = dx, dact(S.act.size(), 0.0f), dgate(S.act.size(), 0.0f),
                      dup(S.act.size(), 0.0f), db(dx.size(), 0.0f);
-  backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(),
-                   dW[6].data());
+  backward::linear(S.act.data(), L.down.data(), dx.data(), T, dim, ffn, dact.data(), w(6));
   backward::swiglu(S.gate.data(), S.up.data(), dact.data(), T * ffn, dgate.data(), dup.data());
-  backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(),
-                   dW[4].data());
-  backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(), dW[5].data());
+  backward::linear(S.b.data(), L.gate.data(), dgate.data(), T, ffn, dim, db.data(), w(4));
+  backward::linear(S.b.data(), L.up.data(), dup.data(), T, ffn, dim, db.data(), w(5));
   backward::rmsNorm(S.h.data(), L.norm2.data(), db.data(), T, dim, d.eps, dh.data());
+  dY[6] = dx;
+  dY[4] = std::move(dgate);
+  dY[5] = std::move(dup);
   // h = in + o(attn): din = dh, dattn = dh · Wo.
   std::vector<float> din = dh, dattn(S.attn.size(), 0.0f), dq(S.q.size(), 0.0f),
                      dk(S.k.size(), 0.0f), dv(S.v.size(), 0.0f), da(dx.size(), 0.0f);
-  backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(),
-                   dW[3].data());
+  backward::linear(S.attn.data(), L.o.data(), dh.data(), T, dim, qw, dattn.data(), w(3));
   backward::attention(S.q.data(), S.k.data(), S.v.data(), dattn.data(), T, ap, dq.data(),
                       dk.data(), dv.data());
   backward::rotary(dq.data(), T, ap.heads, ap, true);
   backward::rotary(dk.data(), T, ap.kvHeads, ap, true);
-  backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), dW[0].data());
-  backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), dW[1].data());
-  backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), dW[2].data());
+  backward::linear(S.a.data(), L.q.data(), dq.data(), T, qw, dim, da.data(), w(0));
+  backward::linear(S.a.data(), L.k.data(), dk.data(), T, kw, dim, da.data(), w(1));
+  backward::linear(S.a.data(), L.v.data(), dv.data(), T, kw, dim, da.data(), w(2));
   backward::rmsNorm(S.in.data(), L.norm1.data(), da.data(), T, dim, d.eps, din.data());
+  dY[3] = std::move(dh);
+  dY[0] = std::move(dq);
+  dY[1] = std::move(dk);
+  dY[2] = std::move(dv);
   dx = std::move(din);
 }
 
-} // namespace
+/// Called for projection `p` (kProjections' order) of `layer` after each sample's
+/// backward pass: `dW` its weight's gradient (empty unless asked for), `dY` the [T, n]
+/// gradient of its output, both of the sample's mean loss.
+using ProjectionVisitor =
+    std::function<void(int64_t layer, size_t p, const std::vector<float> &dW,
+                       const std::vector<float> &dY, int64_t T)>;
 
-bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &options,
-                                 double alpha, GradientNorm norm,
-                                 std::map<std::string, std::vector<float>> &norms,
-                                 double &meanLoss, std::string &error) {
+/// The forward and backward pass over every calibration sample (`what` names the progress
+/// lines), `visit` called with each projection's gradients. `meanLoss`: the samples' mean.
+bool backpropagate(ModuleOp module, const CalibrationOptions &options, const char *what,
+                   bool weightGradients, const ProjectionVisitor &visit, double &meanLoss,
+                   std::string &error) {
   auto start = std::chrono::steady_clock::now();
   // The model's shape from its compiled program, the tokenizer and the samples.
   std::vector<int64_t> layerOfWeight;
@@ -253,14 +267,8 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
   if (!readWeights(module, d, w, error))
     return false;
   int64_t dim = d.dim, vocab = d.vocab;
-
-  // Σ (α g)² (L2) or Σ |α g| (L1) per projection, in the order of kProjections.
-  std::vector<std::vector<std::vector<double>>> sumSq(static_cast<size_t>(d.layers));
   const int64_t shapes[7][2] = {{d.qw, dim},  {d.kw, dim},  {d.kw, dim}, {dim, d.qw},
                                 {d.ffn, dim}, {d.ffn, dim}, {dim, d.ffn}};
-  for (auto &l : sumSq)
-    for (auto &s : shapes)
-      l.emplace_back(size_t(s[0] * s[1]), 0.0);
   double totalLoss = 0;
   for (size_t n = 0; n < samples.size(); ++n) {
     const std::vector<int32_t> &tokens = samples[n];
@@ -288,35 +296,90 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
                      nullptr);
     backward::rmsNorm(x.data(), w.finalNorm.data(), df.data(), T, dim, d.eps, dx.data());
     for (int64_t l = d.layers - 1; l >= 0; --l) {
-      std::vector<std::vector<float>> dW;
-      for (auto &s : shapes)
-        dW.emplace_back(size_t(s[0] * s[1]), 0.0f);
-      backwardLayer(d, w.layers[size_t(l)], saved[size_t(l)], T, dx, dW);
+      std::vector<std::vector<float>> dW(7), dY(7);
+      if (weightGradients)
+        for (size_t p = 0; p < 7; ++p)
+          dW[p].assign(size_t(shapes[p][0] * shapes[p][1]), 0.0f);
+      backwardLayer(d, w.layers[size_t(l)], saved[size_t(l)], T, dx, dW, dY);
       for (size_t p = 0; p < 7; ++p)
-        for (size_t i = 0; i < dW[p].size(); ++i) {
-          double g = alpha * double(dW[p][i]);
-          sumSq[size_t(l)][p][i] += norm == GradientNorm::L2 ? g * g : std::fabs(g);
-        }
+        visit(l, p, dW[p], dY[p], T);
     }
     if ((n + 1) % 16 == 0 || n + 1 == samples.size())
-      llvm::errs() << "gradients: sample " << n + 1 << "/" << samples.size() << ", mean loss "
+      llvm::errs() << what << ": sample " << n + 1 << "/" << samples.size() << ", mean loss "
                    << llvm::format("%.4f", totalLoss / double(n + 1)) << "\n";
   }
   meanLoss = totalLoss / double(samples.size());
-  norms.clear();
-  for (int64_t l = 0; l < d.layers; ++l)
-    for (size_t p = 0; p < 7; ++p) {
-      std::vector<float> g(sumSq[size_t(l)][p].size());
-      for (size_t i = 0; i < g.size(); ++i)
-        g[i] = float(norm == GradientNorm::L2 ? std::sqrt(sumSq[size_t(l)][p][i])
-                                              : sumSq[size_t(l)][p][i]);
-      norms["model.layers." + std::to_string(l) + "." + kProjections[p] + ".weight"] =
-          std::move(g);
-    }
-  llvm::errs() << "gradients: " << samples.size() << " samples in "
+  llvm::errs() << what << ": " << samples.size() << " samples in "
                << llvm::format("%.2f", std::chrono::duration<double>(
                                            std::chrono::steady_clock::now() - start)
                                            .count())
                << " s\n";
+  return true;
+}
+
+std::string projectionName(int64_t layer, size_t p) {
+  return "model.layers." + std::to_string(layer) + "." + kProjections[p] + ".weight";
+}
+
+} // namespace
+
+bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &options,
+                                 double alpha, GradientNorm norm,
+                                 std::map<std::string, std::vector<float>> &norms,
+                                 double &meanLoss, std::string &error) {
+  // Σ (α g)² (L2) or Σ |α g| (L1) per weight.
+  std::map<std::string, std::vector<double>> sums;
+  auto visit = [&](int64_t layer, size_t p, const std::vector<float> &dW,
+                   const std::vector<float> &, int64_t) {
+    std::vector<double> &sum = sums[projectionName(layer, p)];
+    sum.resize(dW.size(), 0.0);
+    for (size_t i = 0; i < dW.size(); ++i) {
+      double g = alpha * double(dW[i]);
+      sum[i] += norm == GradientNorm::L2 ? g * g : std::fabs(g);
+    }
+  };
+  if (!backpropagate(module, options, "gradients", /*weightGradients=*/true, visit, meanLoss,
+                     error))
+    return false;
+  norms.clear();
+  for (const auto &[name, sum] : sums) {
+    std::vector<float> &g = norms[name];
+    g.resize(sum.size());
+    for (size_t i = 0; i < g.size(); ++i)
+      g[i] = float(norm == GradientNorm::L2 ? std::sqrt(sum[i]) : sum[i]);
+  }
+  return true;
+}
+
+bool calib::computeOutputFisher(ModuleOp module, const CalibrationOptions &options,
+                                std::map<std::string, std::vector<double>> &fisher,
+                                double &meanLoss, std::string &error) {
+  // The visitor gets gradients of a sample's mean loss over its T - 1 predicted tokens;
+  // times T - 1 they are those of the summed loss, whose per-token terms the Fisher needs.
+  std::map<std::string, std::vector<double>> sums;
+  int64_t tokens = 0;
+  auto visit = [&](int64_t layer, size_t p, const std::vector<float> &,
+                   const std::vector<float> &dY, int64_t T) {
+    std::vector<double> &sum = sums[projectionName(layer, p)];
+    size_t n = dY.size() / size_t(T);
+    sum.resize(n, 0.0);
+    double scale = double(T - 1);
+    for (int64_t t = 0; t < T; ++t)
+      for (size_t i = 0; i < n; ++i) {
+        double g = scale * double(dY[size_t(t) * n + i]);
+        sum[i] += g * g;
+      }
+    if (layer == 0 && p == 0)
+      tokens += T;
+  };
+  if (!backpropagate(module, options, "fisher", /*weightGradients=*/false, visit, meanLoss,
+                     error))
+    return false;
+  fisher.clear();
+  for (auto &[name, sum] : sums) {
+    for (double &v : sum)
+      v /= double(tokens);
+    fisher[name] = std::move(sum);
+  }
   return true;
 }

@@ -201,15 +201,29 @@ bool midllama::quant::quantizeGPTQ(const float *w, int64_t n, int64_t k,
   return true;
 }
 
-double midllama::quant::layerOutputError(const float *w, const float *q, int64_t n, int64_t k,
-                                         const float *h) {
-  // tr(D H Dᵀ) = Σ_r d_r · (D H)_r: D H as one fp32 product, the final sums in fp64.
+std::vector<double> midllama::quant::layerOutputErrorPerRow(const float *w, const float *q,
+                                                            int64_t n, int64_t k,
+                                                            const float *h) {
+  // (D H)_r · d_r per row r: D H as one fp32 product, the final sums in fp64.
   std::vector<float> d(size_t(n * k)), dh(size_t(n * k));
   for (size_t i = 0; i < d.size(); ++i)
     d[i] = float(double(w[i]) - double(q[i]));
   numerics::gemm(d.data(), h, dh.data(), n, k, k); // H is symmetric: H = Hᵀ
+  std::vector<double> rows(size_t(n), 0.0);
+  for (int64_t r = 0; r < n; ++r) {
+    double total = 0;
+    for (int64_t c = 0; c < k; ++c)
+      total += double(d[size_t(r * k + c)]) * double(dh[size_t(r * k + c)]);
+    rows[size_t(r)] = total / 2.0;
+  }
+  return rows;
+}
+
+double midllama::quant::layerOutputError(const float *w, const float *q, int64_t n, int64_t k,
+                                         const float *h) {
+  // tr(D H Dᵀ) / 2, summed from the rows' terms.
   double total = 0;
-  for (size_t i = 0; i < d.size(); ++i)
-    total += double(d[i]) * double(dh[i]);
-  return total / 2.0;
+  for (double e : layerOutputErrorPerRow(w, q, n, k, h))
+    total += e;
+  return total;
 }

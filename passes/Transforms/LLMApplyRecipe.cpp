@@ -5,9 +5,12 @@
 // A recipe (Recipe.h) is run as a pipeline of the method passes, one per rule in order:
 // rule i's pass takes the weights its expression matches and no earlier rule's expression
 // does (include = its match, exclude = the earlier matches), so the first matching rule
-// decides. Each pass writes a parameter file; the last writes `output` and the ones before
-// it are removed. The same pipeline, with its options, reproduces the compile from
-// midllama-opt alone; the progress prints it.
+// decides. Consecutive GPTQ rules that differ only in bits, group size, symmetry and
+// column order run as one GPTQ pass with per-weight `formats` (first match decides there
+// too): one calibration, sequential over all their weights, instead of one per rule. Each
+// pass writes a parameter file; the last writes `output` and the ones before it are
+// removed. The same pipeline, with its options, reproduces the compile from midllama-opt
+// alone; the progress prints it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -100,23 +103,80 @@ struct LLMApplyRecipePass
     llvm::SmallString<128> stem(output);
     llvm::sys::path::replace_extension(stem, "");
     std::vector<std::string> intermediates;
-    for (size_t i = 0; i < last; ++i) {
+    for (size_t i = 0, next = 0; i < last; i = next) {
+      next = mergedGPTQEnd(r, i, last);
       if (r.rules[i].method == "keep")
         continue;
-      std::string out = i + 1 == last ? std::string(output)
-                                      : std::string(stem) + ".step" + std::to_string(i + 1) +
-                                            ".safetensors";
-      if (!runRule(module, r.rules[i], i, what, calibration, excludes[i], out, error)) {
+      std::string out = next == last ? std::string(output)
+                                     : std::string(stem) + ".step" + std::to_string(i + 1) +
+                                           ".safetensors";
+      RecipeRule rule = next > i + 1 ? mergeGPTQRules(r, i, next) : r.rules[i];
+      if (!runRule(module, rule, i, what, calibration, excludes[i], out, error)) {
         for (const std::string &path : intermediates) // the steps before leave nothing behind
           rt::discardOutput(path);
         return false;
       }
-      if (i + 1 != last)
+      if (next != last)
         intermediates.push_back(resolveAgainstModule(module, out));
     }
     for (const std::string &path : intermediates)
       rt::discardOutput(path);
     return true;
+  }
+
+  /// A GPTQ rule's format options (bits, group size, symmetric, act-order) as a `formats`
+  /// value, and in `rest` its other options; empty when it lacks bits or group-size.
+  static std::string gptqFormat(const RecipeRule &rule,
+                                std::vector<std::pair<std::string, std::string>> &rest) {
+    std::string bits, group;
+    bool symmetric = false, act = false;
+    rest.clear();
+    for (const auto &[k, v] : rule.options) {
+      if (k == "bits")
+        bits = v;
+      else if (k == "group-size")
+        group = v;
+      else if (k == "symmetric")
+        symmetric = v == "true" || v == "1";
+      else if (k == "act-order")
+        act = v == "true" || v == "1";
+      else
+        rest.push_back({k, v});
+    }
+    if (rule.method != "gptq" || bits.empty() || group.empty() ||
+        rule.match.find(';') != std::string::npos) // `formats` separates entries by ';'
+      return "";
+    llvm::sort(rest);
+    return "w" + bits + "g" + group + (symmetric ? "-sym" : "") + (act ? "-act" : "");
+  }
+
+  /// The end of the run of rules from `i` that one GPTQ pass runs: i + 1, or past the
+  /// consecutive GPTQ rules with the same options apart from their formats.
+  static size_t mergedGPTQEnd(const Recipe &r, size_t i, size_t last) {
+    std::vector<std::pair<std::string, std::string>> first, rest;
+    if (gptqFormat(r.rules[i], first).empty())
+      return i + 1;
+    size_t end = i + 1;
+    while (end < last && !gptqFormat(r.rules[end], rest).empty() && rest == first)
+      ++end;
+    return end;
+  }
+
+  /// Rules [i, end) as one GPTQ rule: it matches any of them, `formats` gives each weight
+  /// the format of the first that matches it.
+  static RecipeRule mergeGPTQRules(const Recipe &r, size_t i, size_t end) {
+    RecipeRule merged;
+    merged.method = "gptq";
+    std::string formats;
+    std::vector<std::pair<std::string, std::string>> rest;
+    for (size_t j = i; j < end; ++j) {
+      std::string format = gptqFormat(r.rules[j], rest);
+      merged.match += (j == i ? "" : "|") + ("(?:" + r.rules[j].match + ")");
+      formats += (j == i ? "" : ";") + r.rules[j].match + "=" + format;
+    }
+    merged.options = rest;
+    merged.options.push_back({"formats", formats});
+    return merged;
   }
 
   /// The recipe's text (built-in, or the file `recipe` names), parsed.

@@ -34,6 +34,17 @@ bool computeGradientNorms(mlir::ModuleOp module, const CalibrationOptions &optio
                           std::map<std::string, std::vector<float>> &norms,
                           double &meanLoss, std::string &error);
 
+/// The diagonal Fisher information of every decoder projection's output, for the recipe
+/// search's loss estimate: `fisher[name][i]` = the mean over the calibration tokens of
+/// (∂ℓ/∂y_i)², ℓ a sample's summed causal-LM cross-entropy and y_i output channel i of
+/// weight `name`. With the Fisher in place of the Hessian and its off-diagonal terms
+/// dropped, ½ Σ_i F_i E[Δy_i²] estimates the increase of the mean token loss (nats) from
+/// an output error Δy (the weighting of BRECQ, Li et al. 2021, §3.2). Same inputs and
+/// errors as computeGradientNorms; one backward pass per sample, no weight gradients.
+bool computeOutputFisher(mlir::ModuleOp module, const CalibrationOptions &options,
+                         std::map<std::string, std::vector<double>> &fisher,
+                         double &meanLoss, std::string &error);
+
 } // namespace midllama::calib
 
 #endif // MIDLLAMA_CALIBRATE_GRADIENTNORMS_H

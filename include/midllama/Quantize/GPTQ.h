@@ -79,6 +79,11 @@ bool quantizeGPTQ(const float *w, int64_t n, int64_t k, const float *h,
 /// (tr(D H Dᵀ) / 2 with D = W − Q and H = 2/n XᵀX).
 double layerOutputError(const float *w, const float *q, int64_t n, int64_t k, const float *h);
 
+/// layerOutputError row by row: entry i is ½ (w_i − q_i) H (w_i − q_i)ᵀ, the mean squared
+/// error of output channel i (their sum is layerOutputError).
+std::vector<double> layerOutputErrorPerRow(const float *w, const float *q, int64_t n, int64_t k,
+                                           const float *h);
+
 } // namespace midllama::quant
 
 #endif // MIDLLAMA_QUANTIZE_GPTQ_H

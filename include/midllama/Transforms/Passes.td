@@ -236,7 +236,9 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
     `seq-len` tokens drawn with `seed`, decoder layer by decoder layer, each layer fed the
     outputs of the already-quantized layers before it (lib/Calibrate). With
     `true-sequential`, the groups inside a layer go one after the other too (q/k/v, o,
-    gate/up, down). `act-order` quantizes columns by decreasing H_jj with static groups (no
+    gate/up, down). `formats` gives weights their own bits, group size, symmetry and
+    column order in the same calibration (how --llm-apply-recipe runs a mixed recipe's
+    GPTQ rules: sequential over all of them, one calibration instead of one per rule). `act-order` quantizes columns by decreasing H_jj with static groups (no
     g_idx: the stored layout is unchanged). `group-params=block-start` takes a group's
     scale and zero point from the weights as its block started, as the reference code does,
     instead of the error-updated ones (docs/quantization.md compares the two). Selection,
@@ -261,6 +263,10 @@ def LLMQuantizeGPTQ : Pass<"llm-quantize-gptq", "::mlir::ModuleOp"> {
            "(the weights as error-updated when the group starts) or block-start (the "
            "reference gptq.py: the weights as the group's lazy-batch block started; differs "
            "only when group-size < block-size)">,
+    Option<"formats", "formats", "std::string", /*default=*/"\"\"",
+           "Per-weight formats, REGEX=w<bits>g<group>[-sym][-act] separated by ';': the "
+           "first entry whose expression matches a weight's name sets its bits, group-size, "
+           "symmetric and act-order (the others keep the options')">,
   ], CalibrationOptions, WeightSelectionOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
@@ -341,12 +347,17 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
   let description = [{
     Answers "the most accurate version of this model that fits N bytes": for every selected
     weight (dense linear weights, `include`/`exclude`) and every candidate (`keep`,
-    `rtn-w<b>g<g>[-sym]`, `gptq-w<b>g<g>[-sym]`, `nf4-b<s>[-dq]`), it measures on
-    calibration data the increase of the layer's output error, ‖(W − Q)X‖² / tokens from
-    the input's XᵀX (the quantity GPTQ minimizes), with Q the values the runtime would
-    compute with; and it counts the candidate's bytes exactly as the artifact stores the
-    weight (its `!llm.weight` type's layout). Then it picks one candidate per weight,
-    minimizing the summed error with the model's total weight bytes (the weights not
+    `rtn-w<b>g<g>[-sym]`, `gptq-w<b>g<g>[-sym][-act]`, `nf4-b<s>[-dq]`), it measures on
+    calibration data the layer's output error, per output channel i the mean of
+    ((W − Q)x)_i² over the tokens from the input's XᵀX (the quantity GPTQ minimizes), with
+    Q the values the runtime would compute with; and it counts the candidate's bytes
+    exactly as the artifact stores the weight (its `!llm.weight` type's layout). With
+    `weighting=fisher` (the default) a candidate's cost is ½ Σ_i F_i · error_i, F_i the
+    diagonal Fisher of output channel i (the mean squared gradient of the token loss,
+    from one backward pass per calibration sample): the estimated increase of the mean
+    token loss in nats, which makes errors of different layers comparable (BRECQ's
+    weighting, Li et al. 2021); `weighting=output` sums the plain errors. Then it picks one
+    candidate per weight, minimizing the summed cost with the model's total weight bytes (the weights not
     searched counted as they are) at most `budget`, by dynamic programming over byte units
     (exact when the sizes share a unit; otherwise sizes are rounded up, the result stays
     within the budget and the report states the optimality gap in bytes).
@@ -368,7 +379,7 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
            "The model's weight bytes at most: a size (123456789, 60MB, 1.5GiB) or a width (4.25bpp) (required)">,
     Option<"candidates", "candidates", "std::string",
            /*default=*/"\"keep,rtn-w8g128,gptq-w4g128,gptq-w3g128,nf4-b64\"",
-           "Comma-separated candidates: keep, rtn-w<bits>g<group>[-sym], gptq-w<bits>g<group>[-sym], nf4-b<block>[-dq]">,
+           "Comma-separated candidates: keep, rtn-w<bits>g<group>[-sym], gptq-w<bits>g<group>[-sym][-act], nf4-b<block>[-dq]">,
     Option<"units", "units", "int64_t", /*default=*/"65536",
            "Most byte units of the allocation's dynamic program (more: finer, slower)">,
     Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
@@ -381,6 +392,12 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
            "JSON file for the choice per weight (optional)">,
     Option<"measurements", "measurements", "std::string", /*default=*/"\"\"",
            "An earlier search's report: solve with its measured errors, without calibrating">,
+    Option<"weighting", "weighting", "std::string", /*default=*/"\"fisher\"",
+           "A candidate's cost: fisher (output errors weighted by the diagonal Fisher: the "
+           "estimated loss increase) or output (the summed output errors)">,
+    Option<"fisherSamples", "fisher-samples", "int64_t", /*default=*/"0",
+           "Calibration windows of the backward pass behind the Fisher (0: `samples`; "
+           "fewer: faster, the backward pass costs about three forward passes per window)">,
   ], CalibrationOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }

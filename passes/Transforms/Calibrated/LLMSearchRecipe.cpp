@@ -3,7 +3,8 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // Measures every candidate of every selected weight during one layer-by-layer
-// calibration (lib/Calibrate: the Hessian XᵀX of each linear layer's input), counts its
+// calibration (lib/Calibrate: the Hessian XᵀX of each linear layer's input), weighs its
+// output error by the outputs' diagonal Fisher (lib/Calibrate's backward pass), counts its
 // bytes from the type it would give the weight, solves the allocation (lib/Search) and
 // writes the recipe --llm-apply-recipe reads. Issue 19; docs/quantization.md.
 //
@@ -15,6 +16,7 @@
 #include "passes/Transforms/WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
+#include "midllama/Calibrate/GradientNorms.h"
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Dialect/LLM/IR/WeightLayout.h"
 #include "midllama/Params/ParamFiles.h"
@@ -44,11 +46,12 @@ namespace {
 
 constexpr const char *kPass = "llm-search-recipe";
 
-/// One searched weight: its candidates' bytes and measured errors.
+/// One searched weight: its candidates' bytes, measured output errors and costs (the
+/// errors as `weighting` weighs them).
 struct Measured {
   std::string name;
   std::vector<int64_t> bytes;
-  std::vector<double> error;
+  std::vector<double> outputError, cost;
 };
 
 /// `name` with the regular expression metacharacters escaped.
@@ -78,7 +81,9 @@ struct LLMSearchRecipePass
         .require(candidatesOk, "candidates: " + candidatesError)
         .atLeast("units", int64_t(units), 16)
         .require(units <= (int64_t(1) << 24), "units must be at most 16777216")
-        .nonEmpty("output", output, "the recipe JSON to write");
+        .nonEmpty("output", output, "the recipe JSON to write")
+        .oneOf("weighting", weighting, {"fisher", "output"})
+        .atLeast("fisher-samples", int64_t(fisherSamples), 0);
     if (measurements.empty())
       checkCalibration(c);
     return c.message();
@@ -90,28 +95,50 @@ struct LLMSearchRecipePass
                std::vector<std::vector<float>> &passOn, std::string &why) {
     ModuleOp module = getOperation();
     std::vector<float> h = stats.hessian();
-    quant::GPTQHessian prepared;
-    bool gptq = llvm::any_of(cs, [](const SearchCandidate &c) { return c.method == "gptq"; });
-    if (gptq && !quant::prepareGPTQHessian(h.data(), stats.k, kSearchGPTQDamp,
-                                           /*actOrder=*/false, prepared, why))
-      return false;
+    // The Hessian prepared once per column order the GPTQ candidates use.
+    quant::GPTQHessian prepared[2];
+    for (bool act : {false, true})
+      if (llvm::any_of(cs, [&](const SearchCandidate &c) {
+            return c.method == "gptq" && c.actOrder == act;
+          }) &&
+          !quant::prepareGPTQHessian(h.data(), stats.k, kSearchGPTQDamp, act, prepared[act],
+                                     why))
+        return false;
     for (const std::string &name : names) {
       std::vector<float> w, q;
       if (!readWeightF32(module, name, w, why))
         return false;
       auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
           module, StringAttr::get(module.getContext(), name));
-      Measured m{name, {}, {}};
+      Measured m{name, {}, {}, {}};
       int64_t n = int64_t(w.size()) / stats.k;
+      const std::vector<double> *f = nullptr;
+      if (weighting == "fisher") {
+        auto it = fisher.find(name);
+        if (it == fisher.end() || int64_t(it->second.size()) != n) {
+          why = "weight '" + name + "': the backward pass gives no Fisher for it (only "
+                "decoder projections; use weighting=output)";
+          return false;
+        }
+        f = &it->second;
+      }
       for (const SearchCandidate &c : cs) {
-        if (!candidateValues(c, w, n, stats.k, gptq ? &prepared : nullptr, q, why)) {
+        if (!candidateValues(c, w, n, stats.k, &prepared[c.actOrder], q, why)) {
           why = "weight '" + name + "', candidate " + c.name + ": " + why;
           return false;
         }
         m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
-        m.error.push_back(
-            c.method == "keep" ? 0.0
-                               : quant::layerOutputError(w.data(), q.data(), n, stats.k, h.data()));
+        std::vector<double> rows =
+            c.method == "keep"
+                ? std::vector<double>(size_t(n), 0.0)
+                : quant::layerOutputErrorPerRow(w.data(), q.data(), n, stats.k, h.data());
+        double error = 0, cost = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          error += rows[size_t(i)];
+          cost += f ? 0.5 * (*f)[size_t(i)] * rows[size_t(i)] : rows[size_t(i)];
+        }
+        m.outputError.push_back(error);
+        m.cost.push_back(cost);
       }
       measured.push_back(std::move(m));
       // The next layers are measured on the uncompressed model's activations.
@@ -122,12 +149,24 @@ struct LLMSearchRecipePass
 
   /// The calibration the errors come from: the options', or the measurements' report's.
   llvm::json::Value calibrationUsed = nullptr;
+  /// The calibration windows of the Fisher (null: not weighted; from the report with
+  /// measurements=).
+  llvm::json::Value fisherUsed = nullptr;
+  /// weighting=fisher: each searched weight's output Fisher, by name.
+  std::map<std::string, std::vector<double>> fisher;
 
   /// Every candidate of every selected weight measured in one calibration, in `selected`'s
   /// order.
   bool measureAll(const std::vector<std::string> &selected,
                   const std::vector<SearchCandidate> &cs, std::vector<Measured> &measured,
                   std::string &error) {
+    double loss = 0;
+    calib::CalibrationOptions fisherOptions = calibrationOptions(/*hessian=*/false);
+    if (fisherSamples > 0)
+      fisherOptions.samples = fisherSamples;
+    if (weighting == "fisher" &&
+        !calib::computeOutputFisher(getOperation(), fisherOptions, fisher, loss, error))
+      return false;
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
                         std::vector<std::vector<float>> &passOn, std::string &why) {
       return measure(names, stats, cs, measured, passOn, why);
@@ -165,7 +204,15 @@ struct LLMSearchRecipePass
         root->getAsObject() ? root->getAsObject()->getObject("calibration") : nullptr;
     if (!weights || !calibration)
       return fail("not a --llm-search-recipe report (no \"weights\" and \"calibration\")");
+    std::optional<llvm::StringRef> measuredWeighting = root->getAsObject()->getString("weighting");
+    if (!measuredWeighting || *measuredWeighting != weighting)
+      return fail("its costs are weighted '" +
+                  (measuredWeighting ? measuredWeighting->str() : std::string("output")) +
+                  "', not '" + std::string(weighting) + "' (set weighting= to match, or "
+                  "search again without measurements=)");
     calibrationUsed = llvm::json::Value(llvm::json::Object(*calibration)); // the errors' data
+    if (const llvm::json::Value *f = root->getAsObject()->get("fisher_samples"))
+      fisherUsed = *f;
     std::map<std::string, const llvm::json::Object *> byName;
     for (const llvm::json::Value &w : *weights)
       if (const llvm::json::Object *o = w.getAsObject())
@@ -180,15 +227,17 @@ struct LLMSearchRecipePass
         return fail("no measurement of weight '" + name + "'");
       auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
           module, StringAttr::get(module.getContext(), name));
-      Measured m{name, {}, {}};
+      Measured m{name, {}, {}, {}};
       for (const SearchCandidate &c : cs) {
         const llvm::json::Object *e = candidates->getObject(c.name);
-        std::optional<double> err = e ? e->getNumber("error") : std::nullopt;
-        if (!err)
+        std::optional<double> cost = e ? e->getNumber("cost") : std::nullopt;
+        std::optional<double> err = e ? e->getNumber("output_error") : std::nullopt;
+        if (!cost || !err)
           return fail("no measurement of candidate " + c.name + " for weight '" + name +
                       "' (search again without measurements=)");
         m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
-        m.error.push_back(*err);
+        m.outputError.push_back(*err);
+        m.cost.push_back(*cost);
       }
       measured.push_back(std::move(m));
     }
@@ -199,10 +248,16 @@ struct LLMSearchRecipePass
                          const std::vector<Measured> &measured,
                          const search::KnapsackSolution &s, int64_t budgetBytes,
                          int64_t totalBytes) const {
-    // One rule per chosen candidate, matching exactly its weights (in candidate order;
-    // the matches are disjoint, so the order decides nothing).
+    // One rule per chosen candidate, matching exactly its weights. The matches are
+    // disjoint; the GPTQ rules come last and together, so that --llm-apply-recipe runs them
+    // in one calibration, on the other rules' compressed weights.
+    std::vector<size_t> order;
+    for (bool gptq : {false, true})
+      for (size_t c = 0; c < cs.size(); ++c)
+        if ((cs[c].method == "gptq") == gptq)
+          order.push_back(c);
     llvm::json::Array rules;
-    for (size_t c = 0; c < cs.size(); ++c) {
+    for (size_t c : order) {
       std::string names;
       for (size_t i = 0; i < measured.size(); ++i)
         if (size_t(s.choice[i]) == c)
@@ -218,8 +273,9 @@ struct LLMSearchRecipePass
         {"name", "searched"},
         {"description",
          llvm::formatv("--llm-search-recipe budget={0} ({1} bytes): weights {2} bytes, "
-                       "summed layer output error {3}",
-                       budget, budgetBytes, totalBytes, llvm::format("%.6g", s.cost))
+                       "{3} {4}",
+                       budget, budgetBytes, totalBytes, costName(),
+                       llvm::format("%.6g", s.cost))
              .str()},
         {"calibration", calibrationUsed},
         {"rules", std::move(rules)}};
@@ -234,17 +290,21 @@ struct LLMSearchRecipePass
     for (size_t i = 0; i < measured.size(); ++i) {
       llvm::json::Object candidates;
       for (size_t c = 0; c < cs.size(); ++c)
-        candidates[cs[c].name] =
-            llvm::json::Object{{"bytes", measured[i].bytes[c]}, {"error", measured[i].error[c]}};
+        candidates[cs[c].name] = llvm::json::Object{{"bytes", measured[i].bytes[c]},
+                                                    {"output_error", measured[i].outputError[c]},
+                                                    {"cost", measured[i].cost[c]}};
       weights.push_back(llvm::json::Object{{"name", measured[i].name},
                                            {"choice", cs[size_t(s.choice[i])].name},
                                            {"candidates", std::move(candidates)}});
     }
     llvm::json::Object root{{"calibration", calibrationUsed},
+                            {"weighting", std::string(weighting)},
+                            {"fisher_samples", fisherUsed},
+                            {"cost", costName()},
                             {"budget_bytes", budgetBytes},
                             {"weight_bytes", fixedBytes + s.bytes},
                             {"unsearched_bytes", fixedBytes},
-                            {"error", s.cost},
+                            {"total_cost", s.cost},
                             {"unit_bytes", s.unit},
                             {"slack_bytes", s.slackBytes},
                             {"weights", std::move(weights)}};
@@ -255,16 +315,18 @@ struct LLMSearchRecipePass
                   const search::KnapsackSolution &s, int64_t budgetBytes,
                   int64_t fixedBytes) const {
     llvm::raw_ostream &os = llvm::errs();
-    os << kPass << ": the choice per weight (bytes, layer output error)\n";
+    os << kPass << ": the choice per weight (bytes, layer output error, " << costName()
+       << ")\n";
     for (size_t i = 0; i < measured.size(); ++i) {
       size_t c = size_t(s.choice[i]);
       os << "  " << llvm::left_justify(measured[i].name, 44) << " "
          << llvm::left_justify(cs[c].name, 14) << llvm::right_justify(
                                                          std::to_string(measured[i].bytes[c]), 11)
-         << "  " << llvm::format("%.6g", measured[i].error[c]) << "\n";
+         << "  " << llvm::format("%-12.6g", measured[i].outputError[c]) << " "
+         << llvm::format("%.6g", measured[i].cost[c]) << "\n";
     }
     os << kPass << ": weights " << fixedBytes + s.bytes << " bytes (" << fixedBytes
-       << " not searched) of a budget of " << budgetBytes << "; summed error "
+       << " not searched) of a budget of " << budgetBytes << "; " << costName() << " "
        << llvm::format("%.6g", s.cost);
     if (s.slackBytes)
       os << "; sizes rounded up to units of " << s.unit << " bytes: optimal for any budget up to "
@@ -272,6 +334,12 @@ struct LLMSearchRecipePass
     else
       os << "; exact optimum";
     os << "\n";
+  }
+
+  /// What a candidate's cost is, in words.
+  std::string costName() const {
+    return weighting == "fisher" ? "estimated loss increase (nats/token)"
+                                 : "summed layer output error";
   }
 
   bool write(const std::string &path, const std::string &what, const std::string &text) {
@@ -312,6 +380,10 @@ struct LLMSearchRecipePass
                                          {"samples", int64_t(samples)},
                                          {"seq-len", int64_t(seqLen)},
                                          {"seed", int64_t(seed)}};
+    fisherUsed = weighting == "fisher"
+                     ? llvm::json::Value(fisherSamples > 0 ? int64_t(fisherSamples)
+                                                           : int64_t(samples))
+                     : llvm::json::Value(nullptr);
     std::vector<Measured> measured;
     if (!(measurements.empty() ? measureAll(selected, cs, measured, error)
                                : loadMeasurements(selected, cs, measured, error)))
@@ -319,7 +391,7 @@ struct LLMSearchRecipePass
 
     std::vector<search::KnapsackItem> items;
     for (const Measured &m : measured)
-      items.push_back({m.bytes, m.error});
+      items.push_back({m.bytes, m.cost});
     int64_t smallest = 0;
     for (const Measured &m : measured)
       smallest += *std::min_element(m.bytes.begin(), m.bytes.end());

@@ -55,6 +55,7 @@ bool parseOne(const std::string &name, SearchCandidate &c) {
       c.bits = int(a);
       c.groupSize = b;
       c.symmetric = suffix("-sym");
+      c.actOrder = c.method == "gptq" && suffix("-act");
       return at == name.size();
     }
   if (name.rfind("nf4-b", 0) == 0) {
@@ -81,7 +82,7 @@ bool midllama::parseSearchCandidates(const std::string &list,
     SearchCandidate c;
     if (!parseOne(name, c)) {
       error = "unknown candidate '" + name + "' (keep, rtn-w<2-8>g<group>[-sym], "
-              "gptq-w<2-8>g<group>[-sym], nf4-b<32..4096, a power of two>[-dq])";
+              "gptq-w<2-8>g<group>[-sym][-act], nf4-b<32..4096, a power of two>[-dq])";
       return false;
     }
     for (const SearchCandidate &d : candidates)
@@ -105,9 +106,13 @@ SearchCandidate::recipeOptions() const {
             {"double-quant", doubleQuant ? "true" : "false"}};
   if (method == "keep")
     return {};
-  return {{"bits", std::to_string(bits)},
-          {"group-size", std::to_string(groupSize)},
-          {"symmetric", symmetric ? "true" : "false"}};
+  std::vector<std::pair<std::string, std::string>> options = {
+      {"bits", std::to_string(bits)},
+      {"group-size", std::to_string(groupSize)},
+      {"symmetric", symmetric ? "true" : "false"}};
+  if (method == "gptq")
+    options.push_back({"act-order", actOrder ? "true" : "false"});
+  return options;
 }
 
 WeightType midllama::candidateType(const SearchCandidate &c, WeightType type) {
@@ -134,6 +139,7 @@ bool midllama::candidateValues(const SearchCandidate &c, const std::vector<float
     quant::GPTQOptions o;
     o.affine = p;
     o.damp = kSearchGPTQDamp;
+    o.actOrder = c.actOrder;
     quant::GPTQResult r;
     if (!hessian || !quant::quantizeGPTQ(w.data(), n, k, *hessian, o, r, error))
       return false;

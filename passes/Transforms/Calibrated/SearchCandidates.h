@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The candidates of the recipe search, named as the built-in recipes are: `keep` (the
-// weight as stored), `rtn-w<bits>g<group>[-sym]`, `gptq-w<bits>g<group>[-sym]` and
+// weight as stored), `rtn-w<bits>g<group>[-sym]`, `gptq-w<bits>g<group>[-sym][-act]` (act-order) and
 // `nf4-b<block>[-dq]`. For one weight a candidate gives the type it would get (so its
 // bytes come from the same WeightLayout the artifact is written with), the values the
 // runtime would compute with (so its error is measured, not assumed), and the recipe rule
@@ -29,6 +29,7 @@ struct SearchCandidate {
   int bits = 0;
   int64_t groupSize = 0;
   bool symmetric = false;
+  bool actOrder = false; // gptq only: columns by decreasing H_jj, static groups
   int64_t blockSize = 0;
   bool doubleQuant = false;
 
@@ -48,7 +49,8 @@ llm::WeightType candidateType(const SearchCandidate &c, llm::WeightType type);
 constexpr double kSearchGPTQDamp = 0.01;
 
 /// The [n, k] values the runtime computes with once `c` encodes `w`; GPTQ needs the
-/// prepared Hessian of the weight's input (null for the others). False with `error`.
+/// Hessian of the weight's input prepared with c.actOrder (null for the others). False
+/// with `error`.
 bool candidateValues(const SearchCandidate &c, const std::vector<float> &w, int64_t n,
                      int64_t k, const quant::GPTQHessian *hessian, std::vector<float> &out,
                      std::string &error);

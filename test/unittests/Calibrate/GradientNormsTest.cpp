@@ -123,3 +123,55 @@ TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
   }
   std::system(("rm -rf " + dir).c_str());
 }
+
+// With one two-token sample only position 0 is predicted, so position 1's gradients are
+// zero: each projection's weight gradient is g xᵀ (g its output gradient at position 0, x
+// its input there) and its output Fisher is g²/2. Row i of the weight gradient then has
+// squared norm g_i² |x|² = 2 |x|² F_i: the same multiple of F_i for every row.
+// (At a single position the attention's softmax is constant: k gets no gradient at all.)
+TEST(GradientNorms, OutputFisherIsTheSquaredOutputGradient) {
+  char tmpl[] = "/tmp/midllama-fisher-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR, error;
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllPasses();
+  mlir::MLIRContext context(registry);
+  std::vector<std::string> unused;
+  auto module = onnx_import::importOnnx(
+      src + "/test/Import/ONNX/Inputs/stories260K-torch-fp32/model.onnx", dir + "/m.mlir",
+      dir + "/m.safetensors", &context, unused, error);
+  ASSERT_TRUE(module) << error;
+  std::ofstream(dir + "/two.tokens") << "1 403 ";
+  calib::CalibrationOptions options(dir + "/two.tokens", 1, 2, 0, 1, "", false);
+  std::map<std::string, std::vector<float>> norms;
+  std::map<std::string, std::vector<double>> fisher;
+  double loss = 0, fisherLoss = 0;
+  ASSERT_TRUE(calib::computeGradientNorms(*module, options, 1.0, calib::GradientNorm::L2, norms,
+                                          loss, error))
+      << error;
+  ASSERT_TRUE(calib::computeOutputFisher(*module, options, fisher, fisherLoss, error)) << error;
+  EXPECT_EQ(fisherLoss, loss);
+  ASSERT_EQ(fisher.size(), norms.size());
+  for (const auto &[name, f] : fisher) {
+    const std::vector<float> &g = norms.at(name);
+    ASSERT_EQ(g.size() % f.size(), 0u) << name;
+    size_t k = g.size() / f.size();
+    double largest = *std::max_element(f.begin(), f.end()), ratio = 0;
+    if (largest == 0) { // k: one position's softmax over itself does not depend on k
+      EXPECT_EQ(*std::max_element(g.begin(), g.end()), 0.0f) << name;
+      continue;
+    }
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (f[i] < 1e-3 * largest)
+        continue;
+      double rowSq = 0;
+      for (size_t j = 0; j < k; ++j)
+        rowSq += double(g[i * k + j]) * double(g[i * k + j]);
+      if (ratio == 0)
+        ratio = rowSq / f[i];
+      EXPECT_NEAR(rowSq / f[i], ratio, 1e-3 * ratio) << name << " row " << i;
+    }
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
