@@ -109,6 +109,11 @@ void panelColumnsAVX2(const float *in, float *out, int64_t ld, int64_t rows,
                       const WeightRef &w, int64_t begin, int64_t end);
 void panelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                         const WeightRef &w, int64_t begin, int64_t end);
+/// Prefill of a weight stored in codes (decodesRows): each block of 32 output columns
+/// decoded once (dequantizeRow) into two fp32 panels, then the fp32 panel kernel over
+/// every input row, so the decode is paid once per block for all rows (AVX-512).
+void decodedPanelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                               const WeightRef &w, int64_t begin, int64_t end);
 /// Decode of dense 4- and 8-bit affine (with or without minimum) / NF4 weights without
 /// expanding rows (AVX-512), and whether they apply to `w` with `rows` input rows.
 bool codeGroupFastPath(const WeightRef &w, int64_t rows);

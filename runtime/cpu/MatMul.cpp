@@ -60,6 +60,10 @@ void panelColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
   }
 }
 
+/// Input rows from which decoding 32 weight rows into panels pays for itself against the
+/// row-by-row AVX2 kernel.
+constexpr int64_t kDecodedPanelRows = 4;
+
 /// Columns [begin, end) of the product into out[r * ld + (j - begin)], by the fastest path
 /// this CPU has.
 void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
@@ -79,6 +83,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
     return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))
     return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
+  if (decodesRows(w) && rows >= kDecodedPanelRows && haveAVX512())
+    return decodedPanelColumnsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else

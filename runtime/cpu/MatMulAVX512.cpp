@@ -102,6 +102,30 @@ __attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
   }
 }
 
+/// Every input row times panels p (and p + 1 when `panels` is 2), into the columns up to
+/// `end` of out (column col0 at out[0]). Blocks of 6 rows, the remainder in as few blocks
+/// as possible: a lone row streams the whole panel for 2 FMAs per step where a block of 6
+/// does 12.
+__attribute__((target("avx512f"))) void panelRowBlocks512(const float *in, int64_t rows,
+                                                          const WeightRef &w, int64_t p,
+                                                          int panels, float *out, int64_t ld,
+                                                          int64_t col0, int64_t end) {
+  const int64_t k = w.cols;
+  int64_t r = 0;
+  for (; r + 6 <= rows; r += 6)
+    panelMicro512<6>(in + r * k, k, w, p, panels, out + r * ld, ld, col0, end);
+  if (rows - r >= 4) {
+    panelMicro512<4>(in + r * k, k, w, p, panels, out + r * ld, ld, col0, end);
+    r += 4;
+  }
+  if (rows - r >= 2) {
+    panelMicro512<2>(in + r * k, k, w, p, panels, out + r * ld, ld, col0, end);
+    r += 2;
+  }
+  for (; r < rows; ++r)
+    panelMicro512<1>(in + r * k, k, w, p, panels, out + r * ld, ld, col0, end);
+}
+
 } // namespace
 
 __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, float *out,
@@ -111,25 +135,46 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   int64_t k = w.cols, lastPanel = (end + 15) / 16;
   for (int64_t p = begin / 16; p < lastPanel; p += 2) {
     int panels = int(std::min<int64_t>(2, lastPanel - p));
-    if (rows == 1) {
+    if (rows == 1)
       panelGemv512(in, k, w, p, panels, out, begin, end);
-      continue;
-    }
-    // Blocks of 6 rows, the remainder in as few blocks as possible: a lone row streams the
-    // whole panel for 2 FMAs per step where a block of 6 does 12.
-    int64_t r = 0;
-    for (; r + 6 <= rows; r += 6)
-      panelMicro512<6>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
-    if (rows - r >= 4) {
-      panelMicro512<4>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
-      r += 4;
-    }
-    if (rows - r >= 2) {
-      panelMicro512<2>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
-      r += 2;
-    }
-    for (; r < rows; ++r)
-      panelMicro512<1>(in + r * k, k, w, p, panels, out + r * ld, ld, begin, end);
+    else
+      panelRowBlocks512(in, rows, w, p, panels, out, ld, begin, end);
+  }
+}
+
+__attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *in, float *out,
+                                                                  int64_t ld, int64_t rows,
+                                                                  const WeightRef &w,
+                                                                  int64_t begin, int64_t end) {
+  const int64_t k = w.cols;
+  // Per thread, reused: 32 decoded rows, then the same values as two 16-wide panels.
+  thread_local std::vector<float> decoded, panel;
+  decoded.resize(size_t(32 * k));
+  panel.resize(size_t(32 * k));
+  WeightRef packed;
+  packed.data = panel.data();
+  packed.dtype = DType::F32;
+  packed.rows = 32;
+  packed.cols = k;
+  packed.panels = true;
+  for (int64_t j0 = begin; j0 < end; j0 += 32) {
+    const int64_t count = std::min<int64_t>(32, end - j0);
+    for (int64_t r = 0; r < count; ++r)
+      dequantizeRow(w, j0 + r, decoded.data() + r * k);
+    std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
+    // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
+    const int panels = count > 16 ? 2 : 1;
+    for (int c = 0; c < panels; ++c)
+      for (int64_t i0 = 0; i0 < k; i0 += 16) {
+        const int64_t width = std::min<int64_t>(16, k - i0);
+        for (int l = 0; l < 16; ++l) {
+          const float *src = decoded.data() + (16 * c + l) * k + i0;
+          float *dst = panel.data() + (c * k + i0) * 16 + l;
+          for (int64_t i = 0; i < width; ++i)
+            dst[i * 16] = src[i];
+        }
+      }
+    panelRowBlocks512(in, rows, packed, 0, panels, out + (j0 - begin), ld, 0, count);
   }
 }
 
@@ -286,6 +331,8 @@ void codeGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightR
                          int64_t) {}
 void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                         int64_t) {}
+void decodedPanelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &,
+                               int64_t, int64_t) {}
 #endif
 
 } // namespace midllama::rt::cpu

@@ -12,6 +12,7 @@
 
 #include "runtime/format/Codebooks.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace midllama::rt::cpu {
@@ -113,10 +114,16 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   }
   if (w.isNF4()) { // value i of the stream: code (high nibble first) times its block's absmax
     const float *absmax = static_cast<const float *>(w.scales);
-    for (int64_t c = 0; c < w.cols; ++c) {
-      int64_t i = n * w.cols + c;
-      uint8_t byte = w.codes[i >> 1];
-      dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[i / w.groupSize];
+    const int64_t first = n * w.cols;
+    for (int64_t c = 0; c < w.cols;) { // block by block: one absmax, no division per value
+      const int64_t block = (first + c) / w.groupSize;
+      const int64_t blockEnd = std::min(w.cols, (block + 1) * w.groupSize - first);
+      const float scale = absmax[block];
+      for (; c < blockEnd; ++c) {
+        int64_t i = first + c;
+        uint8_t byte = w.codes[i >> 1];
+        dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * scale;
+      }
     }
     return;
   }
@@ -139,6 +146,24 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
         dst[k] = (float(code(k)) - zero) * scale;
     }
   };
+  if (w.bits == 4 && !w.isAffineMin() && w.groupSize % 2 == 0) {
+    // Two codes per byte, low nibble first; a group holds whole bytes: each byte gives two
+    // values with the group's scale and zero.
+    for (int64_t g = 0; g < w.groups; ++g) {
+      const float scale = scaleAt(w, n * w.groups + g);
+      const float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : 8.0f;
+      const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+      int64_t k = begin;
+      for (; k + 2 <= end; k += 2) {
+        const uint8_t byte = codes[k >> 1];
+        dst[k] = (float(byte & 0xf) - zero) * scale;
+        dst[k + 1] = (float(byte >> 4) - zero) * scale;
+      }
+      if (k < end)
+        dst[k] = (float(codes[k >> 1] & 0xf) - zero) * scale;
+    }
+    return;
+  }
   if (w.bits == 4) // two codes per byte, low nibble first
     return decodeGroups(
         [&](int64_t k) -> uint32_t { return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf; });
