@@ -109,8 +109,8 @@ void panelColumnsAVX2(const float *in, float *out, int64_t ld, int64_t rows,
                       const WeightRef &w, int64_t begin, int64_t end);
 void panelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                         const WeightRef &w, int64_t begin, int64_t end);
-/// Prefill of a weight stored in codes (decodesRows): each block of 32 output columns
-/// decoded once (dequantizeRow) into two fp32 panels, then the fp32 panel kernel over
+/// Prefill of a row-major weight stored in codes (decodesRows) or as fp16/bf16: each block
+/// of 32 output columns decoded once (weightRow) into two fp32 panels, then the fp32 panel kernel over
 /// every input row, so the decode is paid once per block for all rows (AVX-512).
 void decodedPanelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                                const WeightRef &w, int64_t begin, int64_t end);
@@ -122,6 +122,13 @@ void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);
 void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                    const WeightRef &w, int64_t begin, int64_t end);
+
+/// AVX-512 VNNI (MatMulInt8VNNI.cpp): dots[r * 4 + c] = Σ_i (x[r][i] - 128) · w[c][i] for
+/// `rows` input rows stored offset by 128 (`stride` bytes apart) and 1-4 int8 weight rows
+/// of `k` codes.
+bool haveAVX512VNNI();
+void int8DotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
+                  int weightRows, int64_t k, int32_t *dots);
 
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
 /// (WeightDecode.cpp).

@@ -60,8 +60,8 @@ void panelColumnsGeneric(const float *in, float *out, int64_t ld, int64_t rows,
   }
 }
 
-/// Input rows from which decoding 32 weight rows into panels pays for itself against the
-/// row-by-row AVX2 kernel.
+/// Input rows from which decoding 32 weight rows (codes, or row-major fp16/bf16) into
+/// panels pays for itself against the row-by-row AVX2 kernel.
 constexpr int64_t kDecodedPanelRows = 4;
 
 /// Columns [begin, end) of the product into out[r * ld + (j - begin)], by the fastest path
@@ -83,7 +83,7 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
     return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))
     return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
-  if (decodesRows(w) && rows >= kDecodedPanelRows && haveAVX512())
+  if ((decodesRows(w) || w.dtype != DType::F32) && rows >= kDecodedPanelRows && haveAVX512())
     return decodedPanelColumnsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
@@ -94,7 +94,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 namespace {
 
 /// LLM.int8(): each input row quantized to int8 once per call (absmax of its non-outlier
-/// columns), int32 dot products with the int8 weight rows, rescaled by both scales; the
+/// columns), int32 dot products with the int8 weight rows (AVX-512 VNNI where the CPU has
+/// it: MatMulInt8VNNI.cpp), rescaled by both scales; the
 /// outlier columns, rounded to fp16, times their fp16 weights. Matches quant::
 /// int8OutlierMatmulReference up to fp32 rounding of the rescale.
 void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
@@ -120,22 +121,50 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
       xo[size_t(r * c + o)] = halfToFloat(floatToHalf(x[w.outlierColumns[o]]));
   }
   const float *rowScale = static_cast<const float *>(w.scales);
+  // The outlier columns' product, an fp16 [n, c] weight times the fp16-rounded inputs, by
+  // the dense kernels: late layers of a real model can have most columns as outliers
+  // (SmolLM2's last down projections: 1524 of 1536 at threshold 6).
+  std::vector<float> yo(static_cast<size_t>(c ? rows * n : 0));
+  if (c) {
+    WeightRef outlierWeights{w.outliers, DType::F16, n, c};
+    matmul(xo.data(), yo.data(), rows, outlierWeights);
+  }
+  // y = the int32 dot · both scales + the outlier columns' product.
+  auto finish = [&](int64_t r, int64_t j, int32_t dot) {
+    float y = float(dot) * (sx[size_t(r)] * rowScale[j]);
+    out[r * n + j] = c ? y + yo[size_t(r * n + j)] : y;
+  };
+  if (haveAVX512VNNI()) {
+    // The input offset by 128 for vpdpbusd (unsigned × signed bytes); blocks of 4 columns.
+    std::vector<uint8_t> xu(xq.size());
+    for (size_t i = 0; i < xq.size(); ++i)
+      xu[i] = uint8_t(int32_t(xq[i]) + 128);
+    parallelFor((n + 3) / 4, 4 * rows * k, [&](int64_t begin, int64_t end) {
+      std::vector<int8_t> buffers(static_cast<size_t>(4 * k));
+      std::vector<int32_t> dots(static_cast<size_t>(4 * rows));
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t j0 = 4 * b, count = std::min<int64_t>(4, n - j0);
+        const int8_t *wr[4];
+        for (int64_t i = 0; i < count; ++i)
+          wr[i] = int8Row(w, j0 + i, buffers.data() + i * k);
+        int8DotsVNNI(xu.data(), k, rows, wr, int(count), k, dots.data());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t i = 0; i < count; ++i)
+            finish(r, j0 + i, dots[size_t(r * 4 + i)]);
+      }
+    });
+    return;
+  }
   parallelFor(n, rows * k, [&](int64_t begin, int64_t end) {
-    std::vector<float> wo(static_cast<size_t>(c));
     std::vector<int8_t> buffer(static_cast<size_t>(k));
     for (int64_t j = begin; j < end; ++j) {
       const int8_t *wr = int8Row(w, j, buffer.data());
-      for (int64_t o = 0; o < c; ++o)
-        wo[size_t(o)] = halfToFloat(w.outliers[j * c + o]);
       for (int64_t r = 0; r < rows; ++r) {
         const int8_t *xr = xq.data() + r * k;
         int32_t acc = 0;
         for (int64_t i = 0; i < k; ++i)
           acc += int32_t(xr[i]) * int32_t(wr[i]);
-        float y = float(acc) * (sx[size_t(r)] * rowScale[j]);
-        for (int64_t o = 0; o < c; ++o)
-          y += xo[size_t(r * c + o)] * wo[size_t(o)];
-        out[r * n + j] = y;
+        finish(r, j, acc);
       }
     }
   });

@@ -159,8 +159,12 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
   packed.panels = true;
   for (int64_t j0 = begin; j0 < end; j0 += 32) {
     const int64_t count = std::min<int64_t>(32, end - j0);
-    for (int64_t r = 0; r < count; ++r)
-      dequantizeRow(w, j0 + r, decoded.data() + r * k);
+    for (int64_t r = 0; r < count; ++r) {
+      float *dst = decoded.data() + r * k;
+      const float *row = weightRow(w, j0 + r, dst);
+      if (row != dst)
+        std::memcpy(dst, row, size_t(k) * sizeof(float));
+    }
     std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
     // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
     const int panels = count > 16 ? 2 : 1;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -96,12 +97,14 @@ TEST(Int8Outliers, ReferenceProductIsTheDecomposedInt8Product) {
 }
 
 TEST(Int8Outliers, CPUKernelMatchesTheReference) {
-  for (int64_t numCols : {0, 3}) {
+  // No outliers, a few, and most columns (a real model's last layers at threshold 6).
+  for (int64_t numCols : {0, 3, 90}) {
     const int64_t n = 70, k = 100, rows = 9;
     std::vector<float> w = randomValues(n * k, 0.05f, 4), x = randomValues(rows * k, 1.0f, 5);
     std::vector<int64_t> cols;
     for (int64_t c = 0; c < numCols; ++c)
-      cols.push_back(11 + 30 * c);
+      cols.push_back((11 + 7 * c) % k); // distinct: 7 and 100 are coprime
+    std::sort(cols.begin(), cols.end());
     Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
     std::vector<float> expect(static_cast<size_t>(rows * n)), got(expect.size());
     int8OutlierMatmulReference(x.data(), rows, m, n, k, expect.data());
