@@ -123,12 +123,12 @@ void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                    const WeightRef &w, int64_t begin, int64_t end);
 
-/// AVX-512 VNNI (MatMulInt8VNNI.cpp): dots[r * 4 + c] = Σ_i (x[r][i] - 128) · w[c][i] for
-/// `rows` input rows stored offset by 128 (`stride` bytes apart) and 1-4 int8 weight rows
-/// of `k` codes.
+/// AVX-512 VNNI (MatMulInt8VNNI.cpp): dots[r * 32 + c] = Σ_i (x[r][i] - 128) · w[c][i] for
+/// `rows` input rows stored offset by 128 (`stride` bytes apart, readable up to k rounded
+/// up to 4) and 1-32 int8 weight rows of `k` codes.
 bool haveAVX512VNNI();
-void int8DotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
-                  int weightRows, int64_t k, int32_t *dots);
+void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
+                       int weightRows, int64_t k, int32_t *dots);
 
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
 /// (WeightDecode.cpp).

@@ -135,22 +135,25 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
     out[r * n + j] = c ? y + yo[size_t(r * n + j)] : y;
   };
   if (haveAVX512VNNI()) {
-    // The input offset by 128 for vpdpbusd (unsigned × signed bytes); blocks of 4 columns.
-    std::vector<uint8_t> xu(xq.size());
-    for (size_t i = 0; i < xq.size(); ++i)
-      xu[i] = uint8_t(int32_t(xq[i]) + 128);
-    parallelFor((n + 3) / 4, 4 * rows * k, [&](int64_t begin, int64_t end) {
-      std::vector<int8_t> buffers(static_cast<size_t>(4 * k));
-      std::vector<int32_t> dots(static_cast<size_t>(4 * rows));
+    // The input offset by 128 for vpdpbusd (unsigned × signed bytes), rows padded to
+    // whole 4-byte steps; blocks of 32 columns.
+    const int64_t stride = (k + 3) / 4 * 4;
+    std::vector<uint8_t> xu(static_cast<size_t>(rows * stride), 128);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < k; ++i)
+        xu[size_t(r * stride + i)] = uint8_t(int32_t(xq[size_t(r * k + i)]) + 128);
+    parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
+      std::vector<int8_t> buffers(static_cast<size_t>(32 * k));
+      std::vector<int32_t> dots(static_cast<size_t>(32 * rows));
       for (int64_t b = begin; b < end; ++b) {
-        const int64_t j0 = 4 * b, count = std::min<int64_t>(4, n - j0);
-        const int8_t *wr[4];
+        const int64_t j0 = 32 * b, count = std::min<int64_t>(32, n - j0);
+        const int8_t *wr[32];
         for (int64_t i = 0; i < count; ++i)
           wr[i] = int8Row(w, j0 + i, buffers.data() + i * k);
-        int8DotsVNNI(xu.data(), k, rows, wr, int(count), k, dots.data());
+        int8PanelDotsVNNI(xu.data(), stride, rows, wr, int(count), k, dots.data());
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t i = 0; i < count; ++i)
-            finish(r, j0 + i, dots[size_t(r * 4 + i)]);
+            finish(r, j0 + i, dots[size_t(r * 32 + i)]);
       }
     });
     return;

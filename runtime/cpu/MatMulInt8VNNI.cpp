@@ -1,19 +1,24 @@
-//===- MatMulInt8VNNI.cpp - LLM.int8() dot products with AVX-512 VNNI -----===//
+//===- MatMulInt8VNNI.cpp - LLM.int8() products with AVX-512 VNNI ---------===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The int8 part of LLM.int8() (MatMul.cpp: matmulInt8) is Σ_i xq_i · wq_i over int8 codes.
-// vpdpbusd multiplies unsigned by signed bytes, 64 at a time, four products summed into
-// each int32 lane: the input is stored offset by 128 (xq + 128, 1..255) and the offset
-// taken back with the weight row's sum, Σ (xq + 128)·w = Σ xq·w + 128·Σ w; the row sum
-// comes from the same instruction with a vector of ones. Blocks of 4 weight rows by up to
-// 4 input rows share every load; a row's tail is a masked load (zeros contribute nothing).
+// vpdpbusd multiplies unsigned by signed bytes, four products summed into each of 16 int32
+// lanes. Each block of 16 weight rows is repacked once per call into a panel whose 64-byte
+// step i holds 4 consecutive codes of each of the 16 rows, so lane c accumulates row c's
+// dot product and no horizontal sums are needed; the input, stored offset by 128 (xq + 128,
+// 1..255: the unsigned operand), is broadcast 4 bytes at a time, and the offset is taken
+// back with each row's code sum: Σ (xq + 128)·w = Σ xq·w + 128·Σ w. Blocks of 2 panels by
+// 6 input rows share every load (12 of the 32 vector registers accumulate).
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -34,75 +39,64 @@ namespace {
 
 #define MIDLLAMA_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-/// dots[r * 4 + c] = Σ_i x[r][i] · w[c][i] - 128 Σ_i w[c][i] for R input rows (stored +128,
-/// `stride` bytes apart) and W weight rows of `k` int8 codes.
-template <int R, int W>
-MIDLLAMA_VNNI void dotBlock(const uint8_t *x, int64_t stride, const int8_t *const *w, int64_t k,
-                            int32_t *dots) {
-  __m512i acc[R][W], sum[W];
-  for (int c = 0; c < W; ++c) {
-    sum[c] = _mm512_setzero_si512();
-    for (int r = 0; r < R; ++r)
-      acc[r][c] = _mm512_setzero_si512();
-  }
-  const __m512i ones = _mm512_set1_epi8(1);
-  for (int64_t i = 0; i < k; i += 64) {
-    const __mmask64 m = k - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (k - i)) - 1;
-    __m512i b[W], a[R];
-    for (int c = 0; c < W; ++c) {
-      b[c] = _mm512_maskz_loadu_epi8(m, w[c] + i);
-      sum[c] = _mm512_dpbusd_epi32(sum[c], ones, b[c]);
+/// R input rows (4-byte groups `steps` long, rows `stride` bytes apart) times `panels`
+/// repacked panels: dots[r][c] for the panels' 16 or 32 columns.
+template <int R>
+MIDLLAMA_VNNI void panelDots(const uint8_t *x, int64_t stride, const int8_t *panel,
+                             int64_t steps, int panels, int32_t *dots, int64_t ldDots) {
+  __m512i acc[R][2];
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  for (int64_t i = 0; i < steps; ++i) {
+    __m512i b0 = _mm512_loadu_si512(panel + i * 64);
+    __m512i b1 = panels == 2 ? _mm512_loadu_si512(panel + (steps + i) * 64) : b0;
+    for (int r = 0; r < R; ++r) {
+      int32_t four;
+      std::memcpy(&four, x + r * stride + 4 * i, 4);
+      __m512i a = _mm512_set1_epi32(four);
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
+      if (panels == 2)
+        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
     }
-    for (int r = 0; r < R; ++r)
-      a[r] = _mm512_maskz_loadu_epi8(m, x + r * stride + i);
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < W; ++c)
-        acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], a[r], b[c]);
   }
-  for (int c = 0; c < W; ++c) {
-    int32_t offset = 128 * _mm512_reduce_add_epi32(sum[c]);
-    for (int r = 0; r < R; ++r)
-      dots[r * 4 + c] = _mm512_reduce_add_epi32(acc[r][c]) - offset;
-  }
-}
-
-template <int W>
-MIDLLAMA_VNNI void dotRows(const uint8_t *x, int64_t stride, int64_t rows,
-                           const int8_t *const *w, int64_t k, int32_t *dots) {
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4)
-    dotBlock<4, W>(x + r * stride, stride, w, k, dots + r * 4);
-  switch (rows - r) {
-  case 3:
-    return dotBlock<3, W>(x + r * stride, stride, w, k, dots + r * 4);
-  case 2:
-    return dotBlock<2, W>(x + r * stride, stride, w, k, dots + r * 4);
-  case 1:
-    return dotBlock<1, W>(x + r * stride, stride, w, k, dots + r * 4);
-  default:
-    return;
-  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < panels; ++c)
+      _mm512_storeu_si512(dots + r * ldDots + 16 * c, acc[r][c]);
 }
 
 } // namespace
 
-void int8DotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
-                  int weightRows, int64_t k, int32_t *dots) {
-  switch (weightRows) {
-  case 4:
-    return dotRows<4>(x, stride, rows, w, k, dots);
-  case 3:
-    return dotRows<3>(x, stride, rows, w, k, dots);
-  case 2:
-    return dotRows<2>(x, stride, rows, w, k, dots);
-  default:
-    return dotRows<1>(x, stride, rows, w, k, dots);
+MIDLLAMA_VNNI void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows,
+                                     const int8_t *const *w, int weightRows, int64_t k,
+                                     int32_t *dots) {
+  // The panels: step i of panel p holds codes 4i..4i+3 of rows 16p..16p+15, zero padded.
+  const int64_t steps = (k + 3) / 4;
+  const int panels = weightRows > 16 ? 2 : 1;
+  thread_local std::vector<int8_t> panel;
+  panel.assign(size_t(2 * steps * 64), 0);
+  int32_t sums[32] = {};
+  for (int c = 0; c < weightRows; ++c) {
+    int8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
+    for (int64_t i = 0; i < k; ++i) {
+      dst[(i / 4) * 64 + i % 4] = w[c][i];
+      sums[c] += w[c][i];
+    }
   }
+  int64_t r = 0;
+  for (; r + 6 <= rows; r += 6)
+    panelDots<6>(x + r * stride, stride, panel.data(), steps, panels, dots + r * 32, 32);
+  for (; r + 2 <= rows; r += 2)
+    panelDots<2>(x + r * stride, stride, panel.data(), steps, panels, dots + r * 32, 32);
+  for (; r < rows; ++r)
+    panelDots<1>(x + r * stride, stride, panel.data(), steps, panels, dots + r * 32, 32);
+  for (int64_t q = 0; q < rows; ++q)
+    for (int c = 0; c < weightRows; ++c)
+      dots[q * 32 + c] -= 128 * sums[c];
 }
 #else
 bool haveAVX512VNNI() { return false; }
-void int8DotsVNNI(const uint8_t *, int64_t, int64_t, const int8_t *const *, int, int64_t,
-                  int32_t *) {}
+void int8PanelDotsVNNI(const uint8_t *, int64_t, int64_t, const int8_t *const *, int, int64_t,
+                       int32_t *) {}
 #endif
 
 } // namespace midllama::rt::cpu
