@@ -66,6 +66,12 @@ out, budgets, candidates = sys.argv[1], [int(b) for b in sys.argv[2:5]], sys.arg
 def load(p):
     return json.load(open(p)) if os.path.exists(p) else None
 base = load(os.path.join(out, "fp32.wikitext2.json"))
+measured = load(os.path.join(out, "search", "measurements.json"))
+def estimate(name):
+    """A uniform recipe's estimated loss increase, when it is one of the candidates."""
+    if not measured or name not in measured["weights"][0]["candidates"]:
+        return None
+    return sum(w["candidates"][name]["cost"] for w in measured["weights"])
 uniform = {}
 for p in glob.glob(os.path.join(out, "*.wikitext2.json")):
     name = os.path.basename(p)[:-len(".wikitext2.json")]
@@ -73,8 +79,14 @@ for p in glob.glob(os.path.join(out, "*.wikitext2.json")):
         continue
     uniform[name] = load(p)
 print("# Recipe search on SmolLM2-135M-Instruct (issue 19)\n")
+print("The column *estimated* is the search's own prediction of ln(ppl / fp32 ppl): the sum "
+      "of the chosen candidates' Fisher-weighted output errors (½ Σ F_i e_i, the estimated "
+      "increase of the mean token loss; docs/quantization.md), for the searched recipe and "
+      "for every uniform recipe that is one of the candidates. It is measured on "
+      "wikitext2-train, the perplexity on WikiText-2 test.\n")
 print(f"`scripts/search-smollm2.sh`, {datetime.date.today().isoformat()}: `--llm-search-recipe` "
-      f"with candidates `{candidates}`, calibrated on `wikitext2-train` (128 x 256 tokens), at "
+      f"with candidates `{candidates}`, calibrated on `wikitext2-train` (128 x 256 tokens; the Fisher from the backward passes of "
+      "32 windows of the same set), at "
       "three budgets of total weight bytes (the embedding/LM head and norms stay fp32 and "
       "count as they are); each searched recipe applied with `--llm-apply-recipe` and "
       "measured on WikiText-2 test (ctx 512, the first 40 windows, the protocol of "
@@ -91,14 +103,15 @@ for b in budgets:
         print("Searched choice: " + ", ".join(f"{n} x {c}" for c, n in sorted(counts.items())) +
               f"; estimated loss increase {report['total_cost']:.4f} nats/token (the sum of "
               "the chosen candidates' Fisher-weighted output errors).\n")
-    print("| recipe | weight bytes | WikiText-2 ppl | ln(ppl / fp32 ppl) | KL vs fp32 |")
-    print("|---|---:|---:|---:|---:|")
-    rows = [("**searched**", s)] if s else []
-    rows += sorted(((n, w) for n, w in uniform.items() if w["weight_bytes_total"] <= b),
-                   key=lambda r: r[1]["perplexity"])
-    for name, w in rows:
+    print("| recipe | weight bytes | WikiText-2 ppl | ln(ppl / fp32 ppl) | estimated | KL vs fp32 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rows = [("**searched**", s, report["total_cost"] if report else None)] if s else []
+    rows += sorted(((n, w, estimate(n)) for n, w in uniform.items()
+                    if w["weight_bytes_total"] <= b), key=lambda r: r[1]["perplexity"])
+    for name, w, est in rows:
         print(f"| {name} | {w['weight_bytes_total']:,} | {w['perplexity']:.4f} | "
-              f"{math.log(w['perplexity'] / base['perplexity']):.4f} | {w.get('kl', 0):.4f} |")
+              f"{math.log(w['perplexity'] / base['perplexity']):.4f} | "
+              f"{'' if est is None else f'{est:.4f}'} | {w.get('kl', 0):.4f} |")
     print()
 PY
 log "wrote docs/results-search-smollm2.md"

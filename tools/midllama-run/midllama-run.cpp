@@ -29,6 +29,7 @@
 #include "runtime/eval/Report.h"
 #include "runtime/eval/Scoring.h"
 #include "runtime/support/Memory.h"
+#include "midllama/Search/Budget.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -58,7 +59,7 @@ struct Options {
   bool havePrompt = false, havePromptIds = false, ignoreEos = false;
   double atol = 1e-4;
   int64_t maxWindows = 0, batch = 1;
-  std::string sequencesOut;
+  std::string sequencesOut, memoryBudget;
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
   Device device = Device::Auto;
@@ -75,7 +76,7 @@ const char *kUsage =
     "                    [--perplexity FILE --ctx N [--kl-base BASE.mlm]] [--repeat R]\n"
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
-    "                    [--synthetic-weights] [--max-input-mb N]\n"
+    "                    [--synthetic-weights] [--max-input-mb N] [--memory-budget SIZE]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -122,6 +123,12 @@ Options parse(int argc, char **argv) {
       o.sequencesOut = value();
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
+    } else if (a == "--memory-budget") {
+      o.memoryBudget = value();
+      midllama::search::Budget b;
+      std::string why;
+      if (!midllama::search::parseBudget(o.memoryBudget, b, why))
+        die("--memory-budget: " + why);
     } else if (a == "--max-windows") {
       o.maxWindows = parseInt(a, value(), 1, INT64_MAX);
     } else if (a == "--steps") {
@@ -281,23 +288,67 @@ void checkFiles(const Options &o) {
 }
 
 /// Refuses up front what cannot fit in the memory this machine has available.
-void checkMemoryFits(const Options &o, const Model &model) {
+/// The session the run plans: its positions, sequences, and the bytes of its KV cache and
+/// activation buffers.
+struct SessionPlan {
+  int64_t positions = 0, batch = 1, bytes = 0;
+};
+
+SessionPlan planSession(const Options &o, const Model &model) {
   size_t given = givenIdsText(o).size();
   int64_t tokens = !o.perplexityFile.empty() ? o.ctx
                    : given                   ? int64_t(given) + o.steps
                                              : o.steps + 256;
+  SessionPlan p;
   // Generation runs --batch sequences, each with its own KV cache; scoring runs one.
-  int64_t batch =
+  p.batch =
       o.perplexityFile.empty() && o.logitsOut.empty() && o.expectLogits.empty() ? o.batch : 1;
-  int64_t positions = std::min(tokens, model.maxContext());
-  int64_t need = Session::plannedBytes(model, positions, tokens, batch);
+  p.positions = std::min(tokens, model.maxContext());
+  p.bytes = Session::plannedBytes(model, p.positions, tokens, p.batch);
+  return p;
+}
+
+void checkMemoryFits(const Options &o, const Model &model) {
+  SessionPlan p = planSession(o, model);
   int64_t available = availableMemoryBytes();
-  if (available >= 0 && need > available)
-    die("the session needs " + std::to_string(need / (1 << 20)) + " MiB (KV cache for " +
-        std::to_string(positions) + " positions x " + std::to_string(batch) +
+  if (available >= 0 && p.bytes > available)
+    die("the session needs " + std::to_string(p.bytes / (1 << 20)) + " MiB (KV cache for " +
+        std::to_string(p.positions) + " positions x " + std::to_string(p.batch) +
         " sequence(s) and activation buffers) but " + std::to_string(available >> 20) +
         " MiB are available; use a smaller --batch or --steps, or compile with a smaller "
         "midllama-compile --max-context");
+}
+
+/// --memory-budget: the model's weights and its session's KV cache and buffers must fit, or
+/// the run is refused; the report says how much room is left. The budget in bytes (0: none).
+int64_t checkMemoryBudget(const Options &o, const Model &model, eval::Report &report) {
+  if (o.memoryBudget.empty())
+    return 0;
+  midllama::search::Budget b;
+  std::string why;
+  (void)midllama::search::parseBudget(o.memoryBudget, b, why); // checked when parsed
+  int64_t weights = 0, parameters = 0;
+  for (auto &[type, bytes] : model.weightBytesByType())
+    weights += bytes;
+  for (const WeightInfo &w : model.program().weights) {
+    int64_t count = 1;
+    for (int64_t d : w.shape)
+      count *= d;
+    parameters += count;
+  }
+  int64_t budget = b.bytes(parameters), session = planSession(o, model).bytes;
+  if (weights > budget || session > budget - weights)
+    die("--memory-budget " + o.memoryBudget + " (" + std::to_string(budget) +
+        " bytes): the weights take " + std::to_string(weights) +
+        " bytes and this run's KV cache and buffers " + std::to_string(session) +
+        "; compress further (--llm-search-recipe budget=...) or shorten the context");
+  report.add("memory budget",
+             std::to_string(budget) + " bytes: weights " + std::to_string(weights) +
+                 " + KV cache and buffers " + std::to_string(session) + ", " +
+                 std::to_string(budget - weights - session) + " to spare",
+             "memory_budget_bytes", std::to_string(budget));
+  report.addJson("session_planned_bytes", std::to_string(session));
+  return budget;
 }
 
 /// Makes the executors of the run on --device, printing a fallback's reason once and
@@ -568,6 +619,7 @@ int run(int argc, char **argv) {
   eval::Report report;
   eval::addModelSummary(report, *model, o.model);
   checkMemoryFits(o, *model);
+  int64_t budget = checkMemoryBudget(o, *model, report);
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
@@ -585,6 +637,9 @@ int run(int argc, char **argv) {
   executors.addToReport(report);
   report.add("peak RSS", eval::format("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
+  if (budget > 0) // the process as a whole: code, libraries, tokenizer, a --kl-base model
+    report.add("peak RSS within budget", peakRSS() <= budget ? "yes" : "no",
+               "peak_rss_within_budget", peakRSS() <= budget ? "true" : "false");
   report.printTable(stderr, "midllama-run report");
   if (!o.json.empty()) {
     if (o.json == "-")

@@ -358,7 +358,8 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     token loss in nats, which makes errors of different layers comparable (BRECQ's
     weighting, Li et al. 2021); `weighting=output` sums the plain errors. Then it picks one
     candidate per weight, minimizing the summed cost with the model's total weight bytes (the weights not
-    searched counted as they are) at most `budget`, by dynamic programming over byte units
+    searched counted as they are; with `kv-tokens`, the KV cache of that many tokens too) at
+    most `budget`, by dynamic programming over byte units
     (exact when the sizes share a unit; otherwise sizes are rounded up, the result stays
     within the budget and the report states the optimality gap in bytes).
 
@@ -395,6 +396,9 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     Option<"weighting", "weighting", "std::string", /*default=*/"\"fisher\"",
            "A candidate's cost: fisher (output errors weighted by the diagonal Fisher: the "
            "estimated loss increase) or output (the summed output errors)">,
+    Option<"kvTokens", "kv-tokens", "int64_t", /*default=*/"0",
+           "Tokens of KV cache the budget must hold too (context length x sequences): fp32 K "
+           "and V of every layer, as the CPU runtime allocates them">,
     Option<"fisherSamples", "fisher-samples", "int64_t", /*default=*/"0",
            "Calibration windows of the backward pass behind the Fisher (0: `samples`; "
            "fewer: faster, the backward pass costs about three forward passes per window)">,

@@ -83,7 +83,8 @@ struct LLMSearchRecipePass
         .require(units <= (int64_t(1) << 24), "units must be at most 16777216")
         .nonEmpty("output", output, "the recipe JSON to write")
         .oneOf("weighting", weighting, {"fisher", "output"})
-        .atLeast("fisher-samples", int64_t(fisherSamples), 0);
+        .atLeast("fisher-samples", int64_t(fisherSamples), 0)
+        .inRange("kv-tokens", int64_t(kvTokens), 0, int64_t(1) << 32);
     if (measurements.empty())
       checkCalibration(c);
     return c.message();
@@ -149,6 +150,8 @@ struct LLMSearchRecipePass
 
   /// The calibration the errors come from: the options', or the measurements' report's.
   llvm::json::Value calibrationUsed = nullptr;
+  /// The KV cache the budget holds besides the weights (kv-tokens), in bytes.
+  int64_t kvBytes = 0;
   /// The calibration windows of the Fisher (null: not weighted; from the report with
   /// measurements=).
   llvm::json::Value fisherUsed = nullptr;
@@ -302,8 +305,9 @@ struct LLMSearchRecipePass
                             {"fisher_samples", fisherUsed},
                             {"cost", costName()},
                             {"budget_bytes", budgetBytes},
-                            {"weight_bytes", fixedBytes + s.bytes},
-                            {"unsearched_bytes", fixedBytes},
+                            {"weight_bytes", fixedBytes - kvBytes + s.bytes},
+                            {"unsearched_bytes", fixedBytes - kvBytes},
+                            {"kv_cache_bytes", kvBytes},
                             {"total_cost", s.cost},
                             {"unit_bytes", s.unit},
                             {"slack_bytes", s.slackBytes},
@@ -325,8 +329,11 @@ struct LLMSearchRecipePass
          << "  " << llvm::format("%-12.6g", measured[i].outputError[c]) << " "
          << llvm::format("%.6g", measured[i].cost[c]) << "\n";
     }
-    os << kPass << ": weights " << fixedBytes + s.bytes << " bytes (" << fixedBytes
-       << " not searched) of a budget of " << budgetBytes << "; " << costName() << " "
+    os << kPass << ": weights " << fixedBytes - kvBytes + s.bytes << " bytes ("
+       << fixedBytes - kvBytes << " not searched)";
+    if (kvBytes)
+      os << " + KV cache " << kvBytes << " bytes (" << kvTokens << " tokens)";
+    os << " of a budget of " << budgetBytes << "; " << costName() << " "
        << llvm::format("%.6g", s.cost);
     if (s.slackBytes)
       os << "; sizes rounded up to units of " << s.unit << " bytes: optimal for any budget up to "
@@ -375,6 +382,17 @@ struct LLMSearchRecipePass
         fixedBytes += getWeightLayout(p.getWeightType()).getNumBytes();
     }
     int64_t budgetBytes = b.bytes(parameters);
+    // The KV cache: K and V rows of each layer's k projection width, fp32, per token.
+    int64_t kvWidths = 0;
+    for (ParamOp p : module.getOps<ParamOp>())
+      if (p.getSymName().ends_with(".self_attn.k_proj.weight"))
+        kvWidths += p.getWeightType().getShape()[0];
+    if (kvTokens > 0 && kvWidths == 0)
+      return failPass(std::string(kPass) + ": kv-tokens: the model has no weights named "
+                      "'*.self_attn.k_proj.weight' to size the KV cache from (run "
+                      "--llm-name-weights)");
+    kvBytes = 2 * int64_t(kvTokens) * kvWidths * int64_t(sizeof(float));
+    fixedBytes += kvBytes;
 
     calibrationUsed = llvm::json::Object{{"calib", calib},
                                          {"samples", int64_t(samples)},
@@ -399,7 +417,8 @@ struct LLMSearchRecipePass
       return failPass(std::string(kPass) + ": budget " + budget + " (" +
                       std::to_string(budgetBytes) + " bytes) is infeasible: the smallest "
                       "choice takes " + std::to_string(fixedBytes + smallest) + " bytes (" +
-                      std::to_string(fixedBytes) + " for the weights not searched, " +
+                      std::to_string(fixedBytes - kvBytes) + " for the weights not searched, " +
+                      (kvBytes ? std::to_string(kvBytes) + " for the KV cache, " : "") +
                       std::to_string(smallest) + " for the searched ones at their smallest "
                       "candidates)");
     search::KnapsackSolution s;
@@ -407,7 +426,7 @@ struct LLMSearchRecipePass
       return failPass(std::string(kPass) + ": budget " + budget + ": " + error);
     printTable(cs, measured, s, budgetBytes, fixedBytes);
     if (!write(output, "llm-search-recipe output",
-               recipeJSON(cs, measured, s, budgetBytes, fixedBytes + s.bytes)))
+               recipeJSON(cs, measured, s, budgetBytes, fixedBytes - kvBytes + s.bytes)))
       return;
     if (!report.empty())
       (void)write(report, "llm-search-recipe report",

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""midllama against llama.cpp on the CPU, the same weights on both sides (issue 18).
+
+For each format, one GGUF (made by llama-quantize --pure from the same F32 GGUF) is run
+by llama.cpp's llama-bench (pp = prefill of --prompt tokens, tg = decode of --gen tokens)
+and, imported with midllama-import (the format kept as stored) and compiled, by
+midllama-run (--prompt-ids of --prompt tokens, then --gen greedy tokens). Each round runs
+both, alternating which goes first; a ratio is the median of the per-round ratios
+midllama / llama.cpp (> 1: midllama faster). Prints a Markdown table, writes JSON.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def llamacpp(args, gguf):
+    out = subprocess.run([args.llama_bench, "-m", gguf, "-p", str(args.prompt), "-n",
+                          str(args.gen), "-t", str(args.threads), "-r", "1", "-o", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    res = {}
+    for test in json.loads(out):
+        key = "prefill" if test["n_prompt"] > 0 else "decode"
+        res[key] = test["avg_ts"]
+    return res
+
+
+def midllama(args, mlm):
+    ids = " ".join(str(100 + i) for i in range(args.prompt))
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([args.midllama_run, mlm, "--prompt-ids", ids, "--steps", str(args.gen),
+                        "--ignore-eos", "--threads", str(args.threads), "--json", f.name],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        d = json.load(open(f.name))
+    return {"prefill": d["prefill_tokens_per_s"], "decode": d["decode_tokens_per_s"]}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--formats", required=True, help="NAME=GGUF:MLM,... ")
+    p.add_argument("--llama-bench", required=True)
+    p.add_argument("--midllama-run", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--prompt", type=int, default=256)
+    p.add_argument("--gen", type=int, default=64)
+    p.add_argument("--json", required=True)
+    args = p.parse_args()
+    formats = []
+    for entry in args.formats.split(","):
+        name, paths = entry.split("=", 1)
+        gguf, mlm = paths.split(":", 1)
+        formats.append((name, gguf, mlm))
+    rounds = {name: [] for name, _, _ in formats}
+    for r in range(args.rounds):
+        for name, gguf, mlm in formats:
+            if r % 2 == 0:
+                a, b = llamacpp(args, gguf), midllama(args, mlm)
+            else:
+                b, a = midllama(args, mlm), llamacpp(args, gguf)
+            rounds[name].append({"llamacpp": a, "midllama": b})
+            print(f"compare: round {r + 1}/{args.rounds} {name}: prefill {b['prefill']:.1f} vs "
+                  f"{a['prefill']:.1f} tok/s, decode {b['decode']:.1f} vs {a['decode']:.1f}",
+                  file=sys.stderr)
+    rows = []
+    for name, _, _ in formats:
+        rs = rounds[name]
+        row = {"format": name}
+        for metric in ("prefill", "decode"):
+            row[metric + "_midllama"] = statistics.median(x["midllama"][metric] for x in rs)
+            row[metric + "_llamacpp"] = statistics.median(x["llamacpp"][metric] for x in rs)
+            row[metric + "_ratio"] = statistics.median(
+                x["midllama"][metric] / x["llamacpp"][metric] for x in rs)
+        rows.append(row)
+    json.dump({"protocol": vars(args), "rows": rows, "rounds": rounds}, open(args.json, "w"),
+              indent=1)
+    print(f"| format | prefill {args.prompt}: midllama | llama.cpp | ratio | "
+          f"decode: midllama | llama.cpp | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['format']} | {r['prefill_midllama']:.1f} | {r['prefill_llamacpp']:.1f} | "
+              f"{r['prefill_ratio']:.2f}x | {r['decode_midllama']:.1f} | "
+              f"{r['decode_llamacpp']:.1f} | {r['decode_ratio']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issue 18: midllama vs llama.cpp on the CPU with the same weights. llama.cpp is built from
+# the llama-cpp-python sdist's vendored source (get-llamacpp.sh); SmolLM2-135M-Instruct
+# (scripts/get-model.sh) is dequantized to an F32 GGUF and quantized again with
+# llama-quantize --pure to Q8_0, Q4_0 and Q4_1 (every tensor in that type, the tied
+# embedding too), each imported by midllama-import with its storage kept (Q8_0/Q4_0:
+# #llm.affine symmetric g32, Q4_1: with its minimum) and compiled; then compare.py.
+# Environment: MIDLLAMA_BENCH_THREADS (1), MIDLLAMA_BENCH_ROUNDS (3), MIDLLAMA_BENCH_FORMATS
+# (F32,Q8_0,Q4_0,Q4_1), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
+# MIDLLAMA_BIN_DIR. Writes $DIR/compare-t<threads>.json and prints the table.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${MIDLLAMA_BIN_DIR:-$ROOT/build/bin}
+DIR=${MIDLLAMA_BENCH_DIR:-$HOME/.cache/midllama/bench-llamacpp}
+THREADS=${MIDLLAMA_BENCH_THREADS:-1}
+FORMATS=${MIDLLAMA_BENCH_FORMATS:-F32,Q8_0,Q4_0,Q4_1}
+log() { echo "cpu-vs-llamacpp [$(date +%H:%M:%S)]: $*" >&2; }
+[ -n "${MIDLLAMA_BIN_DIR:-}" ] || "$ROOT/scripts/setup.sh" > /dev/null
+LC=$("$ROOT/bench/cpu-vs-llamacpp/get-llamacpp.sh")
+SRC=$("$ROOT/scripts/get-model.sh" smollm2)
+mkdir -p "$DIR"
+if [ ! -f "$DIR/smollm2-F32.gguf" ]; then
+  log "F32 GGUF from $SRC"
+  "$LC/llama-quantize" --allow-requantize "$SRC" "$DIR/smollm2-F32.gguf.tmp" F32 > "$DIR/quantize-F32.log" 2>&1
+  mv "$DIR/smollm2-F32.gguf.tmp" "$DIR/smollm2-F32.gguf"
+fi
+entries=()
+for f in ${FORMATS//,/ }; do
+  gguf=$DIR/smollm2-$f.gguf
+  if [ ! -f "$gguf" ]; then
+    log "$f GGUF (llama-quantize --pure)"
+    "$LC/llama-quantize" --pure "$DIR/smollm2-F32.gguf" "$gguf.tmp" "$f" > "$DIR/quantize-$f.log" 2>&1
+    mv "$gguf.tmp" "$gguf"
+  fi
+  if [ ! -f "$DIR/smollm2-$f.mlm" ]; then
+    log "$f: midllama-import, midllama-compile"
+    "$BIN/midllama-import" "$gguf" -o "$DIR/smollm2-$f.mlir" --force > /dev/null
+    "$BIN/midllama-compile" "$DIR/smollm2-$f.mlir" -o "$DIR/smollm2-$f.mlm" > /dev/null
+  fi
+  entries+=("$f=$gguf:$DIR/smollm2-$f.mlm")
+done
+list=$(IFS=,; echo "${entries[*]}")
+python3 "$ROOT/bench/cpu-vs-llamacpp/compare.py" --formats "$list" \
+  --llama-bench "$LC/llama-bench" --midllama-run "$BIN/midllama-run" --threads "$THREADS" \
+  --rounds "${MIDLLAMA_BENCH_ROUNDS:-3}" --json "$DIR/compare-t$THREADS.json"
