@@ -119,12 +119,12 @@ static bool mayOverwrite(StringRef path, bool isParamFile) {
   return buffer && (*buffer)->getBuffer().starts_with(kIRBanner);
 }
 
-/// GGUF: the tokenizer the file holds, as tokenizer.json beside the IR (or at
-/// --tokenizer-out), staged with the run's other outputs. A kind not read yet is a warning:
-/// the model then takes token ids.
+/// GGUF: the tokenizer the file holds, as tokenizer.json (byte-level BPE) or tokenizer.bin
+/// (SentencePiece) beside the IR (or at --tokenizer-out), staged with the run's other
+/// outputs. A kind not read yet is a warning: the model then takes token ids.
 static int stageGgufTokenizer(const midllama::gguf::GgufFile &file) {
-  std::string json, why, error;
-  switch (midllama::gguf::tokenizerJson(file, json, why)) {
+  std::string json, name, why, error;
+  switch (midllama::gguf::tokenizerFile(file, json, name, why)) {
   case midllama::gguf::TokenizerStatus::Absent:
     return 0;
   case midllama::gguf::TokenizerStatus::Unsupported:
@@ -138,7 +138,7 @@ static int stageGgufTokenizer(const midllama::gguf::GgufFile &file) {
   if (path.empty()) {
     SmallString<256> beside(outputPath);
     sys::path::remove_filename(beside);
-    sys::path::append(beside, "tokenizer.json");
+    sys::path::append(beside, name);
     path = std::string(beside);
   }
   bool exists = false;

@@ -6,8 +6,10 @@
 
 #include "midllama/Import/GGUF/GgufTokenizer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
+#include <vector>
 
 using namespace midllama::gguf;
 
@@ -55,7 +57,80 @@ std::string preTokenizerFor(const std::string &pre) {
   return "";
 }
 
+/// A SentencePiece (`llama`) tokenizer as the llama2.c tokenizer.bin that llama2.c's own
+/// export writes: an int32 maximum piece length, then per token an fp32 score, an int32
+/// length and the piece, U+2581 written as a space and <s>, </s> as "\n<s>\n",
+/// "\n</s>\n". Only the layout the runtime's SentencePiece encoder assumes is accepted:
+/// <unk>, <s>, </s> at 0, 1, 2 and the 256 byte pieces <0x00>..<0xFF> at 3..258.
+TokenizerStatus sentencePieceBin(const GgufFile &file, std::string &bin, std::string &why) {
+  auto unsupported = [&](const std::string &reason) {
+    why = "SentencePiece tokenizer: " + reason;
+    return TokenizerStatus::Unsupported;
+  };
+  const Value *tokens = file.find("tokenizer.ggml.tokens");
+  const Value *scores = file.find("tokenizer.ggml.scores");
+  if (!tokens || tokens->type != ValueType::Array || tokens->elementType != ValueType::String ||
+      tokens->strings.size() < 259)
+    return unsupported("tokenizer.ggml.tokens is missing, not a string array, or shorter "
+                       "than the 3 control and 256 byte pieces");
+  if (!scores || scores->type != ValueType::Array ||
+      scores->floats.size() != tokens->strings.size())
+    return unsupported("tokenizer.ggml.scores does not give one float score per token");
+  const char *ids[3] = {"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id",
+                        "tokenizer.ggml.eos_token_id"};
+  for (int64_t i = 0; i < 3; ++i) { // each, when given, where the LLaMA layout has it
+    int64_t id = 0;
+    std::string ignored;
+    if (file.find(ids[i]) && (!file.getInt(ids[i], id, ignored) || id != i))
+      return unsupported(std::string(ids[i]) + " is not " + std::to_string(i) +
+                         " (only the LLaMA layout <unk>, <s>, </s> = 0, 1, 2 is read)");
+  }
+  for (int b = 0; b < 256; ++b) {
+    char piece[8];
+    std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+    if (tokens->strings[size_t(3 + b)] != piece)
+      return unsupported("token " + std::to_string(3 + b) + " is not the byte piece " + piece +
+                         " (only the LLaMA layout with byte fallback is read)");
+  }
+  const std::string marker = "\xe2\x96\x81"; // U+2581, SentencePiece's word marker
+  std::vector<std::string> pieces;
+  int32_t longest = 1;
+  for (size_t id = 0; id < tokens->strings.size(); ++id) {
+    std::string p = id == 1 ? "\n<s>\n" : id == 2 ? "\n</s>\n" : tokens->strings[id];
+    for (size_t at = p.find(marker); at != std::string::npos; at = p.find(marker, at + 1))
+      p.replace(at, marker.size(), " ");
+    if (p.size() > 4096)
+      return unsupported("token " + std::to_string(id) + " is longer than 4096 bytes");
+    longest = std::max(longest, int32_t(p.size()));
+    pieces.push_back(std::move(p));
+  }
+  auto put = [&](const void *v) { bin.append(static_cast<const char *>(v), 4); };
+  bin.clear();
+  put(&longest);
+  for (size_t id = 0; id < pieces.size(); ++id) {
+    float score = float(scores->floats[id]);
+    int32_t length = int32_t(pieces[id].size());
+    put(&score);
+    put(&length);
+    bin += pieces[id];
+  }
+  return TokenizerStatus::Written;
+}
+
 } // namespace
+
+TokenizerStatus midllama::gguf::tokenizerFile(const GgufFile &file, std::string &contents,
+                                              std::string &fileName, std::string &why) {
+  const Value *model = file.find("tokenizer.ggml.model");
+  if (!model)
+    return TokenizerStatus::Absent;
+  if (model->type == ValueType::String && model->string == "llama") {
+    fileName = "tokenizer.bin";
+    return sentencePieceBin(file, contents, why);
+  }
+  fileName = "tokenizer.json";
+  return tokenizerJson(file, contents, why);
+}
 
 TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string &json,
                                               std::string &why) {
@@ -68,7 +143,8 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
   };
   if (model->type != ValueType::String || model->string != "gpt2")
     return unsupported("tokenizer.ggml.model '" + model->string +
-                       "' is not read yet (gpt2, byte-level BPE, is)");
+                       "' is not read yet (gpt2, byte-level BPE, and llama, SentencePiece, "
+                       "are)");
   const Value *pre = file.find("tokenizer.ggml.pre");
   std::string preName = pre && pre->type == ValueType::String ? pre->string : "(none)";
   std::string preTokenizer = preTokenizerFor(preName);
