@@ -130,6 +130,13 @@ bool haveAVX512VNNI();
 void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
                        int weightRows, int64_t k, int32_t *dots);
 
+/// 4-bit affine weights (groups of whole 32-column blocks, dense) times the input rows
+/// quantized to int8 per 32 columns, with AVX-512 VNNI (MatMulW4A8VNNI.cpp); whether it
+/// applies (setInt8Activations on, 4 or more rows, the CPU has VNNI).
+bool w4a8FastPath(const WeightRef &w, int64_t rows);
+void w4a8ColumnsVNNI(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                     int64_t begin, int64_t end);
+
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
 /// (WeightDecode.cpp).
 const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer);

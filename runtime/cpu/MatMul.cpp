@@ -79,6 +79,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
+  if (w4a8FastPath(w, rows))
+    return w4a8ColumnsVNNI(in, out, ld, rows, w, begin, end);
   if (codeGroupFastPath(w, rows))
     return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))

@@ -63,7 +63,7 @@ struct Options {
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
   Device device = Device::Auto;
-  bool synthetic = false;
+  bool synthetic = false, int8Activations = false;
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -77,6 +77,7 @@ const char *kUsage =
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
     "                    [--synthetic-weights] [--max-input-mb N] [--memory-budget SIZE]\n"
+    "                    [--int8-activations]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -123,6 +124,8 @@ Options parse(int argc, char **argv) {
       o.sequencesOut = value();
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
+    } else if (a == "--int8-activations") {
+      o.int8Activations = true;
     } else if (a == "--memory-budget") {
       o.memoryBudget = value();
       midllama::search::Budget b;
@@ -603,6 +606,7 @@ int run(int argc, char **argv) {
         std::to_string(cpu::maxThreadCount()) + ")");
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
+  cpu::setInt8Activations(o.int8Activations);
   if (o.synthetic && (!o.perplexityFile.empty() || !o.logitsOut.empty() ||
                       !o.expectLogits.empty() || !o.klBase.empty()))
     die("--synthetic-weights measures speed and memory only: its random weights have no "
@@ -622,6 +626,9 @@ int run(int argc, char **argv) {
   int64_t budget = checkMemoryBudget(o, *model, report);
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
+  if (o.int8Activations) // the CPU's 4-bit prefill then quantizes its inputs
+    report.add("activations", "int8 in blocks of 32 for 4-bit weights (4+ rows, AVX-512 VNNI)",
+               "int8_activations", "true");
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> ids = givenIds(o, model->vocabSize());
   if (!o.logitsOut.empty() || !o.expectLogits.empty()) {

@@ -578,6 +578,77 @@ TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
         }
 }
 
+// With int8 activations (setInt8Activations), 4-bit weights in groups of 32 or 64 meet the
+// input quantized per 32 columns (scale absmax/127, nearest even): the product equals
+// Σ_b sx_b Σ_i w_i·xq_i computed in double from the same codes, for zero points, symmetric
+// and minimum groups, fp32 and fp16 scales, 4 to 9 rows and a panel tail (n = 37); and it
+// stays within the activations' rounding of the fp32 product.
+TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
+  const int64_t n = 37, k = 128;
+  std::mt19937_64 rng(23);
+  setInt8Activations(true);
+  for (int64_t group : {32, 64})
+    for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
+      for (DType scaleType : {DType::F32, DType::F16}) {
+        int64_t groups = k / group, rowBytes = k / 2;
+        std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
+        std::vector<float> scales(size_t(n * groups)), mins(scales.size());
+        std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
+        for (auto &c : codes)
+          c = uint8_t(rng());
+        for (auto &z : zeros)
+          z = uint8_t(rng() % 16);
+        for (size_t i = 0; i < scales.size(); ++i) {
+          halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
+          halfMins[i] = toHalf(-0.013f * float(rng() % 100));
+          scales[i] = fromHalf(halfScales[i]);
+          mins[i] = fromHalf(halfMins[i]);
+        }
+        bool half = scaleType == DType::F16;
+        WeightRef w = codeGroupWeight(
+            kind, scaleType, n, k, 4, group, codes.data(),
+            half ? static_cast<const void *>(halfScales.data()) : scales.data(), zeros.data(),
+            half ? static_cast<const void *>(halfMins.data()) : mins.data());
+        for (int64_t rows : {4, 5, 9}) {
+          std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
+          matmul(x.data(), y.data(), rows, w);
+          for (int64_t r = 0; r < rows; ++r) {
+            // The input row as the kernel quantizes it.
+            std::vector<double> xq(static_cast<size_t>(k)), halfStep(xq.size());
+            for (int64_t b = 0; b < k / 32; ++b) {
+              float absmax = 0;
+              for (int i = 0; i < 32; ++i)
+                absmax = std::max(absmax, std::fabs(x[size_t(r * k + 32 * b + i)]));
+              float s = absmax / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
+              std::fill(halfStep.begin() + 32 * b, halfStep.begin() + 32 * b + 32, s / 2.0);
+              for (int i = 0; i < 32; ++i)
+                xq[size_t(32 * b + i)] =
+                    double(s) * double(std::nearbyint(x[size_t(r * k + 32 * b + i)] * inv));
+            }
+            for (int64_t j = 0; j < n; ++j) {
+              double expected = 0, exact = 0, magnitude = 0, rounding = 0;
+              for (int64_t c = 0; c < k; ++c) {
+                int q = (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+                size_t g = size_t(j * groups + c / group);
+                double wv = groupReference(kind, 4, uint32_t(q), float(zeros[g]), scales[g],
+                                           mins[g]);
+                expected += wv * xq[size_t(c)];
+                exact += wv * double(x[size_t(r * k + c)]);
+                magnitude += std::fabs(wv * double(x[size_t(r * k + c)]));
+                rounding += std::fabs(wv) * halfStep[size_t(c)];
+              }
+              ASSERT_NEAR(y[size_t(r * n + j)], expected, 2e-6 * magnitude + 1e-6)
+                  << "group " << group << groupKindName(kind) << " rows " << rows << " [" << r
+                  << ", " << j << "]";
+              // Each input off by at most half a step of its block's scale.
+              EXPECT_NEAR(y[size_t(r * n + j)], exact, rounding + 2e-6 * magnitude + 1e-6);
+            }
+          }
+        }
+      }
+  setInt8Activations(false);
+}
+
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in
 // registers (AVX-512 where the CPU has it); blocks of 32 and 64, and a K whose blocks
 // straddle rows (the row-expanding path), all equal to the dense form.

@@ -1,0 +1,192 @@
+//===- MatMulW4A8VNNI.cpp - 4-bit weights times int8 activations ----------===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Prefill of 4-bit affine weights (with zero points, symmetric, or with a minimum) with the
+// activations quantized to int8 in blocks of 32 columns (scale absmax / 127, rounded to
+// nearest even, as llama.cpp's vectorized Q8_0 quantizer), when setInt8Activations(true) asks for
+// it. Each block of 16 weight rows is unpacked once per call into a panel of 4-byte steps
+// (lane c: codes 4i..4i+3 of row c, 0..15, the unsigned operand of vpdpbusd) and every
+// input row is broadcast 4 bytes at a time (the signed operand): an int32 lane accumulates
+// one output over a block of 32 columns, is converted and scaled by the block's activation
+// scale times the row's group scale. The zero point (or minimum) enters once per group:
+// Σ_i (q_i - z)·s·x_i ≈ s·sx·Σ q·xq - z·s·(sx·Σ xq). Blocks of 2 panels by 4 input rows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace midllama::rt::cpu {
+
+namespace {
+bool int8ActivationsOn = false;
+} // namespace
+
+void setInt8Activations(bool on) { int8ActivationsOn = on; }
+bool int8Activations() { return int8ActivationsOn; }
+
+bool w4a8FastPath(const WeightRef &w, int64_t rows) {
+  return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() && w.bits == 4 &&
+         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 &&
+         w.cols % w.groupSize == 0 && haveAVX512VNNI();
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+#define MIDLLAMA_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/// The input rows as int8 blocks of 32: codes, the blocks' scales, and per group
+/// Σ over its blocks of scale · Σ codes (the zero points' term).
+struct Int8Rows {
+  std::vector<int8_t> q;
+  std::vector<float> scale, groupSum;
+};
+
+/// Blocks of 32 as llama.cpp's vectorized Q8_0 quantizer rounds them: x · (1 / scale) to
+/// the nearest integer, ties to even (the CPU's default rounding).
+MIDLLAMA_VNNI void quantizeRows(const float *in, int64_t rows, int64_t k, int64_t groupSize,
+                                Int8Rows &x) {
+  const int64_t blocks = k / 32, groups = k / groupSize;
+  x.q.resize(size_t(rows * k));
+  x.scale.resize(size_t(rows * blocks));
+  x.groupSum.assign(size_t(rows * groups), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float *v = in + r * k + 32 * b;
+      __m512 lo = _mm512_loadu_ps(v), hi = _mm512_loadu_ps(v + 16);
+      float absmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+      const float s = absmax / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
+      __m512 m = _mm512_set1_ps(inv);
+      __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, m));
+      __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, m));
+      int8_t *dst = &x.q[size_t(r * k + 32 * b)];
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), _mm512_cvtsepi32_epi8(qlo));
+      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 16), _mm512_cvtsepi32_epi8(qhi));
+      int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+      x.scale[size_t(r * blocks + b)] = s;
+      x.groupSum[size_t(r * groups + 32 * b / groupSize)] += s * float(sum);
+    }
+}
+
+/// R input rows times the 2 (or 1) panels at `panel` (steps of 64 bytes, `steps` per
+/// panel), into out[r * ld + column - col0] for the panels' columns below `end`.
+template <int R>
+MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uint8_t *panel,
+                             int panels, const float *scales, const float *offsets,
+                             int64_t groupSize, float *out, int64_t ld, int64_t count) {
+  const int64_t steps = k / 4, blocks = k / 32, groups = k / groupSize;
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 ws[2], wo[2];
+    for (int p = 0; p < panels; ++p) {
+      ws[p] = _mm512_loadu_ps(scales + (p * groups + g) * 16);
+      wo[p] = _mm512_loadu_ps(offsets + (p * groups + g) * 16);
+    }
+    for (int64_t b = g * groupSize / 32; b < (g + 1) * groupSize / 32; ++b) {
+      __m512i sum[R][2];
+      for (int r = 0; r < R; ++r)
+        sum[r][0] = sum[r][1] = _mm512_setzero_si512();
+      for (int64_t i = 8 * b; i < 8 * b + 8; ++i) {
+        __m512i w0 = _mm512_loadu_si512(panel + i * 64);
+        __m512i w1 = panels == 2 ? _mm512_loadu_si512(panel + (steps + i) * 64) : w0;
+        for (int r = 0; r < R; ++r) {
+          int32_t four;
+          std::memcpy(&four, &x.q[size_t((r0 + r) * k + 4 * i)], 4);
+          __m512i a = _mm512_set1_epi32(four);
+          sum[r][0] = _mm512_dpbusd_epi32(sum[r][0], w0, a);
+          if (panels == 2)
+            sum[r][1] = _mm512_dpbusd_epi32(sum[r][1], w1, a);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        __m512 sx = _mm512_set1_ps(x.scale[size_t((r0 + r) * blocks + b)]);
+        for (int p = 0; p < panels; ++p)
+          acc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[r][p]), _mm512_mul_ps(sx, ws[p]),
+                                      acc[r][p]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 gs = _mm512_set1_ps(x.groupSum[size_t((r0 + r) * groups + g)]);
+      for (int p = 0; p < panels; ++p)
+        acc[r][p] = _mm512_fnmadd_ps(gs, wo[p], acc[r][p]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < panels; ++p) {
+      float tmp[16];
+      _mm512_storeu_ps(tmp, acc[r][p]);
+      int64_t lanes = std::min<int64_t>(16, count - 16 * p);
+      if (lanes > 0)
+        std::memcpy(out + r * ld + 16 * p, tmp, size_t(lanes) * sizeof(float));
+    }
+}
+
+} // namespace
+
+MIDLLAMA_VNNI void w4a8ColumnsVNNI(const float *in, float *out, int64_t ld, int64_t rows,
+                                   const WeightRef &w, int64_t begin, int64_t end) {
+  const int64_t k = w.cols, steps = k / 4, groups = w.groups, gs = w.groupSize;
+  thread_local Int8Rows x;
+  quantizeRows(in, rows, k, gs, x);
+  thread_local std::vector<uint8_t> panel;
+  thread_local std::vector<float> scales, offsets;
+  panel.resize(size_t(2 * steps * 64));
+  scales.resize(size_t(2 * groups * 16));
+  offsets.resize(scales.size());
+  const float implicitZero = 8.0f;
+  for (int64_t j0 = begin; j0 < end; j0 += 32) {
+    const int64_t count = std::min<int64_t>(32, end - j0);
+    const int panels = count > 16 ? 2 : 1;
+    // Unpack: lane c of step i = codes of columns 4i..4i+3 of row j0 + c (low nibble first).
+    std::fill(panel.begin(), panel.end(), 0);
+    std::fill(scales.begin(), scales.end(), 0.0f);
+    std::fill(offsets.begin(), offsets.end(), 0.0f);
+    for (int64_t c = 0; c < count; ++c) {
+      const uint8_t *codes = w.codes + (j0 + c) * w.codeRowBytes;
+      uint8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
+      for (int64_t i = 0; i < steps; ++i) {
+        uint8_t b0 = codes[2 * i], b1 = codes[2 * i + 1];
+        uint8_t *d = dst + i * 64;
+        d[0] = b0 & 0xf;
+        d[1] = b0 >> 4;
+        d[2] = b1 & 0xf;
+        d[3] = b1 >> 4;
+      }
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t at = (j0 + c) * groups + g;
+        const float s = scaleAt(w, at);
+        const size_t slot = size_t(((c / 16) * groups + g) * 16 + c % 16);
+        scales[slot] = s;
+        // w = q·s - offset: offset = z·s (affine), -min (affine with minimum).
+        offsets[slot] = w.isAffineMin() ? -minAt(w, at)
+                                        : s * (w.zeros ? float(w.zeros[at]) : implicitZero);
+      }
+    }
+    float *o = out + (j0 - begin);
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+      w4a8Block<4>(x, r, k, panel.data(), panels, scales.data(), offsets.data(), gs,
+                   o + r * ld, ld, count);
+    for (; r < rows; ++r)
+      w4a8Block<1>(x, r, k, panel.data(), panels, scales.data(), offsets.data(), gs,
+                   o + r * ld, ld, count);
+  }
+}
+#else
+void w4a8ColumnsVNNI(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                     int64_t) {}
+#endif
+
+} // namespace midllama::rt::cpu
