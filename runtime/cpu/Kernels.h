@@ -41,6 +41,8 @@ void parallelFor(int64_t n, int64_t costPerItem,
 /// fp32-activation path. Off by default (midllama-run --int8-activations).
 void setInt8Activations(bool on);
 bool int8Activations();
+/// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
+bool int8ActivationsAvailable();
 void setThreadCount(int threads);
 int threadCount();
 /// The CPUs this process may run on, and the most threads setThreadCount should be given

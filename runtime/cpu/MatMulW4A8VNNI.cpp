@@ -33,6 +33,7 @@ bool int8ActivationsOn = false;
 
 void setInt8Activations(bool on) { int8ActivationsOn = on; }
 bool int8Activations() { return int8ActivationsOn; }
+bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
   return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() && w.bits == 4 &&

@@ -627,8 +627,11 @@ int run(int argc, char **argv) {
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
   if (o.int8Activations) // the CPU's 4-bit prefill then quantizes its inputs
-    report.add("activations", "int8 in blocks of 32 for 4-bit weights (4+ rows, AVX-512 VNNI)",
-               "int8_activations", "true");
+    report.add("activations",
+               cpu::int8ActivationsAvailable()
+                   ? "int8 in blocks of 32 for 4-bit weights (4+ rows, AVX-512 VNNI)"
+                   : "fp32: --int8-activations needs AVX-512 VNNI, which this CPU lacks",
+               "int8_activations", cpu::int8ActivationsAvailable() ? "true" : "false");
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> ids = givenIds(o, model->vocabSize());
   if (!o.logitsOut.empty() || !o.expectLogits.empty()) {
