@@ -85,6 +85,11 @@ __attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 4 <= k; i += 4) {
+      // Ahead by 2 KiB of fp32 (1 of fp16) panel: this VM's prefetchers alone leave the
+      // stream waiting on memory.
+      _mm_prefetch(reinterpret_cast<const char *>(w.data) +
+                       (panelBase + i * 16) * (f16 ? 2 : 4) + 2048,
+                   _MM_HINT_T0);
       a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
       a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), loadPanel512(w, f16, panelBase + (i + 1) * 16), a1);
       a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 2]), loadPanel512(w, f16, panelBase + (i + 2) * 16), a2);
@@ -199,50 +204,85 @@ void splitEvenOdd(const float *in, int64_t rows, int64_t k, std::vector<float> &
     }
 }
 
+/// `count` group values (scales or minima) from `first` of fp32, fp16 or bf16 `values` as
+/// fp32 into `out`: 16 at a time for fp16 (vcvtph2ps), where the portable conversion's
+/// branches per group of 32 weights would cost as much as the group's arithmetic.
+__attribute__((target("avx512f"))) void groupFloats(const void *values, DType dtype,
+                                                    int64_t first, int64_t count, float *out) {
+  int64_t i = 0;
+  if (dtype == DType::F16) {
+    const uint16_t *h = static_cast<const uint16_t *>(values) + first;
+    for (; i + 16 <= count; i += 16)
+      _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                    reinterpret_cast<const __m256i *>(h + i))));
+  } else if (dtype == DType::F32) {
+    std::memcpy(out, static_cast<const float *>(values) + first, size_t(count) * sizeof(float));
+    return;
+  }
+  WeightRef v; // the tail, and bf16
+  v.data = values;
+  v.dtype = dtype;
+  for (; i < count; ++i)
+    out[i] = at(v, first + i);
+}
+
 /// Decode (1-3 input rows) of a dense 4- or 8-bit affine weight (with or without minimum)
 /// whose groups are whole runs of 32 columns: the codes are never expanded into a row.
 /// Per 32 columns, one 16-byte load widened to 16 low and 16 high nibbles (4 bits: columns
 /// 2i and 2i + 1, multiplied by the input's even and odd columns) or two 16-byte loads of
 /// codes (8 bits: columns in order), as floats, times the input, scaled by the group's
-/// scale; the zero points (or minima) enter once per group, as (q - z)·s·x summed =
-/// s·Σq·x - s·z·Σx (q·s + m summed: s·Σq·x + m·Σx) with Σx per group computed once per input.
-template <int Bits>
+/// scale; the zero points (or minima) enter once per row, as (q - z)·s·x summed =
+/// s·Σq·x - s·z·Σx (q·s + m summed: s·Σq·x + m·Σx): a dot product of the row's group
+/// offsets with Σx per group, computed once per input. A row's scales and offsets are
+/// converted to fp32 first, 16 at a time.
+template <int Bits, int R>
 __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *out, int64_t ld,
-                                                      int64_t rows, const WeightRef &w,
-                                                      int64_t begin, int64_t end) {
-  const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32;
+                                                      const WeightRef &w, int64_t begin,
+                                                      int64_t end) {
+  const int64_t k = w.cols, half = k / 2, chunksPerGroup = w.groupSize / 32, G = w.groups;
   // Per thread, reused: decode calls this once per weight and token. 4 bits: the input's
   // even then odd columns (xe, xo); 8 bits: the input as it is.
-  thread_local std::vector<float> xe, xo, groupSum;
-  groupSum.assign(size_t(rows * w.groups), 0.0f);
+  thread_local std::vector<float> xe, xo, groupSum, scales, offsets;
+  groupSum.assign(size_t(R * G), 0.0f);
+  scales.resize(size_t(G));
+  offsets.resize(size_t(G));
   if (Bits == 4) { // Σx by pairs of columns (groups hold whole pairs)
-    splitEvenOdd(in, rows, k, xe, xo);
-    for (int64_t r = 0; r < rows; ++r)
+    splitEvenOdd(in, R, k, xe, xo);
+    for (int64_t r = 0; r < R; ++r)
       for (int64_t i = 0; i < half; ++i)
-        groupSum[size_t(r * w.groups + 2 * i / w.groupSize)] +=
+        groupSum[size_t(r * G + 2 * i / w.groupSize)] +=
             xe[size_t(r * half + i)] + xo[size_t(r * half + i)];
   } else {
-    for (int64_t r = 0; r < rows; ++r)
+    for (int64_t r = 0; r < R; ++r)
       for (int64_t c = 0; c < k; ++c)
-        groupSum[size_t(r * w.groups + c / w.groupSize)] += in[r * k + c];
+        groupSum[size_t(r * G + c / w.groupSize)] += in[r * k + c];
   }
   const __m512i nibble = _mm512_set1_epi32(0xf);
   const float implicitZero = float(1 << (Bits - 1));
+  const int64_t stride = Bits == 4 ? half : k; // between the input rows
   for (int64_t j = begin; j < end; ++j) {
     const uint8_t *codes = w.codes + j * w.codeRowBytes;
-    __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    float zeroTerm[3] = {0, 0, 0};
-    for (int64_t g = 0; g < w.groups; ++g) {
-      float scale = scaleAt(w, j * w.groups + g);
-      // The group's constant term: zero·scale, or minus the minimum (w = q·scale + min).
-      float offset = w.isAffineMin() ? -minAt(w, j * w.groups + g)
-                                     : scale * (w.zeros ? float(w.zeros[j * w.groups + g])
-                                                        : implicitZero);
-      __m512 sv = _mm512_set1_ps(scale);
+    // The row's scales, and offsets: zero·scale, or minus the minimum (w = q·scale + min).
+    groupFloats(w.scales, w.dtype, j * G, G, scales.data());
+    if (w.isAffineMin()) {
+      groupFloats(w.mins, w.dtype, j * G, G, offsets.data());
+      for (int64_t g = 0; g < G; ++g)
+        offsets[size_t(g)] = -offsets[size_t(g)];
+    } else {
+      for (int64_t g = 0; g < G; ++g)
+        offsets[size_t(g)] =
+            scales[size_t(g)] * (w.zeros ? float(w.zeros[j * G + g]) : implicitZero);
+    }
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      const __m512 sv = _mm512_set1_ps(scales[size_t(g)]);
       for (int64_t c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; ++c) {
         __m512 a, b; // the chunk's 32 codes, paired with the input at `xa`, `xb`
         const float *xa, *xb;
         if (Bits == 4) {
+          _mm_prefetch(reinterpret_cast<const char *>(codes + 16 * c + 512), _MM_HINT_T0);
           __m512i v = _mm512_cvtepu8_epi32(
               _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
           a = _mm512_cvtepi32_ps(_mm512_and_si512(v, nibble));
@@ -251,34 +291,55 @@ __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *ou
           xb = &xo[size_t(16 * c)];
         } else {
           const __m128i *p = reinterpret_cast<const __m128i *>(codes + 32 * c);
+          _mm_prefetch(reinterpret_cast<const char *>(codes + 32 * c + 1024), _MM_HINT_T0);
           a = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p)));
           b = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p + 1)));
           xa = in + 32 * c;
           xb = in + 32 * c + 16;
         }
-        const int64_t stride = Bits == 4 ? half : k; // between the input rows
-        for (int64_t r = 0; r < rows; ++r) {
+        for (int r = 0; r < R; ++r) {
           __m512 t = _mm512_mul_ps(a, _mm512_loadu_ps(xa + r * stride));
           t = _mm512_fmadd_ps(b, _mm512_loadu_ps(xb + r * stride), t);
           acc[r] = _mm512_fmadd_ps(sv, t, acc[r]);
         }
       }
-      for (int64_t r = 0; r < rows; ++r)
-        zeroTerm[r] += offset * groupSum[size_t(r * w.groups + g)];
     }
-    for (int64_t r = 0; r < rows; ++r)
-      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]) - zeroTerm[r];
+    for (int r = 0; r < R; ++r) {
+      // Σ_g offset_g · Σx_g, 16 groups at a time.
+      __m512 z = _mm512_setzero_ps();
+      int64_t g = 0;
+      for (; g + 16 <= G; g += 16)
+        z = _mm512_fmadd_ps(_mm512_loadu_ps(&offsets[size_t(g)]),
+                            _mm512_loadu_ps(&groupSum[size_t(r * G + g)]), z);
+      float zeroTerm = _mm512_reduce_add_ps(z);
+      for (; g < G; ++g)
+        zeroTerm += offsets[size_t(g)] * groupSum[size_t(r * G + g)];
+      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]) - zeroTerm;
+    }
   }
 }
 
 } // namespace
 
+template <int Bits>
+void codeGroupRowsOf(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                     int64_t begin, int64_t end) {
+  switch (rows) {
+  case 1:
+    return codeGroupRows<Bits, 1>(in, out, ld, w, begin, end);
+  case 2:
+    return codeGroupRows<Bits, 2>(in, out, ld, w, begin, end);
+  default:
+    return codeGroupRows<Bits, 3>(in, out, ld, w, begin, end);
+  }
+}
+
 void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end) {
   if (w.bits == 4)
-    codeGroupRows<4>(in, out, ld, rows, w, begin, end);
+    codeGroupRowsOf<4>(in, out, ld, rows, w, begin, end);
   else
-    codeGroupRows<8>(in, out, ld, rows, w, begin, end);
+    codeGroupRowsOf<8>(in, out, ld, rows, w, begin, end);
 }
 
 /// The same for NF4 rows whose blocks fall on row boundaries (K a multiple of the block
@@ -298,6 +359,7 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
     const float *rowAbsmax = absmax + j * k / w.groupSize;
     __m512 acc[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t c = 0; c < k / 32; ++c) {
+      _mm_prefetch(reinterpret_cast<const char *>(codes + 16 * c + 512), _MM_HINT_T0);
       __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16 * c)));
       __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
       __m512 odd = _mm512_permutexvar_ps(_mm512_and_si512(v, nibble), table);
