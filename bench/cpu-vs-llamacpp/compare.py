@@ -31,7 +31,8 @@ def midllama(args, mlm):
     ids = " ".join(str(100 + i) for i in range(args.prompt))
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run([args.midllama_run, mlm, "--prompt-ids", ids, "--steps", str(args.gen),
-                        "--ignore-eos", "--threads", str(args.threads), "--json", f.name],
+                        "--ignore-eos", "--threads", str(args.threads), "--json", f.name]
+                       + args.midllama_args.split(),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         d = json.load(open(f.name))
     return {"prefill": d["prefill_tokens_per_s"], "decode": d["decode_tokens_per_s"]}
@@ -46,6 +47,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--prompt", type=int, default=256)
     p.add_argument("--gen", type=int, default=64)
+    p.add_argument("--midllama-args", default="", help="more midllama-run flags")
     p.add_argument("--json", required=True)
     args = p.parse_args()
     formats = []
