@@ -8,7 +8,7 @@
 # Environment: MIDLLAMA_BENCH_THREADS (1), MIDLLAMA_BENCH_ROUNDS (3), MIDLLAMA_BENCH_FORMATS
 # (F32,Q8_0,Q4_0,Q4_1), MIDLLAMA_BENCH_RUN_ARGS (more midllama-run flags, e.g.
 # --int8-activations), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
-# MIDLLAMA_BIN_DIR. Writes $DIR/compare-t<threads>[-int8act].json and prints the table.
+# MIDLLAMA_BIN_DIR. Writes $DIR/compare-t<threads>[-<flags>].json and prints the table.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${MIDLLAMA_BIN_DIR:-$ROOT/build/bin}
@@ -43,5 +43,5 @@ done
 list=$(IFS=,; echo "${entries[*]}")
 python3 "$ROOT/bench/cpu-vs-llamacpp/compare.py" --formats "$list" \
   --llama-bench "$LC/llama-bench" --midllama-run "$BIN/midllama-run" --threads "$THREADS" \
-  --rounds "${MIDLLAMA_BENCH_ROUNDS:-3}" --midllama-args "${MIDLLAMA_BENCH_RUN_ARGS:-}" \
-  --json "$DIR/compare-t$THREADS${MIDLLAMA_BENCH_RUN_ARGS:+-int8act}.json"
+  --rounds "${MIDLLAMA_BENCH_ROUNDS:-3}" --midllama-args="${MIDLLAMA_BENCH_RUN_ARGS:-}" \
+  --json "$DIR/compare-t$THREADS$(echo "${MIDLLAMA_BENCH_RUN_ARGS:-}" | tr -cs 'a-z0-9\n' '-').json"

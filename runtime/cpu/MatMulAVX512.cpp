@@ -227,7 +227,8 @@ __attribute__((target("avx512f"))) void groupFloats(const void *values, DType dt
 }
 
 /// Decode (1-3 input rows) of a dense 4- or 8-bit affine weight (with or without minimum)
-/// whose groups are whole runs of 32 columns: the codes are never expanded into a row.
+/// whose groups are whole runs of 32 columns (the last one possibly shorter, K a multiple
+/// of 32): the codes are never expanded into a row.
 /// Per 32 columns, one 16-byte load widened to 16 low and 16 high nibbles (4 bits: columns
 /// 2i and 2i + 1, multiplied by the input's even and odd columns) or two 16-byte loads of
 /// codes (8 bits: columns in order), as floats, times the input, scaled by the group's
@@ -278,7 +279,9 @@ __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *ou
       acc[r] = _mm512_setzero_ps();
     for (int64_t g = 0; g < G; ++g) {
       const __m512 sv = _mm512_set1_ps(scales[size_t(g)]);
-      for (int64_t c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; ++c) {
+      // The last group may be shorter (K = 576 in groups of 128: 4 and a half).
+      const int64_t lastChunk = std::min((g + 1) * chunksPerGroup, k / 32);
+      for (int64_t c = g * chunksPerGroup; c < lastChunk; ++c) {
         __m512 a, b; // the chunk's 32 codes, paired with the input at `xa`, `xb`
         const float *xa, *xb;
         if (Bits == 4) {
@@ -378,7 +381,7 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
 /// Whether codeGroupRowsAVX512 reads `w` with `rows` input rows.
 bool codeGroupFastPath(const WeightRef &w, int64_t rows) {
   return rows < 4 && w.hasCodeGroups() && (w.bits == 4 || w.bits == 8) &&
-         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % w.groupSize == 0 &&
+         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512();
 }
 

@@ -37,8 +37,8 @@ bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
   return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() && w.bits == 4 &&
-         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 &&
-         w.cols % w.groupSize == 0 && haveAVX512VNNI();
+         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
+         haveAVX512VNNI();
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -57,7 +57,7 @@ struct Int8Rows {
 /// the nearest integer, ties to even (the CPU's default rounding).
 MIDLLAMA_VNNI void quantizeRows(const float *in, int64_t rows, int64_t k, int64_t groupSize,
                                 Int8Rows &x) {
-  const int64_t blocks = k / 32, groups = k / groupSize;
+  const int64_t blocks = k / 32, groups = (k + groupSize - 1) / groupSize;
   x.q.resize(size_t(rows * k));
   x.scale.resize(size_t(rows * blocks));
   x.groupSum.assign(size_t(rows * groups), 0.0f);
@@ -85,7 +85,7 @@ template <int R>
 MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uint8_t *panel,
                              int panels, const float *scales, const float *offsets,
                              int64_t groupSize, float *out, int64_t ld, int64_t count) {
-  const int64_t steps = k / 4, blocks = k / 32, groups = k / groupSize;
+  const int64_t steps = k / 4, blocks = k / 32, groups = (k + groupSize - 1) / groupSize;
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r)
     acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -95,7 +95,8 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uin
       ws[p] = _mm512_loadu_ps(scales + (p * groups + g) * 16);
       wo[p] = _mm512_loadu_ps(offsets + (p * groups + g) * 16);
     }
-    for (int64_t b = g * groupSize / 32; b < (g + 1) * groupSize / 32; ++b) {
+    // The last group may be shorter (K = 576 in groups of 128).
+    for (int64_t b = g * groupSize / 32; b < std::min((g + 1) * groupSize / 32, blocks); ++b) {
       __m512i sum[R][2];
       for (int r = 0; r < R; ++r)
         sum[r][0] = sum[r][1] = _mm512_setzero_si512();

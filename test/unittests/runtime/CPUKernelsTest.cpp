@@ -524,16 +524,16 @@ TEST_P(CPUKernelsTest, SparseNF4WeightsDecodeTheKeptStream) {
 
 // Decode of 4- and 8-bit weights in whole groups of 32 columns (1-3 input rows) takes a
 // path that never expands a row (AVX-512 where the CPU has it): same products as the dense
-// form, for groups of 32 and 64, with zero points, symmetric or with a minimum, fp32 and
+// form, for groups of 32, 64 and 128 (a tail group), with zero points, symmetric or with a minimum, fp32 and
 // fp16 scales (and minima).
 TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
   const int64_t n = 21, k = 192;
   std::mt19937_64 rng(17);
   for (int bits : {4, 8})
-    for (int64_t group : {32, 64})
+    for (int64_t group : {32, 64, 128}) // 128: a group and a 64-column tail
       for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
         for (DType scaleType : {DType::F32, DType::F16}) {
-          int64_t groups = k / group, rowBytes = k * bits / 8;
+          int64_t groups = (k + group - 1) / group, rowBytes = k * bits / 8;
           std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
           std::vector<float> scales(size_t(n * groups)), mins(scales.size());
           std::vector<float> dense(size_t(n * k));
@@ -587,10 +587,10 @@ TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
   const int64_t n = 37, k = 128;
   std::mt19937_64 rng(23);
   setInt8Activations(true);
-  for (int64_t group : {32, 64})
+  for (int64_t group : {32, 64, 96}) // 96: a group and a 32-column tail
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
       for (DType scaleType : {DType::F32, DType::F16}) {
-        int64_t groups = k / group, rowBytes = k / 2;
+        int64_t groups = (k + group - 1) / group, rowBytes = k / 2;
         std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
         std::vector<float> scales(size_t(n * groups)), mins(scales.size());
         std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
