@@ -21,18 +21,10 @@ void midllama::rt::eval::addModelSummary(Report &report, const Model &model,
   if (model.hasSyntheticWeights())
     report.add("weights", "synthetic (random values, generated at load: speed and memory only)",
                "synthetic_weights", "true");
-  int64_t weightBytes = 0, parameters = 0;
-  for (auto &[type, bytes] : model.weightBytesByType()) {
+  for (auto &[type, bytes] : model.weightBytesByType())
     report.add("weights " + type, std::to_string(bytes) + " bytes", "weight_bytes_" + type,
                std::to_string(bytes));
-    weightBytes += bytes;
-  }
-  for (const WeightInfo &w : model.program().weights) {
-    int64_t count = 1;
-    for (int64_t d : w.shape)
-      count *= d;
-    parameters += count;
-  }
+  int64_t weightBytes = eval::weightBytes(model), parameters = parameterCount(model);
   char text[160];
   double bits = parameters ? 8.0 * double(weightBytes) / double(parameters) : 0;
   double ratio = weightBytes ? 4.0 * double(parameters) / double(weightBytes) : 0;
@@ -41,4 +33,22 @@ void midllama::rt::eval::addModelSummary(Report &report, const Model &model,
   report.add("weights total", text, "weight_bytes_total", std::to_string(weightBytes));
   report.addJson("parameters", std::to_string(parameters));
   report.addJson("bits_per_parameter", format("%.4f", bits));
+}
+
+int64_t midllama::rt::eval::weightBytes(const Model &model) {
+  int64_t total = 0;
+  for (auto &[type, bytes] : model.weightBytesByType())
+    total += bytes;
+  return total;
+}
+
+int64_t midllama::rt::eval::parameterCount(const Model &model) {
+  int64_t parameters = 0;
+  for (const WeightInfo &w : model.program().weights) {
+    int64_t count = 1;
+    for (int64_t d : w.shape)
+      count *= d;
+    parameters += count;
+  }
+  return parameters;
 }

@@ -21,6 +21,10 @@ namespace midllama::rt::eval {
 /// Adds the rows for `model`, loaded from `path`.
 void addModelSummary(Report &report, const Model &model, const std::string &path);
 
+/// The bytes of `model`'s weights as stored, and how many parameters they hold.
+int64_t weightBytes(const Model &model);
+int64_t parameterCount(const Model &model);
+
 } // namespace midllama::rt::eval
 
 #endif // MIDLLAMA_RUNTIME_EVAL_MODELSUMMARY_H

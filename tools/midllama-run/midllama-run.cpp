@@ -330,16 +330,8 @@ int64_t checkMemoryBudget(const Options &o, const Model &model, eval::Report &re
   midllama::search::Budget b;
   std::string why;
   (void)midllama::search::parseBudget(o.memoryBudget, b, why); // checked when parsed
-  int64_t weights = 0, parameters = 0;
-  for (auto &[type, bytes] : model.weightBytesByType())
-    weights += bytes;
-  for (const WeightInfo &w : model.program().weights) {
-    int64_t count = 1;
-    for (int64_t d : w.shape)
-      count *= d;
-    parameters += count;
-  }
-  int64_t budget = b.bytes(parameters), session = planSession(o, model).bytes;
+  int64_t weights = eval::weightBytes(model);
+  int64_t budget = b.bytes(eval::parameterCount(model)), session = planSession(o, model).bytes;
   if (weights > budget || session > budget - weights)
     die("--memory-budget " + o.memoryBudget + " (" + std::to_string(budget) +
         " bytes): the weights take " + std::to_string(weights) +

@@ -22,24 +22,41 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <numeric>
 #include <unistd.h>
 
 using namespace midllama;
 
-TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
-  char tmpl[] = "/tmp/midllama-gradients-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR, error;
+/// stories260K imported from its ONNX export into a fresh directory, removed afterwards.
+class GradientNorms : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/midllama-gradients-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    registerAllDialects(registry);
+    registerAllPasses(); // calibration runs midllama-lower-cpu by its registered name
+    context = std::make_unique<mlir::MLIRContext>(registry);
+    std::string src = MIDLLAMA_SOURCE_DIR;
+    std::vector<std::string> unused;
+    module = onnx_import::importOnnx(
+        src + "/test/Import/ONNX/Inputs/stories260K-torch-fp32/model.onnx", dir + "/m.mlir",
+        dir + "/m.safetensors", context.get(), unused, error);
+    ASSERT_TRUE(module) << error;
+  }
+  void TearDown() override {
+    module = nullptr;
+    std::system(("rm -rf " + dir).c_str());
+  }
+
+  std::string dir, error;
   mlir::DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllPasses(); // calibration runs midllama-lower-cpu by its registered name
-  mlir::MLIRContext context(registry);
-  std::vector<std::string> unused;
-  auto module = onnx_import::importOnnx(
-      src + "/test/Import/ONNX/Inputs/stories260K-torch-fp32/model.onnx", dir + "/m.mlir",
-      dir + "/m.safetensors", &context, unused, error);
-  ASSERT_TRUE(module) << error;
+  std::unique_ptr<mlir::MLIRContext> context;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
+TEST_F(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
   std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
   {
     std::ofstream out(dir + "/one.tokens");
@@ -121,7 +138,6 @@ TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
       EXPECT_NEAR(g[e], numeric, 0.05 * numeric + 2e-3) << name << " [" << e << "]";
     }
   }
-  std::system(("rm -rf " + dir).c_str());
 }
 
 // With one two-token sample only position 0 is predicted, so position 1's gradients are
@@ -129,19 +145,7 @@ TEST(GradientNorms, EqualFiniteDifferencesOfTheRuntimeLoss) {
 // its input there) and its output Fisher is g²/2. Row i of the weight gradient then has
 // squared norm g_i² |x|² = 2 |x|² F_i: the same multiple of F_i for every row.
 // (At a single position the attention's softmax is constant: k gets no gradient at all.)
-TEST(GradientNorms, OutputFisherIsTheSquaredOutputGradient) {
-  char tmpl[] = "/tmp/midllama-fisher-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl, src = MIDLLAMA_SOURCE_DIR, error;
-  mlir::DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllPasses();
-  mlir::MLIRContext context(registry);
-  std::vector<std::string> unused;
-  auto module = onnx_import::importOnnx(
-      src + "/test/Import/ONNX/Inputs/stories260K-torch-fp32/model.onnx", dir + "/m.mlir",
-      dir + "/m.safetensors", &context, unused, error);
-  ASSERT_TRUE(module) << error;
+TEST_F(GradientNorms, OutputFisherIsTheSquaredOutputGradient) {
   std::ofstream(dir + "/two.tokens") << "1 403 ";
   calib::CalibrationOptions options(dir + "/two.tokens", 1, 2, 0, 1, "", false);
   std::map<std::string, std::vector<float>> norms;
@@ -173,5 +177,4 @@ TEST(GradientNorms, OutputFisherIsTheSquaredOutputGradient) {
       EXPECT_NEAR(rowSq / f[i], ratio, 1e-3 * ratio) << name << " row " << i;
     }
   }
-  std::system(("rm -rf " + dir).c_str());
 }
