@@ -13,6 +13,7 @@
 #include "midllama/Import/ONNX/OnnxToLLM.h"
 #include "midllama/Pipelines/ImportOnnx.h"
 #include "midllama/InitAll.h"
+#include "../TempDirTest.h"
 
 #include "mlir/IR/MLIRContext.h"
 
@@ -29,12 +30,10 @@
 using namespace midllama;
 
 /// stories260K imported from its ONNX export into a fresh directory, removed afterwards.
-class GradientNorms : public ::testing::Test {
+class GradientNorms : public midllama::testing::TempDirTest {
 protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/midllama-gradients-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
+    TempDirTest::SetUp();
     registerAllDialects(registry);
     registerAllPasses(); // calibration runs midllama-lower-cpu by its registered name
     context = std::make_unique<mlir::MLIRContext>(registry);
@@ -47,10 +46,10 @@ protected:
   }
   void TearDown() override {
     module = nullptr;
-    std::system(("rm -rf " + dir).c_str());
+    TempDirTest::TearDown();
   }
 
-  std::string dir, error;
+  std::string error;
   mlir::DialectRegistry registry;
   std::unique_ptr<mlir::MLIRContext> context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
