@@ -13,6 +13,7 @@
 #include "runtime/format/Codebooks.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace midllama::rt::cpu {
@@ -167,6 +168,30 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.bits == 4) // two codes per byte, low nibble first
     return decodeGroups(
         [&](int64_t k) -> uint32_t { return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf; });
+  if (w.cols % 8 == 0 && w.groupSize % 8 == 0) {
+    // Any width: 8 codes fill `bits` whole bytes, read as one little-endian word and cut
+    // by shifts (the 2- and 3-bit rows of mixed recipes decode here, per token in decode).
+    const int bits = w.bits;
+    const bool withMin = w.isAffineMin();
+    for (int64_t g = 0; g < w.groups; ++g) {
+      // The same arithmetic as decodeGroups: (q - zero)·scale, or q·scale + min.
+      const float scale = scaleAt(w, n * w.groups + g);
+      const float min = withMin ? minAt(w, n * w.groups + g) : 0.0f;
+      const float zero = withMin ? 0.0f
+                         : w.zeros ? float(w.zeros[n * w.groups + g])
+                                   : float(1 << (bits - 1));
+      const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+      for (int64_t k = begin; k < end; k += 8) {
+        uint64_t word = 0;
+        std::memcpy(&word, codes + k / 8 * bits, size_t(bits));
+        for (int i = 0; i < 8; ++i) {
+          float q = float(uint32_t(word >> (i * bits)) & mask);
+          dst[k + i] = withMin ? q * scale + min : (q - zero) * scale;
+        }
+      }
+    }
+    return;
+  }
   decodeGroups([&](int64_t k) -> uint32_t {
     int64_t bit = k * w.bits;
     uint32_t word = codes[bit >> 3];

@@ -282,8 +282,8 @@ WeightRef codeGroupWeight(GroupKind kind, DType dtype, int64_t n, int64_t k, int
 /// Affine weights of every width, with zero points, symmetric or with a minimum (ggml's
 /// Q4_1 grid), a short tail group: dequantization against w = (q - zero) * scale (or
 /// q * scale + min) written out bit by bit.
-TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
-  const int64_t n = 37, k = 45, group = 16, groups = (k + group - 1) / group;
+void checkAffineDequantization(int64_t k) {
+  const int64_t n = 37, group = 16, groups = (k + group - 1) / group;
   std::mt19937_64 rng(13);
   for (int bits = 2; bits <= 8; ++bits)
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum}) {
@@ -334,6 +334,12 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
               << bits << " bits" << groupKindName(kind);
         }
     }
+}
+
+TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
+  // K = 45: codes across byte boundaries everywhere; K = 48: rows of whole 8-code words.
+  for (int64_t k : {45, 48})
+    checkAffineDequantization(k);
 }
 
 
