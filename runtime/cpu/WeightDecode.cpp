@@ -69,6 +69,32 @@ const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
   return buffer;
 }
 
+/// Row `n` of a dense affine weight of `Bits`-bit codes whose rows and groups hold whole
+/// 8-code words: each word read at once (8 bytes, but for the last word of the weight,
+/// which may end the buffer) and cut by constant shifts; the arithmetic of dequantizeRow's
+/// other paths, (q - zero)·scale or q·scale + min.
+template <int Bits>
+void decodeWordsOf(const WeightRef &w, int64_t n, const uint8_t *codes, float *dst) {
+  constexpr uint64_t mask = (1u << Bits) - 1;
+  const bool withMin = w.isAffineMin(), lastRow = n + 1 == w.rows;
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const float scale = scaleAt(w, n * w.groups + g);
+    const float min = withMin ? minAt(w, n * w.groups + g) : 0.0f;
+    const float zero = withMin ? 0.0f
+                       : w.zeros ? float(w.zeros[n * w.groups + g])
+                                 : float(1 << (Bits - 1));
+    const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+    for (int64_t k = begin; k < end; k += 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, codes + k / 8 * Bits, lastRow && k + 8 >= w.cols ? Bits : 8);
+      for (int i = 0; i < 8; ++i) {
+        float q = float((word >> (i * Bits)) & mask);
+        dst[k + i] = withMin ? q * scale + min : (q - zero) * scale;
+      }
+    }
+  }
+}
+
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.isInt8()) { // q · row scale, outlier columns from fp16
     std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == SparsityKind::None ? 0 : w.cols));
@@ -171,26 +197,14 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.cols % 8 == 0 && w.groupSize % 8 == 0) {
     // Any width: 8 codes fill `bits` whole bytes, read as one little-endian word and cut
     // by shifts (the 2- and 3-bit rows of mixed recipes decode here, per token in decode).
-    const int bits = w.bits;
-    const bool withMin = w.isAffineMin();
-    for (int64_t g = 0; g < w.groups; ++g) {
-      // The same arithmetic as decodeGroups: (q - zero)·scale, or q·scale + min.
-      const float scale = scaleAt(w, n * w.groups + g);
-      const float min = withMin ? minAt(w, n * w.groups + g) : 0.0f;
-      const float zero = withMin ? 0.0f
-                         : w.zeros ? float(w.zeros[n * w.groups + g])
-                                   : float(1 << (bits - 1));
-      const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
-      for (int64_t k = begin; k < end; k += 8) {
-        uint64_t word = 0;
-        std::memcpy(&word, codes + k / 8 * bits, size_t(bits));
-        for (int i = 0; i < 8; ++i) {
-          float q = float(uint32_t(word >> (i * bits)) & mask);
-          dst[k + i] = withMin ? q * scale + min : (q - zero) * scale;
-        }
-      }
+    switch (w.bits) {
+    case 2: return decodeWordsOf<2>(w, n, codes, dst);
+    case 3: return decodeWordsOf<3>(w, n, codes, dst);
+    case 5: return decodeWordsOf<5>(w, n, codes, dst);
+    case 6: return decodeWordsOf<6>(w, n, codes, dst);
+    case 7: return decodeWordsOf<7>(w, n, codes, dst);
+    default: return decodeWordsOf<8>(w, n, codes, dst);
     }
-    return;
   }
   decodeGroups([&](int64_t k) -> uint32_t {
     int64_t bit = k * w.bits;
