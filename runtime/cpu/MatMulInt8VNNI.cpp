@@ -9,7 +9,8 @@
 // dot product and no horizontal sums are needed; the input, stored offset by 128 (xq + 128,
 // 1..255: the unsigned operand), is broadcast 4 bytes at a time, and the offset is taken
 // back with each row's code sum: Σ (xq + 128)·w = Σ xq·w + 128·Σ w. Blocks of 2 panels by
-// 6 input rows share every load (12 of the 32 vector registers accumulate).
+// 6 input rows share every load (12 of the 32 vector registers accumulate). Decode (1-3
+// rows) reads the weight rows in place instead.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,11 +65,46 @@ MIDLLAMA_VNNI void panelDots(const uint8_t *x, int64_t stride, const int8_t *pan
       _mm512_storeu_si512(dots + r * ldDots + 16 * c, acc[r][c]);
 }
 
+/// Decode (1-3 input rows): each weight row read once, in place, 64 codes per vpdpbusd
+/// against each input row; the row's code sum from the same instruction with ones; the
+/// lanes summed at the end of the row. Repacking panels would cost as much as the dots.
+template <int R>
+MIDLLAMA_VNNI void rowDots(const uint8_t *x, int64_t stride, const int8_t *const *w,
+                           int weightRows, int64_t k, int32_t *dots) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int c = 0; c < weightRows; ++c) {
+    __m512i acc[R], sum = _mm512_setzero_si512();
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_setzero_si512();
+    for (int64_t i = 0; i < k; i += 64) {
+      const __mmask64 m = k - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (k - i)) - 1;
+      _mm_prefetch(reinterpret_cast<const char *>(w[c] + i) + 1024, _MM_HINT_T0);
+      __m512i b = _mm512_maskz_loadu_epi8(m, w[c] + i);
+      sum = _mm512_dpbusd_epi32(sum, ones, b);
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_maskz_loadu_epi8(m, x + r * stride + i), b);
+    }
+    const int32_t offset = 128 * _mm512_reduce_add_epi32(sum);
+    for (int r = 0; r < R; ++r)
+      dots[r * 32 + c] = _mm512_reduce_add_epi32(acc[r]) - offset;
+  }
+}
+
 } // namespace
 
 MIDLLAMA_VNNI void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows,
                                      const int8_t *const *w, int weightRows, int64_t k,
                                      int32_t *dots) {
+  switch (rows) { // decode: the rows in place
+  case 1:
+    return rowDots<1>(x, stride, w, weightRows, k, dots);
+  case 2:
+    return rowDots<2>(x, stride, w, weightRows, k, dots);
+  case 3:
+    return rowDots<3>(x, stride, w, weightRows, k, dots);
+  default:
+    break;
+  }
   // The panels: step i of panel p holds codes 4i..4i+3 of rows 16p..16p+15, zero padded.
   const int64_t steps = (k + 3) / 4;
   const int panels = weightRows > 16 ? 2 : 1;

@@ -98,35 +98,36 @@ TEST(Int8Outliers, ReferenceProductIsTheDecomposedInt8Product) {
 
 TEST(Int8Outliers, CPUKernelMatchesTheReference) {
   // No outliers, a few, and most columns (a real model's last layers at threshold 6).
-  for (int64_t numCols : {0, 3, 90}) {
-    const int64_t n = 70, k = 100, rows = 9;
-    std::vector<float> w = randomValues(n * k, 0.05f, 4), x = randomValues(rows * k, 1.0f, 5);
-    std::vector<int64_t> cols;
-    for (int64_t c = 0; c < numCols; ++c)
-      cols.push_back((11 + 7 * c) % k); // distinct: 7 and 100 are coprime
-    std::sort(cols.begin(), cols.end());
-    Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
-    std::vector<float> expect(static_cast<size_t>(rows * n)), got(expect.size());
-    int8OutlierMatmulReference(x.data(), rows, m, n, k, expect.data());
-    std::vector<int32_t> cols32(cols.begin(), cols.end());
-    rt::cpu::WeightRef ref;
-    ref.rows = n;
-    ref.cols = k;
-    ref.bits = 8;
-    ref.format = midllama::rt::FormatKind::Int8Outliers;
-    ref.codes = reinterpret_cast<const uint8_t *>(m.q.data());
-    ref.scales = m.rowScale.data();
-    ref.numOutliers = numCols;
-    ref.outlierColumns = cols32.data();
-    ref.outliers = m.outliers.data();
-    rt::cpu::matmul(x.data(), got.data(), rows, ref);
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_NEAR(got[i], expect[i], 1e-5f * (1 + std::fabs(expect[i]))) << i;
-    // dequantizeRow gives the weights the kernel stands for.
-    std::vector<float> row(static_cast<size_t>(k)), d = dequantizeInt8Outliers(m, n, k);
-    rt::cpu::dequantizeRow(ref, 5, row.data());
-    EXPECT_EQ(row, std::vector<float>(d.begin() + 5 * k, d.begin() + 6 * k));
-  }
+  for (int64_t numCols : {0, 3, 90})
+    for (int64_t rows : {1, 2, 3, 9}) { // decode reads the rows in place, prefill repacks
+      const int64_t n = 70, k = 100;
+      std::vector<float> w = randomValues(n * k, 0.05f, 4), x = randomValues(rows * k, 1.0f, 5);
+      std::vector<int64_t> cols;
+      for (int64_t c = 0; c < numCols; ++c)
+        cols.push_back((11 + 7 * c) % k); // distinct: 7 and 100 are coprime
+      std::sort(cols.begin(), cols.end());
+      Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
+      std::vector<float> expect(static_cast<size_t>(rows * n)), got(expect.size());
+      int8OutlierMatmulReference(x.data(), rows, m, n, k, expect.data());
+      std::vector<int32_t> cols32(cols.begin(), cols.end());
+      rt::cpu::WeightRef ref;
+      ref.rows = n;
+      ref.cols = k;
+      ref.bits = 8;
+      ref.format = midllama::rt::FormatKind::Int8Outliers;
+      ref.codes = reinterpret_cast<const uint8_t *>(m.q.data());
+      ref.scales = m.rowScale.data();
+      ref.numOutliers = numCols;
+      ref.outlierColumns = cols32.data();
+      ref.outliers = m.outliers.data();
+      rt::cpu::matmul(x.data(), got.data(), rows, ref);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_NEAR(got[i], expect[i], 1e-5f * (1 + std::fabs(expect[i]))) << i;
+      // dequantizeRow gives the weights the kernel stands for.
+      std::vector<float> row(static_cast<size_t>(k)), d = dequantizeInt8Outliers(m, n, k);
+      rt::cpu::dequantizeRow(ref, 5, row.data());
+      EXPECT_EQ(row, std::vector<float>(d.begin() + 5 * k, d.begin() + 6 * k));
+    }
 }
 
 } // namespace
