@@ -69,6 +69,8 @@ const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer) {
   return buffer;
 }
 
+namespace {
+
 /// Row `n` of a dense affine weight of `Bits`-bit codes whose rows and groups hold whole
 /// 8-code words: each word read at once (8 bytes, but for the last word of the weight,
 /// which may end the buffer) and cut by constant shifts; the arithmetic of dequantizeRow's
@@ -95,105 +97,120 @@ void decodeWordsOf(const WeightRef &w, int64_t n, const uint8_t *codes, float *d
   }
 }
 
-void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
-  if (w.isInt8()) { // q · row scale, outlier columns from fp16
-    std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == SparsityKind::None ? 0 : w.cols));
-    const int8_t *q = int8Row(w, n, buffer.data());
-    float scale = static_cast<const float *>(w.scales)[n];
-    for (int64_t c = 0; c < w.cols; ++c)
-      dst[c] = float(q[c]) * scale;
-    for (int64_t o = 0; o < w.numOutliers; ++o)
-      dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
-    return;
-  }
-  if (w.sparse != SparsityKind::None) {
-    // The kept values of row n, in column order: value v (of the row's stream) sits at
-    // column col(v); dense values read as their type, affine codes (with or without a
-    // minimum) dequantized with that column's group, NF4 codes with their block's absmax.
-    WeightRef values; // the stored values, read with `at` whatever their type
-    values.data = w.data;
-    values.dtype = w.dtype;
-    const uint32_t codeMask = w.isQuantized() ? (1u << w.bits) - 1 : 0;
-    auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
-      if (!w.isQuantized())
-        return at(values, stream);
-      if (w.isNF4()) { // one stream over the kept values, high nibble first
-        uint8_t byte = w.codes[stream >> 1];
-        return kNF4Values[(stream & 1) ? byte & 0xf : byte >> 4] *
-               static_cast<const float *>(w.scales)[stream / w.groupSize];
-      }
-      const uint8_t *codes = w.codes;
-      int64_t bit = rowCode * w.bits;
-      if (w.sparse == SparsityKind::NM)
-        codes += n * w.codeRowBytes;
-      else
-        bit = stream * w.bits;
-      uint32_t word = codes[bit >> 3];
-      if ((bit & 7) + w.bits > 8)
-        word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
-      return groupValue(w, (word >> (bit & 7)) & codeMask, n * w.groups + col / w.groupSize);
-    };
-    std::fill(dst, dst + w.cols, 0.0f);
-    forEachKept(w, n, [&](int64_t stream, int64_t i, int64_t col) {
-      dst[col] = valueAt(stream, i, col);
-    });
-    return;
-  }
-  if (w.isNF4()) { // value i of the stream: code (high nibble first) times its block's absmax
-    const float *absmax = static_cast<const float *>(w.scales);
-    const int64_t first = n * w.cols;
-    for (int64_t c = 0; c < w.cols;) { // block by block: one absmax, no division per value
-      const int64_t block = (first + c) / w.groupSize;
-      const int64_t blockEnd = std::min(w.cols, (block + 1) * w.groupSize - first);
-      const float scale = absmax[block];
-      for (; c < blockEnd; ++c) {
-        int64_t i = first + c;
-        uint8_t byte = w.codes[i >> 1];
-        dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * scale;
-      }
+/// LLM.int8(): q · row scale, the outlier columns from fp16.
+void int8RowValues(const WeightRef &w, int64_t n, float *dst) {
+  std::vector<int8_t> buffer(static_cast<size_t>(w.sparse == SparsityKind::None ? 0 : w.cols));
+  const int8_t *q = int8Row(w, n, buffer.data());
+  float scale = static_cast<const float *>(w.scales)[n];
+  for (int64_t c = 0; c < w.cols; ++c)
+    dst[c] = float(q[c]) * scale;
+  for (int64_t o = 0; o < w.numOutliers; ++o)
+    dst[w.outlierColumns[o]] = halfToFloat(w.outliers[n * w.numOutliers + o]);
+}
+
+/// A pruned row: the kept values in column order, value v (of the row's stream) at column
+/// col(v); dense values read as their type, affine codes (with or without a minimum)
+/// dequantized with that column's group, NF4 codes with their block's absmax.
+void sparseRowValues(const WeightRef &w, int64_t n, float *dst) {
+  WeightRef values; // the stored values, read with `at` whatever their type
+  values.data = w.data;
+  values.dtype = w.dtype;
+  const uint32_t codeMask = w.isQuantized() ? (1u << w.bits) - 1 : 0;
+  auto valueAt = [&](int64_t stream, int64_t rowCode, int64_t col) {
+    if (!w.isQuantized())
+      return at(values, stream);
+    if (w.isNF4()) { // one stream over the kept values, high nibble first
+      uint8_t byte = w.codes[stream >> 1];
+      return kNF4Values[(stream & 1) ? byte & 0xf : byte >> 4] *
+             static_cast<const float *>(w.scales)[stream / w.groupSize];
     }
-    return;
-  }
-  const uint8_t *codes = w.codes + n * w.codeRowBytes;
-  const uint32_t mask = (1u << w.bits) - 1;
-  // One loop per code width (the decoder is a template argument), so the common 4-bit case
-  // has no width test per value on this prefill path.
-  auto decodeGroups = [&](auto code) {
-    for (int64_t g = 0; g < w.groups; ++g) {
-      float scale = scaleAt(w, n * w.groups + g);
-      int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
-      if (w.isAffineMin()) { // q * scale + min
-        float min = minAt(w, n * w.groups + g);
-        for (int64_t k = begin; k < end; ++k)
-          dst[k] = float(code(k)) * scale + min;
-        continue;
-      }
-      float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : float(1 << (w.bits - 1));
-      for (int64_t k = begin; k < end; ++k)
-        dst[k] = (float(code(k)) - zero) * scale;
-    }
+    const uint8_t *codes = w.codes;
+    int64_t bit = rowCode * w.bits;
+    if (w.sparse == SparsityKind::NM)
+      codes += n * w.codeRowBytes;
+    else
+      bit = stream * w.bits;
+    uint32_t word = codes[bit >> 3];
+    if ((bit & 7) + w.bits > 8)
+      word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+    return groupValue(w, (word >> (bit & 7)) & codeMask, n * w.groups + col / w.groupSize);
   };
-  if (w.bits == 4 && !w.isAffineMin() && w.groupSize % 2 == 0) {
-    // Two codes per byte, low nibble first; a group holds whole bytes: each byte gives two
-    // values with the group's scale and zero.
-    for (int64_t g = 0; g < w.groups; ++g) {
-      const float scale = scaleAt(w, n * w.groups + g);
-      const float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : 8.0f;
-      const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
-      int64_t k = begin;
-      for (; k + 2 <= end; k += 2) {
-        const uint8_t byte = codes[k >> 1];
-        dst[k] = (float(byte & 0xf) - zero) * scale;
-        dst[k + 1] = (float(byte >> 4) - zero) * scale;
-      }
-      if (k < end)
-        dst[k] = (float(codes[k >> 1] & 0xf) - zero) * scale;
+  std::fill(dst, dst + w.cols, 0.0f);
+  forEachKept(w, n, [&](int64_t stream, int64_t i, int64_t col) {
+    dst[col] = valueAt(stream, i, col);
+  });
+}
+
+/// NF4: value i of the stream is its code (high nibble first) times its block's absmax,
+/// block by block (one absmax, no division per value).
+void nf4RowValues(const WeightRef &w, int64_t n, float *dst) {
+  const float *absmax = static_cast<const float *>(w.scales);
+  const int64_t first = n * w.cols;
+  for (int64_t c = 0; c < w.cols;) {
+    const int64_t block = (first + c) / w.groupSize;
+    const int64_t blockEnd = std::min(w.cols, (block + 1) * w.groupSize - first);
+    const float scale = absmax[block];
+    for (; c < blockEnd; ++c) {
+      int64_t i = first + c;
+      uint8_t byte = w.codes[i >> 1];
+      dst[c] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * scale;
     }
-    return;
   }
+}
+
+/// 4-bit affine with zero points (or symmetric) in groups of whole bytes: each byte gives
+/// two values, low nibble first, with the group's scale and zero.
+void int4RowValues(const WeightRef &w, int64_t n, const uint8_t *codes, float *dst) {
+  for (int64_t g = 0; g < w.groups; ++g) {
+    const float scale = scaleAt(w, n * w.groups + g);
+    const float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : 8.0f;
+    const int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+    int64_t k = begin;
+    for (; k + 2 <= end; k += 2) {
+      const uint8_t byte = codes[k >> 1];
+      dst[k] = (float(byte & 0xf) - zero) * scale;
+      dst[k + 1] = (float(byte >> 4) - zero) * scale;
+    }
+    if (k < end)
+      dst[k] = (float(codes[k >> 1] & 0xf) - zero) * scale;
+  }
+}
+
+/// Any affine row, code by code: (q - zero)·scale or q·scale + min, `code(k)` the code of
+/// column k (the decoder a template argument, so there is no width test per value).
+template <typename Code>
+void affineRowValues(const WeightRef &w, int64_t n, Code code, float *dst) {
+  for (int64_t g = 0; g < w.groups; ++g) {
+    float scale = scaleAt(w, n * w.groups + g);
+    int64_t begin = g * w.groupSize, end = std::min(w.cols, begin + w.groupSize);
+    if (w.isAffineMin()) { // q * scale + min
+      float min = minAt(w, n * w.groups + g);
+      for (int64_t k = begin; k < end; ++k)
+        dst[k] = float(code(k)) * scale + min;
+      continue;
+    }
+    float zero = w.zeros ? float(w.zeros[n * w.groups + g]) : float(1 << (w.bits - 1));
+    for (int64_t k = begin; k < end; ++k)
+      dst[k] = (float(code(k)) - zero) * scale;
+  }
+}
+
+} // namespace
+
+void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
+  if (w.isInt8())
+    return int8RowValues(w, n, dst);
+  if (w.sparse != SparsityKind::None)
+    return sparseRowValues(w, n, dst);
+  if (w.isNF4())
+    return nf4RowValues(w, n, dst);
+  const uint8_t *codes = w.codes + n * w.codeRowBytes;
+  if (w.bits == 4 && !w.isAffineMin() && w.groupSize % 2 == 0)
+    return int4RowValues(w, n, codes, dst);
   if (w.bits == 4) // two codes per byte, low nibble first
-    return decodeGroups(
-        [&](int64_t k) -> uint32_t { return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf; });
+    return affineRowValues(
+        w, n, [&](int64_t k) -> uint32_t { return (codes[k >> 1] >> ((k & 1) * 4)) & 0xf; },
+        dst);
   if (w.cols % 8 == 0 && w.groupSize % 8 == 0) {
     // Any width: 8 codes fill `bits` whole bytes, read as one little-endian word and cut
     // by shifts (the 2- and 3-bit rows of mixed recipes decode here, per token in decode).
@@ -206,13 +223,17 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
     default: return decodeWordsOf<8>(w, n, codes, dst);
     }
   }
-  decodeGroups([&](int64_t k) -> uint32_t {
-    int64_t bit = k * w.bits;
-    uint32_t word = codes[bit >> 3];
-    if ((bit & 7) + w.bits > 8)
-      word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
-    return (word >> (bit & 7)) & mask;
-  });
+  const uint32_t mask = (1u << w.bits) - 1;
+  affineRowValues(
+      w, n,
+      [&](int64_t k) -> uint32_t {
+        int64_t bit = k * w.bits;
+        uint32_t word = codes[bit >> 3];
+        if ((bit & 7) + w.bits > 8)
+          word |= uint32_t(codes[(bit >> 3) + 1]) << 8;
+        return (word >> (bit & 7)) & mask;
+      },
+      dst);
 }
 
 } // namespace midllama::rt::cpu
