@@ -122,6 +122,11 @@ void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);
 void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                    const WeightRef &w, int64_t begin, int64_t end);
+/// Decode of dense affine weights of any width in place, 8 codes per word (AVX-512), and
+/// whether it applies: rows and groups of whole words, 1-3 input rows.
+bool wordGroupFastPath(const WeightRef &w, int64_t rows);
+void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end);
 
 /// AVX-512 VNNI (MatMulInt8VNNI.cpp): dots[r * 32 + c] = Σ_i (x[r][i] - 128) · w[c][i] for
 /// `rows` input rows stored offset by 128 (`stride` bytes apart, readable up to k rounded

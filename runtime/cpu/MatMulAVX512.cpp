@@ -385,6 +385,99 @@ bool codeGroupFastPath(const WeightRef &w, int64_t rows) {
          haveAVX512();
 }
 
+namespace {
+
+/// Decode (1-3 input rows) of a dense affine weight of any width whose rows and groups
+/// hold whole 8-code words (the 2-, 3-, 5-7-bit rows of mixed recipes, and 4/8-bit groups
+/// that are not whole runs of 32): each word read once (8 bytes; the weight's very last
+/// word only its own), broadcast to 8 lanes and cut by per-lane shifts (vpsrlvq), the 8
+/// codes times the input in fp32, summed per group and scaled; zero points (or minima)
+/// once per row as in codeGroupRows.
+template <int R>
+__attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float *out, int64_t ld,
+                                                      const WeightRef &w, int64_t begin,
+                                                      int64_t end) {
+  const int64_t k = w.cols, G = w.groups, bits = w.bits;
+  thread_local std::vector<float> groupSum, scales, offsets;
+  groupSum.assign(size_t(R * G), 0.0f);
+  scales.resize(size_t(G));
+  offsets.resize(size_t(G));
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      groupSum[size_t(r * G + c / w.groupSize)] += in[r * k + c];
+  const __m512i shifts = _mm512_set_epi64(7 * bits, 6 * bits, 5 * bits, 4 * bits, 3 * bits,
+                                          2 * bits, bits, 0);
+  const __m512i mask = _mm512_set1_epi64((int64_t(1) << bits) - 1);
+  const float implicitZero = float(1 << (bits - 1));
+  for (int64_t j = begin; j < end; ++j) {
+    const uint8_t *codes = w.codes + j * w.codeRowBytes;
+    const bool lastRow = j + 1 == w.rows;
+    groupFloats(w.scales, w.dtype, j * G, G, scales.data());
+    if (w.isAffineMin()) {
+      groupFloats(w.mins, w.dtype, j * G, G, offsets.data());
+      for (int64_t g = 0; g < G; ++g)
+        offsets[size_t(g)] = -offsets[size_t(g)];
+    } else {
+      for (int64_t g = 0; g < G; ++g)
+        offsets[size_t(g)] =
+            scales[size_t(g)] * (w.zeros ? float(w.zeros[j * G + g]) : implicitZero);
+    }
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < G; ++g) {
+      __m256 sum[R];
+      for (int r = 0; r < R; ++r)
+        sum[r] = _mm256_setzero_ps();
+      const int64_t last = std::min(k, (g + 1) * w.groupSize);
+      for (int64_t c = g * w.groupSize; c < last; c += 8) {
+        const uint8_t *at = codes + c / 8 * bits;
+        _mm_prefetch(reinterpret_cast<const char *>(at) + 512, _MM_HINT_T0);
+        uint64_t word = 0;
+        std::memcpy(&word, at, lastRow && c + 8 >= k ? size_t(bits) : 8);
+        __m512i v = _mm512_and_si512(
+            _mm512_srlv_epi64(_mm512_set1_epi64(int64_t(word)), shifts), mask);
+        __m256 q = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(v));
+        for (int r = 0; r < R; ++r)
+          sum[r] = _mm256_fmadd_ps(q, _mm256_loadu_ps(in + r * k + c), sum[r]);
+      }
+      const __m256 sv = _mm256_set1_ps(scales[size_t(g)]);
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm256_fmadd_ps(sv, sum[r], acc[r]);
+    }
+    for (int r = 0; r < R; ++r) {
+      float lanes[8], total = 0, zeroTerm = 0;
+      _mm256_storeu_ps(lanes, acc[r]);
+      for (float l : lanes)
+        total += l;
+      for (int64_t g = 0; g < G; ++g)
+        zeroTerm += offsets[size_t(g)] * groupSum[size_t(r * G + g)];
+      out[r * ld + (j - begin)] = total - zeroTerm;
+    }
+  }
+}
+
+} // namespace
+
+void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                         const WeightRef &w, int64_t begin, int64_t end) {
+  switch (rows) {
+  case 1:
+    return wordGroupRows<1>(in, out, ld, w, begin, end);
+  case 2:
+    return wordGroupRows<2>(in, out, ld, w, begin, end);
+  default:
+    return wordGroupRows<3>(in, out, ld, w, begin, end);
+  }
+}
+
+/// Whether wordGroupRowsAVX512 reads `w` with `rows` input rows.
+bool wordGroupFastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.hasCodeGroups() && w.bits >= 2 && w.bits <= 8 &&
+         w.sparse == SparsityKind::None && w.groupSize % 8 == 0 && w.cols % 8 == 0 &&
+         haveAVX512() && haveAVX2(); // haveAVX2: FMA for the 8-lane sums
+}
+
 /// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
 bool nf4FastPath(const WeightRef &w, int64_t rows) {
   return rows < 4 && w.isNF4() && w.sparse == SparsityKind::None && w.groupSize % 32 == 0 &&
@@ -394,6 +487,9 @@ bool nf4FastPath(const WeightRef &w, int64_t rows) {
 bool haveAVX512() { return false; }
 bool codeGroupFastPath(const WeightRef &, int64_t) { return false; }
 bool nf4FastPath(const WeightRef &, int64_t) { return false; }
+bool wordGroupFastPath(const WeightRef &, int64_t) { return false; }
+void wordGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                         int64_t) {}
 void nf4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                    int64_t) {}
 void codeGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,

@@ -320,7 +320,7 @@ void checkAffineDequantization(int64_t k) {
           ASSERT_EQ(row[c], dense[r * k + c])
               << bits << " bits" << groupKindName(kind) << ", [" << r << ", " << c << "]";
       }
-      const int64_t rows = 5;
+      for (int64_t rows : {1, 3, 5}) { // decode in place (K = 48), prefill
       std::vector<float> x = randomVector(size_t(rows * k), 14), y(size_t(rows * n));
       matmul(x.data(), y.data(), rows, w);
       for (int64_t r = 0; r < rows; ++r)
@@ -331,8 +331,9 @@ void checkAffineDequantization(int64_t k) {
             magnitude += std::fabs(double(x[r * k + c]) * dense[j * k + c]);
           }
           ASSERT_NEAR(y[r * n + j], expected, 1e-6 * magnitude + 1e-6)
-              << bits << " bits" << groupKindName(kind);
+              << bits << " bits" << groupKindName(kind) << " rows " << rows;
         }
+      }
     }
 }
 
