@@ -124,6 +124,11 @@ void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                    const WeightRef &w, int64_t begin, int64_t end);
 /// Decode of dense affine weights of any width in place, 8 codes per word (AVX-512), and
 /// whether it applies: rows and groups of whole words, 1-3 input rows.
+/// Decode of pruned fp32 weights stored as a bitmask, in place (AVX-512 vexpandps), and
+/// whether it applies (1-3 input rows).
+bool bitmaskFastPath(const WeightRef &w, int64_t rows);
+void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                       const WeightRef &w, int64_t begin, int64_t end);
 bool wordGroupFastPath(const WeightRef &w, int64_t rows);
 void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);

@@ -87,6 +87,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
     return nf4RowsAVX512(in, out, ld, rows, w, begin, end);
   if (wordGroupFastPath(w, rows))
     return wordGroupRowsAVX512(in, out, ld, rows, w, begin, end);
+  if (bitmaskFastPath(w, rows))
+    return bitmaskRowsAVX512(in, out, ld, rows, w, begin, end);
   if ((decodesRows(w) || w.dtype != DType::F32) && rows >= kDecodedPanelRows && haveAVX512())
     return decodedPanelColumnsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))

@@ -478,6 +478,60 @@ bool wordGroupFastPath(const WeightRef &w, int64_t rows) {
          haveAVX512() && haveAVX2(); // haveAVX2: FMA for the 8-lane sums
 }
 
+namespace {
+
+/// Decode (1-3 input rows) of pruned fp32 weights stored as a bitmask and the kept values:
+/// per 16 columns, the mask's 16 bits expand the next kept values into their lanes
+/// (vexpandps, reading only those values), times the input; no row is expanded.
+template <int R>
+__attribute__((target("avx512f"))) void bitmaskRows(const float *in, float *out, int64_t ld,
+                                                    const WeightRef &w, int64_t begin,
+                                                    int64_t end) {
+  const int64_t k = w.cols, maskBytes = (k + 7) / 8;
+  const float *values = static_cast<const float *>(w.data);
+  for (int64_t j = begin; j < end; ++j) {
+    const uint8_t *mask = w.index + j * maskBytes;
+    const float *v = values + w.rowPtr[j];
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < k; c += 16) {
+      const __mmask16 valid = k - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - c)) - 1);
+      uint32_t bits = mask[c / 8];
+      if (c / 8 + 1 < maskBytes)
+        bits |= uint32_t(mask[c / 8 + 1]) << 8;
+      const __mmask16 kept = __mmask16(bits) & valid;
+      _mm_prefetch(reinterpret_cast<const char *>(v) + 1024, _MM_HINT_T0);
+      const __m512 wv = _mm512_maskz_expandloadu_ps(kept, v);
+      v += __builtin_popcount(unsigned(kept));
+      for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(valid, in + r * k + c), acc[r]);
+    }
+    for (int r = 0; r < R; ++r)
+      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]);
+  }
+}
+
+} // namespace
+
+void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
+                       const WeightRef &w, int64_t begin, int64_t end) {
+  switch (rows) {
+  case 1:
+    return bitmaskRows<1>(in, out, ld, w, begin, end);
+  case 2:
+    return bitmaskRows<2>(in, out, ld, w, begin, end);
+  default:
+    return bitmaskRows<3>(in, out, ld, w, begin, end);
+  }
+}
+
+/// Whether bitmaskRowsAVX512 reads `w` with `rows` input rows.
+bool bitmaskFastPath(const WeightRef &w, int64_t rows) {
+  return rows < 4 && w.sparse == SparsityKind::Bitmask && !w.isQuantized() &&
+         w.dtype == DType::F32 && haveAVX512();
+}
+
 /// Whether nf4RowsAVX512 reads `w` with `rows` input rows.
 bool nf4FastPath(const WeightRef &w, int64_t rows) {
   return rows < 4 && w.isNF4() && w.sparse == SparsityKind::None && w.groupSize % 32 == 0 &&
@@ -488,6 +542,9 @@ bool haveAVX512() { return false; }
 bool codeGroupFastPath(const WeightRef &, int64_t) { return false; }
 bool nf4FastPath(const WeightRef &, int64_t) { return false; }
 bool wordGroupFastPath(const WeightRef &, int64_t) { return false; }
+bool bitmaskFastPath(const WeightRef &, int64_t) { return false; }
+void bitmaskRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                       int64_t) {}
 void wordGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                          int64_t) {}
 void nf4RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,

@@ -347,8 +347,8 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
 // Pruned weights stored compressed: the kernels expand each row from the kept values and
 // their bitmask (unstructured) or 2-bit positions (2:4), and compute what the dense matrix
 // with explicit zeros gives.
-TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
-  const int64_t n = 37, k = 24, rows = 5;
+void checkSparseWeights(int64_t rows) {
+  const int64_t n = 37, k = 24;
   for (DType dtype : {DType::F32, DType::F16}) {
     TestWeight dense(n, k, dtype, 31);
     std::vector<float> x = randomVector(size_t(rows * k), 32), zeroed = dense.values;
@@ -403,6 +403,13 @@ TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
       EXPECT_EQ(row, std::vector<float>(zeroed.begin() + 3 * k, zeroed.begin() + 4 * k));
     }
   }
+}
+
+TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
+  // 1 and 3 rows: fp32 bitmask weights decode in place (K = 24: a 16-column step and a tail
+  // of 8); 5 rows: the prefill path.
+  for (int64_t rows : {1, 3, 5})
+    checkSparseWeights(rows);
 }
 
 // A pruned and quantized weight: the codes of the kept values only (row-aligned for 2:4,
