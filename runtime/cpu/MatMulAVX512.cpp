@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/format/Codebooks.h"
@@ -27,6 +28,19 @@ namespace midllama::rt::cpu {
 bool haveAVX512() {
   static const bool yes = __builtin_cpu_supports("avx512f") && !std::getenv("MIDLLAMA_NO_AVX512");
   return yes;
+}
+
+/// `f(std::integral_constant<int, R>())` for R = `rows`, 1, 2 or 3: the decode kernels take
+/// their row count as a template argument, so their per-row loops unroll.
+template <typename F> void byRowCount(int64_t rows, F f) {
+  switch (rows) {
+  case 1:
+    return f(std::integral_constant<int, 1>());
+  case 2:
+    return f(std::integral_constant<int, 2>());
+  default:
+    return f(std::integral_constant<int, 3>());
+  }
 }
 
 namespace {
@@ -226,6 +240,24 @@ __attribute__((target("avx512f"))) void groupFloats(const void *values, DType dt
     out[i] = at(v, first + i);
 }
 
+/// Row `j`'s group scales, and offsets: zero·scale (the zero points, or `implicitZero` for
+/// symmetric groups), or minus the minimum (w = q·scale + min); the zero-point term of a
+/// row is then Σ_g offset_g · Σx_g (dot with the input's group sums).
+__attribute__((target("avx512f"))) void rowGroupTerms(const WeightRef &w, int64_t j,
+                                                      float implicitZero, float *scales,
+                                                      float *offsets) {
+  const int64_t G = w.groups;
+  groupFloats(w.scales, w.dtype, j * G, G, scales);
+  if (w.isAffineMin()) {
+    groupFloats(w.mins, w.dtype, j * G, G, offsets);
+    for (int64_t g = 0; g < G; ++g)
+      offsets[g] = -offsets[g];
+    return;
+  }
+  for (int64_t g = 0; g < G; ++g)
+    offsets[g] = scales[g] * (w.zeros ? float(w.zeros[j * G + g]) : implicitZero);
+}
+
 /// Decode (1-3 input rows) of a dense 4- or 8-bit affine weight (with or without minimum)
 /// whose groups are whole runs of 32 columns (the last one possibly shorter, K a multiple
 /// of 32): the codes are never expanded into a row.
@@ -263,17 +295,7 @@ __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *ou
   const int64_t stride = Bits == 4 ? half : k; // between the input rows
   for (int64_t j = begin; j < end; ++j) {
     const uint8_t *codes = w.codes + j * w.codeRowBytes;
-    // The row's scales, and offsets: zero·scale, or minus the minimum (w = q·scale + min).
-    groupFloats(w.scales, w.dtype, j * G, G, scales.data());
-    if (w.isAffineMin()) {
-      groupFloats(w.mins, w.dtype, j * G, G, offsets.data());
-      for (int64_t g = 0; g < G; ++g)
-        offsets[size_t(g)] = -offsets[size_t(g)];
-    } else {
-      for (int64_t g = 0; g < G; ++g)
-        offsets[size_t(g)] =
-            scales[size_t(g)] * (w.zeros ? float(w.zeros[j * G + g]) : implicitZero);
-    }
+    rowGroupTerms(w, j, implicitZero, scales.data(), offsets.data());
     __m512 acc[R];
     for (int r = 0; r < R; ++r)
       acc[r] = _mm512_setzero_ps();
@@ -307,42 +329,22 @@ __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *ou
         }
       }
     }
-    for (int r = 0; r < R; ++r) {
-      // Σ_g offset_g · Σx_g, 16 groups at a time.
-      __m512 z = _mm512_setzero_ps();
-      int64_t g = 0;
-      for (; g + 16 <= G; g += 16)
-        z = _mm512_fmadd_ps(_mm512_loadu_ps(&offsets[size_t(g)]),
-                            _mm512_loadu_ps(&groupSum[size_t(r * G + g)]), z);
-      float zeroTerm = _mm512_reduce_add_ps(z);
-      for (; g < G; ++g)
-        zeroTerm += offsets[size_t(g)] * groupSum[size_t(r * G + g)];
-      out[r * ld + (j - begin)] = _mm512_reduce_add_ps(acc[r]) - zeroTerm;
-    }
+    for (int r = 0; r < R; ++r)
+      out[r * ld + (j - begin)] =
+          _mm512_reduce_add_ps(acc[r]) - dot(offsets.data(), &groupSum[size_t(r * G)], G);
   }
 }
 
 } // namespace
 
-template <int Bits>
-void codeGroupRowsOf(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
-                     int64_t begin, int64_t end) {
-  switch (rows) {
-  case 1:
-    return codeGroupRows<Bits, 1>(in, out, ld, w, begin, end);
-  case 2:
-    return codeGroupRows<Bits, 2>(in, out, ld, w, begin, end);
-  default:
-    return codeGroupRows<Bits, 3>(in, out, ld, w, begin, end);
-  }
-}
-
 void codeGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end) {
-  if (w.bits == 4)
-    codeGroupRowsOf<4>(in, out, ld, rows, w, begin, end);
-  else
-    codeGroupRowsOf<8>(in, out, ld, rows, w, begin, end);
+  byRowCount(rows, [&](auto r) {
+    if (w.bits == 4)
+      codeGroupRows<4, decltype(r)::value>(in, out, ld, w, begin, end);
+    else
+      codeGroupRows<8, decltype(r)::value>(in, out, ld, w, begin, end);
+  });
 }
 
 /// The same for NF4 rows whose blocks fall on row boundaries (K a multiple of the block
@@ -412,16 +414,7 @@ __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float
   for (int64_t j = begin; j < end; ++j) {
     const uint8_t *codes = w.codes + j * w.codeRowBytes;
     const bool lastRow = j + 1 == w.rows;
-    groupFloats(w.scales, w.dtype, j * G, G, scales.data());
-    if (w.isAffineMin()) {
-      groupFloats(w.mins, w.dtype, j * G, G, offsets.data());
-      for (int64_t g = 0; g < G; ++g)
-        offsets[size_t(g)] = -offsets[size_t(g)];
-    } else {
-      for (int64_t g = 0; g < G; ++g)
-        offsets[size_t(g)] =
-            scales[size_t(g)] * (w.zeros ? float(w.zeros[j * G + g]) : implicitZero);
-    }
+    rowGroupTerms(w, j, implicitZero, scales.data(), offsets.data());
     __m256 acc[R];
     for (int r = 0; r < R; ++r)
       acc[r] = _mm256_setzero_ps();
@@ -446,13 +439,11 @@ __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float
         acc[r] = _mm256_fmadd_ps(sv, sum[r], acc[r]);
     }
     for (int r = 0; r < R; ++r) {
-      float lanes[8], total = 0, zeroTerm = 0;
+      float lanes[8], total = 0;
       _mm256_storeu_ps(lanes, acc[r]);
       for (float l : lanes)
         total += l;
-      for (int64_t g = 0; g < G; ++g)
-        zeroTerm += offsets[size_t(g)] * groupSum[size_t(r * G + g)];
-      out[r * ld + (j - begin)] = total - zeroTerm;
+      out[r * ld + (j - begin)] = total - dot(offsets.data(), &groupSum[size_t(r * G)], G);
     }
   }
 }
@@ -461,14 +452,7 @@ __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float
 
 void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end) {
-  switch (rows) {
-  case 1:
-    return wordGroupRows<1>(in, out, ld, w, begin, end);
-  case 2:
-    return wordGroupRows<2>(in, out, ld, w, begin, end);
-  default:
-    return wordGroupRows<3>(in, out, ld, w, begin, end);
-  }
+  byRowCount(rows, [&](auto r) { wordGroupRows<decltype(r)::value>(in, out, ld, w, begin, end); });
 }
 
 /// Whether wordGroupRowsAVX512 reads `w` with `rows` input rows.
@@ -516,14 +500,7 @@ __attribute__((target("avx512f"))) void bitmaskRows(const float *in, float *out,
 
 void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                        const WeightRef &w, int64_t begin, int64_t end) {
-  switch (rows) {
-  case 1:
-    return bitmaskRows<1>(in, out, ld, w, begin, end);
-  case 2:
-    return bitmaskRows<2>(in, out, ld, w, begin, end);
-  default:
-    return bitmaskRows<3>(in, out, ld, w, begin, end);
-  }
+  byRowCount(rows, [&](auto r) { bitmaskRows<decltype(r)::value>(in, out, ld, w, begin, end); });
 }
 
 /// Whether bitmaskRowsAVX512 reads `w` with `rows` input rows.
