@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace midllama::rt::cpu {
 
@@ -140,11 +141,21 @@ bool haveAVX512VNNI();
 void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int8_t *const *w,
                        int weightRows, int64_t k, int32_t *dots);
 
-/// 4-bit affine weights (groups of whole 32-column blocks, dense) times the input rows
-/// quantized to int8 per 32 columns, with AVX-512 VNNI (MatMulW4A8VNNI.cpp); whether it
-/// applies (setInt8Activations on, 4 or more rows, the CPU has VNNI).
+/// Input rows quantized to int8 in blocks of 32 columns, once per product (and once for
+/// gate and up together): codes, each block's scale, and scale · Σ codes (what zero points
+/// multiply). MatMulW4A8VNNI.cpp.
+struct Int8Activations {
+  int64_t rows = 0, k = 0;
+  std::vector<int8_t> q;
+  std::vector<float> scale, blockSum;
+};
+void quantizeActivations(const float *in, int64_t rows, int64_t k, Int8Activations &x);
+
+/// 4-bit affine weights (groups of whole 32-column blocks, dense) times the quantized
+/// input rows, with AVX-512 VNNI; whether it applies (setInt8Activations on, 4 or more
+/// rows, the CPU has VNNI). The matmul and gate/up entry points quantize, then call it.
 bool w4a8FastPath(const WeightRef &w, int64_t rows);
-void w4a8ColumnsVNNI(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                      int64_t begin, int64_t end);
 
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes

@@ -79,8 +79,6 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
-  if (w4a8FastPath(w, rows))
-    return w4a8ColumnsVNNI(in, out, ld, rows, w, begin, end);
   if (codeGroupFastPath(w, rows))
     return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))
@@ -185,6 +183,14 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
   if (w.isInt8())
     return matmulInt8(in, out, rows, w);
   int64_t n = w.rows, k = w.cols;
+  if (w4a8FastPath(w, rows)) { // the input quantized once, the columns split by 32
+    Int8Activations x;
+    quantizeActivations(in, rows, k, x);
+    parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
+      w4a8ColumnsVNNI(x, out + 32 * begin, n, w, 32 * begin, std::min(n, 32 * end));
+    });
+    return;
+  }
   // Threads split the columns in whole register blocks: 32 columns (two panels) for
   // packed weights, 4 for row-major ones.
   int64_t unit = w.panels ? 32 : 4;
@@ -204,14 +210,24 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
     return;
   }
   // Column chunks of 64: gate and up of a chunk are computed by the matmul kernel into
-  // small buffers and combined; the [rows, n] projections never exist.
+  // small buffers and combined; the [rows, n] projections never exist. With int8
+  // activations both read one quantization of the input.
   constexpr int64_t kChunk = 64;
+  const bool int8 = w4a8FastPath(gate, rows) && w4a8FastPath(up, rows);
+  Int8Activations x;
+  if (int8)
+    quantizeActivations(in, rows, k, x);
   parallelFor((n + kChunk - 1) / kChunk, 2 * kChunk * rows * k, [&](int64_t begin, int64_t end) {
     std::vector<float> g(size_t(rows * kChunk)), u(g.size());
     for (int64_t c = begin; c < end; ++c) {
       int64_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
-      matmulColumns(in, g.data(), kChunk, rows, gate, j0, j1);
-      matmulColumns(in, u.data(), kChunk, rows, up, j0, j1);
+      if (int8) {
+        w4a8ColumnsVNNI(x, g.data(), kChunk, gate, j0, j1);
+        w4a8ColumnsVNNI(x, u.data(), kChunk, up, j0, j1);
+      } else {
+        matmulColumns(in, g.data(), kChunk, rows, gate, j0, j1);
+        matmulColumns(in, u.data(), kChunk, rows, up, j0, j1);
+      }
       for (int64_t r = 0; r < rows; ++r)
         siluTimes(g.data() + r * kChunk, u.data() + r * kChunk, out + r * n + j0, j1 - j0);
     }

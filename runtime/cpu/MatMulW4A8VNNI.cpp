@@ -46,21 +46,18 @@ namespace {
 
 #define MIDLLAMA_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-/// The input rows as int8 blocks of 32: codes, the blocks' scales, and per group
-/// Σ over its blocks of scale · Σ codes (the zero points' term).
-struct Int8Rows {
-  std::vector<int8_t> q;
-  std::vector<float> scale, groupSum;
-};
+} // namespace
 
 /// Blocks of 32 as llama.cpp's vectorized Q8_0 quantizer rounds them: x · (1 / scale) to
 /// the nearest integer, ties to even (the CPU's default rounding).
-MIDLLAMA_VNNI void quantizeRows(const float *in, int64_t rows, int64_t k, int64_t groupSize,
-                                Int8Rows &x) {
-  const int64_t blocks = k / 32, groups = (k + groupSize - 1) / groupSize;
+MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
+                                       Int8Activations &x) {
+  const int64_t blocks = k / 32;
+  x.rows = rows;
+  x.k = k;
   x.q.resize(size_t(rows * k));
   x.scale.resize(size_t(rows * blocks));
-  x.groupSum.assign(size_t(rows * groups), 0.0f);
+  x.blockSum.resize(size_t(rows * blocks));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < blocks; ++b) {
       const float *v = in + r * k + 32 * b;
@@ -75,14 +72,16 @@ MIDLLAMA_VNNI void quantizeRows(const float *in, int64_t rows, int64_t k, int64_
       _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 16), _mm512_cvtsepi32_epi8(qhi));
       int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
       x.scale[size_t(r * blocks + b)] = s;
-      x.groupSum[size_t(r * groups + 32 * b / groupSize)] += s * float(sum);
+      x.blockSum[size_t(r * blocks + b)] = s * float(sum);
     }
 }
+
+namespace {
 
 /// R input rows times the 2 (or 1) panels at `panel` (steps of 64 bytes, `steps` per
 /// panel), into out[r * ld + column - col0] for the panels' columns below `end`.
 template <int R>
-MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uint8_t *panel,
+MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, const uint8_t *panel,
                              int panels, const float *scales, const float *offsets,
                              int64_t groupSize, float *out, int64_t ld, int64_t count) {
   const int64_t steps = k / 4, blocks = k / 32, groups = (k + groupSize - 1) / groupSize;
@@ -120,7 +119,11 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uin
       }
     }
     for (int r = 0; r < R; ++r) {
-      __m512 gs = _mm512_set1_ps(x.groupSum[size_t((r0 + r) * groups + g)]);
+      // The zero points' term: Σ over the group's blocks of scale · Σ codes.
+      float groupSum = 0;
+      for (int64_t b = g * groupSize / 32; b < std::min((g + 1) * groupSize / 32, blocks); ++b)
+        groupSum += x.blockSum[size_t((r0 + r) * blocks + b)];
+      __m512 gs = _mm512_set1_ps(groupSum);
       for (int p = 0; p < panels; ++p)
         acc[r][p] = _mm512_fnmadd_ps(gs, wo[p], acc[r][p]);
     }
@@ -137,11 +140,10 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Rows &x, int64_t r0, int64_t k, const uin
 
 } // namespace
 
-MIDLLAMA_VNNI void w4a8ColumnsVNNI(const float *in, float *out, int64_t ld, int64_t rows,
+MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t ld,
                                    const WeightRef &w, int64_t begin, int64_t end) {
   const int64_t k = w.cols, steps = k / 4, groups = w.groups, gs = w.groupSize;
-  thread_local Int8Rows x;
-  quantizeRows(in, rows, k, gs, x);
+  const int64_t rows = x.rows;
   thread_local std::vector<uint8_t> panel;
   thread_local std::vector<float> scales, offsets;
   panel.resize(size_t(2 * steps * 64));
@@ -187,7 +189,8 @@ MIDLLAMA_VNNI void w4a8ColumnsVNNI(const float *in, float *out, int64_t ld, int6
   }
 }
 #else
-void w4a8ColumnsVNNI(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+void quantizeActivations(const float *, int64_t, int64_t, Int8Activations &) {}
+void w4a8ColumnsVNNI(const Int8Activations &, float *, int64_t, const WeightRef &, int64_t,
                      int64_t) {}
 #endif
 
