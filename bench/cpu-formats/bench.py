@@ -11,10 +11,12 @@ Prints a Markdown table and writes JSON.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import rounds  # noqa: E402  (bench/rounds.py)
 
 
 def run(cmd):
@@ -68,24 +70,17 @@ def main():
                   file=sys.stderr)
     out = []
     for n, row in rows.items():
-        rs = row["rounds"]
-        med = lambda key, who: statistics.median(x[who][key] for x in rs)
-        ratio = lambda key: statistics.median(x["format"][key] / x["base"][key] for x in rs)
-        out.append({"name": n, "bits_per_parameter": row["info"]["bits"],
-                    "weight_bytes": row["info"]["weight_bytes"],
-                    "perplexity_ctx%d" % args.ctx: row["info"]["ppl"],
-                    "eval_tokens_per_s": med("eval", "format"),
-                    "base_eval_tokens_per_s": med("eval", "base"),
-                    "eval_ratio": ratio("eval"),
-                    "decode_tokens_per_s": med("decode", "format"),
-                    "base_decode_tokens_per_s": med("decode", "base"),
-                    "decode_ratio": ratio("decode")})
+        o = {"name": n, "bits_per_parameter": row["info"]["bits"],
+             "weight_bytes": row["info"]["weight_bytes"],
+             "perplexity_ctx%d" % args.ctx: row["info"]["ppl"]}
+        o.update(rounds.medians(row["rounds"], "format", "base", ("eval", "decode")))
+        out.append(o)
     json.dump({"protocol": vars(args), "rows": out}, open(args.json, "w"), indent=1)
     print(f"| format | bits/param | eval tok/s | vs {args.base} | decode tok/s | vs {args.base} |")
     print("|---|---:|---:|---:|---:|---:|")
     for o in out:
-        print(f"| {o['name']} | {o['bits_per_parameter']:.2f} | {o['eval_tokens_per_s']:.1f} | "
-              f"{o['eval_ratio']:.2f}x | {o['decode_tokens_per_s']:.1f} | "
+        print(f"| {o['name']} | {o['bits_per_parameter']:.2f} | {o['eval_format']:.1f} | "
+              f"{o['eval_ratio']:.2f}x | {o['decode_format']:.1f} | "
               f"{o['decode_ratio']:.2f}x |")
 
 

@@ -10,10 +10,13 @@ midllama / llama.cpp (> 1: midllama faster). Prints a Markdown table, writes JSO
 """
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import rounds as summary  # noqa: E402  (bench/rounds.py)
 
 
 def llamacpp(args, gguf):
@@ -55,29 +58,25 @@ def main():
         name, paths = entry.split("=", 1)
         gguf, mlm = paths.split(":", 1)
         formats.append((name, gguf, mlm))
-    rounds = {name: [] for name, _, _ in formats}
+    measured = {name: [] for name, _, _ in formats}
     for r in range(args.rounds):
         for name, gguf, mlm in formats:
             if r % 2 == 0:
                 a, b = llamacpp(args, gguf), midllama(args, mlm)
             else:
                 b, a = midllama(args, mlm), llamacpp(args, gguf)
-            rounds[name].append({"llamacpp": a, "midllama": b})
+            measured[name].append({"llamacpp": a, "midllama": b})
             print(f"compare: round {r + 1}/{args.rounds} {name}: prefill {b['prefill']:.1f} vs "
                   f"{a['prefill']:.1f} tok/s, decode {b['decode']:.1f} vs {a['decode']:.1f}",
                   file=sys.stderr)
     rows = []
     for name, _, _ in formats:
-        rs = rounds[name]
         row = {"format": name}
-        for metric in ("prefill", "decode"):
-            row[metric + "_midllama"] = statistics.median(x["midllama"][metric] for x in rs)
-            row[metric + "_llamacpp"] = statistics.median(x["llamacpp"][metric] for x in rs)
-            row[metric + "_ratio"] = statistics.median(
-                x["midllama"][metric] / x["llamacpp"][metric] for x in rs)
+        row.update(summary.medians(measured[name], "midllama", "llamacpp",
+                                   ("prefill", "decode")))
         rows.append(row)
-    json.dump({"protocol": vars(args), "rows": rows, "rounds": rounds}, open(args.json, "w"),
-              indent=1)
+    json.dump({"protocol": vars(args), "rows": rows, "rounds": measured},
+              open(args.json, "w"), indent=1)
     print(f"| format | prefill {args.prompt}: midllama | llama.cpp | ratio | "
           f"decode: midllama | llama.cpp | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
