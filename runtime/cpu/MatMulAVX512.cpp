@@ -240,6 +240,29 @@ __attribute__((target("avx512f"))) void groupFloats(const void *values, DType dt
     out[i] = at(v, first + i);
 }
 
+/// Σx over each group of `groupSize` columns (the last may be shorter) of `rows` input
+/// rows, into sums[r * groups + g]: what the zero points (or minima) multiply. Group by
+/// group, no division per column: decode calls this for every weight and token.
+inline void inputGroupSums(const float *in, int64_t rows, int64_t k, int64_t groupSize,
+                           float *sums) {
+  const int64_t groups = (k + groupSize - 1) / groupSize;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *x = in + r * k + g * groupSize;
+      const int64_t count = std::min(groupSize, k - g * groupSize);
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t c = 0;
+      for (; c + 8 <= count; c += 8)
+        for (int i = 0; i < 8; ++i)
+          acc[i] += x[c + i];
+      float total =
+          ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; c < count; ++c)
+        total += x[c];
+      sums[r * groups + g] = total;
+    }
+}
+
 /// Row `j`'s group scales, and offsets: zero·scale (the zero points, or `implicitZero` for
 /// symmetric groups), or minus the minimum (w = q·scale + min); the zero-point term of a
 /// row is then Σ_g offset_g · Σx_g (dot with the input's group sums).
@@ -276,20 +299,12 @@ __attribute__((target("avx512f"))) void codeGroupRows(const float *in, float *ou
   // Per thread, reused: decode calls this once per weight and token. 4 bits: the input's
   // even then odd columns (xe, xo); 8 bits: the input as it is.
   thread_local std::vector<float> xe, xo, groupSum, scales, offsets;
-  groupSum.assign(size_t(R * G), 0.0f);
+  groupSum.resize(size_t(R * G));
   scales.resize(size_t(G));
   offsets.resize(size_t(G));
-  if (Bits == 4) { // Σx by pairs of columns (groups hold whole pairs)
+  if (Bits == 4)
     splitEvenOdd(in, R, k, xe, xo);
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t i = 0; i < half; ++i)
-        groupSum[size_t(r * G + 2 * i / w.groupSize)] +=
-            xe[size_t(r * half + i)] + xo[size_t(r * half + i)];
-  } else {
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t c = 0; c < k; ++c)
-        groupSum[size_t(r * G + c / w.groupSize)] += in[r * k + c];
-  }
+  inputGroupSums(in, R, k, w.groupSize, groupSum.data());
   const __m512i nibble = _mm512_set1_epi32(0xf);
   const float implicitZero = float(1 << (Bits - 1));
   const int64_t stride = Bits == 4 ? half : k; // between the input rows
@@ -401,12 +416,10 @@ __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float
                                                       int64_t end) {
   const int64_t k = w.cols, G = w.groups, bits = w.bits;
   thread_local std::vector<float> groupSum, scales, offsets;
-  groupSum.assign(size_t(R * G), 0.0f);
+  groupSum.resize(size_t(R * G));
   scales.resize(size_t(G));
   offsets.resize(size_t(G));
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < k; ++c)
-      groupSum[size_t(r * G + c / w.groupSize)] += in[r * k + c];
+  inputGroupSums(in, R, k, w.groupSize, groupSum.data());
   const __m512i shifts = _mm512_set_epi64(7 * bits, 6 * bits, 5 * bits, 4 * bits, 3 * bits,
                                           2 * bits, bits, 0);
   const __m512i mask = _mm512_set1_epi64((int64_t(1) << bits) - 1);
