@@ -158,7 +158,7 @@ ChoiceQuestion midllama::rt::eval::mmluQuestion(const MmluSubject &subject,
     q.context += text(shot) + " " + std::string(1, char('A' + shot.answer)) + "\n\n";
   }
   q.context += text(item);
-  q.choices = {" A", " B", " C", " D"};
+  q.choices = {"A", "B", "C", "D"}; // after the harness's target_delimiter " "
   q.answer = item.answer;
   return q;
 }

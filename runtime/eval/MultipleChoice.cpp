@@ -17,7 +17,8 @@ using namespace midllama::rt::eval;
 EncodedQuestion midllama::rt::eval::encodeQuestion(const Tokenizer &tokenizer,
                                                    const ChoiceQuestion &q) {
   EncodedQuestion e;
-  // lm-evaluation-harness's _encode_pair: "Answer: " + "A" is scored as "Answer:" + " A".
+  // lm-evaluation-harness's _encode_pair: context "Answer: " and choice " A" are scored as
+  // "Answer:" and "  A" (trailing spaces move to the continuation).
   std::string context = q.context;
   size_t kept = context.find_last_not_of(' ');
   std::string moved = kept == std::string::npos ? context : context.substr(kept + 1);
@@ -25,12 +26,12 @@ EncodedQuestion midllama::rt::eval::encodeQuestion(const Tokenizer &tokenizer,
   e.context = tokenizer.encode(context, /*bos=*/true, /*eos=*/false);
   for (const std::string &choice : q.choices) {
     std::vector<int32_t> whole =
-        tokenizer.encode(context + moved + choice, /*bos=*/true, /*eos=*/false);
+        tokenizer.encode(context + moved + q.delimiter + choice, /*bos=*/true, /*eos=*/false);
     // The harness slices whole[len(context):] without checking that the context's tokens
     // are a prefix of the whole's; so does this.
     size_t from = std::min(whole.size(), e.context.size());
     e.continuations.emplace_back(whole.begin() + std::ptrdiff_t(from), whole.end());
-    e.continuationBytes.push_back(choice.size());
+    e.choiceLength.push_back(codePointCount(choice));
   }
   return e;
 }
@@ -94,6 +95,26 @@ bool midllama::rt::eval::scoreQuestion(Executor &model, int64_t vocab, int64_t m
 
 int64_t midllama::rt::eval::bestChoice(const std::vector<double> &scores) {
   return int64_t(std::max_element(scores.begin(), scores.end()) - scores.begin());
+}
+
+int64_t midllama::rt::eval::bestNormalizedChoice(const std::vector<double> &logLikelihood,
+                                                 const std::vector<size_t> &choiceLength) {
+  // numpy: lls / completion_len, a length of 0 giving +-inf (or NaN for 0 / 0, which
+  // argmax takes as the maximum: the first NaN wins).
+  std::vector<double> per(logLikelihood.size());
+  for (size_t i = 0; i < per.size(); ++i) {
+    per[i] = logLikelihood[i] / double(choiceLength[i]);
+    if (std::isnan(per[i]))
+      return int64_t(i);
+  }
+  return bestChoice(per);
+}
+
+size_t midllama::rt::eval::codePointCount(const std::string &utf8) {
+  size_t n = 0;
+  for (char c : utf8)
+    n += (uint8_t(c) & 0xC0) != 0x80; // every byte but continuation bytes starts one
+  return n;
 }
 
 Accuracy midllama::rt::eval::accuracyOf(const std::vector<double> &outcomes) {

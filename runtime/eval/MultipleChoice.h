@@ -6,7 +6,8 @@
 // multiple_choice): each choice is a continuation of the question's context, and the
 // model's answer is the continuation of largest log-likelihood, sum over its tokens of
 // log p(token | context, earlier tokens). `acc` compares the raw sums; `acc_norm` divides
-// each by the continuation's length in bytes (the harness's length normalization).
+// each by its choice's length in characters (Unicode code points, the delimiter not
+// counted: the harness's `len(choice)`).
 //
 // The context and a continuation are tokenized as the harness does for causal models
 // (`_encode_pair`): trailing spaces of the context move to the continuation, the context
@@ -28,11 +29,12 @@
 
 namespace midllama::rt::eval {
 
-/// A question: its context and the texts of its choices (with their leading delimiter,
-/// e.g. " A"), and the index of the right one.
+/// A question: its context, the texts of its choices (without the delimiter the harness
+/// puts between context and choice, its `target_delimiter`), and the index of the right one.
 struct ChoiceQuestion {
   std::string context;
   std::vector<std::string> choices;
+  std::string delimiter = " ";
   int64_t answer = 0;
 };
 
@@ -40,7 +42,7 @@ struct ChoiceQuestion {
 struct EncodedQuestion {
   std::vector<int32_t> context;
   std::vector<std::vector<int32_t>> continuations;
-  std::vector<size_t> continuationBytes; // the choice texts' lengths, for acc_norm
+  std::vector<size_t> choiceLength; // each choice's length in code points, for acc_norm
 };
 
 EncodedQuestion encodeQuestion(const Tokenizer &tokenizer, const ChoiceQuestion &q);
@@ -58,6 +60,13 @@ bool scoreQuestion(Executor &model, int64_t vocab, int64_t maxTokens, int64_t ch
 
 /// The index of the largest score, the first on ties (numpy's argmax, as the harness).
 int64_t bestChoice(const std::vector<double> &scores);
+
+/// acc_norm's choice: the largest log-likelihood per character of the choice.
+int64_t bestNormalizedChoice(const std::vector<double> &logLikelihood,
+                             const std::vector<size_t> &choiceLength);
+
+/// The number of code points of UTF-8 text (Python's len of the decoded string).
+size_t codePointCount(const std::string &utf8);
 
 /// Mean of per-question 0/1 outcomes and its standard error, as the harness reports it:
 /// the sample standard deviation (n - 1) over sqrt(n).

@@ -6,6 +6,7 @@
 
 #include "runtime/eval/Wikitext.h"
 
+#include "runtime/eval/PythonText.h"
 #include "runtime/eval/Scoring.h"
 
 #include <algorithm>
@@ -15,52 +16,6 @@ using namespace midllama::rt;
 using namespace midllama::rt::eval;
 
 namespace {
-
-/// The byte length of the whitespace character (Python's str.isspace, which `\s` follows)
-/// at s[i], or 0.
-size_t spaceAt(const std::string &s, size_t i) {
-  uint8_t c = uint8_t(s[i]);
-  if (c < 0x80)
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) ? 1 : 0;
-  // The other spaces are 2- or 3-byte code points.
-  size_t n = (c & 0xF0) == 0xE0 ? 3 : (c & 0xE0) == 0xC0 ? 2 : 0;
-  if (!n || i + n > s.size())
-    return 0;
-  uint32_t cp = n == 2 ? (uint32_t(c & 0x1F) << 6) | (uint8_t(s[i + 1]) & 0x3F)
-                       : (uint32_t(c & 0x0F) << 12) | ((uint8_t(s[i + 1]) & 0x3F) << 6) |
-                             (uint8_t(s[i + 2]) & 0x3F);
-  static const uint32_t kSpaces[] = {0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
-  bool space = (cp >= 0x2000 && cp <= 0x200A) ||
-               std::find(std::begin(kSpaces), std::end(kSpaces), cp) != std::end(kSpaces);
-  return space ? n : 0;
-}
-
-/// `s` with its leading and trailing whitespace removed.
-std::string strip(const std::string &s) {
-  size_t b = 0, e = s.size();
-  while (b < e && spaceAt(s, b))
-    b += spaceAt(s, b);
-  // Trailing: walk back over whole characters (a continuation byte is never a space).
-  while (e > b) {
-    size_t start = e - 1;
-    while (start > b && (uint8_t(s[start]) & 0xC0) == 0x80)
-      --start;
-    if (spaceAt(s, start) != e - start)
-      break;
-    e = start;
-  }
-  return s.substr(b, e - b);
-}
-
-std::string replaceAll(std::string s, const std::string &from, const std::string &to) {
-  std::string out;
-  size_t at = 0;
-  for (size_t hit = s.find(from); hit != std::string::npos; hit = s.find(from, at)) {
-    out.append(s, at, hit - at).append(to);
-    at = hit + from.size();
-  }
-  return out.append(s, at, std::string::npos);
-}
 
 /// re.sub(r"O\s*([^C]*?)\s*C", r"O\1C", s): each opener with the first closer after it,
 /// the text between stripped.
@@ -74,7 +29,7 @@ std::string tightenPairs(const std::string &s, char open, char close) {
       continue;
     }
     out += open;
-    out += strip(s.substr(i + 1, end - i - 1));
+    out += pyStrip(s.substr(i + 1, end - i - 1));
     out += close;
     i = end + 1;
   }
@@ -94,7 +49,7 @@ std::vector<std::string> midllama::rt::eval::wikitextPages(const std::string &ra
       end = raw.size();
     std::string line = raw.substr(at, end - at);
     bool heading = line.rfind(" = ", 0) == 0 && line.rfind(" = = ", 0) != 0;
-    if (heading && any && !strip(page).empty()) {
+    if (heading && any && !pyStrip(page).empty()) {
       pages.push_back(page);
       page.clear();
       any = false;
@@ -103,13 +58,13 @@ std::vector<std::string> midllama::rt::eval::wikitextPages(const std::string &ra
     any = true;
     at = end + 1;
   }
-  if (!strip(page).empty())
+  if (!pyStrip(page).empty())
     pages.push_back(page);
   return pages;
 }
 
 std::string midllama::rt::eval::wikitextDetokenize(const std::string &page) {
-  std::string s = replaceAll(page, "s '", "s'");
+  std::string s = pyReplace(page, "s '", "s'");
   // re.sub(r"/' [0-9]/", r"/'[0-9]/", s): the harness's pattern, its replacement literal.
   for (size_t hit = s.find("/' "); hit != std::string::npos; hit = s.find("/' ", hit + 1))
     if (hit + 4 < s.size() && std::isdigit(uint8_t(s[hit + 3])) && s[hit + 4] == '/')
@@ -117,7 +72,7 @@ std::string midllama::rt::eval::wikitextDetokenize(const std::string &page) {
   for (auto [from, to] : {std::pair<const char *, const char *>{" @-@ ", "-"},
                           {" @,@ ", ","}, {" @.@ ", "."}, {" : ", ": "}, {" ; ", "; "},
                           {" . ", ". "}, {" ! ", "! "}, {" ? ", "? "}, {" , ", ", "}})
-    s = replaceAll(s, from, to);
+    s = pyReplace(s, from, to);
   s = tightenPairs(s, '(', ')');
   s = tightenPairs(s, '[', ']');
   s = tightenPairs(s, '{', '}');
@@ -126,20 +81,20 @@ std::string midllama::rt::eval::wikitextDetokenize(const std::string &page) {
   for (auto [from, to] : {std::pair<const char *, const char *>{"= = = =", "===="},
                           {"= = =", "==="}, {"= =", "=="}, {" \xC2\xB0 ", "\xC2\xB0"},
                           {" \n", "\n"}, {"\n ", "\n"}, {" N ", " 1 "}, {" 's", "'s"}})
-    s = replaceAll(s, from, to);
+    s = pyReplace(s, from, to);
   return s;
 }
 
 int64_t midllama::rt::eval::wikitextWords(const std::string &page) {
   int64_t runs = 0;
   for (size_t i = 0; i < page.size();) {
-    size_t n = spaceAt(page, i);
+    size_t n = pySpaceAt(page, i);
     if (!n) {
       ++i;
       continue;
     }
     ++runs;
-    while (i < page.size() && (n = spaceAt(page, i)))
+    while (i < page.size() && (n = pySpaceAt(page, i)))
       i += n;
   }
   return runs + 1;

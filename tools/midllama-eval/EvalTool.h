@@ -4,7 +4,8 @@
 //
 // The options, the loaded model with its tokenizer and executor, and the end of every
 // report (time, device, peak memory; the table on stderr, the JSON to --json) that each
-// task of midllama-eval uses (MmluTask.cpp, BbhTask.cpp, WikitextTask.cpp).
+// task of midllama-eval uses (MmluTask.cpp, BbhTask.cpp, HellaswagTask.cpp,
+// WikitextTask.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,6 +70,7 @@ void progress(const std::string &line, double elapsed, int64_t done, int64_t tot
 
 int runMmlu(const Options &o);
 int runBbh(const Options &o);
+int runHellaswag(const Options &o);
 int runWikitext(const Options &o);
 
 } // namespace midllama::evaltool

@@ -2,16 +2,16 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// midllama-eval MODEL.mlm --task mmlu|bbh|wikitext --data PATH [--shots N]
+// midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH [--shots N]
 //                         [--subset F --seed S] [--limit N] [--max-gen-tokens N]
 //                         [--max-length N] [--prefix-token ID] [--threads N] [--device D]
 //                         [--json FILE] [--samples FILE]
 //
 // Scores a compiled model on a downstream task the way lm-evaluation-harness does
-// (runtime/eval/: MultipleChoice and Mmlu, GenerateUntil and Bbh, Wikitext) and reports
-// accuracy with its standard error, per subject or task and averaged (perplexities for
-// wikitext), with the exact protocol, the time and the peak memory; --samples logs every
-// question. Runtime only: no MLIR.
+// (runtime/eval/: MultipleChoice with Mmlu and Hellaswag, GenerateUntil and Bbh, Wikitext)
+// and reports accuracy with its standard error, per subject or task and averaged
+// (perplexities for wikitext), with the exact protocol, the time and the peak memory;
+// --samples logs every question. Runtime only: no MLIR.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,13 +32,14 @@ using namespace midllama::rt;
 namespace {
 
 const char *kUsage =
-    "usage: midllama-eval MODEL.mlm --task mmlu|bbh|wikitext --data PATH [--shots N]\n"
-    "                     [--subset F] [--seed S] [--limit N] [--max-gen-tokens N]\n"
+    "usage: midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH\n"
+    "                     [--shots N] [--subset F] [--seed S] [--limit N] [--max-gen-tokens N]\n"
     "                     [--max-length N] [--prefix-token ID] [--threads N]\n"
     "                     [--device cpu|cuda|auto] [--json FILE] [--samples FILE]\n"
     "  --data: mmlu: the directory with dev/ and test/ (data/eval/mmlu); bbh: the directory\n"
-    "          with <task>.json and cot-prompts/ (data/eval/bbh); wikitext: the raw test\n"
-    "          file (data/wikitext2/wiki.test.raw)\n";
+    "          with <task>.json and cot-prompts/ (data/eval/bbh); hellaswag: the jsonl file\n"
+    "          (data/eval/hellaswag/hellaswag_val.jsonl); wikitext: the raw test file\n"
+    "          (data/wikitext2/wiki.test.raw)\n";
 
 double parseNumber(const std::string &flag, const std::string &text, double lo, double hi) {
   char *end = nullptr;
@@ -63,14 +64,15 @@ void check(const Options &o) {
   if (o.model.empty())
     die(std::string("no model given\n") + kUsage);
   if (o.task.empty())
-    die("--task is required (mmlu, bbh or wikitext)");
-  if (o.task != "mmlu" && o.task != "bbh" && o.task != "wikitext")
-    die("unknown task '" + o.task + "' (known: mmlu, bbh, wikitext)");
+    die("--task is required (mmlu, bbh, hellaswag or wikitext)");
+  if (o.task != "mmlu" && o.task != "bbh" && o.task != "hellaswag" && o.task != "wikitext")
+    die("unknown task '" + o.task + "' (known: mmlu, bbh, hellaswag, wikitext)");
   if (o.data.empty())
     die(o.task == "mmlu"  ? "--data DIR is required: the MMLU directory with dev/ and test/"
         : o.task == "bbh" ? "--data DIR is required: the BBH directory with <task>.json and "
                             "cot-prompts/"
-                          : "--data FILE is required: the raw WikiText test file");
+        : o.task == "hellaswag" ? "--data FILE is required: the HellaSwag jsonl file"
+                                : "--data FILE is required: the raw WikiText test file");
   if (!(o.subset > 0))
     die("--subset must be more than 0 (an empty subset scores nothing)");
 }
@@ -128,7 +130,11 @@ int run(int argc, char **argv) {
   Options o = parse(argc, argv);
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
-  return o.task == "bbh" ? runBbh(o) : o.task == "wikitext" ? runWikitext(o) : runMmlu(o);
+  if (o.task == "bbh")
+    return runBbh(o);
+  if (o.task == "hellaswag")
+    return runHellaswag(o);
+  return o.task == "wikitext" ? runWikitext(o) : runMmlu(o);
 }
 
 } // namespace

@@ -120,7 +120,8 @@ TEST(MultipleChoiceTest, MmluPromptIsTheHarnessTemplate) {
             "physics.\n\n"
             "What is 1+1?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer: B\n\n"
             "Which is heavier?\nA. lead\nB. feathers\nC. same\nD. neither\nAnswer:");
-  EXPECT_EQ(q.choices, (std::vector<std::string>{" A", " B", " C", " D"}));
+  EXPECT_EQ(q.choices, (std::vector<std::string>{"A", "B", "C", "D"}));
+  EXPECT_EQ(q.delimiter, " ");
   EXPECT_EQ(q.answer, 2);
   EXPECT_EQ(mmluQuestion(s, item, 0).context,
             "The following are multiple choice questions (with answers) about high school "
