@@ -3,10 +3,12 @@
 measurements scripts/table1.sh leaves in a results directory (issue 17).
 
     python3 scripts/table1-report.py --results DIR --rows "fp32 nf4-b64 ..." \
-        --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --out docs [--caveat TEXT]
+        --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --hellaswag-tag hellaswag-s0.02 \
+        --out docs [--caveat TEXT]
 
 Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
-DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json (midllama-eval --json); a missing file
+DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json, DIR/NAME.<hellaswag-tag>.json
+(midllama-eval --json); a missing file
 leaves its cells empty ("—"), never invented. Figures (matplotlib, SVG and PNG):
 docs/figures/table1-memory-vs-time.{svg,png} (peak memory against the total benchmark time,
 one labelled point per recipe) and docs/figures/table1-compression.{svg,png} (compression
@@ -28,10 +30,9 @@ def load(path):
         return json.load(f)
 
 
-def row_of(results, name, mmlu_tag, bbh_tag):
+def row_of(results, name, tags):
     wiki = load(os.path.join(results, f"{name}.wikitext2.json"))
-    mmlu = load(os.path.join(results, f"{name}.{mmlu_tag}.json"))
-    bbh = load(os.path.join(results, f"{name}.{bbh_tag}.json"))
+    mmlu, bbh, hellaswag = (load(os.path.join(results, f"{name}.{t}.json")) for t in tags)
     compress = load(os.path.join(results, f"{name}.compress.json"))
     generate = load(os.path.join(results, f"{name}.generate.json"))
     if wiki is None or generate is None:
@@ -39,7 +40,7 @@ def row_of(results, name, mmlu_tag, bbh_tag):
     p = wiki["protocol"]
     # The perplexity run's time: the tokens it ran (windows of ctx) at its measured rate.
     wiki_s = p["windows"] * p["ctx"] / wiki["eval_tokens_per_s"]
-    peaks = [r["peak_rss_bytes"] for r in (wiki, mmlu, bbh) if r]
+    peaks = [r["peak_rss_bytes"] for r in (wiki, mmlu, bbh, hellaswag) if r]
     # The model's memory: the generation run's peak (the model alone, a short session);
     # the WikiText-2 run also maps the fp32 model (for KL), and the task runs size their
     # sessions for the model's whole context (KV cache and logits buffers for BBH's long
@@ -61,7 +62,12 @@ def row_of(results, name, mmlu_tag, bbh_tag):
     if bbh:
         row.update(bbh_em=bbh["exact_match"], bbh_stderr=bbh["exact_match_stderr"],
                    bbh_s=bbh["seconds"], bbh_questions=bbh["questions"])
-    row["benchmark_s"] = wiki_s + row.get("mmlu_s", 0) + row.get("bbh_s", 0)
+    if hellaswag:
+        row.update(hellaswag_acc_norm=hellaswag["acc_norm"],
+                   hellaswag_stderr=hellaswag["acc_norm_stderr"],
+                   hellaswag_s=hellaswag["seconds"], hellaswag_items=hellaswag["items"])
+    row["benchmark_s"] = (wiki_s + row.get("mmlu_s", 0) + row.get("bbh_s", 0) +
+                          row.get("hellaswag_s", 0))
     return row
 
 
@@ -77,7 +83,7 @@ def markdown(rows, a, protocol):
         "# Table 1 on SmolLM2-135M-Instruct",
         "",
         "The seed paper's Table 1 (size on disk, memory, WikiText-2 perplexity and its time, "
-        "MMLU and its time, BBH), for SmolLM2-135M-Instruct and midllama's recipes, made by "
+        "MMLU and its time, BBH), with HellaSwag added, for SmolLM2-135M-Instruct and midllama's recipes, made by "
         "`scripts/table1.sh` (which runs `scripts/results-smollm2.sh`, then `midllama-eval` "
         "on every recipe's artifact, then `scripts/table1-report.py`). Every number is "
         "measured by the tools; a dash is a measurement not made.",
@@ -86,20 +92,24 @@ def markdown(rows, a, protocol):
         f"{os.cpu_count()} cores, CPU backend (no GPU: memory is RAM, not VRAM). Peak RAM: "
         "the peak RSS of a greedy generation of 64 tokens (the model alone: weights, "
         "buffers, KV cache); peak RAM, tasks: the largest of the WikiText-2 (which also maps "
-        "the fp32 model, for KL), MMLU and BBH runs, whose sessions sized for the model's "
-        "8192-token context add the same few hundred MB to every row. Size on disk: the compiled artifact (.mlm). Times: wall seconds of each "
-        "run (WikiText-2: the tokens it ran at its measured throughput).",
+        "the fp32 model, for KL), MMLU, BBH and HellaSwag runs, whose sessions sized for the "
+        "model's 8192-token context add the same few hundred MB to every row. Size on disk: "
+        "the compiled artifact (.mlm). Times: wall seconds of each run (WikiText-2: the "
+        "tokens it ran at its measured throughput).",
         "",
         "| recipe | bits/param | size on disk (MB) | peak RAM (MB) | WikiText-2 ppl | time (s) "
-        "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag | peak RAM, tasks (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag acc_norm | time (s) "
+        "| peak RAM, tasks (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['recipe']} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
             f"| {r['peak_rss_bytes'] / MB:.0f} | {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
             f"| {cell(r, 'mmlu_acc', '{:.4f}', 'mmlu_stderr')} | {cell(r, 'mmlu_s', '{:.0f}')} "
-            f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} | — "
+            f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} "
+            f"| {cell(r, 'hellaswag_acc_norm', '{:.4f}', 'hellaswag_stderr')} "
+            f"| {cell(r, 'hellaswag_s', '{:.0f}')} "
             f"| {r['peak_rss_all_runs_bytes'] / MB:.0f} |")
     lines += ["", "Protocols:", ""] + [f"- {p}" for p in protocol]
     if a.caveat:
@@ -124,16 +134,18 @@ def figures(rows, out):
     matplotlib.rcParams["svg.fonttype"] = "none"
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    timed = [r for r in rows if "mmlu_s" in r and "bbh_s" in r]  # a total needs all three
+    # A total needs every benchmark.
+    timed = [r for r in rows if "mmlu_s" in r and "bbh_s" in r and "hellaswag_s" in r]
     for r in timed:
         ax.scatter(r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB, s=40,
                    label=f"{r['recipe']} ({r['bits_per_parameter']:.1f} bits/param)")
         ax.annotate(r["recipe"], (r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB),
                     textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xlabel("total benchmark time: WikiText-2 + MMLU + BBH (minutes, CPU backend)")
+    ax.set_xlabel("total benchmark time: WikiText-2 + MMLU + BBH + HellaSwag "
+                  "(minutes, CPU backend)")
     ax.set_ylabel("peak memory (MB, RSS)")
     ax.set_title("SmolLM2-135M-Instruct: memory against benchmark time "
-                 f"({len(timed)} of {len(rows)} recipes have all three benchmarks)", fontsize=10)
+                 f"({len(timed)} of {len(rows)} recipes have all four benchmarks)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -170,19 +182,20 @@ def main():
     ap.add_argument("--rows", required=True)
     ap.add_argument("--mmlu-tag", required=True)
     ap.add_argument("--bbh-tag", required=True)
+    ap.add_argument("--hellaswag-tag", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--caveat", default="")
     ap.add_argument("--date", default=datetime.date.today().isoformat())
     a = ap.parse_args()
-    rows = [r for r in (row_of(a.results, n, a.mmlu_tag, a.bbh_tag) for n in a.rows.split())
-            if r]
+    tags = (a.mmlu_tag, a.bbh_tag, a.hellaswag_tag)
+    rows = [r for r in (row_of(a.results, n, tags) for n in a.rows.split()) if r]
     if not rows:
         raise SystemExit("table1-report: no row has its WikiText-2 result in " + a.results)
     protocol = []
     for name in a.rows.split():
-        for tag in (a.mmlu_tag, a.bbh_tag):
+        for tag in tags:
             r = load(os.path.join(a.results, f"{name}.{tag}.json"))
-            line = r and r["protocol"] + f" ({r['questions']} questions)"
+            line = r and r["protocol"] + f" ({r.get('questions', r.get('items'))} questions)"
             if r and line not in protocol:
                 protocol.append(line)
         w = load(os.path.join(a.results, f"{name}.wikitext2.json"))
@@ -192,8 +205,6 @@ def main():
                                f"{p['stride']}, first {p['windows']} windows "
                                f"({p['predicted_tokens']} predicted tokens); time = tokens "
                                "run / measured throughput")
-    protocol.append("HellaSwag: not measured; the shared copy is llama.cpp's text format, "
-                    "which lacks the ctx_a/ctx_b fields the harness's prompt is built from")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "table1.md"), "w", encoding="utf-8") as f:
         f.write(markdown(rows, a, protocol))

@@ -55,6 +55,8 @@ public:
   bool isSpecial(int32_t id) const;
 
   std::vector<int32_t> encode(std::string_view text) const;
+  /// Whether byte `b` has a token of its own (else encoding drops it).
+  bool hasByte(uint8_t b) const { return byteToken_[b] >= 0; }
 
 private:
   ByteLevelBPE() = default;

@@ -398,6 +398,15 @@ bool Tokenizer::endsText(int32_t id) const {
   return byteLevel_ ? byteLevel_->isSpecial(id) : id == kBos || id == kEos;
 }
 
+int64_t Tokenizer::firstUnencodable(std::string_view text) const {
+  if (!byteLevel_)
+    return -1;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!byteLevel_->hasByte(uint8_t(text[i])))
+      return int64_t(i);
+  return -1;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
   if (byteLevel_)
     return byteLevel_->encode(text);

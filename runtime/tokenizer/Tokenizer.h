@@ -73,6 +73,11 @@ public:
   /// SentencePiece kinds; a byte-level tokenizer adds neither (GPT-2-style models take the
   /// text as it is: SmolLM2's add_bos is false).
   std::vector<int32_t> encode(std::string_view text, bool bos, bool eos) const;
+  /// The offset of the first byte of `text` that encoding would drop, or -1 when none
+  /// would be: a byte-level vocabulary may lack tokens for some bytes (SmolLM2's, a few
+  /// control characters), which Hugging Face's BPE drops silently; the SentencePiece kinds
+  /// have every byte piece (checked at load).
+  int64_t firstUnencodable(std::string_view text) const;
   /// Whether generation ends at token `id`: <s> or </s>, or a byte-level tokenizer's
   /// special tokens (end of text, chat turn markers).
   bool endsText(int32_t id) const;

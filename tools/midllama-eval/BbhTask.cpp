@@ -39,6 +39,7 @@ double scoreItem(const Options &o, Scorer &sc, eval::KvPrefix &cache,
                  const eval::BbhTask &task, size_t index, SampleLog &log, Totals &totals) {
   const eval::BbhItem &item = task.items[index];
   std::string prompt = eval::bbhPrompt(task, item), error;
+  requireEncodable(sc, prompt, "task '" + task.name + "', question " + std::to_string(index));
   eval::UntilOptions until;
   until.maxNewTokens = o.maxGenTokens;
   until.until = eval::bbhStops();

@@ -80,6 +80,16 @@ Scorer midllama::evaltool::makeScorer(const Options &o) {
   return sc;
 }
 
+void midllama::evaltool::requireEncodable(const Scorer &sc, const std::string &text,
+                                          const std::string &where) {
+  int64_t at = sc.tokenizer->firstUnencodable(text);
+  if (at >= 0)
+    die(where + ": the model's tokenizer cannot encode byte " +
+        eval::format("0x%02X", unsigned(uint8_t(text[size_t(at)]))) + " at offset " +
+        std::to_string(at) + " (its vocabulary has no token for it; Hugging Face's "
+        "tokenizer would drop it silently and score another text)");
+}
+
 void SampleLog::finish() const {
   if (!path.empty())
     writeOutput(path, "--samples", text);

@@ -44,6 +44,11 @@ struct Scorer {
 };
 Scorer makeScorer(const Options &o);
 
+/// Dies naming `where` when the model's tokenizer would drop a byte of `text` (a
+/// byte-level vocabulary without a token for it): the model would be scored on another
+/// text than the task's.
+void requireEncodable(const Scorer &sc, const std::string &text, const std::string &where);
+
 /// The --samples file: one JSON object per line, each question's prompt, generation and
 /// outcome (as the harness's --log_samples), written atomically by finish(); nothing when
 /// no path is given.

@@ -28,11 +28,15 @@ struct Outcomes {
 /// Scores one item: its two outcomes and its sample line.
 void scoreItem(Scorer &sc, const eval::HellaswagItem &item, Outcomes &out, SampleLog &log) {
   eval::ChoiceQuestion q = eval::hellaswagQuestion(item);
+  std::string where = "HellaSwag item " + std::to_string(item.ind);
+  requireEncodable(sc, q.context, where + "'s context");
+  for (const std::string &c : q.choices)
+    requireEncodable(sc, c, where + "'s ending");
   eval::EncodedQuestion e = eval::encodeQuestion(*sc.tokenizer, q);
   eval::ChoiceScores scores;
   std::string error;
   if (!eval::scoreQuestion(*sc.executor, sc.vocab, sc.positions, sc.chunk, e, scores, error))
-    die("HellaSwag item " + std::to_string(item.ind) + ": " + error);
+    die(where + ": " + error);
   int64_t chosen = eval::bestChoice(scores.logLikelihood);
   int64_t chosenNorm = eval::bestNormalizedChoice(scores.logLikelihood, e.choiceLength);
   out.acc.push_back(chosen == q.answer ? 1.0 : 0.0);

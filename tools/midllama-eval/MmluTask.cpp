@@ -56,6 +56,8 @@ std::vector<SubjectResult> scoreAll(const Options &o, Scorer &sc, int64_t shots,
     std::vector<double> outcomes;
     for (size_t i : picked[si]) {
       eval::ChoiceQuestion q = eval::mmluQuestion(s, s.test[i], shots);
+      requireEncodable(sc, q.context,
+                       "subject '" + s.name + "', question " + std::to_string(i));
       eval::EncodedQuestion e = eval::encodeQuestion(*sc.tokenizer, q);
       eval::ChoiceScores scores;
       if (!eval::scoreQuestion(*sc.executor, sc.vocab, sc.positions, sc.chunk, e, scores,

@@ -47,8 +47,9 @@ int midllama::evaltool::runWikitext(const Options &o) {
   double ll = 0, start = eval::nowSeconds();
   int64_t words = 0, bytes = 0, tokens = 0;
   for (size_t i = 0; i < pages.size(); ++i) {
-    std::vector<int32_t> ids =
-        sc.tokenizer->encode(eval::wikitextDetokenize(pages[i]), /*bos=*/false, false);
+    std::string text = eval::wikitextDetokenize(pages[i]);
+    requireEncodable(sc, text, "page " + std::to_string(i));
+    std::vector<int32_t> ids = sc.tokenizer->encode(text, /*bos=*/false, false);
     double pageLL = 0;
     if (!eval::rollingLogLikelihood(*sc.executor, sc.vocab, sc.chunk, ids, prefix, maxLength,
                                     pageLL, error))

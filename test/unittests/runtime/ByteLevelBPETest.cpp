@@ -58,12 +58,15 @@ TEST(ByteLevelBPETest, InvalidUtf8IsPunctuationOfOneByte) {
   EXPECT_EQ(pieces("\xC0\xAF", false), (Pieces{"\xC0\xAF"})); // overlong '/'
 }
 
-/// A byte-level tokenizer.json: the 256 byte characters (GPT-2's map), the merges "a b",
-/// "ab c", "Ġ a" and one special token.
-std::string tinyJson(const std::string &preTokenizer, const std::string &extra = "") {
+/// A byte-level tokenizer.json: the 256 byte characters (GPT-2's map; all but
+/// `missingByte`), the merges "a b", "ab c", "Ġ a" and one special token.
+std::string tinyJson(const std::string &preTokenizer, const std::string &extra = "",
+                     int missingByte = -1) {
   std::string vocab;
   int id = 0;
   for (int b = 0; b < 256; ++b) {
+    if (b == missingByte)
+      continue;
     uint32_t cp = b;
     if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
       int n = 0;
@@ -76,9 +79,12 @@ std::string tinyJson(const std::string &preTokenizer, const std::string &extra =
     std::string key = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : std::string(buf);
     vocab += "\"" + key + "\": " + std::to_string(id++) + ", ";
   }
-  vocab += "\"ab\": 256, \"abc\": 257, \"\\u0120a\": 258, \"<|end|>\": 259";
+  vocab += "\"ab\": " + std::to_string(id) + ", \"abc\": " + std::to_string(id + 1) +
+           ", \"\\u0120a\": " + std::to_string(id + 2) + ", \"<|end|>\": " +
+           std::to_string(id + 3);
   return R"({"normalizer": null, "pre_tokenizer": )" + preTokenizer +
-         R"(, "added_tokens": [{"id": 259, "content": "<|end|>", "special": true}], )"
+         R"(, "added_tokens": [{"id": )" + std::to_string(id + 3) +
+         R"(, "content": "<|end|>", "special": true}], )"
          R"("model": {"type": "BPE", "vocab": {)" + vocab +
          R"(}, "merges": ["a b", ["ab", "c"], "\u0120 a"]})" + extra + "}";
 }
@@ -98,6 +104,21 @@ TEST(ByteLevelBPETest, MergesByRankAndCutsSpecialTokens) {
   EXPECT_EQ(t->decode({257, 258, 259, '!'}), "abc a<|end|>!");
   EXPECT_TRUE(t->endsText(259));
   EXPECT_FALSE(t->endsText(257));
+}
+
+TEST(ByteLevelBPETest, BytesWithoutATokenAreDroppedAndFound) {
+  std::string error;
+  auto t = Tokenizer::fromBytes(tinyJson(kByteLevel, "", 7), "t.json", error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->vocabSize(), 259);
+  // Byte 7 has no token: Hugging Face's BPE drops it (the pre-tokenizer has split "a",
+  // "\a", "b" already, so no merge); firstUnencodable finds it. Ids above 7 moved down one.
+  EXPECT_EQ(t->encode("a\ab", false, false), (std::vector<int32_t>{'a' - 1, 'b' - 1}));
+  EXPECT_EQ(t->firstUnencodable("ab\a"), 2);
+  EXPECT_EQ(t->firstUnencodable("abc a<|end|>"), -1);
+  auto full = Tokenizer::fromBytes(tinyJson(kByteLevel), "t.json", error);
+  ASSERT_TRUE(full) << error;
+  EXPECT_EQ(full->firstUnencodable("ab\a"), -1);
 }
 
 TEST(ByteLevelBPETest, RefusesWhatItDoesNotImplement) {
