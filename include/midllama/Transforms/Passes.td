@@ -497,10 +497,15 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     model by a backward pass over the same calibration samples
     (include/midllama/Calibrate/Backward.h; `alpha`, 100 by default), or read from `gradients`: a safetensors file with one F32
     [N, K] tensor per weight, under the weight's name (what the reference code saves).
+    The backward pass is most of GBLM's time (about an hour for a 135M model on 2 CPU
+    cores) and depends only on the dense model, the calibration samples, `alpha` and
+    `norm`: `gradients-out` writes what it computed in that layout, so that other
+    patterns or sparsities prune from the same norms with `gradients=`.
     Patterns, storage and options otherwise as --llm-prune-wanda.
 
     ```
-    midllama-opt --llm-prune-gblm="sparsity=0.5 gradients=grad_norms.safetensors calib=calib.txt output=model.gblm50.safetensors" model.mlir -o model.gblm50.mlir
+    midllama-opt --llm-prune-gblm="sparsity=0.5 calib=calib.txt gradients-out=grad_norms.safetensors output=model.gblm50.safetensors" model.mlir -o model.gblm50.mlir
+    midllama-opt --llm-prune-gblm="pattern=2:4 gradients=grad_norms.safetensors calib=calib.txt output=model.gblm24.safetensors" model.mlir -o model.gblm24.mlir
     ```
   }];
   let options = !listconcat(PruningPatternOptions, [
@@ -508,6 +513,8 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
            "Unstructured comparison group: row (each output row) or layer (the whole weight)">,
     Option<"gradients", "gradients", "std::string", /*default=*/"\"\"",
            "Gradient norms: safetensors, F32 [N, K] per weight name (default: computed by a backward pass over the calibration samples)">,
+    Option<"gradientsOut", "gradients-out", "std::string", /*default=*/"\"\"",
+           "Writes the computed gradient norms there (safetensors, F32 [N, K] per weight name), for later runs' gradients=">,
     Option<"alpha", "alpha", "double", /*default=*/"100.0",
            "α scaling the gradients before their norm (the reference's 100)">,
     Option<"norm", "norm", "std::string", /*default=*/"\"l2\"",

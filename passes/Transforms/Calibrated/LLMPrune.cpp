@@ -180,8 +180,39 @@ struct LLMPruneGBLMPass
                 "alpha must be a finite positive number (got " + formatOptionValue(alpha) + ")")
           .oneOf("norm", norm, {"l1", "l2"})
           .notGivenEmpty("gradients", gradients, given(gradients),
-                         "a safetensors file of gradient norms");
+                         "a safetensors file of gradient norms")
+          .notGivenEmpty("gradients-out", gradientsOut, given(gradientsOut),
+                         "the safetensors file to write the gradient norms to")
+          .require(gradients.empty() || gradientsOut.empty(),
+                   "gradients-out writes the norms a backward pass computes; with gradients= "
+                   "none is computed");
     });
+  }
+
+  /// Writes the computed norms to `gradients-out`, one F32 [N, K] tensor per weight. The
+  /// refusal, or empty.
+  std::string writeGradients(const std::map<std::string, std::vector<float>> &computed) {
+    ModuleOp module = getOperation();
+    std::string error;
+    rt::ParamFileWriter writer;
+    for (const auto &[name, norms] : computed) {
+      auto param = SymbolTable::lookupNearestSymbolFrom<ParamOp>(
+          module, StringAttr::get(module.getContext(), name));
+      if (!param)
+        return "gradients-out: no llm.param '" + name + "'";
+      std::vector<int64_t> shape(param.getWeightType().getShape().begin(),
+                                 param.getWeightType().getShape().end());
+      if (!writer.addBorrowed(name, rt::DType::F32, shape, norms.data(),
+                              int64_t(norms.size() * sizeof(float)), error))
+        return "gradients-out: " + error;
+    }
+    writer.setMetadata("midllama", "llm-prune-gblm gradient norms (alpha " +
+                                       formatOptionValue(alpha) + ", norm " + norm + ")");
+    if (!writer.commit(resolveAgainstModule(module, gradientsOut), error, "gradients-out file"))
+      return "gradients-out: " + error;
+    llvm::errs() << passName() << ": gradient norms of " << computed.size()
+                 << " weights written to " << gradientsOut << "\n";
+    return "";
   }
 
   /// The gradient norms: from `gradients` (into `grads`), or, without a file, from a
@@ -203,12 +234,18 @@ struct LLMPruneGBLMPass
     double loss = 0;
     if (calib.empty())
       return name + ": calibration data is required (calib=FILE: text, or a .tokens file)";
+    // Before the backward pass: a refusal after an hour of work helps nobody.
+    if (!gradientsOut.empty() && !checkPassOutput(getOperation(), gradientsOut, error))
+      return name + ": gradients-out: " + error;
     if (!calib::computeGradientNorms(getOperation(), calibrationOptions(/*hessian=*/false),
                                      alpha,
                                      norm == "l1" ? calib::GradientNorm::L1
                                                   : calib::GradientNorm::L2,
                                      computed, loss, error))
       return name + ": " + error;
+    if (!gradientsOut.empty())
+      if (std::string bad = writeGradients(computed); !bad.empty())
+        return name + ": " + bad;
     return "";
   }
 
