@@ -6,6 +6,7 @@
 
 #include "runtime/tokenizer/ByteLevelBPE.h"
 
+#include "runtime/tokenizer/Llama3Split.h"
 #include "runtime/tokenizer/UnicodeClass.h"
 
 #include <algorithm>
@@ -142,33 +143,85 @@ bool ByteLevelBPE::isByteLevel(const Json &root) {
 
 namespace {
 
-/// Reads the pre-tokenizer: ByteLevel with the GPT-2 regex and no prefix space, optionally
-/// after Digits(individual_digits). Returns why it is not that, or "".
-std::string readPreTokenizer(const Json &root, bool &isolateDigits) {
+/// A boolean member of a pre-tokenizer step, `missing` when absent.
+bool flagOf(const Json &step, const char *key, bool missing) {
+  const Json *v = step.find(key);
+  return v ? v->boolean : missing;
+}
+
+/// A Split step's regex when it splits as Llama 3 or Qwen2 (Isolated, not inverted).
+std::string splitRegex(const Json &step) {
+  const Json *pattern = step.find("pattern"), *behavior = step.find("behavior");
+  const Json *regex = pattern ? pattern->find("Regex") : nullptr;
+  if (!regex || regex->kind != Json::String || !behavior || behavior->string != "Isolated" ||
+      flagOf(step, "invert", false))
+    return "";
+  return regex->string;
+}
+
+} // namespace
+
+std::string ByteLevelBPE::readPreTokenizer(const Json &root, Split &split) {
   std::vector<const Json *> steps = preTokenizerSteps(root);
-  isolateDigits = false;
+  split = Split::Gpt2;
+  bool ownRegex = false; // a Split step came first: ByteLevel must not split again
   for (size_t i = 0; i < steps.size(); ++i) {
     const Json *type = steps[i]->find("type");
     std::string name = type ? type->string : "?";
-    auto flag = [&](const char *key, bool missing) {
-      const Json *v = steps[i]->find(key);
-      return v ? v->boolean : missing;
-    };
     bool last = i + 1 == steps.size();
-    if (name == "Digits" && !last && flag("individual_digits", false))
-      isolateDigits = true;
-    else if (name == "ByteLevel" && last && flag("use_regex", true) &&
-             !flag("add_prefix_space", false))
+    std::string regex = name == "Split" && i == 0 && !last ? splitRegex(*steps[i]) : "";
+    if (name == "Digits" && i == 0 && !last && flagOf(*steps[i], "individual_digits", false))
+      split = Split::DigitsThenGpt2;
+    else if (!regex.empty() && (regex == kLlama3SplitRegex || regex == kQwen2SplitRegex)) {
+      split = regex == kLlama3SplitRegex ? Split::Llama3 : Split::Qwen2;
+      ownRegex = true;
+    } else if (name == "ByteLevel" && last && flagOf(*steps[i], "use_regex", true) != ownRegex &&
+             !flagOf(*steps[i], "add_prefix_space", false))
       continue;
     else
       return "pre-tokenizer step " + std::to_string(i) + " ('" + name +
-             "') is not supported (read: [Digits(individual_digits)], then ByteLevel with "
-             "the GPT-2 regex and no prefix space)";
+             "') is not supported (read: ByteLevel with the GPT-2 regex, after "
+             "Digits(individual_digits) or not; or Split with Llama 3's or Qwen2's regex, "
+             "then ByteLevel without one; never a prefix space)";
   }
   return "";
 }
 
-} // namespace
+std::string ByteLevelBPE::readPostProcessor(const Json &root, const ByteLevelBPE &t,
+                                            int32_t &bos) {
+  bos = -1;
+  const Json *post = root.find("post_processor");
+  if (!post || post->kind != Json::Object)
+    return "";
+  std::vector<const Json *> processors = {post};
+  if (const Json *list = post->find("processors"); list && list->kind == Json::Array) {
+    processors.clear();
+    for (const Json &p : list->items)
+      processors.push_back(&p);
+  }
+  for (const Json *p : processors) {
+    const Json *type = p->find("type"), *single = p->find("single");
+    if (!type || type->string != "TemplateProcessing")
+      continue; // ByteLevel's offsets do not change the ids
+    const char *shapes = "a TemplateProcessing post-processor is read when its single "
+                         "template is the text alone, or one special token then the text";
+    if (!single || single->kind != Json::Array || single->items.empty() ||
+        single->items.size() > 2 || !single->items.back().find("Sequence"))
+      return shapes;
+    if (single->items.size() == 1)
+      continue;
+    const Json *special = single->items[0].find("SpecialToken");
+    const Json *id = special ? special->find("id") : nullptr;
+    if (!id || id->kind != Json::String)
+      return shapes;
+    auto it = std::find_if(t.specials_.begin(), t.specials_.end(),
+                           [&](const auto &s) { return s.first == id->string; });
+    if (it == t.specials_.end())
+      return "the post-processor's token '" + id->string + "' is not an added token";
+    bos = it->second;
+  }
+  return "";
+}
 
 std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::string &error) {
   std::unique_ptr<ByteLevelBPE> t(new ByteLevelBPE());
@@ -192,8 +245,10 @@ std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::stri
     error = "a byte-level tokenizer with a normalizer is not supported";
     return nullptr;
   }
-  if (error = readPreTokenizer(root, t->isolateDigits_); !error.empty())
+  if (error = readPreTokenizer(root, t->split_); !error.empty())
     return nullptr;
+  const Json *ignore = model->find("ignore_merges");
+  t->ignoreMerges_ = ignore && ignore->boolean;
 
   std::unordered_map<uint32_t, uint8_t> toByte;
   for (int b = 0; b < 256; ++b)
@@ -280,6 +335,12 @@ std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::stri
     }
   std::stable_sort(t->specials_.begin(), t->specials_.end(),
                    [](const auto &x, const auto &y) { return x.first.size() > y.first.size(); });
+  if (error = readPostProcessor(root, *t, t->bos_); !error.empty())
+    return nullptr;
+  if (t->ignoreMerges_)
+    for (size_t id = 0; id < t->bytes_.size(); ++id)
+      if (!t->isSpecial(int32_t(id)))
+        t->wholeToken_.emplace(t->bytes_[id], int32_t(id));
   return t;
 }
 
@@ -289,6 +350,11 @@ bool ByteLevelBPE::isSpecial(int32_t id) const {
 }
 
 void ByteLevelBPE::encodePiece(std::string_view piece, std::vector<int32_t> &ids) const {
+  if (ignoreMerges_) // a pre-token in the vocabulary is its token, merges or not
+    if (auto it = wholeToken_.find(std::string(piece)); it != wholeToken_.end()) {
+      ids.push_back(it->second);
+      return;
+    }
   std::vector<int32_t> symbols;
   symbols.reserve(piece.size());
   for (char c : piece) // a byte the vocabulary has no token for is dropped, as Hugging
@@ -317,7 +383,10 @@ void ByteLevelBPE::encodePiece(std::string_view piece, std::vector<int32_t> &ids
 
 void ByteLevelBPE::encodeOrdinary(std::string_view text, std::vector<int32_t> &ids) const {
   std::vector<std::string_view> pieces;
-  splitGpt2(text, isolateDigits_, pieces);
+  if (split_ == Split::Llama3 || split_ == Split::Qwen2)
+    splitLlama3(text, split_ == Split::Llama3 ? 3 : 1, pieces);
+  else
+    splitGpt2(text, split_ == Split::DigitsThenGpt2, pieces);
   for (std::string_view p : pieces)
     encodePiece(p, ids);
 }

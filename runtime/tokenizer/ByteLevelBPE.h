@@ -14,7 +14,11 @@
 //   3. each pre-token's bytes become characters, and the adjacent pair of lowest merge
 //      rank (the leftmost on ties) merges until no listed pair is left.
 // llama.cpp's pre-tokenizer types map onto the same steps (`smollm`: \p{N}, then GPT-2).
-// Decoding maps the characters back to bytes.
+// Llama 3 and Qwen2 replace step 2 by a Split pre-tokenizer with their own regex
+// (Llama3Split.h), and Llama 3's model sets `ignore_merges`: a pre-token that is a
+// vocabulary token as a whole is that token, without merging. A TemplateProcessing
+// post-processor that puts one special token before the text (Llama 3's
+// <|begin_of_text|>) is that tokenizer's BOS. Decoding maps the characters back to bytes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +59,8 @@ public:
   bool isSpecial(int32_t id) const;
 
   std::vector<int32_t> encode(std::string_view text) const;
+  /// The token its post-processor puts before every text, or -1 (GPT-2, SmolLM2: none).
+  int32_t bosToken() const { return bos_; }
   /// Whether byte `b` has a token of its own (else encoding drops it).
   bool hasByte(uint8_t b) const { return byteToken_[b] >= 0; }
 
@@ -67,7 +73,15 @@ private:
 
   std::vector<std::string> bytes_;   // per id
   int32_t byteToken_[256] = {};      // the token of each single byte; -1 when none
-  bool isolateDigits_ = false;
+  /// How text is split before BPE: the GPT-2 regex (after isolating \p{N} when
+  /// `Digits` came first), or Llama 3's / Qwen2's regex.
+  enum class Split { Gpt2, DigitsThenGpt2, Llama3, Qwen2 };
+  Split split_ = Split::Gpt2;
+  static std::string readPreTokenizer(const Json &root, Split &split);
+  static std::string readPostProcessor(const Json &root, const ByteLevelBPE &t, int32_t &bos);
+  bool ignoreMerges_ = false;
+  std::unordered_map<std::string, int32_t> wholeToken_; // bytes -> id, for ignore_merges
+  int32_t bos_ = -1;
   struct Merge {
     int32_t rank, merged;
   };

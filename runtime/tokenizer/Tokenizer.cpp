@@ -408,8 +408,15 @@ int64_t Tokenizer::firstUnencodable(std::string_view text) const {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
-  if (byteLevel_)
-    return byteLevel_->encode(text);
+  if (byteLevel_) {
+    // Hugging Face's add_special_tokens: the post-processor's BOS (Llama 3), if any.
+    std::vector<int32_t> ids;
+    if (bos && byteLevel_->bosToken() >= 0)
+      ids.push_back(byteLevel_->bosToken());
+    std::vector<int32_t> textIds = byteLevel_->encode(text);
+    ids.insert(ids.end(), textIds.begin(), textIds.end());
+    return ids;
+  }
   // Symbols in a doubly linked list, initially one per code point (or byte).
   struct Symbol {
     int32_t id;
@@ -519,8 +526,12 @@ std::string Tokenizer::decodePiece(int32_t previous, int32_t id) const {
 std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
   std::string out;
   int32_t previous = -1;
-  for (int32_t id : ids) {
-    if (byteLevel_ || (id != kBos && id != kEos))
+  for (size_t i = 0; i < ids.size(); ++i) {
+    int32_t id = ids[i];
+    // What encode(text, bos) put first is not text (a byte-level tokenizer's other special
+    // tokens are: they may be in it, "<|im_start|>user").
+    bool bos = byteLevel_ ? i == 0 && id == byteLevel_->bosToken() : id == kBos || id == kEos;
+    if (!bos)
       out += decodePiece(previous, id);
     previous = id;
   }

@@ -70,8 +70,9 @@ public:
   float score(int32_t id) const { return size_t(id) < scores_.size() ? scores_[id] : 0.0f; }
 
   /// Token ids of `text`, with <s> first when `bos` and </s> last when `eos` for the
-  /// SentencePiece kinds; a byte-level tokenizer adds neither (GPT-2-style models take the
-  /// text as it is: SmolLM2's add_bos is false).
+  /// SentencePiece kinds; a byte-level tokenizer adds only the BOS of its post-processor
+  /// when `bos` (Llama 3's <|begin_of_text|>; GPT-2-style models such as SmolLM2 have none
+  /// and take the text as it is).
   std::vector<int32_t> encode(std::string_view text, bool bos, bool eos) const;
   /// The offset of the first byte of `text` that encoding would drop, or -1 when none
   /// would be: a byte-level vocabulary may lack tokens for some bytes (SmolLM2's, a few

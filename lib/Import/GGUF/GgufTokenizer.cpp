@@ -6,11 +6,14 @@
 
 #include "midllama/Import/GGUF/GgufTokenizer.h"
 
+#include "runtime/tokenizer/Llama3Split.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
 #include <vector>
 
+using namespace midllama;
 using namespace midllama::gguf;
 
 namespace {
@@ -41,20 +44,54 @@ void appendQuoted(std::string &out, const std::string &s) {
   out += '"';
 }
 
-/// The pre-tokenizer JSON of llama.cpp's pre-tokenizer type `pre`, or "" when its regex
-/// is not GPT-2's (llama-vocab.cpp lists each type's expressions).
-std::string preTokenizerFor(const std::string &pre) {
+/// What llama.cpp's pre-tokenizer type `pre` stands for (llama-vocab.cpp lists each
+/// type's regex): the tokenizer.json pre-tokenizer ("" when not read yet), whether its
+/// BPE ignores merges for whole-vocabulary pre-tokens, and whether its tokenizer adds a
+/// BOS when the GGUF does not say.
+struct PreType {
+  std::string json;
+  bool ignoreMerges = false, addBos = false;
+};
+PreType preTokenizerFor(const std::string &pre) {
   const std::string byteLevel =
       R"({"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true})";
   static const std::set<std::string> digitsThenGpt2 = {"smollm", "starcoder", "refact",
                                                        "codeshell"};
   static const std::set<std::string> gpt2 = {"gpt2", "mpt", "olmo", "jais"};
+  static const std::set<std::string> llama3 = {"llama3", "llama-v3", "llama-bpe", "falcon3",
+                                               "pixtral"};
+  static const std::set<std::string> qwen2 = {"qwen2", "deepseek-r1-qwen", "megrez"};
   if (digitsThenGpt2.count(pre))
-    return R"({"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},)" +
-           byteLevel + "]}";
+    return {R"({"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},)" +
+            byteLevel + "]}"};
   if (gpt2.count(pre))
+    return {byteLevel};
+  if (!llama3.count(pre) && !qwen2.count(pre))
+    return {};
+  std::string json = R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":)";
+  appendQuoted(json, llama3.count(pre) ? rt::kLlama3SplitRegex : rt::kQwen2SplitRegex);
+  json += R"(},"behavior":"Isolated","invert":false},{"type":"ByteLevel",)"
+          R"("add_prefix_space":false,"trim_offsets":true,"use_regex":false}]})";
+  // llama.cpp: the Llama 3 types ignore merges and add a BOS by default; Qwen2's neither.
+  return {json, llama3.count(pre) > 0, llama3.count(pre) > 0};
+}
+
+/// A post-processor that puts token `bos` (its text `content`) before every text, as
+/// Llama 3's tokenizer.json does, or GPT-2's ByteLevel one when `bos` < 0.
+std::string postProcessorJson(int64_t bos, const std::string &content) {
+  const std::string byteLevel = R"({"type":"ByteLevel","add_prefix_space":true,)"
+                                R"("trim_offsets":false,"use_regex":true})";
+  if (bos < 0)
     return byteLevel;
-  return "";
+  std::string token;
+  appendQuoted(token, content);
+  std::string special = R"({"SpecialToken":{"id":)" + token + R"(,"type_id":0}})";
+  return R"({"type":"Sequence","processors":[)" + byteLevel +
+         R"(,{"type":"TemplateProcessing","single":[)" + special +
+         R"(,{"Sequence":{"id":"A","type_id":0}}],"pair":[)" + special +
+         R"(,{"Sequence":{"id":"A","type_id":0}},{"Sequence":{"id":"B","type_id":1}}],)"
+         R"("special_tokens":{)" + token + R"(:{"id":)" + token + R"(,"ids":[)" +
+         std::to_string(bos) + R"(],"tokens":[)" + token + "]}}}]}";
 }
 
 /// A SentencePiece (`llama`) tokenizer as the llama2.c tokenizer.bin that llama2.c's own
@@ -147,10 +184,11 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
                        "are)");
   const Value *pre = file.find("tokenizer.ggml.pre");
   std::string preName = pre && pre->type == ValueType::String ? pre->string : "(none)";
-  std::string preTokenizer = preTokenizerFor(preName);
-  if (preTokenizer.empty())
+  PreType preType = preTokenizerFor(preName);
+  if (preType.json.empty())
     return unsupported("tokenizer.ggml.pre '" + preName +
-                       "' is not read yet (smollm, starcoder, gpt2 and their likes are)");
+                       "' is not read yet (smollm, gpt2, llama-bpe, qwen2 and their likes "
+                       "are)");
   const Value *tokens = file.find("tokenizer.ggml.tokens");
   const Value *merges = file.find("tokenizer.ggml.merges");
   const Value *types = file.find("tokenizer.ggml.token_type");
@@ -160,6 +198,20 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
     return unsupported("tokenizer.ggml.tokens or .merges is missing or not a string array");
   if (types && (types->type != ValueType::Array || types->ints.size() != tokens->strings.size()))
     return unsupported("tokenizer.ggml.token_type does not give one type per token");
+  // The BOS: when the GGUF says to add one, else when llama.cpp adds one for this type.
+  bool addBos = preType.addBos;
+  if (const Value *v = file.find("tokenizer.ggml.add_bos_token")) {
+    if (v->type != ValueType::Bool)
+      return unsupported("tokenizer.ggml.add_bos_token is not a boolean");
+    addBos = v->u != 0;
+  }
+  int64_t bos = -1;
+  std::string error;
+  if (addBos && (!file.getInt("tokenizer.ggml.bos_token_id", bos, error) || bos < 0 ||
+                 bos >= int64_t(tokens->strings.size()) || !types ||
+                 types->ints[size_t(bos)] != 3))
+    return unsupported("the tokenizer adds a BOS but tokenizer.ggml.bos_token_id is missing, "
+                       "out of range or not a control token");
 
   json = R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[)";
   bool first = true;
@@ -174,12 +226,15 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
     json += R"(,"single_word":false,"lstrip":false,"rstrip":false,"normalized":false,)";
     json += type == 3 ? R"("special":true})" : R"("special":false})";
   }
-  json += R"(],"normalizer":null,"pre_tokenizer":)" + preTokenizer;
-  json += R"(,"post_processor":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":false,)"
-          R"("use_regex":true},"decoder":{"type":"ByteLevel","add_prefix_space":true,)"
+  json += R"(],"normalizer":null,"pre_tokenizer":)" + preType.json;
+  json += R"(,"post_processor":)" +
+          postProcessorJson(bos, bos >= 0 ? tokens->strings[size_t(bos)] : "");
+  json += R"(,"decoder":{"type":"ByteLevel","add_prefix_space":true,)"
           R"("trim_offsets":true,"use_regex":true},"model":{"type":"BPE","dropout":null,)"
           R"("unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,)"
-          R"("fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{)";
+          R"("fuse_unk":false,"byte_fallback":false,"ignore_merges":)";
+  json += preType.ignoreMerges ? "true" : "false";
+  json += R"(,"vocab":{)";
   for (size_t id = 0; id < tokens->strings.size(); ++id) {
     json += id ? "," : "";
     appendQuoted(json, tokens->strings[id]);

@@ -236,7 +236,10 @@ def main():
         "llama-rope-scaling.gguf": build_llama(kvs=llama_kvs(extra=[("llama.rope.scaling.type", STRING, "yarn")])),
         "llama-heads.gguf": build_llama(kvs=llama_kvs(heads=5)),
         "llama-tok.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs())),
-        "llama-tok-llama3.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(pre="llama-bpe"))),
+        "llama-tok-llama3.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(pre="llama-bpe") + [
+            ("tokenizer.ggml.bos_token_id", U32, 0), ("tokenizer.ggml.add_bos_token", BOOL, 1)])),
+        "llama-tok-llama3-nobos.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(pre="llama-bpe"))),
+        "llama-tok-qwen35.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(pre="qwen35"))),
         "llama-tok-spm.gguf": build_llama(kvs=llama_kvs(extra=tokenizer_kvs(model="llama"))),
     })
     for name, data in files.items():
