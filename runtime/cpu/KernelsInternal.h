@@ -157,6 +157,20 @@ void quantizeActivations(const float *in, int64_t rows, int64_t k, Int8Activatio
 bool w4a8FastPath(const WeightRef &w, int64_t rows);
 void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                      int64_t begin, int64_t end);
+/// The same for decode (1-3 input rows): the codes read in place (MatMulW4A8Decode.cpp).
+bool w4a8DecodePath(const WeightRef &w, int64_t rows);
+void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
+                  int64_t begin, int64_t end);
+/// Either of the two, by the number of input rows.
+inline bool w4a8Applies(const WeightRef &w, int64_t rows) {
+  return w4a8FastPath(w, rows) || w4a8DecodePath(w, rows);
+}
+inline void w4a8Columns(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
+                        int64_t begin, int64_t end) {
+  if (x.rows < 4)
+    return w4a8RowsVNNI(x, out, ld, w, begin, end);
+  w4a8ColumnsVNNI(x, out, ld, w, begin, end);
+}
 
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
 /// (WeightDecode.cpp).

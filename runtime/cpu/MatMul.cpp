@@ -183,11 +183,11 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
   if (w.isInt8())
     return matmulInt8(in, out, rows, w);
   int64_t n = w.rows, k = w.cols;
-  if (w4a8FastPath(w, rows)) { // the input quantized once, the columns split by 32
+  if (w4a8Applies(w, rows)) { // the input quantized once, the columns split by 32
     Int8Activations x;
     quantizeActivations(in, rows, k, x);
     parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
-      w4a8ColumnsVNNI(x, out + 32 * begin, n, w, 32 * begin, std::min(n, 32 * end));
+      w4a8Columns(x, out + 32 * begin, n, w, 32 * begin, std::min(n, 32 * end));
     });
     return;
   }
@@ -213,7 +213,7 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
   // small buffers and combined; the [rows, n] projections never exist. With int8
   // activations both read one quantization of the input.
   constexpr int64_t kChunk = 64;
-  const bool int8 = w4a8FastPath(gate, rows) && w4a8FastPath(up, rows);
+  const bool int8 = w4a8Applies(gate, rows) && w4a8Applies(up, rows);
   Int8Activations x;
   if (int8)
     quantizeActivations(in, rows, k, x);
@@ -222,8 +222,8 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
     for (int64_t c = begin; c < end; ++c) {
       int64_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
       if (int8) {
-        w4a8ColumnsVNNI(x, g.data(), kChunk, gate, j0, j1);
-        w4a8ColumnsVNNI(x, u.data(), kChunk, up, j0, j1);
+        w4a8Columns(x, g.data(), kChunk, gate, j0, j1);
+        w4a8Columns(x, u.data(), kChunk, up, j0, j1);
       } else {
         matmulColumns(in, g.data(), kChunk, rows, gate, j0, j1);
         matmulColumns(in, u.data(), kChunk, rows, up, j0, j1);

@@ -595,13 +595,17 @@ TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
 // With int8 activations (setInt8Activations), 4-bit weights in groups of 32 or 64 meet the
 // input quantized per 32 columns (scale absmax/127, nearest even): the product equals
 // Σ_b sx_b Σ_i w_i·xq_i computed in double from the same codes, for zero points, symmetric
-// and minimum groups, fp32 and fp16 scales, 4 to 9 rows and a panel tail (n = 37); and it
-// stays within the activations' rounding of the fp32 product.
+// and minimum groups, fp32 and fp16 scales, 1 to 3 rows (decode: codes read in place,
+// MatMulW4A8Decode.cpp; k = 160: an odd number of blocks; k = 2240: 70 groups) and 4 to 9
+// (the panel kernel),
+// and a panel tail (n = 37); and it stays within the activations' rounding of the fp32
+// product.
 TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
-  const int64_t n = 37, k = 128;
+  const int64_t n = 37;
   std::mt19937_64 rng(23);
   setInt8Activations(true);
-  for (int64_t group : {32, 64, 96}) // 96: a group and a 32-column tail
+  for (int64_t k : {160, 2240}) // 2240 in groups of 32: more than 64 groups a row
+  for (int64_t group : {32, 64, 96}) // 64, 96: a shorter last group
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
       for (DType scaleType : {DType::F32, DType::F16}) {
         int64_t groups = (k + group - 1) / group, rowBytes = k / 2;
@@ -623,7 +627,7 @@ TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
             kind, scaleType, n, k, 4, group, codes.data(),
             half ? static_cast<const void *>(halfScales.data()) : scales.data(), zeros.data(),
             half ? static_cast<const void *>(halfMins.data()) : mins.data());
-        for (int64_t rows : {4, 5, 9}) {
+        for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
           std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
           matmul(x.data(), y.data(), rows, w);
           for (int64_t r = 0; r < rows; ++r) {

@@ -1,0 +1,208 @@
+//===- MatMulW4A8Decode.cpp - 4-bit weights times int8 activations, decode ===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// The decode side (1-3 input rows) of MatMulW4A8VNNI.cpp: the same int8 activations
+// (blocks of 32 columns, as llama.cpp's Q8_0), the same 4-bit affine weights, but every
+// weight row read in place, 64 columns (32 bytes) at a time: low and high nibbles are the
+// even and odd columns of each 32-column block, so the input block is permuted once per call
+// to [even columns, odd columns] and one vpdpbusd multiplies two blocks; its 16 int32 lanes
+// (8 per block) are converted and scaled by the block's activation scale times the weight
+// group's scale. The zero point (or minimum) term is one dot product per row, over groups:
+// Σ_g offset_g · (Σ_{b in g} sx_b Σ xq_b).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace midllama::rt::cpu {
+
+bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
+  return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() && w.bits == 4 &&
+         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
+         haveAVX512VNNI();
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+#define MIDLLAMA_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+/// The nibbles of 16 code bytes (one 32-column block): [low nibbles, high nibbles].
+MIDLLAMA_VNNI inline __m256i splitNibbles(__m128i bytes) {
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/// Lanes [0, n) of a 16-lane mask.
+inline __mmask16 firstLanes(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+}
+
+/// 16 values from `at` (fewer under `mask`) of an fp32 or fp16 array, as fp32.
+MIDLLAMA_VNNI inline __m512 loadScales(const void *data, DType dtype, int64_t at, __mmask16 mask) {
+  if (dtype == DType::F16)
+    return _mm512_cvtph_ps(
+        _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t *>(data) + at));
+  return _mm512_maskz_loadu_ps(mask, static_cast<const float *>(data) + at);
+}
+
+/// Row j's group scales as fp32 into `scale`, and Σ_g offset_g · groupSum[r][g] for each
+/// input row (offset = z·s, 8·s when symmetric, -min with a minimum), 16 groups at a time.
+template <int R>
+MIDLLAMA_VNNI void rowGroups(const WeightRef &w, int64_t j, const float *groupSum, float *scale,
+                             float *offset) {
+  const int64_t groups = w.groups;
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r)
+    acc[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; g += 16) {
+    const __mmask16 mask = firstLanes(groups - g);
+    const int64_t at = j * groups + g;
+    __m512 s = loadScales(w.scales, w.dtype, at, mask), off;
+    if (w.isAffineMin())
+      off = _mm512_sub_ps(_mm512_setzero_ps(), loadScales(w.mins, w.dtype, at, mask));
+    else if (w.zeros)
+      off = _mm512_mul_ps(
+          s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, w.zeros + at))));
+    else
+      off = _mm512_mul_ps(s, _mm512_set1_ps(8.0f));
+    _mm512_mask_storeu_ps(scale + g, mask, s);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_fmadd_ps(off, _mm512_maskz_loadu_ps(mask, groupSum + r * groups + g), acc[r]);
+  }
+  for (int r = 0; r < R; ++r)
+    offset[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/// The two 32-column blocks of codes at `codes` as vpdpbusd's unsigned operand, in the
+/// permuted input's order.
+MIDLLAMA_VNNI inline __m512i blockPair(const uint8_t *codes) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(
+          splitNibbles(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes)))),
+      splitNibbles(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + 16))), 1);
+}
+
+/// What every weight row of a call shares: the permuted input rows, Σ sx·Σxq per group,
+/// and each block's group.
+struct DecodeInput {
+  const Int8Activations &x;
+  const int8_t *perm;
+  const float *groupSum;
+  const int32_t *blockGroup;
+};
+
+/// Outputs of J consecutive weight rows from j for R input rows. J rows at once share the
+/// input's loads and keep J·R independent accumulator chains in flight.
+template <int R, int J>
+MIDLLAMA_VNNI void rowBlock(const DecodeInput &in, const WeightRef &w, int64_t j, float *out,
+                            int64_t ld) {
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups;
+  const float *xs = in.x.scale.data();
+  float scale[J][64 + 16], offset[J][R];
+  thread_local std::vector<float> wide; // rows with more than 64 groups
+  float *scales[J];
+  if (groups > 64)
+    wide.resize(size_t(J * (groups + 16)));
+  for (int i = 0; i < J; ++i) {
+    scales[i] = groups > 64 ? wide.data() + i * (groups + 16) : scale[i];
+    rowGroups<R>(w, j + i, in.groupSum, scales[i], offset[i]);
+  }
+  __m512 acc[J][R];
+  for (int i = 0; i < J; ++i)
+    for (int r = 0; r < R; ++r)
+      acc[i][r] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    __m512i a[R];
+    for (int r = 0; r < R; ++r)
+      a[r] = _mm512_loadu_si512(in.perm + r * k + 32 * b);
+    const int32_t g0 = in.blockGroup[b], g1 = in.blockGroup[b + 1];
+    for (int i = 0; i < J; ++i) {
+      __m512i wv = blockPair(w.codes + (j + i) * w.codeRowBytes + 16 * b);
+      const float s0 = scales[i][g0], s1 = scales[i][g1];
+      for (int r = 0; r < R; ++r) {
+        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, a[r]);
+        __m512 sc = _mm512_insertf32x8(_mm512_set1_ps(s0 * xs[r * blocks + b]),
+                                       _mm256_set1_ps(s1 * xs[r * blocks + b + 1]), 1);
+        acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc[i][r]);
+      }
+    }
+  }
+  if (b < blocks) { // an odd number of blocks: the last alone, the upper lanes zero
+    const int32_t g0 = in.blockGroup[b];
+    for (int i = 0; i < J; ++i) {
+      const uint8_t *codes = w.codes + (j + i) * w.codeRowBytes + 16 * b;
+      __m512i wv = _mm512_zextsi256_si512(
+          splitNibbles(_mm_loadu_si128(reinterpret_cast<const __m128i *>(codes))));
+      for (int r = 0; r < R; ++r) {
+        __m512i a = _mm512_zextsi256_si512(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(in.perm + r * k + 32 * b)));
+        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, a);
+        acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d),
+                                    _mm512_set1_ps(scales[i][g0] * xs[r * blocks + b]), acc[i][r]);
+      }
+    }
+  }
+  for (int i = 0; i < J; ++i)
+    for (int r = 0; r < R; ++r)
+      out[r * ld + i] = _mm512_reduce_add_ps(acc[i][r]) - offset[i][r];
+}
+
+template <int R>
+MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
+                              int64_t begin, int64_t end) {
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, gs = w.groupSize;
+  thread_local std::vector<int8_t> perm;
+  thread_local std::vector<float> groupSum;
+  thread_local std::vector<int32_t> blockGroup;
+  perm.resize(size_t(R * k));
+  groupSum.assign(size_t(R * groups), 0.0f);
+  blockGroup.resize(size_t(blocks + 1));
+  for (int64_t b = 0; b < blocks; ++b)
+    blockGroup[size_t(b)] = int32_t(32 * b / gs);
+  for (int r = 0; r < R; ++r)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int8_t *src = &x.q[size_t(r * k + 32 * b)];
+      int8_t *dst = &perm[size_t(r * k + 32 * b)];
+      for (int i = 0; i < 16; ++i) {
+        dst[i] = src[2 * i];
+        dst[16 + i] = src[2 * i + 1];
+      }
+      groupSum[size_t(r * groups + blockGroup[size_t(b)])] += x.blockSum[size_t(r * blocks + b)];
+    }
+  const DecodeInput in{x, perm.data(), groupSum.data(), blockGroup.data()};
+  int64_t j = begin;
+  for (; j + 4 <= end; j += 4)
+    rowBlock<R, 4>(in, w, j, out + (j - begin), ld);
+  for (; j < end; ++j)
+    rowBlock<R, 1>(in, w, j, out + (j - begin), ld);
+}
+
+} // namespace
+
+void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
+                  int64_t begin, int64_t end) {
+  switch (x.rows) {
+  case 1:
+    return decodeRows<1>(x, out, ld, w, begin, end);
+  case 2:
+    return decodeRows<2>(x, out, ld, w, begin, end);
+  default:
+    return decodeRows<3>(x, out, ld, w, begin, end);
+  }
+}
+#else
+void w4a8RowsVNNI(const Int8Activations &, float *, int64_t, const WeightRef &, int64_t, int64_t) {}
+#endif
+
+} // namespace midllama::rt::cpu
