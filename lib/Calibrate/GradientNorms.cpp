@@ -172,7 +172,7 @@ void forwardLayer(const Dims &d, const Layer &L, int64_t T, std::vector<float> &
     pos[size_t(t)] = t;
   S.attn.resize(size_t(T * qw));
   cpu::attention(qq.data(), kk.data(), S.v.data(), S.attn.data(), pos.data(), T, kc.data(),
-                 vc.data(), noRotation);
+                 vc.data(), T, noRotation);
   std::vector<float> o(x.size());
   cpu::matmul(S.attn.data(), o.data(), T, ref(L.o, dim, qw));
   S.h.resize(x.size());

@@ -71,10 +71,13 @@ struct AttentionParams {
   bool interleaved;
 };
 /// Rotates q and k of `rows` new tokens at `positions` (in place), writes k and v into
-/// the layer's cache at those positions (`kCache`, `vCache`: [max_context, kvHeads *
-/// headDim]) and computes causal attention of each query over cache positions 0..its own.
+/// the layer's cache at those positions and computes causal attention of each query over
+/// cache positions 0..its own. The caches hold `cacheLength` positions: `vCache`
+/// [cacheLength, kvHeads * headDim], `kCache` transposed, [kvHeads * headDim, cacheLength]
+/// (the scores of consecutive positions are then vectors: Attention.cpp).
 void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
-               int64_t rows, float *kCache, float *vCache, const AttentionParams &p);
+               int64_t rows, float *kCache, float *vCache, int64_t cacheLength,
+               const AttentionParams &p);
 
 } // namespace midllama::rt::cpu
 

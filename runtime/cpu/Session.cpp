@@ -22,7 +22,8 @@ Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t
       context_(capacity(model, context)), batch_(std::max<int64_t>(1, batch)) {
   for (int64_t width : model.program_.slotWidths)
     slots_.emplace_back(size_t(batch_ * maxTokens_ * width));
-  // Cache of layer l, sequence b: kCache_[l * batch + b], [context, kv heads * head dim].
+  // Cache of layer l, sequence b: kCache_[l * batch + b], [kv heads * head dim, context]
+  // (transposed: cpu::attention), vCache_ [context, kv heads * head dim].
   for (int64_t i = 0; i < model.layers_ * batch_; ++i) {
     kCache_.emplace_back(size_t(context_ * model.kvWidth_));
     vCache_.emplace_back(size_t(context_ * model.kvWidth_));
@@ -153,7 +154,7 @@ void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook 
         cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
                        s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
                        positions_.data(), count, kCache_[cache].data(), vCache_[cache].data(),
-                       p);
+                       context_, p);
       }
       break;
     }

@@ -116,7 +116,8 @@ TEST(Backward, RotaryIsOrthogonalBothPairings) {
     std::vector<float> q = x, k(static_cast<size_t>(rows * heads * 8), 0.0f), v = k, out = x,
                        kc = k, vc = k, expected = x;
     std::vector<int64_t> pos = {0, 1, 2, 3};
-    attention(q.data(), k.data(), v.data(), out.data(), pos.data(), rows, kc.data(), vc.data(), p);
+    attention(q.data(), k.data(), v.data(), out.data(), pos.data(), rows, kc.data(), vc.data(),
+              rows, p);
     backward::rotary(expected.data(), rows, heads, p, /*inverse=*/false);
     for (size_t i = 0; i < q.size(); ++i)
       EXPECT_NEAR(q[i], expected[i], 1e-5f) << i;
@@ -138,7 +139,8 @@ TEST(Backward, CausalGroupedQueryAttention) {
     std::vector<int64_t> pos(static_cast<size_t>(rows));
     for (int64_t t = 0; t < rows; ++t)
       pos[size_t(t)] = t;
-    attention(qq.data(), kk.data(), v.data(), out.data(), pos.data(), rows, kc.data(), vc.data(), p);
+    attention(qq.data(), kk.data(), v.data(), out.data(), pos.data(), rows, kc.data(), vc.data(),
+              rows, p);
     return weightedSum(c, out);
   };
   std::vector<float> dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);

@@ -230,7 +230,7 @@ void checkAttention(bool interleaved, int64_t rotaryDim) {
       pos[i] = begin + i;
     std::vector<float> out(size_t(count * qw));
     attention(q.data(), k.data(), v.data(), out.data(), pos.data(), count, kCache.data(),
-              vCache.data(), p);
+              vCache.data(), ctx, p);
     for (int64_t i = 0; i < count; ++i)
       for (int64_t h = 0; h < p.heads; ++h)
         for (int64_t d = 0; d < p.headDim; ++d)
