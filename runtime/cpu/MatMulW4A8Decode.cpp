@@ -50,8 +50,8 @@ inline __mmask16 firstLanes(int64_t n) {
 /// 16 values from `at` (fewer under `mask`) of an fp32 or fp16 array, as fp32.
 MIDLLAMA_VNNI inline __m512 loadScales(const void *data, DType dtype, int64_t at, __mmask16 mask) {
   if (dtype == DType::F16)
-    return _mm512_cvtph_ps(
-        _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t *>(data) + at));
+    return _mm512_maskz_cvtph_ps( // (the unmasked form trips GCC 12's uninitialized check)
+        mask, _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t *>(data) + at));
   return _mm512_maskz_loadu_ps(mask, static_cast<const float *>(data) + at);
 }
 
@@ -64,10 +64,15 @@ MIDLLAMA_VNNI void rowGroups(const WeightRef &w, int64_t j, const float *groupSu
   __m512 acc[R];
   for (int r = 0; r < R; ++r)
     acc[r] = _mm512_setzero_ps();
+  const bool symmetric = !w.isAffineMin() && !w.zeros; // its zero is in the dot products
   for (int64_t g = 0; g < groups; g += 16) {
     const __mmask16 mask = firstLanes(groups - g);
     const int64_t at = j * groups + g;
     __m512 s = loadScales(w.scales, w.dtype, at, mask), off;
+    if (symmetric) {
+      _mm512_mask_storeu_ps(scale + g, mask, s);
+      continue;
+    }
     if (w.isAffineMin())
       off = _mm512_sub_ps(_mm512_setzero_ps(), loadScales(w.mins, w.dtype, at, mask));
     else if (w.zeros)
@@ -98,6 +103,10 @@ struct DecodeInput {
   const Int8Activations &x;
   const int8_t *perm;
   const float *groupSum;
+  /// Symmetric weights (implicit zero 8): per input row and pair of blocks, -8·Σxq of
+  /// each block in the first lane of its half, where vpdpbusd starts accumulating: the
+  /// zero point costs no instruction in the loop. Null otherwise.
+  const int32_t *zeroTerm; // 16 lanes per entry
   const int32_t *blockGroup;
 };
 
@@ -122,16 +131,20 @@ MIDLLAMA_VNNI void rowBlock(const DecodeInput &in, const WeightRef &w, int64_t j
     for (int r = 0; r < R; ++r)
       acc[i][r] = _mm512_setzero_ps();
   int64_t b = 0;
+  const int64_t pairs = blocks / 2;
   for (; b + 2 <= blocks; b += 2) {
-    __m512i a[R];
-    for (int r = 0; r < R; ++r)
+    __m512i a[R], start[R];
+    for (int r = 0; r < R; ++r) {
       a[r] = _mm512_loadu_si512(in.perm + r * k + 32 * b);
+      start[r] = in.zeroTerm ? _mm512_loadu_si512(in.zeroTerm + 16 * (r * (pairs + 1) + b / 2))
+                             : _mm512_setzero_si512();
+    }
     const int32_t g0 = in.blockGroup[b], g1 = in.blockGroup[b + 1];
     for (int i = 0; i < J; ++i) {
       __m512i wv = blockPair(w.codes + (j + i) * w.codeRowBytes + 16 * b);
       const float s0 = scales[i][g0], s1 = scales[i][g1];
       for (int r = 0; r < R; ++r) {
-        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, a[r]);
+        __m512i d = _mm512_dpbusd_epi32(start[r], wv, a[r]);
         __m512 sc = _mm512_insertf32x8(_mm512_set1_ps(s0 * xs[r * blocks + b]),
                                        _mm256_set1_ps(s1 * xs[r * blocks + b + 1]), 1);
         acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc[i][r]);
@@ -147,7 +160,10 @@ MIDLLAMA_VNNI void rowBlock(const DecodeInput &in, const WeightRef &w, int64_t j
       for (int r = 0; r < R; ++r) {
         __m512i a = _mm512_zextsi256_si512(
             _mm256_loadu_si256(reinterpret_cast<const __m256i *>(in.perm + r * k + 32 * b)));
-        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, a);
+        __m512i d = _mm512_dpbusd_epi32(
+            in.zeroTerm ? _mm512_loadu_si512(in.zeroTerm + 16 * (r * (pairs + 1) + pairs))
+                        : _mm512_setzero_si512(),
+            wv, a);
         acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d),
                                     _mm512_set1_ps(scales[i][g0] * xs[r * blocks + b]), acc[i][r]);
       }
@@ -180,7 +196,22 @@ MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, 
       }
       groupSum[size_t(r * groups + blockGroup[size_t(b)])] += x.blockSum[size_t(r * blocks + b)];
     }
-  const DecodeInput in{x, perm.data(), groupSum.data(), blockGroup.data()};
+  // The symmetric zero's term, -8·Σxq per block (the last pair may be a lone block).
+  thread_local std::vector<int32_t> zeroTerm;
+  const bool symmetric = !w.isAffineMin() && !w.zeros;
+  const int64_t pairs = blocks / 2;
+  if (symmetric) {
+    zeroTerm.assign(size_t(16 * R * (pairs + 1)), 0);
+    for (int r = 0; r < R; ++r)
+      for (int64_t b = 0; b < blocks; ++b) {
+        int32_t sum = 0;
+        for (int i = 0; i < 32; ++i)
+          sum += x.q[size_t(r * k + 32 * b + i)];
+        zeroTerm[size_t(16 * (r * (pairs + 1) + b / 2) + (b % 2) * 8)] = -8 * sum;
+      }
+  }
+  const DecodeInput in{x, perm.data(), groupSum.data(), symmetric ? zeroTerm.data() : nullptr,
+                       blockGroup.data()};
   int64_t j = begin;
   for (; j + 4 <= end; j += 4)
     rowBlock<R, 4>(in, w, j, out + (j - begin), ld);
