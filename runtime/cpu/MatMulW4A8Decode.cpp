@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/params/Half.h"
 
 #include <algorithm>
 #include <vector>
@@ -174,6 +175,80 @@ MIDLLAMA_VNNI void rowBlock(const DecodeInput &in, const WeightRef &w, int64_t j
       out[r * ld + i] = _mm512_reduce_add_ps(acc[i][r]) - offset[i][r];
 }
 
+/// Per input row and pair of blocks, 16 lanes: [sx_b x8, sx_b+1 x8] (the activation
+/// scales as the pair's lanes need them) and, for weights with a minimum, [sx_b·Σxq_b / 8
+/// x8, ...] (what each lane's share of the minimum multiplies).
+struct PairScales {
+  const float *scale, *sum;
+};
+
+/// The fp16 values v[b], v[b + 1] as [v_b x8, v_b+1 x8].
+MIDLLAMA_VNNI inline __m512 halfPair(const uint16_t *v) {
+  int32_t two;
+  std::memcpy(&two, v, 4);
+  const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2,
+                                          3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  return _mm512_maskz_cvtph_ps(0xffff, _mm256_shuffle_epi8(_mm256_set1_epi32(two), spread));
+}
+
+/// rowBlock for the formats of llama.cpp's Q4_0 and Q4_1 (groups of 32, fp16 scales,
+/// symmetric or with a minimum): each pair's scales (and minimums) expanded from their
+/// fp16 bits in the loop, no per-row preparation.
+template <int R, int J, bool Min>
+MIDLLAMA_VNNI void rowBlock32(const DecodeInput &in, const PairScales &ps, const WeightRef &w,
+                              int64_t j, float *out, int64_t ld) {
+  const int64_t k = w.cols, blocks = k / 32, pairs = blocks / 2;
+  const uint16_t *scales = static_cast<const uint16_t *>(w.scales) + j * blocks;
+  const uint16_t *mins = static_cast<const uint16_t *>(w.mins) + j * blocks;
+  __m512 acc[J][R];
+  for (int i = 0; i < J; ++i)
+    for (int r = 0; r < R; ++r)
+      acc[i][r] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t b = 2 * p;
+    __m512i a[R], start[R];
+    for (int r = 0; r < R; ++r) {
+      a[r] = _mm512_loadu_si512(in.perm + r * k + 32 * b);
+      start[r] = Min ? _mm512_setzero_si512()
+                     : _mm512_loadu_si512(in.zeroTerm + 16 * (r * (pairs + 1) + p));
+    }
+    for (int i = 0; i < J; ++i) {
+      __m512i wv = blockPair(w.codes + (j + i) * w.codeRowBytes + 16 * b);
+      const __m512 ws = halfPair(scales + i * blocks + b);
+      __m512 wm = _mm512_setzero_ps();
+      if (Min)
+        wm = halfPair(mins + i * blocks + b);
+      for (int r = 0; r < R; ++r) {
+        __m512i d = _mm512_dpbusd_epi32(start[r], wv, a[r]);
+        const __m512 sc = _mm512_mul_ps(ws, _mm512_loadu_ps(ps.scale + 16 * (r * pairs + p)));
+        acc[i][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc[i][r]);
+        if (Min)
+          acc[i][r] =
+              _mm512_fmadd_ps(wm, _mm512_loadu_ps(ps.sum + 16 * (r * pairs + p)), acc[i][r]);
+      }
+    }
+  }
+  for (int i = 0; i < J; ++i)
+    for (int r = 0; r < R; ++r) {
+      float y = _mm512_reduce_add_ps(acc[i][r]);
+      if (blocks % 2) { // the lone last block, in scalar
+        const int64_t b = blocks - 1;
+        const uint8_t *codes = w.codes + (j + i) * w.codeRowBytes + 16 * b;
+        const int8_t *xq = &in.x.q[size_t(r * k + 32 * b)];
+        int32_t dot = 0, sum = 0;
+        for (int c = 0; c < 32; ++c) {
+          dot += int32_t((codes[c / 2] >> (4 * (c % 2))) & 0xf) * xq[c];
+          sum += xq[c];
+        }
+        const float sx = in.x.scale[size_t(r * blocks + b)];
+        const float sw = halfToFloat(scales[i * blocks + b]);
+        y += Min ? sw * sx * float(dot) + halfToFloat(mins[i * blocks + b]) * sx * float(sum)
+                 : sw * sx * float(dot - 8 * sum);
+      }
+      out[r * ld + i] = y;
+    }
+}
+
 template <int R>
 MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                               int64_t begin, int64_t end) {
@@ -212,6 +287,28 @@ MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, 
   }
   const DecodeInput in{x, perm.data(), groupSum.data(), symmetric ? zeroTerm.data() : nullptr,
                        blockGroup.data()};
+  if (gs == 32 && w.dtype == DType::F16 && !w.zeros) { // llama.cpp's Q4_0 and Q4_1
+    thread_local std::vector<float> pairScale, pairSum;
+    pairScale.resize(size_t(16 * R * pairs));
+    pairSum.resize(pairScale.size());
+    for (int r = 0; r < R; ++r)
+      for (int64_t p = 0; p < pairs; ++p)
+        for (int l = 0; l < 16; ++l) {
+          const size_t b = size_t(r * blocks + 2 * p + l / 8);
+          pairScale[size_t(16 * (r * pairs + p) + l)] = x.scale[b];
+          pairSum[size_t(16 * (r * pairs + p) + l)] = x.blockSum[b] / 8.0f;
+        }
+    const PairScales ps{pairScale.data(), pairSum.data()};
+    const bool min = w.isAffineMin();
+    int64_t j = begin;
+    for (; j + 4 <= end; j += 4)
+      min ? rowBlock32<R, 4, true>(in, ps, w, j, out + (j - begin), ld)
+          : rowBlock32<R, 4, false>(in, ps, w, j, out + (j - begin), ld);
+    for (; j < end; ++j)
+      min ? rowBlock32<R, 1, true>(in, ps, w, j, out + (j - begin), ld)
+          : rowBlock32<R, 1, false>(in, ps, w, j, out + (j - begin), ld);
+    return;
+  }
   int64_t j = begin;
   for (; j + 4 <= end; j += 4)
     rowBlock<R, 4>(in, w, j, out + (j - begin), ld);
