@@ -176,37 +176,18 @@ MIDLLAMA_AVX512 void values512(const QueryBlock &b, const float *v, int64_t vStr
       if (t1 <= t0)
         continue;
       const float *w = weights + i * ld;
-      // Up to 8 chunks (head dims to 128) in registers at once, more in groups of 4.
-      int64_t c = 0;
+      // Up to 8 chunks (head dims to 128) in registers at once, more in groups of 4 (the
+      // last, maybe partial, chunk alone).
+      using Chunks = void (*)(const float *, const float *, int64_t, int64_t, int64_t, float *,
+                              __mmask16);
+      static constexpr Chunks kChunks[] = {valueChunks<1>, valueChunks<2>, valueChunks<3>,
+                                           valueChunks<4>, valueChunks<5>, valueChunks<6>,
+                                           valueChunks<7>, valueChunks<8>};
       if (chunks <= 8) {
-        switch (chunks) {
-        case 1:
-          valueChunks<1>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 2:
-          valueChunks<2>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 3:
-          valueChunks<3>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 4:
-          valueChunks<4>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 5:
-          valueChunks<5>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 6:
-          valueChunks<6>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        case 7:
-          valueChunks<7>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        default:
-          valueChunks<8>(w, v, vStride, t0, t1, b.out[i], lastMask);
-          break;
-        }
+        kChunks[chunks - 1](w, v, vStride, t0, t1, b.out[i], lastMask);
         continue;
       }
+      int64_t c = 0;
       for (; c + 4 < chunks; c += 4)
         valueChunks<4>(w, v + 16 * c, vStride, t0, t1, b.out[i] + 16 * c, 0xffff);
       for (; c < chunks; ++c)

@@ -14,6 +14,7 @@
 #include "runtime/eval/Bbh.h"
 #include "runtime/eval/GenerateUntil.h"
 #include "runtime/support/Json.h"
+#include "HarnessGolden.h"
 
 #include <gtest/gtest.h>
 
@@ -26,24 +27,14 @@ using namespace midllama::rt::eval;
 
 namespace {
 
-std::string source(const std::string &relative) {
-  return std::string(MIDLLAMA_SOURCE_DIR) + "/" + relative;
-}
+using evalgolden::sourcePath;
 
-Json golden() {
-  std::ifstream in(source("test/unittests/runtime/Inputs/bbh-harness-golden.json"));
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str(), error;
-  Json doc;
-  EXPECT_TRUE(parseJson(text.data(), text.data() + text.size(), doc, error)) << error;
-  return doc;
-}
+Json golden() { return evalgolden::harnessGolden("bbh-harness-golden.json"); }
 
 TEST(BbhTest, PromptsAreTheHarnessPrompts) {
   std::vector<BbhTask> tasks;
   std::string error;
-  ASSERT_TRUE(loadBbh(source("data/eval/bbh"), tasks, error)) << error;
+  ASSERT_TRUE(loadBbh(sourcePath("data/eval/bbh"), tasks, error)) << error;
   ASSERT_EQ(tasks.size(), 27u);
   Json g = golden();
   const Json *prompts = g.find("prompts");
@@ -78,10 +69,10 @@ TEST(BbhTest, StopsCutAsPythonSplit) {
 TEST(BbhTest, LoadErrorsNameTheFile) {
   std::vector<BbhTask> tasks;
   std::string error;
-  EXPECT_FALSE(loadBbh(source("data/eval/nowhere"), tasks, error));
+  EXPECT_FALSE(loadBbh(sourcePath("data/eval/nowhere"), tasks, error));
   EXPECT_NE(error.find("BBH directory"), std::string::npos) << error;
   // The MMLU directory has no <task>.json.
-  EXPECT_FALSE(loadBbh(source("data/eval/mmlu"), tasks, error));
+  EXPECT_FALSE(loadBbh(sourcePath("data/eval/mmlu"), tasks, error));
   EXPECT_NE(error.find("has no <task>.json files"), std::string::npos) << error;
 }
 
@@ -110,7 +101,7 @@ public:
 
 std::unique_ptr<Tokenizer> tok512() {
   std::string error;
-  auto t = Tokenizer::load(source("models/stories260K/tok512.bin"), error);
+  auto t = Tokenizer::load(sourcePath("models/stories260K/tok512.bin"), error);
   EXPECT_TRUE(t) << error;
   return t;
 }

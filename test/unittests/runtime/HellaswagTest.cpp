@@ -12,36 +12,23 @@
 
 #include "runtime/eval/Hellaswag.h"
 #include "runtime/support/Json.h"
+#include "HarnessGolden.h"
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 
 using namespace midllama::rt;
 using namespace midllama::rt::eval;
 
 namespace {
 
-std::string source(const std::string &relative) {
-  return std::string(MIDLLAMA_SOURCE_DIR) + "/" + relative;
-}
-
-Json golden() {
-  std::ifstream in(source("test/unittests/runtime/Inputs/hellaswag-harness-golden.json"));
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str(), error;
-  Json doc;
-  EXPECT_TRUE(parseJson(text.data(), text.data() + text.size(), doc, error)) << error;
-  return doc;
-}
+Json golden() { return evalgolden::harnessGolden("hellaswag-harness-golden.json"); }
 
 std::vector<HellaswagItem> dataset() {
   std::vector<HellaswagItem> items;
   std::string error;
-  EXPECT_TRUE(loadHellaswag(source("data/eval/hellaswag/hellaswag_val.jsonl"), items, error))
+  EXPECT_TRUE(loadHellaswag(evalgolden::sourcePath("data/eval/hellaswag/hellaswag_val.jsonl"), items, error))
       << error;
   return items;
 }
@@ -63,21 +50,15 @@ TEST(HellaswagTest, QuestionsAreTheHarnessDocuments) {
     EXPECT_EQ(q.delimiter, " ");
   }
   // Every item: FNV-1a 64 over each query, choice and gold, one per line.
-  uint64_t h = 0xCBF29CE484222325ull;
-  auto add = [&](const std::string &s) {
-    for (char c : s + "\n")
-      h = (h ^ uint8_t(c)) * 0x100000001B3ull;
-  };
+  std::string all;
   for (const HellaswagItem &item : items) {
     ChoiceQuestion q = hellaswagQuestion(item);
-    add(q.context);
+    all += q.context + "\n";
     for (const std::string &c : q.choices)
-      add(c);
-    add(std::to_string(q.answer));
+      all += c + "\n";
+    all += std::to_string(q.answer) + "\n";
   }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  EXPECT_EQ(std::string(hex), g.find("all_items_fnv1a64")->string);
+  EXPECT_EQ(evalgolden::fnv1a(all), g.find("all_items_fnv1a64")->string);
 }
 
 TEST(HellaswagTest, PreprocessIsTheHarnessPreprocess) {

@@ -13,6 +13,7 @@
 
 #include "runtime/eval/Wikitext.h"
 #include "runtime/support/Json.h"
+#include "HarnessGolden.h"
 
 #include <gtest/gtest.h>
 
@@ -26,29 +27,10 @@ using namespace midllama::rt::eval;
 
 namespace {
 
-std::string readSource(const std::string &relative) {
-  std::ifstream in(std::string(MIDLLAMA_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using evalgolden::fnv1a;
+using evalgolden::readSource;
 
-std::string fnv1a(const std::string &text) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : text)
-    h = (h ^ uint8_t(c)) * 0x100000001b3ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
-  return buf;
-}
-
-Json golden() {
-  std::string text = readSource("test/unittests/runtime/Inputs/wikitext-harness-golden.json");
-  Json doc;
-  std::string error;
-  EXPECT_TRUE(parseJson(text.data(), text.data() + text.size(), doc, error)) << error;
-  return doc;
-}
+Json golden() { return evalgolden::harnessGolden("wikitext-harness-golden.json"); }
 
 TEST(WikitextTest, PagesDetokenizedAndCountedAsTheHarness) {
   std::vector<std::string> pages = wikitextPages(readSource("data/wikitext2/wiki.test.raw"));
