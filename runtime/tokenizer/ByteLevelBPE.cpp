@@ -64,8 +64,7 @@ size_t contraction(std::string_view s, size_t at, size_t end) {
 }
 
 /// One piece (no \p{N} inside when digits are isolated) by the GPT-2 regex.
-void splitPiece(std::string_view s, size_t begin, size_t end,
-                std::vector<std::string_view> &out) {
+void splitPiece(std::string_view s, size_t begin, size_t end, std::vector<std::string_view> &out) {
   size_t at = begin;
   while (at < end) {
     size_t next = 0;
@@ -176,7 +175,7 @@ std::string ByteLevelBPE::readPreTokenizer(const Json &root, Split &split) {
       split = regex == kLlama3SplitRegex ? Split::Llama3 : Split::Qwen2;
       ownRegex = true;
     } else if (name == "ByteLevel" && last && flagOf(*steps[i], "use_regex", true) != ownRegex &&
-             !flagOf(*steps[i], "add_prefix_space", false))
+               !flagOf(*steps[i], "add_prefix_space", false))
       continue;
     else
       return "pre-tokenizer step " + std::to_string(i) + " ('" + name +
@@ -187,8 +186,7 @@ std::string ByteLevelBPE::readPreTokenizer(const Json &root, Split &split) {
   return "";
 }
 
-std::string ByteLevelBPE::readPostProcessor(const Json &root, const ByteLevelBPE &t,
-                                            int32_t &bos) {
+std::string ByteLevelBPE::readPostProcessor(const Json &root, const ByteLevelBPE &t, int32_t &bos) {
   bos = -1;
   const Json *post = root.find("post_processor");
   if (!post || post->kind != Json::Object)
@@ -223,73 +221,65 @@ std::string ByteLevelBPE::readPostProcessor(const Json &root, const ByteLevelBPE
   return "";
 }
 
-std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::string &error) {
-  std::unique_ptr<ByteLevelBPE> t(new ByteLevelBPE());
+namespace {
+
+/// Why a tokenizer.json's model and normalizer are not what this reads (BPE, no
+/// normalizer), or "".
+std::string checkModel(const Json &root) {
   const Json *model = root.find("model"), *normalizer = root.find("normalizer");
   const Json *type = model ? model->find("type") : nullptr;
-  if (!type || type->string != "BPE") {
-    error = "only BPE tokenizer.json models are supported";
-    return nullptr;
-  }
+  if (!type || type->string != "BPE")
+    return "only BPE tokenizer.json models are supported";
   // transformers writes `{"type": "Sequence", "normalizers": []}` for "none" (SmolLM2
   // converted from GGUF, then saved by optimum or the GenAI builder).
-  const Json *steps = normalizer && normalizer->kind == Json::Object
-                          ? normalizer->find("normalizers")
-                          : nullptr;
-  const Json *normalizerType = normalizer && normalizer->kind == Json::Object
-                                   ? normalizer->find("type")
-                                   : nullptr;
-  bool emptySequence = normalizerType && normalizerType->string == "Sequence" && steps &&
-                       steps->kind == Json::Array && steps->items.empty();
-  if (normalizer && normalizer->kind != Json::Null && !emptySequence) {
-    error = "a byte-level tokenizer with a normalizer is not supported";
-    return nullptr;
-  }
-  if (error = readPreTokenizer(root, t->split_); !error.empty())
-    return nullptr;
-  const Json *ignore = model->find("ignore_merges");
-  t->ignoreMerges_ = ignore && ignore->boolean;
+  if (!normalizer || normalizer->kind == Json::Null)
+    return "";
+  const Json *steps = normalizer->kind == Json::Object ? normalizer->find("normalizers") : nullptr;
+  const Json *kind = normalizer->kind == Json::Object ? normalizer->find("type") : nullptr;
+  if (kind && kind->string == "Sequence" && steps && steps->kind == Json::Array &&
+      steps->items.empty())
+    return "";
+  return "a byte-level tokenizer with a normalizer is not supported";
+}
 
+} // namespace
+
+std::string ByteLevelBPE::readVocab(const Json &model, ByteLevelBPE &t,
+                                    std::unordered_map<std::string_view, int32_t> &idOf) {
   std::unordered_map<uint32_t, uint8_t> toByte;
   for (int b = 0; b < 256; ++b)
     toByte[byteChar(uint8_t(b))] = uint8_t(b);
-  const Json *vocab = model->find("vocab");
+  const Json *vocab = model.find("vocab");
   if (!vocab || vocab->kind != Json::Object || vocab->members.empty() ||
-      vocab->members.size() > (1u << 24)) {
-    error = "no vocabulary";
-    return nullptr;
-  }
-  std::unordered_map<std::string_view, int32_t> idOf;
-  t->bytes_.resize(vocab->members.size());
+      vocab->members.size() > (1u << 24))
+    return "no vocabulary";
+  t.bytes_.resize(vocab->members.size());
   std::vector<bool> seen(vocab->members.size(), false);
   for (const auto &[token, id] : vocab->members) {
     if (id.kind != Json::Int || id.integer < 0 || id.integer >= int64_t(seen.size()) ||
-        seen[size_t(id.integer)]) {
-      error = "vocabulary ids must be 0.." + std::to_string(seen.size() - 1) + ", each once ('" +
-              token + "')";
-      return nullptr;
-    }
+        seen[size_t(id.integer)])
+      return "vocabulary ids must be 0.." + std::to_string(seen.size() - 1) + ", each once ('" +
+             token + "')";
     seen[size_t(id.integer)] = true;
-    if (!tokenBytes(token, toByte, t->bytes_[size_t(id.integer)])) {
-      error = "token '" + token + "' has a character outside the byte alphabet";
-      return nullptr;
-    }
+    if (!tokenBytes(token, toByte, t.bytes_[size_t(id.integer)]))
+      return "token '" + token + "' has a character outside the byte alphabet";
     idOf.emplace(token, int32_t(id.integer));
   }
   for (int b = 0; b < 256; ++b) {
-    std::string single;
     uint32_t cp = byteChar(uint8_t(b));
-    single = cp < 0x80 ? std::string(1, char(cp))
-                       : std::string{char(0xC0 | cp >> 6), char(0x80 | (cp & 0x3F))};
+    std::string single = cp < 0x80 ? std::string(1, char(cp))
+                                   : std::string{char(0xC0 | cp >> 6), char(0x80 | (cp & 0x3F))};
     auto it = idOf.find(single);
-    t->byteToken_[b] = it == idOf.end() ? -1 : it->second;
+    t.byteToken_[b] = it == idOf.end() ? -1 : it->second;
   }
+  return "";
+}
 
-  const Json *merges = model->find("merges");
-  if (!merges || merges->kind != Json::Array) {
-    error = "no merges";
-    return nullptr;
-  }
+std::string ByteLevelBPE::readMerges(const Json &model, ByteLevelBPE &t,
+                                     const std::unordered_map<std::string_view, int32_t> &idOf) {
+  const Json *merges = model.find("merges");
+  if (!merges || merges->kind != Json::Array)
+    return "no merges";
   for (size_t rank = 0; rank < merges->items.size(); ++rank) {
     const Json &m = merges->items[rank];
     std::string a, b;
@@ -302,41 +292,50 @@ std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::stri
       b = m.items[1].string;
     }
     auto left = idOf.find(a), right = idOf.find(b), merged = idOf.find(a + b);
-    if (left == idOf.end() || right == idOf.end() || merged == idOf.end()) {
-      error = "merge " + std::to_string(rank) + " ('" + a + "', '" + b +
-              "') is not of vocabulary tokens";
-      return nullptr;
-    }
+    if (left == idOf.end() || right == idOf.end() || merged == idOf.end())
+      return "merge " + std::to_string(rank) + " ('" + a + "', '" + b +
+             "') is not of vocabulary tokens";
     // A pair listed twice keeps its first (lowest) rank.
-    t->merges_.emplace(uint64_t(uint32_t(left->second)) << 32 | uint32_t(right->second),
-                       Merge{int32_t(rank), merged->second});
+    t.merges_.emplace(uint64_t(uint32_t(left->second)) << 32 | uint32_t(right->second),
+                      Merge{int32_t(rank), merged->second});
   }
+  return "";
+}
 
-  if (const Json *added = root.find("added_tokens"); added && added->kind == Json::Array)
-    for (size_t i = 0; i < added->items.size(); ++i) {
-      const Json &a = added->items[i];
-      const Json *id = a.find("id"), *content = a.find("content");
-      std::string what = content && content->kind == Json::String ? content->string : "?";
-      if (!id || id->kind != Json::Int || id->integer < 0 ||
-          id->integer >= int64_t(t->bytes_.size()) || what.empty()) {
-        error = "added_tokens[" + std::to_string(i) + "] ('" + what +
-                "') has no id within the vocabulary's 0.." +
-                std::to_string(t->bytes_.size() - 1);
-        return nullptr;
-      }
-      for (const char *option : {"single_word", "lstrip", "rstrip"})
-        if (const Json *v = a.find(option); v && v->boolean) {
-          error = "added token '" + what + "' has " + option + ", which is not supported";
-          return nullptr;
-        }
-      t->bytes_[size_t(id->integer)] = what;
-      t->specials_.emplace_back(what, int32_t(id->integer));
-      t->specialStart_[uint8_t(what[0])] = true;
-    }
-  std::stable_sort(t->specials_.begin(), t->specials_.end(),
+std::string ByteLevelBPE::readAddedTokens(const Json &root, ByteLevelBPE &t) {
+  const Json *added = root.find("added_tokens");
+  for (size_t i = 0; added && added->kind == Json::Array && i < added->items.size(); ++i) {
+    const Json &a = added->items[i];
+    const Json *id = a.find("id"), *content = a.find("content");
+    std::string what = content && content->kind == Json::String ? content->string : "?";
+    if (!id || id->kind != Json::Int || id->integer < 0 ||
+        id->integer >= int64_t(t.bytes_.size()) || what.empty())
+      return "added_tokens[" + std::to_string(i) + "] ('" + what +
+             "') has no id within the vocabulary's 0.." + std::to_string(t.bytes_.size() - 1);
+    for (const char *option : {"single_word", "lstrip", "rstrip"})
+      if (const Json *v = a.find(option); v && v->boolean)
+        return "added token '" + what + "' has " + option + ", which is not supported";
+    t.bytes_[size_t(id->integer)] = what;
+    t.specials_.emplace_back(what, int32_t(id->integer));
+    t.specialStart_[uint8_t(what[0])] = true;
+  }
+  std::stable_sort(t.specials_.begin(), t.specials_.end(),
                    [](const auto &x, const auto &y) { return x.first.size() > y.first.size(); });
-  if (error = readPostProcessor(root, *t, t->bos_); !error.empty())
+  return "";
+}
+
+std::unique_ptr<ByteLevelBPE> ByteLevelBPE::fromJson(const Json &root, std::string &error) {
+  std::unique_ptr<ByteLevelBPE> t(new ByteLevelBPE());
+  std::unordered_map<std::string_view, int32_t> idOf;
+  const Json *model = root.find("model");
+  if (!(error = checkModel(root)).empty() || !(error = readPreTokenizer(root, t->split_)).empty() ||
+      !(error = readVocab(*model, *t, idOf)).empty() ||
+      !(error = readMerges(*model, *t, idOf)).empty() ||
+      !(error = readAddedTokens(root, *t)).empty() ||
+      !(error = readPostProcessor(root, *t, t->bos_)).empty())
     return nullptr;
+  const Json *ignore = model->find("ignore_merges");
+  t->ignoreMerges_ = ignore && ignore->boolean;
   if (t->ignoreMerges_)
     for (size_t id = 0; id < t->bytes_.size(); ++id)
       if (!t->isSpecial(int32_t(id)))

@@ -77,7 +77,13 @@ private:
   /// `Digits` came first), or Llama 3's / Qwen2's regex.
   enum class Split { Gpt2, DigitsThenGpt2, Llama3, Qwen2 };
   Split split_ = Split::Gpt2;
+  // fromJson's steps, each returning why the file is refused, or "".
   static std::string readPreTokenizer(const Json &root, Split &split);
+  static std::string readVocab(const Json &model, ByteLevelBPE &t,
+                               std::unordered_map<std::string_view, int32_t> &idOf);
+  static std::string readMerges(const Json &model, ByteLevelBPE &t,
+                                const std::unordered_map<std::string_view, int32_t> &idOf);
+  static std::string readAddedTokens(const Json &root, ByteLevelBPE &t);
   static std::string readPostProcessor(const Json &root, const ByteLevelBPE &t, int32_t &bos);
   bool ignoreMerges_ = false;
   std::unordered_map<std::string, int32_t> wholeToken_; // bytes -> id, for ignore_merges

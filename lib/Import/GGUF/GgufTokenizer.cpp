@@ -94,6 +94,52 @@ std::string postProcessorJson(int64_t bos, const std::string &content) {
          std::to_string(bos) + R"(],"tokens":[)" + token + "]}}}]}";
 }
 
+/// The BOS token the tokenizer puts before every text, -1 for none: when
+/// tokenizer.ggml.add_bos_token says so, else when llama.cpp adds one for this type. False
+/// with `why` when one is to be added but bos_token_id does not name a control token.
+bool bosToAdd(const GgufFile &file, const PreType &preType, const Value &tokens,
+              const Value *types, int64_t &bos, std::string &why) {
+  bool addBos = preType.addBos;
+  if (const Value *v = file.find("tokenizer.ggml.add_bos_token")) {
+    if (v->type != ValueType::Bool) {
+      why = "tokenizer.ggml.add_bos_token is not a boolean";
+      return false;
+    }
+    addBos = v->u != 0;
+  }
+  bos = -1;
+  if (!addBos)
+    return true;
+  std::string error;
+  if (!file.getInt("tokenizer.ggml.bos_token_id", bos, error) || bos < 0 ||
+      bos >= int64_t(tokens.strings.size()) || !types || types->ints[size_t(bos)] != 3) {
+    why = "the tokenizer adds a BOS but tokenizer.ggml.bos_token_id is missing, out of range "
+          "or not a control token";
+    return false;
+  }
+  return true;
+}
+
+/// The merges "a b" as tokenizers writes them, pairs ["a","b"]; false with `why` for one
+/// that is not two tokens separated by one space.
+bool appendMerges(std::string &json, const std::vector<std::string> &merges, std::string &why) {
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const std::string &m = merges[i];
+    size_t space = m.find(' ');
+    if (space == std::string::npos || m.find(' ', space + 1) != std::string::npos) {
+      why = "tokenizer.ggml.merges[" + std::to_string(i) + "] ('" + m +
+            "') is not two tokens separated by one space";
+      return false;
+    }
+    json += i ? ",[" : "[";
+    appendQuoted(json, m.substr(0, space));
+    json += ",";
+    appendQuoted(json, m.substr(space + 1));
+    json += "]";
+  }
+  return true;
+}
+
 /// A SentencePiece (`llama`) tokenizer as the llama2.c tokenizer.bin that llama2.c's own
 /// export writes: an int32 maximum piece length, then per token an fp32 score, an int32
 /// length and the piece, U+2581 written as a space and <s>, </s> as "\n<s>\n",
@@ -198,20 +244,9 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
     return unsupported("tokenizer.ggml.tokens or .merges is missing or not a string array");
   if (types && (types->type != ValueType::Array || types->ints.size() != tokens->strings.size()))
     return unsupported("tokenizer.ggml.token_type does not give one type per token");
-  // The BOS: when the GGUF says to add one, else when llama.cpp adds one for this type.
-  bool addBos = preType.addBos;
-  if (const Value *v = file.find("tokenizer.ggml.add_bos_token")) {
-    if (v->type != ValueType::Bool)
-      return unsupported("tokenizer.ggml.add_bos_token is not a boolean");
-    addBos = v->u != 0;
-  }
   int64_t bos = -1;
-  std::string error;
-  if (addBos && (!file.getInt("tokenizer.ggml.bos_token_id", bos, error) || bos < 0 ||
-                 bos >= int64_t(tokens->strings.size()) || !types ||
-                 types->ints[size_t(bos)] != 3))
-    return unsupported("the tokenizer adds a BOS but tokenizer.ggml.bos_token_id is missing, "
-                       "out of range or not a control token");
+  if (!bosToAdd(file, preType, *tokens, types, bos, why))
+    return TokenizerStatus::Unsupported;
 
   json = R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[)";
   bool first = true;
@@ -241,18 +276,8 @@ TokenizerStatus midllama::gguf::tokenizerJson(const GgufFile &file, std::string 
     json += ":" + std::to_string(id);
   }
   json += R"(},"merges":[)";
-  for (size_t i = 0; i < merges->strings.size(); ++i) {
-    const std::string &m = merges->strings[i];
-    size_t space = m.find(' ');
-    if (space == std::string::npos || m.find(' ', space + 1) != std::string::npos)
-      return unsupported("tokenizer.ggml.merges[" + std::to_string(i) + "] ('" + m +
-                         "') is not two tokens separated by one space");
-    json += i ? ",[" : "[";
-    appendQuoted(json, m.substr(0, space));
-    json += ",";
-    appendQuoted(json, m.substr(space + 1));
-    json += "]";
-  }
+  if (!appendMerges(json, merges->strings, why))
+    return TokenizerStatus::Unsupported;
   json += "]}}";
   return TokenizerStatus::Written;
 }
