@@ -621,7 +621,7 @@ int run(int argc, char **argv) {
   if (o.int8Activations) // the CPU's 4-bit prefill then quantizes its inputs
     report.add("activations",
                cpu::int8ActivationsAvailable()
-                   ? "int8 in blocks of 32 for 4-bit weights (4+ rows, AVX-512 VNNI)"
+                   ? "int8 in blocks of 32 for 4-bit weights (prefill and decode, AVX-512 VNNI)"
                    : "fp32: --int8-activations needs AVX-512 VNNI, which this CPU lacks",
                "int8_activations", cpu::int8ActivationsAvailable() ? "true" : "false");
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
