@@ -1,0 +1,326 @@
+//===- decode-bench.cpp - CPU decode (GEMV) against the streaming bandwidth -===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] [--layers L] [--repeat R]
+//                           [--int8-activations] [--json FILE]
+//
+// Issue 18's bandwidth question for the CPU backend: how close each weight format's
+// decode product (one input row times an [N, K] weight, the kernel a generated token runs)
+// comes to what a plain streaming read of memory achieves on the same machine in the same
+// run. The read: AVX-512 (else scalar) sums over a buffer far larger than the caches, best
+// of R passes. Each format: L distinct weights of N x K (so that their bytes also exceed
+// the caches, as a model's layers do), cycled R times through cpu::matmul with one row;
+// its bandwidth is the bytes the format stores (codes, scales, zero points or minimums)
+// over the time. Weights are random codes: the kernels' speed does not depend on values.
+// Prints a table and, with --json, the figures.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/Kernels.h"
+#include "runtime/params/Half.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+using namespace midllama::rt;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) float sum512(const float *x, int64_t n) {
+  __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
+  for (int64_t i = 0; i + 64 <= n; i += 64) {
+    a = _mm512_add_ps(a, _mm512_loadu_ps(x + i));
+    b = _mm512_add_ps(b, _mm512_loadu_ps(x + i + 16));
+    c = _mm512_add_ps(c, _mm512_loadu_ps(x + i + 32));
+    d = _mm512_add_ps(d, _mm512_loadu_ps(x + i + 48));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
+}
+#endif
+
+/// Bytes per second of a plain read of `bytes`, split over the runtime's threads as the
+/// kernels split their work; the best of `repeat` passes.
+double streamingRead(int64_t bytes, int repeat) {
+  std::vector<float> buf(size_t(bytes / 4), 1.0f);
+  const int64_t n = int64_t(buf.size());
+  double best = 0;
+  volatile float sink = 0;
+  for (int r = 0; r < repeat; ++r) {
+    std::vector<float> partial(64, 0.0f);
+    double t0 = now();
+    cpu::parallelFor(64, n / 64, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const float *x = buf.data() + c * (n / 64);
+#if defined(__x86_64__) && defined(__GNUC__)
+        partial[size_t(c)] = sum512(x, n / 64);
+#else
+        float s = 0;
+        for (int64_t i = 0; i < n / 64; ++i)
+          s += x[i];
+        partial[size_t(c)] = s;
+#endif
+      }
+    });
+    double t = now() - t0;
+    for (float p : partial)
+      sink = sink + p;
+    best = std::max(best, double(bytes) / t);
+  }
+  return best;
+}
+
+/// One format's weights: L of them, their storage, and the bytes each stores.
+struct Format {
+  std::string name;
+  std::vector<std::vector<uint8_t>> store; // per weight: codes or values
+  std::vector<std::vector<uint8_t>> side;  // per weight: scales (and zeros/mins)
+  std::vector<WeightView> views;
+  int64_t bytesPerWeight = 0;
+};
+
+std::vector<uint8_t> randomBytes(size_t n, std::mt19937_64 &rng) {
+  std::vector<uint8_t> v(n);
+  for (auto &b : v)
+    b = uint8_t(rng());
+  return v;
+}
+
+/// A dense weight of `dtype` (F32, F16, BF16), values in [-1, 1).
+Format dense(const std::string &name, DType dtype, int64_t n, int64_t k, int layers,
+             std::mt19937_64 &rng) {
+  Format f;
+  f.name = name;
+  const size_t elem = dtype == DType::F32 ? 4 : 2;
+  for (int l = 0; l < layers; ++l) {
+    std::vector<uint8_t> v(size_t(n * k) * elem);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (int64_t i = 0; i < n * k; ++i) {
+      float x = u(rng);
+      if (dtype == DType::F32)
+        std::memcpy(&v[size_t(i) * 4], &x, 4);
+      else {
+        uint16_t h = dtype == DType::F16 ? floatToHalf(x) : uint16_t([&] {
+          uint32_t bits;
+          std::memcpy(&bits, &x, 4);
+          return bits >> 16;
+        }());
+        std::memcpy(&v[size_t(i) * 2], &h, 2);
+      }
+    }
+    f.store.push_back(std::move(v));
+  }
+  for (auto &v : f.store) {
+    WeightView w;
+    w.data = v.data();
+    w.dtype = dtype;
+    w.rows = n;
+    w.cols = k;
+    f.views.push_back(w);
+  }
+  f.bytesPerWeight = n * k * int64_t(elem);
+  return f;
+}
+
+enum class Offset { Symmetric, Zeros, Minimum };
+
+/// An affine weight of `bits` in groups of `group` columns with fp16 scales.
+Format affine(const std::string &name, int bits, int64_t group, Offset offset, int64_t n, int64_t k,
+              int layers, std::mt19937_64 &rng) {
+  Format f;
+  f.name = name;
+  const int64_t groups = (k + group - 1) / group, rowBytes = (k * bits + 7) / 8;
+  for (int l = 0; l < layers; ++l) {
+    f.store.push_back(randomBytes(size_t(n * rowBytes), rng));
+    // fp16 scales (then zero points or fp16 minimums), one per group.
+    std::vector<uint8_t> side(size_t(n * groups) * (offset == Offset::Minimum ? 4
+                                                    : offset == Offset::Zeros ? 3
+                                                                              : 2));
+    uint16_t s = floatToHalf(0.01f), m = floatToHalf(-0.05f);
+    for (int64_t i = 0; i < n * groups; ++i) {
+      std::memcpy(&side[size_t(i) * 2], &s, 2);
+      if (offset == Offset::Minimum)
+        std::memcpy(&side[size_t(n * groups * 2 + i * 2)], &m, 2);
+      if (offset == Offset::Zeros)
+        side[size_t(n * groups * 2 + i)] = uint8_t(1 << (bits - 1));
+    }
+    f.side.push_back(std::move(side));
+  }
+  for (int l = 0; l < layers; ++l) {
+    WeightView w;
+    w.dtype = DType::F16;
+    w.rows = n;
+    w.cols = k;
+    w.format = offset == Offset::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
+    w.bits = bits;
+    w.groupSize = group;
+    w.groups = groups;
+    w.codeRowBytes = rowBytes;
+    w.codes = f.store[size_t(l)].data();
+    w.scales = f.side[size_t(l)].data();
+    if (offset == Offset::Zeros)
+      w.zeros = f.side[size_t(l)].data() + n * groups * 2;
+    if (offset == Offset::Minimum)
+      w.mins = f.side[size_t(l)].data() + n * groups * 2;
+    f.views.push_back(w);
+  }
+  f.bytesPerWeight = int64_t(f.store[0].size() + f.side[0].size());
+  return f;
+}
+
+/// NF4 in blocks of `block` values of the row-major stream, fp32 absmax per block.
+Format nf4(int64_t block, int64_t n, int64_t k, int layers, std::mt19937_64 &rng) {
+  Format f;
+  f.name = "nf4-b" + std::to_string(block);
+  const int64_t blocks = (n * k + block - 1) / block;
+  for (int l = 0; l < layers; ++l) {
+    f.store.push_back(randomBytes(size_t((n * k + 1) / 2), rng));
+    std::vector<uint8_t> side(size_t(blocks) * 4);
+    float one = 0.05f;
+    for (int64_t i = 0; i < blocks; ++i)
+      std::memcpy(&side[size_t(i) * 4], &one, 4);
+    f.side.push_back(std::move(side));
+  }
+  for (int l = 0; l < layers; ++l) {
+    WeightView w;
+    w.dtype = DType::F32;
+    w.rows = n;
+    w.cols = k;
+    w.format = FormatKind::NF4;
+    w.bits = 4;
+    w.groupSize = block;
+    w.groups = blocks;
+    w.codes = f.store[size_t(l)].data();
+    w.scales = f.side[size_t(l)].data();
+    f.views.push_back(w);
+  }
+  f.bytesPerWeight = int64_t(f.store[0].size() + f.side[0].size());
+  return f;
+}
+
+struct Options {
+  int threads = 1, layers = 0, repeat = 5;
+  int64_t rows = 4096, cols = 4096;
+  bool int8 = false;
+  std::string json;
+};
+
+Options parse(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "midllama-cpu-decode-bench: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--threads")
+      o.threads = std::atoi(next().c_str());
+    else if (a == "--rows")
+      o.rows = std::atoll(next().c_str());
+    else if (a == "--cols")
+      o.cols = std::atoll(next().c_str());
+    else if (a == "--layers")
+      o.layers = std::atoi(next().c_str());
+    else if (a == "--repeat")
+      o.repeat = std::atoi(next().c_str());
+    else if (a == "--int8-activations")
+      o.int8 = true;
+    else if (a == "--json")
+      o.json = next();
+    else {
+      std::fprintf(stderr, "usage: midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] "
+                           "[--layers L] [--repeat R] [--int8-activations] [--json FILE]\n");
+      std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  if (o.threads < 1 || o.rows < 16 || o.cols < 64 || o.cols % 64 || o.repeat < 1 || o.layers < 0) {
+    std::fprintf(stderr, "midllama-cpu-decode-bench: bad sizes (cols a multiple of 64)\n");
+    std::exit(2);
+  }
+  return o;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  cpu::setThreadCount(o.threads);
+  cpu::setInt8Activations(o.int8);
+  // Enough layers that every format's weights exceed 256 MB of fp32 (far past any L3).
+  const int64_t fp32Bytes = o.rows * o.cols * 4;
+  const int layers = o.layers ? o.layers : int(std::max<int64_t>(2, (256 << 20) / fp32Bytes));
+  const double read = streamingRead(int64_t(1) << 30, o.repeat);
+  std::printf("streaming read: %.2f GB/s (%d thread%s, 1 GiB, best of %d)\n", read / 1e9, o.threads,
+              o.threads > 1 ? "s" : "", o.repeat);
+  std::mt19937_64 rng(7);
+  const int64_t n = o.rows, k = o.cols;
+  std::vector<Format> formats;
+  formats.push_back(dense("fp32", DType::F32, n, k, layers, rng));
+  formats.push_back(dense("fp16", DType::F16, n, k, layers, rng));
+  formats.push_back(dense("bf16", DType::BF16, n, k, layers, rng));
+  formats.push_back(affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layers, rng));
+  formats.push_back(affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layers, rng));
+  formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layers, rng));
+  formats.push_back(affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layers, rng));
+  formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layers, rng));
+  formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layers, rng));
+  formats.push_back(nf4(64, n, k, layers, rng));
+  std::vector<float> x(static_cast<size_t>(k)), y(static_cast<size_t>(n));
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto &v : x)
+    v = u(rng);
+  std::printf("| format | bytes / weight | GB/s | fraction of the read | products/s at %lldx%lld |\n"
+              "|---|---:|---:|---:|---:|\n",
+              (long long)n, (long long)k);
+  std::string json =
+      "{\"threads\": " + std::to_string(o.threads) + ", \"rows\": " + std::to_string(n) +
+      ", \"cols\": " + std::to_string(k) + ", \"layers\": " + std::to_string(layers) +
+      ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
+      ", \"streaming_read_bytes_per_s\": " + std::to_string(read) + ", \"formats\": [";
+  for (size_t fi = 0; fi < formats.size(); ++fi) {
+    const Format &f = formats[fi];
+    for (const WeightView &w : f.views) // warm: page in, first-touch
+      cpu::matmul(x.data(), y.data(), 1, w);
+    double best = 1e30;
+    for (int r = 0; r < o.repeat; ++r) {
+      double t0 = now();
+      for (const WeightView &w : f.views)
+        cpu::matmul(x.data(), y.data(), 1, w);
+      best = std::min(best, (now() - t0) / double(f.views.size()));
+    }
+    const double bw = double(f.bytesPerWeight) / best;
+    std::printf("| %s | %.3f | %.2f | %.2f | %.1f |\n", f.name.c_str(),
+                double(f.bytesPerWeight) / double(n * k), bw / 1e9, bw / read, 1.0 / best);
+    json += std::string(fi ? ", " : "") + "{\"format\": \"" + f.name +
+            "\", \"bytes\": " + std::to_string(f.bytesPerWeight) +
+            ", \"seconds\": " + std::to_string(best) + ", \"bytes_per_s\": " + std::to_string(bw) +
+            "}";
+  }
+  json += "]}\n";
+  if (!o.json.empty()) {
+    FILE *f = std::fopen(o.json.c_str(), "w");
+    if (!f || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
+      std::fprintf(stderr, "midllama-cpu-decode-bench: cannot write %s\n", o.json.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
