@@ -410,6 +410,16 @@ namespace {
 /// word only its own), broadcast to 8 lanes and cut by per-lane shifts (vpsrlvq), the 8
 /// codes times the input in fp32, summed per group and scaled; zero points (or minima)
 /// once per row as in codeGroupRows.
+/// The 8 codes of the word at `at` (its first `bytes` bytes: a weight's very last word may
+/// be short) as fp32: broadcast, cut by per-lane shifts (vpsrlvq), masked.
+__attribute__((target("avx512f,fma"))) inline __m256 wordCodes(const uint8_t *at, size_t bytes,
+                                                               __m512i shifts, __m512i mask) {
+  uint64_t word = 0;
+  std::memcpy(&word, at, bytes);
+  __m512i v = _mm512_and_si512(_mm512_srlv_epi64(_mm512_set1_epi64(int64_t(word)), shifts), mask);
+  return _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(v));
+}
+
 template <int R>
 __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float *out, int64_t ld,
                                                       const WeightRef &w, int64_t begin,
@@ -432,24 +442,32 @@ __attribute__((target("avx512f,fma"))) void wordGroupRows(const float *in, float
     for (int r = 0; r < R; ++r)
       acc[r] = _mm256_setzero_ps();
     for (int64_t g = 0; g < G; ++g) {
-      __m256 sum[R];
+      // Two sums per input row (even and odd words): the FMAs' latency, not their number,
+      // bounded one chain.
+      __m256 even[R], odd[R];
       for (int r = 0; r < R; ++r)
-        sum[r] = _mm256_setzero_ps();
+        even[r] = odd[r] = _mm256_setzero_ps();
       const int64_t last = std::min(k, (g + 1) * w.groupSize);
-      for (int64_t c = g * w.groupSize; c < last; c += 8) {
-        const uint8_t *at = codes + c / 8 * bits;
-        _mm_prefetch(reinterpret_cast<const char *>(at) + 512, _MM_HINT_T0);
-        uint64_t word = 0;
-        std::memcpy(&word, at, lastRow && c + 8 >= k ? size_t(bits) : 8);
-        __m512i v = _mm512_and_si512(
-            _mm512_srlv_epi64(_mm512_set1_epi64(int64_t(word)), shifts), mask);
-        __m256 q = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(v));
+      int64_t c = g * w.groupSize;
+      for (; c + 16 <= last; c += 16) {
+        _mm_prefetch(reinterpret_cast<const char *>(codes + c / 8 * bits) + 512, _MM_HINT_T0);
+        const __m256 q0 = wordCodes(codes + c / 8 * bits, 8, shifts, mask);
+        const __m256 q1 = wordCodes(codes + (c + 8) / 8 * bits,
+                                    lastRow && c + 16 >= k ? size_t(bits) : 8, shifts, mask);
+        for (int r = 0; r < R; ++r) {
+          even[r] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(in + r * k + c), even[r]);
+          odd[r] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(in + r * k + c + 8), odd[r]);
+        }
+      }
+      if (c < last) { // a group of an odd number of words
+        const __m256 q0 =
+            wordCodes(codes + c / 8 * bits, lastRow && c + 8 >= k ? size_t(bits) : 8, shifts, mask);
         for (int r = 0; r < R; ++r)
-          sum[r] = _mm256_fmadd_ps(q, _mm256_loadu_ps(in + r * k + c), sum[r]);
+          even[r] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(in + r * k + c), even[r]);
       }
       const __m256 sv = _mm256_set1_ps(scales[size_t(g)]);
       for (int r = 0; r < R; ++r)
-        acc[r] = _mm256_fmadd_ps(sv, sum[r], acc[r]);
+        acc[r] = _mm256_fmadd_ps(sv, _mm256_add_ps(even[r], odd[r]), acc[r]);
     }
     for (int r = 0; r < R; ++r) {
       float lanes[8], total = 0;
