@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -189,6 +190,12 @@ struct LLMPruneGBLMPass
     });
   }
 
+  /// `gradients-out` made absolute against the current directory, as `gradients=` is read
+  /// (docs/files.md), so that the same relative name writes and reads one file.
+  std::string gradientsOutPath() const {
+    return std::filesystem::absolute(std::string(gradientsOut)).string();
+  }
+
   /// Writes the computed norms to `gradients-out`, one F32 [N, K] tensor per weight. The
   /// refusal, or empty.
   std::string writeGradients(const std::map<std::string, std::vector<float>> &computed) {
@@ -208,7 +215,7 @@ struct LLMPruneGBLMPass
     }
     writer.setMetadata("midllama", "llm-prune-gblm gradient norms (alpha " +
                                        formatOptionValue(alpha) + ", norm " + norm + ")");
-    if (!writer.commit(resolveAgainstModule(module, gradientsOut), error, "gradients-out file"))
+    if (!writer.commit(gradientsOutPath(), error, "gradients-out file"))
       return "gradients-out: " + error;
     llvm::errs() << passName() << ": gradient norms of " << computed.size()
                  << " weights written to " << gradientsOut << "\n";
@@ -235,7 +242,7 @@ struct LLMPruneGBLMPass
     if (calib.empty())
       return name + ": calibration data is required (calib=FILE: text, or a .tokens file)";
     // Before the backward pass: a refusal after an hour of work helps nobody.
-    if (!gradientsOut.empty() && !checkPassOutput(getOperation(), gradientsOut, error))
+    if (!gradientsOut.empty() && !checkPassOutput(getOperation(), gradientsOutPath(), error))
       return name + ": gradients-out: " + error;
     if (!calib::computeGradientNorms(getOperation(), calibrationOptions(/*hessian=*/false),
                                      alpha,
