@@ -69,8 +69,9 @@ constexpr int64_t kDecodedPanelRows = 4;
 void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                    int64_t begin, int64_t end) {
   if (w.panels) {
-    if (w.dtype == DType::BF16)
-      panelColumnsGeneric(in, out, ld, rows, w, begin, end);
+    if (w.dtype == DType::BF16) // the AVX2 kernel widens bf16; the AVX-512 one does not
+      haveAVX2() ? panelColumnsAVX2(in, out, ld, rows, w, begin, end)
+                 : panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     else if (haveAVX512())
       panelColumnsAVX512(in, out, ld, rows, w, begin, end);
     else if (haveAVX2())
@@ -89,7 +90,7 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
     return bitmaskRowsAVX512(in, out, ld, rows, w, begin, end);
   if ((decodesRows(w) || w.dtype != DType::F32) && rows >= kDecodedPanelRows && haveAVX512())
     return decodedPanelColumnsAVX512(in, out, ld, rows, w, begin, end);
-  if (haveAVX2() && (w.dtype != DType::BF16 || decodesRows(w)))
+  if (haveAVX2())
     matmulColumnsAVX2(in, out, ld, rows, w, begin, end);
   else
     matmulColumnsGeneric(in, out, ld, rows, w, begin, end);

@@ -64,6 +64,12 @@ __attribute__((target("avx2,fma,f16c"))) void micro(const float *x, int64_t k,
     }
 }
 
+/// 8 bfloat16 values as fp32: their bits are the upper halves of fp32's.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 bf16x8(const uint16_t *src) {
+  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
 __attribute__((target("avx2,fma,f16c"))) void convertRow(const WeightRef &w, int64_t row,
                                                           float *dst) {
   if (decodesRows(w)) {
@@ -76,6 +82,10 @@ __attribute__((target("avx2,fma,f16c"))) void convertRow(const WeightRef &w, int
     for (; i + 8 <= k; i += 8)
       _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
                                     reinterpret_cast<const __m128i *>(src + i))));
+  } else if (w.dtype == DType::BF16) {
+    const uint16_t *src = static_cast<const uint16_t *>(w.data) + row * k;
+    for (; i + 8 <= k; i += 8)
+      _mm256_storeu_ps(dst + i, bf16x8(src + i));
   }
   for (; i < k; ++i)
     dst[i] = at(w, row * k + i);
@@ -160,7 +170,7 @@ __attribute__((target("avx2,fma,f16c"))) void panelMicroAVX2(const float *x, int
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r)
     acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const bool f16 = w.dtype == DType::F16;
+  const bool f16 = w.dtype == DType::F16, bf16 = w.dtype == DType::BF16;
   for (int64_t i = 0; i < k; ++i) {
     int64_t base = (p * k + i) * 16;
     __m256 b0, b1;
@@ -168,6 +178,10 @@ __attribute__((target("avx2,fma,f16c"))) void panelMicroAVX2(const float *x, int
       const uint16_t *h = static_cast<const uint16_t *>(w.data) + base;
       b0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h)));
       b1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h + 8)));
+    } else if (bf16) {
+      const uint16_t *h = static_cast<const uint16_t *>(w.data) + base;
+      b0 = bf16x8(h);
+      b1 = bf16x8(h + 8);
     } else {
       const float *f = static_cast<const float *>(w.data) + base;
       b0 = _mm256_loadu_ps(f);
