@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/artifact/Program.h"
 #include "runtime/cpu/Kernels.h"
 #include "runtime/params/Half.h"
 
@@ -101,9 +102,10 @@ std::vector<uint8_t> randomBytes(size_t n, std::mt19937_64 &rng) {
   return v;
 }
 
-/// A dense weight of `dtype` (F32, F16, BF16), values in [-1, 1).
-Format dense(const std::string &name, DType dtype, int64_t n, int64_t k, int layers,
-             std::mt19937_64 &rng) {
+/// A dense weight of `dtype` (F32, F16, BF16), values in [-1, 1); in panels of 16 rows
+/// when `panels` (how midllama-compile stores dense matrices for the CPU).
+Format dense(const std::string &name, DType dtype, bool panels, int64_t n, int64_t k,
+             int layers, std::mt19937_64 &rng) {
   Format f;
   f.name = name;
   const size_t elem = dtype == DType::F32 ? 4 : 2;
@@ -123,6 +125,11 @@ Format dense(const std::string &name, DType dtype, int64_t n, int64_t k, int lay
         std::memcpy(&v[size_t(i) * 2], &h, 2);
       }
     }
+    if (panels) {
+      std::vector<uint8_t> packed(size_t((n + 15) / 16 * 16 * k) * elem);
+      packPanel16(v.data(), n, k, int64_t(elem), packed.data());
+      v = std::move(packed);
+    }
     f.store.push_back(std::move(v));
   }
   for (auto &v : f.store) {
@@ -131,6 +138,7 @@ Format dense(const std::string &name, DType dtype, int64_t n, int64_t k, int lay
     w.dtype = dtype;
     w.rows = n;
     w.cols = k;
+    w.panels = panels;
     f.views.push_back(w);
   }
   f.bytesPerWeight = n * k * int64_t(elem);
@@ -273,9 +281,11 @@ int main(int argc, char **argv) {
   std::mt19937_64 rng(7);
   const int64_t n = o.rows, k = o.cols;
   std::vector<Format> formats;
-  formats.push_back(dense("fp32", DType::F32, n, k, layers, rng));
-  formats.push_back(dense("fp16", DType::F16, n, k, layers, rng));
-  formats.push_back(dense("bf16", DType::BF16, n, k, layers, rng));
+  formats.push_back(dense("fp32 (panels, as compiled)", DType::F32, true, n, k, layers, rng));
+  formats.push_back(dense("fp16 (panels, as compiled)", DType::F16, true, n, k, layers, rng));
+  formats.push_back(dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layers, rng));
+  formats.push_back(dense("fp32 (rows)", DType::F32, false, n, k, layers, rng));
+  formats.push_back(dense("fp16 (rows)", DType::F16, false, n, k, layers, rng));
   formats.push_back(affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layers, rng));
   formats.push_back(affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layers, rng));
   formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layers, rng));
