@@ -69,7 +69,7 @@ VARIANTS=(
   "gblm-2:4 --llm-prune-gblm=pattern=2:4 $C"
   "gblm-50+int8-t6 --llm-prune-gblm=sparsity=0.5 $C ++ --llm-quantize-int8=threshold=6 $C"
 )
-# GBLM's backward pass (about an hour here) depends only on the dense model and the
+# GBLM's backward pass (most of its time) depends only on the dense model and the
 # calibration set: the first GBLM row keeps its gradient norms, the others prune from them.
 GBLM_NORMS=$OUT/gblm-norms.$CALIB.safetensors
 ONLY=${MIDLLAMA_RESULTS_ONLY:-}

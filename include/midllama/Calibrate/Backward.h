@@ -5,9 +5,9 @@
 // Gradients of the causal-LM loss through the ops of a LLaMA decoder, for GBLM's gradient
 // norms (docs/algorithms.md): each kernel takes its forward inputs and the
 // gradient of its output and returns (or accumulates, +=) the gradients of its inputs and,
-// for linear layers, of the weight. fp32, one sequence at a time, straightforward loops:
-// calibration-time code, checked against finite differences (BackwardTest), kept out of
-// the runtime that ships. Conventions are the forward kernels' (runtime/cpu/Kernels.h): rows of `width` values, weights [N, K] row-major.
+// for linear layers, of the weight. fp32, one sequence at a time, straightforward loops
+// (the linear layers' products on the runtime's GEMM): calibration-time code, checked
+// against finite differences (BackwardTest), kept out of the runtime that ships. Conventions are the forward kernels' (runtime/cpu/Kernels.h): rows of `width` values, weights [N, K] row-major.
 //
 //===----------------------------------------------------------------------===//
 

@@ -497,7 +497,7 @@ def LLMPruneGBLM : Pass<"llm-prune-gblm", "::mlir::ModuleOp"> {
     model by a backward pass over the same calibration samples
     (include/midllama/Calibrate/Backward.h; `alpha`, 100 by default), or read from `gradients`: a safetensors file with one F32
     [N, K] tensor per weight, under the weight's name (what the reference code saves).
-    The backward pass is most of GBLM's time (about an hour for a 135M model on 2 CPU
+    The backward pass is most of GBLM's time (12-26 s a sample for a 135M model on 2 CPU
     cores) and depends only on the dense model, the calibration samples, `alpha` and
     `norm`: `gradients-out` writes what it computed in that layout, so that other
     patterns or sparsities prune from the same norms with `gradients=`.
