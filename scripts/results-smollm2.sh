@@ -107,7 +107,7 @@ compress() {
   done
   end=$(date +%s.%N)
   awk -v a="$start" -v b="$end" -v kb="$peak" -v g="$gradients" \
-    'BEGIN { printf "{\"compress_s\": %.1f, \"compress_peak_rss_bytes\": %d, \"gblm_gradients\": %s}\n", b - a, kb * 1024, g }' \
+    'BEGIN { printf "{\"compress_s\": %.1f, \"compress_peak_rss_bytes\": %.0f, \"gblm_gradients\": %s}\n", b - a, kb * 1024, g }' \
     > "$OUT/$name.compress.json"
   "$BIN/midllama-compile" "$OUT/$name.mlir" -o "$OUT/$name.mlm" > /dev/null
 }
