@@ -84,8 +84,8 @@ compress() {
   while :; do
     current=${rest%% ++ *}
     stage=$((stage + 1))
-    local target=$OUT/$name.stage$stage params=$name.stage$stage.safetensors
-    [ "$current" = "$rest" ] && target=$OUT/$name && params=$name.safetensors
+    local target=$OUT/$name.stage$stage params=$name.stage$stage.safetensors last=
+    [ "$current" = "$rest" ] && target=$OUT/$name && params=$name.safetensors && last=1
     if [[ "$current" == --llm-prune-gblm=* ]]; then
       if [ -f "$GBLM_NORMS" ]; then
         current="$current gradients=$GBLM_NORMS"; gradients='"reused"'
@@ -102,7 +102,7 @@ compress() {
     }
     rss=$(tail -n 1 "$OUT/$name.stage$stage.rss")
     [ "$rss" -gt "$peak" ] && peak=$rss
-    [ "$current" = "$rest" ] && break
+    [ -n "$last" ] && break
     input=$target.mlir; rest=${rest#* ++ }
   done
   end=$(date +%s.%N)
