@@ -407,16 +407,19 @@ int64_t Tokenizer::firstUnencodable(std::string_view text) const {
   return -1;
 }
 
+std::vector<int32_t> Tokenizer::encodeByteLevel(std::string_view text, bool bos) const {
+  // Hugging Face's add_special_tokens: the post-processor's BOS (Llama 3), if any.
+  std::vector<int32_t> ids;
+  if (bos && byteLevel_->bosToken() >= 0)
+    ids.push_back(byteLevel_->bosToken());
+  std::vector<int32_t> textIds = byteLevel_->encode(text);
+  ids.insert(ids.end(), textIds.begin(), textIds.end());
+  return ids;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
-  if (byteLevel_) {
-    // Hugging Face's add_special_tokens: the post-processor's BOS (Llama 3), if any.
-    std::vector<int32_t> ids;
-    if (bos && byteLevel_->bosToken() >= 0)
-      ids.push_back(byteLevel_->bosToken());
-    std::vector<int32_t> textIds = byteLevel_->encode(text);
-    ids.insert(ids.end(), textIds.begin(), textIds.end());
-    return ids;
-  }
+  if (byteLevel_)
+    return encodeByteLevel(text, bos);
   // Symbols in a doubly linked list, initially one per code point (or byte).
   struct Symbol {
     int32_t id;

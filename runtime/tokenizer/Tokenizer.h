@@ -91,6 +91,8 @@ public:
 private:
   Tokenizer() = default;
   int32_t lookup(std::string_view piece) const;
+  /// encode() for a byte-level tokenizer: its BOS when `bos` and it has one, then the text.
+  std::vector<int32_t> encodeByteLevel(std::string_view text, bool bos) const;
   /// Checks the control and byte pieces and builds the index; false with `error` set.
   bool finish(const std::string &displayName, std::string &error);
 
