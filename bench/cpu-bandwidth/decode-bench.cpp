@@ -145,6 +145,22 @@ Format dense(const std::string &name, DType dtype, bool panels, int64_t n, int64
   return f;
 }
 
+/// The fields every quantized view here shares: shape, format, code width and groups.
+WeightView codeView(DType scaleType, int64_t n, int64_t k, FormatKind format, int bits,
+                    int64_t group, int64_t groups, const uint8_t *codes, const void *scales) {
+  WeightView w;
+  w.dtype = scaleType;
+  w.rows = n;
+  w.cols = k;
+  w.format = format;
+  w.bits = bits;
+  w.groupSize = group;
+  w.groups = groups;
+  w.codes = codes;
+  w.scales = scales;
+  return w;
+}
+
 enum class Offset { Symmetric, Zeros, Minimum };
 
 /// An affine weight of `bits` in groups of `group` columns with fp16 scales.
@@ -170,17 +186,10 @@ Format affine(const std::string &name, int bits, int64_t group, Offset offset, i
     f.side.push_back(std::move(side));
   }
   for (int l = 0; l < layers; ++l) {
-    WeightView w;
-    w.dtype = DType::F16;
-    w.rows = n;
-    w.cols = k;
-    w.format = offset == Offset::Minimum ? FormatKind::AffineMin : FormatKind::Affine;
-    w.bits = bits;
-    w.groupSize = group;
-    w.groups = groups;
+    WeightView w = codeView(
+        DType::F16, n, k, offset == Offset::Minimum ? FormatKind::AffineMin : FormatKind::Affine,
+        bits, group, groups, f.store[size_t(l)].data(), f.side[size_t(l)].data());
     w.codeRowBytes = rowBytes;
-    w.codes = f.store[size_t(l)].data();
-    w.scales = f.side[size_t(l)].data();
     if (offset == Offset::Zeros)
       w.zeros = f.side[size_t(l)].data() + n * groups * 2;
     if (offset == Offset::Minimum)
@@ -205,16 +214,8 @@ Format nf4(int64_t block, int64_t n, int64_t k, int layers, std::mt19937_64 &rng
     f.side.push_back(std::move(side));
   }
   for (int l = 0; l < layers; ++l) {
-    WeightView w;
-    w.dtype = DType::F32;
-    w.rows = n;
-    w.cols = k;
-    w.format = FormatKind::NF4;
-    w.bits = 4;
-    w.groupSize = block;
-    w.groups = blocks;
-    w.codes = f.store[size_t(l)].data();
-    w.scales = f.side[size_t(l)].data();
+    WeightView w = codeView(DType::F32, n, k, FormatKind::NF4, 4, block, blocks,
+                            f.store[size_t(l)].data(), f.side[size_t(l)].data());
     f.views.push_back(w);
   }
   f.bytesPerWeight = int64_t(f.store[0].size() + f.side[0].size());
