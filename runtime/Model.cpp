@@ -162,6 +162,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
       m->decoded_.push_back(std::move(decoded));
     m->weights_.push_back(ref);
   }
+  m->tileWeights();
   if (std::string why = m->readConfig(); !why.empty())
     return fail("inconsistent model configuration: " + why);
   for (size_t i = 0; i < prog.calls.size(); ++i)
@@ -169,6 +170,34 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
       return fail("call " + std::to_string(i) + " (" + opName(prog.calls[i].op) +
                   ") does not fit its slots and weights");
   return m;
+}
+
+void Model::tileWeights() {
+  // With int8 activations the 4-bit kernels read tiled copies (CodeTiles.cpp); the pages of
+  // the originals they replace are dropped right after each copy, so the weights are not
+  // held twice (an embedding lookup re-reads its few rows from the file).
+  if (!cpu::int8Activations() || !cpu::int8ActivationsAvailable())
+    return;
+  std::map<const uint8_t *, size_t> done; // a weight bound twice (tied) is tiled once
+  for (cpu::WeightRef &w : weights_) {
+    if (!cpu::codeTilesApply(w))
+      continue;
+    auto it = done.find(w.codes);
+    if (it != done.end() && weights_[it->second].rows == w.rows &&
+        weights_[it->second].codeRowBytes == w.codeRowBytes &&
+        weights_[it->second].groupSize == w.groupSize) {
+      const cpu::WeightRef &first = weights_[it->second];
+      w.tileCodes = first.tileCodes;
+      w.tileScales = first.tileScales;
+      w.tileOffsets = first.tileOffsets;
+      continue;
+    }
+    tiles_.emplace_back();
+    const cpu::CodeTileBytes original = cpu::packCodeTiles(w, tiles_.back());
+    for (const cpu::ByteRange &range : {original.codes, original.scales, original.offsets})
+      file_->evictRange(range.data, range.bytes);
+    done[w.codes] = size_t(&w - weights_.data());
+  }
 }
 
 std::string Model::readConfig() {

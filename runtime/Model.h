@@ -69,10 +69,13 @@ private:
   std::string readConfig();
   /// Whether call `c`'s slots and weights have the widths its kernel assumes.
   bool callFits(const Call &c) const;
+  /// With int8 activations: the 4-bit weights' tiled copies (cpu::packCodeTiles).
+  void tileWeights();
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
+  std::vector<std::vector<uint8_t>> tiles_; // 4-bit weights tiled for int8 activations
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   std::map<int64_t, cpu::WeightRef> loaded_;       // the replaced weights as loaded
   const TensorView *tokenizer_ = nullptr;

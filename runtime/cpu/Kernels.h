@@ -15,8 +15,10 @@
 #include "runtime/format/WeightView.h"
 #include "runtime/params/DType.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace midllama::rt::cpu {
 
@@ -43,6 +45,20 @@ void setInt8Activations(bool on);
 bool int8Activations();
 /// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
 bool int8ActivationsAvailable();
+/// With int8 activations, dense 4- and 8-bit affine weights are read from a copy laid out in
+/// tiles of 16 rows (WeightRef::tileCodes, CodeTiles.cpp), made at load: whether `w` can
+/// be tiled, and the tiling, which points w's tile fields into `storage` and returns the
+/// parts of the original the tiled rows no longer read (the loader drops their pages, so
+/// the weight is not held twice).
+bool codeTilesApply(const WeightRef &w);
+struct ByteRange {
+  const void *data = nullptr;
+  size_t bytes = 0;
+};
+struct CodeTileBytes {
+  ByteRange codes, scales, offsets;
+};
+CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage);
 void setThreadCount(int threads);
 int threadCount();
 /// The CPUs this process may run on, and the most threads setThreadCount should be given

@@ -26,7 +26,8 @@
 namespace midllama::rt::cpu {
 
 bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
-  return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() && w.bits == 4 &&
+  return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() &&
+         (w.bits == 4 || (w.bits == 8 && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
@@ -249,6 +250,151 @@ MIDLLAMA_VNNI void rowBlock32(const DecodeInput &in, const PairScales &ps, const
     }
 }
 
+/// What the tiled kernel needs of the input besides its codes and scales: per input row,
+/// Σxq of each block (the symmetric zero point's term, -8·Σxq, starts each block's sum)
+/// and Σ over each group's blocks of sx·Σxq (what a minimum or zero point multiplies).
+struct TileInput {
+  const Int8Activations &x;
+  const int32_t *blockSum; // [R][blocks]
+  const float *groupSum;   // [R][groups]
+};
+
+/// Outputs of the T tiles (16 rows each) from tile t0 for R input rows, from the tiled
+/// layout (CodeTiles.cpp): lane c of every vector is row 16t + c, so each 64-byte load is
+/// two vpdpbusd operands for 16 rows, the 16 rows' group scales one load, and the result
+/// one store. Low and high nibbles accumulate apart: 2·T·R independent chains.
+template <int R, int T, int Bits>
+MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0, float *out,
+                             int64_t ld) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  const DType valueType = w.dtype == DType::F16 ? DType::F16 : DType::F32;
+  const bool symmetric = !w.isAffineMin() && !w.zeros;
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  const int8_t *xq = in.x.q.data();
+  const float *xs = in.x.scale.data();
+  __m512 acc[T][R];
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r)
+      acc[t][r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 s[T];
+    for (int t = 0; t < T; ++t)
+      s[t] = loadScales(w.tileScales, valueType, ((t0 + t) * groups + g) * 16, 0xffff);
+    const int64_t bEnd = std::min(blocks, (g + 1) * perGroup);
+    for (int64_t b = g * perGroup; b < bEnd; ++b) {
+      __m512i lo[T][R], hi[T][R];
+      for (int r = 0; r < R; ++r) {
+        const __m512i start = symmetric ? _mm512_set1_epi32(-(1 << (Bits - 1)) *
+                                                            in.blockSum[r * blocks + b])
+                                        : _mm512_setzero_si512();
+        for (int t = 0; t < T; ++t) {
+          lo[t][r] = start;
+          hi[t][r] = _mm512_setzero_si512();
+        }
+      }
+      const uint8_t *src[T];
+      for (int t = 0; t < T; ++t) {
+        src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
+        // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting.
+        for (int line = 0; line < kBlockBytes / 64; ++line)
+          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
+      }
+      // 8 bits: chunk q is columns 4q..4q+3 as loaded, chunks alternating between the two
+      // chains.
+      for (int q = 0; Bits == 8 && q < 8; q += 2) {
+        __m512i a0[R], a1[R];
+        for (int r = 0; r < R; ++r) {
+          int32_t v0, v1;
+          std::memcpy(&v0, xq + r * k + 32 * b + 4 * q, 4);
+          std::memcpy(&v1, xq + r * k + 32 * b + 4 * q + 4, 4);
+          a0[r] = _mm512_set1_epi32(v0);
+          a1[r] = _mm512_set1_epi32(v1);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i w0 = _mm512_load_si512(src[t] + 64 * q);
+          const __m512i w1 = _mm512_load_si512(src[t] + 64 * q + 64);
+          for (int r = 0; r < R; ++r) {
+            lo[t][r] = _mm512_dpbusd_epi32(lo[t][r], w0, a0[r]);
+            hi[t][r] = _mm512_dpbusd_epi32(hi[t][r], w1, a1[r]);
+          }
+        }
+      }
+      // 4 bits: chunk q holds columns 8q..8q+3 in its low nibbles, 8q+4..8q+7 in its high.
+      for (int q = 0; Bits == 4 && q < 4; ++q) {
+        __m512i a0[R], a1[R];
+        for (int r = 0; r < R; ++r) {
+          int32_t v0, v1;
+          std::memcpy(&v0, xq + r * k + 32 * b + 8 * q, 4);
+          std::memcpy(&v1, xq + r * k + 32 * b + 8 * q + 4, 4);
+          a0[r] = _mm512_set1_epi32(v0);
+          a1[r] = _mm512_set1_epi32(v1);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i v = _mm512_load_si512(src[t] + 64 * q);
+          const __m512i wl = _mm512_and_si512(v, low);
+          const __m512i wh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+          for (int r = 0; r < R; ++r) {
+            lo[t][r] = _mm512_dpbusd_epi32(lo[t][r], wl, a0[r]);
+            hi[t][r] = _mm512_dpbusd_epi32(hi[t][r], wh, a1[r]);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512 sx = _mm512_set1_ps(xs[r * blocks + b]);
+        for (int t = 0; t < T; ++t)
+          acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo[t][r], hi[t][r])),
+                                      _mm512_mul_ps(s[t], sx), acc[t][r]);
+      }
+    }
+    if (symmetric)
+      continue;
+    for (int t = 0; t < T; ++t) {
+      const int64_t slot = ((t0 + t) * groups + g) * 16;
+      // w = q·s + min, or (q - z)·s: the group's term is min·Σ, or -z·s·Σ.
+      const __m512 off =
+          w.isAffineMin()
+              ? loadScales(w.tileOffsets, valueType, slot, 0xffff)
+              : _mm512_sub_ps(_mm512_setzero_ps(),
+                              _mm512_mul_ps(s[t], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                      _mm_load_si128(reinterpret_cast<const __m128i *>(
+                                                          static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
+      for (int r = 0; r < R; ++r)
+        acc[t][r] = _mm512_fmadd_ps(off, _mm512_set1_ps(in.groupSum[r * groups + g]), acc[t][r]);
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r)
+      _mm512_storeu_ps(out + r * ld + 16 * t, acc[t][r]);
+}
+
+/// Rows [begin, end) (whole tiles) of a tiled weight for R input rows.
+template <int R>
+MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
+                             int64_t begin, int64_t end) {
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  thread_local std::vector<int32_t> blockSum;
+  thread_local std::vector<float> groupSum;
+  blockSum.resize(size_t(R * blocks));
+  groupSum.assign(size_t(R * groups), 0.0f);
+  for (int r = 0; r < R; ++r)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i)
+        sum += x.q[size_t(r * k + 32 * b + i)];
+      blockSum[size_t(r * blocks + b)] = sum;
+      groupSum[size_t(r * groups + b / perGroup)] += x.blockSum[size_t(r * blocks + b)];
+    }
+  const TileInput in{x, blockSum.data(), groupSum.data()};
+  int64_t t = begin / 16;
+  for (; t + 2 <= end / 16; t += 2)
+    w.bits == 8 ? tileBlock<R, 2, 8>(in, w, t, out + (16 * t - begin), ld)
+                : tileBlock<R, 2, 4>(in, w, t, out + (16 * t - begin), ld);
+  for (; t < end / 16; ++t)
+    w.bits == 8 ? tileBlock<R, 1, 8>(in, w, t, out + (16 * t - begin), ld)
+                : tileBlock<R, 1, 4>(in, w, t, out + (16 * t - begin), ld);
+}
+
 template <int R>
 MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                               int64_t begin, int64_t end) {
@@ -320,13 +466,28 @@ MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, 
 
 void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                   int64_t begin, int64_t end) {
+  // The whole tiles from `begin` in the tiled layout, the rows after them in place.
+  int64_t split = begin;
+  if (w.tileCodes && begin % 16 == 0)
+    split = std::max(begin, std::min(end, w.rows) / 16 * 16);
+  if (split > begin) {
+    if (x.rows == 1)
+      tiledRows<1>(x, out, ld, w, begin, split);
+    else if (x.rows == 2)
+      tiledRows<2>(x, out, ld, w, begin, split);
+    else
+      tiledRows<3>(x, out, ld, w, begin, split);
+  }
+  if (split == end)
+    return;
+  out += split - begin;
   switch (x.rows) {
   case 1:
-    return decodeRows<1>(x, out, ld, w, begin, end);
+    return decodeRows<1>(x, out, ld, w, split, end);
   case 2:
-    return decodeRows<2>(x, out, ld, w, begin, end);
+    return decodeRows<2>(x, out, ld, w, split, end);
   default:
-    return decodeRows<3>(x, out, ld, w, begin, end);
+    return decodeRows<3>(x, out, ld, w, split, end);
   }
 }
 #else

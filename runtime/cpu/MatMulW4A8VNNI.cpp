@@ -36,7 +36,8 @@ bool int8Activations() { return int8ActivationsOn; }
 bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
-  return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() && w.bits == 4 &&
+  return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() &&
+         (w.bits == 4 || (w.bits == 8 && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
@@ -138,6 +139,42 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
     }
 }
 
+/// The panels of rows j0..j0 + 16·panels from the tiled layout (CodeTiles.cpp), and where
+/// they are: 4 bits, each 64-byte chunk of a tile is the panel's step of its low nibbles
+/// and the next of its high ones, unpacked into `panel`; 8 bits, consecutive tiles are the
+/// panels as stored. The tiles' scales and minimums or zero points give the offsets.
+MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int panels,
+                                            uint8_t *panel, float *scales, float *offsets) {
+  const int64_t steps = w.cols / 4, chunks = w.cols / 8, groups = w.groups;
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  const float implicitZero = float(1 << (w.bits - 1));
+  for (int p = 0; p < panels; ++p) {
+    const int64_t t = j0 / 16 + p;
+    const uint8_t *src = w.tileCodes + t * chunks * 64;
+    uint8_t *dst = panel + p * steps * 64;
+    for (int64_t c = 0; w.bits == 4 && c < chunks; ++c) {
+      const __m512i v = _mm512_load_si512(src + 64 * c);
+      _mm512_storeu_si512(dst + 128 * c, _mm512_and_si512(v, low));
+      _mm512_storeu_si512(dst + 128 * c + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+    }
+    WeightRef values; // the tiles' per-group values: fp16 as stored, else fp32
+    values.dtype = w.dtype == DType::F16 ? DType::F16 : DType::F32;
+    for (int64_t g = 0; g < groups; ++g)
+      for (int c = 0; c < 16; ++c) {
+        const int64_t at = (t * groups + g) * 16 + c;
+        const size_t slot = size_t((p * groups + g) * 16 + c);
+        values.data = w.tileScales;
+        const float sc = cpu::at(values, at);
+        scales[slot] = sc;
+        values.data = w.tileOffsets;
+        offsets[slot] = w.isAffineMin() ? -cpu::at(values, at)
+                        : w.zeros     ? sc * float(static_cast<const uint8_t *>(w.tileOffsets)[at])
+                                      : implicitZero * sc;
+      }
+  }
+  return w.bits == 8 ? w.tileCodes + (j0 / 16) * steps * 64 : panel;
+}
+
 } // namespace
 
 MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t ld,
@@ -153,39 +190,44 @@ MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t
   for (int64_t j0 = begin; j0 < end; j0 += 32) {
     const int64_t count = std::min<int64_t>(32, end - j0);
     const int panels = count > 16 ? 2 : 1;
-    // Unpack: lane c of step i = codes of columns 4i..4i+3 of row j0 + c (low nibble first).
-    std::fill(panel.begin(), panel.end(), 0);
-    std::fill(scales.begin(), scales.end(), 0.0f);
-    std::fill(offsets.begin(), offsets.end(), 0.0f);
-    for (int64_t c = 0; c < count; ++c) {
-      const uint8_t *codes = w.codes + (j0 + c) * w.codeRowBytes;
-      uint8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
-      for (int64_t i = 0; i < steps; ++i) {
-        uint8_t b0 = codes[2 * i], b1 = codes[2 * i + 1];
-        uint8_t *d = dst + i * 64;
-        d[0] = b0 & 0xf;
-        d[1] = b0 >> 4;
-        d[2] = b1 & 0xf;
-        d[3] = b1 >> 4;
-      }
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t at = (j0 + c) * groups + g;
-        const float s = scaleAt(w, at);
-        const size_t slot = size_t(((c / 16) * groups + g) * 16 + c % 16);
-        scales[slot] = s;
-        // w = q·s - offset: offset = z·s (affine), -min (affine with minimum).
-        offsets[slot] = w.isAffineMin() ? -minAt(w, at)
-                                        : s * (w.zeros ? float(w.zeros[at]) : implicitZero);
+    const uint8_t *source = panel.data();
+    if (w.tileCodes && j0 % 16 == 0 && count % 16 == 0 && j0 + count <= w.rows / 16 * 16) {
+      source = panelFromTiles(w, j0, panels, panel.data(), scales.data(), offsets.data());
+    } else {
+      // Unpack: lane c of step i = codes of columns 4i..4i+3 of row j0 + c (low nibble first).
+      std::fill(panel.begin(), panel.end(), 0);
+      std::fill(scales.begin(), scales.end(), 0.0f);
+      std::fill(offsets.begin(), offsets.end(), 0.0f);
+      for (int64_t c = 0; c < count; ++c) {
+        const uint8_t *codes = w.codes + (j0 + c) * w.codeRowBytes;
+        uint8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
+        for (int64_t i = 0; i < steps; ++i) {
+          uint8_t b0 = codes[2 * i], b1 = codes[2 * i + 1];
+          uint8_t *d = dst + i * 64;
+          d[0] = b0 & 0xf;
+          d[1] = b0 >> 4;
+          d[2] = b1 & 0xf;
+          d[3] = b1 >> 4;
+        }
+        for (int64_t g = 0; g < groups; ++g) {
+          const int64_t at = (j0 + c) * groups + g;
+          const float s = scaleAt(w, at);
+          const size_t slot = size_t(((c / 16) * groups + g) * 16 + c % 16);
+          scales[slot] = s;
+          // w = q·s - offset: offset = z·s (affine), -min (affine with minimum).
+          offsets[slot] = w.isAffineMin() ? -minAt(w, at)
+                                          : s * (w.zeros ? float(w.zeros[at]) : implicitZero);
+        }
       }
     }
     float *o = out + (j0 - begin);
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4)
-      w4a8Block<4>(x, r, k, panel.data(), panels, scales.data(), offsets.data(), gs,
-                   o + r * ld, ld, count);
+      w4a8Block<4>(x, r, k, source, panels, scales.data(), offsets.data(), gs, o + r * ld, ld,
+                   count);
     for (; r < rows; ++r)
-      w4a8Block<1>(x, r, k, panel.data(), panels, scales.data(), offsets.data(), gs,
-                   o + r * ld, ld, count);
+      w4a8Block<1>(x, r, k, source, panels, scales.data(), offsets.data(), gs, o + r * ld, ld,
+                   count);
   }
 }
 #else

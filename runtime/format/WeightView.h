@@ -75,6 +75,15 @@ struct WeightView {
   int64_t numOutliers = 0;
   const int32_t *outlierColumns = nullptr;
   const uint16_t *outliers = nullptr;
+  /// CPU only, made at load when int8 activations are on (runtime/cpu/CodeTiles.cpp): a
+  /// dense 4- or 8-bit affine weight's first rows / 16 * 16 rows again, each 16 rows
+  /// interleaved as vpdpbusd reads them. `tileCodes` [tile][block of 32 columns][16 · 32 ·
+  /// bits / 8 bytes];
+  /// `tileScales` [tile][group][16] (fp16 when `dtype` is F16, else fp32); `tileOffsets`
+  /// the same for the minimums (affine with minimum) or uint8 zero points; null when
+  /// symmetric. Never moved to a device: `relocated` drops them.
+  const uint8_t *tileCodes = nullptr;
+  const void *tileScales = nullptr, *tileOffsets = nullptr;
 
   MIDLLAMA_HD bool isQuantized() const { return format != FormatKind::Dense; }
   MIDLLAMA_HD bool isAffine() const { return format == FormatKind::Affine; }
@@ -105,6 +114,8 @@ struct WeightView {
     move(out.rowPtr);
     move(out.outlierColumns);
     move(out.outliers);
+    out.tileCodes = nullptr;
+    out.tileScales = out.tileOffsets = nullptr;
     return ok;
   }
 };

@@ -214,11 +214,18 @@ std::unique_ptr<ParamFile> ParamFile::open(const std::string &path, std::string 
 void ParamFile::evict(const TensorView &view) const {
   if (view.fileOffset < 0)
     return; // held in memory, not mapped
-  // Whole pages inside the tensor only: neighbours may still be in use.
+  evictRange(view.data, size_t(view.numBytes));
+}
+
+void ParamFile::evictRange(const void *data, size_t bytes) const {
+  uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  uintptr_t base = reinterpret_cast<uintptr_t>(base_);
+  if (!data || begin < base || bytes > size_t(size_) || begin - base > size_t(size_) - bytes)
+    return; // not (wholly) in the mapping
+  // Whole pages inside the range only: neighbours may still be in use.
   long page = sysconf(_SC_PAGESIZE);
-  uintptr_t begin = reinterpret_cast<uintptr_t>(view.data);
   uintptr_t first = (begin + page - 1) / page * page;
-  uintptr_t last = (begin + view.numBytes) / page * page;
+  uintptr_t last = (begin + bytes) / page * page;
   if (last > first)
     madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }

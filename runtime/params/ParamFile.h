@@ -65,6 +65,8 @@ public:
   /// Drops the mapped pages of `view` from this process (they are re-read from the file if
   /// touched again): streaming a model through memory then costs one tensor, not the file.
   void evict(const TensorView &view) const;
+  /// The same for any bytes of the mapping (nothing for bytes outside it, e.g. in memory).
+  void evictRange(const void *data, size_t bytes) const;
   /// The tensors in file order, padding excluded.
   const std::vector<TensorView> &tensors() const { return tensors_; }
   const std::map<std::string, std::string> &metadata() const { return metadata_; }

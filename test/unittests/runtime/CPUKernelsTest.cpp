@@ -597,25 +597,26 @@ TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
 // Σ_b sx_b Σ_i w_i·xq_i computed in double from the same codes, for zero points, symmetric
 // and minimum groups, fp32 and fp16 scales, 1 to 3 rows (decode: codes read in place,
 // MatMulW4A8Decode.cpp; k = 160: an odd number of blocks; k = 2240: 70 groups) and 4 to 9
-// (the panel kernel),
-// and a panel tail (n = 37); and it stays within the activations' rounding of the fp32
-// product.
-TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
-  const int64_t n = 37;
+// (the panel kernel), and a panel tail (n = 37), row-major and tiled as the loader tiles
+// them (CodeTiles.cpp); 8-bit weights too, tiled (n = 48: they are tiled whole or not at
+// all); and it stays within the activations' rounding of the fp32 product.
+TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   std::mt19937_64 rng(23);
   setInt8Activations(true);
+  for (int bits : {4, 8})
   for (int64_t k : {160, 2240}) // 2240 in groups of 32: more than 64 groups a row
   for (int64_t group : {32, 64, 96}) // 64, 96: a shorter last group
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
       for (DType scaleType : {DType::F32, DType::F16}) {
-        int64_t groups = (k + group - 1) / group, rowBytes = k / 2;
+        const int64_t n = bits == 4 ? 37 : 48;
+        int64_t groups = (k + group - 1) / group, rowBytes = k * bits / 8;
         std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
         std::vector<float> scales(size_t(n * groups)), mins(scales.size());
         std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
         for (auto &c : codes)
           c = uint8_t(rng());
         for (auto &z : zeros)
-          z = uint8_t(rng() % 16);
+          z = uint8_t(rng() % (1u << bits));
         for (size_t i = 0; i < scales.size(); ++i) {
           halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
           halfMins[i] = toHalf(-0.013f * float(rng() % 100));
@@ -624,12 +625,26 @@ TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
         }
         bool half = scaleType == DType::F16;
         WeightRef w = codeGroupWeight(
-            kind, scaleType, n, k, 4, group, codes.data(),
+            kind, scaleType, n, k, bits, group, codes.data(),
             half ? static_cast<const void *>(halfScales.data()) : scales.data(), zeros.data(),
             half ? static_cast<const void *>(halfMins.data()) : mins.data());
+        // Tiled as the loader tiles it: rows 0-31 (4 bits; all 48 rows at 8) from the
+        // tiles, whose source is then overwritten (so a kernel that reads the row-major
+        // codes instead fails), rows 32-36 row-major.
+        std::vector<uint8_t> scribbled(codes), tileStorage;
+        WeightRef tiled = w;
+        tiled.codes = scribbled.data();
+        ASSERT_TRUE(codeTilesApply(tiled));
+        packCodeTiles(tiled, tileStorage);
+        if (int8ActivationsAvailable()) // else the fp32 path runs, from the row-major codes
+          std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0x5a));
+        // 8 bits untiled: the fp32 path (not this test's subject).
+        for (bool useTiles : {false, true})
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
+          if (bits == 8 && !useTiles)
+            continue;
           std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
-          matmul(x.data(), y.data(), rows, w);
+          matmul(x.data(), y.data(), rows, useTiles ? tiled : w);
           for (int64_t r = 0; r < rows; ++r) {
             // The input row as the kernel quantizes it.
             std::vector<double> xq(static_cast<size_t>(k)), halfStep(xq.size());
@@ -646,9 +661,10 @@ TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
             for (int64_t j = 0; j < n; ++j) {
               double expected = 0, exact = 0, magnitude = 0, rounding = 0;
               for (int64_t c = 0; c < k; ++c) {
-                int q = (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+                int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
+                                  : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
                 size_t g = size_t(j * groups + c / group);
-                double wv = groupReference(kind, 4, uint32_t(q), float(zeros[g]), scales[g],
+                double wv = groupReference(kind, bits, uint32_t(q), float(zeros[g]), scales[g],
                                            mins[g]);
                 expected += wv * xq[size_t(c)];
                 exact += wv * double(x[size_t(r * k + c)]);
@@ -658,8 +674,8 @@ TEST_P(CPUKernelsTest, Int4WithInt8ActivationsMatchesItsQuantizedInputs) {
               // Without VNNI (or with MIDLLAMA_NO_AVX512) the fp32 path runs instead.
               ASSERT_NEAR(y[size_t(r * n + j)], int8ActivationsAvailable() ? expected : exact,
                           2e-6 * magnitude + 1e-6)
-                  << "group " << group << groupKindName(kind) << " rows " << rows << " [" << r
-                  << ", " << j << "]";
+                  << bits << " bits, group " << group << groupKindName(kind) << " rows "
+                  << rows << " [" << r << ", " << j << "]" << (useTiles ? " tiled" : "");
               // Each input off by at most half a step of its block's scale.
               EXPECT_NEAR(y[size_t(r * n + j)], exact, rounding + 2e-6 * magnitude + 1e-6);
             }

@@ -1,0 +1,119 @@
+//===- CodeTiles.cpp - 4-bit weights re-laid for the int8-activation kernels ===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// At load, when int8 activations are on, each 16 rows of a dense 4-bit affine weight are
+// interleaved so that one 64-byte load holds, for every one of the 16 rows, 8 consecutive
+// codes of a 32-column block: byte m of lane c of chunk q has row c's code of column
+// 8q + m in its low nibble and of column 8q + 4 + m in its high nibble. Masking the low
+// nibbles then gives vpdpbusd's unsigned operand for columns 8q..8q+3 of all 16 rows at
+// once, shifting gives 8q+4..8q+7, and the input's 4 int8 values are one broadcast: an
+// int32 lane accumulates one output row, so the group scales of 16 rows are one vector
+// (stored transposed, [tile][group][16]) and no horizontal sum is needed. The row-major
+// layout needs a nibble split, a permuted input and a horizontal reduction per row
+// instead (MatMulW4A8Decode.cpp's rowBlock, still used for the rows past the last whole
+// tile). 8-bit weights are tiled too (chunk q of a block: columns 4q..4q+3 of the 16
+// rows, one vpdpbusd operand as loaded), which is exactly the panel layout the prefill
+// kernel reads. The same idea as llama.cpp's load-time repacking of Q4_0 (its ggml-cpu
+// "repack" buffers); the layout here is our own.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+
+#include <cstring>
+
+namespace midllama::rt::cpu {
+
+bool codeTilesApply(const WeightRef &w) {
+  // 8-bit weights have no row-major int8-activation kernel: tiled whole or not at all.
+  const bool width = w.bits == 4 || (w.bits == 8 && w.rows % 16 == 0);
+  return w.hasCodeGroups() && width && w.sparse == SparsityKind::None && !w.panels &&
+         w.groupSize % 32 == 0 && w.groupSize > 0 && w.cols % 32 == 0 && w.cols > 0 &&
+         w.rows >= 16 && w.codes && w.scales &&
+         (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
+}
+
+namespace {
+constexpr size_t kAlign = 64;
+size_t roundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+/// Code of row n, column c of a row-major 4-bit weight (low nibble first).
+inline uint8_t codeAt(const WeightRef &w, int64_t n, int64_t c) {
+  return (w.codes[n * w.codeRowBytes + c / 2] >> (4 * (c & 1))) & 0xf;
+}
+
+/// Row n's 32 codes of block b into its lane of the tile block at `block`.
+void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
+  if (w.bits == 8) { // chunk q (0-7): columns 4q..4q+3 of the block, as the panels hold them
+    for (int q = 0; q < 8; ++q)
+      std::memcpy(block + 64 * q, w.codes + n * w.codeRowBytes + 32 * b + 4 * q, 4);
+    return;
+  }
+  for (int q = 0; q < 4; ++q)
+    for (int m = 0; m < 4; ++m)
+      block[64 * q + m] =
+          uint8_t(codeAt(w, n, 32 * b + 8 * q + m) | codeAt(w, n, 32 * b + 8 * q + 4 + m) << 4);
+}
+
+/// Value i of `scales`-like per-group data (w.dtype) stored as the tiles store it: the
+/// fp16 bits as they are, anything else as fp32.
+void storeGroupValue(const WeightRef &w, const void *values, int64_t i, uint8_t *dst) {
+  if (w.dtype == DType::F16) {
+    std::memcpy(dst, static_cast<const uint16_t *>(values) + i, 2);
+    return;
+  }
+  WeightRef view;
+  view.data = values;
+  view.dtype = w.dtype;
+  const float f = at(view, i);
+  std::memcpy(dst, &f, 4);
+}
+} // namespace
+
+CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
+  const int64_t tiles = w.rows / 16, k = w.cols, blocks = k / 32, groups = w.groups;
+  const size_t valueBytes = w.dtype == DType::F16 ? 2 : 4;
+  const size_t offsetBytes = w.isAffineMin() ? valueBytes : (w.zeros ? 1 : 0);
+  const size_t blockBytes = size_t(16 * 32 * w.bits / 8); // 16 rows of a 32-column block
+  const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
+  const size_t scaleBytes = size_t(tiles * groups) * 16 * valueBytes;
+  const size_t offsetTotal = size_t(tiles * groups) * 16 * offsetBytes;
+  storage.assign(roundUp(codeBytes) + roundUp(scaleBytes) + roundUp(offsetTotal) + kAlign, 0);
+  uintptr_t at = reinterpret_cast<uintptr_t>(storage.data());
+  uint8_t *codes = storage.data() + (roundUp(at) - at);
+  uint8_t *scales = codes + roundUp(codeBytes);
+  uint8_t *offsets = scales + roundUp(scaleBytes);
+
+  for (int64_t t = 0; t < tiles; ++t)
+    for (int64_t c = 0; c < 16; ++c) {
+      const int64_t n = 16 * t + c;
+      for (int64_t b = 0; b < blocks; ++b)
+        placeBlock(w, n, b, codes + size_t(t * blocks + b) * blockBytes + 4 * c);
+      for (int64_t g = 0; g < groups; ++g) {
+        const size_t slot = size_t((t * groups + g) * 16 + c);
+        storeGroupValue(w, w.scales, n * groups + g, scales + slot * valueBytes);
+        if (w.isAffineMin())
+          storeGroupValue(w, w.mins, n * groups + g, offsets + slot * valueBytes);
+        else if (w.zeros)
+          offsets[slot] = w.zeros[n * groups + g];
+      }
+    }
+  w.tileCodes = codes;
+  w.tileScales = scales;
+  w.tileOffsets = offsetBytes ? offsets : nullptr;
+
+  // What the tiled rows no longer read of the original (the caller may drop its pages).
+  CodeTileBytes original;
+  const int64_t tiled = 16 * tiles;
+  const size_t storedValue = w.dtype == DType::F32 ? 4 : 2;
+  original.codes = {w.codes, size_t(tiled * w.codeRowBytes)};
+  original.scales = {w.scales, size_t(tiled * groups) * storedValue};
+  if (w.isAffineMin())
+    original.offsets = {w.mins, size_t(tiled * groups) * storedValue};
+  else if (w.zeros)
+    original.offsets = {w.zeros, size_t(tiled * groups)};
+  return original;
+}
+
+} // namespace midllama::rt::cpu
