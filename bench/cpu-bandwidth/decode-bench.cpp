@@ -13,6 +13,8 @@
 // the caches, as a model's layers do), cycled R times through cpu::matmul with one row;
 // its bandwidth is the bytes the format stores (codes, scales, zero points or minimums)
 // over the time. Weights are random codes: the kernels' speed does not depend on values.
+// With --int8-activations the 4- and 8-bit affine weights are tiled first, as the loader
+// tiles them (runtime/cpu/CodeTiles.cpp).
 // Prints a table and, with --json, the figures.
 //
 //===----------------------------------------------------------------------===//
@@ -22,6 +24,7 @@
 #include "runtime/params/Half.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -91,6 +94,7 @@ struct Format {
   std::string name;
   std::vector<std::vector<uint8_t>> store; // per weight: codes or values
   std::vector<std::vector<uint8_t>> side;  // per weight: scales (and zeros/mins)
+  std::vector<std::vector<uint8_t>> tiles; // per weight: the int8-activation layout
   std::vector<WeightView> views;
   int64_t bytesPerWeight = 0;
 };
@@ -273,27 +277,38 @@ int main(int argc, char **argv) {
   Options o = parse(argc, argv);
   cpu::setThreadCount(o.threads);
   cpu::setInt8Activations(o.int8);
-  // Enough layers that every format's weights exceed 256 MB of fp32 (far past any L3).
-  const int64_t fp32Bytes = o.rows * o.cols * 4;
-  const int layers = o.layers ? o.layers : int(std::max<int64_t>(2, (256 << 20) / fp32Bytes));
+  // Enough layers that every format's weights exceed 256 MB (far past any L3: this VM's
+  // EPYC has 32 MB and more, which held the 4-bit formats' 4 layers of 4096 x 4096).
+  auto layersAt = [&](double bitsPerWeight) {
+    return o.layers ? o.layers
+                    : int(std::max(2.0, std::ceil(double(int64_t(256) << 23) /
+                                                  (double(o.rows * o.cols) * bitsPerWeight))));
+  };
   const double read = streamingRead(int64_t(1) << 30, o.repeat);
   std::printf("streaming read: %.2f GB/s (%d thread%s, 1 GiB, best of %d)\n", read / 1e9, o.threads,
               o.threads > 1 ? "s" : "", o.repeat);
   std::mt19937_64 rng(7);
   const int64_t n = o.rows, k = o.cols;
   std::vector<Format> formats;
-  formats.push_back(dense("fp32 (panels, as compiled)", DType::F32, true, n, k, layers, rng));
-  formats.push_back(dense("fp16 (panels, as compiled)", DType::F16, true, n, k, layers, rng));
-  formats.push_back(dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layers, rng));
-  formats.push_back(dense("fp32 (rows)", DType::F32, false, n, k, layers, rng));
-  formats.push_back(dense("fp16 (rows)", DType::F16, false, n, k, layers, rng));
-  formats.push_back(affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layers, rng));
-  formats.push_back(affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layers, rng));
-  formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layers, rng));
-  formats.push_back(affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layers, rng));
-  formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layers, rng));
-  formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layers, rng));
-  formats.push_back(nf4(64, n, k, layers, rng));
+  formats.push_back(dense("fp32 (panels, as compiled)", DType::F32, true, n, k, layersAt(32), rng));
+  formats.push_back(dense("fp16 (panels, as compiled)", DType::F16, true, n, k, layersAt(16), rng));
+  formats.push_back(dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layersAt(16), rng));
+  formats.push_back(dense("fp32 (rows)", DType::F32, false, n, k, layersAt(32), rng));
+  formats.push_back(dense("fp16 (rows)", DType::F16, false, n, k, layersAt(16), rng));
+  formats.push_back(affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layersAt(8), rng));
+  formats.push_back(affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layersAt(4), rng));
+  formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layersAt(4), rng));
+  formats.push_back(affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layersAt(4), rng));
+  formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layersAt(3), rng));
+  formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layersAt(2), rng));
+  formats.push_back(nf4(64, n, k, layersAt(4), rng));
+  // With int8 activations the loader tiles 4- and 8-bit affine weights (Model.cpp): so here.
+  for (Format &f : formats)
+    for (WeightView &w : f.views)
+      if (cpu::int8Activations() && cpu::int8ActivationsAvailable() && cpu::codeTilesApply(w)) {
+        f.tiles.emplace_back();
+        cpu::packCodeTiles(w, f.tiles.back());
+      }
   std::vector<float> x(static_cast<size_t>(k)), y(static_cast<size_t>(n));
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto &v : x)
@@ -303,7 +318,7 @@ int main(int argc, char **argv) {
               (long long)n, (long long)k);
   std::string json =
       "{\"threads\": " + std::to_string(o.threads) + ", \"rows\": " + std::to_string(n) +
-      ", \"cols\": " + std::to_string(k) + ", \"layers\": " + std::to_string(layers) +
+      ", \"cols\": " + std::to_string(k) +
       ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
       ", \"streaming_read_bytes_per_s\": " + std::to_string(read) + ", \"formats\": [";
   for (size_t fi = 0; fi < formats.size(); ++fi) {
@@ -321,7 +336,8 @@ int main(int argc, char **argv) {
     std::printf("| %s | %.3f | %.2f | %.2f | %.1f |\n", f.name.c_str(),
                 double(f.bytesPerWeight) / double(n * k), bw / 1e9, bw / read, 1.0 / best);
     json += std::string(fi ? ", " : "") + "{\"format\": \"" + f.name +
-            "\", \"bytes\": " + std::to_string(f.bytesPerWeight) +
+            "\", \"layers\": " + std::to_string(f.views.size()) +
+            ", \"bytes\": " + std::to_string(f.bytesPerWeight) +
             ", \"seconds\": " + std::to_string(best) + ", \"bytes_per_s\": " + std::to_string(bw) +
             "}";
   }
