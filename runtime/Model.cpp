@@ -173,10 +173,10 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
 }
 
 void Model::tileWeights() {
-  // With int8 activations the 4-bit kernels read tiled copies (CodeTiles.cpp); the pages of
-  // the originals they replace are dropped right after each copy, so the weights are not
-  // held twice (an embedding lookup re-reads its few rows from the file).
-  if (!cpu::int8Activations() || !cpu::int8ActivationsAvailable())
+  // Where the CPU has AVX-512 the 4- and 8-bit kernels read tiled copies (CodeTiles.cpp);
+  // the pages of the originals they replace are dropped right after each copy, so the
+  // weights are not held twice (an embedding lookup re-reads its few rows from the file).
+  if (!cpu::codeTilesWanted())
     return;
   std::map<const uint8_t *, size_t> done; // a weight bound twice (tied) is tiled once
   for (cpu::WeightRef &w : weights_) {

@@ -1,21 +1,22 @@
-//===- CodeTiles.cpp - 4-bit weights re-laid for the int8-activation kernels ===//
+//===- CodeTiles.cpp - 4- and 8-bit weights re-laid in tiles of 16 rows ----===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// At load, when int8 activations are on, each 16 rows of a dense 4-bit affine weight are
+// At load, where the CPU has AVX-512, each 16 rows of a dense 4-bit affine weight are
 // interleaved so that one 64-byte load holds, for every one of the 16 rows, 8 consecutive
 // codes of a 32-column block: byte m of lane c of chunk q has row c's code of column
-// 8q + m in its low nibble and of column 8q + 4 + m in its high nibble. Masking the low
-// nibbles then gives vpdpbusd's unsigned operand for columns 8q..8q+3 of all 16 rows at
-// once, shifting gives 8q+4..8q+7, and the input's 4 int8 values are one broadcast: an
-// int32 lane accumulates one output row, so the group scales of 16 rows are one vector
-// (stored transposed, [tile][group][16]) and no horizontal sum is needed. The row-major
-// layout needs a nibble split, a permuted input and a horizontal reduction per row
-// instead (MatMulW4A8Decode.cpp's rowBlock, still used for the rows past the last whole
-// tile). 8-bit weights are tiled too (chunk q of a block: columns 4q..4q+3 of the 16
-// rows, one vpdpbusd operand as loaded), which is exactly the panel layout the prefill
-// kernel reads. The same idea as llama.cpp's load-time repacking of Q4_0 (its ggml-cpu
-// "repack" buffers); the layout here is our own.
+// 8q + m in its low nibble and of column 8q + 4 + m in its high nibble. With int8
+// activations (MatMulW4A8*.cpp), masking the low nibbles gives vpdpbusd's unsigned
+// operand for columns 8q..8q+3 of all 16 rows at once, shifting gives 8q+4..8q+7, and the
+// input's 4 int8 values are one broadcast; with fp32 activations (MatMulTilesAVX512.cpp)
+// each code is shifted out of its lane and converted. Either way a lane accumulates one
+// output row, so the group scales of 16 rows are one vector (stored transposed,
+// [tile][group][16]) and no horizontal sum is needed. The row-major layout needs a nibble
+// split, a permuted input and a horizontal reduction per row instead (still used for the
+// rows past the last whole tile). 8-bit weights are tiled too (chunk q of a block:
+// columns 4q..4q+3 of the 16 rows, one vpdpbusd operand as loaded), which is exactly the
+// panel layout the int8 prefill kernel reads. The same idea as llama.cpp's load-time
+// repacking of Q4_0 (its ggml-cpu "repack" buffers); the layout here is our own.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +25,8 @@
 #include <cstring>
 
 namespace midllama::rt::cpu {
+
+bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles is AVX-512
 
 bool codeTilesApply(const WeightRef &w) {
   // 8-bit weights have no row-major int8-activation kernel: tiled whole or not at all.

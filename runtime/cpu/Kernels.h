@@ -45,11 +45,12 @@ void setInt8Activations(bool on);
 bool int8Activations();
 /// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
 bool int8ActivationsAvailable();
-/// With int8 activations, dense 4- and 8-bit affine weights are read from a copy laid out in
-/// tiles of 16 rows (WeightRef::tileCodes, CodeTiles.cpp), made at load: whether `w` can
-/// be tiled, and the tiling, which points w's tile fields into `storage` and returns the
-/// parts of the original the tiled rows no longer read (the loader drops their pages, so
-/// the weight is not held twice).
+/// Dense 4- and 8-bit affine weights are read from a copy laid out in tiles of 16 rows
+/// (WeightRef::tileCodes, CodeTiles.cpp), made at load where the CPU has AVX-512
+/// (codeTilesWanted): whether `w` can be tiled, and the tiling, which points w's tile
+/// fields into `storage` and returns the parts of the original the tiled rows no longer
+/// read (the loader drops their pages, so the weight is not held twice).
+bool codeTilesWanted();
 bool codeTilesApply(const WeightRef &w);
 struct ByteRange {
   const void *data = nullptr;

@@ -134,6 +134,13 @@ bool wordGroupFastPath(const WeightRef &w, int64_t rows);
 void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);
 
+/// Weights tiled at load (WeightRef::tileCodes, CodeTiles.cpp) with fp32 activations
+/// (MatMulTilesAVX512.cpp): decode of rows [begin, end) (whole tiles) for 1-3 input rows,
+/// and the fp32 panels of the `panels` tiles from row j0 (prefill's decoded panels).
+void tiledRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                     int64_t begin, int64_t end);
+void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel);
+
 /// AVX-512 VNNI (MatMulInt8VNNI.cpp): dots[r * 32 + c] = Σ_i (x[r][i] - 128) · w[c][i] for
 /// `rows` input rows stored offset by 128 (`stride` bytes apart, readable up to k rounded
 /// up to 4) and 1-32 int8 weight rows of `k` codes.

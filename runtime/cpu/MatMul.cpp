@@ -80,6 +80,15 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
       panelColumnsGeneric(in, out, ld, rows, w, begin, end);
     return;
   }
+  if (w.tileCodes && rows < kDecodedPanelRows && begin % 16 == 0 && haveAVX512()) {
+    // The whole tiles from `begin` tiled, the rows after them (if any) as stored.
+    const int64_t split = std::max(begin, std::min(end, w.rows) / 16 * 16);
+    tiledRowsAVX512(in, out, ld, rows, w, begin, split);
+    if (split == end)
+      return;
+    out += split - begin;
+    begin = split;
+  }
   if (codeGroupFastPath(w, rows))
     return codeGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (nf4FastPath(w, rows))
@@ -192,9 +201,9 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
     });
     return;
   }
-  // Threads split the columns in whole register blocks: 32 columns (two panels) for
-  // packed weights, 4 for row-major ones.
-  int64_t unit = w.panels ? 32 : 4;
+  // Threads split the columns in whole register blocks: 32 columns (two panels or tiles)
+  // for packed or tiled weights, 4 for row-major ones.
+  int64_t unit = w.panels || w.tileCodes ? 32 : 4;
   parallelFor((n + unit - 1) / unit, unit * rows * k, [&](int64_t begin, int64_t end) {
     matmulColumns(in, out + unit * begin, n, rows, w, unit * begin, std::min(n, unit * end));
   });

@@ -181,6 +181,12 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
   packed.panels = true;
   for (int64_t j0 = begin; j0 < end; j0 += 32) {
     const int64_t count = std::min<int64_t>(32, end - j0);
+    const int panels = count > 16 ? 2 : 1;
+    if (w.tileCodes && j0 % 16 == 0 && count % 16 == 0 && j0 + count <= w.rows / 16 * 16) {
+      tilePanelsAVX512(w, j0, panels, panel); // the tiles' values straight into panels
+      panelRowBlocks512(in, rows, packed, 0, panels, out + (j0 - begin), ld, 0, count);
+      continue;
+    }
     for (int64_t r = 0; r < count; ++r) {
       float *dst = decoded.data() + r * k;
       const float *row = weightRow(w, j0 + r, dst);
@@ -189,7 +195,6 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
     }
     std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
     // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
-    const int panels = count > 16 ? 2 : 1;
     for (int c = 0; c < panels; ++c)
       for (int64_t i0 = 0; i0 < k; i0 += 16) {
         const int64_t width = std::min<int64_t>(16, k - i0);

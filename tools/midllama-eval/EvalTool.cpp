@@ -98,6 +98,7 @@ void SampleLog::finish() const {
 void midllama::evaltool::beginReport(eval::Report &report, const Options &o,
                                      const Scorer &sc) {
   eval::addModelSummary(report, *sc.model, o.model);
+  eval::addActivations(report);
 }
 
 void midllama::evaltool::finishReport(eval::Report &report, const Options &o,

@@ -618,12 +618,7 @@ int run(int argc, char **argv) {
   int64_t budget = checkMemoryBudget(o, *model, report);
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
-  if (o.int8Activations) // the CPU's 4-bit prefill then quantizes its inputs
-    report.add("activations",
-               cpu::int8ActivationsAvailable()
-                   ? "int8 in blocks of 32 for 4-bit weights (prefill and decode, AVX-512 VNNI)"
-                   : "fp32: --int8-activations needs AVX-512 VNNI, which this CPU lacks",
-               "int8_activations", cpu::int8ActivationsAvailable() ? "true" : "false");
+  eval::addActivations(report);
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> ids = givenIds(o, model->vocabSize());
   if (!o.logitsOut.empty() || !o.expectLogits.empty()) {

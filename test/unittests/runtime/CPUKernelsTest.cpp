@@ -685,6 +685,70 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   setInt8Activations(false);
 }
 
+// Where the CPU has AVX-512 the loader tiles 4- and 8-bit affine weights (CodeTiles.cpp)
+// and the fp32-activation kernels read the tiles: decode (1-3 rows, MatMulTilesAVX512.cpp)
+// and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
+// to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
+// scales, odd block counts and short last groups, with the tiled rows' originals
+// overwritten (a kernel reading them instead fails) and row-major tail rows (n = 37).
+TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
+  std::mt19937_64 rng(29);
+  for (int bits : {4, 8})
+  for (int64_t k : {160, 2240})
+  for (int64_t group : {32, 64, 96})
+    for (GroupKind kind : {GroupKind::Symmetric, GroupKind::Minimum, GroupKind::ZeroPoints})
+      for (DType scaleType : {DType::F32, DType::F16}) {
+        const int64_t n = bits == 4 ? 37 : 48; // 8 bits: tiled whole or not at all
+        int64_t groups = (k + group - 1) / group, rowBytes = k * bits / 8;
+        std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
+        std::vector<float> scales(size_t(n * groups)), mins(scales.size());
+        std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
+        for (auto &c : codes)
+          c = uint8_t(rng());
+        for (auto &z : zeros)
+          z = uint8_t(rng() % (1u << bits));
+        for (size_t i = 0; i < scales.size(); ++i) {
+          halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
+          halfMins[i] = toHalf(-0.013f * float(rng() % 100));
+          scales[i] = fromHalf(halfScales[i]);
+          mins[i] = fromHalf(halfMins[i]);
+        }
+        const bool half = scaleType == DType::F16;
+        const void *s = half ? static_cast<const void *>(halfScales.data()) : scales.data();
+        const void *m = half ? static_cast<const void *>(halfMins.data()) : mins.data();
+        WeightRef w = codeGroupWeight(kind, scaleType, n, k, bits, group, codes.data(), s,
+                                      zeros.data(), m);
+        std::vector<uint8_t> scribbled(codes), tileStorage;
+        WeightRef tiled = w;
+        tiled.codes = scribbled.data();
+        ASSERT_TRUE(codeTilesApply(tiled));
+        packCodeTiles(tiled, tileStorage);
+        if (codeTilesWanted()) // else no kernel reads tiles: the originals must stay
+          std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0xa5));
+        for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
+          std::vector<float> x = randomVector(size_t(rows * k), 31), y(size_t(rows * n)),
+                             yt(y.size());
+          matmul(x.data(), y.data(), rows, w);
+          matmul(x.data(), yt.data(), rows, tiled);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < n; ++j) {
+              double magnitude = 0;
+              for (int64_t c = 0; c < k; ++c) {
+                int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
+                                  : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+                size_t g = size_t(j * groups + c / group);
+                magnitude += std::fabs(groupReference(kind, bits, uint32_t(q), float(zeros[g]),
+                                                      scales[g], mins[g]) *
+                                       double(x[size_t(r * k + c)]));
+              }
+              ASSERT_NEAR(yt[size_t(r * n + j)], y[size_t(r * n + j)], 4e-6 * magnitude + 1e-6)
+                  << bits << " bits, group " << group << groupKindName(kind) << " k " << k
+                  << " rows " << rows << " [" << r << ", " << j << "]";
+            }
+        }
+      }
+}
+
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in
 // registers (AVX-512 where the CPU has it); blocks of 32 and 64, and a K whose blocks
 // straddle rows (the row-expanding path), all equal to the dense form.

@@ -1,0 +1,227 @@
+//===- MatMulTilesAVX512.cpp - Decode of tiled 4/8-bit weights, fp32 input --===//
+//
+// Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
+//
+// Decode (1-3 input rows) of 4- and 8-bit affine weights in the tiled layout
+// (CodeTiles.cpp) with fp32 activations, the default: lane c of every vector is output
+// row 16t + c, so a code shifted and masked out of each 32-bit lane is the column's code
+// for 16 rows at once, converted to fp32 and multiplied by the input value broadcast. The
+// codes accumulate unscaled over a group (Σ q·x), then one multiply by the 16 rows' group
+// scales and one for the zero point, minimum or symmetric offset times Σ x over the group:
+// Σ (q - z)·s·x = s·Σ q·x - z·s·Σ x. No horizontal sums, no per-row scale expansion (the
+// row-major kernels need both), so decode runs at the memory's speed rather than the
+// arithmetic's. The same values as the row-major kernels, summed in another order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/cpu/KernelsInternal.h"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace midllama::rt::cpu {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+#define MIDLLAMA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+/// The 16 rows' values of a tile's group (scales or minimums): fp16 as stored or fp32.
+MIDLLAMA_AVX512 inline __m512 groupValues(const void *values, bool half, int64_t at) {
+  if (half)
+    return _mm512_cvtph_ps(
+        _mm256_load_si256(reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(values) + at)));
+  return _mm512_load_ps(static_cast<const float *>(values) + at);
+}
+
+/// The Bits-wide field at `shift` of each 32-bit lane (the top one needs no mask).
+template <int Bits>
+MIDLLAMA_AVX512 inline __m512i laneField(__m512i v, int shift, __m512i mask) {
+  return shift == 32 - Bits ? _mm512_srli_epi32(v, shift)
+                            : _mm512_and_si512(_mm512_srli_epi32(v, shift), mask);
+}
+
+/// Outputs of T tiles from t0 for R input rows (`x`, rows k apart; `xsum` their Σ x per
+/// group). C independent chains per tile and row keep the FMA units fed.
+template <int R, int T, int Bits>
+MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef &w, int64_t t0,
+                             float *out, int64_t ld) {
+  constexpr int C = R == 1 ? 4 : 2;
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  const bool half = w.dtype == DType::F16;
+  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
+  __m512 acc[T][R];
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r)
+      acc[t][r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512 part[T][R][C];
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c)
+          part[t][r][c] = _mm512_setzero_ps();
+    const int64_t bEnd = std::min(blocks, (g + 1) * perGroup);
+    for (int64_t b = g * perGroup; b < bEnd; ++b) {
+      const uint8_t *src[T];
+      for (int t = 0; t < T; ++t) {
+        src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
+        // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting.
+        for (int line = 0; line < kBlockBytes / 64; ++line)
+          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
+      }
+      const float *xb = x + 32 * b;
+      // Chunk q of the block: 4 bits, columns 8q + m (low nibble of byte m) and 8q + 4 + m
+      // (its high nibble); 8 bits, columns 4q + m.
+      // Unrolled whole: the shifts are then immediates and the chains stay in registers
+      // (a runtime index into `part` would keep it in memory).
+#pragma GCC unroll 8
+      for (int q = 0; q < kBlockBytes / 64; ++q) {
+        __m512i v[T];
+        for (int t = 0; t < T; ++t)
+          v[t] = _mm512_load_si512(src[t] + 64 * q);
+#pragma GCC unroll 8
+        for (int s = 0; s < 32 / Bits; ++s) { // the code at bit 8m (+4) of each lane
+          const int m = Bits == 4 ? s / 2 : s;
+          const int column = Bits == 4 ? 8 * q + m + 4 * (s % 2) : 4 * q + m;
+          const int shift = Bits == 4 ? 8 * m + 4 * (s % 2) : 8 * m;
+          for (int t = 0; t < T; ++t) {
+            const __m512 codes = _mm512_cvtepi32_ps(laneField<Bits>(v[t], shift, mask));
+            for (int r = 0; r < R; ++r)
+              part[t][r][s % C] =
+                  _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
+          }
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const int64_t slot = ((t0 + t) * groups + g) * 16;
+      const __m512 s = groupValues(w.tileScales, half, slot);
+      // w = (q - z)·s, or q·s + min: the offset per unit of Σ x is -z·s or min.
+      __m512 offset;
+      if (w.isAffineMin())
+        offset = groupValues(w.tileOffsets, half, slot);
+      else if (w.zeros)
+        offset = _mm512_sub_ps(
+            _mm512_setzero_ps(),
+            _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                                 reinterpret_cast<const __m128i *>(
+                                     static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
+      else
+        offset = _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
+      for (int r = 0; r < R; ++r) {
+        __m512 sum = part[t][r][0];
+        for (int c = 1; c < C; ++c)
+          sum = _mm512_add_ps(sum, part[t][r][c]);
+        acc[t][r] = _mm512_fmadd_ps(s, sum, acc[t][r]);
+        acc[t][r] = _mm512_fmadd_ps(offset, _mm512_set1_ps(xsum[r * groups + g]), acc[t][r]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r)
+      _mm512_storeu_ps(out + r * ld + 16 * t, acc[t][r]);
+}
+
+template <int R, int Bits>
+MIDLLAMA_AVX512 void tiledRows(const float *in, const float *xsum, float *out, int64_t ld,
+                               const WeightRef &w, int64_t begin, int64_t end) {
+  int64_t t = begin / 16;
+  for (; t + 2 <= end / 16; t += 2)
+    tileDot<R, 2, Bits>(in, xsum, w, t, out + (16 * t - begin), ld);
+  for (; t < end / 16; ++t)
+    tileDot<R, 1, Bits>(in, xsum, w, t, out + (16 * t - begin), ld);
+}
+
+template <int R>
+void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, const WeightRef &w,
+                 int64_t begin, int64_t end) {
+  w.bits == 8 ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
+              : tiledRows<R, 4>(in, xsum, out, ld, w, begin, end);
+}
+
+/// Tile t's values (q·s + offset per 16-row group) as an fp32 panel: panel[i·16 + l] =
+/// row 16t + l, column i.
+template <int Bits>
+MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t blocks = w.cols / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  const bool half = w.dtype == DType::F16;
+  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t slot = (t * groups + g) * 16;
+    const __m512 s = groupValues(w.tileScales, half, slot);
+    __m512 offset;
+    if (w.isAffineMin())
+      offset = groupValues(w.tileOffsets, half, slot);
+    else if (w.zeros)
+      offset = _mm512_sub_ps(
+          _mm512_setzero_ps(),
+          _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                               reinterpret_cast<const __m128i *>(
+                                   static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
+    else
+      offset = _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
+    for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
+      const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
+#pragma GCC unroll 8
+      for (int q = 0; q < kBlockBytes / 64; ++q) {
+        const __m512i v = _mm512_load_si512(src + 64 * q);
+#pragma GCC unroll 8
+        for (int sh = 0; sh < 32 / Bits; ++sh) {
+          const int m = Bits == 4 ? sh / 2 : sh;
+          const int column = Bits == 4 ? 8 * q + m + 4 * (sh % 2) : 4 * q + m;
+          const int shift = Bits == 4 ? 8 * m + 4 * (sh % 2) : 8 * m;
+          const __m512 codes = _mm512_cvtepi32_ps(laneField<Bits>(v, shift, mask));
+          _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
+        }
+      }
+    }
+  }
+}
+
+/// Σ x over each group of columns of each input row, 16 columns at a time (groups are
+/// whole blocks of 32): the gate/up product calls the kernel per 64 output columns, so
+/// this runs dozens of times per product and must cost little beside the weights.
+MIDLLAMA_AVX512 void groupSums(const float *in, int64_t rows, const WeightRef &w, float *xsum) {
+  const int64_t k = w.cols, groups = w.groups;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      __m512 sum = _mm512_setzero_ps();
+      for (int64_t c = g * w.groupSize; c < std::min(k, (g + 1) * w.groupSize); c += 16)
+        sum = _mm512_add_ps(sum, _mm512_loadu_ps(in + r * k + c));
+      xsum[r * groups + g] = _mm512_reduce_add_ps(sum);
+    }
+}
+
+} // namespace
+
+void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) {
+  for (int c = 0; c < panels; ++c)
+    w.bits == 8 ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
+                : tilePanel<4>(w, j0 / 16 + c, panel + c * w.cols * 16);
+}
+
+void tiledRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                     int64_t begin, int64_t end) {
+  thread_local std::vector<float> xsum;
+  xsum.resize(size_t(rows * w.groups));
+  groupSums(in, rows, w, xsum.data());
+  if (rows == 1)
+    tiledRowsOf<1>(in, xsum.data(), out, ld, w, begin, end);
+  else if (rows == 2)
+    tiledRowsOf<2>(in, xsum.data(), out, ld, w, begin, end);
+  else
+    tiledRowsOf<3>(in, xsum.data(), out, ld, w, begin, end);
+}
+#else
+void tilePanelsAVX512(const WeightRef &, int64_t, int, float *) {}
+void tiledRowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
+                     int64_t) {}
+#endif
+
+} // namespace midllama::rt::cpu
