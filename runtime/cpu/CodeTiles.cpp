@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// At load, where the CPU has AVX-512, each 16 rows of a dense 4-bit affine weight are
+// At load, where the CPU has AVX-512, each 16 rows of a dense 4-bit affine (or NF4) weight are
 // interleaved so that one 64-byte load holds, for every one of the 16 rows, 8 consecutive
 // codes of a 32-column block: byte m of lane c of chunk q has row c's code of column
 // 8q + m in its low nibble and of column 8q + 4 + m in its high nibble. With int8
@@ -30,8 +30,10 @@ bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles
 
 bool codeTilesApply(const WeightRef &w) {
   // 8-bit weights have no row-major int8-activation kernel: tiled whole or not at all.
-  const bool width = w.bits == 4 || (w.bits == 8 && w.rows % 16 == 0);
-  return w.hasCodeGroups() && width && w.sparse == SparsityKind::None && !w.panels &&
+  const bool width = w.bits == 4 || (w.bits == 8 && w.rows % 16 == 0 && !w.isNF4());
+  // NF4: its blocks of the row-major stream must lie within rows.
+  const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
+  return format && width && w.sparse == SparsityKind::None && !w.panels &&
          w.groupSize % 32 == 0 && w.groupSize > 0 && w.cols % 32 == 0 && w.cols > 0 &&
          w.rows >= 16 && w.codes && w.scales &&
          (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
@@ -41,8 +43,13 @@ namespace {
 constexpr size_t kAlign = 64;
 size_t roundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-/// Code of row n, column c of a row-major 4-bit weight (low nibble first).
+/// Code of row n, column c of a row-major 4-bit weight (low nibble first; NF4's stream
+/// high nibble first).
 inline uint8_t codeAt(const WeightRef &w, int64_t n, int64_t c) {
+  if (w.isNF4()) {
+    const int64_t i = n * w.cols + c;
+    return (w.codes[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf;
+  }
   return (w.codes[n * w.codeRowBytes + c / 2] >> (4 * (c & 1))) & 0xf;
 }
 
@@ -59,10 +66,14 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
           uint8_t(codeAt(w, n, 32 * b + 8 * q + m) | codeAt(w, n, 32 * b + 8 * q + 4 + m) << 4);
 }
 
-/// Value i of `scales`-like per-group data (w.dtype) stored as the tiles store it: the
-/// fp16 bits as they are, anything else as fp32.
+/// Value i of `scales`-like per-group data stored as the tiles store it: the fp16 bits as
+/// they are (tileValuesHalf), anything else as fp32 (NF4's block scales are fp32).
 void storeGroupValue(const WeightRef &w, const void *values, int64_t i, uint8_t *dst) {
-  if (w.dtype == DType::F16) {
+  if (w.isNF4()) {
+    std::memcpy(dst, static_cast<const float *>(values) + i, 4);
+    return;
+  }
+  if (tileValuesHalf(w)) {
     std::memcpy(dst, static_cast<const uint16_t *>(values) + i, 2);
     return;
   }
@@ -75,8 +86,8 @@ void storeGroupValue(const WeightRef &w, const void *values, int64_t i, uint8_t 
 } // namespace
 
 CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
-  const int64_t tiles = w.rows / 16, k = w.cols, blocks = k / 32, groups = w.groups;
-  const size_t valueBytes = w.dtype == DType::F16 ? 2 : 4;
+  const int64_t tiles = w.rows / 16, k = w.cols, blocks = k / 32, groups = tileGroups(w);
+  const size_t valueBytes = tileValuesHalf(w) ? 2 : 4;
   const size_t offsetBytes = w.isAffineMin() ? valueBytes : (w.zeros ? 1 : 0);
   const size_t blockBytes = size_t(16 * 32 * w.bits / 8); // 16 rows of a 32-column block
   const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
@@ -109,8 +120,8 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   // What the tiled rows no longer read of the original (the caller may drop its pages).
   CodeTileBytes original;
   const int64_t tiled = 16 * tiles;
-  const size_t storedValue = w.dtype == DType::F32 ? 4 : 2;
-  original.codes = {w.codes, size_t(tiled * w.codeRowBytes)};
+  const size_t storedValue = w.dtype == DType::F32 || w.isNF4() ? 4 : 2;
+  original.codes = {w.codes, size_t(tiled * (w.isNF4() ? k / 2 : w.codeRowBytes))};
   original.scales = {w.scales, size_t(tiled * groups) * storedValue};
   if (w.isAffineMin())
     original.offsets = {w.mins, size_t(tiled * groups) * storedValue};

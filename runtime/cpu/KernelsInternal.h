@@ -134,6 +134,14 @@ bool wordGroupFastPath(const WeightRef &w, int64_t rows);
 void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);
 
+/// Scale groups per row of a tiled weight (an NF4 weight's `groups` counts its blocks over
+/// the whole stream; tiled, its blocks lie within rows), and whether its tiles keep the
+/// per-group values in fp16 (affine with fp16 scales) rather than fp32.
+inline int64_t tileGroups(const WeightRef &w) {
+  return w.isNF4() ? w.cols / w.groupSize : w.groups;
+}
+inline bool tileValuesHalf(const WeightRef &w) { return !w.isNF4() && w.dtype == DType::F16; }
+
 /// Weights tiled at load (WeightRef::tileCodes, CodeTiles.cpp) with fp32 activations
 /// (MatMulTilesAVX512.cpp): decode of rows [begin, end) (whole tiles) for 1-3 input rows,
 /// and the fp32 panels of the `panels` tiles from row j0 (prefill's decoded panels).

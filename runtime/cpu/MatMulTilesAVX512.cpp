@@ -2,10 +2,11 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Decode (1-3 input rows) of 4- and 8-bit affine weights in the tiled layout
+// Decode (1-3 input rows) of 4- and 8-bit affine and NF4 weights in the tiled layout
 // (CodeTiles.cpp) with fp32 activations, the default: lane c of every vector is output
 // row 16t + c, so a code shifted and masked out of each 32-bit lane is the column's code
-// for 16 rows at once, converted to fp32 and multiplied by the input value broadcast. The
+// for 16 rows at once, converted to fp32 (NF4: looked up in the code book, one vpermps)
+// and multiplied by the input value broadcast. The
 // codes accumulate unscaled over a group (Σ q·x), then one multiply by the 16 rows' group
 // scales and one for the zero point, minimum or symmetric offset times Σ x over the group:
 // Σ (q - z)·s·x = s·Σ q·x - z·s·Σ x. No horizontal sums, no per-row scale expansion (the
@@ -15,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/format/Codebooks.h"
 
 #include <algorithm>
 #include <vector>
@@ -52,9 +54,10 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
                              float *out, int64_t ld) {
   constexpr int C = R == 1 ? 4 : 2;
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
-  const bool half = w.dtype == DType::F16;
+  const int64_t k = w.cols, blocks = k / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
+  const bool half = tileValuesHalf(w), nf4 = w.isNF4();
   const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
+  const __m512 book = _mm512_loadu_ps(kNF4Values);
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
     for (int r = 0; r < R; ++r)
@@ -90,7 +93,9 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
           const int column = Bits == 4 ? 8 * q + m + 4 * (s % 2) : 4 * q + m;
           const int shift = Bits == 4 ? 8 * m + 4 * (s % 2) : 8 * m;
           for (int t = 0; t < T; ++t) {
-            const __m512 codes = _mm512_cvtepi32_ps(laneField<Bits>(v[t], shift, mask));
+            const __m512i field = laneField<Bits>(v[t], shift, mask);
+            const __m512 codes =
+                nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
             for (int r = 0; r < R; ++r)
               part[t][r][s % C] =
                   _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
@@ -101,9 +106,11 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
     for (int t = 0; t < T; ++t) {
       const int64_t slot = ((t0 + t) * groups + g) * 16;
       const __m512 s = groupValues(w.tileScales, half, slot);
-      // w = (q - z)·s, or q·s + min: the offset per unit of Σ x is -z·s or min.
+      // w = (q - z)·s, or q·s + min: the offset per unit of Σ x is -z·s or min (NF4 none).
       __m512 offset;
-      if (w.isAffineMin())
+      if (nf4)
+        offset = _mm512_setzero_ps();
+      else if (w.isAffineMin())
         offset = groupValues(w.tileOffsets, half, slot);
       else if (w.zeros)
         offset = _mm512_sub_ps(
@@ -149,14 +156,17 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
 template <int Bits>
 MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t blocks = w.cols / 32, groups = w.groups, perGroup = w.groupSize / 32;
-  const bool half = w.dtype == DType::F16;
+  const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
+  const bool half = tileValuesHalf(w), nf4 = w.isNF4();
   const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
+  const __m512 book = _mm512_loadu_ps(kNF4Values);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
     const __m512 s = groupValues(w.tileScales, half, slot);
     __m512 offset;
-    if (w.isAffineMin())
+    if (nf4)
+      offset = _mm512_setzero_ps();
+    else if (w.isAffineMin())
       offset = groupValues(w.tileOffsets, half, slot);
     else if (w.zeros)
       offset = _mm512_sub_ps(
@@ -176,7 +186,9 @@ MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
           const int m = Bits == 4 ? sh / 2 : sh;
           const int column = Bits == 4 ? 8 * q + m + 4 * (sh % 2) : 4 * q + m;
           const int shift = Bits == 4 ? 8 * m + 4 * (sh % 2) : 8 * m;
-          const __m512 codes = _mm512_cvtepi32_ps(laneField<Bits>(v, shift, mask));
+          const __m512i field = laneField<Bits>(v, shift, mask);
+          const __m512 codes =
+              nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
           _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
         }
       }
@@ -188,7 +200,7 @@ MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
 /// whole blocks of 32): the gate/up product calls the kernel per 64 output columns, so
 /// this runs dozens of times per product and must cost little beside the weights.
 MIDLLAMA_AVX512 void groupSums(const float *in, int64_t rows, const WeightRef &w, float *xsum) {
-  const int64_t k = w.cols, groups = w.groups;
+  const int64_t k = w.cols, groups = tileGroups(w);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t g = 0; g < groups; ++g) {
       __m512 sum = _mm512_setzero_ps();
@@ -209,7 +221,7 @@ void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) 
 void tiledRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                      int64_t begin, int64_t end) {
   thread_local std::vector<float> xsum;
-  xsum.resize(size_t(rows * w.groups));
+  xsum.resize(size_t(rows * tileGroups(w)));
   groupSums(in, rows, w, xsum.data());
   if (rows == 1)
     tiledRowsOf<1>(in, xsum.data(), out, ld, w, begin, end);

@@ -749,6 +749,59 @@ TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
       }
 }
 
+// NF4 whose blocks lie within rows is tiled too (its code book looked up per lane): the
+// tiled decode (1-3 rows) and prefill panels (4 or more) give the dense product, with the
+// tiled rows' stream overwritten and row-major tail rows (n = 37).
+TEST_P(CPUKernelsTest, TiledNF4MatchesItsDenseForm) {
+  std::mt19937_64 rng(37);
+  struct Case {
+    int64_t k, block;
+  } cases[] = {{160, 32}, {192, 64}, {2240, 64}};
+  const int64_t n = 37;
+  for (const Case &cs : cases) {
+    const int64_t total = n * cs.k, blocks = total / cs.block;
+    std::vector<uint8_t> codes(size_t(total / 2));
+    for (auto &c : codes)
+      c = uint8_t(rng());
+    std::vector<float> absmax(static_cast<size_t>(blocks)), dense(static_cast<size_t>(total));
+    for (auto &a : absmax)
+      a = 0.05f + 0.01f * float(rng() % 50);
+    for (int64_t i = 0; i < total; ++i) {
+      uint8_t byte = codes[size_t(i / 2)];
+      dense[size_t(i)] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[size_t(i / cs.block)];
+    }
+    std::vector<uint8_t> scribbled(codes), tileStorage;
+    WeightRef w;
+    w.rows = n;
+    w.cols = cs.k;
+    w.bits = 4;
+    w.format = FormatKind::NF4;
+    w.groupSize = cs.block;
+    w.groups = blocks;
+    w.codes = scribbled.data();
+    w.scales = absmax.data();
+    ASSERT_TRUE(codeTilesApply(w));
+    packCodeTiles(w, tileStorage);
+    if (codeTilesWanted())
+      std::fill(scribbled.begin(), scribbled.begin() + 32 * cs.k / 2, uint8_t(0x3c));
+    for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
+      std::vector<float> x = randomVector(size_t(rows * cs.k), 21), y(size_t(rows * n));
+      matmul(x.data(), y.data(), rows, w);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          double expected = 0, magnitude = 0;
+          for (int64_t c = 0; c < cs.k; ++c) {
+            expected += double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)];
+            magnitude += std::fabs(double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)]);
+          }
+          ASSERT_NEAR(y[size_t(r * n + j)], expected, 4e-6 * magnitude + 1e-6)
+              << "k " << cs.k << " block " << cs.block << " rows " << rows << " [" << r << ", "
+              << j << "]";
+        }
+    }
+  }
+}
+
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in
 // registers (AVX-512 where the CPU has it); blocks of 32 and 64, and a K whose blocks
 // straddle rows (the row-expanding path), all equal to the dense form.
