@@ -27,7 +27,7 @@ def run(cmd):
 
 
 def measure(args, artifact):
-    common = ["--threads", str(args.threads)]
+    common = ["--threads", str(args.threads)] + args.run_args.split()
     ev = run([args.run, artifact, "--perplexity", args.text, "--ctx", str(args.ctx),
               "--max-windows", str(args.windows)] + common)
     de = run([args.run, artifact, "--prompt", "Once upon a time", "--steps", str(args.steps),
@@ -49,6 +49,8 @@ def main():
     p.add_argument("--steps", type=int, default=64)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--run-args", default="",
+                   help="more midllama-run flags for every run, e.g. --int8-activations")
     p.add_argument("--json", required=True)
     args = p.parse_args()
     base = os.path.join(args.results, args.base + ".mlm")
