@@ -44,52 +44,6 @@ void scaleMinK4(int j, const uint8_t *q, int &scale, int &min) {
   }
 }
 
-/// Q4_K {fp16 d, dmin; 12 bytes of 6-bit scales and minima; 128 bytes of codes} and Q5_K
-/// (the same plus 32 bytes of fifth bits before the codes): per 64 values, two sub-blocks
-/// of 32 read from the low then the high nibbles, w = d·scale·q − dmin·min. d·scale·q is
-/// exact in fp32 (11 + 6 + 5 bits), so the one rounding is the subtraction's, as in ggml
-/// and gguf-py.
-void dequantizeK45(const uint8_t *block, bool fiveBits, float *dst) {
-  float d = halfAt(block), dmin = halfAt(block + 2);
-  const uint8_t *scales = block + 4, *high = block + 16;
-  const uint8_t *q = block + (fiveBits ? 48 : 16);
-  for (int j = 0; j < 256; j += 64, q += 32) {
-    int is = j / 32, s1, m1, s2, m2;
-    scaleMinK4(is, scales, s1, m1);
-    scaleMinK4(is + 1, scales, s2, m2);
-    float d1 = d * float(s1), min1 = dmin * float(m1);
-    float d2 = d * float(s2), min2 = dmin * float(m2);
-    for (int l = 0; l < 32; ++l) {
-      int fifth1 = fiveBits ? (high[l] >> is & 1) << 4 : 0;
-      int fifth2 = fiveBits ? (high[l] >> (is + 1) & 1) << 4 : 0;
-      dst[j + l] = d1 * float((q[l] & 0xF) | fifth1) - min1;
-      dst[j + 32 + l] = d2 * float((q[l] >> 4) | fifth2) - min2;
-    }
-  }
-}
-
-/// Q6_K {128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, fp16 d}: per 128
-/// values, four runs of 32 with codes q − 32 in [-32, 32), w = (d·scale)·q rounded as ggml
-/// and gguf-py round it (the product d·scale first).
-void dequantizeQ6K(const uint8_t *block, float *dst) {
-  const uint8_t *low = block, *high = block + 128;
-  const int8_t *scales = reinterpret_cast<const int8_t *>(block + 192);
-  float d = halfAt(block + 208);
-  for (int n = 0; n < 256; n += 128, low += 64, high += 32, scales += 8) {
-    for (int l = 0; l < 32; ++l) {
-      int is = l / 16;
-      int q1 = ((low[l] & 0xF) | ((high[l] >> 0 & 3) << 4)) - 32;
-      int q2 = ((low[l + 32] & 0xF) | ((high[l] >> 2 & 3) << 4)) - 32;
-      int q3 = ((low[l] >> 4) | ((high[l] >> 4 & 3) << 4)) - 32;
-      int q4 = ((low[l + 32] >> 4) | ((high[l] >> 6 & 3) << 4)) - 32;
-      dst[n + l] = d * float(scales[is]) * float(q1);
-      dst[n + l + 32] = d * float(scales[is + 2]) * float(q2);
-      dst[n + l + 64] = d * float(scales[is + 4]) * float(q3);
-      dst[n + l + 96] = d * float(scales[is + 6]) * float(q4);
-    }
-  }
-}
-
 } // namespace
 
 bool midllama::gguf::canDequantize(TensorType type) {
@@ -146,15 +100,65 @@ void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64
     return;
   case TensorType::Q4_K:
   case TensorType::Q5_K:
-    for (int64_t b = 0; b < count / 256; ++b)
-      dequantizeK45(src + b * (type == TensorType::Q4_K ? 144 : 176), type == TensorType::Q5_K,
-                    dst + b * 256);
+  case TensorType::Q6_K: {
+    const int64_t blockBytes = type == TensorType::Q4_K ? 144 : type == TensorType::Q5_K ? 176 : 210;
+    uint8_t codes[256];
+    float scales[16], mins[8];
+    for (int64_t b = 0; b < count / 256; ++b) {
+      kQuantBlock(type, src + b * blockBytes, codes, scales, mins);
+      float *out = dst + b * 256;
+      if (type == TensorType::Q6_K) // (d·scale)·(q − 32): exact, as ggml's
+        for (int i = 0; i < 256; ++i)
+          out[i] = scales[i / 16] * float(int(codes[i]) - 32);
+      else // d·scale·q exact, one rounding of the sum with −dmin·min, as ggml's
+        for (int i = 0; i < 256; ++i)
+          out[i] = scales[i / 32] * float(codes[i]) + mins[i / 32];
+    }
     return;
-  case TensorType::Q6_K:
-    for (int64_t b = 0; b < count / 256; ++b)
-      dequantizeQ6K(src + b * 210, dst + b * 256);
-    return;
+  }
   default:
     return; // callers check canDequantize
+  }
+}
+
+/// Q4_K {fp16 d, dmin; 12 bytes of 6-bit scales and minima; 128 bytes of codes} and Q5_K
+/// (the same plus 32 bytes of fifth bits before the codes): per 64 values, two sub-blocks
+/// of 32 read from the low then the high nibbles, w = d·scale·q − dmin·min (d·scale·q is
+/// exact in fp32: 11 + 6 + 5 bits). Q6_K {128 bytes of low nibbles, 64 of high bit pairs,
+/// 16 int8 scales, fp16 d}: per 128 values, four runs of 32, sub-blocks of 16 in order,
+/// w = (d·scale)·(q − 32) (d·scale exact: 11 + 8 bits).
+void midllama::gguf::kQuantBlock(TensorType type, const uint8_t *block, uint8_t *codes,
+                                 float *scales, float *mins) {
+  if (type == TensorType::Q6_K) {
+    const uint8_t *low = block, *high = block + 128;
+    const int8_t *sc = reinterpret_cast<const int8_t *>(block + 192);
+    const float d = halfAt(block + 208);
+    for (int g = 0; g < 16; ++g)
+      scales[g] = d * float(sc[g]);
+    for (int n = 0; n < 256; n += 128, low += 64, high += 32)
+      for (int l = 0; l < 32; ++l) {
+        codes[n + l] = uint8_t((low[l] & 0xF) | ((high[l] >> 0 & 3) << 4));
+        codes[n + l + 32] = uint8_t((low[l + 32] & 0xF) | ((high[l] >> 2 & 3) << 4));
+        codes[n + l + 64] = uint8_t((low[l] >> 4) | ((high[l] >> 4 & 3) << 4));
+        codes[n + l + 96] = uint8_t((low[l + 32] >> 4) | ((high[l] >> 6 & 3) << 4));
+      }
+    return;
+  }
+  const bool fiveBits = type == TensorType::Q5_K;
+  const float d = halfAt(block), dmin = halfAt(block + 2);
+  const uint8_t *packed = block + 4, *high = block + 16;
+  const uint8_t *q = block + (fiveBits ? 48 : 16);
+  for (int j = 0; j < 256; j += 64, q += 32) {
+    const int is = j / 32;
+    for (int half = 0; half < 2; ++half) {
+      int scale, min;
+      scaleMinK4(is + half, packed, scale, min);
+      scales[is + half] = d * float(scale);
+      mins[is + half] = -(dmin * float(min));
+      for (int l = 0; l < 32; ++l) {
+        const int fifth = fiveBits ? (high[l] >> (is + half) & 1) << 4 : 0;
+        codes[j + 32 * half + l] = uint8_t((half ? q[l] >> 4 : q[l] & 0xF) | fifth);
+      }
+    }
   }
 }

@@ -11,6 +11,8 @@
 
 #include "midllama/Import/GGUF/GgmlRepack.h"
 
+#include "midllama/Import/GGUF/GgmlDequantize.h"
+
 #include <cstring>
 
 using namespace midllama;
@@ -66,10 +68,48 @@ std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t col
     return {{".qweight", rt::DType::U8, cols / 2},
             {".scales", rt::DType::F16, groups},
             {".mins", rt::DType::F16, groups}};
+  case TensorType::Q4_K: // fp32 sub-block scales and minima: d·scale is not an fp16 value
+  case TensorType::Q5_K:
+    return {{".qweight", rt::DType::U8, cols * (type == TensorType::Q4_K ? 4 : 5) / 8},
+            {".scales", rt::DType::F32, groups},
+            {".mins", rt::DType::F32, groups}};
+  case TensorType::Q6_K:
+    return {{".qweight", rt::DType::U8, cols * 6 / 8}, {".scales", rt::DType::F32, cols / 16}};
   default:
     return {};
   }
 }
+
+namespace {
+
+/// One row of K-quant super-blocks: its codes packed `bits` wide from the row's first bit,
+/// little-endian (midllama's affine layout), and its fp32 sub-block scales or minima.
+void repackKQuantRow(TensorType type, size_t which, const uint8_t *src, int64_t cols,
+                     uint8_t *dst) {
+  const int bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q5_K ? 5 : 6;
+  const int64_t blockBytes = type == TensorType::Q4_K ? 144 : type == TensorType::Q5_K ? 176 : 210;
+  const int perBlock = type == TensorType::Q6_K ? 16 : 8; // sub-blocks of 256 values
+  if (which == 0)
+    std::memset(dst, 0, size_t(cols * bits / 8));
+  uint8_t codes[256];
+  float scales[16], mins[8];
+  for (int64_t b = 0; b < cols / 256; ++b, src += blockBytes) {
+    kQuantBlock(type, src, codes, scales, mins);
+    if (which == 1 || which == 2) {
+      std::memcpy(dst + 4 * perBlock * b, which == 1 ? scales : mins, size_t(4 * perBlock));
+      continue;
+    }
+    for (int i = 0; i < 256; ++i) {
+      const int64_t bit = (256 * b + i) * bits;
+      const uint32_t code = uint32_t(codes[i]) << (bit & 7);
+      dst[bit >> 3] |= uint8_t(code);
+      if ((bit & 7) + bits > 8)
+        dst[(bit >> 3) + 1] |= uint8_t(code >> 8);
+    }
+  }
+}
+
+} // namespace
 
 void midllama::gguf::repackRow(TensorType type, size_t which, const uint8_t *src,
                                int64_t cols, uint8_t *dst) {
@@ -77,6 +117,8 @@ void midllama::gguf::repackRow(TensorType type, size_t which, const uint8_t *src
     std::memcpy(dst, src, size_t(cols * (type == TensorType::F32 ? 4 : 2))); // stored as is
     return;
   }
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K)
+    return repackKQuantRow(type, which, src, cols, dst);
   Block block = blockOf(type);
   int64_t codesPerBlock = type == TensorType::Q8_0 ? 32 : 16;
   for (int64_t b = 0; b < cols / 32; ++b, src += block.bytes) {

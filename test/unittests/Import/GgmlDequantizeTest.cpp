@@ -4,12 +4,15 @@
 //
 // Inputs/kquants.golden holds random Q4_K, Q5_K and Q6_K blocks and the values the `gguf`
 // Python package dequantizes them to (make-kquant-goldens.py): midllama's dequantization
-// must give every value bit for bit. The simple types (Q4_0, Q4_1, Q8_0) are checked the
-// same way on whole models in test/Import/GGUF/.
+// must give every value bit for bit, and so must the runtime's decode of the blocks as the
+// importer keeps them (GgmlRepack.h: codes with fp32 sub-block scales). The simple types
+// (Q4_0, Q4_1, Q8_0) are checked the same way on whole models in test/Import/GGUF/.
 //
 //===----------------------------------------------------------------------===//
 
 #include "midllama/Import/GGUF/GgmlDequantize.h"
+#include "midllama/Import/GGUF/GgmlRepack.h"
+#include "runtime/cpu/Kernels.h"
 
 #include <gtest/gtest.h>
 
@@ -78,6 +81,53 @@ TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
                       << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
     }
     EXPECT_EQ(differ, 0) << "of " << count;
+  }
+}
+
+// Kept, not dequantized: the blocks cut into codes, scales and minima as midllama-import
+// stores them, read back by the CPU runtime's decode (a row of all the golden's blocks).
+TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
+  std::map<std::string, Golden> goldens = readGoldens();
+  ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
+  const std::map<std::string, TensorType> types = {
+      {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
+  for (const auto &[name, golden] : goldens) {
+    SCOPED_TRACE(name);
+    const TensorType type = types.at(name);
+    const int64_t cols = golden.blocks * 256;
+    std::vector<KeptTensor> kept = keptTensors(type, cols);
+    ASSERT_EQ(kept.size(), type == TensorType::Q6_K ? 2u : 3u);
+    std::vector<std::vector<uint8_t>> parts;
+    for (size_t which = 0; which < kept.size(); ++which) {
+      parts.emplace_back(size_t(kept[which].rowElements * midllama::rt::dtypeSize(kept[which].dtype)));
+      repackRow(type, which, golden.bytes.data(), cols, parts.back().data());
+    }
+    midllama::rt::WeightView w;
+    w.rows = 1;
+    w.cols = cols;
+    w.dtype = midllama::rt::DType::F32;
+    w.format = type == TensorType::Q6_K ? midllama::rt::FormatKind::Affine
+                                        : midllama::rt::FormatKind::AffineMin;
+    w.bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q5_K ? 5 : 6;
+    w.groupSize = type == TensorType::Q6_K ? 16 : 32;
+    w.groups = cols / w.groupSize;
+    w.codes = parts[0].data();
+    w.codeRowBytes = int64_t(parts[0].size());
+    w.scales = parts[1].data();
+    if (parts.size() == 3)
+      w.mins = parts[2].data();
+    std::vector<float> ours(size_t(cols), -1.0f);
+    midllama::rt::cpu::dequantizeRow(w, 0, ours.data());
+    int differ = 0;
+    for (int64_t i = 0; i < cols; ++i) {
+      uint32_t a, b;
+      std::memcpy(&a, &ours[size_t(i)], 4);
+      std::memcpy(&b, golden.values.data() + 4 * i, 4);
+      if (a != b && differ++ < 3)
+        ADD_FAILURE() << "value " << i << ": " << ours[size_t(i)] << " vs gguf-py "
+                      << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
+    }
+    EXPECT_EQ(differ, 0) << "of " << cols;
   }
 }
 

@@ -8,7 +8,9 @@
 // block's d and m fp16; fp32 product, one rounding of the sum); F16 and BF16 widened; the
 // K-quants Q4_K, Q5_K (d·scale·q − dmin·min per sub-block of 32) and Q6_K ((d·scale)·q),
 // super-blocks of 256 (test/unittests/Import/GgmlDequantizeTest.cpp: gguf-py's values bit
-// for bit). The K-quants are not kept quantized: they are stored as fp32.
+// for bit). kQuantBlock splits a K-quant super-block into codes and exact fp32 sub-block
+// scales (and minimums), from which the dequantized values follow with the same single
+// rounding: what the importer keeps them as (GgmlRepack.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,9 +23,16 @@
 
 namespace midllama::gguf {
 
-/// Whether dequantizeValues reads `type` (F32, F16, BF16, Q4_0, Q4_1, Q8_0 today; the
-/// K-quants are not written yet).
+/// Whether dequantizeValues reads `type` (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K,
+/// Q6_K).
 bool canDequantize(TensorType type);
+
+/// A Q4_K, Q5_K or Q6_K super-block of 256 values as its codes (`codes[256]`: 0-15, 0-31,
+/// 0-63), one scale per sub-block (8 of 32 values; Q6_K 16 of 16) and, for Q4_K and Q5_K,
+/// one minimum per sub-block: w = q·scale + min, and Q6_K w = (q − 32)·scale. The scales
+/// d·scale and minimums −dmin·min are exact in fp32, so these values are ggml's, bit for bit.
+void kQuantBlock(TensorType type, const uint8_t *block, uint8_t *codes, float *scales,
+                 float *mins);
 
 /// The `count` values (a whole number of blocks) stored at `src` as `type`, into `dst`.
 void dequantizeValues(TensorType type, const uint8_t *src, int64_t count, float *dst);

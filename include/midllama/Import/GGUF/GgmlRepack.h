@@ -5,7 +5,12 @@
 // The ggml tensor types midllama stores without changing a value (docs/gguf.md): F32, F16
 // and BF16 as they are; Q8_0 and Q4_0 as symmetric `#llm.affine` groups of 32 with fp16
 // scales (Q8_0's int8 q is the code q + 128 around the implicit zero 128, Q4_0's code is
-// its nibble around 8); Q4_1 as `#llm.affine_min` groups of 32 with fp16 scales and minima.
+// its nibble around 8); Q4_1 as `#llm.affine_min` groups of 32 with fp16 scales and minima;
+// the K-quants with their codes and exact fp32 sub-block values (GgmlDequantize.h's
+// kQuantBlock): Q4_K and Q5_K as `#llm.affine_min` 4 and 5 bits in groups of 32, Q6_K as
+// symmetric `#llm.affine` 6 bits in groups of 16 (zero 32). Their fp32 scales cost more
+// bits than ggml's packed 6-bit ones (Q4_K: 6.0 bits per weight against 4.5; Q5_K 7.0
+// against 5.5; Q6_K 8.0 against 6.56), but every value is ggml's, bit for bit.
 // The blocks are cut into the tensors runtime/format/Components.h names, row by row, so a
 // caller can reorder rows (the q/k projections) on the way.
 //
