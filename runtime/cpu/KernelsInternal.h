@@ -130,6 +130,11 @@ void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 bool bitmaskFastPath(const WeightRef &w, int64_t rows);
 void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                        const WeightRef &w, int64_t begin, int64_t end);
+/// Decode of 2:4-pruned fp32/fp16 weights in place, one vpermt2ps per 16 kept values
+/// (MatMulNMAVX512.cpp), and whether it applies (1-3 input rows, K a multiple of 32).
+bool nm24FastPath(const WeightRef &w, int64_t rows);
+void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                    int64_t begin, int64_t end);
 bool wordGroupFastPath(const WeightRef &w, int64_t rows);
 void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                          const WeightRef &w, int64_t begin, int64_t end);

@@ -97,6 +97,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
     return wordGroupRowsAVX512(in, out, ld, rows, w, begin, end);
   if (bitmaskFastPath(w, rows))
     return bitmaskRowsAVX512(in, out, ld, rows, w, begin, end);
+  if (nm24FastPath(w, rows))
+    return nm24RowsAVX512(in, out, ld, rows, w, begin, end);
   if ((decodesRows(w) || w.dtype != DType::F32) && rows >= kDecodedPanelRows && haveAVX512())
     return decodedPanelColumnsAVX512(in, out, ld, rows, w, begin, end);
   if (haveAVX2())

@@ -347,8 +347,8 @@ TEST_P(CPUKernelsTest, AffineDequantizationAndMatMul) {
 // Pruned weights stored compressed: the kernels expand each row from the kept values and
 // their bitmask (unstructured) or 2-bit positions (2:4), and compute what the dense matrix
 // with explicit zeros gives.
-void checkSparseWeights(int64_t rows) {
-  const int64_t n = 37, k = 24;
+void checkSparseWeights(int64_t rows, int64_t k) {
+  const int64_t n = 37;
   for (DType dtype : {DType::F32, DType::F16}) {
     TestWeight dense(n, k, dtype, 31);
     std::vector<float> x = randomVector(size_t(rows * k), 32), zeroed = dense.values;
@@ -407,9 +407,11 @@ void checkSparseWeights(int64_t rows) {
 
 TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
   // 1 and 3 rows: fp32 bitmask weights decode in place (K = 24: a 16-column step and a tail
-  // of 8); 5 rows: the prefill path.
-  for (int64_t rows : {1, 3, 5})
-    checkSparseWeights(rows);
+  // of 8), and 2:4 ones where K is a multiple of 32 (96: three steps; MatMulNMAVX512.cpp);
+  // 5 rows: the prefill path.
+  for (int64_t k : {24, 96})
+    for (int64_t rows : {1, 2, 3, 5})
+      checkSparseWeights(rows, k);
 }
 
 // A pruned and quantized weight: the codes of the kept values only (row-aligned for 2:4,
