@@ -292,13 +292,17 @@ int main(int argc, char **argv) {
   std::vector<Format> formats;
   formats.push_back(dense("fp32 (panels, as compiled)", DType::F32, true, n, k, layersAt(32), rng));
   formats.push_back(dense("fp16 (panels, as compiled)", DType::F16, true, n, k, layersAt(16), rng));
-  formats.push_back(dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layersAt(16), rng));
+  formats.push_back(
+      dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layersAt(16), rng));
   formats.push_back(dense("fp32 (rows)", DType::F32, false, n, k, layersAt(32), rng));
   formats.push_back(dense("fp16 (rows)", DType::F16, false, n, k, layersAt(16), rng));
-  formats.push_back(affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layersAt(8), rng));
-  formats.push_back(affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layersAt(4), rng));
+  formats.push_back(
+      affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layersAt(8), rng));
+  formats.push_back(
+      affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layersAt(4), rng));
   formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layersAt(4), rng));
-  formats.push_back(affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layersAt(4), rng));
+  formats.push_back(
+      affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layersAt(4), rng));
   formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layersAt(3), rng));
   formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layersAt(2), rng));
   formats.push_back(nf4(64, n, k, layersAt(4), rng));
@@ -314,14 +318,15 @@ int main(int argc, char **argv) {
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto &v : x)
     v = u(rng);
-  std::printf("| format | bytes / weight | GB/s | fraction of the read | products/s at %lldx%lld |\n"
-              "|---|---:|---:|---:|---:|\n",
-              (long long)n, (long long)k);
-  std::string json =
-      "{\"threads\": " + std::to_string(o.threads) + ", \"rows\": " + std::to_string(n) +
-      ", \"cols\": " + std::to_string(k) +
-      ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
-      ", \"streaming_read_bytes_per_s\": " + std::to_string(read) + ", \"formats\": [";
+  std::printf(
+      "| format | bytes / weight | GB/s | fraction of the read | products/s at %lldx%lld |\n"
+      "|---|---:|---:|---:|---:|\n",
+      (long long)n, (long long)k);
+  std::string json = "{\"threads\": " + std::to_string(o.threads) +
+                     ", \"rows\": " + std::to_string(n) + ", \"cols\": " + std::to_string(k) +
+                     ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
+                     ", \"streaming_read_bytes_per_s\": " + std::to_string(read) +
+                     ", \"formats\": [";
   for (size_t fi = 0; fi < formats.size(); ++fi) {
     const Format &f = formats[fi];
     for (const WeightView &w : f.views) // warm: page in, first-touch

@@ -33,9 +33,8 @@ bool codeTilesApply(const WeightRef &w) {
   const bool width = w.bits == 4 || (w.bits == 8 && w.rows % 16 == 0 && !w.isNF4());
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
-  return format && width && w.sparse == SparsityKind::None && !w.panels &&
-         w.groupSize % 32 == 0 && w.groupSize > 0 && w.cols % 32 == 0 && w.cols > 0 &&
-         w.rows >= 16 && w.codes && w.scales &&
+  return format && width && w.sparse == SparsityKind::None && !w.panels && w.groupSize % 32 == 0 &&
+         w.groupSize > 0 && w.cols % 32 == 0 && w.cols > 0 && w.rows >= 16 && w.codes && w.scales &&
          (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
 }
 

@@ -195,7 +195,8 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
   // 64-byte aligned, as the compiled fp32 panels are: the micro-kernel's every load would
   // otherwise span two cache lines (measured: its time +16% on SmolLM2's rtn-w4g128).
   panelStore.resize(size_t(32 * k + 16));
-  float *panel = panelStore.data() + (16 - reinterpret_cast<uintptr_t>(panelStore.data()) / 4 % 16) % 16;
+  float *panel =
+      panelStore.data() + (16 - reinterpret_cast<uintptr_t>(panelStore.data()) / 4 % 16) % 16;
   WeightRef packed;
   packed.data = panel;
   packed.dtype = DType::F32;

@@ -55,8 +55,8 @@ MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const Wei
       uint32_t word;
       std::memcpy(&word, index + c / 8, 4); // 16 positions, 2 bits each
       const __m512i lanes = _mm512_add_epi32(
-          runStart, _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int(word)), shifts),
-                                     three));
+          runStart,
+          _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int(word)), shifts), three));
       const __m512 v = keptValues(w.data, half, row + c / 2);
       const int a = int(c / 32) & 1; // two chains per row
       for (int r = 0; r < R; ++r) {
@@ -74,9 +74,9 @@ MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const Wei
 } // namespace
 
 bool nm24FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.sparse == SparsityKind::NM && w.nmN == 2 && w.nmM == 4 &&
-         !w.isQuantized() && (w.dtype == DType::F32 || w.dtype == DType::F16) &&
-         w.cols % 32 == 0 && w.indexRowBytes * 8 >= w.cols && haveAVX512();
+  return rows < 4 && w.sparse == SparsityKind::NM && w.nmN == 2 && w.nmM == 4 && !w.isQuantized() &&
+         (w.dtype == DType::F32 || w.dtype == DType::F16) && w.cols % 32 == 0 &&
+         w.indexRowBytes * 8 >= w.cols && haveAVX512();
 }
 
 void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
@@ -90,8 +90,8 @@ void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const
 }
 #else
 bool nm24FastPath(const WeightRef &, int64_t) { return false; }
-void nm24RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
-                    int64_t) {}
+void nm24RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t, int64_t) {
+}
 #endif
 
 } // namespace midllama::rt::cpu

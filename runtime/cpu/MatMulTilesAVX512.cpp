@@ -35,16 +35,64 @@ namespace {
 /// The 16 rows' values of a tile's group (scales or minimums): fp16 as stored or fp32.
 MIDLLAMA_AVX512 inline __m512 groupValues(const void *values, bool half, int64_t at) {
   if (half)
-    return _mm512_cvtph_ps(
-        _mm256_load_si256(reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(values) + at)));
+    return _mm512_cvtph_ps(_mm256_load_si256(
+        reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(values) + at)));
   return _mm512_load_ps(static_cast<const float *>(values) + at);
 }
 
 /// The Bits-wide field at `shift` of each 32-bit lane (the top one needs no mask).
-template <int Bits>
-MIDLLAMA_AVX512 inline __m512i laneField(__m512i v, int shift, __m512i mask) {
+template <int Bits> MIDLLAMA_AVX512 inline __m512i laneField(__m512i v, int shift, __m512i mask) {
   return shift == 32 - Bits ? _mm512_srli_epi32(v, shift)
                             : _mm512_and_si512(_mm512_srli_epi32(v, shift), mask);
+}
+
+/// What a tile group's values add per unit of the input (w = q·s + offset): -z·s with zero
+/// points, -2^(Bits-1)·s symmetric, the minimum with one, nothing for NF4 (w = book[q]·s).
+template <int Bits>
+MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t slot) {
+  if (w.isNF4())
+    return _mm512_setzero_ps();
+  if (w.isAffineMin())
+    return groupValues(w.tileOffsets, tileValuesHalf(w), slot);
+  if (!w.zeros)
+    return _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
+  const __m128i z = _mm_load_si128(
+      reinterpret_cast<const __m128i *>(static_cast<const uint8_t *>(w.tileOffsets) + slot));
+  return _mm512_mul_ps(
+      s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
+}
+
+/// One 32-column block of T tiles (codes at src[t]) times R input rows (`xb`, rows k
+/// apart), Σ code·x into the C chains of `part`. Chunk q of the block: 4 bits, columns
+/// 8q + m (low nibble of byte m) and 8q + 4 + m (its high nibble); 8 bits, columns 4q + m.
+/// Inlined and unrolled whole: the shifts are then immediates and the chains stay in
+/// registers (a runtime index into `part`, or a call, would keep it in memory).
+template <int R, int T, int C, int Bits>
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
+blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
+              __m512 (&part)[T][R][C]) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
+  const __m512 book = _mm512_loadu_ps(kNF4Values);
+#pragma GCC unroll 8
+  for (int q = 0; q < kBlockBytes / 64; ++q) {
+    __m512i v[T];
+    for (int t = 0; t < T; ++t)
+      v[t] = _mm512_load_si512(src[t] + 64 * q);
+#pragma GCC unroll 8
+    for (int s = 0; s < 32 / Bits; ++s) { // the code at bit 8m (+4) of each lane
+      const int m = Bits == 4 ? s / 2 : s;
+      const int column = Bits == 4 ? 8 * q + m + 4 * (s % 2) : 4 * q + m;
+      const int shift = Bits == 4 ? 8 * m + 4 * (s % 2) : 8 * m;
+      for (int t = 0; t < T; ++t) {
+        const __m512i field = laneField<Bits>(v[t], shift, mask);
+        const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+        for (int r = 0; r < R; ++r)
+          part[t][r][s % C] =
+              _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
+      }
+    }
+  }
 }
 
 /// Outputs of T tiles from t0 for R input rows (`x`, rows k apart; `xsum` their Σ x per
@@ -55,9 +103,7 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
   constexpr int C = R == 1 ? 4 : 2;
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t k = w.cols, blocks = k / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
-  const bool half = tileValuesHalf(w), nf4 = w.isNF4();
-  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
-  const __m512 book = _mm512_loadu_ps(kNF4Values);
+  const bool half = tileValuesHalf(w);
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
     for (int r = 0; r < R; ++r)
@@ -77,49 +123,12 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
         for (int line = 0; line < kBlockBytes / 64; ++line)
           _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
       }
-      const float *xb = x + 32 * b;
-      // Chunk q of the block: 4 bits, columns 8q + m (low nibble of byte m) and 8q + 4 + m
-      // (its high nibble); 8 bits, columns 4q + m.
-      // Unrolled whole: the shifts are then immediates and the chains stay in registers
-      // (a runtime index into `part` would keep it in memory).
-#pragma GCC unroll 8
-      for (int q = 0; q < kBlockBytes / 64; ++q) {
-        __m512i v[T];
-        for (int t = 0; t < T; ++t)
-          v[t] = _mm512_load_si512(src[t] + 64 * q);
-#pragma GCC unroll 8
-        for (int s = 0; s < 32 / Bits; ++s) { // the code at bit 8m (+4) of each lane
-          const int m = Bits == 4 ? s / 2 : s;
-          const int column = Bits == 4 ? 8 * q + m + 4 * (s % 2) : 4 * q + m;
-          const int shift = Bits == 4 ? 8 * m + 4 * (s % 2) : 8 * m;
-          for (int t = 0; t < T; ++t) {
-            const __m512i field = laneField<Bits>(v[t], shift, mask);
-            const __m512 codes =
-                nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
-            for (int r = 0; r < R; ++r)
-              part[t][r][s % C] =
-                  _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
-          }
-        }
-      }
+      blockProducts<R, T, C, Bits>(src, x + 32 * b, k, w.isNF4(), part);
     }
     for (int t = 0; t < T; ++t) {
       const int64_t slot = ((t0 + t) * groups + g) * 16;
       const __m512 s = groupValues(w.tileScales, half, slot);
-      // w = (q - z)·s, or q·s + min: the offset per unit of Σ x is -z·s or min (NF4 none).
-      __m512 offset;
-      if (nf4)
-        offset = _mm512_setzero_ps();
-      else if (w.isAffineMin())
-        offset = groupValues(w.tileOffsets, half, slot);
-      else if (w.zeros)
-        offset = _mm512_sub_ps(
-            _mm512_setzero_ps(),
-            _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
-                                 reinterpret_cast<const __m128i *>(
-                                     static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
-      else
-        offset = _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
+      const __m512 offset = groupOffset<Bits>(w, s, slot);
       for (int r = 0; r < R; ++r) {
         __m512 sum = part[t][r][0];
         for (int c = 1; c < C; ++c)
@@ -153,8 +162,7 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
 
 /// Tile t's values (q·s + offset per 16-row group) as an fp32 panel: panel[i·16 + l] =
 /// row 16t + l, column i.
-template <int Bits>
-MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
+template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
@@ -163,19 +171,7 @@ MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
     const __m512 s = groupValues(w.tileScales, half, slot);
-    __m512 offset;
-    if (nf4)
-      offset = _mm512_setzero_ps();
-    else if (w.isAffineMin())
-      offset = groupValues(w.tileOffsets, half, slot);
-    else if (w.zeros)
-      offset = _mm512_sub_ps(
-          _mm512_setzero_ps(),
-          _mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
-                               reinterpret_cast<const __m128i *>(
-                                   static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
-    else
-      offset = _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
+    const __m512 offset = groupOffset<Bits>(w, s, slot);
     for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
 #pragma GCC unroll 8
@@ -187,8 +183,7 @@ MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
           const int column = Bits == 4 ? 8 * q + m + 4 * (sh % 2) : 4 * q + m;
           const int shift = Bits == 4 ? 8 * m + 4 * (sh % 2) : 8 * m;
           const __m512i field = laneField<Bits>(v, shift, mask);
-          const __m512 codes =
-              nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+          const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
           _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
         }
       }

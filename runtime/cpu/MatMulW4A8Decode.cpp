@@ -259,6 +259,59 @@ struct TileInput {
   const float *groupSum;   // [R][groups]
 };
 
+/// The two vpdpbusd weight operands of step p (0-3) of a tile block, for columns 8p..8p+3
+/// and 8p+4..8p+7 of the block: 8 bits, chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
+/// low and high nibbles.
+template <int Bits>
+MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, __m512i &w1) {
+  if (Bits == 8) {
+    w0 = _mm512_load_si512(src + 128 * p);
+    w1 = _mm512_load_si512(src + 128 * p + 64);
+    return;
+  }
+  const __m512i low = _mm512_set1_epi8(0x0f), v = _mm512_load_si512(src + 64 * p);
+  w0 = _mm512_and_si512(v, low);
+  w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+}
+
+/// Block b of T tiles (codes at src[t]) times R input rows (`xq`, rows k apart) into the
+/// int32 sums lo and hi (columns 8p..8p+3 and 8p+4..8p+7 of each step apart).
+template <int R, int T, int Bits>
+MIDLLAMA_VNNI inline void blockDots(const int8_t *xq, int64_t k, int64_t b,
+                                    const uint8_t *const *src, __m512i (&lo)[T][R],
+                                    __m512i (&hi)[T][R]) {
+  for (int p = 0; p < 4; ++p) {
+    __m512i a0[R], a1[R];
+    for (int r = 0; r < R; ++r) {
+      int32_t v0, v1;
+      std::memcpy(&v0, xq + r * k + 32 * b + 8 * p, 4);
+      std::memcpy(&v1, xq + r * k + 32 * b + 8 * p + 4, 4);
+      a0[r] = _mm512_set1_epi32(v0);
+      a1[r] = _mm512_set1_epi32(v1);
+    }
+    for (int t = 0; t < T; ++t) {
+      __m512i w0, w1;
+      stepOperands<Bits>(src[t], p, w0, w1);
+      for (int r = 0; r < R; ++r) {
+        lo[t][r] = _mm512_dpbusd_epi32(lo[t][r], w0, a0[r]);
+        hi[t][r] = _mm512_dpbusd_epi32(hi[t][r], w1, a1[r]);
+      }
+    }
+  }
+}
+
+/// A tile group's term per unit of sx·Σxq: the minimum (w = q·s + min), or -z·s (w =
+/// (q - z)·s). Symmetric weights have theirs in the block sums' start.
+MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, DType valueType, __m512 s,
+                                            int64_t slot) {
+  if (w.isAffineMin())
+    return loadScales(w.tileOffsets, valueType, slot, 0xffff);
+  const __m128i z = _mm_load_si128(
+      reinterpret_cast<const __m128i *>(static_cast<const uint8_t *>(w.tileOffsets) + slot));
+  return _mm512_mul_ps(
+      s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
+}
+
 /// Outputs of the T tiles (16 rows each) from tile t0 for R input rows, from the tiled
 /// layout (CodeTiles.cpp): lane c of every vector is row 16t + c, so each 64-byte load is
 /// two vpdpbusd operands for 16 rows, the 16 rows' group scales one load, and the result
@@ -268,10 +321,8 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
                              int64_t ld) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
-  const DType valueType = w.dtype == DType::F16 ? DType::F16 : DType::F32;
+  const DType valueType = tileValuesHalf(w) ? DType::F16 : DType::F32;
   const bool symmetric = !w.isAffineMin() && !w.zeros;
-  const __m512i low = _mm512_set1_epi8(0x0f);
-  const int8_t *xq = in.x.q.data();
   const float *xs = in.x.scale.data();
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
@@ -281,18 +332,14 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
     __m512 s[T];
     for (int t = 0; t < T; ++t)
       s[t] = loadScales(w.tileScales, valueType, ((t0 + t) * groups + g) * 16, 0xffff);
-    const int64_t bEnd = std::min(blocks, (g + 1) * perGroup);
-    for (int64_t b = g * perGroup; b < bEnd; ++b) {
+    for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       __m512i lo[T][R], hi[T][R];
-      for (int r = 0; r < R; ++r) {
-        const __m512i start = symmetric ? _mm512_set1_epi32(-(1 << (Bits - 1)) *
-                                                            in.blockSum[r * blocks + b])
-                                        : _mm512_setzero_si512();
-        for (int t = 0; t < T; ++t) {
-          lo[t][r] = start;
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) { // the symmetric zero 2^(Bits-1) starts the sums
+          lo[t][r] =
+              _mm512_set1_epi32(symmetric ? -(1 << (Bits - 1)) * in.blockSum[r * blocks + b] : 0);
           hi[t][r] = _mm512_setzero_si512();
         }
-      }
       const uint8_t *src[T];
       for (int t = 0; t < T; ++t) {
         src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
@@ -300,46 +347,7 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
         for (int line = 0; line < kBlockBytes / 64; ++line)
           _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
       }
-      // 8 bits: chunk q is columns 4q..4q+3 as loaded, chunks alternating between the two
-      // chains.
-      for (int q = 0; Bits == 8 && q < 8; q += 2) {
-        __m512i a0[R], a1[R];
-        for (int r = 0; r < R; ++r) {
-          int32_t v0, v1;
-          std::memcpy(&v0, xq + r * k + 32 * b + 4 * q, 4);
-          std::memcpy(&v1, xq + r * k + 32 * b + 4 * q + 4, 4);
-          a0[r] = _mm512_set1_epi32(v0);
-          a1[r] = _mm512_set1_epi32(v1);
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m512i w0 = _mm512_load_si512(src[t] + 64 * q);
-          const __m512i w1 = _mm512_load_si512(src[t] + 64 * q + 64);
-          for (int r = 0; r < R; ++r) {
-            lo[t][r] = _mm512_dpbusd_epi32(lo[t][r], w0, a0[r]);
-            hi[t][r] = _mm512_dpbusd_epi32(hi[t][r], w1, a1[r]);
-          }
-        }
-      }
-      // 4 bits: chunk q holds columns 8q..8q+3 in its low nibbles, 8q+4..8q+7 in its high.
-      for (int q = 0; Bits == 4 && q < 4; ++q) {
-        __m512i a0[R], a1[R];
-        for (int r = 0; r < R; ++r) {
-          int32_t v0, v1;
-          std::memcpy(&v0, xq + r * k + 32 * b + 8 * q, 4);
-          std::memcpy(&v1, xq + r * k + 32 * b + 8 * q + 4, 4);
-          a0[r] = _mm512_set1_epi32(v0);
-          a1[r] = _mm512_set1_epi32(v1);
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m512i v = _mm512_load_si512(src[t] + 64 * q);
-          const __m512i wl = _mm512_and_si512(v, low);
-          const __m512i wh = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-          for (int r = 0; r < R; ++r) {
-            lo[t][r] = _mm512_dpbusd_epi32(lo[t][r], wl, a0[r]);
-            hi[t][r] = _mm512_dpbusd_epi32(hi[t][r], wh, a1[r]);
-          }
-        }
-      }
+      blockDots<R, T, Bits>(in.x.q.data(), k, b, src, lo, hi);
       for (int r = 0; r < R; ++r) {
         const __m512 sx = _mm512_set1_ps(xs[r * blocks + b]);
         for (int t = 0; t < T; ++t)
@@ -347,18 +355,8 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
                                       _mm512_mul_ps(s[t], sx), acc[t][r]);
       }
     }
-    if (symmetric)
-      continue;
-    for (int t = 0; t < T; ++t) {
-      const int64_t slot = ((t0 + t) * groups + g) * 16;
-      // w = q·s + min, or (q - z)·s: the group's term is min·Σ, or -z·s·Σ.
-      const __m512 off =
-          w.isAffineMin()
-              ? loadScales(w.tileOffsets, valueType, slot, 0xffff)
-              : _mm512_sub_ps(_mm512_setzero_ps(),
-                              _mm512_mul_ps(s[t], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-                                                      _mm_load_si128(reinterpret_cast<const __m128i *>(
-                                                          static_cast<const uint8_t *>(w.tileOffsets) + slot))))));
+    for (int t = 0; t < T && !symmetric; ++t) {
+      const __m512 off = groupOffsetVNNI(w, valueType, s[t], ((t0 + t) * groups + g) * 16);
       for (int r = 0; r < R; ++r)
         acc[t][r] = _mm512_fmadd_ps(off, _mm512_set1_ps(in.groupSum[r * groups + g]), acc[t][r]);
     }

@@ -158,7 +158,7 @@ MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int 
       _mm512_storeu_si512(dst + 128 * c + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
     }
     WeightRef values; // the tiles' per-group values: fp16 as stored, else fp32
-    values.dtype = w.dtype == DType::F16 ? DType::F16 : DType::F32;
+    values.dtype = tileValuesHalf(w) ? DType::F16 : DType::F32;
     for (int64_t g = 0; g < groups; ++g)
       for (int c = 0; c < 16; ++c) {
         const int64_t at = (t * groups + g) * 16 + c;

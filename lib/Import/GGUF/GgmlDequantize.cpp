@@ -101,7 +101,9 @@ void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64
   case TensorType::Q4_K:
   case TensorType::Q5_K:
   case TensorType::Q6_K: {
-    const int64_t blockBytes = type == TensorType::Q4_K ? 144 : type == TensorType::Q5_K ? 176 : 210;
+    const int64_t blockBytes = type == TensorType::Q4_K   ? 144
+                               : type == TensorType::Q5_K ? 176
+                                                          : 210;
     uint8_t codes[256];
     float scales[16], mins[8];
     for (int64_t b = 0; b < count / 256; ++b) {

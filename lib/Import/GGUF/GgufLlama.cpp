@@ -235,11 +235,14 @@ void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
     case TensorType::BF16: element = BFloat16Type::get(context); break;
     case TensorType::Q8_0: format = llm::AffineQuantAttr::get(context, 8, 32, true, false); break;
     case TensorType::Q4_0: format = llm::AffineQuantAttr::get(context, 4, 32, true, false); break;
-    case TensorType::Q4_1: format = llm::AffineMinQuantAttr::get(context, 4, 32); break;
+    case TensorType::Q4_1:
+      format = llm::AffineMinQuantAttr::get(context, 4, 32);
+      break;
     case TensorType::Q4_K: // fp32 scales and minima (GgmlRepack.h)
     case TensorType::Q5_K:
       element = Float32Type::get(context);
-      format = llm::AffineMinQuantAttr::get(context, w.tensor->type == TensorType::Q4_K ? 4 : 5, 32);
+      format =
+          llm::AffineMinQuantAttr::get(context, w.tensor->type == TensorType::Q4_K ? 4 : 5, 32);
       break;
     case TensorType::Q6_K:
       element = Float32Type::get(context);

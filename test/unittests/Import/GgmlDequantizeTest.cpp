@@ -58,29 +58,35 @@ std::map<std::string, Golden> readGoldens() {
   return out;
 }
 
+const std::map<std::string, TensorType> kKQuantTypes = {
+    {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
+
+/// How many of `ours` differ from the golden's values in any bit (the first few reported).
+int bitDifferences(const std::vector<float> &ours, const Golden &golden) {
+  int differ = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &ours[i], 4);
+    std::memcpy(&b, golden.values.data() + 4 * i, 4);
+    if (a != b && differ++ < 3)
+      ADD_FAILURE() << "value " << i << ": " << ours[i] << " vs gguf-py "
+                    << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
+  }
+  return differ;
+}
+
 TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
   std::map<std::string, Golden> goldens = readGoldens();
   ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
-  const std::map<std::string, TensorType> types = {
-      {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
   for (const auto &[name, golden] : goldens) {
     SCOPED_TRACE(name);
-    TensorType type = types.at(name);
+    TensorType type = kKQuantTypes.at(name);
     ASSERT_TRUE(canDequantize(type));
     int64_t count = golden.blocks * 256;
     ASSERT_EQ(golden.values.size(), size_t(count) * 4);
     std::vector<float> ours(size_t(count), -1.0f);
     dequantizeValues(type, golden.bytes.data(), count, ours.data());
-    int differ = 0;
-    for (int64_t i = 0; i < count; ++i) {
-      uint32_t a, b;
-      std::memcpy(&a, &ours[size_t(i)], 4);
-      std::memcpy(&b, golden.values.data() + 4 * i, 4);
-      if (a != b && differ++ < 3)
-        ADD_FAILURE() << "value " << i << ": " << ours[size_t(i)] << " vs gguf-py "
-                      << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
-    }
-    EXPECT_EQ(differ, 0) << "of " << count;
+    EXPECT_EQ(bitDifferences(ours, golden), 0) << "of " << count;
   }
 }
 
@@ -89,17 +95,16 @@ TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
 TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
   std::map<std::string, Golden> goldens = readGoldens();
   ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
-  const std::map<std::string, TensorType> types = {
-      {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
   for (const auto &[name, golden] : goldens) {
     SCOPED_TRACE(name);
-    const TensorType type = types.at(name);
+    const TensorType type = kKQuantTypes.at(name);
     const int64_t cols = golden.blocks * 256;
     std::vector<KeptTensor> kept = keptTensors(type, cols);
     ASSERT_EQ(kept.size(), type == TensorType::Q6_K ? 2u : 3u);
     std::vector<std::vector<uint8_t>> parts;
     for (size_t which = 0; which < kept.size(); ++which) {
-      parts.emplace_back(size_t(kept[which].rowElements * midllama::rt::dtypeSize(kept[which].dtype)));
+      parts.emplace_back(
+          size_t(kept[which].rowElements * midllama::rt::dtypeSize(kept[which].dtype)));
       repackRow(type, which, golden.bytes.data(), cols, parts.back().data());
     }
     midllama::rt::WeightView w;
@@ -118,16 +123,7 @@ TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
       w.mins = parts[2].data();
     std::vector<float> ours(size_t(cols), -1.0f);
     midllama::rt::cpu::dequantizeRow(w, 0, ours.data());
-    int differ = 0;
-    for (int64_t i = 0; i < cols; ++i) {
-      uint32_t a, b;
-      std::memcpy(&a, &ours[size_t(i)], 4);
-      std::memcpy(&b, golden.values.data() + 4 * i, 4);
-      if (a != b && differ++ < 3)
-        ADD_FAILURE() << "value " << i << ": " << ours[size_t(i)] << " vs gguf-py "
-                      << *reinterpret_cast<const float *>(golden.values.data() + 4 * i);
-    }
-    EXPECT_EQ(differ, 0) << "of " << cols;
+    EXPECT_EQ(bitDifferences(ours, golden), 0) << "of " << cols;
   }
 }
 

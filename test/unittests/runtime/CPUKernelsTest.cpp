@@ -594,14 +594,71 @@ TEST_P(CPUKernelsTest, GroupCodeDecodeMatchesItsDenseForm) {
         }
 }
 
+/// A random affine weight of `bits` in groups (zero points, symmetric or minimum; fp32 or
+/// fp16 scales) with its parts kept for the reference, and the same weight tiled as the
+/// loader tiles it (CodeTiles.cpp) from a copy of the codes that `overwrite` then spoils
+/// for the tiled rows (rows 0-31 of n = 37 at 4 bits; all 48 at 8, tiled whole or not at
+/// all), so that a kernel reading the row-major codes instead of the tiles fails.
+struct RandomCodeGroups {
+  int bits;
+  int64_t n, k, group, groups, rowBytes;
+  GroupKind kind;
+  std::vector<uint8_t> codes, zeros, scribbled, tileStorage;
+  std::vector<float> scales, mins;
+  std::vector<uint16_t> halfScales, halfMins;
+  WeightRef w, tiled;
+
+  RandomCodeGroups(int bits, int64_t k, int64_t group, GroupKind kind, DType scaleType,
+                   bool overwrite, std::mt19937_64 &rng)
+      : bits(bits), n(bits == 4 ? 37 : 48), k(k), group(group),
+        groups((k + group - 1) / group), rowBytes(k * bits / 8), kind(kind) {
+    codes.resize(size_t(n * rowBytes));
+    zeros.resize(size_t(n * groups));
+    scales.resize(size_t(n * groups));
+    mins.resize(scales.size());
+    halfScales.resize(scales.size());
+    halfMins.resize(scales.size());
+    for (auto &c : codes)
+      c = uint8_t(rng());
+    for (auto &z : zeros)
+      z = uint8_t(rng() % (1u << bits));
+    for (size_t i = 0; i < scales.size(); ++i) {
+      halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
+      halfMins[i] = toHalf(-0.013f * float(rng() % 100));
+      scales[i] = fromHalf(halfScales[i]);
+      mins[i] = fromHalf(halfMins[i]);
+    }
+    const bool half = scaleType == DType::F16;
+    w = codeGroupWeight(kind, scaleType, n, k, bits, group, codes.data(),
+                        half ? static_cast<const void *>(halfScales.data()) : scales.data(),
+                        zeros.data(),
+                        half ? static_cast<const void *>(halfMins.data()) : mins.data());
+    scribbled = codes;
+    tiled = w;
+    tiled.codes = scribbled.data();
+    EXPECT_TRUE(codeTilesApply(tiled));
+    packCodeTiles(tiled, tileStorage);
+    if (overwrite)
+      std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0x5a));
+  }
+
+  /// Weight (j, c) in double, from the kept parts.
+  double value(int64_t j, int64_t c) const {
+    int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
+                      : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+    size_t g = size_t(j * groups + c / group);
+    return groupReference(kind, bits, uint32_t(q), float(zeros[g]), scales[g], mins[g]);
+  }
+};
+
 // With int8 activations (setInt8Activations), 4-bit weights in groups of 32 or 64 meet the
 // input quantized per 32 columns (scale absmax/127, nearest even): the product equals
 // Σ_b sx_b Σ_i w_i·xq_i computed in double from the same codes, for zero points, symmetric
 // and minimum groups, fp32 and fp16 scales, 1 to 3 rows (decode: codes read in place,
 // MatMulW4A8Decode.cpp; k = 160: an odd number of blocks; k = 2240: 70 groups) and 4 to 9
-// (the panel kernel), and a panel tail (n = 37), row-major and tiled as the loader tiles
-// them (CodeTiles.cpp); 8-bit weights too, tiled (n = 48: they are tiled whole or not at
-// all); and it stays within the activations' rounding of the fp32 product.
+// (the panel kernel), and a panel tail (n = 37), row-major and tiled (RandomCodeGroups);
+// 8-bit weights too, tiled; and it stays within the activations' rounding of the fp32
+// product.
 TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   std::mt19937_64 rng(23);
   setInt8Activations(true);
@@ -610,43 +667,16 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   for (int64_t group : {32, 64, 96}) // 64, 96: a shorter last group
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
       for (DType scaleType : {DType::F32, DType::F16}) {
-        const int64_t n = bits == 4 ? 37 : 48;
-        int64_t groups = (k + group - 1) / group, rowBytes = k * bits / 8;
-        std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
-        std::vector<float> scales(size_t(n * groups)), mins(scales.size());
-        std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
-        for (auto &c : codes)
-          c = uint8_t(rng());
-        for (auto &z : zeros)
-          z = uint8_t(rng() % (1u << bits));
-        for (size_t i = 0; i < scales.size(); ++i) {
-          halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
-          halfMins[i] = toHalf(-0.013f * float(rng() % 100));
-          scales[i] = fromHalf(halfScales[i]);
-          mins[i] = fromHalf(halfMins[i]);
-        }
-        bool half = scaleType == DType::F16;
-        WeightRef w = codeGroupWeight(
-            kind, scaleType, n, k, bits, group, codes.data(),
-            half ? static_cast<const void *>(halfScales.data()) : scales.data(), zeros.data(),
-            half ? static_cast<const void *>(halfMins.data()) : mins.data());
-        // Tiled as the loader tiles it: rows 0-31 (4 bits; all 48 rows at 8) from the
-        // tiles, whose source is then overwritten (so a kernel that reads the row-major
-        // codes instead fails), rows 32-36 row-major.
-        std::vector<uint8_t> scribbled(codes), tileStorage;
-        WeightRef tiled = w;
-        tiled.codes = scribbled.data();
-        ASSERT_TRUE(codeTilesApply(tiled));
-        packCodeTiles(tiled, tileStorage);
-        if (int8ActivationsAvailable()) // else the fp32 path runs, from the row-major codes
-          std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0x5a));
+        // Without VNNI the fp32 path runs, from the row-major codes: they must stay.
+        RandomCodeGroups m(bits, k, group, kind, scaleType, int8ActivationsAvailable(), rng);
+        const int64_t n = m.n;
         // 8 bits untiled: the fp32 path (not this test's subject).
         for (bool useTiles : {false, true})
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
           if (bits == 8 && !useTiles)
             continue;
           std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
-          matmul(x.data(), y.data(), rows, useTiles ? tiled : w);
+          matmul(x.data(), y.data(), rows, useTiles ? m.tiled : m.w);
           for (int64_t r = 0; r < rows; ++r) {
             // The input row as the kernel quantizes it.
             std::vector<double> xq(static_cast<size_t>(k)), halfStep(xq.size());
@@ -663,11 +693,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
             for (int64_t j = 0; j < n; ++j) {
               double expected = 0, exact = 0, magnitude = 0, rounding = 0;
               for (int64_t c = 0; c < k; ++c) {
-                int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
-                                  : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
-                size_t g = size_t(j * groups + c / group);
-                double wv = groupReference(kind, bits, uint32_t(q), float(zeros[g]), scales[g],
-                                           mins[g]);
+                double wv = m.value(j, c);
                 expected += wv * xq[size_t(c)];
                 exact += wv * double(x[size_t(r * k + c)]);
                 magnitude += std::fabs(wv * double(x[size_t(r * k + c)]));
@@ -692,7 +718,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
 // and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
 // to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
 // scales, odd block counts and short last groups, with the tiled rows' originals
-// overwritten (a kernel reading them instead fails) and row-major tail rows (n = 37).
+// overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
 TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   std::mt19937_64 rng(29);
   for (int bits : {4, 8})
@@ -700,49 +726,19 @@ TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   for (int64_t group : {32, 64, 96})
     for (GroupKind kind : {GroupKind::Symmetric, GroupKind::Minimum, GroupKind::ZeroPoints})
       for (DType scaleType : {DType::F32, DType::F16}) {
-        const int64_t n = bits == 4 ? 37 : 48; // 8 bits: tiled whole or not at all
-        int64_t groups = (k + group - 1) / group, rowBytes = k * bits / 8;
-        std::vector<uint8_t> codes(size_t(n * rowBytes)), zeros(size_t(n * groups));
-        std::vector<float> scales(size_t(n * groups)), mins(scales.size());
-        std::vector<uint16_t> halfScales(scales.size()), halfMins(scales.size());
-        for (auto &c : codes)
-          c = uint8_t(rng());
-        for (auto &z : zeros)
-          z = uint8_t(rng() % (1u << bits));
-        for (size_t i = 0; i < scales.size(); ++i) {
-          halfScales[i] = toHalf(0.01f * float(1 + rng() % 100));
-          halfMins[i] = toHalf(-0.013f * float(rng() % 100));
-          scales[i] = fromHalf(halfScales[i]);
-          mins[i] = fromHalf(halfMins[i]);
-        }
-        const bool half = scaleType == DType::F16;
-        const void *s = half ? static_cast<const void *>(halfScales.data()) : scales.data();
-        const void *m = half ? static_cast<const void *>(halfMins.data()) : mins.data();
-        WeightRef w = codeGroupWeight(kind, scaleType, n, k, bits, group, codes.data(), s,
-                                      zeros.data(), m);
-        std::vector<uint8_t> scribbled(codes), tileStorage;
-        WeightRef tiled = w;
-        tiled.codes = scribbled.data();
-        ASSERT_TRUE(codeTilesApply(tiled));
-        packCodeTiles(tiled, tileStorage);
-        if (codeTilesWanted()) // else no kernel reads tiles: the originals must stay
-          std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0xa5));
+        // Without AVX-512 no kernel reads tiles: the originals must stay.
+        RandomCodeGroups m(bits, k, group, kind, scaleType, codeTilesWanted(), rng);
+        const int64_t n = m.n;
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
           std::vector<float> x = randomVector(size_t(rows * k), 31), y(size_t(rows * n)),
                              yt(y.size());
-          matmul(x.data(), y.data(), rows, w);
-          matmul(x.data(), yt.data(), rows, tiled);
+          matmul(x.data(), y.data(), rows, m.w);
+          matmul(x.data(), yt.data(), rows, m.tiled);
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t j = 0; j < n; ++j) {
               double magnitude = 0;
-              for (int64_t c = 0; c < k; ++c) {
-                int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
-                                  : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
-                size_t g = size_t(j * groups + c / group);
-                magnitude += std::fabs(groupReference(kind, bits, uint32_t(q), float(zeros[g]),
-                                                      scales[g], mins[g]) *
-                                       double(x[size_t(r * k + c)]));
-              }
+              for (int64_t c = 0; c < k; ++c)
+                magnitude += std::fabs(m.value(j, c) * double(x[size_t(r * k + c)]));
               ASSERT_NEAR(yt[size_t(r * n + j)], y[size_t(r * n + j)], 4e-6 * magnitude + 1e-6)
                   << bits << " bits, group " << group << groupKindName(kind) << " k " << k
                   << " rows " << rows << " [" << r << ", " << j << "]";
@@ -751,103 +747,67 @@ TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
       }
 }
 
-// NF4 whose blocks lie within rows is tiled too (its code book looked up per lane): the
-// tiled decode (1-3 rows) and prefill panels (4 or more) give the dense product, with the
-// tiled rows' stream overwritten and row-major tail rows (n = 37).
-TEST_P(CPUKernelsTest, TiledNF4MatchesItsDenseForm) {
-  std::mt19937_64 rng(37);
-  struct Case {
-    int64_t k, block;
-  } cases[] = {{160, 32}, {192, 64}, {2240, 64}};
-  const int64_t n = 37;
-  for (const Case &cs : cases) {
-    const int64_t total = n * cs.k, blocks = total / cs.block;
-    std::vector<uint8_t> codes(size_t(total / 2));
-    for (auto &c : codes)
-      c = uint8_t(rng());
-    std::vector<float> absmax(static_cast<size_t>(blocks)), dense(static_cast<size_t>(total));
-    for (auto &a : absmax)
-      a = 0.05f + 0.01f * float(rng() % 50);
-    for (int64_t i = 0; i < total; ++i) {
-      uint8_t byte = codes[size_t(i / 2)];
-      dense[size_t(i)] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[size_t(i / cs.block)];
-    }
-    std::vector<uint8_t> scribbled(codes), tileStorage;
-    WeightRef w;
-    w.rows = n;
-    w.cols = cs.k;
-    w.bits = 4;
-    w.format = FormatKind::NF4;
-    w.groupSize = cs.block;
-    w.groups = blocks;
-    w.codes = scribbled.data();
-    w.scales = absmax.data();
-    ASSERT_TRUE(codeTilesApply(w));
-    packCodeTiles(w, tileStorage);
-    if (codeTilesWanted())
-      std::fill(scribbled.begin(), scribbled.begin() + 32 * cs.k / 2, uint8_t(0x3c));
-    for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
-      std::vector<float> x = randomVector(size_t(rows * cs.k), 21), y(size_t(rows * n));
-      matmul(x.data(), y.data(), rows, w);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < n; ++j) {
-          double expected = 0, magnitude = 0;
-          for (int64_t c = 0; c < cs.k; ++c) {
-            expected += double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)];
-            magnitude += std::fabs(double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)]);
-          }
-          ASSERT_NEAR(y[size_t(r * n + j)], expected, 4e-6 * magnitude + 1e-6)
-              << "k " << cs.k << " block " << cs.block << " rows " << rows << " [" << r << ", "
-              << j << "]";
-        }
-    }
-  }
-}
-
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in
 // registers (AVX-512 where the CPU has it); blocks of 32 and 64, and a K whose blocks
-// straddle rows (the row-expanding path), all equal to the dense form.
+// straddle rows (the row-expanding path), all equal to the dense form. Blocks within rows
+// are tiled too, as the loader tiles them (the code book looked up per lane): the tiled
+// decode and prefill panels (4 or more rows) equal the dense form as well, with the tiled
+// rows' stream overwritten (a kernel reading it instead fails) and row-major tail rows.
 TEST_P(CPUKernelsTest, NF4DecodeMatchesItsDenseForm) {
   std::mt19937_64 rng(19);
   struct Case {
     int64_t k, block;
-  } cases[] = {{128, 64}, {192, 32}, {96, 64}};
-  const int64_t n = 13;
-  for (const Case &cs : cases) {
-    int64_t total = n * cs.k, blocks = (total + cs.block - 1) / cs.block;
-    std::vector<uint8_t> codes(size_t((total + 1) / 2));
-    for (auto &c : codes)
-      c = uint8_t(rng());
-    std::vector<float> absmax(static_cast<size_t>(blocks)), dense(static_cast<size_t>(total));
-    for (auto &a : absmax)
-      a = 0.05f + 0.01f * float(rng() % 50);
-    for (int64_t i = 0; i < total; ++i) {
-      uint8_t byte = codes[size_t(i / 2)];
-      dense[size_t(i)] = kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[size_t(i / cs.block)];
-    }
-    WeightRef w;
-    w.rows = n;
-    w.cols = cs.k;
-    w.bits = 4;
-    w.format = FormatKind::NF4;
-    w.groupSize = cs.block;
-    w.codes = codes.data();
-    w.scales = absmax.data();
-    for (int64_t rows : {1, 2, 3, 4}) {
-      std::vector<float> x = randomVector(size_t(rows * cs.k), 20), y(size_t(rows * n));
-      matmul(x.data(), y.data(), rows, w);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < n; ++j) {
-          double expected = 0, magnitude = 0;
-          for (int64_t c = 0; c < cs.k; ++c) {
-            expected += double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)];
-            magnitude += std::fabs(double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)]);
+  } cases[] = {{128, 64}, {192, 32}, {96, 64}, {160, 32}, {2240, 64}};
+  const int64_t n = 37;
+  for (const Case &cs : cases)
+    for (bool tiled : {false, true}) {
+      const int64_t total = n * cs.k, blocks = (total + cs.block - 1) / cs.block;
+      std::vector<uint8_t> codes(size_t((total + 1) / 2));
+      for (auto &c : codes)
+        c = uint8_t(rng());
+      std::vector<float> absmax(static_cast<size_t>(blocks)), dense(static_cast<size_t>(total));
+      for (auto &a : absmax)
+        a = 0.05f + 0.01f * float(rng() % 50);
+      for (int64_t i = 0; i < total; ++i) {
+        uint8_t byte = codes[size_t(i / 2)];
+        dense[size_t(i)] =
+            kNF4Values[(i & 1) ? byte & 0xf : byte >> 4] * absmax[size_t(i / cs.block)];
+      }
+      WeightRef w;
+      w.rows = n;
+      w.cols = cs.k;
+      w.bits = 4;
+      w.format = FormatKind::NF4;
+      w.groupSize = cs.block;
+      w.groups = blocks;
+      w.codes = codes.data();
+      w.scales = absmax.data();
+      std::vector<uint8_t> tileStorage;
+      if (tiled) {
+        if (cs.k % cs.block) // blocks straddle rows: never tiled
+          continue;
+        ASSERT_TRUE(codeTilesApply(w));
+        packCodeTiles(w, tileStorage);
+        if (codeTilesWanted())
+          std::fill(codes.begin(), codes.begin() + 32 * cs.k / 2, uint8_t(0x3c));
+      }
+      for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
+        std::vector<float> x = randomVector(size_t(rows * cs.k), 20), y(size_t(rows * n));
+        matmul(x.data(), y.data(), rows, w);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            double expected = 0, magnitude = 0;
+            for (int64_t c = 0; c < cs.k; ++c) {
+              double product = double(x[size_t(r * cs.k + c)]) * dense[size_t(j * cs.k + c)];
+              expected += product;
+              magnitude += std::fabs(product);
+            }
+            ASSERT_NEAR(y[size_t(r * n + j)], expected, (tiled ? 4e-6 : 2e-6) * magnitude + 1e-6)
+                << "k " << cs.k << " block " << cs.block << " rows " << rows
+                << (tiled ? " tiled" : "");
           }
-          ASSERT_NEAR(y[size_t(r * n + j)], expected, 2e-6 * magnitude + 1e-6)
-              << "k " << cs.k << " block " << cs.block << " rows " << rows;
-        }
+      }
     }
-  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
