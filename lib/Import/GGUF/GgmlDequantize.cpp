@@ -49,8 +49,8 @@ void scaleMinK4(int j, const uint8_t *q, int &scale, int &min) {
 bool midllama::gguf::canDequantize(TensorType type) {
   switch (type) {
   case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q4_0:
-  case TensorType::Q4_1: case TensorType::Q8_0: case TensorType::Q4_K: case TensorType::Q5_K:
-  case TensorType::Q6_K:
+  case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1: case TensorType::Q8_0:
+  case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K:
     return true;
   default:
     return false;
@@ -98,6 +98,18 @@ void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64
       }
     }
     return;
+  case TensorType::Q5_0:
+  case TensorType::Q5_1: {
+    const bool min = type == TensorType::Q5_1;
+    uint8_t codes[32];
+    for (int64_t b = 0; b < count / 32; ++b, src += min ? 24 : 22) {
+      q5BlockCodes(type, src, codes);
+      const float d = halfAt(src), m = min ? halfAt(src + 2) : 0.0f;
+      for (int j = 0; j < 32; ++j) // Q5_0: (q − 16)·d exact; Q5_1 as Q4_1
+        dst[b * 32 + j] = min ? scaledPlus(d, codes[j], m) : float(int(codes[j]) - 16) * d;
+    }
+    return;
+  }
   case TensorType::Q4_K:
   case TensorType::Q5_K:
   case TensorType::Q6_K: {
@@ -162,5 +174,18 @@ void midllama::gguf::kQuantBlock(TensorType type, const uint8_t *block, uint8_t 
         codes[j + 32 * half + l] = uint8_t((half ? q[l] >> 4 : q[l] & 0xF) | fifth);
       }
     }
+  }
+}
+
+/// ggml's block_q5_0/q5_1: value j (< 16) is the low nibble of qs[j], value j + 16 its high
+/// nibble; bit j of the little-endian 32-bit qh is value j's fifth bit.
+void midllama::gguf::q5BlockCodes(TensorType type, const uint8_t *block, uint8_t *codes) {
+  const uint8_t *qhBytes = block + (type == TensorType::Q5_1 ? 4 : 2);
+  const uint32_t qh = uint32_t(qhBytes[0]) | uint32_t(qhBytes[1]) << 8 |
+                      uint32_t(qhBytes[2]) << 16 | uint32_t(qhBytes[3]) << 24;
+  const uint8_t *qs = qhBytes + 4;
+  for (int j = 0; j < 16; ++j) {
+    codes[j] = uint8_t((qs[j] & 0xF) | ((qh >> j & 1) << 4));
+    codes[j + 16] = uint8_t((qs[j] >> 4) | ((qh >> (j + 16) & 1) << 4));
   }
 }

@@ -68,6 +68,12 @@ std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t col
     return {{".qweight", rt::DType::U8, cols / 2},
             {".scales", rt::DType::F16, groups},
             {".mins", rt::DType::F16, groups}};
+  case TensorType::Q5_0:
+    return {{".qweight", rt::DType::U8, cols * 5 / 8}, {".scales", rt::DType::F16, groups}};
+  case TensorType::Q5_1:
+    return {{".qweight", rt::DType::U8, cols * 5 / 8},
+            {".scales", rt::DType::F16, groups},
+            {".mins", rt::DType::F16, groups}};
   case TensorType::Q4_K: // fp32 sub-block scales and minima: d·scale is not an fp16 value
   case TensorType::Q5_K:
     return {{".qweight", rt::DType::U8, cols * (type == TensorType::Q4_K ? 4 : 5) / 8},
@@ -81,6 +87,18 @@ std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t col
 }
 
 namespace {
+
+/// `count` codes `bits` wide into the zeroed row `dst` from code `first` on, little-endian
+/// (midllama's affine layout: code i at bits [i·bits, (i + 1)·bits) of the row).
+void putCodes(const uint8_t *codes, int count, int bits, int64_t first, uint8_t *dst) {
+  for (int i = 0; i < count; ++i) {
+    const int64_t bit = (first + i) * bits;
+    const uint32_t code = uint32_t(codes[i]) << (bit & 7);
+    dst[bit >> 3] |= uint8_t(code);
+    if ((bit & 7) + bits > 8)
+      dst[(bit >> 3) + 1] |= uint8_t(code >> 8);
+  }
+}
 
 /// One row of K-quant super-blocks: its codes packed `bits` wide from the row's first bit,
 /// little-endian (midllama's affine layout), and its fp32 sub-block scales or minima.
@@ -99,13 +117,24 @@ void repackKQuantRow(TensorType type, size_t which, const uint8_t *src, int64_t 
       std::memcpy(dst + 4 * perBlock * b, which == 1 ? scales : mins, size_t(4 * perBlock));
       continue;
     }
-    for (int i = 0; i < 256; ++i) {
-      const int64_t bit = (256 * b + i) * bits;
-      const uint32_t code = uint32_t(codes[i]) << (bit & 7);
-      dst[bit >> 3] |= uint8_t(code);
-      if ((bit & 7) + bits > 8)
-        dst[(bit >> 3) + 1] |= uint8_t(code >> 8);
+    putCodes(codes, 256, bits, 256 * b, dst);
+  }
+}
+
+/// One row of Q5_0/Q5_1 blocks: the 5-bit codes packed from the row's first bit, or the
+/// blocks' fp16 d (which 1) or m (which 2) as stored.
+void repackQ5Row(TensorType type, size_t which, const uint8_t *src, int64_t cols, uint8_t *dst) {
+  const int64_t blockBytes = type == TensorType::Q5_1 ? 24 : 22;
+  if (which == 0)
+    std::memset(dst, 0, size_t(cols * 5 / 8));
+  uint8_t codes[32];
+  for (int64_t b = 0; b < cols / 32; ++b, src += blockBytes) {
+    if (which != 0) {
+      std::memcpy(dst + 2 * b, src + 2 * (which - 1), 2);
+      continue;
     }
+    q5BlockCodes(type, src, codes);
+    putCodes(codes, 32, 5, 32 * b, dst);
   }
 }
 
@@ -119,6 +148,8 @@ void midllama::gguf::repackRow(TensorType type, size_t which, const uint8_t *src
   }
   if (type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K)
     return repackKQuantRow(type, which, src, cols, dst);
+  if (type == TensorType::Q5_0 || type == TensorType::Q5_1)
+    return repackQ5Row(type, which, src, cols, dst);
   Block block = blockOf(type);
   int64_t codesPerBlock = type == TensorType::Q8_0 ? 32 : 16;
   for (int64_t b = 0; b < cols / 32; ++b, src += block.bytes) {

@@ -164,8 +164,8 @@ bool midllama::gguf::planLlamaWeights(const GgufFile &file, const DecoderConfig 
     }
     if (!canDequantize(t->type)) {
       error = prefix + "tensor '" + gguf + "' is " + tensorTypeName(t->type) +
-              ", which is not dequantized yet (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, "
-              "Q5_K, Q6_K are)";
+              ", which is not dequantized yet (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, "
+              "Q8_0, Q4_K, Q5_K, Q6_K are)";
       return false;
     }
     used.insert(gguf);
@@ -237,6 +237,12 @@ void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
     case TensorType::Q4_0: format = llm::AffineQuantAttr::get(context, 4, 32, true, false); break;
     case TensorType::Q4_1:
       format = llm::AffineMinQuantAttr::get(context, 4, 32);
+      break;
+    case TensorType::Q5_0:
+      format = llm::AffineQuantAttr::get(context, 5, 32, true, false);
+      break;
+    case TensorType::Q5_1:
+      format = llm::AffineMinQuantAttr::get(context, 5, 32);
       break;
     case TensorType::Q4_K: // fp32 scales and minima (GgmlRepack.h)
     case TensorType::Q5_K:

@@ -117,7 +117,7 @@ def tokenizer_kvs(pre="smollm", model="gpt2"):
 
 def block_bytes(ttype, count):
     per = {T_F32: (1, 4), T_F16: (1, 2), T_BF16: (1, 2), T_Q4_0: (32, 18), T_Q4_1: (32, 20),
-           T_Q8_0: (32, 34), 6: (32, 22)}[ttype]
+           T_Q8_0: (32, 34), 9: (32, 36)}[ttype]
     return count // per[0] * per[1]
 
 
@@ -227,7 +227,7 @@ def main():
         "llama-missing.gguf": build_llama(tensors=llama_tensors(drop=("blk.1.ffn_up.weight",))),
         "llama-extra.gguf": build_llama(tensors=llama_tensors(extra=[("rope_freqs.weight", [4], T_F32)])),
         "llama-untied.gguf": build_llama(tensors=llama_tensors(extra=[("output.weight", [32, 64], T_Q8_0)])),
-        "llama-q5_0.gguf": build_llama(tensors=llama_tensors(types={"blk.0.ffn_down.weight": 6})),
+        "llama-q8_1.gguf": build_llama(tensors=llama_tensors(types={"blk.0.ffn_down.weight": 9})),
         "llama-shape.gguf": build_llama(tensors=[t if t[0] != "blk.0.attn_k.weight" else
                                                  ("blk.0.attn_k.weight", [32, 32], T_Q4_1, 640)
                                                  for t in llama_tensors()]),

@@ -2,8 +2,8 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Inputs/kquants.golden holds random Q4_K, Q5_K and Q6_K blocks and the values the `gguf`
-// Python package dequantizes them to (make-kquant-goldens.py): midllama's dequantization
+// Inputs/kquants.golden holds random Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 blocks and the values the
+// `gguf` Python package dequantizes them to (make-kquant-goldens.py): midllama's dequantization
 // must give every value bit for bit, and so must the runtime's decode of the blocks as the
 // importer keeps them (GgmlRepack.h: codes with fp32 sub-block scales). The simple types
 // (Q4_0, Q4_1, Q8_0) are checked the same way on whole models in test/Import/GGUF/.
@@ -58,8 +58,16 @@ std::map<std::string, Golden> readGoldens() {
   return out;
 }
 
-const std::map<std::string, TensorType> kKQuantTypes = {
-    {"Q4_K", TensorType::Q4_K}, {"Q5_K", TensorType::Q5_K}, {"Q6_K", TensorType::Q6_K}};
+const std::map<std::string, TensorType> kKQuantTypes = {{"Q4_K", TensorType::Q4_K},
+                                                        {"Q5_K", TensorType::Q5_K},
+                                                        {"Q6_K", TensorType::Q6_K},
+                                                        {"Q5_0", TensorType::Q5_0},
+                                                        {"Q5_1", TensorType::Q5_1}};
+
+/// Values per block of a golden's type.
+int64_t blockValues(TensorType type) {
+  return type == TensorType::Q5_0 || type == TensorType::Q5_1 ? 32 : 256;
+}
 
 /// How many of `ours` differ from the golden's values in any bit (the first few reported).
 int bitDifferences(const std::vector<float> &ours, const Golden &golden) {
@@ -77,12 +85,13 @@ int bitDifferences(const std::vector<float> &ours, const Golden &golden) {
 
 TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
   std::map<std::string, Golden> goldens = readGoldens();
-  ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
+  ASSERT_EQ(goldens.size(), kKQuantTypes.size())
+      << "Inputs/kquants.golden is missing or incomplete";
   for (const auto &[name, golden] : goldens) {
     SCOPED_TRACE(name);
     TensorType type = kKQuantTypes.at(name);
     ASSERT_TRUE(canDequantize(type));
-    int64_t count = golden.blocks * 256;
+    int64_t count = golden.blocks * blockValues(type);
     ASSERT_EQ(golden.values.size(), size_t(count) * 4);
     std::vector<float> ours(size_t(count), -1.0f);
     dequantizeValues(type, golden.bytes.data(), count, ours.data());
@@ -91,16 +100,19 @@ TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
 }
 
 // Kept, not dequantized: the blocks cut into codes, scales and minima as midllama-import
-// stores them, read back by the CPU runtime's decode (a row of all the golden's blocks).
+// stores them, read back by the CPU runtime's decode (a row of all the golden's blocks;
+// Q5_0's implicit zero is 16, Q6_K's 32: 2^(bits-1)).
 TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
   std::map<std::string, Golden> goldens = readGoldens();
-  ASSERT_EQ(goldens.size(), 3u) << "Inputs/kquants.golden is missing or incomplete";
+  ASSERT_EQ(goldens.size(), kKQuantTypes.size())
+      << "Inputs/kquants.golden is missing or incomplete";
   for (const auto &[name, golden] : goldens) {
     SCOPED_TRACE(name);
     const TensorType type = kKQuantTypes.at(name);
-    const int64_t cols = golden.blocks * 256;
+    const int64_t cols = golden.blocks * blockValues(type);
+    const bool symmetric = type == TensorType::Q6_K || type == TensorType::Q5_0;
     std::vector<KeptTensor> kept = keptTensors(type, cols);
-    ASSERT_EQ(kept.size(), type == TensorType::Q6_K ? 2u : 3u);
+    ASSERT_EQ(kept.size(), symmetric ? 2u : 3u);
     std::vector<std::vector<uint8_t>> parts;
     for (size_t which = 0; which < kept.size(); ++which) {
       parts.emplace_back(
@@ -110,10 +122,9 @@ TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
     midllama::rt::WeightView w;
     w.rows = 1;
     w.cols = cols;
-    w.dtype = midllama::rt::DType::F32;
-    w.format = type == TensorType::Q6_K ? midllama::rt::FormatKind::Affine
-                                        : midllama::rt::FormatKind::AffineMin;
-    w.bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q5_K ? 5 : 6;
+    w.dtype = kept[1].dtype; // Q5_0/Q5_1 keep ggml's fp16 d (and m), the K-quants fp32
+    w.format = symmetric ? midllama::rt::FormatKind::Affine : midllama::rt::FormatKind::AffineMin;
+    w.bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q6_K ? 6 : 5;
     w.groupSize = type == TensorType::Q6_K ? 16 : 32;
     w.groups = cols / w.groupSize;
     w.codes = parts[0].data();

@@ -5,7 +5,8 @@
 // The values a GGUF tensor's blocks stand for, as ggml defines them (ggml-quants.c,
 // dequantize_row_*), bit-identical to the `gguf` Python package's dequantization (which
 // transformers uses to load GGUF files): Q8_0 d·q; Q4_0 d·(q − 8); Q4_1 d·q + m (each
-// block's d and m fp16; fp32 product, one rounding of the sum); F16 and BF16 widened; the
+// block's d and m fp16; fp32 product, one rounding of the sum); Q5_0 d·(q − 16) and Q5_1
+// d·q + m (5-bit codes: a nibble and a bit of a 32-bit word); F16 and BF16 widened; the
 // K-quants Q4_K, Q5_K (d·scale·q − dmin·min per sub-block of 32) and Q6_K ((d·scale)·q),
 // super-blocks of 256 (test/unittests/Import/GgmlDequantizeTest.cpp: gguf-py's values bit
 // for bit). kQuantBlock splits a K-quant super-block into codes and exact fp32 sub-block
@@ -23,9 +24,14 @@
 
 namespace midllama::gguf {
 
-/// Whether dequantizeValues reads `type` (F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K,
-/// Q6_K).
+/// Whether dequantizeValues reads `type` (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+/// Q4_K, Q5_K, Q6_K).
 bool canDequantize(TensorType type);
+
+/// The 32 five-bit codes of a Q5_0 block {fp16 d; 4 bytes of fifth bits; 16 bytes of
+/// nibbles} or Q5_1 block {fp16 d, m; the same}, in column order: w = d·(q − 16), or
+/// d·q + m.
+void q5BlockCodes(TensorType type, const uint8_t *block, uint8_t *codes);
 
 /// A Q4_K, Q5_K or Q6_K super-block of 256 values as its codes (`codes[256]`: 0-15, 0-31,
 /// 0-63), one scale per sub-block (8 of 32 values; Q6_K 16 of 16) and, for Q4_K and Q5_K,

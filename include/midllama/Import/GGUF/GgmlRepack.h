@@ -6,6 +6,7 @@
 // and BF16 as they are; Q8_0 and Q4_0 as symmetric `#llm.affine` groups of 32 with fp16
 // scales (Q8_0's int8 q is the code q + 128 around the implicit zero 128, Q4_0's code is
 // its nibble around 8); Q4_1 as `#llm.affine_min` groups of 32 with fp16 scales and minima;
+// Q5_0 and Q5_1 the same with 5-bit codes (Q5_0's zero is 16 = 2^(5-1));
 // the K-quants with their codes and exact fp32 sub-block values (GgmlDequantize.h's
 // kQuantBlock): Q4_K and Q5_K as `#llm.affine_min` 4 and 5 bits in groups of 32, Q6_K as
 // symmetric `#llm.affine` 6 bits in groups of 16 (zero 32). Their fp32 scales cost more
