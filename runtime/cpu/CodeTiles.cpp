@@ -15,7 +15,9 @@
 // split, a permuted input and a horizontal reduction per row instead (still used for the
 // rows past the last whole tile). 8-bit weights are tiled too (chunk q of a block:
 // columns 4q..4q+3 of the 16 rows, one vpdpbusd operand as loaded), which is exactly the
-// panel layout the int8 prefill kernel reads. The same idea as llama.cpp's load-time
+// panel layout the int8 prefill kernel reads; 5-bit weights (ggml's Q5_0/Q5_1/Q5_K) as
+// the 4-bit layout of their low 4 bits plus 64 bytes of fifth bits per block (byte q of
+// lane c: bit m for column 8q + m, bit 4 + m for 8q + 4 + m), 5 bits per weight still. The same idea as llama.cpp's load-time
 // repacking of Q4_0 (its ggml-cpu "repack" buffers); the layout here is our own.
 //
 //===----------------------------------------------------------------------===//
@@ -29,8 +31,10 @@ namespace midllama::rt::cpu {
 bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles is AVX-512
 
 bool codeTilesApply(const WeightRef &w) {
-  // 8-bit weights have no row-major int8-activation kernel: tiled whole or not at all.
-  const bool width = w.bits == 4 || (w.bits == 8 && w.rows % 16 == 0 && !w.isNF4());
+  // 5- and 8-bit weights have no row-major int8-activation kernel: tiled whole or not at
+  // all.
+  const bool width =
+      w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.rows % 16 == 0 && !w.isNF4());
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
   return format && width && w.sparse == SparsityKind::None && !w.panels && w.groupSize % 32 == 0 &&
@@ -42,14 +46,19 @@ namespace {
 constexpr size_t kAlign = 64;
 size_t roundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-/// Code of row n, column c of a row-major 4-bit weight (low nibble first; NF4's stream
-/// high nibble first).
+/// Code of row n, column c of a row-major 4- or 5-bit weight (codes little-endian from the
+/// row's first bit: 4 bits low nibble first; NF4's stream high nibble first).
 inline uint8_t codeAt(const WeightRef &w, int64_t n, int64_t c) {
   if (w.isNF4()) {
     const int64_t i = n * w.cols + c;
     return (w.codes[i / 2] >> ((i & 1) ? 0 : 4)) & 0xf;
   }
-  return (w.codes[n * w.codeRowBytes + c / 2] >> (4 * (c & 1))) & 0xf;
+  const uint8_t *row = w.codes + n * w.codeRowBytes;
+  const int64_t bit = c * w.bits;
+  uint32_t word = row[bit >> 3];
+  if ((bit & 7) + w.bits > 8)
+    word |= uint32_t(row[(bit >> 3) + 1]) << 8;
+  return uint8_t((word >> (bit & 7)) & ((1u << w.bits) - 1));
 }
 
 /// Row n's 32 codes of block b into its lane of the tile block at `block`.
@@ -59,10 +68,16 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
       std::memcpy(block + 64 * q, w.codes + n * w.codeRowBytes + 32 * b + 4 * q, 4);
     return;
   }
+  // 4 bits (and the low 4 of 5): byte m of chunk q holds columns 8q + m and 8q + 4 + m;
+  // 5 bits: the fifth bits after the 4 chunks, byte q of the lane, bit m and 4 + m.
   for (int q = 0; q < 4; ++q)
-    for (int m = 0; m < 4; ++m)
-      block[64 * q + m] =
-          uint8_t(codeAt(w, n, 32 * b + 8 * q + m) | codeAt(w, n, 32 * b + 8 * q + 4 + m) << 4);
+    for (int m = 0; m < 4; ++m) {
+      const uint8_t lo = codeAt(w, n, 32 * b + 8 * q + m);
+      const uint8_t hi = codeAt(w, n, 32 * b + 8 * q + 4 + m);
+      block[64 * q + m] = uint8_t((lo & 0xf) | (hi & 0xf) << 4);
+      if (w.bits == 5)
+        block[256 + q] |= uint8_t((lo >> 4) << m | (hi >> 4) << (4 + m));
+    }
 }
 
 /// Value i of `scales`-like per-group data stored as the tiles store it: the fp16 bits as
@@ -89,6 +104,7 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   const size_t valueBytes = tileValuesHalf(w) ? 2 : 4;
   const size_t offsetBytes = w.isAffineMin() ? valueBytes : (w.zeros ? 1 : 0);
   const size_t blockBytes = size_t(16 * 32 * w.bits / 8); // 16 rows of a 32-column block
+  // (5 bits: 256 bytes of low nibbles, then 64 of fifth bits, 4 per lane)
   const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
   const size_t scaleBytes = size_t(tiles * groups) * 16 * valueBytes;
   const size_t offsetTotal = size_t(tiles * groups) * 16 * offsetBytes;

@@ -181,6 +181,9 @@ void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t ld, const Wei
 bool w4a8DecodePath(const WeightRef &w, int64_t rows);
 void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                   int64_t begin, int64_t end);
+/// Tile t of a 4- or 5-bit tiled weight as the prefill panel's steps (64 bytes each: lane c
+/// = row 16t + c, codes of columns 4i..4i+3), into dst (K / 4 steps).
+void tileStepsVNNI(const WeightRef &w, int64_t t, uint8_t *dst);
 /// Either of the two, by the number of input rows.
 inline bool w4a8Applies(const WeightRef &w, int64_t rows) {
   return w4a8FastPath(w, rows) || w4a8DecodePath(w, rows);

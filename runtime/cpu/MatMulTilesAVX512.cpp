@@ -2,7 +2,7 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Decode (1-3 input rows) of 4- and 8-bit affine and NF4 weights in the tiled layout
+// Decode (1-3 input rows) of 4-, 5- and 8-bit affine and NF4 weights in the tiled layout
 // (CodeTiles.cpp) with fp32 activations, the default: lane c of every vector is output
 // row 16t + c, so a code shifted and masked out of each 32-bit lane is the column's code
 // for 16 rows at once, converted to fp32 (NF4: looked up in the code book, one vpermps)
@@ -62,30 +62,54 @@ MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t 
       s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
 }
 
+/// Chunks of 64 bytes per tile block, and codes per 32-bit lane of a chunk.
+template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : 4;
+template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : 8;
+
+/// Code s of each lane of chunk q (v; `plane` the block's fifth bits at 5 bits), and its
+/// column in the block: 8 bits, byte s = column 4q + s; 4 and 5 bits, byte s/2's low
+/// nibble = column 8q + s/2, its high nibble column 8q + 4 + s/2, plus (5 bits) bit
+/// (column - 8q) of the lane's byte q of fifth bits as 16.
+template <int Bits>
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512i laneCode(__m512i v, __m512i plane,
+                                                                       int q, int s, int &column) {
+  if (Bits == 8) {
+    column = 4 * q + s;
+    return laneField<8>(v, 8 * s, _mm512_set1_epi32(0xff));
+  }
+  const int m = s / 2, high = s % 2;
+  column = 8 * q + m + 4 * high;
+  __m512i code = laneField<4>(v, 8 * m + 4 * high, _mm512_set1_epi32(0xf));
+  if (Bits == 5)
+    code = _mm512_or_si512(
+        code, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(plane, 8 * q + m + 4 * high),
+                                                 _mm512_set1_epi32(1)),
+                                4));
+  return code;
+}
+
 /// One 32-column block of T tiles (codes at src[t]) times R input rows (`xb`, rows k
-/// apart), Σ code·x into the C chains of `part`. Chunk q of the block: 4 bits, columns
-/// 8q + m (low nibble of byte m) and 8q + 4 + m (its high nibble); 8 bits, columns 4q + m.
-/// Inlined and unrolled whole: the shifts are then immediates and the chains stay in
-/// registers (a runtime index into `part`, or a call, would keep it in memory).
+/// apart), Σ code·x into the C chains of `part`. Inlined and unrolled whole: the shifts
+/// are then immediates and the chains stay in registers (a runtime index into `part`, or a
+/// call, would keep it in memory).
 template <int R, int T, int C, int Bits>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
 blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
               __m512 (&part)[T][R][C]) {
-  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
   const __m512 book = _mm512_loadu_ps(kNF4Values);
+  __m512i plane[T];
+  for (int t = 0; t < T; ++t)
+    plane[t] = Bits == 5 ? _mm512_load_si512(src[t] + 256) : _mm512_setzero_si512();
 #pragma GCC unroll 8
-  for (int q = 0; q < kBlockBytes / 64; ++q) {
+  for (int q = 0; q < kChunks<Bits>; ++q) {
     __m512i v[T];
     for (int t = 0; t < T; ++t)
       v[t] = _mm512_load_si512(src[t] + 64 * q);
 #pragma GCC unroll 8
-    for (int s = 0; s < 32 / Bits; ++s) { // the code at bit 8m (+4) of each lane
-      const int m = Bits == 4 ? s / 2 : s;
-      const int column = Bits == 4 ? 8 * q + m + 4 * (s % 2) : 4 * q + m;
-      const int shift = Bits == 4 ? 8 * m + 4 * (s % 2) : 8 * m;
+    for (int s = 0; s < kLaneCodes<Bits>; ++s) {
       for (int t = 0; t < T; ++t) {
-        const __m512i field = laneField<Bits>(v[t], shift, mask);
+        int column;
+        const __m512i field = laneCode<Bits>(v[t], plane[t], q, s, column);
         const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
         for (int r = 0; r < R; ++r)
           part[t][r][s % C] =
@@ -156,8 +180,9 @@ MIDLLAMA_AVX512 void tiledRows(const float *in, const float *xsum, float *out, i
 template <int R>
 void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, const WeightRef &w,
                  int64_t begin, int64_t end) {
-  w.bits == 8 ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
-              : tiledRows<R, 4>(in, xsum, out, ld, w, begin, end);
+  w.bits == 8   ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
+  : w.bits == 5 ? tiledRows<R, 5>(in, xsum, out, ld, w, begin, end)
+                : tiledRows<R, 4>(in, xsum, out, ld, w, begin, end);
 }
 
 /// Tile t's values (q·s + offset per 16-row group) as an fp32 panel: panel[i·16 + l] =
@@ -166,7 +191,6 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
-  const __m512i mask = _mm512_set1_epi32(Bits == 4 ? 0xf : 0xff);
   const __m512 book = _mm512_loadu_ps(kNF4Values);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
@@ -174,15 +198,14 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
     const __m512 offset = groupOffset<Bits>(w, s, slot);
     for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
+      const __m512i plane = Bits == 5 ? _mm512_load_si512(src + 256) : _mm512_setzero_si512();
 #pragma GCC unroll 8
-      for (int q = 0; q < kBlockBytes / 64; ++q) {
+      for (int q = 0; q < kChunks<Bits>; ++q) {
         const __m512i v = _mm512_load_si512(src + 64 * q);
 #pragma GCC unroll 8
-        for (int sh = 0; sh < 32 / Bits; ++sh) {
-          const int m = Bits == 4 ? sh / 2 : sh;
-          const int column = Bits == 4 ? 8 * q + m + 4 * (sh % 2) : 4 * q + m;
-          const int shift = Bits == 4 ? 8 * m + 4 * (sh % 2) : 8 * m;
-          const __m512i field = laneField<Bits>(v, shift, mask);
+        for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {
+          int column;
+          const __m512i field = laneCode<Bits>(v, plane, q, sh, column);
           const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
           _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
         }
@@ -209,8 +232,9 @@ MIDLLAMA_AVX512 void groupSums(const float *in, int64_t rows, const WeightRef &w
 
 void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) {
   for (int c = 0; c < panels; ++c)
-    w.bits == 8 ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
-                : tilePanel<4>(w, j0 / 16 + c, panel + c * w.cols * 16);
+    w.bits == 8   ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
+    : w.bits == 5 ? tilePanel<5>(w, j0 / 16 + c, panel + c * w.cols * 16)
+                  : tilePanel<4>(w, j0 / 16 + c, panel + c * w.cols * 16);
 }
 
 void tiledRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,

@@ -27,7 +27,7 @@ namespace midllama::rt::cpu {
 
 bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
   return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() &&
-         (w.bits == 4 || (w.bits == 8 && w.tileCodes && w.rows % 16 == 0)) &&
+         (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
@@ -259,9 +259,17 @@ struct TileInput {
   const float *groupSum;   // [R][groups]
 };
 
+/// Bits 0-3 of each 32-bit lane as bit 4 of its bytes 0-3 (a 5-bit code's 16): the
+/// multiply by 2^0 + 2^7 + 2^14 + 2^21 puts bit m at bit 8m without carries.
+MIDLLAMA_VNNI inline __m512i spreadFifthBits(__m512i bits) {
+  const __m512i four = _mm512_and_si512(bits, _mm512_set1_epi32(0xf));
+  const __m512i spread = _mm512_mullo_epi32(four, _mm512_set1_epi32(0x00204081));
+  return _mm512_slli_epi32(_mm512_and_si512(spread, _mm512_set1_epi32(0x01010101)), 4);
+}
+
 /// The two vpdpbusd weight operands of step p (0-3) of a tile block, for columns 8p..8p+3
 /// and 8p+4..8p+7 of the block: 8 bits, chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
-/// low and high nibbles.
+/// low and high nibbles; 5 bits, those with their fifth bits added.
 template <int Bits>
 MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, __m512i &w1) {
   if (Bits == 8) {
@@ -272,6 +280,11 @@ MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, _
   const __m512i low = _mm512_set1_epi8(0x0f), v = _mm512_load_si512(src + 64 * p);
   w0 = _mm512_and_si512(v, low);
   w1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+  if (Bits == 5) { // byte p of each lane of the fifth bits: bits 0-3 for w0, 4-7 for w1
+    const __m512i plane = _mm512_load_si512(src + 256);
+    w0 = _mm512_or_si512(w0, spreadFifthBits(_mm512_srli_epi32(plane, 8 * p)));
+    w1 = _mm512_or_si512(w1, spreadFifthBits(_mm512_srli_epi32(plane, 8 * p + 4)));
+  }
 }
 
 /// Block b of T tiles (codes at src[t]) times R input rows (`xq`, rows k apart) into the
@@ -386,11 +399,13 @@ MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, c
   const TileInput in{x, blockSum.data(), groupSum.data()};
   int64_t t = begin / 16;
   for (; t + 2 <= end / 16; t += 2)
-    w.bits == 8 ? tileBlock<R, 2, 8>(in, w, t, out + (16 * t - begin), ld)
-                : tileBlock<R, 2, 4>(in, w, t, out + (16 * t - begin), ld);
+    w.bits == 8   ? tileBlock<R, 2, 8>(in, w, t, out + (16 * t - begin), ld)
+    : w.bits == 5 ? tileBlock<R, 2, 5>(in, w, t, out + (16 * t - begin), ld)
+                  : tileBlock<R, 2, 4>(in, w, t, out + (16 * t - begin), ld);
   for (; t < end / 16; ++t)
-    w.bits == 8 ? tileBlock<R, 1, 8>(in, w, t, out + (16 * t - begin), ld)
-                : tileBlock<R, 1, 4>(in, w, t, out + (16 * t - begin), ld);
+    w.bits == 8   ? tileBlock<R, 1, 8>(in, w, t, out + (16 * t - begin), ld)
+    : w.bits == 5 ? tileBlock<R, 1, 5>(in, w, t, out + (16 * t - begin), ld)
+                  : tileBlock<R, 1, 4>(in, w, t, out + (16 * t - begin), ld);
 }
 
 template <int R>
@@ -460,7 +475,27 @@ MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, 
     rowBlock<R, 1>(in, w, j, out + (j - begin), ld);
 }
 
+/// tileSteps for one width.
+template <int Bits>
+MIDLLAMA_VNNI void tileStepsOf(const WeightRef &w, int64_t t, uint8_t *dst) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t blocks = w.cols / 32;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
+    for (int p = 0; p < 4; ++p) {
+      __m512i w0, w1;
+      stepOperands<Bits>(src, p, w0, w1);
+      _mm512_storeu_si512(dst + (8 * b + 2 * p) * 64, w0);
+      _mm512_storeu_si512(dst + (8 * b + 2 * p + 1) * 64, w1);
+    }
+  }
+}
+
 } // namespace
+
+void tileStepsVNNI(const WeightRef &w, int64_t t, uint8_t *dst) {
+  w.bits == 5 ? tileStepsOf<5>(w, t, dst) : tileStepsOf<4>(w, t, dst);
+}
 
 void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                   int64_t begin, int64_t end) {
@@ -489,6 +524,7 @@ void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const Weight
   }
 }
 #else
+void tileStepsVNNI(const WeightRef &, int64_t, uint8_t *) {}
 void w4a8RowsVNNI(const Int8Activations &, float *, int64_t, const WeightRef &, int64_t, int64_t) {}
 #endif
 

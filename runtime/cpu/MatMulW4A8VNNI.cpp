@@ -37,7 +37,7 @@ bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
   return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() &&
-         (w.bits == 4 || (w.bits == 8 && w.tileCodes && w.rows % 16 == 0)) &&
+         (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
@@ -140,23 +140,16 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
 }
 
 /// The panels of rows j0..j0 + 16·panels from the tiled layout (CodeTiles.cpp), and where
-/// they are: 4 bits, each 64-byte chunk of a tile is the panel's step of its low nibbles
-/// and the next of its high ones, unpacked into `panel`; 8 bits, consecutive tiles are the
-/// panels as stored. The tiles' scales and minimums or zero points give the offsets.
+/// they are: 4 and 5 bits, unpacked into `panel` (tileStepsVNNI); 8 bits, consecutive
+/// tiles are the panels as stored. The tiles' scales and minimums or zero points give the offsets.
 MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int panels,
                                             uint8_t *panel, float *scales, float *offsets) {
-  const int64_t steps = w.cols / 4, chunks = w.cols / 8, groups = w.groups;
-  const __m512i low = _mm512_set1_epi8(0x0f);
+  const int64_t steps = w.cols / 4, groups = w.groups;
   const float implicitZero = float(1 << (w.bits - 1));
   for (int p = 0; p < panels; ++p) {
     const int64_t t = j0 / 16 + p;
-    const uint8_t *src = w.tileCodes + t * chunks * 64;
-    uint8_t *dst = panel + p * steps * 64;
-    for (int64_t c = 0; w.bits == 4 && c < chunks; ++c) {
-      const __m512i v = _mm512_load_si512(src + 64 * c);
-      _mm512_storeu_si512(dst + 128 * c, _mm512_and_si512(v, low));
-      _mm512_storeu_si512(dst + 128 * c + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
-    }
+    if (w.bits != 8)
+      tileStepsVNNI(w, t, panel + p * steps * 64);
     WeightRef values; // the tiles' per-group values: fp16 as stored, else fp32
     values.dtype = tileValuesHalf(w) ? DType::F16 : DType::F32;
     for (int64_t g = 0; g < groups; ++g)

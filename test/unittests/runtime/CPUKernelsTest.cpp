@@ -610,7 +610,7 @@ struct RandomCodeGroups {
 
   RandomCodeGroups(int bits, int64_t k, int64_t group, GroupKind kind, DType scaleType,
                    bool overwrite, std::mt19937_64 &rng)
-      : bits(bits), n(bits == 4 ? 37 : 48), k(k), group(group),
+      : bits(bits), n(bits == 4 ? 37 : 48), k(k), group(group), // 5, 8 bits: whole tiles
         groups((k + group - 1) / group), rowBytes(k * bits / 8), kind(kind) {
     codes.resize(size_t(n * rowBytes));
     zeros.resize(size_t(n * groups));
@@ -644,8 +644,11 @@ struct RandomCodeGroups {
 
   /// Weight (j, c) in double, from the kept parts.
   double value(int64_t j, int64_t c) const {
-    int q = bits == 8 ? codes[size_t(j * rowBytes + c)]
-                      : (codes[size_t(j * rowBytes + c / 2)] >> ((c & 1) * 4)) & 0xf;
+    const int64_t bit = c * bits; // codes little-endian from the row's first bit
+    uint32_t word = codes[size_t(j * rowBytes + bit / 8)];
+    if (bit % 8 + bits > 8)
+      word |= uint32_t(codes[size_t(j * rowBytes + bit / 8 + 1)]) << 8;
+    int q = int((word >> (bit % 8)) & ((1u << bits) - 1));
     size_t g = size_t(j * groups + c / group);
     return groupReference(kind, bits, uint32_t(q), float(zeros[g]), scales[g], mins[g]);
   }
@@ -657,12 +660,12 @@ struct RandomCodeGroups {
 // and minimum groups, fp32 and fp16 scales, 1 to 3 rows (decode: codes read in place,
 // MatMulW4A8Decode.cpp; k = 160: an odd number of blocks; k = 2240: 70 groups) and 4 to 9
 // (the panel kernel), and a panel tail (n = 37), row-major and tiled (RandomCodeGroups);
-// 8-bit weights too, tiled; and it stays within the activations' rounding of the fp32
-// product.
+// 5- and 8-bit weights too, tiled; and it stays within the activations' rounding of the
+// fp32 product.
 TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   std::mt19937_64 rng(23);
   setInt8Activations(true);
-  for (int bits : {4, 8})
+  for (int bits : {4, 5, 8})
   for (int64_t k : {160, 2240}) // 2240 in groups of 32: more than 64 groups a row
   for (int64_t group : {32, 64, 96}) // 64, 96: a shorter last group
     for (GroupKind kind : {GroupKind::ZeroPoints, GroupKind::Symmetric, GroupKind::Minimum})
@@ -670,10 +673,10 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
         // Without VNNI the fp32 path runs, from the row-major codes: they must stay.
         RandomCodeGroups m(bits, k, group, kind, scaleType, int8ActivationsAvailable(), rng);
         const int64_t n = m.n;
-        // 8 bits untiled: the fp32 path (not this test's subject).
+        // 5 and 8 bits untiled: the fp32 path (not this test's subject).
         for (bool useTiles : {false, true})
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
-          if (bits == 8 && !useTiles)
+          if (bits != 4 && !useTiles)
             continue;
           std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
           matmul(x.data(), y.data(), rows, useTiles ? m.tiled : m.w);
@@ -713,7 +716,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   setInt8Activations(false);
 }
 
-// Where the CPU has AVX-512 the loader tiles 4- and 8-bit affine weights (CodeTiles.cpp)
+// Where the CPU has AVX-512 the loader tiles 4-, 5- and 8-bit affine weights (CodeTiles.cpp)
 // and the fp32-activation kernels read the tiles: decode (1-3 rows, MatMulTilesAVX512.cpp)
 // and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
 // to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
@@ -721,7 +724,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
 // overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
 TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   std::mt19937_64 rng(29);
-  for (int bits : {4, 8})
+  for (int bits : {4, 5, 8})
   for (int64_t k : {160, 2240})
   for (int64_t group : {32, 64, 96})
     for (GroupKind kind : {GroupKind::Symmetric, GroupKind::Minimum, GroupKind::ZeroPoints})
