@@ -38,15 +38,15 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst);
 /// repay waking them (a wake-up costs about as much as 50k multiply-adds).
 void parallelFor(int64_t n, int64_t costPerItem,
                  const std::function<void(int64_t, int64_t)> &body);
-/// Prefill of 4-bit weights with the activations quantized to int8 in blocks of 32 (as
-/// llama.cpp computes Q4 x Q8): faster where the CPU has AVX-512 VNNI, not bit-equal to the
-/// fp32-activation path. Off by default (midllama-run --int8-activations).
+/// Products of 4-, 5- and 8-bit affine weights with the activations quantized to int8 in
+/// blocks of 32 (as llama.cpp computes Q4 x Q8): faster where the CPU has AVX-512 VNNI,
+/// not bit-equal to the fp32-activation path. Off by default (--int8-activations).
 void setInt8Activations(bool on);
 bool int8Activations();
 /// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
 bool int8ActivationsAvailable();
-/// Dense 4- and 8-bit affine weights are read from a copy laid out in tiles of 16 rows
-/// (WeightRef::tileCodes, CodeTiles.cpp), made at load where the CPU has AVX-512
+/// Dense 4-, 5- and 8-bit affine and NF4 weights are read from a copy laid out in tiles of
+/// 16 rows (WeightRef::tileCodes, CodeTiles.cpp), made at load where the CPU has AVX-512
 /// (codeTilesWanted): whether `w` can be tiled, and the tiling, which points w's tile
 /// fields into `storage` and returns the parts of the original the tiled rows no longer
 /// read (the loader drops their pages, so the weight is not held twice).

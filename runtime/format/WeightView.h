@@ -76,8 +76,8 @@ struct WeightView {
   const int32_t *outlierColumns = nullptr;
   const uint16_t *outliers = nullptr;
   /// CPU only, made at load when int8 activations are on (runtime/cpu/CodeTiles.cpp): a
-  /// dense 4- or 8-bit affine weight's first rows / 16 * 16 rows again, each 16 rows
-  /// interleaved as vpdpbusd reads them. `tileCodes` [tile][block of 32 columns][16 · 32 ·
+  /// dense 4-, 5- or 8-bit affine (or NF4) weight's first rows / 16 * 16 rows again, each
+  /// 16 rows interleaved as vpdpbusd reads them. `tileCodes` [tile][block of 32 columns][16 · 32 ·
   /// bits / 8 bytes];
   /// `tileScales` [tile][group][16] (fp16 when `dtype` is F16, else fp32); `tileOffsets`
   /// the same for the minimums (affine with minimum) or uint8 zero points; null when
