@@ -192,6 +192,10 @@ void Model::tileWeights() {
       w.tileOffsets = first.tileOffsets;
       continue;
     }
+    // Weights held in memory (generated at load: --synthetic-weights) stay row-major: their
+    // bytes cannot be dropped, and a copy would double what the report measures.
+    if (!file_->inMapping(w.codes, 1))
+      continue;
     tiles_.emplace_back();
     const cpu::CodeTileBytes original = cpu::packCodeTiles(w, tiles_.back());
     for (const cpu::ByteRange &range : {original.codes, original.scales, original.offsets})

@@ -217,11 +217,16 @@ void ParamFile::evict(const TensorView &view) const {
   evictRange(view.data, size_t(view.numBytes));
 }
 
-void ParamFile::evictRange(const void *data, size_t bytes) const {
+bool ParamFile::inMapping(const void *data, size_t bytes) const {
   uintptr_t begin = reinterpret_cast<uintptr_t>(data);
   uintptr_t base = reinterpret_cast<uintptr_t>(base_);
-  if (!data || begin < base || bytes > size_t(size_) || begin - base > size_t(size_) - bytes)
-    return; // not (wholly) in the mapping
+  return data && begin >= base && bytes <= size_t(size_) && begin - base <= size_t(size_) - bytes;
+}
+
+void ParamFile::evictRange(const void *data, size_t bytes) const {
+  if (!inMapping(data, bytes))
+    return;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(data);
   // Whole pages inside the range only: neighbours may still be in use.
   long page = sysconf(_SC_PAGESIZE);
   uintptr_t first = (begin + page - 1) / page * page;

@@ -67,6 +67,8 @@ public:
   void evict(const TensorView &view) const;
   /// The same for any bytes of the mapping (nothing for bytes outside it, e.g. in memory).
   void evictRange(const void *data, size_t bytes) const;
+  /// Whether [data, data + bytes) lies in the file's mapping (not a tensor held in memory).
+  bool inMapping(const void *data, size_t bytes) const;
   /// The tensors in file order, padding excluded.
   const std::vector<TensorView> &tensors() const { return tensors_; }
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
