@@ -57,6 +57,39 @@ bool midllama::gguf::canDequantize(TensorType type) {
   }
 }
 
+namespace {
+
+/// Q5_0: (q − 16)·d, exact; Q5_1: d·q + m rounded once, as Q4_1.
+void dequantizeQ5(TensorType type, const uint8_t *src, int64_t count, float *dst) {
+  const bool min = type == TensorType::Q5_1;
+  uint8_t codes[32];
+  for (int64_t b = 0; b < count / 32; ++b, src += min ? 24 : 22) {
+    q5BlockCodes(type, src, codes);
+    const float d = halfAt(src), m = min ? halfAt(src + 2) : 0.0f;
+    for (int j = 0; j < 32; ++j)
+      dst[b * 32 + j] = min ? scaledPlus(d, codes[j], m) : float(int(codes[j]) - 16) * d;
+  }
+}
+
+/// The K-quants from their codes and exact sub-block values (kQuantBlock): Q6_K
+/// (d·scale)·(q − 32), exact as ggml's; Q4_K/Q5_K d·scale·q (exact) plus −dmin·min,
+/// rounded once as ggml's.
+void dequantizeKQuants(TensorType type, const uint8_t *src, int64_t count, float *dst) {
+  const int64_t blockBytes =
+      type == TensorType::Q4_K ? 144 : type == TensorType::Q5_K ? 176 : 210;
+  uint8_t codes[256];
+  float scales[16], mins[8];
+  for (int64_t b = 0; b < count / 256; ++b) {
+    kQuantBlock(type, src + b * blockBytes, codes, scales, mins);
+    float *out = dst + b * 256;
+    for (int i = 0; i < 256; ++i)
+      out[i] = type == TensorType::Q6_K ? scales[i / 16] * float(int(codes[i]) - 32)
+                                        : scales[i / 32] * float(codes[i]) + mins[i / 32];
+  }
+}
+
+} // namespace
+
 void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64_t count,
                                       float *dst) {
   switch (type) {
@@ -99,37 +132,12 @@ void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64
     }
     return;
   case TensorType::Q5_0:
-  case TensorType::Q5_1: {
-    const bool min = type == TensorType::Q5_1;
-    uint8_t codes[32];
-    for (int64_t b = 0; b < count / 32; ++b, src += min ? 24 : 22) {
-      q5BlockCodes(type, src, codes);
-      const float d = halfAt(src), m = min ? halfAt(src + 2) : 0.0f;
-      for (int j = 0; j < 32; ++j) // Q5_0: (q − 16)·d exact; Q5_1 as Q4_1
-        dst[b * 32 + j] = min ? scaledPlus(d, codes[j], m) : float(int(codes[j]) - 16) * d;
-    }
-    return;
-  }
+  case TensorType::Q5_1:
+    return dequantizeQ5(type, src, count, dst);
   case TensorType::Q4_K:
   case TensorType::Q5_K:
-  case TensorType::Q6_K: {
-    const int64_t blockBytes = type == TensorType::Q4_K   ? 144
-                               : type == TensorType::Q5_K ? 176
-                                                          : 210;
-    uint8_t codes[256];
-    float scales[16], mins[8];
-    for (int64_t b = 0; b < count / 256; ++b) {
-      kQuantBlock(type, src + b * blockBytes, codes, scales, mins);
-      float *out = dst + b * 256;
-      if (type == TensorType::Q6_K) // (d·scale)·(q − 32): exact, as ggml's
-        for (int i = 0; i < 256; ++i)
-          out[i] = scales[i / 16] * float(int(codes[i]) - 32);
-      else // d·scale·q exact, one rounding of the sum with −dmin·min, as ggml's
-        for (int i = 0; i < 256; ++i)
-          out[i] = scales[i / 32] * float(codes[i]) + mins[i / 32];
-    }
-    return;
-  }
+  case TensorType::Q6_K:
+    return dequantizeKQuants(type, src, count, dst);
   default:
     return; // callers check canDequantize
   }
