@@ -45,6 +45,38 @@ template <typename F> void byRowCount(int64_t rows, F f) {
 
 namespace {
 
+/// 16 panel values from element `at`, fp32 or widened from fp16.
+template <bool F16>
+__attribute__((target("avx512f"))) inline __m512 panelValues(const void *panel, int64_t at) {
+  if (F16)
+    return _mm512_cvtph_ps(_mm256_loadu_si256(
+        reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(panel) + at)));
+  return _mm512_loadu_ps(static_cast<const float *>(panel) + at);
+}
+
+/// The inner loop of panelMicro512 for P panels of fp32 (or fp16, widened per load)
+/// weights: one pointer walks the panels, and the R input rows are read from two pointers
+/// (rows 0-2 and 3-5) at offsets 0, k and 2k, so every address is a register plus a scaled
+/// index and nothing spills (six row pointers and the runtime panel count did: a third of
+/// the loop's instructions were moves and compares).
+template <int R, int P, bool F16>
+__attribute__((target("avx512f"))) inline void
+panelLoop(const float *x, int64_t k, const void *panel, __m512 (&acc)[R][2]) {
+  const float *x0 = x, *x3 = x + (R > 3 ? 3 * k : 0);
+  const int64_t k2 = 2 * k, stride = 16 * k; // the second panel, in elements
+  for (int64_t i = 0; i < k; ++i) {
+    const __m512 b0 = panelValues<F16>(panel, 16 * i);
+    const __m512 b1 = P == 2 ? panelValues<F16>(panel, stride + 16 * i) : b0;
+    const float *rows[6] = {x0 + i, x0 + i + k, x0 + i + k2, x3 + i, x3 + i + k, x3 + i + k2};
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(*rows[r]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      if (P == 2)
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+}
+
 template <int R>
 __attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
                                                       const WeightRef &w, int64_t p,
@@ -54,21 +86,11 @@ __attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
   for (int r = 0; r < R; ++r)
     acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const bool f16 = w.dtype == DType::F16;
-  __m512 b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // b[1] unused for one panel
-  for (int64_t i = 0; i < k; ++i) {
-    for (int c = 0; c < panels; ++c) {
-      int64_t base = ((p + c) * k + i) * 16;
-      b[c] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
-                       static_cast<const uint16_t *>(w.data) + base)))
-                 : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
-    }
-    for (int r = 0; r < R; ++r) {
-      __m512 a = _mm512_set1_ps(x[r * k + i]);
-      acc[r][0] = _mm512_fmadd_ps(a, b[0], acc[r][0]);
-      if (panels == 2)
-        acc[r][1] = _mm512_fmadd_ps(a, b[1], acc[r][1]);
-    }
-  }
+  const void *panel = static_cast<const uint8_t *>(w.data) + p * k * 16 * (f16 ? 2 : 4);
+  if (panels == 2)
+    f16 ? panelLoop<R, 2, true>(x, k, panel, acc) : panelLoop<R, 2, false>(x, k, panel, acc);
+  else
+    f16 ? panelLoop<R, 1, true>(x, k, panel, acc) : panelLoop<R, 1, false>(x, k, panel, acc);
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < panels; ++c) {
       int64_t first = (p + c) * 16, lanes = std::min<int64_t>(16, end - first);
