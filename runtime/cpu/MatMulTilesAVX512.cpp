@@ -1,4 +1,4 @@
-//===- MatMulTilesAVX512.cpp - Decode of tiled 4/8-bit weights, fp32 input --===//
+//===- MatMulTilesAVX512.cpp - Tiled 4/5/8-bit and NF4 weights, fp32 input -===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
@@ -6,12 +6,12 @@
 // (CodeTiles.cpp) with fp32 activations, the default: lane c of every vector is output
 // row 16t + c, so a code shifted and masked out of each 32-bit lane is the column's code
 // for 16 rows at once, converted to fp32 (NF4: looked up in the code book, one vpermps)
-// and multiplied by the input value broadcast. The
-// codes accumulate unscaled over a group (Σ q·x), then one multiply by the 16 rows' group
-// scales and one for the zero point, minimum or symmetric offset times Σ x over the group:
-// Σ (q - z)·s·x = s·Σ q·x - z·s·Σ x. No horizontal sums, no per-row scale expansion (the
-// row-major kernels need both), so decode runs at the memory's speed rather than the
-// arithmetic's. The same values as the row-major kernels, summed in another order.
+// and multiplied by the input value broadcast. The codes accumulate unscaled over a group
+// (Σ q·x), then one multiply by the 16 rows' group scales and one for the zero point,
+// minimum or symmetric offset times Σ x over the group: Σ (q - z)·s·x = s·Σ q·x - z·s·Σ x.
+// No horizontal sums, no per-row scale expansion (the row-major kernels need both). The
+// same values as the row-major kernels, summed in another order. Prefill's fp32 panels
+// are decoded from the tiles here too (tilePanelsAVX512).
 //
 //===----------------------------------------------------------------------===//
 
