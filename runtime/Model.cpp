@@ -176,7 +176,9 @@ void Model::tileWeights() {
   // Where the CPU has AVX-512 the 4- and 8-bit kernels read tiled copies (CodeTiles.cpp);
   // the pages of the originals they replace are dropped right after each copy, so the
   // weights are not held twice (an embedding lookup re-reads its few rows from the file).
-  if (!cpu::codeTilesWanted())
+  // A GPU artifact runs its own kernels on the device from the row-major weights: tiles
+  // would only add host memory (its CPU fallback reads the rows as stored).
+  if (!cpu::codeTilesWanted() || file_->find(kCudaKernelsTensor))
     return;
   std::map<const uint8_t *, size_t> done; // a weight bound twice (tied) is tiled once
   for (cpu::WeightRef &w : weights_) {
