@@ -58,6 +58,8 @@ VARIANTS=(
   "awq-w3g128 --llm-quantize-awq=bits=3 group-size=128 search-samples=16 $C"
   "gptq-w4g128-act --llm-quantize-gptq=bits=4 group-size=128 act-order=true $C"
   "gptq-w3g128-act --llm-quantize-gptq=bits=3 group-size=128 act-order=true $C"
+  "gptq-w3g64-act --llm-quantize-gptq=bits=3 group-size=64 act-order=true $C"
+  "gptq-w2g64-act --llm-quantize-gptq=bits=2 group-size=64 act-order=true $C"
   "nf4-b64 --llm-quantize-nf4=block-size=64"
   "nf4-b64-dq --llm-quantize-nf4=block-size=64 double-quant=true"
   "int8-t6 --llm-quantize-int8=threshold=6 $C"

@@ -47,6 +47,59 @@ struct RecipePipelineOptions : public PassPipelineOptions<RecipePipelineOptions>
                              llvm::cl::desc("Parameter file to write (required)")};
 };
 
+/// `midllama-search-recipe`: the options of --llm-search-recipe a user sets; the others
+/// keep the pass's defaults (only options written in the pipeline's text are passed on).
+struct SearchPipelineOptions : public PassPipelineOptions<SearchPipelineOptions> {
+  Option<std::string> budget{*this, "budget", llvm::cl::desc("The model's weight bytes at "
+                                                             "most (60MB, 4.25bpp; required)")};
+  Option<std::string> candidates{*this, "candidates",
+                                 llvm::cl::desc("Comma-separated candidates (the pass's)")};
+  Option<std::string> calib{*this, "calib", llvm::cl::desc("Calibration data (required)")};
+  Option<int64_t> samples{*this, "samples", llvm::cl::desc("Calibration windows")};
+  Option<int64_t> seqLen{*this, "seq-len", llvm::cl::desc("Tokens per calibration window")};
+  Option<uint64_t> seed{*this, "seed", llvm::cl::desc("Seed of the window sampling")};
+  Option<std::string> tokenizer{*this, "tokenizer",
+                                llvm::cl::desc("Tokenizer for text calibration data")};
+  Option<std::string> weighting{*this, "weighting",
+                                llvm::cl::desc("A candidate's cost: fisher or output")};
+  Option<int64_t> fisherSamples{*this, "fisher-samples",
+                                llvm::cl::desc("Calibration windows of the Fisher")};
+  Option<int64_t> kvTokens{*this, "kv-tokens",
+                           llvm::cl::desc("Tokens of KV cache the budget must hold too")};
+  Option<std::string> measurements{*this, "measurements",
+                                   llvm::cl::desc("An earlier search's report to solve from")};
+  Option<std::string> report{*this, "report", llvm::cl::desc("JSON of the choice per weight")};
+  Option<std::string> output{*this, "output", llvm::cl::desc("Recipe JSON to write (required)")};
+  Option<std::string> outputParams{*this, "output-params",
+                                   llvm::cl::desc("Parameter file of the compressed weights "
+                                                  "(required)")};
+};
+
+/// The search pass with the options the pipeline's text set, applying its recipe.
+std::unique_ptr<Pass> searchRecipePass(const SearchPipelineOptions &o) {
+  midllama::LLMSearchRecipeOptions s;
+  auto pass = [](const auto &from, auto &to) {
+    if (from.hasValue())
+      to = from;
+  };
+  pass(o.budget, s.budget);
+  pass(o.candidates, s.candidates);
+  pass(o.calib, s.calib);
+  pass(o.samples, s.samples);
+  pass(o.seqLen, s.seqLen);
+  pass(o.seed, s.seed);
+  pass(o.tokenizer, s.tokenizer);
+  pass(o.weighting, s.weighting);
+  pass(o.fisherSamples, s.fisherSamples);
+  pass(o.kvTokens, s.kvTokens);
+  pass(o.measurements, s.measurements);
+  pass(o.report, s.report);
+  pass(o.output, s.output);
+  s.apply = true;
+  s.outputParams = o.outputParams;
+  return midllama::createLLMSearchRecipe(s);
+}
+
 } // namespace
 
 void midllama::registerMidllamaPipelines() {
@@ -76,6 +129,14 @@ void midllama::registerMidllamaPipelines() {
           pm.addPass(createLLMVerifyParams());
         });
   }
+  PassPipelineRegistration<SearchPipelineOptions>(
+      "midllama-search-recipe",
+      "Search the recipe that fits a memory budget with the least measured error and apply "
+      "it (llm-search-recipe with apply=true, then llm-verify-params)",
+      [](OpPassManager &pm, const SearchPipelineOptions &o) {
+        pm.addPass(searchRecipePass(o));
+        pm.addPass(createLLMVerifyParams());
+      });
   PassPipelineRegistration<>(
       "midllama-lower-cpu",
       "Lower an llm module to a planned kern program for the CPU runtime "

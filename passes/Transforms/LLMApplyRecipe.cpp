@@ -47,6 +47,139 @@ namespace {
 
 constexpr const char *kPass = "llm-apply-recipe";
 
+/// A GPTQ rule's format options (bits, group size, symmetric, act-order) as a `formats`
+/// value, and in `rest` its other options; empty when it lacks bits or group-size.
+std::string gptqFormat(const RecipeRule &rule,
+                              std::vector<std::pair<std::string, std::string>> &rest) {
+  std::string bits, group;
+  bool symmetric = false, act = false;
+  rest.clear();
+  for (const auto &[k, v] : rule.options) {
+    if (k == "bits")
+      bits = v;
+    else if (k == "group-size")
+      group = v;
+    else if (k == "symmetric")
+      symmetric = v == "true" || v == "1";
+    else if (k == "act-order")
+      act = v == "true" || v == "1";
+    else
+      rest.push_back({k, v});
+  }
+  if (rule.method != "gptq" || bits.empty() || group.empty() ||
+      rule.match.find(';') != std::string::npos) // `formats` separates entries by ';'
+    return "";
+  llvm::sort(rest);
+  return "w" + bits + "g" + group + (symmetric ? "-sym" : "") + (act ? "-act" : "");
+}
+
+/// The end of the run of rules from `i` that one GPTQ pass runs: i + 1, or past the
+/// consecutive GPTQ rules with the same options apart from their formats.
+size_t mergedGPTQEnd(const Recipe &r, size_t i, size_t last) {
+  std::vector<std::pair<std::string, std::string>> first, rest;
+  if (gptqFormat(r.rules[i], first).empty())
+    return i + 1;
+  size_t end = i + 1;
+  while (end < last && !gptqFormat(r.rules[end], rest).empty() && rest == first)
+    ++end;
+  return end;
+}
+
+/// Rules [i, end) as one GPTQ rule: it matches any of them, `formats` gives each weight
+/// the format of the first that matches it.
+RecipeRule mergeGPTQRules(const Recipe &r, size_t i, size_t end) {
+  RecipeRule merged;
+  merged.method = "gptq";
+  std::string formats;
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (size_t j = i; j < end; ++j) {
+    std::string format = gptqFormat(r.rules[j], rest);
+    merged.match += (j == i ? "" : "|") + ("(?:" + r.rules[j].match + ")");
+    formats += (j == i ? "" : ";") + r.rules[j].match + "=" + format;
+  }
+  merged.options = rest;
+  merged.options.push_back({"formats", formats});
+  return merged;
+}
+
+/// Every rule must take some weight: a rule naming a layer the model lacks is an error.
+/// `excludes[i]`: the union of the rules before rule i (a weight goes to its first rule).
+bool checkRules(ModuleOp module, const Recipe &r, const std::string &what,
+                std::vector<std::string> &excludes, std::string &error) {
+  std::vector<std::string> all;
+  for (auto param : module.getOps<llm::ParamOp>())
+    all.push_back(param.getSymName().str());
+  std::string earlier;
+  for (size_t i = 0; i < r.rules.size(); ++i) {
+    const RecipeRule &rule = r.rules[i];
+    std::regex include(rule.match, std::regex::ECMAScript);
+    std::regex exclude(earlier.empty() ? "$^" : earlier, std::regex::ECMAScript);
+    int64_t count = 0;
+    if (rule.method == "keep") {
+      for (const std::string &name : all)
+        count += std::regex_search(name, include) && !std::regex_search(name, exclude);
+    } else {
+      std::vector<std::string> names;
+      std::string ignored;
+      if (selectWeights(module, kPass, rule.match, earlier, names, ignored))
+        count = int64_t(names.size());
+    }
+    if (count == 0) {
+      error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+              ", match '" + rule.match + "'): no " +
+              (rule.method == "keep" ? "parameter" : "linear weight") +
+              " of the model matches it and no earlier rule (does the model have that "
+              "layer?)";
+      return false;
+    }
+    excludes.push_back(earlier);
+    earlier += (earlier.empty() ? "" : "|") + ("(?:" + rule.match + ")");
+  }
+  return true;
+}
+
+/// Rule `i` as its pass, run on `module`, writing `out`.
+bool runRule(ModuleOp module, const PipelineRunner &runPipeline, const RecipeRule &rule,
+             size_t i, const std::string &what,
+             const std::vector<std::pair<std::string, std::string>> &calibration,
+             const std::string &exclude, const std::string &out, std::string &error) {
+  std::string options;
+  for (const auto &[k, v] : rule.options)
+    options += k + "=" + v + " ";
+  if (recipeMethodCalibrates(rule.method)) {
+    bool haveData = false;
+    for (const auto &[k, v] : calibration) {
+      options += k + "=" + v + " ";
+      haveData |= k == "calib";
+    }
+    if (!haveData) {
+      error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+              ") calibrates: give calib=FILE (or \"calibration\": {\"calib\": ...})";
+      return false;
+    }
+  }
+  options += "include=" + rule.match + " ";
+  if (!exclude.empty())
+    options += "exclude=" + exclude + " ";
+  options += "output=" + out;
+  std::string pipeline = recipeMethodPass(rule.method) + "{" + options + "}";
+  llvm::errs() << kPass << ": rule " << i + 1 << ": --" << pipeline << "\n";
+  OpPassManager pm(ModuleOp::getOperationName());
+  std::string parseErrors;
+  llvm::raw_string_ostream os(parseErrors);
+  if (failed(parsePassPipeline(pipeline, pm, os))) {
+    error = "recipe " + what + ", rule " + std::to_string(i + 1) + ": bad options: " +
+            llvm::StringRef(parseErrors).trim().str();
+    return false;
+  }
+  if (failed(runPipeline(pm))) {
+    error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
+            ") failed (see the error above)";
+    return false;
+  }
+  return true;
+}
+
 struct LLMApplyRecipePass
     : CheckedOptionsPass<LLMApplyRecipePass, midllama::impl::LLMApplyRecipeBase> {
   using CheckedOptionsPass::CheckedOptionsPass;
@@ -87,96 +220,12 @@ struct LLMApplyRecipePass
     }
     if (!checkPassOutput(module, output, error))
       return false;
-    std::string what = "'" + recipe + "'";
     Recipe r;
-    std::vector<std::string> excludes;
-    if (!loadRecipe(r, error) || !checkRules(module, r, what, excludes, error))
+    if (!loadRecipe(r, error))
       return false;
-    std::vector<std::pair<std::string, std::string>> calibration = calibrationSettings(r);
-    size_t last = r.rules.size();
-    while (last > 0 && r.rules[last - 1].method == "keep")
-      --last;
-    if (last == 0) {
-      error = "recipe " + what + " only keeps weights: nothing to do";
-      return false;
-    }
-    llvm::SmallString<128> stem(output);
-    llvm::sys::path::replace_extension(stem, "");
-    std::vector<std::string> intermediates;
-    for (size_t i = 0, next = 0; i < last; i = next) {
-      next = mergedGPTQEnd(r, i, last);
-      if (r.rules[i].method == "keep")
-        continue;
-      std::string out = next == last ? std::string(output)
-                                     : std::string(stem) + ".step" + std::to_string(i + 1) +
-                                           ".safetensors";
-      RecipeRule rule = next > i + 1 ? mergeGPTQRules(r, i, next) : r.rules[i];
-      if (!runRule(module, rule, i, what, calibration, excludes[i], out, error)) {
-        for (const std::string &path : intermediates) // the steps before leave nothing behind
-          rt::discardOutput(path);
-        return false;
-      }
-      if (next != last)
-        intermediates.push_back(resolveAgainstModule(module, out));
-    }
-    for (const std::string &path : intermediates)
-      rt::discardOutput(path);
-    return true;
-  }
-
-  /// A GPTQ rule's format options (bits, group size, symmetric, act-order) as a `formats`
-  /// value, and in `rest` its other options; empty when it lacks bits or group-size.
-  static std::string gptqFormat(const RecipeRule &rule,
-                                std::vector<std::pair<std::string, std::string>> &rest) {
-    std::string bits, group;
-    bool symmetric = false, act = false;
-    rest.clear();
-    for (const auto &[k, v] : rule.options) {
-      if (k == "bits")
-        bits = v;
-      else if (k == "group-size")
-        group = v;
-      else if (k == "symmetric")
-        symmetric = v == "true" || v == "1";
-      else if (k == "act-order")
-        act = v == "true" || v == "1";
-      else
-        rest.push_back({k, v});
-    }
-    if (rule.method != "gptq" || bits.empty() || group.empty() ||
-        rule.match.find(';') != std::string::npos) // `formats` separates entries by ';'
-      return "";
-    llvm::sort(rest);
-    return "w" + bits + "g" + group + (symmetric ? "-sym" : "") + (act ? "-act" : "");
-  }
-
-  /// The end of the run of rules from `i` that one GPTQ pass runs: i + 1, or past the
-  /// consecutive GPTQ rules with the same options apart from their formats.
-  static size_t mergedGPTQEnd(const Recipe &r, size_t i, size_t last) {
-    std::vector<std::pair<std::string, std::string>> first, rest;
-    if (gptqFormat(r.rules[i], first).empty())
-      return i + 1;
-    size_t end = i + 1;
-    while (end < last && !gptqFormat(r.rules[end], rest).empty() && rest == first)
-      ++end;
-    return end;
-  }
-
-  /// Rules [i, end) as one GPTQ rule: it matches any of them, `formats` gives each weight
-  /// the format of the first that matches it.
-  static RecipeRule mergeGPTQRules(const Recipe &r, size_t i, size_t end) {
-    RecipeRule merged;
-    merged.method = "gptq";
-    std::string formats;
-    std::vector<std::pair<std::string, std::string>> rest;
-    for (size_t j = i; j < end; ++j) {
-      std::string format = gptqFormat(r.rules[j], rest);
-      merged.match += (j == i ? "" : "|") + ("(?:" + r.rules[j].match + ")");
-      formats += (j == i ? "" : ";") + r.rules[j].match + "=" + format;
-    }
-    merged.options = rest;
-    merged.options.push_back({"formats", formats});
-    return merged;
+    auto runner = [&](OpPassManager &pm) { return runPipeline(pm, module); };
+    return runRecipe(module, runner, r, "'" + recipe + "'", calibrationSettings(r), output,
+                     error);
   }
 
   /// The recipe's text (built-in, or the file `recipe` names), parsed.
@@ -196,42 +245,6 @@ struct LLMApplyRecipePass
         return false;
     }
     return parseRecipe(text, what, r, error);
-  }
-
-  /// Every rule must take some weight: a rule naming a layer the model lacks is an error.
-  /// `excludes[i]`: the union of the rules before rule i (a weight goes to its first rule).
-  bool checkRules(ModuleOp module, const Recipe &r, const std::string &what,
-                  std::vector<std::string> &excludes, std::string &error) {
-    std::vector<std::string> all;
-    for (auto param : module.getOps<llm::ParamOp>())
-      all.push_back(param.getSymName().str());
-    std::string earlier;
-    for (size_t i = 0; i < r.rules.size(); ++i) {
-      const RecipeRule &rule = r.rules[i];
-      std::regex include(rule.match, std::regex::ECMAScript);
-      std::regex exclude(earlier.empty() ? "$^" : earlier, std::regex::ECMAScript);
-      int64_t count = 0;
-      if (rule.method == "keep") {
-        for (const std::string &name : all)
-          count += std::regex_search(name, include) && !std::regex_search(name, exclude);
-      } else {
-        std::vector<std::string> names;
-        std::string ignored;
-        if (selectWeights(module, kPass, rule.match, earlier, names, ignored))
-          count = int64_t(names.size());
-      }
-      if (count == 0) {
-        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
-                ", match '" + rule.match + "'): no " +
-                (rule.method == "keep" ? "parameter" : "linear weight") +
-                " of the model matches it and no earlier rule (does the model have that "
-                "layer?)";
-        return false;
-      }
-      excludes.push_back(earlier);
-      earlier += (earlier.empty() ? "" : "|") + ("(?:" + rule.match + ")");
-    }
-    return true;
   }
 
   /// Calibration settings: the recipe's, overridden by the pass options that are set.
@@ -257,47 +270,44 @@ struct LLMApplyRecipePass
       set("tokenizer", tokenizer);
     return calibration;
   }
-
-  /// Rule `i` as its pass, run on `module`, writing `out`.
-  bool runRule(ModuleOp module, const RecipeRule &rule, size_t i, const std::string &what,
-               const std::vector<std::pair<std::string, std::string>> &calibration,
-               const std::string &exclude, const std::string &out, std::string &error) {
-    std::string options;
-    for (const auto &[k, v] : rule.options)
-      options += k + "=" + v + " ";
-    if (recipeMethodCalibrates(rule.method)) {
-      bool haveData = false;
-      for (const auto &[k, v] : calibration) {
-        options += k + "=" + v + " ";
-        haveData |= k == "calib";
-      }
-      if (!haveData) {
-        error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
-                ") calibrates: give calib=FILE (or \"calibration\": {\"calib\": ...})";
-        return false;
-      }
-    }
-    options += "include=" + rule.match + " ";
-    if (!exclude.empty())
-      options += "exclude=" + exclude + " ";
-    options += "output=" + out;
-    std::string pipeline = recipeMethodPass(rule.method) + "{" + options + "}";
-    llvm::errs() << kPass << ": rule " << i + 1 << ": --" << pipeline << "\n";
-    OpPassManager pm(ModuleOp::getOperationName());
-    std::string parseErrors;
-    llvm::raw_string_ostream os(parseErrors);
-    if (failed(parsePassPipeline(pipeline, pm, os))) {
-      error = "recipe " + what + ", rule " + std::to_string(i + 1) + ": bad options: " +
-              llvm::StringRef(parseErrors).trim().str();
-      return false;
-    }
-    if (failed(runPipeline(pm, module))) {
-      error = "recipe " + what + ", rule " + std::to_string(i + 1) + " (" + rule.method +
-              ") failed (see the error above)";
-      return false;
-    }
-    return true;
-  }
 };
 
 } // namespace
+
+bool midllama::runRecipe(ModuleOp module, const PipelineRunner &runPipeline, const Recipe &r,
+                         const std::string &what,
+                       const std::vector<std::pair<std::string, std::string>> &calibration,
+                       const std::string &output, std::string &error) {
+  std::vector<std::string> excludes;
+  if (!checkRules(module, r, what, excludes, error))
+    return false;
+  size_t last = r.rules.size();
+  while (last > 0 && r.rules[last - 1].method == "keep")
+    --last;
+  if (last == 0) {
+    error = "recipe " + what + " only keeps weights: nothing to do";
+    return false;
+  }
+  llvm::SmallString<128> stem(output);
+  llvm::sys::path::replace_extension(stem, "");
+  std::vector<std::string> intermediates;
+  for (size_t i = 0, next = 0; i < last; i = next) {
+    next = mergedGPTQEnd(r, i, last);
+    if (r.rules[i].method == "keep")
+      continue;
+    std::string out = next == last ? std::string(output)
+                                   : std::string(stem) + ".step" + std::to_string(i + 1) +
+                                         ".safetensors";
+    RecipeRule rule = next > i + 1 ? mergeGPTQRules(r, i, next) : r.rules[i];
+    if (!runRule(module, runPipeline, rule, i, what, calibration, excludes[i], out, error)) {
+      for (const std::string &path : intermediates) // the steps before leave nothing behind
+        rt::discardOutput(path);
+      return false;
+    }
+    if (next != last)
+      intermediates.push_back(resolveAgainstModule(module, out));
+  }
+  for (const std::string &path : intermediates)
+    rt::discardOutput(path);
+  return true;
+}

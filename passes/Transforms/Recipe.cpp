@@ -23,7 +23,8 @@ struct Method {
 constexpr Method kMethods[] = {
     {"rtn", "llm-quantize-rtn", false},  {"gptq", "llm-quantize-gptq", true},
     {"awq", "llm-quantize-awq", true},   {"nf4", "llm-quantize-nf4", false},
-    {"int8", "llm-quantize-int8", true}, {"keep", "", false},
+    {"int8", "llm-quantize-int8", true}, {"cast", "llm-cast-weights", false},
+    {"keep", "", false},
 };
 
 const Method *findMethod(const std::string &name) {
@@ -154,12 +155,12 @@ bool midllama::parseRecipe(const std::string &text, const std::string &what, Rec
     if (!match || match->kind != rt::Json::String || match->string.empty())
       return fail(where + ": \"match\" must be a non-empty regular expression");
     if (!method || method->kind != rt::Json::String)
-      return fail(where + ": \"method\" must be one of rtn, gptq, awq, nf4, int8, keep");
+      return fail(where + ": \"method\" must be one of rtn, gptq, awq, nf4, int8, cast, keep");
     rule.match = match->string;
     rule.method = method->string;
     if (!findMethod(rule.method))
       return fail(where + ": unknown method '" + rule.method +
-                  "' (rtn, gptq, awq, nf4, int8, keep)");
+                  "' (rtn, gptq, awq, nf4, int8, cast, keep)");
     try {
       std::regex check(rule.match, std::regex::ECMAScript);
     } catch (const std::regex_error &e) {

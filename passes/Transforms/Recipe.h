@@ -19,6 +19,10 @@
 #ifndef MIDLLAMA_PASSES_TRANSFORMS_RECIPE_H
 #define MIDLLAMA_PASSES_TRANSFORMS_RECIPE_H
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,7 +31,7 @@ namespace midllama {
 
 struct RecipeRule {
   std::string match;  // ECMAScript regular expression over parameter names
-  std::string method; // rtn, gptq, awq, nf4, int8 or keep
+  std::string method; // rtn, gptq, awq, nf4, int8, cast or keep
   std::vector<std::pair<std::string, std::string>> options; // the method pass's options
 };
 
@@ -45,6 +49,17 @@ bool parseRecipe(const std::string &text, const std::string &what, Recipe &recip
 /// The JSON of built-in recipe `name`, or empty.
 std::string builtinRecipe(const std::string &name);
 std::vector<std::string> builtinRecipeNames();
+
+/// Runs a pipeline on the module from inside the running pass (Pass::runPipeline).
+using PipelineRunner = std::function<mlir::LogicalResult(mlir::OpPassManager &)>;
+
+/// Runs recipe `r` on `module` (--llm-apply-recipe's work; `what` names the recipe in
+/// errors): every rule must take a weight; `calibration` goes to the calibrated methods;
+/// the weights go to `output`, relative to the module. False with `error` on failure.
+bool runRecipe(mlir::ModuleOp module, const PipelineRunner &runPipeline, const Recipe &r,
+               const std::string &what,
+               const std::vector<std::pair<std::string, std::string>> &calibration,
+               const std::string &output, std::string &error);
 
 /// The pass implementing `method` (empty for keep), and whether it calibrates.
 std::string recipeMethodPass(const std::string &method);

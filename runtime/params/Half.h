@@ -74,6 +74,23 @@ inline uint16_t floatToHalf(float f) {
   return uint16_t(h);
 }
 
+/// bf16 is the upper half of an fp32: rounded to nearest even as torch's `.to(bfloat16)`;
+/// a NaN stays a (quiet) NaN instead of rounding into infinity.
+inline uint16_t floatToBF16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000)
+    return uint16_t((x >> 16) | 0x40);
+  return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+inline float bf16ToFloat(uint16_t h) {
+  uint32_t x = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
 } // namespace midllama::rt
 
 #endif // MIDLLAMA_RUNTIME_PARAMS_HALF_H

@@ -200,6 +200,27 @@ def LLMQuantizeRTN : Pass<"llm-quantize-rtn", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMCastWeights : Pass<"llm-cast-weights", "::mlir::ModuleOp"> {
+  let summary = "Store linear weights as fp16 or bf16";
+  let description = [{
+    Rounds each selected weight to `dtype` (round to nearest even, as torch's `.to()`): its
+    type becomes `!llm.weight<NxKxf16>` (or bf16), half the bytes of fp32, and the runtime
+    multiplies the stored values with fp32 activations. A weight already stored in `dtype`
+    is rewritten unchanged; quantized or pruned weights are not selected. The recipe
+    method `cast` and the search candidates `fp16`/`bf16` are this pass. Selection, the
+    new parameter file and progress as --llm-quantize-rtn.
+
+    ```
+    midllama-opt --llm-cast-weights="dtype=f16 output=model.f16.safetensors" model.mlir -o model.f16.mlir
+    ```
+  }];
+  let options = !listconcat([
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"f16\"",
+           "The stored type: f16 or bf16">,
+  ], WeightSelectionOptions);
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
   let summary = "NormalFloat4 quantization of linear weights (QLoRA), bit-exact with bitsandbytes";
   let description = [{
@@ -346,8 +367,8 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
   let summary = "Choose each weight's compression to fit a memory budget with the least measured error";
   let description = [{
     Answers "the most accurate version of this model that fits N bytes": for every selected
-    weight (dense linear weights, `include`/`exclude`) and every candidate (`keep`,
-    `rtn-w<b>g<g>[-sym]`, `gptq-w<b>g<g>[-sym][-act]`, `nf4-b<s>[-dq]`), it measures on
+    weight (dense linear weights, `include`/`exclude`) and every candidate (`keep`, `fp16`,
+    `bf16`, `rtn-w<b>g<g>[-sym]`, `gptq-w<b>g<g>[-sym][-act]`, `nf4-b<s>[-dq]`), it measures on
     calibration data the layer's output error, per output channel i the mean of
     ((W − Q)x)_i² over the tokens from the input's XᵀX (the quantity GPTQ minimizes), with
     Q the values the runtime would compute with; and it counts the candidate's bytes
@@ -369,10 +390,14 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     outputs. `output` receives a recipe JSON (one rule per weight) that
     `--llm-apply-recipe` reads; the choice per weight with its bytes and error is printed,
     and written as JSON to `report` when given, which `measurements=` reads back to solve
-    other budgets without calibrating again. The module is not changed.
+    other budgets without calibrating again. The module is not changed, unless `apply=true`:
+    then the recipe is applied at once (`--llm-apply-recipe` with the search's calibration
+    settings) and the compressed weights go to `output-params`; the pipeline
+    `--midllama-search-recipe` does that and verifies the parameter file.
 
     ```
     midllama-opt --llm-search-recipe="budget=60MB candidates=keep,rtn-w8g128,gptq-w4g128,gptq-w3g128 calib=wikitext2-train output=recipe.json" model.mlir -o /dev/null
+    midllama-opt --llm-search-recipe="budget=60MB calib=wikitext2-train output=recipe.json apply=true output-params=model.q.safetensors" model.mlir -o model.q.mlir
     ```
   }];
   let options = !listconcat([
@@ -380,7 +405,7 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
            "The model's weight bytes at most: a size (123456789, 60MB, 1.5GiB) or a width (4.25bpp) (required)">,
     Option<"candidates", "candidates", "std::string",
            /*default=*/"\"keep,rtn-w8g128,gptq-w4g128,gptq-w3g128,nf4-b64\"",
-           "Comma-separated candidates: keep, rtn-w<bits>g<group>[-sym], gptq-w<bits>g<group>[-sym][-act], nf4-b<block>[-dq]">,
+           "Comma-separated candidates: keep, fp16, bf16, rtn-w<bits>g<group>[-sym], gptq-w<bits>g<group>[-sym][-act], nf4-b<block>[-dq]">,
     Option<"units", "units", "int64_t", /*default=*/"65536",
            "Most byte units of the allocation's dynamic program (more: finer, slower)">,
     Option<"include", "include", "std::string", /*default=*/"\"^model\\\\.layers\\\\.\"",
@@ -402,6 +427,10 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     Option<"fisherSamples", "fisher-samples", "int64_t", /*default=*/"0",
            "Calibration windows of the backward pass behind the Fisher (0: `samples`; "
            "fewer: faster, the backward pass costs about three forward passes per window)">,
+    Option<"apply", "apply", "bool", /*default=*/"false",
+           "Also apply the recipe to the module (--llm-apply-recipe), writing `output-params`">,
+    Option<"outputParams", "output-params", "std::string", /*default=*/"\"\"",
+           "With apply=true: the parameter file of the compressed weights (required then)">,
   ], CalibrationOptions);
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
@@ -410,7 +439,7 @@ def LLMApplyRecipe : Pass<"llm-apply-recipe", "::mlir::ModuleOp"> {
   let summary = "Compress each weight with the method and options a recipe gives it";
   let description = [{
     Runs a recipe (docs/quantization.md): an ordered list of rules, each a regular expression over
-    parameter names with a method (`rtn`, `gptq`, `awq`, `nf4`, `int8`, `keep`) and its
+    parameter names with a method (`rtn`, `gptq`, `awq`, `nf4`, `int8`, `cast`, `keep`) and its
     options; the first rule matching a weight decides for it. Each rule becomes one run of
     the method's pass with `include` = its expression and `exclude` = the earlier ones (the
     progress prints each as a pass pipeline, which reproduces it). `recipe` is a JSON file

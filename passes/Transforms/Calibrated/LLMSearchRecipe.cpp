@@ -13,6 +13,7 @@
 #include "passes/Transforms/Calibrated/CalibratedPass.h"
 #include "passes/Transforms/Calibrated/SearchCandidates.h"
 #include "passes/Transforms/OptionChecks.h"
+#include "passes/Transforms/Recipe.h"
 #include "passes/Transforms/WeightRewriter.h"
 
 #include "midllama/Calibrate/Calibrator.h"
@@ -84,7 +85,12 @@ struct LLMSearchRecipePass
         .nonEmpty("output", output, "the recipe JSON to write")
         .oneOf("weighting", weighting, {"fisher", "output"})
         .atLeast("fisher-samples", int64_t(fisherSamples), 0)
-        .inRange("kv-tokens", int64_t(kvTokens), 0, int64_t(1) << 32);
+        .inRange("kv-tokens", int64_t(kvTokens), 0, int64_t(1) << 32)
+        .require(!apply || !outputParams.empty(),
+                 "apply=true needs output-params (the parameter file of the compressed "
+                 "weights)")
+        .require(apply || outputParams.empty(),
+                 "output-params is written only with apply=true");
     if (measurements.empty())
       checkCalibration(c);
     return c.message();
@@ -365,7 +371,8 @@ struct LLMSearchRecipePass
     (void)parseSearchCandidates(candidates, cs, error); // checked with the options
     (void)search::parseBudget(budget, b, error);
     if (!checkPassOutput(module, output, error) ||
-        (!report.empty() && !checkPassOutput(module, report, error)))
+        (!report.empty() && !checkPassOutput(module, report, error)) ||
+        (apply && !checkPassOutput(module, outputParams, error)))
       return failPass(std::string(kPass) + ": " + error);
     std::vector<std::string> selected;
     Operation *culprit = nullptr;
@@ -425,13 +432,32 @@ struct LLMSearchRecipePass
     if (!search::solveMultipleChoiceKnapsack(items, budgetBytes - fixedBytes, units, s, error))
       return failPass(std::string(kPass) + ": budget " + budget + ": " + error);
     printTable(cs, measured, s, budgetBytes, fixedBytes);
-    if (!write(output, "llm-search-recipe output",
-               recipeJSON(cs, measured, s, budgetBytes, fixedBytes - kvBytes + s.bytes)))
+    std::string recipe = recipeJSON(cs, measured, s, budgetBytes, fixedBytes - kvBytes + s.bytes);
+    if (!write(output, "llm-search-recipe output", recipe))
       return;
-    if (!report.empty())
-      (void)write(report, "llm-search-recipe report",
-                  reportJSON(cs, measured, s, budgetBytes, fixedBytes));
+    if (!report.empty() && !write(report, "llm-search-recipe report",
+                                  reportJSON(cs, measured, s, budgetBytes, fixedBytes)))
+      return;
+    if (apply)
+      return applyRecipe(recipe);
     markAllAnalysesPreserved();
+  }
+
+  /// apply=true: the recipe just written (the file is committed when the tool ends), run
+  /// as --llm-apply-recipe runs it, with the calibration the errors were measured on.
+  void applyRecipe(const std::string &recipeText) {
+    ModuleOp module = getOperation();
+    Recipe r;
+    std::string what = "'" + std::string(output) + "'", error;
+    if (!parseRecipe(recipeText, what, r, error))
+      return failPass(std::string(kPass) + ": " + error);
+    std::vector<std::pair<std::string, std::string>> calibration = r.calibration;
+    if (!tokenizer.empty())
+      calibration.push_back({"tokenizer", tokenizer});
+    llvm::errs() << kPass << ": applying the recipe, weights to " << outputParams << "\n";
+    auto runner = [&](OpPassManager &pm) { return runPipeline(pm, module); };
+    if (!runRecipe(module, runner, r, what, calibration, outputParams, error))
+      return failPass(std::string(kPass) + ": applying the recipe: " + error);
   }
 };
 

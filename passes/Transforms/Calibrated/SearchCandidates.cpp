@@ -9,6 +9,7 @@
 #include "midllama/Dialect/LLM/IR/LLMOps.h"
 #include "midllama/Quantize/AWQ.h"
 #include "midllama/Quantize/NF4.h"
+#include "runtime/params/Half.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,6 +36,11 @@ bool parseOne(const std::string &name, SearchCandidate &c) {
   c.name = name;
   if (name == "keep") {
     c.method = "keep";
+    return true;
+  }
+  if (name == "fp16" || name == "bf16") {
+    c.method = "cast";
+    c.dtype = name == "fp16" ? "f16" : "bf16";
     return true;
   }
   size_t at = 0;
@@ -81,7 +87,7 @@ bool midllama::parseSearchCandidates(const std::string &list,
   while (std::getline(in, name, ',')) {
     SearchCandidate c;
     if (!parseOne(name, c)) {
-      error = "unknown candidate '" + name + "' (keep, rtn-w<2-8>g<group>[-sym], "
+      error = "unknown candidate '" + name + "' (keep, fp16, bf16, rtn-w<2-8>g<group>[-sym], "
               "gptq-w<2-8>g<group>[-sym][-act], nf4-b<32..4096, a power of two>[-dq])";
       return false;
     }
@@ -106,6 +112,8 @@ SearchCandidate::recipeOptions() const {
             {"double-quant", doubleQuant ? "true" : "false"}};
   if (method == "keep")
     return {};
+  if (method == "cast")
+    return {{"dtype", dtype}};
   std::vector<std::pair<std::string, std::string>> options = {
       {"bits", std::to_string(bits)},
       {"group-size", std::to_string(groupSize)},
@@ -120,6 +128,10 @@ WeightType midllama::candidateType(const SearchCandidate &c, WeightType type) {
   int64_t k = type.getShape()[1];
   if (c.method == "nf4")
     return type.withFormat(NF4Attr::get(ctx, c.blockSize, c.doubleQuant, 256));
+  if (c.method == "cast")
+    return WeightType::get(ctx, type.getShape(),
+                           c.dtype == "f16" ? mlir::Type(mlir::Float16Type::get(ctx))
+                                            : mlir::Type(mlir::BFloat16Type::get(ctx)));
   if (c.method == "rtn" || c.method == "gptq")
     return type.withFormat(AffineQuantAttr::get(ctx, unsigned(c.bits),
                                                 std::min(c.groupSize, k), c.symmetric,
@@ -133,6 +145,11 @@ bool midllama::candidateValues(const SearchCandidate &c, const std::vector<float
   quant::AffineParams p{c.bits, std::min(c.groupSize, k), c.symmetric};
   if (c.method == "keep") {
     out = w;
+  } else if (c.method == "cast") { // the values llm-cast-weights stores
+    out.resize(w.size());
+    for (size_t i = 0; i < w.size(); ++i)
+      out[i] = c.dtype == "f16" ? rt::halfToFloat(rt::floatToHalf(w[i]))
+                                : rt::bf16ToFloat(rt::floatToBF16(w[i]));
   } else if (c.method == "rtn") {
     out = quant::roundTrip(w.data(), n, k, p);
   } else if (c.method == "gptq") {

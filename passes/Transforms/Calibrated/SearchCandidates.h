@@ -25,7 +25,8 @@ namespace midllama {
 
 struct SearchCandidate {
   std::string name;   // as written: "gptq-w4g128"
-  std::string method; // the recipe method: keep, rtn, gptq, nf4
+  std::string method; // the recipe method: keep, cast, rtn, gptq, nf4
+  std::string dtype;  // cast only: f16 or bf16
   int bits = 0;
   int64_t groupSize = 0;
   bool symmetric = false;
