@@ -379,7 +379,8 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     token loss in nats, which makes errors of different layers comparable (BRECQ's
     weighting, Li et al. 2021); `weighting=output` sums the plain errors. Then it picks one
     candidate per weight, minimizing the summed cost with the model's total weight bytes (the weights not
-    searched counted as they are; with `kv-tokens`, the KV cache of that many tokens too) at
+    searched counted as they are; with `bytes=mapped`, every tensor padded to the artifact's
+    64-byte alignment; with `kv-tokens`, the KV cache of that many tokens too) at
     most `budget`, by dynamic programming over byte units
     (exact when the sizes share a unit; otherwise sizes are rounded up, the result stays
     within the budget and the report states the optimality gap in bytes).
@@ -427,6 +428,10 @@ def LLMSearchRecipe : Pass<"llm-search-recipe", "::mlir::ModuleOp"> {
     Option<"fisherSamples", "fisher-samples", "int64_t", /*default=*/"0",
            "Calibration windows of the backward pass behind the Fisher (0: `samples`; "
            "fewer: faster, the backward pass costs about three forward passes per window)">,
+    Option<"bytesCounted", "bytes", "std::string", /*default=*/"\"stored\"",
+           "How a weight's bytes count: stored (its tensors as the artifact stores them, "
+           "midllama-run's weight bytes) or mapped (each tensor padded to the 64-byte "
+           "alignment the artifact maps it at, llm-stats' bytes mapped)">,
     Option<"apply", "apply", "bool", /*default=*/"false",
            "Also apply the recipe to the module (--llm-apply-recipe), writing `output-params`">,
     Option<"outputParams", "output-params", "std::string", /*default=*/"\"\"",

@@ -84,6 +84,7 @@ struct LLMSearchRecipePass
         .require(units <= (int64_t(1) << 24), "units must be at most 16777216")
         .nonEmpty("output", output, "the recipe JSON to write")
         .oneOf("weighting", weighting, {"fisher", "output"})
+        .oneOf("bytes", bytesCounted, {"stored", "mapped"})
         .atLeast("fisher-samples", int64_t(fisherSamples), 0)
         .inRange("kv-tokens", int64_t(kvTokens), 0, int64_t(1) << 32)
         .require(!apply || !outputParams.empty(),
@@ -134,7 +135,7 @@ struct LLMSearchRecipePass
           why = "weight '" + name + "', candidate " + c.name + ": " + why;
           return false;
         }
-        m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
+        m.bytes.push_back(countedBytes(candidateType(c, param.getWeightType())));
         std::vector<double> rows =
             c.method == "keep"
                 ? std::vector<double>(size_t(n), 0.0)
@@ -244,7 +245,7 @@ struct LLMSearchRecipePass
         if (!cost || !err)
           return fail("no measurement of candidate " + c.name + " for weight '" + name +
                       "' (search again without measurements=)");
-        m.bytes.push_back(getWeightLayout(candidateType(c, param.getWeightType())).getNumBytes());
+        m.bytes.push_back(countedBytes(candidateType(c, param.getWeightType())));
         m.outputError.push_back(*err);
         m.cost.push_back(*cost);
       }
@@ -311,6 +312,7 @@ struct LLMSearchRecipePass
                             {"fisher_samples", fisherUsed},
                             {"cost", costName()},
                             {"budget_bytes", budgetBytes},
+                            {"bytes_counted", std::string(bytesCounted)},
                             {"weight_bytes", fixedBytes - kvBytes + s.bytes},
                             {"unsearched_bytes", fixedBytes - kvBytes},
                             {"kv_cache_bytes", kvBytes},
@@ -335,7 +337,8 @@ struct LLMSearchRecipePass
          << "  " << llvm::format("%-12.6g", measured[i].outputError[c]) << " "
          << llvm::format("%.6g", measured[i].cost[c]) << "\n";
     }
-    os << kPass << ": weights " << fixedBytes - kvBytes + s.bytes << " bytes ("
+    os << kPass << ": weights " << fixedBytes - kvBytes + s.bytes << " bytes "
+       << (bytesCounted == "mapped" ? "mapped" : "stored") << " ("
        << fixedBytes - kvBytes << " not searched)";
     if (kvBytes)
       os << " + KV cache " << kvBytes << " bytes (" << kvTokens << " tokens)";
@@ -347,6 +350,13 @@ struct LLMSearchRecipePass
     else
       os << "; exact optimum";
     os << "\n";
+  }
+
+  /// A weight's bytes as the budget counts them: as the artifact stores its tensors, or
+  /// (bytes=mapped) each tensor padded to the parameter alignment, as the runtime maps them.
+  int64_t countedBytes(WeightType type) const {
+    WeightLayout layout = getWeightLayout(type);
+    return bytesCounted == "mapped" ? layout.getAlignedNumBytes() : layout.getNumBytes();
   }
 
   /// What a candidate's cost is, in words.
@@ -386,7 +396,7 @@ struct LLMSearchRecipePass
     for (ParamOp p : module.getOps<ParamOp>()) {
       parameters += p.getWeightType().getNumElements();
       if (!searched.count(p.getSymName().str()))
-        fixedBytes += getWeightLayout(p.getWeightType()).getNumBytes();
+        fixedBytes += countedBytes(p.getWeightType());
     }
     int64_t budgetBytes = b.bytes(parameters);
     // The KV cache: K and V rows of each layer's k projection width, fp32, per token.
