@@ -195,6 +195,20 @@ inline void w4a8Columns(const Int8Activations &x, float *out, int64_t ld, const 
   w4a8ColumnsVNNI(x, out, ld, w, begin, end);
 }
 
+/// LLM.int8()'s split of the input rows of a product with int8 weight `w` (Int8Inputs.cpp):
+/// per row, the scale absmax / 127 of its non-outlier columns, their codes
+/// lround(clamp(x / scale, ±127)) (outlier columns 0) — signed in `codes` [rows, k], or
+/// (`biased`, for vpdpbusd) plus 128 in `biased` [rows, stride], padded with 128 — and
+/// its outlier columns rounded to fp16 in `outliers` [rows, numOutliers].
+struct LLMInt8Inputs {
+  int64_t stride = 0;
+  std::vector<float> scale, outliers;
+  std::vector<int8_t> codes;
+  std::vector<uint8_t> biased;
+};
+void quantizeLLMInt8Inputs(const float *in, int64_t rows, const WeightRef &w, bool biased,
+                           LLMInt8Inputs &out);
+
 /// Row `n` of an int8 weight as int8, a pruned one expanded from its kept codes
 /// (WeightDecode.cpp).
 const int8_t *int8Row(const WeightRef &w, int64_t n, int8_t *buffer);

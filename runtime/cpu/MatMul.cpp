@@ -116,26 +116,10 @@ namespace {
 /// int8OutlierMatmulReference up to fp32 rounding of the rescale.
 void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
   int64_t n = w.rows, k = w.cols, c = w.numOutliers;
-  std::vector<uint8_t> outlier(static_cast<size_t>(k), 0);
-  for (int64_t o = 0; o < c; ++o)
-    outlier[size_t(w.outlierColumns[o])] = 1;
-  std::vector<int8_t> xq(static_cast<size_t>(rows * k));
-  std::vector<float> sx(static_cast<size_t>(rows)), xo(static_cast<size_t>(rows * c));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *x = in + r * k;
-    float absmax = 0;
-    for (int64_t j = 0; j < k; ++j)
-      if (!outlier[size_t(j)])
-        absmax = std::max(absmax, std::fabs(x[j]));
-    float s = absmax / 127.0f;
-    sx[size_t(r)] = s;
-    for (int64_t j = 0; j < k; ++j)
-      xq[size_t(r * k + j)] = outlier[size_t(j)] || s == 0
-                                  ? 0
-                                  : int8_t(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
-    for (int64_t o = 0; o < c; ++o)
-      xo[size_t(r * c + o)] = halfToFloat(floatToHalf(x[w.outlierColumns[o]]));
-  }
+  const bool vnni = haveAVX512VNNI();
+  LLMInt8Inputs x;
+  quantizeLLMInt8Inputs(in, rows, w, /*biased=*/vnni, x);
+  const std::vector<float> &sx = x.scale, &xo = x.outliers;
   const float *rowScale = static_cast<const float *>(w.scales);
   // The outlier columns' product, an fp16 [n, c] weight times the fp16-rounded inputs, by
   // the dense kernels: late layers of a real model can have most columns as outliers
@@ -150,14 +134,8 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
     float y = float(dot) * (sx[size_t(r)] * rowScale[j]);
     out[r * n + j] = c ? y + yo[size_t(r * n + j)] : y;
   };
-  if (haveAVX512VNNI()) {
-    // The input offset by 128 for vpdpbusd (unsigned × signed bytes), rows padded to
-    // whole 4-byte steps; blocks of 32 columns.
-    const int64_t stride = (k + 3) / 4 * 4;
-    std::vector<uint8_t> xu(static_cast<size_t>(rows * stride), 128);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = 0; i < k; ++i)
-        xu[size_t(r * stride + i)] = uint8_t(int32_t(xq[size_t(r * k + i)]) + 128);
+  if (vnni) {
+    // The input offset by 128 for vpdpbusd (unsigned × signed bytes); blocks of 32 columns.
     parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
       std::vector<int8_t> buffers(static_cast<size_t>(32 * k));
       std::vector<int32_t> dots(static_cast<size_t>(32 * rows));
@@ -166,7 +144,7 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
         const int8_t *wr[32];
         for (int64_t i = 0; i < count; ++i)
           wr[i] = int8Row(w, j0 + i, buffers.data() + i * k);
-        int8PanelDotsVNNI(xu.data(), stride, rows, wr, int(count), k, dots.data());
+        int8PanelDotsVNNI(x.biased.data(), x.stride, rows, wr, int(count), k, dots.data());
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t i = 0; i < count; ++i)
             finish(r, j0 + i, dots[size_t(r * 32 + i)]);
@@ -179,7 +157,7 @@ void matmulInt8(const float *in, float *out, int64_t rows, const WeightRef &w) {
     for (int64_t j = begin; j < end; ++j) {
       const int8_t *wr = int8Row(w, j, buffer.data());
       for (int64_t r = 0; r < rows; ++r) {
-        const int8_t *xr = xq.data() + r * k;
+        const int8_t *xr = x.codes.data() + r * k;
         int32_t acc = 0;
         for (int64_t i = 0; i < k; ++i)
           acc += int32_t(xr[i]) * int32_t(wr[i]);

@@ -7,6 +7,7 @@
 #include "midllama/Quantize/Int8Outliers.h"
 
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cpu/KernelsInternal.h"
 #include "runtime/params/Half.h"
 
 #include <gtest/gtest.h>
@@ -128,6 +129,64 @@ TEST(Int8Outliers, CPUKernelMatchesTheReference) {
       rt::cpu::dequantizeRow(ref, 5, row.data());
       EXPECT_EQ(row, std::vector<float>(d.begin() + 5 * k, d.begin() + 6 * k));
     }
+}
+
+TEST(Int8Outliers, InputSplitRoundsHalvesAwayFromZero) {
+  // The input rows as the kernel splits them (quantizeLLMInt8Inputs: AVX-512 or portable),
+  // against the reference's lround(clamp(x / s, ±127)): ties (s = 1 exactly), a tail of 5
+  // columns past 32, outlier columns out of the absmax, an all-zero row, random rows.
+  const int64_t k = 37, rows = 4;
+  std::vector<int32_t> cols = {3, 20, 36};
+  std::vector<float> x(size_t(rows * k), 0.0f);
+  const float ties[] = {127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.4999999f, 35.5f};
+  for (size_t i = 0; i < std::size(ties); ++i)
+    x[i < 3 ? i : i + 1] = ties[i]; // column 3 is an outlier
+  x[3] = 1000.0f;                   // not in the absmax
+  x[20] = 1.0001f;                  // rounds to fp16's 1.0
+  x[36] = 65520.0f;                 // past fp16's largest: infinity
+  x[size_t(k + 20)] = 7.0f;         // row 1: only an outlier, so s = 0 and every code 0
+  std::vector<float> r = randomValues(2 * k, 3.0f, 9);
+  std::copy(r.begin(), r.end(), x.begin() + 2 * k);
+  rt::cpu::WeightRef w;
+  w.rows = 1;
+  w.cols = k;
+  w.numOutliers = int64_t(cols.size());
+  w.outlierColumns = cols.data();
+  for (bool biased : {false, true}) {
+    rt::cpu::LLMInt8Inputs in;
+    rt::cpu::quantizeLLMInt8Inputs(x.data(), rows, w, biased, in);
+    for (int64_t row = 0; row < rows; ++row) {
+      float absmax = 0;
+      for (int64_t j = 0; j < k; ++j)
+        if (std::find(cols.begin(), cols.end(), j) == cols.end())
+          absmax = std::max(absmax, std::fabs(x[size_t(row * k + j)]));
+      const float s = absmax / 127.0f;
+      EXPECT_EQ(in.scale[size_t(row)], s) << row;
+      for (int64_t j = 0; j < k; ++j) {
+        bool outlier = std::find(cols.begin(), cols.end(), j) != cols.end();
+        int q = outlier || s == 0
+                    ? 0
+                    : int(std::lround(std::clamp(x[size_t(row * k + j)] / s, -127.0f, 127.0f)));
+        int got = biased ? int(in.biased[size_t(row * in.stride + j)]) - 128
+                         : int(in.codes[size_t(row * k + j)]);
+        EXPECT_EQ(got, q) << "row " << row << " column " << j << (biased ? " biased" : "");
+      }
+      for (size_t o = 0; o < cols.size(); ++o)
+        EXPECT_EQ(in.outliers[row * cols.size() + o],
+                  rt::halfToFloat(rt::floatToHalf(x[size_t(row * k + cols[o])])));
+    }
+    if (biased) // padded to whole 4-byte steps with the code of zero
+      for (int64_t j = k; j < in.stride; ++j)
+        EXPECT_EQ(in.biased[size_t(j)], 128);
+    // The ties by hand: halves go away from zero.
+    const int8_t expect[] = {127, 3, -3, 1, -1, 127, -127, 1, 36};
+    for (size_t i = 0; i < std::size(ties); ++i) {
+      size_t j = i < 3 ? i : i + 1;
+      EXPECT_EQ(biased ? int(in.biased[j]) - 128 : int(in.codes[j]), expect[i]) << ties[i];
+    }
+    EXPECT_EQ(in.outliers[1], 1.0f);
+    EXPECT_TRUE(std::isinf(in.outliers[2]));
+  }
 }
 
 } // namespace
