@@ -133,6 +133,10 @@ void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 /// Decode of 2:4-pruned fp32/fp16 weights in place, one vpermt2ps per 16 kept values
 /// (MatMulNMAVX512.cpp), and whether it applies (1-3 input rows, K a multiple of 32).
 bool nm24FastPath(const WeightRef &w, int64_t rows);
+/// Row n of such a weight expanded to its K values (for the prefill's panels), and whether
+/// this CPU and `w` allow it.
+bool nm24RowValuesApply(const WeightRef &w);
+void nm24RowValues(const WeightRef &w, int64_t n, float *dst);
 void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                     int64_t begin, int64_t end);
 bool wordGroupFastPath(const WeightRef &w, int64_t rows);

@@ -71,13 +71,43 @@ MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const Wei
   }
 }
 
+/// Row n expanded to K values (prefill decodes every row per call): per 32 columns, zeros,
+/// then the 16 kept values scattered to their columns (lane l to 4·(l/2) + its position; a
+/// repeated position keeps the later value, as the scalar walk does).
+MIDLLAMA_AVX512 void nm24Values(const WeightRef &w, int64_t n, float *dst) {
+  const int64_t k = w.cols, keptPerRow = k / 2;
+  const bool half = w.dtype == DType::F16;
+  const __m512i runStart =
+      _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+  const __m512i shifts =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i three = _mm512_set1_epi32(3);
+  const uint8_t *index = w.index + n * w.indexRowBytes;
+  for (int64_t c = 0; c < k; c += 32) {
+    uint32_t word;
+    std::memcpy(&word, index + c / 8, 4);
+    const __m512i lanes = _mm512_add_epi32(
+        runStart,
+        _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int(word)), shifts), three));
+    _mm512_storeu_ps(dst + c, _mm512_setzero_ps());
+    _mm512_storeu_ps(dst + c + 16, _mm512_setzero_ps());
+    _mm512_i32scatter_ps(dst + c, lanes, keptValues(w.data, half, n * keptPerRow + c / 2), 4);
+  }
+}
+
 } // namespace
 
 bool nm24FastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.sparse == SparsityKind::NM && w.nmN == 2 && w.nmM == 4 && !w.isQuantized() &&
+  return rows < 4 && nm24RowValuesApply(w);
+}
+
+bool nm24RowValuesApply(const WeightRef &w) {
+  return w.sparse == SparsityKind::NM && w.nmN == 2 && w.nmM == 4 && !w.isQuantized() &&
          (w.dtype == DType::F32 || w.dtype == DType::F16) && w.cols % 32 == 0 &&
          w.indexRowBytes * 8 >= w.cols && haveAVX512();
 }
+
+void nm24RowValues(const WeightRef &w, int64_t n, float *dst) { nm24Values(w, n, dst); }
 
 void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                     int64_t begin, int64_t end) {
@@ -90,6 +120,8 @@ void nm24RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows, const
 }
 #else
 bool nm24FastPath(const WeightRef &, int64_t) { return false; }
+bool nm24RowValuesApply(const WeightRef &) { return false; }
+void nm24RowValues(const WeightRef &, int64_t, float *) {}
 void nm24RowsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t, int64_t) {
 }
 #endif

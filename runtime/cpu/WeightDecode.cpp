@@ -261,6 +261,8 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
       w.rowPtr && haveAVX512())
     return bitmaskRowValues512(w, n, dst);
 #endif
+  if (nm24RowValuesApply(w))
+    return nm24RowValues(w, n, dst);
   if (w.sparse != SparsityKind::None)
     return sparseRowValues(w, n, dst);
   if (w.isNF4())
