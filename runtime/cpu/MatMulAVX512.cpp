@@ -123,9 +123,14 @@ __attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
     for (; i + 4 <= k; i += 4) {
       // Ahead by 2 KiB of fp32 (1 of fp16) panel: this VM's prefetchers alone leave the
       // stream waiting on memory.
-      _mm_prefetch(reinterpret_cast<const char *>(w.data) +
-                       (panelBase + i * 16) * (f16 ? 2 : 4) + 2048,
-                   _MM_HINT_T0);
+      const char *ahead =
+          reinterpret_cast<const char *>(w.data) + (panelBase + i * 16) * (f16 ? 2 : 4) + 2048;
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      if (!f16) {
+        _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        _mm_prefetch(ahead + 192, _MM_HINT_T0);
+      }
       a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), loadPanel512(w, f16, panelBase + i * 16), a0);
       a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), loadPanel512(w, f16, panelBase + (i + 1) * 16), a1);
       a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 2]), loadPanel512(w, f16, panelBase + (i + 2) * 16), a2);
