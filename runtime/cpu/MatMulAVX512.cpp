@@ -211,6 +211,39 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   }
 }
 
+/// dst[16·i + l] = src[l·stride + i] for a 16 x 16 block: the decoded rows' columns as
+/// one panel step each (interleaves of pairs, then of quads, then two 128-bit lane
+/// shuffles; 64 shuffles where the scalar copy made 256 strided stores).
+__attribute__((target("avx512f"))) inline void transpose16x16(const float *src,
+                                                             int64_t stride, float *dst) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = _mm512_loadu_ps(src + i * stride);
+  for (int j = 0; j < 8; ++j) {
+    t[2 * j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+  }
+  // r[4q + m], 128-bit lane L: column 4L + m of rows 4q..4q+3.
+  for (int q = 0; q < 4; ++q) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]),
+                  c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    r[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int m = 0; m < 4; ++m) {
+    const __m512 lo = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44),
+                 hi = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xee),
+                 lo2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44),
+                 hi2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xee);
+    _mm512_storeu_ps(dst + 16 * m, _mm512_shuffle_f32x4(lo, lo2, 0x88));
+    _mm512_storeu_ps(dst + 16 * (4 + m), _mm512_shuffle_f32x4(lo, lo2, 0xdd));
+    _mm512_storeu_ps(dst + 16 * (8 + m), _mm512_shuffle_f32x4(hi, hi2, 0x88));
+    _mm512_storeu_ps(dst + 16 * (12 + m), _mm512_shuffle_f32x4(hi, hi2, 0xdd));
+  }
+}
+
 __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *in, float *out,
                                                                   int64_t ld, int64_t rows,
                                                                   const WeightRef &w,
@@ -249,6 +282,10 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
     for (int c = 0; c < panels; ++c)
       for (int64_t i0 = 0; i0 < k; i0 += 16) {
         const int64_t width = std::min<int64_t>(16, k - i0);
+        if (width == 16) {
+          transpose16x16(decoded.data() + 16 * c * k + i0, k, panel + (c * k + i0) * 16);
+          continue;
+        }
         for (int l = 0; l < 16; ++l) {
           const float *src = decoded.data() + (16 * c + l) * k + i0;
           float *dst = panel + (c * k + i0) * 16 + l;
