@@ -96,7 +96,11 @@ template <int R, int T, int C, int Bits>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
 blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
               __m512 (&part)[T][R][C]) {
-  const __m512 book = _mm512_loadu_ps(kNF4Values);
+  // 4-bit codes (and NF4's) become values by one vpermps from a 16-entry table: it reads
+  // only the low 4 bits of each lane, so a shift exposes the code with no mask and no
+  // integer conversion (3 operations per code with the FMA instead of 4).
+  const __m512 book = nf4 ? _mm512_loadu_ps(kNF4Values)
+                          : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512i plane[T];
   for (int t = 0; t < T; ++t)
     plane[t] = Bits == 5 ? _mm512_load_si512(src[t] + 256) : _mm512_setzero_si512();
@@ -109,8 +113,15 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
     for (int s = 0; s < kLaneCodes<Bits>; ++s) {
       for (int t = 0; t < T; ++t) {
         int column;
-        const __m512i field = laneCode<Bits>(v[t], plane[t], q, s, column);
-        const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+        __m512 codes;
+        if (Bits == 4) {
+          const int shift = 8 * (s / 2) + 4 * (s % 2);
+          column = 8 * q + s / 2 + 4 * (s % 2);
+          codes = _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v[t], shift) : v[t], book);
+        } else {
+          const __m512i field = laneCode<Bits>(v[t], plane[t], q, s, column);
+          codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+        }
         for (int r = 0; r < R; ++r)
           part[t][r][s % C] =
               _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
@@ -191,7 +202,11 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
-  const __m512 book = _mm512_loadu_ps(kNF4Values);
+  // 4-bit codes (and NF4's) become values by one vpermps from a 16-entry table: it reads
+  // only the low 4 bits of each lane, so a shift exposes the code with no mask and no
+  // integer conversion (3 operations per code with the FMA instead of 4).
+  const __m512 book = nf4 ? _mm512_loadu_ps(kNF4Values)
+                          : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
     const __m512 s = groupValues(w.tileScales, half, slot);
