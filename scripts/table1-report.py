@@ -4,7 +4,7 @@ measurements scripts/table1.sh leaves in a results directory (issue 17).
 
     python3 scripts/table1-report.py --results DIR --rows "fp32 nf4-b64 ..." \
         --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --hellaswag-tag hellaswag-s0.02 \
-        --out docs [--caveat TEXT]
+        --out docs [--caveat TEXT] [--previous docs/table1.json]
 
 Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
 DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json, DIR/NAME.<hellaswag-tag>.json
@@ -28,6 +28,20 @@ def load(path):
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def add_tasks(row, mmlu, bbh, hellaswag):
+    """The task cells of `row` from midllama-eval's JSON (None: left as they are)."""
+    if mmlu:
+        row.update(mmlu_acc=mmlu["acc"], mmlu_stderr=mmlu["acc_stderr"], mmlu_s=mmlu["seconds"],
+                   mmlu_questions=mmlu["questions"])
+    if bbh:
+        row.update(bbh_em=bbh["exact_match"], bbh_stderr=bbh["exact_match_stderr"],
+                   bbh_s=bbh["seconds"], bbh_questions=bbh["questions"])
+    if hellaswag:
+        row.update(hellaswag_acc_norm=hellaswag["acc_norm"],
+                   hellaswag_stderr=hellaswag["acc_norm_stderr"],
+                   hellaswag_s=hellaswag["seconds"], hellaswag_items=hellaswag["items"])
 
 
 def row_of(results, name, tags):
@@ -56,17 +70,28 @@ def row_of(results, name, tags):
         "wikitext2_s": wiki_s,
         "compress_s": compress["compress_s"] if compress else None,
     }
-    if mmlu:
-        row.update(mmlu_acc=mmlu["acc"], mmlu_stderr=mmlu["acc_stderr"], mmlu_s=mmlu["seconds"],
-                   mmlu_questions=mmlu["questions"])
-    if bbh:
-        row.update(bbh_em=bbh["exact_match"], bbh_stderr=bbh["exact_match_stderr"],
-                   bbh_s=bbh["seconds"], bbh_questions=bbh["questions"])
-    if hellaswag:
-        row.update(hellaswag_acc_norm=hellaswag["acc_norm"],
-                   hellaswag_stderr=hellaswag["acc_norm_stderr"],
-                   hellaswag_s=hellaswag["seconds"], hellaswag_items=hellaswag["items"])
+    add_tasks(row, mmlu, bbh, hellaswag)
     row["benchmark_s"] = (wiki_s + row.get("mmlu_s", 0) + row.get("bbh_s", 0) +
+                          row.get("hellaswag_s", 0))
+    return row
+
+
+def fill(row, results, tags):
+    """An earlier row with the task cells it lacks taken from `results`."""
+    row = dict(row)
+    name = row["recipe"]
+    fresh = {}
+    for key, tag in zip(("mmlu_acc", "bbh_em", "hellaswag_acc_norm"), tags):
+        if row.get(key) is None and load(os.path.join(results, f"{name}.{tag}.json")):
+            fresh[key] = tag
+    if not fresh:
+        return row
+    mmlu, bbh, hellaswag = (load(os.path.join(results, f"{name}.{t}.json")) if t in
+                            fresh.values() else None for t in tags)
+    add_tasks(row, mmlu, bbh, hellaswag)
+    peaks = [row["peak_rss_all_runs_bytes"]] + [r["peak_rss_bytes"] for r in (mmlu, bbh, hellaswag) if r]
+    row["peak_rss_all_runs_bytes"] = max(peaks)
+    row["benchmark_s"] = (row["wikitext2_s"] + row.get("mmlu_s", 0) + row.get("bbh_s", 0) +
                           row.get("hellaswag_s", 0))
     return row
 
@@ -195,12 +220,17 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--caveat", default="")
     ap.add_argument("--date", default=datetime.date.today().isoformat())
+    ap.add_argument("--previous", help="an earlier table1.json: its rows are kept as they "
+                    "are, only their missing task cells filled from --results (a row's "
+                    "measurements then all come from the runs that made them)")
     a = ap.parse_args()
     tags = (a.mmlu_tag, a.bbh_tag, a.hellaswag_tag)
-    rows = [r for r in (row_of(a.results, n, tags) for n in a.rows.split()) if r]
+    previous = {r["recipe"]: r for r in load(a.previous)["rows"]} if a.previous else {}
+    rows = [r for r in (fill(previous[n], a.results, tags) if n in previous
+                        else row_of(a.results, n, tags) for n in a.rows.split()) if r]
     if not rows:
         raise SystemExit("table1-report: no row has its WikiText-2 result in " + a.results)
-    protocol = []
+    protocol = list(load(a.previous)["protocol"]) if a.previous else []
     for name in a.rows.split():
         for tag in tags:
             r = load(os.path.join(a.results, f"{name}.{tag}.json"))
