@@ -128,6 +128,10 @@ void nf4RowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 /// Decode of pruned fp32 weights stored as a bitmask, in place (AVX-512 vexpandps), and
 /// whether it applies (1-3 input rows).
 bool bitmaskFastPath(const WeightRef &w, int64_t rows);
+/// Row n of such a weight expanded to its K values (for the prefill's panels), and whether
+/// this CPU and `w` allow it.
+bool bitmaskRowValuesApply(const WeightRef &w);
+void bitmaskRowValues(const WeightRef &w, int64_t n, float *dst);
 void bitmaskRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                        const WeightRef &w, int64_t begin, int64_t end);
 /// Decode of 2:4-pruned fp32/fp16 weights in place, one vpermt2ps per 16 kept values

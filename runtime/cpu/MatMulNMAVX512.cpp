@@ -32,17 +32,25 @@ MIDLLAMA_AVX512 inline __m512 keptValues(const void *data, bool half, int64_t at
   return _mm512_loadu_ps(static_cast<const float *>(data) + at);
 }
 
+/// The columns (0-31) of the 16 kept values of 32 columns, from their 16 2-bit positions
+/// at `index`: lane l's run starts at column 4·(l/2), its position is bits 2l and 2l+1.
+MIDLLAMA_AVX512 inline __m512i keptColumns(const uint8_t *index) {
+  const __m512i runStart =
+      _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+  const __m512i shifts =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  uint32_t word;
+  std::memcpy(&word, index, 4);
+  return _mm512_add_epi32(runStart, _mm512_and_si512(_mm512_srlv_epi32(
+                                                         _mm512_set1_epi32(int(word)), shifts),
+                                                     _mm512_set1_epi32(3)));
+}
+
 template <int R>
 MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const WeightRef &w,
                               int64_t begin, int64_t end) {
   const int64_t k = w.cols, keptPerRow = k / 2;
   const bool half = w.dtype == DType::F16;
-  // Lane l's run starts at column 4·(l/2) of the 32; its 2-bit position is bits 2l, 2l+1.
-  const __m512i runStart =
-      _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
-  const __m512i shifts =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i three = _mm512_set1_epi32(3);
   for (int64_t j = begin; j < end; ++j) {
     const uint8_t *index = w.index + j * w.indexRowBytes;
     const int64_t row = j * keptPerRow;
@@ -52,11 +60,7 @@ MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const Wei
     for (int64_t c = 0; c < k; c += 32) {
       _mm_prefetch(static_cast<const char *>(w.data) + (row + c / 2) * (half ? 2 : 4) + 1024,
                    _MM_HINT_T0);
-      uint32_t word;
-      std::memcpy(&word, index + c / 8, 4); // 16 positions, 2 bits each
-      const __m512i lanes = _mm512_add_epi32(
-          runStart,
-          _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int(word)), shifts), three));
+      const __m512i lanes = keptColumns(index + c / 8);
       const __m512 v = keptValues(w.data, half, row + c / 2);
       const int a = int(c / 32) & 1; // two chains per row
       for (int r = 0; r < R; ++r) {
@@ -77,18 +81,9 @@ MIDLLAMA_AVX512 void nm24Rows(const float *in, float *out, int64_t ld, const Wei
 MIDLLAMA_AVX512 void nm24Values(const WeightRef &w, int64_t n, float *dst) {
   const int64_t k = w.cols, keptPerRow = k / 2;
   const bool half = w.dtype == DType::F16;
-  const __m512i runStart =
-      _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
-  const __m512i shifts =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i three = _mm512_set1_epi32(3);
   const uint8_t *index = w.index + n * w.indexRowBytes;
   for (int64_t c = 0; c < k; c += 32) {
-    uint32_t word;
-    std::memcpy(&word, index + c / 8, 4);
-    const __m512i lanes = _mm512_add_epi32(
-        runStart,
-        _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(int(word)), shifts), three));
+    const __m512i lanes = keptColumns(index + c / 8);
     _mm512_storeu_ps(dst + c, _mm512_setzero_ps());
     _mm512_storeu_ps(dst + c + 16, _mm512_setzero_ps());
     _mm512_i32scatter_ps(dst + c, lanes, keptValues(w.data, half, n * keptPerRow + c / 2), 4);

@@ -211,25 +211,6 @@ int4RowValues512(const WeightRef &w, int64_t n, const uint8_t *codes, float *dst
   }
 }
 
-/// A pruned fp32 row stored as a bitmask and its kept values: per 16 columns, the mask's 16
-/// bits expand the next kept values into their lanes (vexpandps), zeros elsewhere. The
-/// prefill decodes every row of such a weight per call; the scalar walk over the kept
-/// values took 6% of SmolLM2 sparsegpt-50's evaluation.
-__attribute__((target("avx512f"))) void bitmaskRowValues512(const WeightRef &w, int64_t n,
-                                                            float *dst) {
-  const int64_t k = w.cols, maskBytes = (k + 7) / 8;
-  const uint8_t *mask = w.index + n * maskBytes;
-  const float *v = static_cast<const float *>(w.data) + w.rowPtr[n];
-  for (int64_t c = 0; c < k; c += 16) {
-    const __mmask16 valid = k - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (k - c)) - 1);
-    uint32_t bits = mask[c / 8];
-    if (c / 8 + 1 < maskBytes)
-      bits |= uint32_t(mask[c / 8 + 1]) << 8;
-    const __mmask16 kept = __mmask16(bits) & valid;
-    _mm512_mask_storeu_ps(dst + c, valid, _mm512_maskz_expandloadu_ps(kept, v));
-    v += __builtin_popcount(unsigned(kept));
-  }
-}
 #endif
 
 /// Any affine row, code by code: (q - zero)·scale or q·scale + min, `code(k)` the code of
@@ -256,11 +237,8 @@ void affineRowValues(const WeightRef &w, int64_t n, Code code, float *dst) {
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.isInt8())
     return int8RowValues(w, n, dst);
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (w.sparse == SparsityKind::Bitmask && !w.isQuantized() && w.dtype == DType::F32 &&
-      w.rowPtr && haveAVX512())
-    return bitmaskRowValues512(w, n, dst);
-#endif
+  if (bitmaskRowValuesApply(w))
+    return bitmaskRowValues(w, n, dst);
   if (nm24RowValuesApply(w))
     return nm24RowValues(w, n, dst);
   if (w.sparse != SparsityKind::None)
