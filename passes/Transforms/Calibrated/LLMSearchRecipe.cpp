@@ -373,6 +373,34 @@ struct LLMSearchRecipePass
     return false;
   }
 
+  /// The budget in bytes, and what it holds besides the searched weights: every other
+  /// weight as stored, and (kv-tokens) the KV cache, whose size goes to `kvBytes`.
+  bool fixedCosts(const std::vector<std::string> &selected, const search::Budget &b,
+                  int64_t &budgetBytes, int64_t &fixedBytes, std::string &error) {
+    std::set<std::string> searched(selected.begin(), selected.end());
+    int64_t parameters = 0;
+    fixedBytes = 0;
+    for (ParamOp p : getOperation().getOps<ParamOp>()) {
+      parameters += p.getWeightType().getNumElements();
+      if (!searched.count(p.getSymName().str()))
+        fixedBytes += countedBytes(p.getWeightType());
+    }
+    budgetBytes = b.bytes(parameters);
+    // The KV cache: K and V rows of each layer's k projection width, fp32, per token.
+    int64_t kvWidths = 0;
+    for (ParamOp p : getOperation().getOps<ParamOp>())
+      if (p.getSymName().ends_with(".self_attn.k_proj.weight"))
+        kvWidths += p.getWeightType().getShape()[0];
+    if (kvTokens > 0 && kvWidths == 0) {
+      error = std::string(kPass) + ": kv-tokens: the model has no weights named "
+              "'*.self_attn.k_proj.weight' to size the KV cache from (run --llm-name-weights)";
+      return false;
+    }
+    kvBytes = 2 * int64_t(kvTokens) * kvWidths * int64_t(sizeof(float));
+    fixedBytes += kvBytes;
+    return true;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     std::vector<SearchCandidate> cs;
@@ -390,26 +418,9 @@ struct LLMSearchRecipePass
       emitError(culprit ? culprit->getLoc() : module.getLoc()) << error;
       return signalPassFailure();
     }
-    // The budget covers every weight; those not searched count as they are stored.
-    std::set<std::string> searched(selected.begin(), selected.end());
-    int64_t parameters = 0, fixedBytes = 0;
-    for (ParamOp p : module.getOps<ParamOp>()) {
-      parameters += p.getWeightType().getNumElements();
-      if (!searched.count(p.getSymName().str()))
-        fixedBytes += countedBytes(p.getWeightType());
-    }
-    int64_t budgetBytes = b.bytes(parameters);
-    // The KV cache: K and V rows of each layer's k projection width, fp32, per token.
-    int64_t kvWidths = 0;
-    for (ParamOp p : module.getOps<ParamOp>())
-      if (p.getSymName().ends_with(".self_attn.k_proj.weight"))
-        kvWidths += p.getWeightType().getShape()[0];
-    if (kvTokens > 0 && kvWidths == 0)
-      return failPass(std::string(kPass) + ": kv-tokens: the model has no weights named "
-                      "'*.self_attn.k_proj.weight' to size the KV cache from (run "
-                      "--llm-name-weights)");
-    kvBytes = 2 * int64_t(kvTokens) * kvWidths * int64_t(sizeof(float));
-    fixedBytes += kvBytes;
+    int64_t budgetBytes = 0, fixedBytes = 0;
+    if (!fixedCosts(selected, b, budgetBytes, fixedBytes, error))
+      return failPass(error);
 
     calibrationUsed = llvm::json::Object{{"calib", calib},
                                          {"samples", int64_t(samples)},
