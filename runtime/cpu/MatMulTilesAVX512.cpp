@@ -62,9 +62,16 @@ MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t 
       s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
 }
 
-/// Chunks of 64 bytes per tile block, and codes per 32-bit lane of a chunk.
-template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : 4;
-template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : 8;
+/// Chunks of 64 bytes per tile block, codes per 32-bit lane of a chunk, and where a
+/// block's plane of high bits starts (5 bits: the fifth; 3 bits: the third).
+template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : Bits == 3 ? 2 : 4;
+template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : Bits == 3 ? 16 : 8;
+template <int Bits> constexpr int kPlaneAt = Bits == 5 ? 256 : Bits == 3 ? 128 : 0;
+
+/// The block's plane of high bits (zero where there is none).
+template <int Bits> MIDLLAMA_AVX512 inline __m512i planeOf(const uint8_t *block) {
+  return kPlaneAt<Bits> ? _mm512_load_si512(block + kPlaneAt<Bits>) : _mm512_setzero_si512();
+}
 
 /// Code s of each lane of chunk q (v; `plane` the block's fifth bits at 5 bits), and its
 /// column in the block: 8 bits, byte s = column 4q + s; 4 and 5 bits, byte s/2's low
@@ -76,6 +83,13 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512i laneCode(__m512i v
   if (Bits == 8) {
     column = 4 * q + s;
     return laneField<8>(v, 8 * s, _mm512_set1_epi32(0xff));
+  }
+  if (Bits == 3) { // bits 2s, 2s+1 of the lane, and bit 16q + s of the plane as 4
+    column = 16 * q + s;
+    const __m512i third =
+        column >= 2 ? _mm512_srli_epi32(plane, column - 2) : _mm512_slli_epi32(plane, 2 - column);
+    return _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v, 2 * s), _mm512_set1_epi32(3)),
+                           _mm512_and_si512(third, _mm512_set1_epi32(4)));
   }
   const int m = s / 2, high = s % 2;
   column = 8 * q + m + 4 * high;
@@ -103,7 +117,7 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
                           : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512i plane[T];
   for (int t = 0; t < T; ++t)
-    plane[t] = Bits == 5 ? _mm512_load_si512(src[t] + 256) : _mm512_setzero_si512();
+    plane[t] = planeOf<Bits>(src[t]);
 #pragma GCC unroll 8
   for (int q = 0; q < kChunks<Bits>; ++q) {
     __m512i v[T];
@@ -193,6 +207,7 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
                  int64_t begin, int64_t end) {
   w.bits == 8   ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
   : w.bits == 5 ? tiledRows<R, 5>(in, xsum, out, ld, w, begin, end)
+  : w.bits == 3 ? tiledRows<R, 3>(in, xsum, out, ld, w, begin, end)
                 : tiledRows<R, 4>(in, xsum, out, ld, w, begin, end);
 }
 
@@ -202,18 +217,14 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
-  // 4-bit codes (and NF4's) become values by one vpermps from a 16-entry table: it reads
-  // only the low 4 bits of each lane, so a shift exposes the code with no mask and no
-  // integer conversion (3 operations per code with the FMA instead of 4).
-  const __m512 book = nf4 ? _mm512_loadu_ps(kNF4Values)
-                          : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 book = _mm512_loadu_ps(kNF4Values);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
     const __m512 s = groupValues(w.tileScales, half, slot);
     const __m512 offset = groupOffset<Bits>(w, s, slot);
     for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
-      const __m512i plane = Bits == 5 ? _mm512_load_si512(src + 256) : _mm512_setzero_si512();
+      const __m512i plane = planeOf<Bits>(src);
 #pragma GCC unroll 8
       for (int q = 0; q < kChunks<Bits>; ++q) {
         const __m512i v = _mm512_load_si512(src + 64 * q);
@@ -249,6 +260,7 @@ void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) 
   for (int c = 0; c < panels; ++c)
     w.bits == 8   ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 5 ? tilePanel<5>(w, j0 / 16 + c, panel + c * w.cols * 16)
+    : w.bits == 3 ? tilePanel<3>(w, j0 / 16 + c, panel + c * w.cols * 16)
                   : tilePanel<4>(w, j0 / 16 + c, panel + c * w.cols * 16);
 }
 
