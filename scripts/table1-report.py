@@ -170,8 +170,10 @@ def figures(rows, out):
     fig, ax = plt.subplots(figsize=(8, 5.5))
     # A total needs every benchmark.
     timed = [r for r in rows if "mmlu_s" in r and "bbh_s" in r and "hellaswag_s" in r]
-    for r in timed:
+    colors = plt.get_cmap("tab20").colors  # 12 recipes: the default 10-color cycle repeats
+    for i, r in enumerate(timed):
         ax.scatter(r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB, s=40,
+                   color=colors[(2 * i) % 20 + (2 * i) // 20],
                    label=f"{r['recipe']} ({r['bits_per_parameter']:.1f} bits/param)")
         ax.annotate(r["recipe"], (r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB),
                     textcoords="offset points", xytext=(5, 4), fontsize=8)
