@@ -472,6 +472,11 @@ struct LLMSearchRecipePass
     std::string what = "'" + std::string(output) + "'", error;
     if (!parseRecipe(recipeText, what, r, error))
       return failPass(std::string(kPass) + ": " + error);
+    if (llvm::all_of(r.rules, [](const RecipeRule &rule) { return rule.method == "keep"; })) {
+      llvm::errs() << kPass << ": every weight keeps its storage: nothing to apply, "
+                   << outputParams << " not written\n";
+      return markAllAnalysesPreserved();
+    }
     std::vector<std::pair<std::string, std::string>> calibration = r.calibration;
     if (!tokenizer.empty())
       calibration.push_back({"tokenizer", tokenizer});
