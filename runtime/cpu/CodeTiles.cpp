@@ -1,4 +1,4 @@
-//===- CodeTiles.cpp - 3- to 8-bit weights re-laid in tiles of 16 rows -----===//
+//===- CodeTiles.cpp - 2- to 8-bit weights re-laid in tiles of 16 rows -----===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
@@ -20,7 +20,8 @@
 // lane c: bit m for column 8q + m, bit 4 + m for 8q + 4 + m), 5 bits per weight still;
 // 3-bit weights (GPTQ w3, what searched recipes pick most) as two chunks of 2-bit pairs
 // (lane c of chunk q: bits 2s, 2s+1 = column 16q + s) and a plane of third bits (bit j =
-// column j), 3 bits per weight (fp32 activations only). The same idea as llama.cpp's load-time
+// column j), 3 bits per weight (fp32 activations only); 2-bit ones as the same chunks
+// without the plane. The same idea as llama.cpp's load-time
 // repacking of Q4_0 (its ggml-cpu "repack" buffers); the layout here is our own.
 //
 //===----------------------------------------------------------------------===//
@@ -35,8 +36,8 @@ bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles
 
 bool codeTilesApply(const WeightRef &w) {
   // 5- and 8-bit weights have no row-major int8-activation kernel: tiled whole or not at
-  // all; 3-bit ones likewise (one kernel fewer to keep right for tail rows).
-  const bool width = w.bits == 4 || ((w.bits == 3 || w.bits == 5 || w.bits == 8) &&
+  // all; 2- and 3-bit ones likewise (one kernel fewer to keep right for tail rows).
+  const bool width = w.bits == 4 || ((w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 8) &&
                                      w.rows % 16 == 0 && !w.isNF4());
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
@@ -49,7 +50,7 @@ namespace {
 constexpr size_t kAlign = 64;
 size_t roundUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-/// Code of row n, column c of a row-major 3-, 4- or 5-bit weight (codes little-endian from the
+/// Code of row n, column c of a row-major 2- to 5-bit weight (codes little-endian from the
 /// row's first bit: 4 bits low nibble first; NF4's stream high nibble first).
 inline uint8_t codeAt(const WeightRef &w, int64_t n, int64_t c) {
   if (w.isNF4()) {
@@ -66,8 +67,8 @@ inline uint8_t codeAt(const WeightRef &w, int64_t n, int64_t c) {
 
 /// Row n's 32 codes of block b into its lane of the tile block at `block`.
 void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
-  if (w.bits == 3) { // chunk q (0-1): bits 2s, 2s+1 = the low 2 bits of column 16q + s;
-    // then a plane of third bits, bit j of the lane = column j's
+  if (w.bits <= 3) { // chunk q (0-1): bits 2s, 2s+1 = the low 2 bits of column 16q + s;
+    // 3 bits: then a plane of third bits, bit j of the lane = column j's
     uint32_t low[2] = {0, 0}, third = 0;
     for (int j = 0; j < 32; ++j) {
       const uint32_t code = codeAt(w, n, 32 * b + j);
@@ -76,7 +77,8 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
     }
     std::memcpy(block, &low[0], 4);
     std::memcpy(block + 64, &low[1], 4);
-    std::memcpy(block + 128, &third, 4);
+    if (w.bits == 3)
+      std::memcpy(block + 128, &third, 4);
     return;
   }
   if (w.bits == 8) { // chunk q (0-7): columns 4q..4q+3 of the block, as the panels hold them

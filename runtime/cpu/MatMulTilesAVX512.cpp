@@ -64,8 +64,8 @@ MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t 
 
 /// Chunks of 64 bytes per tile block, codes per 32-bit lane of a chunk, and where a
 /// block's plane of high bits starts (5 bits: the fifth; 3 bits: the third).
-template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : Bits == 3 ? 2 : 4;
-template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : Bits == 3 ? 16 : 8;
+template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : Bits <= 3 ? 2 : 4;
+template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : Bits <= 3 ? 16 : 8;
 template <int Bits> constexpr int kPlaneAt = Bits == 5 ? 256 : Bits == 3 ? 128 : 0;
 
 /// The block's plane of high bits (zero where there is none).
@@ -83,6 +83,10 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512i laneCode(__m512i v
   if (Bits == 8) {
     column = 4 * q + s;
     return laneField<8>(v, 8 * s, _mm512_set1_epi32(0xff));
+  }
+  if (Bits == 2) { // bits 2s, 2s+1 of the lane
+    column = 16 * q + s;
+    return laneField<2>(v, 2 * s, _mm512_set1_epi32(3));
   }
   if (Bits == 3) { // bits 2s, 2s+1 of the lane, and bit 16q + s of the plane as 4
     column = 16 * q + s;
@@ -113,17 +117,24 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
   // 4-bit codes (and NF4's) become values by one vpermps from a 16-entry table: it reads
   // only the low 4 bits of each lane, so a shift exposes the code with no mask and no
   // integer conversion (3 operations per code with the FMA instead of 4).
-  const __m512 book = nf4 ? _mm512_loadu_ps(kNF4Values)
-                          : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  // 2- and 3-bit codes the same way: the table repeats every 4 (8) entries, so the bits
+  // above the code that the shift leaves are ignored; 3 bits merge the plane's third bit
+  // in with one vpternlogd.
+  const __m512 book =
+      nf4 ? _mm512_loadu_ps(kNF4Values)
+      : Bits == 2
+          ? _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)
+          : Bits == 3 ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)
+                      : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512i plane[T];
   for (int t = 0; t < T; ++t)
     plane[t] = planeOf<Bits>(src[t]);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int q = 0; q < kChunks<Bits>; ++q) {
     __m512i v[T];
     for (int t = 0; t < T; ++t)
       v[t] = _mm512_load_si512(src[t] + 64 * q);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int s = 0; s < kLaneCodes<Bits>; ++s) {
       for (int t = 0; t < T; ++t) {
         int column;
@@ -132,6 +143,17 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
           const int shift = 8 * (s / 2) + 4 * (s % 2);
           column = 8 * q + s / 2 + 4 * (s % 2);
           codes = _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v[t], shift) : v[t], book);
+        } else if (Bits == 2) {
+          column = 16 * q + s;
+          codes = _mm512_permutexvar_ps(s ? _mm512_srli_epi32(v[t], 2 * s) : v[t], book);
+        } else if (Bits == 3) {
+          column = 16 * q + s;
+          const __m512i low = s ? _mm512_srli_epi32(v[t], 2 * s) : v[t];
+          const __m512i third = column >= 2 ? _mm512_srli_epi32(plane[t], column - 2)
+                                            : _mm512_slli_epi32(plane[t], 2 - column);
+          // (low & 3) | (third & ~3): 0xe4 selects A where C is set, B elsewhere.
+          codes = _mm512_permutexvar_ps(
+              _mm512_ternarylogic_epi32(low, third, _mm512_set1_epi32(3), 0xe4), book);
         } else {
           const __m512i field = laneCode<Bits>(v[t], plane[t], q, s, column);
           codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
@@ -208,6 +230,7 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
   w.bits == 8   ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
   : w.bits == 5 ? tiledRows<R, 5>(in, xsum, out, ld, w, begin, end)
   : w.bits == 3 ? tiledRows<R, 3>(in, xsum, out, ld, w, begin, end)
+  : w.bits == 2 ? tiledRows<R, 2>(in, xsum, out, ld, w, begin, end)
                 : tiledRows<R, 4>(in, xsum, out, ld, w, begin, end);
 }
 
@@ -225,10 +248,10 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
     for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
       const __m512i plane = planeOf<Bits>(src);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int q = 0; q < kChunks<Bits>; ++q) {
         const __m512i v = _mm512_load_si512(src + 64 * q);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {
           int column;
           const __m512i field = laneCode<Bits>(v, plane, q, sh, column);
@@ -261,6 +284,7 @@ void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) 
     w.bits == 8   ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 5 ? tilePanel<5>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 3 ? tilePanel<3>(w, j0 / 16 + c, panel + c * w.cols * 16)
+    : w.bits == 2 ? tilePanel<2>(w, j0 / 16 + c, panel + c * w.cols * 16)
                   : tilePanel<4>(w, j0 / 16 + c, panel + c * w.cols * 16);
 }
 

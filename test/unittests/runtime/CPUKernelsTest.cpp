@@ -716,7 +716,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   setInt8Activations(false);
 }
 
-// Where the CPU has AVX-512 the loader tiles 3-, 4-, 5- and 8-bit affine weights (CodeTiles.cpp)
+// Where the CPU has AVX-512 the loader tiles 2- to 5- and 8-bit affine weights (CodeTiles.cpp)
 // and the fp32-activation kernels read the tiles: decode (1-3 rows, MatMulTilesAVX512.cpp)
 // and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
 // to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
@@ -724,7 +724,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
 // overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
 TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   std::mt19937_64 rng(29);
-  for (int bits : {3, 4, 5, 8})
+  for (int bits : {2, 3, 4, 5, 8})
   for (int64_t k : {160, 2240})
   for (int64_t group : {32, 64, 96})
     for (GroupKind kind : {GroupKind::Symmetric, GroupKind::Minimum, GroupKind::ZeroPoints})
