@@ -13,7 +13,7 @@
 // the caches, as a model's layers do), cycled R times through cpu::matmul with one row;
 // its bandwidth is the bytes the format stores (codes, scales, zero points or minimums)
 // over the time. Weights are random codes: the kernels' speed does not depend on values.
-// The 4- and 8-bit affine weights are tiled first where the CPU has AVX-512, as the
+// The 2- to 5- and 8-bit affine weights are tiled first where the CPU has AVX-512, as the
 // loader tiles them (runtime/cpu/CodeTiles.cpp).
 // Prints a table and, with --json, the figures.
 //
@@ -306,7 +306,7 @@ int main(int argc, char **argv) {
   formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layersAt(3), rng));
   formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layersAt(2), rng));
   formats.push_back(nf4(64, n, k, layersAt(4), rng));
-  // Where the CPU has AVX-512 the loader tiles 4- and 8-bit affine weights (Model.cpp):
+  // Where the CPU has AVX-512 the loader tiles 2- to 5- and 8-bit affine weights (Model.cpp):
   // so here.
   for (Format &f : formats)
     for (WeightView &w : f.views)
