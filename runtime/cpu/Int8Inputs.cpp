@@ -36,7 +36,8 @@ void quantizeRow(const float *x, int64_t k, const WeightRef &w, const uint8_t *o
   const float s = absmax / 127.0f;
   out.scale[size_t(r)] = s;
   for (int64_t j = 0; j < k; ++j) {
-    int8_t q = outlier[j] || s == 0 ? 0 : int8_t(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
+    int8_t q =
+        outlier[j] || s == 0 ? 0 : int8_t(std::lround(std::clamp(x[j] / s, -127.0f, 127.0f)));
     if (biased)
       out.biased[size_t(r * out.stride + j)] = uint8_t(int32_t(q) + 128);
     else

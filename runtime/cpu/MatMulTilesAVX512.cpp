@@ -73,8 +73,9 @@ template <int Bits> MIDLLAMA_AVX512 inline __m512i planeOf(const uint8_t *block)
   return kPlaneAt<Bits> ? _mm512_load_si512(block + kPlaneAt<Bits>) : _mm512_setzero_si512();
 }
 
-/// Code s of each lane of chunk q (v; `plane` the block's fifth bits at 5 bits), and its
-/// column in the block: 8 bits, byte s = column 4q + s; 4 and 5 bits, byte s/2's low
+/// Code s of each lane of chunk q of a 4-, 5- or 8-bit block (v; `plane` the block's fifth
+/// bits at 5 bits), and its column in the block: 8 bits, byte s = column 4q + s; 4 and 5
+/// bits, byte s/2's low
 /// nibble = column 8q + s/2, its high nibble column 8q + 4 + s/2, plus (5 bits) bit
 /// (column - 8q) of the lane's byte q of fifth bits as 16.
 template <int Bits>
@@ -83,17 +84,6 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512i laneCode(__m512i v
   if (Bits == 8) {
     column = 4 * q + s;
     return laneField<8>(v, 8 * s, _mm512_set1_epi32(0xff));
-  }
-  if (Bits == 2) { // bits 2s, 2s+1 of the lane
-    column = 16 * q + s;
-    return laneField<2>(v, 2 * s, _mm512_set1_epi32(3));
-  }
-  if (Bits == 3) { // bits 2s, 2s+1 of the lane, and bit 16q + s of the plane as 4
-    column = 16 * q + s;
-    const __m512i third =
-        column >= 2 ? _mm512_srli_epi32(plane, column - 2) : _mm512_slli_epi32(plane, 2 - column);
-    return _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v, 2 * s), _mm512_set1_epi32(3)),
-                           _mm512_and_si512(third, _mm512_set1_epi32(4)));
   }
   const int m = s / 2, high = s % 2;
   column = 8 * q + m + 4 * high;
@@ -106,6 +96,47 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512i laneCode(__m512i v
   return code;
 }
 
+/// The table laneValues looks codes up in: NF4's code book, or the codes themselves. vpermps
+/// reads only the low 4 bits of each lane, so a shift exposes a 4-bit code with no mask and
+/// no integer conversion; for 2 and 3 bits the table repeats every 4 (8) entries, so the
+/// bits above the code that the shift leaves are ignored.
+template <int Bits> MIDLLAMA_AVX512 inline __m512 codeBook(bool nf4) {
+  if (nf4)
+    return _mm512_loadu_ps(kNF4Values);
+  if (Bits == 2)
+    return _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+  if (Bits == 3)
+    return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/// Code s of each lane of chunk q as fp32 (book = codeBook<Bits>), and its column in the
+/// block. 2 and 3 bits: bits 2s, 2s+1 of the lane = column 16q + s, 3 bits with bit
+/// 16q + s of the plane merged in as 4 by one vpternlogd; 4 bits (and NF4) one shift and
+/// one lookup (3 operations per code with the FMA instead of 4); 5 and 8 bits laneCode.
+template <int Bits>
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512
+laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &column) {
+  if (Bits == 4) {
+    const int shift = 8 * (s / 2) + 4 * (s % 2);
+    column = 8 * q + s / 2 + 4 * (s % 2);
+    return _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v, shift) : v, book);
+  }
+  if (Bits <= 3) {
+    column = 16 * q + s;
+    __m512i low = s ? _mm512_srli_epi32(v, 2 * s) : v;
+    if (Bits == 3) {
+      const __m512i third = column >= 2 ? _mm512_srli_epi32(plane, column - 2)
+                                        : _mm512_slli_epi32(plane, 2 - column);
+      // (low & 3) | (third & ~3): 0xe4 selects A where C is set, B elsewhere.
+      low = _mm512_ternarylogic_epi32(low, third, _mm512_set1_epi32(3), 0xe4);
+    }
+    return _mm512_permutexvar_ps(low, book);
+  }
+  const __m512i field = laneCode<Bits>(v, plane, q, s, column);
+  return nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+}
+
 /// One 32-column block of T tiles (codes at src[t]) times R input rows (`xb`, rows k
 /// apart), Σ code·x into the C chains of `part`. Inlined and unrolled whole: the shifts
 /// are then immediates and the chains stay in registers (a runtime index into `part`, or a
@@ -114,18 +145,7 @@ template <int R, int T, int C, int Bits>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
 blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
               __m512 (&part)[T][R][C]) {
-  // 4-bit codes (and NF4's) become values by one vpermps from a 16-entry table: it reads
-  // only the low 4 bits of each lane, so a shift exposes the code with no mask and no
-  // integer conversion (3 operations per code with the FMA instead of 4).
-  // 2- and 3-bit codes the same way: the table repeats every 4 (8) entries, so the bits
-  // above the code that the shift leaves are ignored; 3 bits merge the plane's third bit
-  // in with one vpternlogd.
-  const __m512 book =
-      nf4 ? _mm512_loadu_ps(kNF4Values)
-      : Bits == 2
-          ? _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)
-          : Bits == 3 ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)
-                      : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 book = codeBook<Bits>(nf4);
   __m512i plane[T];
   for (int t = 0; t < T; ++t)
     plane[t] = planeOf<Bits>(src[t]);
@@ -138,26 +158,7 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
     for (int s = 0; s < kLaneCodes<Bits>; ++s) {
       for (int t = 0; t < T; ++t) {
         int column;
-        __m512 codes;
-        if (Bits == 4) {
-          const int shift = 8 * (s / 2) + 4 * (s % 2);
-          column = 8 * q + s / 2 + 4 * (s % 2);
-          codes = _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v[t], shift) : v[t], book);
-        } else if (Bits == 2) {
-          column = 16 * q + s;
-          codes = _mm512_permutexvar_ps(s ? _mm512_srli_epi32(v[t], 2 * s) : v[t], book);
-        } else if (Bits == 3) {
-          column = 16 * q + s;
-          const __m512i low = s ? _mm512_srli_epi32(v[t], 2 * s) : v[t];
-          const __m512i third = column >= 2 ? _mm512_srli_epi32(plane[t], column - 2)
-                                            : _mm512_slli_epi32(plane[t], 2 - column);
-          // (low & 3) | (third & ~3): 0xe4 selects A where C is set, B elsewhere.
-          codes = _mm512_permutexvar_ps(
-              _mm512_ternarylogic_epi32(low, third, _mm512_set1_epi32(3), 0xe4), book);
-        } else {
-          const __m512i field = laneCode<Bits>(v[t], plane[t], q, s, column);
-          codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
-        }
+        const __m512 codes = laneValues<Bits>(v[t], plane[t], q, s, book, nf4, column);
         for (int r = 0; r < R; ++r)
           part[t][r][s % C] =
               _mm512_fmadd_ps(codes, _mm512_set1_ps(xb[r * k + column]), part[t][r][s % C]);
@@ -240,7 +241,7 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
-  const __m512 book = _mm512_loadu_ps(kNF4Values);
+  const __m512 book = codeBook<Bits>(nf4);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t slot = (t * groups + g) * 16;
     const __m512 s = groupValues(w.tileScales, half, slot);
@@ -254,8 +255,7 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
 #pragma GCC unroll 16
         for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {
           int column;
-          const __m512i field = laneCode<Bits>(v, plane, q, sh, column);
-          const __m512 codes = nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
+          const __m512 codes = laneValues<Bits>(v, plane, q, sh, book, nf4, column);
           _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
         }
       }

@@ -237,12 +237,13 @@ void affineRowValues(const WeightRef &w, int64_t n, Code code, float *dst) {
 void dequantizeRow(const WeightRef &w, int64_t n, float *dst) {
   if (w.isInt8())
     return int8RowValues(w, n, dst);
-  if (bitmaskRowValuesApply(w))
-    return bitmaskRowValues(w, n, dst);
-  if (nm24RowValuesApply(w))
-    return nm24RowValues(w, n, dst);
-  if (w.sparse != SparsityKind::None)
+  if (w.sparse != SparsityKind::None) {
+    if (bitmaskRowValuesApply(w))
+      return bitmaskRowValues(w, n, dst);
+    if (nm24RowValuesApply(w))
+      return nm24RowValues(w, n, dst);
     return sparseRowValues(w, n, dst);
+  }
   if (w.isNF4())
     return nf4RowValues(w, n, dst);
   const uint8_t *codes = w.codes + n * w.codeRowBytes;
