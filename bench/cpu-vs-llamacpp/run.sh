@@ -3,13 +3,16 @@
 # the llama-cpp-python sdist's vendored source (get-llamacpp.sh); SmolLM2-135M-Instruct
 # (scripts/get-model.sh) is dequantized to an F32 GGUF and quantized again with
 # llama-quantize --pure to Q8_0, Q4_0 and Q4_1 (every tensor in that type, the tied
-# embedding too), each imported by midllama-import with its storage kept (Q8_0/Q4_0:
-# #llm.affine symmetric g32, Q4_1: with its minimum) and compiled; then compare.py.
+# embedding too), and without --pure to Q4_K_M (llama.cpp's usual mix: Q4_K, Q6_K for the
+# output and some attn_v/ffn_down tensors, Q5_0/Q8_0 where K is not a multiple of 256),
+# each imported by midllama-import with its storage kept (Q8_0/Q4_0: #llm.affine symmetric
+# g32, Q4_1 and Q4_K: with their minimum, Q6_K: symmetric 6-bit g16) and compiled; then
+# compare.py.
 # MIDLLAMA_BENCH_MODEL=llama100m runs the ~100M LLaMA shape of bench/cpu-vs-ort instead
 # (random weights written as an F32 GGUF by make-llama100m-gguf.py, with the Llama 2
 # tokenizer; numpy and gguf from PyPI in a virtual environment of the bench folder).
 # Environment: MIDLLAMA_BENCH_THREADS (1), MIDLLAMA_BENCH_ROUNDS (3), MIDLLAMA_BENCH_FORMATS
-# (F32,Q8_0,Q4_0,Q4_1), MIDLLAMA_BENCH_RUN_ARGS (more midllama-run flags, e.g.
+# (F32,Q8_0,Q4_0,Q4_1,Q4_K_M), MIDLLAMA_BENCH_RUN_ARGS (more midllama-run flags, e.g.
 # --int8-activations), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
 # MIDLLAMA_BIN_DIR. Writes $DIR/compare-<model>-t<threads>[-<flags>].json and prints the table.
 set -euo pipefail
@@ -17,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${MIDLLAMA_BIN_DIR:-$ROOT/build/bin}
 DIR=${MIDLLAMA_BENCH_DIR:-$HOME/.cache/midllama/bench-llamacpp}
 THREADS=${MIDLLAMA_BENCH_THREADS:-1}
-FORMATS=${MIDLLAMA_BENCH_FORMATS:-F32,Q8_0,Q4_0,Q4_1}
+FORMATS=${MIDLLAMA_BENCH_FORMATS:-F32,Q8_0,Q4_0,Q4_1,Q4_K_M}
 log() { echo "cpu-vs-llamacpp [$(date +%H:%M:%S)]: $*" >&2; }
 [ -n "${MIDLLAMA_BIN_DIR:-}" ] || "$ROOT/scripts/setup.sh" > /dev/null
 MODEL=${MIDLLAMA_BENCH_MODEL:-smollm2}
@@ -47,8 +50,11 @@ entries=()
 for f in ${FORMATS//,/ }; do
   gguf=$DIR/$MODEL-$f.gguf
   if [ ! -f "$gguf" ]; then
-    log "$f GGUF (llama-quantize --pure)"
-    "$LC/llama-quantize" --pure "$DIR/$MODEL-F32.gguf" "$gguf.tmp" "$f" > "$DIR/quantize-$MODEL-$f.log" 2>&1
+    # A mix (Q4_K_M) is quantized as llama.cpp's users get it; a single type everywhere.
+    pure=(--pure)
+    case $f in *_K_*) pure=() ;; esac
+    log "$f GGUF (llama-quantize ${pure[*]:-with its mix})"
+    "$LC/llama-quantize" "${pure[@]}" "$DIR/$MODEL-F32.gguf" "$gguf.tmp" "$f" > "$DIR/quantize-$MODEL-$f.log" 2>&1
     mv "$gguf.tmp" "$gguf"
   fi
   if [ ! -f "$DIR/$MODEL-$f.mlm" ]; then

@@ -18,6 +18,9 @@
 // panel layout the int8 prefill kernel reads; 5-bit weights (ggml's Q5_0/Q5_1/Q5_K) as
 // the 4-bit layout of their low 4 bits plus 64 bytes of fifth bits per block (byte q of
 // lane c: bit m for column 8q + m, bit 4 + m for 8q + 4 + m), 5 bits per weight still;
+// 6-bit weights (ggml's Q6_K, groups of 16) as the same low 4 bits plus two chunks of
+// their top 2-bit pairs (chunk h: columns 16h..16h+15), 6 bits per weight (fp32
+// activations only);
 // 3-bit weights (GPTQ w3, what searched recipes pick most) as two chunks of 2-bit pairs
 // (lane c of chunk q: bits 2s, 2s+1 = column 16q + s) and a plane of third bits (bit j =
 // column j), 3 bits per weight (fp32 activations only); 2-bit ones as the same chunks
@@ -37,12 +40,16 @@ bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles
 bool codeTilesApply(const WeightRef &w) {
   // 5- and 8-bit weights have no row-major int8-activation kernel: tiled whole or not at
   // all; 2- and 3-bit ones likewise (one kernel fewer to keep right for tail rows).
-  const bool width = w.bits == 4 || ((w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 8) &&
+  const bool width = w.bits == 4 || ((w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 6 ||
+                                      w.bits == 8) &&
                                      w.rows % 16 == 0 && !w.isNF4());
+  // Groups of whole 32-column blocks; 6 bits also of 16 columns (ggml's Q6_K, kept as is by
+  // the GGUF import: the tile kernels then split each block's chunks in two groups).
+  const bool groups = w.groupSize > 0 && (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16));
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
-  return format && width && w.sparse == SparsityKind::None && !w.panels && w.groupSize % 32 == 0 &&
-         w.groupSize > 0 && w.cols % 32 == 0 && w.cols > 0 && w.rows >= 16 && w.codes && w.scales &&
+  return format && width && groups && w.sparse == SparsityKind::None && !w.panels &&
+         w.cols % 32 == 0 && w.cols > 0 && w.rows >= 16 && w.codes && w.scales &&
          (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
 }
 
@@ -86,16 +93,25 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
       std::memcpy(block + 64 * q, w.codes + n * w.codeRowBytes + 32 * b + 4 * q, 4);
     return;
   }
-  // 4 bits (and the low 4 of 5): byte m of chunk q holds columns 8q + m and 8q + 4 + m;
-  // 5 bits: the fifth bits after the 4 chunks, byte q of the lane, bit m and 4 + m.
+  // 4 bits (and the low 4 of 5 and 6): byte m of chunk q holds columns 8q + m and
+  // 8q + 4 + m; 5 bits: the fifth bits after the 4 chunks, byte q of the lane, bit m and
+  // 4 + m; 6 bits: the top two bits after them as two chunks of 2-bit pairs (lane word h:
+  // bits 2s, 2s+1 = column 16h + s), so that each half block is one chunk of the plane.
+  uint32_t pairs[2] = {0, 0};
   for (int q = 0; q < 4; ++q)
     for (int m = 0; m < 4; ++m) {
-      const uint8_t lo = codeAt(w, n, 32 * b + 8 * q + m);
-      const uint8_t hi = codeAt(w, n, 32 * b + 8 * q + 4 + m);
+      const int j = 8 * q + m;
+      const uint8_t lo = codeAt(w, n, 32 * b + j);
+      const uint8_t hi = codeAt(w, n, 32 * b + j + 4);
       block[64 * q + m] = uint8_t((lo & 0xf) | (hi & 0xf) << 4);
       if (w.bits == 5)
         block[256 + q] |= uint8_t((lo >> 4) << m | (hi >> 4) << (4 + m));
+      pairs[j / 16] |= uint32_t(lo >> 4) << (2 * (j % 16)) | uint32_t(hi >> 4) << (2 * ((j + 4) % 16));
     }
+  if (w.bits == 6) {
+    std::memcpy(block + 256, &pairs[0], 4);
+    std::memcpy(block + 320, &pairs[1], 4);
+  }
 }
 
 /// Value i of `scales`-like per-group data stored as the tiles store it: the fp16 bits as
@@ -122,8 +138,9 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   const size_t valueBytes = tileValuesHalf(w) ? 2 : 4;
   const size_t offsetBytes = w.isAffineMin() ? valueBytes : (w.zeros ? 1 : 0);
   const size_t blockBytes = size_t(16 * 32 * w.bits / 8); // 16 rows of a 32-column block
-  // (5 bits: 256 bytes of low nibbles, then 64 of fifth bits, 4 per lane; 3 bits: 128
-  // of low 2-bit pairs, then 64 of third bits)
+  // (5 bits: 256 bytes of low nibbles, then 64 of fifth bits, 4 per lane; 6 bits: the
+  // same nibbles, then 128 of top pairs; 3 bits: 128 of low 2-bit pairs, then 64 of third
+  // bits)
   const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
   const size_t scaleBytes = size_t(tiles * groups) * 16 * valueBytes;
   const size_t offsetTotal = size_t(tiles * groups) * 16 * offsetBytes;

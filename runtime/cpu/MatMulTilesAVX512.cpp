@@ -1,8 +1,8 @@
-//===- MatMulTilesAVX512.cpp - Tiled 4/5/8-bit and NF4 weights, fp32 input -===//
+//===- MatMulTilesAVX512.cpp - Tiled 2-8-bit and NF4 weights, fp32 input --===//
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// Decode (1-3 input rows) of 4-, 5- and 8-bit affine and NF4 weights in the tiled layout
+// Decode (1-3 input rows) of 2- to 6- and 8-bit affine and NF4 weights in the tiled layout
 // (CodeTiles.cpp) with fp32 activations, the default: lane c of every vector is output
 // row 16t + c, so a code shifted and masked out of each 32-bit lane is the column's code
 // for 16 rows at once, converted to fp32 (NF4: looked up in the code book, one vpermps)
@@ -63,14 +63,17 @@ MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t 
 }
 
 /// Chunks of 64 bytes per tile block, codes per 32-bit lane of a chunk, and where a
-/// block's plane of high bits starts (5 bits: the fifth; 3 bits: the third).
+/// block's plane of high bits starts (5 bits: the fifth; 6 bits: the top pairs; 3 bits:
+/// the third).
 template <int Bits> constexpr int kChunks = Bits == 8 ? 8 : Bits <= 3 ? 2 : 4;
 template <int Bits> constexpr int kLaneCodes = Bits == 8 ? 4 : Bits <= 3 ? 16 : 8;
-template <int Bits> constexpr int kPlaneAt = Bits == 5 ? 256 : Bits == 3 ? 128 : 0;
+template <int Bits> constexpr int kPlaneAt = Bits == 5 || Bits == 6 ? 256 : Bits == 3 ? 128 : 0;
 
-/// The block's plane of high bits (zero where there is none).
-template <int Bits> MIDLLAMA_AVX512 inline __m512i planeOf(const uint8_t *block) {
-  return kPlaneAt<Bits> ? _mm512_load_si512(block + kPlaneAt<Bits>) : _mm512_setzero_si512();
+/// The plane of high bits that chunk q's codes need (zero where there is none): one per
+/// block, except at 6 bits, where chunks 0-1 (columns 0-15) read the first of two.
+template <int Bits> MIDLLAMA_AVX512 inline __m512i planeOf(const uint8_t *block, int q) {
+  return kPlaneAt<Bits> ? _mm512_load_si512(block + kPlaneAt<Bits> + (Bits == 6 ? 64 * (q / 2) : 0))
+                        : _mm512_setzero_si512();
 }
 
 /// Code s of each lane of chunk q of a 4-, 5- or 8-bit block (v; `plane` the block's fifth
@@ -113,14 +116,23 @@ template <int Bits> MIDLLAMA_AVX512 inline __m512 codeBook(bool nf4) {
 /// Code s of each lane of chunk q as fp32 (book = codeBook<Bits>), and its column in the
 /// block. 2 and 3 bits: bits 2s, 2s+1 of the lane = column 16q + s, 3 bits with bit
 /// 16q + s of the plane merged in as 4 by one vpternlogd; 4 bits (and NF4) one shift and
-/// one lookup (3 operations per code with the FMA instead of 4); 5 and 8 bits laneCode.
+/// one lookup (3 operations per code with the FMA instead of 4); 6 bits the same for the
+/// low 4, plus the top pair looked up as 0/16/32/48 from bits 2·(column mod 16) of the
+/// plane and added (a 6-bit index is past what one vpermps reads); 5 and 8 bits laneCode.
 template <int Bits>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512
 laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &column) {
-  if (Bits == 4) {
+  if (Bits == 4 || Bits == 6) {
     const int shift = 8 * (s / 2) + 4 * (s % 2);
     column = 8 * q + s / 2 + 4 * (s % 2);
-    return _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v, shift) : v, book);
+    const __m512 low = _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v, shift) : v, book);
+    if (Bits == 4)
+      return low;
+    const int pair = 2 * (column % 16);
+    const __m512 top = _mm512_permutexvar_ps(pair ? _mm512_srli_epi32(plane, pair) : plane,
+                                             _mm512_setr_ps(0, 16, 32, 48, 0, 16, 32, 48, 0, 16,
+                                                            32, 48, 0, 16, 32, 48));
+    return _mm512_add_ps(low, top);
   }
   if (Bits <= 3) {
     column = 16 * q + s;
@@ -137,23 +149,26 @@ laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &c
   return nf4 ? _mm512_permutexvar_ps(field, book) : _mm512_cvtepi32_ps(field);
 }
 
-/// One 32-column block of T tiles (codes at src[t]) times R input rows (`xb`, rows k
-/// apart), Σ code·x into the C chains of `part`. Inlined and unrolled whole: the shifts
-/// are then immediates and the chains stay in registers (a runtime index into `part`, or a
-/// call, would keep it in memory).
-template <int R, int T, int C, int Bits>
+/// Chunks Q0..Q1-1 of one 32-column block of T tiles (codes at src[t]) times R input rows
+/// (`xb`, rows k apart), Σ code·x into the C chains of `part`. Inlined and unrolled whole:
+/// the shifts are then immediates and the chains stay in registers (a runtime index into
+/// `part`, or a call, would keep it in memory).
+template <int R, int T, int C, int Bits, int Q0 = 0, int Q1 = kChunks<Bits>>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
 blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
               __m512 (&part)[T][R][C]) {
   const __m512 book = codeBook<Bits>(nf4);
   __m512i plane[T];
   for (int t = 0; t < T; ++t)
-    plane[t] = planeOf<Bits>(src[t]);
+    plane[t] = planeOf<Bits>(src[t], Q0);
 #pragma GCC unroll 16
-  for (int q = 0; q < kChunks<Bits>; ++q) {
+  for (int q = Q0; q < Q1; ++q) {
     __m512i v[T];
-    for (int t = 0; t < T; ++t)
+    for (int t = 0; t < T; ++t) {
       v[t] = _mm512_load_si512(src[t] + 64 * q);
+      if (Bits == 6 && q == 2 && Q0 < 2)
+        plane[t] = planeOf<Bits>(src[t], q); // columns 16-31's pairs
+    }
 #pragma GCC unroll 16
     for (int s = 0; s < kLaneCodes<Bits>; ++s) {
       for (int t = 0; t < T; ++t) {
@@ -167,14 +182,43 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
   }
 }
 
+/// The blocks of T tiles from t0 holding group g's columns times R input rows, Σ code·x
+/// into `part`: the blocks of a group of 32·n columns, or half a block (its chunks 0-1 or
+/// 2-3) for 6-bit groups of 16.
+template <int R, int T, int C, int Bits>
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline void
+groupProducts(const float *x, const WeightRef &w, int64_t t0, int64_t g,
+              __m512 (&part)[T][R][C]) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t k = w.cols, blocks = k / 32;
+  const int64_t bBegin = Bits == 6 && w.groupSize == 16 ? g / 2 : g * (w.groupSize / 32);
+  const int64_t bEnd = Bits == 6 && w.groupSize == 16 ? bBegin + 1
+                                                      : std::min(blocks, bBegin + w.groupSize / 32);
+  for (int64_t b = bBegin; b < bEnd; ++b) {
+    const uint8_t *src[T];
+    for (int t = 0; t < T; ++t) {
+      src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
+      // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting (a half
+      // block prefetches its whole block's lines: the other half's are then in flight).
+      if (Bits != 6 || w.groupSize != 16 || g % 2 == 0)
+        for (int line = 0; line < kBlockBytes / 64; ++line)
+          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
+    }
+    if (Bits == 6 && w.groupSize == 16)
+      g % 2 ? blockProducts<R, T, C, Bits, 2, 4>(src, x + 32 * b, k, false, part)
+            : blockProducts<R, T, C, Bits, 0, 2>(src, x + 32 * b, k, false, part);
+    else
+      blockProducts<R, T, C, Bits>(src, x + 32 * b, k, w.isNF4(), part);
+  }
+}
+
 /// Outputs of T tiles from t0 for R input rows (`x`, rows k apart; `xsum` their Σ x per
 /// group). C independent chains per tile and row keep the FMA units fed.
 template <int R, int T, int Bits>
 MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef &w, int64_t t0,
                              float *out, int64_t ld) {
   constexpr int C = R == 1 ? 4 : 2;
-  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t k = w.cols, blocks = k / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
+  const int64_t groups = tileGroups(w);
   const bool half = tileValuesHalf(w);
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
@@ -186,17 +230,7 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
       for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c)
           part[t][r][c] = _mm512_setzero_ps();
-    const int64_t bEnd = std::min(blocks, (g + 1) * perGroup);
-    for (int64_t b = g * perGroup; b < bEnd; ++b) {
-      const uint8_t *src[T];
-      for (int t = 0; t < T; ++t) {
-        src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
-        // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting.
-        for (int line = 0; line < kBlockBytes / 64; ++line)
-          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
-      }
-      blockProducts<R, T, C, Bits>(src, x + 32 * b, k, w.isNF4(), part);
-    }
+    groupProducts<R, T, C, Bits>(x, w, t0, g, part);
     for (int t = 0; t < T; ++t) {
       const int64_t slot = ((t0 + t) * groups + g) * 16;
       const __m512 s = groupValues(w.tileScales, half, slot);
@@ -229,6 +263,7 @@ template <int R>
 void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, const WeightRef &w,
                  int64_t begin, int64_t end) {
   w.bits == 8   ? tiledRows<R, 8>(in, xsum, out, ld, w, begin, end)
+  : w.bits == 6 ? tiledRows<R, 6>(in, xsum, out, ld, w, begin, end)
   : w.bits == 5 ? tiledRows<R, 5>(in, xsum, out, ld, w, begin, end)
   : w.bits == 3 ? tiledRows<R, 3>(in, xsum, out, ld, w, begin, end)
   : w.bits == 2 ? tiledRows<R, 2>(in, xsum, out, ld, w, begin, end)
@@ -239,25 +274,23 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
 /// row 16t + l, column i.
 template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t blocks = w.cols / 32, groups = tileGroups(w), perGroup = w.groupSize / 32;
+  const int64_t blocks = w.cols / 32, groups = tileGroups(w);
   const bool half = tileValuesHalf(w), nf4 = w.isNF4();
   const __m512 book = codeBook<Bits>(nf4);
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t slot = (t * groups + g) * 16;
-    const __m512 s = groupValues(w.tileScales, half, slot);
-    const __m512 offset = groupOffset<Bits>(w, s, slot);
-    for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
-      const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
-      const __m512i plane = planeOf<Bits>(src);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
 #pragma GCC unroll 16
-      for (int q = 0; q < kChunks<Bits>; ++q) {
-        const __m512i v = _mm512_load_si512(src + 64 * q);
+    for (int q = 0; q < kChunks<Bits>; ++q) {
+      // The group of chunk q's columns (6-bit groups of 16: chunks 0-1 and 2-3 differ).
+      const int64_t slot = (t * groups + (32 * b + (Bits == 6 ? 8 * q : 0)) / w.groupSize) * 16;
+      const __m512 s = groupValues(w.tileScales, half, slot);
+      const __m512 offset = groupOffset<Bits>(w, s, slot);
+      const __m512i v = _mm512_load_si512(src + 64 * q), plane = planeOf<Bits>(src, q);
 #pragma GCC unroll 16
-        for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {
-          int column;
-          const __m512 codes = laneValues<Bits>(v, plane, q, sh, book, nf4, column);
-          _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
-        }
+      for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {
+        int column;
+        const __m512 codes = laneValues<Bits>(v, plane, q, sh, book, nf4, column);
+        _mm512_storeu_ps(panel + (32 * b + column) * 16, _mm512_fmadd_ps(codes, s, offset));
       }
     }
   }
@@ -282,6 +315,7 @@ MIDLLAMA_AVX512 void groupSums(const float *in, int64_t rows, const WeightRef &w
 void tilePanelsAVX512(const WeightRef &w, int64_t j0, int panels, float *panel) {
   for (int c = 0; c < panels; ++c)
     w.bits == 8   ? tilePanel<8>(w, j0 / 16 + c, panel + c * w.cols * 16)
+    : w.bits == 6 ? tilePanel<6>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 5 ? tilePanel<5>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 3 ? tilePanel<3>(w, j0 / 16 + c, panel + c * w.cols * 16)
     : w.bits == 2 ? tilePanel<2>(w, j0 / 16 + c, panel + c * w.cols * 16)

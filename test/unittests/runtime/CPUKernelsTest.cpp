@@ -716,19 +716,21 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
   setInt8Activations(false);
 }
 
-// Where the CPU has AVX-512 the loader tiles 2- to 5- and 8-bit affine weights (CodeTiles.cpp)
+// Where the CPU has AVX-512 the loader tiles 2- to 6- and 8-bit affine weights (CodeTiles.cpp)
 // and the fp32-activation kernels read the tiles: decode (1-3 rows, MatMulTilesAVX512.cpp)
 // and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
 // to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
-// scales, odd block counts and short last groups, with the tiled rows' originals
+// scales, odd block counts and short last groups, 6-bit groups of 16 columns, with the tiled rows' originals
 // overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
 TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   std::mt19937_64 rng(29);
-  for (int bits : {2, 3, 4, 5, 8})
+  for (int bits : {2, 3, 4, 5, 6, 8})
   for (int64_t k : {160, 2240})
-  for (int64_t group : {32, 64, 96})
+  for (int64_t group : {16, 32, 64, 96}) // 16: 6 bits only (ggml's Q6_K)
     for (GroupKind kind : {GroupKind::Symmetric, GroupKind::Minimum, GroupKind::ZeroPoints})
       for (DType scaleType : {DType::F32, DType::F16}) {
+        if (group == 16 && bits != 6)
+          continue;
         // Without AVX-512 no kernel reads tiles: the originals must stay.
         RandomCodeGroups m(bits, k, group, kind, scaleType, codeTilesWanted(), rng);
         const int64_t n = m.n;
