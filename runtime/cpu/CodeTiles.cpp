@@ -46,9 +46,11 @@ bool codeTilesApply(const WeightRef &w) {
   // Groups of whole 32-column blocks; 6 bits also of 16 columns (ggml's Q6_K, kept as is by
   // the GGUF import: the tile kernels then split each block's chunks in two groups).
   const bool groups = w.groupSize > 0 && (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16));
+  // Scales that are codes (K-quants): their supers are found by a shift (TileValues.h).
+  const bool supers = w.scaleBlock == 0 || (w.scaleBlock & (w.scaleBlock - 1)) == 0;
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
-  return format && width && groups && w.sparse == SparsityKind::None && !w.panels &&
+  return format && width && groups && supers && w.sparse == SparsityKind::None && !w.panels &&
          w.cols % 32 == 0 && w.cols > 0 && w.rows >= 16 && w.codes && w.scales &&
          (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
 }
@@ -115,8 +117,14 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
 }
 
 /// Value i of `scales`-like per-group data stored as the tiles store it: the fp16 bits as
-/// they are (tileValuesHalf), anything else as fp32 (NF4's block scales are fp32).
-void storeGroupValue(const WeightRef &w, const void *values, int64_t i, uint8_t *dst) {
+/// they are (tileValuesHalf), a K-quant's 8-bit code as it is (`codes`), anything else as
+/// fp32 (NF4's block scales are fp32).
+void storeGroupValue(const WeightRef &w, const void *values, const uint8_t *codes, int64_t i,
+                     uint8_t *dst) {
+  if (w.scaleBlock) {
+    *dst = codes[i];
+    return;
+  }
   if (w.isNF4()) {
     std::memcpy(dst, static_cast<const float *>(values) + i, 4);
     return;
@@ -135,8 +143,11 @@ void storeGroupValue(const WeightRef &w, const void *values, int64_t i, uint8_t 
 
 CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   const int64_t tiles = w.rows / 16, k = w.cols, blocks = k / 32, groups = tileGroups(w);
-  const size_t valueBytes = tileValuesHalf(w) ? 2 : 4;
+  // K-quant scales stay codes (1 byte per group and row) with fp32 supers per scaleBlock.
+  const int64_t supers = w.scaleBlock ? (groups + w.scaleBlock - 1) / w.scaleBlock : 0;
+  const size_t valueBytes = w.scaleBlock ? 1 : tileValuesHalf(w) ? 2 : 4;
   const size_t offsetBytes = w.isAffineMin() ? valueBytes : (w.zeros ? 1 : 0);
+  const size_t superBytes = size_t(tiles * supers) * 16 * 4; // per kind (scales, minimums)
   const size_t blockBytes = size_t(16 * 32 * w.bits / 8); // 16 rows of a 32-column block
   // (5 bits: 256 bytes of low nibbles, then 64 of fifth bits, 4 per lane; 6 bits: the
   // same nibbles, then 128 of top pairs; 3 bits: 128 of low 2-bit pairs, then 64 of third
@@ -144,11 +155,15 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
   const size_t scaleBytes = size_t(tiles * groups) * 16 * valueBytes;
   const size_t offsetTotal = size_t(tiles * groups) * 16 * offsetBytes;
-  storage.assign(roundUp(codeBytes) + roundUp(scaleBytes) + roundUp(offsetTotal) + kAlign, 0);
+  storage.assign(roundUp(codeBytes) + roundUp(scaleBytes) + roundUp(offsetTotal) +
+                     2 * roundUp(superBytes) + kAlign,
+                 0);
   uintptr_t at = reinterpret_cast<uintptr_t>(storage.data());
   uint8_t *codes = storage.data() + (roundUp(at) - at);
   uint8_t *scales = codes + roundUp(codeBytes);
   uint8_t *offsets = scales + roundUp(scaleBytes);
+  float *scaleSupers = reinterpret_cast<float *>(offsets + roundUp(offsetTotal));
+  float *offsetSupers = reinterpret_cast<float *>(offsets + roundUp(offsetTotal) + roundUp(superBytes));
 
   for (int64_t t = 0; t < tiles; ++t)
     for (int64_t c = 0; c < 16; ++c) {
@@ -157,25 +172,35 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
         placeBlock(w, n, b, codes + size_t(t * blocks + b) * blockBytes + 4 * c);
       for (int64_t g = 0; g < groups; ++g) {
         const size_t slot = size_t((t * groups + g) * 16 + c);
-        storeGroupValue(w, w.scales, n * groups + g, scales + slot * valueBytes);
+        storeGroupValue(w, w.scales, w.scaleCodes, n * groups + g, scales + slot * valueBytes);
         if (w.isAffineMin())
-          storeGroupValue(w, w.mins, n * groups + g, offsets + slot * valueBytes);
+          storeGroupValue(w, w.mins, w.minCodes, n * groups + g, offsets + slot * valueBytes);
         else if (w.zeros)
           offsets[slot] = w.zeros[n * groups + g];
+      }
+      for (int64_t u = 0; u < supers; ++u) {
+        scaleSupers[(t * supers + u) * 16 + c] = w.scaleSupers[n * supers + u];
+        if (w.isAffineMin())
+          offsetSupers[(t * supers + u) * 16 + c] = w.minSupers[n * supers + u];
       }
     }
   w.tileCodes = codes;
   w.tileScales = scales;
   w.tileOffsets = offsetBytes ? offsets : nullptr;
+  w.tileScaleSupers = supers ? scaleSupers : nullptr;
+  w.tileOffsetSupers = supers && w.isAffineMin() ? offsetSupers : nullptr;
 
   // What the tiled rows no longer read of the original (the caller may drop its pages).
   CodeTileBytes original;
   const int64_t tiled = 16 * tiles;
   const size_t storedValue = w.dtype == DType::F32 || w.isNF4() ? 4 : 2;
   original.codes = {w.codes, size_t(tiled * (w.isNF4() ? k / 2 : w.codeRowBytes))};
-  original.scales = {w.scales, size_t(tiled * groups) * storedValue};
+  // K-quants: their scale codes (the decoded fp32 scales are the loader's heap, not the file).
+  original.scales = w.scaleBlock ? ByteRange{w.scaleCodes, size_t(tiled * groups)}
+                                 : ByteRange{w.scales, size_t(tiled * groups) * storedValue};
   if (w.isAffineMin())
-    original.offsets = {w.mins, size_t(tiled * groups) * storedValue};
+    original.offsets = w.scaleBlock ? ByteRange{w.minCodes, size_t(tiled * groups)}
+                                    : ByteRange{w.mins, size_t(tiled * groups) * storedValue};
   else if (w.zeros)
     original.offsets = {w.zeros, size_t(tiled * groups)};
   return original;

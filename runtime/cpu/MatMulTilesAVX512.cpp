@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/TileValues.h"
 #include "runtime/format/Codebooks.h"
 
 #include <algorithm>
@@ -32,28 +33,22 @@ namespace {
 
 #define MIDLLAMA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-/// The 16 rows' values of a tile's group (scales or minimums): fp16 as stored or fp32.
-MIDLLAMA_AVX512 inline __m512 groupValues(const void *values, bool half, int64_t at) {
-  if (half)
-    return _mm512_cvtph_ps(_mm256_load_si256(
-        reinterpret_cast<const __m256i *>(static_cast<const uint16_t *>(values) + at)));
-  return _mm512_load_ps(static_cast<const float *>(values) + at);
-}
-
 /// The Bits-wide field at `shift` of each 32-bit lane (the top one needs no mask).
 template <int Bits> MIDLLAMA_AVX512 inline __m512i laneField(__m512i v, int shift, __m512i mask) {
   return shift == 32 - Bits ? _mm512_srli_epi32(v, shift)
                             : _mm512_and_si512(_mm512_srli_epi32(v, shift), mask);
 }
 
-/// What a tile group's values add per unit of the input (w = q·s + offset): -z·s with zero
-/// points, -2^(Bits-1)·s symmetric, the minimum with one, nothing for NF4 (w = book[q]·s).
+/// What group g of tile t adds per unit of the input (w = q·s + offset; s its scales):
+/// -z·s with zero points, -2^(Bits-1)·s symmetric, the minimum with one, nothing for NF4
+/// (w = book[q]·s).
 template <int Bits>
-MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t slot) {
+MIDLLAMA_AVX512 inline __m512 groupOffset(const WeightRef &w, __m512 s, int64_t t, int64_t g) {
   if (w.isNF4())
     return _mm512_setzero_ps();
   if (w.isAffineMin())
-    return groupValues(w.tileOffsets, tileValuesHalf(w), slot);
+    return tileMins16(w, t, g);
+  const int64_t slot = tileGroupSlot(w, t, g);
   if (!w.zeros)
     return _mm512_mul_ps(s, _mm512_set1_ps(-float(1 << (Bits - 1))));
   const __m128i z = _mm_load_si128(
@@ -219,7 +214,6 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
                              float *out, int64_t ld) {
   constexpr int C = R == 1 ? 4 : 2;
   const int64_t groups = tileGroups(w);
-  const bool half = tileValuesHalf(w);
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
     for (int r = 0; r < R; ++r)
@@ -232,9 +226,8 @@ MIDLLAMA_AVX512 void tileDot(const float *x, const float *xsum, const WeightRef 
           part[t][r][c] = _mm512_setzero_ps();
     groupProducts<R, T, C, Bits>(x, w, t0, g, part);
     for (int t = 0; t < T; ++t) {
-      const int64_t slot = ((t0 + t) * groups + g) * 16;
-      const __m512 s = groupValues(w.tileScales, half, slot);
-      const __m512 offset = groupOffset<Bits>(w, s, slot);
+      const __m512 s = tileScales16(w, t0 + t, g);
+      const __m512 offset = groupOffset<Bits>(w, s, t0 + t, g);
       for (int r = 0; r < R; ++r) {
         __m512 sum = part[t][r][0];
         for (int c = 1; c < C; ++c)
@@ -274,17 +267,17 @@ void tiledRowsOf(const float *in, const float *xsum, float *out, int64_t ld, con
 /// row 16t + l, column i.
 template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t, float *panel) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t blocks = w.cols / 32, groups = tileGroups(w);
-  const bool half = tileValuesHalf(w), nf4 = w.isNF4();
+  const int64_t blocks = w.cols / 32;
+  const bool nf4 = w.isNF4();
   const __m512 book = codeBook<Bits>(nf4);
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
 #pragma GCC unroll 16
     for (int q = 0; q < kChunks<Bits>; ++q) {
       // The group of chunk q's columns (6-bit groups of 16: chunks 0-1 and 2-3 differ).
-      const int64_t slot = (t * groups + (32 * b + (Bits == 6 ? 8 * q : 0)) / w.groupSize) * 16;
-      const __m512 s = groupValues(w.tileScales, half, slot);
-      const __m512 offset = groupOffset<Bits>(w, s, slot);
+      const int64_t g = (32 * b + (Bits == 6 ? 8 * q : 0)) / w.groupSize;
+      const __m512 s = tileScales16(w, t, g);
+      const __m512 offset = groupOffset<Bits>(w, s, t, g);
       const __m512i v = _mm512_load_si512(src + 64 * q), plane = planeOf<Bits>(src, q);
 #pragma GCC unroll 16
       for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/TileValues.h"
 #include "runtime/params/Half.h"
 
 #include <algorithm>
@@ -315,10 +316,10 @@ MIDLLAMA_VNNI inline void blockDots(const int8_t *xq, int64_t k, int64_t b,
 
 /// A tile group's term per unit of sx·Σxq: the minimum (w = q·s + min), or -z·s (w =
 /// (q - z)·s). Symmetric weights have theirs in the block sums' start.
-MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, DType valueType, __m512 s,
-                                            int64_t slot) {
+MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, __m512 s, int64_t t, int64_t g) {
   if (w.isAffineMin())
-    return loadScales(w.tileOffsets, valueType, slot, 0xffff);
+    return tileMins16(w, t, g);
+  const int64_t slot = tileGroupSlot(w, t, g);
   const __m128i z = _mm_load_si128(
       reinterpret_cast<const __m128i *>(static_cast<const uint8_t *>(w.tileOffsets) + slot));
   return _mm512_mul_ps(
@@ -334,7 +335,6 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
                              int64_t ld) {
   constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
   const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
-  const DType valueType = tileValuesHalf(w) ? DType::F16 : DType::F32;
   const bool symmetric = !w.isAffineMin() && !w.zeros;
   const float *xs = in.x.scale.data();
   __m512 acc[T][R];
@@ -344,7 +344,7 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
   for (int64_t g = 0; g < groups; ++g) {
     __m512 s[T];
     for (int t = 0; t < T; ++t)
-      s[t] = loadScales(w.tileScales, valueType, ((t0 + t) * groups + g) * 16, 0xffff);
+      s[t] = tileScales16(w, t0 + t, g);
     for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
       __m512i lo[T][R], hi[T][R];
       for (int r = 0; r < R; ++r)
@@ -369,7 +369,7 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
       }
     }
     for (int t = 0; t < T && !symmetric; ++t) {
-      const __m512 off = groupOffsetVNNI(w, valueType, s[t], ((t0 + t) * groups + g) * 16);
+      const __m512 off = groupOffsetVNNI(w, s[t], t0 + t, g);
       for (int r = 0; r < R; ++r)
         acc[t][r] = _mm512_fmadd_ps(off, _mm512_set1_ps(in.groupSum[r * groups + g]), acc[t][r]);
     }

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/TileValues.h"
 
 #include <algorithm>
 #include <cmath>
@@ -150,20 +151,23 @@ MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int 
     const int64_t t = j0 / 16 + p;
     if (w.bits != 8)
       tileStepsVNNI(w, t, panel + p * steps * 64);
-    WeightRef values; // the tiles' per-group values: fp16 as stored, else fp32
-    values.dtype = tileValuesHalf(w) ? DType::F16 : DType::F32;
-    for (int64_t g = 0; g < groups; ++g)
-      for (int c = 0; c < 16; ++c) {
-        const int64_t at = (t * groups + g) * 16 + c;
-        const size_t slot = size_t((p * groups + g) * 16 + c);
-        values.data = w.tileScales;
-        const float sc = cpu::at(values, at);
-        scales[slot] = sc;
-        values.data = w.tileOffsets;
-        offsets[slot] = w.isAffineMin() ? -cpu::at(values, at)
-                        : w.zeros     ? sc * float(static_cast<const uint8_t *>(w.tileOffsets)[at])
-                                      : implicitZero * sc;
-      }
+    for (int64_t g = 0; g < groups; ++g) {
+      // The tiles' per-group values (TileValues.h: fp16, fp32 or K-quant codes).
+      const size_t slot = size_t((p * groups + g) * 16);
+      const __m512 sc = tileScales16(w, t, g);
+      _mm512_storeu_ps(scales + slot, sc);
+      __m512 off;
+      if (w.isAffineMin())
+        off = _mm512_sub_ps(_mm512_setzero_ps(), tileMins16(w, t, g));
+      else if (w.zeros)
+        off = _mm512_mul_ps(sc, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                                    reinterpret_cast<const __m128i *>(
+                                        static_cast<const uint8_t *>(w.tileOffsets) +
+                                        tileGroupSlot(w, t, g))))));
+      else
+        off = _mm512_mul_ps(sc, _mm512_set1_ps(implicitZero));
+      _mm512_storeu_ps(offsets + slot, off);
+    }
   }
   return w.bits == 8 ? w.tileCodes + (j0 / 16) * steps * 64 : panel;
 }

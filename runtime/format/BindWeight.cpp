@@ -59,12 +59,53 @@ void decodeAbsmax(const NF4Params &p, const TensorView &absmax, const TensorView
   }
 }
 
+/// Scales that are codes (ggml's K-quants): value = super[row][g / block] · code[row][g],
+/// decoded into fp32 at decoded[at...] (n · groups values), and the supers as fp32 at
+/// decoded[supersAt...] for the tiles. Exact: an fp16 super times an 8-bit code fits fp32.
+void decodeCodedScales(const TensorView &codes, const TensorView &supers, bool isSigned,
+                       int64_t block, std::vector<float> &decoded, size_t at, size_t supersAt) {
+  const int64_t n = codes.shape[0], groups = codes.shape[1], count = supers.shape[1];
+  for (int64_t i = 0; i < n * count; ++i)
+    decoded[supersAt + size_t(i)] = loadAs(supers.data, supers.dtype, i);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t g = 0; g < groups; ++g) {
+      const uint8_t c = codes.data[r * groups + g];
+      const float code = isSigned ? float(int8_t(c)) : float(c);
+      decoded[at + size_t(r * groups + g)] =
+          decoded[supersAt + size_t(r * count + g / block)] * code;
+    }
+}
+
 /// The tensors of one weight, by suffix (checked against componentsOf before use).
 struct Tensors {
   const ParamFile &file;
   const std::string &name;
   const TensorView *operator()(const char *suffix) const { return file.find(name + suffix); }
 };
+
+/// A weight whose scales (and minimums, `withMins`) are codes times super-values per
+/// `block` groups: `decoded` becomes [scales][mins][scale supers][min supers], all fp32, and
+/// `ref` reads the decoded scales as fp32 groups, the codes and supers kept for the tiles.
+void bindCodedScales(const Tensors &find, int64_t block, bool withMins, WeightView &ref,
+                     std::vector<float> &decoded) {
+  const TensorView *codes = find(".scales"), *supers = find(".scale_scales");
+  const size_t values = size_t(codes->numElements()), count = size_t(supers->numElements());
+  const size_t minsAt = values, supersAt = withMins ? 2 * values : values;
+  decoded.assign(supersAt + (withMins ? 2 : 1) * count, 0.0f);
+  decodeCodedScales(*codes, *supers, !withMins, block, decoded, 0, supersAt);
+  ref.scaleCodes = codes->data;
+  if (withMins) {
+    const TensorView *minCodes = find(".mins"), *minSupers = find(".min_scales");
+    decodeCodedScales(*minCodes, *minSupers, false, block, decoded, minsAt, supersAt + count);
+    ref.minCodes = minCodes->data;
+  }
+  ref.dtype = DType::F32; // the decoded scales
+  ref.scaleBlock = block;
+  ref.scales = decoded.data();
+  ref.mins = withMins ? decoded.data() + minsAt : nullptr;
+  ref.scaleSupers = decoded.data() + supersAt;
+  ref.minSupers = withMins ? decoded.data() + supersAt + count : nullptr;
+}
 
 /// Points `ref` at the index of a weight stored compressed.
 bool bindIndex(const Tensors &find, const WeightInfo &info, WeightView &ref, std::string &why) {
@@ -113,10 +154,14 @@ bool bindFormat(const Tensors &find, const WeightInfo &info, const ValueStream &
   case FormatKind::Affine:
     bindCodeGroups(find, f.affine.bits, f.affine.groupSize, s, ref);
     ref.zeros = f.affine.symmetric ? nullptr : find(".zeros")->data;
+    if (f.affine.scaleBlock)
+      bindCodedScales(find, f.affine.scaleBlock, false, ref, decoded);
     return true;
   case FormatKind::AffineMin: // a minimum per group in place of the zero points
     bindCodeGroups(find, f.affineMin.bits, f.affineMin.groupSize, s, ref);
     ref.mins = find(".mins")->data;
+    if (f.affineMin.scaleBlock)
+      bindCodedScales(find, f.affineMin.scaleBlock, true, ref, decoded);
     return true;
   case FormatKind::NF4: {
     const TensorView *a = find(".absmax");

@@ -62,7 +62,12 @@ std::vector<Component> midllama::rt::componentsOf(const WeightInfo &info, int64_
   case FormatKind::Affine: {
     int64_t groups = ceilDiv(k, f.affine.groupSize);
     out.push_back(packed(".qweight", s, f.affine.bits, DType::U8));
-    out.push_back({".scales", info.dtype, {s.rows, groups}});
+    if (int64_t block = f.affine.scaleBlock) { // int8 codes times a super-scale per block
+      out.push_back({".scales", DType::I8, {s.rows, groups}});
+      out.push_back({".scale_scales", info.dtype, {s.rows, ceilDiv(groups, block)}});
+    } else {
+      out.push_back({".scales", info.dtype, {s.rows, groups}});
+    }
     if (!f.affine.symmetric)
       out.push_back({".zeros", DType::U8, {s.rows, groups}});
     break;
@@ -70,6 +75,13 @@ std::vector<Component> midllama::rt::componentsOf(const WeightInfo &info, int64_
   case FormatKind::AffineMin: {
     int64_t groups = ceilDiv(k, f.affineMin.groupSize);
     out.push_back(packed(".qweight", s, f.affineMin.bits, DType::U8));
+    if (int64_t block = f.affineMin.scaleBlock) { // uint8 codes times super-values
+      out.push_back({".scales", DType::U8, {s.rows, groups}});
+      out.push_back({".scale_scales", info.dtype, {s.rows, ceilDiv(groups, block)}});
+      out.push_back({".mins", DType::U8, {s.rows, groups}});
+      out.push_back({".min_scales", info.dtype, {s.rows, ceilDiv(groups, block)}});
+      break;
+    }
     out.push_back({".scales", info.dtype, {s.rows, groups}});
     out.push_back({".mins", info.dtype, {s.rows, groups}});
     break;

@@ -12,9 +12,15 @@ std::vector<int64_t> midllama::rt::encodeFormatParams(const FormatParams &f) {
   switch (f.kind) {
   case FormatKind::Dense:
     return {};
+  // Quantized scales append their block (absent otherwise: artifacts from before read
+  // the same).
   case FormatKind::Affine:
+    if (f.affine.scaleBlock)
+      return {f.affine.bits, f.affine.groupSize, f.affine.symmetric ? 1 : 0, f.affine.scaleBlock};
     return {f.affine.bits, f.affine.groupSize, f.affine.symmetric ? 1 : 0};
   case FormatKind::AffineMin:
+    if (f.affineMin.scaleBlock)
+      return {f.affineMin.bits, f.affineMin.groupSize, f.affineMin.scaleBlock};
     return {f.affineMin.bits, f.affineMin.groupSize};
   case FormatKind::NF4:
     return {f.nf4.blockSize, f.nf4.doubleQuant ? 1 : 0, f.nf4.dqBlockSize};
@@ -39,19 +45,21 @@ bool midllama::rt::decodeFormatParams(uint32_t kind, const std::vector<int64_t> 
   case FormatKind::Dense:
     return arity(0);
   case FormatKind::Affine:
-    if (!arity(3))
+    if (v.size() != 4 && !arity(3))
       return false;
     f.kind = FormatKind::Affine;
-    f.affine = {v[0], v[1], v[2] != 0};
-    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax || v[2] < 0 || v[2] > 1)
+    f.affine = {v[0], v[1], v[2] != 0, v.size() == 4 ? v[3] : 0};
+    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax || v[2] < 0 || v[2] > 1 ||
+        (v.size() == 4 && (v[3] < 1 || v[3] > kMax)))
       why = "has a bad affine encoding";
     return why.empty();
   case FormatKind::AffineMin:
-    if (!arity(2))
+    if (v.size() != 3 && !arity(2))
       return false;
     f.kind = FormatKind::AffineMin;
-    f.affineMin = {v[0], v[1]};
-    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax)
+    f.affineMin = {v[0], v[1], v.size() == 3 ? v[2] : 0};
+    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax ||
+        (v.size() == 3 && (v[2] < 1 || v[2] > kMax)))
       why = "has a bad affine-with-minimum encoding";
     return why.empty();
   case FormatKind::NF4:
@@ -94,10 +102,14 @@ std::string midllama::rt::formatName(const FormatParams &f, DType dtype,
   case FormatKind::Affine:
     name = "int" + std::to_string(f.affine.bits) + " g" + std::to_string(f.affine.groupSize) +
            (f.affine.symmetric ? " sym" : "");
+    if (f.affine.scaleBlock)
+      name += " qscale/" + std::to_string(f.affine.scaleBlock);
     break;
   case FormatKind::AffineMin:
     name = "int" + std::to_string(f.affineMin.bits) + " g" +
            std::to_string(f.affineMin.groupSize) + " min";
+    if (f.affineMin.scaleBlock)
+      name += " qscale/" + std::to_string(f.affineMin.scaleBlock);
     break;
   case FormatKind::NF4:
     name = "nf4 b" + std::to_string(f.nf4.blockSize) + (f.nf4.doubleQuant ? " dq" : "");

@@ -36,18 +36,24 @@ enum class FormatKind : uint32_t {
 };
 
 /// Affine integer groups (RTN, GPTQ, AWQ): w = (q - zero) * scale per group of `groupSize`
-/// columns along a row; symmetric groups have the implicit zero 2^(bits-1).
+/// columns along a row; symmetric groups have the implicit zero 2^(bits-1). With
+/// `scaleBlock` > 0 (ggml's Q6_K) a scale is an int8 code times a super-scale (of the
+/// weight's dtype) shared by `scaleBlock` consecutive groups of the row.
 struct AffineParams {
   int64_t bits = 0;      // 2 to 8
   int64_t groupSize = 0; // input columns per group
   bool symmetric = false;
+  int64_t scaleBlock = 0; // groups per super-scale; 0: scales of the weight's dtype
 };
 
 /// Integer groups with a float minimum (ggml's Q4_1): w = q * scale + min per group of
-/// `groupSize` columns along a row, q in [0, 2^bits).
+/// `groupSize` columns along a row, q in [0, 2^bits). With `scaleBlock` > 0 (ggml's Q4_K,
+/// Q5_K) scales and minimums are uint8 codes times a super-value (of the weight's dtype)
+/// per `scaleBlock` consecutive groups of the row.
 struct AffineMinParams {
   int64_t bits = 0;      // 2 to 8
   int64_t groupSize = 0; // input columns per group
+  int64_t scaleBlock = 0; // groups per super-value; 0: scales and minimums of the dtype
 };
 
 /// NF4 (QLoRA): blocks of `blockSize` values of the row-major stream, one absmax each;
@@ -90,7 +96,7 @@ bool decodeFormatParams(uint32_t kind, const std::vector<int64_t> &values, Forma
 bool checkSparsityParams(const SparsityParams &sparsity, std::string &why);
 
 /// The storage format as midllama-run's report names it, e.g. "F32", "int4 g128 sym",
-/// "nf4 b64 dq", "int8 + fp16 outliers 2:4", "F16 sparse-bitmask".
+/// "nf4 b64 dq", "int8 + fp16 outliers 2:4", "F16 sparse-bitmask", "int6 g16 sym qscale/16".
 std::string formatName(const FormatParams &format, DType dtype, const SparsityParams &sparsity);
 
 } // namespace midllama::rt

@@ -84,6 +84,16 @@ struct WeightView {
   /// symmetric. Never moved to a device: `relocated` drops them.
   const uint8_t *tileCodes = nullptr;
   const void *tileScales = nullptr, *tileOffsets = nullptr;
+  /// Affine weights whose scales are codes (ggml's K-quants: FormatParams' scaleBlock > 0):
+  /// `scales` (and `mins`) hold them decoded to fp32 at load (so every kernel reads them as
+  /// fp32 groups), while the codes [N, groups] (int8 for affine, uint8 with a minimum) and
+  /// their super-values [N, ceil(groups / scaleBlock)] (fp32) stay here for the tiles,
+  /// which keep them compact: `tileScales` / `tileOffsets` are then codes [tile][group][16]
+  /// and `tileScaleSupers` / `tileOffsetSupers` fp32 [tile][super][16]. CPU only.
+  int64_t scaleBlock = 0;
+  const uint8_t *scaleCodes = nullptr, *minCodes = nullptr;
+  const float *scaleSupers = nullptr, *minSupers = nullptr;
+  const float *tileScaleSupers = nullptr, *tileOffsetSupers = nullptr;
 
   MIDLLAMA_HD bool isQuantized() const { return format != FormatKind::Dense; }
   MIDLLAMA_HD bool isAffine() const { return format == FormatKind::Affine; }
@@ -116,6 +126,8 @@ struct WeightView {
     move(out.outliers);
     out.tileCodes = nullptr;
     out.tileScales = out.tileOffsets = nullptr;
+    out.scaleCodes = out.minCodes = nullptr; // the device reads the decoded `scales`
+    out.scaleSupers = out.minSupers = out.tileScaleSupers = out.tileOffsetSupers = nullptr;
     return ok;
   }
 };

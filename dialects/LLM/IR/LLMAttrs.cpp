@@ -32,22 +32,29 @@ void LLMDialect::registerAttributes() {
 
 LogicalResult AffineQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                       unsigned bits, int64_t groupSize,
-                                      bool symmetric, bool actOrder) {
+                                      bool symmetric, bool actOrder, int64_t scaleBlock) {
   if (bits < 2 || bits > 8)
     return emitError() << "affine quantization supports 2 to 8 bits, got " << bits;
   if (groupSize < 1)
     return emitError() << "affine quantization group_size must be positive, got "
                        << groupSize;
+  if (scaleBlock < 0)
+    return emitError() << "affine quantization scale_block must be 0 or positive, got "
+                       << scaleBlock;
   return success();
 }
 
 LogicalResult AffineMinQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                         unsigned bits, int64_t groupSize) {
+                                         unsigned bits, int64_t groupSize,
+                                         int64_t scaleBlock) {
   if (bits < 2 || bits > 8)
     return emitError() << "affine_min quantization supports 2 to 8 bits, got " << bits;
   if (groupSize < 1)
     return emitError() << "affine_min quantization group_size must be positive, got "
                        << groupSize;
+  if (scaleBlock < 0)
+    return emitError() << "affine_min quantization scale_block must be 0 or positive, got "
+                       << scaleBlock;
   return success();
 }
 

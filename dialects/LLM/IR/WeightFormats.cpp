@@ -44,7 +44,12 @@ void AffineQuantAttr::appendComponents(const ValueStream &s, int64_t columns,
                                        SmallVectorImpl<WeightComponent> &components) const {
   int64_t groups = ceilDiv(columns, getGroupSize());
   components.push_back(s.packed(".qweight", getBits()));
-  components.push_back({".scales", elementType, {s.rows, groups}});
+  if (int64_t block = getScaleBlock()) { // int8 codes times a super-scale per block of groups
+    components.push_back({".scales", rt::DType::I8, {s.rows, groups}});
+    components.push_back({".scale_scales", elementType, {s.rows, ceilDiv(groups, block)}});
+  } else {
+    components.push_back({".scales", elementType, {s.rows, groups}});
+  }
   if (!getSymmetric())
     components.push_back({".zeros", rt::DType::U8, {s.rows, groups}});
   if (getActOrder())
@@ -54,6 +59,8 @@ void AffineQuantAttr::appendComponents(const ValueStream &s, int64_t columns,
 void AffineQuantAttr::printShortName(raw_ostream &os) const {
   os << "int" << getBits() << " g" << getGroupSize() << (getSymmetric() ? " sym" : " asym")
      << (getActOrder() ? " act-order" : "");
+  if (getScaleBlock())
+    os << " qscale/" << getScaleBlock();
 }
 
 FailureOr<rt::FormatParams> AffineQuantAttr::getRuntimeFormat(bool) const {
@@ -61,7 +68,7 @@ FailureOr<rt::FormatParams> AffineQuantAttr::getRuntimeFormat(bool) const {
     return failure();
   rt::FormatParams f;
   f.kind = rt::FormatKind::Affine;
-  f.affine = {getBits(), getGroupSize(), getSymmetric()};
+  f.affine = {getBits(), getGroupSize(), getSymmetric(), getScaleBlock()};
   return f;
 }
 
@@ -82,18 +89,28 @@ void AffineMinQuantAttr::appendComponents(const ValueStream &s, int64_t columns,
                                           SmallVectorImpl<WeightComponent> &components) const {
   int64_t groups = ceilDiv(columns, getGroupSize());
   components.push_back(s.packed(".qweight", getBits()));
+  if (int64_t block = getScaleBlock()) { // uint8 codes times a super-value per block of groups
+    int64_t supers = ceilDiv(groups, block);
+    components.push_back({".scales", rt::DType::U8, {s.rows, groups}});
+    components.push_back({".scale_scales", elementType, {s.rows, supers}});
+    components.push_back({".mins", rt::DType::U8, {s.rows, groups}});
+    components.push_back({".min_scales", elementType, {s.rows, supers}});
+    return;
+  }
   components.push_back({".scales", elementType, {s.rows, groups}});
   components.push_back({".mins", elementType, {s.rows, groups}});
 }
 
 void AffineMinQuantAttr::printShortName(raw_ostream &os) const {
   os << "int" << getBits() << " g" << getGroupSize() << " min";
+  if (getScaleBlock())
+    os << " qscale/" << getScaleBlock();
 }
 
 FailureOr<rt::FormatParams> AffineMinQuantAttr::getRuntimeFormat(bool) const {
   rt::FormatParams f;
   f.kind = rt::FormatKind::AffineMin;
-  f.affineMin = {getBits(), getGroupSize()};
+  f.affineMin = {getBits(), getGroupSize(), getScaleBlock()};
   return f;
 }
 

@@ -149,14 +149,34 @@ void midllama::gguf::dequantizeValues(TensorType type, const uint8_t *src, int64
 /// exact in fp32: 11 + 6 + 5 bits). Q6_K {128 bytes of low nibbles, 64 of high bit pairs,
 /// 16 int8 scales, fp16 d}: per 128 values, four runs of 32, sub-blocks of 16 in order,
 /// w = (d·scale)·(q − 32) (d·scale exact: 11 + 8 bits).
+void midllama::gguf::kQuantScaleCodes(TensorType type, const uint8_t *block,
+                                      uint8_t *scaleCodes, uint8_t *minCodes, uint16_t *supers) {
+  if (type == TensorType::Q6_K) {
+    std::memcpy(scaleCodes, block + 192, 16); // int8
+    std::memcpy(&supers[0], block + 208, 2);
+    return;
+  }
+  std::memcpy(&supers[0], block, 2);
+  std::memcpy(&supers[1], block + 2, 2);
+  supers[1] ^= 0x8000; // -dmin: fp16 negation is exact
+  for (int j = 0; j < 8; ++j) {
+    int scale, min;
+    scaleMinK4(j, block + 4, scale, min);
+    scaleCodes[j] = uint8_t(scale);
+    minCodes[j] = uint8_t(min);
+  }
+}
+
 void midllama::gguf::kQuantBlock(TensorType type, const uint8_t *block, uint8_t *codes,
                                  float *scales, float *mins) {
   if (type == TensorType::Q6_K) {
     const uint8_t *low = block, *high = block + 128;
-    const int8_t *sc = reinterpret_cast<const int8_t *>(block + 192);
+    uint8_t sc[16], unused[8];
+    uint16_t d16[2];
+    kQuantScaleCodes(type, block, sc, unused, d16);
     const float d = halfAt(block + 208);
     for (int g = 0; g < 16; ++g)
-      scales[g] = d * float(sc[g]);
+      scales[g] = d * float(int8_t(sc[g]));
     for (int n = 0; n < 256; n += 128, low += 64, high += 32)
       for (int l = 0; l < 32; ++l) {
         codes[n + l] = uint8_t((low[l] & 0xF) | ((high[l] >> 0 & 3) << 4));

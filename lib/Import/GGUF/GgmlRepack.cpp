@@ -74,13 +74,17 @@ std::vector<KeptTensor> midllama::gguf::keptTensors(TensorType type, int64_t col
     return {{".qweight", rt::DType::U8, cols * 5 / 8},
             {".scales", rt::DType::F16, groups},
             {".mins", rt::DType::F16, groups}};
-  case TensorType::Q4_K: // fp32 sub-block scales and minima: d·scale is not an fp16 value
+  case TensorType::Q4_K: // 6-bit sub-block scale and minimum codes (a byte each), fp16 d, -dmin
   case TensorType::Q5_K:
     return {{".qweight", rt::DType::U8, cols * (type == TensorType::Q4_K ? 4 : 5) / 8},
-            {".scales", rt::DType::F32, groups},
-            {".mins", rt::DType::F32, groups}};
-  case TensorType::Q6_K:
-    return {{".qweight", rt::DType::U8, cols * 6 / 8}, {".scales", rt::DType::F32, cols / 16}};
+            {".scales", rt::DType::U8, groups},
+            {".scale_scales", rt::DType::F16, cols / 256},
+            {".mins", rt::DType::U8, groups},
+            {".min_scales", rt::DType::F16, cols / 256}};
+  case TensorType::Q6_K: // int8 sub-block scales, fp16 d
+    return {{".qweight", rt::DType::U8, cols * 6 / 8},
+            {".scales", rt::DType::I8, cols / 16},
+            {".scale_scales", rt::DType::F16, cols / 256}};
   default:
     return {};
   }
@@ -100,8 +104,10 @@ void putCodes(const uint8_t *codes, int count, int bits, int64_t first, uint8_t 
   }
 }
 
-/// One row of K-quant super-blocks: its codes packed `bits` wide from the row's first bit,
-/// little-endian (midllama's affine layout), and its fp32 sub-block scales or minima.
+/// One row of K-quant super-blocks as tensor `which` of keptTensors: its codes packed
+/// `bits` wide from the row's first bit, little-endian (midllama's affine layout); the
+/// sub-block scale codes and their fp16 d per super-block; Q4_K/Q5_K the minimum codes
+/// and -dmin.
 void repackKQuantRow(TensorType type, size_t which, const uint8_t *src, int64_t cols,
                      uint8_t *dst) {
   const int bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q5_K ? 5 : 6;
@@ -109,15 +115,20 @@ void repackKQuantRow(TensorType type, size_t which, const uint8_t *src, int64_t 
   const int perBlock = type == TensorType::Q6_K ? 16 : 8; // sub-blocks of 256 values
   if (which == 0)
     std::memset(dst, 0, size_t(cols * bits / 8));
-  uint8_t codes[256];
+  uint8_t codes[256], scaleCodes[16], minCodes[8];
   float scales[16], mins[8];
+  uint16_t supers[2];
   for (int64_t b = 0; b < cols / 256; ++b, src += blockBytes) {
-    kQuantBlock(type, src, codes, scales, mins);
-    if (which == 1 || which == 2) {
-      std::memcpy(dst + 4 * perBlock * b, which == 1 ? scales : mins, size_t(4 * perBlock));
+    if (which == 0) {
+      kQuantBlock(type, src, codes, scales, mins);
+      putCodes(codes, 256, bits, 256 * b, dst);
       continue;
     }
-    putCodes(codes, 256, bits, 256 * b, dst);
+    kQuantScaleCodes(type, src, scaleCodes, minCodes, supers);
+    if (which == 1 || which == 3) // scale (minimum) codes
+      std::memcpy(dst + perBlock * b, which == 1 ? scaleCodes : minCodes, size_t(perBlock));
+    else // d (-dmin)
+      std::memcpy(dst + 2 * b, &supers[which == 2 ? 0 : 1], 2);
   }
 }
 

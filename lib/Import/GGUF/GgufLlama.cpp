@@ -244,15 +244,13 @@ void midllama::gguf::setLlamaWeightTypes(mlir::MLIRContext *context,
     case TensorType::Q5_1:
       format = llm::AffineMinQuantAttr::get(context, 5, 32);
       break;
-    case TensorType::Q4_K: // fp32 scales and minima (GgmlRepack.h)
+    case TensorType::Q4_K: // codes scales with fp16 supers per 256 columns (GgmlRepack.h)
     case TensorType::Q5_K:
-      element = Float32Type::get(context);
-      format =
-          llm::AffineMinQuantAttr::get(context, w.tensor->type == TensorType::Q4_K ? 4 : 5, 32);
+      format = llm::AffineMinQuantAttr::get(context, w.tensor->type == TensorType::Q4_K ? 4 : 5,
+                                            32, /*scale_block=*/8);
       break;
     case TensorType::Q6_K:
-      element = Float32Type::get(context);
-      format = llm::AffineQuantAttr::get(context, 6, 16, true, false);
+      format = llm::AffineQuantAttr::get(context, 6, 16, true, false, /*scale_block=*/16);
       break;
     default: break; // F16
     }

@@ -113,6 +113,16 @@ llm.param @w : !llm.weight<64x64xf16, #llm.affine_min<bits = 4, group_size = 96>
 
 // -----
 
+// expected-error @+1 {{affine quantization scale_block must be 0 or positive, got -16}}
+llm.param @w : !llm.weight<64x256xf16, #llm.affine<bits = 6, group_size = 16, symmetric = true, scale_block = -16>>
+
+// -----
+
+// expected-error @+1 {{affine_min quantization scale_block must be 0 or positive, got -1}}
+llm.param @w : !llm.weight<64x256xf16, #llm.affine_min<bits = 4, group_size = 32, scale_block = -1>>
+
+// -----
+
 // expected-error @+1 {{nf4 block_size must be a power of two in [32, 4096], got 48}}
 llm.param @w : !llm.weight<64x64xf16, #llm.nf4<block_size = 48>>
 

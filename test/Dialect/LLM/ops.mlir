@@ -17,6 +17,8 @@ module attributes {llm.param_file = "tiny.safetensors"} {
   // CHECK-DAG: llm.param @layers.0.attention.wv : !llm.weight<32x64xf16, #llm.int8_outliers<columns = [3, 17]>>
   // CHECK-DAG: llm.param @layers.0.attention.wo : !llm.weight<64x64xf32, #llm.n_m<2:4>>
   // CHECK-DAG: llm.param @layers.0.feed_forward.w3 : !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>
+  // CHECK-DAG: llm.param @layers.0.k_quant : !llm.weight<64x256xf16, #llm.affine_min<bits = 4, group_size = 32, scale_block = 8>>
+  // CHECK-DAG: llm.param @layers.0.k_quant6 : !llm.weight<64x256xf16, #llm.affine<bits = 6, group_size = 16, symmetric = true, scale_block = 16>>
   // CHECK-DAG: llm.param @tiny_bias : !llm.weight<2xf32> = dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
   llm.param @tok_embeddings : !llm.weight<512x64xf32>
   llm.param @layers.0.attention_norm : !llm.weight<64xf32>
@@ -29,6 +31,8 @@ module attributes {llm.param_file = "tiny.safetensors"} {
   llm.param @layers.0.feed_forward.w2 : !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>>
   llm.param @layers.0.feed_forward.w3 : !llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>
   llm.param @norm : !llm.weight<64xf32>
+  llm.param @layers.0.k_quant : !llm.weight<64x256xf16, #llm.affine_min<bits = 4, group_size = 32, scale_block = 8>>
+  llm.param @layers.0.k_quant6 : !llm.weight<64x256xf16, #llm.affine<bits = 6, group_size = 16, symmetric = true, scale_block = 16>>
   llm.param @tiny_bias : !llm.weight<2xf32> = dense<[1.0, 2.0]> : tensor<2xf32>
 
   // CHECK-LABEL: func.func @decode

@@ -83,6 +83,7 @@ def build(version=3, kvs=GOOD_KV, tensors=GOOD_TENSORS, alignment=32, offsets=No
 # A tiny llama decoder (2 layers, hidden 32, 4 heads over 2 KV heads, FFN 64, vocabulary
 # 64) with every tensor type the importer dequantizes, and its broken variants.
 T_Q4_0 = 2
+T_Q4_K, T_Q5_K, T_Q6_K = 12, 13, 14
 LLAMA = dict(layers=2, hidden=32, heads=4, kv_heads=2, ffn=64, vocab=64)
 
 
@@ -117,13 +118,14 @@ def tokenizer_kvs(pre="smollm", model="gpt2"):
 
 def block_bytes(ttype, count):
     per = {T_F32: (1, 4), T_F16: (1, 2), T_BF16: (1, 2), T_Q4_0: (32, 18), T_Q4_1: (32, 20),
-           T_Q8_0: (32, 34), 9: (32, 36)}[ttype]
+           T_Q8_0: (32, 34), 9: (32, 36), T_Q4_K: (256, 144), T_Q5_K: (256, 176),
+           T_Q6_K: (256, 210)}[ttype]
     return count // per[0] * per[1]
 
 
-def llama_tensors(drop=(), extra=(), types=None):
+def llama_tensors(drop=(), extra=(), types=None, ffn=None):
     L = LLAMA
-    h, f, kv = L["hidden"], L["ffn"], L["kv_heads"] * L["hidden"] // L["heads"]
+    h, f, kv = L["hidden"], ffn or L["ffn"], L["kv_heads"] * L["hidden"] // L["heads"]
     t = [("token_embd.weight", [h, L["vocab"]], T_Q8_0)]
     for l in range(L["layers"]):
         b = "blk.%d." % l
@@ -156,6 +158,13 @@ def llama_data(tensors):
                 b[k:k + 2] = struct.pack("<e", 0.01 + 0.001 * (k // step % 7))
                 if ttype == T_Q4_1:
                     b[k + 2:k + 4] = struct.pack("<e", -0.05 - 0.002 * (k // step % 5))
+        elif ttype in (T_Q4_K, T_Q5_K):  # fp16 d, dmin; 12 bytes of 6-bit scales/mins; codes
+            step = 144 if ttype == T_Q4_K else 176
+            for k in range(0, nbytes, step):
+                b[k:k + 4] = struct.pack("<ee", 0.004 + 0.0005 * (k // step % 3), 0.002)
+        elif ttype == T_Q6_K:  # codes; 16 int8 scales (any, some negative); fp16 d last
+            for k in range(0, nbytes, 210):
+                b[k + 208:k + 210] = struct.pack("<e", 0.0003 + 0.0001 * (k // 210 % 3))
         elif ttype == T_F32:
             b = bytearray(struct.pack("<%df" % (nbytes // 4), *[1.0 + 0.01 * j for j in range(nbytes // 4)]))
         elif ttype == T_F16:
@@ -226,6 +235,9 @@ def main():
         "llama.gguf": build_llama(),
         "llama-missing.gguf": build_llama(tensors=llama_tensors(drop=("blk.1.ffn_up.weight",))),
         "llama-extra.gguf": build_llama(tensors=llama_tensors(extra=[("rope_freqs.weight", [4], T_F32)])),
+        # FFN 256: the down projections' K is one K-quant super-block.
+        "llama-kquants.gguf": build_llama(kvs=llama_kvs(ffn=256), tensors=llama_tensors(
+            ffn=256, types={"blk.0.ffn_down.weight": T_Q4_K, "blk.1.ffn_down.weight": T_Q6_K})),
         "llama-untied.gguf": build_llama(tensors=llama_tensors(extra=[("output.weight", [32, 64], T_Q8_0)])),
         "llama-q8_1.gguf": build_llama(tensors=llama_tensors(types={"blk.0.ffn_down.weight": 9})),
         "llama-shape.gguf": build_llama(tensors=[t if t[0] != "blk.0.attn_k.weight" else

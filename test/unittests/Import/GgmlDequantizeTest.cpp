@@ -13,9 +13,11 @@
 #include "midllama/Import/GGUF/GgmlDequantize.h"
 #include "midllama/Import/GGUF/GgmlRepack.h"
 #include "runtime/cpu/Kernels.h"
+#include "runtime/format/BindWeight.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -99,10 +101,12 @@ TEST(GgmlDequantizeTest, KQuantsEqualGgufPyBitForBit) {
   }
 }
 
-// Kept, not dequantized: the blocks cut into codes, scales and minima as midllama-import
-// stores them, read back by the CPU runtime's decode (a row of all the golden's blocks;
-// Q5_0's implicit zero is 16, Q6_K's 32: 2^(bits-1)).
+// Kept, not dequantized: the blocks cut into codes and scales as midllama-import stores
+// them (K-quants: scale and minimum codes with fp16 supers), written to a parameter file,
+// bound by the loader (which decodes coded scales) and read back by the CPU runtime's
+// decode (a row of all the golden's blocks; Q5_0's implicit zero is 16, Q6_K's 32).
 TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
+  using namespace midllama::rt;
   std::map<std::string, Golden> goldens = readGoldens();
   ASSERT_EQ(goldens.size(), kKQuantTypes.size())
       << "Inputs/kquants.golden is missing or incomplete";
@@ -111,30 +115,39 @@ TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
     const TensorType type = kKQuantTypes.at(name);
     const int64_t cols = golden.blocks * blockValues(type);
     const bool symmetric = type == TensorType::Q6_K || type == TensorType::Q5_0;
+    const bool kQuant = type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
     std::vector<KeptTensor> kept = keptTensors(type, cols);
-    ASSERT_EQ(kept.size(), symmetric ? 2u : 3u);
-    std::vector<std::vector<uint8_t>> parts;
+    ASSERT_EQ(kept.size(), size_t(symmetric ? 2 : 3) + (kQuant ? (symmetric ? 1 : 2) : 0));
+    ParamFileWriter writer;
+    std::string error;
     for (size_t which = 0; which < kept.size(); ++which) {
-      parts.emplace_back(
-          size_t(kept[which].rowElements * midllama::rt::dtypeSize(kept[which].dtype)));
-      repackRow(type, which, golden.bytes.data(), cols, parts.back().data());
+      std::vector<uint8_t> part(size_t(kept[which].rowElements * dtypeSize(kept[which].dtype)));
+      repackRow(type, which, golden.bytes.data(), cols, part.data());
+      ASSERT_TRUE(writer.addOwned("W" + kept[which].suffix, kept[which].dtype,
+                                  {1, kept[which].rowElements}, std::move(part), error))
+          << error;
     }
-    midllama::rt::WeightView w;
-    w.rows = 1;
-    w.cols = cols;
-    w.dtype = kept[1].dtype; // Q5_0/Q5_1 keep ggml's fp16 d (and m), the K-quants fp32
-    w.format = symmetric ? midllama::rt::FormatKind::Affine : midllama::rt::FormatKind::AffineMin;
-    w.bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q6_K ? 6 : 5;
-    w.groupSize = type == TensorType::Q6_K ? 16 : 32;
-    w.groups = cols / w.groupSize;
-    w.codes = parts[0].data();
-    w.codeRowBytes = int64_t(parts[0].size());
-    w.scales = parts[1].data();
-    if (parts.size() == 3)
-      w.mins = parts[2].data();
+    const std::string path = ::testing::TempDir() + "/kept-" + name + ".safetensors";
+    ASSERT_TRUE(writer.commit(path, error)) << error;
+    std::unique_ptr<ParamFile> file = ParamFile::open(path, error);
+    ASSERT_TRUE(file) << error;
+    WeightInfo info; // as midllama-import types it (GgufLlama.cpp)
+    info.name = "W";
+    info.dtype = DType::F16; // ggml's fp16 d (and m), or the K-quants' fp16 supers
+    info.shape = {1, cols};
+    const int64_t bits = type == TensorType::Q4_K ? 4 : type == TensorType::Q6_K ? 6 : 5;
+    const int64_t group = type == TensorType::Q6_K ? 16 : 32;
+    const int64_t scaleBlock = !kQuant ? 0 : type == TensorType::Q6_K ? 16 : 8;
+    info.format.kind = symmetric ? FormatKind::Affine : FormatKind::AffineMin;
+    info.format.affine = {bits, group, true, scaleBlock};
+    info.format.affineMin = {bits, group, scaleBlock};
+    WeightView w;
+    std::vector<float> decoded;
+    ASSERT_TRUE(bindWeight(*file, info, w, decoded, error)) << error;
     std::vector<float> ours(size_t(cols), -1.0f);
-    midllama::rt::cpu::dequantizeRow(w, 0, ours.data());
+    cpu::dequantizeRow(w, 0, ours.data());
     EXPECT_EQ(bitDifferences(ours, golden), 0) << "of " << cols;
+    std::remove(path.c_str());
   }
 }
 

@@ -606,10 +606,14 @@ struct RandomCodeGroups {
   std::vector<uint8_t> codes, zeros, scribbled, tileStorage;
   std::vector<float> scales, mins;
   std::vector<uint16_t> halfScales, halfMins;
+  // Scales that are codes (ggml's K-quants, `scaleBlock` > 0): codes and fp32 supers, the
+  // fp32 `scales`/`mins` then their products, as the loader decodes them (BindWeight.cpp).
+  std::vector<uint8_t> scaleCodes, minCodes;
+  std::vector<float> scaleSupers, minSupers;
   WeightRef w, tiled;
 
   RandomCodeGroups(int bits, int64_t k, int64_t group, GroupKind kind, DType scaleType,
-                   bool overwrite, std::mt19937_64 &rng)
+                   bool overwrite, std::mt19937_64 &rng, int64_t scaleBlock = 0)
       : bits(bits), n(bits == 4 ? 37 : 48), k(k), group(group), // 5, 8 bits: whole tiles
         groups((k + group - 1) / group), rowBytes(k * bits / 8), kind(kind) {
     codes.resize(size_t(n * rowBytes));
@@ -628,11 +632,21 @@ struct RandomCodeGroups {
       scales[i] = fromHalf(halfScales[i]);
       mins[i] = fromHalf(halfMins[i]);
     }
-    const bool half = scaleType == DType::F16;
-    w = codeGroupWeight(kind, scaleType, n, k, bits, group, codes.data(),
+    const bool half = scaleType == DType::F16 && !scaleBlock;
+    if (scaleBlock)
+      codeScales(scaleBlock, rng);
+    w = codeGroupWeight(kind, scaleBlock ? DType::F32 : scaleType, n, k, bits, group,
+                        codes.data(),
                         half ? static_cast<const void *>(halfScales.data()) : scales.data(),
                         zeros.data(),
                         half ? static_cast<const void *>(halfMins.data()) : mins.data());
+    if (scaleBlock) {
+      w.scaleBlock = scaleBlock;
+      w.scaleCodes = scaleCodes.data();
+      w.scaleSupers = scaleSupers.data();
+      w.minCodes = kind == GroupKind::Minimum ? minCodes.data() : nullptr;
+      w.minSupers = kind == GroupKind::Minimum ? minSupers.data() : nullptr;
+    }
     scribbled = codes;
     tiled = w;
     tiled.codes = scribbled.data();
@@ -640,6 +654,32 @@ struct RandomCodeGroups {
     packCodeTiles(tiled, tileStorage);
     if (overwrite)
       std::fill(scribbled.begin(), scribbled.begin() + n / 16 * 16 * rowBytes, uint8_t(0x5a));
+  }
+
+  /// Scale codes (int8 without a minimum, as ggml's Q6_K; uint8 with one, as Q4_K) times
+  /// fp32 supers per `block` groups of a row, into `scales` (and `mins`).
+  void codeScales(int64_t block, std::mt19937_64 &rng) {
+    const int64_t supers = (groups + block - 1) / block;
+    scaleCodes.resize(scales.size());
+    minCodes.resize(scales.size());
+    scaleSupers.resize(size_t(n * supers));
+    minSupers.resize(scaleSupers.size());
+    for (size_t i = 0; i < scaleSupers.size(); ++i) {
+      scaleSupers[i] = fromHalf(toHalf(0.0003f * float(1 + rng() % 50)));
+      minSupers[i] = -fromHalf(toHalf(0.0005f * float(rng() % 50)));
+    }
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        const size_t i = size_t(r * groups + g), u = size_t(r * supers + g / block);
+        scaleCodes[i] = uint8_t(rng() % 64);
+        minCodes[i] = uint8_t(rng() % 64);
+        const float code =
+            kind == GroupKind::Minimum ? float(scaleCodes[i]) : float(int8_t(scaleCodes[i] - 32));
+        if (kind != GroupKind::Minimum)
+          scaleCodes[i] = uint8_t(int8_t(scaleCodes[i] - 32)); // signed, some negative
+        scales[i] = scaleSupers[u] * code;
+        mins[i] = minSupers[u] * float(minCodes[i]);
+      }
   }
 
   /// Weight (j, c) in double, from the kept parts.
@@ -750,6 +790,53 @@ TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
             }
         }
       }
+}
+
+// ggml's K-quants keep their scales as codes times super-scales; tiled, the codes stay
+// codes (TileValues.h) and every kernel that reads tiles (fp32 activations: decode and
+// prefill panels; int8 activations: decode and prefill) must give the row-major product
+// with the loader's decoded fp32 scales: Q4_K/Q5_K-like (minimum, uint8 codes, 8 groups
+// of 32 per super), Q6_K-like (symmetric 6 bits, int8 codes, 16 groups of 16), zero points
+// with int8 codes, and a super block that does not divide the groups (k = 160).
+TEST_P(CPUKernelsTest, TiledCodedScalesMatchTheirDecodedScales) {
+  std::mt19937_64 rng(41);
+  struct Case {
+    int bits;
+    int64_t group, block;
+    GroupKind kind;
+  };
+  for (const Case &c : {Case{4, 32, 8, GroupKind::Minimum}, Case{5, 32, 8, GroupKind::Minimum},
+                        Case{6, 16, 16, GroupKind::Symmetric}, Case{4, 32, 4, GroupKind::ZeroPoints},
+                        Case{8, 64, 2, GroupKind::Symmetric}})
+    for (int64_t k : {160, 2304})
+      for (bool int8 : {false, true}) {
+        RandomCodeGroups m(c.bits, k, c.group, c.kind, DType::F32, codeTilesWanted(), rng,
+                           c.block);
+        setInt8Activations(int8);
+        for (int64_t rows : {1, 2, 3, 4, 9}) {
+          std::vector<float> x = randomVector(size_t(rows * k), 43), y(size_t(rows * m.n)),
+                             yt(y.size());
+          setInt8Activations(false); // the reference: row-major, fp32 activations
+          matmul(x.data(), y.data(), rows, m.w);
+          setInt8Activations(int8);
+          matmul(x.data(), yt.data(), rows, m.tiled);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < m.n; ++j) {
+              double magnitude = 0, halfStep = 0;
+              for (int64_t i = 0; i < k; ++i) {
+                magnitude += std::fabs(m.value(j, i) * double(x[size_t(r * k + i)]));
+                halfStep += std::fabs(m.value(j, i)) / 254.0; // |x| < 1: int8 steps
+              }
+              const double tolerance =
+                  4e-6 * magnitude + 1e-6 + (int8 && int8ActivationsAvailable() ? halfStep : 0);
+              ASSERT_NEAR(yt[size_t(r * m.n + j)], y[size_t(r * m.n + j)], tolerance)
+                  << c.bits << " bits, group " << c.group << " block " << c.block
+                  << groupKindName(c.kind) << " k " << k << " rows " << rows
+                  << (int8 ? " int8" : "") << " [" << r << ", " << j << "]";
+            }
+        }
+      }
+  setInt8Activations(false);
 }
 
 // NF4 decode with blocks on row boundaries (1-3 input rows) indexes the code book in

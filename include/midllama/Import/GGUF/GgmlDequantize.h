@@ -40,6 +40,13 @@ void q5BlockCodes(TensorType type, const uint8_t *block, uint8_t *codes);
 void kQuantBlock(TensorType type, const uint8_t *block, uint8_t *codes, float *scales,
                  float *mins);
 
+/// The same super-block's sub-block scales as ggml stores them: integer codes (Q6_K: 16
+/// int8; Q4_K/Q5_K: 8 unsigned 6-bit scales and 8 minimums) and the fp16 bits of what they
+/// multiply (`supers[0]` = d; Q4_K/Q5_K `supers[1]` = -dmin, so that a minimum is
+/// supers[1]·code as a scale is supers[0]·code). scale = d·code, exactly kQuantBlock's.
+void kQuantScaleCodes(TensorType type, const uint8_t *block, uint8_t *scaleCodes,
+                      uint8_t *minCodes, uint16_t *supers);
+
 /// The `count` values (a whole number of blocks) stored at `src` as `type`, into `dst`.
 void dequantizeValues(TensorType type, const uint8_t *src, int64_t count, float *dst);
 

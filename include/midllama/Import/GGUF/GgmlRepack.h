@@ -7,11 +7,13 @@
 // scales (Q8_0's int8 q is the code q + 128 around the implicit zero 128, Q4_0's code is
 // its nibble around 8); Q4_1 as `#llm.affine_min` groups of 32 with fp16 scales and minima;
 // Q5_0 and Q5_1 the same with 5-bit codes (Q5_0's zero is 16 = 2^(5-1));
-// the K-quants with their codes and exact fp32 sub-block values (GgmlDequantize.h's
-// kQuantBlock): Q4_K and Q5_K as `#llm.affine_min` 4 and 5 bits in groups of 32, Q6_K as
-// symmetric `#llm.affine` 6 bits in groups of 16 (zero 32). Their fp32 scales cost more
-// bits than ggml's packed 6-bit ones (Q4_K: 6.0 bits per weight against 4.5; Q5_K 7.0
-// against 5.5; Q6_K 8.0 against 6.56), but every value is ggml's, bit for bit.
+// the K-quants with their codes and their sub-block scales as ggml stores them, codes
+// times an fp16 super-scale (`scale_block`, GgmlDequantize.h's kQuantScaleCodes): Q4_K and
+// Q5_K as `#llm.affine_min` 4 and 5 bits in groups of 32, scale and minimum codes a byte
+// each per group with d and -dmin per 8 groups (4.625 and 5.625 bits per weight against
+// ggml's 4.5 and 5.5, which packs the 6-bit codes); Q6_K as symmetric `#llm.affine` 6 bits
+// in groups of 16 (zero 32), int8 scale codes with d per 16 groups (6.5625 bits, as ggml).
+// Every value is ggml's, bit for bit.
 // The blocks are cut into the tensors runtime/format/Components.h names, row by row, so a
 // caller can reorder rows (the q/k projections) on the way.
 //

@@ -103,6 +103,11 @@ TEST_F(FormatAgreementTest, EveryFormatAndSparsity) {
            "!llm.weight<172x37xf32, #llm.affine<bits = 3, group_size = 16, symmetric = true>>",
            "!llm.weight<172x64xf16, #llm.affine_min<bits = 4, group_size = 32>>",
            "!llm.weight<172x37xf32, #llm.affine_min<bits = 3, group_size = 16>>",
+           // Scales that are codes (ggml's K-quants), and a block that does not divide them.
+           "!llm.weight<64x512xf16, #llm.affine_min<bits = 4, group_size = 32, scale_block = 8>>",
+           "!llm.weight<64x512xf16, #llm.affine<bits = 6, group_size = 16, symmetric = true, "
+           "scale_block = 16>>",
+           "!llm.weight<64x160xf32, #llm.affine<bits = 4, group_size = 32, scale_block = 3>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 64>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 64, double_quant = true>>",
            "!llm.weight<172x64xf16, #llm.nf4<block_size = 32, double_quant = true, "

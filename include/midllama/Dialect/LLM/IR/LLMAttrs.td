@@ -45,9 +45,16 @@ def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine", ["hasIndepende
     `2^(bits-1)`. With `act_order`, column `k` belongs to group `g_idx[k]` (GPTQ's
     activation-order quantization) and the parameter file holds a `g_idx` table.
 
+    With `scale_block = B > 0` the scales are quantized too, as ggml's Q6_K stores them: a
+    group's scale is a signed 8-bit code (`scales`, int8) times a super-scale in the
+    weight's element type that `B` consecutive groups of the row share (`scale_scales`).
+    Q6_K is `bits = 6, group_size = 16, symmetric = true, scale_block = 16` with fp16
+    super-scales: 6.5625 bits per weight, as in the GGUF file.
+
     ```mlir
     llm.param @w : !llm.weight<4096x11008xf16, #llm.affine<bits = 4, group_size = 128>>
     llm.param @v : !llm.weight<64x172xf32, #llm.affine<bits = 3, group_size = 32, symmetric = true, act_order = true>>
+    llm.param @k : !llm.weight<576x1536xf16, #llm.affine<bits = 6, group_size = 16, symmetric = true, scale_block = 16>>
     ```
   }];
   let parameters = (ins
@@ -55,7 +62,15 @@ def LLM_AffineQuantAttr : LLM_FormatAttr<"AffineQuant", "affine", ["hasIndepende
     AttrParameter<"int64_t", "input columns per group, 1 to K">:$group_size,
     DefaultValuedParameter<"bool", "false", "implicit zero point 2^(bits-1)">:$symmetric,
     DefaultValuedParameter<"bool", "false", "GPTQ activation order: a g_idx table maps "
-                           "columns to groups">:$act_order);
+                           "columns to groups">:$act_order,
+    DefaultValuedParameter<"int64_t", "0", "groups per super-scale when the scales are "
+                           "int8 codes; 0: scales in the element type">:$scale_block);
+  let builders = [
+    AttrBuilder<(ins "unsigned":$bits, "int64_t":$group_size, "bool":$symmetric,
+                     "bool":$act_order), [{
+      return $_get($_ctxt, bits, group_size, symmetric, act_order, /*scale_block=*/0);
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
@@ -71,13 +86,29 @@ def LLM_AffineMinQuantAttr : LLM_FormatAttr<"AffineMinQuant", "affine_min",
     scale, so the format holds ggml's Q4_1 blocks (`bits = 4, group_size = 32`, fp16 `d` and
     `m`) bit for bit.
 
+    With `scale_block = B > 0` the scales and minimums are quantized too, as ggml's Q4_K
+    and Q5_K store them: a group's scale is an unsigned 8-bit code (`scales`, uint8; ggml's
+    6-bit sub-block scales) times a super-scale in the element type shared by `B`
+    consecutive groups of the row (`scale_scales`), its minimum likewise (`mins`, uint8,
+    times `min_scales`: ggml's `-dmin`). Q4_K is `bits = 4, group_size = 32,
+    scale_block = 8` with fp16 super-scales: 4.625 bits per weight (ggml packs the 6-bit
+    codes into 4.5).
+
     ```mlir
     llm.param @w : !llm.weight<576x1536xf16, #llm.affine_min<bits = 4, group_size = 32>>
+    llm.param @k : !llm.weight<768x2048xf16, #llm.affine_min<bits = 4, group_size = 32, scale_block = 8>>
     ```
   }];
   let parameters = (ins
     AttrParameter<"unsigned", "bits per weight, 2 to 8">:$bits,
-    AttrParameter<"int64_t", "input columns per group, 1 to K">:$group_size);
+    AttrParameter<"int64_t", "input columns per group, 1 to K">:$group_size,
+    DefaultValuedParameter<"int64_t", "0", "groups per super-scale when the scales and "
+                           "minimums are uint8 codes; 0: both in the element type">:$scale_block);
+  let builders = [
+    AttrBuilder<(ins "unsigned":$bits, "int64_t":$group_size), [{
+      return $_get($_ctxt, bits, group_size, /*scale_block=*/0);
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }
