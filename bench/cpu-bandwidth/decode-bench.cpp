@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] [--layers L] [--repeat R]
-//                           [--int8-activations] [--json FILE]
+//                           [--prefill-rows M] [--int8-activations] [--json FILE]
 //
 // Issue 18's bandwidth question for the CPU backend: how close each weight format's
 // decode product (one input row times an [N, K] weight, the kernel a generated token runs)
@@ -13,9 +13,14 @@
 // the caches, as a model's layers do), cycled R times through cpu::matmul with one row;
 // its bandwidth is the bytes the format stores (codes, scales, zero points or minimums)
 // over the time. Weights are random codes: the kernels' speed does not depend on values.
-// The 2- to 5- and 8-bit affine weights are tiled first where the CPU has AVX-512, as the
+// The 2- to 6- and 8-bit affine weights are tiled first where the CPU has AVX-512, as the
 // loader tiles them (runtime/cpu/CodeTiles.cpp).
-// Prints a table and, with --json, the figures.
+// Prefill's roofline is compute, not memory: each format's product with M input rows
+// (default 256; 0 skips it) in GFLOP/s against the fp32 FMA peak measured in the same run
+// (independent FMA chains on registers, no loads), which tells how much a quantized
+// prefill can gain at all with fp32 activations (it runs the fp32 panel kernel on decoded
+// panels: at best the peak) and what integer activations add.
+// Prints the tables and, with --json, the figures.
 //
 //===----------------------------------------------------------------------===//
 
@@ -87,6 +92,54 @@ double streamingRead(int64_t bytes, int repeat) {
     best = std::max(best, double(bytes) / t);
   }
   return best;
+}
+
+/// fp32 multiply-adds per second, the threads' sum: 24 independent chains per thread on
+/// registers (more than FMA latency x units on any x86 core), no memory operands; the best
+/// of `repeat` runs of ~0.1 s. 2 FLOP per multiply-add.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) float fmaChains512(int64_t steps) {
+  __m512 a[24];
+  for (int i = 0; i < 24; ++i)
+    a[i] = _mm512_set1_ps(0.001f * float(i));
+  const __m512 b = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
+  for (int64_t s = 0; s < steps; ++s) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i)
+      a[i] = _mm512_fmadd_ps(a[i], b, c);
+  }
+  __m512 sum = a[0];
+  for (int i = 1; i < 24; ++i)
+    sum = _mm512_add_ps(sum, a[i]);
+  return _mm512_reduce_add_ps(sum);
+}
+#endif
+
+double fmaPeakFlops(int threads, int repeat) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("avx512f"))
+    return 0;
+  const int64_t steps = 2000000; // 24 · 16 · 2 · 2e6 = 1.5 GFLOP per thread
+  double best = 0;
+  volatile float sink = 0;
+  for (int r = 0; r < repeat; ++r) {
+    std::vector<float> out(size_t(threads), 0.0f);
+    double t0 = now();
+    cpu::parallelFor(threads, threads, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        out[size_t(i)] = fmaChains512(steps);
+    });
+    double t = now() - t0;
+    for (float v : out)
+      sink = sink + v;
+    best = std::max(best, double(threads) * double(steps) * 24 * 16 * 2 / t);
+  }
+  return best;
+#else
+  (void)threads;
+  (void)repeat;
+  return 0;
+#endif
 }
 
 /// One format's weights: L of them, their storage, and the bytes each stores.
@@ -204,6 +257,55 @@ Format affine(const std::string &name, int bits, int64_t group, Offset offset, i
   return f;
 }
 
+/// ggml's K-quants as the GGUF import keeps them: scales (and minimums) are 8-bit codes
+/// times an fp16 super-value per `block` groups, decoded to fp32 at load (the row-major
+/// kernels' view) while the tiles keep the codes. The bytes counted are the stored ones
+/// (codes, scale codes, fp16 supers), as in the artifact.
+Format codedScales(const std::string &name, int bits, int64_t group, int64_t block, bool minimum,
+                   int64_t n, int64_t k, int layers, std::mt19937_64 &rng) {
+  Format f;
+  f.name = name;
+  const int64_t groups = k / group, supers = (groups + block - 1) / block,
+                rowBytes = k * bits / 8;
+  const int kinds = minimum ? 2 : 1;
+  for (int l = 0; l < layers; ++l) {
+    f.store.push_back(randomBytes(size_t(n * rowBytes), rng));
+    // [scale codes][min codes], then fp32 [decoded scales][decoded mins][supers][min supers]
+    std::vector<uint8_t> side(size_t(n * groups * kinds) +
+                              4 * size_t((n * groups + n * supers) * kinds));
+    uint8_t *codes = side.data();
+    float *values = reinterpret_cast<float *>(side.data() + n * groups * kinds);
+    float *super = values + n * groups * kinds;
+    for (int64_t i = 0; i < n * supers * kinds; ++i)
+      super[i] = i < n * supers ? 0.0003f : -0.0002f;
+    for (int64_t i = 0; i < n * groups * kinds; ++i) {
+      codes[i] = uint8_t(rng() % 64);
+      const int64_t g = i % (n * groups), r = g / groups;
+      values[i] = super[(i >= n * groups ? n * supers : 0) + r * supers + g % groups / block] *
+                  float(codes[i]);
+    }
+    f.side.push_back(std::move(side));
+  }
+  for (int l = 0; l < layers; ++l) {
+    uint8_t *side = f.side[size_t(l)].data();
+    float *values = reinterpret_cast<float *>(side + n * groups * kinds);
+    WeightView w = codeView(DType::F32, n, k, minimum ? FormatKind::AffineMin : FormatKind::Affine,
+                            bits, group, groups, f.store[size_t(l)].data(), values);
+    w.codeRowBytes = rowBytes;
+    w.scaleBlock = block;
+    w.scaleCodes = side;
+    w.scaleSupers = values + n * groups * kinds;
+    if (minimum) {
+      w.mins = values + n * groups;
+      w.minCodes = side + n * groups;
+      w.minSupers = w.scaleSupers + n * supers;
+    }
+    f.views.push_back(w);
+  }
+  f.bytesPerWeight = n * rowBytes + (n * groups + n * supers * 2) * kinds;
+  return f;
+}
+
 /// NF4 in blocks of `block` values of the row-major stream, fp32 absmax per block.
 Format nf4(int64_t block, int64_t n, int64_t k, int layers, std::mt19937_64 &rng) {
   Format f;
@@ -228,7 +330,7 @@ Format nf4(int64_t block, int64_t n, int64_t k, int layers, std::mt19937_64 &rng
 
 struct Options {
   int threads = 1, layers = 0, repeat = 5;
-  int64_t rows = 4096, cols = 4096;
+  int64_t rows = 4096, cols = 4096, prefillRows = 256;
   bool int8 = false;
   std::string json;
 };
@@ -254,21 +356,62 @@ Options parse(int argc, char **argv) {
       o.layers = std::atoi(next().c_str());
     else if (a == "--repeat")
       o.repeat = std::atoi(next().c_str());
+    else if (a == "--prefill-rows")
+      o.prefillRows = std::atoll(next().c_str());
     else if (a == "--int8-activations")
       o.int8 = true;
     else if (a == "--json")
       o.json = next();
     else {
       std::fprintf(stderr, "usage: midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] "
-                           "[--layers L] [--repeat R] [--int8-activations] [--json FILE]\n");
+                           "[--layers L] [--repeat R] [--prefill-rows M] [--int8-activations] "
+                           "[--json FILE]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
-  if (o.threads < 1 || o.rows < 16 || o.cols < 64 || o.cols % 64 || o.repeat < 1 || o.layers < 0) {
+  if (o.threads < 1 || o.rows < 16 || o.cols < 64 || o.cols % 64 || o.repeat < 1 || o.layers < 0 ||
+      o.prefillRows < 0) {
     std::fprintf(stderr, "midllama-cpu-decode-bench: bad sizes (cols a multiple of 64)\n");
     std::exit(2);
   }
   return o;
+}
+
+/// Each format's product with o.prefillRows input rows (its first weight; compute-bound,
+/// so one is enough) in GFLOP/s against the fp32 FMA peak: prints the table and returns
+/// its JSON fields.
+std::string prefillTable(const std::vector<Format> &formats, const Options &o,
+                         std::mt19937_64 &rng) {
+  const double peak = fmaPeakFlops(o.threads, o.repeat);
+  const int64_t m = o.prefillRows, n = o.rows, k = o.cols;
+  std::vector<float> x(size_t(m * k)), y(size_t(m * n));
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto &v : x)
+    v = u(rng);
+  std::printf("\nfp32 FMA peak: %.1f GFLOP/s (%d thread%s, register chains, best of %d)\n",
+              peak / 1e9, o.threads, o.threads > 1 ? "s" : "", o.repeat);
+  std::printf("| format | prefill GFLOP/s, %lld rows | fraction of the FMA peak |\n"
+              "|---|---:|---:|\n",
+              (long long)m);
+  std::string json = ", \"fma_peak_flops\": " + std::to_string(peak) +
+                     ", \"prefill_rows\": " + std::to_string(m) + ", \"prefill\": [";
+  for (size_t fi = 0; fi < formats.size(); ++fi) {
+    const WeightView &w = formats[fi].views[0];
+    cpu::matmul(x.data(), y.data(), m, w); // warm
+    double best = 1e30;
+    for (int r = 0; r < o.repeat; ++r) {
+      double t0 = now();
+      cpu::matmul(x.data(), y.data(), m, w);
+      best = std::min(best, now() - t0);
+    }
+    const double flops = 2.0 * double(m * n * k) / best;
+    std::printf("| %s | %.1f | %s |\n", formats[fi].name.c_str(), flops / 1e9,
+                peak > 0 ? std::to_string(flops / peak).substr(0, 4).c_str() : "-");
+    json += std::string(fi ? ", " : "") + "{\"format\": \"" + formats[fi].name +
+            "\", \"seconds\": " + std::to_string(best) +
+            ", \"flops_per_s\": " + std::to_string(flops) + "}";
+  }
+  return json + "]";
 }
 
 } // namespace
@@ -303,10 +446,14 @@ int main(int argc, char **argv) {
   formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layersAt(4), rng));
   formats.push_back(
       affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layersAt(4), rng));
+  formats.push_back(
+      codedScales("int6 g16 sym qscale/16 (Q6_K)", 6, 16, 16, false, n, k, layersAt(6.6), rng));
+  formats.push_back(
+      codedScales("int4 g32 min qscale/8 (Q4_K)", 4, 32, 8, true, n, k, layersAt(4.6), rng));
   formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layersAt(3), rng));
   formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layersAt(2), rng));
   formats.push_back(nf4(64, n, k, layersAt(4), rng));
-  // Where the CPU has AVX-512 the loader tiles 2- to 5- and 8-bit affine weights (Model.cpp):
+  // Where the CPU has AVX-512 the loader tiles 2- to 6- and 8-bit affine weights (Model.cpp):
   // so here.
   for (Format &f : formats)
     for (WeightView &w : f.views)
@@ -347,7 +494,10 @@ int main(int argc, char **argv) {
             ", \"seconds\": " + std::to_string(best) + ", \"bytes_per_s\": " + std::to_string(bw) +
             "}";
   }
-  json += "]}\n";
+  json += "]";
+  if (o.prefillRows > 0)
+    json += prefillTable(formats, o, rng);
+  json += "}\n";
   if (!o.json.empty()) {
     FILE *f = std::fopen(o.json.c_str(), "w");
     if (!f || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
