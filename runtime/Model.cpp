@@ -152,6 +152,9 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
   m->decoded_.reserve(prog.weights.size()); // stable addresses for the WeightRefs
+  m->weights_.reserve(prog.weights.size());
+  const bool tile = m->tilesWanted();
+  std::map<const uint8_t *, size_t> tiled;
   for (const WeightInfo &info : prog.weights) {
     cpu::WeightRef ref;
     std::vector<float> decoded;
@@ -161,8 +164,9 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     if (!decoded.empty()) // moved, not copied: `ref` keeps pointing at the same floats
       m->decoded_.push_back(std::move(decoded));
     m->weights_.push_back(ref);
+    if (tile)
+      m->tileWeight(m->weights_.size() - 1, tiled);
   }
-  m->tileWeights();
   if (std::string why = m->readConfig(); !why.empty())
     return fail("inconsistent model configuration: " + why);
   for (size_t i = 0; i < prog.calls.size(); ++i)
@@ -172,37 +176,64 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
   return m;
 }
 
-void Model::tileWeights() {
-  // Where the CPU has AVX-512 the 4- and 8-bit kernels read tiled copies (CodeTiles.cpp);
+bool Model::tilesWanted() const {
+  // Where the CPU has AVX-512 the 2- to 8-bit kernels read tiled copies (CodeTiles.cpp);
   // the pages of the originals they replace are dropped right after each copy, so the
   // weights are not held twice (an embedding lookup re-reads its few rows from the file).
   // A GPU artifact runs its own kernels on the device from the row-major weights: tiles
   // would only add host memory (its CPU fallback reads the rows as stored).
-  if (!cpu::codeTilesWanted() || file_->find(kCudaKernelsTensor))
+  return cpu::codeTilesWanted() && !file_->find(kCudaKernelsTensor);
+}
+
+void Model::tileWeight(size_t index, std::map<const uint8_t *, size_t> &done) {
+  // Called as each weight is bound, so that what tiling drops (the originals' pages, a
+  // K-quant's decoded scales) is never held for every weight at once.
+  cpu::WeightRef &w = weights_[index];
+  if (!cpu::codeTilesApply(w))
     return;
-  std::map<const uint8_t *, size_t> done; // a weight bound twice (tied) is tiled once
-  for (cpu::WeightRef &w : weights_) {
-    if (!cpu::codeTilesApply(w))
+  auto it = done.find(w.codes); // a weight bound twice (tied) is tiled once
+  if (it != done.end() && weights_[it->second].rows == w.rows &&
+      weights_[it->second].codeRowBytes == w.codeRowBytes &&
+      weights_[it->second].groupSize == w.groupSize) {
+    const cpu::WeightRef &first = weights_[it->second];
+    w.tileCodes = first.tileCodes;
+    w.tileScales = first.tileScales;
+    w.tileOffsets = first.tileOffsets;
+    w.tileScaleSupers = first.tileScaleSupers;
+    w.tileOffsetSupers = first.tileOffsetSupers;
+    dropDecodedScales(w);
+    return;
+  }
+  // Weights held in memory (generated at load: --synthetic-weights) stay row-major: their
+  // bytes cannot be dropped, and a copy would double what the report measures.
+  if (!file_->inMapping(w.codes, 1))
+    return;
+  tiles_.emplace_back();
+  const cpu::CodeTileBytes original = cpu::packCodeTiles(w, tiles_.back());
+  for (const cpu::ByteRange &range : {original.codes, original.scales, original.offsets})
+    file_->evictRange(range.data, range.bytes);
+  done[w.codes] = index;
+  dropDecodedScales(w);
+}
+
+void Model::dropDecodedScales(cpu::WeightRef &w) {
+  // A K-quant tiled whole: no kernel reads its fp32 scales (2 bits per weight for Q4_K)
+  // any more, and an embedding lookup decodes its few rows from the codes (scaleAt): keep
+  // only the supers.
+  if (!w.scaleBlock || !w.tileCodes || w.rows % 16 != 0 || !w.scales)
+    return;
+  for (std::vector<float> &buffer : decoded_) {
+    if (buffer.data() != w.scales)
       continue;
-    auto it = done.find(w.codes);
-    if (it != done.end() && weights_[it->second].rows == w.rows &&
-        weights_[it->second].codeRowBytes == w.codeRowBytes &&
-        weights_[it->second].groupSize == w.groupSize) {
-      const cpu::WeightRef &first = weights_[it->second];
-      w.tileCodes = first.tileCodes;
-      w.tileScales = first.tileScales;
-      w.tileOffsets = first.tileOffsets;
-      continue;
-    }
-    // Weights held in memory (generated at load: --synthetic-weights) stay row-major: their
-    // bytes cannot be dropped, and a copy would double what the report measures.
-    if (!file_->inMapping(w.codes, 1))
-      continue;
-    tiles_.emplace_back();
-    const cpu::CodeTileBytes original = cpu::packCodeTiles(w, tiles_.back());
-    for (const cpu::ByteRange &range : {original.codes, original.scales, original.offsets})
-      file_->evictRange(range.data, range.bytes);
-    done[w.codes] = size_t(&w - weights_.data());
+    const float *supers = w.scaleSupers;
+    const size_t count = size_t(buffer.data() + buffer.size() - supers);
+    std::vector<float> kept(supers, supers + count);
+    const size_t minsAt = w.minSupers ? size_t(w.minSupers - supers) : 0;
+    buffer = std::move(kept); // its floats stay where `kept` put them
+    w.scaleSupers = buffer.data();
+    w.minSupers = w.minCodes ? buffer.data() + minsAt : nullptr;
+    w.scales = w.mins = nullptr;
+    return;
   }
 }
 

@@ -69,13 +69,17 @@ private:
   std::string readConfig();
   /// Whether call `c`'s slots and weights have the widths its kernel assumes.
   bool callFits(const Call &c) const;
-  /// With int8 activations: the 4-bit weights' tiled copies (cpu::packCodeTiles).
-  void tileWeights();
+  /// Where the CPU has AVX-512: weight `index`'s tiled copy (cpu::packCodeTiles), made as
+  /// it is bound (`done`: the weights tiled so far, by codes, so tied ones share theirs).
+  bool tilesWanted() const;
+  void tileWeight(size_t index, std::map<const uint8_t *, size_t> &done);
+  /// A K-quant tiled whole keeps its scale codes' supers only (Model.cpp).
+  void dropDecodedScales(cpu::WeightRef &w);
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
-  std::vector<std::vector<uint8_t>> tiles_; // 4-bit weights tiled for int8 activations
+  std::vector<std::vector<uint8_t>> tiles_; // 2- to 8-bit weights tiled at load
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   std::map<int64_t, cpu::WeightRef> loaded_;       // the replaced weights as loaded
   const TensorView *tokenizer_ = nullptr;

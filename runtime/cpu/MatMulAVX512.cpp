@@ -493,7 +493,7 @@ __attribute__((target("avx512f"))) void nf4RowsAVX512(const float *in, float *ou
 
 /// Whether codeGroupRowsAVX512 reads `w` with `rows` input rows.
 bool codeGroupFastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.hasCodeGroups() && (w.bits == 4 || w.bits == 8) &&
+  return rows < 4 && w.hasCodeGroups() && (w.bits == 4 || w.bits == 8) && w.scales &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512();
 }
@@ -584,7 +584,7 @@ void wordGroupRowsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 
 /// Whether wordGroupRowsAVX512 reads `w` with `rows` input rows.
 bool wordGroupFastPath(const WeightRef &w, int64_t rows) {
-  return rows < 4 && w.hasCodeGroups() && w.bits >= 2 && w.bits <= 8 &&
+  return rows < 4 && w.hasCodeGroups() && w.bits >= 2 && w.bits <= 8 && w.scales &&
          w.sparse == SparsityKind::None && w.groupSize % 8 == 0 && w.cols % 8 == 0 &&
          haveAVX512() && haveAVX2(); // haveAVX2: FMA for the 8-lane sums
 }

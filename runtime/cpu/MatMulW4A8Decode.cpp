@@ -27,7 +27,9 @@
 namespace midllama::rt::cpu {
 
 bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
+  // Rows read as stored need the scales as stored (a K-quant's are dropped when tiled whole).
   return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() &&
+         (w.scales || (w.tileCodes && w.rows % 16 == 0)) &&
          (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();

@@ -38,6 +38,7 @@ bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
   return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() &&
+         (w.scales || (w.tileCodes && w.rows % 16 == 0)) &&
          (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
          w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
          haveAVX512VNNI();

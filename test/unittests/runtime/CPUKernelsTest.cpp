@@ -797,7 +797,8 @@ TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
 // prefill panels; int8 activations: decode and prefill) must give the row-major product
 // with the loader's decoded fp32 scales: Q4_K/Q5_K-like (minimum, uint8 codes, 8 groups
 // of 32 per super), Q6_K-like (symmetric 6 bits, int8 codes, 16 groups of 16), zero points
-// with int8 codes, and a super block that does not divide the groups (k = 160).
+// with int8 codes, and a super block that does not divide the groups (k = 160); weights
+// tiled whole also with their decoded scales dropped, as the loader drops them.
 TEST_P(CPUKernelsTest, TiledCodedScalesMatchTheirDecodedScales) {
   std::mt19937_64 rng(41);
   struct Case {
@@ -812,6 +813,20 @@ TEST_P(CPUKernelsTest, TiledCodedScalesMatchTheirDecodedScales) {
       for (bool int8 : {false, true}) {
         RandomCodeGroups m(c.bits, k, c.group, c.kind, DType::F32, codeTilesWanted(), rng,
                            c.block);
+        // Tiled whole, the loader drops the decoded fp32 scales (Model::dropDecodedScales):
+        // the tiles and the row decode (an embedding lookup) then read the codes alone.
+        if (codeTilesWanted() && m.n % 16 == 0) {
+          m.tiled.scales = m.tiled.mins = nullptr;
+          WeightRef lookup = m.tiled; // the codes as the file has them (the tiles' are spoilt)
+          lookup.codes = m.codes.data();
+          std::vector<float> row(static_cast<size_t>(k));
+          for (int64_t j : {int64_t(0), m.n - 1}) {
+            dequantizeRow(lookup, j, row.data());
+            for (int64_t i = 0; i < k; ++i)
+              ASSERT_NEAR(row[size_t(i)], m.value(j, i), 1e-6 * std::fabs(m.value(j, i)))
+                  << c.bits << " bits, row " << j << ", column " << i;
+          }
+        }
         setInt8Activations(int8);
         for (int64_t rows : {1, 2, 3, 4, 9}) {
           std::vector<float> x = randomVector(size_t(rows * k), 43), y(size_t(rows * m.n)),
