@@ -19,8 +19,8 @@
 // the 4-bit layout of their low 4 bits plus 64 bytes of fifth bits per block (byte q of
 // lane c: bit m for column 8q + m, bit 4 + m for 8q + 4 + m), 5 bits per weight still;
 // 6-bit weights (ggml's Q6_K, groups of 16) as the same low 4 bits plus two chunks of
-// their top 2-bit pairs (chunk h: columns 16h..16h+15), 6 bits per weight (fp32
-// activations only);
+// their top 2-bit pairs (chunk h: columns 16h..16h+15, in the low nibbles' byte order), 6
+// bits per weight;
 // 3-bit weights (GPTQ w3, what searched recipes pick most) as two chunks of 2-bit pairs
 // (lane c of chunk q: bits 2s, 2s+1 = column 16q + s) and a plane of third bits (bit j =
 // column j), 3 bits per weight (fp32 activations only); 2-bit ones as the same chunks
@@ -117,9 +117,10 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
   }
   // 4 bits (and the low 4 of 5 and 6): byte m of chunk q holds columns 8q + m and
   // 8q + 4 + m; 5 bits: the fifth bits after the 4 chunks, byte q of the lane, bit m and
-  // 4 + m; 6 bits: the top two bits after them as two chunks of 2-bit pairs (lane word h:
-  // bits 2s, 2s+1 = column 16h + s), so that each half block is one chunk of the plane.
-  uint32_t pairs[2] = {0, 0};
+  // 4 + m; 6 bits: the top two bits after them in two chunks, chunk q / 2's byte m holding
+  // those of chunk q's byte m in one nibble (bits 0-1: column 8q + m, 2-3: 8q + 4 + m; the
+  // high nibble for even q), so that masking gives vpdpbusd's bits 4-5 (MatMulW4A8Decode's
+  // stepOperands) and each half block (16 columns: a Q6_K group) is one chunk.
   for (int q = 0; q < 4; ++q)
     for (int m = 0; m < 4; ++m) {
       const int j = 8 * q + m;
@@ -127,12 +128,9 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
       block[64 * q + m] = uint8_t((lo & 0xf) | (hi & 0xf) << 4);
       if (w.bits == 5)
         block[256 + q] |= uint8_t((lo >> 4) << m | (hi >> 4) << (4 + m));
-      pairs[j / 16] |= uint32_t(lo >> 4) << (2 * (j % 16)) | uint32_t(hi >> 4) << (2 * ((j + 4) % 16));
+      if (w.bits == 6)
+        block[256 + 64 * (q / 2) + m] |= uint8_t(((lo >> 4) | (hi >> 4) << 2) << (q % 2 ? 0 : 4));
     }
-  if (w.bits == 6) {
-    std::memcpy(block + 256, &pairs[0], 4);
-    std::memcpy(block + 320, &pairs[1], 4);
-  }
 }
 
 /// Value i of `scales`-like per-group data stored as the tiles store it: the fp16 bits as

@@ -191,6 +191,7 @@ struct Int8Activations {
   int64_t rows = 0, k = 0;
   std::vector<int8_t> q;
   std::vector<float> scale, blockSum;
+  std::vector<float> halfSum; // scale · Σ codes per 16 columns (groups of 16: ggml's Q6_K)
 };
 void quantizeActivations(const float *in, int64_t rows, int64_t k, Int8Activations &x);
 

@@ -112,8 +112,10 @@ template <int Bits> MIDLLAMA_AVX512 inline __m512 codeBook(bool nf4) {
 /// block. 2 and 3 bits: bits 2s, 2s+1 of the lane = column 16q + s, 3 bits with bit
 /// 16q + s of the plane merged in as 4 by one vpternlogd; 4 bits (and NF4) one shift and
 /// one lookup (3 operations per code with the FMA instead of 4); 6 bits the same for the
-/// low 4, plus the top pair looked up as 0/16/32/48 from bits 2·(column mod 16) of the
-/// plane and added (a 6-bit index is past what one vpermps reads); 5 and 8 bits laneCode.
+/// low 4, plus the top pair looked up as 0/16/32/48 from its byte of the plane (the low
+/// nibble's byte: bits 4-5 for even chunks, 0-1 for odd ones, 2 higher for the high
+/// nibble's column) and added (a 6-bit index is past what one vpermps reads); 5 and 8
+/// bits laneCode.
 template <int Bits>
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512
 laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &column) {
@@ -123,7 +125,7 @@ laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &c
     const __m512 low = _mm512_permutexvar_ps(shift ? _mm512_srli_epi32(v, shift) : v, book);
     if (Bits == 4)
       return low;
-    const int pair = 2 * (column % 16);
+    const int pair = 8 * (s / 2) + (q % 2 ? 0 : 4) + 2 * (s % 2);
     const __m512 top = _mm512_permutexvar_ps(pair ? _mm512_srli_epi32(plane, pair) : plane,
                                              _mm512_setr_ps(0, 16, 32, 48, 0, 16, 32, 48, 0, 16,
                                                             32, 48, 0, 16, 32, 48));

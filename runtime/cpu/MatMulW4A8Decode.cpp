@@ -28,10 +28,13 @@ namespace midllama::rt::cpu {
 
 bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
   // Rows read as stored need the scales as stored (a K-quant's are dropped when tiled whole).
+  // 6 bits: tiled only, groups of 16 (ggml's Q6_K) too.
+  const bool tiledWhole = w.tileCodes && w.rows % 16 == 0;
   return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() &&
-         (w.scales || (w.tileCodes && w.rows % 16 == 0)) &&
-         (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
-         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
+         (w.scales || tiledWhole) &&
+         (w.bits == 4 || ((w.bits == 5 || w.bits == 6 || w.bits == 8) && tiledWhole)) &&
+         w.sparse == SparsityKind::None &&
+         (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16)) && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
 
@@ -258,7 +261,7 @@ MIDLLAMA_VNNI void rowBlock32(const DecodeInput &in, const PairScales &ps, const
 /// and Σ over each group's blocks of sx·Σxq (what a minimum or zero point multiplies).
 struct TileInput {
   const Int8Activations &x;
-  const int32_t *blockSum; // [R][blocks]
+  const int32_t *blockSum; // [R][blocks]; groups of 16: [R][2 · blocks], per half block
   const float *groupSum;   // [R][groups]
 };
 
@@ -272,9 +275,22 @@ MIDLLAMA_VNNI inline __m512i spreadFifthBits(__m512i bits) {
 
 /// The two vpdpbusd weight operands of step p (0-3) of a tile block, for columns 8p..8p+3
 /// and 8p+4..8p+7 of the block: 8 bits, chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
-/// low and high nibbles; 5 bits, those with their fifth bits added.
+/// low and high nibbles; 5 bits, those with their fifth bits added; 6 bits, with their top
+/// pairs as bits 4-5 (CodeTiles.cpp: step p's pairs are a nibble of chunk p / 2's bytes).
 template <int Bits>
 MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, __m512i &w1) {
+  if (Bits == 6) {
+    const __m512i low = _mm512_set1_epi8(0x0f), pair = _mm512_set1_epi8(0x30);
+    const __m512i v = _mm512_load_si512(src + 64 * p);
+    __m512i top = _mm512_load_si512(src + 256 + 64 * (p / 2));
+    if (p % 2)
+      top = _mm512_slli_epi16(top, 4); // the low nibble's pairs up to bits 4-7
+    // A | (B & C): the nibble, then its pair from bits 4-5 (bits 6-7 for the high nibble).
+    w0 = _mm512_ternarylogic_epi32(_mm512_and_si512(v, low), top, pair, 0xf8);
+    w1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), low),
+                                   _mm512_srli_epi16(top, 2), pair, 0xf8);
+    return;
+  }
   if (Bits == 8) {
     w0 = _mm512_load_si512(src + 128 * p);
     w1 = _mm512_load_si512(src + 128 * p + 64);
@@ -290,13 +306,14 @@ MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, _
   }
 }
 
-/// Block b of T tiles (codes at src[t]) times R input rows (`xq`, rows k apart) into the
-/// int32 sums lo and hi (columns 8p..8p+3 and 8p+4..8p+7 of each step apart).
-template <int R, int T, int Bits>
+/// Steps P0..P1-1 of block b of T tiles (codes at src[t]) times R input rows (`xq`, rows k
+/// apart) into the int32 sums lo and hi (columns 8p..8p+3 and 8p+4..8p+7 of each step
+/// apart); steps 0-1 and 2-3 are the half blocks of groups of 16.
+template <int R, int T, int Bits, int P0 = 0, int P1 = 4>
 MIDLLAMA_VNNI inline void blockDots(const int8_t *xq, int64_t k, int64_t b,
                                     const uint8_t *const *src, __m512i (&lo)[T][R],
                                     __m512i (&hi)[T][R]) {
-  for (int p = 0; p < 4; ++p) {
+  for (int p = P0; p < P1; ++p) {
     __m512i a0[R], a1[R];
     for (int r = 0; r < R; ++r) {
       int32_t v0, v1;
@@ -328,17 +345,49 @@ MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, __m512 s, int64_
       s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
 }
 
+/// Steps P0..P1-1 of block b of T tiles from t0 for R input rows, added to `acc` scaled by
+/// the group scales `s` and the input's block scale: the int32 sums start at the symmetric
+/// zero's term, -2^(Bits-1)·Σxq over the steps' columns (in.blockSum[r · sums + sumAt]).
+template <int R, int T, int Bits, int P0 = 0, int P1 = 4>
+MIDLLAMA_VNNI __attribute__((always_inline)) inline void
+blockTerm(const TileInput &in, const WeightRef &w, int64_t t0, int64_t b, int64_t sumAt,
+          int64_t sums, bool symmetric, const __m512 (&s)[T], __m512 (&acc)[T][R]) {
+  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
+  const int64_t k = w.cols, blocks = k / 32;
+  __m512i lo[T][R], hi[T][R];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      lo[t][r] =
+          _mm512_set1_epi32(symmetric ? -(1 << (Bits - 1)) * in.blockSum[r * sums + sumAt] : 0);
+      hi[t][r] = _mm512_setzero_si512();
+    }
+  const uint8_t *src[T];
+  for (int t = 0; t < T; ++t) {
+    src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
+    // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting (a second
+    // half block's lines were prefetched with the first's).
+    for (int line = 0; line < kBlockBytes / 64 && P0 == 0; ++line)
+      _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
+  }
+  blockDots<R, T, Bits, P0, P1>(in.x.q.data(), k, b, src, lo, hi);
+  for (int r = 0; r < R; ++r) {
+    const __m512 sx = _mm512_set1_ps(in.x.scale[size_t(r * blocks + b)]);
+    for (int t = 0; t < T; ++t)
+      acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo[t][r], hi[t][r])),
+                                  _mm512_mul_ps(s[t], sx), acc[t][r]);
+  }
+}
+
 /// Outputs of the T tiles (16 rows each) from tile t0 for R input rows, from the tiled
 /// layout (CodeTiles.cpp): lane c of every vector is row 16t + c, so each 64-byte load is
 /// two vpdpbusd operands for 16 rows, the 16 rows' group scales one load, and the result
-/// one store. Low and high nibbles accumulate apart: 2·T·R independent chains.
+/// one store. Low and high nibbles accumulate apart: 2·T·R independent chains. 6-bit
+/// groups of 16 (ggml's Q6_K) are half blocks: steps 0-1 and 2-3.
 template <int R, int T, int Bits>
 MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0, float *out,
                              int64_t ld) {
-  constexpr int64_t kBlockBytes = 16 * 32 * Bits / 8;
-  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  const int64_t blocks = w.cols / 32, groups = w.groups;
   const bool symmetric = !w.isAffineMin() && !w.zeros;
-  const float *xs = in.x.scale.data();
   __m512 acc[T][R];
   for (int t = 0; t < T; ++t)
     for (int r = 0; r < R; ++r)
@@ -347,29 +396,15 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
     __m512 s[T];
     for (int t = 0; t < T; ++t)
       s[t] = tileScales16(w, t0 + t, g);
-    for (int64_t b = g * perGroup; b < std::min(blocks, (g + 1) * perGroup); ++b) {
-      __m512i lo[T][R], hi[T][R];
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) { // the symmetric zero 2^(Bits-1) starts the sums
-          lo[t][r] =
-              _mm512_set1_epi32(symmetric ? -(1 << (Bits - 1)) * in.blockSum[r * blocks + b] : 0);
-          hi[t][r] = _mm512_setzero_si512();
-        }
-      const uint8_t *src[T];
-      for (int t = 0; t < T; ++t) {
-        src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
-        // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting.
-        for (int line = 0; line < kBlockBytes / 64; ++line)
-          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
-      }
-      blockDots<R, T, Bits>(in.x.q.data(), k, b, src, lo, hi);
-      for (int r = 0; r < R; ++r) {
-        const __m512 sx = _mm512_set1_ps(xs[r * blocks + b]);
-        for (int t = 0; t < T; ++t)
-          acc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo[t][r], hi[t][r])),
-                                      _mm512_mul_ps(s[t], sx), acc[t][r]);
-      }
+    const bool halves = Bits == 6 && w.groupSize == 16;
+    if constexpr (Bits == 6) {
+      if (halves)
+        g % 2 ? blockTerm<R, T, Bits, 2, 4>(in, w, t0, g / 2, g, groups, symmetric, s, acc)
+              : blockTerm<R, T, Bits, 0, 2>(in, w, t0, g / 2, g, groups, symmetric, s, acc);
     }
+    const int64_t perGroup = w.groupSize / 32;
+    for (int64_t b = g * perGroup; !halves && b < std::min(blocks, (g + 1) * perGroup); ++b)
+      blockTerm<R, T, Bits>(in, w, t0, b, b, blocks, symmetric, s, acc);
     for (int t = 0; t < T && !symmetric; ++t) {
       const __m512 off = groupOffsetVNNI(w, s[t], t0 + t, g);
       for (int r = 0; r < R; ++r)
@@ -385,24 +420,29 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
 template <int R>
 MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,
                              int64_t begin, int64_t end) {
-  const int64_t k = w.cols, blocks = k / 32, groups = w.groups, perGroup = w.groupSize / 32;
+  const int64_t k = w.cols, blocks = k / 32, groups = w.groups;
+  // Σxq per block, or per half block for groups of 16 (then as many as groups), and
+  // Σ sx·Σxq per group.
+  const int64_t span = w.groupSize == 16 ? 16 : 32, sums = k / span;
   thread_local std::vector<int32_t> blockSum;
   thread_local std::vector<float> groupSum;
-  blockSum.resize(size_t(R * blocks));
+  blockSum.resize(size_t(R * sums));
   groupSum.assign(size_t(R * groups), 0.0f);
   for (int r = 0; r < R; ++r)
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t u = 0; u < sums; ++u) {
       int32_t sum = 0;
-      for (int i = 0; i < 32; ++i)
-        sum += x.q[size_t(r * k + 32 * b + i)];
-      blockSum[size_t(r * blocks + b)] = sum;
-      groupSum[size_t(r * groups + b / perGroup)] += x.blockSum[size_t(r * blocks + b)];
+      for (int i = 0; i < span; ++i)
+        sum += x.q[size_t(r * k + span * u + i)];
+      blockSum[size_t(r * sums + u)] = sum;
+      groupSum[size_t(r * groups + u * span / w.groupSize)] +=
+          x.scale[size_t(r * blocks + u * span / 32)] * float(sum);
     }
   const TileInput in{x, blockSum.data(), groupSum.data()};
   // One tile at a time, so the codes stream sequentially (see MatMulTilesAVX512.cpp's
   // tiledRows: with int8 activations SmolLM2 Q4_0 decode went 134 -> 170-181 tok/s).
   for (int64_t t = begin / 16; t < end / 16; ++t)
     w.bits == 8   ? tileBlock<R, 1, 8>(in, w, t, out + (16 * t - begin), ld)
+    : w.bits == 6 ? tileBlock<R, 1, 6>(in, w, t, out + (16 * t - begin), ld)
     : w.bits == 5 ? tileBlock<R, 1, 5>(in, w, t, out + (16 * t - begin), ld)
                   : tileBlock<R, 1, 4>(in, w, t, out + (16 * t - begin), ld);
 }
@@ -493,7 +533,9 @@ MIDLLAMA_VNNI void tileStepsOf(const WeightRef &w, int64_t t, uint8_t *dst) {
 } // namespace
 
 void tileStepsVNNI(const WeightRef &w, int64_t t, uint8_t *dst) {
-  w.bits == 5 ? tileStepsOf<5>(w, t, dst) : tileStepsOf<4>(w, t, dst);
+  w.bits == 6   ? tileStepsOf<6>(w, t, dst)
+  : w.bits == 5 ? tileStepsOf<5>(w, t, dst)
+                : tileStepsOf<4>(w, t, dst);
 }
 
 void w4a8RowsVNNI(const Int8Activations &x, float *out, int64_t ld, const WeightRef &w,

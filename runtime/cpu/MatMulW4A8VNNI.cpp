@@ -37,10 +37,11 @@ bool int8Activations() { return int8ActivationsOn; }
 bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
-  return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() &&
-         (w.scales || (w.tileCodes && w.rows % 16 == 0)) &&
-         (w.bits == 4 || ((w.bits == 5 || w.bits == 8) && w.tileCodes && w.rows % 16 == 0)) &&
-         w.sparse == SparsityKind::None && w.groupSize % 32 == 0 && w.cols % 32 == 0 &&
+  const bool tiledWhole = w.tileCodes && w.rows % 16 == 0; // 6 bits: tiled only
+  return int8ActivationsOn && rows >= 4 && w.hasCodeGroups() && (w.scales || tiledWhole) &&
+         (w.bits == 4 || ((w.bits == 5 || w.bits == 6 || w.bits == 8) && tiledWhole)) &&
+         w.sparse == SparsityKind::None &&
+         (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16)) && w.cols % 32 == 0 &&
          haveAVX512VNNI();
 }
 
@@ -61,6 +62,7 @@ MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
   x.q.resize(size_t(rows * k));
   x.scale.resize(size_t(rows * blocks));
   x.blockSum.resize(size_t(rows * blocks));
+  x.halfSum.resize(size_t(2 * rows * blocks));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < blocks; ++b) {
       const float *v = in + r * k + 32 * b;
@@ -73,9 +75,11 @@ MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
       int8_t *dst = &x.q[size_t(r * k + 32 * b)];
       _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), _mm512_cvtsepi32_epi8(qlo));
       _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 16), _mm512_cvtsepi32_epi8(qhi));
-      int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qlo, qhi));
+      const int32_t first = _mm512_reduce_add_epi32(qlo), second = _mm512_reduce_add_epi32(qhi);
       x.scale[size_t(r * blocks + b)] = s;
-      x.blockSum[size_t(r * blocks + b)] = s * float(sum);
+      x.blockSum[size_t(r * blocks + b)] = s * float(first + second);
+      x.halfSum[size_t(2 * (r * blocks + b))] = s * float(first);
+      x.halfSum[size_t(2 * (r * blocks + b) + 1)] = s * float(second);
     }
 }
 
@@ -97,12 +101,17 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
       ws[p] = _mm512_loadu_ps(scales + (p * groups + g) * 16);
       wo[p] = _mm512_loadu_ps(offsets + (p * groups + g) * 16);
     }
-    // The last group may be shorter (K = 576 in groups of 128).
-    for (int64_t b = g * groupSize / 32; b < std::min((g + 1) * groupSize / 32, blocks); ++b) {
+    // The last group may be shorter (K = 576 in groups of 128); groups of 16 (6 bits) are
+    // half blocks, steps 0-3 or 4-7 of theirs.
+    const bool halves = groupSize == 16;
+    const int64_t b0 = halves ? g / 2 : g * groupSize / 32;
+    const int64_t b1 = halves ? b0 + 1 : std::min((g + 1) * groupSize / 32, blocks);
+    for (int64_t b = b0; b < b1; ++b) {
       __m512i sum[R][2];
       for (int r = 0; r < R; ++r)
         sum[r][0] = sum[r][1] = _mm512_setzero_si512();
-      for (int64_t i = 8 * b; i < 8 * b + 8; ++i) {
+      const int64_t i0 = 8 * b + (halves ? 4 * (g % 2) : 0), i1 = halves ? i0 + 4 : i0 + 8;
+      for (int64_t i = i0; i < i1; ++i) {
         __m512i w0 = _mm512_loadu_si512(panel + i * 64);
         __m512i w1 = panels == 2 ? _mm512_loadu_si512(panel + (steps + i) * 64) : w0;
         for (int r = 0; r < R; ++r) {
@@ -124,8 +133,9 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
     for (int r = 0; r < R; ++r) {
       // The zero points' term: Σ over the group's blocks of scale · Σ codes.
       float groupSum = 0;
-      for (int64_t b = g * groupSize / 32; b < std::min((g + 1) * groupSize / 32, blocks); ++b)
-        groupSum += x.blockSum[size_t((r0 + r) * blocks + b)];
+      for (int64_t b = b0; b < b1; ++b)
+        groupSum += halves ? x.halfSum[size_t(2 * (r0 + r) * blocks + g)]
+                           : x.blockSum[size_t((r0 + r) * blocks + b)];
       __m512 gs = _mm512_set1_ps(groupSum);
       for (int p = 0; p < panels; ++p)
         acc[r][p] = _mm512_fnmadd_ps(gs, wo[p], acc[r][p]);
