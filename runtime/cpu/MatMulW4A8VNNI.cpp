@@ -85,6 +85,28 @@ MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
 
 namespace {
 
+/// Steps i0..i0 + Steps - 1 (4 columns each) of the panels times R input rows into `sum`:
+/// a whole block (8) or half of one (4, a group of 16). A constant count: the loop is
+/// unrolled (a runtime count of 4 or 8 cost int8 prefill 8-12%).
+template <int R, int Steps>
+MIDLLAMA_VNNI __attribute__((always_inline)) inline void
+stepDots(const Int8Activations &x, int64_t r0, int64_t k, const uint8_t *panel, int panels,
+         int64_t steps, int64_t i0, __m512i (&sum)[R][2]) {
+#pragma GCC unroll 8
+  for (int64_t i = i0; i < i0 + Steps; ++i) {
+    __m512i w0 = _mm512_loadu_si512(panel + i * 64);
+    __m512i w1 = panels == 2 ? _mm512_loadu_si512(panel + (steps + i) * 64) : w0;
+    for (int r = 0; r < R; ++r) {
+      int32_t four;
+      std::memcpy(&four, &x.q[size_t((r0 + r) * k + 4 * i)], 4);
+      __m512i a = _mm512_set1_epi32(four);
+      sum[r][0] = _mm512_dpbusd_epi32(sum[r][0], w0, a);
+      if (panels == 2)
+        sum[r][1] = _mm512_dpbusd_epi32(sum[r][1], w1, a);
+    }
+  }
+}
+
 /// R input rows times the 2 (or 1) panels at `panel` (steps of 64 bytes, `steps` per
 /// panel), into out[r * ld + column - col0] for the panels' columns below `end`.
 template <int R>
@@ -110,19 +132,10 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
       __m512i sum[R][2];
       for (int r = 0; r < R; ++r)
         sum[r][0] = sum[r][1] = _mm512_setzero_si512();
-      const int64_t i0 = 8 * b + (halves ? 4 * (g % 2) : 0), i1 = halves ? i0 + 4 : i0 + 8;
-      for (int64_t i = i0; i < i1; ++i) {
-        __m512i w0 = _mm512_loadu_si512(panel + i * 64);
-        __m512i w1 = panels == 2 ? _mm512_loadu_si512(panel + (steps + i) * 64) : w0;
-        for (int r = 0; r < R; ++r) {
-          int32_t four;
-          std::memcpy(&four, &x.q[size_t((r0 + r) * k + 4 * i)], 4);
-          __m512i a = _mm512_set1_epi32(four);
-          sum[r][0] = _mm512_dpbusd_epi32(sum[r][0], w0, a);
-          if (panels == 2)
-            sum[r][1] = _mm512_dpbusd_epi32(sum[r][1], w1, a);
-        }
-      }
+      if (halves)
+        stepDots<R, 4>(x, r0, k, panel, panels, steps, 8 * b + 4 * (g % 2), sum);
+      else
+        stepDots<R, 8>(x, r0, k, panel, panels, steps, 8 * b, sum);
       for (int r = 0; r < R; ++r) {
         __m512 sx = _mm512_set1_ps(x.scale[size_t((r0 + r) * blocks + b)]);
         for (int p = 0; p < panels; ++p)
