@@ -45,7 +45,8 @@ bool codeTilesApply(const WeightRef &w) {
                                      w.rows % 16 == 0 && !w.isNF4());
   // Groups of whole 32-column blocks; 6 bits also of 16 columns (ggml's Q6_K, kept as is by
   // the GGUF import: the tile kernels then split each block's chunks in two groups).
-  const bool groups = w.groupSize > 0 && (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16));
+  const bool groups =
+      w.groupSize > 0 && (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16));
   // Scales that are codes (K-quants): their supers are found by a shift (TileValues.h).
   const bool supers = w.scaleBlock == 0 || (w.scaleBlock & (w.scaleBlock - 1)) == 0;
   // NF4: its blocks of the row-major stream must lie within rows.
@@ -180,7 +181,8 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   uint8_t *scales = codes + roundUp(codeBytes);
   uint8_t *offsets = scales + roundUp(scaleBytes);
   float *scaleSupers = reinterpret_cast<float *>(offsets + roundUp(offsetTotal));
-  float *offsetSupers = reinterpret_cast<float *>(offsets + roundUp(offsetTotal) + roundUp(superBytes));
+  float *offsetSupers =
+      reinterpret_cast<float *>(offsets + roundUp(offsetTotal) + roundUp(superBytes));
 
   for (int64_t t = 0; t < tiles; ++t)
     for (int64_t c = 0; c < 16; ++c) {

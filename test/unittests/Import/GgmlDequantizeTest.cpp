@@ -115,7 +115,8 @@ TEST(GgmlDequantizeTest, KeptKQuantsDecodeToGgufPyValues) {
     const TensorType type = kKQuantTypes.at(name);
     const int64_t cols = golden.blocks * blockValues(type);
     const bool symmetric = type == TensorType::Q6_K || type == TensorType::Q5_0;
-    const bool kQuant = type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
+    const bool kQuant =
+        type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
     std::vector<KeptTensor> kept = keptTensors(type, cols);
     ASSERT_EQ(kept.size(), size_t(symmetric ? 2 : 3) + (kQuant ? (symmetric ? 1 : 2) : 0));
     ParamFileWriter writer;

@@ -715,7 +715,7 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
         // Without VNNI the fp32 path runs, from the row-major codes: they must stay.
         RandomCodeGroups m(bits, k, group, kind, scaleType, int8ActivationsAvailable(), rng);
         const int64_t n = m.n;
-        // 5 and 8 bits untiled: the fp32 path (not this test's subject).
+        // 5, 6 and 8 bits untiled: the fp32 path (not this test's subject).
         for (bool useTiles : {false, true})
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
           if (bits != 4 && !useTiles)
@@ -762,8 +762,8 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
 // and the fp32-activation kernels read the tiles: decode (1-3 rows, MatMulTilesAVX512.cpp)
 // and the prefill's decoded panels (4 or more rows) give the row-major kernels' products up
 // to fp32 summation order, for zero points, symmetric and minimum groups, fp32 and fp16
-// scales, odd block counts and short last groups, 6-bit groups of 16 columns, with the tiled rows' originals
-// overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
+// scales, odd block counts and short last groups, 6-bit groups of 16 columns, with the
+// tiled rows' originals overwritten (RandomCodeGroups) and row-major tail rows (n = 37).
 TEST_P(CPUKernelsTest, TiledCodesMatchRowMajorWithFP32Activations) {
   std::mt19937_64 rng(29);
   for (int bits : {2, 3, 4, 5, 6, 8})
@@ -808,9 +808,10 @@ TEST_P(CPUKernelsTest, TiledCodedScalesMatchTheirDecodedScales) {
     int64_t group, block;
     GroupKind kind;
   };
-  for (const Case &c : {Case{4, 32, 8, GroupKind::Minimum}, Case{5, 32, 8, GroupKind::Minimum},
-                        Case{6, 16, 16, GroupKind::Symmetric}, Case{4, 32, 4, GroupKind::ZeroPoints},
-                        Case{8, 64, 2, GroupKind::Symmetric}})
+  for (const Case &c :
+       {Case{4, 32, 8, GroupKind::Minimum}, Case{5, 32, 8, GroupKind::Minimum},
+        Case{6, 16, 16, GroupKind::Symmetric}, Case{4, 32, 4, GroupKind::ZeroPoints},
+        Case{8, 64, 2, GroupKind::Symmetric}})
     for (int64_t k : {160, 2304})
       for (bool int8 : {false, true}) {
         RandomCodeGroups m(c.bits, k, c.group, c.kind, DType::F32, codeTilesWanted(), rng,
