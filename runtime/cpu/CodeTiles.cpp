@@ -37,23 +37,34 @@ namespace midllama::rt::cpu {
 
 bool codeTilesWanted() { return haveAVX512(); } // every kernel that reads tiles is AVX-512
 
-bool codeTilesApply(const WeightRef &w) {
-  // 5- and 8-bit weights have no row-major int8-activation kernel: tiled whole or not at
-  // all; 2- and 3-bit ones likewise (one kernel fewer to keep right for tail rows).
-  const bool width = w.bits == 4 || ((w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 6 ||
-                                      w.bits == 8) &&
-                                     w.rows % 16 == 0 && !w.isNF4());
-  // Groups of whole 32-column blocks; 6 bits also of 16 columns (ggml's Q6_K, kept as is by
-  // the GGUF import: the tile kernels then split each block's chunks in two groups).
+namespace {
+/// Widths with a tile layout: 4 bits with row-major tail rows; 2, 3, 5, 6 and 8 bits tiled
+/// whole or not at all (no row-major int8-activation kernel for 5 and 8 bits; one kernel
+/// fewer to keep right for tail rows for the others).
+bool tileableWidth(const WeightRef &w) {
+  if (w.bits == 4)
+    return true;
+  const bool width = w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 6 || w.bits == 8;
+  return width && w.rows % 16 == 0 && !w.isNF4();
+}
+
+/// Groups of whole 32-column blocks; 6 bits also of 16 columns (ggml's Q6_K, kept as is by
+/// the GGUF import: the tile kernels split each block's chunks in two groups). Scales that
+/// are codes (K-quants) need their super block a power of two (a shift, TileValues.h).
+bool tileableGroups(const WeightRef &w) {
   const bool groups =
       w.groupSize > 0 && (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16));
-  // Scales that are codes (K-quants): their supers are found by a shift (TileValues.h).
-  const bool supers = w.scaleBlock == 0 || (w.scaleBlock & (w.scaleBlock - 1)) == 0;
+  return groups && (w.scaleBlock == 0 || (w.scaleBlock & (w.scaleBlock - 1)) == 0);
+}
+} // namespace
+
+bool codeTilesApply(const WeightRef &w) {
   // NF4: its blocks of the row-major stream must lie within rows.
   const bool format = w.hasCodeGroups() || (w.isNF4() && w.cols % w.groupSize == 0);
-  return format && width && groups && supers && w.sparse == SparsityKind::None && !w.panels &&
-         w.cols % 32 == 0 && w.cols > 0 && w.rows >= 16 && w.codes && w.scales &&
-         (w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16);
+  const bool dtype = w.dtype == DType::F16 || w.dtype == DType::F32 || w.dtype == DType::BF16;
+  return format && dtype && tileableWidth(w) && tileableGroups(w) &&
+         w.sparse == SparsityKind::None && !w.panels && w.cols % 32 == 0 && w.cols > 0 &&
+         w.rows >= 16 && w.codes && w.scales;
 }
 
 namespace {

@@ -30,10 +30,41 @@ std::vector<int64_t> midllama::rt::encodeFormatParams(const FormatParams &f) {
   return {};
 }
 
+namespace {
+// Bounds that keep every size computed from them far from overflow.
+constexpr int64_t kMax = int64_t(1) << 32;
+
+/// The affine formats' parameters: bits, group size (and symmetric), then the scale block
+/// when the scales are codes (absent in artifacts from before it).
+bool decodeAffine(const std::vector<int64_t> &v, FormatParams &f, std::string &why) {
+  if (v.size() != 3 && v.size() != 4) {
+    why = "has " + std::to_string(v.size()) + " format parameters, not 3";
+    return false;
+  }
+  f.kind = FormatKind::Affine;
+  f.affine = {v[0], v[1], v[2] != 0, v.size() == 4 ? v[3] : 0};
+  if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax || v[2] < 0 || v[2] > 1 ||
+      (v.size() == 4 && (v[3] < 1 || v[3] > kMax)))
+    why = "has a bad affine encoding";
+  return why.empty();
+}
+
+bool decodeAffineMin(const std::vector<int64_t> &v, FormatParams &f, std::string &why) {
+  if (v.size() != 2 && v.size() != 3) {
+    why = "has " + std::to_string(v.size()) + " format parameters, not 2";
+    return false;
+  }
+  f.kind = FormatKind::AffineMin;
+  f.affineMin = {v[0], v[1], v.size() == 3 ? v[2] : 0};
+  if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax ||
+      (v.size() == 3 && (v[2] < 1 || v[2] > kMax)))
+    why = "has a bad affine-with-minimum encoding";
+  return why.empty();
+}
+} // namespace
+
 bool midllama::rt::decodeFormatParams(uint32_t kind, const std::vector<int64_t> &v,
                                       FormatParams &f, std::string &why) {
-  // Bounds that keep every size computed from them far from overflow.
-  constexpr int64_t kMax = int64_t(1) << 32;
   auto arity = [&](size_t n) {
     if (v.size() == n)
       return true;
@@ -45,23 +76,9 @@ bool midllama::rt::decodeFormatParams(uint32_t kind, const std::vector<int64_t> 
   case FormatKind::Dense:
     return arity(0);
   case FormatKind::Affine:
-    if (v.size() != 4 && !arity(3))
-      return false;
-    f.kind = FormatKind::Affine;
-    f.affine = {v[0], v[1], v[2] != 0, v.size() == 4 ? v[3] : 0};
-    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax || v[2] < 0 || v[2] > 1 ||
-        (v.size() == 4 && (v[3] < 1 || v[3] > kMax)))
-      why = "has a bad affine encoding";
-    return why.empty();
+    return decodeAffine(v, f, why);
   case FormatKind::AffineMin:
-    if (v.size() != 3 && !arity(2))
-      return false;
-    f.kind = FormatKind::AffineMin;
-    f.affineMin = {v[0], v[1], v.size() == 3 ? v[2] : 0};
-    if (v[0] < 2 || v[0] > 8 || v[1] < 1 || v[1] > kMax ||
-        (v.size() == 3 && (v[2] < 1 || v[2] > kMax)))
-      why = "has a bad affine-with-minimum encoding";
-    return why.empty();
+    return decodeAffineMin(v, f, why);
   case FormatKind::NF4:
     if (!arity(3))
       return false;
