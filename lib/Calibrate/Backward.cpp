@@ -16,28 +16,29 @@ using namespace midllama::calib;
 
 namespace {
 
-/// `src` [rows, cols] transposed into [cols, rows].
-std::vector<float> transposed(const float *src, int64_t rows, int64_t cols) {
-  std::vector<float> t(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      t[size_t(c * rows + r)] = src[r * cols + c];
-  return t;
+/// `src` [rows, cols] transposed into `dst` [cols, rows], in 32 x 32 tiles (a plain loop
+/// strides through one of the two by a whole row per element).
+void transposeInto(const float *src, int64_t rows, int64_t cols, std::vector<float> &dst) {
+  dst.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += 32)
+    for (int64_t c0 = 0; c0 < cols; c0 += 32)
+      for (int64_t r = r0; r < std::min(rows, r0 + 32); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + 32); ++c)
+          dst[size_t(c * rows + r)] = src[r * cols + c];
 }
 
-/// a[rows, inner] · b[cols, inner]ᵀ added into out[rows, cols], by the runtime's GEMM
-/// (`b` packed into its panels, threads over the columns).
+/// a[rows, inner] · b[cols, inner]ᵀ added into out[rows, cols], by the runtime's GEMM (`b`
+/// as a row-major fp32 weight: the runtime puts it into its panels per call). The buffers
+/// live as long as the thread: a fresh one per call cost a sixth of the gradient pass in
+/// page faults.
 void addProduct(const float *a, const std::vector<float> &b, int64_t rows, int64_t cols,
                 int64_t inner, float *out) {
-  std::vector<uint8_t> packed(size_t((cols + 15) / 16 * 16 * inner) * sizeof(float));
-  midllama::rt::packPanel16(reinterpret_cast<const uint8_t *>(b.data()), cols, inner, sizeof(float),
-                  packed.data());
-  midllama::rt::cpu::WeightRef w{packed.data(), midllama::rt::DType::F32, cols, inner};
-  w.panels = true;
-  std::vector<float> product(static_cast<size_t>(rows * cols));
+  midllama::rt::cpu::WeightRef w{b.data(), midllama::rt::DType::F32, cols, inner};
+  thread_local std::vector<float> product;
+  product.resize(static_cast<size_t>(rows * cols));
   midllama::rt::cpu::matmul(a, product.data(), rows, w);
-  for (size_t i = 0; i < product.size(); ++i)
-    out[i] += product[i];
+  for (int64_t i = 0; i < rows * cols; ++i)
+    out[i] += product[size_t(i)];
 }
 
 } // namespace
@@ -47,9 +48,14 @@ void backward::linear(const float *x, const float *w, const float *dy, int64_t r
   // Two GEMMs on the forward kernels: dx += dy · W = dy · (Wᵀ)ᵀ, dW += dyᵀ · x = dyᵀ ·
   // (xᵀ)ᵀ. (Rank-one updates row by row streamed W and dW once per token: an hour of
   // GBLM's backward pass on SmolLM2.)
-  addProduct(dy, transposed(w, n, k), rows, k, n, dx);
-  if (dw)
-    addProduct(transposed(dy, rows, n).data(), transposed(x, rows, k), n, k, rows, dw);
+  thread_local std::vector<float> wT, dyT, xT;
+  transposeInto(w, n, k, wT);
+  addProduct(dy, wT, rows, k, n, dx);
+  if (dw) {
+    transposeInto(dy, rows, n, dyT);
+    transposeInto(x, rows, k, xT);
+    addProduct(dyT.data(), xT, n, k, rows, dw);
+  }
 }
 
 void backward::rmsNorm(const float *x, const float *g, const float *dy, int64_t rows,

@@ -270,24 +270,29 @@ bool backpropagate(ModuleOp module, const CalibrationOptions &options, const cha
   const int64_t shapes[7][2] = {{d.qw, dim},  {d.kw, dim},  {d.kw, dim}, {dim, d.qw},
                                 {d.ffn, dim}, {d.ffn, dim}, {dim, d.ffn}};
   double totalLoss = 0;
+  // Reused from sample to sample (allocated afresh, their pages were faulted in and zeroed
+  // by the kernel every time: a sixth of the pass).
+  std::vector<Saved> saved(static_cast<size_t>(d.layers));
+  std::vector<float> logits, dlogits;
+  std::vector<std::vector<float>> dW(7), dY(7);
   for (size_t n = 0; n < samples.size(); ++n) {
     const std::vector<int32_t> &tokens = samples[n];
     int64_t T = int64_t(tokens.size());
     // Forward, keeping each layer's activations.
-    std::vector<Saved> saved(static_cast<size_t>(d.layers));
     std::vector<float> x(static_cast<size_t>(T * dim));
     for (int64_t t = 0; t < T; ++t)
       std::memcpy(&x[size_t(t * dim)], &w.embed[size_t(tokens[size_t(t)] * dim)],
                   size_t(dim) * 4);
     for (int64_t l = 0; l < d.layers; ++l)
       forwardLayer(d, w.layers[size_t(l)], T, x, saved[size_t(l)]);
-    std::vector<float> f(x.size()), logits(static_cast<size_t>(T * vocab));
+    std::vector<float> f(x.size());
+    logits.resize(static_cast<size_t>(T * vocab));
     cpu::rmsNorm(x.data(), f.data(), T, dim, ref(w.finalNorm, 1, dim), d.eps);
     cpu::matmul(f.data(), logits.data(), T, ref(w.head, vocab, dim));
     std::vector<int32_t> labels(static_cast<size_t>(T), -1);
     for (int64_t t = 0; t + 1 < T; ++t)
       labels[size_t(t)] = tokens[size_t(t + 1)];
-    std::vector<float> dlogits(logits.size());
+    dlogits.resize(logits.size());
     totalLoss += backward::crossEntropy(logits.data(), labels.data(), T, vocab, dlogits.data());
 
     // Backward.
@@ -296,7 +301,6 @@ bool backpropagate(ModuleOp module, const CalibrationOptions &options, const cha
                      nullptr);
     backward::rmsNorm(x.data(), w.finalNorm.data(), df.data(), T, dim, d.eps, dx.data());
     for (int64_t l = d.layers - 1; l >= 0; --l) {
-      std::vector<std::vector<float>> dW(7), dY(7);
       if (weightGradients)
         for (size_t p = 0; p < 7; ++p)
           dW[p].assign(size_t(shapes[p][0] * shapes[p][1]), 0.0f);
