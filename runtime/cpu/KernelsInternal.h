@@ -41,21 +41,11 @@ inline float at(const WeightRef &w, int64_t i) {
   }
 }
 
-/// Group `i` (of row i / groups) of scales that are codes (K-quants), from the codes and
-/// their fp32 supers: what the loader decodes, for the rows read after its copy is dropped.
-inline float codedValueAt(const WeightRef &w, const uint8_t *codes, const float *supers,
-                          bool isSigned, int64_t i) {
-  const int64_t row = i / w.groups, g = i % w.groups;
-  const int64_t perRow = (w.groups + w.scaleBlock - 1) / w.scaleBlock;
-  const float code = isSigned ? float(int8_t(codes[i])) : float(codes[i]);
-  return supers[row * perRow + g / w.scaleBlock] * code;
-}
-
 /// Scale `i` of an affine weight as fp32 (K-quants whose decoded scales were dropped after
 /// tiling, Model::tileWeights: from their codes).
 inline float scaleAt(const WeightRef &w, int64_t i) {
   if (!w.scales && w.scaleCodes)
-    return codedValueAt(w, w.scaleCodes, w.scaleSupers, w.isAffine(), i);
+    return codedGroupValue(w.scaleCodes, w.scaleSupers, w.isAffine(), w.groups, w.scaleBlock, i);
   WeightRef s;
   s.data = w.scales;
   s.dtype = w.dtype;
@@ -65,7 +55,7 @@ inline float scaleAt(const WeightRef &w, int64_t i) {
 /// Minimum `i` of an affine weight with minimum (of the weight's dtype, as its scales).
 inline float minAt(const WeightRef &w, int64_t i) {
   if (!w.mins && w.minCodes)
-    return codedValueAt(w, w.minCodes, w.minSupers, false, i);
+    return codedGroupValue(w.minCodes, w.minSupers, false, w.groups, w.scaleBlock, i);
   WeightRef m;
   m.data = w.mins;
   m.dtype = w.dtype;

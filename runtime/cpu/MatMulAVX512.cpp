@@ -271,23 +271,30 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
       panelRowBlocks512(in, rows, packed, 0, panels, out + (j0 - begin), ld, 0, count);
       continue;
     }
-    for (int64_t r = 0; r < count; ++r) {
-      float *dst = decoded.data() + r * k;
-      const float *row = weightRow(w, j0 + r, dst);
-      if (row != dst)
-        std::memcpy(dst, row, size_t(k) * sizeof(float));
+    // Dense fp32 rows (replaced during calibration) are transposed where they are; other
+    // rows are decoded first, and a short last panel padded with zero rows.
+    const float *rowsAt = decoded.data();
+    if (!decodesRows(w) && w.dtype == DType::F32 && count % 16 == 0) {
+      rowsAt = static_cast<const float *>(w.data) + j0 * k;
+    } else {
+      for (int64_t r = 0; r < count; ++r) {
+        float *dst = decoded.data() + r * k;
+        const float *row = weightRow(w, j0 + r, dst);
+        if (row != dst)
+          std::memcpy(dst, row, size_t(k) * sizeof(float));
+      }
+      std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
     }
-    std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
     // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
     for (int c = 0; c < panels; ++c)
       for (int64_t i0 = 0; i0 < k; i0 += 16) {
         const int64_t width = std::min<int64_t>(16, k - i0);
         if (width == 16) {
-          transpose16x16(decoded.data() + 16 * c * k + i0, k, panel + (c * k + i0) * 16);
+          transpose16x16(rowsAt + 16 * c * k + i0, k, panel + (c * k + i0) * 16);
           continue;
         }
         for (int l = 0; l < 16; ++l) {
-          const float *src = decoded.data() + (16 * c + l) * k + i0;
+          const float *src = rowsAt + (16 * c + l) * k + i0;
           float *dst = panel + (c * k + i0) * 16 + l;
           for (int64_t i = 0; i < width; ++i)
             dst[i * 16] = src[i];
@@ -591,9 +598,6 @@ bool wordGroupFastPath(const WeightRef &w, int64_t rows) {
 
 namespace {
 
-/// Decode (1-3 input rows) of pruned fp32 weights stored as a bitmask and the kept values:
-/// per 16 columns, the mask's 16 bits expand the next kept values into their lanes
-/// (vexpandps, reading only those values), times the input; no row is expanded.
 /// The columns of 16 (c on, fewer at the row's end: `valid`) that a row's mask keeps.
 __attribute__((target("avx512f"))) inline __mmask16
 keptColumns16(const uint8_t *mask, int64_t maskBytes, int64_t k, int64_t c, __mmask16 &valid) {
@@ -604,6 +608,9 @@ keptColumns16(const uint8_t *mask, int64_t maskBytes, int64_t k, int64_t c, __mm
   return __mmask16(bits) & valid;
 }
 
+/// Decode (1-3 input rows) of pruned fp32 weights stored as a bitmask and the kept values:
+/// per 16 columns, the mask's 16 bits expand the next kept values into their lanes
+/// (vexpandps, reading only those values), times the input; no row is expanded.
 template <int R>
 __attribute__((target("avx512f"))) void bitmaskRows(const float *in, float *out, int64_t ld,
                                                     const WeightRef &w, int64_t begin,

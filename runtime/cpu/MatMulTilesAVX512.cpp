@@ -274,12 +274,15 @@ template <int Bits> MIDLLAMA_AVX512 void tilePanel(const WeightRef &w, int64_t t
   const __m512 book = codeBook<Bits>(nf4);
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t *src = w.tileCodes + (t * blocks + b) * kBlockBytes;
+    __m512 s, offset;
 #pragma GCC unroll 16
     for (int q = 0; q < kChunks<Bits>; ++q) {
-      // The group of chunk q's columns (6-bit groups of 16: chunks 0-1 and 2-3 differ).
-      const int64_t g = (32 * b + (Bits == 6 ? 8 * q : 0)) / w.groupSize;
-      const __m512 s = tileScales16(w, t, g);
-      const __m512 offset = groupOffset<Bits>(w, s, t, g);
+      // The group's values once per block (6-bit groups of 16: again for chunks 2-3).
+      if (q == 0 || (Bits == 6 && q == 2)) {
+        const int64_t g = (32 * b + 8 * q) / w.groupSize;
+        s = tileScales16(w, t, g);
+        offset = groupOffset<Bits>(w, s, t, g);
+      }
       const __m512i v = _mm512_load_si512(src + 64 * q), plane = planeOf<Bits>(src, q);
 #pragma GCC unroll 16
       for (int sh = 0; sh < kLaneCodes<Bits>; ++sh) {

@@ -67,13 +67,9 @@ void decodeCodedScales(const TensorView &codes, const TensorView &supers, bool i
   const int64_t n = codes.shape[0], groups = codes.shape[1], count = supers.shape[1];
   for (int64_t i = 0; i < n * count; ++i)
     decoded[supersAt + size_t(i)] = loadAs(supers.data, supers.dtype, i);
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t g = 0; g < groups; ++g) {
-      const uint8_t c = codes.data[r * groups + g];
-      const float code = isSigned ? float(int8_t(c)) : float(c);
-      decoded[at + size_t(r * groups + g)] =
-          decoded[supersAt + size_t(r * count + g / block)] * code;
-    }
+  for (int64_t i = 0; i < n * groups; ++i)
+    decoded[at + size_t(i)] =
+        codedGroupValue(codes.data, decoded.data() + supersAt, isSigned, groups, block, i);
 }
 
 /// The tensors of one weight, by suffix (checked against componentsOf before use).

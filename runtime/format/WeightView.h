@@ -147,6 +147,17 @@ MIDLLAMA_HD float bf16BitsToFloat(uint16_t h) {
   return f;
 }
 
+/// Group value `i` ([rows, groups] row-major) of scales that are codes (ggml's K-quants):
+/// its 8-bit code (int8 when `isSigned`) times the fp32 super-value of its row's block of
+/// `block` groups. Exact in fp32 for an fp16 super. The loader's decode and the CPU's row
+/// lookup after that decode is dropped both read it here.
+MIDLLAMA_HD float codedGroupValue(const uint8_t *codes, const float *supers, bool isSigned,
+                                  int64_t groups, int64_t block, int64_t i) {
+  const int64_t row = i / groups, g = i % groups, perRow = (groups + block - 1) / block;
+  const float code = isSigned ? float(int8_t(codes[i])) : float(codes[i]);
+  return supers[row * perRow + g / block] * code;
+}
+
 /// Element `i` of an array of `dtype` (f32, f16 or bf16).
 MIDLLAMA_HD float loadAs(const void *p, DType dtype, int64_t i) {
   if (dtype == DType::F16)
