@@ -3,7 +3,8 @@
 # lent GPU machine (which has the CUDA toolkit but no LLVM/MLIR): stories260K compiled for
 # the GPU target in every weight format the CUDA kernels decode, the CPU backend's logits
 # of each over 64 tokens and the CPU perplexity, in $KIT (default device-kit/, git-ignored).
-# Then, on the GPU machine: bench/cuda/run-on-device.sh (device tool: carry device-kit).
+# bench/cuda/prepare-7b-kit.sh and prepare-smollm2-kit.sh add larger shapes to it, and
+# bench/cuda/pack-device-kit.sh packs it for the device tool's 64 MiB carry.
 # Usage: bench/cuda/prepare-device-kit.sh [TARGET]   (default sm_90: H100/H200)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,4 +37,13 @@ done
 "$BIN/midllama-run" "$KIT/m.mlm" --device cpu --perplexity "$ROOT/data/tinystories/eval.txt" \
   --ctx 256 --max-windows 32 --json "$KIT/m.ppl.cpu.json" 2>/dev/null
 rm -rf "$W"
+# The runtime-only binaries for the device (CUDA runtime linked statically, no -march): they
+# start there without a build; run-on-device.sh builds from the tree when they do not.
+GPU_BUILD=${MIDLLAMA_GPU_BUILD_DIR:-$ROOT/build-gpu}
+cmake -S "$ROOT" -B "$GPU_BUILD" -G Ninja -DMIDLLAMA_RUNTIME_ONLY=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="${TARGET#sm_}" > /dev/null
+ninja -C "$GPU_BUILD" midllama-run midllama-cuda-kernel-bench > /dev/null
+mkdir -p "$KIT/bin"
+cp "$GPU_BUILD/bin/midllama-run" "$GPU_BUILD/bin/midllama-cuda-kernel-bench" "$KIT/bin/"
+strip "$KIT"/bin/*
 du -sh "$KIT"

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of the CUDA backend, as one command on a lent GPU machine
 # (CUDA toolkit, PyTorch, no LLVM/MLIR), from the working tree and the kit that
-# bench/cuda/prepare-device-kit.sh made (carried as device-kit/). Builds the runtime
-# alone (MIDLLAMA_RUNTIME_ONLY), then: the GPU probe; greedy text of stories260K on the
-# GPU against the reference; every format's logits against the CPU backend's (2e-3);
-# perplexity against the CPU's (1e-3); compute-sanitizer on one run where the machine
-# allows it; the per-kernel bandwidth benchmark; PyTorch's fp16 baseline. Everything goes
-# to $OUT (summary.txt first); exits non-zero if a check failed.
+# bench/cuda/prepare-device-kit.sh made ($KIT, default device-kit/). Binaries: the kit's
+# bin/ (built on the preparing machine: CUDA runtime linked statically, no -march, so they
+# run on any x86-64 with the driver) when they start, else a runtime-only build from this
+# tree. Then, in order of importance (each step under its own timeout, everything written
+# to $OUT as it goes, summary.txt first, each stage stamped with the seconds since start):
+#   1. the GPU probe;
+#   2. stories260K: greedy 256 tokens = the reference text; every weight format's logits
+#      against the CPU backend's (2e-3); perplexity against the CPU's (1e-3);
+#   3. SmolLM2-135M's shape (kit smollm2/, synthetic weights): the GPU's logits against
+#      this machine's CPU backend on the same generated weights (1e-3 of the largest
+#      logit), and its decode speed;
+#   4. the per-kernel bandwidth benchmark (every kernel checked against the CPU first);
+#   5. LLaMA-2-7B-shaped decode at batch 1 and 16 (kit 7b/, synthetic weights);
+#   6. PyTorch's fp16 baseline on the same GPU;
+#   7. compute-sanitizer memcheck on one run.
+# Exits non-zero if a check failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/midllama-gpu-out}
@@ -15,74 +25,113 @@ mkdir -p "$OUT"
 cd "$ROOT"
 S=$OUT/summary.txt
 : > "$S"
+T0=$SECONDS
 say() { echo "$*" | tee -a "$S"; }
+stage() { say "== [$((SECONDS - T0)) s] $*"; }
 failed=0
 check() { if [ "$1" = 0 ]; then say "PASS $2"; else say "FAIL $2"; failed=1; fi; }
 
-T=$(cat "$KIT/target.txt")
-arch=${T#sm_}
-{ cmake -S . -B build-gpu -G Ninja -DMIDLLAMA_RUNTIME_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-    && ninja -C build-gpu; } > "$OUT/build.log" 2>&1
-check $? "runtime-only build (log: build.log)"
-B=build-gpu/bin
+stage "binaries"
+B=$KIT/bin
+if "$B/midllama-run" --probe-gpu > "$OUT/probe.txt" 2>&1; then
+  say "using the kit's prebuilt binaries"
+else
+  say "kit binaries did not start ($(head -c 300 "$OUT/probe.txt")): building here"
+  T=$(cat "$KIT/target.txt")
+  { cmake -S . -B build-gpu -G Ninja -DMIDLLAMA_RUNTIME_ONLY=ON \
+      -DCMAKE_CUDA_ARCHITECTURES="${T#sm_}" && ninja -C build-gpu; } > "$OUT/build.log" 2>&1
+  check $? "runtime-only build (log: build.log)"
+  B=build-gpu/bin
+fi
 say "probe: $($B/midllama-run --probe-gpu 2>&1)"
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >> "$S" 2>&1
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem \
+  --format=csv >> "$S" 2>&1
+say "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
-$B/midllama-run "$KIT/m.mlm" --device cuda --prompt "" --steps 256 > "$OUT/greedy.txt" \
-  2> "$OUT/greedy-report.txt"
-cmp -s "$OUT/greedy.txt" models/stories260K/greedy_from_bos_256.txt
-check $? "greedy 256 tokens on the GPU = reference text"
+stage "stories260K on the GPU"
+timeout 60 $B/midllama-run "$KIT/m.mlm" --device cuda --prompt "" --steps 256 \
+  > "$OUT/greedy.txt" 2> "$OUT/greedy-report.txt"
+r=$?
+cmp -s "$OUT/greedy.txt" models/stories260K/greedy_from_bos_256.txt || r=1
+check $r "greedy 256 tokens on the GPU = reference text"
 grep -E "device|GPU memory|decode|prefill" "$OUT/greedy-report.txt" >> "$S"
-
 for f in $(cat "$KIT/formats.txt"); do
-  line=$($B/midllama-run "$KIT/$f.mlm" --device cuda --prompt-ids "$(cat "$KIT/ids.txt")" \
-         --expect-logits "$KIT/$f.cpu.bin" --atol 2e-3 2>&1 | tail -1)
+  line=$(timeout 30 $B/midllama-run "$KIT/$f.mlm" --device cuda \
+         --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" --atol 2e-3 \
+         2>&1 | tail -1)
   case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
   check $r "logits $f vs CPU: $line"
 done
-
-$B/midllama-run "$KIT/m.mlm" --device cuda --perplexity data/tinystories/eval.txt --ctx 256 \
-  --max-windows 32 --json "$OUT/m.ppl.gpu.json" 2> "$OUT/ppl.log"
+timeout 120 $B/midllama-run "$KIT/m.mlm" --device cuda --perplexity data/tinystories/eval.txt \
+  --ctx 256 --max-windows 32 --json "$OUT/m.ppl.gpu.json" 2> "$OUT/ppl.log"
 python3 - "$KIT/m.ppl.cpu.json" "$OUT/m.ppl.gpu.json" <<'PY' | tee -a "$S"
 import json, sys
-a = json.load(open(sys.argv[1]))["perplexity"]
-b = json.load(open(sys.argv[2]))["perplexity"]
-print(f"{'PASS' if abs(a - b) <= 1e-3 else 'FAIL'} perplexity CPU {a:.6f} GPU {b:.6f}")
+try:
+    a = json.load(open(sys.argv[1]))["perplexity"]
+    b = json.load(open(sys.argv[2]))["perplexity"]
+    print(f"{'PASS' if abs(a - b) <= 1e-3 else 'FAIL'} perplexity CPU {a:.6f} GPU {b:.6f}")
+except Exception as e:
+    print(f"FAIL perplexity: {e} (ppl.log)")
 PY
 grep -q "^FAIL perplexity" "$S" && failed=1
 
-if command -v compute-sanitizer > /dev/null; then
-  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $B/midllama-run \
-    "$KIT/bmint8.mlm" --device cuda --prompt "" --steps 8 > "$OUT/sanitizer.txt" 2>&1
-  r=$?
-  if grep -q "Device not supported\|error 999" "$OUT/sanitizer.txt"; then
-    say "SKIP compute-sanitizer: not supported on this machine's runtime"
-  else
-    check $r "compute-sanitizer memcheck (bitmask + int8 run)"
-  fi
+if [ -d "$KIT/smollm2" ]; then
+  stage "SmolLM2-135M shape (synthetic weights): GPU vs this machine's CPU"
+  ids=$(cut -d' ' -f1-32 "$KIT/ids.txt")
+  for f in $(cat "$KIT/smollm2/formats.txt"); do
+    m=$KIT/smollm2/$f.mlm
+    timeout 120 $B/midllama-run "$m" --synthetic-weights --device cpu --prompt-ids "$ids" \
+      --logits-out "$OUT/sm-$f.cpu.bin" > /dev/null 2> "$OUT/sm-$f.cpu.log"
+    atol=$(python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$OUT/sm-$f.cpu.bin" 2>/dev/null || echo 0)
+    line=$(timeout 120 $B/midllama-run "$m" --synthetic-weights --device cuda --prompt-ids "$ids" \
+           --expect-logits "$OUT/sm-$f.cpu.bin" --atol "$atol" 2>&1 | tail -1)
+    case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
+    check $r "SmolLM2-shaped $f logits GPU vs CPU: $line"
+    timeout 120 $B/midllama-run "$m" --synthetic-weights --device cuda --prompt-ids "$ids" \
+      --steps 128 --repeat 3 --json "$OUT/sm-$f.speed.json" > /dev/null 2> "$OUT/sm-$f.speed.log"
+    say "  $f: $(grep -E 'decode|prefill|GPU memory' "$OUT/sm-$f.speed.log" | tr -s ' ' | tr '\n' ';')"
+  done
+  rm -f "$OUT"/sm-*.cpu.bin
 fi
+
+stage "kernel bench"
+timeout 180 $B/midllama-cuda-kernel-bench --json "$OUT/kernels.json" > "$OUT/kernels.txt" 2>&1
+check $? "kernel bench (every kernel checked against the CPU backend first)"
+cat "$OUT/kernels.txt" >> "$S"
 
 # End to end, LLaMA-2-7B-shaped (bench/cuda/prepare-7b-kit.sh): weights generated at load,
 # 8-token prompt, 64 greedy steps, batch 1 and 16.
 if [ -d "$KIT/7b" ]; then
+  stage "7B-shaped decode"
   ids="1 450 4996 17354 1701 432 3023 2038"
   for f in fp16 w4g128 nf4; do
     for batch in 1 16; do
-      timeout 300 $B/midllama-run "$KIT/7b/$f.mlm" --synthetic-weights --device cuda \
+      timeout 120 $B/midllama-run "$KIT/7b/$f.mlm" --synthetic-weights --device cuda \
         --prompt-ids "$ids" --steps 64 --batch $batch --repeat 3 \
         --json "$OUT/7b-$f-b$batch.json" > /dev/null 2> "$OUT/7b-$f-b$batch.log"
       r=$?
-      line=$(grep -E "decode|GPU memory" "$OUT/7b-$f-b$batch.log" | tr -s ' ' | tr '\n' ';')
+      line=$(grep -E "decode|GPU memory|load" "$OUT/7b-$f-b$batch.log" | tr -s ' ' | tr '\n' ';')
       check $r "7B-shaped $f batch $batch: $line"
     done
   done
 fi
 
-$B/midllama-cuda-kernel-bench --json "$OUT/kernels.json" > "$OUT/kernels.txt" 2>&1
-check $? "kernel bench (every kernel checked against the CPU backend first)"
-cat "$OUT/kernels.txt" >> "$S"
-PYTHONUNBUFFERED=1 timeout 300 python3 bench/cuda/torch_baseline.py --json "$OUT/torch.json" \
+stage "PyTorch fp16 baseline"
+PYTHONUNBUFFERED=1 timeout 240 python3 bench/cuda/torch_baseline.py --json "$OUT/torch.json" \
   > "$OUT/torch.txt" 2>&1
 check $? "PyTorch fp16 baseline (torch.txt)"
 cat "$OUT/torch.txt" >> "$S"
+
+if command -v compute-sanitizer > /dev/null; then
+  stage "compute-sanitizer"
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $B/midllama-run \
+    "$KIT/bmint8.mlm" --device cuda --prompt "" --steps 8 > "$OUT/sanitizer.txt" 2>&1
+  r=$?
+  if grep -q "Device not supported\|error 999" "$OUT/sanitizer.txt"; then
+    say "SKIP compute-sanitizer: not supported on this machine's runtime"
+  else
+    check $r "compute-sanitizer memcheck (bitmask + int8 run): $(tail -1 "$OUT/sanitizer.txt")"
+  fi
+fi
+stage "done"
 exit $failed
