@@ -5,18 +5,21 @@
 // For each weight format the CUDA backend runs (fp16 dense, int4 groups of 128, NF4 blocks
 // of 64 with double-quantized absmax, int8 with fp16 outlier columns) and each LLaMA-2-7B
 // projection shape (q/o 4096x4096, gate/up 11008x4096, down 4096x11008, LM head
-// 32000x4096), at batch 1 and 16: the kernel's time (CUDA events, median of --iters
-// after 3 warm-ups), the bytes it must move (stored weight bytes + inputs + outputs), the
-// achieved GB/s and its fraction of the device-to-device copy bandwidth measured in the
-// same run (read + write bytes of a 1 GiB copy: the roofline a memory-bound GEMV can
-// approach). Each result is first checked against the CPU backend's matmul on the same
-// stored weight (relative error 1e-3). Weights are random, in their stored layouts.
+// 32000x4096), at batch 1 and 16, with the block-per-row kernel (midllama_matmul) and,
+// where it reads the format, the warp-per-row decode kernel (midllama_matvec_warp): the
+// kernel's time (CUDA events, median of --iters after 3 warm-ups), the bytes it must move
+// (stored weight bytes + inputs + outputs), the achieved GB/s and its fraction of the
+// device-to-device copy bandwidth measured in the same run (read + write bytes of a 1 GiB
+// copy: the roofline a memory-bound GEMV can approach). Each result is first checked
+// against the CPU backend's matmul on the same stored weight (relative error 1e-3).
+// Weights are random, in their stored layouts.
 // Prints a table, and JSON with --json FILE.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/Kernels.h"
 #include "runtime/cuda/kernels/AllKernels.cu"
+#include "runtime/cuda/kernels/MatVecWarp.h"
 #include "runtime/params/Half.h"
 
 #include <cuda_runtime.h>
@@ -221,8 +224,8 @@ int main(int argc, char **argv) {
   CHECK(cudaFree(dst));
   std::printf("device %s (sm_%d%d), device-to-device copy %.0f GB/s (read + write)\n",
               prop.name, prop.major, prop.minor, copyGBs);
-  std::printf("%-10s %-14s %5s %10s %10s %9s %9s %s\n", "format", "shape", "batch", "time us",
-              "MB moved", "GB/s", "of copy", "check");
+  std::printf("%-14s %-6s %-14s %5s %10s %10s %9s %9s %s\n", "format", "kernel", "shape",
+              "batch", "time us", "MB moved", "GB/s", "of copy", "check");
 
   struct Shape {
     const char *name;
@@ -244,66 +247,74 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "kernel-bench: cannot place %s\n", format);
         return 1;
       }
-      for (int64_t batch : {1, 16}) {
-        std::vector<float> x(size_t(batch * shape.k));
-        std::normal_distribution<float> dist(0.0f, 1.0f);
-        for (float &v : x)
-          v = dist(rng);
-        float *xd = nullptr, *yd = nullptr, *sx = nullptr, *xo = nullptr;
-        int8_t *xq = nullptr;
-        CHECK(cudaMalloc(&xd, x.size() * 4));
-        CHECK(cudaMalloc(&yd, size_t(batch * shape.n) * 4));
-        CHECK(cudaMalloc(&xq, size_t(batch * shape.k)));
-        CHECK(cudaMalloc(&sx, size_t(batch) * 4));
-        CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
-        CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
-        size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
-        CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   int(prop.sharedMemPerBlockOptin)));
-        auto run = [&] {
-          if (w.ref.isInt8()) {
-            midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
-            midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd,
-                                                                             batch, d);
-          } else {
-            midllama_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xd, 1, 0, yd, batch, d);
+      for (int64_t batch : {1, 16})
+        for (const char *kernel : {"block", "warp"}) {
+          const bool warp = std::strcmp(kernel, "warp") == 0;
+          if (warp && !matVecWarpReads(d))
+            continue;
+          std::vector<float> x(size_t(batch * shape.k));
+          std::normal_distribution<float> dist(0.0f, 1.0f);
+          for (float &v : x)
+            v = dist(rng);
+          float *xd = nullptr, *yd = nullptr, *sx = nullptr, *xo = nullptr;
+          int8_t *xq = nullptr;
+          CHECK(cudaMalloc(&xd, x.size() * 4));
+          CHECK(cudaMalloc(&yd, size_t(batch * shape.n) * 4));
+          CHECK(cudaMalloc(&xq, size_t(batch * shape.k)));
+          CHECK(cudaMalloc(&sx, size_t(batch) * 4));
+          CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
+          CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+          size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
+          CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(prop.sharedMemPerBlockOptin)));
+          auto run = [&] {
+            if (warp) {
+              midllama_matvec_warp<<<matVecWarpBlocks(d), kWarpRowsPerBlock * 32>>>(xd, 1, 0, yd,
+                                                                                    batch, d);
+            } else if (w.ref.isInt8()) {
+              midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
+              midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd,
+                                                                               batch, d);
+            } else {
+              midllama_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xd, 1, 0, yd, batch, d);
+            }
+            CHECK(cudaGetLastError());
+          };
+          run();
+          CHECK(cudaDeviceSynchronize());
+          std::vector<float> got(size_t(batch * shape.n)), want(got.size());
+          CHECK(cudaMemcpy(got.data(), yd, got.size() * 4, cudaMemcpyDeviceToHost));
+          cpu::matmul(x.data(), want.data(), batch, w.ref);
+          double worst = 0, scale = 0;
+          for (size_t i = 0; i < got.size(); ++i) {
+            worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
+            scale = std::max(scale, std::fabs(double(want[i])));
           }
-          CHECK(cudaGetLastError());
-        };
-        run();
-        CHECK(cudaDeviceSynchronize());
-        std::vector<float> got(size_t(batch * shape.n)), want(got.size());
-        CHECK(cudaMemcpy(got.data(), yd, got.size() * 4, cudaMemcpyDeviceToHost));
-        cpu::matmul(x.data(), want.data(), batch, w.ref);
-        double worst = 0, scale = 0;
-        for (size_t i = 0; i < got.size(); ++i) {
-          worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
-          scale = std::max(scale, std::fabs(double(want[i])));
+          bool ok = worst <= 1e-3 * std::max(1.0, scale);
+          allOk = allOk && ok;
+          double ms = timeIt(run);
+          double bytes = double(w.storedBytes) + double(x.size() + got.size()) * 4;
+          double gbs = bytes / (ms * 1e6);
+          char shapeText[32];
+          std::snprintf(shapeText, sizeof shapeText, "%lldx%lld", (long long)shape.n,
+                        (long long)shape.k);
+          std::printf("%-14s %-6s %-14s %5lld %10.1f %10.1f %9.0f %8.1f%% %s (max err %.2g)\n",
+                      format, kernel, shapeText, (long long)batch, ms * 1e3, bytes / 1e6, gbs,
+                      100.0 * gbs / copyGBs, ok ? "ok" : "FAILED", worst);
+          char entry[512];
+          std::snprintf(entry, sizeof entry,
+                        "%s{\"format\": \"%s\", \"kernel\": \"%s\", \"shape\": \"%s\", "
+                        "\"n\": %lld, \"k\": %lld, "
+                        "\"batch\": %lld, \"us\": %.3f, \"bytes\": %.0f, \"gb_s\": %.1f, "
+                        "\"of_copy\": %.4f, \"max_abs_err\": %.3g, \"ok\": %s}",
+                        first ? "" : ", ", format, kernel, shape.name, (long long)shape.n,
+                        (long long)shape.k, (long long)batch, ms * 1e3, bytes, gbs, gbs / copyGBs,
+                        worst, ok ? "true" : "false");
+          out += entry;
+          first = false;
+          for (void *p : {(void *)xd, (void *)yd, (void *)xq, (void *)sx, (void *)xo})
+            CHECK(cudaFree(p));
         }
-        bool ok = worst <= 1e-3 * std::max(1.0, scale);
-        allOk = allOk && ok;
-        double ms = timeIt(run);
-        double bytes = double(w.storedBytes) + double(x.size() + got.size()) * 4;
-        double gbs = bytes / (ms * 1e6);
-        char shapeText[32];
-        std::snprintf(shapeText, sizeof shapeText, "%lldx%lld", (long long)shape.n,
-                      (long long)shape.k);
-        std::printf("%-10s %-14s %5lld %10.1f %10.1f %9.0f %8.1f%% %s (max err %.2g)\n",
-                    format, shapeText, (long long)batch, ms * 1e3, bytes / 1e6, gbs,
-                    100.0 * gbs / copyGBs, ok ? "ok" : "FAILED", worst);
-        char entry[512];
-        std::snprintf(entry, sizeof entry,
-                      "%s{\"format\": \"%s\", \"shape\": \"%s\", \"n\": %lld, \"k\": %lld, "
-                      "\"batch\": %lld, \"us\": %.3f, \"bytes\": %.0f, \"gb_s\": %.1f, "
-                      "\"of_copy\": %.4f, \"max_abs_err\": %.3g, \"ok\": %s}",
-                      first ? "" : ", ", format, shape.name, (long long)shape.n,
-                      (long long)shape.k, (long long)batch, ms * 1e3, bytes, gbs, gbs / copyGBs,
-                      worst, ok ? "true" : "false");
-        out += entry;
-        first = false;
-        for (void *p : {(void *)xd, (void *)yd, (void *)xq, (void *)sx, (void *)xo})
-          CHECK(cudaFree(p));
-      }
     }
   out += "]}\n";
   if (!json.empty()) {

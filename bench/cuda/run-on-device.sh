@@ -15,7 +15,9 @@
 #   4. the per-kernel bandwidth benchmark (every kernel checked against the CPU first);
 #   5. LLaMA-2-7B-shaped decode at batch 1 and 16 (kit 7b/, synthetic weights);
 #   6. PyTorch's fp16 baseline on the same GPU;
-#   7. compute-sanitizer memcheck on one run.
+#   7. the 7B shape with the block-per-row kernels alone (MIDLLAMA_CUDA_REFERENCE_MATMUL=1);
+#   8. compute-sanitizer memcheck on one run (bitmask + int8) and one through the
+#      warp-per-row decode kernels (NF4).
 # Exits non-zero if a check failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,6 +63,15 @@ for f in $(cat "$KIT/formats.txt"); do
          2>&1 | tail -1)
   case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
   check $r "logits $f vs CPU: $line"
+done
+# The same with the block-per-row kernels alone (no warp-per-row decode kernels): tells
+# which kernel a failure above belongs to.
+for f in m rtn nf4; do
+  line=$(MIDLLAMA_CUDA_REFERENCE_MATMUL=1 timeout 30 $B/midllama-run "$KIT/$f.mlm" \
+         --device cuda --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" \
+         --atol 2e-3 2>&1 | tail -1)
+  case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
+  check $r "logits $f vs CPU, block kernels only: $line"
 done
 timeout 120 $B/midllama-run "$KIT/m.mlm" --device cuda --perplexity data/tinystories/eval.txt \
   --ctx 256 --max-windows 32 --json "$OUT/m.ppl.gpu.json" 2> "$OUT/ppl.log"
@@ -122,6 +133,19 @@ PYTHONUNBUFFERED=1 timeout 240 python3 bench/cuda/torch_baseline.py --json "$OUT
 check $? "PyTorch fp16 baseline (torch.txt)"
 cat "$OUT/torch.txt" >> "$S"
 
+# The decode kernels' end-to-end effect: the block-per-row kernels alone on the 7B shape.
+if [ -d "$KIT/7b" ]; then
+  stage "7B-shaped decode, block kernels only"
+  for f in fp16 w4g128; do
+    MIDLLAMA_CUDA_REFERENCE_MATMUL=1 timeout 120 $B/midllama-run "$KIT/7b/$f.mlm" \
+      --synthetic-weights --device cuda --prompt-ids "$ids" --steps 64 --batch 1 --repeat 3 \
+      --json "$OUT/7b-$f-b1-block.json" > /dev/null 2> "$OUT/7b-$f-b1-block.log"
+    r=$?
+    line=$(grep -E "decode" "$OUT/7b-$f-b1-block.log" | tr -s ' ' | tr '\n' ';')
+    check $r "7B-shaped $f batch 1, block kernels only: $line"
+  done
+fi
+
 if command -v compute-sanitizer > /dev/null; then
   stage "compute-sanitizer"
   timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $B/midllama-run \
@@ -131,6 +155,9 @@ if command -v compute-sanitizer > /dev/null; then
     say "SKIP compute-sanitizer: not supported on this machine's runtime"
   else
     check $r "compute-sanitizer memcheck (bitmask + int8 run): $(tail -1 "$OUT/sanitizer.txt")"
+    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $B/midllama-run \
+      "$KIT/nf4.mlm" --device cuda --prompt "" --steps 8 > "$OUT/sanitizer-nf4.txt" 2>&1
+    check $? "compute-sanitizer memcheck (NF4 run): $(tail -1 "$OUT/sanitizer-nf4.txt")"
   fi
 fi
 stage "done"

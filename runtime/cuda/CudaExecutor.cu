@@ -13,12 +13,15 @@
 #include "runtime/cuda/CudaExecutor.h"
 
 #include "runtime/cuda/kernels/AttentionParams.h"
+#include "runtime/cuda/kernels/MatVecWarp.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <string>
 
 using namespace midllama::rt;
 using namespace midllama::rt::cuda;
@@ -114,6 +117,9 @@ private:
   struct {
     cudaKernel_t embed, rmsnorm, addRmsnorm, matmul, int8Quantize, int8Matmul, gateUpSwiglu,
         swiglu, add, mul, silu, rotaryCache, attention, argmax;
+    // MatVecWarp.cu's decode kernels: null in an artifact compiled before them, or with
+    // MIDLLAMA_CUDA_REFERENCE_MATMUL=1 (the block kernels alone, for comparisons).
+    cudaKernel_t matvecWarp, gateUpWarp;
   } k_{};
   char *arena_ = nullptr;
   int64_t arenaBytes_ = 0;
@@ -243,6 +249,15 @@ bool CudaExecutor::loadKernels(std::string &error) {
   for (const Named &n : kernels)
     if (!check(cudaLibraryGetKernel(n.slot, library_, n.name), n.name, error))
       return false;
+  const char *reference = std::getenv("MIDLLAMA_CUDA_REFERENCE_MATMUL");
+  if (!reference || std::string(reference) != "1")
+    for (Named n : {Named{&k_.matvecWarp, "midllama_matvec_warp"},
+                    Named{&k_.gateUpWarp, "midllama_gate_up_warp"}})
+      if (cudaLibraryGetKernel(n.slot, library_, n.name) != cudaSuccess) {
+        cudaGetLastError(); // an older artifact: the block kernels do everything
+        k_.matvecWarp = k_.gateUpWarp = nullptr;
+        break;
+      }
   return check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate",
                error);
 }
@@ -302,6 +317,9 @@ bool CudaExecutor::matmul(const float *in, int64_t stride, int64_t offset, float
                   "midllama_int8_matmul", error);
   }
   void *args[] = {&in, &stride, &offset, &out, &rows, &w};
+  if (k_.matvecWarp && matVecWarpApplies(w, in, rows))
+    return launch(k_.matvecWarp, dim3(matVecWarpBlocks(w)), dim3(kWarpRowsPerBlock * 32), args,
+                  0, "midllama_matvec_warp", error);
   return launch(k_.matmul, dim3(unsigned(w.rows)), dim3(kRowThreads), args,
                 size_t(w.cols) * 4, "midllama_matmul", error);
 }
@@ -311,9 +329,12 @@ bool CudaExecutor::gateUpSwiGLU(const calls::GateUpSwiGLU &g, int64_t rows,
   WeightView gate = weights_[size_t(g.gate)], up = weights_[size_t(g.up)];
   int64_t total = rows * gate.rows;
   float *in = slot(g.in), *out = slot(g.out);
-  if (!gate.isInt8() && !up.isInt8()) { // fused: the projections stay in shared memory
+  if (!gate.isInt8() && !up.isInt8()) { // fused: the projections never reach global memory
     int64_t m = rows;
     void *args[] = {&in, &out, &m, &gate, &up};
+    if (k_.gateUpWarp && matVecWarpApplies(gate, in, rows) && matVecWarpApplies(up, in, rows))
+      return launch(k_.gateUpWarp, dim3(matVecWarpBlocks(gate)), dim3(kWarpRowsPerBlock * 32),
+                    args, 0, "midllama_gate_up_warp", error);
     return launch(k_.gateUpSwiglu, dim3(unsigned(gate.rows)), dim3(kRowThreads), args,
                   size_t(gate.cols) * 8, "midllama_gate_up_swiglu", error);
   }

@@ -15,4 +15,5 @@
 #include "runtime/cuda/kernels/GateUpSwiGLU.cu"
 #include "runtime/cuda/kernels/Int8MatMul.cu"
 #include "runtime/cuda/kernels/MatMul.cu"
+#include "runtime/cuda/kernels/MatVecWarp.cu"
 #include "runtime/cuda/kernels/RMSNorm.cu"
