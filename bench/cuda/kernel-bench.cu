@@ -265,8 +265,12 @@ int main(int argc, char **argv) {
           CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
           CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
           size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
-          CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     int(prop.sharedMemPerBlockOptin)));
+          // The opt-in limit less the kernel's static shared memory (its reductions).
+          cudaFuncAttributes attributes;
+          CHECK(cudaFuncGetAttributes(&attributes, midllama_matmul));
+          CHECK(cudaFuncSetAttribute(
+              midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
+              int(prop.sharedMemPerBlockOptin - attributes.sharedSizeBytes)));
           auto run = [&] {
             if (warp) {
               midllama_matvec_warp<<<matVecWarpBlocks(d), kWarpRowsPerBlock * 32>>>(xd, 1, 0, yd,

@@ -18,7 +18,9 @@
 #   7. the 7B shape with the block-per-row kernels alone (MIDLLAMA_CUDA_REFERENCE_MATMUL=1);
 #   8. compute-sanitizer memcheck on one run (bitmask + int8) and one through the
 #      warp-per-row decode kernels (NF4).
-# Exits non-zero if a check failed.
+# RUNS_7B (default "fp16:1 fp16:16 w4g128:1 w4g128:16 nf4:1 nf4:16": format:batch) picks
+# the 7B runs; BASELINES=0 skips 6 and 7 (for a rerun after a fix). Exits non-zero if a
+# check failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/midllama-gpu-out}
@@ -58,8 +60,13 @@ cmp -s "$OUT/greedy.txt" models/stories260K/greedy_from_bos_256.txt || r=1
 check $r "greedy 256 tokens on the GPU = reference text"
 grep -E "device|GPU memory|decode|prefill" "$OUT/greedy-report.txt" >> "$S"
 for f in $(cat "$KIT/formats.txt"); do
+  # LLM.int8() quantizes each activation row to int8, so an fp32 difference in the last bit
+  # can move a value to the next code: the CPU's own AVX-512 and AVX2 builds differ by
+  # 0.040 (int8) and 0.077 (bitmask + int8) on these logits (measured 2026-12-04), the GPU
+  # by as much; 0.12 is 1.5x the CPU's own spread. Everything else: 2e-3.
+  case "$f" in *int8) tol=0.12 ;; *) tol=2e-3 ;; esac
   line=$(timeout 30 $B/midllama-run "$KIT/$f.mlm" --device cuda \
-         --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" --atol 2e-3 \
+         --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" --atol $tol \
          2>&1 | tail -1)
   case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
   check $r "logits $f vs CPU: $line"
@@ -115,18 +122,18 @@ cat "$OUT/kernels.txt" >> "$S"
 if [ -d "$KIT/7b" ]; then
   stage "7B-shaped decode"
   ids="1 450 4996 17354 1701 432 3023 2038"
-  for f in fp16 w4g128 nf4; do
-    for batch in 1 16; do
-      timeout 120 $B/midllama-run "$KIT/7b/$f.mlm" --synthetic-weights --device cuda \
-        --prompt-ids "$ids" --steps 64 --batch $batch --repeat 3 \
-        --json "$OUT/7b-$f-b$batch.json" > /dev/null 2> "$OUT/7b-$f-b$batch.log"
-      r=$?
-      line=$(grep -E "decode|GPU memory|load" "$OUT/7b-$f-b$batch.log" | tr -s ' ' | tr '\n' ';')
-      check $r "7B-shaped $f batch $batch: $line"
-    done
+  for run in ${RUNS_7B:-fp16:1 fp16:16 w4g128:1 w4g128:16 nf4:1 nf4:16}; do
+    f=${run%:*} batch=${run#*:}
+    timeout 120 $B/midllama-run "$KIT/7b/$f.mlm" --synthetic-weights --device cuda \
+      --prompt-ids "$ids" --steps 64 --batch $batch --repeat 3 \
+      --json "$OUT/7b-$f-b$batch.json" > /dev/null 2> "$OUT/7b-$f-b$batch.log"
+    r=$?
+    line=$(grep -E "decode|GPU memory|load" "$OUT/7b-$f-b$batch.log" | tr -s ' ' | tr '\n' ';')
+    check $r "7B-shaped $f batch $batch: $line"
   done
 fi
 
+if [ "${BASELINES:-1}" = 1 ]; then
 stage "PyTorch fp16 baseline"
 PYTHONUNBUFFERED=1 timeout 240 python3 bench/cuda/torch_baseline.py --json "$OUT/torch.json" \
   > "$OUT/torch.txt" 2>&1
@@ -146,6 +153,8 @@ if [ -d "$KIT/7b" ]; then
   done
 fi
 
+fi # BASELINES
+
 if command -v compute-sanitizer > /dev/null; then
   stage "compute-sanitizer"
   timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $B/midllama-run \
@@ -161,4 +170,10 @@ if command -v compute-sanitizer > /dev/null; then
   fi
 fi
 stage "done"
+# The device tool brings back at most 8 files: the summary, and the JSON results and the
+# logs and texts in one archive each.
+(cd "$OUT" && tar -czf /tmp/midllama-gpu-json.tgz $(ls *.json 2>/dev/null) &&
+   tar -czf /tmp/midllama-gpu-logs.tgz --exclude=summary.txt --exclude='*.json' . &&
+   find . -type f ! -name summary.txt -delete &&
+   mv /tmp/midllama-gpu-json.tgz json.tgz && mv /tmp/midllama-gpu-logs.tgz logs.tgz)
 exit $failed

@@ -42,6 +42,12 @@ bool fail(std::string &error, std::string message) {
   return false;
 }
 
+/// The attention kernel's dynamic shared memory for `positions` scores: rounded up to
+/// whole groups of 4 floats, because the compiled kernel reads its score vector 16 bytes
+/// at a time and may load the last group whole (compute-sanitizer on an H200 flagged
+/// 12-byte reads past a 1- or 2-score allocation).
+size_t attentionSharedBytes(int64_t positions) { return size_t((positions + 3) / 4 * 4) * 4; }
+
 int64_t alignUp(int64_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
 
 /// The device copy of one weight tensor of the artifact, or of a buffer the model decoded
@@ -161,7 +167,7 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
   name_ = std::string("cuda: ") + prop.name + " (sm_" + std::to_string(prop.major) +
           std::to_string(prop.minor) + ", kernels for " + targetOf(model_) +
           ")";
-  maxShared_ = int64_t(prop.sharedMemPerBlockOptin);
+  maxShared_ = int64_t(prop.sharedMemPerBlockOptin); // loadKernels takes their static part
   int64_t offset = 0;
   if (!loadKernels(error) || !placeWeights(offset, error))
     return false;
@@ -176,7 +182,7 @@ bool CudaExecutor::init(int64_t maxTokens, int64_t context, int64_t batch, std::
     return fail(error, "a weight row of " + std::to_string(maxK) +
                     " values does not fit in shared memory (" + std::to_string(maxShared_) +
                     " bytes per block); the tiled matmul is not written yet");
-  if ((context_ + 1) * 4 > maxShared_)
+  if (int64_t(attentionSharedBytes(context_ + 1)) > maxShared_)
     return fail(error, "attention over " + std::to_string(context_) +
                     " positions needs the split-sequence kernel, not written yet; compile "
                     "with a smaller --max-context");
@@ -249,6 +255,16 @@ bool CudaExecutor::loadKernels(std::string &error) {
   for (const Named &n : kernels)
     if (!check(cudaLibraryGetKernel(n.slot, library_, n.name), n.name, error))
       return false;
+  // The dynamic shared memory a kernel may ask for is the opt-in limit less its own static
+  // shared memory (cub's reduction storage): one limit for the kernels that hold rows.
+  const int64_t optIn = maxShared_;
+  for (cudaKernel_t kernel : {k_.matmul, k_.gateUpSwiglu, k_.attention}) {
+    cudaFuncAttributes attributes;
+    if (!check(cudaFuncGetAttributes(&attributes, reinterpret_cast<const void *>(kernel)),
+               "reading a kernel's shared memory", error))
+      return false;
+    maxShared_ = std::min(maxShared_, optIn - int64_t(attributes.sharedSizeBytes));
+  }
   const char *reference = std::getenv("MIDLLAMA_CUDA_REFERENCE_MATMUL");
   if (!reference || std::string(reference) != "1")
     for (Named n : {Named{&k_.matvecWarp, "midllama_matvec_warp"},
@@ -366,7 +382,7 @@ bool CudaExecutor::attention(const calls::Attention &at, int64_t count, int64_t 
     if (!launch(k_.rotaryCache, dim3(unsigned(count)), dim3(kAttentionThreads), rotate, 0,
                 "midllama_rotary_cache_write", error) ||
         !launch(k_.attention, dim3(unsigned(count), unsigned(p.heads)),
-                dim3(kAttentionThreads), attend, size_t(start + count) * 4,
+                dim3(kAttentionThreads), attend, attentionSharedBytes(start + count),
                 "midllama_attention", error))
       return false;
   }
