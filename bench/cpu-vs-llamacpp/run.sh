@@ -13,7 +13,8 @@
 # tokenizer; numpy and gguf from PyPI in a virtual environment of the bench folder).
 # Environment: MIDLLAMA_BENCH_THREADS (1), MIDLLAMA_BENCH_ROUNDS (3), MIDLLAMA_BENCH_FORMATS
 # (F32,Q8_0,Q4_0,Q4_1,Q4_K_M), MIDLLAMA_BENCH_RUN_ARGS (more midllama-run flags, e.g.
-# --int8-activations), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
+# --fp32-activations: the imports default to int8 activations, as llama.cpp computes
+# ggml's blocks), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
 # MIDLLAMA_BIN_DIR. Writes $DIR/compare-<model>-t<threads>[-<flags>].json and prints the table.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,7 +58,10 @@ for f in ${FORMATS//,/ }; do
     "$LC/llama-quantize" "${pure[@]}" "$DIR/$MODEL-F32.gguf" "$gguf.tmp" "$f" > "$DIR/quantize-$MODEL-$f.log" 2>&1
     mv "$gguf.tmp" "$gguf"
   fi
-  if [ ! -f "$DIR/$MODEL-$f.mlm" ]; then
+  mlm=$DIR/$MODEL-$f.mlm
+  # Made again by a newer importer or compiler (what it records, e.g. the default
+  # activations, may have changed since).
+  if [ ! -f "$mlm" ] || [ "$BIN/midllama-import" -nt "$mlm" ] || [ "$BIN/midllama-compile" -nt "$mlm" ]; then
     log "$f: midllama-import, midllama-compile"
     # A folder each: the importer writes the tokenizer and weights beside the IR, where
     # the compiler looks for them.

@@ -140,6 +140,8 @@ OwningOpRef<ModuleOp> midllama::buildDecoderModule(MLIRContext *context,
   if (c.maxPositions > 0)
     (*module)->setAttr(LLMDialect::kMaxContextAttrName,
                        IntegerAttr::get(IntegerType::get(context, 64), c.maxPositions));
+  if (c.int8Activations)
+    (*module)->setAttr(LLMDialect::kActivationsAttrName, StringAttr::get(context, "int8"));
   Emitter e(*module, c, loc);
   OpBuilder &b = e.b;
 

@@ -6,7 +6,6 @@
 
 #include "runtime/eval/ModelSummary.h"
 
-#include "runtime/cpu/Kernels.h"
 
 #include <sys/stat.h>
 
@@ -55,12 +54,3 @@ int64_t midllama::rt::eval::parameterCount(const Model &model) {
   return parameters;
 }
 
-void midllama::rt::eval::addActivations(Report &report) {
-  if (!cpu::int8Activations())
-    return;
-  const bool available = cpu::int8ActivationsAvailable();
-  report.add("activations",
-             available ? "int8 in blocks of 32 for 4- and 8-bit affine weights (AVX-512 VNNI)"
-                       : "fp32: int8 activations need AVX-512 VNNI, which this CPU lacks",
-             "int8_activations", available ? "true" : "false");
-}

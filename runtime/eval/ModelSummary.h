@@ -20,8 +20,6 @@ namespace midllama::rt::eval {
 
 /// Adds the rows for `model`, loaded from `path`.
 void addModelSummary(Report &report, const Model &model, const std::string &path);
-/// With int8 activations on (cpu::setInt8Activations): how the CPU computes, as a row.
-void addActivations(Report &report);
 
 /// The bytes of `model`'s weights as stored, and how many parameters they hold.
 int64_t weightBytes(const Model &model);

@@ -68,6 +68,7 @@ Scorer midllama::evaltool::makeScorer(const Options &o) {
   std::string error, notice;
   if (!(sc.model = Model::load(o.model, error)))
     die(error);
+  eval::applyActivations(*sc.model, o.activations);
   sc.tokenizer = tokenizerOf(*sc.model);
   sc.vocab = sc.model->vocabSize();
   sc.positions = sc.model->maxContext();
@@ -98,7 +99,7 @@ void SampleLog::finish() const {
 void midllama::evaltool::beginReport(eval::Report &report, const Options &o,
                                      const Scorer &sc) {
   eval::addModelSummary(report, *sc.model, o.model);
-  eval::addActivations(report);
+  eval::addActivations(report, *sc.model, o.activations);
 }
 
 void midllama::evaltool::finishReport(eval::Report &report, const Options &o,

@@ -14,6 +14,7 @@
 
 #include "runtime/Executor.h"
 #include "runtime/Model.h"
+#include "runtime/eval/Activations.h"
 #include "runtime/eval/Report.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
@@ -27,7 +28,7 @@ namespace midllama::evaltool {
 struct Options {
   std::string model, task, data, json, samples;
   int64_t shots = -1, limit = 0, threads = 0, maxGenTokens = 1024, maxLength = 0;
-  bool int8Activations = false;
+  rt::eval::ActivationChoice activations = rt::eval::ActivationChoice::ArtifactDefault;
   int64_t prefixToken = -1;
   double subset = 1;
   uint64_t seed = 1234;

@@ -5,7 +5,8 @@
 // midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH [--shots N]
 //                         [--subset F --seed S] [--limit N] [--max-gen-tokens N]
 //                         [--max-length N] [--prefix-token ID] [--threads N] [--device D]
-//                         [--int8-activations] [--json FILE] [--samples FILE]
+//                         [--int8-activations|--fp32-activations] [--json FILE]
+//                         [--samples FILE]
 //
 // Scores a compiled model on a downstream task the way lm-evaluation-harness does
 // (runtime/eval/: MultipleChoice with Mmlu and Hellaswag, GenerateUntil and Bbh, Wikitext)
@@ -35,7 +36,8 @@ const char *kUsage =
     "usage: midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH\n"
     "                     [--shots N] [--subset F] [--seed S] [--limit N] [--max-gen-tokens N]\n"
     "                     [--max-length N] [--prefix-token ID] [--threads N]\n"
-    "                     [--device cpu|cuda|auto] [--int8-activations] [--json FILE]\n"
+    "                     [--device cpu|cuda|auto] [--int8-activations|--fp32-activations]\n"
+    "                     [--json FILE]\n"
     "                     [--samples FILE]\n"
     "  --data: mmlu: the directory with dev/ and test/ (data/eval/mmlu); bbh: the directory\n"
     "          with <task>.json and cot-prompts/ (data/eval/bbh); hellaswag: the jsonl file\n"
@@ -113,8 +115,13 @@ Options parse(int argc, char **argv) {
       o.seed = uint64_t(parseNumber(a, value(), 0, 9e15));
     else if (a == "--device")
       o.device = parseDevice(value());
-    else if (a == "--int8-activations") // as midllama-run's: set before the model loads
-      o.int8Activations = true;
+    else if (a == "--int8-activations" || a == "--fp32-activations") { // as midllama-run's
+      auto choice = a == "--int8-activations" ? eval::ActivationChoice::Int8
+                                              : eval::ActivationChoice::Fp32;
+      if (o.activations != eval::ActivationChoice::ArtifactDefault && o.activations != choice)
+        die("--int8-activations and --fp32-activations exclude each other");
+      o.activations = choice;
+    }
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -133,7 +140,6 @@ int run(int argc, char **argv) {
   Options o = parse(argc, argv);
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
-  cpu::setInt8Activations(o.int8Activations);
   if (o.task == "bbh")
     return runBbh(o);
   if (o.task == "hellaswag")

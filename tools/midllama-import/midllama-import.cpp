@@ -50,6 +50,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+
 using namespace llvm;
 
 static cl::OptionCategory category("midllama-import options");
@@ -320,6 +322,15 @@ int main(int argc, char **argv) {
                    : dequantizeF16 ? midllama::gguf::GgufStorage::F16
                                    : midllama::gguf::GgufStorage::Kept;
     midllama::gguf::setLlamaWeightTypes(&context, weights, storage, config);
+    // Kept ggml blocks are what llama.cpp multiplies with Q8 activations: the artifact
+    // computes them the same way by default (docs/gguf.md).
+    config.int8Activations =
+        storage == midllama::gguf::GgufStorage::Kept &&
+        std::any_of(weights.begin(), weights.end(), [](const midllama::gguf::LlamaWeight &w) {
+          auto t = w.tensor->type;
+          using T = midllama::gguf::TensorType;
+          return t != T::F32 && t != T::F16 && t != T::BF16;
+        });
     if (int tokenizerStatus = stageGgufTokenizer(*file))
       return tokenizerStatus;
     status = importDecoder(context, config, params, kind, "GGUF; ",

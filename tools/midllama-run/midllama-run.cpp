@@ -23,6 +23,7 @@
 #include "runtime/Executor.h"
 #include "runtime/Model.h"
 #include "runtime/cpu/Session.h"
+#include "runtime/eval/Activations.h"
 #include "runtime/eval/Generation.h"
 #include "runtime/eval/ModelSummary.h"
 #include "runtime/eval/Perplexity.h"
@@ -63,7 +64,8 @@ struct Options {
   int64_t steps = 256, ctx = 0, repeat = 1, threads = 0, seed = 0;
   double temperature = 0.0;
   Device device = Device::Auto;
-  bool synthetic = false, int8Activations = false;
+  bool synthetic = false;
+  eval::ActivationChoice activations = eval::ActivationChoice::ArtifactDefault;
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -77,7 +79,7 @@ const char *kUsage =
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
     "                    [--synthetic-weights] [--max-input-mb N] [--memory-budget SIZE]\n"
-    "                    [--int8-activations]\n"
+    "                    [--int8-activations|--fp32-activations]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -124,8 +126,12 @@ Options parse(int argc, char **argv) {
       o.sequencesOut = value();
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
-    } else if (a == "--int8-activations") {
-      o.int8Activations = true;
+    } else if (a == "--int8-activations" || a == "--fp32-activations") {
+      auto choice = a == "--int8-activations" ? eval::ActivationChoice::Int8
+                                              : eval::ActivationChoice::Fp32;
+      if (o.activations != eval::ActivationChoice::ArtifactDefault && o.activations != choice)
+        die("--int8-activations and --fp32-activations exclude each other");
+      o.activations = choice;
     } else if (a == "--memory-budget") {
       o.memoryBudget = value();
       midllama::search::Budget b;
@@ -598,7 +604,6 @@ int run(int argc, char **argv) {
         std::to_string(cpu::maxThreadCount()) + ")");
   if (o.threads)
     cpu::setThreadCount(int(o.threads));
-  cpu::setInt8Activations(o.int8Activations);
   // Synthetic weights are deterministic, so their logits still compare two backends (the
   // GPU's against the CPU's on a shape whose real weights are not at hand); accuracy
   // figures of random weights would mean nothing.
@@ -609,6 +614,7 @@ int run(int argc, char **argv) {
   auto model = Model::load(o.model, error, o.synthetic);
   if (!model)
     die(error);
+  eval::applyActivations(*model, o.activations);
   checkFiles(o);
   if (o.synthetic && !model->hasSyntheticWeights())
     die("'" + o.model + "' holds its weights; --synthetic-weights is for artifacts compiled "
@@ -620,7 +626,7 @@ int run(int argc, char **argv) {
   int64_t budget = checkMemoryBudget(o, *model, report);
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
-  eval::addActivations(report);
+  eval::addActivations(report, *model, o.activations);
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> ids = givenIds(o, model->vocabSize());
   if (!o.logitsOut.empty() || !o.expectLogits.empty()) {

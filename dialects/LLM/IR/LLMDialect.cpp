@@ -49,6 +49,13 @@ LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a positive integer on a builtin.module";
     return success();
   }
+  if (attr.getName() == kActivationsAttrName) {
+    auto kind = dyn_cast<StringAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !kind || (kind.getValue() != "int8" && kind.getValue() != "fp32"))
+      return op->emitError() << "'" << kActivationsAttrName
+                             << "' must be \"int8\" or \"fp32\" on a builtin.module";
+    return success();
+  }
   if (attr.getName() == kStoredAsAttrName) {
     auto name = dyn_cast<StringAttr>(attr.getValue());
     if (!isa<ParamOp>(op) || !name || name.getValue().empty())

@@ -41,6 +41,10 @@ struct DecoderConfig {
   /// the source file holds them), by parameter name.
   std::map<std::string, mlir::Type> weightTypes;
   mlir::Type activationType;    // element type of activations
+  /// The weights are kept in formats their source computes with int8 activations (ggml's
+  /// quantized blocks, multiplied by llama.cpp with Q8-quantized activations): the
+  /// module says so (LLMDialect::kActivationsAttrName) and the runtime follows by default.
+  bool int8Activations = false;
 
   /// Returns an empty string if the configuration is consistent, else what is wrong.
   std::string validate() const;

@@ -495,7 +495,12 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     {"head_dim", std::to_string(shape.headDim)},
                     {"max_context", std::to_string(maxContext)},
                     {"logits_slot", std::to_string(shape.logitsSlot)},
-                    {"tokenizer", "none"}};
+                    {"tokenizer", "none"},
+                    {"activations", "fp32"}};
+  // The runtime's default activations (LLMDialect::kActivationsAttrName, verified to be
+  // int8 or fp32): int8 for weights kept in ggml's blocks, as llama.cpp computes them.
+  if (auto attr = module->getAttrOfType<StringAttr>(llm::LLMDialect::kActivationsAttrName))
+    program.config["activations"] = attr.getValue().str();
 
   rt::ParamFileWriter writer;
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order

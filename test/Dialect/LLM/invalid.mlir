@@ -192,6 +192,19 @@ module attributes {llm.param_file = 3 : i64} {
 
 // -----
 
+// The runtime's default activations: int8 or fp32, nothing else.
+// expected-error @+1 {{'llm.activations' must be "int8" or "fp32" on a builtin.module}}
+module attributes {llm.activations = "int4"} {
+}
+
+// -----
+
+// expected-error @+1 {{'llm.activations' must be "int8" or "fp32" on a builtin.module}}
+module attributes {llm.activations = 8 : i64} {
+}
+
+// -----
+
 // expected-error @+1 {{unknown llm dialect attribute 'llm.paramfile'}}
 module attributes {llm.paramfile = "x"} {
 }

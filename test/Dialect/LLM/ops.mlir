@@ -8,8 +8,8 @@
 // GENERIC: "llm.attention"
 // GENERIC-SAME: num_heads = 8 : i64, num_kv_heads = 4 : i64
 
-// CHECK: module attributes {llm.param_file = "tiny.safetensors"}
-module attributes {llm.param_file = "tiny.safetensors"} {
+// CHECK: module attributes {llm.activations = "int8", llm.param_file = "tiny.safetensors"}
+module attributes {llm.activations = "int8", llm.param_file = "tiny.safetensors"} {
   // CHECK-DAG: llm.param @tok_embeddings : !llm.weight<512x64xf32>
   // CHECK-DAG: llm.param @layers.0.attention_norm : !llm.weight<64xf32>
   // CHECK-DAG: llm.param @layers.0.attention.wq : !llm.weight<64x64xf16, #llm.affine<bits = 4, group_size = 32>>

@@ -54,6 +54,12 @@ def LLM_Dialect : Dialect {
     /// Module attribute: the model file an importer read (absolute path), so later tools
     /// find what came beside it (the tokenizer).
     static constexpr ::llvm::StringLiteral kSourceAttrName = "llm.source";
+    /// Module attribute: the activations the model's weights are meant to meet, "int8"
+    /// when an importer kept weights in a format its source multiplies with int8
+    /// activations (GGUF's quantized blocks: llama.cpp quantizes activations to Q8);
+    /// absent: fp32. Compilers record it in the artifact as the runtime's default
+    /// (midllama-run --int8-activations / --fp32-activations override it).
+    static constexpr ::llvm::StringLiteral kActivationsAttrName = "llm.activations";
     /// Attribute of an `llm.param` whose values a compression pass rescaled without
     /// changing what the model computes (AWQ's per-channel scales and the 1/s folded into
     /// the op before): a note saying by what, for people and tests; nothing reads it.
