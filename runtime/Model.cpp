@@ -20,6 +20,45 @@
 
 using namespace midllama::rt;
 
+/// Element `k` (from 1, counting over all synthetic tensors in order) of the synthetic
+/// weights' random stream: SplitMix64 as a counter, mix((k + 1) * gamma), the stream
+/// seeded at gamma. Any element is computed on its own, so tensors fill in parallel
+/// chunks (a 7B model's 6.7G values: seconds on many cores instead of a minute on one)
+/// and the values do not depend on the thread count.
+static uint64_t syntheticBits(uint64_t k) {
+  uint64_t z = 0x9e3779b97f4a7c15ull * (k + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/// `count` values of `type` (U8/I8: any byte, or 1 for zero points; F32/F16/BF16: uniform,
+/// small and positive for scales, else of about a trained weight's size), elements
+/// first + 1 .. first + count of the stream, into `bytes`.
+static void fillSynthetic(std::vector<uint8_t> &bytes, DType type, int64_t count,
+                          uint64_t first, bool positive, bool zeros) {
+  cpu::parallelFor(count, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      uint64_t r = syntheticBits(first + uint64_t(i) + 1);
+      if (type == DType::U8 || type == DType::I8) {
+        bytes[size_t(i)] = zeros ? uint8_t(1) : uint8_t(r);
+        continue;
+      }
+      // Uniform in [-1, 1) (or (0, 1] for scales), scaled to the role's magnitude.
+      float u = float(r >> 40) / float(1 << 24);
+      float v = positive ? 0.001f + 0.01f * u : 0.04f * (u - 0.5f);
+      if (type == DType::F32) {
+        std::memcpy(&bytes[size_t(4 * i)], &v, 4);
+        continue;
+      }
+      uint32_t f;
+      std::memcpy(&f, &v, 4);
+      uint16_t h = type == DType::F16 ? floatToHalf(v) : uint16_t(f >> 16);
+      std::memcpy(&bytes[size_t(2 * i)], &h, 2);
+    }
+  });
+}
+
 /// The weight tensors an artifact compiled with --synthetic-weights lists in its manifest,
 /// generated with deterministic pseudo-random values of plausible magnitude for each role
 /// (codes any byte; scales, absmax and row scales small and positive; fp weights ~N(0,
@@ -32,16 +71,6 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
     error = "bad synthetic weight manifest: " + error;
     return false;
   }
-  // SplitMix64 as a counter (value k = mix(seed + k * gamma), k counting over all tensors
-  // in order): any element is computed on its own, so a tensor fills in parallel chunks
-  // (a 7B model's 6.7G values: seconds on many cores instead of a minute on one) and the
-  // values do not depend on the thread count.
-  constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;
-  auto splitMix = [](uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  };
   uint64_t counter = 0; // values drawn before the current tensor
   for (const Json &t : list.items) {
     const Json *name = t.find("name"), *dtype = t.find("dtype"), *shape = t.find("shape");
@@ -50,6 +79,7 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
       error = "bad synthetic weight manifest entry";
       return false;
     }
+    const DType ty = *type;
     std::vector<int64_t> dims;
     int64_t count = 1;
     for (const Json &d : shape->items) {
@@ -67,41 +97,17 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
     };
     bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
                     endsWith(".absmax_offset") || endsWith(".row_scale") ||
-                    (endsWith(".absmax") && *type == DType::F32);
-    int64_t size = dtypeSize(*type);
-    if (*type != DType::U8 && *type != DType::I8 && *type != DType::F32 &&
-        *type != DType::F16 && *type != DType::BF16) {
+                    (endsWith(".absmax") && ty == DType::F32);
+    int64_t size = dtypeSize(ty);
+    if (ty != DType::U8 && ty != DType::I8 && ty != DType::F32 &&
+        ty != DType::F16 && ty != DType::BF16) {
       error = "synthetic weight '" + n + "' has a type synthesis does not fill";
       return false;
     }
-    bool zeros = endsWith(".zeros");
     std::vector<uint8_t> bytes(static_cast<size_t>(count * size));
-    const uint64_t base = counter;
+    fillSynthetic(bytes, ty, count, counter, positive, endsWith(".zeros"));
     counter += uint64_t(count);
-    cpu::parallelFor(count, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        uint64_t r = splitMix(kGamma * (base + uint64_t(i) + 2));
-        if (size == 1) {
-          bytes[size_t(i)] = zeros ? uint8_t(1) : uint8_t(r);
-          continue;
-        }
-        // Uniform in [-1, 1) (or (0, 1] for scales), scaled to the role's magnitude.
-        float u = float(r >> 40) / float(1 << 24);
-        float v = positive ? 0.001f + 0.01f * u : 0.04f * (u - 0.5f);
-        if (*type == DType::F32) {
-          std::memcpy(&bytes[size_t(4 * i)], &v, 4);
-        } else if (*type == DType::F16) {
-          uint16_t h = floatToHalf(v);
-          std::memcpy(&bytes[size_t(2 * i)], &h, 2);
-        } else {
-          uint32_t f;
-          std::memcpy(&f, &v, 4);
-          uint16_t h = uint16_t(f >> 16);
-          std::memcpy(&bytes[size_t(2 * i)], &h, 2);
-        }
-      }
-    });
-    if (!file.addInMemory(n, *type, std::move(dims), std::move(bytes))) {
+    if (!file.addInMemory(n, ty, std::move(dims), std::move(bytes))) {
       error = "synthetic weight '" + n + "' is also stored in the artifact";
       return false;
     }

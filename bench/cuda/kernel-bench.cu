@@ -175,6 +175,120 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+/// Median milliseconds of `body` over `iters` runs after 3 warm-ups (CUDA events).
+struct Timer {
+  int iters = 20;
+  cudaEvent_t t0 = nullptr, t1 = nullptr;
+  explicit Timer(int iters) : iters(iters) {
+    CHECK(cudaEventCreate(&t0));
+    CHECK(cudaEventCreate(&t1));
+  }
+  template <typename Body> double operator()(Body &&body) const {
+    for (int i = 0; i < 3; ++i)
+      body();
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+      CHECK(cudaEventRecord(t0));
+      body();
+      CHECK(cudaEventRecord(t1));
+      CHECK(cudaEventSynchronize(t1));
+      float m = 0;
+      CHECK(cudaEventElapsedTime(&m, t0, t1));
+      ms.push_back(m);
+    }
+    return median(ms);
+  }
+};
+
+/// The roofline: GB/s of a 1 GiB device-to-device copy (bytes read + written).
+double copyBandwidth(const Timer &time) {
+  const size_t copyBytes = size_t(1) << 30;
+  void *src = nullptr, *dst = nullptr;
+  CHECK(cudaMalloc(&src, copyBytes));
+  CHECK(cudaMalloc(&dst, copyBytes));
+  CHECK(cudaMemset(src, 1, copyBytes));
+  double ms = time([&] { CHECK(cudaMemcpyAsync(dst, src, copyBytes, cudaMemcpyDeviceToDevice)); });
+  CHECK(cudaFree(src));
+  CHECK(cudaFree(dst));
+  return 2.0 * double(copyBytes) / (ms * 1e6);
+}
+
+struct Shape {
+  const char *name;
+  int64_t n, k;
+};
+
+/// One product timed: `batch` random rows of x times weight `w` (on the device as `d`) with
+/// the block or the warp kernel, checked against the CPU backend first. Prints its row and
+/// returns its JSON object; `ok` false when the check failed.
+std::string measure(const char *format, const Shape &shape, const HostWeight &w,
+                    const WeightView &d, int64_t batch, bool warp, const Timer &time,
+                    const cudaDeviceProp &prop, double copyGBs, std::mt19937 &rng, bool &ok) {
+  std::vector<float> x(size_t(batch * shape.k));
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float &v : x)
+    v = dist(rng);
+  float *xd = nullptr, *yd = nullptr, *sx = nullptr, *xo = nullptr;
+  int8_t *xq = nullptr;
+  CHECK(cudaMalloc(&xd, x.size() * 4));
+  CHECK(cudaMalloc(&yd, size_t(batch * shape.n) * 4));
+  CHECK(cudaMalloc(&xq, size_t(batch * shape.k)));
+  CHECK(cudaMalloc(&sx, size_t(batch) * 4));
+  CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
+  CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
+  size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
+  // The opt-in limit less the kernel's static shared memory (its reductions).
+  cudaFuncAttributes attributes;
+  CHECK(cudaFuncGetAttributes(&attributes, midllama_matmul));
+  CHECK(cudaFuncSetAttribute(midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(prop.sharedMemPerBlockOptin - attributes.sharedSizeBytes)));
+  auto run = [&] {
+    if (warp) {
+      midllama_matvec_warp<<<matVecWarpBlocks(d), kWarpRowsPerBlock * 32>>>(xd, 1, 0, yd,
+                                                                            batch, d);
+    } else if (w.ref.isInt8()) {
+      midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
+      midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd, batch,
+                                                                       d);
+    } else {
+      midllama_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xd, 1, 0, yd, batch, d);
+    }
+    CHECK(cudaGetLastError());
+  };
+  run();
+  CHECK(cudaDeviceSynchronize());
+  std::vector<float> got(size_t(batch * shape.n)), want(got.size());
+  CHECK(cudaMemcpy(got.data(), yd, got.size() * 4, cudaMemcpyDeviceToHost));
+  cpu::matmul(x.data(), want.data(), batch, w.ref);
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  ok = worst <= 1e-3 * std::max(1.0, scale);
+  double ms = time(run);
+  double bytes = double(w.storedBytes) + double(x.size() + got.size()) * 4;
+  double gbs = bytes / (ms * 1e6);
+  const char *kernel = warp ? "warp" : "block";
+  char shapeText[32];
+  std::snprintf(shapeText, sizeof shapeText, "%lldx%lld", (long long)shape.n,
+                (long long)shape.k);
+  std::printf("%-14s %-6s %-14s %5lld %10.1f %10.1f %9.0f %8.1f%% %s (max err %.2g)\n", format,
+              kernel, shapeText, (long long)batch, ms * 1e3, bytes / 1e6, gbs,
+              100.0 * gbs / copyGBs, ok ? "ok" : "FAILED", worst);
+  char entry[512];
+  std::snprintf(entry, sizeof entry,
+                "{\"format\": \"%s\", \"kernel\": \"%s\", \"shape\": \"%s\", \"n\": %lld, "
+                "\"k\": %lld, \"batch\": %lld, \"us\": %.3f, \"bytes\": %.0f, "
+                "\"gb_s\": %.1f, \"of_copy\": %.4f, \"max_abs_err\": %.3g, \"ok\": %s}",
+                format, kernel, shape.name, (long long)shape.n, (long long)shape.k,
+                (long long)batch, ms * 1e3, bytes, gbs, gbs / copyGBs, worst,
+                ok ? "true" : "false");
+  for (void *p : {(void *)xd, (void *)yd, (void *)xq, (void *)sx, (void *)xo})
+    CHECK(cudaFree(p));
+  return entry;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -193,45 +307,15 @@ int main(int argc, char **argv) {
   }
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
-  cudaEvent_t t0, t1;
-  CHECK(cudaEventCreate(&t0));
-  CHECK(cudaEventCreate(&t1));
-  auto timeIt = [&](auto &&body) {
-    for (int i = 0; i < 3; ++i)
-      body();
-    std::vector<double> ms;
-    for (int i = 0; i < iters; ++i) {
-      CHECK(cudaEventRecord(t0));
-      body();
-      CHECK(cudaEventRecord(t1));
-      CHECK(cudaEventSynchronize(t1));
-      float m = 0;
-      CHECK(cudaEventElapsedTime(&m, t0, t1));
-      ms.push_back(m);
-    }
-    return median(ms);
-  };
-
-  // The roofline: a 1 GiB device-to-device copy (bytes read + written).
-  const size_t copyBytes = size_t(1) << 30;
-  void *src = nullptr, *dst = nullptr;
-  CHECK(cudaMalloc(&src, copyBytes));
-  CHECK(cudaMalloc(&dst, copyBytes));
-  CHECK(cudaMemset(src, 1, copyBytes));
-  double copyMs = timeIt([&] { CHECK(cudaMemcpyAsync(dst, src, copyBytes, cudaMemcpyDeviceToDevice)); });
-  double copyGBs = 2.0 * double(copyBytes) / (copyMs * 1e6);
-  CHECK(cudaFree(src));
-  CHECK(cudaFree(dst));
+  Timer time(iters);
+  double copyGBs = copyBandwidth(time);
   std::printf("device %s (sm_%d%d), device-to-device copy %.0f GB/s (read + write)\n",
               prop.name, prop.major, prop.minor, copyGBs);
   std::printf("%-14s %-6s %-14s %5s %10s %10s %9s %9s %s\n", "format", "kernel", "shape",
               "batch", "time us", "MB moved", "GB/s", "of copy", "check");
 
-  struct Shape {
-    const char *name;
-    int64_t n, k;
-  } shapes[] = {{"q/o", 4096, 4096}, {"gate/up", 11008, 4096}, {"down", 4096, 11008},
-                {"lm_head", 32000, 4096}};
+  const Shape shapes[] = {{"q/o", 4096, 4096}, {"gate/up", 11008, 4096},
+                          {"down", 4096, 11008}, {"lm_head", 32000, 4096}};
   std::mt19937 rng(1234);
   std::string out = "{\"device\": \"" + std::string(prop.name) + "\", \"copy_gb_s\": " +
                     std::to_string(copyGBs) + ", \"kernels\": [";
@@ -248,76 +332,14 @@ int main(int argc, char **argv) {
         return 1;
       }
       for (int64_t batch : {1, 16})
-        for (const char *kernel : {"block", "warp"}) {
-          const bool warp = std::strcmp(kernel, "warp") == 0;
+        for (bool warp : {false, true}) {
           if (warp && !matVecWarpReads(d))
             continue;
-          std::vector<float> x(size_t(batch * shape.k));
-          std::normal_distribution<float> dist(0.0f, 1.0f);
-          for (float &v : x)
-            v = dist(rng);
-          float *xd = nullptr, *yd = nullptr, *sx = nullptr, *xo = nullptr;
-          int8_t *xq = nullptr;
-          CHECK(cudaMalloc(&xd, x.size() * 4));
-          CHECK(cudaMalloc(&yd, size_t(batch * shape.n) * 4));
-          CHECK(cudaMalloc(&xq, size_t(batch * shape.k)));
-          CHECK(cudaMalloc(&sx, size_t(batch) * 4));
-          CHECK(cudaMalloc(&xo, size_t(batch * 16) * 4));
-          CHECK(cudaMemcpy(xd, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
-          size_t shared = size_t(shape.k) * (w.ref.isInt8() ? 1 : 4);
-          // The opt-in limit less the kernel's static shared memory (its reductions).
-          cudaFuncAttributes attributes;
-          CHECK(cudaFuncGetAttributes(&attributes, midllama_matmul));
-          CHECK(cudaFuncSetAttribute(
-              midllama_matmul, cudaFuncAttributeMaxDynamicSharedMemorySize,
-              int(prop.sharedMemPerBlockOptin - attributes.sharedSizeBytes)));
-          auto run = [&] {
-            if (warp) {
-              midllama_matvec_warp<<<matVecWarpBlocks(d), kWarpRowsPerBlock * 32>>>(xd, 1, 0, yd,
-                                                                                    batch, d);
-            } else if (w.ref.isInt8()) {
-              midllama_int8_quantize_rows<<<unsigned(batch), kRowThreads>>>(xd, 1, 0, d, xq, sx, xo);
-              midllama_int8_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xq, sx, xo, yd,
-                                                                               batch, d);
-            } else {
-              midllama_matmul<<<unsigned(shape.n), kRowThreads, shared>>>(xd, 1, 0, yd, batch, d);
-            }
-            CHECK(cudaGetLastError());
-          };
-          run();
-          CHECK(cudaDeviceSynchronize());
-          std::vector<float> got(size_t(batch * shape.n)), want(got.size());
-          CHECK(cudaMemcpy(got.data(), yd, got.size() * 4, cudaMemcpyDeviceToHost));
-          cpu::matmul(x.data(), want.data(), batch, w.ref);
-          double worst = 0, scale = 0;
-          for (size_t i = 0; i < got.size(); ++i) {
-            worst = std::max(worst, std::fabs(double(got[i]) - double(want[i])));
-            scale = std::max(scale, std::fabs(double(want[i])));
-          }
-          bool ok = worst <= 1e-3 * std::max(1.0, scale);
-          allOk = allOk && ok;
-          double ms = timeIt(run);
-          double bytes = double(w.storedBytes) + double(x.size() + got.size()) * 4;
-          double gbs = bytes / (ms * 1e6);
-          char shapeText[32];
-          std::snprintf(shapeText, sizeof shapeText, "%lldx%lld", (long long)shape.n,
-                        (long long)shape.k);
-          std::printf("%-14s %-6s %-14s %5lld %10.1f %10.1f %9.0f %8.1f%% %s (max err %.2g)\n",
-                      format, kernel, shapeText, (long long)batch, ms * 1e3, bytes / 1e6, gbs,
-                      100.0 * gbs / copyGBs, ok ? "ok" : "FAILED", worst);
-          char entry[512];
-          std::snprintf(entry, sizeof entry,
-                        "%s{\"format\": \"%s\", \"kernel\": \"%s\", \"shape\": \"%s\", "
-                        "\"n\": %lld, \"k\": %lld, "
-                        "\"batch\": %lld, \"us\": %.3f, \"bytes\": %.0f, \"gb_s\": %.1f, "
-                        "\"of_copy\": %.4f, \"max_abs_err\": %.3g, \"ok\": %s}",
-                        first ? "" : ", ", format, kernel, shape.name, (long long)shape.n,
-                        (long long)shape.k, (long long)batch, ms * 1e3, bytes, gbs, gbs / copyGBs,
-                        worst, ok ? "true" : "false");
-          out += entry;
+          bool ok = true;
+          out += (first ? "" : ", ") +
+                 measure(format, shape, w, d, batch, warp, time, prop, copyGBs, rng, ok);
           first = false;
-          for (void *p : {(void *)xd, (void *)yd, (void *)xq, (void *)sx, (void *)xo})
-            CHECK(cudaFree(p));
+          allOk = allOk && ok;
         }
     }
   out += "]}\n";

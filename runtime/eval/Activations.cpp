@@ -10,6 +10,17 @@
 
 using namespace midllama::rt;
 
+bool eval::parseActivationFlag(const std::string &flag, ActivationChoice &choice,
+                               std::string &error) {
+  if (flag != "--int8-activations" && flag != "--fp32-activations")
+    return false;
+  auto asked = flag == "--int8-activations" ? ActivationChoice::Int8 : ActivationChoice::Fp32;
+  if (choice != ActivationChoice::ArtifactDefault && choice != asked)
+    error = "--int8-activations and --fp32-activations exclude each other";
+  choice = asked;
+  return true;
+}
+
 bool eval::artifactPrefersInt8(const Model &model) {
   auto it = model.program().config.find("activations");
   return it != model.program().config.end() && it->second == "int8";

@@ -17,10 +17,16 @@
 #include "runtime/Model.h"
 #include "runtime/eval/Report.h"
 
+#include <string>
+
 namespace midllama::rt::eval {
 
 /// What the command line asked for.
 enum class ActivationChoice { ArtifactDefault, Int8, Fp32 };
+
+/// If `flag` is --int8-activations or --fp32-activations: records it in `choice` and
+/// returns true (`error` set when it contradicts an earlier one). False for other flags.
+bool parseActivationFlag(const std::string &flag, ActivationChoice &choice, std::string &error);
 
 /// Whether the artifact's default is int8 activations.
 bool artifactPrefersInt8(const Model &model);

@@ -115,12 +115,9 @@ Options parse(int argc, char **argv) {
       o.seed = uint64_t(parseNumber(a, value(), 0, 9e15));
     else if (a == "--device")
       o.device = parseDevice(value());
-    else if (a == "--int8-activations" || a == "--fp32-activations") { // as midllama-run's
-      auto choice = a == "--int8-activations" ? eval::ActivationChoice::Int8
-                                              : eval::ActivationChoice::Fp32;
-      if (o.activations != eval::ActivationChoice::ArtifactDefault && o.activations != choice)
-        die("--int8-activations and --fp32-activations exclude each other");
-      o.activations = choice;
+    else if (std::string clash; eval::parseActivationFlag(a, o.activations, clash)) {
+      if (!clash.empty())
+        die(clash);
     }
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);

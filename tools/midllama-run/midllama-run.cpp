@@ -126,12 +126,9 @@ Options parse(int argc, char **argv) {
       o.sequencesOut = value();
     } else if (a == "--ignore-eos") {
       o.ignoreEos = true;
-    } else if (a == "--int8-activations" || a == "--fp32-activations") {
-      auto choice = a == "--int8-activations" ? eval::ActivationChoice::Int8
-                                              : eval::ActivationChoice::Fp32;
-      if (o.activations != eval::ActivationChoice::ArtifactDefault && o.activations != choice)
-        die("--int8-activations and --fp32-activations exclude each other");
-      o.activations = choice;
+    } else if (std::string clash; eval::parseActivationFlag(a, o.activations, clash)) {
+      if (!clash.empty())
+        die(clash);
     } else if (a == "--memory-budget") {
       o.memoryBudget = value();
       midllama::search::Budget b;

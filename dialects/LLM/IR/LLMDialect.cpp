@@ -9,6 +9,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <optional>
+
 using namespace mlir;
 using namespace midllama::llm;
 
@@ -23,50 +25,49 @@ void LLMDialect::initialize() {
   registerAttributes();
 }
 
-LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
-                                                   NamedAttribute attr) {
-  if (attr.getName() == kParamFileAttrName) {
-    if (!isa<ModuleOp>(op))
-      return op->emitError() << "'" << kParamFileAttrName
-                             << "' is only valid on a builtin.module";
-    auto path = dyn_cast<StringAttr>(attr.getValue());
-    if (!path || path.getValue().empty())
-      return op->emitError() << "'" << kParamFileAttrName
+/// The module-level attributes (LLMDialect.td): failure() with an error for a bad one,
+/// std::nullopt for a name that is not one of them.
+static std::optional<LogicalResult> verifyModuleAttribute(Operation *op, NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  auto text = dyn_cast<StringAttr>(attr.getValue());
+  bool onModule = isa<ModuleOp>(op);
+  if (name == LLMDialect::kParamFileAttrName) {
+    if (!onModule)
+      return op->emitError() << "'" << name << "' is only valid on a builtin.module";
+    if (!text || text.getValue().empty())
+      return op->emitError() << "'" << name
                              << "' must be a non-empty string (the parameter file path)";
     return success();
   }
-  if (attr.getName() == kSourceAttrName) {
-    auto path = dyn_cast<StringAttr>(attr.getValue());
-    if (!isa<ModuleOp>(op) || !path || path.getValue().empty())
-      return op->emitError() << "'" << kSourceAttrName
-                             << "' must be a non-empty string on a builtin.module";
+  if (name == LLMDialect::kSourceAttrName) {
+    if (!onModule || !text || text.getValue().empty())
+      return op->emitError() << "'" << name << "' must be a non-empty string on a builtin.module";
     return success();
   }
-  if (attr.getName() == kMaxContextAttrName) {
+  if (name == LLMDialect::kMaxContextAttrName) {
     auto n = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!isa<ModuleOp>(op) || !n || n.getInt() <= 0)
-      return op->emitError() << "'" << kMaxContextAttrName
-                             << "' must be a positive integer on a builtin.module";
+    if (!onModule || !n || n.getInt() <= 0)
+      return op->emitError() << "'" << name << "' must be a positive integer on a builtin.module";
     return success();
   }
-  if (attr.getName() == kActivationsAttrName) {
-    auto kind = dyn_cast<StringAttr>(attr.getValue());
-    if (!isa<ModuleOp>(op) || !kind || (kind.getValue() != "int8" && kind.getValue() != "fp32"))
-      return op->emitError() << "'" << kActivationsAttrName
+  if (name == LLMDialect::kActivationsAttrName) {
+    if (!onModule || !text || (text.getValue() != "int8" && text.getValue() != "fp32"))
+      return op->emitError() << "'" << name
                              << "' must be \"int8\" or \"fp32\" on a builtin.module";
     return success();
   }
-  if (attr.getName() == kStoredAsAttrName) {
-    auto name = dyn_cast<StringAttr>(attr.getValue());
-    if (!isa<ParamOp>(op) || !name || name.getValue().empty())
-      return op->emitError() << "'" << kStoredAsAttrName
-                             << "' must be a non-empty string on an llm.param";
-    return success();
-  }
-  if (attr.getName() == kRescaledAttrName) {
+  return std::nullopt;
+}
+
+LogicalResult LLMDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (std::optional<LogicalResult> result = verifyModuleAttribute(op, attr))
+    return *result;
+  // Attributes of an llm.param: non-empty notes.
+  if (attr.getName() == kStoredAsAttrName || attr.getName() == kRescaledAttrName) {
     auto note = dyn_cast<StringAttr>(attr.getValue());
     if (!isa<ParamOp>(op) || !note || note.getValue().empty())
-      return op->emitError() << "'" << kRescaledAttrName
+      return op->emitError() << "'" << attr.getName().getValue()
                              << "' must be a non-empty string on an llm.param";
     return success();
   }

@@ -11,7 +11,10 @@
 // group's scale hoisted (the group is a multiple of 8 columns), multiplies them with every
 // x row (float4 loads, cached: x is small and shared by all warps), and the warp reduces
 // with shuffles. Consecutive lanes read consecutive words: each load instruction of a warp
-// covers 128 contiguous bytes of 4-bit codes (512 of fp16).
+// covers 128 contiguous bytes of 4-bit codes (512 of fp16). Wider lanes (32 weights, one
+// 16-byte load of codes) measured slower on an H200: a lane's 128 bytes of x make the
+// warp's x loads touch 32 cache lines each; going wider needs the weights repacked so
+// that a lane's codes meet x columns the warp reads together (docs/benchmarks.md).
 //
 // Which weights (MatVecWarp.h's matVecWarpReads): dense (not pruned) fp32/fp16/bf16 values,
 // 4-bit affine (with zero points, symmetric, or with minimum) and NF4, K a multiple of 8;
