@@ -32,6 +32,12 @@ static uint64_t syntheticBits(uint64_t k) {
   return z ^ (z >> 31);
 }
 
+/// The types fillSynthetic writes.
+static bool fillableSynthetic(DType type) {
+  return type == DType::U8 || type == DType::I8 || type == DType::F32 || type == DType::F16 ||
+         type == DType::BF16;
+}
+
 /// `count` values of `type` (U8/I8: any byte, or 1 for zero points; F32/F16/BF16: uniform,
 /// small and positive for scales, else of about a trained weight's size), elements
 /// first + 1 .. first + count of the stream, into `bytes`.
@@ -99,8 +105,7 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
                     endsWith(".absmax_offset") || endsWith(".row_scale") ||
                     (endsWith(".absmax") && ty == DType::F32);
     int64_t size = dtypeSize(ty);
-    if (ty != DType::U8 && ty != DType::I8 && ty != DType::F32 &&
-        ty != DType::F16 && ty != DType::BF16) {
+    if (!fillableSynthetic(ty)) {
       error = "synthetic weight '" + n + "' has a type synthesis does not fill";
       return false;
     }
