@@ -35,6 +35,9 @@ public:
   /// Bytes of device memory held (weights, KV cache, activations): the VRAM line of the
   /// report; 0 on the CPU.
   virtual int64_t deviceBytes() const { return 0; }
+  /// Whether it runs on a GPU (whose kernels take fp32 activations: the CPU's int8
+  /// activation setting does not apply there).
+  virtual bool onGpu() const { return false; }
 };
 
 /// The executor for `model` on `device`; null with `error` when the device asked for

@@ -75,6 +75,7 @@ public:
                        std::string &error) override;
   std::string deviceName() const override { return name_; }
   int64_t deviceBytes() const override { return arenaBytes_; }
+  bool onGpu() const override { return true; }
 
 private:
   bool check(cudaError_t err, const char *what, std::string &error) {

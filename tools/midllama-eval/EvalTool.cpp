@@ -99,7 +99,8 @@ void SampleLog::finish() const {
 void midllama::evaltool::beginReport(eval::Report &report, const Options &o,
                                      const Scorer &sc) {
   eval::addModelSummary(report, *sc.model, o.model);
-  eval::addActivations(report, *sc.model, o.activations);
+  if (!sc.executor->onGpu()) // the CPU's activations; GPU kernels take fp32 ones
+    eval::addActivations(report, *sc.model, o.activations);
 }
 
 void midllama::evaltool::finishReport(eval::Report &report, const Options &o,

@@ -368,6 +368,7 @@ public:
     if (&m == &main) {
       deviceName = e->deviceName();
       deviceBytes = std::max(deviceBytes, e->deviceBytes());
+      mainOnGpu = e->onGpu();
     }
     return e;
   }
@@ -388,6 +389,10 @@ private:
   std::vector<std::string> notices;
   std::string deviceName;
   int64_t deviceBytes = 0;
+  bool mainOnGpu = false;
+
+public:
+  bool ranOnGpu() const { return mainOnGpu; }
 };
 
 /// --logits-out / --expect-logits: the logits of every position of --prompt-ids, one
@@ -623,7 +628,6 @@ int run(int argc, char **argv) {
   int64_t budget = checkMemoryBudget(o, *model, report);
   report.add("threads", std::to_string(cpu::threadCount()), "threads",
              std::to_string(cpu::threadCount()));
-  eval::addActivations(report, *model, o.activations);
   // Token ids given directly: models compiled without a tokenizer, reference comparisons.
   std::vector<int32_t> ids = givenIds(o, model->vocabSize());
   if (!o.logitsOut.empty() || !o.expectLogits.empty()) {
@@ -637,6 +641,8 @@ int run(int argc, char **argv) {
   else
     runGeneration(o, *model, ids, executors, report);
   executors.addToReport(report);
+  if (!executors.ranOnGpu()) // the CPU's activations; GPU kernels take fp32 ones
+    eval::addActivations(report, *model, o.activations);
   report.add("peak RSS", eval::format("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
   if (budget > 0) // the process as a whole: code, libraries, tokenizer, a --kl-base model
