@@ -34,6 +34,15 @@ say() { echo "$*" | tee -a "$S"; }
 stage() { say "== [$((SECONDS - T0)) s] $*"; }
 failed=0
 check() { if [ "$1" = 0 ]; then say "PASS $2"; else say "FAIL $2"; failed=1; fi; }
+# compare_logits LABEL TOLERANCE COMMAND...: the command (a midllama-run --expect-logits)
+# with --atol TOLERANCE, checked by its last line.
+compare_logits() {
+  local label=$1 tol=$2 line r=1
+  shift 2
+  line=$(timeout 120 "$@" --atol "$tol" 2>&1 | tail -1)
+  case "$line" in *": ok") r=0 ;; esac
+  check $r "$label: $line"
+}
 
 stage "binaries"
 B=$KIT/bin
@@ -65,20 +74,15 @@ for f in $(cat "$KIT/formats.txt"); do
   # 0.040 (int8) and 0.077 (bitmask + int8) on these logits (measured 2026-12-04), the GPU
   # by as much; 0.12 is 1.5x the CPU's own spread. Everything else: 2e-3.
   case "$f" in *int8) tol=0.12 ;; *) tol=2e-3 ;; esac
-  line=$(timeout 30 $B/midllama-run "$KIT/$f.mlm" --device cuda \
-         --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" --atol $tol \
-         2>&1 | tail -1)
-  case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
-  check $r "logits $f vs CPU: $line"
+  compare_logits "logits $f vs CPU" $tol $B/midllama-run "$KIT/$f.mlm" --device cuda \
+    --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin"
 done
 # The same with the block-per-row kernels alone (no warp-per-row decode kernels): tells
 # which kernel a failure above belongs to.
 for f in m rtn nf4; do
-  line=$(MIDLLAMA_CUDA_REFERENCE_MATMUL=1 timeout 30 $B/midllama-run "$KIT/$f.mlm" \
-         --device cuda --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin" \
-         --atol 2e-3 2>&1 | tail -1)
-  case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
-  check $r "logits $f vs CPU, block kernels only: $line"
+  compare_logits "logits $f vs CPU, block kernels only" 2e-3 \
+    env MIDLLAMA_CUDA_REFERENCE_MATMUL=1 $B/midllama-run "$KIT/$f.mlm" --device cuda \
+    --prompt-ids "$(cat "$KIT/ids.txt")" --expect-logits "$KIT/$f.cpu.bin"
 done
 timeout 120 $B/midllama-run "$KIT/m.mlm" --device cuda --perplexity data/tinystories/eval.txt \
   --ctx 256 --max-windows 32 --json "$OUT/m.ppl.gpu.json" 2> "$OUT/ppl.log"
@@ -101,10 +105,8 @@ if [ -d "$KIT/smollm2" ]; then
     timeout 120 $B/midllama-run "$m" --synthetic-weights --device cpu --prompt-ids "$ids" \
       --logits-out "$OUT/sm-$f.cpu.bin" > /dev/null 2> "$OUT/sm-$f.cpu.log"
     atol=$(python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$OUT/sm-$f.cpu.bin" 2>/dev/null || echo 0)
-    line=$(timeout 120 $B/midllama-run "$m" --synthetic-weights --device cuda --prompt-ids "$ids" \
-           --expect-logits "$OUT/sm-$f.cpu.bin" --atol "$atol" 2>&1 | tail -1)
-    case "$line" in *": ok") r=0 ;; *) r=1 ;; esac
-    check $r "SmolLM2-shaped $f logits GPU vs CPU: $line"
+    compare_logits "SmolLM2-shaped $f logits GPU vs CPU" "$atol" $B/midllama-run "$m" \
+      --synthetic-weights --device cuda --prompt-ids "$ids" --expect-logits "$OUT/sm-$f.cpu.bin"
     timeout 120 $B/midllama-run "$m" --synthetic-weights --device cuda --prompt-ids "$ids" \
       --steps 128 --repeat 3 --json "$OUT/sm-$f.speed.json" > /dev/null 2> "$OUT/sm-$f.speed.log"
     say "  $f: $(grep -E 'decode|prefill|GPU memory' "$OUT/sm-$f.speed.log" | tr -s ' ' | tr '\n' ';')"
@@ -172,8 +174,14 @@ fi
 stage "done"
 # The device tool brings back at most 8 files: the summary, and the JSON results and the
 # logs and texts in one archive each.
-(cd "$OUT" && tar -czf /tmp/midllama-gpu-json.tgz $(ls *.json 2>/dev/null) &&
-   tar -czf /tmp/midllama-gpu-logs.tgz --exclude=summary.txt --exclude='*.json' . &&
-   find . -type f ! -name summary.txt -delete &&
-   mv /tmp/midllama-gpu-json.tgz json.tgz && mv /tmp/midllama-gpu-logs.tgz logs.tgz)
+(
+  cd "$OUT" || exit
+  rm -f /tmp/midllama-gpu-json.tgz
+  jsons=$(ls ./*.json 2>/dev/null) # none when every run failed
+  [ -z "$jsons" ] || tar -czf /tmp/midllama-gpu-json.tgz $jsons
+  tar -czf /tmp/midllama-gpu-logs.tgz --exclude=summary.txt --exclude='*.json' . &&
+    find . -type f ! -name summary.txt -delete &&
+    mv /tmp/midllama-gpu-logs.tgz logs.tgz
+  [ ! -f /tmp/midllama-gpu-json.tgz ] || mv /tmp/midllama-gpu-json.tgz json.tgz
+)
 exit $failed

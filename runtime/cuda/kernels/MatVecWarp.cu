@@ -122,10 +122,15 @@ __device__ __forceinline__ void warpRowDots(const WeightView &w, int64_t n, cons
       acc[m] = s;
     }
   }
+  // Only the rows of x there are: at batch 1, 5 shuffles instead of 80 (`rows` is the same
+  // in every lane, so the whole warp leaves the loop together).
 #pragma unroll
-  for (int m = 0; m < kWarpMaxRows; ++m)
+  for (int m = 0; m < kWarpMaxRows; ++m) {
+    if (m >= rows)
+      break;
     for (int d = 16; d > 0; d >>= 1)
       acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], d);
+  }
 }
 
 } // namespace
