@@ -121,8 +121,8 @@ static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::
 }
 
 /// Why `file` is not an intact artifact this runtime reads (format, version, checksum),
-/// or empty.
-static std::string headerProblem(const ParamFile &file) {
+/// or empty. `dropPages`: hand each tensor's pages back once hashed.
+static std::string headerProblem(const ParamFile &file, bool dropPages) {
   const auto &meta = file.metadata();
   auto get = [&](const char *key) {
     auto it = meta.find(key);
@@ -135,8 +135,11 @@ static std::string headerProblem(const ParamFile &file) {
     return "artifact version " + get("artifact_version") + ", this runtime reads version " +
            std::to_string(kArtifactVersion) + "; recompile it";
   uint64_t checksum = 0xcbf29ce484222325ull;
-  for (const TensorView &t : file.tensors())
+  for (const TensorView &t : file.tensors()) {
     checksum = contentHash(t.data, size_t(t.numBytes), checksum);
+    if (dropPages)
+      file.evict(t);
+  }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
   if (get("checksum") != hex)
@@ -145,7 +148,7 @@ static std::string headerProblem(const ParamFile &file) {
 }
 
 std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
-                                   bool syntheticWeights) {
+                                   bool syntheticWeights, bool streamWeights) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = ParamFile::open(path, error, "artifact");
   if (!m->file_)
@@ -154,7 +157,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
     error = "artifact '" + path + "': " + why;
     return nullptr;
   };
-  if (std::string why = headerProblem(*m->file_); !why.empty())
+  if (std::string why = headerProblem(*m->file_, streamWeights); !why.empty())
     return fail(why);
   if (const TensorView *manifest = m->file_->find(kSyntheticWeightsTensor)) {
     if (!syntheticWeights)

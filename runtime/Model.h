@@ -28,8 +28,10 @@ public:
   /// Returns null and sets `error` (one line naming the file) if the artifact is missing,
   /// truncated, tampered with, of another version or inconsistent. An artifact compiled
   /// with synthetic weights loads only with `syntheticWeights`, which generates them.
+  /// `streamWeights`: the caller will read the weights a layer at a time (calibration), so
+  /// each tensor's pages are dropped once checksummed instead of left resident.
   static std::unique_ptr<Model> load(const std::string &path, std::string &error,
-                                     bool syntheticWeights = false);
+                                     bool syntheticWeights = false, bool streamWeights = false);
   /// Whether the weights were generated at load (an artifact compiled with
   /// --synthetic-weights): random values, for speed and memory only.
   bool hasSyntheticWeights() const { return synthetic_; }

@@ -82,8 +82,10 @@ Dims dimsOf(const rt::Model &model) {
 
 /// The model's weights by their Hugging Face names, as fp32.
 struct Weights {
-  std::vector<float> embed, finalNorm, head;
+  std::vector<float> embed, finalNorm;
+  std::vector<float> untiedHead; // empty when the LM head is the embedding (not copied)
   std::vector<Layer> layers;
+  const std::vector<float> &head() const { return untiedHead.empty() ? embed : untiedHead; }
 };
 
 /// Reads the dense weight `name` (F32 or F16) of `count` values into `out`.
@@ -107,6 +109,7 @@ bool readDense(SymbolTable &symbols, const rt::ParamFile &file, const std::strin
       out[size_t(i)] = rt::halfToFloat(h);
     }
   }
+  file.evict(*t); // copied: the file's pages need not stay resident beside the copy
   return true;
 }
 
@@ -125,10 +128,8 @@ bool readWeights(ModuleOp module, Dims &d, Weights &w, std::string &error) {
       !read("model.norm.weight", d.dim, w.finalNorm))
     return false;
   if (symbols.lookup<llm::ParamOp>("lm_head.weight")) {
-    if (!read("lm_head.weight", d.vocab * d.dim, w.head))
+    if (!read("lm_head.weight", d.vocab * d.dim, w.untiedHead))
       return false;
-  } else {
-    w.head = w.embed; // tied
   }
   int64_t dim = d.dim, qw = d.qw, kw = d.kw, ffn = d.ffn;
   for (int64_t l = 0; l < d.layers; ++l) {
@@ -288,7 +289,7 @@ bool backpropagate(ModuleOp module, const CalibrationOptions &options, const cha
     std::vector<float> f(x.size());
     logits.resize(static_cast<size_t>(T * vocab));
     cpu::rmsNorm(x.data(), f.data(), T, dim, ref(w.finalNorm, 1, dim), d.eps);
-    cpu::matmul(f.data(), logits.data(), T, ref(w.head, vocab, dim));
+    cpu::matmul(f.data(), logits.data(), T, ref(w.head(), vocab, dim));
     std::vector<int32_t> labels(static_cast<size_t>(T), -1);
     for (int64_t t = 0; t + 1 < T; ++t)
       labels[size_t(t)] = tokens[size_t(t + 1)];
@@ -297,7 +298,7 @@ bool backpropagate(ModuleOp module, const CalibrationOptions &options, const cha
 
     // Backward.
     std::vector<float> df(x.size(), 0.0f), dx(x.size(), 0.0f);
-    backward::linear(f.data(), w.head.data(), dlogits.data(), T, vocab, dim, df.data(),
+    backward::linear(f.data(), w.head().data(), dlogits.data(), T, vocab, dim, df.data(),
                      nullptr);
     backward::rmsNorm(x.data(), w.finalNorm.data(), df.data(), T, dim, d.eps, dx.data());
     for (int64_t l = d.layers - 1; l >= 0; --l) {
@@ -331,14 +332,18 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
                                  double alpha, GradientNorm norm,
                                  std::map<std::string, std::vector<float>> &norms,
                                  double &meanLoss, std::string &error) {
-  // Σ (α g)² (L2) or Σ |α g| (L1) per weight.
-  std::map<std::string, std::vector<double>> sums;
+  // Σ (α g)² (L2) or Σ |α g| (L1) per weight, summed in fp32 as the reference
+  // (GBLM-Pruner's gradient_computation.py: float32 L2 accumulators; its L1 ones are fp16,
+  // ours fp32). One accumulator per projection weight is the pass's largest buffer (425 MB
+  // on SmolLM2; doubles took twice that).
+  const float a = float(alpha);
+  std::map<std::string, std::vector<float>> sums;
   auto visit = [&](int64_t layer, size_t p, const std::vector<float> &dW,
                    const std::vector<float> &, int64_t) {
-    std::vector<double> &sum = sums[projectionName(layer, p)];
-    sum.resize(dW.size(), 0.0);
+    std::vector<float> &sum = sums[projectionName(layer, p)];
+    sum.resize(dW.size(), 0.0f);
     for (size_t i = 0; i < dW.size(); ++i) {
-      double g = alpha * double(dW[i]);
+      float g = a * dW[i];
       sum[i] += norm == GradientNorm::L2 ? g * g : std::fabs(g);
     }
   };
@@ -346,11 +351,11 @@ bool calib::computeGradientNorms(ModuleOp module, const CalibrationOptions &opti
                      error))
     return false;
   norms.clear();
-  for (const auto &[name, sum] : sums) {
-    std::vector<float> &g = norms[name];
-    g.resize(sum.size());
-    for (size_t i = 0; i < g.size(); ++i)
-      g[i] = float(norm == GradientNorm::L2 ? std::sqrt(sum[i]) : sum[i]);
+  for (auto &[name, sum] : sums) {
+    if (norm == GradientNorm::L2)
+      for (float &v : sum)
+        v = std::sqrt(v);
+    norms[name] = std::move(sum); // in place: no second copy of every weight's norms
   }
   return true;
 }

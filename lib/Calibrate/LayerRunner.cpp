@@ -193,6 +193,8 @@ std::unique_ptr<LayerRunner> LayerRunner::create(rt::Model &model,
     return nullptr;
   }
   r->runPrologue(); // once: the first layer's input
+  // The load's checksum read every page of the model; the embedding has done its part.
+  model.file().evictAll();
   return r;
 }
 
@@ -264,4 +266,13 @@ void LayerRunner::advance(int64_t s) {
       state_[size_t(chunk)].emplace_back(p, p + rows * prog.slotWidths[size_t(slot)]);
     }
   }
+  releaseLayer(s);
+}
+
+void LayerRunner::releaseLayer(int64_t s) {
+  // Layer s will not run again: its KV cache and the weight pages it read go back to the
+  // system, so calibration's memory holds one layer, not the model. Pages of the mapping
+  // are re-read from the page cache when touched again (the next layer's weights).
+  session_->releaseCache(s);
+  model_.file().evictAll();
 }

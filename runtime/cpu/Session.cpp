@@ -30,6 +30,15 @@ Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t
   }
 }
 
+void Session::releaseCache(int64_t layer) {
+  if (layer < 0 || layer >= model_.layers_)
+    return;
+  for (int64_t b = 0; b < batch_; ++b) {
+    kCache_[size_t(layer * batch_ + b)].clear();
+    vCache_[size_t(layer * batch_ + b)].clear();
+  }
+}
+
 int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t context,
                               int64_t batch) {
   // Saturating: the counts come from options (--batch, --max-context), and an overflow

@@ -55,6 +55,9 @@ public:
   void runCalls(size_t begin, size_t end, bool lastOnly, const InputHook &beforeMatMul = {});
   float *slot(int64_t index) { return slots_[size_t(index)].data(); }
   int64_t rows() const { return batch_ * count_; }
+  /// Empties decoder layer `layer`'s KV cache of every sequence and hands its pages back:
+  /// calibration, done with a layer, holds one layer's cache at a time.
+  void releaseCache(int64_t layer);
   /// Bytes of activation buffers and KV cache this session allocated.
   int64_t allocatedBytes() const;
 
@@ -64,7 +67,9 @@ private:
   int64_t count_ = 0; // tokens per sequence of the current step
   std::vector<float> lastRows_; // each sequence's last row, for last-only projections
   std::vector<ZeroedBuffer> slots_; // pages resident only once written
-  std::vector<std::vector<float>> kCache_, vCache_;
+  // Pages resident only as positions are written: a session sized for the model's context
+  // (8192 for SmolLM2: 377 MB of cache) costs what its runs fill.
+  std::vector<ZeroedBuffer> kCache_, vCache_;
   std::vector<int64_t> tokens_, positions_;
 };
 

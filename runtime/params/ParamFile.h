@@ -67,6 +67,9 @@ public:
   void evict(const TensorView &view) const;
   /// The same for any bytes of the mapping (nothing for bytes outside it, e.g. in memory).
   void evictRange(const void *data, size_t bytes) const;
+  /// Every mapped page (layer-by-layer calibration: what the load's checksum and the
+  /// finished layers touched, so that its memory holds one layer's weights, not the file).
+  void evictAll() const { evictRange(base_, size_t(size_)); }
   /// Whether [data, data + bytes) lies in the file's mapping (not a tensor held in memory).
   bool inMapping(const void *data, size_t bytes) const;
   /// The tensors in file order, padding excluded.

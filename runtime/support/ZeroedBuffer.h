@@ -7,7 +7,9 @@
 // write most of them (layer-by-layer calibration never reaches the LM head). std::vector
 // writes its zeros up front, making every page resident; calloc of a large block hands out
 // the kernel's zero pages, which become memory only where written. Same contents, the
-// peak RSS then counts what a run really uses.
+// peak RSS then counts what a run really uses. The KV cache is held the same way (a session
+// sized for an 8192-token context costs the positions its runs fill), and clear() gives a
+// buffer's pages back (calibration, done with a layer's cache).
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,9 +17,16 @@
 #define MIDLLAMA_RUNTIME_SUPPORT_ZEROEDBUFFER_H
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace midllama::rt {
 
@@ -32,6 +41,9 @@ public:
   float *data() { return data_.get(); }
   const float *data() const { return data_.get(); }
   size_t size() const { return size_; }
+  /// Zeroes the contents and gives the whole pages back to the system (they read as zeros
+  /// and cost nothing until written again): a calibration run done with a layer's KV cache.
+  void clear();
 
 private:
   struct Free {
@@ -40,6 +52,24 @@ private:
   std::unique_ptr<float, Free> data_;
   size_t size_;
 };
+
+inline void ZeroedBuffer::clear() {
+  auto *begin = reinterpret_cast<uint8_t *>(data_.get());
+  uint8_t *end = begin + size_ * sizeof(float);
+#if defined(__linux__)
+  // Private anonymous pages (calloc's, heap or mmap) read as zeros after MADV_DONTNEED;
+  // only whole pages inside the buffer are handed back, the partial ends are cleared.
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  auto *first = reinterpret_cast<uint8_t *>((uintptr_t(begin) + page - 1) / page * page);
+  auto *last = reinterpret_cast<uint8_t *>(uintptr_t(end) / page * page);
+  if (first < last && madvise(first, size_t(last - first), MADV_DONTNEED) == 0) {
+    std::memset(begin, 0, size_t(first - begin));
+    std::memset(last, 0, size_t(end - last));
+    return;
+  }
+#endif
+  std::memset(begin, 0, size_t(end - begin));
+}
 
 } // namespace midllama::rt
 

@@ -71,7 +71,7 @@ public:
   int64_t sampleLength() const { return length_; }
 
   /// Runs segment `s` over every sample with the weights as they are now, keeping its
-  /// output as the next segment's input.
+  /// output as the next segment's input; then releases the layer (releaseLayer).
   void advance(int64_t s);
 
   /// Input rows of every sample (samples × length).
@@ -97,6 +97,9 @@ private:
   void runPrologue();
   /// Loads the chunk's tokens and its saved state, for a run of segment `s`.
   void restore(int64_t chunk, int64_t s);
+  /// Hands back what layer `s` held once it will not run again: its KV cache, and the
+  /// model's mapped weight pages (only the next layer's are then read back).
+  void releaseLayer(int64_t s);
 
   rt::Model &model_;
   std::vector<std::vector<int32_t>> samples_;

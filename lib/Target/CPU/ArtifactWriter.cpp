@@ -389,6 +389,12 @@ bool Serializer::addWeights(rt::ParamFileWriter &writer, const ArtifactOptions &
   std::unique_ptr<rt::ParamFile> params = openModuleParams(module, "", error);
   if (!params)
     return false;
+  // Each tensor's pages are handed back once hashed and once written (re-read from the
+  // page cache in between): writing a model costs one tensor of memory, not the file.
+  const rt::ParamFile *source = params.get(); // stays put when moved into moduleParams
+  auto dropPages = [source](const rt::TensorView *t) {
+    return [source, t] { source->evict(*t); };
+  };
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
     bool plain = info.format.kind == rt::FormatKind::Dense &&
@@ -401,9 +407,10 @@ bool Serializer::addWeights(rt::ParamFileWriter &writer, const ArtifactOptions &
           return fail("weight component '" + storedNames[i] + suffix + "' is missing from " +
                       params->path());
         if (!writer.addBorrowed(info.name + suffix, c->dtype, c->shape, c->data, c->numBytes,
-                                error))
+                                error, dropPages(c)))
           return false;
         checksum = rt::contentHash(c->data, size_t(c->numBytes), checksum);
+        source->evict(*c);
       }
       if (!addTypeTensors(writer, i, checksum))
         return false;
@@ -424,19 +431,22 @@ bool Serializer::addWeights(rt::ParamFileWriter &writer, const ArtifactOptions &
       std::vector<uint8_t> packed(static_cast<size_t>(bytes));
       rt::packPanel16(t->data, n, k, elem, packed.data());
       checksum = rt::contentHash(packed.data(), packed.size(), checksum);
-      const uint8_t *src = t->data;
+      source->evict(*t);
       if (!writer.addGenerated(info.name, info.dtype, stored, bytes,
                                [=](uint8_t *dst, std::string &) {
-                                 rt::packPanel16(src, n, k, elem, dst);
+                                 rt::packPanel16(t->data, n, k, elem, dst);
+                                 source->evict(*t);
                                  return true;
                                },
                                error))
         return false;
       continue;
     }
-    if (!writer.addBorrowed(info.name, t->dtype, t->shape, t->data, t->numBytes, error))
+    if (!writer.addBorrowed(info.name, t->dtype, t->shape, t->data, t->numBytes, error,
+                            dropPages(t)))
       return false;
     checksum = rt::contentHash(t->data, size_t(t->numBytes), checksum);
+    source->evict(*t);
   }
   // The parameter file is mapped until the writer commits: it borrows from it.
   moduleParams = std::move(params);

@@ -313,6 +313,8 @@ struct LLMQuantizeAWQPass
         l.kind[g] = Block::MLP;
     }
     std::vector<int64_t> seen(n, 0);
+    const int64_t searchRows =
+        searchSamples > 0 ? std::min(total, searchSamples * runner->sampleLength()) : total;
     runner->observe(l.segment, [&](int64_t g, const float *x, int64_t rows) {
       size_t gi = size_t(g);
       int64_t k = l.stats[gi].k;
@@ -320,9 +322,14 @@ struct LLMQuantizeAWQPass
       for (int64_t r = 0; r < rows; ++r, ++seen[gi])
         if (seen[gi] % stride == 0 && int64_t(l.clipRows[gi].size()) < clipTokens * k)
           l.clipRows[gi].insert(l.clipRows[gi].end(), x + r * k, x + (r + 1) * k);
-      // Inputs kept whole: those a lone projection's output is computed from.
-      if (l.kind[gi] == Block::Linear)
-        l.inputs[gi].insert(l.inputs[gi].end(), x, x + rows * k);
+      // Inputs kept whole: those a lone projection's output is computed from, as far as
+      // the search reads them (search-samples: the first samples' rows; the down
+      // projection's input of every sample would be 200 MB on SmolLM2).
+      if (l.kind[gi] == Block::Linear) {
+        int64_t kept = int64_t(l.inputs[gi].size()) / k;
+        int64_t take = std::min(rows, std::max<int64_t>(0, searchRows - kept));
+        l.inputs[gi].insert(l.inputs[gi].end(), x, x + take * k);
+      }
     });
   }
 
@@ -332,10 +339,8 @@ struct LLMQuantizeAWQPass
                                  const std::vector<std::vector<float>> *candidate) {
     const std::vector<std::vector<int64_t>> &groups = *l.groups;
     if (l.kind[g] == Block::Linear) {
-      // The kept inputs are every sample's; the search reads the first search-samples'.
-      int64_t rows = l.stats[g].rows;
-      if (searchSamples > 0)
-        rows = std::min(rows, searchSamples * runner->sampleLength());
+      // The kept inputs: the first search-samples' rows (observeLayer keeps no more).
+      int64_t rows = int64_t(l.inputs[g].size()) / shapeOf(groups[g][0])[1];
       std::vector<float> out;
       for (size_t i = 0; i < groups[g].size(); ++i) {
         int64_t w = groups[g][i];

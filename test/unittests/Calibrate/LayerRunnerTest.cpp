@@ -20,12 +20,34 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <unistd.h>
 
 using namespace midllama;
 
 namespace {
+
+/// KiB of the mapping holding `address` resident in this process (/proc/self/smaps), or -1.
+long residentKiB(const void *address) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long begin, end;
+    char dash;
+    std::istringstream header(line);
+    if (line.find(':') > line.find(' ') && (header >> std::hex >> begin >> dash >> end) &&
+        dash == '-') {
+      inside = uintptr_t(address) >= begin && uintptr_t(address) < end;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0)
+      return std::stol(line.substr(4));
+  }
+  return -1;
+}
 
 class LayerRunnerTest : public ::testing::Test {
 protected:
@@ -163,6 +185,27 @@ TEST_F(LayerRunnerTest, ReplacedWeightsReachOnlyLaterLayers) {
   });
   ASSERT_EQ(nextBefore.size(), nextAfter.size());
   EXPECT_NE(nextBefore, nextAfter);
+}
+
+TEST_F(LayerRunnerTest, CalibrationHoldsOneLayersWeightPagesAtATime) {
+  // The load's checksum reads the whole file and each layer's run its weights: a layer done
+  // hands its pages back, so the model's mapping never stays resident whole.
+  const rt::ParamFile &file = model->file();
+  const void *base = file.tensors().front().data;
+  const long fileKiB = long(file.fileSize() / 1024);
+  ASSERT_GT(fileKiB, 512) << "stories260K's artifact is about 1 MB";
+  std::string error;
+  auto runner = calib::LayerRunner::create(*model, samples, layerOfWeight, 2, error);
+  ASSERT_TRUE(runner) << error;
+  long afterPrologue = residentKiB(base);
+  ASSERT_GE(afterPrologue, 0) << "no /proc/self/smaps entry for the model's mapping";
+  EXPECT_LT(afterPrologue, fileKiB / 4);
+  wholeForward(0); // touches every weight
+  EXPECT_GT(residentKiB(base), fileKiB / 2);
+  for (int64_t seg = 0; seg + 1 < runner->numSegments(); ++seg) {
+    runner->advance(seg);
+    EXPECT_LT(residentKiB(base), fileKiB / 4) << "after layer " << seg;
+  }
 }
 
 } // namespace
