@@ -4,7 +4,7 @@ measurements scripts/table1.sh leaves in a results directory (issue 17).
 
     python3 scripts/table1-report.py --results DIR --rows "fp32 nf4-b64 ..." \
         --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --hellaswag-tag hellaswag-s0.02 \
-        --out docs [--caveat TEXT] [--previous docs/table1.json]
+        --out docs [--caveat TEXT] [--previous docs/table1.json | --earlier docs/table1.json]
 
 Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
 DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json, DIR/NAME.<hellaswag-tag>.json
@@ -117,8 +117,8 @@ def markdown(rows, a, protocol):
         f"{os.cpu_count()} cores, CPU backend (no GPU: memory is RAM, not VRAM). Peak RAM: "
         "the peak RSS of a greedy generation of 64 tokens (the model alone: weights, "
         "buffers, KV cache); peak RAM, tasks: the largest of the WikiText-2 (which also maps "
-        "the fp32 model, for KL), MMLU, BBH and HellaSwag runs, whose sessions sized for the "
-        "model's 8192-token context add the same few hundred MB to every row. Size on disk: "
+        "the fp32 model, for KL), MMLU, BBH and HellaSwag runs (their KV cache and logits "
+        "buffers cost what the longest prompt fills). Size on disk: "
         "the compiled artifact (.mlm). Times: wall seconds of each run (WikiText-2: the "
         "tokens it ran at its measured throughput).",
         "",
@@ -128,8 +128,9 @@ def markdown(rows, a, protocol):
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        mark = " †" if r.get("earlier") else ""
         lines.append(
-            f"| {r['recipe']} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
+            f"| {r['recipe']}{mark} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
             f"| {r['peak_rss_bytes'] / MB:.0f} | {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
             f"| {cell(r, 'mmlu_acc', '{:.4f}', 'mmlu_stderr')} | {cell(r, 'mmlu_s', '{:.0f}')} "
             f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} "
@@ -148,6 +149,12 @@ def markdown(rows, a, protocol):
     ]
     if a.caveat:
         lines += ["", a.caveat]
+    earlier = sorted({r["earlier"] for r in rows if r.get("earlier")})
+    if earlier:
+        lines += ["", "† Rows kept from an earlier table (" + ", ".join(earlier) + ", "
+                  "`--earlier`): this run did not measure them; their binaries and machine "
+                  "load were that table's, so their times compare with each other, not with "
+                  "the rows above."]
     lines += [
         "",
         "![peak memory against total benchmark time](figures/table1-memory-vs-time.svg)",
@@ -172,10 +179,12 @@ def figures(rows, out):
     timed = [r for r in rows if "mmlu_s" in r and "bbh_s" in r and "hellaswag_s" in r]
     colors = plt.get_cmap("tab20").colors  # 12 recipes: the default 10-color cycle repeats
     for i, r in enumerate(timed):
+        name = r["recipe"] + (" †" if r.get("earlier") else "")  # † an earlier run's times
         ax.scatter(r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB, s=40,
+                   marker="^" if r.get("earlier") else "o",
                    color=colors[(2 * i) % 20 + (2 * i) // 20],
-                   label=f"{r['recipe']} ({r['bits_per_parameter']:.1f} bits/param)")
-        ax.annotate(r["recipe"], (r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB),
+                   label=f"{name} ({r['bits_per_parameter']:.1f} bits/param)")
+        ax.annotate(name, (r["benchmark_s"] / 60, r["peak_rss_bytes"] / MB),
                     textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.set_xlabel("total benchmark time: WikiText-2 + MMLU + BBH + HellaSwag "
                   "(minutes, CPU backend)")
@@ -225,14 +234,25 @@ def main():
     ap.add_argument("--previous", help="an earlier table1.json: its rows are kept as they "
                     "are, only their missing task cells filled from --results (a row's "
                     "measurements then all come from the runs that made them)")
+    ap.add_argument("--earlier", help="an earlier table1.json: rows this run has no "
+                    "WikiText-2 result for are taken from it whole, marked † with its date")
     a = ap.parse_args()
     tags = (a.mmlu_tag, a.bbh_tag, a.hellaswag_tag)
     previous = {r["recipe"]: r for r in load(a.previous)["rows"]} if a.previous else {}
-    rows = [r for r in (fill(previous[n], a.results, tags) if n in previous
-                        else row_of(a.results, n, tags) for n in a.rows.split()) if r]
+    earlier = {}
+    if a.earlier:
+        e = load(a.earlier)
+        earlier = {r["recipe"]: dict(r, earlier=r.get("earlier") or e["date"]) for r in e["rows"]}
+    def make(n):
+        if n in previous:
+            return fill(previous[n], a.results, tags)
+        return row_of(a.results, n, tags) or earlier.get(n)
+    rows = [r for r in map(make, a.rows.split()) if r]
     if not rows:
         raise SystemExit("table1-report: no row has its WikiText-2 result in " + a.results)
     protocol = list(load(a.previous)["protocol"]) if a.previous else []
+    if any(r.get("earlier") for r in rows):
+        protocol += [p for p in load(a.earlier)["protocol"] if p not in protocol]
     for name in a.rows.split():
         for tag in tags:
             r = load(os.path.join(a.results, f"{name}.{tag}.json"))

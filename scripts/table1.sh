@@ -22,7 +22,9 @@
 # MIDLLAMA_TABLE1_BBH_MAX_GEN BBH's generation limit (default 256 on this CPU; the
 # harness's is 1024: a question the model never stops on costs minutes);
 # MIDLLAMA_TABLE1_THREADS the evaluation threads (default: all cores);
-# MIDLLAMA_TABLE1_CAVEAT a sentence printed under the table (e.g. other load on the machine).
+# MIDLLAMA_TABLE1_CAVEAT a sentence printed under the table (e.g. other load on the machine);
+# MIDLLAMA_TABLE1_EARLIER an earlier table1.json whose rows this run did not measure are kept
+# (marked †, with that table's date) instead of left out.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,4 +83,5 @@ fi
 "$PY" "$ROOT/scripts/table1-report.py" --results "$OUT" --rows "$ROWS" \
   --mmlu-tag "$MMLU_TAG" --bbh-tag "$BBH_TAG" --hellaswag-tag "$HELLASWAG_TAG" \
   --out "$ROOT/docs" \
-  --caveat "${MIDLLAMA_TABLE1_CAVEAT:-}"
+  --caveat "${MIDLLAMA_TABLE1_CAVEAT:-}" \
+  ${MIDLLAMA_TABLE1_EARLIER:+--earlier "$MIDLLAMA_TABLE1_EARLIER"}
