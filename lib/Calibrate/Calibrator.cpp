@@ -86,9 +86,11 @@ std::unique_ptr<rt::Model> calib::compileForCalibration(ModuleOp module,
   ArtifactOptions options;
   options.tokenizerPath = tokenizer;
   bool written = writeArtifact(*copy, std::string(path), options, error);
-  std::unique_ptr<rt::Model> model = written ? rt::Model::load(std::string(path), error, /*syntheticWeights=*/false,
-                                                       /*streamWeights=*/true)
-                                     : nullptr;
+  // Streamed: the layers read their weights one after the other (LayerRunner::releaseLayer).
+  std::unique_ptr<rt::Model> model =
+      written ? rt::Model::load(std::string(path), error, /*syntheticWeights=*/false,
+                                /*streamWeights=*/true)
+              : nullptr;
   // A scratch file: its copy staged in the run's transaction goes too. The mapping stays.
   rt::discardOutput(std::string(path));
   llvm::sys::fs::remove(path);
