@@ -386,7 +386,9 @@ bool copyStored(rt::ParamFileWriter &writer, const rt::ParamFile &file, ParamOp 
       error = "tensor '" + stored + "' is missing from " + file.path();
       return false;
     }
-    if (!writer.addBorrowed(name + c.suffix, t->dtype, t->shape, t->data, t->numBytes, error))
+    // Its pages go once written: copying the rest of a model costs one tensor of memory.
+    if (!writer.addBorrowed(name + c.suffix, t->dtype, t->shape, t->data, t->numBytes, error,
+                            [&file, t] { file.evict(*t); }))
       return false;
   }
   return true;
