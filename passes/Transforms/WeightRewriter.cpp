@@ -315,9 +315,19 @@ bool encodeSelected(const rt::ParamFile *file, SymbolTable &symbols,
 
 bool addComponents(rt::ParamFileWriter &writer, const std::string &name, EncodedWeight &e,
                    std::string &error) {
-  for (EncodedWeight::Component &c : e.components)
-    if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), error))
+  for (EncodedWeight::Component &c : e.components) {
+    if (!c.spill) {
+      if (!writer.addOwned(name + c.suffix, c.dtype, c.shape, std::move(c.bytes), error))
+        return false;
+      continue;
+    }
+    const uint8_t *bytes = c.spill->data(c.spilledAt, error);
+    const EncodedSpill *spill = c.spill;
+    int64_t at = c.spilledAt, n = c.spilledBytes;
+    if (!bytes || !writer.addBorrowed(name + c.suffix, c.dtype, c.shape, bytes, n, error,
+                                      [spill, at, n] { spill->evict(at, n); }))
       return false;
+  }
   return true;
 }
 

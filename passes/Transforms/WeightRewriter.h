@@ -16,6 +16,7 @@
 
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "midllama/Quantize/Affine.h"
+#include "passes/Transforms/EncodedSpill.h"
 #include "runtime/params/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -35,6 +36,9 @@ struct EncodedWeight {
     rt::DType dtype;
     std::vector<int64_t> shape;
     std::vector<uint8_t> bytes;
+    // Or, once spilled (EncodedSpill.h: calibrated passes), where the bytes are now.
+    const EncodedSpill *spill = nullptr;
+    int64_t spilledAt = 0, spilledBytes = 0;
   };
   std::vector<Component> components;
   std::string description; // for progress: "int4 g32", "nf4 b64 dq"

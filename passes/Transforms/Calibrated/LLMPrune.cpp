@@ -113,6 +113,7 @@ private:
       return failure();
     const sparse::Pattern &p = parsedPattern;
     llvm::StringMap<EncodedWeight> encoded;
+    EncodedSpill spill; // each layer's encodings on disk until the rewrite
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
                         std::vector<std::vector<float>> &compressed, std::string &why) {
       for (const std::string &weight : names) {
@@ -134,6 +135,8 @@ private:
         e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start)
                        .count();
+        if (!spill.spill(e, why))
+          return false;
         encoded[weight] = std::move(e);
         compressed.push_back(std::move(pruned));
       }

@@ -130,6 +130,7 @@ struct LLMQuantizeAWQPass
   std::set<int64_t> replacedInLayer; // weights the model computes with replacements of
   std::map<int64_t, std::vector<uint8_t>> keepOf;
   llvm::StringMap<EncodedWeight> encoded;
+  std::shared_ptr<EncodedSpill> spill; // (copyable: passes are cloned) each layer's encodings on disk until the rewrite
   std::set<int64_t> done;
   std::map<std::string, std::string> notes; // llm.rescaled, by parameter
   std::string error;
@@ -196,6 +197,7 @@ struct LLMQuantizeAWQPass
     auto start = std::chrono::steady_clock::now();
     module = m;
     selected.clear(), foldable.clear(), current.clear(), keepOf.clear(), encoded.clear();
+    spill = std::make_shared<EncodedSpill>();
     done.clear(), notes.clear(), error.clear();
     std::vector<std::string> projectionNames;
     std::string ignored;
@@ -533,6 +535,10 @@ struct LLMQuantizeAWQPass
       e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                            wStart)
                      .count();
+      if (std::string why; !spill->spill(e, why)) {
+        error = prefix() + why;
+        return false;
+      }
       encoded[nameOf(w)] = std::move(e);
       done.insert(w);
     }

@@ -118,6 +118,7 @@ struct LLMQuantizeGPTQPass
     };
 
     llvm::StringMap<EncodedWeight> encoded;
+    EncodedSpill spill; // each layer's encodings on disk until the rewrite
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
                         std::vector<std::vector<float>> &compressed, std::string &why) {
       std::vector<float> h = stats.hessian();
@@ -176,6 +177,8 @@ struct LLMQuantizeGPTQPass
                      << (r.deadColumns ? ", " + std::to_string(r.deadColumns) + " dead inputs"
                                        : std::string())
                      << "\n";
+        if (!spill.spill(e, why))
+          return false;
         encoded[name] = std::move(e);
         compressed.push_back(std::move(r.dequantized));
       }

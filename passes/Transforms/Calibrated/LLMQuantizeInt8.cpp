@@ -60,6 +60,7 @@ struct LLMQuantizeInt8Pass
       return;
 
     llvm::StringMap<EncodedWeight> encoded;
+    EncodedSpill spill; // each layer's encodings on disk until the rewrite
     auto compress = [&](const std::vector<std::string> &names, const calib::InputStats &stats,
                         std::vector<std::vector<float>> &compressed, std::string &why) {
       std::vector<int64_t> columns = quant::outlierColumns(stats.maxAbs, float(threshold));
@@ -105,6 +106,8 @@ struct LLMQuantizeInt8Pass
         e.millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              start)
                        .count();
+        if (!spill.spill(e, why))
+          return false;
         encoded[name] = std::move(e);
         compressed.push_back(quant::dequantizeInt8Outliers(m, n, k));
       }
