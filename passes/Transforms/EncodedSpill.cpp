@@ -8,6 +8,8 @@
 
 #include "passes/Transforms/WeightRewriter.h"
 
+#include "runtime/support/Memory.h"
+
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -92,8 +94,5 @@ const uint8_t *EncodedSpill::data(int64_t offset, std::string &error) const {
 void EncodedSpill::evict(int64_t offset, int64_t bytes) const {
   if (!map_)
     return;
-  long page = sysconf(_SC_PAGESIZE);
-  int64_t first = (offset + page - 1) / page * page, last = (offset + bytes) / page * page;
-  if (last > first)
-    madvise(const_cast<uint8_t *>(map_) + first, size_t(last - first), MADV_DONTNEED);
+  rt::dropWholePages(map_ + offset, size_t(bytes));
 }

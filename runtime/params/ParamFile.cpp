@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/params/ParamFile.h"
+#include "runtime/support/Memory.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/OutputFile.h"
@@ -226,13 +227,7 @@ bool ParamFile::inMapping(const void *data, size_t bytes) const {
 void ParamFile::evictRange(const void *data, size_t bytes) const {
   if (!inMapping(data, bytes))
     return;
-  uintptr_t begin = reinterpret_cast<uintptr_t>(data);
-  // Whole pages inside the range only: neighbours may still be in use.
-  long page = sysconf(_SC_PAGESIZE);
-  uintptr_t first = (begin + page - 1) / page * page;
-  uintptr_t last = (begin + bytes) / page * page;
-  if (last > first)
-    madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+  dropWholePages(data, bytes);
 }
 
 const TensorView *ParamFile::find(const std::string &name) const {

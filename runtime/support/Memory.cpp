@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -54,4 +55,14 @@ std::string rt::formatMemory(int64_t bytes) {
   if (bytes >= (int64_t(10) << 30))
     return std::to_string(bytes >> 30) + " GiB";
   return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+std::pair<const uint8_t *, const uint8_t *> rt::dropWholePages(const void *data, size_t bytes) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + bytes) / page * page;
+  if (!data || last <= first ||
+      madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED) != 0)
+    return {nullptr, nullptr};
+  return {reinterpret_cast<const uint8_t *>(first), reinterpret_cast<const uint8_t *>(last)};
 }

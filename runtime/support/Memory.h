@@ -12,8 +12,10 @@
 #ifndef MIDLLAMA_RUNTIME_SUPPORT_MEMORY_H
 #define MIDLLAMA_RUNTIME_SUPPORT_MEMORY_H
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace midllama::rt {
 
@@ -26,6 +28,13 @@ int64_t saturatingMul(int64_t a, int64_t b);
 
 /// `bytes` for a message: "1234 MiB" (or "12 GiB" from 10 GiB up).
 std::string formatMemory(int64_t bytes);
+
+/// Hands the whole pages inside [data, data + bytes) back to the system (MADV_DONTNEED):
+/// a private file mapping's pages are re-read from the file when touched again, private
+/// anonymous ones read as zeros. Pages only partly inside are kept (neighbours may be in
+/// use). Returns the range handed back, [first, last); empty when there is none or the
+/// system refused.
+std::pair<const uint8_t *, const uint8_t *> dropWholePages(const void *data, size_t bytes);
 
 } // namespace midllama::rt
 

@@ -23,10 +23,7 @@
 #include <memory>
 #include <new>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#include <unistd.h>
-#endif
+#include "runtime/support/Memory.h"
 
 namespace midllama::rt {
 
@@ -56,19 +53,15 @@ private:
 inline void ZeroedBuffer::clear() {
   auto *begin = reinterpret_cast<uint8_t *>(data_.get());
   uint8_t *end = begin + size_ * sizeof(float);
-#if defined(__linux__)
-  // Private anonymous pages (calloc's, heap or mmap) read as zeros after MADV_DONTNEED;
-  // only whole pages inside the buffer are handed back, the partial ends are cleared.
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  auto *first = reinterpret_cast<uint8_t *>((uintptr_t(begin) + page - 1) / page * page);
-  auto *last = reinterpret_cast<uint8_t *>(uintptr_t(end) / page * page);
-  if (first < last && madvise(first, size_t(last - first), MADV_DONTNEED) == 0) {
-    std::memset(begin, 0, size_t(first - begin));
-    std::memset(last, 0, size_t(end - last));
+  // Private anonymous pages (calloc's, heap or mmap) read as zeros once dropped; only whole
+  // pages inside the buffer are, the partial ends are cleared here.
+  auto [first, last] = dropWholePages(begin, size_t(end - begin));
+  if (first == last) {
+    std::memset(begin, 0, size_t(end - begin));
     return;
   }
-#endif
-  std::memset(begin, 0, size_t(end - begin));
+  std::memset(begin, 0, size_t(first - begin));
+  std::memset(begin + (last - begin), 0, size_t(end - last));
 }
 
 } // namespace midllama::rt

@@ -6,6 +6,7 @@
 
 #include "midllama/Import/ONNX/OnnxModel.h"
 #include "runtime/support/InputFile.h"
+#include "runtime/support/Memory.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -18,7 +19,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <sys/mman.h>
 #include <unistd.h>
 
 using namespace midllama::onnx_import;
@@ -170,12 +170,7 @@ void OnnxModel::evict(const OnnxTensor &tensor) const {
         tensor.bytes.data() < start ||
         tensor.bytes.data() + tensor.bytes.size() > start + buffer.getBufferSize())
       continue;
-    long page = sysconf(_SC_PAGESIZE);
-    uintptr_t begin = reinterpret_cast<uintptr_t>(tensor.bytes.data());
-    uintptr_t first = (begin + page - 1) / page * page;
-    uintptr_t last = (begin + tensor.bytes.size()) / page * page;
-    if (last > first)
-      madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+    rt::dropWholePages(tensor.bytes.data(), tensor.bytes.size());
     return;
   }
 }
