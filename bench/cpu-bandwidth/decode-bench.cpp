@@ -3,7 +3,8 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] [--layers L] [--repeat R]
-//                           [--prefill-rows M] [--int8-activations] [--json FILE]
+//                           [--prefill-rows M] [--int8-activations] [--bf16-activations]
+//                           [--json FILE]
 //
 // Issue 18's bandwidth question for the CPU backend: how close each weight format's
 // decode product (one input row times an [N, K] weight, the kernel a generated token runs)
@@ -19,7 +20,8 @@
 // (default 256; 0 skips it) in GFLOP/s against the fp32 FMA peak measured in the same run
 // (independent FMA chains on registers, no loads), which tells how much a quantized
 // prefill can gain at all with fp32 activations (it runs the fp32 panel kernel on decoded
-// panels: at best the peak) and what integer activations add.
+// panels: at best the peak) and what int8 (--int8-activations) and bf16 (--bf16-activations:
+// two multiply-adds per lane and instruction) activations add.
 // Prints the tables and, with --json, the figures.
 //
 //===----------------------------------------------------------------------===//
@@ -331,7 +333,7 @@ Format nf4(int64_t block, int64_t n, int64_t k, int layers, std::mt19937_64 &rng
 struct Options {
   int threads = 1, layers = 0, repeat = 5;
   int64_t rows = 4096, cols = 4096, prefillRows = 256;
-  bool int8 = false;
+  bool int8 = false, bf16 = false;
   std::string json;
 };
 
@@ -360,12 +362,14 @@ Options parse(int argc, char **argv) {
       o.prefillRows = std::atoll(next().c_str());
     else if (a == "--int8-activations")
       o.int8 = true;
+    else if (a == "--bf16-activations")
+      o.bf16 = true;
     else if (a == "--json")
       o.json = next();
     else {
       std::fprintf(stderr, "usage: midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] "
                            "[--layers L] [--repeat R] [--prefill-rows M] [--int8-activations] "
-                           "[--json FILE]\n");
+                           "[--bf16-activations] [--json FILE]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -420,6 +424,7 @@ int main(int argc, char **argv) {
   Options o = parse(argc, argv);
   cpu::setThreadCount(o.threads);
   cpu::setInt8Activations(o.int8);
+  cpu::setBf16Activations(o.bf16);
   // Enough layers that every format's weights exceed 256 MB (far past any L3: this VM's
   // EPYC has 32 MB and more, which held the 4-bit formats' 4 layers of 4096 x 4096).
   auto layersAt = [&](double bitsPerWeight) {
@@ -472,6 +477,7 @@ int main(int argc, char **argv) {
   std::string json = "{\"threads\": " + std::to_string(o.threads) +
                      ", \"rows\": " + std::to_string(n) + ", \"cols\": " + std::to_string(k) +
                      ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
+                     ", \"bf16_activations\": " + (o.bf16 ? "true" : "false") +
                      ", \"streaming_read_bytes_per_s\": " + std::to_string(read) +
                      ", \"formats\": [";
   for (size_t fi = 0; fi < formats.size(); ++fi) {

@@ -45,6 +45,16 @@ void setInt8Activations(bool on);
 bool int8Activations();
 /// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
 bool int8ActivationsAvailable();
+/// Prefill products (4 or more input rows) of every weight not stored as dense fp32 (fp16,
+/// bf16, NF4, affine codes of any width, pruned; not LLM.int8(), which has its own integer
+/// product) with the activations and the decoded weights rounded to bf16 (nearest even)
+/// and pairs of products summed in fp32 by AVX512_BF16's vdpbf16ps: twice the multiply-adds
+/// of an fp32 FMA per instruction. Where int8 activations are on too, they take the
+/// weights they cover. Off by default (--bf16-activations); decode (1-3 rows) is unchanged.
+void setBf16Activations(bool on);
+bool bf16Activations();
+/// Whether this CPU has AVX512_BF16; without it the setting changes nothing.
+bool bf16ActivationsAvailable();
 /// Dense 4-, 5- and 8-bit affine and NF4 weights are read from a copy laid out in tiles of
 /// 16 rows (WeightRef::tileCodes, CodeTiles.cpp), made at load where the CPU has AVX-512
 /// (codeTilesWanted): whether `w` can be tiled, and the tiling, which points w's tile

@@ -120,6 +120,13 @@ void panelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
 /// every input row, so the decode is paid once per block for all rows (AVX-512).
 void decodedPanelColumnsAVX512(const float *in, float *out, int64_t ld, int64_t rows,
                                const WeightRef &w, int64_t begin, int64_t end);
+/// The fp32 panels (panel[(c·k + i)·16 + l] = row j0 + 16c + l, column i; a short last
+/// panel padded with zero rows) of `count` (1-32) rows from j0 of any weight but LLM.int8()'s:
+/// decoded from codes or tiles, widened from fp16/bf16, or transposed from fp32 rows.
+void decodePanelsAVX512(const WeightRef &w, int64_t j0, int64_t count, float *panel);
+/// dst[16·i + l] = rows[l][column + i] for i, l < 16: a 16 x 16 block of 32-bit values
+/// (fp32, or 4 int8 codes each) transposed by shuffles (AVX-512).
+void transpose16x16AVX512(const float *const *rows, int64_t column, float *dst);
 /// Decode of dense 4- and 8-bit affine (with or without minimum) / NF4 weights without
 /// expanding rows (AVX-512), and whether they apply to `w` with `rows` input rows.
 bool codeGroupFastPath(const WeightRef &w, int64_t rows);
@@ -208,6 +215,23 @@ inline void w4a8Columns(const Int8Activations &x, float *out, int64_t ld, const 
     return w4a8RowsVNNI(x, out, ld, w, begin, end);
   w4a8ColumnsVNNI(x, out, ld, w, begin, end);
 }
+
+/// Input rows rounded to bf16 for the AVX512_BF16 prefill (MatMulBF16AVX512.cpp): blocks of
+/// up to kBf16Rows rows, each stored step-major (`pairs` 32-bit pairs of columns 2i, 2i+1
+/// per step, the block's rows side by side), so a micro-kernel reads its broadcasts from one
+/// pointer; odd K padded with a zero.
+constexpr int kBf16Rows = 6;
+struct Bf16Activations {
+  int64_t rows = 0, k = 0, pairs = 0;
+  std::vector<uint32_t> v;
+};
+void toBf16Activations(const float *in, int64_t rows, int64_t k, Bf16Activations &x);
+/// Whether the bf16 prefill applies to `w` with `rows` input rows (setBf16Activations on,
+/// 4 or more rows, the CPU has AVX512_BF16, `w` not dense fp32 nor LLM.int8()), and the
+/// product: columns [begin, end) of x · wᵀ into out[r * ld + (j - begin)].
+bool bf16FastPath(const WeightRef &w, int64_t rows);
+void bf16ColumnsAVX512(const Bf16Activations &x, float *out, int64_t ld, const WeightRef &w,
+                       int64_t begin, int64_t end);
 
 /// LLM.int8()'s split of the input rows of a product with int8 weight `w` (Int8Inputs.cpp):
 /// per row, the scale absmax / 127 of its non-outlier columns, their codes

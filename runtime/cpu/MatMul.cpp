@@ -4,7 +4,8 @@
 //
 // matmul and gate_up_swiglu split their output columns over threads; each share runs the
 // fastest path this CPU has (MatMulAVX2.cpp, MatMulAVX512.cpp) or the portable one here.
-// LLM.int8() weights have their own integer product.
+// LLM.int8() weights have their own integer product; int8 (MatMulW4A8VNNI.cpp) and bf16
+// (MatMulBF16AVX512.cpp) activations are chosen here, once per product.
 //
 //===----------------------------------------------------------------------===//
 
@@ -184,6 +185,14 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
     });
     return;
   }
+  if (bf16FastPath(w, rows)) { // the input rounded once, the columns split by 32
+    Bf16Activations x;
+    toBf16Activations(in, rows, k, x);
+    parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
+      bf16ColumnsAVX512(x, out + 32 * begin, n, w, 32 * begin, std::min(n, 32 * end));
+    });
+    return;
+  }
   // Threads split the columns in whole register blocks: 32 columns (two panels or tiles)
   // for packed or tiled weights, 4 for row-major ones.
   int64_t unit = w.panels || w.tileCodes ? 32 : 4;
@@ -203,13 +212,17 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
     return;
   }
   // Column chunks of 64: gate and up of a chunk are computed by the matmul kernel into
-  // small buffers and combined; the [rows, n] projections never exist. With int8
-  // activations both read one quantization of the input.
+  // small buffers and combined; the [rows, n] projections never exist. With int8 or bf16
+  // activations both read one rounding of the input.
   constexpr int64_t kChunk = 64;
   const bool int8 = w4a8Applies(gate, rows) && w4a8Applies(up, rows);
+  const bool bf16 = !int8 && bf16FastPath(gate, rows) && bf16FastPath(up, rows);
   Int8Activations x;
+  Bf16Activations xb;
   if (int8)
     quantizeActivations(in, rows, k, x);
+  if (bf16)
+    toBf16Activations(in, rows, k, xb);
   parallelFor((n + kChunk - 1) / kChunk, 2 * kChunk * rows * k, [&](int64_t begin, int64_t end) {
     std::vector<float> g(size_t(rows * kChunk)), u(g.size());
     for (int64_t c = begin; c < end; ++c) {
@@ -217,6 +230,9 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
       if (int8) {
         w4a8Columns(x, g.data(), kChunk, gate, j0, j1);
         w4a8Columns(x, u.data(), kChunk, up, j0, j1);
+      } else if (bf16) {
+        bf16ColumnsAVX512(xb, g.data(), kChunk, gate, j0, j1);
+        bf16ColumnsAVX512(xb, u.data(), kChunk, up, j0, j1);
       } else {
         matmulColumns(in, g.data(), kChunk, rows, gate, j0, j1);
         matmulColumns(in, u.data(), kChunk, rows, up, j0, j1);

@@ -211,14 +211,14 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   }
 }
 
-/// dst[16·i + l] = src[l·stride + i] for a 16 x 16 block: the decoded rows' columns as
+/// dst[16·i + l] = rows[l][column + i] for a 16 x 16 block: the decoded rows' columns as
 /// one panel step each (interleaves of pairs, then of quads, then two 128-bit lane
 /// shuffles; 64 shuffles where the scalar copy made 256 strided stores).
-__attribute__((target("avx512f"))) inline void transpose16x16(const float *src,
-                                                             int64_t stride, float *dst) {
+__attribute__((target("avx512f"))) void transpose16x16AVX512(const float *const *rows,
+                                                             int64_t column, float *dst) {
   __m512 r[16], t[16];
   for (int i = 0; i < 16; ++i)
-    r[i] = _mm512_loadu_ps(src + i * stride);
+    r[i] = _mm512_loadu_ps(rows[i] + column);
   for (int j = 0; j < 8; ++j) {
     t[2 * j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
     t[2 * j + 1] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
@@ -244,16 +244,68 @@ __attribute__((target("avx512f"))) inline void transpose16x16(const float *src,
   }
 }
 
+__attribute__((target("avx512f"))) void decodePanelsAVX512(const WeightRef &w, int64_t j0,
+                                                           int64_t count, float *panel) {
+  const int64_t k = w.cols;
+  const int panels = count > 16 ? 2 : 1;
+  if (w.panels) { // packed at load in fp16 or bf16: widened
+    const uint16_t *half = static_cast<const uint16_t *>(w.data) + j0 * k;
+    for (int64_t i = 0; i < panels * k * 16; i += 16) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(half + i));
+      _mm512_storeu_ps(panel + i, w.dtype == DType::F16
+                                      ? _mm512_cvtph_ps(h)
+                                      : _mm512_castsi512_ps(_mm512_slli_epi32(
+                                            _mm512_cvtepu16_epi32(h), 16)));
+    }
+    return;
+  }
+  if (w.tileCodes && j0 % 16 == 0 && count % 16 == 0 && j0 + count <= w.rows / 16 * 16)
+    return tilePanelsAVX512(w, j0, panels, panel); // the tiles' values straight into panels
+  // Dense fp32 rows (replaced during calibration) are transposed where they are; other
+  // rows are decoded first, and a short last panel padded with zero rows.
+  thread_local std::vector<float> decoded; // per thread, reused: 32 decoded rows
+  decoded.resize(size_t(32 * k));
+  const float *rowsAt = decoded.data();
+  if (!decodesRows(w) && w.dtype == DType::F32 && count % 16 == 0) {
+    rowsAt = static_cast<const float *>(w.data) + j0 * k;
+  } else {
+    for (int64_t r = 0; r < count; ++r) {
+      float *dst = decoded.data() + r * k;
+      const float *row = weightRow(w, j0 + r, dst);
+      if (row != dst)
+        std::memcpy(dst, row, size_t(k) * sizeof(float));
+    }
+    std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
+  }
+  // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
+  for (int c = 0; c < panels; ++c) {
+    const float *rows[16];
+    for (int l = 0; l < 16; ++l)
+      rows[l] = rowsAt + (16 * c + l) * k;
+    for (int64_t i0 = 0; i0 < k; i0 += 16) {
+      const int64_t width = std::min<int64_t>(16, k - i0);
+      if (width == 16) {
+        transpose16x16AVX512(rows, i0, panel + (c * k + i0) * 16);
+        continue;
+      }
+      for (int l = 0; l < 16; ++l) {
+        const float *src = rowsAt + (16 * c + l) * k + i0;
+        float *dst = panel + (c * k + i0) * 16 + l;
+        for (int64_t i = 0; i < width; ++i)
+          dst[i * 16] = src[i];
+      }
+    }
+  }
+}
+
 __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *in, float *out,
                                                                   int64_t ld, int64_t rows,
                                                                   const WeightRef &w,
                                                                   int64_t begin, int64_t end) {
   const int64_t k = w.cols;
-  // Per thread, reused: 32 decoded rows, then the same values as two 16-wide panels.
-  thread_local std::vector<float> decoded, panelStore;
-  decoded.resize(size_t(32 * k));
   // 64-byte aligned, as the compiled fp32 panels are: the micro-kernel's every load would
   // otherwise span two cache lines (measured: its time +16% on SmolLM2's rtn-w4g128).
+  thread_local std::vector<float> panelStore;
   panelStore.resize(size_t(32 * k + 16));
   float *panel =
       panelStore.data() + (16 - reinterpret_cast<uintptr_t>(panelStore.data()) / 4 % 16) % 16;
@@ -265,42 +317,8 @@ __attribute__((target("avx512f"))) void decodedPanelColumnsAVX512(const float *i
   packed.panels = true;
   for (int64_t j0 = begin; j0 < end; j0 += 32) {
     const int64_t count = std::min<int64_t>(32, end - j0);
-    const int panels = count > 16 ? 2 : 1;
-    if (w.tileCodes && j0 % 16 == 0 && count % 16 == 0 && j0 + count <= w.rows / 16 * 16) {
-      tilePanelsAVX512(w, j0, panels, panel); // the tiles' values straight into panels
-      panelRowBlocks512(in, rows, packed, 0, panels, out + (j0 - begin), ld, 0, count);
-      continue;
-    }
-    // Dense fp32 rows (replaced during calibration) are transposed where they are; other
-    // rows are decoded first, and a short last panel padded with zero rows.
-    const float *rowsAt = decoded.data();
-    if (!decodesRows(w) && w.dtype == DType::F32 && count % 16 == 0) {
-      rowsAt = static_cast<const float *>(w.data) + j0 * k;
-    } else {
-      for (int64_t r = 0; r < count; ++r) {
-        float *dst = decoded.data() + r * k;
-        const float *row = weightRow(w, j0 + r, dst);
-        if (row != dst)
-          std::memcpy(dst, row, size_t(k) * sizeof(float));
-      }
-      std::fill(decoded.begin() + count * k, decoded.end(), 0.0f);
-    }
-    // panel[(c·k + i)·16 + l] = row 16c + l, column i: 16 columns of 16 rows at a time.
-    for (int c = 0; c < panels; ++c)
-      for (int64_t i0 = 0; i0 < k; i0 += 16) {
-        const int64_t width = std::min<int64_t>(16, k - i0);
-        if (width == 16) {
-          transpose16x16(rowsAt + 16 * c * k + i0, k, panel + (c * k + i0) * 16);
-          continue;
-        }
-        for (int l = 0; l < 16; ++l) {
-          const float *src = rowsAt + (16 * c + l) * k + i0;
-          float *dst = panel + (c * k + i0) * 16 + l;
-          for (int64_t i = 0; i < width; ++i)
-            dst[i * 16] = src[i];
-        }
-      }
-    panelRowBlocks512(in, rows, packed, 0, panels, out + (j0 - begin), ld, 0, count);
+    decodePanelsAVX512(w, j0, count, panel);
+    panelRowBlocks512(in, rows, packed, 0, count > 16 ? 2 : 1, out + (j0 - begin), ld, 0, count);
   }
 }
 
@@ -694,6 +712,8 @@ void codeGroupRowsAVX512(const float *, float *, int64_t, int64_t, const WeightR
                          int64_t) {}
 void panelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &, int64_t,
                         int64_t) {}
+void decodePanelsAVX512(const WeightRef &, int64_t, int64_t, float *) {}
+void transpose16x16AVX512(const float *const *, int64_t, float *) {}
 void decodedPanelColumnsAVX512(const float *, float *, int64_t, int64_t, const WeightRef &,
                                int64_t, int64_t) {}
 #endif

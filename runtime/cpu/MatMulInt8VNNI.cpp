@@ -109,13 +109,39 @@ MIDLLAMA_VNNI void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t r
   const int64_t steps = (k + 3) / 4;
   const int panels = weightRows > 16 ? 2 : 1;
   thread_local std::vector<int8_t> panel;
-  panel.assign(size_t(2 * steps * 64), 0);
   int32_t sums[32] = {};
-  for (int c = 0; c < weightRows; ++c) {
-    int8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
-    for (int64_t i = 0; i < k; ++i) {
-      dst[(i / 4) * 64 + i % 4] = w[c][i];
-      sums[c] += w[c][i];
+  if (k % 4 == 0) {
+    // 16 x 16 blocks of 4-code groups transposed by shuffles (the byte-by-byte copy took
+    // as long as the dots at 256 input rows), missing rows read from a zero row.
+    thread_local std::vector<int8_t> zeros;
+    zeros.assign(size_t(k), 0);
+    panel.resize(size_t(2 * steps * 64));
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int p = 0; p < panels; ++p) {
+      const float *rows[16];
+      for (int l = 0; l < 16; ++l)
+        rows[l] = reinterpret_cast<const float *>(16 * p + l < weightRows ? w[16 * p + l]
+                                                                          : zeros.data());
+      int8_t *dst = panel.data() + p * steps * 64;
+      int64_t i = 0;
+      for (; i + 16 <= steps; i += 16)
+        transpose16x16AVX512(rows, i, reinterpret_cast<float *>(dst + i * 64));
+      for (; i < steps; ++i)
+        for (int l = 0; l < 16; ++l)
+          std::memcpy(dst + i * 64 + 4 * l, rows[l] + i, 4);
+      __m512i sum = _mm512_setzero_si512(); // lane l: Σ of row 16p + l's codes
+      for (i = 0; i < steps; ++i)
+        sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(dst + i * 64));
+      _mm512_storeu_si512(sums + 16 * p, sum);
+    }
+  } else {
+    panel.assign(size_t(2 * steps * 64), 0);
+    for (int c = 0; c < weightRows; ++c) {
+      int8_t *dst = panel.data() + (c / 16) * steps * 64 + (c % 16) * 4;
+      for (int64_t i = 0; i < k; ++i) {
+        dst[(i / 4) * 64 + i % 4] = w[c][i];
+        sums[c] += w[c][i];
+      }
     }
   }
   int64_t r = 0;

@@ -12,12 +12,17 @@ using namespace midllama::rt;
 
 bool eval::parseActivationFlag(const std::string &flag, ActivationChoice &choice,
                                std::string &error) {
-  if (flag != "--int8-activations" && flag != "--fp32-activations")
+  if (flag == "--int8-activations")
+    choice.int8 = true;
+  else if (flag == "--bf16-activations")
+    choice.bf16 = true;
+  else if (flag == "--fp32-activations")
+    choice.fp32 = true;
+  else
     return false;
-  auto asked = flag == "--int8-activations" ? ActivationChoice::Int8 : ActivationChoice::Fp32;
-  if (choice != ActivationChoice::ArtifactDefault && choice != asked)
-    error = "--int8-activations and --fp32-activations exclude each other";
-  choice = asked;
+  if (choice.fp32 && (choice.int8 || choice.bf16))
+    error = std::string(choice.int8 ? "--int8-activations" : "--bf16-activations") +
+            " and --fp32-activations exclude each other";
   return true;
 }
 
@@ -27,32 +32,56 @@ bool eval::artifactPrefersInt8(const Model &model) {
 }
 
 void eval::applyActivations(const Model &model, ActivationChoice choice) {
-  cpu::setInt8Activations(choice == ActivationChoice::Int8 ||
-                          (choice == ActivationChoice::ArtifactDefault &&
-                           artifactPrefersInt8(model)));
+  cpu::setInt8Activations(choice.int8 || (!choice.asked() && artifactPrefersInt8(model)));
+  cpu::setBf16Activations(choice.bf16);
 }
+
+namespace {
+
+/// The flags that chose, for the report: " (--int8-activations --bf16-activations)".
+std::string flagsOf(const eval::ActivationChoice &choice) {
+  std::string flags;
+  for (auto [on, name] : {std::pair{choice.int8, "--int8-activations"},
+                          std::pair{choice.bf16, "--bf16-activations"},
+                          std::pair{choice.fp32, "--fp32-activations"}})
+    if (on)
+      flags += std::string(flags.empty() ? " (" : " ") + name;
+  return flags.empty() ? flags : flags + ")";
+}
+
+} // namespace
 
 void eval::addActivations(Report &report, const Model &model, ActivationChoice choice) {
   const bool preferred = artifactPrefersInt8(model);
-  const char *why = choice == ActivationChoice::Int8   ? " (--int8-activations)"
-                    : choice == ActivationChoice::Fp32 ? " (--fp32-activations)"
-                                                       : "";
-  if (!cpu::int8Activations()) {
-    if (preferred) // the artifact asked for int8; say that it was turned off
-      report.add("activations",
-                 std::string("fp32") + why + "; the artifact's default is int8 (ggml's blocks)",
-                 "int8_activations", "false");
+  const bool int8 = cpu::int8Activations() && cpu::int8ActivationsAvailable();
+  const bool bf16 = cpu::bf16Activations() && cpu::bf16ActivationsAvailable();
+  if (!int8 && !bf16) {
+    std::string text = "fp32";
+    if (cpu::int8Activations() || cpu::bf16Activations())
+      text += cpu::int8Activations()
+                  ? ": int8 activations need AVX-512 VNNI, which this CPU lacks"
+                  : ": bf16 activations need AVX512_BF16, which this CPU lacks";
+    else if (preferred) // the artifact asked for int8; say that it was turned off
+      text += flagsOf(choice) + "; the artifact's default is int8 (ggml's blocks)";
+    else
+      return; // fp32 everywhere, as asked or by default: nothing to say
+    if (cpu::int8Activations() || cpu::bf16Activations())
+      text += flagsOf(choice);
+    report.add("activations", text, "int8_activations", "false");
+    report.addJson("bf16_activations", "false");
     return;
   }
-  if (!cpu::int8ActivationsAvailable()) {
-    report.add("activations", "fp32: int8 activations need AVX-512 VNNI, which this CPU lacks",
-               "int8_activations", "false");
-    return;
-  }
-  std::string text = "int8 in blocks of 32 for 4- and 8-bit affine weights (AVX-512 VNNI)";
-  text += choice == ActivationChoice::ArtifactDefault
-              ? "; the artifact's default: its weights are ggml's blocks, multiplied as "
-                "llama.cpp does (--fp32-activations for fp32)"
-              : why;
-  report.add("activations", text, "int8_activations", "true");
+  std::string text;
+  if (int8)
+    text = "int8 in blocks of 32 for 4-, 5-, 6- and 8-bit affine weights (AVX-512 VNNI)";
+  if (bf16)
+    text += int8 ? "; bf16 at prefill for the other weights not stored in fp32 (AVX512_BF16)"
+                 : "bf16 at prefill for every weight not stored in fp32 (AVX512_BF16)";
+  if (cpu::bf16Activations() && !bf16)
+    text += "; no bf16: this CPU lacks AVX512_BF16";
+  text += !choice.asked() ? "; the artifact's default: its weights are ggml's blocks, "
+                            "multiplied as llama.cpp does (--fp32-activations for fp32)"
+                          : flagsOf(choice);
+  report.add("activations", text, "int8_activations", int8 ? "true" : "false");
+  report.addJson("bf16_activations", bf16 ? "true" : "false");
 }

@@ -2,12 +2,15 @@
 //
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
-// The CPU backend multiplies 4- and 8-bit affine weights either with fp32 activations or
-// with activations quantized to int8 in blocks of 32 (as llama.cpp does with its Q8
-// activations; faster, slightly different numbers). An artifact records its default
-// (config "activations": int8 for weights kept in ggml's blocks, fp32 otherwise); the
-// tools' --int8-activations and --fp32-activations override it. One place decides and
-// reports it, for midllama-run and midllama-eval.
+// The CPU backend multiplies weights with fp32 activations by default. Two reduced-
+// precision paths trade a little accuracy for speed: int8 activations in blocks of 32 for
+// 4- to 8-bit affine weights (as llama.cpp does with its Q8 activations; AVX-512 VNNI),
+// and bf16 activations and weights for the prefill of every weight not stored as dense
+// fp32 (AVX512_BF16). An artifact records its default (config "activations": int8 for
+// weights kept in ggml's blocks, fp32 otherwise); the tools' --int8-activations and
+// --bf16-activations (together: int8 where it applies, bf16 for the rest) and
+// --fp32-activations replace it. One place decides and reports it, for midllama-run and
+// midllama-eval.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,16 +24,21 @@
 
 namespace midllama::rt::eval {
 
-/// What the command line asked for.
-enum class ActivationChoice { ArtifactDefault, Int8, Fp32 };
+/// What the command line asked for; nothing: the artifact's default.
+struct ActivationChoice {
+  bool fp32 = false, int8 = false, bf16 = false;
+  bool asked() const { return fp32 || int8 || bf16; }
+};
 
-/// If `flag` is --int8-activations or --fp32-activations: records it in `choice` and
-/// returns true (`error` set when it contradicts an earlier one). False for other flags.
+/// If `flag` is --int8-activations, --bf16-activations or --fp32-activations: records it
+/// in `choice` and returns true (`error` set when it contradicts an earlier one: fp32 with
+/// either of the others). False for other flags.
 bool parseActivationFlag(const std::string &flag, ActivationChoice &choice, std::string &error);
 
 /// Whether the artifact's default is int8 activations.
 bool artifactPrefersInt8(const Model &model);
-/// Sets the CPU backend's activations for `model` (cpu::setInt8Activations).
+/// Sets the CPU backend's activations for `model` (cpu::setInt8Activations,
+/// cpu::setBf16Activations).
 void applyActivations(const Model &model, ActivationChoice choice);
 /// The report row: how the CPU multiplies and why (omitted for fp32 everywhere).
 void addActivations(Report &report, const Model &model, ActivationChoice choice);

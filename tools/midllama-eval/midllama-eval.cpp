@@ -5,7 +5,8 @@
 // midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH [--shots N]
 //                         [--subset F --seed S] [--limit N] [--max-gen-tokens N]
 //                         [--max-length N] [--prefix-token ID] [--threads N] [--device D]
-//                         [--int8-activations|--fp32-activations] [--json FILE]
+//                         [--int8-activations] [--bf16-activations] | [--fp32-activations]
+//                         [--json FILE]
 //                         [--samples FILE]
 //
 // Scores a compiled model on a downstream task the way lm-evaluation-harness does
@@ -36,7 +37,8 @@ const char *kUsage =
     "usage: midllama-eval MODEL.mlm --task mmlu|bbh|hellaswag|wikitext --data PATH\n"
     "                     [--shots N] [--subset F] [--seed S] [--limit N] [--max-gen-tokens N]\n"
     "                     [--max-length N] [--prefix-token ID] [--threads N]\n"
-    "                     [--device cpu|cuda|auto] [--int8-activations|--fp32-activations]\n"
+    "                     [--device cpu|cuda|auto]\n"
+    "                     [--int8-activations] [--bf16-activations] | [--fp32-activations]\n"
     "                     [--json FILE]\n"
     "                     [--samples FILE]\n"
     "  --data: mmlu: the directory with dev/ and test/ (data/eval/mmlu); bbh: the directory\n"

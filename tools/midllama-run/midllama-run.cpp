@@ -65,7 +65,7 @@ struct Options {
   double temperature = 0.0;
   Device device = Device::Auto;
   bool synthetic = false;
-  eval::ActivationChoice activations = eval::ActivationChoice::ArtifactDefault;
+  eval::ActivationChoice activations; // nothing asked: the artifact's default
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -79,7 +79,7 @@ const char *kUsage =
     "                    [--threads T] [--json FILE|-] [--ignore-eos] [--max-windows W]\n"
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
     "                    [--synthetic-weights] [--max-input-mb N] [--memory-budget SIZE]\n"
-    "                    [--int8-activations|--fp32-activations]\n"
+    "                    [--int8-activations] [--bf16-activations] | [--fp32-activations]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";

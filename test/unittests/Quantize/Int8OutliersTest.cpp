@@ -131,6 +131,60 @@ TEST(Int8Outliers, CPUKernelMatchesTheReference) {
     }
 }
 
+TEST(Int8Outliers, PrunedRowsMatchTheirDenseForm) {
+  // A pruned LLM.int8() weight (GBLM/SparseGPT then int8): the kept codes in one stream, a
+  // bitmask per row (int8Row expands it: vpexpandb where the CPU has AVX512_VBMI2). The
+  // product and the decoded rows equal those of the dense codes with the pruned ones zero,
+  // for decode (1-3 rows, the rows read as expanded) and prefill (9 rows, repacked panels);
+  // K = 100 and 150: a last 64-column step of 36 and 22 columns, a mask byte cut short.
+  for (int64_t k : {100, 150})
+    for (int64_t rows : {1, 3, 9}) {
+      const int64_t n = 70, maskBytes = (k + 7) / 8;
+      std::vector<float> w = randomValues(n * k, 0.05f, 6), x = randomValues(rows * k, 1.0f, 7);
+      std::vector<int64_t> cols = {5, 17};
+      Int8OutlierMatrix m = quantizeInt8Outliers(w.data(), n, k, cols);
+      std::vector<int32_t> cols32(cols.begin(), cols.end());
+      std::mt19937 rng(8);
+      std::vector<uint8_t> mask(size_t(n * maskBytes), 0);
+      std::vector<int8_t> kept, dense(m.q.size(), 0);
+      std::vector<int32_t> rowPtr = {0};
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t c = 0; c < k; ++c)
+          if (rng() % 2) {
+            mask[size_t(r * maskBytes + c / 8)] |= uint8_t(1u << (c % 8));
+            kept.push_back(m.q[size_t(r * k + c)]);
+            dense[size_t(r * k + c)] = m.q[size_t(r * k + c)];
+          }
+        rowPtr.push_back(int32_t(kept.size()));
+      }
+      rt::cpu::WeightRef ref;
+      ref.rows = n;
+      ref.cols = k;
+      ref.bits = 8;
+      ref.format = midllama::rt::FormatKind::Int8Outliers;
+      ref.codes = reinterpret_cast<const uint8_t *>(dense.data());
+      ref.scales = m.rowScale.data();
+      ref.numOutliers = int64_t(cols.size());
+      ref.outlierColumns = cols32.data();
+      ref.outliers = m.outliers.data();
+      rt::cpu::WeightRef pruned = ref;
+      pruned.codes = reinterpret_cast<const uint8_t *>(kept.data());
+      pruned.sparse = midllama::rt::SparsityKind::Bitmask;
+      pruned.index = mask.data();
+      pruned.rowPtr = rowPtr.data();
+      std::vector<float> expect(static_cast<size_t>(rows * n)), got(expect.size());
+      rt::cpu::matmul(x.data(), expect.data(), rows, ref);
+      rt::cpu::matmul(x.data(), got.data(), rows, pruned);
+      EXPECT_EQ(got, expect) << "k " << k << " rows " << rows;
+      std::vector<float> a(static_cast<size_t>(k)), b(a.size());
+      for (int64_t r : {int64_t(0), int64_t(37), n - 1}) {
+        rt::cpu::dequantizeRow(ref, r, a.data());
+        rt::cpu::dequantizeRow(pruned, r, b.data());
+        EXPECT_EQ(a, b) << "k " << k << " row " << r;
+      }
+    }
+}
+
 TEST(Int8Outliers, InputSplitRoundsHalvesAwayFromZero) {
   // The input rows as the kernel splits them (quantizeLLMInt8Inputs: AVX-512 or portable),
   // against the reference's lround(clamp(x / s, ±127)): ties (s = 1 exactly), a tail of 5
