@@ -124,6 +124,12 @@ TEST(Int8Outliers, CPUKernelMatchesTheReference) {
       rt::cpu::matmul(x.data(), got.data(), rows, ref);
       for (size_t i = 0; i < got.size(); ++i)
         EXPECT_NEAR(got[i], expect[i], 1e-5f * (1 + std::fabs(expect[i]))) << i;
+      // --bf16-activations leaves LLM.int8() as it is, the outlier columns included.
+      std::vector<float> bf16(got.size());
+      rt::cpu::setBf16Activations(true);
+      rt::cpu::matmul(x.data(), bf16.data(), rows, ref);
+      rt::cpu::setBf16Activations(false);
+      EXPECT_EQ(bf16, got) << numCols << " outlier columns, " << rows << " rows";
       // dequantizeRow gives the weights the kernel stands for.
       std::vector<float> row(static_cast<size_t>(k)), d = dequantizeInt8Outliers(m, n, k);
       rt::cpu::dequantizeRow(ref, 5, row.data());
