@@ -234,8 +234,10 @@ void Model::tileWeight(size_t index, std::map<const uint8_t *, size_t> &done) {
   // bytes cannot be dropped, and a copy would double what the report measures.
   if (!file_->inMapping(w.codes, 1))
     return;
-  tiles_.emplace_back();
-  const cpu::CodeTileBytes original = cpu::packCodeTiles(w, tiles_.back());
+  const cpu::CodeTileBytes original =
+      cpu::packCodeTiles(w, [&](size_t bytes) { return tiles_.allocate(bytes); });
+  if (!w.tileCodes)
+    return; // no memory for the tiles: the weight is read as stored
   for (const cpu::ByteRange &range : {original.codes, original.scales, original.offsets})
     file_->evictRange(range.data, range.bytes);
   done[w.codes] = index;

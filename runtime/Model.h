@@ -15,6 +15,7 @@
 #include "runtime/artifact/Program.h"
 #include "runtime/cpu/Kernels.h"
 #include "runtime/params/ParamFile.h"
+#include "runtime/support/HugePageArena.h"
 
 #include <map>
 #include <memory>
@@ -81,7 +82,7 @@ private:
   Program program_;
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
-  std::vector<std::vector<uint8_t>> tiles_; // 2- to 8-bit weights tiled at load
+  HugePageArena tiles_; // 2- to 8-bit weights tiled at load
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   std::map<int64_t, cpu::WeightRef> loaded_;       // the replaced weights as loaded
   const TensorView *tokenizer_ = nullptr;

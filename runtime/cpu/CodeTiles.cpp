@@ -171,6 +171,13 @@ void storeGroupValue(const WeightRef &w, const void *values, const uint8_t *code
 } // namespace
 
 CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
+  return packCodeTiles(w, [&](size_t bytes) {
+    storage.assign(bytes, 0);
+    return storage.data();
+  });
+}
+
+CodeTileBytes packCodeTiles(WeightRef &w, const std::function<uint8_t *(size_t)> &allocate) {
   const int64_t tiles = w.rows / 16, k = w.cols, blocks = k / 32, groups = tileGroups(w);
   // K-quant scales stay codes (1 byte per group and row) with fp32 supers per scaleBlock.
   const int64_t supers = w.scaleBlock ? (groups + w.scaleBlock - 1) / w.scaleBlock : 0;
@@ -184,11 +191,12 @@ CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   const size_t codeBytes = size_t(tiles * blocks) * blockBytes;
   const size_t scaleBytes = size_t(tiles * groups) * 16 * valueBytes;
   const size_t offsetTotal = size_t(tiles * groups) * 16 * offsetBytes;
-  storage.assign(roundUp(codeBytes) + roundUp(scaleBytes) + roundUp(offsetTotal) +
-                     2 * roundUp(superBytes) + kAlign,
-                 0);
-  uintptr_t at = reinterpret_cast<uintptr_t>(storage.data());
-  uint8_t *codes = storage.data() + (roundUp(at) - at);
+  uint8_t *storage = allocate(roundUp(codeBytes) + roundUp(scaleBytes) + roundUp(offsetTotal) +
+                              2 * roundUp(superBytes) + kAlign);
+  if (!storage)
+    return {}; // no memory: the weight stays as stored (w untouched)
+  uintptr_t at = reinterpret_cast<uintptr_t>(storage);
+  uint8_t *codes = storage + (roundUp(at) - at);
   uint8_t *scales = codes + roundUp(codeBytes);
   uint8_t *offsets = scales + roundUp(scaleBytes);
   float *scaleSupers = reinterpret_cast<float *>(offsets + roundUp(offsetTotal));

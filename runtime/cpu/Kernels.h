@@ -58,8 +58,10 @@ bool bf16ActivationsAvailable();
 /// Dense 4-, 5- and 8-bit affine and NF4 weights are read from a copy laid out in tiles of
 /// 16 rows (WeightRef::tileCodes, CodeTiles.cpp), made at load where the CPU has AVX-512
 /// (codeTilesWanted): whether `w` can be tiled, and the tiling, which points w's tile
-/// fields into `storage` and returns the parts of the original the tiled rows no longer
-/// read (the loader drops their pages, so the weight is not held twice).
+/// fields into `storage` (or into zeroed memory from `allocate`: the loader's huge-page
+/// arena; w is left as stored when it returns null) and returns the parts of the original
+/// the tiled rows no longer read (the loader drops their pages, so the weight is not held
+/// twice).
 bool codeTilesWanted();
 bool codeTilesApply(const WeightRef &w);
 struct ByteRange {
@@ -70,6 +72,7 @@ struct CodeTileBytes {
   ByteRange codes, scales, offsets;
 };
 CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage);
+CodeTileBytes packCodeTiles(WeightRef &w, const std::function<uint8_t *(size_t)> &allocate);
 void setThreadCount(int threads);
 int threadCount();
 /// The CPUs this process may run on, and the most threads setThreadCount should be given
