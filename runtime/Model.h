@@ -76,13 +76,17 @@ private:
   /// it is bound (`done`: the weights tiled so far, by codes, so tied ones share theirs).
   bool tilesWanted() const;
   void tileWeight(size_t index, std::map<const uint8_t *, size_t> &done);
+  /// Weight `index`, if in panels (fp32/fp16/bf16), copied onto huge pages (`tiles_`) as it
+  /// is bound and its pages in the mapping dropped (`done`: by original address, so tied
+  /// weights share one copy).
+  void movePanels(size_t index, std::map<const uint8_t *, size_t> &done);
   /// A K-quant tiled whole keeps its scale codes' supers only (Model.cpp).
   void dropDecodedScales(cpu::WeightRef &w);
   std::unique_ptr<ParamFile> file_;
   Program program_;
   std::vector<cpu::WeightRef> weights_;
   std::vector<std::vector<float>> decoded_; // scales decoded at load (NF4 absmax: 1/64 of the codes)
-  HugePageArena tiles_; // 2- to 8-bit weights tiled at load
+  HugePageArena tiles_; // 2- to 8-bit weights tiled at load, panels copied at load
   std::map<int64_t, std::vector<float>> replaced_; // replaceWeight's panels, by weight index
   std::map<int64_t, cpu::WeightRef> loaded_;       // the replaced weights as loaded
   const TensorView *tokenizer_ = nullptr;
