@@ -28,11 +28,11 @@ namespace midllama::rt::cpu {
 
 bool w4a8DecodePath(const WeightRef &w, int64_t rows) {
   // Rows read as stored need the scales as stored (a K-quant's are dropped when tiled whole).
-  // 6 bits: tiled only, groups of 16 (ggml's Q6_K) too.
+  // 2, 3, 5, 6 and 8 bits: tiled only; 6 bits in groups of 16 (ggml's Q6_K) too.
   const bool tiledWhole = w.tileCodes && w.rows % 16 == 0;
+  const bool tiledWidth = w.bits == 2 || w.bits == 3 || w.bits == 5 || w.bits == 6 || w.bits == 8;
   return int8Activations() && rows >= 1 && rows < 4 && w.hasCodeGroups() &&
-         (w.scales || tiledWhole) &&
-         (w.bits == 4 || ((w.bits == 5 || w.bits == 6 || w.bits == 8) && tiledWhole)) &&
+         (w.scales || tiledWhole) && (w.bits == 4 || (tiledWidth && tiledWhole)) &&
          w.sparse == SparsityKind::None &&
          (w.groupSize % 32 == 0 || (w.bits == 6 && w.groupSize == 16)) && w.cols % 32 == 0 &&
          haveAVX512VNNI();
@@ -273,12 +273,38 @@ MIDLLAMA_VNNI inline __m512i spreadFifthBits(__m512i bits) {
   return _mm512_slli_epi32(_mm512_and_si512(spread, _mm512_set1_epi32(0x01010101)), 4);
 }
 
+/// Byte `at` (0-3) of each 32-bit lane as four bytes, byte m = that byte >> (first + step·m)
+/// (masked by the caller): the byte copied to lane bytes 0 and 2 (vpshufb), words shifted
+/// by their own counts (vpsrlvw), the odd bytes' shifts from a second pass.
+MIDLLAMA_VNNI inline __m512i spreadFields(__m512i v, int at, int first, int step) {
+  const auto lane = [&](int d) { return (4 * d + at) | 0x8000 | (4 * d + at) << 16 | 0x80000000; };
+  const __m512i t = _mm512_shuffle_epi8(v, _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0)));
+  const __m512i even = _mm512_srlv_epi16(t, _mm512_set1_epi32(first | (first + 2 * step) << 16));
+  const __m512i odd =
+      _mm512_srlv_epi16(t, _mm512_set1_epi32((first + step) | (first + 3 * step) << 16));
+  return _mm512_or_si512(even, _mm512_slli_epi16(odd, 8));
+}
+
 /// The two vpdpbusd weight operands of step p (0-3) of a tile block, for columns 8p..8p+3
-/// and 8p+4..8p+7 of the block: 8 bits, chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
+/// and 8p+4..8p+7 of the block: 2 and 3 bits, lane byte 2(p % 2) and 2(p % 2) + 1 of
+/// chunk p / 2 (columns 16q + s as bits 2s, 2s + 1) spread to a pair a byte, 3 bits with
+/// lane byte p of the third-bit plane spread to bit 2 of each (CodeTiles.cpp); 8 bits,
+/// chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
 /// low and high nibbles; 5 bits, those with their fifth bits added; 6 bits, with their top
 /// pairs as bits 4-5 (CodeTiles.cpp: step p's pairs are a nibble of chunk p / 2's bytes).
 template <int Bits>
 MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, __m512i &w1) {
+  if (Bits <= 3) {
+    const __m512i pairs = _mm512_load_si512(src + 64 * (p / 2)), three = _mm512_set1_epi8(3);
+    w0 = _mm512_and_si512(spreadFields(pairs, 2 * (p % 2), 0, 2), three);
+    w1 = _mm512_and_si512(spreadFields(pairs, 2 * (p % 2) + 1, 0, 2), three);
+    if (Bits == 3) {
+      const __m512i plane = _mm512_load_si512(src + 128), one = _mm512_set1_epi8(1);
+      w0 = _mm512_or_si512(w0, _mm512_slli_epi16(_mm512_and_si512(spreadFields(plane, p, 0, 1), one), 2));
+      w1 = _mm512_or_si512(w1, _mm512_slli_epi16(_mm512_and_si512(spreadFields(plane, p, 4, 1), one), 2));
+    }
+    return;
+  }
   if (Bits == 6) {
     const __m512i low = _mm512_set1_epi8(0x0f), pair = _mm512_set1_epi8(0x30);
     const __m512i v = _mm512_load_si512(src + 64 * p);
@@ -444,6 +470,8 @@ MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, c
     w.bits == 8   ? tileBlock<R, 1, 8>(in, w, t, out + (16 * t - begin), ld)
     : w.bits == 6 ? tileBlock<R, 1, 6>(in, w, t, out + (16 * t - begin), ld)
     : w.bits == 5 ? tileBlock<R, 1, 5>(in, w, t, out + (16 * t - begin), ld)
+    : w.bits == 3 ? tileBlock<R, 1, 3>(in, w, t, out + (16 * t - begin), ld)
+    : w.bits == 2 ? tileBlock<R, 1, 2>(in, w, t, out + (16 * t - begin), ld)
                   : tileBlock<R, 1, 4>(in, w, t, out + (16 * t - begin), ld);
 }
 
