@@ -38,8 +38,9 @@ void dequantizeRow(const WeightRef &w, int64_t n, float *dst);
 /// repay waking them (a wake-up costs about as much as 50k multiply-adds).
 void parallelFor(int64_t n, int64_t costPerItem,
                  const std::function<void(int64_t, int64_t)> &body);
-/// Products of 4-, 5- and 8-bit affine weights with the activations quantized to int8 in
-/// blocks of 32 (as llama.cpp computes Q4 x Q8): faster where the CPU has AVX-512 VNNI,
+/// Products of 4-, 5-, 6- and 8-bit affine weights (2- and 3-bit ones at decode) with the
+/// activations quantized to int8 in blocks of 32 (as llama.cpp computes Q4 x Q8): faster
+/// where the CPU has AVX-512 VNNI,
 /// not bit-equal to the fp32-activation path. Off by default (--int8-activations).
 void setInt8Activations(bool on);
 bool int8Activations();
