@@ -170,6 +170,25 @@ void storeGroupValue(const WeightRef &w, const void *values, const uint8_t *code
 }
 } // namespace
 
+namespace {
+/// What the first `tiled` rows of `w` (`groups` per row) no longer read of the original once
+/// tiled: the caller may drop its pages.
+CodeTileBytes untiledBytes(const WeightRef &w, int64_t tiled, int64_t groups) {
+  CodeTileBytes original;
+  const size_t storedValue = w.dtype == DType::F32 || w.isNF4() ? 4 : 2;
+  original.codes = {w.codes, size_t(tiled * (w.isNF4() ? w.cols / 2 : w.codeRowBytes))};
+  // K-quants: their scale codes (the decoded fp32 scales are the loader's heap, not the file).
+  original.scales = w.scaleBlock ? ByteRange{w.scaleCodes, size_t(tiled * groups)}
+                                 : ByteRange{w.scales, size_t(tiled * groups) * storedValue};
+  if (w.isAffineMin())
+    original.offsets = w.scaleBlock ? ByteRange{w.minCodes, size_t(tiled * groups)}
+                                    : ByteRange{w.mins, size_t(tiled * groups) * storedValue};
+  else if (w.zeros)
+    original.offsets = {w.zeros, size_t(tiled * groups)};
+  return original;
+}
+} // namespace
+
 CodeTileBytes packCodeTiles(WeightRef &w, std::vector<uint8_t> &storage) {
   return packCodeTiles(w, [&](size_t bytes) {
     storage.assign(bytes, 0);
@@ -228,20 +247,7 @@ CodeTileBytes packCodeTiles(WeightRef &w, const std::function<uint8_t *(size_t)>
   w.tileScaleSupers = supers ? scaleSupers : nullptr;
   w.tileOffsetSupers = supers && w.isAffineMin() ? offsetSupers : nullptr;
 
-  // What the tiled rows no longer read of the original (the caller may drop its pages).
-  CodeTileBytes original;
-  const int64_t tiled = 16 * tiles;
-  const size_t storedValue = w.dtype == DType::F32 || w.isNF4() ? 4 : 2;
-  original.codes = {w.codes, size_t(tiled * (w.isNF4() ? k / 2 : w.codeRowBytes))};
-  // K-quants: their scale codes (the decoded fp32 scales are the loader's heap, not the file).
-  original.scales = w.scaleBlock ? ByteRange{w.scaleCodes, size_t(tiled * groups)}
-                                 : ByteRange{w.scales, size_t(tiled * groups) * storedValue};
-  if (w.isAffineMin())
-    original.offsets = w.scaleBlock ? ByteRange{w.minCodes, size_t(tiled * groups)}
-                                    : ByteRange{w.mins, size_t(tiled * groups) * storedValue};
-  else if (w.zeros)
-    original.offsets = {w.zeros, size_t(tiled * groups)};
-  return original;
+  return untiledBytes(w, 16 * tiles, groups);
 }
 
 } // namespace midllama::rt::cpu
