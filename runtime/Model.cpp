@@ -251,8 +251,8 @@ void Model::tileWeight(size_t index, std::map<const uint8_t *, size_t> &done) {
 
 void Model::movePanels(size_t index, std::map<const uint8_t *, size_t> &done) {
   // Decode streams every panel once per token: from the file's mapping (4 KiB pages, where
-  // the prefetchers stop at every page) it ran at 0.7-0.8 of the memory's speed; copied onto
-  // huge pages, one weight at a time, the original's pages dropped as it is copied.
+  // the prefetchers stop at every page) SmolLM2 F32 decoded at 38.8 tok/s, from huge pages
+  // at 48.0. One weight at a time, the original's pages dropped as it is copied.
   cpu::WeightRef &w = weights_[index];
   if (!w.panels)
     return;
@@ -261,7 +261,8 @@ void Model::movePanels(size_t index, std::map<const uint8_t *, size_t> &done) {
     w.data = weights_[it->second].data;
     return;
   }
-  const size_t bytes = size_t((w.rows + 15) / 16 * 16) * size_t(w.cols) * size_t(dtypeSize(w.dtype));
+  const size_t bytes =
+      size_t((w.rows + 15) / 16 * 16) * size_t(w.cols) * size_t(dtypeSize(w.dtype));
   if (!file_->inMapping(from, bytes))
     return;
   uint8_t *to = tiles_.allocate(bytes);

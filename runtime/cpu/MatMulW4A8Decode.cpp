@@ -300,8 +300,10 @@ MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, _
     w1 = _mm512_and_si512(spreadFields(pairs, 2 * (p % 2) + 1, 0, 2), three);
     if (Bits == 3) {
       const __m512i plane = _mm512_load_si512(src + 128), one = _mm512_set1_epi8(1);
-      w0 = _mm512_or_si512(w0, _mm512_slli_epi16(_mm512_and_si512(spreadFields(plane, p, 0, 1), one), 2));
-      w1 = _mm512_or_si512(w1, _mm512_slli_epi16(_mm512_and_si512(spreadFields(plane, p, 4, 1), one), 2));
+      const __m512i third0 = _mm512_and_si512(spreadFields(plane, p, 0, 1), one);
+      const __m512i third1 = _mm512_and_si512(spreadFields(plane, p, 4, 1), one);
+      w0 = _mm512_or_si512(w0, _mm512_slli_epi16(third0, 2)); // bit 2 of each code
+      w1 = _mm512_or_si512(w1, _mm512_slli_epi16(third1, 2));
     }
     return;
   }

@@ -100,8 +100,8 @@ Case halfWeight(DType dtype, bool panels, int64_t n, int64_t k, std::mt19937_64 
 }
 
 /// Affine codes of `bits` in groups of `group` with zero points and fp16 scales, tiled as
-/// the loader tiles them when `tiled` and it can (the row-major codes then spoiled for the tiled rows,
-/// so that a kernel reading them instead of the tiles fails).
+/// the loader tiles them when `tiled` and it can (the row-major codes then spoiled for the
+/// tiled rows, so that a kernel reading them instead of the tiles fails).
 Case affineWeight(int bits, int64_t group, bool tiled, int64_t n, int64_t k,
                   std::mt19937_64 &rng) {
   Case c;
