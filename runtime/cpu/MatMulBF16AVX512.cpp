@@ -111,6 +111,14 @@ MIDLLAMA_BF16 void microPanels(const uint32_t *x, const uint32_t *panel, int64_t
               : micro<R, 1>(x, panel, pairs, out, ld, count);
 }
 
+/// microPanels for a block of 1..kBf16Rows input rows, by its height.
+using MicroFn = void (*)(const uint32_t *, const uint32_t *, int64_t, int, float *, int64_t,
+                         int64_t);
+static_assert(kBf16Rows == 6, "one entry per block height");
+constexpr MicroFn kMicro[kBf16Rows + 1] = {nullptr,         &microPanels<1>, &microPanels<2>,
+                                           &microPanels<3>, &microPanels<4>, &microPanels<5>,
+                                           &microPanels<6>};
+
 /// 64-byte aligned storage of `n` elements, per thread, reused.
 template <typename T> T *alignedScratch(std::vector<T> &store, size_t n) {
   store.resize(n + 64 / sizeof(T));
@@ -171,26 +179,7 @@ MIDLLAMA_BF16 void bf16ColumnsAVX512(const Bf16Activations &x, float *out, int64
     for (int64_t r = 0; r < x.rows; r += kBf16Rows) {
       const uint32_t *xb = x.v.data() + r * pairs;
       float *o = out + r * ld + (j0 - begin);
-      static_assert(kBf16Rows == 6, "the cases below cover 1..kBf16Rows rows");
-      switch (std::min<int64_t>(kBf16Rows, x.rows - r)) {
-      case 6:
-        microPanels<6>(xb, paired, pairs, panels, o, ld, count);
-        break;
-      case 5:
-        microPanels<5>(xb, paired, pairs, panels, o, ld, count);
-        break;
-      case 4:
-        microPanels<4>(xb, paired, pairs, panels, o, ld, count);
-        break;
-      case 3:
-        microPanels<3>(xb, paired, pairs, panels, o, ld, count);
-        break;
-      case 2:
-        microPanels<2>(xb, paired, pairs, panels, o, ld, count);
-        break;
-      default:
-        microPanels<1>(xb, paired, pairs, panels, o, ld, count);
-      }
+      kMicro[std::min<int64_t>(kBf16Rows, x.rows - r)](xb, paired, pairs, panels, o, ld, count);
     }
   }
 }

@@ -113,8 +113,9 @@ MIDLLAMA_VNNI void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t r
   if (k % 4 == 0) {
     // 16 x 16 blocks of 4-code groups transposed by shuffles (the byte-by-byte copy took
     // as long as the dots at 256 input rows), missing rows read from a zero row.
-    thread_local std::vector<int8_t> zeros;
-    zeros.assign(size_t(k), 0);
+    thread_local std::vector<int8_t> zeros; // only ever zeros: grown, never rewritten
+    if (zeros.size() < size_t(k))
+      zeros.resize(size_t(k), 0);
     panel.resize(size_t(2 * steps * 64));
     const __m512i ones = _mm512_set1_epi8(1);
     for (int p = 0; p < panels; ++p) {
