@@ -22,9 +22,12 @@
 // their top 2-bit pairs (chunk h: columns 16h..16h+15, in the low nibbles' byte order), 6
 // bits per weight;
 // 3-bit weights (GPTQ w3, what searched recipes pick most) as two chunks of 2-bit pairs
-// (lane c of chunk q: bits 2s, 2s+1 = column 16q + s) and a plane of third bits (bit j =
-// column j), 3 bits per weight (fp32 activations only); 2-bit ones as the same chunks
-// without the plane. The same idea as llama.cpp's load-time
+// (lane c of chunk q: bits 2s, 2s+1 = column 16q + s) and a plane of third bits (column
+// 16q + 4m + j at bit 8m + 4q + j: one shift puts the third bits of columns 16q + j,
+// +4, +8, +12 at bit 2 of the lane's four bytes, where (pairs >> 2j) & 3 has their low
+// bits: a vpdpbusd operand in 4 operations, MatMulW4A8Decode's pairOperand), 3 bits per
+// weight; 2-bit ones as the same chunks without the plane. The same idea as llama.cpp's
+// load-time
 // repacking of Q4_0 (its ggml-cpu "repack" buffers); the layout here is our own.
 //
 //===----------------------------------------------------------------------===//
@@ -115,11 +118,11 @@ void placeBlock(const WeightRef &w, int64_t n, int64_t b, uint8_t *block) {
   }
   rowBlockCodes(w, n, b, code);
   if (w.bits <= 3) { // chunk q (0-1): bits 2s, 2s+1 = the low 2 bits of column 16q + s;
-    // 3 bits: then a plane of third bits, bit j of the lane = column j's
+    // 3 bits: then a plane of third bits, column 16q + 4m + j's at bit 8m + 4q + j
     uint32_t low[2] = {0, 0}, third = 0;
-    for (int j = 0; j < 32; ++j) {
-      low[j / 16] |= uint32_t(code[j] & 3) << (2 * (j % 16));
-      third |= uint32_t(code[j] >> 2) << j;
+    for (int c = 0; c < 32; ++c) {
+      low[c / 16] |= uint32_t(code[c] & 3) << (2 * (c % 16));
+      third |= uint32_t(code[c] >> 2) << thirdBitOf(c);
     }
     std::memcpy(block, &low[0], 4);
     std::memcpy(block + 64, &low[1], 4);

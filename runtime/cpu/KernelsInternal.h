@@ -167,6 +167,10 @@ inline int64_t tileGroups(const WeightRef &w) {
 }
 inline bool tileValuesHalf(const WeightRef &w) { return !w.isNF4() && w.dtype == DType::F16; }
 
+/// Where a 3-bit tile block's plane of third bits (CodeTiles.cpp) keeps column c (0-31) of
+/// the block: column 16q + 4m + j at bit 8m + 4q + j of each lane.
+constexpr int thirdBitOf(int c) { return 8 * (c % 16 / 4) + 4 * (c / 16) + c % 4; }
+
 /// Weights tiled at load (WeightRef::tileCodes, CodeTiles.cpp) with fp32 activations
 /// (MatMulTilesAVX512.cpp): decode of rows [begin, end) (whole tiles) for 1-3 input rows,
 /// and the fp32 panels of the `panels` tiles from row j0 (prefill's decoded panels).

@@ -109,8 +109,8 @@ template <int Bits> MIDLLAMA_AVX512 inline __m512 codeBook(bool nf4) {
 }
 
 /// Code s of each lane of chunk q as fp32 (book = codeBook<Bits>), and its column in the
-/// block. 2 and 3 bits: bits 2s, 2s+1 of the lane = column 16q + s, 3 bits with bit
-/// 16q + s of the plane merged in as 4 by one vpternlogd; 4 bits (and NF4) one shift and
+/// block. 2 and 3 bits: bits 2s, 2s+1 of the lane = column 16q + s, 3 bits with its bit
+/// of the plane (thirdBitOf) merged in as 4 by one vpternlogd; 4 bits (and NF4) one shift and
 /// one lookup (3 operations per code with the FMA instead of 4); 6 bits the same for the
 /// low 4, plus the top pair looked up as 0/16/32/48 from its byte of the plane (the low
 /// nibble's byte: bits 4-5 for even chunks, 0-1 for odd ones, 2 higher for the high
@@ -135,8 +135,9 @@ laneValues(__m512i v, __m512i plane, int q, int s, __m512 book, bool nf4, int &c
     column = 16 * q + s;
     __m512i low = s ? _mm512_srli_epi32(v, 2 * s) : v;
     if (Bits == 3) {
-      const __m512i third = column >= 2 ? _mm512_srli_epi32(plane, column - 2)
-                                        : _mm512_slli_epi32(plane, 2 - column);
+      const int at = thirdBitOf(column);
+      const __m512i third =
+          at >= 2 ? _mm512_srli_epi32(plane, at - 2) : _mm512_slli_epi32(plane, 2 - at);
       // (low & 3) | (third & ~3): 0xe4 selects A where C is set, B elsewhere.
       low = _mm512_ternarylogic_epi32(low, third, _mm512_set1_epi32(3), 0xe4);
     }

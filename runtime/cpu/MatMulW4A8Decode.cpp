@@ -261,6 +261,7 @@ MIDLLAMA_VNNI void rowBlock32(const DecodeInput &in, const PairScales &ps, const
 /// and Σ over each group's blocks of sx·Σxq (what a minimum or zero point multiplies).
 struct TileInput {
   const Int8Activations &x;
+  const int8_t *q;         // [R][k]: x.q, or for 2 and 3 bits permuted (pairOrder)
   const int32_t *blockSum; // [R][blocks]; groups of 16: [R][2 · blocks], per half block
   const float *groupSum;   // [R][groups]
 };
@@ -273,40 +274,12 @@ MIDLLAMA_VNNI inline __m512i spreadFifthBits(__m512i bits) {
   return _mm512_slli_epi32(_mm512_and_si512(spread, _mm512_set1_epi32(0x01010101)), 4);
 }
 
-/// Byte `at` (0-3) of each 32-bit lane as four bytes, byte m = that byte >> (first + step·m)
-/// (masked by the caller): the byte copied to lane bytes 0 and 2 (vpshufb), words shifted
-/// by their own counts (vpsrlvw), the odd bytes' shifts from a second pass.
-MIDLLAMA_VNNI inline __m512i spreadFields(__m512i v, int at, int first, int step) {
-  const auto lane = [&](int d) { return (4 * d + at) | 0x8000 | (4 * d + at) << 16 | 0x80000000; };
-  const __m512i t = _mm512_shuffle_epi8(v, _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0)));
-  const __m512i even = _mm512_srlv_epi16(t, _mm512_set1_epi32(first | (first + 2 * step) << 16));
-  const __m512i odd =
-      _mm512_srlv_epi16(t, _mm512_set1_epi32((first + step) | (first + 3 * step) << 16));
-  return _mm512_or_si512(even, _mm512_slli_epi16(odd, 8));
-}
-
 /// The two vpdpbusd weight operands of step p (0-3) of a tile block, for columns 8p..8p+3
-/// and 8p+4..8p+7 of the block: 2 and 3 bits, lane byte 2(p % 2) and 2(p % 2) + 1 of
-/// chunk p / 2 (columns 16q + s as bits 2s, 2s + 1) spread to a pair a byte, 3 bits with
-/// lane byte p of the third-bit plane spread to bit 2 of each (CodeTiles.cpp); 8 bits,
-/// chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
+/// and 8p+4..8p+7 of the block: 8 bits, chunks 2p and 2p+1 as loaded; 4 bits, chunk p's
 /// low and high nibbles; 5 bits, those with their fifth bits added; 6 bits, with their top
 /// pairs as bits 4-5 (CodeTiles.cpp: step p's pairs are a nibble of chunk p / 2's bytes).
 template <int Bits>
 MIDLLAMA_VNNI inline void stepOperands(const uint8_t *src, int p, __m512i &w0, __m512i &w1) {
-  if (Bits <= 3) {
-    const __m512i pairs = _mm512_load_si512(src + 64 * (p / 2)), three = _mm512_set1_epi8(3);
-    w0 = _mm512_and_si512(spreadFields(pairs, 2 * (p % 2), 0, 2), three);
-    w1 = _mm512_and_si512(spreadFields(pairs, 2 * (p % 2) + 1, 0, 2), three);
-    if (Bits == 3) {
-      const __m512i plane = _mm512_load_si512(src + 128), one = _mm512_set1_epi8(1);
-      const __m512i third0 = _mm512_and_si512(spreadFields(plane, p, 0, 1), one);
-      const __m512i third1 = _mm512_and_si512(spreadFields(plane, p, 4, 1), one);
-      w0 = _mm512_or_si512(w0, _mm512_slli_epi16(third0, 2)); // bit 2 of each code
-      w1 = _mm512_or_si512(w1, _mm512_slli_epi16(third1, 2));
-    }
-    return;
-  }
   if (Bits == 6) {
     const __m512i low = _mm512_set1_epi8(0x0f), pair = _mm512_set1_epi8(0x30);
     const __m512i v = _mm512_load_si512(src + 64 * p);
@@ -361,6 +334,59 @@ MIDLLAMA_VNNI inline void blockDots(const int8_t *xq, int64_t k, int64_t b,
   }
 }
 
+/// Where the 2- and 3-bit kernel wants input column c of a block of 16: operand j (0-3)
+/// of a chunk has in byte m the code of column 4m + j (the lane's bits 8m + 2j, 8m + 2j + 1),
+/// so the input is read as [columns j, j + 4, j + 8, j + 12] for j = 0..3, one 4x4
+/// transpose per 16 columns, once per call.
+inline int pairOrder(int c) { return 4 * (c % 4) + c / 4; }
+
+/// Operand j of chunk q of a 2- or 3-bit tile block (`pairs` the chunk, `plane` the third
+/// bits): (pairs >> 2j) & 3 per byte, 3 bits with the plane shifted so that the third
+/// bits of columns 16q + j + 4m (thirdBitOf: bit 8m + 4q + j) land on bit 2 of byte m.
+template <int Bits>
+MIDLLAMA_VNNI inline __m512i pairOperand(__m512i pairs, __m512i plane, int q, int j) {
+  const __m512i low = _mm512_and_si512(j ? _mm512_srli_epi32(pairs, 2 * j) : pairs,
+                                       _mm512_set1_epi8(3));
+  if (Bits == 2)
+    return low;
+  const int at = 4 * q + j;
+  const __m512i third =
+      at >= 2 ? _mm512_srli_epi32(plane, at - 2) : _mm512_slli_epi32(plane, 2 - at);
+  return _mm512_ternarylogic_epi32(low, third, _mm512_set1_epi8(4), 0xf8); // A | (B & C)
+}
+
+/// blockDots for 2 and 3 bits: the 8 operands of block b of T tiles (4 per chunk, from
+/// one load each), the input permuted (pairOrder), even and odd operands into lo and hi
+/// (two more chains ran 3% slower on weights in cache).
+template <int R, int T, int Bits>
+MIDLLAMA_VNNI inline void pairBlockDots(const int8_t *xq, int64_t k, int64_t b,
+                                        const uint8_t *const *src, __m512i (&lo)[T][R],
+                                        __m512i (&hi)[T][R]) {
+  __m512i plane[T];
+  for (int t = 0; t < T; ++t)
+    plane[t] = Bits == 3 ? _mm512_load_si512(src[t] + 128) : _mm512_setzero_si512();
+  for (int q = 0; q < 2; ++q) {
+    __m512i pairs[T];
+    for (int t = 0; t < T; ++t)
+      pairs[t] = _mm512_load_si512(src[t] + 64 * q);
+    for (int j = 0; j < 4; ++j) {
+      __m512i a[R];
+      for (int r = 0; r < R; ++r) {
+        int32_t v;
+        std::memcpy(&v, xq + r * k + 32 * b + 16 * q + 4 * j, 4);
+        a[r] = _mm512_set1_epi32(v);
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m512i wq = pairOperand<Bits>(pairs[t], plane[t], q, j);
+        for (int r = 0; r < R; ++r) {
+          __m512i &sum = j % 2 ? hi[t][r] : lo[t][r];
+          sum = _mm512_dpbusd_epi32(sum, wq, a[r]);
+        }
+      }
+    }
+  }
+}
+
 /// A tile group's term per unit of sx·Σxq: the minimum (w = q·s + min), or -z·s (w =
 /// (q - z)·s). Symmetric weights have theirs in the block sums' start.
 MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, __m512 s, int64_t t, int64_t g) {
@@ -397,7 +423,10 @@ blockTerm(const TileInput &in, const WeightRef &w, int64_t t0, int64_t b, int64_
     for (int line = 0; line < kBlockBytes / 64 && P0 == 0; ++line)
       _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
   }
-  blockDots<R, T, Bits, P0, P1>(in.x.q.data(), k, b, src, lo, hi);
+  if constexpr (Bits <= 3)
+    pairBlockDots<R, T, Bits>(in.q, k, b, src, lo, hi);
+  else
+    blockDots<R, T, Bits, P0, P1>(in.q, k, b, src, lo, hi);
   for (int r = 0; r < R; ++r) {
     const __m512 sx = _mm512_set1_ps(in.x.scale[size_t(r * blocks + b)]);
     for (int t = 0; t < T; ++t)
@@ -465,7 +494,15 @@ MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, c
       groupSum[size_t(r * groups + u * span / w.groupSize)] +=
           x.scale[size_t(r * blocks + u * span / 32)] * float(sum);
     }
-  const TileInput in{x, blockSum.data(), groupSum.data()};
+  thread_local std::vector<int8_t> permuted;
+  const int8_t *q = x.q.data();
+  if (w.bits <= 3) {
+    permuted.resize(size_t(R * k));
+    for (int64_t i = 0; i < R * k; ++i)
+      permuted[size_t(i / 16 * 16 + pairOrder(int(i % 16)))] = q[i];
+    q = permuted.data();
+  }
+  const TileInput in{x, q, blockSum.data(), groupSum.data()};
   // One tile at a time, so the codes stream sequentially (see MatMulTilesAVX512.cpp's
   // tiledRows: with int8 activations SmolLM2 Q4_0 decode went 134 -> 170-181 tok/s).
   for (int64_t t = begin / 16; t < end / 16; ++t)
