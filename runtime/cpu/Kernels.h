@@ -51,7 +51,8 @@ bool int8ActivationsAvailable();
 /// product) with the activations and the decoded weights rounded to bf16 (nearest even)
 /// and pairs of products summed in fp32 by AVX512_BF16's vdpbf16ps: twice the multiply-adds
 /// of an fp32 FMA per instruction. Where int8 activations are on too, they take the
-/// weights they cover. Off by default (--bf16-activations); decode (1-3 rows) is unchanged.
+/// weights they cover. Off by default (--bf16-activations); decode (1-3 rows) is unchanged
+/// but tiled NF4's, bf16 products with its code book rounded (MatMulNF4BF16Decode.cpp).
 void setBf16Activations(bool on);
 bool bf16Activations();
 /// Whether this CPU has AVX512_BF16; without it the setting changes nothing.

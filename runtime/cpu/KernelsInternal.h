@@ -236,6 +236,12 @@ void toBf16Activations(const float *in, int64_t rows, int64_t k, Bf16Activations
 bool bf16FastPath(const WeightRef &w, int64_t rows);
 void bf16ColumnsAVX512(const Bf16Activations &x, float *out, int64_t ld, const WeightRef &w,
                        int64_t begin, int64_t end);
+/// Whether decode (1-3 rows) of NF4 tiles takes bf16 products (MatMulNF4BF16Decode.cpp:
+/// setBf16Activations on, the CPU has AVX512_BF16, `w` NF4 and tiled), and that product for
+/// rows [begin, end) (whole tiles).
+bool nf4Bf16DecodePath(const WeightRef &w, int64_t rows);
+void nf4TiledRowsBf16(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
+                      int64_t begin, int64_t end);
 
 /// LLM.int8()'s split of the input rows of a product with int8 weight `w` (Int8Inputs.cpp):
 /// per row, the scale absmax / 127 of its non-outlier columns, their codes

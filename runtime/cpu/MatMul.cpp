@@ -84,7 +84,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
   if (w.tileCodes && rows < kDecodedPanelRows && begin % 16 == 0 && haveAVX512()) {
     // The whole tiles from `begin` tiled, the rows after them (if any) as stored.
     const int64_t split = std::max(begin, std::min(end, w.rows) / 16 * 16);
-    tiledRowsAVX512(in, out, ld, rows, w, begin, split);
+    nf4Bf16DecodePath(w, rows) ? nf4TiledRowsBf16(in, out, ld, rows, w, begin, split)
+                               : tiledRowsAVX512(in, out, ld, rows, w, begin, split);
     if (split == end)
       return;
     out += split - begin;
@@ -113,7 +114,8 @@ void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const 
 
 namespace {
 
-/// The product with fp32 activations, whatever setInt8Activations/setBf16Activations say.
+/// The product with fp32 activations, whatever setInt8Activations/setBf16Activations say
+/// (but a tiled NF4 weight's decode under the latter: matmulColumns).
 void matmulFp32Activations(const float *in, float *out, int64_t rows, const WeightRef &w) {
   // Threads split the columns in whole register blocks: 32 columns (two panels or tiles)
   // for packed or tiled weights, 4 for row-major ones.

@@ -76,8 +76,10 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
     text = "int8 in blocks of 32 for 4-, 5-, 6- and 8-bit affine weights, 2- and 3-bit at "
            "decode (AVX-512 VNNI)";
   if (bf16)
-    text += int8 ? "; bf16 at prefill for the other weights not stored in fp32 (AVX512_BF16)"
-                 : "bf16 at prefill for every weight not stored in fp32 (AVX512_BF16)";
+    text += int8 ? "; bf16 at prefill for the other weights not stored in fp32 and at NF4 "
+                   "decode (AVX512_BF16)"
+                 : "bf16 at prefill for every weight not stored in fp32 and at NF4 decode "
+                   "(AVX512_BF16)";
   if (cpu::bf16Activations() && !bf16)
     text += "; no bf16: this CPU lacks AVX512_BF16";
   text += !choice.asked() ? "; the artifact's default: its weights are ggml's blocks, "

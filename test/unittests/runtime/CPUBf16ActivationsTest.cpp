@@ -7,9 +7,10 @@
 // sum taken in fp32 (MatMulBF16AVX512.cpp). Each format the loader can hand the kernels
 // (fp16/bf16 panels and rows, affine codes of 2-8 bits row-major and tiled, NF4 tiled,
 // pruned bitmask and 2:4) against that sum written out in double from the weight's values
-// as the row decoder (dequantizeRow) gives them; decode (1-3 rows) and dense fp32 weights
-// bit-equal to the fp32 path. Without AVX512_BF16 the setting changes nothing, which is
-// what is checked then.
+// as the row decoder (dequantizeRow) gives them; tiled NF4's decode (1-3 rows) against
+// its own definition (the code book rounded, scaled per block in fp32); every other
+// decode and dense fp32 weights bit-equal to the fp32 path. Without AVX512_BF16 the
+// setting changes nothing, which is what is checked then.
 //
 //===----------------------------------------------------------------------===//
 
@@ -305,7 +306,53 @@ TEST_P(CPUBf16ActivationsTest, PrefillIsTheSumOfBf16Products) {
     }
 }
 
-// Decode (1-3 rows) and dense fp32 weights (rows and panels) keep the fp32 path exactly.
+// Decode (1-3 rows) of tiled NF4: per block of 64 columns, absmax · Σ bf16(x_i)·bf16(book[q_i])
+// (the code book rounded, not the scaled value, MatMulNF4BF16Decode.cpp); the rows past
+// the last whole tile (n = 37) keep the fp32 path exactly.
+TEST_P(CPUBf16ActivationsTest, Nf4DecodeIsTheSumOfBf16CodeProducts) {
+  std::mt19937_64 rng(17);
+  const bool available = bf16ActivationsAvailable();
+  for (int64_t n : {37, 48})
+    for (int64_t k : {64, 192, 576}) {
+      Case c = nf4Weight(n, k, rng);
+      const uint8_t *codes = c.reference.codes;
+      const float *absmax = static_cast<const float *>(c.reference.scales);
+      for (int64_t rows : {1, 2, 3}) {
+        const std::vector<float> x = randomInputs(rows * k, uint64_t(rows * 5 + k));
+        std::vector<float> y(size_t(rows * n)), fp32(y.size());
+        setBf16Activations(false);
+        matmul(x.data(), fp32.data(), rows, c.w);
+        setBf16Activations(true);
+        matmul(x.data(), y.data(), rows, c.w);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            const size_t at = size_t(r * n + j);
+            if (!available || j >= n / 16 * 16) {
+              ASSERT_EQ(y[at], fp32[at]) << "n " << n << " k " << k << " [" << r << ", " << j
+                                         << "]";
+              continue;
+            }
+            double expected = 0, magnitude = 0;
+            for (int64_t b = 0; b < k / 64; ++b) {
+              double block = 0;
+              for (int64_t i = 64 * b; i < 64 * b + 64; ++i) {
+                const int64_t stream = j * k + i;
+                const uint8_t byte = codes[stream / 2];
+                const float book = kNF4Values[stream % 2 ? byte & 0xf : byte >> 4];
+                block += double(roundBf16(x[size_t(r * k + i)])) * roundBf16(book);
+                magnitude += std::fabs(double(x[size_t(r * k + i)]) * book) * absmax[stream / 64];
+              }
+              expected += block * absmax[(j * k + 64 * b) / 64];
+            }
+            ASSERT_NEAR(y[at], expected, 4e-6 * magnitude + 1e-6)
+                << "n " << n << " k " << k << " rows " << rows << " [" << r << ", " << j << "]";
+          }
+      }
+    }
+}
+
+// Decode (1-3 rows) but NF4's and dense fp32 weights (rows and panels) keep the fp32 path
+// exactly.
 TEST_P(CPUBf16ActivationsTest, DecodeAndFp32WeightsAreUnchanged) {
   std::mt19937_64 rng(9);
   const int64_t n = 37, k = 160;
@@ -325,6 +372,8 @@ TEST_P(CPUBf16ActivationsTest, DecodeAndFp32WeightsAreUnchanged) {
     for (int64_t m : {1, 2, 3, 4, 9}) {
       if (m >= 4 && (decodesRows(c.w) || c.w.dtype != DType::F32))
         continue; // the prefill of stored formats is the other test's
+      if (c.w.isNF4())
+        continue; // Nf4DecodeIsTheSumOfBf16CodeProducts
       const std::vector<float> x = randomInputs(m * k, 3);
       std::vector<float> y(size_t(m * n)), fp32(y.size());
       setBf16Activations(false);
