@@ -9,9 +9,10 @@
 // Issue 18's bandwidth question for the CPU backend: how close each weight format's
 // decode product (one input row times an [N, K] weight, the kernel a generated token runs)
 // comes to what a plain streaming read of memory achieves on the same machine in the same
-// run. The read: AVX-512 (else scalar) sums over a buffer far larger than the caches, best
-// of R passes. Each format: L distinct weights of N x K (so that their bytes also exceed
-// the caches, as a model's layers do), cycled R times through cpu::matmul with one row;
+// run. The read: AVX-512 (else scalar) sums over a buffer far larger than the caches, one
+// pass before each of a format's R passes; the fraction is the median of the R ratios.
+// Each format: L distinct weights of N x K (so that their bytes also exceed the caches, as
+// a model's layers do), cycled R times through cpu::matmul with one row;
 // its bandwidth is the bytes the format stores (codes, scales, zero points or minimums)
 // over the time. Weights are random codes: the kernels' speed does not depend on values.
 // The 2- to 6- and 8-bit affine weights are tiled first where the CPU has AVX-512, as the
@@ -66,29 +67,28 @@ __attribute__((target("avx512f"))) float sum512(const float *x, int64_t n) {
 }
 #endif
 
-/// Bytes per second of a plain read of `bytes`, split over the runtime's threads as the
-/// kernels split their work; the best of `repeat` passes. On 4 KiB pages (a std::vector, as
-/// the weights read from the artifact's mapping) or on transparent huge pages (the arena
-/// the loader tiles weights into).
-double streamingRead(int64_t bytes, int repeat, bool hugePages) {
-  std::vector<float> vec;
-  HugePageArena arena;
-  float *data;
-  if (hugePages) {
-    data = reinterpret_cast<float *>(arena.allocate(size_t(bytes)));
+/// A plain read of 1 GiB, split over the runtime's threads as the kernels split their
+/// work, on 4 KiB pages (a std::vector, as the weights read from the artifact's mapping)
+/// or on transparent huge pages (the arena the loader tiles weights into). `pass` times
+/// one read: the formats' rounds alternate with it, so that a ratio compares two passes
+/// a moment apart (other tenants of this VM's host moved both by +-15% over minutes).
+class StreamingRead {
+public:
+  static constexpr int64_t kBytes = int64_t(1) << 30;
+  StreamingRead() : small(size_t(kBytes / 4), 1.0f) {
+    huge = reinterpret_cast<float *>(arena.allocate(size_t(kBytes)));
+    if (huge)
+      std::fill_n(huge, kBytes / 4, 1.0f);
+  }
+  bool hasHugePages() const { return huge != nullptr; }
+  /// Bytes per second of one pass (0 without huge pages where they were asked for).
+  double pass(bool hugePages) {
+    const float *data = hugePages ? huge : small.data();
     if (!data)
       return 0;
-    std::fill_n(data, bytes / 4, 1.0f);
-  } else {
-    vec.assign(size_t(bytes / 4), 1.0f);
-    data = vec.data();
-  }
-  const int64_t n = bytes / 4;
-  double best = 0;
-  volatile float sink = 0;
-  for (int r = 0; r < repeat; ++r) {
+    const int64_t n = kBytes / 4;
     std::vector<float> partial(64, 0.0f);
-    double t0 = now();
+    const double t0 = now();
     cpu::parallelFor(64, n / 64, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
         const float *x = data + c * (n / 64);
@@ -102,13 +102,25 @@ double streamingRead(int64_t bytes, int repeat, bool hugePages) {
 #endif
       }
     });
-    double t = now() - t0;
+    const double t = now() - t0;
     for (float p : partial)
       sink = sink + p;
-    best = std::max(best, double(bytes) / t);
+    return double(kBytes) / t;
   }
-  return best;
-}
+  /// The best of `repeat` passes.
+  double best(bool hugePages, int repeat) {
+    double b = 0;
+    for (int r = 0; r < repeat; ++r)
+      b = std::max(b, pass(hugePages));
+    return b;
+  }
+
+private:
+  std::vector<float> small;
+  HugePageArena arena;
+  float *huge = nullptr;
+  volatile float sink = 0;
+};
 
 /// fp32 multiply-adds per second, the threads' sum: 24 independent chains per thread on
 /// registers (more than FMA latency x units on any x86 core), no memory operands; the best
@@ -445,8 +457,8 @@ int main(int argc, char **argv) {
                     : int(std::max(2.0, std::ceil(double(int64_t(256) << 23) /
                                                   (double(o.rows * o.cols) * bitsPerWeight))));
   };
-  const double read = streamingRead(int64_t(1) << 30, o.repeat, false);
-  const double hugeRead = streamingRead(int64_t(1) << 30, o.repeat, true);
+  StreamingRead reader;
+  const double read = reader.best(false, o.repeat), hugeRead = reader.best(true, o.repeat);
   std::printf("streaming read: %.2f GB/s on 4 KiB pages, %.2f GB/s on huge pages (%d thread%s, "
               "1 GiB, best of %d)\n",
               read / 1e9, hugeRead / 1e9, o.threads, o.threads > 1 ? "s" : "", o.repeat);
@@ -486,9 +498,11 @@ int main(int argc, char **argv) {
   for (auto &v : x)
     v = u(rng);
   std::printf(
+      "GB/s, products/s: the best of %d passes; fraction of the read: the median over those\n"
+      "passes of the pass's GB/s over a read pass on the same kind of pages just before it\n"
       "| format | bytes / weight | pages | GB/s | fraction of the read | products/s at %lldx%lld |\n"
       "|---|---:|---|---:|---:|---:|\n",
-      (long long)n, (long long)k);
+      o.repeat, (long long)n, (long long)k);
   std::string json = "{\"threads\": " + std::to_string(o.threads) +
                      ", \"rows\": " + std::to_string(n) + ", \"cols\": " + std::to_string(k) +
                      ", \"int8_activations\": " + (o.int8 ? "true" : "false") +
@@ -500,24 +514,31 @@ int main(int argc, char **argv) {
     const Format &f = formats[fi];
     for (const WeightView &w : f.views) // warm: page in, first-touch
       cpu::matmul(x.data(), y.data(), 1, w);
+    // Tiled weights live on huge pages: their fraction is of the read on huge pages.
+    const bool huge = f.views[0].tileCodes != nullptr && reader.hasHugePages();
     double best = 1e30;
+    std::vector<double> fractions;
     for (int r = 0; r < o.repeat; ++r) {
+      const double readNow = reader.pass(huge);
       double t0 = now();
       for (const WeightView &w : f.views)
         cpu::matmul(x.data(), y.data(), 1, w);
-      best = std::min(best, (now() - t0) / double(f.views.size()));
+      const double t = (now() - t0) / double(f.views.size());
+      best = std::min(best, t);
+      fractions.push_back(double(f.bytesPerWeight) / t / readNow);
     }
+    std::sort(fractions.begin(), fractions.end());
+    const double fraction = fractions[fractions.size() / 2];
     const double bw = double(f.bytesPerWeight) / best;
-    // Tiled weights live on huge pages: their fraction is of the read on huge pages.
-    const bool huge = f.views[0].tileCodes != nullptr && hugeRead > 0;
     std::printf("| %s | %.3f | %s | %.2f | %.2f | %.1f |\n", f.name.c_str(),
                 double(f.bytesPerWeight) / double(n * k), huge ? "2 MiB" : "4 KiB", bw / 1e9,
-                bw / (huge ? hugeRead : read), 1.0 / best);
+                fraction, 1.0 / best);
     json += std::string(fi ? ", " : "") + "{\"format\": \"" + f.name +
             "\", \"huge_pages\": " + (huge ? "true" : "false") +
             ", \"layers\": " + std::to_string(f.views.size()) +
             ", \"bytes\": " + std::to_string(f.bytesPerWeight) +
             ", \"seconds\": " + std::to_string(best) + ", \"bytes_per_s\": " + std::to_string(bw) +
+            ", \"fraction_of_read\": " + std::to_string(fraction) +
             "}";
   }
   json += "]";
