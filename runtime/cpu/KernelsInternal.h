@@ -193,6 +193,7 @@ struct Int8Activations {
   std::vector<int8_t> q;
   std::vector<float> scale, blockSum;
   std::vector<float> halfSum; // scale · Σ codes per 16 columns (groups of 16: ggml's Q6_K)
+  std::vector<int32_t> halfCodes; // Σ codes per 16 columns (a symmetric zero point's term)
 };
 void quantizeActivations(const float *in, int64_t rows, int64_t k, Int8Activations &x);
 

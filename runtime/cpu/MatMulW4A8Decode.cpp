@@ -496,9 +496,8 @@ MIDLLAMA_VNNI void tiledRows(const Int8Activations &x, float *out, int64_t ld, c
   groupSum.assign(size_t(R * groups), 0.0f);
   for (int r = 0; r < R; ++r)
     for (int64_t u = 0; u < sums; ++u) {
-      int32_t sum = 0;
-      for (int i = 0; i < span; ++i)
-        sum += x.q[size_t(r * k + span * u + i)];
+      const int32_t *halves = &x.halfCodes[size_t(r * k / 16 + u * span / 16)];
+      const int32_t sum = span == 16 ? halves[0] : halves[0] + halves[1];
       blockSum[size_t(r * sums + u)] = sum;
       groupSum[size_t(r * groups + u * span / w.groupSize)] +=
           x.scale[size_t(r * blocks + u * span / 32)] * float(sum);
@@ -553,10 +552,9 @@ MIDLLAMA_VNNI void decodeRows(const Int8Activations &x, float *out, int64_t ld, 
     zeroTerm.assign(size_t(16 * R * (pairs + 1)), 0);
     for (int r = 0; r < R; ++r)
       for (int64_t b = 0; b < blocks; ++b) {
-        int32_t sum = 0;
-        for (int i = 0; i < 32; ++i)
-          sum += x.q[size_t(r * k + 32 * b + i)];
-        zeroTerm[size_t(16 * (r * (pairs + 1) + b / 2) + (b % 2) * 8)] = -8 * sum;
+        const int32_t *halves = &x.halfCodes[size_t(2 * (r * blocks + b))];
+        zeroTerm[size_t(16 * (r * (pairs + 1) + b / 2) + (b % 2) * 8)] =
+            -8 * (halves[0] + halves[1]);
       }
   }
   const DecodeInput in{x, perm.data(), groupSum.data(), symmetric ? zeroTerm.data() : nullptr,
