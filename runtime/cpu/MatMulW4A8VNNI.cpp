@@ -129,11 +129,9 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
   for (int r = 0; r < R; ++r)
     acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    __m512 ws[2], wo[2];
-    for (int p = 0; p < panels; ++p) {
+    __m512 ws[2];
+    for (int p = 0; p < panels; ++p)
       ws[p] = _mm512_loadu_ps(scales + (p * groups + g) * 16);
-      wo[p] = _mm512_loadu_ps(offsets + (p * groups + g) * 16);
-    }
     // The last group may be shorter (K = 576 in groups of 128); groups of 16 (6 bits) are
     // half blocks, steps 0-3 or 4-7 of theirs.
     const bool halves = groupSize == 16;
@@ -165,8 +163,9 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
         groupSum += halves ? x.halfSum[size_t(2 * (r0 + r) * blocks + g)]
                            : x.blockSum[size_t((r0 + r) * blocks + b)];
       __m512 gs = _mm512_set1_ps(groupSum);
-      for (int p = 0; p < panels; ++p)
-        acc[r][p] = _mm512_fnmadd_ps(gs, wo[p], acc[r][p]);
+      for (int p = 0; p < panels; ++p) // loaded here: held across the blocks they spilled
+        acc[r][p] =
+            _mm512_fnmadd_ps(gs, _mm512_loadu_ps(offsets + (p * groups + g) * 16), acc[r][p]);
     }
   }
   for (int r = 0; r < R; ++r)
