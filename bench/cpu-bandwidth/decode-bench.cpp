@@ -4,7 +4,7 @@
 //
 // midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] [--layers L] [--repeat R]
 //                           [--prefill-rows M] [--int8-activations] [--bf16-activations]
-//                           [--json FILE]
+//                           [--json FILE] [--only NAME-PART]
 //
 // Issue 18's bandwidth question for the CPU backend: how close each weight format's
 // decode product (one input row times an [N, K] weight, the kernel a generated token runs)
@@ -38,6 +38,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -359,7 +360,7 @@ struct Options {
   int threads = 1, layers = 0, repeat = 5;
   int64_t rows = 4096, cols = 4096, prefillRows = 256;
   bool int8 = false, bf16 = false;
-  std::string json;
+  std::string json, only;
 };
 
 Options parse(int argc, char **argv) {
@@ -391,10 +392,12 @@ Options parse(int argc, char **argv) {
       o.bf16 = true;
     else if (a == "--json")
       o.json = next();
+    else if (a == "--only")
+      o.only = next();
     else {
       std::fprintf(stderr, "usage: midllama-cpu-decode-bench [--threads T] [--rows N] [--cols K] "
                            "[--layers L] [--repeat R] [--prefill-rows M] [--int8-activations] "
-                           "[--bf16-activations] [--json FILE]\n");
+                           "[--bf16-activations] [--json FILE] [--only NAME-PART]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -464,30 +467,59 @@ int main(int argc, char **argv) {
               read / 1e9, hugeRead / 1e9, o.threads, o.threads > 1 ? "s" : "", o.repeat);
   std::mt19937_64 rng(7);
   const int64_t n = o.rows, k = o.cols;
+  // Only the formats --only names (by a part of their name): the others are not even built.
   std::vector<Format> formats;
-  formats.push_back(dense("fp32 (panels, as compiled)", DType::F32, true, n, k, layersAt(32), rng));
-  formats.push_back(dense("fp16 (panels, as compiled)", DType::F16, true, n, k, layersAt(16), rng));
-  formats.push_back(
-      dense("bf16 (panels, as compiled)", DType::BF16, true, n, k, layersAt(16), rng));
-  formats.push_back(dense("fp32 (rows)", DType::F32, false, n, k, layersAt(32), rng));
-  formats.push_back(dense("fp16 (rows)", DType::F16, false, n, k, layersAt(16), rng));
-  formats.push_back(
-      affine("int8 g32 sym (Q8_0)", 8, 32, Offset::Symmetric, n, k, layersAt(8), rng));
-  formats.push_back(
-      affine("int4 g32 sym (Q4_0)", 4, 32, Offset::Symmetric, n, k, layersAt(4), rng));
-  formats.push_back(affine("int4 g32 min (Q4_1)", 4, 32, Offset::Minimum, n, k, layersAt(4), rng));
-  formats.push_back(
-      affine("int4 g128 zeros (GPTQ)", 4, 128, Offset::Zeros, n, k, layersAt(4), rng));
-  formats.push_back(
-      codedScales("int6 g16 sym qscale/16 (Q6_K)", 6, 16, 16, false, n, k, layersAt(6.6), rng));
-  formats.push_back(
-      codedScales("int4 g32 min qscale/8 (Q4_K)", 4, 32, 8, true, n, k, layersAt(4.6), rng));
-  formats.push_back(affine("int3 g128 zeros", 3, 128, Offset::Zeros, n, k, layersAt(3), rng));
-  formats.push_back(affine("int2 g64 zeros", 2, 64, Offset::Zeros, n, k, layersAt(2), rng));
-  formats.push_back(nf4(64, n, k, layersAt(4), rng));
-  // Where the CPU has AVX-512 the loader tiles 2- to 6- and 8-bit affine weights (Model.cpp):
-  // so here.
-  // into the same kind of memory: huge pages.
+  auto add = [&](const std::string &name, const std::function<Format(const std::string &)> &make) {
+    if (o.only.empty() || name.find(o.only) != std::string::npos)
+      formats.push_back(make(name));
+  };
+  add("fp32 (panels, as compiled)", [&](const std::string &name) {
+    return dense(name, DType::F32, true, n, k, layersAt(32), rng);
+  });
+  add("fp16 (panels, as compiled)", [&](const std::string &name) {
+    return dense(name, DType::F16, true, n, k, layersAt(16), rng);
+  });
+  add("bf16 (panels, as compiled)", [&](const std::string &name) {
+    return dense(name, DType::BF16, true, n, k, layersAt(16), rng);
+  });
+  add("fp32 (rows)", [&](const std::string &name) {
+    return dense(name, DType::F32, false, n, k, layersAt(32), rng);
+  });
+  add("fp16 (rows)", [&](const std::string &name) {
+    return dense(name, DType::F16, false, n, k, layersAt(16), rng);
+  });
+  add("int8 g32 sym (Q8_0)", [&](const std::string &name) {
+    return affine(name, 8, 32, Offset::Symmetric, n, k, layersAt(8), rng);
+  });
+  add("int4 g32 sym (Q4_0)", [&](const std::string &name) {
+    return affine(name, 4, 32, Offset::Symmetric, n, k, layersAt(4), rng);
+  });
+  add("int4 g32 min (Q4_1)", [&](const std::string &name) {
+    return affine(name, 4, 32, Offset::Minimum, n, k, layersAt(4), rng);
+  });
+  add("int4 g128 zeros (GPTQ)", [&](const std::string &name) {
+    return affine(name, 4, 128, Offset::Zeros, n, k, layersAt(4), rng);
+  });
+  add("int6 g16 sym qscale/16 (Q6_K)", [&](const std::string &name) {
+    return codedScales(name, 6, 16, 16, false, n, k, layersAt(6.6), rng);
+  });
+  add("int4 g32 min qscale/8 (Q4_K)", [&](const std::string &name) {
+    return codedScales(name, 4, 32, 8, true, n, k, layersAt(4.6), rng);
+  });
+  add("int3 g128 zeros", [&](const std::string &name) {
+    return affine(name, 3, 128, Offset::Zeros, n, k, layersAt(3), rng);
+  });
+  add("int2 g64 zeros", [&](const std::string &name) {
+    return affine(name, 2, 64, Offset::Zeros, n, k, layersAt(2), rng);
+  });
+  add("nf4-b64", [&](const std::string &) { return nf4(64, n, k, layersAt(4), rng); });
+  if (formats.empty()) {
+    std::fprintf(stderr, "midllama-cpu-decode-bench: no format's name contains '%s'\n",
+                 o.only.c_str());
+    return 2;
+  }
+  // Where the CPU has AVX-512 the loader tiles 2- to 6- and 8-bit affine weights (Model.cpp)
+  // into huge pages: so here.
   HugePageArena tileArena;
   for (Format &f : formats)
     for (WeightView &w : f.views)
