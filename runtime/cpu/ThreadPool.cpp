@@ -17,6 +17,9 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+#ifndef MIDLLAMA_CHUNK_SHIFT
+#define MIDLLAMA_CHUNK_SHIFT 18
+#endif
 
 namespace midllama::rt::cpu {
 
@@ -52,13 +55,14 @@ public:
   }
   int threads() const { return size; }
 
-  void run(int64_t n, const std::function<void(int64_t, int64_t)> &body) {
+  void run(int64_t n, int64_t minGrain, const std::function<void(int64_t, int64_t)> &body) {
     task = &body;
     total = n;
     // Threads take chunks of about 1/8 of an even share as they come free: work whose
     // items differ in cost (causal attention: row r attends over r + 1 positions) or a
-    // thread that starts late still balances, at a few atomic increments per call.
-    grain = std::max<int64_t>(1, n / (int64_t(size) * 8));
+    // thread that starts late still balances, at a few atomic increments per call; but
+    // no chunk under minGrain items (see parallelFor).
+    grain = std::max<int64_t>({1, minGrain, n / (int64_t(size) * 8)});
     next.store(0, std::memory_order_relaxed);
     pending.store(size - 1, std::memory_order_relaxed);
     {
@@ -147,7 +151,13 @@ void parallelFor(int64_t n, int64_t costPerItem,
   Pool &p = getPool();
   if (p.threads() == 1)
     return body(0, n);
-  p.run(n, body);
+  // A chunk costs an atomic increment on a line both threads write and a kernel call's
+  // set-up: with ~1/8 of a share per chunk (one 32-row block of SmolLM2's 576 x 576 decode
+  // product), 2 threads ran that product slower than 1. Chunks of at least kMinChunkWork
+  // (decode-bench int8 Q4_0, 2 threads: 576x576 160-167k -> 191k products/s, 576x1536 and
+  // 1536x576 57-70k -> 77-78k; 2^16 and 2^18 gained less; 4096x4096 unchanged).
+  constexpr int64_t kMinChunkWork = int64_t(1) << 17;
+  p.run(n, (kMinChunkWork + costPerItem - 1) / std::max<int64_t>(1, costPerItem), body);
 }
 
 } // namespace midllama::rt::cpu
