@@ -156,16 +156,22 @@ MIDLLAMA_VNNI void w4a8Block(const Int8Activations &x, int64_t r0, int64_t k, co
                                       acc[r][p]);
       }
     }
-    for (int r = 0; r < R && !Symmetric; ++r) {
-      // The zero points' term: Σ over the group's blocks of scale · Σ codes.
-      float groupSum = 0;
-      for (int64_t b = b0; b < b1; ++b)
-        groupSum += halves ? x.halfSum[size_t(2 * (r0 + r) * blocks + g)]
-                           : x.blockSum[size_t((r0 + r) * blocks + b)];
-      __m512 gs = _mm512_set1_ps(groupSum);
-      for (int p = 0; p < panels; ++p) // loaded here: held across the blocks they spilled
-        acc[r][p] =
-            _mm512_fnmadd_ps(gs, _mm512_loadu_ps(offsets + (p * groups + g) * 16), acc[r][p]);
+    if constexpr (!Symmetric) {
+      // The zero points' term: Σ over the group's blocks of scale · Σ codes. The rows'
+      // sums first, then straight-line FMAs: a loop over the rows with the sums inside
+      // kept acc on the stack (stored and reloaded at every group).
+      float groupSum[R];
+      for (int r = 0; r < R; ++r) {
+        groupSum[r] = 0;
+        for (int64_t b = b0; b < b1; ++b)
+          groupSum[r] += halves ? x.halfSum[size_t(2 * (r0 + r) * blocks + g)]
+                                : x.blockSum[size_t((r0 + r) * blocks + b)];
+      }
+      for (int p = 0; p < panels; ++p) { // loaded here: held across the blocks they spilled
+        const __m512 off = _mm512_loadu_ps(offsets + (p * groups + g) * 16);
+        for (int r = 0; r < R; ++r)
+          acc[r][p] = _mm512_fnmadd_ps(_mm512_set1_ps(groupSum[r]), off, acc[r][p]);
+      }
     }
   }
   for (int r = 0; r < R; ++r)
