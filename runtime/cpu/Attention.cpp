@@ -26,14 +26,23 @@
 
 namespace midllama::rt::cpu {
 
-/// Rotates the first `rotaryDim` features of each `headDim`-wide head of `x` (`heads`
-/// heads) by position `pos`, in fp32 as llama2.c and transformers compute it.
-static void rotate(float *x, int64_t heads, const AttentionParams &p, int64_t pos) {
-  int64_t half = p.rotaryDim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    float freq = 1.0f / std::pow(p.theta, float(2 * i) / float(p.rotaryDim));
-    float angle = float(pos) * freq;
-    float c = std::cos(angle), s = std::sin(angle);
+/// The rotary frequencies θ^(-2i/rotaryDim), i < rotaryDim / 2: the same for every
+/// token and layer, computed once per call (per row and tensor, their powf was 1% of
+/// SmolLM2's prefill).
+static std::vector<float> rotaryFrequencies(const AttentionParams &p) {
+  std::vector<float> freq(size_t(p.rotaryDim / 2));
+  for (int64_t i = 0; i < p.rotaryDim / 2; ++i)
+    freq[size_t(i)] = 1.0f / std::pow(p.theta, float(2 * i) / float(p.rotaryDim));
+  return freq;
+}
+
+/// Rotates the first `rotaryDim` features of each `headDim`-wide head of q (`heads`
+/// heads) and k (`kvHeads` heads) by position `pos`, in fp32 as llama2.c and transformers
+/// compute it; each angle's cosine and sine once for both.
+static void rotate(float *q, float *k, const AttentionParams &p, const std::vector<float> &freq,
+                   int64_t pos) {
+  const int64_t half = p.rotaryDim / 2;
+  auto apply = [&](float *x, int64_t heads, int64_t i, float c, float s) {
     for (int64_t h = 0; h < heads; ++h) {
       float *head = x + h * p.headDim;
       float &a = p.interleaved ? head[2 * i] : head[i];
@@ -42,6 +51,12 @@ static void rotate(float *x, int64_t heads, const AttentionParams &p, int64_t po
       a = a0 * c - b0 * s;
       b = a0 * s + b0 * c;
     }
+  };
+  for (int64_t i = 0; i < half; ++i) {
+    const float angle = float(pos) * freq[size_t(i)];
+    const float c = std::cos(angle), s = std::sin(angle);
+    apply(q, p.heads, i, c, s);
+    apply(k, p.kvHeads, i, c, s);
   }
 }
 
@@ -251,10 +266,10 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
                const AttentionParams &p) {
   const int64_t d = p.headDim, kvWidth = p.kvHeads * d, qWidth = p.heads * d;
   const int64_t group = p.heads / p.kvHeads;
+  const std::vector<float> freq = rotaryFrequencies(p);
   parallelFor(rows, 4 * (qWidth + kvWidth), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      rotate(q + r * qWidth, p.heads, p, positions[r]);
-      rotate(k + r * kvWidth, p.kvHeads, p, positions[r]);
+      rotate(q + r * qWidth, k + r * kvWidth, p, freq, positions[r]);
       std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
     }
   });
