@@ -178,11 +178,11 @@ TEST_P(CPUKernelsTest, RMSNormAndFusedAdd) {
 
 /// Attention as defined: rotate (pairs by convention), causal softmax over all cached
 /// positions, grouped KV heads; prefill of `rows` tokens then one decode token.
-void checkAttention(bool interleaved, int64_t rotaryDim) {
-  AttentionParams p{4, 2, 8, rotaryDim, 0.3f, 10000.0f, interleaved};
-  const int64_t ctx = 16, kvw = p.kvHeads * p.headDim, qw = p.heads * p.headDim;
+void checkAttention(bool interleaved, int64_t rotaryDim, int64_t headDim = 8, int64_t heads = 4,
+                    int64_t kvHeads = 2, int64_t total = 6) {
+  AttentionParams p{heads, kvHeads, headDim, rotaryDim, 0.3f, 10000.0f, interleaved};
+  const int64_t ctx = total + 10, kvw = p.kvHeads * p.headDim, qw = p.heads * p.headDim;
   std::vector<float> kCache(size_t(ctx * kvw)), vCache(kCache.size());
-  const int64_t total = 6;
   std::vector<float> qAll = randomVector(size_t(total * qw), 9),
                      kAll = randomVector(size_t(total * kvw), 10),
                      vAll = randomVector(size_t(total * kvw), 11);
@@ -220,8 +220,8 @@ void checkAttention(bool interleaved, int64_t rotaryDim) {
       o += std::exp(s[j] - m) / z * vAll[j * kvw + kvh * p.headDim + d];
     return o;
   };
-  // Prefill 5 tokens, then decode the 6th against the cache.
-  for (auto [begin, count] : {std::pair<int64_t, int64_t>{0, 5}, {5, 1}}) {
+  // Prefill all tokens but the last, then decode the last against the cache.
+  for (auto [begin, count] : {std::pair<int64_t, int64_t>{0, total - 1}, {total - 1, 1}}) {
     std::vector<float> q(qAll.begin() + begin * qw, qAll.begin() + (begin + count) * qw);
     std::vector<float> k(kAll.begin() + begin * kvw, kAll.begin() + (begin + count) * kvw);
     std::vector<float> v(vAll.begin() + begin * kvw, vAll.begin() + (begin + count) * kvw);
@@ -243,6 +243,16 @@ TEST_P(CPUKernelsTest, AttentionHalfSplitRotary) { checkAttention(false, 8); }
 TEST_P(CPUKernelsTest, AttentionInterleavedRotary) { checkAttention(true, 8); }
 TEST_P(CPUKernelsTest, AttentionPartialRotary) { checkAttention(false, 4); }
 TEST_P(CPUKernelsTest, AttentionWithoutRotary) { checkAttention(false, 0); }
+// The attention kernels' shapes: head dims of 4, 5, 8 and 10 chunks of 16 (the last one
+// partial or not: the value kernels' register blocks and the wider-head path), GQA groups
+// of 3, 2 and 1, and more than 64 positions (two value tiles; in a block of 4 tokens the
+// queries attend to different lengths).
+TEST_P(CPUKernelsTest, AttentionShapes) {
+  checkAttention(false, 8, 64, 9, 3, 70);
+  checkAttention(false, 16, 72, 4, 2, 67);
+  checkAttention(false, 8, 128, 6, 3, 20);
+  checkAttention(false, 8, 152, 2, 1, 66);
+}
 
 /// The ways groups of integer codes are decoded: zero points, the implicit zero, a minimum.
 enum class GroupKind { ZeroPoints, Symmetric, Minimum };
