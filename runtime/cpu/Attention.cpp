@@ -178,59 +178,53 @@ MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride
                           _mm512_add_ps(even[c], odd[c]));
 }
 
-/// Four queries' values over positions [t0, t1) for heads of 64 features (4 chunks of
-/// 16): each position's 4 value chunks are loaded once for the four queries (valueChunks
-/// loads them per query: a load per multiply-add). The 16 accumulators are named variables:
-/// as arrays, GCC 12 kept them on the stack (a store per multiply-add).
+/// One query's output row of 64 features as four named accumulators: as arrays, GCC 12
+/// kept the value kernel's accumulators on the stack (a store per multiply-add).
+struct Row64 {
+  __m512 c0, c1, c2, c3;
+};
+
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline Row64 loadRow64(const float *o) {
+  return {_mm512_loadu_ps(o), _mm512_loadu_ps(o + 16), _mm512_loadu_ps(o + 32),
+          _mm512_loadu_ps(o + 48)};
+}
+
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline void storeRow64(float *o, const Row64 &a) {
+  _mm512_storeu_ps(o, a.c0);
+  _mm512_storeu_ps(o + 16, a.c1);
+  _mm512_storeu_ps(o + 32, a.c2);
+  _mm512_storeu_ps(o + 48, a.c3);
+}
+
+/// a += w · v for the position's value row v (its four chunks).
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline void addRow64(Row64 &a, float w,
+                                                                    const Row64 &v) {
+  const __m512 s = _mm512_set1_ps(w);
+  a.c0 = _mm512_fmadd_ps(s, v.c0, a.c0);
+  a.c1 = _mm512_fmadd_ps(s, v.c1, a.c1);
+  a.c2 = _mm512_fmadd_ps(s, v.c2, a.c2);
+  a.c3 = _mm512_fmadd_ps(s, v.c3, a.c3);
+}
+
+/// Four queries' values over positions [t0, t1) for heads of 64 features: each position's
+/// value row is loaded once for the four queries (valueChunks loads it per query: a load
+/// per multiply-add).
 MIDLLAMA_AVX512 void valueFour64(const float *const *w, const float *v, int64_t vStride,
                                  int64_t t0, int64_t t1, float *const *out) {
   const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-  float *o0 = out[0], *o1 = out[1], *o2 = out[2], *o3 = out[3];
-  __m512 a00 = _mm512_loadu_ps(o0 + 0), a01 = _mm512_loadu_ps(o0 + 16), a02 = _mm512_loadu_ps(o0 + 32), a03 = _mm512_loadu_ps(o0 + 48);
-  __m512 a10 = _mm512_loadu_ps(o1 + 0), a11 = _mm512_loadu_ps(o1 + 16), a12 = _mm512_loadu_ps(o1 + 32), a13 = _mm512_loadu_ps(o1 + 48);
-  __m512 a20 = _mm512_loadu_ps(o2 + 0), a21 = _mm512_loadu_ps(o2 + 16), a22 = _mm512_loadu_ps(o2 + 32), a23 = _mm512_loadu_ps(o2 + 48);
-  __m512 a30 = _mm512_loadu_ps(o3 + 0), a31 = _mm512_loadu_ps(o3 + 16), a32 = _mm512_loadu_ps(o3 + 32), a33 = _mm512_loadu_ps(o3 + 48);
+  Row64 a0 = loadRow64(out[0]), a1 = loadRow64(out[1]), a2 = loadRow64(out[2]),
+        a3 = loadRow64(out[3]);
   for (int64_t t = t0; t < t1; ++t) {
-    const float *vt = v + t * vStride;
-    const __m512 v0 = _mm512_loadu_ps(vt), v1 = _mm512_loadu_ps(vt + 16),
-                 v2 = _mm512_loadu_ps(vt + 32), v3 = _mm512_loadu_ps(vt + 48);
-    const __m512 s0 = _mm512_set1_ps(w0[t]);
-    a00 = _mm512_fmadd_ps(s0, v0, a00);
-    a01 = _mm512_fmadd_ps(s0, v1, a01);
-    a02 = _mm512_fmadd_ps(s0, v2, a02);
-    a03 = _mm512_fmadd_ps(s0, v3, a03);
-    const __m512 s1 = _mm512_set1_ps(w1[t]);
-    a10 = _mm512_fmadd_ps(s1, v0, a10);
-    a11 = _mm512_fmadd_ps(s1, v1, a11);
-    a12 = _mm512_fmadd_ps(s1, v2, a12);
-    a13 = _mm512_fmadd_ps(s1, v3, a13);
-    const __m512 s2 = _mm512_set1_ps(w2[t]);
-    a20 = _mm512_fmadd_ps(s2, v0, a20);
-    a21 = _mm512_fmadd_ps(s2, v1, a21);
-    a22 = _mm512_fmadd_ps(s2, v2, a22);
-    a23 = _mm512_fmadd_ps(s2, v3, a23);
-    const __m512 s3 = _mm512_set1_ps(w3[t]);
-    a30 = _mm512_fmadd_ps(s3, v0, a30);
-    a31 = _mm512_fmadd_ps(s3, v1, a31);
-    a32 = _mm512_fmadd_ps(s3, v2, a32);
-    a33 = _mm512_fmadd_ps(s3, v3, a33);
+    const Row64 vt = loadRow64(v + t * vStride);
+    addRow64(a0, w0[t], vt);
+    addRow64(a1, w1[t], vt);
+    addRow64(a2, w2[t], vt);
+    addRow64(a3, w3[t], vt);
   }
-  _mm512_storeu_ps(o0 + 0, a00);
-  _mm512_storeu_ps(o0 + 16, a01);
-  _mm512_storeu_ps(o0 + 32, a02);
-  _mm512_storeu_ps(o0 + 48, a03);
-  _mm512_storeu_ps(o1 + 0, a10);
-  _mm512_storeu_ps(o1 + 16, a11);
-  _mm512_storeu_ps(o1 + 32, a12);
-  _mm512_storeu_ps(o1 + 48, a13);
-  _mm512_storeu_ps(o2 + 0, a20);
-  _mm512_storeu_ps(o2 + 16, a21);
-  _mm512_storeu_ps(o2 + 32, a22);
-  _mm512_storeu_ps(o2 + 48, a23);
-  _mm512_storeu_ps(o3 + 0, a30);
-  _mm512_storeu_ps(o3 + 16, a31);
-  _mm512_storeu_ps(o3 + 32, a32);
-  _mm512_storeu_ps(o3 + 48, a33);
+  storeRow64(out[0], a0);
+  storeRow64(out[1], a1);
+  storeRow64(out[2], a2);
+  storeRow64(out[3], a3);
 }
 
 /// The values in tiles of 64 positions (the tile stays in L1 for every query).
