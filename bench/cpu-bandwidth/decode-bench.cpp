@@ -448,11 +448,9 @@ std::string prefillTable(const std::vector<Format> &formats, const Options &o,
 
 } // namespace
 
-int main(int argc, char **argv) {
-  Options o = parse(argc, argv);
-  cpu::setThreadCount(o.threads);
-  cpu::setInt8Activations(o.int8);
-  cpu::setBf16Activations(o.bf16);
+/// The formats measured, each with enough layers of o.rows x o.cols weights; only those
+/// whose name contains --only (the others are not even built).
+std::vector<Format> makeFormats(const Options &o, std::mt19937_64 &rng) {
   // Enough layers that every format's weights exceed 256 MB (far past any L3: this VM's
   // EPYC has 32 MB and more, which held the 4-bit formats' 4 layers of 4096 x 4096).
   auto layersAt = [&](double bitsPerWeight) {
@@ -460,14 +458,7 @@ int main(int argc, char **argv) {
                     : int(std::max(2.0, std::ceil(double(int64_t(256) << 23) /
                                                   (double(o.rows * o.cols) * bitsPerWeight))));
   };
-  StreamingRead reader;
-  const double read = reader.best(false, o.repeat), hugeRead = reader.best(true, o.repeat);
-  std::printf("streaming read: %.2f GB/s on 4 KiB pages, %.2f GB/s on huge pages (%d thread%s, "
-              "1 GiB, best of %d)\n",
-              read / 1e9, hugeRead / 1e9, o.threads, o.threads > 1 ? "s" : "", o.repeat);
-  std::mt19937_64 rng(7);
   const int64_t n = o.rows, k = o.cols;
-  // Only the formats --only names (by a part of their name): the others are not even built.
   std::vector<Format> formats;
   auto add = [&](const std::string &name, const std::function<Format(const std::string &)> &make) {
     if (o.only.empty() || name.find(o.only) != std::string::npos)
@@ -513,6 +504,22 @@ int main(int argc, char **argv) {
     return affine(name, 2, 64, Offset::Zeros, n, k, layersAt(2), rng);
   });
   add("nf4-b64", [&](const std::string &) { return nf4(64, n, k, layersAt(4), rng); });
+  return formats;
+}
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  cpu::setThreadCount(o.threads);
+  cpu::setInt8Activations(o.int8);
+  cpu::setBf16Activations(o.bf16);
+  StreamingRead reader;
+  const double read = reader.best(false, o.repeat), hugeRead = reader.best(true, o.repeat);
+  std::printf("streaming read: %.2f GB/s on 4 KiB pages, %.2f GB/s on huge pages (%d thread%s, "
+              "1 GiB, best of %d)\n",
+              read / 1e9, hugeRead / 1e9, o.threads, o.threads > 1 ? "s" : "", o.repeat);
+  std::mt19937_64 rng(7);
+  const int64_t n = o.rows, k = o.cols;
+  std::vector<Format> formats = makeFormats(o, rng);
   if (formats.empty()) {
     std::fprintf(stderr, "midllama-cpu-decode-bench: no format's name contains '%s'\n",
                  o.only.c_str());
