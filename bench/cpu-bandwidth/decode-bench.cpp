@@ -450,7 +450,7 @@ std::string prefillTable(const std::vector<Format> &formats, const Options &o,
 
 /// The formats measured, each with enough layers of o.rows x o.cols weights; only those
 /// whose name contains --only (the others are not even built).
-std::vector<Format> makeFormats(const Options &o, std::mt19937_64 &rng) {
+static std::vector<Format> makeFormats(const Options &o, std::mt19937_64 &rng) {
   // Enough layers that every format's weights exceed 256 MB (far past any L3: this VM's
   // EPYC has 32 MB and more, which held the 4-bit formats' 4 layers of 4096 x 4096).
   auto layersAt = [&](double bitsPerWeight) {

@@ -17,9 +17,6 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-#ifndef MIDLLAMA_CHUNK_SHIFT
-#define MIDLLAMA_CHUNK_SHIFT 18
-#endif
 
 namespace midllama::rt::cpu {
 
