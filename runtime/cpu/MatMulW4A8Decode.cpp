@@ -514,6 +514,56 @@ MIDLLAMA_VNNI void tileBlockQ6K(const TileInput &in, const WeightRef &w, int64_t
       _mm512_storeu_ps(out + r * ld + 16 * t, acc[t][r]);
 }
 
+/// Whether tileBlockKMin takes a weight: ggml's Q4_K/Q5_K as tiled, groups of 32 (one per
+/// block) with a minimum, scales and minimums 8-bit codes under fp32 super-values.
+inline bool kMinTiles(const WeightRef &w) {
+  return (w.bits == 4 || w.bits == 5) && w.groupSize == 32 && w.scaleBlock > 0 &&
+         w.isAffineMin() && w.cols % 32 == 0;
+}
+
+/// tileBlock for kMinTiles weights: each block's scales and minimums from their codes and
+/// supers with the tile's pointers and the super shift set once (the generic loop's
+/// tileScales16/tileMins16 tested the value kind and computed the super slot at every
+/// group, as many instructions as the block's products). w = q·s + min: the block's int32
+/// sums times s·sx, plus min·(sx·Σxq).
+template <int R, int T, int Bits>
+MIDLLAMA_VNNI void tileBlockKMin(const TileInput &in, const WeightRef &w, int64_t t0, float *out,
+                                 int64_t ld) {
+  const int64_t blocks = w.cols / 32;
+  const int shift = __builtin_ctzll(uint64_t(w.scaleBlock)); // a power of two where tiled
+  const uint8_t *scaleCodes[T], *minCodes[T];
+  const float *scaleSupers[T], *minSupers[T];
+  __m512 acc[T][R];
+  for (int t = 0; t < T; ++t) {
+    const int64_t slot = tileGroupSlot(w, t0 + t, 0), super = tileSuperSlot(w, t0 + t, 0);
+    scaleCodes[t] = static_cast<const uint8_t *>(w.tileScales) + slot;
+    minCodes[t] = static_cast<const uint8_t *>(w.tileOffsets) + slot;
+    scaleSupers[t] = w.tileScaleSupers + super;
+    minSupers[t] = w.tileOffsetSupers + super;
+    for (int r = 0; r < R; ++r)
+      acc[t][r] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512 s[T], m[T];
+    for (int t = 0; t < T; ++t) {
+      const int64_t at = 16 * (b >> shift);
+      s[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                               reinterpret_cast<const __m128i *>(scaleCodes[t] + 16 * b)))),
+                           _mm512_load_ps(scaleSupers[t] + at));
+      m[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                               reinterpret_cast<const __m128i *>(minCodes[t] + 16 * b)))),
+                           _mm512_load_ps(minSupers[t] + at));
+    }
+    blockTerm<R, T, Bits>(in, w, t0, b, b, blocks, false, s, acc);
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r)
+        acc[t][r] = _mm512_fmadd_ps(m[t], _mm512_set1_ps(in.groupSum[r * blocks + b]), acc[t][r]);
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r)
+      _mm512_storeu_ps(out + r * ld + 16 * t, acc[t][r]);
+}
+
 /// Outputs of the T tiles (16 rows each) from tile t0 for R input rows, from the tiled
 /// layout (CodeTiles.cpp): lane c of every vector is row 16t + c, so each 64-byte load is
 /// two vpdpbusd operands for 16 rows, the 16 rows' group scales one load, and the result
@@ -525,6 +575,9 @@ MIDLLAMA_VNNI void tileBlock(const TileInput &in, const WeightRef &w, int64_t t0
   if constexpr (Bits == 6)
     if (q6kTiles(w))
       return tileBlockQ6K<R, T>(in, w, t0, out, ld);
+  if constexpr (Bits == 4 || Bits == 5)
+    if (kMinTiles(w))
+      return tileBlockKMin<R, T, Bits>(in, w, t0, out, ld);
   const int64_t blocks = w.cols / 32, groups = w.groups;
   const bool symmetric = !w.isAffineMin() && !w.zeros;
   __m512 acc[T][R];
