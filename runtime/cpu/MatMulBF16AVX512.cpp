@@ -135,15 +135,13 @@ bool bf16FastPath(const WeightRef &w, int64_t rows) {
          haveAVX512BF16();
 }
 
-MIDLLAMA_BF16 void toBf16Activations(const float *in, int64_t rows, int64_t k,
-                                     Bf16Activations &x) {
-  x.rows = rows;
-  x.k = k;
-  x.pairs = (k + 1) / 2;
-  x.v.resize(size_t(rows * x.pairs));
+/// Rows [begin, end) of toBf16Activations.
+MIDLLAMA_BF16 static void bf16Rows(const float *in, int64_t begin, int64_t end, int64_t k,
+                                   Bf16Activations &x) {
+  const int64_t rows = x.rows;
   thread_local std::vector<uint32_t> row;
   row.resize(size_t((x.pairs + 15) / 16 * 16));
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = begin; r < end; ++r) {
     const float *src = in + r * k;
     for (int64_t i = 0; i < k; i += 32) { // 32 columns = 16 pairs per step, masked at the end
       const int64_t left = std::min<int64_t>(32, k - i);
@@ -162,6 +160,17 @@ MIDLLAMA_BF16 void toBf16Activations(const float *in, int64_t rows, int64_t k,
     for (int64_t i = 0; i < x.pairs; ++i)
       dst[i * height] = row[size_t(i)];
   }
+}
+
+MIDLLAMA_BF16 void toBf16Activations(const float *in, int64_t rows, int64_t k,
+                                     Bf16Activations &x) {
+  x.rows = rows;
+  x.k = k;
+  x.pairs = (k + 1) / 2;
+  x.v.resize(size_t(rows * x.pairs));
+  // Rows split among the threads (one thread rounding them left the other waiting, as
+  // the int8 quantizer did); each thread with its own row buffer.
+  parallelFor(rows, 4 * k, [&](int64_t begin, int64_t end) { bf16Rows(in, begin, end, k, x); });
 }
 
 MIDLLAMA_BF16 void bf16ColumnsAVX512(const Bf16Activations &x, float *out, int64_t ld,
