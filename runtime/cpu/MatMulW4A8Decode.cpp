@@ -518,7 +518,7 @@ MIDLLAMA_VNNI void tileBlockQ6K(const TileInput &in, const WeightRef &w, int64_t
 /// block) with a minimum, scales and minimums 8-bit codes under fp32 super-values.
 inline bool kMinTiles(const WeightRef &w) {
   return (w.bits == 4 || w.bits == 5) && w.groupSize == 32 && w.scaleBlock > 0 &&
-         w.isAffineMin() && w.cols % 32 == 0;
+         w.isAffineMin();
 }
 
 /// tileBlock for kMinTiles weights: each block's scales and minimums from their codes and

@@ -212,11 +212,11 @@ MIDLLAMA_VNNI void w4a8Rows(const Int8Activations &x, int64_t k, const uint8_t *
 
 /// The panels of rows j0..j0 + 16·panels from the tiled layout (CodeTiles.cpp), and where
 /// they are: 4 and 5 bits, unpacked into `panel` (tileStepsVNNI); 8 bits, consecutive
-/// tiles are the panels as stored. The tiles' scales and minimums or zero points give the offsets.
+/// tiles are the panels as stored. The tiles' scales and minimums or zero points give the
+/// offsets (none for symmetric weights: w4a8Block folds their zero into the int32 sums).
 MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int panels,
                                             uint8_t *panel, float *scales, float *offsets) {
   const int64_t steps = w.cols / 4, groups = w.groups;
-  const float implicitZero = float(1 << (w.bits - 1));
   for (int p = 0; p < panels; ++p) {
     const int64_t t = j0 / 16 + p;
     if (w.bits != 8)
@@ -226,17 +226,14 @@ MIDLLAMA_VNNI const uint8_t *panelFromTiles(const WeightRef &w, int64_t j0, int 
       const size_t slot = size_t((p * groups + g) * 16);
       const __m512 sc = tileScales16(w, t, g);
       _mm512_storeu_ps(scales + slot, sc);
-      __m512 off;
       if (w.isAffineMin())
-        off = _mm512_sub_ps(_mm512_setzero_ps(), tileMins16(w, t, g));
+        _mm512_storeu_ps(offsets + slot, _mm512_sub_ps(_mm512_setzero_ps(), tileMins16(w, t, g)));
       else if (w.zeros)
-        off = _mm512_mul_ps(sc, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
-                                    reinterpret_cast<const __m128i *>(
-                                        static_cast<const uint8_t *>(w.tileOffsets) +
-                                        tileGroupSlot(w, t, g))))));
-      else
-        off = _mm512_mul_ps(sc, _mm512_set1_ps(implicitZero));
-      _mm512_storeu_ps(offsets + slot, off);
+        _mm512_storeu_ps(offsets + slot,
+                         _mm512_mul_ps(sc, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(
+                                               reinterpret_cast<const __m128i *>(
+                                                   static_cast<const uint8_t *>(w.tileOffsets) +
+                                                   tileGroupSlot(w, t, g)))))));
     }
   }
   return w.bits == 8 ? w.tileCodes + (j0 / 16) * steps * 64 : panel;
@@ -252,7 +249,6 @@ MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t
   panel.resize(size_t(2 * steps * 64));
   scales.resize(size_t(2 * groups * 16));
   offsets.resize(scales.size());
-  const float implicitZero = 8.0f;
   const bool symmetric = !w.isAffineMin() && !w.zeros;
   const int32_t zero = 1 << (w.bits - 1);
   for (int64_t j0 = begin; j0 < end; j0 += 32) {
@@ -282,9 +278,10 @@ MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t
           const float s = scaleAt(w, at);
           const size_t slot = size_t(((c / 16) * groups + g) * 16 + c % 16);
           scales[slot] = s;
-          // w = q·s - offset: offset = z·s (affine), -min (affine with minimum).
-          offsets[slot] = w.isAffineMin() ? -minAt(w, at)
-                                          : s * (w.zeros ? float(w.zeros[at]) : implicitZero);
+          // w = q·s - offset: offset = z·s (affine), -min (affine with minimum); symmetric
+          // weights have none (their zero is in the int32 sums).
+          if (!symmetric)
+            offsets[slot] = w.isAffineMin() ? -minAt(w, at) : s * float(w.zeros[at]);
         }
       }
     }
