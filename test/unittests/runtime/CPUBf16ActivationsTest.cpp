@@ -239,6 +239,18 @@ std::vector<float> denseValues(const WeightRef &w) {
   return v;
 }
 
+/// The product of `rows` input rows with `w` with fp32 activations (`fp32`) and with
+/// --bf16-activations (`bf16`), each rows x w.rows; leaves the setting on.
+void productBothWays(const std::vector<float> &x, int64_t rows, const WeightRef &w,
+                     std::vector<float> &fp32, std::vector<float> &bf16) {
+  fp32.assign(size_t(rows * w.rows), 0.0f);
+  bf16.assign(fp32.size(), 0.0f);
+  setBf16Activations(false);
+  matmul(x.data(), fp32.data(), rows, w);
+  setBf16Activations(true);
+  matmul(x.data(), bf16.data(), rows, w);
+}
+
 class CPUBf16ActivationsTest : public ::testing::TestWithParam<int> {
 protected:
   void SetUp() override { setThreadCount(GetParam()); }
@@ -277,11 +289,8 @@ TEST_P(CPUBf16ActivationsTest, PrefillIsTheSumOfBf16Products) {
         const std::vector<float> values = denseValues(c.reference);
         for (int64_t rows : {4, 5, 8, 9, 13}) {
           const std::vector<float> x = randomInputs(rows * k, uint64_t(rows * 7 + k));
-          std::vector<float> y(size_t(rows * n)), fp32(y.size());
-          setBf16Activations(false);
-          matmul(x.data(), fp32.data(), rows, c.w);
-          setBf16Activations(true);
-          matmul(x.data(), y.data(), rows, c.w);
+          std::vector<float> y, fp32;
+          productBothWays(x, rows, c.w, fp32, y);
           if (!available) { // nothing changes
             ASSERT_EQ(y, fp32) << c.name;
             continue;
@@ -319,11 +328,8 @@ TEST_P(CPUBf16ActivationsTest, Nf4DecodeIsTheSumOfBf16CodeProducts) {
       const float *absmax = static_cast<const float *>(c.reference.scales);
       for (int64_t rows : {1, 2, 3}) {
         const std::vector<float> x = randomInputs(rows * k, uint64_t(rows * 5 + k));
-        std::vector<float> y(size_t(rows * n)), fp32(y.size());
-        setBf16Activations(false);
-        matmul(x.data(), fp32.data(), rows, c.w);
-        setBf16Activations(true);
-        matmul(x.data(), y.data(), rows, c.w);
+        std::vector<float> y, fp32;
+        productBothWays(x, rows, c.w, fp32, y);
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t j = 0; j < n; ++j) {
             const size_t at = size_t(r * n + j);
@@ -375,11 +381,8 @@ TEST_P(CPUBf16ActivationsTest, DecodeAndFp32WeightsAreUnchanged) {
       if (c.w.isNF4())
         continue; // Nf4DecodeIsTheSumOfBf16CodeProducts
       const std::vector<float> x = randomInputs(m * k, 3);
-      std::vector<float> y(size_t(m * n)), fp32(y.size());
-      setBf16Activations(false);
-      matmul(x.data(), fp32.data(), m, c.w);
-      setBf16Activations(true);
-      matmul(x.data(), y.data(), m, c.w);
+      std::vector<float> y, fp32;
+      productBothWays(x, m, c.w, fp32, y);
       ASSERT_EQ(y, fp32) << c.name << " rows " << m;
     }
 }
