@@ -44,6 +44,12 @@ void parallelFor(int64_t n, int64_t costPerItem,
 /// not bit-equal to the fp32-activation path. Off by default (--int8-activations).
 void setInt8Activations(bool on);
 bool int8Activations();
+/// How the int8 activations are scaled: one scale per 32 columns (false, the default: as
+/// llama.cpp's Q8_0), or one per group of the weight they meet when its groups are longer
+/// (true: ONNX Runtime's MatMulNBits at accuracy_level 4 scales the input per block_size
+/// columns). The codes and the kernels are the same; only the scales' span differs.
+void setInt8ScalesFollowWeightGroups(bool on);
+bool int8ScalesFollowWeightGroups();
 /// Whether this CPU has the int8 path (AVX-512 VNNI); without it the setting changes nothing.
 bool int8ActivationsAvailable();
 /// Prefill products (4 or more input rows) of every weight not stored as dense fp32 (fp16,

@@ -186,8 +186,8 @@ void int8PanelDotsVNNI(const uint8_t *x, int64_t stride, int64_t rows, const int
                        int weightRows, int64_t k, int32_t *dots);
 
 /// Input rows quantized to int8 in blocks of 32 columns, once per product (and once for
-/// gate and up together): codes, each block's scale, and scale · Σ codes (what zero points
-/// multiply). MatMulW4A8VNNI.cpp.
+/// gate and up together): codes, each block's scale (blocks of one span share it), and
+/// scale · Σ codes (what zero points multiply). MatMulW4A8VNNI.cpp.
 struct Int8Activations {
   int64_t rows = 0, k = 0;
   std::vector<int8_t> q;
@@ -195,7 +195,13 @@ struct Int8Activations {
   std::vector<float> halfSum; // scale · Σ codes per 16 columns (groups of 16: ggml's Q6_K)
   std::vector<int32_t> halfCodes; // Σ codes per 16 columns (a symmetric zero point's term)
 };
-void quantizeActivations(const float *in, int64_t rows, int64_t k, Int8Activations &x);
+/// `scaleSpan` (a multiple of 32) columns share a scale, each block of 32 keeping its own
+/// sums; the last span may be shorter (what is left of the row).
+void quantizeActivations(const float *in, int64_t rows, int64_t k, int64_t scaleSpan,
+                         Int8Activations &x);
+/// The scale span of the input that meets `w`: 32, or w's groups where they are longer and
+/// setInt8ScalesFollowWeightGroups asks for them.
+int64_t int8ScaleSpan(const WeightRef &w);
 
 /// 4-bit affine weights (groups of whole 32-column blocks, dense) times the quantized
 /// input rows, with AVX-512 VNNI; whether it applies (setInt8Activations on, 4 or more

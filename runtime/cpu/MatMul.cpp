@@ -192,7 +192,7 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w) {
   int64_t n = w.rows, k = w.cols;
   if (w4a8Applies(w, rows)) { // the input quantized once, the columns split by 32
     Int8Activations x;
-    quantizeActivations(in, rows, k, x);
+    quantizeActivations(in, rows, k, int8ScaleSpan(w), x);
     parallelFor((n + 31) / 32, 32 * rows * k, [&](int64_t begin, int64_t end) {
       w4a8Columns(x, out + 32 * begin, n, w, 32 * begin, std::min(n, 32 * end));
     });
@@ -221,14 +221,21 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
   }
   // Column chunks of 64: gate and up of a chunk are computed by the matmul kernel into
   // small buffers and combined; the [rows, n] projections never exist. With int8 or bf16
-  // activations both read one rounding of the input.
+  // activations both read one rounding of the input (two int8 ones if their weights' groups
+  // ask for different scale spans).
   constexpr int64_t kChunk = 64;
   const bool int8 = w4a8Applies(gate, rows) && w4a8Applies(up, rows);
   const bool bf16 = !int8 && bf16FastPath(gate, rows) && bf16FastPath(up, rows);
-  Int8Activations x;
+  Int8Activations x, xUp;
+  const Int8Activations *forUp = &x;
   Bf16Activations xb;
-  if (int8)
-    quantizeActivations(in, rows, k, x);
+  if (int8) {
+    quantizeActivations(in, rows, k, int8ScaleSpan(gate), x);
+    if (int8ScaleSpan(up) != int8ScaleSpan(gate)) {
+      quantizeActivations(in, rows, k, int8ScaleSpan(up), xUp);
+      forUp = &xUp;
+    }
+  }
   if (bf16)
     toBf16Activations(in, rows, k, xb);
   parallelFor((n + kChunk - 1) / kChunk, 2 * kChunk * rows * k, [&](int64_t begin, int64_t end) {
@@ -237,7 +244,7 @@ void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &ga
       int64_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
       if (int8) {
         w4a8Columns(x, g.data(), kChunk, gate, j0, j1);
-        w4a8Columns(x, u.data(), kChunk, up, j0, j1);
+        w4a8Columns(*forUp, u.data(), kChunk, up, j0, j1);
       } else if (bf16) {
         bf16ColumnsAVX512(xb, g.data(), kChunk, gate, j0, j1);
         bf16ColumnsAVX512(xb, u.data(), kChunk, up, j0, j1);

@@ -4,7 +4,8 @@
 //
 // Prefill of 4-bit affine weights (with zero points, symmetric, or with a minimum) with the
 // activations quantized to int8 in blocks of 32 columns (scale absmax / 127, rounded to
-// nearest even, as llama.cpp's vectorized Q8_0 quantizer), when setInt8Activations(true) asks for
+// nearest even, as llama.cpp's vectorized Q8_0 quantizer; or one scale per weight group, as
+// ONNX Runtime's MatMulNBits at accuracy_level 4), when setInt8Activations(true) asks for
 // it. Each block of 16 weight rows is unpacked once per call into a panel of 4-byte steps
 // (lane c: codes 4i..4i+3 of row c, 0..15, the unsigned operand of vpdpbusd) and every
 // input row is broadcast 4 bytes at a time (the signed operand): an int32 lane accumulates
@@ -30,10 +31,19 @@ namespace midllama::rt::cpu {
 
 namespace {
 bool int8ActivationsOn = false;
+bool scalesFollowWeightGroups = false;
 } // namespace
 
 void setInt8Activations(bool on) { int8ActivationsOn = on; }
 bool int8Activations() { return int8ActivationsOn; }
+void setInt8ScalesFollowWeightGroups(bool on) { scalesFollowWeightGroups = on; }
+bool int8ScalesFollowWeightGroups() { return scalesFollowWeightGroups; }
+
+int64_t int8ScaleSpan(const WeightRef &w) {
+  // The int8 paths take groups of whole 32-column blocks (or ggml's Q6_K groups of 16).
+  return scalesFollowWeightGroups && w.groupSize > 32 && w.groupSize % 32 == 0 ? w.groupSize
+                                                                              : 32;
+}
 bool int8ActivationsAvailable() { return haveAVX512VNNI(); }
 
 bool w4a8FastPath(const WeightRef &w, int64_t rows) {
@@ -52,35 +62,46 @@ namespace {
 
 } // namespace
 
-/// Rows [begin, end) of quantizeActivations.
+/// Rows [begin, end) of quantizeActivations: per span, the absolute maximum of its blocks,
+/// then each block of 32 rounded with the span's scale.
 MIDLLAMA_VNNI static void quantizeRows(const float *in, int64_t begin, int64_t end, int64_t k,
-                                       Int8Activations &x) {
-  const int64_t blocks = k / 32;
+                                       int64_t span, Int8Activations &x) {
+  const int64_t blocks = k / 32, perSpan = span / 32;
   for (int64_t r = begin; r < end; ++r)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float *v = in + r * k + 32 * b;
-      __m512 lo = _mm512_loadu_ps(v), hi = _mm512_loadu_ps(v + 16);
-      float absmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
-      const float s = absmax / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
-      __m512 m = _mm512_set1_ps(inv);
-      __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, m));
-      __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, m));
-      int8_t *dst = &x.q[size_t(r * k + 32 * b)];
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), _mm512_cvtsepi32_epi8(qlo));
-      _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 16), _mm512_cvtsepi32_epi8(qhi));
-      const int32_t first = _mm512_reduce_add_epi32(qlo), second = _mm512_reduce_add_epi32(qhi);
-      x.scale[size_t(r * blocks + b)] = s;
-      x.blockSum[size_t(r * blocks + b)] = s * float(first + second);
-      x.halfSum[size_t(2 * (r * blocks + b))] = s * float(first);
-      x.halfSum[size_t(2 * (r * blocks + b) + 1)] = s * float(second);
-      x.halfCodes[size_t(2 * (r * blocks + b))] = first;
-      x.halfCodes[size_t(2 * (r * blocks + b) + 1)] = second;
+    for (int64_t b0 = 0; b0 < blocks; b0 += perSpan) {
+      const int64_t b1 = std::min(blocks, b0 + perSpan);
+      __m512 peak = _mm512_setzero_ps();
+      for (int64_t b = b0; b < b1; ++b) {
+        const float *v = in + r * k + 32 * b;
+        peak = _mm512_max_ps(peak, _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(v)),
+                                                 _mm512_abs_ps(_mm512_loadu_ps(v + 16))));
+      }
+      const float s = _mm512_reduce_max_ps(peak) / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
+      const __m512 m = _mm512_set1_ps(inv);
+      for (int64_t b = b0; b < b1; ++b) {
+        const float *v = in + r * k + 32 * b;
+        __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v), m));
+        __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + 16), m));
+        int8_t *dst = &x.q[size_t(r * k + 32 * b)];
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), _mm512_cvtsepi32_epi8(qlo));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + 16), _mm512_cvtsepi32_epi8(qhi));
+        const int32_t first = _mm512_reduce_add_epi32(qlo),
+                      second = _mm512_reduce_add_epi32(qhi);
+        const size_t at = size_t(r * blocks + b);
+        x.scale[at] = s;
+        x.blockSum[at] = s * float(first + second);
+        x.halfSum[2 * at] = s * float(first);
+        x.halfSum[2 * at + 1] = s * float(second);
+        x.halfCodes[2 * at] = first;
+        x.halfCodes[2 * at + 1] = second;
+      }
     }
 }
 
 /// Blocks of 32 as llama.cpp's vectorized Q8_0 quantizer rounds them: x · (1 / scale) to
-/// the nearest integer, ties to even (the CPU's default rounding).
-MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
+/// the nearest integer, ties to even (the CPU's default rounding); ONNX Runtime's
+/// MatMulNBits rounds so too, with a scale per block_size columns (`span`).
+MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k, int64_t span,
                                        Int8Activations &x) {
   const int64_t blocks = k / 32;
   x.rows = rows;
@@ -92,8 +113,9 @@ MIDLLAMA_VNNI void quantizeActivations(const float *in, int64_t rows, int64_t k,
   x.halfCodes.resize(size_t(2 * rows * blocks));
   // Rows split among the threads: at prefill this ran on one thread while the others
   // waited (2.7% of the 100M shape's 2-thread prefill).
-  parallelFor(rows, 4 * k,
-              [&](int64_t begin, int64_t end) { quantizeRows(in, begin, end, k, x); });
+  parallelFor(rows, 4 * k, [&](int64_t begin, int64_t end) {
+    quantizeRows(in, begin, end, k, std::max<int64_t>(32, span), x);
+  });
 }
 
 namespace {
@@ -292,7 +314,7 @@ MIDLLAMA_VNNI void w4a8ColumnsVNNI(const Int8Activations &x, float *out, int64_t
   }
 }
 #else
-void quantizeActivations(const float *, int64_t, int64_t, Int8Activations &) {}
+void quantizeActivations(const float *, int64_t, int64_t, int64_t, Int8Activations &) {}
 void w4a8ColumnsVNNI(const Int8Activations &, float *, int64_t, const WeightRef &, int64_t,
                      int64_t) {}
 #endif

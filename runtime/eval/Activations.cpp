@@ -26,13 +26,31 @@ bool eval::parseActivationFlag(const std::string &flag, ActivationChoice &choice
   return true;
 }
 
-bool eval::artifactPrefersInt8(const Model &model) {
+namespace {
+
+std::string artifactActivations(const Model &model) {
   auto it = model.program().config.find("activations");
-  return it != model.program().config.end() && it->second == "int8";
+  return it == model.program().config.end() ? "fp32" : it->second;
+}
+
+/// Why an artifact defaults to int8, for the report.
+std::string whyInt8(const Model &model) {
+  return artifactActivations(model) == eval::kInt8InWeightGroups
+             ? "its ONNX MatMulNBits ask for accuracy_level 4, multiplied as ONNX Runtime does"
+             : "its weights are ggml's blocks, multiplied as llama.cpp does";
+}
+
+} // namespace
+
+bool eval::artifactPrefersInt8(const Model &model) {
+  std::string kind = artifactActivations(model);
+  return kind == "int8" || kind == kInt8InWeightGroups;
 }
 
 void eval::applyActivations(const Model &model, ActivationChoice choice) {
   cpu::setInt8Activations(choice.int8 || (!choice.asked() && artifactPrefersInt8(model)));
+  // The scales' span is the artifact's convention whoever turned int8 on.
+  cpu::setInt8ScalesFollowWeightGroups(artifactActivations(model) == kInt8InWeightGroups);
   cpu::setBf16Activations(choice.bf16);
 }
 
@@ -62,7 +80,11 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
                   ? ": int8 activations need AVX-512 VNNI, which this CPU lacks"
                   : ": bf16 activations need AVX512_BF16, which this CPU lacks";
     else if (preferred) // the artifact asked for int8; say that it was turned off
-      text += flagsOf(choice) + "; the artifact's default is int8 (ggml's blocks)";
+      text += flagsOf(choice) + "; the artifact's default is int8 (" +
+              (artifactActivations(model) == kInt8InWeightGroups
+                   ? "ONNX MatMulNBits at accuracy_level 4"
+                   : "ggml's blocks") +
+              ")";
     else
       return; // fp32 everywhere, as asked or by default: nothing to say
     if (cpu::int8Activations() || cpu::bf16Activations())
@@ -73,8 +95,10 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
   }
   std::string text;
   if (int8)
-    text = "int8 in blocks of 32 for 4-, 5-, 6- and 8-bit affine weights, 2- and 3-bit at "
-           "decode (AVX-512 VNNI)";
+    text = std::string(cpu::int8ScalesFollowWeightGroups()
+                           ? "int8 with a scale per weight group (32 columns at least)"
+                           : "int8 in blocks of 32") +
+           " for 4-, 5-, 6- and 8-bit affine weights, 2- and 3-bit at decode (AVX-512 VNNI)";
   if (bf16)
     text += int8 ? "; bf16 at prefill for the other weights not stored in fp32 and at NF4 "
                    "decode (AVX512_BF16)"
@@ -82,8 +106,8 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
                    "(AVX512_BF16)";
   if (cpu::bf16Activations() && !bf16)
     text += "; no bf16: this CPU lacks AVX512_BF16";
-  text += !choice.asked() ? "; the artifact's default: its weights are ggml's blocks, "
-                            "multiplied as llama.cpp does (--fp32-activations for fp32)"
+  text += !choice.asked() ? "; the artifact's default: " + whyInt8(model) +
+                                " (--fp32-activations for fp32)"
                           : flagsOf(choice);
   report.add("activations", text, "int8_activations", int8 ? "true" : "false");
   report.addJson("bf16_activations", bf16 ? "true" : "false");

@@ -7,10 +7,11 @@
 // 4- to 8-bit affine weights (as llama.cpp does with its Q8 activations; AVX-512 VNNI),
 // and bf16 activations and weights for the prefill of every weight not stored as dense
 // fp32 (AVX512_BF16). An artifact records its default (config "activations": int8 for
-// weights kept in ggml's blocks, fp32 otherwise); the tools' --int8-activations and
-// --bf16-activations (together: int8 where it applies, bf16 for the rest) and
-// --fp32-activations replace it. One place decides and reports it, for midllama-run and
-// midllama-eval.
+// weights kept in ggml's blocks, int8-weight-groups for ONNX MatMulNBits at
+// accuracy_level 4 (a scale per weight group, as ONNX Runtime), fp32 otherwise); the
+// tools' --int8-activations and --bf16-activations (together: int8 where it applies, bf16
+// for the rest) and --fp32-activations replace it. One place decides and reports it,
+// for midllama-run and midllama-eval.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,7 +36,10 @@ struct ActivationChoice {
 /// either of the others). False for other flags.
 bool parseActivationFlag(const std::string &flag, ActivationChoice &choice, std::string &error);
 
-/// Whether the artifact's default is int8 activations.
+/// The artifact config's "activations" for int8 scaled per weight group.
+inline constexpr const char *kInt8InWeightGroups = "int8-weight-groups";
+
+/// Whether the artifact's default is int8 activations (either kind).
 bool artifactPrefersInt8(const Model &model);
 /// Sets the CPU backend's activations for `model` (cpu::setInt8Activations,
 /// cpu::setBf16Activations).

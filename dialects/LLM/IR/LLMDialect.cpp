@@ -51,9 +51,11 @@ static std::optional<LogicalResult> verifyModuleAttribute(Operation *op, NamedAt
     return success();
   }
   if (name == LLMDialect::kActivationsAttrName) {
-    if (!onModule || !text || (text.getValue() != "int8" && text.getValue() != "fp32"))
+    if (!onModule || !text ||
+        !llvm::is_contained({"int8", "int8-weight-groups", "fp32"}, text.getValue()))
       return op->emitError() << "'" << name
-                             << "' must be \"int8\" or \"fp32\" on a builtin.module";
+                             << "' must be \"int8\", \"int8-weight-groups\" or \"fp32\" on "
+                                "a builtin.module";
     return success();
   }
   return std::nullopt;

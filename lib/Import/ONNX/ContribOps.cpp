@@ -87,6 +87,21 @@ bool Converter::convertMatMulNBits(const onnx::NodeProto &node) {
   return true;
 }
 
+bool Converter::matMulNBitsAskForInt8() const {
+  // The level is a minimum accuracy (0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8): fp32 meets
+  // any, so one node below 4 keeps the whole model in fp32 (the runtime's choice is global).
+  // ONNX Runtime's CPU kernels compute levels 1 to 3 in fp32 as well.
+  int count = 0;
+  for (const onnx::NodeProto &node : graph.node()) {
+    if (node.domain() != "com.microsoft" || node.op_type() != "MatMulNBits")
+      continue;
+    if (intAttr(node, "accuracy_level", 0) != 4)
+      return false;
+    ++count;
+  }
+  return count > 0;
+}
+
 bool Converter::convertGatherBlockQuantized(const onnx::NodeProto &node) {
   if (intAttr(node, "gather_axis", 0) != 0 || intAttr(node, "quantize_axis", 1) != 1)
     return fail(where(node) + ": only row gathers of weights quantized along rows are "

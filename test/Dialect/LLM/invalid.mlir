@@ -193,13 +193,13 @@ module attributes {llm.param_file = 3 : i64} {
 // -----
 
 // The runtime's default activations: int8 or fp32, nothing else.
-// expected-error @+1 {{'llm.activations' must be "int8" or "fp32" on a builtin.module}}
+// expected-error @+1 {{'llm.activations' must be "int8", "int8-weight-groups" or "fp32" on a builtin.module}}
 module attributes {llm.activations = "int4"} {
 }
 
 // -----
 
-// expected-error @+1 {{'llm.activations' must be "int8" or "fp32" on a builtin.module}}
+// expected-error @+1 {{'llm.activations' must be "int8", "int8-weight-groups" or "fp32" on a builtin.module}}
 module attributes {llm.activations = 8 : i64} {
 }
 

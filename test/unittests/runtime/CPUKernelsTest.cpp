@@ -710,6 +710,8 @@ struct RandomCodeGroups {
 // and minimum groups, fp32 and fp16 scales, 1 to 3 rows (decode: codes read in place,
 // MatMulW4A8Decode.cpp; k = 160: an odd number of blocks; k = 2240: 70 groups) and 4 to 9
 // (the panel kernel), and a panel tail (n = 37), row-major and tiled (RandomCodeGroups);
+// with a scale per weight group of 64 or 96 columns too (ONNX Runtime's convention, the
+// last span shorter: k = 160 is 96 + 64);
 // 5-, 6- and 8-bit weights too, tiled (6 bits also in ggml's Q6_K groups of 16), and 2-
 // and 3-bit ones tiled for decode (their prefill keeps fp32 activations); and it stays
 // within the activations' rounding of the fp32 product.
@@ -728,18 +730,22 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
         const int64_t n = m.n;
         // 5, 6 and 8 bits untiled: the fp32 path (not this test's subject).
         for (bool useTiles : {false, true})
+        for (bool followGroups : {false, true}) // a scale per 32 columns, or per group
         for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
-          if (bits != 4 && !useTiles)
+          if ((bits != 4 && !useTiles) || (followGroups && group <= 32))
             continue;
+          setInt8ScalesFollowWeightGroups(followGroups);
+          const int64_t span = followGroups ? group : 32;
           std::vector<float> x = randomVector(size_t(rows * k), 19), y(size_t(rows * n));
           matmul(x.data(), y.data(), rows, useTiles ? m.tiled : m.w);
           for (int64_t r = 0; r < rows; ++r) {
-            // The input row as the kernel quantizes it.
+            // The input row as the kernel quantizes it: the scale from the span's maximum.
             std::vector<double> xq(static_cast<size_t>(k)), halfStep(xq.size());
             for (int64_t b = 0; b < k / 32; ++b) {
               float absmax = 0;
-              for (int i = 0; i < 32; ++i)
-                absmax = std::max(absmax, std::fabs(x[size_t(r * k + 32 * b + i)]));
+              const int64_t first = 32 * b / span * span, last = std::min(k, first + span);
+              for (int64_t i = first; i < last; ++i)
+                absmax = std::max(absmax, std::fabs(x[size_t(r * k + i)]));
               float s = absmax / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
               std::fill(halfStep.begin() + 32 * b, halfStep.begin() + 32 * b + 32, s / 2.0);
               for (int i = 0; i < 32; ++i)
@@ -760,13 +766,15 @@ TEST_P(CPUKernelsTest, CodesWithInt8ActivationsMatchTheirQuantizedInputs) {
               ASSERT_NEAR(y[size_t(r * n + j)], int8Path ? expected : exact,
                           2e-6 * magnitude + 1e-6)
                   << bits << " bits, group " << group << groupKindName(kind) << " rows "
-                  << rows << " [" << r << ", " << j << "]" << (useTiles ? " tiled" : "");
+                  << rows << " [" << r << ", " << j << "]" << (useTiles ? " tiled" : "")
+                  << (followGroups ? " scaled per group" : "");
               // Each input off by at most half a step of its block's scale.
               EXPECT_NEAR(y[size_t(r * n + j)], exact, rounding + 2e-6 * magnitude + 1e-6);
             }
           }
         }
       }
+  setInt8ScalesFollowWeightGroups(false);
   setInt8Activations(false);
 }
 

@@ -56,9 +56,11 @@ def LLM_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kSourceAttrName = "llm.source";
     /// Module attribute: the activations the model's weights are meant to meet, "int8"
     /// when an importer kept weights in a format its source multiplies with int8
-    /// activations (GGUF's quantized blocks: llama.cpp quantizes activations to Q8);
-    /// absent: fp32. Compilers record it in the artifact as the runtime's default
-    /// (midllama-run --int8-activations / --fp32-activations override it).
+    /// activations (GGUF's quantized blocks: llama.cpp quantizes activations to Q8, a
+    /// scale per 32 columns), "int8-weight-groups" when the source asks for int8 scaled
+    /// per weight group (ONNX MatMulNBits at accuracy_level 4, as ONNX Runtime computes
+    /// it); absent or "fp32": fp32. Compilers record it in the artifact as the runtime's
+    /// default (midllama-run --int8-activations / --fp32-activations override it).
     static constexpr ::llvm::StringLiteral kActivationsAttrName = "llm.activations";
     /// Attribute of an `llm.param` whose values a compression pass rescaled without
     /// changing what the model computes (AWQ's per-channel scales and the 1/s folded into
