@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 using namespace midllama::rt;
 
@@ -84,14 +85,43 @@ const float *Session::forward(const int32_t *tokens, int64_t count, int64_t star
   return slot(model_.logitsSlot_);
 }
 
+/// The index of the program's last attention call (the calls after it work row by row),
+/// or SIZE_MAX.
+static size_t lastAttention(const std::vector<Call> &calls) {
+  for (size_t i = calls.size(); i-- > 0;)
+    if (calls[i].op == OpCode::Attention)
+      return i;
+  return SIZE_MAX;
+}
+
+void Session::keepLastRows(int64_t count) {
+  const std::vector<int64_t> &widths = model_.program_.slotWidths;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    for (int64_t b = 0; b < batch_; ++b)
+      std::memmove(slots_[i].data() + b * widths[i],
+                   slots_[i].data() + (b * count + count - 1) * widths[i],
+                   size_t(widths[i]) * sizeof(float));
+}
+
 void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook &beforeMatMul) {
   int64_t count = count_, rows = batch_ * count;
   auto s = [&](int64_t slot) { return slots_[slot].data(); };
   auto w = [&](int64_t i) -> const cpu::WeightRef & { return model_.weights_[i]; };
   const std::vector<int64_t> &widths = model_.program_.slotWidths;
   end = std::min(end, model_.program_.calls.size());
+  // Only each sequence's last position is wanted: once the last layer's attention has
+  // cached every position's keys and values, the rest of that layer (its projection and
+  // FFN) and the head run for the last rows alone, as llama.cpp does (SmolLM2's prefill
+  // of 256 tokens: 1/30 of its layers' work).
+  const size_t shrinkAfter =
+      lastOnly && count > 1 ? lastAttention(model_.program_.calls) : SIZE_MAX;
   for (size_t ci = begin; ci < end; ++ci) {
     const Call &c = model_.program_.calls[ci];
+    if (ci > shrinkAfter && count > 1) {
+      keepLastRows(count);
+      count = 1;
+      rows = batch_;
+    }
     switch (c.op) {
     case OpCode::Embed: {
       auto e = calls::Embed::decode(c);

@@ -62,6 +62,10 @@ public:
   int64_t allocatedBytes() const;
 
 private:
+  /// Moves each sequence's last row of every slot to the sequence's row (count rows a
+  /// sequence before, one after).
+  void keepLastRows(int64_t count);
+
   const Model &model_;
   int64_t maxTokens_, context_, batch_;
   int64_t count_ = 0; // tokens per sequence of the current step
