@@ -119,14 +119,17 @@ MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const float *kT, 
                                int64_t d, int64_t t0, __mmask16 mask, float scale, float *scores,
                                int64_t ld) {
   __m512 acc[N];
+#pragma GCC unroll 8
   for (int j = 0; j < N; ++j)
     acc[j] = _mm512_setzero_ps();
   for (int64_t f = 0; f < d; ++f) {
     __m512 k = _mm512_maskz_loadu_ps(mask, kT + f * cacheLength + t0);
+#pragma GCC unroll 8
     for (int j = 0; j < N; ++j)
       acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(b.q[first + j][f]), k, acc[j]);
   }
   const __m512 s = _mm512_set1_ps(scale);
+#pragma GCC unroll 8
   for (int j = 0; j < N; ++j)
     _mm512_mask_storeu_ps(scores + (first + j) * ld + t0, mask, _mm512_mul_ps(acc[j], s));
 }
@@ -152,6 +155,7 @@ template <int C>
 MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride, int64_t t0,
                                  int64_t t1, float *out, __mmask16 lastMask) {
   __m512 even[C], odd[C];
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     even[c] = _mm512_maskz_loadu_ps(c + 1 == C ? lastMask : 0xffff, out + 16 * c);
     odd[c] = _mm512_setzero_ps();
@@ -159,6 +163,7 @@ MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride
   int64_t t = t0;
   for (; t + 2 <= t1; t += 2) {
     const __m512 w0 = _mm512_set1_ps(w[t]), w1 = _mm512_set1_ps(w[t + 1]);
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const __mmask16 m = c + 1 == C ? lastMask : 0xffff;
       even[c] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, v + t * vStride + 16 * c), even[c]);
@@ -168,11 +173,13 @@ MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride
   }
   if (t < t1) {
     const __m512 w0 = _mm512_set1_ps(w[t]);
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c)
       even[c] = _mm512_fmadd_ps(
           w0, _mm512_maskz_loadu_ps(c + 1 == C ? lastMask : 0xffff, v + t * vStride + 16 * c),
           even[c]);
   }
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c)
     _mm512_mask_storeu_ps(out + 16 * c, c + 1 == C ? lastMask : 0xffff,
                           _mm512_add_ps(even[c], odd[c]));
