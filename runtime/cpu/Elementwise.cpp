@@ -10,6 +10,7 @@
 #include "runtime/cpu/KernelsInternal.h"
 #include "runtime/params/Half.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -55,6 +56,48 @@ __attribute__((target("avx512f"))) void siluTimes512(const float *g, const float
     out[i] = u ? siluOf(g[i]) * u[i] : siluOf(g[i]);
 }
 
+/// sumExp and argmax, 16 at a time (the last lanes masked); `nan` says whether x held one.
+__attribute__((target("avx512f"))) double sumExp512(const float *x, int64_t n, float shift,
+                                                    bool &nan) {
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  __mmask16 unordered = 0;
+  const __m512 s = _mm512_set1_ps(shift);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    unordered |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
+    // Below e^-87.3 (where exp512 clamps) the term is 0: std::exp's would be subnormal.
+    const __m512 d = _mm512_sub_ps(v, s);
+    const __m512 e = _mm512_maskz_mov_ps(
+        _mm512_mask_cmp_ps_mask(m, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+                               _mm512_castps_pd(e), 1))));
+  }
+  nan = unordered != 0;
+  return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+__attribute__((target("avx512f"))) int64_t argmax512(const float *x, int64_t n, bool &nan) {
+  __m512 best = _mm512_set1_ps(-INFINITY);
+  __mmask16 unordered = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_mask_loadu_ps(best, m, x + i);
+    unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    best = _mm512_max_ps(best, v);
+  }
+  nan = unordered != 0;
+  const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(best));
+  for (int64_t i = 0; i < n; i += 16) { // the first position holding it
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    if (__mmask16 hit = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + i), top,
+                                                _CMP_EQ_OQ))
+      return i + __builtin_ctz(hit);
+  }
+  return 0; // all -inf
+}
+
 /// x[i] = e^(x[i]) in place, 16 at a time.
 __attribute__((target("avx512f"))) void expInPlace512(float *x, int64_t n) {
   int64_t i = 0;
@@ -86,6 +129,32 @@ void expInPlace(float *x, int64_t n) {
 #endif
   for (int64_t i = 0; i < n; ++i)
     x[i] = std::exp(x[i]);
+}
+
+double sumExp(const float *x, int64_t n, float shift) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (haveAVX512()) {
+    bool nan = false;
+    const double total = sumExp512(x, n, shift, nan);
+    return nan ? double(NAN) : total; // exp512 clamps NaN away; a NaN logit must show
+  }
+#endif
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i)
+    total += double(std::exp(x[i] - shift));
+  return total;
+}
+
+int64_t argmax(const float *x, int64_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (haveAVX512() && n > 0) {
+    bool nan = false;
+    const int64_t at = argmax512(x, n, nan);
+    if (!nan)
+      return at;
+  }
+#endif
+  return std::max_element(x, x + n) - x; // with NaNs: exactly std::max_element's choice
 }
 
 void embed(const int64_t *tokens, int64_t rows, const WeightRef &table, float *out) {

@@ -99,6 +99,13 @@ void matmul(const float *in, float *out, int64_t rows, const WeightRef &w);
 void gateUpSwiGLU(const float *in, float *out, int64_t rows, const WeightRef &gate,
                   const WeightRef &up);
 void swiglu(const float *gate, const float *up, float *out, int64_t count);
+/// Σ e^(x_i - shift) over n values, the exponentials in fp32 (within about 1 ulp of
+/// std::exp's where the CPU has AVX-512, std::exp elsewhere; terms under e^-87.3, where
+/// std::exp's turn subnormal, as 0) summed in fp64: a log-softmax's normalizer (shift:
+/// the largest x). NaN if any x_i is.
+double sumExp(const float *x, int64_t n, float shift);
+/// The index of the first largest of x[0..n), as std::max_element chooses it.
+int64_t argmax(const float *x, int64_t n);
 void add(const float *a, const float *b, float *out, int64_t count);
 void mul(const float *a, const float *b, float *out, int64_t count);
 void silu(const float *in, float *out, int64_t count);

@@ -6,6 +6,8 @@
 
 #include "runtime/eval/Scoring.h"
 
+#include "runtime/cpu/Kernels.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -14,12 +16,10 @@ using namespace midllama::rt::eval;
 double midllama::rt::eval::logProb(const float *logits, int64_t vocab, int64_t target,
                                    std::vector<double> *logProbs) {
   // Exponentials in fp32 (each within an ulp; half the cost of fp64 over a 32000-token
-  // vocabulary), summed in fp64.
-  float maxLogit = *std::max_element(logits, logits + vocab);
-  double total = 0;
-  for (int64_t v = 0; v < vocab; ++v)
-    total += double(std::exp(logits[v] - maxLogit));
-  double logZ = double(maxLogit) + std::log(total);
+  // vocabulary), 16 at a time where the CPU has AVX-512 (one by one they were 6% of
+  // SmolLM2's perplexity evaluation), summed in fp64.
+  float maxLogit = logits[cpu::argmax(logits, vocab)];
+  double logZ = double(maxLogit) + std::log(cpu::sumExp(logits, vocab, maxLogit));
   if (logProbs) {
     logProbs->resize(size_t(vocab));
     for (int64_t v = 0; v < vocab; ++v)
@@ -37,7 +37,7 @@ double midllama::rt::eval::klDivergence(const std::vector<double> &logP,
 }
 
 int64_t midllama::rt::eval::argmax(const float *logits, int64_t vocab) {
-  return std::max_element(logits, logits + vocab) - logits;
+  return cpu::argmax(logits, vocab);
 }
 
 int32_t midllama::rt::eval::sample(const float *logits, int64_t vocab, double temperature,

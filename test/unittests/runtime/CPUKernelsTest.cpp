@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -938,6 +939,54 @@ TEST_P(CPUKernelsTest, NF4DecodeMatchesItsDenseForm) {
           }
       }
     }
+}
+
+// The log-softmax's normalizer: Σ e^(x - shift) within 2e-7 relative of the fp64 sum of
+// std::exp's (lengths with and without a 16-lane tail, shifts near and below the values,
+// and above them by 200: every term under the smallest normal float, counted 0); NaN when
+// a value is; -inf values count 0.
+TEST(CPUSoftmaxTest, SumExpMatchesStdExp) {
+  for (int64_t n : {1, 15, 16, 17, 100, 49152}) {
+    std::vector<float> x = randomVector(size_t(n), uint64_t(n), 4.0f);
+    for (float shift : {x[0], 3.0f, -50.0f, 200.0f}) {
+      double expected = 0;
+      for (float v : x)
+        expected += double(std::exp(v - shift));
+      // Terms std::exp makes subnormal count 0 (at most 1.2e-38 each).
+      EXPECT_NEAR(sumExp(x.data(), n, shift), expected, 2e-7 * expected + double(n) * 1.2e-38)
+          << "n " << n << " shift " << shift;
+    }
+  }
+  std::vector<float> x = {0.0f, -INFINITY, 1.0f};
+  EXPECT_NEAR(sumExp(x.data(), 3, 1.0f), std::exp(-1.0) + 1.0, 1e-7);
+  x[1] = NAN;
+  EXPECT_TRUE(std::isnan(sumExp(x.data(), 3, 1.0f)));
+  std::vector<float> tail(37, 0.0f);
+  tail[36] = NAN; // in the masked last vector
+  EXPECT_TRUE(std::isnan(sumExp(tail.data(), 37, 0.0f)));
+}
+
+// argmax picks what std::max_element picks: the first of equal largest values, in the
+// tail, everything -inf, and with NaNs anywhere.
+TEST(CPUSoftmaxTest, ArgmaxIsStdMaxElement) {
+  auto check = [](const std::vector<float> &x) {
+    EXPECT_EQ(argmax(x.data(), int64_t(x.size())),
+              std::max_element(x.begin(), x.end()) - x.begin());
+  };
+  for (int64_t n : {1, 16, 17, 49152}) {
+    std::vector<float> x = randomVector(size_t(n), uint64_t(n + 7));
+    check(x);
+    x[size_t(n - 1)] = 100.0f; // the last lane of a tail
+    check(x);
+    x[size_t(n / 2)] = 100.0f; // an earlier equal one wins
+    check(x);
+    x[0] = NAN;
+    check(x);
+    x[0] = 0.0f;
+    x[size_t(n / 3)] = NAN;
+    check(x);
+  }
+  check(std::vector<float>(40, -INFINITY));
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, CPUKernelsTest, ::testing::Values(1, 3),
