@@ -56,6 +56,14 @@ __attribute__((target("avx512f"))) void siluTimes512(const float *g, const float
     out[i] = u ? siluOf(g[i]) * u[i] : siluOf(g[i]);
 }
 
+/// Lanes 0-7 and 8-15 of v as doubles.
+__attribute__((target("avx512f"))) inline __m512d lowToDouble(__m512 v) {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+__attribute__((target("avx512f"))) inline __m512d highToDouble(__m512 v) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 /// sumExp and argmax, 16 at a time (the last lanes masked); `nan` says whether x held one.
 __attribute__((target("avx512f"))) double sumExp512(const float *x, int64_t n, float shift,
                                                     bool &nan) {
@@ -70,12 +78,60 @@ __attribute__((target("avx512f"))) double sumExp512(const float *x, int64_t n, f
     const __m512 d = _mm512_sub_ps(v, s);
     const __m512 e = _mm512_maskz_mov_ps(
         _mm512_mask_cmp_ps_mask(m, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
-    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
-                               _mm512_castps_pd(e), 1))));
+    lo = _mm512_add_pd(lo, lowToDouble(e));
+    hi = _mm512_add_pd(hi, highToDouble(e));
   }
   nan = unordered != 0;
   return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+
+/// e^x - 1 in fp64 on 8 lanes, to about an ulp: x = n·ln2 + r (ln2 in two parts),
+/// e^r - 1 by its Taylor polynomial to r^13 (|r| ≤ ln2/2: truncation under 1e-17), then
+/// 2^n·(e^r - 1) + (2^n - 1), which cancels nothing for n ≠ 0 (|x| > 0.34).
+/// x is clamped to [-746, 700].
+__attribute__((target("avx512f"))) inline __m512d expm1Pd(__m512d x) {
+  x = _mm512_min_pd(_mm512_max_pd(x, _mm512_set1_pd(-746.0)), _mm512_set1_pd(700.0));
+  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+  double inverseFactorial = 1.0 / 6227020800.0; // 1/13!
+  __m512d p = _mm512_set1_pd(inverseFactorial);
+  for (int k = 12; k >= 2; --k) {
+    inverseFactorial *= k + 1;
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(inverseFactorial));
+  }
+  const __m512d em1 = _mm512_mul_pd(_mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0)), r); // e^r - 1
+  const __m512d scale = _mm512_scalef_pd(_mm512_set1_pd(1.0), n);                    // 2^n
+  return _mm512_add_pd(_mm512_mul_pd(scale, em1), _mm512_sub_pd(scale, _mm512_set1_pd(1.0)));
+}
+
+/// softmaxKL, 16 at a time: Σ e_i, Σ e_i·δ_i and Σ e_i·(e^δ_i - 1) with e_i = e^(a_i -
+/// maxA) (as sumExp512's) and δ_i = b_i - a_i in fp64.
+__attribute__((target("avx512f"))) void tiltSums512(const float *a, const float *b, int64_t n,
+                                                    float maxA, double &sum, double &mean,
+                                                    double &tilt, bool &nan) {
+  __m512d s = _mm512_setzero_pd(), m = _mm512_setzero_pd(), t = _mm512_setzero_pd();
+  __mmask16 unordered = 0;
+  const __m512 shift = _mm512_set1_ps(maxA);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 va = _mm512_maskz_loadu_ps(k, a + i), vb = _mm512_maskz_loadu_ps(k, b + i);
+    unordered |= _mm512_cmp_ps_mask(va, va, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(vb, vb, _CMP_UNORD_Q);
+    const __m512 d = _mm512_sub_ps(va, shift);
+    const __m512 e = _mm512_maskz_mov_ps(
+        _mm512_mask_cmp_ps_mask(k, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
+    const __m512d elo = lowToDouble(e), ehi = highToDouble(e);
+    const __m512d dlo = _mm512_sub_pd(lowToDouble(vb), lowToDouble(va));
+    const __m512d dhi = _mm512_sub_pd(highToDouble(vb), highToDouble(va));
+    s = _mm512_add_pd(s, _mm512_add_pd(elo, ehi));
+    m = _mm512_fmadd_pd(elo, dlo, _mm512_fmadd_pd(ehi, dhi, m));
+    t = _mm512_fmadd_pd(elo, expm1Pd(dlo), _mm512_fmadd_pd(ehi, expm1Pd(dhi), t));
+  }
+  sum = _mm512_reduce_add_pd(s);
+  mean = _mm512_reduce_add_pd(m);
+  tilt = _mm512_reduce_add_pd(t);
+  nan = unordered != 0;
 }
 
 __attribute__((target("avx512f"))) int64_t argmax512(const float *x, int64_t n, bool &nan) {
@@ -143,6 +199,29 @@ double sumExp(const float *x, int64_t n, float shift) {
   for (int64_t i = 0; i < n; ++i)
     total += double(std::exp(x[i] - shift));
   return total;
+}
+
+double softmaxKL(const float *a, const float *b, int64_t n, float maxA) {
+  // KL(p || q) = Σ p (log p - log q) = -E_p[δ] + log E_p[e^δ] with δ = b - a (q is p tilted
+  // by e^δ): no log-normalizer is subtracted from another, so the error of p's fp32
+  // exponentials stays relative to the KL even where the two are nearly equal.
+  double sum = 0, mean = 0, tilt = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (haveAVX512()) {
+    bool nan = false;
+    tiltSums512(a, b, n, maxA, sum, mean, tilt, nan);
+    if (nan)
+      return double(NAN);
+    return -mean / sum + std::log1p(tilt / sum);
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) {
+    const double e = double(std::exp(a[i] - maxA)), delta = double(b[i]) - double(a[i]);
+    sum += e;
+    mean += e * delta;
+    tilt += e * std::expm1(delta);
+  }
+  return -mean / sum + std::log1p(tilt / sum);
 }
 
 int64_t argmax(const float *x, int64_t n) {

@@ -104,6 +104,11 @@ void swiglu(const float *gate, const float *up, float *out, int64_t count);
 /// std::exp's turn subnormal, as 0) summed in fp64: a log-softmax's normalizer (shift:
 /// the largest x). NaN if any x_i is.
 double sumExp(const float *x, int64_t n, float shift);
+/// KL(softmax(a) || softmax(b)) over n logits in nats, `maxA` the largest a_i: softmax(a)'s
+/// exponentials as sumExp's, the rest in fp64 (e^x - 1 to about an ulp, vectorized where
+/// the CPU has AVX-512). Relative error about 1e-7 even for nearly equal distributions.
+/// NaN if an a_i or b_i is.
+double softmaxKL(const float *a, const float *b, int64_t n, float maxA);
 /// The index of the first largest of x[0..n), as std::max_element chooses it.
 int64_t argmax(const float *x, int64_t n);
 void add(const float *a, const float *b, float *out, int64_t count);

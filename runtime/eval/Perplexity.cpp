@@ -21,7 +21,6 @@ bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int
                                             PerplexityResult &result, std::string &error) {
   double nll = 0, kl = 0;
   int64_t predicted = 0, agree = 0;
-  std::vector<double> logP, logQ;
   double start = nowSeconds();
   for (int64_t w = 0; w < windows; ++w) {
     const int32_t *window = ids.data() + w * ctx;
@@ -31,17 +30,21 @@ bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int
     const float *baseLogits = nullptr;
     if (base && !(baseLogits = base->forward(window, ctx, 0, false, error)))
       return false;
-    // Every position's log-probability of its target, on the runtime's threads (the
-    // positions are independent); summed in order, so the result does not depend on them.
-    std::vector<double> rowNll(size_t(ctx - 1));
-    if (!baseLogits)
-      cpu::parallelFor(ctx - 1, vocab, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t)
-          rowNll[size_t(t)] = -logProb(logits + t * vocab, vocab, window[t + 1], nullptr);
-      });
+    // Every position scored on the runtime's threads (the positions are independent);
+    // summed in order, so the result does not depend on them.
+    std::vector<PositionComparison> rows(size_t(ctx - 1));
+    cpu::parallelFor(ctx - 1, vocab, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const float *row = logits + t * vocab;
+        if (baseLogits)
+          rows[size_t(t)] = compareToBase(row, baseLogits + t * vocab, vocab, window[t + 1]);
+        else
+          rows[size_t(t)].nll = -logProb(row, vocab, window[t + 1], nullptr);
+      }
+    });
     for (int64_t t = 0; t + 1 < ctx; ++t) {
-      const float *row = logits + t * vocab;
-      nll += baseLogits ? -logProb(row, vocab, window[t + 1], &logQ) : rowNll[size_t(t)];
+      const PositionComparison &row = rows[size_t(t)];
+      nll += row.nll;
       if (!std::isfinite(nll)) {
         error = "the loss is not finite at window " + std::to_string(w) + ", position " +
                 std::to_string(t) + " (token " + std::to_string(w * ctx + t + 1) +
@@ -49,12 +52,8 @@ bool midllama::rt::eval::evaluatePerplexity(Executor &model, Executor *base, int
                 "overflowing weights?)";
         return false;
       }
-      if (baseLogits) {
-        const float *baseRow = baseLogits + t * vocab;
-        logProb(baseRow, vocab, window[t + 1], &logP);
-        kl += klDivergence(logP, logQ);
-        agree += argmax(row, vocab) == argmax(baseRow, vocab);
-      }
+      kl += row.kl;
+      agree += row.sameTop;
       ++predicted;
     }
     if (progress)

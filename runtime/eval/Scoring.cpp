@@ -36,6 +36,18 @@ double midllama::rt::eval::klDivergence(const std::vector<double> &logP,
   return d;
 }
 
+PositionComparison midllama::rt::eval::compareToBase(const float *logits,
+                                                     const float *baseLogits, int64_t vocab,
+                                                     int64_t target) {
+  PositionComparison r;
+  const int64_t top = cpu::argmax(logits, vocab), baseTop = cpu::argmax(baseLogits, vocab);
+  const float maxQ = logits[top];
+  r.nll = double(maxQ) + std::log(cpu::sumExp(logits, vocab, maxQ)) - double(logits[target]);
+  r.kl = cpu::softmaxKL(baseLogits, logits, vocab, baseLogits[baseTop]);
+  r.sameTop = top == baseTop;
+  return r;
+}
+
 int64_t midllama::rt::eval::argmax(const float *logits, int64_t vocab) {
   return cpu::argmax(logits, vocab);
 }

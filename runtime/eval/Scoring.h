@@ -25,6 +25,18 @@ double logProb(const float *logits, int64_t vocab, int64_t target,
 /// KL(p || q) of two log-distributions, in nats.
 double klDivergence(const std::vector<double> &logP, const std::vector<double> &logQ);
 
+/// One position of a model scored against a base model's logits there: the model's
+/// negative log-likelihood of `target`, KL(base || model) in nats, and whether both put
+/// the same token first, from one pass over the vocabulary for each (cpu::softmaxKL: the
+/// KL to about 1e-7 relative, tiny ones included; logProb and klDivergence, whose
+/// log-normalizers come from fp32 exponentials, are off by up to ~1e-8 nats).
+struct PositionComparison {
+  double nll = 0, kl = 0;
+  bool sameTop = false;
+};
+PositionComparison compareToBase(const float *logits, const float *baseLogits, int64_t vocab,
+                                 int64_t target);
+
 /// The first index of the largest logit (greedy decoding, top-1 agreement).
 int64_t argmax(const float *logits, int64_t vocab);
 

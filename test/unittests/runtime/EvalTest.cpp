@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -70,6 +71,43 @@ TEST(EvalScoringTest, KLOfTwoDistributions) {
   EXPECT_NEAR(klDivergence(p, p), 0.0, 1e-15);
   EXPECT_NEAR(klDivergence(p, q), 0.5 * std::log(0.5 / 0.9) + 0.5 * std::log(0.5 / 0.1),
               1e-12);
+}
+
+// compareToBase against the definition in long double: the KL within 5e-7
+// relative for distributions far apart and nearly equal (KL down to 3e-11, where a
+// difference of log-normalizers from fp32 exponentials was off by 2e-8: logProb +
+// klDivergence), vocabularies with and without a 16-lane tail; the NLL, the top tokens.
+TEST(EvalScoringTest, CompareToBaseMatchesTheDefinition) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int64_t vocab : {7, 1000, 49152})
+    for (float spread : {1.0f, 1e-3f, 1e-5f}) {
+      std::vector<float> base(static_cast<size_t>(vocab)), model(base.size());
+      for (size_t v = 0; v < base.size(); ++v) {
+        base[v] = normal(rng);
+        model[v] = base[v] + spread * normal(rng);
+      }
+      const int64_t target = vocab / 3;
+      // The definition in long double (64-bit significands).
+      auto logZ = [](const std::vector<float> &x) {
+        long double top = *std::max_element(x.begin(), x.end()), sum = 0;
+        for (float v : x)
+          sum += std::exp((long double)v - top);
+        return top + std::log(sum);
+      };
+      const long double zp = logZ(base), zq = logZ(model);
+      long double exact = 0;
+      for (size_t v = 0; v < base.size(); ++v)
+        exact += std::exp((long double)base[v] - zp) *
+                 (((long double)base[v] - zp) - ((long double)model[v] - zq));
+      const double kl = double(exact), nll = double(zq - (long double)model[size_t(target)]);
+      PositionComparison c = compareToBase(model.data(), base.data(), vocab, target);
+      EXPECT_NEAR(c.nll, nll, 1e-7 * std::fabs(nll) + 1e-8) << vocab << " " << spread;
+      EXPECT_NEAR(c.kl, kl, 5e-7 * kl) << vocab << " " << spread;
+      EXPECT_EQ(c.sameTop, argmax(model.data(), vocab) == argmax(base.data(), vocab));
+    }
+  std::vector<float> a = {1.0f, NAN, 2.0f}, b = {1.0f, 2.0f, 3.0f};
+  EXPECT_TRUE(std::isnan(compareToBase(b.data(), a.data(), 3, 0).kl));
 }
 
 TEST(EvalScoringTest, MaxAbsDifferenceCountsNaNAsInfinite) {
