@@ -49,6 +49,10 @@ public:
       : model(model), graph(model.proto().graph()), writer(writer), loc(loc), b(context) {}
 
   OwningOpRef<ModuleOp> run(StringRef paramFile, std::string &error);
+  /// Whether the graph has MatMulNBits nodes and every one asks for accuracy_level 4:
+  /// ONNX Runtime then multiplies them with int8 activations, one scale per block_size
+  /// columns, and the imported module asks the runtime to do the same.
+  bool matMulNBitsAskForInt8() const;
 
 private:
   // Failure reporting: the first error wins.
@@ -112,10 +116,6 @@ private:
   bool convertCast(const onnx::NodeProto &node);
   bool convertGQA(const onnx::NodeProto &node);
   bool convertMatMulNBits(const onnx::NodeProto &node);
-  /// Whether the graph has MatMulNBits nodes and every one asks for accuracy_level 4:
-  /// ONNX Runtime then multiplies them with int8 activations, one scale per block_size
-  /// columns, and the imported module asks the runtime to do the same.
-  bool matMulNBitsAskForInt8() const;
   bool convertRotaryEmbedding(const onnx::NodeProto &node);
   bool convertMHA(const onnx::NodeProto &node);
   /// [B, S, heads * headDim] as [B, S, heads, headDim] (an llm.reshape).

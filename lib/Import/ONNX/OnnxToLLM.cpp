@@ -282,8 +282,6 @@ OwningOpRef<ModuleOp> Converter::run(StringRef paramFile, std::string &errorOut)
   func.setType(b.getFunctionType(entry->getArgumentTypes(), TypeRange(results)));
   for (auto [i, name] : llvm::enumerate(resultNames))
     func.setResultAttr(i, LLMDialect::kNameAttrName, b.getStringAttr(name));
-  if (matMulNBitsAskForInt8())
-    module->setAttr(LLMDialect::kActivationsAttrName, b.getStringAttr("int8-weight-groups"));
 
   // The llm verifiers check what the ONNX graph only declares (shapes of inputs, heads of
   // caches); a disagreement is the model's, reported as one line naming the node.
@@ -322,5 +320,9 @@ OwningOpRef<ModuleOp> midllama::onnx_import::convertToLLM(OnnxModel &model,
     return nullptr;
   model.elideIdentities();
   detail::Converter converter(model, context, writer, loc);
-  return converter.run(paramFile, error);
+  OwningOpRef<ModuleOp> module = converter.run(paramFile, error);
+  if (module && converter.matMulNBitsAskForInt8())
+    (*module)->setAttr(LLMDialect::kActivationsAttrName,
+                       StringAttr::get(context, "int8-weight-groups"));
+  return module;
 }
