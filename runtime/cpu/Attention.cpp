@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/LaneMasks.h"
 #include "runtime/params/Half.h"
 
 #include <algorithm>
@@ -142,10 +143,6 @@ void valuesGeneric(const QueryBlock &b, const float *v, int64_t vStride, int64_t
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define MIDLLAMA_AVX512 __attribute__((target("avx512f")))
-
-inline __mmask16 lanesBelow(int64_t n) {
-  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
-}
 
 /// Up to 8 queries (from `first`) against positions [t0, t0 + 16): one key-cache row per
 /// feature, broadcast-FMA'd into each query's accumulator.

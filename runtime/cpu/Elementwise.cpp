@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/LaneMasks.h"
 #include "runtime/params/Half.h"
 
 #include <algorithm>
@@ -56,33 +57,39 @@ __attribute__((target("avx512f"))) void siluTimes512(const float *g, const float
     out[i] = u ? siluOf(g[i]) * u[i] : siluOf(g[i]);
 }
 
-/// Lanes 0-7 and 8-15 of v as doubles.
-__attribute__((target("avx512f"))) inline __m512d lowToDouble(__m512 v) {
+/// Lanes 0-7 of v widened to doubles.
+__attribute__((target("avx512f"))) inline __m512d lanes0to7AsDouble(__m512 v) {
   return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 }
-__attribute__((target("avx512f"))) inline __m512d highToDouble(__m512 v) {
+
+/// Lanes 8-15 of v widened to doubles.
+__attribute__((target("avx512f"))) inline __m512d lanes8to15AsDouble(__m512 v) {
   return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
-/// sumExp and argmax, 16 at a time (the last lanes masked); `nan` says whether x held one.
+/// e^d in the lanes of `valid`, 0 elsewhere and where d < -87.3: exp512 clamps there,
+/// where std::exp's would be subnormal (a log-softmax's terms: negligible against its 1).
+__attribute__((target("avx512f"))) inline __m512 expOrZero(__m512 d, __mmask16 valid) {
+  return _mm512_maskz_mov_ps(
+      _mm512_mask_cmp_ps_mask(valid, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
+}
+
+/// sumExp, 16 at a time (the last lanes masked); `nan` says whether x held one.
 __attribute__((target("avx512f"))) double sumExp512(const float *x, int64_t n, float shift,
                                                     bool &nan) {
-  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  __m512d first = _mm512_setzero_pd(), second = _mm512_setzero_pd();
   __mmask16 unordered = 0;
   const __m512 s = _mm512_set1_ps(shift);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = lanesBelow(n - i);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     unordered |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
-    // Below e^-87.3 (where exp512 clamps) the term is 0: std::exp's would be subnormal.
-    const __m512 d = _mm512_sub_ps(v, s);
-    const __m512 e = _mm512_maskz_mov_ps(
-        _mm512_mask_cmp_ps_mask(m, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
-    lo = _mm512_add_pd(lo, lowToDouble(e));
-    hi = _mm512_add_pd(hi, highToDouble(e));
+    const __m512 e = expOrZero(_mm512_sub_ps(v, s), m);
+    first = _mm512_add_pd(first, lanes0to7AsDouble(e));
+    second = _mm512_add_pd(second, lanes8to15AsDouble(e));
   }
   nan = unordered != 0;
-  return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+  return _mm512_reduce_add_pd(_mm512_add_pd(first, second));
 }
 
 /// e^x - 1 in fp64 on 8 lanes, to about an ulp: x = n·ln2 + r (ln2 in two parts),
@@ -115,18 +122,18 @@ __attribute__((target("avx512f"))) void tiltSums512(const float *a, const float 
   __mmask16 unordered = 0;
   const __m512 shift = _mm512_set1_ps(maxA);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 k = lanesBelow(n - i);
     const __m512 va = _mm512_maskz_loadu_ps(k, a + i), vb = _mm512_maskz_loadu_ps(k, b + i);
-    unordered |= _mm512_cmp_ps_mask(va, va, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(vb, vb, _CMP_UNORD_Q);
-    const __m512 d = _mm512_sub_ps(va, shift);
-    const __m512 e = _mm512_maskz_mov_ps(
-        _mm512_mask_cmp_ps_mask(k, d, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), exp512(d));
-    const __m512d elo = lowToDouble(e), ehi = highToDouble(e);
-    const __m512d dlo = _mm512_sub_pd(lowToDouble(vb), lowToDouble(va));
-    const __m512d dhi = _mm512_sub_pd(highToDouble(vb), highToDouble(va));
-    s = _mm512_add_pd(s, _mm512_add_pd(elo, ehi));
-    m = _mm512_fmadd_pd(elo, dlo, _mm512_fmadd_pd(ehi, dhi, m));
-    t = _mm512_fmadd_pd(elo, expm1Pd(dlo), _mm512_fmadd_pd(ehi, expm1Pd(dhi), t));
+    unordered |= _mm512_cmp_ps_mask(va, va, _CMP_UNORD_Q);
+    unordered |= _mm512_cmp_ps_mask(vb, vb, _CMP_UNORD_Q);
+    const __m512 e = expOrZero(_mm512_sub_ps(va, shift), k);
+    // Lanes 0-7, then 8-15, in fp64: e_i and δ_i = b_i - a_i (exact).
+    const __m512d e0 = lanes0to7AsDouble(e), e8 = lanes8to15AsDouble(e);
+    const __m512d d0 = _mm512_sub_pd(lanes0to7AsDouble(vb), lanes0to7AsDouble(va));
+    const __m512d d8 = _mm512_sub_pd(lanes8to15AsDouble(vb), lanes8to15AsDouble(va));
+    s = _mm512_add_pd(s, _mm512_add_pd(e0, e8));
+    m = _mm512_fmadd_pd(e0, d0, _mm512_fmadd_pd(e8, d8, m));
+    t = _mm512_fmadd_pd(e0, expm1Pd(d0), _mm512_fmadd_pd(e8, expm1Pd(d8), t));
   }
   sum = _mm512_reduce_add_pd(s);
   mean = _mm512_reduce_add_pd(m);
@@ -134,11 +141,13 @@ __attribute__((target("avx512f"))) void tiltSums512(const float *a, const float 
   nan = unordered != 0;
 }
 
+/// argmax, 16 at a time: the largest value, then its first position; `nan` says whether x
+/// held one (the caller then asks std::max_element).
 __attribute__((target("avx512f"))) int64_t argmax512(const float *x, int64_t n, bool &nan) {
   __m512 best = _mm512_set1_ps(-INFINITY);
   __mmask16 unordered = 0;
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = lanesBelow(n - i);
     const __m512 v = _mm512_mask_loadu_ps(best, m, x + i);
     unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     best = _mm512_max_ps(best, v);
@@ -146,7 +155,7 @@ __attribute__((target("avx512f"))) int64_t argmax512(const float *x, int64_t n, 
   nan = unordered != 0;
   const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(best));
   for (int64_t i = 0; i < n; i += 16) { // the first position holding it
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = lanesBelow(n - i);
     if (__mmask16 hit = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x + i), top,
                                                 _CMP_EQ_OQ))
       return i + __builtin_ctz(hit);

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cpu/KernelsInternal.h"
+#include "runtime/cpu/LaneMasks.h"
 #include "runtime/cpu/TileValues.h"
 #include "runtime/params/Half.h"
 
@@ -50,11 +51,6 @@ MIDLLAMA_VNNI inline __m256i splitNibbles(__m128i bytes) {
   return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
-/// Lanes [0, n) of a 16-lane mask.
-inline __mmask16 firstLanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
-}
-
 /// 16 values from `at` (fewer under `mask`) of an fp32 or fp16 array, as fp32.
 MIDLLAMA_VNNI inline __m512 loadScales(const void *data, DType dtype, int64_t at, __mmask16 mask) {
   if (dtype == DType::F16)
@@ -74,7 +70,7 @@ MIDLLAMA_VNNI void rowGroups(const WeightRef &w, int64_t j, const float *groupSu
     acc[r] = _mm512_setzero_ps();
   const bool symmetric = !w.isAffineMin() && !w.zeros; // its zero is in the dot products
   for (int64_t g = 0; g < groups; g += 16) {
-    const __mmask16 mask = firstLanes(groups - g);
+    const __mmask16 mask = lanesBelow(groups - g);
     const int64_t at = j * groups + g;
     __m512 s = loadScales(w.scales, w.dtype, at, mask), off;
     if (symmetric) {
