@@ -26,6 +26,7 @@
 #include <immintrin.h>
 #endif
 
+
 namespace midllama::rt::cpu {
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -180,6 +181,15 @@ blockProducts(const uint8_t *const *src, const float *xb, int64_t k, bool nf4,
   }
 }
 
+/// How far ahead of a tile's stream of codes groupProducts prefetches. Measured
+/// (decode-bench, 4096x4096, fraction of the streaming read, 2 alternating rounds): 2 KiB
+/// held 1 thread at 0.68-0.71 for int4 (Q4_0, Q4_1, GPTQ g128) and 0.77-0.78 for int8;
+/// 8 KiB ran them at 0.83-0.93 and 0.94-0.96 (2 threads: int4 0.61-0.87 -> 0.92-0.97);
+/// 16 and 32 KiB no better. The 2-, 3- and 6-bit kernels are bound by their decoding, not
+/// the read, and ran the same at every distance. At ~37 GB/s 8 KiB is ~220 ns ahead: the
+/// 2 KiB of before was less than one memory latency when decoding slowed the stream.
+constexpr int64_t kTilePrefetchAhead = 8192;
+
 /// The blocks of T tiles from t0 holding group g's columns times R input rows, Σ code·x
 /// into `part`: the blocks of a group of 32·n columns, or half a block (its chunks 0-1 or
 /// 2-3) for 6-bit groups of 16.
@@ -196,11 +206,13 @@ groupProducts(const float *x, const WeightRef &w, int64_t t0, int64_t g,
     const uint8_t *src[T];
     for (int t = 0; t < T; ++t) {
       src[t] = w.tileCodes + ((t0 + t) * blocks + b) * kBlockBytes;
-      // The stream 2 KiB ahead: this VM's prefetchers alone leave loads waiting (a half
-      // block prefetches its whole block's lines: the other half's are then in flight).
+      // The stream kTilePrefetchAhead bytes ahead: this VM's prefetchers alone leave loads
+      // waiting (a half block prefetches its whole block's lines: the other half's are
+      // then in flight).
       if (Bits != 6 || w.groupSize != 16 || g % 2 == 0)
         for (int line = 0; line < kBlockBytes / 64; ++line)
-          _mm_prefetch(reinterpret_cast<const char *>(src[t] + 2048 + 64 * line), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char *>(src[t] + kTilePrefetchAhead + 64 * line),
+                       _MM_HINT_T0);
     }
     if (Bits == 6 && w.groupSize == 16)
       g % 2 ? blockProducts<R, T, C, Bits, 2, 4>(src, x + 32 * b, k, false, part)
@@ -249,7 +261,7 @@ template <int R, int Bits>
 MIDLLAMA_AVX512 void tiledRows(const float *in, const float *xsum, float *out, int64_t ld,
                                const WeightRef &w, int64_t begin, int64_t end) {
   // One tile at a time: the codes are then read as one sequential stream (tiles are
-  // adjacent), which the prefetches 2 KiB ahead keep in flight. Two tiles at once (two
+  // adjacent), which the prefetches kTilePrefetchAhead bytes ahead keep in flight. Two tiles at once (two
   // streams 4.6 KB apart on SmolLM2) ran its Q4_0 decode at 119-130 tok/s, one at 133-150.
   for (int64_t t = begin / 16; t < end / 16; ++t)
     tileDot<R, 1, Bits>(in, xsum, w, t, out + (16 * t - begin), ld);
