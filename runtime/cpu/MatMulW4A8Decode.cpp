@@ -395,13 +395,15 @@ MIDLLAMA_VNNI inline __m512 groupOffsetVNNI(const WeightRef &w, __m512 s, int64_
       s, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z))));
 }
 
-/// How far ahead of a tile's stream of codes blockTerm prefetches: 16 blocks, at least 4 KiB,
-/// but 2 KiB for 6 bits. Measured (decode-bench, 4096x4096, 1 thread, fraction of the
-/// streaming read): 2 KiB held Q8_0 at 0.74-0.79 and Q4_0 at 0.87-0.89, 8 KiB ran Q8_0 at
-/// 0.82-0.89, 4 KiB Q4_0 at 0.89-0.95; Q6_K ran at 0.74-0.79 with 2 KiB, 0.67-0.73 with
-/// 4 or 6 KiB.
-template <int Bits>
-constexpr int64_t kPrefetchAhead = Bits == 6 ? 2048 : std::max(4096, 16 * 16 * 32 * Bits / 8);
+/// How far ahead of a tile's stream of codes blockTerm prefetches: 8 KiB, but 2 KiB for 6
+/// bits. Measured (decode-bench, 4096x4096, 1 thread, fraction of the streaming read): 2 KiB
+/// held Q8_0 at 0.74-0.79 and Q4_0 at 0.87-0.89, 8 KiB ran Q8_0 at 0.82-0.89; Q6_K ran at
+/// 0.74-0.79 with 2 KiB, 0.67-0.73 with 4 or 6 KiB. 4 KiB for 4 bits (as until 2026-12-05)
+/// against 8: Q4_0 0.87-0.89 -> 0.92-0.93, int2/int3 0.85-0.88 -> 0.91-0.93, Q4_K 0.85-0.87
+/// -> 0.82-0.83; whole decode (1 thread, alternating): 100M-shape Q4_0 621-655 -> 747-761
+/// tok/s, Q4_1 574-585 -> 651-660, SmolLM2 Q4_0 393-436 -> 451-481, Q4_K_M 305-325 ->
+/// 323-329. 16 KiB: Q4_0 no better, Q8_0 and Q4_K_M 3-5% slower.
+template <int Bits> constexpr int64_t kPrefetchAhead = Bits == 6 ? 2048 : 8192;
 
 /// Steps P0..P1-1 of block b of T tiles from t0 for R input rows, added to `acc` scaled by
 /// the group scales `s` and the input's block scale: the int32 sums start at the symmetric
