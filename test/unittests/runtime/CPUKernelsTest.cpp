@@ -418,9 +418,10 @@ void checkSparseWeights(int64_t rows, int64_t k) {
 
 TEST_P(CPUKernelsTest, SparseWeightsMatchTheirDenseForm) {
   // 1 and 3 rows: fp32 bitmask weights decode in place (K = 24: a 16-column step and a tail
-  // of 8), and 2:4 ones where K is a multiple of 32 (96: three steps; MatMulNMAVX512.cpp);
-  // 5 rows: the prefill path.
-  for (int64_t k : {24, 96})
+  // of 8; 96: a 64-column step, then two of 16; 200: three of 64 and a tail of 8), and 2:4
+  // ones where K is a multiple of 32 (96: three steps; MatMulNMAVX512.cpp); 5 rows: the
+  // prefill path.
+  for (int64_t k : {24, 96, 200})
     for (int64_t rows : {1, 2, 3, 5})
       checkSparseWeights(rows, k);
 }
