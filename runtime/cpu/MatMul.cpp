@@ -70,10 +70,7 @@ constexpr int64_t kDecodedPanelRows = 4;
 void matmulColumns(const float *in, float *out, int64_t ld, int64_t rows, const WeightRef &w,
                    int64_t begin, int64_t end) {
   if (w.panels) {
-    if (w.dtype == DType::BF16) // the AVX2 kernel widens bf16; the AVX-512 one does not
-      haveAVX2() ? panelColumnsAVX2(in, out, ld, rows, w, begin, end)
-                 : panelColumnsGeneric(in, out, ld, rows, w, begin, end);
-    else if (haveAVX512())
+    if (haveAVX512())
       panelColumnsAVX512(in, out, ld, rows, w, begin, end);
     else if (haveAVX2())
       panelColumnsAVX2(in, out, ld, rows, w, begin, end);

@@ -102,12 +102,19 @@ __attribute__((target("avx512f"))) void panelMicro512(const float *x, int64_t k,
     }
 }
 
+/// 16 halves (fp16 or bf16) as fp32, exactly.
+__attribute__((target("avx512f"))) inline __m512 widenHalves(const uint16_t *at, bool bf16) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(at));
+  return bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+              : _mm512_cvtph_ps(h);
+}
+
 /// 16 weights of a panel as fp32.
-__attribute__((target("avx512f"))) inline __m512 loadPanel512(const WeightRef &w, bool f16,
+__attribute__((target("avx512f"))) inline __m512 loadPanel512(const WeightRef &w, bool half,
                                                               int64_t base) {
-  return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(
-                   static_cast<const uint16_t *>(w.data) + base)))
-             : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
+  return half ? widenHalves(static_cast<const uint16_t *>(w.data) + base,
+                            w.dtype == DType::BF16)
+              : _mm512_loadu_ps(static_cast<const float *>(w.data) + base);
 }
 
 /// One input row (decode): the panel's K steps split over 4 independent accumulator
@@ -115,7 +122,7 @@ __attribute__((target("avx512f"))) inline __m512 loadPanel512(const WeightRef &w
 __attribute__((target("avx512f"))) void panelGemv512(const float *x, int64_t k,
                                                      const WeightRef &w, int64_t p, int panels,
                                                      float *out, int64_t col0, int64_t end) {
-  const bool f16 = w.dtype == DType::F16;
+  const bool f16 = w.dtype != DType::F32; // fp16 or bf16: 2 bytes a weight
   for (int c = 0; c < panels; ++c) {
     int64_t panelBase = (p + c) * k * 16;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -181,8 +188,10 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
   int64_t k = w.cols, lastPanel = (end + 15) / 16;
   // fp16 panels times many rows: widened once per pair of panels into fp32 (aligned as the
   // compiled ones), not at every load of every block of 6 rows (SmolLM2 fp16 evaluation
-  // ran at 0.76x of fp32 that way).
-  const bool widen = w.dtype == DType::F16 && rows >= 4;
+  // ran at 0.76x of fp32 that way). bf16 panels likewise from 2 rows (panelMicro512 reads
+  // no bf16; the AVX2 kernel they went to ran prefill at 0.41-0.43 of the FMA peak).
+  const bool bf16 = w.dtype == DType::BF16;
+  const bool widen = (w.dtype == DType::F16 && rows >= 4) || (bf16 && rows >= 2);
   thread_local std::vector<float> wideStore;
   float *wide = nullptr;
   WeightRef wideRef;
@@ -200,8 +209,7 @@ __attribute__((target("avx512f"))) void panelColumnsAVX512(const float *in, floa
     } else if (widen) {
       const uint16_t *half = static_cast<const uint16_t *>(w.data) + p * k * 16;
       for (int64_t i = 0; i < panels * k * 16; i += 16)
-        _mm512_store_ps(wide + i, _mm512_cvtph_ps(_mm256_loadu_si256(
-                                      reinterpret_cast<const __m256i *>(half + i))));
+        _mm512_store_ps(wide + i, widenHalves(half + i, bf16));
       // The widened pair is panels 0 and 1 of wideRef; its columns start at panel p's.
       panelRowBlocks512(in, rows, wideRef, 0, panels, out + (16 * p - begin), ld, 0,
                         end - 16 * p);
