@@ -33,25 +33,46 @@ std::string artifactActivations(const Model &model) {
   return it == model.program().config.end() ? "fp32" : it->second;
 }
 
-/// Why an artifact defaults to int8, for the report.
-std::string whyInt8(const Model &model) {
-  return artifactActivations(model) == eval::kInt8InWeightGroups
+/// "int8-weight-groups+bf16" and the like: the int8 kind before the "+", bf16 after it.
+bool scalesFollowWeightGroups(const Model &model) {
+  return artifactActivations(model).rfind(eval::kInt8InWeightGroups, 0) == 0;
+}
+
+/// Why an artifact defaults to what it does, for the report.
+std::string whyDefault(const Model &model) {
+  auto by = model.program().config.find("activations_set_by");
+  if (by != model.program().config.end())
+    return "set at compile (" + by->second + ")";
+  return scalesFollowWeightGroups(model)
              ? "its ONNX MatMulNBits ask for accuracy_level 4, multiplied as ONNX Runtime does"
              : "its weights are ggml's blocks, multiplied as llama.cpp does";
+}
+
+/// The artifact's default and its source in a few words, once a flag has replaced it.
+std::string defaultInShort(const Model &model) {
+  auto by = model.program().config.find("activations_set_by");
+  if (by != model.program().config.end())
+    return artifactActivations(model) + " (set at compile: " + by->second + ")";
+  return scalesFollowWeightGroups(model) ? "int8 (ONNX MatMulNBits at accuracy_level 4)"
+                                         : "int8 (ggml's blocks)";
 }
 
 } // namespace
 
 bool eval::artifactPrefersInt8(const Model &model) {
-  std::string kind = artifactActivations(model);
-  return kind == "int8" || kind == kInt8InWeightGroups;
+  return artifactActivations(model).compare(0, 4, "int8") == 0;
+}
+
+bool eval::artifactPrefersBf16(const Model &model) {
+  const std::string kind = artifactActivations(model);
+  return kind.size() >= 4 && kind.compare(kind.size() - 4, 4, "bf16") == 0;
 }
 
 void eval::applyActivations(const Model &model, ActivationChoice choice) {
   cpu::setInt8Activations(choice.int8 || (!choice.asked() && artifactPrefersInt8(model)));
   // The scales' span is the artifact's convention whoever turned int8 on.
-  cpu::setInt8ScalesFollowWeightGroups(artifactActivations(model) == kInt8InWeightGroups);
-  cpu::setBf16Activations(choice.bf16);
+  cpu::setInt8ScalesFollowWeightGroups(scalesFollowWeightGroups(model));
+  cpu::setBf16Activations(choice.bf16 || (!choice.asked() && artifactPrefersBf16(model)));
 }
 
 namespace {
@@ -70,7 +91,7 @@ std::string flagsOf(const eval::ActivationChoice &choice) {
 } // namespace
 
 void eval::addActivations(Report &report, const Model &model, ActivationChoice choice) {
-  const bool preferred = artifactPrefersInt8(model);
+  const bool preferred = artifactPrefersInt8(model) || artifactPrefersBf16(model);
   const bool int8 = cpu::int8Activations() && cpu::int8ActivationsAvailable();
   const bool bf16 = cpu::bf16Activations() && cpu::bf16ActivationsAvailable();
   if (!int8 && !bf16) {
@@ -79,12 +100,8 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
       text += cpu::int8Activations()
                   ? ": int8 activations need AVX-512 VNNI, which this CPU lacks"
                   : ": bf16 activations need AVX512_BF16, which this CPU lacks";
-    else if (preferred) // the artifact asked for int8; say that it was turned off
-      text += flagsOf(choice) + "; the artifact's default is int8 (" +
-              (artifactActivations(model) == kInt8InWeightGroups
-                   ? "ONNX MatMulNBits at accuracy_level 4"
-                   : "ggml's blocks") +
-              ")";
+    else if (preferred) // the artifact asked for int8 or bf16; say that it was turned off
+      text += flagsOf(choice) + "; the artifact's default is " + defaultInShort(model);
     else
       return; // fp32 everywhere, as asked or by default: nothing to say
     if (cpu::int8Activations() || cpu::bf16Activations())
@@ -106,7 +123,7 @@ void eval::addActivations(Report &report, const Model &model, ActivationChoice c
                    "(AVX512_BF16)";
   if (cpu::bf16Activations() && !bf16)
     text += "; no bf16: this CPU lacks AVX512_BF16";
-  text += !choice.asked() ? "; the artifact's default: " + whyInt8(model) +
+  text += !choice.asked() ? "; the artifact's default: " + whyDefault(model) +
                                 " (--fp32-activations for fp32)"
                           : flagsOf(choice);
   report.add("activations", text, "int8_activations", int8 ? "true" : "false");

@@ -8,7 +8,8 @@
 // and bf16 activations and weights for the prefill of every weight not stored as dense
 // fp32 (AVX512_BF16). An artifact records its default (config "activations": int8 for
 // weights kept in ggml's blocks, int8-weight-groups for ONNX MatMulNBits at
-// accuracy_level 4 (a scale per weight group, as ONNX Runtime), fp32 otherwise); the
+// accuracy_level 4 (a scale per weight group, as ONNX Runtime), what --llm-set-activations
+// chose (bf16, int8+bf16, ...; config "activations_set_by" says so), fp32 otherwise); the
 // tools' --int8-activations and --bf16-activations (together: int8 where it applies, bf16
 // for the rest) and --fp32-activations replace it. One place decides and reports it,
 // for midllama-run and midllama-eval.
@@ -39,8 +40,10 @@ bool parseActivationFlag(const std::string &flag, ActivationChoice &choice, std:
 /// The artifact config's "activations" for int8 scaled per weight group.
 inline constexpr const char *kInt8InWeightGroups = "int8-weight-groups";
 
-/// Whether the artifact's default is int8 activations (either kind).
+/// Whether the artifact's default is int8 activations (either kind), and whether bf16 (alone
+/// or for the weights int8 does not take: "int8+bf16").
 bool artifactPrefersInt8(const Model &model);
+bool artifactPrefersBf16(const Model &model);
 /// Sets the CPU backend's activations for `model` (cpu::setInt8Activations,
 /// cpu::setBf16Activations).
 void applyActivations(const Model &model, ActivationChoice choice);

@@ -18,6 +18,7 @@
 #include "midllama/Target/Artifact.h"
 #include "midllama/Params/ParamFiles.h"
 #include "midllama/Pipelines/Pipelines.h"
+#include "midllama/Transforms/Passes.h"
 #include "midllama/Dialect/LLM/IR/LLMDialect.h"
 #include "runtime/support/InputFile.h"
 #include "runtime/support/OutputFile.h"
@@ -66,6 +67,11 @@ static cl::opt<bool> noMemoryCheck(
     cl::desc("Do not refuse a max context whose KV cache exceeds this machine's available "
              "memory (the artifact is for a larger machine)"),
     cl::cat(category));
+static cl::opt<std::string>
+    activations("activations",
+                cl::desc("The runtime's default activations: fp32, int8, bf16 or int8+bf16 "
+                         "(runs --llm-set-activations; default: what the IR says, else fp32)"),
+                cl::value_desc("kind"), cl::cat(category));
 static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
                                  cl::cat(category));
 
@@ -89,6 +95,10 @@ int main(int argc, char **argv) {
     return fail("--max-context must be between 1 and 16777216");
   if (maxInputMB < 0)
     return fail("--max-input-mb must not be negative");
+  if (activations.getNumOccurrences() &&
+      !llvm::is_contained({"fp32", "int8", "bf16", "int8+bf16"}, StringRef(activations)))
+    return fail("--activations must be fp32, int8, bf16 or int8+bf16, not '" + activations +
+                "'");
   midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
 
   // One run, one transaction (runtime/support/OutputFile.h): the artifact replaces its path
@@ -130,6 +140,8 @@ int main(int argc, char **argv) {
   }
 
   mlir::PassManager pm(&context);
+  if (activations.getNumOccurrences())
+    pm.addPass(midllama::createLLMSetActivations({activations}));
   midllama::buildLowerToCPUPipeline(pm);
   if (failed(pm.run(*module)))
     return fail("lowering '" + inputPath + "' failed (see the errors above)");

@@ -52,10 +52,18 @@ static std::optional<LogicalResult> verifyModuleAttribute(Operation *op, NamedAt
   }
   if (name == LLMDialect::kActivationsAttrName) {
     if (!onModule || !text ||
-        !llvm::is_contained({"int8", "int8-weight-groups", "fp32"}, text.getValue()))
+        !llvm::is_contained({"fp32", "int8", "int8-weight-groups", "bf16", "int8+bf16",
+                             "int8-weight-groups+bf16"},
+                            text.getValue()))
       return op->emitError() << "'" << name
-                             << "' must be \"int8\", \"int8-weight-groups\" or \"fp32\" on "
-                                "a builtin.module";
+                             << "' must be \"fp32\", \"int8\", \"int8-weight-groups\", "
+                                "\"bf16\", \"int8+bf16\" or \"int8-weight-groups+bf16\" on a "
+                                "builtin.module";
+    return success();
+  }
+  if (name == LLMDialect::kActivationsSetByAttrName) {
+    if (!onModule || !text || text.getValue().empty())
+      return op->emitError() << "'" << name << "' must be a non-empty string on a builtin.module";
     return success();
   }
   return std::nullopt;

@@ -221,6 +221,32 @@ def LLMCastWeights : Pass<"llm-cast-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMSetActivations : Pass<"llm-set-activations", "::mlir::ModuleOp"> {
+  let summary = "Record the activation precision the runtime multiplies with by default";
+  let description = [{
+    Sets the module's `llm.activations` (recorded in the compiled artifact as the CPU
+    runtime's default; docs/compile-and-run.md "Activation precision"): `fp32` (every
+    product with fp32 activations, the reference numerics), `int8` (activations quantized
+    to int8 for the 4- to 8-bit affine weights, VNNI dot products, as llama.cpp does),
+    `bf16` (activations and decoded weights rounded to bf16 for the prefill of every
+    weight not stored in fp32, and NF4's decode), or `int8+bf16` (int8 where it applies,
+    bf16 for the rest). A module an importer marked `int8-weight-groups` (ONNX
+    MatMulNBits at accuracy_level 4) keeps its scales' span for int8. The weights are not
+    touched; the run's report names the choice and this pass, and midllama-run's
+    --fp32-activations (or the other flags) still override it. `midllama-compile
+    --activations=` runs this pass.
+
+    ```
+    midllama-opt --llm-set-activations="activations=int8+bf16" model.rtn.mlir -o model.rtn.mlir
+    ```
+  }];
+  let options = [
+    Option<"activations", "activations", "std::string", /*default=*/"\"fp32\"",
+           "fp32, int8, bf16 or int8+bf16">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
   let summary = "NormalFloat4 quantization of linear weights (QLoRA), bit-exact with bitsandbytes";
   let description = [{

@@ -507,10 +507,13 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
                     {"logits_slot", std::to_string(shape.logitsSlot)},
                     {"tokenizer", "none"},
                     {"activations", "fp32"}};
-  // The runtime's default activations (LLMDialect::kActivationsAttrName, verified to be
-  // int8 or fp32): int8 for weights kept in ggml's blocks, as llama.cpp computes them.
+  // The runtime's default activations (LLMDialect::kActivationsAttrName, verified by the
+  // dialect): int8 for weights kept in ggml's blocks, as llama.cpp computes them, or what
+  // --llm-set-activations chose (and that it did, for the report).
   if (auto attr = module->getAttrOfType<StringAttr>(llm::LLMDialect::kActivationsAttrName))
     program.config["activations"] = attr.getValue().str();
+  if (auto by = module->getAttrOfType<StringAttr>(llm::LLMDialect::kActivationsSetByAttrName))
+    program.config["activations_set_by"] = by.getValue().str();
 
   rt::ParamFileWriter writer;
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order

@@ -192,15 +192,22 @@ module attributes {llm.param_file = 3 : i64} {
 
 // -----
 
-// The runtime's default activations: int8 or fp32, nothing else.
-// expected-error @+1 {{'llm.activations' must be "int8", "int8-weight-groups" or "fp32" on a builtin.module}}
+// The runtime's default activations: fp32, the int8 kinds, bf16, nothing else.
+// expected-error @+1 {{'llm.activations' must be "fp32", "int8", "int8-weight-groups", "bf16", "int8+bf16" or "int8-weight-groups+bf16" on a builtin.module}}
 module attributes {llm.activations = "int4"} {
 }
 
 // -----
 
-// expected-error @+1 {{'llm.activations' must be "int8", "int8-weight-groups" or "fp32" on a builtin.module}}
+// expected-error @+1 {{'llm.activations' must be "fp32", "int8", "int8-weight-groups", "bf16", "int8+bf16" or "int8-weight-groups+bf16" on a builtin.module}}
 module attributes {llm.activations = 8 : i64} {
+}
+
+// -----
+
+// Who set them: a non-empty string.
+// expected-error @+1 {{'llm.activations_set_by' must be a non-empty string on a builtin.module}}
+module attributes {llm.activations = "bf16", llm.activations_set_by = ""} {
 }
 
 // -----

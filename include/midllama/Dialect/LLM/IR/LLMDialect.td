@@ -59,9 +59,14 @@ def LLM_Dialect : Dialect {
     /// activations (GGUF's quantized blocks: llama.cpp quantizes activations to Q8, a
     /// scale per 32 columns), "int8-weight-groups" when the source asks for int8 scaled
     /// per weight group (ONNX MatMulNBits at accuracy_level 4, as ONNX Runtime computes
-    /// it); absent or "fp32": fp32. Compilers record it in the artifact as the runtime's
-    /// default (midllama-run --int8-activations / --fp32-activations override it).
+    /// it); absent or "fp32": fp32. --llm-set-activations also sets "bf16" and the int8
+    /// kinds with "+bf16" (bf16 for the weights int8 does not take). Compilers record it in
+    /// the artifact as the runtime's default (midllama-run --int8-activations,
+    /// --bf16-activations and --fp32-activations override it).
     static constexpr ::llvm::StringLiteral kActivationsAttrName = "llm.activations";
+    /// Module attribute beside kActivationsAttrName when a pass, not an importer, chose it:
+    /// who (the pass and its option), for the run's report.
+    static constexpr ::llvm::StringLiteral kActivationsSetByAttrName = "llm.activations_set_by";
     /// Attribute of an `llm.param` whose values a compression pass rescaled without
     /// changing what the model computes (AWQ's per-channel scales and the 1/s folded into
     /// the op before): a note saying by what, for people and tests; nothing reads it.

@@ -1,0 +1,2 @@
+module attributes {llm.activations = "int8-weight-groups"} {
+}
