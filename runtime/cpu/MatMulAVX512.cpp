@@ -695,12 +695,25 @@ bitmaskRows(const float *in, float *out, int64_t ld, const WeightRef &w, int64_t
 
 /// Row n expanded to its K values (the prefill decodes every row per call): the scalar
 /// walk over the kept values took 6% of SmolLM2 sparsegpt-50's evaluation.
-__attribute__((target("avx512f"))) void bitmaskValues(const WeightRef &w, int64_t n,
-                                                      float *dst) {
+__attribute__((target("avx512f,popcnt"))) void bitmaskValues(const WeightRef &w, int64_t n,
+                                                             float *dst) {
   const int64_t k = w.cols, maskBytes = (k + 7) / 8;
   const uint8_t *mask = w.index + n * maskBytes;
   const float *v = static_cast<const float *>(w.data) + w.rowPtr[n];
-  for (int64_t c = 0; c < k; c += 16) {
+  int64_t c = 0;
+  for (; c + 64 <= k; c += 64) { // four expansions from independent popcounts (bitmaskRows)
+    uint64_t bits;
+    std::memcpy(&bits, mask + c / 8, 8);
+    const float *at[4] = {v, v + __builtin_popcountll(bits & 0xffff),
+                          v + __builtin_popcountll(bits & 0xffffffffull),
+                          v + __builtin_popcountll(bits & 0xffffffffffffull)};
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q)
+      _mm512_storeu_ps(dst + c + 16 * q,
+                       _mm512_maskz_expandloadu_ps(__mmask16(bits >> (16 * q)), at[q]));
+    v += __builtin_popcountll(bits);
+  }
+  for (; c < k; c += 16) {
     __mmask16 valid;
     const __mmask16 kept = keptColumns16(mask, maskBytes, k, c, valid);
     _mm512_mask_storeu_ps(dst + c, valid, _mm512_maskz_expandloadu_ps(kept, v));
