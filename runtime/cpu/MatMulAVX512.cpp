@@ -648,7 +648,7 @@ keptColumns16(const uint8_t *mask, int64_t maskBytes, int64_t k, int64_t c, __mm
 /// SmolLM2 magnitude-50 decode, 1 thread, alternating: 73.7-74.0 -> 77.9-78.7 tok/s (fp32
 /// 75-78: at half the bytes, still no faster). What bounds it is vexpandps itself: ~1.15 ns
 /// (~5 cycles) each on this Zen 5, from memory or register (a microbenchmark); a table of
-/// ranks per mask byte + vpermps did 0.92 ns alone and no better in the kernel.
+/// ranks per mask byte + vpermps did 0.92 ns alone but was slower in bitmaskValues.
 template <int R>
 __attribute__((target("avx512f,popcnt"))) void
 bitmaskRows(const float *in, float *out, int64_t ld, const WeightRef &w, int64_t begin,

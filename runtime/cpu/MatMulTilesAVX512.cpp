@@ -287,8 +287,9 @@ template <int R, int Bits>
 MIDLLAMA_AVX512 void tiledRows(const float *in, const float *xsum, float *out, int64_t ld,
                                const WeightRef &w, int64_t begin, int64_t end) {
   // One tile at a time: the codes are then read as one sequential stream (tiles are
-  // adjacent), which the prefetches kTilePrefetchAhead bytes ahead keep in flight. Two tiles at once (two
-  // streams 4.6 KB apart on SmolLM2) ran its Q4_0 decode at 119-130 tok/s, one at 133-150.
+  // adjacent), which the prefetches kTilePrefetchAhead bytes ahead keep in flight. Two
+  // tiles at once (two streams 4.6 KB apart on SmolLM2) ran its Q4_0 decode at 119-130
+  // tok/s, one at 133-150.
   for (int64_t t = begin / 16; t < end / 16; ++t)
     tileDot<R, 1, Bits>(in, xsum, w, t, out + (16 * t - begin), ld);
 }
