@@ -38,11 +38,17 @@ bool scalesFollowWeightGroups(const Model &model) {
   return artifactActivations(model).rfind(eval::kInt8InWeightGroups, 0) == 0;
 }
 
+/// The pass that chose the artifact's default (--llm-set-activations=...), or "" when its
+/// importer did.
+std::string setBy(const Model &model) {
+  auto by = model.program().config.find("activations_set_by");
+  return by == model.program().config.end() ? "" : by->second;
+}
+
 /// Why an artifact defaults to what it does, for the report.
 std::string whyDefault(const Model &model) {
-  auto by = model.program().config.find("activations_set_by");
-  if (by != model.program().config.end())
-    return "set at compile (" + by->second + ")";
+  if (std::string by = setBy(model); !by.empty())
+    return "set at compile (" + by + ")";
   return scalesFollowWeightGroups(model)
              ? "its ONNX MatMulNBits ask for accuracy_level 4, multiplied as ONNX Runtime does"
              : "its weights are ggml's blocks, multiplied as llama.cpp does";
@@ -50,9 +56,8 @@ std::string whyDefault(const Model &model) {
 
 /// The artifact's default and its source in a few words, once a flag has replaced it.
 std::string defaultInShort(const Model &model) {
-  auto by = model.program().config.find("activations_set_by");
-  if (by != model.program().config.end())
-    return artifactActivations(model) + " (set at compile: " + by->second + ")";
+  if (std::string by = setBy(model); !by.empty())
+    return artifactActivations(model) + " (set at compile: " + by + ")";
   return scalesFollowWeightGroups(model) ? "int8 (ONNX MatMulNBits at accuracy_level 4)"
                                          : "int8 (ggml's blocks)";
 }
