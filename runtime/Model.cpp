@@ -6,119 +6,17 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/SyntheticWeights.h"
 #include "runtime/cpu/Kernels.h"
 #include "runtime/format/BindWeight.h"
 #include "runtime/format/Components.h"
-#include "runtime/params/Half.h"
-#include "runtime/support/Json.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <cstdio>
 #include <map>
 
 using namespace midllama::rt;
-
-/// Element `k` (from 1, counting over all synthetic tensors in order) of the synthetic
-/// weights' random stream: SplitMix64 as a counter, mix((k + 1) * gamma), the stream
-/// seeded at gamma. Any element is computed on its own, so tensors fill in parallel
-/// chunks (a 7B model's 6.7G values: seconds on many cores instead of a minute on one)
-/// and the values do not depend on the thread count.
-static uint64_t syntheticBits(uint64_t k) {
-  uint64_t z = 0x9e3779b97f4a7c15ull * (k + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/// The types fillSynthetic writes.
-static bool fillableSynthetic(DType type) {
-  return type == DType::U8 || type == DType::I8 || type == DType::F32 || type == DType::F16 ||
-         type == DType::BF16;
-}
-
-/// `count` values of `type` (U8/I8: any byte, or 1 for zero points; F32/F16/BF16: uniform,
-/// small and positive for scales, else of about a trained weight's size), elements
-/// first + 1 .. first + count of the stream, into `bytes`.
-static void fillSynthetic(std::vector<uint8_t> &bytes, DType type, int64_t count,
-                          uint64_t first, bool positive, bool zeros) {
-  cpu::parallelFor(count, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      uint64_t r = syntheticBits(first + uint64_t(i) + 1);
-      if (type == DType::U8 || type == DType::I8) {
-        bytes[size_t(i)] = zeros ? uint8_t(1) : uint8_t(r);
-        continue;
-      }
-      // Uniform in [-1, 1) (or (0, 1] for scales), scaled to the role's magnitude.
-      float u = float(r >> 40) / float(1 << 24);
-      float v = positive ? 0.001f + 0.01f * u : 0.04f * (u - 0.5f);
-      if (type == DType::F32) {
-        std::memcpy(&bytes[size_t(4 * i)], &v, 4);
-        continue;
-      }
-      uint32_t f;
-      std::memcpy(&f, &v, 4);
-      uint16_t h = type == DType::F16 ? floatToHalf(v) : uint16_t(f >> 16);
-      std::memcpy(&bytes[size_t(2 * i)], &h, 2);
-    }
-  });
-}
-
-/// The weight tensors an artifact compiled with --synthetic-weights lists in its manifest,
-/// generated with deterministic pseudo-random values of plausible magnitude for each role
-/// (codes any byte; scales, absmax and row scales small and positive; fp weights ~N(0,
-/// 0.02)), added to `file` in memory. False with `error` on a malformed manifest.
-static bool synthesizeWeights(ParamFile &file, const TensorView &manifest, std::string &error) {
-  Json list;
-  const char *text = reinterpret_cast<const char *>(manifest.data);
-  if (!parseJson(text, text + manifest.numBytes, list, error, "synthetic weight manifest") ||
-      list.kind != Json::Array) {
-    error = "bad synthetic weight manifest: " + error;
-    return false;
-  }
-  uint64_t counter = 0; // values drawn before the current tensor
-  for (const Json &t : list.items) {
-    const Json *name = t.find("name"), *dtype = t.find("dtype"), *shape = t.find("shape");
-    std::optional<DType> type = dtype ? parseDType(dtype->string) : std::nullopt;
-    if (!name || name->kind != Json::String || !type || !shape || shape->kind != Json::Array) {
-      error = "bad synthetic weight manifest entry";
-      return false;
-    }
-    const DType ty = *type;
-    std::vector<int64_t> dims;
-    int64_t count = 1;
-    for (const Json &d : shape->items) {
-      if (d.kind != Json::Int || d.integer <= 0 || d.integer > (int64_t(1) << 40) / count) {
-        error = "bad shape in the synthetic weight manifest for '" + name->string + "'";
-        return false;
-      }
-      dims.push_back(d.integer);
-      count *= d.integer;
-    }
-    const std::string &n = name->string;
-    auto endsWith = [&](const char *suffix) {
-      size_t k = std::strlen(suffix);
-      return n.size() >= k && n.compare(n.size() - k, k, suffix) == 0;
-    };
-    bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
-                    endsWith(".absmax_offset") || endsWith(".row_scale") ||
-                    (endsWith(".absmax") && ty == DType::F32);
-    int64_t size = dtypeSize(ty);
-    if (!fillableSynthetic(ty)) {
-      error = "synthetic weight '" + n + "' has a type synthesis does not fill";
-      return false;
-    }
-    std::vector<uint8_t> bytes(static_cast<size_t>(count * size));
-    fillSynthetic(bytes, ty, count, counter, positive, endsWith(".zeros"));
-    counter += uint64_t(count);
-    if (!file.addInMemory(n, ty, std::move(dims), std::move(bytes))) {
-      error = "synthetic weight '" + n + "' is also stored in the artifact";
-      return false;
-    }
-  }
-  return true;
-}
 
 /// Why `file` is not an intact artifact this runtime reads (format, version, checksum),
 /// or empty. `dropPages`: hand each tensor's pages back once hashed.
@@ -159,22 +57,21 @@ std::unique_ptr<Model> Model::load(const std::string &path, std::string &error,
   };
   if (std::string why = headerProblem(*m->file_, streamWeights); !why.empty())
     return fail(why);
-  if (const TensorView *manifest = m->file_->find(kSyntheticWeightsTensor)) {
-    if (!syntheticWeights)
-      return fail("compiled with --synthetic-weights (no weights inside): run it with "
-                  "--synthetic-weights, for speed and memory only");
-    TensorView copy = *manifest; // the table grows as the weights are added
-    if (!synthesizeWeights(*m->file_, copy, error))
-      return fail(error);
-    m->synthetic_ = true;
-  }
-
   const TensorView *code = m->file_->find(kProgramTensor);
   if (!code)
     return fail("no program");
   Program &prog = m->program_;
   if (!prog.decode(code->data, size_t(code->numBytes), error))
     return fail(error);
+  if (const TensorView *manifest = m->file_->find(kSyntheticWeightsTensor)) {
+    if (!syntheticWeights)
+      return fail("compiled with --synthetic-weights (no weights inside): run it with "
+                  "--synthetic-weights, for speed and memory only");
+    TensorView copy = *manifest; // the table grows as the weights are added
+    if (!synthesizeWeights(*m->file_, copy, prog, error)) // pruned weights' structure too
+      return fail(error);
+    m->synthetic_ = true;
+  }
   m->tokenizer_ = m->file_->find(kTokenizerTensor);
 
   m->decoded_.reserve(prog.weights.size()); // stable addresses for the WeightRefs

@@ -93,6 +93,7 @@ private:
   std::vector<SmallVector<llm::TypeTensor, 1>> typeTensors;    // by weight, from its format
   std::vector<std::vector<std::string>> componentSuffixes;   // by weight, from its layout
   std::vector<std::vector<llm::WeightComponent>> components; // by weight, for synthetic weights
+  std::vector<int64_t> keptValues; // by weight: a pruned weight's stored values, else 0
   DenseMap<Value, int64_t> slots;
   /// A GPU target: matrices stay row-major (the CUDA kernels decode rows), and the
   /// target's kernel image is embedded.
@@ -166,6 +167,10 @@ int64_t Serializer::weight(Value v, bool packed) {
   // The tensors a compressed weight is stored as: its type's layout says (docs/weights.md).
   std::vector<std::string> suffixes;
   components.emplace_back();
+  keptValues.push_back(compressed ? type.getSparsity()
+                                        .getCompressedStream(type.getNumRows(), type.getNumColumns())
+                                        .total
+                                  : 0);
   for (const llm::WeightComponent &c : llm::getWeightLayout(type).components) {
     suffixes.push_back(c.suffix);
     components.back().push_back(c);
@@ -177,24 +182,27 @@ int64_t Serializer::weight(Value v, bool packed) {
 
 bool Serializer::writeManifest(rt::ParamFileWriter &writer, uint64_t &checksum) {
   std::string json = "[";
-  auto add = [&](const std::string &name, rt::DType dtype, llvm::ArrayRef<int64_t> shape) {
+  // A pruned weight's index tensors also carry its kept count: the runtime generates a
+  // structure that agrees with the value stream's size (runtime/SyntheticWeights.h).
+  auto add = [&](const std::string &name, rt::DType dtype, llvm::ArrayRef<int64_t> shape,
+                 int64_t kept = -1) {
     json += std::string(json.size() > 1 ? ", " : "") + "{\"name\": \"" + name +
             "\", \"dtype\": \"" + std::string(rt::dtypeName(dtype)) + "\", \"shape\": [";
     for (size_t d = 0; d < shape.size(); ++d)
       json += (d ? ", " : "") + std::to_string(shape[d]);
-    json += "]}";
+    json += "]" + (kept >= 0 ? ", \"kept\": " + std::to_string(kept) : std::string()) + "}";
   };
   for (size_t i = 0; i < program.weights.size(); ++i) {
     const rt::WeightInfo &info = program.weights[i];
-    if (info.sparsity.kind != rt::SparsityKind::None)
-      return fail("weight '" + info.name + "' is stored sparse: synthetic weights do not "
-                  "generate masks or N:M positions (their values must agree with each other)");
-    if (info.format.kind == rt::FormatKind::Dense) { // as stored: panels when packed
+    const bool pruned = info.sparsity.kind != rt::SparsityKind::None;
+    if (info.format.kind == rt::FormatKind::Dense && !pruned) { // as stored: panels when packed
       add(info.name, info.dtype, info.storedShape());
       continue;
     }
-    for (const llm::WeightComponent &c : components[i])
-      add(info.name + c.suffix, c.dtype, c.shape);
+    for (const llm::WeightComponent &c : components[i]) {
+      const bool index = c.suffix == ".mask" || c.suffix == ".row_ptr" || c.suffix == ".indices";
+      add(info.name + c.suffix, c.dtype, c.shape, pruned && index ? keptValues[i] : -1);
+    }
   }
   json += "]";
   std::vector<uint8_t> bytes(json.begin(), json.end());
