@@ -5,11 +5,14 @@ measurements scripts/table1.sh leaves in a results directory (issue 17).
     python3 scripts/table1-report.py --results DIR --rows "fp32 nf4-b64 ..." \
         --mmlu-tag mmlu-s0.05 --bbh-tag bbh-s0.02 --hellaswag-tag hellaswag-s0.02 \
         --out docs [--caveat TEXT] [--previous docs/table1.json | --earlier docs/table1.json]
+        [--vram docs/data/table1-vram.json]
 
 Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
 DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json, DIR/NAME.<hellaswag-tag>.json
 (midllama-eval --json); a missing file
-leaves its cells empty ("—"), never invented. Figures (matplotlib, SVG and PNG):
+leaves its cells empty ("—"), never invented. --vram: a GPU run's table1-vram.json
+(bench/cuda/run-on-device.sh, with "date" added when it is kept in docs/data) adds the
+peak VRAM column. Figures (matplotlib, SVG and PNG):
 docs/figures/table1-memory-vs-time.{svg,png} (peak memory against the total benchmark time,
 one labelled point per recipe) and docs/figures/table1-compression.{svg,png} (compression
 ratio, base / compressed, of the weight bytes and of the peak memory).
@@ -103,7 +106,19 @@ def cell(row, key, fmt, err=None):
     return s + (" ± " + fmt.format(row[err]) if err and row.get(err) is not None else "")
 
 
-def markdown(rows, a, protocol):
+def add_vram(rows, vram):
+    """Each row's GPU memory from a device run's table1-vram.json (rows it lacks: "—")."""
+    for r in rows:
+        v = vram["rows"].get(r["recipe"])
+        if v:
+            r["vram_bytes"] = v["process_bytes"]
+            r["vram_arena_bytes"] = v.get("arena_bytes")
+
+
+def markdown(rows, a, protocol, vram=None):
+    gpu = vram is not None
+    mem = ("CPU backend (memory is RAM; the VRAM column below was measured on a GPU)" if gpu
+           else "CPU backend (no GPU: memory is RAM, not VRAM)")
     lines = [
         "# Table 1 on SmolLM2-135M-Instruct",
         "",
@@ -114,24 +129,44 @@ def markdown(rows, a, protocol):
         "measured by the tools; a dash is a measurement not made.",
         "",
         f"Measured {a.date} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} cores, CPU backend (no GPU: memory is RAM, not VRAM). Peak RAM: "
+        f"{os.cpu_count()} cores, {mem}. Peak RAM: "
         "the peak RSS of a greedy generation of 64 tokens (the model alone: weights, "
         "buffers, KV cache); peak RAM, tasks: the largest of the WikiText-2 (which also maps "
         "the fp32 model, for KL), MMLU, BBH and HellaSwag runs (their KV cache and logits "
         "buffers cost what the longest prompt fills). Size on disk: "
         "the compiled artifact (.mlm). Times: wall seconds of each run (WikiText-2: the "
         "tokens it ran at its measured throughput).",
+    ]
+    if gpu:
+        lines += [
+            "",
+            f"Peak VRAM: measured {vram.get('date', '(undated)')} on {vram['device']} by "
+            "`bench/cuda/run-on-device.sh` (kit: `bench/cuda/prepare-table1-vram-kit.sh`): "
+            "the GPU memory the process held during the same greedy generation of 64 tokens "
+            "(nvidia-smi's memory.used polled every 50 ms, its peak less the value before the "
+            "run: the CUDA context and kernel image, and midllama's one arena of weights, KV "
+            "cache and activations), each recipe compiled for the GPU with "
+            "`--synthetic-weights`: its exact tensors (pruned weights' kept counts, LLM.int8()'s "
+            "outlier columns), generated values. The arena alone, per recipe: " +
+            ", ".join(f"{r['recipe']} {r['vram_arena_bytes'] / MB:.1f} MB" for r in rows
+                      if r.get("vram_arena_bytes")) + ".",
+        ]
+    vram_head, vram_rule = (" peak VRAM (MB) |", "---:|") if gpu else ("", "")
+    lines += [
         "",
-        "| recipe | bits/param | size on disk (MB) | peak RAM (MB) | WikiText-2 ppl | time (s) "
+        "| recipe | bits/param | size on disk (MB) | peak RAM (MB) |" + vram_head +
+        " WikiText-2 ppl | time (s) "
         "| MMLU acc | time (s) | BBH exact match | time (s) | HellaSwag acc_norm | time (s) "
         "| peak RAM, tasks (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|" + vram_rule + "---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         mark = " †" if r.get("earlier") else ""
+        vcell = (f" {r['vram_bytes'] / MB:.0f} |" if r.get("vram_bytes") is not None
+                 else " — |") if gpu else ""
         lines.append(
             f"| {r['recipe']}{mark} | {r['bits_per_parameter']:.2f} | {r['artifact_bytes'] / MB:.1f} "
-            f"| {r['peak_rss_bytes'] / MB:.0f} | {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
+            f"| {r['peak_rss_bytes'] / MB:.0f} |{vcell} {r['wikitext2_ppl']:.2f} | {r['wikitext2_s']:.0f} "
             f"| {cell(r, 'mmlu_acc', '{:.4f}', 'mmlu_stderr')} | {cell(r, 'mmlu_s', '{:.0f}')} "
             f"| {cell(r, 'bbh_em', '{:.4f}', 'bbh_stderr')} | {cell(r, 'bbh_s', '{:.0f}')} "
             f"| {cell(r, 'hellaswag_acc_norm', '{:.4f}', 'hellaswag_stderr')} "
@@ -236,6 +271,8 @@ def main():
                     "measurements then all come from the runs that made them)")
     ap.add_argument("--earlier", help="an earlier table1.json: rows this run has no "
                     "WikiText-2 result for are taken from it whole, marked † with its date")
+    ap.add_argument("--vram", help="a GPU run's table1-vram.json (bench/cuda/"
+                    "run-on-device.sh): adds the peak VRAM column")
     a = ap.parse_args()
     tags = (a.mmlu_tag, a.bbh_tag, a.hellaswag_tag)
     previous = {r["recipe"]: r for r in load(a.previous)["rows"]} if a.previous else {}
@@ -266,11 +303,19 @@ def main():
                                f"{p['stride']}, first {p['windows']} windows "
                                f"({p['predicted_tokens']} predicted tokens); time = tokens "
                                "run / measured throughput")
+    vram = load(a.vram) if a.vram else None
+    if a.vram and vram is None:
+        raise SystemExit("table1-report: no " + a.vram)
+    if vram:
+        add_vram(rows, vram)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "table1.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(rows, a, protocol))
+        f.write(markdown(rows, a, protocol, vram))
     with open(os.path.join(a.out, "table1.json"), "w", encoding="utf-8") as f:
-        json.dump({"date": a.date, "rows": rows, "protocol": protocol}, f, indent=1)
+        out = {"date": a.date, "rows": rows, "protocol": protocol}
+        if vram:
+            out["vram"] = {k: vram.get(k) for k in ("date", "device", "protocol")}
+        json.dump(out, f, indent=1)
         f.write("\n")
     figures(rows, a.out)
     print(f"table1-report: {len(rows)} rows -> {a.out}/table1.md, table1.json, figures/")

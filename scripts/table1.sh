@@ -24,7 +24,9 @@
 # MIDLLAMA_TABLE1_THREADS the evaluation threads (default: all cores);
 # MIDLLAMA_TABLE1_CAVEAT a sentence printed under the table (e.g. other load on the machine);
 # MIDLLAMA_TABLE1_EARLIER an earlier table1.json whose rows this run did not measure are kept
-# (marked †, with that table's date) instead of left out.
+# (marked †, with that table's date) instead of left out; MIDLLAMA_TABLE1_VRAM a GPU run's
+# table1-vram.json for the peak VRAM column (default docs/data/table1-vram.json when it
+# exists: bench/cuda/run-on-device.sh measures it, docs/cuda.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +42,8 @@ BBH_MAX_GEN=${MIDLLAMA_TABLE1_BBH_MAX_GEN:-256}
 THREADS=()
 [ -z "${MIDLLAMA_TABLE1_THREADS:-}" ] || THREADS=(--threads "$MIDLLAMA_TABLE1_THREADS")
 SEED=1234
+VRAM=${MIDLLAMA_TABLE1_VRAM:-}
+[ -n "$VRAM" ] || [ ! -f "$ROOT/docs/data/table1-vram.json" ] || VRAM=$ROOT/docs/data/table1-vram.json
 log() { echo "table1 [$(date +%H:%M:%S)]: $*" >&2; }
 [ -n "${MIDLLAMA_BIN_DIR:-}" ] || "$ROOT/scripts/setup.sh" >/dev/null
 
@@ -84,4 +88,5 @@ fi
   --mmlu-tag "$MMLU_TAG" --bbh-tag "$BBH_TAG" --hellaswag-tag "$HELLASWAG_TAG" \
   --out "$ROOT/docs" \
   --caveat "${MIDLLAMA_TABLE1_CAVEAT:-}" \
-  ${MIDLLAMA_TABLE1_EARLIER:+--earlier "$MIDLLAMA_TABLE1_EARLIER"}
+  ${MIDLLAMA_TABLE1_EARLIER:+--earlier "$MIDLLAMA_TABLE1_EARLIER"} \
+  ${VRAM:+--vram "$VRAM"}

@@ -9,18 +9,23 @@
 #   1. the GPU probe;
 #   2. stories260K: greedy 256 tokens = the reference text; every weight format's logits
 #      against the CPU backend's (2e-3); perplexity against the CPU's (1e-3);
-#   3. SmolLM2-135M's shape (kit smollm2/, synthetic weights): the GPU's logits against
+#   3. SmolLM2-135M's real weights (kit smollm2-real/, when its parts were staged): logits,
+#      greedy text and WikiText-2 perplexity against the preparing machine's CPU backend;
+#   4. SmolLM2-135M's shape (kit smollm2/, synthetic weights): the GPU's logits against
 #      this machine's CPU backend on the same generated weights (1e-3 of the largest
 #      logit), and its decode speed;
-#   4. the per-kernel bandwidth benchmark (every kernel checked against the CPU first);
-#   5. LLaMA-2-7B-shaped decode at batch 1 and 16 (kit 7b/, synthetic weights);
-#   6. PyTorch's fp16 baseline on the same GPU;
-#   7. the 7B shape with the block-per-row kernels alone (MIDLLAMA_CUDA_REFERENCE_MATMUL=1);
-#   8. compute-sanitizer memcheck on one run (bitmask + int8) and one through the
+#   5. docs/table1.md's recipes (kit table1/, synthetic weights of each recipe's exact
+#      tensors): the GPU memory each holds for a 64-token generation (table1-vram.json);
+#   6. the per-kernel bandwidth benchmark (every kernel checked against the CPU first);
+#   7. LLaMA-2-7B-shaped decode at batch 1 and 16 (kit 7b/, synthetic weights);
+#   8. PyTorch's fp16 baseline on the same GPU;
+#   9. the 7B shape with the block-per-row kernels alone (MIDLLAMA_CUDA_REFERENCE_MATMUL=1);
+#   10. compute-sanitizer memcheck on one run (bitmask + int8) and one through the
 #      warp-per-row decode kernels (NF4).
 # RUNS_7B (default "fp16:1 fp16:16 w4g128:1 w4g128:16 nf4:1 nf4:16": format:batch) picks
-# the 7B runs; BASELINES=0 skips 6 and 7 (for a rerun after a fix). Exits non-zero if a
-# check failed.
+# the 7B runs; BASELINES=0 skips 8 and 9 (for a rerun after a fix); STAGE_DIR (default
+# /tmp/midllama-stage) is where the staging calls left the SmolLM2 parts. Exits non-zero if
+# a check failed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/midllama-gpu-out}
@@ -97,6 +102,51 @@ except Exception as e:
 PY
 grep -q "^FAIL perplexity" "$S" && failed=1
 
+# SmolLM2-135M's real weights (bench/cuda/prepare-smollm2-real-kit.sh): the artifact comes
+# in parts staged into $STAGE_DIR by earlier calls of this warm machine (pack-device-kit.sh
+# prints the calls); its answers against the preparing machine's CPU backend, both with fp32
+# activations (the GPU kernels' only kind; the flag keeps a CPU stand-in honest): logits (1e-3 of the largest), greedy text, WikiText-2 perplexity (1e-3).
+R=$KIT/smollm2-real
+if [ -f "$R/parts.txt" ]; then
+  stage "SmolLM2-135M real weights (as stored: Q4_1 + Q8_0): GPU vs the CPU backend"
+  STAGE_DIR=${STAGE_DIR:-/tmp/midllama-stage}
+  missing=""
+  for p in $(cat "$R/parts.txt"); do [ -f "$STAGE_DIR/$p" ] || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    say "SKIP SmolLM2 real weights: missing from $STAGE_DIR:$missing (staged on a machine that went back?)"
+  elif ! (cd "$STAGE_DIR" && cat $(cat "$R/parts.txt")) | xz -d > "$R/stored.mlm" ||
+       [ "$(sha256sum "$R/stored.mlm" | cut -d' ' -f1)" != "$(cat "$R/stored.mlm.sha256")" ]; then
+    check 1 "SmolLM2 artifact put back together from its parts (sha256 differs)"
+  else
+    atol=$(python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$R/stored.cpu.bin")
+    compare_logits "SmolLM2 real weights: logits GPU vs CPU" "$atol" $B/midllama-run \
+      "$R/stored.mlm" --device cuda --fp32-activations --prompt-ids "$(cat "$R/ids.txt")" \
+      --expect-logits "$R/stored.cpu.bin"
+    timeout 120 $B/midllama-run "$R/stored.mlm" --device cuda --fp32-activations \
+      --prompt "The capital of France is" --steps 64 --ignore-eos \
+      > "$OUT/smollm2-greedy.gpu.txt" 2> "$OUT/smollm2-greedy.gpu.log"
+    r=$?
+    cmp "$R/greedy.cpu.txt" "$OUT/smollm2-greedy.gpu.txt" > "$OUT/smollm2-greedy.cmp" 2>&1 || r=1
+    check $r "SmolLM2 real weights: greedy 64 tokens on the GPU = the CPU's text $(head -c 200 "$OUT/smollm2-greedy.cmp")"
+    grep -E "decode|prefill|GPU memory" "$OUT/smollm2-greedy.gpu.log" >> "$S"
+    timeout 180 $B/midllama-run "$R/stored.mlm" --device cuda --fp32-activations \
+      --perplexity data/wikitext2/wiki.test.raw --ctx 512 --max-windows 4 \
+      --json "$OUT/smollm2-ppl.gpu.json" 2> "$OUT/smollm2-ppl.log"
+    python3 - "$R/ppl.cpu.json" "$OUT/smollm2-ppl.gpu.json" <<'PY' | tee -a "$S"
+import json, sys
+try:
+    a = json.load(open(sys.argv[1]))["perplexity"]
+    b = json.load(open(sys.argv[2]))["perplexity"]
+    ok = abs(a - b) <= 1e-3
+    print(f"{'PASS' if ok else 'FAIL'} SmolLM2 real weights: WikiText-2 perplexity (4 windows "
+          f"of 512) CPU {a:.6f} GPU {b:.6f} (relative {abs(a - b) / a:.1e})")
+except Exception as e:
+    print(f"FAIL SmolLM2 real weights: perplexity: {e} (smollm2-ppl.log)")
+PY
+    grep -q "^FAIL SmolLM2 real weights: .*perplexity" "$S" && failed=1
+  fi
+fi
+
 if [ -d "$KIT/smollm2" ]; then
   stage "SmolLM2-135M shape (synthetic weights): GPU vs this machine's CPU"
   ids=$(cut -d' ' -f1-32 "$KIT/ids.txt")
@@ -112,6 +162,57 @@ if [ -d "$KIT/smollm2" ]; then
     say "  $f: $(grep -E 'decode|prefill|GPU memory' "$OUT/sm-$f.speed.log" | tr -s ' ' | tr '\n' ';')"
   done
   rm -f "$OUT"/sm-*.cpu.bin
+fi
+
+# docs/table1.md's GPU memory column (bench/cuda/prepare-table1-vram-kit.sh): each recipe's
+# synthetic artifact (its exact tensors) run as table1 measures peak RAM, a greedy
+# generation of 64 tokens; the device memory in use is polled every 50 ms (nvidia-smi), and
+# the recipe's figure is the peak less what was in use before the run (CUDA context,
+# kernels, arena), beside midllama's arena alone (weights, KV cache, activations).
+if [ -d "$KIT/table1" ]; then
+  stage "table1 recipes' GPU memory (SmolLM2-135M, synthetic weights)"
+  used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1; }
+  while read -r recipe f; do
+    before=$(used)
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 50 \
+      > "$OUT/vram-$f.poll" 2> /dev/null &
+    poller=$!
+    sleep 0.3
+    timeout 120 $B/midllama-run "$KIT/table1/$f.mlm" --synthetic-weights --device cuda \
+      --prompt "The capital of France is" --steps 64 --ignore-eos \
+      --json "$OUT/vram-$f.json" > /dev/null 2> "$OUT/vram-$f.log"
+    r=$?
+    sleep 0.2
+    kill $poller 2> /dev/null
+    wait $poller 2> /dev/null
+    peak=$(sort -n "$OUT/vram-$f.poll" | tail -1)
+    echo "$recipe $f ${before:-x} ${peak:-x}" >> "$OUT/vram-rows.txt"
+    check $r "table1 $recipe on the GPU: ${peak:-?} MiB in use at the peak, ${before:-?} before"
+  done < "$KIT/table1/rows.txt"
+  python3 - "$OUT" <<'PY' | tee -a "$S"
+import json, os, subprocess, sys
+out = sys.argv[1]
+gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                     capture_output=True, text=True).stdout.strip()
+rows = {}
+for line in open(os.path.join(out, "vram-rows.txt")):
+    recipe, f, before, peak = line.split()
+    try:
+        arena = json.load(open(os.path.join(out, f"vram-{f}.json")))["gpu_bytes"]
+    except Exception:
+        arena = None
+    if before == "x" or peak == "x":
+        continue
+    rows[recipe] = {"process_bytes": (int(peak) - int(before)) * 2**20,
+                    "arena_bytes": int(arena) if arena is not None else None,
+                    "in_use_before_mib": int(before)}
+    a = f"{int(arena) / 1e6:.1f} MB arena" if arena is not None else "no arena figure"
+    print(f"  {recipe}: {rows[recipe]['process_bytes'] / 1e6:.1f} MB held by the process ({a})")
+json.dump({"device": gpu, "protocol": "midllama-run --synthetic-weights --device cuda "
+           "--prompt 'The capital of France is' --steps 64 --ignore-eos; nvidia-smi "
+           "memory.used polled every 50 ms, peak less the value before the run",
+           "rows": rows}, open(os.path.join(out, "table1-vram.json"), "w"), indent=1)
+PY
 fi
 
 stage "kernel bench"
