@@ -7,9 +7,12 @@ from an empty context) and, imported with midllama-import (the format kept as st
 compiled, by midllama-run: prefill of --prompt-ids of --prompt tokens, and decode of --gen
 greedy tokens after a one-token prompt, as llama-bench's tg starts (decoding after the
 256-token prompt, as this script did before 2026-12-04, reads 4-5x more KV cache per token
-than llama.cpp's side: at SmolLM2 Q4_0's 200 tok/s attention was 15% of the time). Each round runs
-both, alternating which goes first; a ratio is the median of the per-round ratios
-midllama / llama.cpp (> 1: midllama faster). Prints a Markdown table, writes JSON.
+than llama.cpp's side: at SmolLM2 Q4_0's 200 tok/s attention was 15% of the time). With
+--depth D, decode alone after D tokens of context on both sides (llama-bench -p 0 -d D;
+midllama-run after a D-token prompt): what long contexts cost, where the KV cache (fp16 in
+llama.cpp; fp32 in midllama unless --midllama-args="--kv-cache f16") is read per token.
+Each round runs both, alternating which goes first; a ratio is the median of the per-round
+ratios midllama / llama.cpp (> 1: midllama faster). Prints a Markdown table, writes JSON.
 """
 import argparse
 import json
@@ -23,8 +26,10 @@ import rounds as summary  # noqa: E402  (bench/rounds.py)
 
 
 def llamacpp(args, gguf):
-    out = subprocess.run([args.llama_bench, "-m", gguf, "-p", str(args.prompt), "-n",
-                          str(args.gen), "-t", str(args.threads), "-r", "1", "-o", "json"],
+    prompt = 0 if args.depth else args.prompt
+    out = subprocess.run([args.llama_bench, "-m", gguf, "-p", str(prompt), "-n",
+                          str(args.gen), "-d", str(args.depth), "-t", str(args.threads),
+                          "-r", "1", "-o", "json"],
                          check=True, capture_output=True, text=True).stdout
     res = {}
     for test in json.loads(out):
@@ -44,6 +49,8 @@ def midllama_run(args, mlm, prompt, steps):
 
 
 def midllama(args, mlm):
+    if args.depth:
+        return {"decode": midllama_run(args, mlm, args.depth, args.gen)["decode_tokens_per_s"]}
     prefill = midllama_run(args, mlm, args.prompt, 1)["prefill_tokens_per_s"]
     decode = midllama_run(args, mlm, 1, args.gen)["decode_tokens_per_s"]
     return {"prefill": prefill, "decode": decode}
@@ -58,6 +65,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--prompt", type=int, default=256)
     p.add_argument("--gen", type=int, default=64)
+    p.add_argument("--depth", type=int, default=0,
+                   help="decode only, after this many tokens of context")
     p.add_argument("--midllama-args", default="", help="more midllama-run flags")
     p.add_argument("--json", required=True)
     args = p.parse_args()
@@ -74,17 +83,25 @@ def main():
             else:
                 b, a = midllama(args, mlm), llamacpp(args, gguf)
             measured[name].append({"llamacpp": a, "midllama": b})
-            print(f"compare: round {r + 1}/{args.rounds} {name}: prefill {b['prefill']:.1f} vs "
-                  f"{a['prefill']:.1f} tok/s, decode {b['decode']:.1f} vs {a['decode']:.1f}",
-                  file=sys.stderr)
+            pre = "" if args.depth else (f"prefill {b['prefill']:.1f} vs {a['prefill']:.1f} "
+                                         "tok/s, ")
+            print(f"compare: round {r + 1}/{args.rounds} {name}: {pre}decode "
+                  f"{b['decode']:.1f} vs {a['decode']:.1f}", file=sys.stderr)
+    metrics = ("decode",) if args.depth else ("prefill", "decode")
     rows = []
     for name, _, _ in formats:
         row = {"format": name}
-        row.update(summary.medians(measured[name], "midllama", "llamacpp",
-                                   ("prefill", "decode")))
+        row.update(summary.medians(measured[name], "midllama", "llamacpp", metrics))
         rows.append(row)
     json.dump({"protocol": vars(args), "rows": rows, "rounds": measured},
               open(args.json, "w"), indent=1)
+    if args.depth:
+        print(f"| format | decode @ {args.depth}: midllama | llama.cpp | ratio |")
+        print("|---|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['format']} | {r['decode_midllama']:.1f} | {r['decode_llamacpp']:.1f} | "
+                  f"{r['decode_ratio']:.2f}x |")
+        return
     print(f"| format | prefill {args.prompt}: midllama | llama.cpp | ratio | "
           f"decode: midllama | llama.cpp | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

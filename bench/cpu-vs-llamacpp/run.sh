@@ -18,8 +18,10 @@
 # (F32,Q8_0,Q4_0,Q4_1,Q4_K_M), MIDLLAMA_BENCH_RUN_ARGS (more midllama-run flags, e.g.
 # --fp32-activations: the imports default to int8 activations, as llama.cpp computes
 # ggml's blocks), MIDLLAMA_BENCH_DIR (~/.cache/midllama/bench-llamacpp),
-# MIDLLAMA_BIN_DIR. Writes $DIR/compare-<model>-t<threads>[-<flags>].json and prints each
-# run's table, then the summary of all.
+# MIDLLAMA_BIN_DIR, MIDLLAMA_BENCH_DEPTH (decode alone after that many tokens of context,
+# compare.py --depth; e.g. 2000, with MIDLLAMA_BENCH_RUN_ARGS="--kv-cache f16" for
+# llama.cpp's fp16 cache). Writes $DIR/compare-<model>-t<threads>[-d<depth>][-<flags>].json
+# and prints each run's table, then (without a depth) the summary of all.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${MIDLLAMA_BIN_DIR:-$ROOT/build/bin}
@@ -30,6 +32,7 @@ log() { echo "cpu-vs-llamacpp [$(date +%H:%M:%S)]: $*" >&2; }
 LC=$("$ROOT/bench/cpu-vs-llamacpp/get-llamacpp.sh")
 mkdir -p "$DIR"
 FLAGS=$(echo "${MIDLLAMA_BENCH_RUN_ARGS:-}" | tr -cs 'a-z0-9\n' '-')
+DEPTH=${MIDLLAMA_BENCH_DEPTH:+-d$MIDLLAMA_BENCH_DEPTH}
 results=()
 for MODEL in ${MIDLLAMA_BENCH_MODEL:-smollm2 llama100m}; do
   case $MODEL in
@@ -87,8 +90,8 @@ for MODEL in ${MIDLLAMA_BENCH_MODEL:-smollm2 llama100m}; do
     python3 "$ROOT/bench/cpu-vs-llamacpp/compare.py" --formats "$list" \
       --llama-bench "$LC/llama-bench" --midllama-run "$BIN/midllama-run" --threads "$THREADS" \
       --rounds "${MIDLLAMA_BENCH_ROUNDS:-3}" --midllama-args="${MIDLLAMA_BENCH_RUN_ARGS:-}" \
-      --json "$DIR/compare-$MODEL-t$THREADS$FLAGS.json"
-    results+=("$MODEL,$THREADS=$DIR/compare-$MODEL-t$THREADS$FLAGS.json")
+      --depth "${MIDLLAMA_BENCH_DEPTH:-0}" --json "$DIR/compare-$MODEL-t$THREADS$DEPTH$FLAGS.json"
+    results+=("$MODEL,$THREADS=$DIR/compare-$MODEL-t$THREADS$DEPTH$FLAGS.json")
   done
 done
-python3 "$ROOT/bench/cpu-vs-llamacpp/summary.py" "${results[@]}"
+[ -n "$DEPTH" ] || python3 "$ROOT/bench/cpu-vs-llamacpp/summary.py" "${results[@]}"

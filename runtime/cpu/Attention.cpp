@@ -10,6 +10,8 @@
 // The queries of a block of 4 tokens and of every head sharing a KV head (GQA) are
 // scored together, so each key and value tile is read once for all of them; softmax
 // exactly as before (max, e^x, sum, normalize), then the values in tiles of 64 positions.
+// The cache holds fp32, or fp16 (setHalfKVCache: rounded to nearest even when written,
+// widened exactly when read; the kernels are the same, templated on the element type).
 //
 //===----------------------------------------------------------------------===//
 
@@ -111,16 +113,22 @@ struct QueryBlock {
 
 constexpr int64_t kRowsPerTask = 4;
 
+/// A cached value as fp32.
+inline float cached(float x) { return x; }
+inline float cached(uint16_t h) { return halfToFloat(h); }
+
 /// scores[i][t] = scale · q_i · k_t for t < maxLength (portable).
-void scoreGeneric(const QueryBlock &b, const float *kT, int64_t cacheLength, int64_t d, float scale,
+template <typename T>
+void scoreGeneric(const QueryBlock &b, const T *kT, int64_t cacheLength, int64_t d, float scale,
                   float *scores, int64_t ld) {
   for (int i = 0; i < b.count; ++i) {
     float *s = scores + i * ld;
     std::fill(s, s + b.maxLength, 0.0f);
     for (int64_t f = 0; f < d; ++f) {
-      const float qf = b.q[i][f], *row = kT + f * cacheLength;
+      const float qf = b.q[i][f];
+      const T *row = kT + f * cacheLength;
       for (int64_t t = 0; t < b.maxLength; ++t)
-        s[t] += qf * row[t];
+        s[t] += qf * cached(row[t]);
     }
     for (int64_t t = 0; t < b.maxLength; ++t)
       s[t] *= scale;
@@ -128,15 +136,17 @@ void scoreGeneric(const QueryBlock &b, const float *kT, int64_t cacheLength, int
 }
 
 /// out_i = Σ_t w[i][t] · v_t (portable).
-void valuesGeneric(const QueryBlock &b, const float *v, int64_t vStride, int64_t d,
+template <typename T>
+void valuesGeneric(const QueryBlock &b, const T *v, int64_t vStride, int64_t d,
                    const float *weights, int64_t ld) {
   for (int i = 0; i < b.count; ++i) {
     float *o = b.out[i];
     std::fill(o, o + d, 0.0f);
     for (int64_t t = 0; t < b.length[i]; ++t) {
-      const float w = weights[i * ld + t], *vt = v + t * vStride;
+      const float w = weights[i * ld + t];
+      const T *vt = v + t * vStride;
       for (int64_t f = 0; f < d; ++f)
-        o[f] += w * vt[f];
+        o[f] += w * cached(vt[f]);
     }
   }
 }
@@ -144,10 +154,22 @@ void valuesGeneric(const QueryBlock &b, const float *v, int64_t vStride, int64_t
 #if defined(__x86_64__) && defined(__GNUC__)
 #define MIDLLAMA_AVX512 __attribute__((target("avx512f")))
 
+/// 16 cached values from `p` as fp32, the lanes outside `mask` zero (fp32) or whatever the
+/// cache holds there (fp16: read whole, 32 bytes, which the cache's padding keeps in
+/// bounds; every caller discards those lanes).
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512 load16(const float *p,
+                                                                    __mmask16 mask) {
+  return _mm512_maskz_loadu_ps(mask, p);
+}
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512 load16(const uint16_t *p,
+                                                                    __mmask16) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+}
+
 /// Up to 8 queries (from `first`) against positions [t0, t0 + 16): one key-cache row per
 /// feature, broadcast-FMA'd into each query's accumulator.
-template <int N>
-MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const float *kT, int64_t cacheLength,
+template <int N, typename T>
+MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const T *kT, int64_t cacheLength,
                                int64_t d, int64_t t0, __mmask16 mask, float scale, float *scores,
                                int64_t ld) {
   __m512 acc[N];
@@ -155,7 +177,7 @@ MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const float *kT, 
   for (int j = 0; j < N; ++j)
     acc[j] = _mm512_setzero_ps();
   for (int64_t f = 0; f < d; ++f) {
-    __m512 k = _mm512_maskz_loadu_ps(mask, kT + f * cacheLength + t0);
+    __m512 k = load16(kT + f * cacheLength + t0, mask);
 #pragma GCC unroll 8
     for (int j = 0; j < N; ++j)
       acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(b.q[first + j][f]), k, acc[j]);
@@ -166,25 +188,26 @@ MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const float *kT, 
     _mm512_mask_storeu_ps(scores + (first + j) * ld + t0, mask, _mm512_mul_ps(acc[j], s));
 }
 
-MIDLLAMA_AVX512 void score512(const QueryBlock &b, const float *kT, int64_t cacheLength, int64_t d,
+template <typename T>
+MIDLLAMA_AVX512 void score512(const QueryBlock &b, const T *kT, int64_t cacheLength, int64_t d,
                               float scale, float *scores, int64_t ld) {
   for (int64_t t0 = 0; t0 < b.maxLength; t0 += 16) {
     const __mmask16 mask = lanesBelow(b.maxLength - t0);
     int i = 0;
     for (; i + 8 <= b.count; i += 8)
-      scoreTile<8>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<8, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
     for (; i + 4 <= b.count; i += 4)
-      scoreTile<4>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<4, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
     for (; i < b.count; ++i)
-      scoreTile<1>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<1, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
   }
 }
 
 /// out_i[16c ...] += Σ_{t in [t0, t1)} w_i[t] · v_t[16c ...] for the C chunks of 16
 /// features: C independent accumulators, twice (even and odd positions), so the FMAs'
 /// latency is hidden.
-template <int C>
-MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride, int64_t t0,
+template <int C, typename T>
+MIDLLAMA_AVX512 void valueChunks(const float *w, const T *v, int64_t vStride, int64_t t0,
                                  int64_t t1, float *out, __mmask16 lastMask) {
   __m512 even[C], odd[C];
 #pragma GCC unroll 8
@@ -198,9 +221,8 @@ MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const __mmask16 m = c + 1 == C ? lastMask : 0xffff;
-      even[c] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, v + t * vStride + 16 * c), even[c]);
-      odd[c] =
-          _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(m, v + (t + 1) * vStride + 16 * c), odd[c]);
+      even[c] = _mm512_fmadd_ps(w0, load16(v + t * vStride + 16 * c, m), even[c]);
+      odd[c] = _mm512_fmadd_ps(w1, load16(v + (t + 1) * vStride + 16 * c, m), odd[c]);
     }
   }
   if (t < t1) {
@@ -208,8 +230,7 @@ MIDLLAMA_AVX512 void valueChunks(const float *w, const float *v, int64_t vStride
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c)
       even[c] = _mm512_fmadd_ps(
-          w0, _mm512_maskz_loadu_ps(c + 1 == C ? lastMask : 0xffff, v + t * vStride + 16 * c),
-          even[c]);
+          w0, load16(v + t * vStride + 16 * c, c + 1 == C ? lastMask : 0xffff), even[c]);
   }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c)
@@ -223,9 +244,10 @@ struct Row64 {
   __m512 c0, c1, c2, c3;
 };
 
-MIDLLAMA_AVX512 __attribute__((always_inline)) inline Row64 loadRow64(const float *o) {
-  return {_mm512_loadu_ps(o), _mm512_loadu_ps(o + 16), _mm512_loadu_ps(o + 32),
-          _mm512_loadu_ps(o + 48)};
+template <typename T>
+MIDLLAMA_AVX512 __attribute__((always_inline)) inline Row64 loadRow64(const T *o) {
+  return {load16(o, 0xffff), load16(o + 16, 0xffff), load16(o + 32, 0xffff),
+          load16(o + 48, 0xffff)};
 }
 
 MIDLLAMA_AVX512 __attribute__((always_inline)) inline void storeRow64(float *o, const Row64 &a) {
@@ -248,7 +270,8 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline void addRow64(Row64 &a, fl
 /// Four queries' values over positions [t0, t1) for heads of 64 features: each position's
 /// value row is loaded once for the four queries (valueChunks loads it per query: a load
 /// per multiply-add).
-MIDLLAMA_AVX512 void valueFour64(const float *const *w, const float *v, int64_t vStride,
+template <typename T>
+MIDLLAMA_AVX512 void valueFour64(const float *const *w, const T *v, int64_t vStride,
                                  int64_t t0, int64_t t1, float *const *out) {
   const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
   Row64 a0 = loadRow64(out[0]), a1 = loadRow64(out[1]), a2 = loadRow64(out[2]),
@@ -267,7 +290,8 @@ MIDLLAMA_AVX512 void valueFour64(const float *const *w, const float *v, int64_t 
 }
 
 /// The values in tiles of 64 positions (the tile stays in L1 for every query).
-MIDLLAMA_AVX512 void values512(const QueryBlock &b, const float *v, int64_t vStride, int64_t d,
+template <typename T>
+MIDLLAMA_AVX512 void values512(const QueryBlock &b, const T *v, int64_t vStride, int64_t d,
                                const float *weights, int64_t ld) {
   const int64_t chunks = (d + 15) / 16;
   const __mmask16 lastMask = lanesBelow(d - 16 * (chunks - 1));
@@ -291,7 +315,7 @@ MIDLLAMA_AVX512 void values512(const QueryBlock &b, const float *v, int64_t vStr
           for (int j = 0; j < 4; ++j) {
             const int64_t t1 = std::min(t0 + 64, b.length[i + j]);
             if (t1 > common)
-              valueChunks<4>(w4[j], v, vStride, common, t1, out4[j], 0xffff);
+              valueChunks<4, T>(w4[j], v, vStride, common, t1, out4[j], 0xffff);
           }
           i += 3;
           continue;
@@ -303,20 +327,21 @@ MIDLLAMA_AVX512 void values512(const QueryBlock &b, const float *v, int64_t vStr
       const float *w = weights + i * ld;
       // Up to 8 chunks (head dims to 128) in registers at once, more in groups of 4 (the
       // last, maybe partial, chunk alone).
-      using Chunks = void (*)(const float *, const float *, int64_t, int64_t, int64_t, float *,
+      using Chunks = void (*)(const float *, const T *, int64_t, int64_t, int64_t, float *,
                               __mmask16);
-      static constexpr Chunks kChunks[] = {valueChunks<1>, valueChunks<2>, valueChunks<3>,
-                                           valueChunks<4>, valueChunks<5>, valueChunks<6>,
-                                           valueChunks<7>, valueChunks<8>};
+      static constexpr Chunks kChunks[] = {valueChunks<1, T>, valueChunks<2, T>,
+                                           valueChunks<3, T>, valueChunks<4, T>,
+                                           valueChunks<5, T>, valueChunks<6, T>,
+                                           valueChunks<7, T>, valueChunks<8, T>};
       if (chunks <= 8) {
         kChunks[chunks - 1](w, v, vStride, t0, t1, b.out[i], lastMask);
         continue;
       }
       int64_t c = 0;
       for (; c + 4 < chunks; c += 4)
-        valueChunks<4>(w, v + 16 * c, vStride, t0, t1, b.out[i] + 16 * c, 0xffff);
+        valueChunks<4, T>(w, v + 16 * c, vStride, t0, t1, b.out[i] + 16 * c, 0xffff);
       for (; c < chunks; ++c)
-        valueChunks<1>(w, v + 16 * c, vStride, t0, t1, b.out[i] + 16 * c,
+        valueChunks<1, T>(w, v + 16 * c, vStride, t0, t1, b.out[i] + 16 * c,
                        c + 1 == chunks ? lastMask : 0xffff);
     }
 }
@@ -371,9 +396,16 @@ void softmaxRows(const QueryBlock &b, float *scores, int64_t ld) {
 
 } // namespace
 
-void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
-               int64_t rows, float *kCache, float *vCache, int64_t cacheLength,
-               const AttentionParams &p) {
+namespace {
+
+/// A value as the cache stores it.
+inline void store(float &slot, float x) { slot = x; }
+inline void store(uint16_t &slot, float x) { slot = floatToHalf(x); }
+
+template <typename T>
+void attentionWith(float *q, float *k, const float *v, float *out, const int64_t *positions,
+                   int64_t rows, T *kCache, T *vCache, int64_t cacheLength,
+                   const AttentionParams &p) {
   const int64_t d = p.headDim, kvWidth = p.kvHeads * d, qWidth = p.heads * d;
   const int64_t group = p.heads / p.kvHeads;
   const RotaryTable &angles = rotaryTable(p, positions, rows);
@@ -382,12 +414,13 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
     for (int64_t r = begin; r < end; ++r) {
       rotate(q + r * qWidth, k + r * kvWidth, p, angles.cos.data() + r * half,
              angles.sin.data() + r * half);
-      std::memcpy(vCache + positions[r] * kvWidth, v + r * kvWidth, kvWidth * sizeof(float));
+      for (int64_t f = 0; f < kvWidth; ++f)
+        store(vCache[positions[r] * kvWidth + f], v[r * kvWidth + f]);
     }
   });
   for (int64_t r = 0; r < rows; ++r) // the keys transposed: feature-major
     for (int64_t f = 0; f < kvWidth; ++f)
-      kCache[f * cacheLength + positions[r]] = k[r * kvWidth + f];
+      store(kCache[f * cacheLength + positions[r]], k[r * kvWidth + f]);
   // One task per (block of 4 tokens, KV head): its queries are every head of the group
   // at each of the tokens.
   const int64_t blocks = (rows + kRowsPerTask - 1) / kRowsPerTask;
@@ -411,21 +444,43 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
                     }
                     const int64_t ld = (b.maxLength + 15) / 16 * 16;
                     scores.resize(size_t(b.count * ld));
-                    const float *kT = kCache + kvh * d * cacheLength, *vh = vCache + kvh * d;
+                    const T *kT = kCache + kvh * d * cacheLength, *vh = vCache + kvh * d;
 #if defined(__x86_64__) && defined(__GNUC__)
                     if (haveAVX512()) {
-                      score512(b, kT, cacheLength, d, p.scale, scores.data(), ld);
+                      score512<T>(b, kT, cacheLength, d, p.scale, scores.data(), ld);
                       softmaxRows(b, scores.data(), ld);
-                      values512(b, vh, kvWidth, d, scores.data(), ld);
+                      values512<T>(b, vh, kvWidth, d, scores.data(), ld);
                       continue;
                     }
 #endif
-                    scoreGeneric(b, kT, cacheLength, d, p.scale, scores.data(), ld);
+                    scoreGeneric<T>(b, kT, cacheLength, d, p.scale, scores.data(), ld);
                     softmaxRows(b, scores.data(), ld);
-                    valuesGeneric(b, vh, kvWidth, d, scores.data(), ld);
+                    valuesGeneric<T>(b, vh, kvWidth, d, scores.data(), ld);
                   }
                 }
               });
+}
+
+bool &halfKVCacheFlag() {
+  static bool on = false;
+  return on;
+}
+
+} // namespace
+
+void setHalfKVCache(bool on) { halfKVCacheFlag() = on; }
+bool halfKVCache() { return halfKVCacheFlag(); }
+
+void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
+               int64_t rows, float *kCache, float *vCache, int64_t cacheLength,
+               const AttentionParams &p) {
+  attentionWith(q, k, v, out, positions, rows, kCache, vCache, cacheLength, p);
+}
+
+void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
+               int64_t rows, uint16_t *kCache, uint16_t *vCache, int64_t cacheLength,
+               const AttentionParams &p) {
+  attentionWith(q, k, v, out, positions, rows, kCache, vCache, cacheLength, p);
 }
 
 } // namespace midllama::rt::cpu

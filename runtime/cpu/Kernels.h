@@ -128,6 +128,19 @@ struct AttentionParams {
 void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
                int64_t rows, float *kCache, float *vCache, int64_t cacheLength,
                const AttentionParams &p);
+/// The same over an fp16 cache (IEEE half bits): keys and values rounded to fp16 (nearest
+/// even) when written, widened exactly when read; the arithmetic is fp32 as above, so the
+/// result equals the fp32 cache's for keys and values that fp16 holds exactly. Each cache
+/// needs kHalfKVCachePadding more elements than it holds (the kernels read 16 at a time).
+void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
+               int64_t rows, uint16_t *kCache, uint16_t *vCache, int64_t cacheLength,
+               const AttentionParams &p);
+inline constexpr int64_t kHalfKVCachePadding = 32;
+/// Which cache new sessions keep: fp32 (false, the default: the reference numerics) or
+/// fp16 (--kv-cache=f16, as llama.cpp's default cache: half the memory, and half the bytes
+/// each decoded token reads per cached position, which dominate decode at long contexts).
+void setHalfKVCache(bool on);
+bool halfKVCache();
 
 } // namespace midllama::rt::cpu
 

@@ -18,16 +18,29 @@ static int64_t capacity(const Model &model, int64_t context) {
   return context > 0 && context < model.maxContext() ? context : model.maxContext();
 }
 
+/// The floats of one layer's key (or value) cache of one sequence for `positions`
+/// positions of `width` values: fp32, or fp16 halves two to a float with the padding the
+/// fp16 kernels read past the end.
+static int64_t cacheFloats(int64_t positions, int64_t width, bool half) {
+  const int64_t values = saturatingMul(positions, width);
+  return half ? (std::min(values, INT64_MAX - cpu::kHalfKVCachePadding - 1) +
+                 cpu::kHalfKVCachePadding + 1) / 2
+              : values;
+}
+
 Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t batch)
     : model_(model), maxTokens_(std::max<int64_t>(1, maxTokens)),
-      context_(capacity(model, context)), batch_(std::max<int64_t>(1, batch)) {
+      context_(capacity(model, context)), batch_(std::max<int64_t>(1, batch)),
+      halfKV_(cpu::halfKVCache()) {
   for (int64_t width : model.program_.slotWidths)
     slots_.emplace_back(size_t(batch_ * maxTokens_ * width));
   // Cache of layer l, sequence b: kCache_[l * batch + b], [kv heads * head dim, context]
-  // (transposed: cpu::attention), vCache_ [context, kv heads * head dim].
+  // (transposed: cpu::attention), vCache_ [context, kv heads * head dim]; fp32, or fp16
+  // halves (cpu::setHalfKVCache).
+  const int64_t floats = cacheFloats(context_, model.kvWidth_, halfKV_);
   for (int64_t i = 0; i < model.layers_ * batch_; ++i) {
-    kCache_.emplace_back(size_t(context_ * model.kvWidth_));
-    vCache_.emplace_back(size_t(context_ * model.kvWidth_));
+    kCache_.emplace_back(size_t(floats));
+    vCache_.emplace_back(size_t(floats));
   }
 }
 
@@ -49,9 +62,8 @@ int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t con
   auto add = [&](int64_t n) { floats = n > INT64_MAX - floats ? INT64_MAX : floats + n; };
   for (int64_t width : model.program_.slotWidths)
     add(saturatingMul(saturatingMul(batch, std::max<int64_t>(1, maxTokens)), width));
-  add(saturatingMul(saturatingMul(saturatingMul(2 * batch, model.layers_),
-                                  capacity(model, context)),
-                    model.kvWidth_));
+  add(saturatingMul(saturatingMul(2 * batch, model.layers_),
+                    cacheFloats(capacity(model, context), model.kvWidth_, cpu::halfKVCache())));
   return saturatingMul(floats, int64_t(sizeof(float)));
 }
 
@@ -190,10 +202,16 @@ void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook 
       int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
       for (int64_t b = 0; b < batch_; ++b) { // each sequence against its own cache
         size_t cache = size_t(at.layer * batch_ + b);
-        cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
-                       s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
-                       positions_.data(), count, kCache_[cache].data(), vCache_[cache].data(),
-                       context_, p);
+        float *kc = kCache_[cache].data(), *vc = vCache_[cache].data();
+        if (halfKV_) // fp16 halves in the cache's floats
+          cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
+                         s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
+                         positions_.data(), count, reinterpret_cast<uint16_t *>(kc),
+                         reinterpret_cast<uint16_t *>(vc), context_, p);
+        else
+          cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
+                         s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
+                         positions_.data(), count, kc, vc, context_, p);
       }
       break;
     }

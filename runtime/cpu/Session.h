@@ -29,7 +29,8 @@ public:
   /// Allocates plannedBytes(); throws std::bad_alloc when memory is short.
   Session(const Model &model, int64_t maxTokens, int64_t context = 0, int64_t batch = 1);
   /// Bytes a session needs: one buffer per slot for `batch * maxTokens` tokens, and the
-  /// fp32 KV cache of every layer and sequence for `context` positions.
+  /// KV cache of every layer and sequence for `context` positions (fp32, or fp16 where
+  /// cpu::setHalfKVCache asks for it: sessions keep the kind they were made with).
   static int64_t plannedBytes(const Model &model, int64_t maxTokens, int64_t context = 0,
                               int64_t batch = 1);
   int64_t context() const { return context_; }
@@ -68,6 +69,7 @@ private:
 
   const Model &model_;
   int64_t maxTokens_, context_, batch_;
+  bool halfKV_; // the KV cache holds fp16 halves (cpu::halfKVCache when made)
   int64_t count_ = 0; // tokens per sequence of the current step
   std::vector<float> lastRows_; // each sequence's last row, for last-only projections
   std::vector<ZeroedBuffer> slots_; // pages resident only once written

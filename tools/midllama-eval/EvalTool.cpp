@@ -6,6 +6,7 @@
 
 #include "EvalTool.h"
 
+#include "runtime/eval/KVCache.h"
 #include "runtime/eval/ModelSummary.h"
 #include "runtime/eval/Subset.h"
 #include "runtime/support/OutputFile.h"
@@ -101,6 +102,7 @@ void midllama::evaltool::beginReport(eval::Report &report, const Options &o,
   eval::addModelSummary(report, *sc.model, o.model);
   if (!sc.executor->onGpu()) // the CPU's activations; GPU kernels take fp32 ones
     eval::addActivations(report, *sc.model, o.activations);
+  eval::addKVCache(report, sc.executor->onGpu());
 }
 
 void midllama::evaltool::finishReport(eval::Report &report, const Options &o,

@@ -6,6 +6,7 @@
 //                         [--subset F --seed S] [--limit N] [--max-gen-tokens N]
 //                         [--max-length N] [--prefix-token ID] [--threads N] [--device D]
 //                         [--int8-activations] [--bf16-activations] | [--fp32-activations]
+//                         [--kv-cache f32|f16]
 //                         [--json FILE]
 //                         [--samples FILE]
 //
@@ -21,6 +22,7 @@
 
 #include "midllama/Support/FatalErrors.h"
 #include "runtime/cpu/Kernels.h"
+#include "runtime/eval/KVCache.h"
 #include "runtime/eval/Report.h"
 
 #include <cstdio>
@@ -39,6 +41,7 @@ const char *kUsage =
     "                     [--max-length N] [--prefix-token ID] [--threads N]\n"
     "                     [--device cpu|cuda|auto]\n"
     "                     [--int8-activations] [--bf16-activations] | [--fp32-activations]\n"
+    "                     [--kv-cache f32|f16]\n"
     "                     [--json FILE]\n"
     "                     [--samples FILE]\n"
     "  --data: mmlu: the directory with dev/ and test/ (data/eval/mmlu); bbh: the directory\n"
@@ -120,6 +123,9 @@ Options parse(int argc, char **argv) {
     else if (std::string clash; eval::parseActivationFlag(a, o.activations, clash)) {
       if (!clash.empty())
         die(clash);
+    } else if (a == "--kv-cache") {
+      if (std::string why; !eval::applyKVCacheFlag(value(), why))
+        die(why);
     }
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);

@@ -24,6 +24,7 @@
 #include "runtime/Model.h"
 #include "runtime/cpu/Session.h"
 #include "runtime/eval/Activations.h"
+#include "runtime/eval/KVCache.h"
 #include "runtime/eval/Generation.h"
 #include "runtime/eval/ModelSummary.h"
 #include "runtime/eval/Perplexity.h"
@@ -80,6 +81,7 @@ const char *kUsage =
     "                    [--batch B [--sequences-out PREFIX]] [--device auto|cpu|cuda]\n"
     "                    [--synthetic-weights] [--max-input-mb N] [--memory-budget SIZE]\n"
     "                    [--int8-activations] [--bf16-activations] | [--fp32-activations]\n"
+    "                    [--kv-cache f32|f16]\n"
     "       midllama-run MODEL.mlm --prompt-ids \"ID ID ...\" [--logits-out FILE]\n"
     "                    [--expect-logits FILE [--atol X]]\n"
     "       midllama-run --probe-gpu\n";
@@ -129,6 +131,9 @@ Options parse(int argc, char **argv) {
     } else if (std::string clash; eval::parseActivationFlag(a, o.activations, clash)) {
       if (!clash.empty())
         die(clash);
+    } else if (a == "--kv-cache") { // set now: the memory checks size the cache by it
+      if (std::string why; !eval::applyKVCacheFlag(value(), why))
+        die(why);
     } else if (a == "--memory-budget") {
       o.memoryBudget = value();
       midllama::search::Budget b;
@@ -643,6 +648,7 @@ int run(int argc, char **argv) {
   executors.addToReport(report);
   if (!executors.ranOnGpu()) // the CPU's activations; GPU kernels take fp32 ones
     eval::addActivations(report, *model, o.activations);
+  eval::addKVCache(report, executors.ranOnGpu());
   report.add("peak RSS", eval::format("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
   if (budget > 0) // the process as a whole: code, libraries, tokenizer, a --kl-base model

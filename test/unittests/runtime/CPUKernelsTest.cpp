@@ -11,6 +11,7 @@
 #include "runtime/cpu/Kernels.h"
 #include "runtime/artifact/Program.h"
 #include "runtime/format/Codebooks.h"
+#include "runtime/params/Half.h"
 
 #include <gtest/gtest.h>
 
@@ -253,6 +254,66 @@ TEST_P(CPUKernelsTest, AttentionShapes) {
   checkAttention(false, 16, 72, 4, 2, 67);
   checkAttention(false, 8, 128, 6, 3, 20);
   checkAttention(false, 8, 152, 2, 1, 66);
+}
+
+/// The fp16 KV cache (setHalfKVCache): the kernels widen what they read and compute as with
+/// the fp32 cache, so without rotation (the cached keys are the inputs) the outputs equal,
+/// bit for bit, the fp32 cache's for keys and values rounded to fp16 beforehand; with
+/// rotation (rounded after it) they stay within fp16's rounding of the fp32 cache's.
+/// Prefill of all tokens but the last, then the last one's decode.
+void checkHalfCacheAttention(int64_t headDim, int64_t heads, int64_t kvHeads, int64_t total,
+                             int64_t rotaryDim) {
+  AttentionParams p{heads, kvHeads, headDim, rotaryDim, 0.3f, 10000.0f, false};
+  const int64_t ctx = total + 5, kvw = kvHeads * headDim, qw = heads * headDim;
+  const std::vector<float> qAll = randomVector(size_t(total * qw), 21),
+                           kAll = randomVector(size_t(total * kvw), 22),
+                           vAll = randomVector(size_t(total * kvw), 23);
+  auto rounded = [](std::vector<float> x) {
+    for (float &f : x)
+      f = halfToFloat(floatToHalf(f));
+    return x;
+  };
+  const std::vector<float> kRounded = rounded(kAll), vRounded = rounded(vAll);
+  std::vector<uint16_t> kHalf(size_t(ctx * kvw + kHalfKVCachePadding)), vHalf(kHalf.size());
+  std::vector<float> kCache(size_t(ctx * kvw)), vCache(kCache.size()), kExact(kCache.size()),
+      vExact(kCache.size());
+  // An output moves by about one fp16 step (2^-11, relative) of its values and of its
+  // scores, which sum headDim products of rounded keys (about scale·√headDim for these
+  // unit normal inputs): 3x that bound (measured: 0.2-0.5 of it).
+  const double bound = 3 * std::ldexp(1.0, -11) * (1 + p.scale * std::sqrt(double(headDim)));
+  for (auto [begin, count] : {std::pair<int64_t, int64_t>{0, total - 1}, {total - 1, 1}}) {
+    auto rows = [&](const std::vector<float> &all, int64_t width) {
+      return std::vector<float>(all.begin() + begin * width, all.begin() + (begin + count) * width);
+    };
+    std::vector<int64_t> pos(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i)
+      pos[size_t(i)] = begin + i;
+    std::vector<float> q = rows(qAll, qw), k = rows(kAll, kvw), half(size_t(count * qw));
+    attention(q.data(), k.data(), rows(vAll, kvw).data(), half.data(), pos.data(), count,
+              kHalf.data(), vHalf.data(), ctx, p);
+    q = rows(qAll, qw), k = rows(kRounded, kvw);
+    std::vector<float> fromRounded(half.size());
+    attention(q.data(), k.data(), rows(vRounded, kvw).data(), fromRounded.data(), pos.data(),
+              count, kCache.data(), vCache.data(), ctx, p);
+    q = rows(qAll, qw), k = rows(kAll, kvw);
+    std::vector<float> exact(half.size());
+    attention(q.data(), k.data(), rows(vAll, kvw).data(), exact.data(), pos.data(), count,
+              kExact.data(), vExact.data(), ctx, p);
+    for (size_t i = 0; i < half.size(); ++i) {
+      if (rotaryDim == 0)
+        ASSERT_EQ(half[i], fromRounded[i]) << "output " << i << " of tokens from " << begin;
+      ASSERT_NEAR(half[i], exact[i], bound) << "output " << i << " of tokens from " << begin;
+    }
+  }
+}
+
+TEST_P(CPUKernelsTest, AttentionHalfCache) {
+  checkHalfCacheAttention(8, 4, 2, 6, 0);
+  checkHalfCacheAttention(64, 9, 3, 70, 0);  // the four-query value path, two value tiles
+  checkHalfCacheAttention(72, 4, 2, 67, 0);  // a partial last chunk of 16 features
+  checkHalfCacheAttention(128, 6, 3, 20, 0); // wider heads
+  checkHalfCacheAttention(64, 9, 3, 70, 64);
+  checkHalfCacheAttention(72, 4, 2, 67, 16);
 }
 
 /// The ways groups of integer codes are decoded: zero points, the implicit zero, a minimum.
