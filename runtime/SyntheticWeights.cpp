@@ -166,6 +166,56 @@ bool synthesizeStructure(const Structure &s, const std::vector<int64_t> &shape, 
   return true;
 }
 
+/// One manifest entry: a tensor's name, type and shape (and a pruned weight's kept count).
+struct Entry {
+  std::string name;
+  DType dtype = DType::U8;
+  std::vector<int64_t> dims;
+  int64_t count = 1, kept = -1;
+};
+
+bool parseEntry(const Json &t, Entry &e, std::string &error) {
+  const Json *name = t.find("name"), *dtype = t.find("dtype"), *shape = t.find("shape");
+  std::optional<DType> type = dtype ? parseDType(dtype->string) : std::nullopt;
+  if (!name || name->kind != Json::String || !type || !shape || shape->kind != Json::Array) {
+    error = "bad synthetic weight manifest entry";
+    return false;
+  }
+  e.name = name->string;
+  e.dtype = *type;
+  for (const Json &d : shape->items) {
+    if (d.kind != Json::Int || d.integer <= 0 || d.integer > (int64_t(1) << 40) / e.count) {
+      error = "bad shape in the synthetic weight manifest for '" + e.name + "'";
+      return false;
+    }
+    e.dims.push_back(d.integer);
+    e.count *= d.integer;
+  }
+  const Json *kept = t.find("kept");
+  e.kept = kept && kept->kind == Json::Int ? kept->integer : -1;
+  return true;
+}
+
+/// A value tensor's bytes (codes, scales, zero points, fp weights), elements first + 1 ..
+/// of the stream, each role at its magnitude.
+bool synthesizeValues(const Entry &e, uint64_t first, std::vector<uint8_t> &bytes,
+                      std::string &error) {
+  auto endsWith = [&](const char *suffix) {
+    size_t k = std::strlen(suffix);
+    return e.name.size() >= k && e.name.compare(e.name.size() - k, k, suffix) == 0;
+  };
+  bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
+                  endsWith(".absmax_offset") || endsWith(".row_scale") ||
+                  (endsWith(".absmax") && e.dtype == DType::F32);
+  if (!fillableSynthetic(e.dtype)) {
+    error = "synthetic weight '" + e.name + "' has a type synthesis does not fill";
+    return false;
+  }
+  bytes.resize(static_cast<size_t>(e.count * dtypeSize(e.dtype)));
+  fillSynthetic(bytes, e.dtype, e.count, first, positive, endsWith(".zeros"));
+  return true;
+}
+
 } // namespace
 
 bool midllama::rt::synthesizeWeights(ParamFile &file, const TensorView &manifest,
@@ -183,48 +233,17 @@ bool midllama::rt::synthesizeWeights(ParamFile &file, const TensorView &manifest
       pruned[w.name] = &w;
   uint64_t counter = 0; // values drawn before the current tensor
   for (const Json &t : list.items) {
-    const Json *name = t.find("name"), *dtype = t.find("dtype"), *shape = t.find("shape");
-    std::optional<DType> type = dtype ? parseDType(dtype->string) : std::nullopt;
-    if (!name || name->kind != Json::String || !type || !shape || shape->kind != Json::Array) {
-      error = "bad synthetic weight manifest entry";
-      return false;
-    }
-    const DType ty = *type;
-    std::vector<int64_t> dims;
-    int64_t count = 1;
-    for (const Json &d : shape->items) {
-      if (d.kind != Json::Int || d.integer <= 0 || d.integer > (int64_t(1) << 40) / count) {
-        error = "bad shape in the synthetic weight manifest for '" + name->string + "'";
-        return false;
-      }
-      dims.push_back(d.integer);
-      count *= d.integer;
-    }
-    const std::string &n = name->string;
+    Entry e;
     std::vector<uint8_t> bytes;
-    if (std::optional<Structure> s = structureOf(pruned, n)) {
-      const Json *kept = t.find("kept");
-      if (!synthesizeStructure(*s, dims, kept && kept->kind == Json::Int ? kept->integer : -1,
-                               counter, bytes, error))
-        return false;
-    } else {
-      auto endsWith = [&](const char *suffix) {
-        size_t k = std::strlen(suffix);
-        return n.size() >= k && n.compare(n.size() - k, k, suffix) == 0;
-      };
-      bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
-                      endsWith(".absmax_offset") || endsWith(".row_scale") ||
-                      (endsWith(".absmax") && ty == DType::F32);
-      if (!fillableSynthetic(ty)) {
-        error = "synthetic weight '" + n + "' has a type synthesis does not fill";
-        return false;
-      }
-      bytes.resize(static_cast<size_t>(count * dtypeSize(ty)));
-      fillSynthetic(bytes, ty, count, counter, positive, endsWith(".zeros"));
-    }
-    counter += uint64_t(count);
-    if (!file.addInMemory(n, ty, std::move(dims), std::move(bytes))) {
-      error = "synthetic weight '" + n + "' is also stored in the artifact";
+    if (!parseEntry(t, e, error))
+      return false;
+    std::optional<Structure> s = structureOf(pruned, e.name);
+    if (s ? !synthesizeStructure(*s, e.dims, e.kept, counter, bytes, error)
+          : !synthesizeValues(e, counter, bytes, error))
+      return false;
+    counter += uint64_t(e.count);
+    if (!file.addInMemory(e.name, e.dtype, std::move(e.dims), std::move(bytes))) {
+      error = "synthetic weight '" + e.name + "' is also stored in the artifact";
       return false;
     }
   }
