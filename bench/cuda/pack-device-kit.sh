@@ -4,15 +4,20 @@
 # the device tool, whose working tree (~40 MiB) and carried paths share 64 MiB a call:
 # device-kit.tar.xz (git-ignored; the kit's tokenizers and binaries compress several-fold)
 # and, when the kit has SmolLM2's real weights (99 MB), that artifact apart: xz-compressed
-# and split into device-kit-stage/part.NN of at most 23 MiB, each carried by its own call
-# of one warm machine into /tmp/midllama-stage there, the last with the kit and the run
-# (docs/cuda.md "On a GPU"). Prints the sizes and the device calls, in order.
+# and split into device-kit-stage/part.NN as large as a call can carry beside the tree
+# (~23.5 MiB), each carried by its own call of one warm machine into /tmp/midllama-stage
+# there, the last (the smallest) with the kit and the run (docs/cuda.md "On a GPU").
+# Prints the sizes and the device calls, in order.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KIT=${KIT:-$ROOT/device-kit}
 STAGE=$ROOT/device-kit-stage
 LIMIT=$((64 * 1024 * 1024))
-PART=$((23 * 1024 * 1024))
+# What travels with every call: tracked files and untracked ones git does not ignore.
+tree=$(cd "$ROOT" && { git ls-files -z; git ls-files -z --others --exclude-standard; } |
+  xargs -0 stat -c %s 2> /dev/null | awk '{ s += $1 } END { print s + 0 }')
+# Parts fill what a call carries beside the tree, less 512 KiB for the tree to grow.
+PART=$(( (LIMIT - tree - 512 * 1024) / 65536 * 65536 ))
 [ -f "$KIT/target.txt" ] || { echo "no kit in $KIT: run bench/cuda/prepare-device-kit.sh" >&2; exit 1; }
 tar -cf - -C "$KIT" --exclude=./smollm2-real/stored.mlm . | xz -6 -T0 > "$ROOT/device-kit.tar.xz.tmp"
 mv "$ROOT/device-kit.tar.xz.tmp" "$ROOT/device-kit.tar.xz"
@@ -26,9 +31,6 @@ if [ -f "$KIT/smollm2-real/stored.mlm" ]; then
   # The list travels in the kit: rebuild the tar with it.
   tar -cf - -C "$KIT" --exclude=./smollm2-real/stored.mlm . | xz -6 -T0 > "$ROOT/device-kit.tar.xz"
 fi
-# What travels with every call: tracked files and untracked ones git does not ignore.
-tree=$(cd "$ROOT" && { git ls-files -z; git ls-files -z --others --exclude-standard; } |
-  xargs -0 stat -c %s 2> /dev/null | awk '{ s += $1 } END { print s + 0 }')
 size() { stat -c %s "$1"; }
 kit=$(size "$ROOT/device-kit.tar.xz")
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }

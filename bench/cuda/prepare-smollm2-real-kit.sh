@@ -7,7 +7,7 @@
 # artifact's CPU default is int8 activations, as llama.cpp's).
 # The artifact does not fit one device call (the working tree, ~40 MiB, and what a call
 # carries share 64 MiB), so pack-device-kit.sh sends it apart, xz-compressed in parts of
-# 23 MiB staged over several calls of one warm machine (docs/cuda.md "On a GPU").
+# about 23 MiB staged over several calls of one warm machine (docs/cuda.md "On a GPU").
 # Needs: a build, the GGUF (scripts/get-model.sh smollm2), about two minutes.
 # Usage: bench/cuda/prepare-smollm2-real-kit.sh [TARGET]   (default sm_90)
 set -euo pipefail
