@@ -167,7 +167,8 @@ void forwardLayer(const Dims &d, const Layer &L, int64_t T, std::vector<float> &
   cpu::matmul(S.a.data(), S.v.data(), T, ref(L.v, kw, dim));
   backward::rotary(S.q.data(), T, ap.heads, ap, false);
   backward::rotary(S.k.data(), T, ap.kvHeads, ap, false);
-  std::vector<float> qq = S.q, kk = S.k, kc(S.k.size()), vc(S.v.size());
+  std::vector<float> qq = S.q, kk = S.k, kc(size_t(kw * cpu::keyCacheStride(T))),
+      vc(S.v.size());
   std::vector<int64_t> pos(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t)
     pos[size_t(t)] = t;

@@ -124,14 +124,14 @@ inline float cached(uint16_t h) { return halfToFloat(h); }
 
 /// scores[i][t] = scale · q_i · k_t for t < maxLength (portable).
 template <typename T>
-void scoreGeneric(const QueryBlock &b, const T *kT, int64_t cacheLength, int64_t d, float scale,
+void scoreGeneric(const QueryBlock &b, const T *kT, int64_t kStride, int64_t d, float scale,
                   float *scores, int64_t ld) {
   for (int i = 0; i < b.count; ++i) {
     float *s = scores + i * ld;
     std::fill(s, s + b.maxLength, 0.0f);
     for (int64_t f = 0; f < d; ++f) {
       const float qf = b.q[i][f];
-      const T *row = kT + f * cacheLength;
+      const T *row = kT + f * kStride;
       for (int64_t t = 0; t < b.maxLength; ++t)
         s[t] += qf * cached(row[t]);
     }
@@ -174,7 +174,7 @@ MIDLLAMA_AVX512 __attribute__((always_inline)) inline __m512 load16(const uint16
 /// Up to 8 queries (from `first`) against positions [t0, t0 + 16): one key-cache row per
 /// feature, broadcast-FMA'd into each query's accumulator.
 template <int N, typename T>
-MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const T *kT, int64_t cacheLength,
+MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const T *kT, int64_t kStride,
                                int64_t d, int64_t t0, __mmask16 mask, float scale, float *scores,
                                int64_t ld) {
   __m512 acc[N];
@@ -182,7 +182,7 @@ MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const T *kT, int6
   for (int j = 0; j < N; ++j)
     acc[j] = _mm512_setzero_ps();
   for (int64_t f = 0; f < d; ++f) {
-    __m512 k = load16(kT + f * cacheLength + t0, mask);
+    __m512 k = load16(kT + f * kStride + t0, mask);
 #pragma GCC unroll 8
     for (int j = 0; j < N; ++j)
       acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(b.q[first + j][f]), k, acc[j]);
@@ -194,17 +194,17 @@ MIDLLAMA_AVX512 void scoreTile(const QueryBlock &b, int first, const T *kT, int6
 }
 
 template <typename T>
-MIDLLAMA_AVX512 void score512(const QueryBlock &b, const T *kT, int64_t cacheLength, int64_t d,
+MIDLLAMA_AVX512 void score512(const QueryBlock &b, const T *kT, int64_t kStride, int64_t d,
                               float scale, float *scores, int64_t ld) {
   for (int64_t t0 = 0; t0 < b.maxLength; t0 += 16) {
     const __mmask16 mask = lanesBelow(b.maxLength - t0);
     int i = 0;
     for (; i + 8 <= b.count; i += 8)
-      scoreTile<8, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<8, T>(b, i, kT, kStride, d, t0, mask, scale, scores, ld);
     for (; i + 4 <= b.count; i += 4)
-      scoreTile<4, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<4, T>(b, i, kT, kStride, d, t0, mask, scale, scores, ld);
     for (; i < b.count; ++i)
-      scoreTile<1, T>(b, i, kT, cacheLength, d, t0, mask, scale, scores, ld);
+      scoreTile<1, T>(b, i, kT, kStride, d, t0, mask, scale, scores, ld);
   }
 }
 
@@ -411,6 +411,7 @@ template <typename T>
 void attentionWith(float *q, float *k, const float *v, float *out, const int64_t *positions,
                    int64_t rows, T *kCache, T *vCache, int64_t cacheLength,
                    const AttentionParams &p) {
+  const int64_t kStride = keyCacheStride(cacheLength, sizeof(T) == 2);
   const int64_t d = p.headDim, kvWidth = p.kvHeads * d, qWidth = p.heads * d;
   const int64_t group = p.heads / p.kvHeads;
   const RotaryTable &angles = rotaryTable(p, positions, rows);
@@ -425,7 +426,7 @@ void attentionWith(float *q, float *k, const float *v, float *out, const int64_t
   });
   for (int64_t r = 0; r < rows; ++r) // the keys transposed: feature-major
     for (int64_t f = 0; f < kvWidth; ++f)
-      store(kCache[f * cacheLength + positions[r]], k[r * kvWidth + f]);
+      store(kCache[f * kStride + positions[r]], k[r * kvWidth + f]);
   // One task per (block of 16 tokens, KV head): its queries are every head of the group
   // at each of the tokens.
   const int64_t blocks = (rows + kRowsPerTask - 1) / kRowsPerTask;
@@ -449,16 +450,16 @@ void attentionWith(float *q, float *k, const float *v, float *out, const int64_t
                     }
                     const int64_t ld = (b.maxLength + 15) / 16 * 16;
                     scores.resize(size_t(b.count * ld));
-                    const T *kT = kCache + kvh * d * cacheLength, *vh = vCache + kvh * d;
+                    const T *kT = kCache + kvh * d * kStride, *vh = vCache + kvh * d;
 #if defined(__x86_64__) && defined(__GNUC__)
                     if (haveAVX512()) {
-                      score512<T>(b, kT, cacheLength, d, p.scale, scores.data(), ld);
+                      score512<T>(b, kT, kStride, d, p.scale, scores.data(), ld);
                       softmaxRows(b, scores.data(), ld);
                       values512<T>(b, vh, kvWidth, d, scores.data(), ld);
                       continue;
                     }
 #endif
-                    scoreGeneric<T>(b, kT, cacheLength, d, p.scale, scores.data(), ld);
+                    scoreGeneric<T>(b, kT, kStride, d, p.scale, scores.data(), ld);
                     softmaxRows(b, scores.data(), ld);
                     valuesGeneric<T>(b, vh, kvWidth, d, scores.data(), ld);
                   }
@@ -474,6 +475,12 @@ bool &halfKVCacheFlag() {
 } // namespace
 
 void setHalfKVCache(bool on) { halfKVCacheFlag() = on; }
+
+int64_t keyCacheStride(int64_t cacheLength, bool half) {
+  const int64_t perLine = half ? 32 : 16;
+  const int64_t lines = (std::max<int64_t>(1, cacheLength) + perLine - 1) / perLine;
+  return (lines % 2 ? lines : lines + 1) * perLine;
+}
 bool halfKVCache() { return halfKVCacheFlag(); }
 
 void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,

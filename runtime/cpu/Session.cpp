@@ -18,11 +18,12 @@ static int64_t capacity(const Model &model, int64_t context) {
   return context > 0 && context < model.maxContext() ? context : model.maxContext();
 }
 
-/// The floats of one layer's key (or value) cache of one sequence for `positions`
-/// positions of `width` values: fp32, or fp16 halves two to a float with the padding the
-/// fp16 kernels read past the end.
-static int64_t cacheFloats(int64_t positions, int64_t width, bool half) {
-  const int64_t values = saturatingMul(positions, width);
+/// The floats of one layer's value cache (`key` false) or transposed key cache (its rows
+/// cpu::keyCacheStride apart) of one sequence for `positions` positions of `width` values:
+/// fp32, or fp16 halves two to a float with the padding the fp16 kernels read past the end.
+static int64_t cacheFloats(int64_t positions, int64_t width, bool half, bool key) {
+  const int64_t values = saturatingMul(key ? cpu::keyCacheStride(positions, half) : positions,
+                                       width);
   return half ? (std::min(values, INT64_MAX - cpu::kHalfKVCachePadding - 1) +
                  cpu::kHalfKVCachePadding + 1) / 2
               : values;
@@ -37,10 +38,11 @@ Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t
   // Cache of layer l, sequence b: kCache_[l * batch + b], [kv heads * head dim, context]
   // (transposed: cpu::attention), vCache_ [context, kv heads * head dim]; fp32, or fp16
   // halves (cpu::setHalfKVCache).
-  const int64_t floats = cacheFloats(context_, model.kvWidth_, halfKV_);
+  const int64_t keys = cacheFloats(context_, model.kvWidth_, halfKV_, /*key=*/true),
+                values = cacheFloats(context_, model.kvWidth_, halfKV_, /*key=*/false);
   for (int64_t i = 0; i < model.layers_ * batch_; ++i) {
-    kCache_.emplace_back(size_t(floats));
-    vCache_.emplace_back(size_t(floats));
+    kCache_.emplace_back(size_t(keys));
+    vCache_.emplace_back(size_t(values));
   }
 }
 
@@ -62,8 +64,10 @@ int64_t Session::plannedBytes(const Model &model, int64_t maxTokens, int64_t con
   auto add = [&](int64_t n) { floats = n > INT64_MAX - floats ? INT64_MAX : floats + n; };
   for (int64_t width : model.program_.slotWidths)
     add(saturatingMul(saturatingMul(batch, std::max<int64_t>(1, maxTokens)), width));
-  add(saturatingMul(saturatingMul(2 * batch, model.layers_),
-                    cacheFloats(capacity(model, context), model.kvWidth_, cpu::halfKVCache())));
+  for (bool key : {true, false})
+    add(saturatingMul(saturatingMul(batch, model.layers_),
+                      cacheFloats(capacity(model, context), model.kvWidth_, cpu::halfKVCache(),
+                                  key)));
   return saturatingMul(floats, int64_t(sizeof(float)));
 }
 
@@ -72,7 +76,9 @@ int64_t Session::allocatedBytes() const {
   for (const auto &s : slots_)
     n += int64_t(s.size());
   for (const auto &c : kCache_)
-    n += 2 * int64_t(c.size());
+    n += int64_t(c.size());
+  for (const auto &c : vCache_)
+    n += int64_t(c.size());
   return n * int64_t(sizeof(float));
 }
 

@@ -114,7 +114,7 @@ TEST(Backward, RotaryIsOrthogonalBothPairings) {
     expectGradient(x, loss, dx, interleaved ? "interleaved" : "half-split");
     // The rotation is the one the forward attention kernel applies to q (in place).
     std::vector<float> q = x, k(static_cast<size_t>(rows * heads * 8), 0.0f), v = k, out = x,
-                       kc = k, vc = k, expected = x;
+                       kc(size_t(keyCacheStride(rows) * heads * 8)), vc = k, expected = x;
     std::vector<int64_t> pos = {0, 1, 2, 3};
     attention(q.data(), k.data(), v.data(), out.data(), pos.data(), rows, kc.data(), vc.data(),
               rows, p);
@@ -135,7 +135,8 @@ TEST(Backward, CausalGroupedQueryAttention) {
   std::vector<float> q = randomValues(rows * heads * d, 12), k = randomValues(rows * kvHeads * d, 13),
                      v = randomValues(rows * kvHeads * d, 14), c = randomValues(q.size(), 15);
   auto loss = [&] {
-    std::vector<float> qq = q, kk = k, out(q.size()), kc(k.size()), vc(v.size());
+    std::vector<float> qq = q, kk = k, out(q.size()),
+                       kc(size_t(keyCacheStride(rows) * kvHeads * d)), vc(v.size());
     std::vector<int64_t> pos(static_cast<size_t>(rows));
     for (int64_t t = 0; t < rows; ++t)
       pos[size_t(t)] = t;

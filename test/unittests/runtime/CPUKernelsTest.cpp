@@ -184,7 +184,7 @@ void checkAttention(bool interleaved, int64_t rotaryDim, int64_t headDim = 8, in
                     int64_t kvHeads = 2, int64_t total = 6) {
   AttentionParams p{heads, kvHeads, headDim, rotaryDim, 0.3f, 10000.0f, interleaved};
   const int64_t ctx = total + 10, kvw = p.kvHeads * p.headDim, qw = p.heads * p.headDim;
-  std::vector<float> kCache(size_t(ctx * kvw)), vCache(kCache.size());
+  std::vector<float> kCache(size_t(keyCacheStride(ctx) * kvw)), vCache(size_t(ctx * kvw));
   std::vector<float> qAll = randomVector(size_t(total * qw), 9),
                      kAll = randomVector(size_t(total * kvw), 10),
                      vAll = randomVector(size_t(total * kvw), 11);
@@ -274,9 +274,10 @@ void checkHalfCacheAttention(int64_t headDim, int64_t heads, int64_t kvHeads, in
     return x;
   };
   const std::vector<float> kRounded = rounded(kAll), vRounded = rounded(vAll);
-  std::vector<uint16_t> kHalf(size_t(ctx * kvw + kHalfKVCachePadding)), vHalf(kHalf.size());
-  std::vector<float> kCache(size_t(ctx * kvw)), vCache(kCache.size()), kExact(kCache.size()),
-      vExact(kCache.size());
+  std::vector<uint16_t> kHalf(size_t(keyCacheStride(ctx, true) * kvw + kHalfKVCachePadding)),
+      vHalf(size_t(ctx * kvw + kHalfKVCachePadding));
+  std::vector<float> kCache(size_t(keyCacheStride(ctx) * kvw)), vCache(size_t(ctx * kvw)),
+      kExact(kCache.size()), vExact(vCache.size());
   // An output moves by about one fp16 step (2^-11, relative) of its values and of its
   // scores, which sum headDim products of rounded keys (about scale·√headDim for these
   // unit normal inputs): 3x that bound (measured: 0.2-0.5 of it).
