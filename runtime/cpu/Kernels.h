@@ -129,15 +129,6 @@ struct AttentionParams {
 void attention(float *q, float *k, const float *v, float *out, const int64_t *positions,
                int64_t rows, float *kCache, float *vCache, int64_t cacheLength,
                const AttentionParams &p);
-/// The elements between consecutive features of the transposed key cache for `cacheLength`
-/// positions (of fp32, or of fp16 with `half`): cacheLength rounded up to whole 64-byte
-/// lines, and an odd number of them, so that the rows a score tile reads (one per feature)
-/// fall in different sets of the L1 and L2 caches. At a power-of-two context (512, 1024,
-/// 2048: every evaluation protocol's) they fell in one or two sets, each tile evicting the
-/// last. SmolLM2 fp32 perplexity, 1 thread, alternating (2026-12-05): ctx 2048 597-604 ->
-/// 642-643 tok/s, ctx 1024 697-698 -> 722-728, ctx 512 the same within noise; results
-/// bit for bit the same (only where the keys lie changes).
-int64_t keyCacheStride(int64_t cacheLength, bool half = false);
 /// The same over an fp16 cache (IEEE half bits): keys and values rounded to fp16 (nearest
 /// even) when written, widened exactly when read; the arithmetic is fp32 as above, so the
 /// result equals the fp32 cache's for keys and values that fp16 holds exactly. Each cache
@@ -147,10 +138,19 @@ void attention(float *q, float *k, const float *v, float *out, const int64_t *po
                const AttentionParams &p);
 inline constexpr int64_t kHalfKVCachePadding = 32;
 /// Which cache new sessions keep: fp32 (false, the default: the reference numerics) or
-/// fp16 (--kv-cache=f16, as llama.cpp's default cache: half the memory, and half the bytes
+/// fp16 (--kv-cache f16, as llama.cpp's default cache: half the memory, and half the bytes
 /// each decoded token reads per cached position, which dominate decode at long contexts).
 void setHalfKVCache(bool on);
 bool halfKVCache();
+/// The elements between consecutive features of the transposed key cache for `cacheLength`
+/// positions (of fp32, or of fp16 with `half`): cacheLength rounded up to whole 64-byte
+/// lines, and an odd number of them, so that the rows a score tile reads (one per feature)
+/// fall in different sets of the L1 and L2 caches. At a power-of-two context (512, 1024,
+/// 2048: every evaluation protocol's) they fell in one or two sets, each tile evicting the
+/// last. SmolLM2 fp32 perplexity, 1 thread, alternating (2026-12-05): ctx 2048 597-604 ->
+/// 642-643 tok/s, ctx 1024 697-698 -> 722-728, ctx 512 the same within noise; results
+/// bit for bit the same (only where the keys lie changes).
+int64_t keyCacheStride(int64_t cacheLength, bool half = false);
 
 } // namespace midllama::rt::cpu
 

@@ -35,9 +35,9 @@ Session::Session(const Model &model, int64_t maxTokens, int64_t context, int64_t
       halfKV_(cpu::halfKVCache()) {
   for (int64_t width : model.program_.slotWidths)
     slots_.emplace_back(size_t(batch_ * maxTokens_ * width));
-  // Cache of layer l, sequence b: kCache_[l * batch + b], [kv heads * head dim, context]
-  // (transposed: cpu::attention), vCache_ [context, kv heads * head dim]; fp32, or fp16
-  // halves (cpu::setHalfKVCache).
+  // Cache of layer l, sequence b: kCache_[l * batch + b], [kv heads * head dim,
+  // cpu::keyCacheStride(context)] (transposed: cpu::attention), vCache_ [context, kv heads *
+  // head dim]; fp32, or fp16 halves (cpu::setHalfKVCache).
   const int64_t keys = cacheFloats(context_, model.kvWidth_, halfKV_, /*key=*/true),
                 values = cacheFloats(context_, model.kvWidth_, halfKV_, /*key=*/false);
   for (int64_t i = 0; i < model.layers_ * batch_; ++i) {

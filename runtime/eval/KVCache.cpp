@@ -25,7 +25,7 @@ void eval::addKVCache(Report &report, bool onGpu) {
     return;
   }
   report.add("KV cache",
-             onGpu ? "fp32 on the GPU (--kv-cache=f16 is the CPU backend's)"
-                   : "fp16 (--kv-cache=f16: keys and values rounded to nearest even)",
+             onGpu ? "fp32 on the GPU (--kv-cache f16 is the CPU backend's)"
+                   : "fp16 (--kv-cache f16: keys and values rounded to nearest even)",
              "kv_cache", onGpu ? "\"f32\"" : "\"f16\"");
 }

@@ -3,7 +3,7 @@
 // Part of midllama, under the Apache License v2.0 with LLVM Exceptions.
 //
 // The CPU backend's KV cache holds fp32 keys and values by default (the reference
-// numerics); --kv-cache=f16 keeps them in fp16, as llama.cpp's default cache does: half the
+// numerics); --kv-cache f16 keeps them in fp16, as llama.cpp's default cache does: half the
 // memory, and half the bytes each decoded token reads per cached position, which at long
 // contexts are most of what decode reads. One place parses and reports it, for
 // midllama-run and midllama-eval.

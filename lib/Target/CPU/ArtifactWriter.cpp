@@ -167,10 +167,10 @@ int64_t Serializer::weight(Value v, bool packed) {
   // The tensors a compressed weight is stored as: its type's layout says (docs/weights.md).
   std::vector<std::string> suffixes;
   components.emplace_back();
-  keptValues.push_back(compressed ? type.getSparsity()
-                                        .getCompressedStream(type.getNumRows(), type.getNumColumns())
-                                        .total
-                                  : 0);
+  keptValues.push_back(
+      compressed
+          ? type.getSparsity().getCompressedStream(type.getNumRows(), type.getNumColumns()).total
+          : 0);
   for (const llm::WeightComponent &c : llm::getWeightLayout(type).components) {
     suffixes.push_back(c.suffix);
     components.back().push_back(c);
