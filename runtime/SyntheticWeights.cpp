@@ -10,6 +10,8 @@
 #include "runtime/params/Half.h"
 #include "runtime/support/Json.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -111,9 +113,12 @@ bool synthesizeStructure(const Structure &s, const std::vector<int64_t> &shape, 
     error = "synthetic weight '" + w.name + s.suffix + "': " + why;
     return false;
   };
+  if (n <= 0 || k <= 0)
+    return bad("the weight has no rows or columns");
   if (w.sparsity.kind == SparsityKind::Bitmask) {
-    if (kept < 0 || kept > n * k)
-      return bad("the manifest gives no kept count between 0 and " + std::to_string(n * k));
+    const int64_t most = std::min<int64_t>(n * k, INT32_MAX); // row offsets are int32
+    if (kept < 0 || kept > most)
+      return bad("the manifest gives no kept count between 0 and " + std::to_string(most));
     const int64_t base = kept / n, extra = kept % n;
     auto rowStart = [&](int64_t r) { return int32_t(r * base + std::min(r, extra)); };
     if (s.suffix == ".row_ptr") {
