@@ -11,8 +11,8 @@ Per row NAME it reads DIR/NAME.wikitext2.json (midllama-run --perplexity), and
 DIR/NAME.<mmlu-tag>.json, DIR/NAME.<bbh-tag>.json, DIR/NAME.<hellaswag-tag>.json
 (midllama-eval --json); a missing file
 leaves its cells empty ("—"), never invented. --vram: a GPU run's table1-vram.json
-(bench/cuda/run-on-device.sh, with "date" added when it is kept in docs/data) adds the
-peak VRAM column. Figures (matplotlib, SVG and PNG):
+(bench/cuda/run-on-device.sh; kept as docs/data/table1-vram.json) adds the peak VRAM
+column. Figures (matplotlib, SVG and PNG):
 docs/figures/table1-memory-vs-time.{svg,png} (peak memory against the total benchmark time,
 one labelled point per recipe) and docs/figures/table1-compression.{svg,png} (compression
 ratio, base / compressed, of the weight bytes and of the peak memory).

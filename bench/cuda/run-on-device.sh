@@ -190,7 +190,7 @@ if [ -d "$KIT/table1" ]; then
     check $r "table1 $recipe on the GPU: ${peak:-?} MiB in use at the peak, ${before:-?} before"
   done < "$KIT/table1/rows.txt"
   python3 - "$OUT" <<'PY' | tee -a "$S"
-import json, os, subprocess, sys
+import datetime, json, os, subprocess, sys
 out = sys.argv[1]
 gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
                      capture_output=True, text=True).stdout.strip()
@@ -208,7 +208,7 @@ for line in open(os.path.join(out, "vram-rows.txt")):
                     "in_use_before_mib": int(before)}
     a = f"{int(arena) / 1e6:.1f} MB arena" if arena is not None else "no arena figure"
     print(f"  {recipe}: {rows[recipe]['process_bytes'] / 1e6:.1f} MB held by the process ({a})")
-json.dump({"device": gpu, "protocol": "midllama-run --synthetic-weights --device cuda "
+json.dump({"date": datetime.date.today().isoformat(), "device": gpu, "protocol": "midllama-run --synthetic-weights --device cuda "
            "--prompt 'The capital of France is' --steps 64 --ignore-eos; nvidia-smi "
            "memory.used polled every 50 ms, peak less the value before the run",
            "rows": rows}, open(os.path.join(out, "table1-vram.json"), "w"), indent=1)
