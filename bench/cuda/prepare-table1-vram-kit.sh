@@ -35,4 +35,9 @@ for r in $ROWS; do
   echo "$r $f" >> "$KIT/rows.txt"
 done
 [ -z "$missing" ] || echo "prepare-table1-vram-kit: no IR in $RESULTS for:$missing (skipped)" >&2
+if [ ! -s "$KIT/rows.txt" ]; then # nothing to measure: no table1/ in the kit
+  rm -rf "$KIT"
+  echo "table1 VRAM kit: no recipe (run scripts/table1.sh first)"
+  exit 0
+fi
 echo "table1 VRAM kit: $(wc -l < "$KIT/rows.txt") recipes, $(du -sh "$KIT" | cut -f1)"

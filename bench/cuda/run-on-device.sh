@@ -189,7 +189,7 @@ if [ -d "$KIT/table1" ]; then
     echo "$recipe $f ${before:-x} ${peak:-x}" >> "$OUT/vram-rows.txt"
     check $r "table1 $recipe on the GPU: ${peak:-?} MiB in use at the peak, ${before:-?} before"
   done < "$KIT/table1/rows.txt"
-  python3 - "$OUT" <<'PY' | tee -a "$S"
+  [ -f "$OUT/vram-rows.txt" ] && python3 - "$OUT" <<'PY' | tee -a "$S"
 import datetime, json, os, subprocess, sys
 out = sys.argv[1]
 gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
