@@ -72,6 +72,11 @@ static cl::opt<std::string>
                 cl::desc("The runtime's default activations: fp32, int8, bf16 or int8+bf16 "
                          "(runs --llm-set-activations; default: what the IR says, else fp32)"),
                 cl::value_desc("kind"), cl::cat(category));
+static cl::opt<std::string>
+    kvCache("kv-cache",
+            cl::desc("The KV cache the CPU runtime keeps by default: f32 or f16 (runs "
+                     "--llm-set-kv-cache; default: what the IR says, else f32)"),
+            cl::value_desc("kind"), cl::cat(category));
 static cl::opt<bool> noTokenizer("no-tokenizer", cl::desc("Embed no tokenizer"),
                                  cl::cat(category));
 
@@ -99,6 +104,8 @@ int main(int argc, char **argv) {
       !llvm::is_contained({"fp32", "int8", "bf16", "int8+bf16"}, StringRef(activations)))
     return fail("--activations must be fp32, int8, bf16 or int8+bf16, not '" + activations +
                 "'");
+  if (kvCache.getNumOccurrences() && !llvm::is_contained({"f32", "f16"}, StringRef(kvCache)))
+    return fail("--kv-cache must be f32 or f16, not '" + kvCache + "'");
   midllama::rt::setInputLimitOverride(maxInputMB * midllama::rt::kMiB);
 
   // One run, one transaction (runtime/support/OutputFile.h): the artifact replaces its path
@@ -142,6 +149,8 @@ int main(int argc, char **argv) {
   mlir::PassManager pm(&context);
   if (activations.getNumOccurrences())
     pm.addPass(midllama::createLLMSetActivations({activations}));
+  if (kvCache.getNumOccurrences())
+    pm.addPass(midllama::createLLMSetKVCache({kvCache}));
   midllama::buildLowerToCPUPipeline(pm);
   if (failed(pm.run(*module)))
     return fail("lowering '" + inputPath + "' failed (see the errors above)");

@@ -70,6 +70,7 @@ Scorer midllama::evaltool::makeScorer(const Options &o) {
   if (!(sc.model = Model::load(o.model, error)))
     die(error);
   eval::applyActivations(*sc.model, o.activations);
+  eval::applyKVCache(*sc.model, o.kvCache);
   sc.tokenizer = tokenizerOf(*sc.model);
   sc.vocab = sc.model->vocabSize();
   sc.positions = sc.model->maxContext();
@@ -102,7 +103,7 @@ void midllama::evaltool::beginReport(eval::Report &report, const Options &o,
   eval::addModelSummary(report, *sc.model, o.model);
   if (!sc.executor->onGpu()) // the CPU's activations; GPU kernels take fp32 ones
     eval::addActivations(report, *sc.model, o.activations);
-  eval::addKVCache(report, sc.executor->onGpu());
+  eval::addKVCache(report, *sc.model, o.kvCache, sc.executor->onGpu());
 }
 
 void midllama::evaltool::finishReport(eval::Report &report, const Options &o,

@@ -29,6 +29,7 @@ struct Options {
   std::string model, task, data, json, samples;
   int64_t shots = -1, limit = 0, threads = 0, maxGenTokens = 1024, maxLength = 0;
   rt::eval::ActivationChoice activations; // nothing asked: the artifact's default
+  std::string kvCache;                     // --kv-cache; empty: the artifact's default
   int64_t prefixToken = -1;
   double subset = 1;
   uint64_t seed = 1234;

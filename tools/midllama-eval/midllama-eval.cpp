@@ -124,7 +124,8 @@ Options parse(int argc, char **argv) {
       if (!clash.empty())
         die(clash);
     } else if (a == "--kv-cache") {
-      if (std::string why; !eval::applyKVCacheFlag(value(), why))
+      o.kvCache = value();
+      if (std::string why; !eval::checkKVCacheFlag(o.kvCache, why))
         die(why);
     }
     else if (a == "--help" || a == "-h") {

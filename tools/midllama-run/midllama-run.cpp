@@ -67,6 +67,7 @@ struct Options {
   Device device = Device::Auto;
   bool synthetic = false;
   eval::ActivationChoice activations; // nothing asked: the artifact's default
+  std::string kvCache;                // --kv-cache; empty: the artifact's default
 };
 
 [[noreturn]] void die(const std::string &message) {
@@ -131,8 +132,9 @@ Options parse(int argc, char **argv) {
     } else if (std::string clash; eval::parseActivationFlag(a, o.activations, clash)) {
       if (!clash.empty())
         die(clash);
-    } else if (a == "--kv-cache") { // set now: the memory checks size the cache by it
-      if (std::string why; !eval::applyKVCacheFlag(value(), why))
+    } else if (a == "--kv-cache") {
+      o.kvCache = value();
+      if (std::string why; !eval::checkKVCacheFlag(o.kvCache, why))
         die(why);
     } else if (a == "--memory-budget") {
       o.memoryBudget = value();
@@ -622,6 +624,7 @@ int run(int argc, char **argv) {
   if (!model)
     die(error);
   eval::applyActivations(*model, o.activations);
+  eval::applyKVCache(*model, o.kvCache); // before the memory checks, which size the cache
   checkFiles(o);
   if (o.synthetic && !model->hasSyntheticWeights())
     die("'" + o.model + "' holds its weights; --synthetic-weights is for artifacts compiled "
@@ -648,7 +651,7 @@ int run(int argc, char **argv) {
   executors.addToReport(report);
   if (!executors.ranOnGpu()) // the CPU's activations; GPU kernels take fp32 ones
     eval::addActivations(report, *model, o.activations);
-  eval::addKVCache(report, executors.ranOnGpu());
+  eval::addKVCache(report, *model, o.kvCache, executors.ranOnGpu());
   report.add("peak RSS", eval::format("%.1f MB", peakRSS() / 1e6), "peak_rss_bytes",
              std::to_string(peakRSS()));
   if (budget > 0) // the process as a whole: code, libraries, tokenizer, a --kl-base model

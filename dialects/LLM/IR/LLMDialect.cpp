@@ -61,6 +61,11 @@ static std::optional<LogicalResult> verifyModuleAttribute(Operation *op, NamedAt
                                 "builtin.module";
     return success();
   }
+  if (name == LLMDialect::kKVCacheAttrName) {
+    if (!onModule || !text || !llvm::is_contained({"f32", "f16"}, text.getValue()))
+      return op->emitError() << "'" << name << "' must be \"f32\" or \"f16\" on a builtin.module";
+    return success();
+  }
   if (name == LLMDialect::kActivationsSetByAttrName) {
     if (!onModule || !text || text.getValue().empty())
       return op->emitError() << "'" << name << "' must be a non-empty string on a builtin.module";

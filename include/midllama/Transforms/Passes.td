@@ -247,6 +247,26 @@ def LLMSetActivations : Pass<"llm-set-activations", "::mlir::ModuleOp"> {
   let dependentDialects = ["::midllama::llm::LLMDialect"];
 }
 
+def LLMSetKVCache : Pass<"llm-set-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Record the KV cache the runtime keeps by default";
+  let description = [{
+    Sets the module's `llm.kv_cache` (recorded in the compiled artifact as the CPU
+    runtime's default; docs/compile-and-run.md "The KV cache on the CPU"): `f32` (keys and
+    values as computed, the reference numerics) or `f16` (rounded to fp16, as llama.cpp's
+    default cache: half the cache's memory and of what decode reads per cached position).
+    The weights are not touched; the run's report names the choice, and midllama-run's
+    --kv-cache still overrides it. `midllama-compile --kv-cache=` runs this pass.
+
+    ```
+    midllama-opt --llm-set-kv-cache="kv-cache=f16" model.mlir -o model.mlir
+    ```
+  }];
+  let options = [
+    Option<"kvCache", "kv-cache", "std::string", /*default=*/"\"f32\"", "f32 or f16">,
+  ];
+  let dependentDialects = ["::midllama::llm::LLMDialect"];
+}
+
 def LLMQuantizeNF4 : Pass<"llm-quantize-nf4", "::mlir::ModuleOp"> {
   let summary = "NormalFloat4 quantization of linear weights (QLoRA), bit-exact with bitsandbytes";
   let description = [{

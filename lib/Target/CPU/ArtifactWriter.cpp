@@ -522,6 +522,10 @@ bool Serializer::run(const std::string &outPath, const ArtifactOptions &options)
     program.config["activations"] = attr.getValue().str();
   if (auto by = module->getAttrOfType<StringAttr>(llm::LLMDialect::kActivationsSetByAttrName))
     program.config["activations_set_by"] = by.getValue().str();
+  // The KV cache the runtime keeps by default (LLMDialect::kKVCacheAttrName: f32 or f16,
+  // --llm-set-kv-cache); absent: f32.
+  if (auto kv = module->getAttrOfType<StringAttr>(llm::LLMDialect::kKVCacheAttrName))
+    program.config["kv_cache"] = kv.getValue().str();
 
   rt::ParamFileWriter writer;
   uint64_t checksum = 0xcbf29ce484222325ull; // contentHash of the tensors in file order

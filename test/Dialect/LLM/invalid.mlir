@@ -212,6 +212,19 @@ module attributes {llm.activations = "bf16", llm.activations_set_by = ""} {
 
 // -----
 
+// The KV cache the runtime keeps by default: f32 or f16, nothing else.
+// expected-error @+1 {{'llm.kv_cache' must be "f32" or "f16" on a builtin.module}}
+module attributes {llm.kv_cache = "bf16"} {
+}
+
+// -----
+
+// expected-error @+1 {{'llm.kv_cache' must be "f32" or "f16" on a builtin.module}}
+module attributes {llm.kv_cache = 16 : i64} {
+}
+
+// -----
+
 // expected-error @+1 {{unknown llm dialect attribute 'llm.paramfile'}}
 module attributes {llm.paramfile = "x"} {
 }

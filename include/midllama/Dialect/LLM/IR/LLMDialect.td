@@ -67,6 +67,11 @@ def LLM_Dialect : Dialect {
     /// Module attribute beside kActivationsAttrName when a pass, not an importer, chose it:
     /// who (the pass and its option), for the run's report.
     static constexpr ::llvm::StringLiteral kActivationsSetByAttrName = "llm.activations_set_by";
+    /// Module attribute: the KV cache the CPU runtime keeps by default, "f32" (the
+    /// reference numerics; also when absent) or "f16" (keys and values rounded to fp16, as
+    /// llama.cpp's default cache), set by --llm-set-kv-cache and recorded in the artifact
+    /// (midllama-run --kv-cache overrides it).
+    static constexpr ::llvm::StringLiteral kKVCacheAttrName = "llm.kv_cache";
     /// Attribute of an `llm.param` whose values a compression pass rescaled without
     /// changing what the model computes (AWQ's per-channel scales and the 1/s folded into
     /// the op before): a note saying by what, for people and tests; nothing reads it.
