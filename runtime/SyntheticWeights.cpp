@@ -32,6 +32,11 @@ uint64_t syntheticBits(uint64_t k) {
   return z ^ (z >> 31);
 }
 
+bool endsWith(const std::string &name, const char *suffix) {
+  const size_t k = std::strlen(suffix);
+  return name.size() >= k && name.compare(name.size() - k, k, suffix) == 0;
+}
+
 /// Element `k` of the stream as a double uniform in [0, 1).
 double syntheticUnit(uint64_t k) { return double(syntheticBits(k) >> 11) * 0x1.0p-53; }
 
@@ -90,10 +95,9 @@ struct Structure {
 std::optional<Structure> structureOf(const std::map<std::string, const WeightInfo *> &pruned,
                                      const std::string &name) {
   for (const char *suffix : {".mask", ".row_ptr", ".indices"}) {
-    size_t k = std::strlen(suffix);
-    if (name.size() <= k || name.compare(name.size() - k, k, suffix) != 0)
+    if (!endsWith(name, suffix))
       continue;
-    auto it = pruned.find(name.substr(0, name.size() - k));
+    auto it = pruned.find(name.substr(0, name.size() - std::strlen(suffix)));
     if (it != pruned.end())
       return Structure{it->second, suffix};
   }
@@ -205,19 +209,15 @@ bool parseEntry(const Json &t, Entry &e, std::string &error) {
 /// of the stream, each role at its magnitude.
 bool synthesizeValues(const Entry &e, uint64_t first, std::vector<uint8_t> &bytes,
                       std::string &error) {
-  auto endsWith = [&](const char *suffix) {
-    size_t k = std::strlen(suffix);
-    return e.name.size() >= k && e.name.compare(e.name.size() - k, k, suffix) == 0;
-  };
-  bool positive = endsWith(".scales") || endsWith(".absmax_scale") ||
-                  endsWith(".absmax_offset") || endsWith(".row_scale") ||
-                  (endsWith(".absmax") && e.dtype == DType::F32);
+  auto is = [&](const char *suffix) { return endsWith(e.name, suffix); };
+  bool positive = is(".scales") || is(".absmax_scale") || is(".absmax_offset") ||
+                  is(".row_scale") || (is(".absmax") && e.dtype == DType::F32);
   if (!fillableSynthetic(e.dtype)) {
     error = "synthetic weight '" + e.name + "' has a type synthesis does not fill";
     return false;
   }
   bytes.resize(static_cast<size_t>(e.count * dtypeSize(e.dtype)));
-  fillSynthetic(bytes, e.dtype, e.count, first, positive, endsWith(".zeros"));
+  fillSynthetic(bytes, e.dtype, e.count, first, positive, is(".zeros"));
   return true;
 }
 

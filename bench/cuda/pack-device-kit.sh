@@ -19,18 +19,16 @@ tree=$(cd "$ROOT" && { git ls-files -z; git ls-files -z --others --exclude-stand
 # Parts fill what a call carries beside the tree, less 512 KiB for the tree to grow.
 PART=$(( (LIMIT - tree - 512 * 1024) / 65536 * 65536 ))
 [ -f "$KIT/target.txt" ] || { echo "no kit in $KIT: run bench/cuda/prepare-device-kit.sh" >&2; exit 1; }
-tar -cf - -C "$KIT" --exclude=./smollm2-real/stored.mlm . | xz -6 -T0 > "$ROOT/device-kit.tar.xz.tmp"
-mv "$ROOT/device-kit.tar.xz.tmp" "$ROOT/device-kit.tar.xz"
 rm -rf "$STAGE"
 parts=()
-if [ -f "$KIT/smollm2-real/stored.mlm" ]; then
+if [ -f "$KIT/smollm2-real/stored.mlm" ]; then # first: its list of parts travels in the kit
   mkdir -p "$STAGE"
   xz -6 -T0 -c "$KIT/smollm2-real/stored.mlm" | split -b "$PART" -d - "$STAGE/part."
   mapfile -t parts < <(cd "$STAGE" && ls part.*)
   printf '%s\n' "${parts[@]}" > "$KIT/smollm2-real/parts.txt"
-  # The list travels in the kit: rebuild the tar with it.
-  tar -cf - -C "$KIT" --exclude=./smollm2-real/stored.mlm . | xz -6 -T0 > "$ROOT/device-kit.tar.xz"
 fi
+tar -cf - -C "$KIT" --exclude=./smollm2-real/stored.mlm . | xz -6 -T0 > "$ROOT/device-kit.tar.xz.tmp"
+mv "$ROOT/device-kit.tar.xz.tmp" "$ROOT/device-kit.tar.xz"
 size() { stat -c %s "$1"; }
 kit=$(size "$ROOT/device-kit.tar.xz")
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }

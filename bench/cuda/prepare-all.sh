@@ -25,7 +25,9 @@ if [ -f "${MIDLLAMA_BENCH_DIR:-/tmp/midllama-bench-7b}/model.onnx" ]; then
 else
   log "no 7B kit: its ONNX model is not there (bench/import-7b/run.sh writes it)"
 fi
+calls=$(mktemp)
+trap 'rm -f "$calls"' EXIT
+"$C/pack-device-kit.sh" > "$calls"
 log "dry run of the device script here"
-"$C/pack-device-kit.sh" > /dev/null
 "$C/dry-run-on-cpu.sh" | tail -3
-"$C/pack-device-kit.sh"
+cat "$calls"

@@ -49,6 +49,11 @@ compare_logits() {
   check $r "$label: $line"
 }
 
+# tolerance_of LOGITS: 1e-3 of the largest |logit| in a --logits-out file (0 if unreadable).
+tolerance_of() {
+  python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$1" 2>/dev/null || echo 0
+}
+
 stage "binaries"
 B=$KIT/bin
 if "$B/midllama-run" --probe-gpu > "$OUT/probe.txt" 2>&1; then
@@ -118,7 +123,7 @@ if [ -f "$R/parts.txt" ]; then
        [ "$(sha256sum "$R/stored.mlm" | cut -d' ' -f1)" != "$(cat "$R/stored.mlm.sha256")" ]; then
     check 1 "SmolLM2 artifact put back together from its parts (sha256 differs)"
   else
-    atol=$(python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$R/stored.cpu.bin")
+    atol=$(tolerance_of "$R/stored.cpu.bin")
     compare_logits "SmolLM2 real weights: logits GPU vs CPU" "$atol" $B/midllama-run \
       "$R/stored.mlm" --device cuda --fp32-activations --prompt-ids "$(cat "$R/ids.txt")" \
       --expect-logits "$R/stored.cpu.bin"
@@ -154,7 +159,7 @@ if [ -d "$KIT/smollm2" ]; then
     m=$KIT/smollm2/$f.mlm
     timeout 120 $B/midllama-run "$m" --synthetic-weights --device cpu --prompt-ids "$ids" \
       --logits-out "$OUT/sm-$f.cpu.bin" > /dev/null 2> "$OUT/sm-$f.cpu.log"
-    atol=$(python3 -c "import array,sys; a=array.array('f'); a.frombytes(open(sys.argv[1],'rb').read()); print(f'{1e-3*max(map(abs,a)):.3g}')" "$OUT/sm-$f.cpu.bin" 2>/dev/null || echo 0)
+    atol=$(tolerance_of "$OUT/sm-$f.cpu.bin")
     compare_logits "SmolLM2-shaped $f logits GPU vs CPU" "$atol" $B/midllama-run "$m" \
       --synthetic-weights --device cuda --prompt-ids "$ids" --expect-logits "$OUT/sm-$f.cpu.bin"
     timeout 120 $B/midllama-run "$m" --synthetic-weights --device cuda --prompt-ids "$ids" \

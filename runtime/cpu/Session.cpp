@@ -208,16 +208,16 @@ void Session::runCalls(size_t begin, size_t end, bool lastOnly, const InputHook 
       int64_t qw = p.heads * p.headDim, kvw = p.kvHeads * p.headDim;
       for (int64_t b = 0; b < batch_; ++b) { // each sequence against its own cache
         size_t cache = size_t(at.layer * batch_ + b);
-        float *kc = kCache_[cache].data(), *vc = vCache_[cache].data();
-        if (halfKV_) // fp16 halves in the cache's floats
-          cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
-                         s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
-                         positions_.data(), count, reinterpret_cast<uint16_t *>(kc),
-                         reinterpret_cast<uint16_t *>(vc), context_, p);
-        else
+        auto attend = [&](auto *kc, auto *vc) {
           cpu::attention(s(at.q) + b * count * qw, s(at.k) + b * count * kvw,
                          s(at.v) + b * count * kvw, s(at.out) + b * count * qw,
                          positions_.data(), count, kc, vc, context_, p);
+        };
+        float *kc = kCache_[cache].data(), *vc = vCache_[cache].data();
+        if (halfKV_) // fp16 halves in the cache's floats
+          attend(reinterpret_cast<uint16_t *>(kc), reinterpret_cast<uint16_t *>(vc));
+        else
+          attend(kc, vc);
       }
       break;
     }
